@@ -1,0 +1,111 @@
+# Amphi: one non-recursive Makefile; everything it makes goes to build/.
+#   make            build build/amphi.elf
+#   make run        install what is missing, build, boot under QEMU (see README.md)
+#   make test       install what is missing, host unit tests, then the test matrix
+#   make deps       install the Debian packages the build, run and tests need
+#   make clean
+BUILD ?= build
+CC := gcc
+LD := ld
+PYTHON ?= python3
+
+# Everything in these folders that is not a host test is kernel code.
+KDIRS := arch_x86_64 hv_kvm hv_xen common lib
+KSRC := $(filter-out %_test.c,$(foreach d,$(KDIRS),$(wildcard $(d)/*.c $(d)/*.S)))
+KOBJ := $(patsubst %,$(BUILD)/k/%.o,$(KSRC))
+
+GCC_INC := $(shell $(CC) -print-file-name=include)
+XEN_INC := /usr/include/xen
+# gnu11: C11 plus the GNU extensions a kernel cannot do without (asm, typeof); the Xen
+# headers also need them for their anonymous register unions.
+COMMON_CFLAGS := -std=gnu11 -g -Wall -Wextra -Wno-unused-parameter -Werror \
+	-I. -I$(BUILD)/include -D__XEN_INTERFACE_VERSION__=0x00040e00
+# Kernel: freestanding, no SSE/x87 (see DEVELOPERS.md and PLATFORM.md: the local KVM dies on
+# them in ring 0), no endbr64, frame pointers for the panic backtrace, linked at -2 GiB.
+KCFLAGS := $(COMMON_CFLAGS) -MMD -MP -O2 -ffreestanding -nostdinc -isystem $(GCC_INC) \
+	-mno-red-zone -mgeneral-regs-only -mcmodel=kernel -fno-pic -fno-pie \
+	-fno-stack-protector -fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
+	-fcf-protection=none -fno-common -fno-strict-aliasing
+KLDFLAGS := -nostdlib -static -no-pie -z max-page-size=4096 -z noexecstack --build-id=none \
+	--no-warn-rwx-segments -T arch_x86_64/kernel.ld
+
+# Host unit tests: pure code (no asm, no hardware) compiled for the host with sanitizers.
+HOST_SRC := lib/format.c lib/cmdline.c lib/memmap.c lib/acpi.c lib/pvclock.c lib/ksyms.c \
+	arch_x86_64/boot_pvh.c arch_x86_64/boot_xenpv.c tools/unit/unit.c
+HOST_TESTS := $(foreach d,$(KDIRS),$(wildcard $(d)/*_test.c))
+HCFLAGS := $(COMMON_CFLAGS) -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer -DHOST_TEST
+
+.PHONY: all run test unit matrix deps clean
+all: $(BUILD)/amphi.elf
+
+$(BUILD)/include/xen:
+	@mkdir -p $(BUILD)/include
+	@test -d $(XEN_INC) || { echo "missing $(XEN_INC): run 'make deps' (libxen-dev)"; exit 1; }
+	ln -sfn $(XEN_INC) $@
+
+# V=1 shows the full commands
+Q := $(if $(V),,@)
+
+$(BUILD)/k/%.c.o: %.c | $(BUILD)/include/xen
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(KCFLAGS) -c $< -o $@
+
+$(BUILD)/k/%.S.o: %.S | $(BUILD)/include/xen
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  AS      $<")
+	$(Q)$(CC) $(KCFLAGS) -D__ASSEMBLY__ -c $< -o $@
+
+# Two-pass link for the symbol table the panic backtrace prints: pass 1 has an empty
+# table; its text symbols become the table of pass 2. The table sits after .data, so text
+# addresses cannot move between the passes; ksyms.sh --check proves it.
+$(BUILD)/amphi.pass1.elf: $(KOBJ) $(BUILD)/k/ksyms-empty.o arch_x86_64/kernel.ld
+	$(LD) $(KLDFLAGS) -o $@ $(KOBJ) $(BUILD)/k/ksyms-empty.o
+
+$(BUILD)/k/ksyms-empty.S: tools/ksyms.sh
+	@mkdir -p $(dir $@)
+	tools/ksyms.sh --empty >$@
+
+$(BUILD)/k/ksyms-table.S: $(BUILD)/amphi.pass1.elf tools/ksyms.sh
+	tools/ksyms.sh $< >$@
+
+$(BUILD)/k/ksyms-%.o: $(BUILD)/k/ksyms-%.S
+	$(Q)$(CC) $(KCFLAGS) -D__ASSEMBLY__ -c $< -o $@
+
+$(BUILD)/amphi.elf: $(KOBJ) $(BUILD)/k/ksyms-table.o arch_x86_64/kernel.ld
+	$(LD) $(KLDFLAGS) -o $@.tmp $(KOBJ) $(BUILD)/k/ksyms-table.o
+	tools/ksyms.sh --check $(BUILD)/amphi.pass1.elf $@.tmp
+	mv $@.tmp $@
+
+HDRS := $(wildcard */*.h tools/unit/*.h)
+$(BUILD)/host/unit: $(HOST_SRC) $(HOST_TESTS) $(HDRS) | $(BUILD)/include/xen
+	@mkdir -p $(dir $@)
+	$(CC) $(HCFLAGS) -o $@ $(HOST_SRC) $(HOST_TESTS)
+
+deps:
+	@tools/deps.sh
+
+unit: $(BUILD)/host/unit
+	$(BUILD)/host/unit
+	$(PYTHON) tools/check_notes.py $(BUILD)/amphi.elf
+
+# The guest command line for `make run`; CMDLINE=... overrides it.
+CMDLINE ?=
+ACCEL ?= tcg
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(PYTHON) test_matrix/run.py --boot --accel $(ACCEL) --cmdline "$(CMDLINE)"
+
+matrix: all
+	$(PYTHON) test_matrix/run.py $(MATRIX_ARGS)
+
+test: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/host/unit
+	@$(MAKE) --no-print-directory unit
+	$(PYTHON) test_matrix/run.py $(MATRIX_ARGS)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(KOBJ:.o=.d)

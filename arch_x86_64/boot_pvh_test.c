@@ -1,0 +1,141 @@
+#include <stdint.h>
+#include <string.h>
+
+#include <xen/arch-x86/hvm/start_info.h>
+
+#include "arch_x86_64/bootinfo.h"
+#include "lib/errno.h"
+#include "tools/unit/unit.h"
+
+/* Fake guest-physical memory; everything outside it is "not readable". */
+static uint8_t mem[0x10000];
+#define SI 0x1000
+#define CMDLINE 0x2000
+#define MEMMAP 0x3000
+#define MODS 0x4000
+
+static const void *map(uint64_t pa, size_t len)
+{
+	return pa + len <= sizeof(mem) && pa + len >= pa ? mem + pa : NULL;
+}
+
+static struct hvm_start_info *si(void)
+{
+	return (struct hvm_start_info *)(mem + SI);
+}
+
+/* What QEMU with qboot hands over: a memory map that ends in an all-zero entry. */
+static void good(void)
+{
+	static const struct hvm_memmap_table_entry mm[] = {
+		{ 0x100000, 0x7f00000, XEN_HVM_MEMMAP_TYPE_RAM, 0 },
+		{ 0, 0x9fc00, XEN_HVM_MEMMAP_TYPE_RAM, 0 },
+		{ 0x9fc00, 0x400, XEN_HVM_MEMMAP_TYPE_RESERVED, 0 },
+		{ 0, 0, 0, 0 },
+	};
+
+	memset(mem, 0, sizeof(mem));
+	*si() = (struct hvm_start_info){ .magic = XEN_HVM_START_MAGIC_VALUE, .version = 1,
+					 .cmdline_paddr = CMDLINE, .rsdp_paddr = 0xf5a10,
+					 .memmap_paddr = MEMMAP, .memmap_entries = 4 };
+	memcpy(mem + MEMMAP, mm, sizeof(mm));
+	strcpy((char *)mem + CMDLINE, "test=boot exit=3");
+}
+
+TEST(pvh_parses_a_good_start_info)
+{
+	struct boot_info bi = { 0 };
+
+	good();
+	CHECK_EQ(boot_parse_pvh(&bi, SI, map), 0);
+	CHECK(bi.error == NULL);
+	CHECK_EQ(bi.entry, BOOT_PVH);
+	CHECK_STR(bi.cmdline, "test=boot exit=3");
+	CHECK(!bi.cmdline_truncated);
+	CHECK_EQ(bi.mem_count, 3);
+	CHECK(bi.mem[0].base == 0 && bi.mem[2].base == 0x100000);
+	CHECK_EQ(memmap_total(bi.mem, bi.mem_count, MEM_RAM), 0x9fc00 + 0x7f00000);
+	CHECK_EQ(bi.rsdp_paddr, 0xf5a10);
+	CHECK_EQ(bi.mod_count, 0);
+}
+
+TEST(pvh_rejects_bad_magic_clearly)
+{
+	struct boot_info bi = { 0 };
+
+	good();
+	si()->magic = 0xdeadbeef;
+	CHECK_EQ(boot_parse_pvh(&bi, SI, map), -EINVAL);
+	CHECK(bi.error && strstr(bi.error, "bad PVH start info magic 0xdeadbeef"));
+	memset(&bi, 0, sizeof(bi));
+	CHECK_EQ(boot_parse_pvh(&bi, 0, map), -EINVAL); /* no start info at all */
+	CHECK(bi.error && strstr(bi.error, "not readable"));
+	CHECK_EQ(boot_parse_pvh(&bi, sizeof(mem) - 8, map), -EINVAL); /* runs off memory */
+}
+
+TEST(pvh_checks_pointers_and_counts)
+{
+	struct boot_info bi = { 0 };
+
+	good();
+	si()->cmdline_paddr = sizeof(mem) + 5;
+	CHECK_EQ(boot_parse_pvh(&bi, SI, map), -EINVAL);
+	CHECK(strstr(bi.error, "command line"));
+
+	memset(&bi, 0, sizeof(bi));
+	good();
+	si()->memmap_entries = MEMMAP_MAX + 1;
+	CHECK_EQ(boot_parse_pvh(&bi, SI, map), -EINVAL);
+	CHECK(strstr(bi.error, "memory map has 129 entries"));
+
+	memset(&bi, 0, sizeof(bi));
+	good();
+	si()->memmap_paddr = sizeof(mem) - 16;
+	CHECK_EQ(boot_parse_pvh(&bi, SI, map), -EINVAL);
+	CHECK(strstr(bi.error, "memory map at"));
+
+	memset(&bi, 0, sizeof(bi));
+	good();
+	si()->nr_modules = 1000000;
+	si()->modlist_paddr = MODS;
+	CHECK_EQ(boot_parse_pvh(&bi, SI, map), -EINVAL);
+	CHECK(strstr(bi.error, "module list"));
+}
+
+TEST(pvh_cmdline_without_terminator_is_truncated)
+{
+	struct boot_info bi = { 0 };
+
+	good();
+	memset(mem + CMDLINE, 'a', 3000);
+	CHECK_EQ(boot_parse_pvh(&bi, SI, map), 0);
+	CHECK(bi.cmdline_truncated);
+	CHECK_EQ(strlen(bi.cmdline), BOOT_CMDLINE_MAX - 1);
+}
+
+TEST(pvh_modules_and_version_0)
+{
+	struct boot_info bi = { 0 };
+	struct hvm_modlist_entry *m = (struct hvm_modlist_entry *)(mem + MODS);
+
+	good();
+	si()->nr_modules = BOOT_MODS_MAX + 2;
+	si()->modlist_paddr = MODS;
+	for (int i = 0; i < BOOT_MODS_MAX + 2; i++)
+		m[i] = (struct hvm_modlist_entry){ .paddr = 0x800000 + i * 0x1000, .size = 100 };
+	CHECK_EQ(boot_parse_pvh(&bi, SI, map), 0);
+	CHECK_EQ(bi.mod_count, BOOT_MODS_MAX);
+	CHECK_EQ(bi.mods_dropped, 2);
+	CHECK_EQ(bi.mods[1].paddr, 0x801000);
+
+	memset(&bi, 0, sizeof(bi));
+	m[0].size = UINT64_MAX; /* wraps around */
+	CHECK_EQ(boot_parse_pvh(&bi, SI, map), -EINVAL);
+	CHECK(strstr(bi.error, "wraps"));
+
+	memset(&bi, 0, sizeof(bi));
+	good();
+	si()->version = 0; /* no memory map fields: the platform must supply one */
+	CHECK_EQ(boot_parse_pvh(&bi, SI, map), 0);
+	CHECK_EQ(bi.mem_count, 0);
+}

@@ -1,0 +1,72 @@
+/* Xen PV start_info (xen/xen.h) -> boot_info. Pure code. Addresses in boot_info are
+ * pseudo-physical: on PV the initial mapping is virt = VIRT_BASE + pfn * 4096. */
+#include <stdint.h>
+
+#include <xen/xen.h>
+
+#include "arch_x86_64/bootinfo.h"
+#include "lib/errno.h"
+#include "lib/format.h"
+#include "lib/string.h"
+
+static int fail(struct boot_info *bi, const char *fmt, uint64_t a)
+{
+	ksnprintf(bi->error_buf, sizeof(bi->error_buf), fmt, a);
+	bi->error = bi->error_buf;
+	return -EINVAL;
+}
+
+int boot_parse_xenpv(struct boot_info *bi, const struct start_info *si, uint64_t virt_base)
+{
+	bi->entry = BOOT_XEN_PV;
+	/* "xen-<version>-<platform>", e.g. "xen-3.0-x86_64" */
+	if (strncmp(si->magic, "xen-", 4) || strnlen(si->magic, sizeof(si->magic)) == sizeof(si->magic) ||
+	    !strstr(si->magic, "x86_64"))
+		return fail(bi, "bad Xen PV start_info magic (not xen-*-x86_64)", 0);
+	if (!si->nr_pages)
+		return fail(bi, "Xen PV start_info says nr_pages = %lu", si->nr_pages);
+
+	bi->xen_pv.is_dom0 = si->flags & SIF_INITDOMAIN;
+	bi->xen_pv.nr_pages = si->nr_pages;
+	bi->xen_pv.shared_info_maddr = si->shared_info;
+	bi->xen_pv.store_mfn = si->store_mfn;
+	bi->xen_pv.store_evtchn = si->store_evtchn;
+	if (!bi->xen_pv.is_dom0) {
+		bi->xen_pv.console_mfn = si->console.domU.mfn;
+		bi->xen_pv.console_evtchn = si->console.domU.evtchn;
+	}
+	bi->xen_pv.mfn_list = si->mfn_list;
+
+	size_t n = strnlen((const char *)si->cmd_line, MAX_GUEST_CMDLINE);
+
+	bi->cmdline_truncated = n == MAX_GUEST_CMDLINE || n >= sizeof(bi->cmdline);
+	n = n < sizeof(bi->cmdline) - 1 ? n : sizeof(bi->cmdline) - 1;
+	memcpy(bi->cmdline, si->cmd_line, n);
+	bi->cmdline[n] = 0;
+
+	bi->mem[0] = (struct mem_range){ 0, si->nr_pages * PAGE_SIZE, MEM_RAM };
+	bi->mem_count = 1;
+
+	if (si->mod_start && si->mod_len) {
+		if (si->flags & SIF_MULTIBOOT_MOD)
+			return fail(bi, "Xen PV multiboot module lists are not supported", 0);
+		uint64_t pa = si->flags & SIF_MOD_START_PFN ? si->mod_start * PAGE_SIZE :
+							      si->mod_start - virt_base;
+
+		bi->mods[0] = (struct boot_module){ pa, si->mod_len };
+		bi->mod_count = 1;
+	}
+
+	/* The builder's bootstrap area follows the kernel: start_info, p2m list, xenstore and
+	 * console pages, page tables, then one page of boot stack (xen/xen.h). */
+	uint64_t start = (uint64_t)si - virt_base;
+	uint64_t end = si->pt_base - virt_base + (si->nr_pt_frames + 1) * PAGE_SIZE;
+
+	if (si->pt_base < (uint64_t)si || end > si->nr_pages * PAGE_SIZE)
+		return fail(bi, "Xen PV page tables at %#lx lie outside the bootstrap area",
+			    si->pt_base);
+	if (bi->reserved_count < BOOT_RESERVED_MAX)
+		bi->reserved[bi->reserved_count++] =
+			(struct mem_range){ start, end - start, MEM_RESERVED };
+	return 0;
+}

@@ -1,0 +1,108 @@
+#include <stdint.h>
+#include <string.h>
+
+#include <xen/xen.h>
+
+#include "arch_x86_64/bootinfo.h"
+#include "lib/errno.h"
+#include "tools/unit/unit.h"
+
+/* The start_info page sits 0x105000 bytes into the domain's pseudo-physical space, as
+ * libxc lays it out after a 1 MiB kernel at pfn 0x100. */
+static union {
+	struct start_info si;
+	uint8_t page[4096];
+} page;
+#define SI_PA 0x105000ULL
+
+static uint64_t virt_base(void)
+{
+	return (uint64_t)&page.si - SI_PA;
+}
+
+static void good(void)
+{
+	memset(&page, 0, sizeof(page));
+	strcpy(page.si.magic, "xen-3.0-x86_64");
+	page.si.nr_pages = 8192;
+	page.si.console.domU.mfn = 0x1234;
+	page.si.console.domU.evtchn = 2;
+	page.si.store_mfn = 0x1235;
+	page.si.store_evtchn = 1;
+	page.si.pt_base = virt_base() + 0x10a000;
+	page.si.nr_pt_frames = 4;
+	page.si.mfn_list = virt_base() + 0x106000;
+	strcpy((char *)page.si.cmd_line, "test=boot");
+}
+
+TEST(xenpv_parses_a_good_start_info)
+{
+	struct boot_info bi = { 0 };
+
+	good();
+	CHECK_EQ(boot_parse_xenpv(&bi, &page.si, virt_base()), 0);
+	CHECK(bi.error == NULL);
+	CHECK_EQ(bi.entry, BOOT_XEN_PV);
+	CHECK_STR(bi.cmdline, "test=boot");
+	CHECK(bi.mem_count == 1 && bi.mem[0].len == 8192ULL * 4096);
+	CHECK_EQ(bi.xen_pv.console_mfn, 0x1234);
+	CHECK_EQ(bi.xen_pv.console_evtchn, 2);
+	CHECK(!bi.xen_pv.is_dom0);
+	/* start_info .. page tables + boot stack */
+	CHECK(bi.reserved_count == 1 && bi.reserved[0].base == SI_PA &&
+	      bi.reserved[0].base + bi.reserved[0].len == 0x10a000 + 5 * 4096);
+}
+
+TEST(xenpv_rejects_bad_start_info)
+{
+	struct boot_info bi = { 0 };
+
+	good();
+	strcpy(page.si.magic, "hello");
+	CHECK_EQ(boot_parse_xenpv(&bi, &page.si, virt_base()), -EINVAL);
+	CHECK(bi.error && strstr(bi.error, "magic"));
+
+	good();
+	memset(page.si.magic, 'x', sizeof(page.si.magic)); /* unterminated */
+	memcpy(page.si.magic, "xen-", 4);
+	CHECK_EQ(boot_parse_xenpv(&bi, &page.si, virt_base()), -EINVAL);
+
+	good();
+	page.si.nr_pages = 0;
+	CHECK_EQ(boot_parse_xenpv(&bi, &page.si, virt_base()), -EINVAL);
+	CHECK(strstr(bi.error, "nr_pages"));
+
+	good();
+	page.si.pt_base = virt_base() + 8192ULL * 4096; /* beyond the domain */
+	CHECK_EQ(boot_parse_xenpv(&bi, &page.si, virt_base()), -EINVAL);
+	CHECK(strstr(bi.error, "page tables"));
+
+	good();
+	page.si.flags = SIF_MULTIBOOT_MOD;
+	page.si.mod_start = 0x200;
+	page.si.mod_len = 10;
+	CHECK_EQ(boot_parse_xenpv(&bi, &page.si, virt_base()), -EINVAL);
+}
+
+TEST(xenpv_modules_dom0_and_long_cmdline)
+{
+	struct boot_info bi = { 0 };
+
+	good();
+	page.si.flags = SIF_MOD_START_PFN | SIF_INITDOMAIN;
+	page.si.mod_start = 0x300;
+	page.si.mod_len = 5000;
+	memset(page.si.cmd_line, 'a', MAX_GUEST_CMDLINE); /* no terminator */
+	CHECK_EQ(boot_parse_xenpv(&bi, &page.si, virt_base()), 0);
+	CHECK(bi.mod_count == 1 && bi.mods[0].paddr == 0x300000 && bi.mods[0].len == 5000);
+	CHECK(bi.xen_pv.is_dom0 && bi.xen_pv.console_mfn == 0);
+	CHECK(bi.cmdline_truncated);
+	CHECK_EQ(strlen(bi.cmdline), BOOT_CMDLINE_MAX - 1);
+
+	memset(&bi, 0, sizeof(bi));
+	good();
+	page.si.mod_start = virt_base() + 0x400000; /* a virtual address without the flag */
+	page.si.mod_len = 1;
+	CHECK_EQ(boot_parse_xenpv(&bi, &page.si, virt_base()), 0);
+	CHECK_EQ(bi.mods[0].paddr, 0x400000);
+}

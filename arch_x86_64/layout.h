@@ -1,0 +1,33 @@
+/* Where the kernel lives. Shared by C, assembly and (by value) kernel.ld. */
+#ifndef ARCH_LAYOUT_H
+#define ARCH_LAYOUT_H
+
+#define KERNEL_VBASE 0xffffffff80000000
+#define KERNEL_PBASE 0x100000
+
+/* GDT selectors (native). The order user data, then user code, is what SYSRET needs. */
+#define SEL_KCODE 0x08
+#define SEL_KDATA 0x10
+#define SEL_UDATA 0x18
+#define SEL_UCODE 0x20
+#define SEL_TSS 0x28
+/* 32-bit code selector used only by the PVH entry while it enters long mode */
+#define SEL_BOOT_CODE32 0x38
+
+#define BOOT_STACK_SIZE 16384
+#define IST_STACK_SIZE 8192
+
+#ifndef __ASSEMBLY__
+#include <stdint.h>
+
+extern char __kernel_start[], __kernel_end[], __text_start[], __text_end[];
+extern char __bss_start[], __bss_end[];
+
+/* kernel image virtual address <-> its load (physical, or pseudo-physical on Xen PV) address */
+static inline uint64_t kernel_pa(const void *va)
+{
+	return (uint64_t)va - KERNEL_VBASE;
+}
+#endif
+
+#endif

@@ -1,0 +1,66 @@
+/* boot_main: where both entries meet. CPU tables, platform, banner, then the self-test or
+ * the default work the command line asks for, then shutdown with an exit code. */
+#include "arch_x86_64/arch.h"
+#include "arch_x86_64/bootinfo.h"
+#include "arch_x86_64/layout.h"
+#include "common/console.h"
+#include "common/hal.h"
+#include "common/panic.h"
+#include "common/selftest.h"
+#include "lib/cmdline.h"
+#include "lib/string.h"
+
+#define AMPHI_VERSION "0.1"
+
+static void banner(const struct boot_info *bi)
+{
+	uint64_t ram = memmap_total(bi->mem, bi->mem_count, MEM_RAM);
+
+	kprintf("Amphi %s: one image for KVM, QEMU, Xen PVH and Xen PV\n", AMPHI_VERSION);
+	kprintf("platform: %s (entry %s, cpu mode %s)\n", hal->name,
+		bi->entry == BOOT_PVH ? "pvh" : "xen-pv", arch->name);
+	kprintf("hypervisor: %s%s%s\n", hal_info.hv, hal_info.detail[0] ? "; " : "",
+		hal_info.detail);
+	kprintf("vcpus: %u\n", hal_info.vcpus);
+	kprintf("ram: %lu MiB usable (%lu KiB) in %u ranges\n", ram >> 20, ram >> 10,
+		bi->mem_count);
+	for (unsigned i = 0; i < bi->mem_count; i++)
+		kprintf("  mem %016lx-%016lx %s\n", bi->mem[i].base,
+			bi->mem[i].base + bi->mem[i].len - 1, mem_type_name(bi->mem[i].type));
+	for (unsigned i = 0; i < bi->mod_count; i++)
+		kprintf("  module %u at %#lx, %lu bytes\n", i, bi->mods[i].paddr, bi->mods[i].len);
+	if (bi->mods_dropped)
+		kprintf("  (%u more modules ignored)\n", bi->mods_dropped);
+	kprintf("cmdline: ");
+	console_write(bi->cmdline, strlen(bi->cmdline));
+	kprintf("%s\n", bi->cmdline_truncated ? " (truncated)" : "");
+}
+
+void __noreturn boot_main(struct boot_info *bi)
+{
+	uint64_t code = EXIT_OK;
+	char test[32];
+
+	arch->cpu_init();
+	hal_select(bi);
+	if (bi->error)
+		panic("boot: %s", bi->error);
+	banner(bi);
+
+	int e = cmdline_get_u64(bi->cmdline, "exit", &code);
+
+	if (e == 0 && code > 127) {
+		kprintf("exit=%lu is out of range (0-127); using %d\n", code, EXIT_FAIL);
+		code = EXIT_FAIL;
+	} else if (e != 0 && cmdline_has(bi->cmdline, "exit")) {
+		kprintf("exit= needs a number (0-127); using %d\n", EXIT_FAIL);
+		code = EXIT_FAIL;
+	}
+	if (cmdline_get(bi->cmdline, "test", test, sizeof(test)) >= 0) {
+		if (!selftest_run(test, bi))
+			code = EXIT_FAIL;
+	} else {
+		kprintf("nothing to run: no test= and no app yet; shutting down\n");
+	}
+	hal_exit((int)code);
+}

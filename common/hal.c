@@ -1,0 +1,39 @@
+#include "common/hal.h"
+
+#include "arch_x86_64/arch.h"
+#include "common/console.h"
+#include "common/panic.h"
+
+extern struct hal hal_xen_pv, hal_xen_pvh, hal_kvm, hal_qemu;
+
+/* Most specific first: qemu accepts any PVH boot, so it must come last. */
+static const struct hal *const platforms[] = { &hal_xen_pv, &hal_xen_pvh, &hal_kvm, &hal_qemu };
+
+const struct hal *hal;
+struct hal_info hal_info;
+
+void hal_select(struct boot_info *bi)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(platforms); i++) {
+		if (!platforms[i]->detect(bi))
+			continue;
+		int rc = platforms[i]->init(bi);
+
+		if (rc)
+			panic("platform %s failed to initialise (%d)", platforms[i]->name, rc);
+		hal = platforms[i];
+		console_set_sink(hal->console_write);
+		return;
+	}
+	panic("no platform matches this boot (entry %d)", bi->entry);
+}
+
+void hal_exit(int code)
+{
+	kprintf("EXIT %d\n", code);
+	if (hal)
+		hal->shutdown(code);
+	arch->early_exit(code);
+	for (;;)
+		;
+}

@@ -1,0 +1,120 @@
+#include "common/selftest.h"
+
+#include <stdarg.h>
+
+#include "arch_x86_64/arch.h"
+#include "arch_x86_64/layout.h"
+#include "common/console.h"
+#include "common/hal.h"
+#include "lib/cmdline.h"
+#include "lib/format.h"
+#include "lib/string.h"
+
+struct result {
+	bool ok;
+	char detail[200];
+	size_t len;
+};
+
+static void note(struct result *r, const char *fmt, ...) __printf(2, 3);
+static void note(struct result *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->len >= sizeof(r->detail))
+		return;
+	va_start(ap, fmt);
+	r->len += kvsnprintf(r->detail + r->len, sizeof(r->detail) - r->len, fmt, ap);
+	va_end(ap);
+}
+
+/* Records a failed expectation; the first one explains the FAIL. */
+#define EXPECT(r, cond, ...)                        \
+	do {                                        \
+		if (!(cond)) {                      \
+			if ((r)->ok)                \
+				(r)->len = 0;       \
+			(r)->ok = false;            \
+			note(r, __VA_ARGS__);       \
+			note(r, "; ");              \
+		}                                   \
+	} while (0)
+
+/* The banner's facts are sane and the basic machinery (traps, clock) works. */
+static void test_boot(struct result *r, const struct boot_info *bi)
+{
+	uint64_t ram = memmap_total(bi->mem, bi->mem_count, MEM_RAM);
+	uint64_t kstart = kernel_pa(__kernel_start), kend = kernel_pa(__kernel_end);
+	char v[32];
+
+	EXPECT(r, hal && hal->name[0], "no platform");
+	EXPECT(r, hal_info.vcpus >= 1 && hal_info.vcpus <= 4096, "vcpus=%u is implausible",
+	       hal_info.vcpus);
+	EXPECT(r, ram >= MiB(1), "only %lu KiB of RAM", ram >> 10);
+	for (unsigned i = 0; i + 1 < bi->mem_count; i++)
+		EXPECT(r, bi->mem[i].base + bi->mem[i].len <= bi->mem[i + 1].base,
+		       "memory map unsorted or overlapping at %u", i);
+	EXPECT(r, memmap_covers(bi->mem, bi->mem_count, kstart, kend - kstart, MEM_RAM),
+	       "kernel image %#lx-%#lx is not in RAM", kstart, kend);
+	EXPECT(r, cmdline_get(bi->cmdline, "test", v, sizeof(v)) == 4 && !strcmp(v, "boot"),
+	       "command line does not round-trip (test=%s)", v);
+	uint64_t vec = arch_trap_roundtrip();
+
+	EXPECT(r, vec == 6, "ud2 came back as vector %lu, expected 6", vec);
+	if (hal->clock_ns) {
+		uint64_t t0 = hal->clock_ns(), t1;
+
+		for (volatile int i = 0; i < 1000; i++)
+			;
+		t1 = hal->clock_ns();
+		EXPECT(r, t1 > t0, "clock did not advance (%lu -> %lu)", t0, t1);
+	}
+	if (r->ok)
+		note(r, "platform=%s vcpus=%u ram_kib=%lu trap=ok clock=%s", hal->name,
+		     hal_info.vcpus, ram >> 10, hal->clock_ns ? "ok" : "none");
+}
+
+#define FAULT_ADDR 0x00000dead000beefULL
+
+/* A deliberate page fault: the runner expects the panic report and a failure exit. */
+static void test_fault(struct result *r, const struct boot_info *bi)
+{
+	kprintf("reading %p: expect a page fault and a panic\n", (void *)FAULT_ADDR);
+	(void)*(volatile uint64_t *)FAULT_ADDR;
+	EXPECT(r, false, "reading %p did not fault", (void *)FAULT_ADDR);
+}
+
+/* Passes when exit=N parses; boot_main then exits with N, which the runner checks. */
+static void test_exitcode(struct result *r, const struct boot_info *bi)
+{
+	uint64_t code;
+
+	EXPECT(r, cmdline_get_u64(bi->cmdline, "exit", &code) == 0 && code <= 127,
+	       "needs exit=N with N in 0-127");
+	if (r->ok)
+		note(r, "exiting with %lu", code);
+}
+
+static const struct {
+	const char *name;
+	void (*run)(struct result *r, const struct boot_info *bi);
+} tests[] = {
+	{ "boot", test_boot },
+	{ "fault", test_fault },
+	{ "exitcode", test_exitcode },
+};
+
+bool selftest_run(const char *name, const struct boot_info *bi)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(tests); i++) {
+		if (strcmp(tests[i].name, name))
+			continue;
+		struct result r = { .ok = true };
+
+		tests[i].run(&r, bi);
+		kprintf("TEST %s %s %s\n", name, r.ok ? "PASS" : "FAIL", r.detail);
+		return r.ok;
+	}
+	kprintf("TEST %s FAIL no such test\n", name);
+	return false;
+}

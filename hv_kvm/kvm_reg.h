@@ -1,0 +1,31 @@
+/* KVM's paravirtual ABI as the guest sees it (Linux Documentation/virt/kvm/x86/cpuid.rst
+ * and msr.rst): CPUID leaf 0x40000001 feature bits and the PV MSRs. */
+#ifndef HV_KVM_REG_H
+#define HV_KVM_REG_H
+
+#define KVM_CPUID_SIGNATURE "KVMKVMKVM\0\0\0"
+#define KVM_CPUID_TIMING 0x40000010 /* eax: TSC kHz, ebx: APIC bus kHz (when offered) */
+
+#define KVM_FEATURE_CLOCKSOURCE 0
+#define KVM_FEATURE_NOP_IO_DELAY 1
+#define KVM_FEATURE_CLOCKSOURCE2 3
+#define KVM_FEATURE_ASYNC_PF 4
+#define KVM_FEATURE_STEAL_TIME 5
+#define KVM_FEATURE_PV_EOI 6
+#define KVM_FEATURE_PV_UNHALT 7
+#define KVM_FEATURE_PV_TLB_FLUSH 9
+#define KVM_FEATURE_ASYNC_PF_VMEXIT 10
+#define KVM_FEATURE_PV_SEND_IPI 11
+#define KVM_FEATURE_POLL_CONTROL 12
+#define KVM_FEATURE_PV_SCHED_YIELD 13
+#define KVM_FEATURE_ASYNC_PF_INT 14
+#define KVM_FEATURE_MSI_EXT_DEST_ID 15
+#define KVM_FEATURE_HC_MAP_GPA_RANGE 16
+#define KVM_FEATURE_MIGRATION_CONTROL 17
+#define KVM_FEATURE_CLOCKSOURCE_STABLE_BIT 24
+
+#define MSR_KVM_SYSTEM_TIME 0x12
+#define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01
+#define MSR_KVM_PV_EOI_EN 0x4b564d04
+
+#endif

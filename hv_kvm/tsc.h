@@ -1,0 +1,14 @@
+/* The clock where the hypervisor offers no pvclock (QEMU TCG): the TSC, with its rate
+ * calibrated once at boot. */
+#ifndef HV_KVM_TSC_H
+#define HV_KVM_TSC_H
+
+#include "lib/compiler.h"
+
+/* Measures the TSC rate; returns kHz (0 when no reference worked) and names the method. */
+uint64_t tsc_calibrate(const char **method);
+/* Starts the TSC clock at `khz`; tsc_clock_ns() then counts ns from this call. */
+void tsc_clock_start(uint64_t khz);
+uint64_t tsc_clock_ns(void);
+
+#endif

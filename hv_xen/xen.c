@@ -1,0 +1,225 @@
+/* The xen-pv and xen-pvh platforms: hypercalls, the PV console ring, version, vCPUs and
+ * shutdown. They differ only in how they find things: PV reads start_info (via boot_info),
+ * PVH asks with CPUID, an MSR and HVM params. */
+#include <stdint.h>
+
+#include <xen/io/console.h>
+
+#include "arch_x86_64/acpi_cpus.h"
+#include "arch_x86_64/bootinfo.h"
+#include "arch_x86_64/cpu.h"
+#include "arch_x86_64/layout.h"
+#include "arch_x86_64/phys.h"
+#include "common/hal.h"
+#include "hv_xen/hypercall.h"
+#include "lib/format.h"
+#include "lib/string.h"
+
+#define XEN_CPUID_SIGNATURE "XenVMMXenVMM"
+/* How long a console write waits for xenconsoled to make room (SCHEDOP_yield calls) before
+ * it drops output rather than hang the guest. */
+#define CONSOLE_WAIT_YIELDS 200000
+#define MAX_CPUS 256
+
+extern struct hal hal_xen_pv, hal_xen_pvh;
+
+static uint32_t xen_base;
+static struct xencons_interface *cons;
+static evtchn_port_t cons_port;
+static unsigned long cons_dropped;
+
+static bool xen_pv_detect(const struct boot_info *bi)
+{
+	return bi->entry == BOOT_XEN_PV;
+}
+
+static bool xen_pvh_detect(const struct boot_info *bi)
+{
+	return bi->entry == BOOT_PVH && (xen_base = hypervisor_cpuid_base(XEN_CPUID_SIGNATURE));
+}
+
+static void cons_notify(void)
+{
+	struct evtchn_send s = { .port = cons_port };
+
+	xen_event_channel_op(EVTCHNOP_send, &s);
+}
+
+/* xen/io/console.h: we produce into out[], xenconsoled consumes. */
+static bool cons_wait_space(XENCONS_RING_IDX prod)
+{
+	for (long i = 0; prod - READ_ONCE(cons->out_cons) >= sizeof(cons->out); i++) {
+		if (i == CONSOLE_WAIT_YIELDS)
+			return false;
+		barrier();
+		WRITE_ONCE(cons->out_prod, prod);
+		cons_notify();
+		xen_sched_op(SCHEDOP_yield, NULL);
+	}
+	return true;
+}
+
+static void cons_put(XENCONS_RING_IDX *prod, char c)
+{
+	if (!cons_wait_space(*prod)) {
+		cons_dropped++;
+		return;
+	}
+	cons->out[MASK_XENCONS_IDX(*prod, cons->out)] = c;
+	(*prod)++;
+}
+
+static void xen_console_write(const char *s, size_t n)
+{
+	if (!cons) {
+		xen_console_io(CONSOLEIO_write, (int)n, s);
+		return;
+	}
+	XENCONS_RING_IDX prod = cons->out_prod;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\n')
+			cons_put(&prod, '\r');
+		cons_put(&prod, s[i]);
+	}
+	barrier(); /* x86 keeps stores in order: the bytes are visible before the index */
+	WRITE_ONCE(cons->out_prod, prod);
+	cons_notify();
+}
+
+/* Gives xenconsoled the chance to log everything before the domain goes away. */
+static void cons_drain(void)
+{
+	for (long i = 0; cons && i < CONSOLE_WAIT_YIELDS &&
+			 READ_ONCE(cons->out_cons) != READ_ONCE(cons->out_prod);
+	     i++) {
+		cons_notify();
+		xen_sched_op(SCHEDOP_yield, NULL);
+	}
+}
+
+static void xen_shutdown(int code)
+{
+	struct sched_shutdown s = { .reason = code ? SHUTDOWN_crash : SHUTDOWN_poweroff };
+
+	cons_drain();
+	for (;;)
+		xen_sched_op(SCHEDOP_shutdown, &s);
+}
+
+/* Counts vCPUs up to the first id Xen says does not exist; falls back to the MADT. */
+static void count_vcpus(const struct boot_info *bi, char *note, size_t n)
+{
+	static uint32_t ids[MAX_CPUS];
+	unsigned count = 0;
+	long rc;
+
+	while (count < MAX_CPUS && (rc = xen_vcpu_op(VCPUOP_is_up, count, NULL)) >= 0)
+		count++;
+	if (count) {
+		hal_info.vcpus = count;
+		return;
+	}
+	const char *why;
+	int cpus = acpi_count_cpus(bi, ids, MAX_CPUS, &why);
+
+	hal_info.vcpus = cpus > 0 ? cpus : 1;
+	if (cpus <= 0)
+		ksnprintf(note, n, "; VCPUOP_is_up failed (%ld) and no MADT (%s): assuming 1 vCPU",
+			  rc, why);
+}
+
+static void describe(const struct boot_info *bi, const char *mode)
+{
+	char extra[XEN_EXTRAVERSION_LEN] = "", note[128] = "";
+	long v = xen_version(XENVER_version, NULL);
+
+	xen_version(XENVER_extraversion, extra);
+	extra[sizeof(extra) - 1] = 0;
+	ksnprintf(hal_info.hv, sizeof(hal_info.hv), "Xen %ld.%ld%s", v >> 16, v & 0xffff, extra);
+	count_vcpus(bi, note, sizeof(note));
+	ksnprintf(hal_info.detail, sizeof(hal_info.detail), "%s; console %s%s%s", mode,
+		  cons ? "PV ring" : "hypercall (console_io)",
+		  cons ? "" : bi->xen_pv.is_dom0 ? ", dom0" : ", no ring", note);
+}
+
+static int xen_pv_init(struct boot_info *bi)
+{
+	if (!bi->xen_pv.is_dom0 && bi->xen_pv.console_mfn) {
+		/* The console page is in the builder's bootstrap mapping, at VIRT_BASE + pfn. */
+		uint64_t pfn = machine_to_phys_mapping[bi->xen_pv.console_mfn];
+
+		if (pfn < bi->xen_pv.nr_pages) {
+			cons = (struct xencons_interface *)(KERNEL_VBASE + pfn * PAGE_SIZE);
+			cons_port = bi->xen_pv.console_evtchn;
+		}
+	}
+	describe(bi, bi->xen_pv.is_dom0 ? "PV dom0" : "PV domU");
+	return 0;
+}
+
+static uint64_t hvm_param(uint32_t index, long *rc)
+{
+	struct xen_hvm_param p = { .domid = DOMID_SELF, .index = index };
+
+	*rc = xen_hvm_op(HVMOP_get_param, &p);
+	return p.value;
+}
+
+/* Xen's E820 for the guest, when the PVH start info came without a memory map. */
+static int pvh_memory_map(struct boot_info *bi)
+{
+	static struct {
+		uint64_t addr, size;
+		uint32_t type;
+	} __packed e820[MEMMAP_MAX];
+	struct xen_memory_map m = { .nr_entries = MEMMAP_MAX };
+
+	set_xen_guest_handle(m.buffer, e820);
+	long rc = xen_memory_op(XENMEM_memory_map, &m);
+
+	if (rc < 0 || m.nr_entries > MEMMAP_MAX)
+		return -1;
+	for (unsigned i = 0; i < m.nr_entries; i++)
+		bi->mem[i] = (struct mem_range){ e820[i].addr, e820[i].size, e820[i].type };
+	int n = memmap_normalise(bi->mem, m.nr_entries, MEMMAP_MAX);
+
+	if (n < 0)
+		return n;
+	bi->mem_count = n;
+	return 0;
+}
+
+static int xen_pvh_init(struct boot_info *bi)
+{
+	/* CPUID base+2: ebx is the MSR that makes Xen write the hypercall page at the physical
+	 * address we give it */
+	wrmsr(cpuid(xen_base + 2, 0).ebx, kernel_pa(hypercall_page));
+
+	long rc1, rc2;
+	uint64_t pfn = hvm_param(HVM_PARAM_CONSOLE_PFN, &rc1);
+	uint64_t port = hvm_param(HVM_PARAM_CONSOLE_EVTCHN, &rc2);
+
+	if (!rc1 && !rc2 && pfn && (cons = (void *)phys_map(pfn * PAGE_SIZE, PAGE_SIZE)))
+		cons_port = port;
+	if (!bi->mem_count && !bi->error && pvh_memory_map(bi))
+		bi->error = "PVH: no memory map in the start info and XENMEM_memory_map failed";
+	describe(bi, "PVH");
+	return 0;
+}
+
+struct hal hal_xen_pv = {
+	.name = "xen-pv",
+	.detect = xen_pv_detect,
+	.init = xen_pv_init,
+	.console_write = xen_console_write,
+	.shutdown = xen_shutdown,
+};
+
+struct hal hal_xen_pvh = {
+	.name = "xen-pvh",
+	.detect = xen_pvh_detect,
+	.init = xen_pvh_init,
+	.console_write = xen_console_write,
+	.shutdown = xen_shutdown,
+};

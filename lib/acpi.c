@@ -1,0 +1,151 @@
+#include "lib/acpi.h"
+
+#include "lib/errno.h"
+
+#define SDT_HEADER_LEN 36
+#define SDT_MAX_LEN (1u << 20)
+
+static uint32_t ld32(const uint8_t *p)
+{
+	uint32_t v;
+
+	__builtin_memcpy(&v, p, 4);
+	return v;
+}
+
+static uint64_t ld64(const uint8_t *p)
+{
+	uint64_t v;
+
+	__builtin_memcpy(&v, p, 8);
+	return v;
+}
+
+static bool sum_ok(const uint8_t *p, size_t len)
+{
+	uint8_t s = 0;
+
+	for (size_t i = 0; i < len; i++)
+		s += p[i];
+	return s == 0;
+}
+
+static bool rsdp_ok(const uint8_t *p)
+{
+	if (__builtin_memcmp(p, "RSD PTR ", 8) || !sum_ok(p, 20))
+		return false;
+	return p[15] < 2 || (ld32(p + 20) >= 36 && sum_ok(p, 36));
+}
+
+uint64_t acpi_scan_rsdp(acpi_map_fn map)
+{
+	const uint8_t *bda = map(0x400, 0x100);
+	uint64_t areas[2][2] = { { 0, 1024 }, { 0xe0000, 0x20000 } };
+
+	if (bda)
+		areas[0][0] = (uint64_t)(bda[0x0e] | bda[0x0f] << 8) << 4;
+	for (unsigned a = 0; a < 2; a++) {
+		if (!areas[a][0])
+			continue;
+		const uint8_t *p = map(areas[a][0], areas[a][1]);
+
+		for (uint64_t off = 0; p && off + 36 <= areas[a][1]; off += 16)
+			if (rsdp_ok(p + off))
+				return areas[a][0] + off;
+	}
+	return 0;
+}
+
+/* Maps and validates one SDT; NULL with *why on any inconsistency. */
+static const uint8_t *map_sdt(uint64_t pa, acpi_map_fn map, uint32_t *len, const char **why)
+{
+	const uint8_t *h = map(pa, SDT_HEADER_LEN);
+
+	if (!h) {
+		*why = "table not mappable";
+		return NULL;
+	}
+	*len = ld32(h + 4);
+	if (*len < SDT_HEADER_LEN || *len > SDT_MAX_LEN) {
+		*why = "table length out of range";
+		return NULL;
+	}
+	h = map(pa, *len);
+	if (!h || !sum_ok(h, *len)) {
+		*why = h ? "table checksum wrong" : "table not mappable";
+		return NULL;
+	}
+	return h;
+}
+
+const void *acpi_find_table(uint64_t rsdp_pa, const char sig[4], acpi_map_fn map,
+			    uint32_t *len, const char **why)
+{
+	const uint8_t *rsdp = map(rsdp_pa, 36);
+	uint32_t rlen;
+
+	if (!rsdp || !rsdp_ok(rsdp)) {
+		*why = "no valid RSDP";
+		return NULL;
+	}
+	bool x = rsdp[15] >= 2 && ld64(rsdp + 24);
+	const uint8_t *root = map_sdt(x ? ld64(rsdp + 24) : ld32(rsdp + 16), map, &rlen, why);
+
+	if (!root)
+		return NULL;
+	if (__builtin_memcmp(root, x ? "XSDT" : "RSDT", 4)) {
+		*why = "root table signature wrong";
+		return NULL;
+	}
+	unsigned step = x ? 8 : 4;
+
+	for (uint32_t off = SDT_HEADER_LEN; off + step <= rlen; off += step) {
+		uint64_t pa = x ? ld64(root + off) : ld32(root + off);
+		const uint8_t *h = map(pa, SDT_HEADER_LEN);
+
+		if (!h || __builtin_memcmp(h, sig, 4))
+			continue;
+		return map_sdt(pa, map, len, why);
+	}
+	*why = "table not listed";
+	return NULL;
+}
+
+int acpi_madt_cpus(const void *madt, uint32_t len, uint32_t *apic_ids, unsigned max,
+		   const char **why)
+{
+	const uint8_t *t = madt;
+	int n = 0;
+
+	if (len < 44 || __builtin_memcmp(t, "APIC", 4)) {
+		*why = "not a MADT";
+		return -EINVAL;
+	}
+	for (uint32_t off = 44; off < len;) {
+		uint8_t type, elen;
+		uint32_t id, flags;
+
+		if (off + 2 > len || (elen = t[off + 1]) < 2 || off + elen > len) {
+			*why = "MADT entry runs past the table";
+			return -EINVAL;
+		}
+		type = t[off];
+		if (type == 0 && elen >= 8) { /* processor local APIC */
+			id = t[off + 3];
+			flags = ld32(t + off + 4);
+		} else if (type == 9 && elen >= 16) { /* processor local x2APIC */
+			id = ld32(t + off + 4);
+			flags = ld32(t + off + 8);
+		} else {
+			off += elen;
+			continue;
+		}
+		off += elen;
+		if (!(flags & 3)) /* neither enabled nor online-capable */
+			continue;
+		if ((unsigned)n < max)
+			apic_ids[n] = id;
+		n++;
+	}
+	return n;
+}

@@ -1,0 +1,149 @@
+#include <string.h>
+
+#include "lib/acpi.h"
+#include "lib/errno.h"
+#include "tools/unit/unit.h"
+
+/* A fake physical memory: tables built at known addresses in one buffer. */
+static uint8_t mem[0x4000];
+#define RSDP 0x100
+#define XSDT 0x200
+#define RSDT 0x300
+#define MADT 0x400
+#define FACP 0x800
+
+static const void *map(uint64_t pa, size_t len)
+{
+	return pa + len <= sizeof(mem) && pa + len >= pa ? mem + pa : NULL;
+}
+
+static void fix_sum(uint8_t *p, size_t len, size_t at)
+{
+	uint8_t s = 0;
+
+	p[at] = 0;
+	for (size_t i = 0; i < len; i++)
+		s += p[i];
+	p[at] = -s;
+}
+
+static void sdt(uint32_t pa, const char *sig, uint32_t len)
+{
+	memcpy(mem + pa, sig, 4);
+	memcpy(mem + pa + 4, &len, 4);
+	fix_sum(mem + pa, len, 9);
+}
+
+static uint32_t madt_entries(const uint8_t *e, uint32_t elen)
+{
+	memcpy(mem + MADT + 44, e, elen);
+	sdt(MADT, "APIC", 44 + elen);
+	return 44 + elen;
+}
+
+static void build(int rev)
+{
+	uint64_t x[2] = { FACP, MADT };
+	uint32_t r[2] = { FACP, MADT };
+
+	memset(mem, 0, sizeof(mem));
+	memcpy(mem + RSDP, "RSD PTR ", 8);
+	mem[RSDP + 15] = rev;
+	uint32_t rsdt = RSDT, len = 36;
+	uint64_t xsdt = XSDT;
+
+	memcpy(mem + RSDP + 16, &rsdt, 4);
+	memcpy(mem + RSDP + 20, &len, 4);
+	memcpy(mem + RSDP + 24, &xsdt, 8);
+	fix_sum(mem + RSDP, 20, 8);
+	fix_sum(mem + RSDP, 36, 32);
+	memcpy(mem + XSDT + 36, x, 16); /* 8-byte entries at a 4-byte offset: unaligned */
+	sdt(XSDT, "XSDT", 36 + 16);
+	memcpy(mem + RSDT + 36, r, 8);
+	sdt(RSDT, "RSDT", 36 + 8);
+	sdt(FACP, "FACP", 36);
+}
+
+/* two enabled LAPICs, one disabled, one online-capable x2APIC, an IOAPIC in between */
+static const uint8_t entries[] = {
+	0, 8, 0, 0, 1, 0, 0, 0,		   /* LAPIC id 0 enabled */
+	1, 12, 0, 0, 0, 0, 0xc0, 0xfe, 0, 0, 0, 0, /* IOAPIC */
+	0, 8, 1, 1, 1, 0, 0, 0,		   /* LAPIC id 1 enabled */
+	0, 8, 2, 2, 0, 0, 0, 0,		   /* LAPIC id 2 disabled */
+	9, 16, 0, 0, 0, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, /* x2APIC id 256 online-capable */
+};
+
+TEST(acpi_madt_through_xsdt_and_rsdt)
+{
+	for (int rev = 0; rev <= 2; rev += 2) {
+		const char *why = "";
+		uint32_t len, ids[8];
+
+		build(rev);
+		madt_entries(entries, sizeof(entries));
+		const void *t = acpi_find_table(RSDP, "APIC", map, &len, &why);
+
+		CHECK(t == mem + MADT);
+		if (!t)
+			return;
+		CHECK_EQ(acpi_madt_cpus(t, len, ids, 8, &why), 3);
+		CHECK(ids[0] == 0 && ids[1] == 1 && ids[2] == 256);
+		CHECK_EQ(acpi_madt_cpus(t, len, ids, 1, &why), 3); /* counts past max */
+		CHECK(acpi_find_table(RSDP, "HPET", map, &len, &why) == NULL);
+		CHECK_STR(why, "table not listed");
+	}
+}
+
+TEST(acpi_rejects_broken_tables)
+{
+	const char *why = "";
+	uint32_t len, ids[4];
+
+	build(2);
+	madt_entries(entries, sizeof(entries));
+	mem[MADT + 50] ^= 1; /* checksum now wrong */
+	CHECK(acpi_find_table(RSDP, "APIC", map, &len, &why) == NULL);
+	CHECK_STR(why, "table checksum wrong");
+
+	build(2);
+	mem[RSDP + 1] ^= 1;
+	CHECK(acpi_find_table(RSDP, "APIC", map, &len, &why) == NULL);
+	CHECK_STR(why, "no valid RSDP");
+
+	build(2);
+	uint32_t huge = 0x7fffffff;
+
+	madt_entries(entries, sizeof(entries));
+	memcpy(mem + MADT + 4, &huge, 4);
+	CHECK(acpi_find_table(RSDP, "APIC", map, &len, &why) == NULL);
+	CHECK_STR(why, "table length out of range");
+
+	/* an entry whose length runs past the table, and one with length 0 */
+	static const uint8_t bad[] = { 0, 8, 0, 0, 1, 0, 0, 0, 0, 20, 1, 1 };
+	static const uint8_t zero[] = { 0, 0, 0, 0 };
+
+	build(2);
+	len = madt_entries(bad, sizeof(bad));
+	CHECK_EQ(acpi_madt_cpus(mem + MADT, len, ids, 4, &why), -EINVAL);
+	len = madt_entries(zero, sizeof(zero));
+	CHECK_EQ(acpi_madt_cpus(mem + MADT, len, ids, 4, &why), -EINVAL);
+	CHECK_EQ(acpi_madt_cpus(mem + FACP, 36, ids, 4, &why), -EINVAL);
+}
+
+static uint8_t bios[0x100000];
+
+static const void *bmap(uint64_t pa, size_t len)
+{
+	return pa + len <= sizeof(bios) ? bios + pa : NULL;
+}
+
+TEST(acpi_scan_finds_rsdp_in_bios_area)
+{
+	memset(bios, 0, sizeof(bios));
+	CHECK(acpi_scan_rsdp(bmap) == 0);
+	memcpy(bios + 0xf5a10, "RSD PTR ", 8);
+	fix_sum(bios + 0xf5a10, 20, 8);
+	CHECK(acpi_scan_rsdp(bmap) == 0xf5a10);
+	bios[0xf5a10 + 8]++; /* bad checksum: not an RSDP */
+	CHECK(acpi_scan_rsdp(bmap) == 0);
+}

@@ -1,0 +1,22 @@
+/* Error numbers: negative values of these are returned by every fallible kernel function.
+ * The values are Linux's, so the HP-mode syscall layer can pass them through unchanged. */
+#ifndef LIB_ERRNO_H
+#define LIB_ERRNO_H
+
+#define EPERM 1
+#define ENOENT 2
+#define EIO 5
+#define E2BIG 7
+#define EAGAIN 11
+#define ENOMEM 12
+#define EFAULT 14
+#define EBUSY 16
+#define EEXIST 17
+#define ENODEV 19
+#define EINVAL 22
+#define ENOSPC 28
+#define ERANGE 34
+#define ENOSYS 38
+#define ETIMEDOUT 110
+
+#endif

@@ -1,0 +1,570 @@
+#!/usr/bin/env python3
+"""The Amphi test matrix: the same build/amphi.elf on every platform cell x every guest test.
+
+    run.py [--cells a,b] [--tests x,y] [--list]   run the matrix (make test)
+    run.py --boot [--accel tcg|kvm] [--cmdline ..] boot once, console on this terminal (make run)
+
+Guests report over their console in fixed lines ("TEST <name> PASS|FAIL ...", "EXIT <code>",
+"PANIC ..."); the runner also takes the platform's own verdict (QEMU's isa-debug-exit status,
+xl's shutdown reason) and checks the banner against the cell's configuration. Every run has a
+timeout, so a hang is a FAIL, never a wait. Results: a table on stdout, build/test_matrix.md,
+build/test_matrix.xml (JUnit) and one log per cell and test under build/test_matrix/.
+"""
+import argparse
+import dataclasses
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from xml.sax.saxutils import escape, quoteattr
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+KERNEL = os.path.join(BUILD, "amphi.elf")
+RIG_DIR = os.path.join(ROOT, "test_matrix", "xen-rig")
+QBOOT = "/usr/share/qemu/qboot.rom"
+EXIT_PANIC = 2
+
+
+@dataclasses.dataclass
+class Cell:
+    name: str
+    platform: str  # what the banner must say
+    kind: str  # "qemu" or "xen"
+    args: list = dataclasses.field(default_factory=list)  # qemu machine/accel arguments
+    xl_type: str = ""
+    mem_mib: int = 128
+    vcpus: int = 2
+    timeout: int = 30  # seconds per guest
+    needs_kvm: bool = False
+
+
+CELLS = [
+    Cell("qemu-q35", "qemu", "qemu", ["-M", "q35", "-bios", QBOOT, "-accel", "tcg"]),
+    Cell("qemu-microvm", "qemu", "qemu", ["-M", "microvm", "-accel", "tcg"]),
+    # the local KVM emulates guest ring 0 one instruction at a time (PLATFORM.md): generous timeout
+    Cell("kvm-microvm", "kvm", "qemu",
+         ["-M", "microvm", "-accel", "kvm", "-cpu", "host,-arch-capabilities"],
+         timeout=120, needs_kvm=True),
+    Cell("xen-pv", "xen-pv", "xen", xl_type="pv", mem_mib=32, timeout=60),
+    Cell("xen-pvh", "xen-pvh", "xen", xl_type="pvh", mem_mib=32, timeout=60),
+]
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What one guest run left behind."""
+    lines: list
+    code: object = None  # the exit code the platform reports, None if it gave none
+    how: str = ""  # human-readable platform verdict ("qemu exit status 5", "xl: crash")
+    timed_out: bool = False
+    log: str = ""
+
+
+@dataclasses.dataclass
+class Result:
+    status: str  # PASS, FAIL, SKIP
+    detail: str = ""
+
+
+# ---------------------------------------------------------------- checks shared by tests
+
+def find(lines, pattern):
+    rx = re.compile(pattern)
+    for line in lines:
+        m = rx.search(line)
+        if m:
+            return m
+    return None
+
+
+def guest_exit(out):
+    """The exit code the guest announced ("EXIT n") and the platform confirmed."""
+    m = find(out.lines, r"^EXIT (\d+)$")
+    said = int(m.group(1)) if m else None
+    if out.timed_out:
+        return None, "timed out (%s)" % out.how
+    if said is None:
+        return None, "guest printed no EXIT line (%s)" % out.how
+    if out.code is None:
+        return None, "no exit status from the platform (%s)" % out.how
+    if out.code == "nonzero":  # Xen: a crash carries no number, only "not 0"
+        if said == 0:
+            return None, "guest said EXIT 0 but %s" % out.how
+        return said, ""
+    if out.code != said:
+        return None, "guest said EXIT %d but %s" % (said, out.how)
+    return said, ""
+
+
+def expect_exit(out, want):
+    code, why = guest_exit(out)
+    if code is None:
+        return why
+    if code != want:
+        return "exit code %d, expected %d" % (code, want)
+    return ""
+
+
+def check_banner(cell, out):
+    plat = find(out.lines, r"^platform: (\S+)")
+    if not plat:
+        return "no banner"
+    if plat.group(1) != cell.platform:
+        return "banner says platform %s, expected %s" % (plat.group(1), cell.platform)
+    ram = find(out.lines, r"^ram: .*\((\d+) KiB\)")
+    if not ram:
+        return "banner has no RAM line"
+    kib, want = int(ram.group(1)), cell.mem_mib * 1024
+    if abs(kib - want) > want / 100:
+        return "RAM %d KiB is not within 1%% of the configured %d KiB" % (kib, want)
+    vcpus = find(out.lines, r"^vcpus: (\d+)")
+    if not vcpus or int(vcpus.group(1)) != cell.vcpus:
+        return "vcpus %s, expected %d" % (vcpus.group(1) if vcpus else "missing", cell.vcpus)
+    return ""
+
+
+def test_line(out, name):
+    m = find(out.lines, r"^TEST %s (PASS|FAIL)(.*)$" % re.escape(name))
+    if not m:
+        return None, "no TEST %s line" % name
+    return m.group(1) == "PASS", m.group(2).strip()
+
+
+# ---------------------------------------------------------------- the guest tests
+
+def eval_boot(cell, out):
+    ok, detail = test_line(out, "boot")
+    problems = [p for p in (
+        "" if ok else "guest: " + detail,
+        check_banner(cell, out),
+        expect_exit(out, 0),
+    ) if p]
+    return Result("FAIL", "; ".join(problems)) if problems else Result("PASS", detail)
+
+
+FAULT_ADDR = "0x00000dead000beef"
+
+
+def eval_fault(cell, out):
+    problems = []
+    if not find(out.lines, r"^PANIC on %s cpu0: page fault \(#PF\), vector 14$" % re.escape(cell.platform)):
+        problems.append("no page-fault panic naming the platform")
+    if not find(out.lines, r"^\s+cr2=%s \(page not present, read" % FAULT_ADDR):
+        problems.append("panic does not report cr2=%s" % FAULT_ADDR)
+    if not find(out.lines, r"^\s+#0 0x[0-9a-f]{16} test_fault\+0x[0-9a-f]+$"):
+        problems.append("backtrace does not start in test_fault")
+    if not find(out.lines, r"^\s+#\d+ 0x[0-9a-f]{16} selftest_run\+0x"):
+        problems.append("backtrace does not reach selftest_run")
+    problems.append(expect_exit(out, EXIT_PANIC))
+    problems = [p for p in problems if p]
+    return Result("FAIL", "; ".join(problems)) if problems else Result("PASS", "panic report and exit %d" % EXIT_PANIC)
+
+
+EXIT_CODE = 42
+
+
+def eval_exitcode(cell, out):
+    ok, detail = test_line(out, "exitcode")
+    problems = [p for p in ("" if ok else "guest: " + detail, expect_exit(out, EXIT_CODE)) if p]
+    return Result("FAIL", "; ".join(problems)) if problems else Result("PASS", "exit %d seen by the platform" % EXIT_CODE)
+
+
+def eval_badboot(cell, out):
+    problems = []
+    if not find(out.lines, r"^PANIC on %s cpu0: boot: bad PVH start info magic 0xdeadbeef" % re.escape(cell.platform)):
+        problems.append("no clear 'bad PVH start info magic' panic")
+    problems.append(expect_exit(out, EXIT_PANIC))
+    problems = [p for p in problems if p]
+    return Result("FAIL", "; ".join(problems)) if problems else Result("PASS", "bad magic reported, exit %d" % EXIT_PANIC)
+
+
+@dataclasses.dataclass
+class Test:
+    name: str
+    cmdline: str
+    evaluate: object
+    kinds: tuple = ("qemu", "xen")
+    corrupt_start_info: bool = False
+
+
+TESTS = [
+    Test("boot", "test=boot", eval_boot),
+    Test("fault", "test=fault", eval_fault),
+    Test("exitcode", "test=exitcode exit=%d" % EXIT_CODE, eval_exitcode),
+    # QEMU only: a debugger overwrites the PVH magic before the first instruction runs. Under
+    # xl the start info is built inside Xen, out of the runner's reach.
+    Test("badboot", "test=boot", eval_badboot, kinds=("qemu",), corrupt_start_info=True),
+]
+
+
+# ---------------------------------------------------------------- running guests under QEMU
+
+def qemu_base(cell, cmdline, mem_mib=None):
+    return ["qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none",
+            "-m", str(mem_mib or cell.mem_mib), "-smp", str(cell.vcpus)] + cell.args + [
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+            "-kernel", KERNEL, "-append", cmdline]
+
+
+def pvh_entry_pa():
+    out = subprocess.run(["nm", KERNEL], capture_output=True, text=True, check=True).stdout
+    va = int(re.search(r"^([0-9a-f]+) T pvh_entry$", out, re.M).group(1), 16)
+    return va - 0xffffffff80000000
+
+
+def run_qemu(cell, test):
+    """Boots one guest; returns an Outcome. QEMU's status with isa-debug-exit is 2*code+1."""
+    cmd = qemu_base(cell, test.cmdline) + ["-serial", "stdio", "-no-reboot"]
+    gdb = None
+    sock = None
+    if test.corrupt_start_info:
+        sock = tempfile.mktemp(prefix="amphi-gdb-", suffix=".sock")
+        cmd += ["-S", "-gdb", "unix:%s,server=on,wait=off" % sock]
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        if test.corrupt_start_info:
+            for _ in range(100):
+                if os.path.exists(sock):
+                    break
+                time.sleep(0.05)
+            # stop at the PVH entry, where %rbx holds the start info's physical address, and
+            # break its magic; then let the kernel run into it
+            gdb = subprocess.Popen(
+                ["gdb", "-nx", "-batch", "-ex", "target remote %s" % sock,
+                 "-ex", "hbreak *0x%x" % pvh_entry_pa(), "-ex", "continue",
+                 "-ex", "set *(unsigned int *)$rbx = 0xdeadbeef", "-ex", "detach"],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        out, _ = p.communicate(timeout=cell.timeout)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+        timed_out = True
+    finally:
+        if gdb:
+            try:
+                gdb_out = gdb.communicate(timeout=10)[0].decode(errors="replace")
+            except subprocess.TimeoutExpired:
+                gdb.kill()
+                gdb_out = "gdb did not finish"
+        if sock and os.path.exists(sock):
+            os.unlink(sock)
+    text = out.decode(errors="replace").replace("\r", "")
+    secs = time.monotonic() - t0
+    rc = p.returncode
+    if timed_out:
+        how = "no exit within %d s" % cell.timeout
+        code = None
+    elif rc % 2 == 1:
+        code = (rc - 1) // 2
+        how = "qemu exit status %d = code %d" % (rc, code)
+    else:
+        code = None
+        how = "qemu exit status %d: not from isa-debug-exit" % rc
+    log = "$ %s\n%s\n[%.2f s, %s]\n" % (" ".join(cmd), text, secs, how)
+    if gdb:
+        log += "--- gdb ---\n%s" % gdb_out
+    return Outcome(text.splitlines(), code, how, timed_out, log)
+
+
+def kvm_usable():
+    """None when /dev/kvm can create a VM, else why not (KVM_GET_API_VERSION, KVM_CREATE_VM)."""
+    import fcntl
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+    except OSError as e:
+        return "no /dev/kvm (%s)" % e.strerror
+    try:
+        if fcntl.ioctl(fd, 0xAE00) != 12:
+            return "/dev/kvm has an unexpected API version"
+        vm = fcntl.ioctl(fd, 0xAE01, 0)
+        os.close(vm)
+    except OSError as e:
+        return "/dev/kvm cannot create a VM (%s)" % e.strerror
+    finally:
+        os.close(fd)
+    return None
+
+
+# ---------------------------------------------------------------- the Xen rig
+
+def cache_root():
+    return os.environ.get("AMPHI_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "amphi")
+
+
+def rig_dir():
+    """The rig is cached outside the clone, keyed by its recipe (build.sh)."""
+    with open(os.path.join(RIG_DIR, "build.sh"), "rb") as f:
+        key = hashlib.sha256(f.read()).hexdigest()[:12]
+    return os.path.join(cache_root(), "xen-rig-" + key)
+
+
+def ensure_rig(say):
+    d = rig_dir()
+    if all(os.path.exists(os.path.join(d, f)) for f in ("xen", "vmlinux", "dom0.cpio.gz")):
+        return d, None
+    if os.geteuid() != 0:
+        return None, "building the Xen rig needs root (debootstrap, chroot)"
+    say("building the Xen rig into %s (once; about a minute)" % d)
+    tmp = d + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    log = os.path.join(BUILD, "xen-rig-build.log")
+    with open(log, "w") as f:
+        rc = subprocess.run([os.path.join(RIG_DIR, "build.sh"), tmp, cache_root()],
+                            stdout=f, stderr=subprocess.STDOUT).returncode
+    if rc != 0:
+        with open(log) as f:
+            tail = f.read().splitlines()[-15:]
+        return None, "Xen rig build failed (rc %d, %s):\n  %s" % (rc, log, "\n  ".join(tail))
+    os.rename(tmp, d)
+    return d, None
+
+
+def xl_config(cell, test, name):
+    lines = ['name = "%s"' % name,
+             'type = "%s"' % cell.xl_type,
+             'kernel = "/amphi/amphi.elf"',
+             'extra = "%s"' % test.cmdline,
+             "memory = %d" % cell.mem_mib,
+             "vcpus = %d" % cell.vcpus,
+             'on_poweroff = "destroy"',
+             'on_crash = "destroy"',
+             'on_reboot = "destroy"']
+    if cell.xl_type == "pvh":
+        # QEMU's emulated SVM reports RDTSCP exits as RDTSC and Xen cannot decode them
+        lines.append('tsc_mode = "native"')
+    return "\n".join(lines) + "\n"
+
+
+def run_rig(jobs, say):
+    """Boots Xen + dom0 once and xl-creates every job in it. jobs: [(cell, test)]
+    Returns {(cell name, test name): Outcome} and the rig's own log."""
+    rig, why = ensure_rig(say)
+    if not rig:
+        return None, why
+    stage = tempfile.mkdtemp(prefix="amphi-rig-")
+    try:
+        os.makedirs(os.path.join(stage, "amphi"))
+        shutil.copy(KERNEL, os.path.join(stage, "amphi", "amphi.elf"))
+        shutil.copy(os.path.join(RIG_DIR, "dom0-init.sh"), os.path.join(stage, "init"))
+        os.chmod(os.path.join(stage, "init"), 0o755)
+        names = {}
+        with open(os.path.join(stage, "amphi", "jobs"), "w") as jf:
+            for cell, test in jobs:
+                name = "%s-%s" % (cell.name, test.name)
+                names[name] = (cell, test)
+                with open(os.path.join(stage, "amphi", name + ".cfg"), "w") as f:
+                    f.write(xl_config(cell, test, name))
+                jf.write("%s %d\n" % (name, cell.timeout))
+        overlay = subprocess.run("find . | cpio -o -H newc --quiet | gzip -1", shell=True,
+                                 cwd=stage, capture_output=True, check=True).stdout
+        initrd = os.path.join(stage, "dom0+amphi.cpio.gz")
+        with open(initrd, "wb") as f:
+            with open(os.path.join(rig, "dom0.cpio.gz"), "rb") as base:
+                shutil.copyfileobj(base, f)
+            f.write(overlay)
+        budget = 120 + sum(c.timeout + 5 for c, _ in jobs)
+        cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max,-smap", "-m", "1024",
+               "-smp", "2", "-display", "none", "-serial", "stdio", "-monitor", "none",
+               "-nic", "none", "-no-reboot", "-kernel", os.path.join(rig, "xen"),
+               "-append", "console=com1 com1=115200,8n1 dom0_mem=384M,max:384M "
+               "dom0_max_vcpus=1 bootscrub=0 loglvl=warning guest_loglvl=all",
+               "-initrd", "%s console=hvc0 rdinit=/init quiet,%s" % (os.path.join(rig, "vmlinux"), initrd)]
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            out, _ = p.communicate(timeout=budget)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, _ = p.communicate()
+            timed_out = True
+        secs = time.monotonic() - t0
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    text = out.decode(errors="replace").replace("\r", "")
+    rig_log = "$ %s\n%s\n[%.1f s%s]\n" % (" ".join(cmd), text, secs, ", TIMED OUT" if timed_out else "")
+    results = {}
+    per = {n: {"CON": [], "HV": [], "XL": []} for n in names}
+    ends = {}
+    for line in text.splitlines():
+        m = re.match(r"^@@AMPHI-(CON|HV|XL) ([\w-]+)\|(.*)$", line)
+        if m and m.group(2) in per:
+            per[m.group(2)][m.group(1)].append(m.group(3))
+            continue
+        m = re.match(r"^@@AMPHI-JOB ([\w-]+) END reason=(\S+) secs=(\S+) xl_rc=(\S+)", line)
+        if m:
+            ends[m.group(1)] = m.groups()[1:]
+    for name, (cell, test) in names.items():
+        lines = per[name]["CON"]
+        log = "\n".join(lines) + "\n"
+        if per[name]["HV"]:
+            log += "--- Xen console (xl dmesg) ---\n" + "\n".join(per[name]["HV"]) + "\n"
+        if per[name]["XL"]:
+            log += "--- xl ---\n" + "\n".join(per[name]["XL"]) + "\n"
+        if name not in ends:
+            how = "the rig ended before this guest finished" + (" (rig timed out)" if timed_out else "")
+            results[(cell.name, test.name)] = Outcome(lines, None, how, True, log + "[%s]\n" % how)
+            continue
+        reason, gsecs, rc = ends[name]
+        code = {"poweroff": 0, "crash": "nonzero"}.get(reason)
+        how = "xl: %s after %s s" % (reason, gsecs)
+        log += "[%s, xl rc %s]\n" % (how, rc)
+        results[(cell.name, test.name)] = Outcome(lines + per[name]["HV"], code, how, reason == "timeout", log)
+    return results, rig_log
+
+
+# ---------------------------------------------------------------- report
+
+def write_reports(cells, tests, results, totals, secs):
+    os.makedirs(BUILD, exist_ok=True)
+    with open(os.path.join(BUILD, "test_matrix.md"), "w") as f:
+        f.write("# Amphi test matrix\n\n| test | %s |\n|---|%s\n" % (
+            " | ".join(c.name for c in cells), "---|" * len(cells)))
+        for t in tests:
+            f.write("| %s | %s |\n" % (t.name, " | ".join(
+                results[(c.name, t.name)].status if (c.name, t.name) in results else "n/a" for c in cells)))
+        f.write("\n%d passed, %d failed, %d skipped (%.0f s)\n\n" % (totals + (secs,)))
+        for (cn, tn), r in sorted(results.items()):
+            if r.status != "PASS":
+                f.write("- %s / %s: %s %s\n" % (cn, tn, r.status, r.detail))
+    with open(os.path.join(BUILD, "test_matrix.xml"), "w") as f:
+        f.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+        f.write('<testsuite name="amphi-test-matrix" tests="%d" failures="%d" skipped="%d" time="%.1f">\n'
+                % (sum(totals), totals[1], totals[2], secs))
+        for (cn, tn), r in sorted(results.items()):
+            f.write("  <testcase classname=%s name=%s>" % (quoteattr(cn), quoteattr(tn)))
+            if r.status == "FAIL":
+                f.write("<failure message=%s/>" % quoteattr(r.detail))
+            elif r.status == "SKIP":
+                f.write("<skipped message=%s/>" % quoteattr(r.detail))
+            f.write("</testcase>\n")
+        f.write("</testsuite>\n")
+
+
+def print_table(cells, tests, results):
+    w = max(len(t.name) for t in tests) + 2
+    cw = [max(len(c.name), 4) + 2 for c in cells]
+    print("".ljust(w) + "".join(c.name.ljust(cw[i]) for i, c in enumerate(cells)))
+    for t in tests:
+        row = t.name.ljust(w)
+        for i, c in enumerate(cells):
+            r = results.get((c.name, t.name))
+            row += (r.status if r else "-").ljust(cw[i])
+        print(row)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cells", help="comma list of cells (default: all)")
+    ap.add_argument("--tests", help="comma list of tests (default: all)")
+    ap.add_argument("--list", action="store_true", help="list cells and tests")
+    ap.add_argument("--boot", action="store_true", help="boot once with the console here (make run)")
+    ap.add_argument("--accel", default="tcg", choices=("tcg", "kvm"))
+    ap.add_argument("--cmdline", default="")
+    a = ap.parse_args()
+
+    if a.list:
+        for c in CELLS:
+            print("cell %-14s platform %-8s %s" % (c.name, c.platform, " ".join(c.args) or "xl type=" + c.xl_type))
+        for t in TESTS:
+            print("test %-14s cmdline %-26s on %s" % (t.name, t.cmdline, "/".join(t.kinds)))
+        return 0
+    if not os.path.exists(KERNEL):
+        print("run.py: %s is missing; run make first" % KERNEL)
+        return 2
+    if a.boot:
+        cell = CELLS[2] if a.accel == "kvm" else CELLS[0]
+        cmd = qemu_base(cell, a.cmdline) + ["-serial", "mon:stdio", "-no-reboot"]
+        print("$ " + " ".join(cmd), flush=True)
+        rc = subprocess.run(cmd).returncode
+        code = (rc - 1) // 2 if rc % 2 else None
+        print("guest exit code: %s (qemu status %d)" % (code, rc))
+        return 0 if code == 0 else 1
+
+    cells = [c for c in CELLS if not a.cells or c.name in a.cells.split(",")]
+    tests = [t for t in TESTS if not a.tests or t.name in a.tests.split(",")]
+    if not cells or not tests:
+        print("run.py: no such cell or test (see --list)")
+        return 2
+    logdir = os.path.join(BUILD, "test_matrix")
+    shutil.rmtree(logdir, ignore_errors=True)
+    os.makedirs(logdir)
+    t_start = time.monotonic()
+    results = {}
+    lock = threading.Lock()
+
+    def say(msg):
+        with lock:
+            print("[%5.1f s] %s" % (time.monotonic() - t_start, msg), flush=True)
+
+    def record(cell, test, outcome):
+        r = test.evaluate(cell, outcome)
+        with open(os.path.join(logdir, "%s-%s.log" % (cell.name, test.name)), "w") as f:
+            f.write(outcome.log)
+        results[(cell.name, test.name)] = r
+        say("%-13s %-9s %s %s" % (cell.name, test.name, r.status, r.detail))
+
+    # The Xen cells share one rig boot, in the background while the QEMU cells run.
+    xen_jobs = [(c, t) for c in cells if c.kind == "xen" for t in tests if "xen" in t.kinds]
+    xen_thread = None
+    if xen_jobs:
+        def xen_side():
+            say("xen: booting Xen + dom0 for %d guests" % len(xen_jobs))
+            outs, rig_log = run_rig(xen_jobs, say)
+            if outs is None:
+                skip = rig_log.startswith("building the Xen rig needs root")
+                for c, t in xen_jobs:
+                    results[(c.name, t.name)] = Result("SKIP" if skip else "FAIL", rig_log)
+                say("xen: %s" % rig_log)
+                return
+            with open(os.path.join(logdir, "xen-rig.log"), "w") as f:
+                f.write(rig_log)
+            for c, t in xen_jobs:
+                record(c, t, outs[(c.name, t.name)])
+        xen_thread = threading.Thread(target=xen_side)
+        xen_thread.start()
+
+    for cell in cells:
+        if cell.kind != "qemu":
+            continue
+        why = kvm_usable() if cell.needs_kvm else None
+        for test in tests:
+            if cell.kind not in test.kinds:
+                continue
+            if why:
+                results[(cell.name, test.name)] = Result("SKIP", why)
+                say("%-13s %-9s SKIP %s" % (cell.name, test.name, why))
+                continue
+            record(cell, test, run_qemu(cell, test))
+    if xen_thread:
+        xen_thread.join()
+
+    secs = time.monotonic() - t_start
+    counts = [sum(1 for r in results.values() if r.status == s) for s in ("PASS", "FAIL", "SKIP")]
+    print()
+    print_table(cells, tests, results)
+    failed = [(k, r) for k, r in sorted(results.items()) if r.status != "PASS"]
+    for (cn, tn), r in failed:
+        print("%s %s / %s: %s" % (r.status, cn, tn, r.detail))
+        if r.status == "FAIL":
+            log = os.path.join(logdir, "%s-%s.log" % (cn, tn))
+            if os.path.exists(log):
+                with open(log) as f:
+                    tail = f.read().splitlines()[-25:]
+                print("  last lines of %s:\n    %s" % (os.path.relpath(log, ROOT), "\n    ".join(tail)))
+    write_reports(cells, tests, results, tuple(counts), secs)
+    print("\ntest matrix: %d passed, %d failed, %d skipped in %.0f s (build/test_matrix.md, .xml)"
+          % (counts[0], counts[1], counts[2], secs))
+    return 1 if counts[1] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+#!/bin/sh
+# /init of the rig's dom0 (added at boot as an overlay, see run.py). Brings up the Xen
+# toolstack without an init system, runs every guest job in /amphi/jobs with `xl create -F`,
+# reports each on the console in lines the runner parses, then reboots, which ends QEMU
+# (-no-reboot):
+#   @@AMPHI-RIG <event> ...              toolstack progress
+#   @@AMPHI-CON <job>|<line>             the guest's PV console (xenconsoled's log)
+#   @@AMPHI-HV <job>|<line>              the guest's lines in Xen's console (xl dmesg)
+#   @@AMPHI-XL <job>|<line>              xl's own output for the job
+#   @@AMPHI-JOB <job> END reason=<poweroff|crash|reboot|timeout|unknown> secs=<s> xl_rc=<n>
+# /amphi/jobs has one job per line: "<name> <timeout seconds>", config in /amphi/<name>.cfg.
+export PATH=/usr/sbin:/usr/bin:/usr/lib/xen-4.17/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts
+mount -t devpts devpts /dev/pts
+# devtmpfs lacks these; the hotplug scripts' locking loops forever without /dev/stdin
+ln -s /proc/self/fd /dev/fd
+ln -s fd/0 /dev/stdin
+ln -s fd/1 /dev/stdout
+ln -s fd/2 /dev/stderr
+mount -t tmpfs tmpfs /run
+mkdir -p /run/xen /run/lock /run/xenstored /var/log/xen/console /var/lib/xen /tmp
+exec </dev/console >/dev/console 2>&1
+
+now() { cut -d' ' -f1 /proc/uptime; }
+rig() { echo "@@AMPHI-RIG $*"; }
+finish() {
+	rig "DONE $*"
+	sync
+	reboot -f
+	sleep 5
+	poweroff -f
+}
+
+rig "DOM0_INIT uptime=$(now) kernel=$(uname -r)"
+for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-blkback xen-netback bridge loop; do
+	modprobe "$m" || rig "WARN modprobe $m failed"
+done
+mount -t xenfs xenfs /proc/xen || { rig "FAIL cannot mount xenfs"; finish fail; }
+xenstored --pid-file /run/xen/xenstored.pid || { rig "FAIL xenstored did not start"; finish fail; }
+i=0
+while [ ! -s /run/xen/xenstored.pid ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+xen-init-dom0 >/tmp/init-dom0.log 2>&1 || rig "WARN xen-init-dom0 rc=$?"
+xenconsoled --pid-file=/run/xen/xenconsoled.pid --log=guest --log-dir=/var/log/xen/console ||
+	{ rig "FAIL xenconsoled did not start"; finish fail; }
+xl dmesg -c >/dev/null 2>&1
+rig "TOOLSTACK_READY uptime=$(now) xen=$(xl info 2>/dev/null | sed -n 's/^xen_version *: //p')"
+
+run_job() {
+	name=$1 limit=$2
+	cfg=/amphi/$name.cfg
+	log=/var/log/xen/console/guest-$name.log
+	t0=$(now)
+	rig "JOB $name BEGIN uptime=$t0"
+	timeout "$limit" xl create -F "$cfg" >/tmp/xl-$name.log 2>&1
+	rc=$?
+	reason=unknown
+	if [ $rc -eq 124 ]; then
+		reason=timeout
+		xl destroy "$name" >/dev/null 2>&1
+	else
+		# xl -F logs "Domain N has shut down, reason code R 0xR" (xen/sched.h SHUTDOWN_*)
+		code=$(sed -n 's/.*has shut down, reason code \([0-9]*\).*/\1/p' /tmp/xl-$name.log | head -1)
+		case $code in
+		0) reason=poweroff ;;
+		1) reason=reboot ;;
+		3) reason=crash ;;
+		"") reason=unknown ;;
+		*) reason=code$code ;;
+		esac
+	fi
+	sleep 0.2 # let xenconsoled write out what the guest left in its ring
+	sed "s/\r\$//; s/^/@@AMPHI-CON $name|/" "$log" 2>/dev/null
+	xl dmesg -c 2>/dev/null | grep '(d[1-9][0-9]*)' | sed "s/^/@@AMPHI-HV $name|/"
+	if [ "$reason" != poweroff ] && [ "$reason" != crash ]; then
+		sed "s/^/@@AMPHI-XL $name|/" /tmp/xl-$name.log
+	fi
+	echo "@@AMPHI-JOB $name END reason=$reason secs=$(awk "BEGIN { print $(now) - $t0 }") xl_rc=$rc"
+}
+
+while read -r name limit; do
+	[ -n "$name" ] && run_job "$name" "${limit:-60}"
+done </amphi/jobs
+finish ok

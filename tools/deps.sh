@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs the Debian packages that building, `make run` and `make test` need, with
+# apt-get. Idempotent: when everything is present it prints nothing and costs ~0.1 s.
+#   build:   make gcc libc6-dev binutils libxen-dev (Xen public headers, /usr/include/xen)
+#   run:     qemu-system-x86 (and qboot.rom from qemu-system-data), python3
+#   test:    gdb (the corrupt-boot test), and for the Xen rig (test_matrix/xen-rig/build.sh):
+#            debootstrap cpio gzip xz-utils
+set -eu
+PKGS="make gcc libc6-dev binutils libxen-dev qemu-system-x86 qemu-system-data python3 gdb
+      debootstrap cpio gzip xz-utils"
+missing=
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing Debian packages:$missing"
+	echo "deps: run 'make deps' as root (it uses apt-get), or install them yourself"
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+# a broken third-party source must not stop us: Debian's own archive is what we need
+apt-get update -q >/dev/null 2>&1 || echo "deps: apt-get update reported errors; trying anyway"
+apt-get install -y -q --no-install-recommends $missing >/tmp/amphi-deps.log 2>&1 || {
+	tail -20 /tmp/amphi-deps.log
+	echo "deps: apt-get install failed (full log: /tmp/amphi-deps.log)"
+	exit 1
+}
+echo "deps: done"
