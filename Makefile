@@ -36,16 +36,16 @@ HOST_TESTS := $(foreach d,$(KDIRS),$(wildcard $(d)/*_test.c))
 HCFLAGS := $(COMMON_CFLAGS) -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -DHOST_TEST
 
+# V=1 shows the full commands
+Q := $(if $(V),,@)
+
 .PHONY: all run test unit matrix deps clean
 all: $(BUILD)/amphi.elf
 
 $(BUILD)/include/xen:
 	@mkdir -p $(BUILD)/include
 	@test -d $(XEN_INC) || { echo "missing $(XEN_INC): run 'make deps' (libxen-dev)"; exit 1; }
-	ln -sfn $(XEN_INC) $@
-
-# V=1 shows the full commands
-Q := $(if $(V),,@)
+	$(Q)ln -sfn $(XEN_INC) $@
 
 $(BUILD)/k/%.c.o: %.c | $(BUILD)/include/xen
 	@mkdir -p $(dir $@)
@@ -61,32 +61,35 @@ $(BUILD)/k/%.S.o: %.S | $(BUILD)/include/xen
 # table; its text symbols become the table of pass 2. The table sits after .data, so text
 # addresses cannot move between the passes; ksyms.sh --check proves it.
 $(BUILD)/amphi.pass1.elf: $(KOBJ) $(BUILD)/k/ksyms-empty.o arch_x86_64/kernel.ld
-	$(LD) $(KLDFLAGS) -o $@ $(KOBJ) $(BUILD)/k/ksyms-empty.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(LD) $(KLDFLAGS) -o $@ $(KOBJ) $(BUILD)/k/ksyms-empty.o
 
 $(BUILD)/k/ksyms-empty.S: tools/ksyms.sh
 	@mkdir -p $(dir $@)
-	tools/ksyms.sh --empty >$@
+	$(Q)tools/ksyms.sh --empty >$@
 
 $(BUILD)/k/ksyms-table.S: $(BUILD)/amphi.pass1.elf tools/ksyms.sh
-	tools/ksyms.sh $< >$@
+	$(Q)tools/ksyms.sh $< >$@
 
 $(BUILD)/k/ksyms-%.o: $(BUILD)/k/ksyms-%.S
 	$(Q)$(CC) $(KCFLAGS) -D__ASSEMBLY__ -c $< -o $@
 
 $(BUILD)/amphi.elf: $(KOBJ) $(BUILD)/k/ksyms-table.o arch_x86_64/kernel.ld
-	$(LD) $(KLDFLAGS) -o $@.tmp $(KOBJ) $(BUILD)/k/ksyms-table.o
-	tools/ksyms.sh --check $(BUILD)/amphi.pass1.elf $@.tmp
-	mv $@.tmp $@
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(LD) $(KLDFLAGS) -o $@.tmp $(KOBJ) $(BUILD)/k/ksyms-table.o
+	$(Q)tools/ksyms.sh --check $(BUILD)/amphi.pass1.elf $@.tmp
+	$(Q)mv $@.tmp $@
 
 HDRS := $(wildcard */*.h tools/unit/*.h)
 $(BUILD)/host/unit: $(HOST_SRC) $(HOST_TESTS) $(HDRS) | $(BUILD)/include/xen
 	@mkdir -p $(dir $@)
-	$(CC) $(HCFLAGS) -o $@ $(HOST_SRC) $(HOST_TESTS)
+	@$(if $(Q),echo "  HOSTCC  $@")
+	$(Q)$(CC) $(HCFLAGS) -o $@ $(HOST_SRC) $(HOST_TESTS)
 
 deps:
 	@tools/deps.sh
 
-unit: $(BUILD)/host/unit
+unit: $(BUILD)/host/unit $(BUILD)/amphi.elf
 	$(BUILD)/host/unit
 	$(PYTHON) tools/check_notes.py $(BUILD)/amphi.elf
 

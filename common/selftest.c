@@ -3,6 +3,7 @@
 #include <stdarg.h>
 
 #include "arch_x86_64/arch.h"
+#include "arch_x86_64/cpu.h"
 #include "arch_x86_64/layout.h"
 #include "common/console.h"
 #include "common/hal.h"
@@ -47,6 +48,9 @@ static void test_boot(struct result *r, const struct boot_info *bi)
 	uint64_t kstart = kernel_pa(__kernel_start), kend = kernel_pa(__kernel_end);
 	char v[32];
 
+	/* the console before the platform's own (the runner looks for this line where the
+	 * early console leads somewhere it can see: COM1, Xen's console via port 0xe9) */
+	arch->early_write("early console: ok\n", 18);
 	EXPECT(r, hal && hal->name[0], "no platform");
 	EXPECT(r, hal_info.vcpus >= 1 && hal_info.vcpus <= 4096, "vcpus=%u is implausible",
 	       hal_info.vcpus);
@@ -95,6 +99,14 @@ static void test_exitcode(struct result *r, const struct boot_info *bi)
 		note(r, "exiting with %lu", code);
 }
 
+/* Spins for ever: proves the runner turns a hang into a timeout, never a wait. */
+static void test_hang(struct result *r, const struct boot_info *bi)
+{
+	kprintf("hanging on purpose: the runner must time out\n");
+	for (;;)
+		cpu_relax();
+}
+
 static const struct {
 	const char *name;
 	void (*run)(struct result *r, const struct boot_info *bi);
@@ -102,6 +114,7 @@ static const struct {
 	{ "boot", test_boot },
 	{ "fault", test_fault },
 	{ "exitcode", test_exitcode },
+	{ "hang", test_hang },
 };
 
 bool selftest_run(const char *name, const struct boot_info *bi)

@@ -71,6 +71,11 @@ static inline long xen_memory_op(int cmd, void *arg)
 	return XEN_HYPERCALL(__HYPERVISOR_memory_op, cmd, arg, 0, 0, 0);
 }
 
+static inline long xen_update_va_mapping(uint64_t va, uint64_t pte, uint64_t flags)
+{
+	return XEN_HYPERCALL(__HYPERVISOR_update_va_mapping, va, pte, flags, 0, 0);
+}
+
 static inline long xen_set_trap_table(const struct trap_info *table)
 {
 	return XEN_HYPERCALL(__HYPERVISOR_set_trap_table, table, 0, 0, 0, 0);

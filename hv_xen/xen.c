@@ -13,6 +13,7 @@
 #include "common/hal.h"
 #include "hv_xen/hypercall.h"
 #include "lib/format.h"
+#include "lib/pvclock.h"
 #include "lib/string.h"
 
 #define XEN_CPUID_SIGNATURE "XenVMMXenVMM"
@@ -23,7 +24,15 @@
 
 extern struct hal hal_xen_pv, hal_xen_pvh;
 
+_Static_assert(sizeof(struct vcpu_time_info) == sizeof(struct pvclock_time) &&
+		       offsetof(struct vcpu_time_info, tsc_shift) ==
+			       offsetof(struct pvclock_time, tsc_shift),
+	       "Xen's vcpu_time_info is the pvclock record");
+
 static uint32_t xen_base;
+/* shared_info is mapped over this page: by update_va_mapping (PV) or add_to_physmap (PVH) */
+static uint8_t shared_page[PAGE_SIZE] __aligned(PAGE_SIZE);
+static struct shared_info *shared;
 static struct xencons_interface *cons;
 static evtchn_port_t cons_port;
 static unsigned long cons_dropped;
@@ -129,18 +138,36 @@ static void count_vcpus(const struct boot_info *bi, char *note, size_t n)
 			  rc, why);
 }
 
-static void describe(const struct boot_info *bi, const char *mode)
+/* vCPU 0's time record in shared_info: the same pvclock ABI as kvmclock */
+static uint64_t xen_clock_ns(void)
 {
-	char extra[XEN_EXTRAVERSION_LEN] = "", note[128] = "";
+	return pvclock_read((volatile struct pvclock_time *)&shared->vcpu_info[0].time,
+			    rdtsc_ordered);
+}
+
+static void describe(struct hal *self, const struct boot_info *bi, const char *mode,
+		     long shared_rc)
+{
+	char extra[XEN_EXTRAVERSION_LEN] = "", note[128] = "", clock[96];
 	long v = xen_version(XENVER_version, NULL);
 
 	xen_version(XENVER_extraversion, extra);
 	extra[sizeof(extra) - 1] = 0;
 	ksnprintf(hal_info.hv, sizeof(hal_info.hv), "Xen %ld.%ld%s", v >> 16, v & 0xffff, extra);
 	count_vcpus(bi, note, sizeof(note));
-	ksnprintf(hal_info.detail, sizeof(hal_info.detail), "%s; console %s%s%s", mode,
+	if (!shared_rc && shared->vcpu_info[0].time.tsc_to_system_mul) {
+		uint64_t ns = xen_clock_ns();
+
+		ksnprintf(clock, sizeof(clock), "pvclock %lu.%06lu s since Xen started, TSC %lu kHz",
+			  ns / 1000000000, ns / 1000 % 1000000,
+			  pvclock_tsc_khz((struct pvclock_time *)&shared->vcpu_info[0].time));
+		self->clock_ns = xen_clock_ns;
+	} else {
+		ksnprintf(clock, sizeof(clock), "no clock: shared_info not mapped (%ld)", shared_rc);
+	}
+	ksnprintf(hal_info.detail, sizeof(hal_info.detail), "%s; console %s%s; %s%s", mode,
 		  cons ? "PV ring" : "hypercall (console_io)",
-		  cons ? "" : bi->xen_pv.is_dom0 ? ", dom0" : ", no ring", note);
+		  cons ? "" : bi->xen_pv.is_dom0 ? ", dom0" : ", no ring", clock, note);
 }
 
 static int xen_pv_init(struct boot_info *bi)
@@ -154,7 +181,12 @@ static int xen_pv_init(struct boot_info *bi)
 			cons_port = bi->xen_pv.console_evtchn;
 		}
 	}
-	describe(bi, bi->xen_pv.is_dom0 ? "PV dom0" : "PV domU");
+	/* present, writable, accessed, dirty */
+	long rc = xen_update_va_mapping((uint64_t)shared_page, bi->xen_pv.shared_info_maddr | 0x63,
+					UVMF_INVLPG | UVMF_LOCAL);
+
+	shared = (struct shared_info *)shared_page;
+	describe(&hal_xen_pv, bi, bi->xen_pv.is_dom0 ? "PV dom0" : "PV domU", rc);
 	return 0;
 }
 
@@ -204,7 +236,14 @@ static int xen_pvh_init(struct boot_info *bi)
 		cons_port = port;
 	if (!bi->mem_count && !bi->error && pvh_memory_map(bi))
 		bi->error = "PVH: no memory map in the start info and XENMEM_memory_map failed";
-	describe(bi, "PVH");
+	struct xen_add_to_physmap xatp = { .domid = DOMID_SELF,
+					   .space = XENMAPSPACE_shared_info,
+					   .idx = 0,
+					   .gpfn = kernel_pa(shared_page) / PAGE_SIZE };
+	long rc = xen_memory_op(XENMEM_add_to_physmap, &xatp);
+
+	shared = (struct shared_info *)shared_page;
+	describe(&hal_xen_pvh, bi, "PVH", rc);
 	return 0;
 }
 

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import time
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import quoteattr
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
@@ -111,6 +111,15 @@ def expect_exit(out, want):
     return ""
 
 
+# What each platform's banner must say about its clock (the boot test also checks it runs).
+CLOCK_EVIDENCE = {
+    "kvm": r"kvmclock \d+\.\d{6} s since VM start, TSC [1-9]\d* kHz",
+    "qemu": r"no PV clock \(TCG\): falling back to the TSC, [1-9]\d* kHz by ",
+    "xen-pv": r"pvclock \d+\.\d{6} s since Xen started, TSC [1-9]\d* kHz",
+    "xen-pvh": r"pvclock \d+\.\d{6} s since Xen started, TSC [1-9]\d* kHz",
+}
+
+
 def check_banner(cell, out):
     plat = find(out.lines, r"^platform: (\S+)")
     if not plat:
@@ -126,6 +135,8 @@ def check_banner(cell, out):
     vcpus = find(out.lines, r"^vcpus: (\d+)")
     if not vcpus or int(vcpus.group(1)) != cell.vcpus:
         return "vcpus %s, expected %d" % (vcpus.group(1) if vcpus else "missing", cell.vcpus)
+    if not find(out.lines, r"^hypervisor: .*" + CLOCK_EVIDENCE[cell.platform]):
+        return "banner does not show the %s clock working" % cell.platform
     return ""
 
 
@@ -138,10 +149,20 @@ def test_line(out, name):
 
 # ---------------------------------------------------------------- the guest tests
 
+# Where the early console (before the platform's) is visible to the runner: COM1 under QEMU,
+# Xen's console through port 0xe9 for PVH. Xen PV's early console is HYPERVISOR_console_io,
+# which a release Xen refuses to unprivileged guests.
+EARLY_CONSOLE = {"kvm": r"^early console: ok$", "qemu": r"^early console: ok$",
+                 "xen-pvh": r"\(d\d+\) early console: ok$"}
+
+
 def eval_boot(cell, out):
     ok, detail = test_line(out, "boot")
+    early = EARLY_CONSOLE.get(cell.platform)
     problems = [p for p in (
         "" if ok else "guest: " + detail,
+        "" if not ok or "clock=ok" in detail else "the guest found no clock",
+        "" if not early or find(out.lines, early) else "the early console line is missing",
         check_banner(cell, out),
         expect_exit(out, 0),
     ) if p]
@@ -184,6 +205,16 @@ def eval_badboot(cell, out):
     return Result("FAIL", "; ".join(problems)) if problems else Result("PASS", "bad magic reported, exit %d" % EXIT_PANIC)
 
 
+def eval_hang(cell, out):
+    if not find(out.lines, r"^hanging on purpose"):
+        return Result("FAIL", "the guest did not reach the hang (%s)" % out.how)
+    if not out.timed_out:
+        return Result("FAIL", "a hanging guest was not reported as a timeout (%s)" % out.how)
+    if find(out.lines, r"^EXIT \d+$"):
+        return Result("FAIL", "the guest exited instead of hanging")
+    return Result("PASS", "hang turned into a timeout: %s" % out.how)
+
+
 @dataclasses.dataclass
 class Test:
     name: str
@@ -191,6 +222,10 @@ class Test:
     evaluate: object
     kinds: tuple = ("qemu", "xen")
     corrupt_start_info: bool = False
+    timeout: dict = None  # seconds per cell kind, overriding the cell's timeout
+
+    def limit(self, cell):
+        return (self.timeout or {}).get(cell.kind) or cell.timeout
 
 
 TESTS = [
@@ -200,6 +235,8 @@ TESTS = [
     # QEMU only: a debugger overwrites the PVH magic before the first instruction runs. Under
     # xl the start info is built inside Xen, out of the runner's reach.
     Test("badboot", "test=boot", eval_badboot, kinds=("qemu",), corrupt_start_info=True),
+    # the guest spins for ever; the runner must cut it off (xl: after create, ~1.5 s)
+    Test("hang", "test=hang", eval_hang, timeout={"qemu": 3, "xen": 6}),
 ]
 
 
@@ -221,6 +258,7 @@ def pvh_entry_pa():
 def run_qemu(cell, test):
     """Boots one guest; returns an Outcome. QEMU's status with isa-debug-exit is 2*code+1."""
     cmd = qemu_base(cell, test.cmdline) + ["-serial", "stdio", "-no-reboot"]
+    limit = test.limit(cell)
     gdb = None
     sock = None
     if test.corrupt_start_info:
@@ -241,7 +279,7 @@ def run_qemu(cell, test):
                  "-ex", "hbreak *0x%x" % pvh_entry_pa(), "-ex", "continue",
                  "-ex", "set *(unsigned int *)$rbx = 0xdeadbeef", "-ex", "detach"],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        out, _ = p.communicate(timeout=cell.timeout)
+        out, _ = p.communicate(timeout=limit)
         timed_out = False
     except subprocess.TimeoutExpired:
         p.kill()
@@ -260,7 +298,7 @@ def run_qemu(cell, test):
     secs = time.monotonic() - t0
     rc = p.returncode
     if timed_out:
-        how = "no exit within %d s" % cell.timeout
+        how = "no exit within %d s" % limit
         code = None
     elif rc % 2 == 1:
         code = (rc - 1) // 2
@@ -349,6 +387,7 @@ def run_rig(jobs, say):
     rig, why = ensure_rig(say)
     if not rig:
         return None, why
+    say("xen: booting Xen + dom0 once for %d guests" % len(jobs))
     stage = tempfile.mkdtemp(prefix="amphi-rig-")
     try:
         os.makedirs(os.path.join(stage, "amphi"))
@@ -362,7 +401,7 @@ def run_rig(jobs, say):
                 names[name] = (cell, test)
                 with open(os.path.join(stage, "amphi", name + ".cfg"), "w") as f:
                     f.write(xl_config(cell, test, name))
-                jf.write("%s %d\n" % (name, cell.timeout))
+                jf.write("%s %d\n" % (name, test.limit(cell)))
         overlay = subprocess.run("find . | cpio -o -H newc --quiet | gzip -1", shell=True,
                                  cwd=stage, capture_output=True, check=True).stdout
         initrd = os.path.join(stage, "dom0+amphi.cpio.gz")
@@ -370,7 +409,7 @@ def run_rig(jobs, say):
             with open(os.path.join(rig, "dom0.cpio.gz"), "rb") as base:
                 shutil.copyfileobj(base, f)
             f.write(overlay)
-        budget = 120 + sum(c.timeout + 5 for c, _ in jobs)
+        budget = 120 + sum(t.limit(c) + 5 for c, t in jobs)
         cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max,-smap", "-m", "1024",
                "-smp", "2", "-display", "none", "-serial", "stdio", "-monitor", "none",
                "-nic", "none", "-no-reboot", "-kernel", os.path.join(rig, "xen"),
@@ -517,7 +556,6 @@ def main():
     xen_thread = None
     if xen_jobs:
         def xen_side():
-            say("xen: booting Xen + dom0 for %d guests" % len(xen_jobs))
             outs, rig_log = run_rig(xen_jobs, say)
             if outs is None:
                 skip = rig_log.startswith("building the Xen rig needs root")

@@ -57,7 +57,8 @@ run_job() {
 	timeout "$limit" xl create -F "$cfg" >/tmp/xl-$name.log 2>&1
 	rc=$?
 	reason=unknown
-	if [ $rc -eq 124 ]; then
+	# coreutils timeout says 124; busybox's reports the signal it sent (TERM: 143)
+	if [ $rc -eq 124 ] || [ $rc -eq 143 ]; then
 		reason=timeout
 		xl destroy "$name" >/dev/null 2>&1
 	else
