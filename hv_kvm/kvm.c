@@ -80,6 +80,18 @@ static const char *const kvm_feature_names[32] = {
 	[KVM_FEATURE_CLOCKSOURCE_STABLE_BIT] = "clocksource-stable",
 };
 
+/* The clock without a pvclock: the calibrated TSC (0 kHz: no clock at all). */
+static uint64_t use_tsc(struct hal *self, const char **method)
+{
+	uint64_t khz = tsc_calibrate(method);
+
+	if (khz) {
+		tsc_clock_start(khz);
+		self->clock_ns = tsc_clock_ns;
+	}
+	return khz;
+}
+
 static uint64_t kvmclock_ns(void)
 {
 	return pvclock_read(&kvmclock, rdtsc_ordered);
@@ -117,12 +129,8 @@ static int kvm_init(struct boot_info *bi)
 	}
 	/* a KVM without a working kvmclock: use the TSC like TCG does */
 	const char *method;
-	uint64_t khz = tsc_calibrate(&method);
+	uint64_t khz = use_tsc(&hal_kvm, &method);
 
-	if (khz) {
-		tsc_clock_start(khz);
-		hal_kvm.clock_ns = tsc_clock_ns;
-	}
 	ksnprintf(hal_info.detail, sizeof(hal_info.detail),
 		  "features 0x%x [%s]; no kvmclock: TSC %lu kHz (%s)%s", kvm_features, feats, khz,
 		  method, vcpu_note);
@@ -140,11 +148,7 @@ static int qemu_init(struct boot_info *bi)
 	pc_init(bi, vcpu_note, sizeof(vcpu_note));
 	ksnprintf(hal_info.hv, sizeof(hal_info.hv), "QEMU, CPUID signature \"%.12s\"",
 		  (cpuid(1, 0).ecx & (1u << 31)) ? (const char *)sig : "");
-	khz = tsc_calibrate(&method);
-	if (khz) {
-		tsc_clock_start(khz);
-		hal_qemu.clock_ns = tsc_clock_ns;
-	}
+	khz = use_tsc(&hal_qemu, &method);
 	ksnprintf(hal_info.detail, sizeof(hal_info.detail),
 		  "no PV clock (TCG): falling back to the TSC, %lu kHz by %s%s", khz, method,
 		  vcpu_note);

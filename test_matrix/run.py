@@ -242,6 +242,19 @@ TESTS = [
 
 # ---------------------------------------------------------------- running guests under QEMU
 
+def wait_output(p, timeout):
+    """Waits at most `timeout` s for process p; kills it after that.
+    Returns its output (text, CRs removed) and whether it timed out."""
+    try:
+        out, _ = p.communicate(timeout=timeout)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+        timed_out = True
+    return out.decode(errors="replace").replace("\r", ""), timed_out
+
+
 def qemu_base(cell, cmdline, mem_mib=None):
     return ["qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none",
             "-m", str(mem_mib or cell.mem_mib), "-smp", str(cell.vcpus)] + cell.args + [
@@ -279,12 +292,7 @@ def run_qemu(cell, test):
                  "-ex", "hbreak *0x%x" % pvh_entry_pa(), "-ex", "continue",
                  "-ex", "set *(unsigned int *)$rbx = 0xdeadbeef", "-ex", "detach"],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        out, _ = p.communicate(timeout=limit)
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, _ = p.communicate()
-        timed_out = True
+        text, timed_out = wait_output(p, limit)
     finally:
         if gdb:
             try:
@@ -294,7 +302,6 @@ def run_qemu(cell, test):
                 gdb_out = "gdb did not finish"
         if sock and os.path.exists(sock):
             os.unlink(sock)
-    text = out.decode(errors="replace").replace("\r", "")
     secs = time.monotonic() - t0
     rc = p.returncode
     if timed_out:
@@ -418,17 +425,10 @@ def run_rig(jobs, say):
                "-initrd", "%s console=hvc0 rdinit=/init quiet,%s" % (os.path.join(rig, "vmlinux"), initrd)]
         t0 = time.monotonic()
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        try:
-            out, _ = p.communicate(timeout=budget)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            p.kill()
-            out, _ = p.communicate()
-            timed_out = True
+        text, timed_out = wait_output(p, budget)
         secs = time.monotonic() - t0
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    text = out.decode(errors="replace").replace("\r", "")
     rig_log = "$ %s\n%s\n[%.1f s%s]\n" % (" ".join(cmd), text, secs, ", TIMED OUT" if timed_out else "")
     results = {}
     per = {n: {"CON": [], "HV": [], "XL": []} for n in names}
