@@ -99,6 +99,27 @@ static void test_exitcode(struct result *r, const struct boot_info *bi)
 		note(r, "exiting with %lu", code);
 }
 
+static void spin_ns(uint64_t ns)
+{
+	if (hal->clock_ns)
+		for (uint64_t t0 = hal->clock_ns(); hal->clock_ns() - t0 < ns;)
+			cpu_relax();
+}
+
+/* Writes far more than any console buffer holds (the Xen ring is 2 KiB). The rig freezes
+ * the Xen console backend when it sees the first line and thaws it 5 s later: the console
+ * must drop what does not fit, go on without hanging, and say what it lost once the backend
+ * is back (which the idle 4 s at the end leave time for). */
+static void test_flood(struct result *r, const struct boot_info *bi)
+{
+	kprintf("flood: stop the console now; flooding in 2 s\n");
+	spin_ns(2000000000ULL);
+	for (int i = 0; i < 1000; i++)
+		kprintf("flood %04d: the quick brown fox jumps over the lazy dog\n", i);
+	spin_ns(4000000000ULL);
+	note(r, "wrote 1000 lines (56 KB)");
+}
+
 /* Spins for ever: proves the runner turns a hang into a timeout, never a wait. */
 static void test_hang(struct result *r, const struct boot_info *bi)
 {
@@ -114,6 +135,7 @@ static const struct {
 	{ "boot", test_boot },
 	{ "fault", test_fault },
 	{ "exitcode", test_exitcode },
+	{ "flood", test_flood },
 	{ "hang", test_hang },
 };
 

@@ -17,9 +17,10 @@
 #include "lib/string.h"
 
 #define XEN_CPUID_SIGNATURE "XenVMMXenVMM"
-/* How long a console write waits for xenconsoled to make room (SCHEDOP_yield calls) before
- * it drops output rather than hang the guest. */
-#define CONSOLE_WAIT_YIELDS 200000
+/* How long a console write waits for xenconsoled to make room before it drops output
+ * rather than hang the guest: by the clock, or (before the clock exists) in yields. */
+#define CONSOLE_WAIT_NS 2000000000ULL
+#define CONSOLE_WAIT_YIELDS 20000
 #define MAX_CPUS 256
 
 extern struct hal hal_xen_pv, hal_xen_pvh;
@@ -33,8 +34,12 @@ static uint32_t xen_base;
 /* shared_info is mapped over this page: by update_va_mapping (PV) or add_to_physmap (PVH) */
 static uint8_t shared_page[PAGE_SIZE] __aligned(PAGE_SIZE);
 static struct shared_info *shared;
+static bool shared_clock; /* vcpu_info[0].time is live */
 static struct xencons_interface *cons;
 static evtchn_port_t cons_port;
+/* Set when xenconsoled stopped making room: later writes then take only the space there is
+ * and drop the rest at once, so a dead backend costs one wait, not one per character. */
+static bool cons_stuck;
 static unsigned long cons_dropped;
 
 static bool xen_pv_detect(const struct boot_info *bi)
@@ -54,17 +59,34 @@ static void cons_notify(void)
 	xen_event_channel_op(EVTCHNOP_send, &s);
 }
 
-/* xen/io/console.h: we produce into out[], xenconsoled consumes. */
+/* xen/io/console.h: we produce into out[], xenconsoled consumes. A consumer index that is
+ * ahead of ours (a backend that lies) reads as a full ring, so it can only cost output. */
+static uint64_t xen_clock_ns(void);
+
+/* true while a wait that began at `t0` (clock ns, or 0 without a clock) after `i` yields
+ * may go on */
+static bool cons_may_wait(uint64_t t0, long i)
+{
+	return t0 ? xen_clock_ns() - t0 < CONSOLE_WAIT_NS : i < CONSOLE_WAIT_YIELDS;
+}
+
 static bool cons_wait_space(XENCONS_RING_IDX prod)
 {
+	uint64_t t0 = 0;
+
 	for (long i = 0; prod - READ_ONCE(cons->out_cons) >= sizeof(cons->out); i++) {
-		if (i == CONSOLE_WAIT_YIELDS)
+		if (i == 0 && shared_clock)
+			t0 = xen_clock_ns();
+		if (cons_stuck || !cons_may_wait(t0, i)) {
+			cons_stuck = true;
 			return false;
+		}
 		barrier();
 		WRITE_ONCE(cons->out_prod, prod);
 		cons_notify();
 		xen_sched_op(SCHEDOP_yield, NULL);
 	}
+	cons_stuck = false;
 	return true;
 }
 
@@ -86,6 +108,17 @@ static void xen_console_write(const char *s, size_t n)
 	}
 	XENCONS_RING_IDX prod = cons->out_prod;
 
+	/* the first write that finds room again says what was lost */
+	if (cons_dropped && prod - READ_ONCE(cons->out_cons) < sizeof(cons->out) - 64) {
+		char note[64];
+		int len = ksnprintf(note, sizeof(note), "\n[console: %lu bytes dropped]\n",
+				    cons_dropped);
+
+		cons_dropped = 0;
+		cons_stuck = false;
+		for (int i = 0; i < len; i++)
+			cons_put(&prod, note[i]);
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '\n')
 			cons_put(&prod, '\r');
@@ -99,7 +132,9 @@ static void xen_console_write(const char *s, size_t n)
 /* Gives xenconsoled the chance to log everything before the domain goes away. */
 static void cons_drain(void)
 {
-	for (long i = 0; cons && i < CONSOLE_WAIT_YIELDS &&
+	uint64_t t0 = shared_clock ? xen_clock_ns() : 0;
+
+	for (long i = 0; cons && !cons_stuck && cons_may_wait(t0, i) &&
 			 READ_ONCE(cons->out_cons) != READ_ONCE(cons->out_prod);
 	     i++) {
 		cons_notify();
@@ -162,6 +197,7 @@ static void describe(struct hal *self, const struct boot_info *bi, const char *m
 			  ns / 1000000000, ns / 1000 % 1000000,
 			  pvclock_tsc_khz((struct pvclock_time *)&shared->vcpu_info[0].time));
 		self->clock_ns = xen_clock_ns;
+		shared_clock = true;
 	} else {
 		ksnprintf(clock, sizeof(clock), "no clock: shared_info not mapped (%ld)", shared_rc);
 	}

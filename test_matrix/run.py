@@ -215,6 +215,21 @@ def eval_hang(cell, out):
     return Result("PASS", "hang turned into a timeout: %s" % out.how)
 
 
+def eval_console_stuck(cell, out):
+    ok, detail = test_line(out, "flood")
+    dropped = find(out.lines, r"^\[console: (\d+) bytes dropped\]$")
+    problems = [p for p in (
+        "" if ok else "guest: " + detail,
+        "" if find(out.lines, r"^flood 0000:") else "the first flood lines are missing",
+        "" if dropped and int(dropped.group(1)) > 0 else "no report of the dropped output",
+        "" if not find(out.lines, r"^flood 0999:") else "nothing was dropped: was the backend frozen?",
+        expect_exit(out, 0),
+    ) if p]
+    if problems:
+        return Result("FAIL", "; ".join(problems))
+    return Result("PASS", "backend frozen: %s bytes dropped and reported, exit 0" % dropped.group(1))
+
+
 @dataclasses.dataclass
 class Test:
     name: str
@@ -222,6 +237,7 @@ class Test:
     evaluate: object
     kinds: tuple = ("qemu", "xen")
     corrupt_start_info: bool = False
+    stop_console: bool = False  # Xen: freeze xenconsoled while the guest runs
     timeout: dict = None  # seconds per cell kind, overriding the cell's timeout
 
     def limit(self, cell):
@@ -237,6 +253,9 @@ TESTS = [
     Test("badboot", "test=boot", eval_badboot, kinds=("qemu",), corrupt_start_info=True),
     # the guest spins for ever; the runner must cut it off (xl: after create, ~1.5 s)
     Test("hang", "test=hang", eval_hang, timeout={"qemu": 3, "xen": 6}),
+    # Xen only: 56 KB into a 2 KiB ring whose consumer is frozen for 5 s: no hang, the loss
+    # reported once the consumer is back
+    Test("console_stuck", "test=flood", eval_console_stuck, kinds=("xen",), stop_console=True),
 ]
 
 
@@ -408,7 +427,7 @@ def run_rig(jobs, say):
                 names[name] = (cell, test)
                 with open(os.path.join(stage, "amphi", name + ".cfg"), "w") as f:
                     f.write(xl_config(cell, test, name))
-                jf.write("%s %d\n" % (name, test.limit(cell)))
+                jf.write("%s %d%s\n" % (name, test.limit(cell), " stop-console" if test.stop_console else ""))
         overlay = subprocess.run("find . | cpio -o -H newc --quiet | gzip -1", shell=True,
                                  cwd=stage, capture_output=True, check=True).stdout
         initrd = os.path.join(stage, "dom0+amphi.cpio.gz")

@@ -8,7 +8,9 @@
 #   @@AMPHI-HV <job>|<line>              the guest's lines in Xen's console (xl dmesg)
 #   @@AMPHI-XL <job>|<line>              xl's own output for the job
 #   @@AMPHI-JOB <job> END reason=<poweroff|crash|reboot|timeout|unknown> secs=<s> xl_rc=<n>
-# /amphi/jobs has one job per line: "<name> <timeout seconds>", config in /amphi/<name>.cfg.
+# /amphi/jobs has one job per line: "<name> <timeout seconds> [stop-console]", config in
+# /amphi/<name>.cfg. stop-console freezes xenconsoled for 5 s once the guest is up: a
+# backend that stops consuming.
 export PATH=/usr/sbin:/usr/bin:/usr/lib/xen-4.17/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -49,13 +51,30 @@ xl dmesg -c >/dev/null 2>&1
 rig "TOOLSTACK_READY uptime=$(now) xen=$(xl info 2>/dev/null | sed -n 's/^xen_version *: //p')"
 
 run_job() {
-	name=$1 limit=$2
+	name=$1 limit=$2 opt=$3
 	cfg=/amphi/$name.cfg
 	log=/var/log/xen/console/guest-$name.log
 	t0=$(now)
-	rig "JOB $name BEGIN uptime=$t0"
-	timeout "$limit" xl create -F "$cfg" >/tmp/xl-$name.log 2>&1
-	rc=$?
+	rig "JOB $name BEGIN uptime=$t0 $opt"
+	if [ "$opt" = stop-console ]; then
+		# libxl waits for xenconsoled while it creates the domain, so freeze it only once
+		# the guest says it is running (it then waits 2 s before it floods its console)
+		timeout "$limit" xl create -F "$cfg" >/tmp/xl-$name.log 2>&1 &
+		xlpid=$!
+		n=0
+		while ! grep -q 'stop the console now' "$log" 2>/dev/null && [ $n -lt 200 ]; do
+			sleep 0.05
+			n=$((n + 1))
+		done
+		kill -STOP "$(cat /run/xen/xenconsoled.pid)"
+		(sleep 5; kill -CONT "$(cat /run/xen/xenconsoled.pid)") &
+		wait $xlpid
+		rc=$?
+		kill -CONT "$(cat /run/xen/xenconsoled.pid)"
+	else
+		timeout "$limit" xl create -F "$cfg" >/tmp/xl-$name.log 2>&1
+		rc=$?
+	fi
 	reason=unknown
 	# coreutils timeout says 124; busybox's reports the signal it sent (TERM: 143)
 	if [ $rc -eq 124 ] || [ $rc -eq 143 ]; then
@@ -73,7 +92,8 @@ run_job() {
 		esac
 	fi
 	sleep 0.2 # let xenconsoled write out what the guest left in its ring
-	sed "s/\r\$//; s/^/@@AMPHI-CON $name|/" "$log" 2>/dev/null
+	# awk ends every line, also a last one the guest left unfinished
+	awk -v p="@@AMPHI-CON $name|" '{ sub(/\r$/, ""); print p $0 }' "$log" 2>/dev/null
 	xl dmesg -c 2>/dev/null | grep '(d[1-9][0-9]*)' | sed "s/^/@@AMPHI-HV $name|/"
 	if [ "$reason" != poweroff ] && [ "$reason" != crash ]; then
 		sed "s/^/@@AMPHI-XL $name|/" /tmp/xl-$name.log
@@ -81,7 +101,7 @@ run_job() {
 	echo "@@AMPHI-JOB $name END reason=$reason secs=$(awk "BEGIN { print $(now) - $t0 }") xl_rc=$rc"
 }
 
-while read -r name limit; do
-	[ -n "$name" ] && run_job "$name" "${limit:-60}"
+while read -r name limit opt; do
+	[ -n "$name" ] && run_job "$name" "${limit:-60}" "$opt"
 done </amphi/jobs
 finish ok
