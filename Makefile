@@ -10,7 +10,7 @@ LD := ld
 PYTHON ?= python3
 
 # Everything in these folders that is not a host test is kernel code.
-KDIRS := arch_x86_64 hv_kvm hv_xen common lib
+KDIRS := arch_x86_64 hv_kvm hv_xen common mm lib
 KSRC := $(filter-out %_test.c,$(foreach d,$(KDIRS),$(wildcard $(d)/*.c $(d)/*.S)))
 KOBJ := $(patsubst %,$(BUILD)/k/%.o,$(KSRC))
 
@@ -21,17 +21,20 @@ XEN_INC := /usr/include/xen
 COMMON_CFLAGS := -std=gnu11 -g -Wall -Wextra -Wno-unused-parameter -Werror \
 	-I. -I$(BUILD)/include -D__XEN_INTERFACE_VERSION__=0x00040e00
 # Kernel: freestanding, no SSE/x87 (see DEVELOPERS.md and PLATFORM.md: the local KVM dies on
-# them in ring 0), no endbr64, frame pointers for the panic backtrace, linked at -2 GiB.
+# them in ring 0), no endbr64, frame pointers and no tail calls so that panic backtraces show
+# every caller, linked at -2 GiB.
 KCFLAGS := $(COMMON_CFLAGS) -MMD -MP -O2 -ffreestanding -nostdinc -isystem $(GCC_INC) \
 	-mno-red-zone -mgeneral-regs-only -mcmodel=kernel -fno-pic -fno-pie \
-	-fno-stack-protector -fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
+	-fno-stack-protector -fno-omit-frame-pointer -fno-optimize-sibling-calls \
+	-fno-asynchronous-unwind-tables \
 	-fcf-protection=none -fno-common -fno-strict-aliasing
 KLDFLAGS := -nostdlib -static -no-pie -z max-page-size=4096 -z noexecstack --build-id=none \
 	--no-warn-rwx-segments -T arch_x86_64/kernel.ld
 
 # Host unit tests: pure code (no asm, no hardware) compiled for the host with sanitizers.
 HOST_SRC := lib/format.c lib/cmdline.c lib/memmap.c lib/acpi.c lib/pvclock.c lib/ksyms.c \
-	arch_x86_64/boot_pvh.c arch_x86_64/boot_xenpv.c tools/unit/unit.c
+	arch_x86_64/boot_pvh.c arch_x86_64/boot_xenpv.c mm/frame.c mm/heap.c mm/early.c mm/vm.c \
+	tools/unit/unit.c
 HOST_TESTS := $(foreach d,$(KDIRS),$(wildcard $(d)/*_test.c))
 HCFLAGS := $(COMMON_CFLAGS) -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -DHOST_TEST
@@ -47,12 +50,12 @@ $(BUILD)/include/xen:
 	@test -d $(XEN_INC) || { echo "missing $(XEN_INC): run 'make deps' (libxen-dev)"; exit 1; }
 	$(Q)ln -sfn $(XEN_INC) $@
 
-$(BUILD)/k/%.c.o: %.c | $(BUILD)/include/xen
+$(BUILD)/k/%.c.o: %.c Makefile | $(BUILD)/include/xen
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(KCFLAGS) -c $< -o $@
 
-$(BUILD)/k/%.S.o: %.S | $(BUILD)/include/xen
+$(BUILD)/k/%.S.o: %.S Makefile | $(BUILD)/include/xen
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  AS      $<")
 	$(Q)$(CC) $(KCFLAGS) -D__ASSEMBLY__ -c $< -o $@

@@ -72,6 +72,9 @@ int boot_parse_pvh(struct boot_info *bi, uint64_t pa, const void *(*map)(uint64_
 		}
 	}
 	bi->rsdp_paddr = si->rsdp_paddr;
+	/* a PC's first MiB: BIOS data, EBDA, option ROMs, and room for the AP trampoline */
+	if (bi->reserved_count < BOOT_RESERVED_MAX)
+		bi->reserved[bi->reserved_count++] = (struct mem_range){ 0, 1 << 20, MEM_RESERVED };
 
 	/* the memory map exists from version 1; without it the platform must supply one */
 	if (si->version >= 1 && si->memmap_entries) {

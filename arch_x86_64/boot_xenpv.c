@@ -65,6 +65,8 @@ int boot_parse_xenpv(struct boot_info *bi, const struct start_info *si, uint64_t
 	if (si->pt_base < (uint64_t)si || end > si->nr_pages * PAGE_SIZE)
 		return fail(bi, "Xen PV page tables at %#lx lie outside the bootstrap area",
 			    si->pt_base);
+	bi->xen_pv.pt_pfn = (si->pt_base - virt_base) / PAGE_SIZE;
+	bi->xen_pv.nr_pt_frames = si->nr_pt_frames;
 	if (bi->reserved_count < BOOT_RESERVED_MAX)
 		bi->reserved[bi->reserved_count++] =
 			(struct mem_range){ start, end - start, MEM_RESERVED };

@@ -44,6 +44,7 @@ struct boot_info {
 		uint64_t store_mfn, console_mfn;
 		uint32_t store_evtchn, console_evtchn;
 		uint64_t mfn_list; /* virtual address of the pfn -> mfn array */
+		uint64_t pt_pfn, nr_pt_frames; /* the builder's page tables (root first) */
 	} xen_pv;
 };
 

@@ -45,8 +45,11 @@ pvh_entry:
 	jnc	no_long_mode
 	mov	%edx, %ebp			/* bit 20: NX */
 
-	/* pml4[0] -> identity map of 0..4 GiB; pml4[511] -> pdpt_high (-2 GiB) */
+	/* pml4[0] -> identity map of 0..4 GiB (needed only to get to the high half), and the
+	 * same at DIRECT_BASE (pml4[273]), where the memory manager's direct map will be;
+	 * pml4[511] -> pdpt_high (-2 GiB) */
 	movl	$PA(boot_pdpt_low) + (PTE_P | PTE_W), PA(boot_pml4)
+	movl	$PA(boot_pdpt_low) + (PTE_P | PTE_W), PA(boot_pml4) + ((DIRECT_BASE >> 39) & 511) * 8
 	movl	$PA(boot_pdpt_high) + (PTE_P | PTE_W), PA(boot_pml4) + 511 * 8
 	movl	$PA(boot_pd_high) + (PTE_P | PTE_W), PA(boot_pdpt_high) + 510 * 8
 	xor	%ecx, %ecx

@@ -5,6 +5,19 @@
 #define KERNEL_VBASE 0xffffffff80000000
 #define KERNEL_PBASE 0x100000
 
+/* The kernel's half of the address space (the low half is the HP-mode app's):
+ * 0xffff800000000000-0xffff87ffffffffff  Xen's own (PML4 slots 256-271, PV guests only)
+ * DIRECT_BASE      all RAM at DIRECT_BASE + physical address (64 TiB at most)
+ * STACK_BASE       kernel stacks, each above an unmapped guard page
+ * MMIO_BASE        device registers, uncached
+ * KERNEL_VBASE     the kernel image (-2 GiB) */
+#define DIRECT_BASE 0xffff888000000000
+#define DIRECT_MAX 0x0000400000000000
+#define STACK_BASE 0xffffc90000000000
+#define STACK_AREA 0x0000010000000000
+#define MMIO_BASE 0xffffca0000000000
+#define MMIO_AREA 0x0000010000000000
+
 /* GDT selectors (native). The order user data, then user code, is what SYSRET needs. */
 #define SEL_KCODE 0x08
 #define SEL_KDATA 0x10
@@ -21,7 +34,7 @@
 #include <stdint.h>
 
 extern char __kernel_start[], __kernel_end[], __text_start[], __text_end[];
-extern char __bss_start[], __bss_end[];
+extern char __bss_start[], __bss_end[], __rodata_start[], __data_start[];
 
 /* kernel image virtual address <-> its load (physical, or pseudo-physical on Xen PV) address */
 static inline uint64_t kernel_pa(const void *va)

@@ -8,6 +8,7 @@
 #include "arch_x86_64/arch.h"
 #include "arch_x86_64/bootinfo.h"
 #include "arch_x86_64/layout.h"
+#include "arch_x86_64/paging.h"
 #include "arch_x86_64/phys.h"
 
 void __noreturn boot_main(struct boot_info *bi);
@@ -37,6 +38,7 @@ void xenpv_start(const struct start_info *si)
 {
 	arch = &arch_xenpv;
 	reserve_kernel(&boot_info);
-	boot_parse_xenpv(&boot_info, si, KERNEL_VBASE);
+	if (boot_parse_xenpv(&boot_info, si, KERNEL_VBASE) == 0)
+		paging_xenpv_setup(&boot_info);
 	boot_main(&boot_info);
 }

@@ -4,6 +4,7 @@
 #include "arch_x86_64/arch.h"
 #include "arch_x86_64/cpu.h"
 #include "arch_x86_64/layout.h"
+#include "arch_x86_64/paging.h"
 #include "arch_x86_64/uart.h"
 #include "common/panic.h"
 #include "hv_xen/hypercall.h"
@@ -89,6 +90,17 @@ static void native_cpu_init(void)
 	__asm__ __volatile__("lidt %0" : : "m"(p));
 }
 
+static void native_set_exception_stacks(void *(*stack_alloc)(size_t size))
+{
+	for (int i = 0; i < IST_COUNT; i++) {
+		void *top = stack_alloc(IST_STACK_SIZE);
+
+		if (!top)
+			panic("no memory for exception stack %d", i);
+		tss.ist[i] = (uint64_t)top;
+	}
+}
+
 static void xenpv_cpu_init(void)
 {
 	/* vectors 0-19 except NMI, which Xen delivers through a callback instead */
@@ -144,6 +156,9 @@ struct extable_entry {
 };
 extern const struct extable_entry __extable_start[], __extable_end[];
 
+/* arch_probe_exec's target: a fault fetching it returns to the probe's caller */
+static uint64_t probe_exec_target;
+
 void trap_dispatch(struct trap_frame *f)
 {
 	for (const struct extable_entry *e = __extable_start; e < __extable_end; e++) {
@@ -153,7 +168,53 @@ void trap_dispatch(struct trap_frame *f)
 			return;
 		}
 	}
+	if (probe_exec_target && f->rip == probe_exec_target) {
+		/* undo the call: return to its caller with %rax = vector */
+		f->rip = *(uint64_t *)f->rsp;
+		f->rsp += 8;
+		f->rax = f->vector;
+		return;
+	}
 	panic_trap(f, f->vector == 14 ? read_cr2() : 0);
+}
+
+uint64_t arch_probe_read(const volatile void *p)
+{
+	uint64_t vec = 0;
+
+	__asm__ __volatile__("1: movb (%1), %%cl\n"
+			     "2:\n" EXTABLE(1b, 2b)
+			     : "+a"(vec)
+			     : "r"(p)
+			     : "rcx", "memory");
+	return vec;
+}
+
+/* reads the byte and writes it back, so a writable page keeps its contents */
+uint64_t arch_probe_write(volatile void *p)
+{
+	uint64_t vec = 0;
+
+	__asm__ __volatile__("1: movb (%1), %%cl\n"
+			     "3: movb %%cl, (%1)\n"
+			     "2:\n" EXTABLE(1b, 2b) EXTABLE(3b, 2b)
+			     : "+a"(vec)
+			     : "r"(p)
+			     : "rcx", "memory");
+	return vec;
+}
+
+uint64_t arch_probe_exec(const void *p)
+{
+	uint64_t vec = 0;
+
+	probe_exec_target = (uint64_t)p;
+	__asm__ __volatile__("call *%1"
+			     : "+a"(vec)
+			     : "r"(p)
+			     : "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory");
+	probe_exec_target = 0;
+	return vec;
 }
 
 uint64_t arch_trap_roundtrip(void)
@@ -168,11 +229,6 @@ uint64_t arch_trap_roundtrip(void)
 	return vec;
 }
 
-bool arch_kernel_readable(uint64_t p, size_t len)
-{
-	return p >= (uint64_t)__kernel_start && p + len > p && p + len <= (uint64_t)__kernel_end;
-}
-
 static void native_early_write(const char *s, size_t n);
 static void xenpv_early_write(const char *s, size_t n);
 static void native_early_exit(int code);
@@ -180,13 +236,16 @@ static void xenpv_early_exit(int code);
 
 const struct arch_ops arch_native = {
 	.name = "native",
+	.paging = &paging_native,
 	.cpu_init = native_cpu_init,
 	.early_write = native_early_write,
 	.early_exit = native_early_exit,
+	.set_exception_stacks = native_set_exception_stacks,
 };
 
 const struct arch_ops arch_xenpv = {
 	.name = "xen-pv",
+	.paging = &paging_xenpv,
 	.cpu_init = xenpv_cpu_init,
 	.early_write = xenpv_early_write,
 	.early_exit = xenpv_early_exit,

@@ -9,6 +9,7 @@
 #include "common/selftest.h"
 #include "lib/cmdline.h"
 #include "lib/string.h"
+#include "mm/mm.h"
 
 #define AMPHI_VERSION "0.1"
 
@@ -36,17 +37,14 @@ static void banner(const struct boot_info *bi)
 	kprintf("%s\n", bi->cmdline_truncated ? " (truncated)" : "");
 }
 
-void __noreturn boot_main(struct boot_info *bi)
+/* The rest of the boot, on a stack with a guard page below it. */
+static void __noreturn boot_continue(void *arg)
 {
+	struct boot_info *bi = arg;
 	uint64_t code = EXIT_OK;
 	char test[32];
 
-	arch->cpu_init();
-	hal_select(bi);
-	if (bi->error)
-		panic("boot: %s", bi->error);
-	banner(bi);
-
+	mm_stats_print();
 	int e = cmdline_get_u64(bi->cmdline, "exit", &code);
 
 	if (e == 0 && code > 127) {
@@ -63,4 +61,21 @@ void __noreturn boot_main(struct boot_info *bi)
 		kprintf("nothing to run: no test= and no app yet; shutting down\n");
 	}
 	hal_exit((int)code);
+}
+
+void __noreturn boot_main(struct boot_info *bi)
+{
+	arch->cpu_init();
+	hal_select(bi);
+	if (bi->error)
+		panic("boot: %s", bi->error);
+	banner(bi);
+	mm_init(bi);
+	if (arch->set_exception_stacks)
+		arch->set_exception_stacks(mm_stack_alloc);
+	void *stack = mm_stack_alloc(BOOT_STACK_SIZE);
+
+	if (!stack)
+		panic("mm: no memory for the boot stack");
+	arch_run_on_stack(stack, boot_continue, bi);
 }

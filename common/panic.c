@@ -9,6 +9,7 @@
 #include "common/hal.h"
 #include "lib/format.h"
 #include "lib/ksyms.h"
+#include "mm/mm.h"
 
 extern const uint64_t ksyms_count, ksyms_addr[];
 extern const uint32_t ksyms_name_off[];
@@ -29,15 +30,17 @@ static void print_addr(int i, uint64_t a)
 		kprintf("  #%d %p ?\n", i, (void *)a);
 }
 
-/* Follows the %rbp chain (every function keeps a frame pointer), checking each frame is
- * inside the kernel before reading it, so a corrupt stack cannot fault in here. */
+/* Follows the %rbp chain (every function keeps a frame pointer). Each frame is probed
+ * before it is read, so a corrupt stack ends the trace instead of faulting in here. */
 static void backtrace(uint64_t rip, uint64_t rbp)
 {
 	int i = 0;
 
 	kprintf("backtrace:\n");
-	print_addr(i++, rip);
-	while (i < 32 && rbp && !(rbp & 7) && arch_kernel_readable(rbp, 16)) {
+	if (rip)
+		print_addr(i++, rip);
+	while (i < 32 && rbp && !(rbp & 7) && !arch_probe_read((void *)rbp) &&
+	       !arch_probe_read((void *)(rbp + 15))) {
 		const uint64_t *frame = (const uint64_t *)rbp;
 
 		if (!frame[1])
@@ -56,6 +59,7 @@ static void header(const char *what)
 
 static __noreturn void finish(void)
 {
+	mm_stats_print();
 	hal_exit(EXIT_PANIC);
 }
 
@@ -80,7 +84,7 @@ void panic(const char *fmt, ...)
 	kvsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	header(buf);
-	backtrace((uint64_t)__builtin_return_address(0), read_rbp());
+	backtrace(0, read_rbp()); /* from panic's own frame: its callers */
 	finish();
 }
 

@@ -11,14 +11,7 @@
 #include "lib/format.h"
 #include "lib/string.h"
 
-struct result {
-	bool ok;
-	char detail[200];
-	size_t len;
-};
-
-static void note(struct result *r, const char *fmt, ...) __printf(2, 3);
-static void note(struct result *r, const char *fmt, ...)
+void result_note(struct result *r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -28,18 +21,6 @@ static void note(struct result *r, const char *fmt, ...)
 	r->len += kvsnprintf(r->detail + r->len, sizeof(r->detail) - r->len, fmt, ap);
 	va_end(ap);
 }
-
-/* Records a failed expectation; the first one explains the FAIL. */
-#define EXPECT(r, cond, ...)                        \
-	do {                                        \
-		if (!(cond)) {                      \
-			if ((r)->ok)                \
-				(r)->len = 0;       \
-			(r)->ok = false;            \
-			note(r, __VA_ARGS__);       \
-			note(r, "; ");              \
-		}                                   \
-	} while (0)
 
 /* The banner's facts are sane and the basic machinery (traps, clock) works. */
 static void test_boot(struct result *r, const struct boot_info *bi)
@@ -74,7 +55,7 @@ static void test_boot(struct result *r, const struct boot_info *bi)
 		EXPECT(r, t1 > t0, "clock did not advance (%lu -> %lu)", t0, t1);
 	}
 	if (r->ok)
-		note(r, "platform=%s vcpus=%u ram_kib=%lu trap=ok clock=%s", hal->name,
+		result_note(r, "platform=%s vcpus=%u ram_kib=%lu trap=ok clock=%s", hal->name,
 		     hal_info.vcpus, ram >> 10, hal->clock_ns ? "ok" : "none");
 }
 
@@ -96,7 +77,7 @@ static void test_exitcode(struct result *r, const struct boot_info *bi)
 	EXPECT(r, cmdline_get_u64(bi->cmdline, "exit", &code) == 0 && code <= 127,
 	       "needs exit=N with N in 0-127");
 	if (r->ok)
-		note(r, "exiting with %lu", code);
+		result_note(r, "exiting with %lu", code);
 }
 
 static void spin_ns(uint64_t ns)
@@ -117,7 +98,7 @@ static void test_flood(struct result *r, const struct boot_info *bi)
 	for (int i = 0; i < 1000; i++)
 		kprintf("flood %04d: the quick brown fox jumps over the lazy dog\n", i);
 	spin_ns(4000000000ULL);
-	note(r, "wrote 1000 lines (56 KB)");
+	result_note(r, "wrote 1000 lines (56 KB)");
 }
 
 /* Spins for ever: proves the runner turns a hang into a timeout, never a wait. */
@@ -136,6 +117,9 @@ static const struct {
 	{ "fault", test_fault },
 	{ "exitcode", test_exitcode },
 	{ "flood", test_flood },
+	{ "mm", selftest_mm },
+	{ "mm_wx", selftest_mm_wx },
+	{ "mm_badfree", selftest_mm_badfree },
 	{ "hang", test_hang },
 };
 

@@ -5,7 +5,34 @@
 
 #include "arch_x86_64/bootinfo.h"
 
+#include "lib/format.h"
+
 /* Runs test `name`; returns true when it passed. */
 bool selftest_run(const char *name, const struct boot_info *bi);
+
+/* What a test reports: PASS unless an EXPECT failed; the first failure explains it. */
+struct result {
+	bool ok;
+	char detail[200];
+	size_t len;
+};
+
+void result_note(struct result *r, const char *fmt, ...) __printf(2, 3);
+
+#define EXPECT(r, cond, ...)                              \
+	do {                                              \
+		if (!(cond)) {                            \
+			if ((r)->ok)                      \
+				(r)->len = 0;             \
+			(r)->ok = false;                  \
+			result_note(r, __VA_ARGS__);      \
+			result_note(r, "; ");             \
+		}                                         \
+	} while (0)
+
+/* the tests other folders own */
+void selftest_mm(struct result *r, const struct boot_info *bi);
+void selftest_mm_wx(struct result *r, const struct boot_info *bi);
+void selftest_mm_badfree(struct result *r, const struct boot_info *bi);
 
 #endif

@@ -1,6 +1,7 @@
 #include "hv_kvm/tsc.h"
 
 #include "arch_x86_64/cpu.h"
+#include "arch_x86_64/phys.h"
 #include "hv_kvm/kvm_reg.h"
 
 #define PIT_HZ 1193182
@@ -36,7 +37,11 @@ static uint64_t pit_khz(void)
 
 static volatile uint32_t *lapic(unsigned reg)
 {
-	return (volatile uint32_t *)(LAPIC_BASE + reg);
+	static char *base;
+
+	if (!base)
+		base = mmio_map(LAPIC_BASE, PAGE_SIZE);
+	return (volatile uint32_t *)(base + reg);
 }
 
 /* The LAPIC timer counting down from its maximum with divide-by-1, masked. */

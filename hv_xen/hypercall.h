@@ -71,6 +71,16 @@ static inline long xen_memory_op(int cmd, void *arg)
 	return XEN_HYPERCALL(__HYPERVISOR_memory_op, cmd, arg, 0, 0, 0);
 }
 
+static inline long xen_mmu_update(struct mmu_update *req, unsigned count, unsigned *done)
+{
+	return XEN_HYPERCALL(__HYPERVISOR_mmu_update, req, count, done, DOMID_SELF, 0);
+}
+
+static inline long xen_mmuext_op(struct mmuext_op *op, unsigned count, unsigned *done)
+{
+	return XEN_HYPERCALL(__HYPERVISOR_mmuext_op, op, count, done, DOMID_SELF, 0);
+}
+
 static inline long xen_update_va_mapping(uint64_t va, uint64_t pte, uint64_t flags)
 {
 	return XEN_HYPERCALL(__HYPERVISOR_update_va_mapping, va, pte, flags, 0, 0);

@@ -74,6 +74,12 @@ class Result:
 
 # ---------------------------------------------------------------- checks shared by tests
 
+def judge(problems, passed):
+    """FAIL with every non-empty problem, or PASS with `passed`."""
+    problems = [p for p in problems if p]
+    return Result("FAIL", "; ".join(problems)) if problems else Result("PASS", passed)
+
+
 def find(lines, pattern):
     rx = re.compile(pattern)
     for line in lines:
@@ -137,6 +143,9 @@ def check_banner(cell, out):
         return "vcpus %s, expected %d" % (vcpus.group(1) if vcpus else "missing", cell.vcpus)
     if not find(out.lines, r"^hypervisor: .*" + CLOCK_EVIDENCE[cell.platform]):
         return "banner does not show the %s clock working" % cell.platform
+    mem = find(out.lines, r"^memory: (\d+) KiB free of (\d+) KiB")
+    if not mem or not 0 < int(mem.group(1)) <= int(mem.group(2)) <= kib:
+        return "no sane 'memory: N KiB free of M KiB' line"
     return ""
 
 
@@ -159,14 +168,13 @@ EARLY_CONSOLE = {"kvm": r"^early console: ok$", "qemu": r"^early console: ok$",
 def eval_boot(cell, out):
     ok, detail = test_line(out, "boot")
     early = EARLY_CONSOLE.get(cell.platform)
-    problems = [p for p in (
+    return judge([
         "" if ok else "guest: " + detail,
         "" if not ok or "clock=ok" in detail else "the guest found no clock",
         "" if not early or find(out.lines, early) else "the early console line is missing",
         check_banner(cell, out),
         expect_exit(out, 0),
-    ) if p]
-    return Result("FAIL", "; ".join(problems)) if problems else Result("PASS", detail)
+    ], detail)
 
 
 FAULT_ADDR = "0x00000dead000beef"
@@ -183,8 +191,7 @@ def eval_fault(cell, out):
     if not find(out.lines, r"^\s+#\d+ 0x[0-9a-f]{16} selftest_run\+0x"):
         problems.append("backtrace does not reach selftest_run")
     problems.append(expect_exit(out, EXIT_PANIC))
-    problems = [p for p in problems if p]
-    return Result("FAIL", "; ".join(problems)) if problems else Result("PASS", "panic report and exit %d" % EXIT_PANIC)
+    return judge(problems, "panic report and exit %d" % EXIT_PANIC)
 
 
 EXIT_CODE = 42
@@ -192,8 +199,8 @@ EXIT_CODE = 42
 
 def eval_exitcode(cell, out):
     ok, detail = test_line(out, "exitcode")
-    problems = [p for p in ("" if ok else "guest: " + detail, expect_exit(out, EXIT_CODE)) if p]
-    return Result("FAIL", "; ".join(problems)) if problems else Result("PASS", "exit %d seen by the platform" % EXIT_CODE)
+    return judge(["" if ok else "guest: " + detail, expect_exit(out, EXIT_CODE)],
+                 "exit %d seen by the platform" % EXIT_CODE)
 
 
 def eval_badboot(cell, out):
@@ -201,8 +208,7 @@ def eval_badboot(cell, out):
     if not find(out.lines, r"^PANIC on %s cpu0: boot: bad PVH start info magic 0xdeadbeef" % re.escape(cell.platform)):
         problems.append("no clear 'bad PVH start info magic' panic")
     problems.append(expect_exit(out, EXIT_PANIC))
-    problems = [p for p in problems if p]
-    return Result("FAIL", "; ".join(problems)) if problems else Result("PASS", "bad magic reported, exit %d" % EXIT_PANIC)
+    return judge(problems, "bad magic reported, exit %d" % EXIT_PANIC)
 
 
 def eval_hang(cell, out):
@@ -218,16 +224,51 @@ def eval_hang(cell, out):
 def eval_console_stuck(cell, out):
     ok, detail = test_line(out, "flood")
     dropped = find(out.lines, r"^\[console: (\d+) bytes dropped\]$")
-    problems = [p for p in (
+    return judge([
         "" if ok else "guest: " + detail,
         "" if find(out.lines, r"^flood 0000:") else "the first flood lines are missing",
         "" if dropped and int(dropped.group(1)) > 0 else "no report of the dropped output",
         "" if not find(out.lines, r"^flood 0999:") else "nothing was dropped: was the backend frozen?",
         expect_exit(out, 0),
-    ) if p]
-    if problems:
-        return Result("FAIL", "; ".join(problems))
-    return Result("PASS", "backend frozen: %s bytes dropped and reported, exit 0" % dropped.group(1))
+    ], "backend frozen: %s bytes dropped and reported, exit 0" % (dropped.group(1) if dropped else "?"))
+
+
+def eval_mm(cell, out):
+    ok, detail = test_line(out, "mm")
+    return judge([
+        "" if ok else "guest: " + detail,
+        # Xen PV guests may not use 2 MiB pages; everywhere else the direct map has them
+        "" if not ok or cell.platform == "xen-pv" or "split_2m=ok" in detail
+        else "no 2 MiB page was split",
+        "" if find(out.lines, r"^heap: .*large [1-9]\d* blocks") else "no heap statistics at peak",
+        expect_exit(out, 0)], detail)
+
+
+def eval_mm_wx(cell, out):
+    at = find(out.lines, r"^writing to kernel text at (0x[0-9a-f]{16})")
+    problems = []
+    if not at:
+        problems.append("the test did not start")
+    elif not find(out.lines, r"^\s+cr2=%s \(protection violation, write" % at.group(1)):
+        problems.append("no write-protection page fault at %s" % at.group(1))
+    if not find(out.lines, r"^PANIC on %s cpu0: page fault \(#PF\), vector 14$" % re.escape(cell.platform)):
+        problems.append("no page-fault panic")
+    problems.append(expect_exit(out, EXIT_PANIC))
+    return judge(problems, "write to text faulted, exit %d" % EXIT_PANIC)
+
+
+def eval_mm_badfree(cell, out):
+    at = find(out.lines, r"^freeing (0x[0-9a-f]{16}) a second time")
+    problems = []
+    if not at:
+        problems.append("the test did not start")
+    elif not find(out.lines, r"^PANIC on %s cpu0: kfree: %s is already free: double free$" % (
+            re.escape(cell.platform), at.group(1))):
+        problems.append("no double-free panic naming %s" % at.group(1))
+    if not find(out.lines, r"^\s+#\d+ 0x[0-9a-f]{16} kfree\+0x"):
+        problems.append("backtrace does not show kfree")
+    problems.append(expect_exit(out, EXIT_PANIC))
+    return judge(problems, "double free caught, exit %d" % EXIT_PANIC)
 
 
 @dataclasses.dataclass
@@ -239,9 +280,13 @@ class Test:
     corrupt_start_info: bool = False
     stop_console: bool = False  # Xen: freeze xenconsoled while the guest runs
     timeout: dict = None  # seconds per cell kind, overriding the cell's timeout
+    mem_mib: int = 0  # guest RAM, overriding the cell's
 
     def limit(self, cell):
         return (self.timeout or {}).get(cell.kind) or cell.timeout
+
+    def mem(self, cell):
+        return self.mem_mib or cell.mem_mib
 
 
 TESTS = [
@@ -256,6 +301,10 @@ TESTS = [
     # Xen only: 56 KB into a 2 KiB ring whose consumer is frozen for 5 s: no hang, the loss
     # reported once the consumer is back
     Test("console_stuck", "test=flood", eval_console_stuck, kinds=("xen",), stop_console=True),
+    # memory: everything with 32 MiB of guest RAM, as small as the platforms go
+    Test("mm", "test=mm", eval_mm, mem_mib=32),
+    Test("mm_wx", "test=mm_wx", eval_mm_wx, mem_mib=32),
+    Test("mm_badfree", "test=mm_badfree", eval_mm_badfree, mem_mib=32),
 ]
 
 
@@ -289,7 +338,7 @@ def pvh_entry_pa():
 
 def run_qemu(cell, test):
     """Boots one guest; returns an Outcome. QEMU's status with isa-debug-exit is 2*code+1."""
-    cmd = qemu_base(cell, test.cmdline) + ["-serial", "stdio", "-no-reboot"]
+    cmd = qemu_base(cell, test.cmdline, test.mem(cell)) + ["-serial", "stdio", "-no-reboot"]
     limit = test.limit(cell)
     gdb = None
     sock = None
@@ -396,7 +445,7 @@ def xl_config(cell, test, name):
              'type = "%s"' % cell.xl_type,
              'kernel = "/amphi/amphi.elf"',
              'extra = "%s"' % test.cmdline,
-             "memory = %d" % cell.mem_mib,
+             "memory = %d" % test.mem(cell),
              "vcpus = %d" % cell.vcpus,
              'on_poweroff = "destroy"',
              'on_crash = "destroy"',

@@ -1,0 +1,91 @@
+/* Page tables of a kernel in ring 0: plain stores, invlpg, CR3. */
+#include "arch_x86_64/cpu.h"
+#include "arch_x86_64/layout.h"
+#include "arch_x86_64/paging.h"
+
+static bool native_nx(void)
+{
+	return rdmsr(MSR_EFER) & EFER_NXE; /* set by the PVH entry when the CPU has NX */
+}
+
+static uint64_t native_flags(uint64_t flags)
+{
+	return native_nx() ? flags : flags & ~PTE_NX;
+}
+
+static uint64_t native_entry(uint64_t pfn, uint64_t flags)
+{
+	flags = native_flags(flags);
+	return pfn << 12 | flags;
+}
+
+static uint64_t native_entry_pfn(uint64_t e)
+{
+	return (e & PTE_ADDR) >> 12;
+}
+
+static int native_set(uint64_t *table, uint64_t table_pfn, unsigned idx, unsigned n,
+		      const uint64_t *vals)
+{
+	for (unsigned i = 0; i < n; i++)
+		WRITE_ONCE(table[idx + i], vals[i]);
+	return 0;
+}
+
+static int native_prepare_table(uint64_t pfn)
+{
+	return 0;
+}
+
+static void native_flush_page(uint64_t va)
+{
+	__asm__ __volatile__("invlpg (%0)" : : "r"(va) : "memory");
+}
+
+static void native_flush_all(void)
+{
+	uint64_t cr3;
+
+	__asm__ __volatile__("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3) : : "memory");
+}
+
+static int64_t native_root(int64_t (*alloc)(void))
+{
+	return alloc();
+}
+
+static void native_activate(uint64_t root_pfn)
+{
+	__asm__ __volatile__("mov %0, %%cr3" : : "r"(root_pfn << 12) : "memory");
+}
+
+/* the PVH entry maps the low 4 GiB at DIRECT_BASE too */
+static void *native_early_va(uint64_t pfn)
+{
+	return pfn < (4ULL << 30) / PAGE_SIZE ? (void *)(DIRECT_BASE + pfn * PAGE_SIZE) : NULL;
+}
+
+/* the entry's tables are left behind when CR3 moves to the new root */
+static void native_boot_tables(uint64_t *first, uint64_t *count)
+{
+	*first = *count = 0;
+}
+
+const struct paging_ops paging_native = {
+	.name = "native",
+	.large_pages = true,
+	.ro_tables = false,
+	.live_root = false,
+	.nx = native_nx,
+	.entry = native_entry,
+	.flags = native_flags,
+	.entry_pfn = native_entry_pfn,
+	.set = native_set,
+	.prepare_table = native_prepare_table,
+	.flush_page = native_flush_page,
+	.flush_all = native_flush_all,
+	.root = native_root,
+	.activate = native_activate,
+	.early_va = native_early_va,
+	.boot_tables = native_boot_tables,
+};

@@ -1,0 +1,467 @@
+/* Bringing memory up, and the kernel-facing API over the pure allocators:
+ * 1. the early free ranges (RAM minus the kernel, boot data and modules);
+ * 2. the kernel's page tables: the image W^X, a direct map of all RAM (and of what the
+ *    firmware tables live in), page-table frames taken from the early ranges;
+ * 3. frame metadata, the buddy allocator, the heap;
+ * then guarded stacks and device mappings on demand. */
+#include "mm/mm.h"
+
+#include <stdarg.h>
+
+#include "arch_x86_64/arch.h"
+#include "arch_x86_64/cpu.h"
+#include "arch_x86_64/layout.h"
+#include "arch_x86_64/paging.h"
+#include "arch_x86_64/phys.h"
+#include "common/console.h"
+#include "common/panic.h"
+#include "lib/errno.h"
+#include "lib/format.h"
+#include "lib/spinlock.h"
+#include "lib/string.h"
+#include "mm/early.h"
+#include "mm/frame.h"
+#include "mm/heap.h"
+#include "mm/vm.h"
+
+#define STACK_SLOT (64 << 10)	/* per stack: a guard page and up to 15 pages */
+#define STACK_SLOTS 1024
+#define MAX_EARLY_PT 1024
+
+static void mm_panic(const char *fmt, ...)
+{
+	char buf[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	kvsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	panic("%s", buf);
+}
+
+void (*mm_fail)(const char *fmt, ...) = mm_panic;
+
+static const struct paging_ops *pg;
+static bool up;		     /* the direct map is live and the allocators run */
+static uint64_t direct_upto; /* live-root platforms: frames below this are direct-mapped */
+static struct early_mem early;
+static uint64_t early_pt[MAX_EARLY_PT]; /* page-table frames taken early, ascending */
+static unsigned n_early_pt;
+static struct mem_range direct[MEMMAP_MAX]; /* what the direct map covers */
+static unsigned n_direct;
+static uint64_t max_pfn, meta_frames, kernel_frames;
+static struct frame_pool pool;
+static struct heap heap;
+static struct spinlock slot_lock, mmio_lock;
+static uint64_t slot_used[STACK_SLOTS / 64];
+static uint64_t mmio_next = MMIO_BASE;
+
+bool mm_ready(void)
+{
+	return up;
+}
+
+void *mm_frame_va(uint64_t pfn)
+{
+	if (up || (pg->live_root && pfn < direct_upto))
+		return (void *)(DIRECT_BASE + pfn * PAGE_SIZE);
+	return pg->early_va(pfn);
+}
+
+uint64_t mm_va_pfn(const void *va)
+{
+	uint64_t a = (uint64_t)va;
+
+	return a >= DIRECT_BASE && a - DIRECT_BASE < max_pfn * PAGE_SIZE ?
+		       (a - DIRECT_BASE) / PAGE_SIZE :
+		       UINT64_MAX;
+}
+
+static bool early_reachable(uint64_t pfn)
+{
+	return mm_frame_va(pfn) != NULL;
+}
+
+static void note_early_pt(uint64_t pfn)
+{
+	unsigned i = n_early_pt;
+
+	if (n_early_pt == MAX_EARLY_PT)
+		panic("mm: more than %d page-table frames before the frame allocator", MAX_EARLY_PT);
+	for (; i > 0 && early_pt[i - 1] > pfn; i--)
+		early_pt[i] = early_pt[i - 1];
+	early_pt[i] = pfn;
+	n_early_pt++;
+}
+
+/* A zeroed frame made ready to be a page table (vm_env.new_table). */
+static int64_t new_table(void)
+{
+	int64_t pfn;
+
+	if (up) {
+		pfn = frame_alloc(&pool, arch_cpu_id());
+		if (pfn >= 0)
+			pool.f[pfn].state = FRAME_PAGETABLE;
+	} else {
+		pfn = early_alloc(&early, early_reachable);
+		if (pfn >= 0)
+			note_early_pt(pfn);
+	}
+	if (pfn < 0)
+		return -ENOMEM;
+	memset(mm_frame_va(pfn), 0, PAGE_SIZE);
+	if (pg->prepare_table(pfn))
+		return -EIO;
+	return pfn;
+}
+
+static void check(int rc, const char *what)
+{
+	if (rc)
+		panic("mm: %s failed (%d)", what, rc);
+}
+
+static bool is_table(uint64_t pfn)
+{
+	uint64_t first, count;
+	unsigned lo = 0, hi = n_early_pt;
+
+	pg->boot_tables(&first, &count);
+	if (pfn - first < count)
+		return true;
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+
+		if (early_pt[mid] == pfn)
+			return true;
+		if (early_pt[mid] < pfn)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* The direct map's rights for the run of frames starting at pfn, and where the run ends:
+ * the kernel image's text and rodata are read-only there too (W^X holds for the alias), and
+ * so are page tables where the platform demands it. */
+static uint64_t direct_run(uint64_t pfn, uint64_t end, uint64_t *run_end)
+{
+	uint64_t ro_lo = kernel_pa(__text_start) / PAGE_SIZE, ro_hi = kernel_pa(__data_start) / PAGE_SIZE;
+	uint64_t e = pfn + 1;
+
+	if (pfn >= ro_lo && pfn < ro_hi) {
+		*run_end = MIN(end, ro_hi);
+		return PTE_NX;
+	}
+	if (pg->ro_tables && is_table(pfn)) {
+		while (e < end && is_table(e))
+			e++;
+		*run_end = e;
+		return PTE_NX;
+	}
+	while (e < end && !(e >= ro_lo && e < ro_hi) && !(pg->ro_tables && is_table(e)))
+		e++;
+	*run_end = e;
+	return PTE_W | PTE_NX;
+}
+
+static void map_direct(uint64_t base, uint64_t len)
+{
+	uint64_t pfn = base / PAGE_SIZE, end = (base + len) / PAGE_SIZE;
+
+	while (pfn < end) {
+		/* a window at most one page table wide: its tables come first, so that on
+		 * read-only-table platforms none of them lands inside a run mapped writable */
+		uint64_t wend = MIN(end, (pfn | 511) + 1), run_end;
+
+		if (!pg->large_pages)
+			check(vm_prepare(DIRECT_BASE + pfn * PAGE_SIZE, wend - pfn), "direct map tables");
+		else
+			wend = end;
+		while (pfn < wend) {
+			uint64_t flags = direct_run(pfn, wend, &run_end);
+
+			check(vm_map(DIRECT_BASE + pfn * PAGE_SIZE, pfn, run_end - pfn, flags, true),
+			      "direct map");
+			pfn = run_end;
+		}
+		direct_upto = MAX(direct_upto, wend);
+	}
+}
+
+/* What the direct map covers: RAM and the ACPI ranges, what the boot reserved (e.g. the
+ * first MiB of a PC boot), and whatever firmware tables were read before it existed. */
+static void plan_direct(const struct boot_info *bi)
+{
+	unsigned nearly;
+	const struct mem_range *er = phys_early_ranges(&nearly);
+
+	n_direct = 0;
+	for (unsigned i = 0; i < bi->mem_count; i++) {
+		uint32_t t = bi->mem[i].type;
+
+		if (t == MEM_RAM || t == MEM_ACPI || t == MEM_NVS)
+			direct[n_direct++] = bi->mem[i];
+		if (t == MEM_RAM)
+			max_pfn = MAX(max_pfn, (bi->mem[i].base + bi->mem[i].len) / PAGE_SIZE);
+	}
+	for (unsigned i = 0; i < bi->reserved_count && n_direct < MEMMAP_MAX; i++)
+		direct[n_direct++] = bi->reserved[i];
+	for (unsigned i = 0; i < nearly && n_direct < MEMMAP_MAX; i++)
+		direct[n_direct++] = er[i];
+	for (unsigned i = 0; i < n_direct; i++) {
+		uint64_t lo = ALIGN_DOWN(direct[i].base, PAGE_SIZE);
+
+		direct[i].len = ALIGN_UP(direct[i].base + direct[i].len, PAGE_SIZE) - lo;
+		direct[i].base = lo;
+		direct[i].type = MEM_RAM; /* so that normalising merges them */
+	}
+	int n = memmap_normalise(direct, n_direct, MEMMAP_MAX);
+
+	if (n < 0)
+		panic("mm: the direct map plan has too many ranges (%d)", n);
+	n_direct = n;
+}
+
+/* The image W^X: text read-only and executable, rodata read-only, data and bss writable
+ * and not executable. Where the root is live the image is already mapped (Xen PV), and only
+ * the rights change: some of its pages may map other frames on purpose (shared_info). */
+static void map_kernel(void)
+{
+	const struct {
+		char *start, *end;
+		uint64_t flags;
+		const char *what;
+	} part[] = {
+		{ __text_start, __rodata_start, 0, "text" },
+		{ __rodata_start, __data_start, PTE_NX, "rodata" },
+		{ __data_start, __kernel_end, PTE_W | PTE_NX, "data" },
+	};
+
+	for (unsigned i = 0; i < ARRAY_SIZE(part); i++) {
+		uint64_t va = (uint64_t)part[i].start, n = (part[i].end - part[i].start) / PAGE_SIZE;
+		int rc = pg->live_root ? vm_protect(va, n, part[i].flags) :
+					 vm_map(va, kernel_pa(part[i].start) / PAGE_SIZE, n,
+						part[i].flags, false);
+
+		if (rc)
+			panic("mm: mapping the kernel %s failed (%d)", part[i].what, rc);
+	}
+}
+
+static const void *late_phys_map(uint64_t pa, size_t len);
+static void *late_mmio_map(uint64_t pa, size_t len);
+
+void mm_init(struct boot_info *bi)
+{
+	struct mem_range res[BOOT_RESERVED_MAX + BOOT_MODS_MAX];
+	unsigned nres = 0;
+
+	pg = arch->paging;
+	for (unsigned i = 0; i < bi->reserved_count; i++)
+		res[nres++] = bi->reserved[i];
+	for (unsigned i = 0; i < bi->mod_count; i++)
+		res[nres++] = (struct mem_range){ bi->mods[i].paddr, bi->mods[i].len, MEM_RESERVED };
+	check(early_init(&early, bi->mem, bi->mem_count, res, nres), "reading the memory map");
+	kernel_frames = (kernel_pa(__kernel_end) - kernel_pa(__kernel_start)) / PAGE_SIZE;
+
+	vm = (struct vm_env){ .pg = pg, .frame_va = mm_frame_va, .new_table = new_table };
+	int64_t root = pg->root(new_table);
+
+	if (root < 0)
+		panic("mm: no frame for the root page table");
+	vm.root = root;
+	plan_direct(bi);
+	map_kernel();
+	for (unsigned i = 0; i < n_direct; i++)
+		map_direct(direct[i].base, direct[i].len);
+	pg->activate(vm.root);
+	up = true;
+
+	/* frame metadata, then every frame still free seeds the buddy allocator */
+	meta_frames = ALIGN_UP(max_pfn * sizeof(struct frame), PAGE_SIZE) / PAGE_SIZE;
+	int64_t meta = early_alloc_range(&early, meta_frames);
+
+	if (meta < 0)
+		panic("mm: no room for %lu KiB of frame metadata", meta_frames * 4);
+	frames_init(&pool, mm_frame_va(meta), max_pfn);
+	for (unsigned i = 0; i < early.n; i++)
+		frames_add_free(&pool, early.r[i].base / PAGE_SIZE, early.r[i].len / PAGE_SIZE);
+	for (unsigned i = 0; i < n_early_pt; i++)
+		if (early_pt[i] < max_pfn)
+			pool.f[early_pt[i]].state = FRAME_PAGETABLE;
+	heap_init(&heap, &pool, mm_frame_va, mm_va_pfn);
+	phys_set_late(late_phys_map, late_mmio_map);
+}
+
+int64_t mm_frame_alloc(void)
+{
+	return frame_alloc(&pool, arch_cpu_id());
+}
+
+void mm_frame_free(uint64_t pfn)
+{
+	frame_free(&pool, arch_cpu_id(), pfn);
+}
+
+int64_t mm_frames_alloc(unsigned order)
+{
+	return frames_alloc(&pool, order);
+}
+
+void mm_frames_free(uint64_t pfn, unsigned order)
+{
+	frames_free(&pool, pfn, order);
+}
+
+void *kmalloc(size_t size)
+{
+	return heap_alloc(&heap, arch_cpu_id(), size, 0);
+}
+
+void *kmalloc_aligned(size_t size, size_t align)
+{
+	return heap_alloc(&heap, arch_cpu_id(), size, align);
+}
+
+void *kcalloc(size_t n, size_t size)
+{
+	return heap_calloc(&heap, arch_cpu_id(), n, size);
+}
+
+void kfree(void *p)
+{
+	heap_free(&heap, arch_cpu_id(), p);
+}
+
+void *mm_stack_alloc(size_t size)
+{
+	uint64_t pages = ALIGN_UP(size, PAGE_SIZE) / PAGE_SIZE;
+	int slot = -1;
+
+	if (!pages || pages >= STACK_SLOT / PAGE_SIZE)
+		return NULL;
+	spin_lock(&slot_lock);
+	for (int i = 0; i < STACK_SLOTS && slot < 0; i++) {
+		if (!(slot_used[i / 64] & (1ull << (i % 64)))) {
+			slot_used[i / 64] |= 1ull << (i % 64);
+			slot = i;
+		}
+	}
+	spin_unlock(&slot_lock);
+	if (slot < 0)
+		return NULL;
+	/* the stack ends at the top of its slot; every page below it is unmapped */
+	uint64_t top = STACK_BASE + (uint64_t)(slot + 1) * STACK_SLOT;
+
+	for (uint64_t i = 1; i <= pages; i++) {
+		int64_t pfn = mm_frame_alloc();
+
+		if (pfn < 0 || vm_map(top - i * PAGE_SIZE, pfn, 1, PTE_W | PTE_NX, false)) {
+			if (pfn >= 0)
+				mm_frame_free(pfn);
+			mm_stack_free((void *)top, (i - 1) * PAGE_SIZE);
+			return NULL;
+		}
+		pool.f[pfn].state = FRAME_STACK;
+	}
+	return (void *)top;
+}
+
+void mm_stack_free(void *top, size_t size)
+{
+	uint64_t t = (uint64_t)top, pages = ALIGN_UP(size, PAGE_SIZE) / PAGE_SIZE;
+	unsigned slot = (t - STACK_BASE) / STACK_SLOT - 1;
+
+	for (uint64_t i = 1; i <= pages; i++) {
+		int level;
+		uint64_t e = vm_lookup(t - i * PAGE_SIZE, &level);
+
+		if (!e)
+			continue;
+		uint64_t pfn = pg->entry_pfn(e);
+
+		check(vm_unmap(t - i * PAGE_SIZE, 1), "unmapping a stack");
+		pool.f[pfn].state = FRAME_USED;
+		mm_frame_free(pfn);
+	}
+	spin_lock(&slot_lock);
+	slot_used[slot / 64] &= ~(1ull << (slot % 64));
+	spin_unlock(&slot_lock);
+}
+
+/* Device registers go in their own window, uncached and never executable. */
+void *mm_map_mmio(uint64_t pa, size_t len)
+{
+	uint64_t off = pa & (PAGE_SIZE - 1);
+	uint64_t pages = ALIGN_UP(off + len, PAGE_SIZE) / PAGE_SIZE;
+
+	if (!pg->large_pages || !len)
+		return NULL; /* Xen PV has no device registers to map */
+	spin_lock(&mmio_lock);
+	uint64_t va = mmio_next;
+
+	mmio_next += (pages + 1) * PAGE_SIZE; /* a gap page between mappings */
+	spin_unlock(&mmio_lock);
+	if (va + pages * PAGE_SIZE > MMIO_BASE + MMIO_AREA ||
+	    vm_map(va, pa / PAGE_SIZE, pages, PTE_W | PTE_NX | PTE_PCD | PTE_PWT, false))
+		return NULL;
+	return (void *)(va + off);
+}
+
+/* After mm_init, reading physical memory means the direct map. */
+static const void *late_phys_map(uint64_t pa, size_t len)
+{
+	return memmap_covers(direct, n_direct, pa, len, MEM_RAM) ? (void *)(DIRECT_BASE + pa) :
+								    NULL;
+}
+
+static void *late_mmio_map(uint64_t pa, size_t len)
+{
+	return mm_map_mmio(pa, len);
+}
+
+void mm_trim(void)
+{
+	heap_trim(&heap, arch_cpu_id());
+	frames_drain_caches(&pool);
+}
+
+void mm_stats(struct mm_stats *s)
+{
+	uint64_t pts = 0;
+
+	*s = (struct mm_stats){ .usable_kib = pool.nusable * 4,
+				.free_kib = frames_free_count(&pool) * 4,
+				.kernel_kib = kernel_frames * 4,
+				.meta_kib = meta_frames * 4 };
+	for (uint64_t i = 0; i < pool.nframes; i++)
+		pts += pool.f[i].state == FRAME_PAGETABLE;
+	s->pagetable_kib = pts * 4;
+	for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++)
+		for (unsigned c = 0; c < HEAP_CLASSES; c++) {
+			s->heap_slabs[c] += heap.cpu[cpu].stats[c].slabs;
+			s->heap_objects[c] += heap.cpu[cpu].stats[c].objects;
+		}
+	s->heap_large_blocks = heap.large_blocks;
+	s->heap_large_kib = heap.large_frames * 4;
+}
+
+void mm_stats_print(void)
+{
+	struct mm_stats s;
+
+	if (!up)
+		return;
+	mm_stats(&s);
+	kprintf("memory: %lu KiB free of %lu KiB (%lu KiB used); kernel %lu KiB, frame metadata %lu KiB, page tables %lu KiB\n",
+		s.free_kib, s.usable_kib, s.usable_kib - s.free_kib, s.kernel_kib, s.meta_kib,
+		s.pagetable_kib);
+	kprintf("heap:");
+	for (unsigned c = 0; c < HEAP_CLASSES; c++)
+		kprintf(" %u:%lu/%lu", heap_class_size(c), s.heap_objects[c], s.heap_slabs[c]);
+	kprintf(" (objects/slabs by size); large %lu blocks, %lu KiB\n", s.heap_large_blocks,
+		s.heap_large_kib);
+}

@@ -1,0 +1,47 @@
+/* Memory: frames, the kernel heap, guarded kernel stacks and device mappings. One mm for
+ * every platform; what differs (native page tables or Xen PV's) is behind the CPU mode's
+ * paging operations. Layout: arch_x86_64/layout.h. Design: mm/README.md. */
+#ifndef MM_MM_H
+#define MM_MM_H
+
+#include "arch_x86_64/bootinfo.h"
+#include "lib/compiler.h"
+
+/* Builds the page tables (W^X kernel image, direct map of all RAM), the frame allocator
+ * and the heap. Panics with the reason when memory cannot be set up. */
+void mm_init(struct boot_info *bi);
+
+/* Physical frames (pfn numbers); contiguous blocks are 2^order frames aligned to size. */
+int64_t mm_frame_alloc(void);
+void mm_frame_free(uint64_t pfn);
+int64_t mm_frames_alloc(unsigned order);
+void mm_frames_free(uint64_t pfn, unsigned order);
+/* a frame's address in the direct map, and back (UINT64_MAX if va is not in it) */
+void *mm_frame_va(uint64_t pfn);
+uint64_t mm_va_pfn(const void *va);
+
+/* The heap. NULL when out of memory; kfree(NULL) is fine; a bad pointer panics. */
+void *kmalloc(size_t size);
+void *kmalloc_aligned(size_t size, size_t align);
+void *kcalloc(size_t n, size_t size);
+void kfree(void *p);
+
+/* A kernel stack of `size` bytes (at most 60 KiB) above an unmapped guard page; returns
+ * its top, or NULL. */
+void *mm_stack_alloc(size_t size);
+void mm_stack_free(void *top, size_t size);
+
+/* Device registers at physical pa, mapped uncached; NULL where the platform has none. */
+void *mm_map_mmio(uint64_t pa, size_t len);
+
+struct mm_stats {
+	uint64_t usable_kib, free_kib, kernel_kib, meta_kib, pagetable_kib;
+	uint64_t heap_slabs[8], heap_objects[8], heap_large_blocks, heap_large_kib;
+};
+void mm_stats(struct mm_stats *s);
+void mm_stats_print(void);
+/* Returns per-CPU caches and empty slabs to the frame allocator, for exact accounting. */
+void mm_trim(void);
+bool mm_ready(void);
+
+#endif

@@ -1,0 +1,247 @@
+/* Guest tests of the memory manager (test=mm, mm_wx, mm_badfree), run on every platform. */
+#include "arch_x86_64/arch.h"
+#include "arch_x86_64/layout.h"
+#include "arch_x86_64/paging.h"
+#include "common/console.h"
+#include "common/selftest.h"
+#include "mm/mm.h"
+#include "mm/vm.h"
+
+#define STAMP 0x214d4d6968706d61ULL /* "amphiMM!" */
+#define BLOCK_ORDER 3
+#define LIVE 256
+#define HEAP_OPS 4000
+
+static uint64_t rnd(uint64_t *s)
+{
+	*s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+	return *s >> 33;
+}
+
+/* Takes single frames until there are none, stamps each, checks and frees them all. */
+static uint64_t frames_until_oom(struct result *r)
+{
+	int64_t head = -1, pfn;
+	uint64_t n = 0, bad = 0;
+
+	while ((pfn = mm_frame_alloc()) >= 0) {
+		uint64_t *p = mm_frame_va(pfn);
+
+		p[0] = (uint64_t)head;
+		p[1] = (uint64_t)pfn ^ STAMP;
+		head = pfn;
+		n++;
+	}
+	while (head >= 0) {
+		uint64_t *p = mm_frame_va(head);
+		int64_t next = (int64_t)p[0];
+
+		bad += p[1] != ((uint64_t)head ^ STAMP);
+		mm_frame_free(head);
+		head = next;
+	}
+	EXPECT(r, !bad, "%lu frames lost their stamp", bad);
+	return n;
+}
+
+/* The same with contiguous blocks: each aligned, stamped in its first and last frame. */
+static uint64_t blocks_until_oom(struct result *r)
+{
+	const uint64_t frames = 1u << BLOCK_ORDER;
+	int64_t head = -1, pfn;
+	uint64_t n = 0, bad = 0;
+
+	while ((pfn = mm_frames_alloc(BLOCK_ORDER)) >= 0) {
+		uint64_t *first = mm_frame_va(pfn), *last = mm_frame_va(pfn + frames - 1);
+
+		bad += (uint64_t)pfn % frames != 0;
+		first[0] = (uint64_t)head;
+		first[1] = last[1] = (uint64_t)pfn ^ STAMP;
+		head = pfn;
+		n++;
+	}
+	while (head >= 0) {
+		uint64_t *first = mm_frame_va(head), *last = mm_frame_va(head + frames - 1);
+		int64_t next = (int64_t)first[0];
+
+		bad += first[1] != ((uint64_t)head ^ STAMP) || last[1] != first[1];
+		mm_frames_free(head, BLOCK_ORDER);
+		head = next;
+	}
+	EXPECT(r, !bad, "%lu blocks misaligned or not contiguous", bad);
+	return n;
+}
+
+/* a pattern in every 256th byte and the last one: cheap, yet any overlap shows */
+static void stamp(uint8_t *p, size_t n, uint64_t seed)
+{
+	for (size_t i = 0; i + 1 < n; i += 256)
+		p[i] = (uint8_t)(seed + i / 256);
+	if (n)
+		p[n - 1] = (uint8_t)(seed ^ 0x5a);
+}
+
+static bool stamped(const uint8_t *p, size_t n, uint64_t seed)
+{
+	for (size_t i = 0; i + 1 < n; i += 256)
+		if (p[i] != (uint8_t)(seed + i / 256))
+			return false;
+	return !n || p[n - 1] == (uint8_t)(seed ^ 0x5a);
+}
+
+/* Random sizes (mostly small, some large) and alignments, random frees, patterns checked
+ * at every free; everything freed at the end. */
+static void heap_stress(struct result *r)
+{
+	static struct {
+		uint8_t *p;
+		size_t n;
+		uint64_t seed;
+	} live[LIVE];
+	uint64_t s = 42, fails = 0, bad = 0;
+	int n = 0;
+
+	for (int op = 0; op < HEAP_OPS; op++) {
+		if (n < LIVE && (rnd(&s) % 2 || !n)) {
+			size_t size = rnd(&s) % 16 ? rnd(&s) % 2100 : rnd(&s) % 70000;
+			size_t align = rnd(&s) % 4 ? 0 : 1ul << (rnd(&s) % 13);
+			uint8_t *p = kmalloc_aligned(size, align);
+
+			if (!p) {
+				fails++;
+				continue;
+			}
+			bad += align && ((uint64_t)p & (align - 1));
+			stamp(p, size, op);
+			live[n].p = p;
+			live[n].n = size;
+			live[n++].seed = op;
+		} else {
+			int k = rnd(&s) % n;
+
+			bad += !stamped(live[k].p, live[k].n, live[k].seed);
+			kfree(live[k].p);
+			live[k] = live[--n];
+		}
+	}
+	kprintf("heap at its fullest, %d objects live:\n", n);
+	mm_stats_print();
+	while (n--) {
+		bad += !stamped(live[n].p, live[n].n, live[n].seed);
+		kfree(live[n].p);
+	}
+	EXPECT(r, !bad, "%lu heap objects misaligned or overwritten", bad);
+	EXPECT(r, !fails, "%lu allocations failed with memory to spare", fails);
+	void *zero = kmalloc(0);
+
+	EXPECT(r, zero != NULL, "kmalloc(0) returned NULL");
+	kfree(zero);
+	EXPECT(r, kmalloc((size_t)-1) == NULL, "kmalloc(SIZE_MAX) did not fail");
+	EXPECT(r, kcalloc((size_t)1 << 62, 8) == NULL, "kcalloc did not catch the overflow");
+}
+
+static const uint8_t rodata_ret[16] = { 0xc3 }; /* ret */
+static uint8_t data_ret[16] = { 0xc3 };
+
+static bool split;
+
+/* W^X and the guard pages, by probing (a fault here is the expected answer). */
+static void protection(struct result *r)
+{
+	const void *text = (const void *)selftest_mm;
+	uint8_t *text_alias =
+		(uint8_t *)mm_frame_va(kernel_pa(text) / PAGE_SIZE) + (kernel_pa(text) % PAGE_SIZE);
+
+	EXPECT(r, arch_probe_write((void *)text) == 14, "kernel text is writable");
+	EXPECT(r, arch_probe_write((void *)rodata_ret) == 14, "rodata is writable");
+	EXPECT(r, arch_probe_write(text_alias) == 14, "the direct map's alias of text is writable");
+	EXPECT(r, arch_probe_exec(rodata_ret) == (arch->paging->nx() ? 14 : 0),
+	       "rodata executability is wrong");
+	EXPECT(r, arch_probe_exec(data_ret) == (arch->paging->nx() ? 14 : 0),
+	       "data executability is wrong");
+	EXPECT(r, arch_probe_read((void *)8) == 14, "page 0 is mapped");
+	EXPECT(r, arch_probe_write(data_ret) == 0, "data is not writable");
+
+	/* one page inside a 2 MiB block made read-only and back: splits a large page where
+	 * the direct map has them */
+	int64_t blk = mm_frames_alloc(9);
+	int level = 0;
+
+	EXPECT(r, blk >= 0, "no 2 MiB block");
+	if (blk >= 0) {
+		uint8_t *va = mm_frame_va(blk);
+
+		vm_lookup((uint64_t)va, &level);
+		EXPECT(r, vm_protect((uint64_t)va + 3 * PAGE_SIZE, 1, PTE_NX) == 0, "protect failed");
+		EXPECT(r, arch_probe_write(va + 3 * PAGE_SIZE) == 14 &&
+				  arch_probe_write(va + 4 * PAGE_SIZE) == 0 &&
+				  arch_probe_write(va + 2 * PAGE_SIZE) == 0,
+		       "one read-only page inside a 2 MiB block did not come out right");
+		EXPECT(r, vm_protect((uint64_t)va + 3 * PAGE_SIZE, 1, PTE_W | PTE_NX) == 0 &&
+				  arch_probe_write(va + 3 * PAGE_SIZE) == 0,
+		       "the page did not become writable again");
+		mm_frames_free(blk, 9);
+	}
+	split = level == 2;
+
+	uint8_t *top = mm_stack_alloc(2 * PAGE_SIZE);
+
+	EXPECT(r, top != NULL, "no stack");
+	if (!top)
+		return;
+	EXPECT(r, arch_probe_write(top - 1) == 0 && arch_probe_write(top - 2 * PAGE_SIZE) == 0,
+	       "a stack is not writable");
+	EXPECT(r, arch_probe_read(top - 2 * PAGE_SIZE - 1) == 14, "no guard page below a stack");
+	mm_stack_free(top, 2 * PAGE_SIZE);
+	EXPECT(r, arch_probe_read(top - 1) == 14, "a freed stack is still mapped");
+}
+
+void selftest_mm(struct result *r, const struct boot_info *bi)
+{
+	struct mm_stats s0, s1;
+
+	mm_trim();
+	mm_stats(&s0);
+	uint64_t frames = frames_until_oom(r);
+
+	mm_trim();
+	EXPECT(r, frames * 4 == s0.free_kib, "took %lu KiB of frames, %lu KiB were free",
+	       frames * 4, s0.free_kib);
+	uint64_t blocks = blocks_until_oom(r);
+
+	heap_stress(r);
+	protection(r);
+	mm_trim();
+	mm_stats(&s1);
+	mm_stats_print();
+	/* page tables made on the way (a split 2 MiB page) stay: count them as returned */
+	EXPECT(r, s1.free_kib + s1.pagetable_kib == s0.free_kib + s0.pagetable_kib,
+	       "%lu KiB free (%lu in page tables) after the test, %lu (%lu) before", s1.free_kib,
+	       s1.pagetable_kib, s0.free_kib, s0.pagetable_kib);
+	if (r->ok)
+		result_note(r, "frames=%lu (%lu KiB, all back) blocks_of_%u=%lu heap_ops=%d wx=ok%s%s",
+			    frames, frames * 4, 1u << BLOCK_ORDER, blocks, HEAP_OPS,
+			    arch->paging->nx() ? " nx=on" : " nx=unavailable",
+			    split ? " split_2m=ok" : "");
+}
+
+/* A write to kernel text: the runner expects the page-fault panic. */
+void selftest_mm_wx(struct result *r, const struct boot_info *bi)
+{
+	volatile uint8_t *text = (volatile uint8_t *)selftest_mm;
+
+	kprintf("writing to kernel text at %p: expect a page fault and a panic\n", (void *)text);
+	*text = 0x90;
+	EXPECT(r, false, "writing to kernel text at %p did not fault", (void *)text);
+}
+
+/* A double free: the runner expects the heap's panic. */
+void selftest_mm_badfree(struct result *r, const struct boot_info *bi)
+{
+	void *p = kmalloc(64);
+
+	kfree(p);
+	kprintf("freeing %p a second time: expect a panic\n", p);
+	kfree(p);
+	EXPECT(r, false, "the double free of %p went unnoticed", p);
+}

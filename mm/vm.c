@@ -1,0 +1,209 @@
+#include "mm/vm.h"
+
+#include "lib/errno.h"
+
+#define LARGE_PAGE (2ull << 20)
+#define TABLE_FLAGS (PTE_P | PTE_W | PTE_A) /* intermediate levels: the leaves decide */
+#define CHUNK 64			      /* entries written per set() call */
+
+struct vm_env vm;
+
+static uint64_t *table(uint64_t pfn)
+{
+	return vm.frame_va(pfn);
+}
+
+static unsigned index_of(uint64_t va, int level)
+{
+	return (va >> (12 + 9 * (level - 1))) & 511;
+}
+
+static int set1(uint64_t t, unsigned idx, uint64_t val)
+{
+	return vm.pg->set(table(t), t, idx, 1, &val) ? -EIO : 0;
+}
+
+/* Replaces the 2 MiB page in entry idx of level-2 table t by a 4 KiB table that maps the
+ * same frames with the same rights. */
+static int split(uint64_t t, unsigned idx, uint64_t e)
+{
+	int64_t pt = vm.new_table();
+	uint64_t base = vm.pg->entry_pfn(e), flags = (e & PTE_FLAGS) & ~PTE_PS;
+	uint64_t vals[CHUNK];
+
+	if (pt < 0)
+		return (int)pt;
+	for (unsigned i = 0; i < 512; i += CHUNK) {
+		for (unsigned j = 0; j < CHUNK; j++)
+			vals[j] = vm.pg->entry(base + i + j, flags);
+		if (vm.pg->set(table(pt), pt, i, CHUNK, vals))
+			return -EIO;
+	}
+	int rc = set1(t, idx, vm.pg->entry(pt, TABLE_FLAGS));
+
+	vm.pg->flush_all();
+	return rc;
+}
+
+/* The frame of the level-`level` table that covers va. Missing tables are created (and
+ * 2 MiB pages in the way split) when `create`; otherwise -ENOENT. */
+static int64_t walk(uint64_t va, int level, bool create)
+{
+	uint64_t t = vm.root;
+
+	for (int l = 4; l > level; l--) {
+		unsigned idx = index_of(va, l);
+		uint64_t e = table(t)[idx];
+
+		if (!(e & PTE_P)) {
+			if (!create)
+				return -ENOENT;
+			int64_t n = vm.new_table();
+
+			if (n < 0)
+				return n;
+			int rc = set1(t, idx, vm.pg->entry(n, TABLE_FLAGS));
+
+			if (rc)
+				return rc;
+			t = n;
+			continue;
+		}
+		if (e & PTE_PS) {
+			if (!create || l != 2)
+				return -EEXIST;
+			int rc = split(t, idx, e);
+
+			if (rc)
+				return rc;
+			e = table(t)[idx];
+		}
+		t = vm.pg->entry_pfn(e);
+	}
+	return (int64_t)t;
+}
+
+int vm_map(uint64_t va, uint64_t pfn, uint64_t n, uint64_t flags, bool large)
+{
+	uint64_t vals[CHUNK];
+
+	flags |= PTE_P | PTE_A | (flags & PTE_W ? PTE_D : 0);
+	while (n) {
+		if (large && vm.pg->large_pages && !(va & (LARGE_PAGE - 1)) && !(pfn & 511) &&
+		    n >= 512) {
+			int64_t pd = walk(va, 2, true);
+
+			if (pd < 0)
+				return (int)pd;
+			unsigned idx = index_of(va, 2);
+			bool was = table(pd)[idx] & PTE_P;
+			int rc = set1(pd, idx, vm.pg->entry(pfn, flags | PTE_PS));
+
+			if (rc)
+				return rc;
+			if (was)
+				vm.pg->flush_all();
+			va += LARGE_PAGE;
+			pfn += 512;
+			n -= 512;
+			continue;
+		}
+		int64_t pt = walk(va, 1, true);
+
+		if (pt < 0)
+			return (int)pt;
+		unsigned idx = index_of(va, 1), k = 512 - idx;
+		bool was = false;
+
+		if (k > n)
+			k = n;
+		if (k > CHUNK)
+			k = CHUNK;
+		for (unsigned i = 0; i < k; i++) {
+			was |= table(pt)[idx + i] & PTE_P;
+			vals[i] = vm.pg->entry(pfn + i, flags);
+		}
+		if (vm.pg->set(table(pt), pt, idx, k, vals))
+			return -EIO;
+		for (unsigned i = 0; was && i < k; i++)
+			vm.pg->flush_page(va + i * PAGE_SIZE);
+		va += k * PAGE_SIZE;
+		pfn += k;
+		n -= k;
+	}
+	return 0;
+}
+
+int vm_unmap(uint64_t va, uint64_t n)
+{
+	for (; n; n--, va += PAGE_SIZE) {
+		int level;
+
+		if (!vm_lookup(va, &level))
+			continue;
+		int64_t pt = walk(va, 1, true); /* splits a 2 MiB page if need be */
+
+		if (pt < 0)
+			return (int)pt;
+		int rc = set1(pt, index_of(va, 1), 0);
+
+		if (rc)
+			return rc;
+		vm.pg->flush_page(va);
+	}
+	return 0;
+}
+
+int vm_protect(uint64_t va, uint64_t n, uint64_t flags)
+{
+	flags = vm.pg->flags(flags | PTE_P | PTE_A | (flags & PTE_W ? PTE_D : 0));
+	for (; n; n--, va += PAGE_SIZE) {
+		int level;
+		uint64_t e = vm_lookup(va, &level);
+
+		if (!e)
+			return -ENOENT;
+		int64_t pt = walk(va, 1, true); /* splits a 2 MiB page if need be */
+
+		if (pt < 0)
+			return (int)pt;
+		e = table(pt)[index_of(va, 1)];
+		int rc = set1(pt, index_of(va, 1), (e & PTE_ADDR) | flags);
+
+		if (rc)
+			return rc;
+		vm.pg->flush_page(va);
+	}
+	return 0;
+}
+
+int vm_prepare(uint64_t va, uint64_t n)
+{
+	for (uint64_t a = va & ~(LARGE_PAGE - 1); a < va + n * PAGE_SIZE; a += LARGE_PAGE) {
+		int64_t t = walk(a, 1, true);
+
+		if (t < 0)
+			return (int)t;
+	}
+	return 0;
+}
+
+uint64_t vm_lookup(uint64_t va, int *level)
+{
+	uint64_t t = vm.root;
+
+	for (int l = 4; l >= 1; l--) {
+		uint64_t e = table(t)[index_of(va, l)];
+
+		if (!(e & PTE_P))
+			return 0;
+		if (l == 1 || (l == 2 && (e & PTE_PS))) {
+			*level = l;
+			return e;
+		}
+		if (e & PTE_PS)
+			return 0; /* 1 GiB pages are never made */
+		t = vm.pg->entry_pfn(e);
+	}
+	return 0;
+}

@@ -1,0 +1,33 @@
+/* Kernel mappings: the one page-table walker, on top of the CPU mode's paging operations
+ * (arch_x86_64/paging.h). Maps with 2 MiB pages where the platform allows and the range
+ * is aligned, 4 KiB otherwise, and splits a 2 MiB page when a change needs 4 KiB. */
+#ifndef MM_VM_H
+#define MM_VM_H
+
+#include "arch_x86_64/paging.h"
+
+/* The tables' memory: where a page-table frame can be read (and, natively, written), and
+ * where a fresh, zeroed, prepared table frame comes from. mm.c provides both. */
+struct vm_env {
+	const struct paging_ops *pg;
+	uint64_t root;
+	void *(*frame_va)(uint64_t pfn);
+	int64_t (*new_table)(void);
+};
+
+extern struct vm_env vm;
+
+/* Maps n pages at va to frames pfn.. with PTE flags (PTE_P implied); large pages when
+ * `large` and the platform allows. Returns 0 or a negative error. */
+int vm_map(uint64_t va, uint64_t pfn, uint64_t n, uint64_t flags, bool large);
+int vm_unmap(uint64_t va, uint64_t n);
+/* Changes the rights of n mapped pages to `flags`, keeping the frames they map (whatever
+ * those are: on Xen PV a page may hold a frame the guest does not own, like shared_info). */
+int vm_protect(uint64_t va, uint64_t n, uint64_t flags);
+/* Makes sure the 4 KiB-level tables for [va, va + n pages) exist, so that a following
+ * vm_map(..., large = false) of that range needs no new page-table frame. */
+int vm_prepare(uint64_t va, uint64_t n);
+/* The leaf entry mapping va (0 when unmapped), and its level (1: 4 KiB, 2: 2 MiB). */
+uint64_t vm_lookup(uint64_t va, int *level);
+
+#endif

@@ -1,0 +1,124 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/errno.h"
+#include "mm/vm.h"
+#include "tools/unit/unit.h"
+
+/* A fake MMU: page-table frames in an arena, entries with native semantics; the walk that
+ * hardware would do is done by vm_lookup itself. */
+#define TABLES 64
+static uint64_t (*tables)[512];
+static int next_table, fail_after = -1;
+
+static void *fva(uint64_t pfn)
+{
+	return tables[pfn];
+}
+
+static int64_t fake_new_table(void)
+{
+	if (next_table == TABLES || fail_after == 0)
+		return -ENOMEM;
+	if (fail_after > 0)
+		fail_after--;
+	memset(tables[next_table], 0, sizeof(tables[0]));
+	return next_table++;
+}
+
+static bool f_nx(void) { return true; }
+static uint64_t f_flags(uint64_t f) { return f; }
+static uint64_t f_entry(uint64_t pfn, uint64_t f) { return pfn << 12 | f; }
+static uint64_t f_entry_pfn(uint64_t e) { return (e & PTE_ADDR) >> 12; }
+static int flushes;
+static int f_set(uint64_t *t, uint64_t tp, unsigned idx, unsigned n, const uint64_t *v)
+{
+	for (unsigned i = 0; i < n; i++)
+		t[idx + i] = v[i];
+	return 0;
+}
+static int f_prepare(uint64_t pfn) { return 0; }
+static void f_flush_page(uint64_t va) { flushes++; }
+static void f_flush_all(void) { flushes++; }
+
+static struct paging_ops ops = {
+	.name = "fake", .large_pages = true, .nx = f_nx, .flags = f_flags, .entry = f_entry,
+	.entry_pfn = f_entry_pfn, .set = f_set, .prepare_table = f_prepare,
+	.flush_page = f_flush_page, .flush_all = f_flush_all,
+};
+
+static void setup(bool large)
+{
+	if (!tables)
+		tables = aligned_alloc(4096, sizeof(uint64_t[512]) * TABLES);
+	next_table = 0;
+	fail_after = -1;
+	ops.large_pages = large;
+	vm = (struct vm_env){ .pg = &ops, .frame_va = fva, .new_table = fake_new_table };
+	vm.root = fake_new_table();
+}
+
+#define VA 0xffff888000000000ull
+
+TEST(vm_maps_large_and_small)
+{
+	int level;
+
+	setup(true);
+	/* 4 KiB head, two 2 MiB pages, 4 KiB tail */
+	CHECK_EQ(vm_map(VA + 0x1ff000, 0x1ff, 1 + 1024 + 3, PTE_W | PTE_NX, true), 0);
+	uint64_t e = vm_lookup(VA + 0x1ff000, &level);
+
+	CHECK(level == 1 && f_entry_pfn(e) == 0x1ff && (e & PTE_W) && (e & PTE_NX));
+	e = vm_lookup(VA + 0x200000 + 0x1234, &level);
+	CHECK(level == 2 && f_entry_pfn(e) == 0x200 && (e & PTE_PS));
+	e = vm_lookup(VA + 0x400000 + 0x1ff000, &level);
+	CHECK(level == 2 && f_entry_pfn(e) == 0x400);
+	e = vm_lookup(VA + 0x602000, &level);
+	CHECK(level == 1 && f_entry_pfn(e) == 0x602);
+	CHECK(vm_lookup(VA + 0x603000, &level) == 0);
+	CHECK(vm_lookup(0x1000, &level) == 0);
+	/* no large pages allowed: all 4 KiB */
+	setup(false);
+	CHECK_EQ(vm_map(VA + 0x200000, 0x200, 512, PTE_W, true), 0);
+	CHECK(vm_lookup(VA + 0x3ff000, &level) && level == 1);
+}
+
+TEST(vm_splits_a_large_page_to_change_one_4k_page)
+{
+	int level;
+
+	setup(true);
+	CHECK_EQ(vm_map(VA, 0x400, 512, PTE_W | PTE_NX, true), 0);
+	CHECK(vm_lookup(VA + 0x5000, &level) && level == 2);
+	flushes = 0;
+	CHECK_EQ(vm_protect(VA + 0x5000, 1, PTE_NX), 0); /* read-only, one page */
+	uint64_t e = vm_lookup(VA + 0x5000, &level);
+
+	CHECK(level == 1 && f_entry_pfn(e) == 0x405 && !(e & PTE_W) && (e & PTE_NX));
+	for (unsigned i = 0; i < 512; i++) { /* every other page kept its frame and rights */
+		e = vm_lookup(VA + i * 4096, &level);
+		CHECK(level == 1 && f_entry_pfn(e) == 0x400 + i);
+		if (i != 5)
+			CHECK(e & PTE_W);
+	}
+	CHECK(flushes > 0);
+	CHECK_EQ(vm_unmap(VA + 0x7000, 2), 0);
+	CHECK(!vm_lookup(VA + 0x7000, &level) && !vm_lookup(VA + 0x8000, &level));
+	CHECK(vm_lookup(VA + 0x9000, &level));
+	CHECK_EQ(vm_protect(VA + 0x7000, 1, PTE_W), -ENOENT); /* not mapped */
+}
+
+TEST(vm_reports_running_out_of_tables)
+{
+	setup(true);
+	fail_after = 1; /* room for one more table, the walk needs three */
+	CHECK_EQ(vm_map(0x7f0000000000ull, 1, 1, PTE_W, false), -ENOMEM);
+	fail_after = -1;
+	CHECK_EQ(vm_map(0x7f0000000000ull, 1, 1, PTE_W, false), 0);
+	CHECK_EQ(vm_prepare(0x7f0000400000ull, 600), 0); /* tables for two 2 MiB windows */
+	int before = next_table;
+
+	CHECK_EQ(vm_map(0x7f0000400000ull, 9, 600, PTE_W, false), 0);
+	CHECK_EQ(next_table, before); /* prepared: no new table needed */
+}
