@@ -10,7 +10,7 @@ LD := ld
 PYTHON ?= python3
 
 # Everything in these folders that is not a host test is kernel code.
-KDIRS := arch_x86_64 hv_kvm hv_xen common mm lib
+KDIRS := arch_x86_64 hv_kvm hv_xen common mm sched lib
 KSRC := $(filter-out %_test.c,$(foreach d,$(KDIRS),$(wildcard $(d)/*.c $(d)/*.S)))
 KOBJ := $(patsubst %,$(BUILD)/k/%.o,$(KSRC))
 
@@ -32,12 +32,15 @@ KLDFLAGS := -nostdlib -static -no-pie -z max-page-size=4096 -z noexecstack --bui
 	--no-warn-rwx-segments -T arch_x86_64/kernel.ld
 
 # Host unit tests: pure code (no asm, no hardware) compiled for the host with sanitizers.
-HOST_SRC := lib/format.c lib/cmdline.c lib/memmap.c lib/acpi.c lib/pvclock.c lib/ksyms.c \
+HOST_SRC := lib/format.c lib/cmdline.c lib/memmap.c lib/acpi.c lib/pvclock.c lib/ksyms.c lib/time.c \
 	arch_x86_64/boot_pvh.c arch_x86_64/boot_xenpv.c mm/frame.c mm/heap.c mm/early.c mm/vm.c \
+	sched/sync.c \
 	tools/unit/unit.c
 HOST_TESTS := $(foreach d,$(KDIRS),$(wildcard $(d)/*_test.c))
 HCFLAGS := $(COMMON_CFLAGS) -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -DHOST_TEST
+# The lock-free code's tests again under ThreadSanitizer, which ASan excludes.
+TSAN_TESTS := lib/mpsc_test.c sched/sync_test.c sched/sync.c
 
 # V=1 shows the full commands
 Q := $(if $(V),,@)
@@ -87,13 +90,20 @@ HDRS := $(wildcard */*.h tools/unit/*.h)
 $(BUILD)/host/unit: $(HOST_SRC) $(HOST_TESTS) $(HDRS) | $(BUILD)/include/xen
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  HOSTCC  $@")
-	$(Q)$(CC) $(HCFLAGS) -o $@ $(HOST_SRC) $(HOST_TESTS)
+	$(Q)$(CC) $(HCFLAGS) -pthread -o $@ $(HOST_SRC) $(HOST_TESTS)
+
+$(BUILD)/host/unit-tsan: $(TSAN_TESTS) tools/unit/unit.c $(HDRS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  HOSTCC  $@")
+	$(Q)$(CC) $(COMMON_CFLAGS) -O1 -g -fsanitize=thread -pthread -DHOST_TEST -o $@ \
+		tools/unit/unit.c $(TSAN_TESTS)
 
 deps:
 	@tools/deps.sh
 
-unit: $(BUILD)/host/unit $(BUILD)/amphi.elf
+unit: $(BUILD)/host/unit $(BUILD)/host/unit-tsan $(BUILD)/amphi.elf
 	$(BUILD)/host/unit
+	TSAN_OPTIONS=halt_on_error=1 $(BUILD)/host/unit-tsan
 	$(PYTHON) tools/check_notes.py $(BUILD)/amphi.elf
 
 # The guest command line for `make run`; CMDLINE=... overrides it.
@@ -107,7 +117,7 @@ matrix: all
 	$(PYTHON) test_matrix/run.py $(MATRIX_ARGS)
 
 test: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/host/unit
+	@$(MAKE) --no-print-directory all $(BUILD)/host/unit $(BUILD)/host/unit-tsan
 	@$(MAKE) --no-print-directory unit
 	$(PYTHON) test_matrix/run.py $(MATRIX_ARGS)
 

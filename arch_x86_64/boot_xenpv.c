@@ -57,12 +57,14 @@ int boot_parse_xenpv(struct boot_info *bi, const struct start_info *si, uint64_t
 		bi->mod_count = 1;
 	}
 
-	/* The builder's bootstrap area follows the kernel: start_info, p2m list, xenstore and
-	 * console pages, page tables, then one page of boot stack (xen/xen.h). */
-	uint64_t start = (uint64_t)si - virt_base;
+	/* The builder's bootstrap area follows the kernel: the p2m list, start_info, xenstore
+	 * and console pages, page tables, then one page of boot stack (xen/xen.h; libxc puts
+	 * the p2m list first). All of it stays in use. */
+	uint64_t first = MIN((uint64_t)si, si->mfn_list);
+	uint64_t start = first - virt_base;
 	uint64_t end = si->pt_base - virt_base + (si->nr_pt_frames + 1) * PAGE_SIZE;
 
-	if (si->pt_base < (uint64_t)si || end > si->nr_pages * PAGE_SIZE)
+	if (first < virt_base || si->pt_base < first || end > si->nr_pages * PAGE_SIZE)
 		return fail(bi, "Xen PV page tables at %#lx lie outside the bootstrap area",
 			    si->pt_base);
 	bi->xen_pv.pt_pfn = (si->pt_base - virt_base) / PAGE_SIZE;

@@ -51,6 +51,12 @@ TEST(xenpv_parses_a_good_start_info)
 	/* start_info .. page tables + boot stack */
 	CHECK(bi.reserved_count == 1 && bi.reserved[0].base == SI_PA &&
 	      bi.reserved[0].base + bi.reserved[0].len == 0x10a000 + 5 * 4096);
+	/* with the p2m list before start_info (libxc's order) the area starts at the list */
+	memset(&bi, 0, sizeof(bi));
+	page.si.mfn_list = virt_base() + 0x103000;
+	CHECK_EQ(boot_parse_xenpv(&bi, &page.si, virt_base()), 0);
+	CHECK(bi.reserved_count == 1 && bi.reserved[0].base == 0x103000 &&
+	      bi.reserved[0].base + bi.reserved[0].len == 0x10a000 + 5 * 4096);
 }
 
 TEST(xenpv_rejects_bad_start_info)

@@ -28,6 +28,8 @@
 #define SEL_BOOT_CODE32 0x38
 
 #define BOOT_STACK_SIZE 16384
+/* where the other CPUs of a PC start (real mode): a page in the reserved first MiB */
+#define AP_TRAMP 0x8000
 #define IST_STACK_SIZE 8192
 
 #ifndef __ASSEMBLY__

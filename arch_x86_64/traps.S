@@ -1,5 +1,5 @@
-/* Exception entry stubs for vectors 0-31, in two flavours that end in the same
- * struct trap_frame (arch.h) and the same trap_dispatch():
+/* Entry stubs (native: vectors 0-255; Xen PV: exceptions 0-31 and the event upcall), in
+ * two flavours that end in the same struct trap_frame (arch.h) and the same trap_dispatch():
  * - native: the CPU pushed ss, rsp, rflags, cs, rip [, error]; return with iretq;
  * - Xen PV: Xen's bounce frame has %rcx and %r11 on top of that (xen/arch-x86/xen-x86_64.h);
  *   return with HYPERVISOR_iret, which wants rax, r11, rcx, flags on top of the frame.
@@ -12,12 +12,12 @@
 #define HAS_ERROR(v) ((v) == 8 || ((v) >= 10 && (v) <= 14) || (v) == 17 || (v) == 21 || \
 		      (v) == 29 || (v) == 30)
 
-.macro STUBS kind, prologue
+.macro STUBS kind, prologue, count
 	.balign 16
 	.globl trap_stubs_\kind
 trap_stubs_\kind:
 	.set vec, 0
-	.rept 32
+	.rept \count
 	.balign 16
 	\prologue
 	.if HAS_ERROR(vec) == 0
@@ -73,8 +73,29 @@ trap_stubs_\kind:
 .endm
 
 	.text
-	STUBS native, NOTHING
-	STUBS xenpv, POP_XEN_RCX_R11
+	STUBS native, NOTHING, 256
+	STUBS xenpv, POP_XEN_RCX_R11, 32
+
+/* Xen PV event upcall (CALLBACKTYPE_event): the same bounce frame as an exception without
+ * an error code; dispatched as vector VEC_XEN_UPCALL. */
+	.globl xenpv_upcall_entry
+xenpv_upcall_entry:
+	pop	%rcx
+	pop	%r11
+	pushq	$0
+	pushq	$0xf3
+	jmp	trap_common_xenpv
+
+/* Xen PV failsafe callback: Xen could not return to us (bad segment); ds, es, fs, gs sit
+ * between %r11 and the frame. Reported as vector 0xf4, which nothing handles: a panic. */
+	.globl xenpv_failsafe_entry
+xenpv_failsafe_entry:
+	pop	%rcx
+	pop	%r11
+	add	$32, %rsp
+	pushq	$0
+	pushq	$0xf4
+	jmp	trap_common_xenpv
 
 trap_common_native:
 	SAVE_REGS

@@ -1,15 +1,30 @@
-/* CPU tables and exception dispatch for both CPU modes:
- * native: GDT with a TSS (IST stacks for #DF, NMI, #MC so they work on a broken stack), IDT;
- * Xen PV: the trap table (HYPERVISOR_set_trap_table), selectors are Xen's flat ones. */
+/* CPU tables, the interrupt flag, and trap and interrupt dispatch for both CPU modes:
+ * native: per-CPU GDT and TSS (IST stacks for #DF, NMI and #MC so they work on a broken
+ *   stack), one IDT for all 256 vectors, IF, sti;hlt;
+ * Xen PV: the trap table and event callbacks (per vCPU, by hypercall), the event mask in
+ *   vcpu_info as the interrupt flag, SCHEDOP_block to halt. */
+#include <stdint.h>
+
+#include <xen/callback.h>
+
 #include "arch_x86_64/arch.h"
 #include "arch_x86_64/cpu.h"
 #include "arch_x86_64/layout.h"
 #include "arch_x86_64/paging.h"
+#include "arch_x86_64/percpu.h"
 #include "arch_x86_64/uart.h"
+#include "common/console.h"
 #include "common/panic.h"
 #include "hv_xen/hypercall.h"
+#include "lib/errno.h"
 
 extern char trap_stubs_native[], trap_stubs_xenpv[];
+extern char xenpv_upcall_entry[], xenpv_failsafe_entry[];
+
+#define MSR_GS_BASE 0xc0000101
+
+struct cpu cpus[MAX_CPUS];
+void (*preempt_point)(void);
 
 struct tss {
 	uint32_t reserved0;
@@ -38,27 +53,55 @@ struct desc_ptr {
 
 enum { IST_DF = 1, IST_NMI = 2, IST_MC = 3, IST_COUNT = 3 };
 
-static uint64_t gdt[7] __aligned(16);
-static struct tss tss __aligned(16);
+static uint64_t gdt[MAX_CPUS][7] __aligned(16);
+static struct tss tss[MAX_CPUS] __aligned(16);
 static struct idt_gate idt[256] __aligned(16);
-static uint8_t ist_stacks[IST_COUNT][IST_STACK_SIZE] __aligned(16);
+/* the boot CPU's exception stacks until the memory manager gives guarded ones */
+static uint8_t boot_ist[IST_COUNT][IST_STACK_SIZE] __aligned(16);
 
-static void native_cpu_init(void)
+static struct {
+	void (*fn)(void *arg);
+	void *arg;
+} irq_handlers[256];
+void (*arch_irq_exit)(const struct trap_frame *f);
+
+static void build_idt(void)
 {
-	uint64_t t = (uint64_t)&tss;
+	for (int v = 0; v < 256; v++) {
+		uint64_t a = (uint64_t)trap_stubs_native + 16 * v;
+
+		idt[v] = (struct idt_gate){
+			.off_lo = a & 0xffff,
+			.sel = SEL_KCODE,
+			.ist = v == 8 ? IST_DF : v == 2 ? IST_NMI : v == 18 ? IST_MC : 0,
+			.type = 0x8e,
+			.off_mid = (a >> 16) & 0xffff,
+			.off_hi = a >> 32,
+		};
+	}
+}
+
+static void native_cpu_init(struct cpu *c)
+{
+	struct tss *t = &tss[c->id];
+	uint64_t ta = (uint64_t)t, *g = gdt[c->id];
 	struct desc_ptr p;
 
-	for (int i = 0; i < IST_COUNT; i++)
-		tss.ist[i] = (uint64_t)ist_stacks[i] + IST_STACK_SIZE;
-	tss.iomap_base = sizeof(tss); /* no I/O bitmap */
-	gdt[SEL_KCODE / 8] = 0x00af9a000000ffff;
-	gdt[SEL_KDATA / 8] = 0x00cf92000000ffff;
-	gdt[SEL_UDATA / 8] = 0x00cff2000000ffff;
-	gdt[SEL_UCODE / 8] = 0x00affa000000ffff;
-	gdt[SEL_TSS / 8] = (sizeof(tss) - 1) | (t & 0xffffff) << 16 | 0x89ull << 40 |
-			   ((t >> 24) & 0xff) << 56;
-	gdt[SEL_TSS / 8 + 1] = t >> 32;
-	p = (struct desc_ptr){ sizeof(gdt) - 1, (uint64_t)gdt };
+	if (c->id == 0) {
+		build_idt();
+		for (int i = 0; i < IST_COUNT; i++)
+			t->ist[i] = (uint64_t)boot_ist[i] + IST_STACK_SIZE;
+	}
+	t->iomap_base = sizeof(*t); /* no I/O bitmap */
+	/* accessed bits preset, so loading a selector never writes the GDT */
+	g[SEL_KCODE / 8] = 0x00af9b000000ffff;
+	g[SEL_KDATA / 8] = 0x00cf93000000ffff;
+	g[SEL_UDATA / 8] = 0x00cff3000000ffff;
+	g[SEL_UCODE / 8] = 0x00affb000000ffff;
+	g[SEL_TSS / 8] = (sizeof(*t) - 1) | (ta & 0xffffff) << 16 | 0x89ull << 40 |
+			 ((ta >> 24) & 0xff) << 56;
+	g[SEL_TSS / 8 + 1] = ta >> 32;
+	p = (struct desc_ptr){ sizeof(gdt[0]) - 1, (uint64_t)g };
 	__asm__ __volatile__("lgdt %0\n\t"
 			     "pushq %1\n\t"
 			     "lea 1f(%%rip), %%rax\n\t"
@@ -73,35 +116,59 @@ static void native_cpu_init(void)
 			     :
 			     : "m"(p), "i"(SEL_KCODE), "i"(SEL_KDATA), "r"(SEL_TSS)
 			     : "rax", "memory");
-
-	for (int v = 0; v < 32; v++) {
-		uint64_t a = (uint64_t)trap_stubs_native + 16 * v;
-
-		idt[v] = (struct idt_gate){
-			.off_lo = a & 0xffff,
-			.sel = SEL_KCODE,
-			.ist = v == 8 ? IST_DF : v == 2 ? IST_NMI : v == 18 ? IST_MC : 0,
-			.type = 0x8e,
-			.off_mid = (a >> 16) & 0xffff,
-			.off_hi = a >> 32,
-		};
-	}
 	p = (struct desc_ptr){ sizeof(idt) - 1, (uint64_t)idt };
 	__asm__ __volatile__("lidt %0" : : "m"(p));
+	c->self = c;
+	wrmsr(MSR_GS_BASE, (uint64_t)c);
 }
 
 static void native_set_exception_stacks(void *(*stack_alloc)(size_t size))
 {
+	struct tss *t = &tss[arch_cpu_id()];
+
 	for (int i = 0; i < IST_COUNT; i++) {
 		void *top = stack_alloc(IST_STACK_SIZE);
 
 		if (!top)
 			panic("no memory for exception stack %d", i);
-		tss.ist[i] = (uint64_t)top;
+		t->ist[i] = (uint64_t)top;
 	}
 }
 
-static void xenpv_cpu_init(void)
+static uint64_t native_irq_save(void)
+{
+	uint64_t flags;
+
+	__asm__ __volatile__("pushfq; pop %0; cli" : "=r"(flags) : : "memory");
+	return (flags >> 9) & 1;
+}
+
+static void native_irq_restore(uint64_t on)
+{
+	if (on)
+		__asm__ __volatile__("sti" ::: "memory");
+}
+
+/* sti takes effect after the next instruction, so on hardware no interrupt slips in
+ * before hlt. Nested under TCG (the Xen PVH rig, PLATFORM.md) one does now and then: its
+ * handler then runs with the CPU about to halt although the handler just gave it work.
+ * interrupt() therefore moves an interrupted hlt on past itself. */
+extern const char arch_halt_insn[];
+
+static void native_halt(void)
+{
+	__asm__ __volatile__("sti\n"
+			     ".globl arch_halt_insn\n"
+			     "arch_halt_insn: hlt\n"
+			     "cli" ::: "memory");
+}
+
+static bool native_frame_irqs_on(const struct trap_frame *f)
+{
+	return f->rflags & 0x200;
+}
+
+static void xenpv_cpu_init(struct cpu *c)
 {
 	/* vectors 0-19 except NMI, which Xen delivers through a callback instead */
 	static struct trap_info table[21];
@@ -121,6 +188,65 @@ static void xenpv_cpu_init(void)
 
 	if (rc)
 		panic("xen-pv: set_trap_table failed (%ld)", rc);
+	struct callback_register ev = { .type = CALLBACKTYPE_event,
+					.flags = CALLBACKF_mask_events,
+					.address = (unsigned long)xenpv_upcall_entry };
+	struct callback_register fs = { .type = CALLBACKTYPE_failsafe,
+					.flags = CALLBACKF_mask_events,
+					.address = (unsigned long)xenpv_failsafe_entry };
+
+	if ((rc = xen_callback_op(CALLBACKOP_register, &ev)) ||
+	    (rc = xen_callback_op(CALLBACKOP_register, &fs)))
+		panic("xen-pv: registering the event callbacks failed (%ld)", rc);
+	c->self = c;
+	if ((rc = xen_set_segment_base(SEGBASE_GS_KERNEL, (uint64_t)c)))
+		panic("xen-pv: setting the GS base failed (%ld)", rc);
+}
+
+/* Before the platform maps vcpu_info there is no event to mask: report "disabled". */
+static uint64_t xenpv_irq_save(void)
+{
+	struct vcpu_info *v = this_cpu()->xen_vcpu;
+
+	if (!v)
+		return 0;
+	uint8_t was = v->evtchn_upcall_mask;
+
+	v->evtchn_upcall_mask = 1;
+	barrier();
+	return !was;
+}
+
+static void xenpv_irq_restore(uint64_t on)
+{
+	struct vcpu_info *v = this_cpu()->xen_vcpu;
+
+	if (!v || !on)
+		return;
+	barrier();
+	v->evtchn_upcall_mask = 0;
+	barrier();
+	/* an event that came while masked is delivered on the way back from any hypercall */
+	if (READ_ONCE(v->evtchn_upcall_pending))
+		xen_version(XENVER_version, NULL);
+}
+
+/* SCHEDOP_block unmasks events and checks for pending ones atomically (xen/sched.h), and
+ * the upcall runs when it returns; the caller expects events masked again after. */
+static void xenpv_halt(void)
+{
+	struct vcpu_info *v = this_cpu()->xen_vcpu;
+
+	xen_sched_op(SCHEDOP_block, NULL);
+	if (v)
+		v->evtchn_upcall_mask = 1;
+	barrier();
+}
+
+/* Xen saves the interrupted context's event mask in bits 32-39 of the CS slot */
+static bool xenpv_frame_irqs_on(const struct trap_frame *f)
+{
+	return !((f->cs >> 32) & 0xff);
 }
 
 static const char *const names[32] = {
@@ -151,6 +277,38 @@ const char *trap_name(uint64_t vector)
 	return vector < 32 && names[vector] ? names[vector] : "unexpected vector";
 }
 
+void arch_irq_set_handler(unsigned vector, void (*fn)(void *arg), void *arg)
+{
+	irq_handlers[vector & 255].arg = arg;
+	__atomic_store_n(&irq_handlers[vector & 255].fn, fn, __ATOMIC_RELEASE);
+}
+
+static void claimed(void *arg)
+{
+}
+
+/* Device vectors are handed out by claiming their handler slot (a CAS from NULL to a
+ * placeholder), then setting it: no lock, and a slot in use is never touched. */
+int arch_irq_alloc(void (*fn)(void *arg), void *arg)
+{
+	for (unsigned v = VEC_FIRST_DEVICE; v <= VEC_LAST_DEVICE; v++) {
+		void (*none)(void *) = NULL;
+
+		if (__atomic_compare_exchange_n(&irq_handlers[v].fn, &none, claimed, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			arch_irq_set_handler(v, fn, arg);
+			return (int)v;
+		}
+	}
+	return -ENOSPC;
+}
+
+void arch_irq_free(unsigned vector)
+{
+	if (vector >= VEC_FIRST_DEVICE && vector <= VEC_LAST_DEVICE)
+		__atomic_store_n(&irq_handlers[vector].fn, NULL, __ATOMIC_RELEASE);
+}
+
 struct extable_entry {
 	uint64_t insn, fixup;
 };
@@ -159,8 +317,38 @@ extern const struct extable_entry __extable_start[], __extable_end[];
 /* arch_probe_exec's target: a fault fetching it returns to the probe's caller */
 static uint64_t probe_exec_target;
 
+static void interrupt(struct trap_frame *f)
+{
+	struct cpu *c = this_cpu();
+	void (*h)(void *) = __atomic_load_n(&irq_handlers[f->vector & 255].fn, __ATOMIC_ACQUIRE);
+
+	c->irq_depth++;
+	c->irqs++;
+	if (h) {
+		h(irq_handlers[f->vector & 255].arg);
+	} else {
+		static uint64_t seen[4];
+
+		if (!(seen[f->vector / 64] & (1ull << (f->vector % 64)))) {
+			seen[f->vector / 64] |= 1ull << (f->vector % 64);
+			kprintf("unexpected interrupt, vector %lu (ignored)\n", f->vector);
+		}
+	}
+	c->irq_depth--;
+	if (f->rip == (uint64_t)arch_halt_insn) {
+		f->rip++; /* hlt is one byte: the idle loop looks for work again instead */
+		c->halt_window_irqs++;
+	}
+	if (arch_irq_exit)
+		arch_irq_exit(f);
+}
+
 void trap_dispatch(struct trap_frame *f)
 {
+	if (f->vector >= 32 && f->vector != 0xf4) {
+		interrupt(f);
+		return;
+	}
 	for (const struct extable_entry *e = __extable_start; e < __extable_end; e++) {
 		if (e->insn == f->rip) {
 			f->rip = e->fixup;
@@ -229,30 +417,6 @@ uint64_t arch_trap_roundtrip(void)
 	return vec;
 }
 
-static void native_early_write(const char *s, size_t n);
-static void xenpv_early_write(const char *s, size_t n);
-static void native_early_exit(int code);
-static void xenpv_early_exit(int code);
-
-const struct arch_ops arch_native = {
-	.name = "native",
-	.paging = &paging_native,
-	.cpu_init = native_cpu_init,
-	.early_write = native_early_write,
-	.early_exit = native_early_exit,
-	.set_exception_stacks = native_set_exception_stacks,
-};
-
-const struct arch_ops arch_xenpv = {
-	.name = "xen-pv",
-	.paging = &paging_xenpv,
-	.cpu_init = xenpv_cpu_init,
-	.early_write = xenpv_early_write,
-	.early_exit = xenpv_early_exit,
-};
-
-const struct arch_ops *arch = &arch_native;
-
 /* Before the platform is known the PVH entry writes to both places a console may be:
  * COM1 (QEMU/KVM) and port 0xe9, which Xen copies to its own console for HVM/PVH guests. */
 static void native_early_write(const char *s, size_t n)
@@ -284,3 +448,30 @@ static void xenpv_early_exit(int code)
 	for (;;)
 		xen_sched_op(SCHEDOP_shutdown, &s);
 }
+
+const struct arch_ops arch_native = {
+	.name = "native",
+	.paging = &paging_native,
+	.cpu_init = native_cpu_init,
+	.irq_save = native_irq_save,
+	.irq_restore = native_irq_restore,
+	.halt = native_halt,
+	.frame_irqs_on = native_frame_irqs_on,
+	.early_write = native_early_write,
+	.early_exit = native_early_exit,
+	.set_exception_stacks = native_set_exception_stacks,
+};
+
+const struct arch_ops arch_xenpv = {
+	.name = "xen-pv",
+	.paging = &paging_xenpv,
+	.cpu_init = xenpv_cpu_init,
+	.irq_save = xenpv_irq_save,
+	.irq_restore = xenpv_irq_restore,
+	.halt = xenpv_halt,
+	.frame_irqs_on = xenpv_frame_irqs_on,
+	.early_write = xenpv_early_write,
+	.early_exit = xenpv_early_exit,
+};
+
+const struct arch_ops *arch = &arch_native;

@@ -9,7 +9,9 @@
 #include "common/selftest.h"
 #include "lib/cmdline.h"
 #include "lib/string.h"
+#include "lib/time.h"
 #include "mm/mm.h"
+#include "sched/sched.h"
 
 #define AMPHI_VERSION "0.1"
 
@@ -45,6 +47,15 @@ static void __noreturn boot_continue(void *arg)
 	char test[32];
 
 	mm_stats_print();
+	sched_init();
+	unsigned up = sched_start_cpus();
+	uint64_t wall = wallclock_ns();
+	char when[24] = "none";
+
+	if (wall)
+		format_utc(when, sizeof(when), wall);
+	kprintf("cpus: %u of %u online; timer: %s; wall clock: %s%s\n", up, hal_info.vcpus,
+		hal_info.timer, when, wall ? " UTC" : "");
 	int e = cmdline_get_u64(bi->cmdline, "exit", &code);
 
 	if (e == 0 && code > 127) {
@@ -65,7 +76,7 @@ static void __noreturn boot_continue(void *arg)
 
 void __noreturn boot_main(struct boot_info *bi)
 {
-	arch->cpu_init();
+	arch->cpu_init(&cpus[0]);
 	hal_select(bi);
 	if (bi->error)
 		panic("boot: %s", bi->error);

@@ -11,6 +11,7 @@ static const struct hal *const platforms[] = { &hal_xen_pv, &hal_xen_pvh, &hal_k
 
 const struct hal *hal;
 struct hal_info hal_info;
+struct hal_events hal_events;
 
 void hal_select(struct boot_info *bi)
 {
@@ -31,6 +32,7 @@ void hal_select(struct boot_info *bi)
 void hal_exit(int code)
 {
 	kprintf("EXIT %d\n", code);
+	console_flush();
 	if (hal)
 		hal->shutdown(code);
 	arch->early_exit(code);

@@ -5,6 +5,7 @@
 #include "arch_x86_64/arch.h"
 #include "arch_x86_64/cpu.h"
 #include "arch_x86_64/layout.h"
+#include "arch_x86_64/percpu.h"
 #include "common/console.h"
 #include "common/hal.h"
 #include "lib/format.h"
@@ -52,9 +53,17 @@ static void backtrace(uint64_t rip, uint64_t rbp)
 	}
 }
 
+const char *(*panic_thread_name)(void);
+
 static void header(const char *what)
 {
-	kprintf("PANIC on %s cpu0: %s\n", hal ? hal->name : "(platform not yet known)", what);
+	/* before per-CPU data exists (the very first moments) this is CPU 0 */
+	unsigned cpu = this_cpu_ready() ? arch_cpu_id() : 0;
+
+	kprintf("PANIC on %s cpu%u: %s\n", hal ? hal->name : "(platform not yet known)", cpu,
+		what);
+	if (panic_thread_name)
+		kprintf("  in thread %s\n", panic_thread_name());
 }
 
 static __noreturn void finish(void)

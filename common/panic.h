@@ -8,6 +8,8 @@
 struct trap_frame;
 
 void __noreturn panic(const char *fmt, ...) __printf(1, 2);
+/* set by the scheduler: the running thread's name for panic reports */
+extern const char *(*panic_thread_name)(void);
 void __noreturn panic_trap(const struct trap_frame *f, uint64_t cr2);
 
 #endif

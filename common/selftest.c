@@ -109,6 +109,15 @@ static void test_hang(struct result *r, const struct boot_info *bi)
 		cpu_relax();
 }
 
+/* The platform binds its own interrupt sources through hal->irq_bind (hv_kvm/irq.c,
+ * hv_xen/events_selftest.c). */
+static void test_irq(struct result *r, const struct boot_info *bi)
+{
+	EXPECT(r, hal->selftest_irq, "platform %s has no interrupt test", hal->name);
+	if (hal->selftest_irq)
+		hal->selftest_irq(r);
+}
+
 static const struct {
 	const char *name;
 	void (*run)(struct result *r, const struct boot_info *bi);
@@ -120,6 +129,11 @@ static const struct {
 	{ "mm", selftest_mm },
 	{ "mm_wx", selftest_mm_wx },
 	{ "mm_badfree", selftest_mm_badfree },
+	{ "clock", selftest_clock },
+	{ "timer", selftest_timer },
+	{ "sched", selftest_sched },
+	{ "smp", selftest_smp },
+	{ "irq", test_irq },
 	{ "hang", test_hang },
 };
 

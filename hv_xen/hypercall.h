@@ -15,6 +15,7 @@
 #include <xen/memory.h>
 #include <xen/hvm/hvm_op.h>
 #include <xen/hvm/params.h>
+#include <xen/callback.h>
 
 extern char hypercall_page[];
 
@@ -84,6 +85,16 @@ static inline long xen_mmuext_op(struct mmuext_op *op, unsigned count, unsigned 
 static inline long xen_update_va_mapping(uint64_t va, uint64_t pte, uint64_t flags)
 {
 	return XEN_HYPERCALL(__HYPERVISOR_update_va_mapping, va, pte, flags, 0, 0);
+}
+
+static inline long xen_callback_op(int cmd, void *arg)
+{
+	return XEN_HYPERCALL(__HYPERVISOR_callback_op, cmd, arg, 0, 0, 0);
+}
+
+static inline long xen_set_segment_base(int which, uint64_t base)
+{
+	return XEN_HYPERCALL(__HYPERVISOR_set_segment_base, which, base, 0, 0, 0);
 }
 
 static inline long xen_set_trap_table(const struct trap_info *table)

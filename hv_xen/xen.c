@@ -12,16 +12,25 @@
 #include "arch_x86_64/phys.h"
 #include "common/hal.h"
 #include "hv_xen/hypercall.h"
+#include "arch_x86_64/arch.h"
+#include "arch_x86_64/paging.h"
+#include "arch_x86_64/percpu.h"
+#include "hv_xen/events.h"
+#include "lib/errno.h"
 #include "lib/format.h"
 #include "lib/pvclock.h"
 #include "lib/string.h"
+#include "lib/time.h"
+#include "mm/mm.h"
+#include "mm/vm.h"
+
+#include <xen/hvm/hvm_vcpu.h>
 
 #define XEN_CPUID_SIGNATURE "XenVMMXenVMM"
 /* How long a console write waits for xenconsoled to make room before it drops output
  * rather than hang the guest: by the clock, or (before the clock exists) in yields. */
 #define CONSOLE_WAIT_NS 2000000000ULL
 #define CONSOLE_WAIT_YIELDS 20000
-#define MAX_CPUS 256
 
 extern struct hal hal_xen_pv, hal_xen_pvh;
 
@@ -173,11 +182,31 @@ static void count_vcpus(const struct boot_info *bi, char *note, size_t n)
 			  rc, why);
 }
 
-/* vCPU 0's time record in shared_info: the same pvclock ABI as kvmclock */
+static uint64_t clock_last; /* pvclock_read_mono's shared latest time */
+static int timer_port[MAX_CPUS], ipi_port[MAX_CPUS];
+
+/* This vCPU's time record in shared_info: the same pvclock ABI as kvmclock */
 static uint64_t xen_clock_ns(void)
 {
-	return pvclock_read((volatile struct pvclock_time *)&shared->vcpu_info[0].time,
-			    rdtsc_ordered);
+	return pvclock_read_mono(
+		(volatile struct pvclock_time *)&shared->vcpu_info[arch_cpu_id()].time,
+		rdtsc_ordered, &clock_last);
+}
+
+/* shared_info's wall clock is the time at Xen's system time 0 (xen/xen.h) */
+static uint64_t xen_wallclock_ns(void)
+{
+	uint32_t v;
+	uint64_t sec, nsec;
+
+	do {
+		v = READ_ONCE(shared->wc_version);
+		barrier();
+		sec = shared->wc_sec | (uint64_t)shared->xen_wc_sec_hi << 32;
+		nsec = shared->wc_nsec;
+		barrier();
+	} while ((v & 1) || v != READ_ONCE(shared->wc_version));
+	return sec * NSEC_PER_SEC + nsec + xen_clock_ns();
 }
 
 static void describe(struct hal *self, const struct boot_info *bi, const char *mode,
@@ -197,6 +226,7 @@ static void describe(struct hal *self, const struct boot_info *bi, const char *m
 			  ns / 1000000000, ns / 1000 % 1000000,
 			  pvclock_tsc_khz((struct pvclock_time *)&shared->vcpu_info[0].time));
 		self->clock_ns = xen_clock_ns;
+		self->wallclock_ns = xen_wallclock_ns;
 		shared_clock = true;
 	} else {
 		ksnprintf(clock, sizeof(clock), "no clock: shared_info not mapped (%ld)", shared_rc);
@@ -283,18 +313,210 @@ static int xen_pvh_init(struct boot_info *bi)
 	return 0;
 }
 
+static void timer_event(unsigned port, void *arg)
+{
+	hal_events.timer();
+}
+
+static void ipi_event(unsigned port, void *arg)
+{
+	hal_events.ipi();
+}
+
+/* Per vCPU: its vcpu_info (the PV interrupt flag), no periodic tick (tickless), a timer
+ * VIRQ and an IPI port. vcpu_info comes from shared_info, which holds 32 of them. */
+static int xen_cpu_setup(unsigned cpu)
+{
+	int port;
+
+	if (cpu >= XEN_LEGACY_MAX_VCPUS || !shared_clock)
+		return -EINVAL;
+	/* PV's interrupt flag (arch_xenpv), off until the scheduler turns it on; PVH uses the
+	 * CPU's own and leaves the mask alone */
+	if (hal == &hal_xen_pv)
+		shared->vcpu_info[cpu].evtchn_upcall_mask = 1;
+	cpus[cpu].xen_vcpu = &shared->vcpu_info[cpu];
+	if (cpu == 0) {
+		evtchn_init(shared);
+		arch_irq_set_handler(VEC_XEN_UPCALL, evtchn_upcall, NULL);
+		if (hal == &hal_xen_pvh) {
+			/* the upcall as an IDT vector, delivered to whichever vCPU has events
+			 * pending, without an APIC EOI (xen/hvm/params.h) */
+			struct xen_hvm_param p = { .domid = DOMID_SELF,
+						   .index = HVM_PARAM_CALLBACK_IRQ,
+						   .value = (2ull << 56) | VEC_XEN_UPCALL };
+			long rc = xen_hvm_op(HVMOP_set_param, &p);
+
+			if (rc)
+				return (int)rc;
+		}
+		ksnprintf(hal_info.timer, sizeof(hal_info.timer),
+			  "Xen singleshot timer, VIRQ_TIMER event channel, no periodic tick");
+	}
+	xen_vcpu_op(VCPUOP_stop_periodic_timer, cpu, NULL);
+	if ((port = evtchn_bind_virq(VIRQ_TIMER, cpu, timer_event, NULL)) < 0)
+		return port;
+	timer_port[cpu] = port;
+	if ((port = evtchn_bind_ipi(cpu, ipi_event, NULL)) < 0)
+		return port;
+	ipi_port[cpu] = port;
+	return 0;
+}
+
+static void xen_timer_arm(uint64_t deadline)
+{
+	unsigned cpu = arch_cpu_id();
+
+	if (!deadline) {
+		xen_vcpu_op(VCPUOP_stop_singleshot_timer, cpu, NULL);
+		return;
+	}
+	/* no VCPU_SSHOTTMR_future: a deadline already past fires at once */
+	struct vcpu_set_singleshot_timer t = { .timeout_abs_ns = deadline };
+
+	xen_vcpu_op(VCPUOP_set_singleshot_timer, cpu, &t);
+}
+
+static void xen_ipi_send(unsigned cpu)
+{
+	evtchn_send(ipi_port[cpu]);
+}
+
+extern char xenpv_upcall_entry[], xenpv_failsafe_entry[];
+
+/* A PV vCPU starts from a full guest context: our page tables, kernel stack, callbacks
+ * and GS base; events masked until its cpu_setup. */
+static int xen_pv_cpu_start(unsigned cpu, void (*entry)(void *), void *arg, void *stack_top)
+{
+	struct vcpu_guest_context *c = kcalloc(1, sizeof(*c));
+	uint64_t top = (uint64_t)stack_top - 8; /* a return address slot: ABI alignment */
+	long rc;
+
+	if (!c)
+		return -ENOMEM;
+	if (cpu >= XEN_LEGACY_MAX_VCPUS) {
+		kfree(c);
+		return -EINVAL;
+	}
+	shared->vcpu_info[cpu].evtchn_upcall_mask = 1; /* events off until its cpu_setup */
+	/* not VGCF_online: that clears the vCPU's "down" flag already, and VCPUOP_up, finding
+	 * nothing to clear, would then never wake it */
+	c->flags = VGCF_in_kernel;
+	c->user_regs.rip = (uint64_t)entry;
+	c->user_regs.rdi = (uint64_t)arg;
+	c->user_regs.rsp = top;
+	c->user_regs.cs = FLAT_KERNEL_CS;
+	c->user_regs.ss = FLAT_KERNEL_SS;
+	c->user_regs.ds = c->user_regs.es = FLAT_KERNEL_DS;
+	c->user_regs.rflags = 0x2;
+	c->kernel_ss = FLAT_KERNEL_SS;
+	c->kernel_sp = top;
+	c->ctrlreg[3] = arch->paging->entry(vm.root, 0) & PTE_ADDR; /* the root's machine frame */
+	c->event_callback_eip = (uint64_t)xenpv_upcall_entry;
+	c->failsafe_callback_eip = (uint64_t)xenpv_failsafe_entry;
+	c->gs_base_kernel = (uint64_t)&cpus[cpu];
+	rc = xen_vcpu_op(VCPUOP_initialise, cpu, c);
+	kfree(c);
+	if (!rc)
+		rc = xen_vcpu_op(VCPUOP_up, cpu, NULL);
+	return (int)rc;
+}
+
+/* A PVH vCPU can start straight in long mode on our page tables (xen/hvm/hvm_vcpu.h). */
+static int xen_pvh_cpu_start(unsigned cpu, void (*entry)(void *), void *arg, void *stack_top)
+{
+	struct vcpu_hvm_context c = { .mode = VCPU_HVM_MODE_64B };
+	long rc;
+
+	c.cpu_regs.x86_64.rip = (uint64_t)entry;
+	c.cpu_regs.x86_64.rdi = (uint64_t)arg;
+	c.cpu_regs.x86_64.rsp = (uint64_t)stack_top - 8;
+	c.cpu_regs.x86_64.rflags = 0x2;
+	c.cpu_regs.x86_64.cr0 = 0x80010011; /* PG | WP | ET | PE */
+	c.cpu_regs.x86_64.cr3 = vm.root * PAGE_SIZE;
+	c.cpu_regs.x86_64.cr4 = 0x20; /* PAE */
+	c.cpu_regs.x86_64.efer = 0x500 | (rdmsr(MSR_EFER) & EFER_NXE); /* LME | LMA */
+	rc = xen_vcpu_op(VCPUOP_initialise, cpu, &c);
+	if (!rc)
+		rc = xen_vcpu_op(VCPUOP_up, cpu, NULL);
+	return (int)rc;
+}
+
+static void xen_irq_stats(char *buf, size_t size)
+{
+	int n = 0;
+
+	for (unsigned cpu = 0; cpu < MAX_CPUS && (size_t)n < size; cpu++) {
+		if (!ipi_port[cpu])
+			continue;
+		n += ksnprintf(buf + n, size - n, "%scpu%u %lu upcalls, IPI ", n ? "; " : "", cpu,
+			       evtchn_upcalls(cpu));
+		if ((size_t)n < size)
+			n += evtchn_describe(buf + n, size - n, ipi_port[cpu], cpu);
+	}
+}
+
+/* ---- device interrupts: event channels only (no I/O APIC, no MSI for PV drivers) */
+
+static void port_event(unsigned port, void *arg)
+{
+	struct irq *irq = arg;
+
+	irq->count++;
+	irq->fn(irq->arg);
+}
+
+static int xen_irq_bind(struct irq *irq)
+{
+	if (irq->kind != IRQ_EVTCHN)
+		return -ENODEV;
+	if (!irq->fn || irq->cpu >= hal_info.vcpus)
+		return -EINVAL;
+	irq->count = 0;
+	return evtchn_bind_port(irq->num, irq->cpu, port_event, irq);
+}
+
+static int xen_irq_mask(struct irq *irq, bool masked)
+{
+	if (irq->kind != IRQ_EVTCHN)
+		return -EINVAL;
+	if (masked)
+		evtchn_mask(irq->num);
+	else
+		evtchn_unmask(irq->num);
+	return 0;
+}
+
+static void xen_irq_unbind(struct irq *irq)
+{
+	if (irq->kind == IRQ_EVTCHN)
+		evtchn_unbind_port(irq->num);
+}
+
+#define XEN_OPS                                  \
+	.console_write = xen_console_write,      \
+	.shutdown = xen_shutdown,                \
+	.cpu_setup = xen_cpu_setup,              \
+	.timer_arm = xen_timer_arm,              \
+	.ipi_send = xen_ipi_send,                \
+	.irq_stats = xen_irq_stats,              \
+	.irq_bind = xen_irq_bind,                \
+	.irq_mask = xen_irq_mask,                \
+	.irq_unbind = xen_irq_unbind,            \
+	.selftest_irq = xen_selftest_irq
+
 struct hal hal_xen_pv = {
 	.name = "xen-pv",
 	.detect = xen_pv_detect,
 	.init = xen_pv_init,
-	.console_write = xen_console_write,
-	.shutdown = xen_shutdown,
+	.cpu_start = xen_pv_cpu_start,
+	XEN_OPS,
 };
 
 struct hal hal_xen_pvh = {
 	.name = "xen-pvh",
 	.detect = xen_pvh_detect,
 	.init = xen_pvh_init,
-	.console_write = xen_console_write,
-	.shutdown = xen_shutdown,
+	.cpu_start = xen_pvh_cpu_start,
+	XEN_OPS,
 };

@@ -13,6 +13,14 @@ static uint32_t ld32(const uint8_t *p)
 	return v;
 }
 
+static uint16_t ld16(const uint8_t *p)
+{
+	uint16_t v;
+
+	__builtin_memcpy(&v, p, 2);
+	return v;
+}
+
 static uint64_t ld64(const uint8_t *p)
 {
 	uint64_t v;
@@ -109,6 +117,48 @@ const void *acpi_find_table(uint64_t rsdp_pa, const char sig[4], acpi_map_fn map
 	}
 	*why = "table not listed";
 	return NULL;
+}
+
+/* MPS INTI flags: polarity bits 1:0 (0 bus default, 1 high, 3 low), trigger bits 3:2
+ * (0 bus default, 1 edge, 3 level); the ISA default is edge, active high */
+static uint8_t inti_flags(uint16_t f)
+{
+	return ((f & 3) == 3 ? ACPI_IRQ_ACTIVE_LOW : 0) | ((f >> 2 & 3) == 3 ? ACPI_IRQ_LEVEL : 0);
+}
+
+int acpi_madt_irqs(const void *madt, uint32_t len, struct acpi_irqs *out, const char **why)
+{
+	const uint8_t *t = madt;
+
+	__builtin_memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; i < ACPI_ISA_IRQS; i++)
+		out->isa_gsi[i] = i;
+	if (len < 44 || __builtin_memcmp(t, "APIC", 4)) {
+		*why = "not a MADT";
+		return -EINVAL;
+	}
+	for (uint32_t off = 44; off < len;) {
+		uint8_t type, elen;
+
+		if (off + 2 > len || (elen = t[off + 1]) < 2 || off + elen > len) {
+			*why = "MADT entry runs past the table";
+			return -EINVAL;
+		}
+		type = t[off];
+		if (type == 1 && elen >= 12 && out->n_ioapics < ACPI_MAX_IOAPICS) {
+			struct acpi_ioapic *a = &out->ioapic[out->n_ioapics++];
+
+			a->id = t[off + 2];
+			a->addr = ld32(t + off + 4);
+			a->gsi_base = ld32(t + off + 8);
+		} else if (type == 2 && elen >= 10 && t[off + 2] == 0 && t[off + 3] < ACPI_ISA_IRQS) {
+			out->isa_gsi[t[off + 3]] = ld32(t + off + 4);
+			out->isa_flags[t[off + 3]] = inti_flags(ld16(t + off + 8));
+			out->isa_overridden |= 1u << t[off + 3];
+		}
+		off += elen;
+	}
+	return 0;
 }
 
 int acpi_madt_cpus(const void *madt, uint32_t len, uint32_t *apic_ids, unsigned max,

@@ -19,4 +19,29 @@ const void *acpi_find_table(uint64_t rsdp_pa, const char sig[4], acpi_map_fn map
 int acpi_madt_cpus(const void *madt, uint32_t len, uint32_t *apic_ids, unsigned max,
 		   const char **why);
 
+/* The MADT's interrupt routing: the I/O APICs and the ISA interrupt source overrides. */
+#define ACPI_MAX_IOAPICS 8
+#define ACPI_ISA_IRQS 16
+#define ACPI_IRQ_ACTIVE_LOW 1 /* polarity and trigger of a GSI (MPS INTI flags, decoded) */
+#define ACPI_IRQ_LEVEL 2
+
+struct acpi_ioapic {
+	uint32_t id, addr, gsi_base;
+};
+
+struct acpi_irqs {
+	unsigned n_ioapics;
+	struct acpi_ioapic ioapic[ACPI_MAX_IOAPICS];
+	/* ISA IRQ i arrives at GSI isa_gsi[i] with isa_flags[i]: identity, edge, active high
+	 * unless an override says otherwise */
+	uint32_t isa_gsi[ACPI_ISA_IRQS];
+	uint8_t isa_flags[ACPI_ISA_IRQS];
+	uint16_t isa_overridden; /* bit i: an override named IRQ i */
+};
+
+/* Reads the I/O APICs (type 1) and the overrides (type 2) from a MADT: 0 or -EINVAL (with
+ * *why). I/O APICs beyond ACPI_MAX_IOAPICS are left out; an override of a non-ISA bus or
+ * an IRQ above 15 is ignored. */
+int acpi_madt_irqs(const void *madt, uint32_t len, struct acpi_irqs *out, const char **why);
+
 #endif

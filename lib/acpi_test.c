@@ -94,6 +94,64 @@ TEST(acpi_madt_through_xsdt_and_rsdt)
 	}
 }
 
+/* what QEMU's q35 MADT says, plus a second I/O APIC, odd overrides and truncation */
+TEST(acpi_madt_irqs_ioapics_and_overrides)
+{
+	static const uint8_t irq_entries[] = {
+		0, 8, 0, 0, 1, 0, 0, 0,				 /* LAPIC */
+		1, 12, 0, 0, 0, 0, 0xc0, 0xfe, 0, 0, 0, 0,	 /* IOAPIC 0 at 0xfec00000, GSI 0 */
+		2, 10, 0, 0, 2, 0, 0, 0, 0, 0,			 /* ISA 0 -> GSI 2, defaults */
+		2, 10, 0, 9, 9, 0, 0, 0, 0x0d, 0,		 /* ISA 9: level, active high */
+		2, 10, 0, 5, 5, 0, 0, 0, 0x0f, 0,		 /* ISA 5: level, active low */
+		2, 10, 1, 3, 40, 0, 0, 0, 0x0f, 0,		 /* bus 1: not ISA, ignored */
+		2, 10, 0, 20, 40, 0, 0, 0, 0x0f, 0,		 /* IRQ 20: not ISA, ignored */
+		1, 12, 1, 0, 0, 0x10, 0xc0, 0xfe, 24, 0, 0, 0, /* IOAPIC 1, GSI 24 */
+		2, 9, 0, 7, 7, 0, 0, 0, 0,			 /* too short: ignored */
+	};
+	const char *why = "";
+	uint32_t len;
+	struct acpi_irqs irqs;
+
+	build(2);
+	madt_entries(irq_entries, sizeof(irq_entries));
+	const void *t = acpi_find_table(RSDP, "APIC", map, &len, &why);
+
+	CHECK_EQ(acpi_madt_irqs(t, len, &irqs, &why), 0);
+	CHECK_EQ(irqs.n_ioapics, 2);
+	CHECK(irqs.ioapic[0].id == 0 && irqs.ioapic[0].addr == 0xfec00000 &&
+	      irqs.ioapic[0].gsi_base == 0);
+	CHECK(irqs.ioapic[1].id == 1 && irqs.ioapic[1].addr == 0xfec01000 &&
+	      irqs.ioapic[1].gsi_base == 24);
+	CHECK(irqs.isa_gsi[0] == 2 && irqs.isa_flags[0] == 0);
+	CHECK(irqs.isa_gsi[9] == 9 && irqs.isa_flags[9] == ACPI_IRQ_LEVEL);
+	CHECK(irqs.isa_gsi[5] == 5 && irqs.isa_flags[5] == (ACPI_IRQ_LEVEL | ACPI_IRQ_ACTIVE_LOW));
+	CHECK(irqs.isa_gsi[3] == 3 && irqs.isa_flags[3] == 0);
+	CHECK(irqs.isa_gsi[7] == 7 && irqs.isa_flags[7] == 0);
+	CHECK(irqs.isa_gsi[8] == 8 && irqs.isa_flags[8] == 0);
+	CHECK_EQ(irqs.isa_overridden, (1u << 0) | (1u << 9) | (1u << 5));
+
+	/* more I/O APICs than we keep: the first ones, no overflow */
+	uint8_t many[12 * (ACPI_MAX_IOAPICS + 3)];
+
+	for (unsigned i = 0; i < ACPI_MAX_IOAPICS + 3; i++) {
+		uint8_t e[12] = { 1, 12, (uint8_t)i, 0, 0, 0, 0xc0, 0xfe, (uint8_t)(24 * i), 0, 0, 0 };
+
+		memcpy(many + 12 * i, e, 12);
+	}
+	len = madt_entries(many, sizeof(many));
+	CHECK_EQ(acpi_madt_irqs(mem + MADT, len, &irqs, &why), 0);
+	CHECK_EQ(irqs.n_ioapics, ACPI_MAX_IOAPICS);
+	CHECK_EQ(irqs.ioapic[ACPI_MAX_IOAPICS - 1].gsi_base, 24 * (ACPI_MAX_IOAPICS - 1));
+
+	/* an entry running past the end */
+	static const uint8_t bad[] = { 1, 12, 0, 0, 0, 0, 0xc0, 0xfe, 0, 0, 0, 0, 2, 20, 0, 0 };
+
+	len = madt_entries(bad, sizeof(bad));
+	CHECK_EQ(acpi_madt_irqs(mem + MADT, len, &irqs, &why), -EINVAL);
+	CHECK_STR(why, "MADT entry runs past the table");
+	CHECK_EQ(acpi_madt_irqs(mem + FACP, 36, &irqs, &why), -EINVAL);
+}
+
 TEST(acpi_rejects_broken_tables)
 {
 	const char *why = "";

@@ -17,6 +17,7 @@
 #define ENOSPC 28
 #define ERANGE 34
 #define ENOSYS 38
+#define EOPNOTSUPP 95
 #define ETIMEDOUT 110
 
 #endif

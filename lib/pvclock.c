@@ -25,6 +25,23 @@ uint64_t pvclock_read(const volatile struct pvclock_time *t, uint64_t (*read_tsc
 	return ns;
 }
 
+uint64_t pvclock_read_mono(const volatile struct pvclock_time *t, uint64_t (*read_tsc)(void),
+			   uint64_t *last)
+{
+	uint64_t ns = pvclock_read(t, read_tsc);
+
+	if (t->flags & PVCLOCK_TSC_STABLE)
+		return ns;
+	uint64_t prev = __atomic_load_n(last, __ATOMIC_RELAXED);
+
+	do {
+		if (ns <= prev)
+			return prev;
+	} while (!__atomic_compare_exchange_n(last, &prev, ns, true, __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+	return ns;
+}
+
 uint64_t pvclock_tsc_khz(const struct pvclock_time *t)
 {
 	/* mul scales (TSC << shift) to ns with 32 fractional bits: kHz = 10^6 * 2^32 / mul,

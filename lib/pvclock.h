@@ -25,6 +25,11 @@ uint64_t pvclock_scale(uint64_t delta, uint32_t mul, int8_t shift);
 /* Reads the record consistently (retries while it changes) and returns system time in ns
  * at TSC value produced by read_tsc(). */
 uint64_t pvclock_read(const volatile struct pvclock_time *t, uint64_t (*read_tsc)(void));
+/* The same, never earlier than any time this function returned before on any CPU: where
+ * the records do not promise a stable TSC, per-CPU records may disagree slightly, and
+ * *last (shared) holds the clock back to the latest time handed out. */
+uint64_t pvclock_read_mono(const volatile struct pvclock_time *t, uint64_t (*read_tsc)(void),
+			   uint64_t *last);
 /* TSC frequency the record implies, in kHz */
 uint64_t pvclock_tsc_khz(const struct pvclock_time *t);
 

@@ -39,3 +39,21 @@ TEST(pvclock_read_retries_while_updated)
 	CHECK_EQ(pvclock_read(&rec, racing_tsc), 10000);
 	CHECK_EQ(reads, 3);
 }
+
+static uint64_t fixed_tsc(void)
+{
+	return 1000;
+}
+
+TEST(pvclock_mono_clamps_unless_stable)
+{
+	struct pvclock_time a = { .version = 2, .tsc_timestamp = 1000, .system_time = 500,
+				  .tsc_to_system_mul = 1u << 31 };
+	uint64_t last = 0;
+
+	CHECK_EQ(pvclock_read_mono(&a, fixed_tsc, &last), 500);
+	a.system_time = 400; /* another CPU's record, a little behind */
+	CHECK_EQ(pvclock_read_mono(&a, fixed_tsc, &last), 500);
+	a.flags = PVCLOCK_TSC_STABLE; /* promised consistent: no clamp */
+	CHECK_EQ(pvclock_read_mono(&a, fixed_tsc, &last), 400);
+}

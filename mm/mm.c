@@ -12,6 +12,7 @@
 #include "arch_x86_64/cpu.h"
 #include "arch_x86_64/layout.h"
 #include "arch_x86_64/paging.h"
+#include "arch_x86_64/percpu.h"
 #include "arch_x86_64/phys.h"
 #include "common/console.h"
 #include "common/panic.h"
@@ -54,6 +55,32 @@ static struct frame_pool pool;
 static struct heap heap;
 static struct spinlock slot_lock, mmio_lock;
 static uint64_t slot_used[STACK_SLOTS / 64];
+/* TLB shootdown without waiting: an unmap bumps tlb_gen; each CPU flushes when it sees a
+ * newer one (mm_tlb_sync) and records it; a freed stack slot is reused only when every
+ * online CPU has flushed past the generation it was freed in. */
+static uint64_t tlb_gen;
+static uint64_t tlb_seen[MAX_CPUS];
+static uint64_t slot_gen[STACK_SLOTS];
+static uint64_t cpus_flushed_through(void)
+{
+	uint64_t min = UINT64_MAX;
+
+	for (unsigned i = 0; i < MAX_CPUS; i++)
+		if (__atomic_load_n(&cpus[i].online, __ATOMIC_ACQUIRE))
+			min = MIN(min, __atomic_load_n(&tlb_seen[i], __ATOMIC_ACQUIRE));
+	return min == UINT64_MAX ? __atomic_load_n(&tlb_gen, __ATOMIC_ACQUIRE) : min;
+}
+
+void mm_tlb_sync(void)
+{
+	unsigned cpu = arch_cpu_id();
+	uint64_t g = __atomic_load_n(&tlb_gen, __ATOMIC_ACQUIRE);
+
+	if (__atomic_load_n(&tlb_seen[cpu], __ATOMIC_RELAXED) == g)
+		return;
+	pg->flush_all();
+	__atomic_store_n(&tlb_seen[cpu], g, __ATOMIC_RELEASE);
+}
 static uint64_t mmio_next = MMIO_BASE;
 
 bool mm_ready(void)
@@ -100,7 +127,7 @@ static int64_t new_table(void)
 	int64_t pfn;
 
 	if (up) {
-		pfn = frame_alloc(&pool, arch_cpu_id());
+		pfn = mm_frame_alloc();
 		if (pfn >= 0)
 			pool.f[pfn].state = FRAME_PAGETABLE;
 	} else {
@@ -294,16 +321,28 @@ void mm_init(struct boot_info *bi)
 			pool.f[early_pt[i]].state = FRAME_PAGETABLE;
 	heap_init(&heap, &pool, mm_frame_va, mm_va_pfn);
 	phys_set_late(late_phys_map, late_mmio_map);
+	/* every page table of the stack area now: later, CPUs mapping stacks at the same time
+	 * only ever write their own leaf entries, never create a table twice */
+	check(vm_prepare(STACK_BASE, (uint64_t)STACK_SLOTS * STACK_SLOT / PAGE_SIZE),
+	      "the stack area's page tables");
 }
 
+/* The per-CPU parts below must stay on one CPU: preemption is off around them. Interrupt
+ * handlers never allocate (sched/README.md), so interrupts may stay on. */
 int64_t mm_frame_alloc(void)
 {
-	return frame_alloc(&pool, arch_cpu_id());
+	preempt_disable();
+	int64_t pfn = frame_alloc(&pool, arch_cpu_id());
+
+	preempt_enable();
+	return pfn;
 }
 
 void mm_frame_free(uint64_t pfn)
 {
+	preempt_disable();
 	frame_free(&pool, arch_cpu_id(), pfn);
+	preempt_enable();
 }
 
 int64_t mm_frames_alloc(unsigned order)
@@ -318,22 +357,36 @@ void mm_frames_free(uint64_t pfn, unsigned order)
 
 void *kmalloc(size_t size)
 {
-	return heap_alloc(&heap, arch_cpu_id(), size, 0);
+	preempt_disable();
+	void *p = heap_alloc(&heap, arch_cpu_id(), size, 0);
+
+	preempt_enable();
+	return p;
 }
 
 void *kmalloc_aligned(size_t size, size_t align)
 {
-	return heap_alloc(&heap, arch_cpu_id(), size, align);
+	preempt_disable();
+	void *p = heap_alloc(&heap, arch_cpu_id(), size, align);
+
+	preempt_enable();
+	return p;
 }
 
 void *kcalloc(size_t n, size_t size)
 {
-	return heap_calloc(&heap, arch_cpu_id(), n, size);
+	preempt_disable();
+	void *p = heap_calloc(&heap, arch_cpu_id(), n, size);
+
+	preempt_enable();
+	return p;
 }
 
 void kfree(void *p)
 {
+	preempt_disable();
 	heap_free(&heap, arch_cpu_id(), p);
+	preempt_enable();
 }
 
 void *mm_stack_alloc(size_t size)
@@ -343,9 +396,11 @@ void *mm_stack_alloc(size_t size)
 
 	if (!pages || pages >= STACK_SLOT / PAGE_SIZE)
 		return NULL;
+	uint64_t safe = cpus_flushed_through();
+
 	spin_lock(&slot_lock);
 	for (int i = 0; i < STACK_SLOTS && slot < 0; i++) {
-		if (!(slot_used[i / 64] & (1ull << (i % 64)))) {
+		if (!(slot_used[i / 64] & (1ull << (i % 64))) && slot_gen[i] <= safe) {
 			slot_used[i / 64] |= 1ull << (i % 64);
 			slot = i;
 		}
@@ -387,10 +442,19 @@ void mm_stack_free(void *top, size_t size)
 		pool.f[pfn].state = FRAME_USED;
 		mm_frame_free(pfn);
 	}
+	/* this CPU flushed those pages (invlpg); the others learn of it by generation */
+	uint64_t g = __atomic_add_fetch(&tlb_gen, 1, __ATOMIC_ACQ_REL);
+
+	__atomic_store_n(&tlb_seen[arch_cpu_id()], g, __ATOMIC_RELEASE);
+	if (mm_tlb_kick)
+		mm_tlb_kick();
 	spin_lock(&slot_lock);
+	slot_gen[slot] = g;
 	slot_used[slot / 64] &= ~(1ull << (slot % 64));
 	spin_unlock(&slot_lock);
 }
+
+void (*mm_tlb_kick)(void);
 
 /* Device registers go in their own window, uncached and never executable. */
 void *mm_map_mmio(uint64_t pa, size_t len)
@@ -400,15 +464,17 @@ void *mm_map_mmio(uint64_t pa, size_t len)
 
 	if (!pg->large_pages || !len)
 		return NULL; /* Xen PV has no device registers to map */
+	/* under the lock: the window's page tables are made as it grows */
 	spin_lock(&mmio_lock);
 	uint64_t va = mmio_next;
+	int rc = va + pages * PAGE_SIZE > MMIO_BASE + MMIO_AREA ?
+			 -ENOSPC :
+			 vm_map(va, pa / PAGE_SIZE, pages, PTE_W | PTE_NX | PTE_PCD | PTE_PWT, false);
 
-	mmio_next += (pages + 1) * PAGE_SIZE; /* a gap page between mappings */
+	if (!rc)
+		mmio_next += (pages + 1) * PAGE_SIZE; /* a gap page between mappings */
 	spin_unlock(&mmio_lock);
-	if (va + pages * PAGE_SIZE > MMIO_BASE + MMIO_AREA ||
-	    vm_map(va, pa / PAGE_SIZE, pages, PTE_W | PTE_NX | PTE_PCD | PTE_PWT, false))
-		return NULL;
-	return (void *)(va + off);
+	return rc ? NULL : (void *)(va + off);
 }
 
 /* After mm_init, reading physical memory means the direct map. */
@@ -425,7 +491,9 @@ static void *late_mmio_map(uint64_t pa, size_t len)
 
 void mm_trim(void)
 {
+	preempt_disable();
 	heap_trim(&heap, arch_cpu_id());
+	preempt_enable();
 	frames_drain_caches(&pool);
 }
 

@@ -31,6 +31,12 @@ void kfree(void *p);
 void *mm_stack_alloc(size_t size);
 void mm_stack_free(void *top, size_t size);
 
+/* Other CPUs' TLBs: a CPU calls mm_tlb_sync at every context switch and IPI, and flushes
+ * if kernel mappings were removed since its last flush; mm_tlb_kick (set by the scheduler)
+ * asks the other CPUs to do that soon. Nothing waits for them. */
+void mm_tlb_sync(void);
+extern void (*mm_tlb_kick)(void);
+
 /* Device registers at physical pa, mapped uncached; NULL where the platform has none. */
 void *mm_map_mmio(uint64_t pa, size_t len);
 

@@ -79,6 +79,12 @@ run_job() {
 	# coreutils timeout says 124; busybox's reports the signal it sent (TERM: 143)
 	if [ $rc -eq 124 ] || [ $rc -eq 143 ]; then
 		reason=timeout
+		# what the stuck guest was doing: its vCPUs' event state (q) and registers (d)
+		xl debug-keys q >/dev/null 2>&1
+		xl debug-keys e >/dev/null 2>&1
+		xl debug-keys d >/dev/null 2>&1
+		sleep 0.5
+		xl dmesg -c 2>/dev/null | tail -300 | sed "s/^/@@AMPHI-XL $name|dmesg: /"
 		xl destroy "$name" >/dev/null 2>&1
 	else
 		# xl -F logs "Domain N has shut down, reason code R 0xR" (xen/sched.h SHUTDOWN_*)

@@ -1,0 +1,73 @@
+/* Per-CPU data: one struct cpu per vCPU, reached through the GS base, so `this_cpu()` is
+ * one load. Set up on each CPU by arch->cpu_init(). */
+#ifndef ARCH_PERCPU_H
+#define ARCH_PERCPU_H
+
+#include "lib/compiler.h"
+
+#define MAX_CPUS 64
+
+struct vcpu_info;
+
+struct cpu {
+	struct cpu *self; /* %gs:0 */
+	uint32_t id;	  /* %gs:8 */
+	uint32_t preempt; /* %gs:12: no preemption while non-zero */
+	uint32_t apic_id;
+	uint32_t irq_depth; /* interrupt handlers running on this CPU */
+	bool online;
+	/* the scheduler wants this CPU back: taken at the next preemption point */
+	bool resched;
+	/* Xen: this vCPU's vcpu_info (PV keeps its interrupt flag there) */
+	struct vcpu_info *xen_vcpu;
+	void *sched; /* sched/'s per-CPU state */
+	uint64_t irqs; /* interrupts taken */
+	/* interrupts that arrived between sti and hlt in native_halt (see there) */
+	uint64_t halt_window_irqs;
+};
+
+extern struct cpu cpus[MAX_CPUS];
+
+static inline struct cpu *this_cpu(void)
+{
+	struct cpu *c;
+
+	__asm__ __volatile__("mov %%gs:0, %0" : "=r"(c));
+	return c;
+}
+
+/* Whether this CPU's GS base points at its struct cpu yet (set by arch->cpu_init). */
+static inline bool this_cpu_ready(void)
+{
+	return cpus[0].self != NULL;
+}
+
+/* This CPU's index. */
+static inline unsigned arch_cpu_id(void)
+{
+	unsigned id;
+
+	__asm__ __volatile__("movl %%gs:8, %0" : "=r"(id));
+	return id;
+}
+
+/* Preemption off (nests): per-CPU data stays this CPU's and nothing else runs here, though
+ * interrupts still come. */
+static inline void preempt_disable(void)
+{
+	__asm__ __volatile__("incl %%gs:12" ::: "memory");
+}
+
+/* set by the scheduler: switches away if this CPU is wanted (preemption was deferred) */
+extern void (*preempt_point)(void);
+
+static inline void preempt_enable(void)
+{
+	struct cpu *c = this_cpu();
+
+	__asm__ __volatile__("decl %%gs:12" ::: "memory");
+	if (unlikely(!c->preempt && c->resched) && preempt_point)
+		preempt_point();
+}
+
+#endif

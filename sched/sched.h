@@ -1,0 +1,70 @@
+/* Threads, time and timers: one scheduler for every platform (sched/README.md).
+ * Each CPU runs its own threads from its own run queue; other CPUs hand it threads to wake
+ * through a lock-free queue. Nothing here takes a spinlock. Timers are one-shot and per
+ * CPU, so an idle CPU gets no tick. */
+#ifndef SCHED_SCHED_H
+#define SCHED_SCHED_H
+
+#include "lib/compiler.h"
+
+#define CPU_ANY (-1)
+#define NO_DEADLINE UINT64_MAX
+#define THREAD_STACK_SIZE (16 << 10)
+
+struct thread;
+
+/* Monotonic ns (the platform's clock), the same on every CPU. */
+uint64_t clock_ns(void);
+/* ns since 1970 UTC, 0 when the platform has no wall clock */
+uint64_t wallclock_ns(void);
+
+/* A thread running fn(arg) on `cpu` (CPU_ANY: the CPUs in turn). NULL when out of memory
+ * or cpu is not online. It must be joined. */
+struct thread *thread_create(const char *name, int (*fn)(void *), void *arg, int cpu);
+/* Waits for t to exit (or the deadline: -ETIMEDOUT) and frees it; *ret gets its value. */
+int thread_join(struct thread *t, uint64_t deadline, int *ret);
+void __noreturn thread_exit(int ret);
+void thread_yield(void);
+/* Sleeps until clock_ns() >= deadline. */
+void thread_sleep_until(uint64_t deadline);
+void thread_sleep(uint64_t ns);
+struct thread *thread_self(void);
+unsigned thread_cpu(const struct thread *t);
+
+/* One-shot timers, per CPU: fn runs in interrupt context on the CPU that armed the timer,
+ * at or after `deadline`, never before. Timers on one CPU fire in deadline order. */
+struct timer {
+	uint64_t deadline;
+	void (*fn)(struct timer *t);
+	int32_t slot; /* 1 + index in its CPU's heap; 0 when not armed (so zeroed is idle) */
+	uint16_t cpu;
+};
+/* 0, or -ENOSPC when this CPU has MAX_TIMERS armed */
+int timer_arm(struct timer *t, uint64_t deadline, void (*fn)(struct timer *t));
+/* true when it was armed (it will not fire now); on the CPU that armed it */
+bool timer_cancel(struct timer *t);
+#define MAX_TIMERS 4096
+
+/* Blocking, for sync.c: the current thread sleeps until sched_wake(it) or the deadline.
+ * A wake that comes before the sleep is not lost: it makes the sleep return at once.
+ * Returns 0 when woken, -ETIMEDOUT at the deadline. Wakeups may be spurious. */
+int sched_block(uint64_t deadline);
+void sched_wake(struct thread *t);
+
+struct sched_stats {
+	uint64_t switches, preemptions, ipis_sent, ipis_received, halts, polls_won,
+		timer_irqs, remote_wakes;
+};
+void sched_stats(unsigned cpu, struct sched_stats *s);
+/* Prints every CPU's scheduler state, and t's when given: for tests that time out. */
+void sched_dump(const struct thread *t);
+unsigned sched_cpus_online(void);
+/* Sends cpu its wakeup IPI whether or not it needs one: for diagnosing a stuck test. */
+void sched_nudge(unsigned cpu);
+
+/* Boot: the running context becomes thread "main" on CPU 0, with interrupts on after. */
+void sched_init(void);
+/* Starts the other vCPUs; returns how many came up. */
+unsigned sched_start_cpus(void);
+
+#endif

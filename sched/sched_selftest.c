@@ -1,0 +1,500 @@
+/* Guest tests of time, timers, threads and SMP (test=clock, timer, sched, smp), run on
+ * every platform with two vCPUs. Counts can be scaled down with sched_scale=N (percent)
+ * for slow machines; the runner does not. */
+#include "arch_x86_64/arch.h"
+#include "arch_x86_64/cpu.h"
+#include "arch_x86_64/percpu.h"
+#include "common/console.h"
+#include "common/hal.h"
+#include "common/selftest.h"
+#include "lib/cmdline.h"
+#include "lib/errno.h"
+#include "lib/time.h"
+#include "mm/mm.h"
+#include "sched/sched.h"
+#include "sched/sync.h"
+
+#define MS ((uint64_t)1000000)
+
+static uint64_t rnd(uint64_t *s)
+{
+	*s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+	return *s >> 33;
+}
+
+/* the CPU other than this one, for tests that want two */
+static int other_cpu(void)
+{
+	return sched_cpus_online() > 1 ? (int)((arch_cpu_id() + 1) % sched_cpus_online()) : 0;
+}
+
+/* ---- clock */
+
+static uint64_t published[2];
+static int cross_bad, cross_go;
+
+struct cross {
+	int me;
+	unsigned n;
+};
+
+/* Each side publishes its readings; a reading taken after seeing the other side's must not
+ * be earlier than it. */
+static int cross_reader(void *arg)
+{
+	struct cross *c = arg;
+
+	while (!__atomic_load_n(&cross_go, __ATOMIC_ACQUIRE))
+		cpu_relax();
+	for (unsigned i = 0; i < c->n; i++) {
+		uint64_t seen = __atomic_load_n(&published[!c->me], __ATOMIC_ACQUIRE);
+		uint64_t now = clock_ns();
+
+		if (now < seen)
+			__atomic_add_fetch(&cross_bad, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&published[c->me], now, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+void selftest_clock(struct result *r, const struct boot_info *bi)
+{
+	const unsigned reads = 1000000, cross = 100000;
+	uint64_t prev = clock_ns(), back = 0;
+
+	for (unsigned i = 0; i < reads; i++) {
+		uint64_t t = clock_ns();
+
+		back += t < prev;
+		prev = t;
+	}
+	EXPECT(r, !back, "the clock went back %lu times in %u reads", back, reads);
+
+	struct cross a = { 0, cross }, b = { 1, cross };
+	struct thread *ta = thread_create("clock0", cross_reader, &a, 0);
+	struct thread *tb = thread_create("clock1", cross_reader, &b, other_cpu());
+
+	EXPECT(r, ta && tb, "no threads");
+	__atomic_store_n(&cross_go, 1, __ATOMIC_RELEASE);
+	if (ta)
+		thread_join(ta, NO_DEADLINE, NULL);
+	if (tb)
+		thread_join(tb, NO_DEADLINE, NULL);
+	EXPECT(r, !cross_bad, "%d readings were earlier than the other CPU's before them",
+	       cross_bad);
+
+	/* 100 ms sleeps, measured by the clock: never short, and the median within 5% (one
+	 * sleep alone can be late when the host is busy with something else) */
+	uint64_t took[5];
+
+	for (int i = 0; i < 5; i++) {
+		uint64_t t0 = clock_ns();
+
+		thread_sleep(100 * MS);
+		took[i] = clock_ns() - t0;
+		EXPECT(r, took[i] >= 100 * MS, "a 100 ms sleep took only %lu us", took[i] / 1000);
+	}
+	for (int i = 1; i < 5; i++) /* insertion sort: the median is took[2] */
+		for (int j = i; j > 0 && took[j] < took[j - 1]; j--) {
+			uint64_t x = took[j];
+
+			took[j] = took[j - 1];
+			took[j - 1] = x;
+		}
+	EXPECT(r, took[2] <= 105 * MS, "100 ms sleeps took %lu us (median; over 5%% late)",
+	       took[2] / 1000);
+	uint64_t wall = wallclock_ns();
+	int64_t y = 0;
+	unsigned m, d;
+
+	if (wall)
+		civil_from_days(wall / NSEC_PER_SEC / 86400, &y, &m, &d);
+	EXPECT(r, y >= 2024 && y < 2100, "the wall clock says year %ld", y);
+	if (r->ok) {
+		char when[24];
+
+		format_utc(when, sizeof(when), wall);
+		result_note(r, "reads=%u cross_cpu=%u sleep_100ms_us=min %lu median %lu max %lu "
+			       "wall=%s",
+			    reads, 2 * cross, took[0] / 1000, took[2] / 1000, took[4] / 1000, when);
+	}
+}
+
+/* ---- timers */
+
+#define TIMERS 1000		   /* that must fire */
+#define ARMED (TIMERS + TIMERS / 10) /* every eleventh is cancelled again */
+
+struct ttimer {
+	struct timer t;
+	uint64_t fired_at;
+	int order;
+};
+
+static struct ttimer tt[ARMED];
+static int fired;
+static struct sem all_fired;
+
+static void timer_cb(struct timer *t)
+{
+	struct ttimer *x = container_of(t, struct ttimer, t);
+
+	x->fired_at = hal->clock_ns();
+	x->order = fired++;
+	if (fired == TIMERS)
+		sem_up(&all_fired);
+}
+
+void selftest_timer(struct result *r, const struct boot_info *bi)
+{
+	uint64_t s = 7, now;
+	int early = 0, late_order = 0, cancelled_fired = 0;
+
+	sem_init(&all_fired, 0);
+	fired = 0;
+	/* what arming and cancelling cost here, so that none fires before it is cancelled
+	 * (ring 0 may be emulated and slow) */
+	now = clock_ns();
+	for (int i = 0; i < 20; i++) {
+		timer_arm(&tt[i].t, now + 1000 * MS, timer_cb);
+		timer_cancel(&tt[i].t);
+	}
+	uint64_t base = clock_ns(), lead = 10 * MS + (base - now) * ARMED / 20 * 2;
+
+	for (int i = 0; i < ARMED; i++) {
+		tt[i].order = -1;
+		EXPECT(r, timer_arm(&tt[i].t, base + lead + rnd(&s) % (200 * MS), timer_cb) == 0,
+		       "timer %d could not be armed", i);
+	}
+	for (int i = 0; i < ARMED; i += 11) /* every eleventh cancelled before it fires */
+		EXPECT(r, timer_cancel(&tt[i].t), "timer %d was not armed", i);
+	EXPECT(r, sem_down(&all_fired, base + lead + 2000 * MS) == 0,
+	       "only %d timers fired 2 s after the last deadline", fired);
+	thread_sleep(20 * MS); /* any cancelled timer that would wrongly fire has by now */
+	static int by_order[ARMED];
+
+	for (int i = 0; i < ARMED; i++)
+		by_order[i] = -1;
+	for (int i = 0; i < ARMED; i++) {
+		if (i % 11 == 0) {
+			cancelled_fired += tt[i].order >= 0;
+			continue;
+		}
+		early += tt[i].order >= 0 && tt[i].fired_at < tt[i].t.deadline;
+		if (tt[i].order >= 0 && tt[i].order < ARMED)
+			by_order[tt[i].order] = i;
+	}
+	/* in firing order, deadlines never decrease */
+	for (int k = 1; k < fired; k++)
+		late_order += by_order[k] < 0 || by_order[k - 1] < 0 ||
+			      tt[by_order[k]].t.deadline < tt[by_order[k - 1]].t.deadline;
+	EXPECT(r, !early, "%d timers fired early", early);
+	EXPECT(r, !late_order, "%d timers fired out of deadline order", late_order);
+	EXPECT(r, !cancelled_fired, "%d cancelled timers fired", cancelled_fired);
+	if (r->ok)
+		result_note(r, "%d timers fired in deadline order, none early; %d cancelled",
+			    fired, ARMED - TIMERS);
+}
+
+/* ---- threads */
+
+static int counter;
+
+static int bump(void *arg)
+{
+	__atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+	if ((uint64_t)arg % 3 == 0)
+		thread_yield();
+	return (int)(uint64_t)arg;
+}
+
+static struct sem ping, pong;
+
+static int ponger(void *arg)
+{
+	unsigned n = (unsigned)(uint64_t)arg;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (sem_down(&ping, NO_DEADLINE))
+			return -1;
+		sem_up(&pong);
+	}
+	return 0;
+}
+
+/* a bounded buffer with a mutex and two condition variables */
+#define RING 64
+static struct {
+	struct mutex m;
+	struct cond not_empty, not_full;
+	uint64_t buf[RING];
+	unsigned head, tail;
+} pc;
+
+static int producer(void *arg)
+{
+	unsigned n = (unsigned)(uint64_t)arg;
+
+	for (unsigned i = 0; i < n; i++) {
+		mutex_lock(&pc.m, NO_DEADLINE);
+		while (pc.head - pc.tail == RING)
+			cond_wait(&pc.not_full, &pc.m, NO_DEADLINE);
+		pc.buf[pc.head++ % RING] = i;
+		cond_signal(&pc.not_empty);
+		mutex_unlock(&pc.m);
+	}
+	return 0;
+}
+
+static uint64_t consumed_sum, consumed_bad;
+
+static int consumer(void *arg)
+{
+	unsigned n = (unsigned)(uint64_t)arg;
+
+	for (unsigned i = 0; i < n; i++) {
+		mutex_lock(&pc.m, NO_DEADLINE);
+		while (pc.head == pc.tail)
+			cond_wait(&pc.not_empty, &pc.m, NO_DEADLINE);
+		uint64_t v = pc.buf[pc.tail++ % RING];
+
+		cond_signal(&pc.not_full);
+		mutex_unlock(&pc.m);
+		consumed_bad += v != i; /* in order, nothing lost or doubled */
+		consumed_sum += v;
+	}
+	return 0;
+}
+
+static int spin_done;
+
+static int spinner(void *arg)
+{
+	uint64_t until = clock_ns() + 300 * MS;
+
+	while (clock_ns() < until) /* never yields: only preemption lets others run */
+		cpu_relax();
+	__atomic_store_n(&spin_done, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static uint64_t ran_at;
+
+static int latecomer(void *arg)
+{
+	ran_at = clock_ns();
+	return 0;
+}
+
+/* Two threads that never yield share one CPU for 200 ms: with time slices each waits for
+ * the CPU about a slice at a time; without them, one would wait the other's whole run. */
+struct hog {
+	uint64_t max_gap, loops;
+};
+
+static int hog(void *arg)
+{
+	struct hog *h = arg;
+	uint64_t start = clock_ns(), prev = start, now;
+
+	while ((now = clock_ns()) - start < 200 * MS) {
+		h->max_gap = MAX(h->max_gap, now - prev);
+		h->loops++;
+		prev = now;
+	}
+	return 0;
+}
+
+static unsigned scaled(const struct boot_info *bi, unsigned n)
+{
+	uint64_t pct = 100;
+
+	cmdline_get_u64(bi->cmdline, "sched_scale", &pct);
+	return pct && pct < 100 ? n * pct / 100 : n;
+}
+
+void selftest_sched(struct result *r, const struct boot_info *bi)
+{
+	const unsigned threads = 1000, batch = 250;
+	unsigned trips = scaled(bi, 100000), items = scaled(bi, 100000);
+	int other = other_cpu(), bad_ret = 0;
+	struct thread *t[250];
+
+	/* 1000 threads, 250 at a time, on every CPU */
+	counter = 0;
+	for (unsigned b = 0; b < threads; b += batch) {
+		for (unsigned i = 0; i < batch; i++)
+			t[i] = thread_create("bump", bump, (void *)(uint64_t)(b + i), CPU_ANY);
+		for (unsigned i = 0; i < batch; i++) {
+			int ret = -1;
+
+			if (!t[i]) {
+				bad_ret++;
+				continue;
+			}
+			if (thread_join(t[i], clock_ns() + 10000 * MS, &ret)) {
+				sched_dump(t[i]);
+				EXPECT(r, false, "thread %u did not finish in 10 s", b + i);
+				return;
+			}
+			bad_ret += ret != (int)(b + i);
+		}
+	}
+	EXPECT(r, counter == (int)threads && !bad_ret, "%d of %u threads ran, %d bad joins",
+	       counter, threads, bad_ret);
+
+	/* ping-pong across two CPUs */
+	sem_init(&ping, 0);
+	sem_init(&pong, 0);
+	struct thread *p = thread_create("ponger", ponger, (void *)(uint64_t)trips, other);
+	uint64_t t0 = clock_ns();
+	unsigned done = 0;
+
+	for (; p && done < trips; done++) {
+		sem_up(&ping);
+		if (sem_down(&pong, clock_ns() + 5000 * MS)) {
+			kprintf("ping-pong: no pong for 5 s after %u round trips (ping %d, pong %d, "
+				"%u and %u waiting)\n", done, ping.count, pong.count,
+				ping.q.waiting, pong.q.waiting);
+			sched_dump(p);
+			/* tell a lost wakeup IPI from a scheduler bug */
+			sched_nudge(other);
+			if (!sem_down(&pong, clock_ns() + 1000 * MS))
+				kprintf("ping-pong: a second IPI got the pong: the first was lost\n");
+			break;
+		}
+	}
+	uint64_t pp_ns = clock_ns() - t0;
+	int pret = -1;
+
+	if (p)
+		thread_join(p, clock_ns() + 5000 * MS, &pret);
+	EXPECT(r, done == trips && pret == 0, "ping-pong stopped after %u of %u round trips",
+	       done, trips);
+
+	/* producer and consumer on two CPUs through a condition-variable ring */
+	mutex_init(&pc.m);
+	cond_init(&pc.not_empty);
+	cond_init(&pc.not_full);
+	pc.head = pc.tail = 0;
+	consumed_sum = consumed_bad = 0;
+	t0 = clock_ns();
+	struct thread *c = thread_create("consumer", consumer, (void *)(uint64_t)items, other);
+	struct thread *q = thread_create("producer", producer, (void *)(uint64_t)items,
+					 (int)arch_cpu_id());
+
+	if (c)
+		thread_join(c, NO_DEADLINE, NULL);
+	if (q)
+		thread_join(q, NO_DEADLINE, NULL);
+	uint64_t pc_ns = clock_ns() - t0;
+
+	EXPECT(r, c && q && !consumed_bad &&
+			  consumed_sum == (uint64_t)items * (items - 1) / 2,
+	       "producer/consumer: %lu items out of order or lost", consumed_bad);
+
+	/* preemption: a thread that never yields does not starve one on its CPU */
+	spin_done = 0;
+	ran_at = 0;
+	struct thread *sp = thread_create("spinner", spinner, NULL, other);
+	uint64_t s0 = clock_ns();
+
+	thread_sleep(5 * MS); /* let the spinner get the CPU first */
+	struct thread *late = thread_create("latecomer", latecomer, NULL, other);
+
+	if (late)
+		thread_join(late, NO_DEADLINE, NULL);
+	if (sp)
+		thread_join(sp, NO_DEADLINE, NULL);
+	EXPECT(r, ran_at && ran_at < s0 + 200 * MS,
+	       "a thread waited %lu ms behind a spinning one: no preemption",
+	       ran_at ? (ran_at - s0) / MS : 0);
+
+	/* time slices: two hogs on one CPU both keep running */
+	struct hog h1 = { 0 }, h2 = { 0 };
+	struct thread *a = thread_create("hog1", hog, &h1, other);
+	struct thread *b = thread_create("hog2", hog, &h2, other);
+
+	if (a)
+		thread_join(a, NO_DEADLINE, NULL);
+	if (b)
+		thread_join(b, NO_DEADLINE, NULL);
+	EXPECT(r, a && b && h1.max_gap < 100 * MS && h2.max_gap < 100 * MS,
+	       "two CPU-bound threads on one CPU went %lu and %lu ms without it: no time slices",
+	       h1.max_gap / MS, h2.max_gap / MS);
+
+	struct sched_stats total = { 0 };
+
+	for (unsigned cpu = 0; cpu < sched_cpus_online(); cpu++) {
+		struct sched_stats s;
+
+		sched_stats(cpu, &s);
+		kprintf("sched cpu%u: %lu switches, %lu preemptions, %lu IPIs sent, %lu received, "
+			"%lu halts, %lu polls won, %lu timer irqs, %lu remote wakes, %lu interrupts "
+			"before hlt\n",
+			cpu, s.switches, s.preemptions, s.ipis_sent, s.ipis_received, s.halts,
+			s.polls_won, s.timer_irqs, s.remote_wakes, cpus[cpu].halt_window_irqs);
+		total.switches += s.switches;
+		total.ipis_sent += s.ipis_sent;
+		total.halts += s.halts;
+		total.preemptions += s.preemptions;
+	}
+	if (hal->irq_stats) {
+		char line[320];
+
+		hal->irq_stats(line, sizeof(line));
+		kprintf("interrupts: %s\n", line);
+	}
+	if (r->ok)
+		result_note(r, "threads=%u pingpong=%u (%lu/s) items=%u (%lu/s) slice_gaps_ms=%lu,%lu "
+			       "switches=%lu ipis=%lu halts=%lu preemptions=%lu",
+			    threads, trips, trips * NSEC_PER_SEC / (pp_ns ? pp_ns : 1), items,
+			    items * NSEC_PER_SEC / (pc_ns ? pc_ns : 1), h1.max_gap / MS,
+			    h2.max_gap / MS, total.switches, total.ipis_sent, total.halts,
+			    total.preemptions);
+}
+
+/* ---- SMP */
+
+struct where {
+	unsigned cpu;
+	uint64_t timer_irqs_before;
+	struct sched_stats after;
+};
+
+static int report_in(void *arg)
+{
+	struct where *w = arg;
+	struct sched_stats s;
+
+	w->cpu = arch_cpu_id();
+	sched_stats(w->cpu, &s);
+	w->timer_irqs_before = s.timer_irqs;
+	thread_sleep(10 * MS); /* wakes up by this CPU's timer */
+	sched_stats(w->cpu, &w->after);
+	return 0;
+}
+
+void selftest_smp(struct result *r, const struct boot_info *bi)
+{
+	unsigned n = sched_cpus_online();
+	static struct where w[MAX_CPUS];
+	struct thread *t[MAX_CPUS];
+
+	EXPECT(r, n == hal_info.vcpus, "%u of %u vCPUs online", n, hal_info.vcpus);
+	for (unsigned i = 0; i < n; i++)
+		t[i] = thread_create("report", report_in, &w[i], (int)i);
+	for (unsigned i = 0; i < n; i++) {
+		EXPECT(r, t[i] != NULL, "no thread for CPU %u", i);
+		if (!t[i])
+			continue;
+		thread_join(t[i], NO_DEADLINE, NULL);
+		kprintf("smp: cpu%u reported in (apic/vcpu id %u), its timer fired %lu times\n",
+			w[i].cpu, cpus[w[i].cpu].apic_id, w[i].after.timer_irqs);
+		EXPECT(r, w[i].cpu == i, "the thread for CPU %u ran on CPU %u", i, w[i].cpu);
+		EXPECT(r, w[i].after.timer_irqs > w[i].timer_irqs_before,
+		       "CPU %u took no timer interrupt", i);
+	}
+	if (r->ok)
+		result_note(r, "%u vCPUs: each ran a thread and took a timer interrupt", n);
+}
