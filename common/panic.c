@@ -82,19 +82,24 @@ static bool enter(void)
 	return false;
 }
 
-void panic(const char *fmt, ...)
+void vpanic(const char *fmt, va_list ap)
 {
 	char buf[256];
-	va_list ap;
 
 	if (!enter())
 		finish();
-	va_start(ap, fmt);
 	kvsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
 	header(buf);
-	backtrace(0, read_rbp()); /* from panic's own frame: its callers */
+	backtrace(0, read_rbp()); /* from vpanic's own frame: its callers */
 	finish();
+}
+
+void panic(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vpanic(fmt, ap);
 }
 
 void panic_trap(const struct trap_frame *f, uint64_t cr2)

@@ -31,13 +31,10 @@
 
 static void mm_panic(const char *fmt, ...)
 {
-	char buf[200];
 	va_list ap;
 
 	va_start(ap, fmt);
-	kvsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	panic("%s", buf);
+	vpanic(fmt, ap);
 }
 
 void (*mm_fail)(const char *fmt, ...) = mm_panic;

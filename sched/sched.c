@@ -53,13 +53,10 @@ static struct sched_cpu *me(void)
 
 void sched_fail(const char *fmt, ...)
 {
-	char buf[200];
 	va_list ap;
 
 	va_start(ap, fmt);
-	kvsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	panic("%s", buf);
+	vpanic(fmt, ap);
 }
 
 uint64_t clock_ns(void)
