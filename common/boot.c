@@ -56,6 +56,8 @@ static void __noreturn boot_continue(void *arg)
 		format_utc(when, sizeof(when), wall);
 	kprintf("cpus: %u of %u online; timer: %s; wall clock: %s%s\n", up, hal_info.vcpus,
 		hal_info.timer, when, wall ? " UTC" : "");
+	if (hal->probe_devices)
+		hal->probe_devices();
 	int e = cmdline_get_u64(bi->cmdline, "exit", &code);
 
 	if (e == 0 && code > 127) {

@@ -75,9 +75,13 @@ struct hal {
 	int (*irq_mask)(struct irq *irq, bool masked);
 	/* Masks it and frees what irq_bind took; the source itself stays the driver's. */
 	void (*irq_unbind)(struct irq *irq);
-	/* test=irq: binds this platform's own interrupt sources through irq_bind and proves
-	 * they arrive on the CPU asked for, mask and unmask. */
-	void (*selftest_irq)(struct result *r);
+	/* Finds the platform's devices and starts their drivers, which register netdevs and
+	 * blkdevs (common/netdev.h, blkdev.h) as they connect. Prints a line saying what it
+	 * found. May be NULL. */
+	void (*probe_devices)(void);
+	/* Guest tests only this platform can run (test=irq: its own interrupt sources
+	 * through irq_bind; Xen: test=xenstore): true when it knew `name` and ran it. */
+	bool (*selftest)(const char *name, struct result *r);
 };
 
 /* What the platform's interrupt handlers report (set by the scheduler). */

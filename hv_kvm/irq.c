@@ -403,7 +403,7 @@ static int irq_test_thread(void *arg)
 	return 0;
 }
 
-void pc_selftest_irq(struct result *r)
+static void selftest_irq(struct result *r)
 {
 	/* the last CPU: not the one that boots, so routing is really tested */
 	struct job j = { r, sched_cpus_online() - 1 };
@@ -417,4 +417,12 @@ void pc_selftest_irq(struct result *r)
 		EXPECT(r, thread_join(t, clock_ns() + 20000 * MS, NULL) == 0,
 		       "the test thread did not finish in 20 s");
 	test_limits(r);
+}
+
+bool pc_selftest(const char *name, struct result *r)
+{
+	if (strcmp(name, "irq"))
+		return false;
+	selftest_irq(r);
+	return true;
 }

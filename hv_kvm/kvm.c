@@ -370,7 +370,7 @@ static void pc_irq_stats(char *buf, size_t size)
 	.irq_bind = pc_irq_bind,                \
 	.irq_mask = pc_irq_mask,                \
 	.irq_unbind = pc_irq_unbind,            \
-	.selftest_irq = pc_selftest_irq
+	.selftest = pc_selftest
 
 struct hal hal_kvm = {
 	.name = "kvm",

@@ -16,6 +16,7 @@ const char *pc_devices_init(uint64_t rsdp, uint64_t low_top);
 int pc_irq_bind(struct irq *irq);
 int pc_irq_mask(struct irq *irq, bool masked);
 void pc_irq_unbind(struct irq *irq);
-void pc_selftest_irq(struct result *r);
+/* test=irq */
+bool pc_selftest(const char *name, struct result *r);
 
 #endif

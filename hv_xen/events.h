@@ -32,8 +32,8 @@ void evtchn_upcall(void *arg);
 uint64_t evtchn_upcalls(unsigned cpu);
 int evtchn_describe(char *buf, size_t size, unsigned port, unsigned cpu);
 
-/* hal->selftest_irq on Xen (events_selftest.c) */
+/* hal->selftest on Xen (xen_selftest.c): irq, xenstore */
 struct result;
-void xen_selftest_irq(struct result *r);
+bool xen_selftest(const char *name, struct result *r);
 
 #endif

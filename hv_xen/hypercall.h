@@ -16,6 +16,7 @@
 #include <xen/hvm/hvm_op.h>
 #include <xen/hvm/params.h>
 #include <xen/callback.h>
+#include <xen/grant_table.h>
 
 extern char hypercall_page[];
 
@@ -85,6 +86,11 @@ static inline long xen_mmuext_op(struct mmuext_op *op, unsigned count, unsigned 
 static inline long xen_update_va_mapping(uint64_t va, uint64_t pte, uint64_t flags)
 {
 	return XEN_HYPERCALL(__HYPERVISOR_update_va_mapping, va, pte, flags, 0, 0);
+}
+
+static inline long xen_grant_table_op(int cmd, void *arg, unsigned count)
+{
+	return XEN_HYPERCALL(__HYPERVISOR_grant_table_op, cmd, arg, count, 0, 0);
 }
 
 static inline long xen_callback_op(int cmd, void *arg)

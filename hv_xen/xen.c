@@ -16,6 +16,11 @@
 #include "arch_x86_64/paging.h"
 #include "arch_x86_64/percpu.h"
 #include "hv_xen/events.h"
+#include "hv_xen/grant.h"
+#include "hv_xen/platform.h"
+#include "hv_xen/xenbus.h"
+#include "hv_xen/xenstore.h"
+#include "common/console.h"
 #include "lib/errno.h"
 #include "lib/format.h"
 #include "lib/pvclock.h"
@@ -50,6 +55,36 @@ static evtchn_port_t cons_port;
  * and drop the rest at once, so a dead backend costs one wait, not one per character. */
 static bool cons_stuck;
 static unsigned long cons_dropped;
+
+/* xenstore's ring: PV gives its machine frame (turned into our pfn), PVH an HVM param */
+static uint64_t store_pfn = UINT64_MAX;
+static unsigned store_port;
+static void *store_ring;
+
+bool xen_is_pv(void)
+{
+	return hal == &hal_xen_pv;
+}
+
+uint64_t xen_gfn(const void *va)
+{
+	uint64_t a = (uint64_t)va, pfn = a >= KERNEL_VBASE ? kernel_pa(va) / PAGE_SIZE : mm_va_pfn(va);
+
+	return xen_is_pv() ? paging_xenpv.entry(pfn, 0) >> 12 : pfn;
+}
+
+void *xen_store_ring(void)
+{
+	if (!store_ring && store_pfn != UINT64_MAX)
+		store_ring = xen_is_pv() ? mm_frame_va(store_pfn) :
+					   (void *)phys_map(store_pfn * PAGE_SIZE, PAGE_SIZE);
+	return store_ring;
+}
+
+unsigned xen_store_port(void)
+{
+	return store_port;
+}
 
 static bool xen_pv_detect(const struct boot_info *bi)
 {
@@ -247,6 +282,14 @@ static int xen_pv_init(struct boot_info *bi)
 			cons_port = bi->xen_pv.console_evtchn;
 		}
 	}
+	if (!bi->xen_pv.is_dom0 && bi->xen_pv.store_mfn) {
+		uint64_t pfn = machine_to_phys_mapping[bi->xen_pv.store_mfn];
+
+		if (pfn < bi->xen_pv.nr_pages) {
+			store_pfn = pfn;
+			store_port = bi->xen_pv.store_evtchn;
+		}
+	}
 	/* present, writable, accessed, dirty */
 	long rc = xen_update_va_mapping((uint64_t)shared_page, bi->xen_pv.shared_info_maddr | 0x63,
 					UVMF_INVLPG | UVMF_LOCAL);
@@ -300,6 +343,13 @@ static int xen_pvh_init(struct boot_info *bi)
 
 	if (!rc1 && !rc2 && pfn && (cons = (void *)phys_map(pfn * PAGE_SIZE, PAGE_SIZE)))
 		cons_port = port;
+	pfn = hvm_param(HVM_PARAM_STORE_PFN, &rc1);
+	port = hvm_param(HVM_PARAM_STORE_EVTCHN, &rc2);
+	/* read once now, so that the direct map keeps the page (arch_x86_64/phys.h) */
+	if (!rc1 && !rc2 && pfn && phys_map(pfn * PAGE_SIZE, PAGE_SIZE)) {
+		store_pfn = pfn;
+		store_port = port;
+	}
 	if (!bi->mem_count && !bi->error && pvh_memory_map(bi))
 		bi->error = "PVH: no memory map in the start info and XENMEM_memory_map failed";
 	struct xen_add_to_physmap xatp = { .domid = DOMID_SELF,
@@ -493,6 +543,26 @@ static void xen_irq_unbind(struct irq *irq)
 		evtchn_unbind_port(irq->num);
 }
 
+/* Grant table, xenstore, then xenbus, whose drivers (netfront/, blkfront/) register their
+ * devices as they connect. */
+static void xen_probe_devices(void)
+{
+	int rc = gnttab_setup();
+
+	if (rc) {
+		kprintf("devices: no grant table (%d): no PV devices\n", rc);
+		return;
+	}
+	if ((rc = xs_init())) {
+		kprintf("devices: no xenstore (%d): no PV devices\n", rc);
+		return;
+	}
+	struct gnttab_stats g;
+
+	gnttab_stats(&g);
+	kprintf("devices: xenbus: %d found; %u grant references\n", xenbus_probe(), g.total);
+}
+
 #define XEN_OPS                                  \
 	.console_write = xen_console_write,      \
 	.shutdown = xen_shutdown,                \
@@ -503,7 +573,8 @@ static void xen_irq_unbind(struct irq *irq)
 	.irq_bind = xen_irq_bind,                \
 	.irq_mask = xen_irq_mask,                \
 	.irq_unbind = xen_irq_unbind,            \
-	.selftest_irq = xen_selftest_irq
+	.probe_devices = xen_probe_devices,      \
+	.selftest = xen_selftest
 
 struct hal hal_xen_pv = {
 	.name = "xen-pv",

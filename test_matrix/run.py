@@ -328,6 +328,8 @@ TESTS = [
     # device interrupts through hal->irq_bind: the RTC on ISA IRQ 8 via the I/O APIC (PCs),
     # MSI from edu (q35), a looped-back event channel (Xen)
     Test("irq", "test=irq", eval_guest_pass("irq")),
+    # Xen: xenstore round trips, watches, a conflicting transaction retried
+    Test("xenstore", "test=xenstore", eval_guest_pass("xenstore"), kinds=("xen",)),
 ]
 
 

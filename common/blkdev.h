@@ -1,0 +1,57 @@
+/* Block devices: what every driver (virtio-blk, blkfront) offers and everything above
+ * uses. Requests are asynchronous with a completion callback; several may be in flight.
+ * Buffers are page-aligned (a driver hands whole pages to the device or grants them). */
+#ifndef COMMON_BLKDEV_H
+#define COMMON_BLKDEV_H
+
+#include "lib/compiler.h"
+
+enum blk_op { BLK_READ, BLK_WRITE, BLK_FLUSH };
+
+struct blk_req {
+	enum blk_op op;
+	uint64_t sector;	 /* in the device's sectors */
+	uint32_t count;		 /* sectors; 0 for a flush */
+	void *buf;		 /* page-aligned, count * sector_size bytes */
+	void (*done)(struct blk_req *r); /* interrupt context; r->status says how it went */
+	void *arg;
+	int status; /* 0, or -EIO (the device failed it), -ENODEV (the device went away) */
+	/* the driver's */
+	struct blk_req *next;
+	uint64_t cookie;
+};
+
+struct blkdev;
+
+struct blkdev_ops {
+	/* 0: queued, r->done will run exactly once. Negative: refused now (-EINVAL: out of
+	 * range, unaligned or too large; -ENODEV: gone; -EOPNOTSUPP: no flush), and done will
+	 * not run. A full ring queues in the driver. */
+	int (*submit)(struct blkdev *d, struct blk_req *r);
+};
+
+struct blkdev_stats {
+	uint64_t reads, writes, flushes, errors, bad_responses, kicks, irqs;
+};
+
+struct blkdev {
+	char name[16];
+	uint32_t sector_size;
+	uint64_t sectors;
+	uint32_t max_bytes; /* the largest request */
+	bool flush;	    /* BLK_FLUSH makes earlier writes durable */
+	bool read_only;
+	const struct blkdev_ops *ops;
+	struct blkdev_stats st;
+	const char *info;
+};
+
+void blkdev_register(struct blkdev *d);
+unsigned blkdev_count(void);
+struct blkdev *blkdev_get(unsigned i);
+/* Submits and waits (until the deadline: -ETIMEDOUT, after which the request may still
+ * complete, so buf must stay valid: callers pass buffers that live on). */
+int blk_sync(struct blkdev *d, enum blk_op op, uint64_t sector, uint32_t count, void *buf,
+	     uint64_t deadline);
+
+#endif

@@ -1,0 +1,80 @@
+/* Network devices: what every driver (virtio-net, netfront) offers and everything above
+ * (the network stack, the tests) uses. One interface on every platform.
+ *
+ * A packet lives in a page of its own (struct pkt points at it), so a driver can hand the
+ * whole page to a device or grant it to a backend without exposing anything else. Each
+ * side is single-threaded: one thread transmits and one polls a given device at a time
+ * (the net-channel design: the owner thread does the work, interrupts only wake it). */
+#ifndef COMMON_NETDEV_H
+#define COMMON_NETDEV_H
+
+#include "lib/compiler.h"
+
+#define ETH_ALEN 6
+#define ETH_HLEN 14
+#define PKT_HEADROOM 64 /* room in front of data for headers a driver or stack prepends */
+
+struct pkt {
+	struct pkt *next; /* free for the owner's lists */
+	uint8_t *data;	  /* the frame, from the Ethernet header */
+	uint32_t len;
+	uint32_t flags;	  /* PKT_* */
+	void *page;	  /* the page holding data (page-aligned, PAGE_SIZE bytes) */
+	uint16_t csum_start, csum_offset; /* PKT_CSUM_PARTIAL: the device completes it */
+};
+
+#define PKT_CSUM_PARTIAL 1 /* tx: checksum from csum_start, stored at +csum_offset */
+#define PKT_CSUM_OK 2	   /* rx: the device checked it */
+
+/* A packet with an empty frame at PKT_HEADROOM, or NULL when out of memory. */
+struct pkt *pkt_alloc(void);
+void pkt_free(struct pkt *p);
+/* the frame's room: PAGE_SIZE - PKT_HEADROOM */
+#define PKT_MAX (4096 - PKT_HEADROOM)
+
+#define NETDEV_F_CSUM_TX 1 /* takes PKT_CSUM_PARTIAL */
+#define NETDEV_F_CSUM_RX 2 /* may set PKT_CSUM_OK */
+
+struct netdev_stats {
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+	uint64_t rx_dropped; /* no buffer or no taker */
+	uint64_t rx_bad;     /* the device or backend handed back something invalid */
+	uint64_t tx_dropped; /* refused: link down, or not sendable */
+	uint64_t kicks;	     /* notifications to the device/backend */
+	uint64_t irqs;	     /* interrupts or events taken */
+};
+
+struct netdev;
+
+struct netdev_ops {
+	/* Queues up to n packets and notifies the device once; takes ownership of those it
+	 * queued (it frees them when sent) and returns how many. Fewer than n: the ring is
+	 * full (try again after a poll) or the link is down. Completed transmissions are
+	 * reaped here and in poll, not by an interrupt per packet. */
+	unsigned (*xmit)(struct netdev *d, struct pkt **p, unsigned n);
+	/* Up to max received packets, now the caller's; refills the receive ring. */
+	unsigned (*poll)(struct netdev *d, struct pkt **p, unsigned max);
+	/* Receive interrupts on or off. On: d->notify runs (interrupt context) when packets
+	 * may be waiting; the owner then polls until poll returns 0. */
+	void (*irq)(struct netdev *d, bool on);
+};
+
+struct netdev {
+	char name[16];
+	uint8_t mac[ETH_ALEN];
+	uint16_t mtu;
+	uint32_t features; /* NETDEV_F_* */
+	const struct netdev_ops *ops;
+	void (*notify)(struct netdev *d); /* set by the owner */
+	void *owner;
+	bool link_up; /* false while a backend is away (the driver reconnects) */
+	struct netdev_stats st;
+	const char *info; /* what the driver negotiated, for reports */
+};
+
+/* Drivers register what they found; everything else looks devices up here. */
+void netdev_register(struct netdev *d);
+unsigned netdev_count(void);
+struct netdev *netdev_get(unsigned i);
+
+#endif
