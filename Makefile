@@ -10,7 +10,7 @@ LD := ld
 PYTHON ?= python3
 
 # Everything in these folders that is not a host test is kernel code.
-KDIRS := arch_x86_64 hv_kvm hv_xen common mm sched lib
+KDIRS := arch_x86_64 hv_kvm hv_xen netfront blkfront common mm sched lib
 KSRC := $(filter-out %_test.c,$(foreach d,$(KDIRS),$(wildcard $(d)/*.c $(d)/*.S)))
 KOBJ := $(patsubst %,$(BUILD)/k/%.o,$(KSRC))
 
@@ -32,7 +32,7 @@ KLDFLAGS := -nostdlib -static -no-pie -z max-page-size=4096 -z noexecstack --bui
 	--no-warn-rwx-segments -T arch_x86_64/kernel.ld
 
 # Host unit tests: pure code (no asm, no hardware) compiled for the host with sanitizers.
-HOST_SRC := lib/format.c lib/cmdline.c lib/memmap.c lib/acpi.c lib/pvclock.c lib/ksyms.c lib/time.c \
+HOST_SRC := lib/format.c lib/cmdline.c lib/memmap.c lib/acpi.c lib/pvclock.c lib/ksyms.c lib/time.c lib/inet.c \
 	arch_x86_64/boot_pvh.c arch_x86_64/boot_xenpv.c mm/frame.c mm/heap.c mm/early.c mm/vm.c \
 	sched/sync.c hv_xen/grant.c hv_xen/xs_msg.c \
 	tools/unit/unit.c

@@ -73,6 +73,8 @@ static void __noreturn boot_continue(void *arg)
 	} else {
 		kprintf("nothing to run: no test= and no app yet; shutting down\n");
 	}
+	if (hal->stop_devices)
+		hal->stop_devices();
 	hal_exit((int)code);
 }
 

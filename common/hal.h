@@ -79,6 +79,9 @@ struct hal {
 	 * blkdevs (common/netdev.h, blkdev.h) as they connect. Prints a line saying what it
 	 * found. May be NULL. */
 	void (*probe_devices)(void);
+	/* Before a normal shutdown: drivers let go of their backends or devices cleanly
+	 * (bounded). Not on a panic. May be NULL. */
+	void (*stop_devices)(void);
 	/* Guest tests only this platform can run (test=irq: its own interrupt sources
 	 * through irq_bind; Xen: test=xenstore): true when it knew `name` and ran it. */
 	bool (*selftest)(const char *name, struct result *r);

@@ -124,6 +124,10 @@ static const struct {
 	{ "timer", selftest_timer },
 	{ "sched", selftest_sched },
 	{ "smp", selftest_smp },
+	{ "net_raw", selftest_net_raw },
+	{ "reconnect", selftest_reconnect },
+	{ "blk", selftest_blk },
+	{ "blk_reconnect", selftest_blk_reconnect },
 	{ "hang", test_hang },
 };
 

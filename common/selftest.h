@@ -38,5 +38,9 @@ void selftest_clock(struct result *r, const struct boot_info *bi);
 void selftest_timer(struct result *r, const struct boot_info *bi);
 void selftest_sched(struct result *r, const struct boot_info *bi);
 void selftest_smp(struct result *r, const struct boot_info *bi);
+void selftest_net_raw(struct result *r, const struct boot_info *bi);
+void selftest_reconnect(struct result *r, const struct boot_info *bi);
+void selftest_blk(struct result *r, const struct boot_info *bi);
+void selftest_blk_reconnect(struct result *r, const struct boot_info *bi);
 
 #endif

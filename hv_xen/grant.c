@@ -116,20 +116,26 @@ static bool try_end(uint32_t ref)
 	return true;
 }
 
-bool gnttab_end(int ref, uint64_t free_pfn)
+bool gnttab_end(int ref)
 {
 	if (ref < GNT_RESERVED || (uint32_t)ref >= nrefs)
-		return true; /* not one of ours: nothing to release */
-	if (try_end(ref)) {
-		__atomic_add_fetch(&ended, 1, __ATOMIC_RELAXED);
-		push_free(ref);
+		return true; /* not one of ours: nothing to end */
+	if (!try_end(ref))
+		return false;
+	__atomic_add_fetch(&ended, 1, __ATOMIC_RELAXED);
+	push_free(ref);
+	return true;
+}
+
+void gnttab_release(int ref, uint64_t free_pfn)
+{
+	if (gnttab_end(ref)) {
 		if (free_pfn != UINT64_MAX && gnttab_free_page)
 			gnttab_free_page(free_pfn);
-		return true;
+		return;
 	}
 	pending_pfn[ref] = free_pfn;
 	push_deferred(ref);
-	return false;
 }
 
 unsigned gnttab_reclaim(void)

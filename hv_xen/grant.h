@@ -24,10 +24,13 @@ int gnttab_setup(void);
 /* A reference giving domain `dom` access to frame `gfn` (PV: machine frame; PVH: guest
  * frame), or -ENOSPC. */
 int gnttab_grant(uint16_t dom, uint64_t gfn, bool readonly);
-/* Ends a grant. true: it is over and ref is free again. false: the backend still has it
- * mapped; ref (and page `free_pfn`, when not UINT64_MAX) go to the deferred list and are
- * released by a later gnttab_reclaim(). Either way the caller is done with ref. */
-bool gnttab_end(int ref, uint64_t free_pfn);
+/* Ends a grant if the backend no longer has it mapped: true, and ref is free again. false:
+ * nothing changed, the grant stands (give it up with gnttab_release). */
+bool gnttab_end(int ref);
+/* Gives a grant up for good: it ends now or, while the backend still has it mapped, on a
+ * later gnttab_reclaim(); page `free_pfn` (UINT64_MAX: none) is freed when it does. The
+ * caller is done with ref (and with the page) either way. */
+void gnttab_release(int ref, uint64_t free_pfn);
 /* Tries the deferred grants again; returns how many are still held. */
 unsigned gnttab_reclaim(void);
 /* Frees a page on gnttab_reclaim's behalf (the kernel: mm_frame_free; tests: a fake). */

@@ -34,7 +34,7 @@ TEST(grant_grant_end_and_exhaustion)
 		CHECK_EQ(fake[refs[i]].flags, GTF_permit_access | (i & 1 ? GTF_readonly : 0));
 	}
 	for (int i = 0; i < n; i++)
-		CHECK(gnttab_end(refs[i], UINT64_MAX));
+		CHECK(gnttab_end(refs[i]));
 	CHECK_EQ(fake[refs[0]].flags, 0);
 	struct gnttab_stats s;
 
@@ -56,7 +56,9 @@ TEST(grant_busy_grant_is_deferred_not_reused)
 
 	CHECK(a >= GNT_RESERVED);
 	fake[a].flags |= GTF_writing; /* the backend maps it */
-	CHECK(!gnttab_end(a, 4242));
+	CHECK(!gnttab_end(a)); /* not over, and nothing changed */
+	CHECK_EQ(fake[a].flags & GTF_permit_access, GTF_permit_access);
+	gnttab_release(a, 4242); /* given up: it ends when the backend lets go */
 	CHECK_EQ(fake[a].flags & GTF_permit_access, GTF_permit_access);
 	CHECK_EQ(nfreed, 0u);
 	/* every other ref can be taken, but never a */
@@ -74,8 +76,9 @@ TEST(grant_busy_grant_is_deferred_not_reused)
 	CHECK_EQ(freed[0], 4242u);
 	CHECK_EQ(gnttab_grant(2, 1, false), a); /* now it may be reused */
 	for (int i = 0; i < n; i++)
-		gnttab_end(got[i], UINT64_MAX);
-	CHECK(gnttab_end(0, UINT64_MAX)); /* a reserved ref is not ours: nothing to do */
+		gnttab_release(got[i], 7);
+	CHECK_EQ(nfreed, 1u + n); /* released grants that ended at once free their page */
+	CHECK(gnttab_end(0)); /* a reserved ref is not ours: nothing to do */
 }
 
 static struct grant_entry_v1 big[4096];
@@ -89,7 +92,7 @@ static void *churn(void *arg)
 			continue;
 		if (__atomic_load_n(&big[r].frame, __ATOMIC_RELAXED) != (uint32_t)(uintptr_t)arg)
 			__atomic_add_fetch(&big[0].frame, 1, __ATOMIC_RELAXED); /* a ref given twice */
-		gnttab_end(r, UINT64_MAX);
+		gnttab_release(r, UINT64_MAX);
 	}
 	return NULL;
 }

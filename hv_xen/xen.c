@@ -563,6 +563,14 @@ static void xen_probe_devices(void)
 	kprintf("devices: xenbus: %d found; %u grant references\n", xenbus_probe(), g.total);
 }
 
+static void xen_stop_devices(void)
+{
+	unsigned total, closed = xenbus_stop(2 * NSEC_PER_SEC, &total);
+
+	if (total)
+		kprintf("xenbus: closed %u of %u devices cleanly\n", closed, total);
+}
+
 #define XEN_OPS                                  \
 	.console_write = xen_console_write,      \
 	.shutdown = xen_shutdown,                \
@@ -574,6 +582,7 @@ static void xen_probe_devices(void)
 	.irq_mask = xen_irq_mask,                \
 	.irq_unbind = xen_irq_unbind,            \
 	.probe_devices = xen_probe_devices,      \
+	.stop_devices = xen_stop_devices,        \
 	.selftest = xen_selftest
 
 struct hal hal_xen_pv = {

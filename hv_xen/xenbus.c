@@ -15,6 +15,7 @@ static struct mutex lock; /* the device list; taken on the watch thread and at b
 static struct xenbus_dev *devs;
 static struct xs_watch device_watch;
 static bool started;
+static struct sem settled; /* up once the device watch's first event has been handled */
 
 const char *xenbus_state_name(enum xenbus_state s)
 {
@@ -45,7 +46,7 @@ int xenbus_switch_state(struct xenbus_dev *dev, enum xenbus_state s)
 static void tell(struct xenbus_dev *dev, enum xenbus_state otherend)
 {
 	dev->otherend_state = otherend;
-	if (dev->drv->otherend_changed)
+	if (dev->drv->otherend_changed && !dev->stopping)
 		dev->drv->otherend_changed(dev);
 	sem_up(&dev->changed);
 }
@@ -165,12 +166,52 @@ static void device_event(struct xs_watch *w, const char *changed)
 	mutex_lock(&lock, NO_DEADLINE);
 	scan();
 	mutex_unlock(&lock);
+	sem_up(&settled);
+}
+
+unsigned xenbus_stop(uint64_t ns, unsigned *total)
+{
+	uint64_t deadline = clock_ns() + ns;
+	unsigned n = 0, closed = 0;
+
+	if (!started) {
+		*total = 0;
+		return 0;
+	}
+	xs_unwatch(&device_watch);
+	mutex_lock(&lock, NO_DEADLINE);
+	for (struct xenbus_dev *d = devs; d; d = d->next) {
+		if (d->gone)
+			continue;
+		n++;
+		d->stopping = true;
+		if (d->drv->stop)
+			d->drv->stop(d);
+	}
+	mutex_unlock(&lock);
+	/* the handshake (xen/io/xenbus.h): our Closing, the backend's Closing, our Closed, the
+	 * backend's Closed. Devices are never freed, so the list can be walked without the
+	 * lock (the watch thread may need it meanwhile). */
+	for (struct xenbus_dev *d = __atomic_load_n(&devs, __ATOMIC_ACQUIRE); d; d = d->next) {
+		if (d->gone)
+			continue;
+		while (d->otherend_state < XenbusStateClosing && !sem_down(&d->changed, deadline))
+			;
+		xenbus_switch_state(d, XenbusStateClosed);
+		while (d->otherend_state != XenbusStateClosed && !sem_down(&d->changed, deadline))
+			;
+		closed += d->otherend_state == XenbusStateClosed;
+		xs_unwatch(&d->watch);
+	}
+	*total = n;
+	return closed;
 }
 
 int xenbus_probe(void)
 {
 	if (!started) {
 		mutex_init(&lock);
+		sem_init(&settled, 0);
 		started = true;
 	}
 	mutex_lock(&lock, NO_DEADLINE);
@@ -181,6 +222,9 @@ int xenbus_probe(void)
 		n++;
 	mutex_unlock(&lock);
 	device_watch = (struct xs_watch){ .path = "device", .fn = device_event };
-	xs_watch(&device_watch);
+	/* the watch fires once when set and rescans on the watch thread: wait for that, so
+	 * the boot goes on with the device list settled and nothing running behind it */
+	if (!xs_watch(&device_watch) && sem_down(&settled, clock_ns() + 2000000000ull))
+		kprintf("xenbus: the device watch did not fire within 2 s\n");
 	return n;
 }

@@ -26,6 +26,7 @@ struct xenbus_dev {
 	enum xenbus_state state; /* ours, as last written */
 	enum xenbus_state otherend_state;
 	bool gone;	       /* the node was removed (detached) */
+	bool stopping;	       /* shutdown: the driver hears nothing more */
 	struct xs_watch watch; /* the backend's state */
 	char watch_path[112];
 	struct sem changed;    /* up on every state change: for waiters elsewhere */
@@ -41,6 +42,8 @@ struct xenbus_driver {
 	/* The backend's state is now dev->otherend_state (XenbusStateClosed also when the
 	 * backend or our node went away: dev->gone). */
 	void (*otherend_changed)(struct xenbus_dev *dev);
+	/* Shutdown: fail what is in flight, give everything back, switch to Closing. */
+	void (*stop)(struct xenbus_dev *dev);
 };
 
 #define XENBUS_DRIVER(name)                                                         \
@@ -49,6 +52,9 @@ struct xenbus_driver {
 
 /* Finds every device of every registered type and watches for more. Returns how many. */
 int xenbus_probe(void);
+/* Shutdown: stops every device and waits (up to `ns`) for their backends to close.
+ * Returns how many closed cleanly; *total says of how many. */
+unsigned xenbus_stop(uint64_t ns, unsigned *total);
 /* Writes our state (device/.../state). */
 int xenbus_switch_state(struct xenbus_dev *dev, enum xenbus_state s);
 /* path under the device's node, into buf */

@@ -284,6 +284,14 @@ def eval_guest_pass(name, *required):
     return evaluate
 
 
+def eval_reconnect(cell, out):
+    ok, detail = test_line(out, "reconnect")
+    pings = [l for l in out.lines if re.match(r"^dom0: ping: 20 packets transmitted, 20 packets received", l)]
+    return judge(["" if ok else "guest: " + detail, expect_exit(out, 0),
+                  "" if len(pings) == 2 else "dom0: %d of 2 ping rounds without loss" % len(pings)],
+                 detail)
+
+
 @dataclasses.dataclass
 class Test:
     name: str
@@ -292,6 +300,8 @@ class Test:
     kinds: tuple = ("qemu", "xen")
     corrupt_start_info: bool = False
     stop_console: bool = False  # Xen: freeze xenconsoled while the guest runs
+    rig: str = ""  # Xen: what dom0 does for it (dom0-init.sh options: ping, reconnect, disk,
+    # blkreconnect)
     timeout: dict = None  # seconds per cell kind, overriding the cell's timeout
     mem_mib: int = 0  # guest RAM, overriding the cell's
 
@@ -330,6 +340,23 @@ TESTS = [
     Test("irq", "test=irq", eval_guest_pass("irq")),
     # Xen: xenstore round trips, watches, a conflicting transaction retried
     Test("xenstore", "test=xenstore", eval_guest_pass("xenstore"), kinds=("xen",)),
+    # devices: an ARP/ICMP responder over struct netdev that dom0 pings 100 times; the same
+    # with the vif detached and re-attached halfway; a disk pattern both sides check
+    Test("net_raw", "test=net_raw", eval_guest_pass(
+        "net_raw", r"^dom0: ping: 100 packets transmitted, 100 packets received, 0% packet loss",
+        r"^xenbus: closed 1 of 1 devices cleanly"),
+        kinds=("xen",), rig="ping", timeout={"xen": 150}),
+    Test("reconnect", "test=reconnect", eval_reconnect, kinds=("xen",), rig="reconnect",
+         timeout={"xen": 180}),
+    Test("blk", "test=blk", eval_guest_pass("blk", r"^dom0: disk: guest pattern OK",
+                                            r"^xenbus: closed 1 of 1 devices cleanly"),
+         kinds=("xen",), rig="disk", timeout={"xen": 150}),
+    # the disk detached and attached again while requests are in flight: they fail with
+    # -ENODEV, none hangs, I/O works again (the guest's pattern is written afterwards)
+    Test("blk_reconnect", "test=blk_reconnect", eval_guest_pass(
+        "blk_reconnect", r"^dom0: block-detach rc=0", r"^dom0: block-attach rc=0",
+        r"^dom0: disk: guest pattern OK", r"^blk: reconnected after"),
+        kinds=("xen",), rig="disk,blkreconnect", timeout={"xen": 180}),
 ]
 
 
@@ -466,6 +493,9 @@ def ensure_rig(say):
     return d, None
 
 
+XEN_GUEST_MAC = "00:16:3e:00:09:02"  # dom0-init.sh re-attaches the vif with it
+
+
 def xl_config(cell, test, name):
     lines = ['name = "%s"' % name,
              'type = "%s"' % cell.xl_type,
@@ -476,6 +506,11 @@ def xl_config(cell, test, name):
              'on_poweroff = "destroy"',
              'on_crash = "destroy"',
              'on_reboot = "destroy"']
+    opts = test.rig.split(",")
+    if "ping" in opts or "reconnect" in opts:
+        lines.append("vif = ['mac=%s,bridge=xenbr0']" % XEN_GUEST_MAC)
+    if "disk" in opts:
+        lines.append("disk = ['format=raw,vdev=xvda,access=rw,target=/tmp/%s.img']" % name)
     if cell.xl_type == "pvh":
         # QEMU's emulated SVM reports RDTSCP exits as RDTSC and Xen cannot decode them
         lines.append('tsc_mode = "native"')
@@ -502,7 +537,8 @@ def run_rig(jobs, say):
                 names[name] = (cell, test)
                 with open(os.path.join(stage, "amphi", name + ".cfg"), "w") as f:
                     f.write(xl_config(cell, test, name))
-                jf.write("%s %d%s\n" % (name, test.limit(cell), " stop-console" if test.stop_console else ""))
+                opts = ([test.rig] if test.rig else []) + (["stop-console"] if test.stop_console else [])
+                jf.write("%s %d %s\n" % (name, test.limit(cell), ",".join(opts)))
         overlay = subprocess.run("find . | cpio -o -H newc --quiet | gzip -1", shell=True,
                                  cwd=stage, capture_output=True, check=True).stdout
         initrd = os.path.join(stage, "dom0+amphi.cpio.gz")
@@ -525,10 +561,10 @@ def run_rig(jobs, say):
         shutil.rmtree(stage, ignore_errors=True)
     rig_log = "$ %s\n%s\n[%.1f s%s]\n" % (" ".join(cmd), text, secs, ", TIMED OUT" if timed_out else "")
     results = {}
-    per = {n: {"CON": [], "HV": [], "XL": []} for n in names}
+    per = {n: {"CON": [], "HV": [], "XL": [], "DOM0": []} for n in names}
     ends = {}
     for line in text.splitlines():
-        m = re.match(r"^@@AMPHI-(CON|HV|XL) ([\w-]+)\|(.*)$", line)
+        m = re.match(r"^@@AMPHI-(CON|HV|XL|DOM0) ([\w-]+)\|(.*)$", line)
         if m and m.group(2) in per:
             per[m.group(2)][m.group(1)].append(m.group(3))
             continue
@@ -540,6 +576,9 @@ def run_rig(jobs, say):
         log = "\n".join(lines) + "\n"
         if per[name]["HV"]:
             log += "--- Xen console (xl dmesg) ---\n" + "\n".join(per[name]["HV"]) + "\n"
+        if per[name]["DOM0"]:
+            log += "--- dom0 ---\n" + "\n".join(per[name]["DOM0"]) + "\n"
+            lines = lines + ["dom0: " + l for l in per[name]["DOM0"]]
         if per[name]["XL"]:
             log += "--- xl ---\n" + "\n".join(per[name]["XL"]) + "\n"
         if name not in ends:

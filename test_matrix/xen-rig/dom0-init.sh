@@ -8,9 +8,18 @@
 #   @@AMPHI-HV <job>|<line>              the guest's lines in Xen's console (xl dmesg)
 #   @@AMPHI-XL <job>|<line>              xl's own output for the job
 #   @@AMPHI-JOB <job> END reason=<poweroff|crash|reboot|timeout|unknown> secs=<s> xl_rc=<n>
-# /amphi/jobs has one job per line: "<name> <timeout seconds> [stop-console]", config in
-# /amphi/<name>.cfg. stop-console freezes xenconsoled for 5 s once the guest is up: a
-# backend that stops consuming.
+#   @@AMPHI-DOM0 <job>|<line>            what dom0 did or measured for the job (ping, disk)
+# /amphi/jobs has one job per line: "<name> <timeout seconds> [option,...]", config in
+# /amphi/<name>.cfg. Options:
+#   stop-console   freeze xenconsoled for 5 s once the guest is up (a backend that stops
+#                  consuming)
+#   ping           once the guest says "net: ready", ping it 100 times from dom0
+#   reconnect      ping 20 times, detach and re-attach its vif, ping 20 times again
+#   disk           give it /tmp/<job>.img (16 MiB, dom0's pattern in sectors 0-2047) and
+#                  check the guest's pattern in sectors 2048-4095 after it is gone
+#   blkreconnect   (with disk) detach and re-attach the disk once the guest says
+#                  "blk: phase 1 done"
+# The guest's network is 10.0.9.0/24 on bridge xenbr0: dom0 .1, the guest .2.
 export PATH=/usr/sbin:/usr/bin:/usr/lib/xen-4.17/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -50,13 +59,86 @@ xenconsoled --pid-file=/run/xen/xenconsoled.pid --log=guest --log-dir=/var/log/x
 xl dmesg -c >/dev/null 2>&1
 rig "TOOLSTACK_READY uptime=$(now) xen=$(xl info 2>/dev/null | sed -n 's/^xen_version *: //p')"
 
+GUEST_IP=10.0.9.2
+GUEST_MAC=00:16:3e:00:09:02
+
+dom0() { echo "@@AMPHI-DOM0 $name|$*"; }
+
+bridge_up() {
+	[ -e /sys/class/net/xenbr0 ] && return
+	ip link add name xenbr0 type bridge stp_state 0 forward_delay 0
+	ip addr add 10.0.9.1/24 dev xenbr0
+	ip link set xenbr0 up
+}
+
+# waits until the guest's console shows $1, for at most $2 s or while xl runs
+wait_console() {
+	n=0
+	while ! grep -q "$1" "$log" 2>/dev/null; do
+		if [ $n -ge $(($2 * 20)) ] || ! kill -0 "$xlpid" 2>/dev/null; then
+			dom0 "gave up waiting for '$1'"
+			return 1
+		fi
+		sleep 0.05
+		n=$((n + 1))
+	done
+}
+
+pings() {
+	ping -c "$1" -A -W 2 -w 60 $GUEST_IP >/tmp/ping.log 2>&1
+	tail -2 /tmp/ping.log | while read -r l; do dom0 "ping: $l"; done
+}
+
+# sector s: 16 lines of printf("%-31s\n", "amphi <who> sector <s>") (common/blk_selftest.c)
+disk_pattern() {
+	awk -v who="$1" -v first="$2" -v n="$3" 'BEGIN {
+		for (s = first; s < first + n; s++) {
+			line = sprintf("%-31s\n", "amphi " who " sector " s)
+			for (l = 0; l < 16; l++) printf "%s", line
+		}
+	}'
+}
+
 run_job() {
-	name=$1 limit=$2 opt=$3
+	name=$1 limit=$2 opts=,$3,
 	cfg=/amphi/$name.cfg
 	log=/var/log/xen/console/guest-$name.log
 	t0=$(now)
-	rig "JOB $name BEGIN uptime=$t0 $opt"
-	if [ "$opt" = stop-console ]; then
+	rig "JOB $name BEGIN uptime=$t0 $3"
+	case $opts in *,ping,* | *,reconnect,*) bridge_up ;; esac
+	case $opts in *,disk,*)
+		dd if=/dev/zero of=/tmp/$name.img bs=1M count=16 2>/dev/null
+		disk_pattern dom0 0 2048 | dd of=/tmp/$name.img conv=notrunc 2>/dev/null ;;
+	esac
+	if [ "$opts" != ",," ] && [ "$opts" != ",stop-console," ]; then
+		timeout "$limit" xl create -F "$cfg" >/tmp/xl-$name.log 2>&1 &
+		xlpid=$!
+		case $opts in *,ping,*)
+			wait_console "net: ready" 60 && pings 100 ;;
+		esac
+		case $opts in *,reconnect,*)
+			if wait_console "net: ready" 60 && pings 20 && wait_console "phase 1 done" 30; then
+				xl network-detach "$name" 0 >/tmp/detach.log 2>&1
+				dom0 "network-detach rc=$? $(head -c 200 /tmp/detach.log)"
+				sleep 1
+				xl network-attach "$name" "mac=$GUEST_MAC" bridge=xenbr0 >/tmp/attach.log 2>&1
+				dom0 "network-attach rc=$? $(head -c 200 /tmp/attach.log)"
+				wait_console "link up again" 60 && pings 20
+			fi ;;
+		esac
+		case $opts in *,blkreconnect,*)
+			if wait_console "blk: phase 1 done" 60; then
+				xl block-detach "$name" xvda >/tmp/detach.log 2>&1
+				dom0 "block-detach rc=$? $(head -c 200 /tmp/detach.log)"
+				sleep 1
+				xl block-attach "$name" "format=raw,vdev=xvda,access=rw,target=/tmp/$name.img" \
+					>/tmp/attach.log 2>&1
+				dom0 "block-attach rc=$? $(head -c 200 /tmp/attach.log)"
+			fi ;;
+		esac
+		wait $xlpid
+		rc=$?
+	elif [ "$opts" = ",stop-console," ]; then
 		# libxl waits for xenconsoled while it creates the domain, so freeze it only once
 		# the guest says it is running (it then waits 2 s before it floods its console)
 		timeout "$limit" xl create -F "$cfg" >/tmp/xl-$name.log 2>&1 &
@@ -97,6 +179,13 @@ run_job() {
 		*) reason=code$code ;;
 		esac
 	fi
+	case $opts in *,disk,*)
+		want=$(disk_pattern guest 2048 2048 | md5sum | cut -c1-32)
+		got=$(dd if=/tmp/$name.img bs=512 skip=2048 count=2048 2>/dev/null | md5sum | cut -c1-32)
+		if [ "$want" = "$got" ]; then dom0 "disk: guest pattern OK"; else
+			dom0 "disk: guest pattern MISMATCH (md5 $got, want $want)"; fi
+		rm -f /tmp/$name.img ;;
+	esac
 	sleep 0.2 # let xenconsoled write out what the guest left in its ring
 	# awk ends every line, also a last one the guest left unfinished
 	awk -v p="@@AMPHI-CON $name|" '{ sub(/\r$/, ""); print p $0 }' "$log" 2>/dev/null

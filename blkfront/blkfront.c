@@ -1,0 +1,459 @@
+/* blkfront: a Xen virtual disk (xen/io/blkif.h) as a struct blkdev.
+ *
+ * One ring (32 requests of up to 11 pages), one event channel. A request's pages are
+ * granted for its duration (read-only for writes). Requests beyond what the ring holds
+ * wait in a queue. The event handler only wakes the device's thread, which takes the
+ * responses (each checked: id, operation), ends the grants, completes the requests and
+ * issues queued ones. Flush is FLUSH_DISKCACHE, or WRITE_BARRIER where that is all the
+ * backend offers.
+ *
+ * Connection: InitWait -> ring and keys, Initialised; Connected -> size and features,
+ * Connected, and the blkdev is registered (once). Closing/Closed or our node gone -> all
+ * outstanding and queued requests complete with -ENODEV; a backend that comes back gets a
+ * new connection. */
+#include <stdint.h>
+
+#include <xen/xen.h>
+#include <xen/event_channel.h>
+
+#include "common/blkdev.h"
+#include "common/console.h"
+#include "common/hal.h"
+#include "hv_xen/events.h"
+#include "hv_xen/grant.h"
+#include "hv_xen/hypercall.h"
+#include "hv_xen/platform.h"
+#include "hv_xen/ring.h"
+#include "hv_xen/xenbus.h"
+#include "lib/errno.h"
+#include "lib/format.h"
+#include "lib/string.h"
+#include "mm/mm.h"
+#include "sched/sched.h"
+#include "sched/sync.h"
+
+#include <xen/io/blkif.h>
+#include <xen/io/protocols.h>
+
+#define RING __CONST_RING_SIZE(blkif, PAGE_SIZE)
+#define SECTOR 512
+#define MAX_SEGS BLKIF_MAX_SEGMENTS_PER_REQUEST
+
+struct shadow {
+	struct blk_req *req;
+	uint8_t op;
+	uint8_t nsegs;
+	int refs[MAX_SEGS];
+};
+
+struct bf {
+	struct blkdev bd;
+	struct xenbus_dev *xb;
+	struct mutex lock;
+	bool connected, registered;
+	blkif_front_ring_t ring;
+	void *ring_page;
+	int ring_ref;
+	unsigned port;
+	struct irq irq;
+	struct sem work; /* the thread: responses or queued requests */
+	struct shadow shadow[RING];
+	uint16_t free_ids[RING];
+	unsigned nfree;
+	struct blk_req *queue, **queue_tail; /* waiting for ring space */
+	bool barrier_only;
+	char info[128];
+};
+
+static unsigned count;
+
+static void complete(struct bf *bf, struct blk_req *r, int status)
+{
+	r->status = status;
+	if (status)
+		bf->bd.st.errors++;
+	r->done(r);
+}
+
+/* Puts r on the ring, or returns false when there is no room now. Lock held. */
+static bool issue(struct bf *bf, struct blk_req *r)
+{
+	if (RING_FULL(&bf->ring) || !bf->nfree)
+		return false;
+	uint16_t id = bf->free_ids[--bf->nfree];
+	struct shadow *s = &bf->shadow[id];
+	blkif_request_t *req = RING_GET_REQUEST(&bf->ring, bf->ring.req_prod_pvt);
+	uint32_t bytes = r->count * SECTOR;
+	unsigned segs = (bytes + PAGE_SIZE - 1) / PAGE_SIZE;
+
+	s->req = r;
+	s->nsegs = 0;
+	req->id = id;
+	req->handle = (blkif_vdev_t)bf->xb->devid;
+	req->sector_number = r->sector;
+	if (r->op == BLK_FLUSH) {
+		req->operation = bf->barrier_only ? BLKIF_OP_WRITE_BARRIER : BLKIF_OP_FLUSH_DISKCACHE;
+		req->nr_segments = 0;
+		req->sector_number = 0;
+	} else {
+		req->operation = r->op == BLK_READ ? BLKIF_OP_READ : BLKIF_OP_WRITE;
+		for (unsigned i = 0; i < segs; i++) {
+			uint8_t *page = (uint8_t *)r->buf + i * PAGE_SIZE;
+			uint32_t n = MIN(bytes - i * PAGE_SIZE, PAGE_SIZE) / SECTOR;
+			/* a read lets the backend write into our page */
+			int ref = gnttab_grant(bf->xb->otherend_id, xen_gfn(page), r->op == BLK_WRITE);
+
+			if (ref < 0) {
+				for (unsigned k = 0; k < s->nsegs; k++)
+					gnttab_release(s->refs[k], UINT64_MAX);
+				bf->free_ids[bf->nfree++] = id;
+				s->req = NULL;
+				return false; /* out of grants for now: it waits in the queue */
+			}
+			s->refs[s->nsegs++] = ref;
+			req->seg[i] = (struct blkif_request_segment){ .gref = (grant_ref_t)ref,
+								      .first_sect = 0,
+								      .last_sect = (uint8_t)(n - 1) };
+		}
+		req->nr_segments = (uint8_t)segs;
+	}
+	s->op = req->operation;
+	bf->ring.req_prod_pvt++;
+	if (r->op == BLK_READ)
+		bf->bd.st.reads++;
+	else if (r->op == BLK_WRITE)
+		bf->bd.st.writes++;
+	else
+		bf->bd.st.flushes++;
+	return true;
+}
+
+static void push(struct bf *bf)
+{
+	int notify;
+
+	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&bf->ring, notify);
+	if (notify) {
+		evtchn_send(bf->port);
+		bf->bd.st.kicks++;
+	}
+}
+
+/* as many queued requests as fit; lock held */
+static void issue_queued(struct bf *bf)
+{
+	bool any = false;
+
+	while (bf->queue && issue(bf, bf->queue)) {
+		bf->queue = bf->queue->next;
+		if (!bf->queue)
+			bf->queue_tail = &bf->queue;
+		any = true;
+	}
+	if (any)
+		push(bf);
+}
+
+static int bf_submit(struct blkdev *d, struct blk_req *r)
+{
+	struct bf *bf = container_of(d, struct bf, bd);
+
+	if (r->op == BLK_FLUSH) {
+		if (!d->flush)
+			return -EOPNOTSUPP;
+	} else if (!r->count || r->sector >= d->sectors || r->count > d->sectors - r->sector ||
+		   (uint64_t)r->count * SECTOR > d->max_bytes || ((uint64_t)r->buf & (PAGE_SIZE - 1))) {
+		return -EINVAL;
+	} else if (r->op == BLK_WRITE && d->read_only) {
+		return -EROFS;
+	}
+	mutex_lock(&bf->lock, NO_DEADLINE);
+	if (!bf->connected) {
+		mutex_unlock(&bf->lock);
+		return -ENODEV;
+	}
+	r->next = NULL;
+	r->status = 0;
+	if (!bf->queue && issue(bf, r)) {
+		push(bf);
+	} else {
+		*bf->queue_tail = r;
+		bf->queue_tail = &r->next;
+	}
+	mutex_unlock(&bf->lock);
+	return 0;
+}
+
+/* the device's thread, lock held: completions, then the queue */
+static void take_responses(struct bf *bf)
+{
+	int more;
+
+	do {
+		RING_IDX rp = bf->ring.sring->rsp_prod;
+
+		xen_rmb();
+		if (rp - bf->ring.rsp_cons > RING) {
+			bf->bd.st.bad_responses++; /* an impossible index: wait for a sane one */
+			return;
+		}
+		for (RING_IDX i = bf->ring.rsp_cons; i != rp; i++) {
+			blkif_response_t *rsp = RING_GET_RESPONSE(&bf->ring, i);
+			uint64_t id = rsp->id;
+
+			if (id >= RING || !bf->shadow[id].req || rsp->operation != bf->shadow[id].op) {
+				bf->bd.st.bad_responses++;
+				continue;
+			}
+			struct shadow *s = &bf->shadow[id];
+			struct blk_req *r = s->req;
+
+			for (unsigned k = 0; k < s->nsegs; k++)
+				gnttab_release(s->refs[k], UINT64_MAX);
+			s->req = NULL;
+			bf->free_ids[bf->nfree++] = (uint16_t)id;
+			complete(bf, r, rsp->status == BLKIF_RSP_OKAY ? 0 :
+					rsp->status == BLKIF_RSP_EOPNOTSUPP ? -EOPNOTSUPP : -EIO);
+		}
+		bf->ring.rsp_cons = rp;
+		RING_FINAL_CHECK_FOR_RESPONSES(&bf->ring, more);
+	} while (more);
+	issue_queued(bf);
+}
+
+static int bf_thread(void *arg)
+{
+	struct bf *bf = arg;
+
+	for (;;) {
+		sem_down(&bf->work, NO_DEADLINE);
+		mutex_lock(&bf->lock, NO_DEADLINE);
+		if (bf->connected)
+			take_responses(bf);
+		mutex_unlock(&bf->lock);
+	}
+	return 0;
+}
+
+static void bf_event(void *arg)
+{
+	struct bf *bf = arg;
+
+	bf->bd.st.irqs++;
+	sem_up(&bf->work);
+}
+
+static const struct blkdev_ops bf_ops = { .submit = bf_submit };
+
+/* ---- connection */
+
+static void close_port(unsigned port)
+{
+	struct evtchn_close c = { .port = port };
+
+	xen_event_channel_op(EVTCHNOP_close, &c);
+}
+
+/* everything in flight or queued fails with -ENODEV; lock held */
+static void disconnect(struct bf *bf)
+{
+	if (!bf->connected && !bf->ring_page)
+		return;
+	bf->connected = false;
+	hal->irq_unbind(&bf->irq);
+	close_port(bf->port);
+	for (unsigned id = 0; id < RING; id++) {
+		struct shadow *s = &bf->shadow[id];
+
+		if (!s->req)
+			continue;
+		for (unsigned k = 0; k < s->nsegs; k++)
+			gnttab_release(s->refs[k], UINT64_MAX);
+		struct blk_req *r = s->req;
+
+		s->req = NULL;
+		complete(bf, r, -ENODEV);
+	}
+	while (bf->queue) {
+		struct blk_req *r = bf->queue;
+
+		bf->queue = r->next;
+		complete(bf, r, -ENODEV);
+	}
+	bf->queue_tail = &bf->queue;
+	if (bf->ring_page)
+		gnttab_release(bf->ring_ref, mm_va_pfn(bf->ring_page));
+	bf->ring_page = NULL;
+	kprintf("%s: disconnected from %s\n", bf->bd.name, bf->xb->otherend);
+}
+
+static int write_keys(uint32_t tx, void *arg)
+{
+	struct bf *bf = arg;
+	char path[96];
+	int rc;
+
+	xenbus_path(bf->xb, "ring-ref", path, sizeof(path));
+	if ((rc = xs_printf(tx, path, "%d", bf->ring_ref)))
+		return rc;
+	xenbus_path(bf->xb, "event-channel", path, sizeof(path));
+	if ((rc = xs_printf(tx, path, "%u", bf->port)))
+		return rc;
+	xenbus_path(bf->xb, "protocol", path, sizeof(path));
+	return xs_write(tx, path, XEN_IO_PROTO_ABI_X86_64);
+}
+
+/* InitWait: the ring and the keys. Lock held. */
+static int connect(struct bf *bf)
+{
+	struct xenbus_dev *xb = bf->xb;
+	int64_t pfn = mm_frame_alloc();
+	int rc;
+
+	if (pfn < 0)
+		return -ENOMEM;
+	bf->ring_page = mm_frame_va(pfn);
+	memset(bf->ring_page, 0, PAGE_SIZE);
+	SHARED_RING_INIT((blkif_sring_t *)bf->ring_page);
+	FRONT_RING_INIT(&bf->ring, (blkif_sring_t *)bf->ring_page, PAGE_SIZE);
+	bf->ring_ref = gnttab_grant(xb->otherend_id, xen_gfn(bf->ring_page), false);
+	struct evtchn_alloc_unbound a = { .dom = DOMID_SELF, .remote_dom = xb->otherend_id };
+
+	if (bf->ring_ref < 0 || (rc = (int)xen_event_channel_op(EVTCHNOP_alloc_unbound, &a))) {
+		rc = bf->ring_ref < 0 ? bf->ring_ref : rc;
+		if (bf->ring_ref >= 0)
+			gnttab_release(bf->ring_ref, (uint64_t)pfn);
+		else
+			mm_frame_free((uint64_t)pfn);
+		bf->ring_page = NULL;
+		return rc;
+	}
+	bf->port = a.port;
+	bf->irq = (struct irq){ .kind = IRQ_EVTCHN, .num = bf->port, .cpu = 0, .fn = bf_event,
+				.arg = bf };
+	bf->nfree = 0;
+	for (unsigned i = 0; i < RING; i++)
+		bf->free_ids[bf->nfree++] = RING - 1 - i;
+	if ((rc = hal->irq_bind(&bf->irq)) || (rc = xs_transaction(write_keys, bf, NULL)) ||
+	    (rc = xenbus_switch_state(xb, XenbusStateInitialised))) {
+		bf->connected = true; /* so that disconnect gives everything back */
+		disconnect(bf);
+		return rc;
+	}
+	return 0;
+}
+
+/* Connected: what the backend says about the disk */
+static int backend_connected(struct bf *bf)
+{
+	struct xenbus_dev *xb = bf->xb;
+	char path[128];
+	uint64_t sectors = 0, ssize = SECTOR, info = 0, flush = 0, barrier = 0;
+
+	ksnprintf(path, sizeof(path), "%s/sectors", xb->otherend);
+	if (xs_read_u64(XS_NO_TX, path, &sectors) || !sectors)
+		return -EIO;
+	ksnprintf(path, sizeof(path), "%s/sector-size", xb->otherend);
+	xs_read_u64(XS_NO_TX, path, &ssize);
+	if (ssize != SECTOR) {
+		kprintf("%s: sector size %lu: only 512 is supported\n", bf->bd.name, ssize);
+		return -EOPNOTSUPP;
+	}
+	ksnprintf(path, sizeof(path), "%s/info", xb->otherend);
+	xs_read_u64(XS_NO_TX, path, &info);
+	ksnprintf(path, sizeof(path), "%s/feature-flush-cache", xb->otherend);
+	xs_read_u64(XS_NO_TX, path, &flush);
+	ksnprintf(path, sizeof(path), "%s/feature-barrier", xb->otherend);
+	xs_read_u64(XS_NO_TX, path, &barrier);
+	bf->bd.sectors = sectors;
+	bf->bd.read_only = info & VDISK_READONLY;
+	bf->bd.flush = flush || barrier;
+	bf->barrier_only = !flush && barrier;
+	ksnprintf(bf->info, sizeof(bf->info),
+		  "blkfront %s, backend domain %u, %lu sectors%s, flush %s", xb->nodename,
+		  xb->otherend_id, sectors, bf->bd.read_only ? ", read-only" : "",
+		  flush ? "flush-cache" : barrier ? "barrier" : "none");
+	return 0;
+}
+
+/* watch thread */
+static void bf_otherend_changed(struct xenbus_dev *xb)
+{
+	struct bf *bf = xb->priv;
+	int rc;
+
+	mutex_lock(&bf->lock, NO_DEADLINE);
+	switch (xb->otherend_state) {
+	case XenbusStateInitWait:
+		disconnect(bf);
+		if (xb->state != XenbusStateInitialising)
+			xenbus_switch_state(xb, XenbusStateInitialising);
+		if ((rc = connect(bf)))
+			kprintf("%s: connecting to %s failed (%d)\n", bf->bd.name, xb->otherend, rc);
+		break;
+	case XenbusStateConnected:
+		if (bf->connected || !bf->ring_page || xb->state == XenbusStateConnected)
+			break;
+		if ((rc = backend_connected(bf))) {
+			kprintf("%s: unusable disk at %s (%d)\n", bf->bd.name, xb->otherend, rc);
+			break;
+		}
+		bf->connected = true;
+		xenbus_switch_state(xb, XenbusStateConnected);
+		if (!bf->registered) {
+			bf->registered = true;
+			blkdev_register(&bf->bd);
+		}
+		issue_queued(bf);
+		break;
+	case XenbusStateClosing:
+	case XenbusStateClosed:
+		disconnect(bf);
+		if (!xb->gone && xb->state != XenbusStateClosed)
+			xenbus_switch_state(xb, XenbusStateClosed);
+		break;
+	default:
+		break;
+	}
+	mutex_unlock(&bf->lock);
+}
+
+static void bf_stop(struct xenbus_dev *xb)
+{
+	struct bf *bf = xb->priv;
+
+	mutex_lock(&bf->lock, NO_DEADLINE);
+	disconnect(bf);
+	xenbus_switch_state(xb, XenbusStateClosing);
+	mutex_unlock(&bf->lock);
+}
+
+static int bf_probe(struct xenbus_dev *xb)
+{
+	struct bf *bf = kcalloc(1, sizeof(*bf));
+
+	if (!bf)
+		return -ENOMEM;
+	bf->xb = xb;
+	xb->priv = bf;
+	mutex_init(&bf->lock);
+	sem_init(&bf->work, 0);
+	bf->queue_tail = &bf->queue;
+	ksnprintf(bf->bd.name, sizeof(bf->bd.name), "xblk%u", count++);
+	bf->bd.sector_size = SECTOR;
+	bf->bd.max_bytes = MAX_SEGS * PAGE_SIZE;
+	bf->bd.ops = &bf_ops;
+	bf->bd.info = bf->info;
+	if (!thread_create(bf->bd.name, bf_thread, bf, CPU_ANY)) {
+		kfree(bf);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+XENBUS_DRIVER(blkfront_driver) = {
+	.type = "vbd",
+	.probe = bf_probe,
+	.otherend_changed = bf_otherend_changed,
+	.stop = bf_stop,
+};

@@ -1,0 +1,141 @@
+#include "lib/inet.h"
+
+#include "lib/errno.h"
+
+static uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+uint16_t inet_csum(const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint32_t sum = 0;
+
+	for (; len > 1; p += 2, len -= 2)
+		sum += be16(p);
+	if (len)
+		sum += (uint32_t)p[0] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+static void copy(uint8_t *d, const uint8_t *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		d[i] = s[i];
+}
+
+static bool same(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+/* Ethernet: the reply goes back to the sender, from us */
+static void eth_turn(uint8_t *f, const uint8_t mac[6])
+{
+	copy(f, f + 6, 6);
+	copy(f + 6, mac, 6);
+}
+
+static enum inet_answer arp(uint8_t *f, size_t len, const uint8_t mac[6], const uint8_t ip[4])
+{
+	uint8_t *a = f + 14;
+
+	if (len < 14 + 28)
+		return INET_IGNORED; /* too short to be anyone's */
+	/* Ethernet/IPv4, a request, for our address */
+	if (be16(a) != 1 || be16(a + 2) != ETH_P_IP || a[4] != 6 || a[5] != 4 ||
+	    be16(a + 6) != 1 || !same(a + 24, ip, 4))
+		return INET_IGNORED;
+	uint8_t sha[6], spa[4];
+
+	copy(sha, a + 8, 6);
+	copy(spa, a + 14, 4);
+	put16(a + 6, 2);
+	copy(a + 8, mac, 6);
+	copy(a + 14, ip, 4);
+	copy(a + 18, sha, 6);
+	copy(a + 24, spa, 4);
+	eth_turn(f, mac);
+	return INET_ARP_REPLY;
+}
+
+static enum inet_answer ipv4(uint8_t *f, size_t len, const uint8_t mac[6], const uint8_t ip[4],
+			     size_t *out_len)
+{
+	uint8_t *h = f + 14;
+	size_t avail = len - 14;
+
+	if (avail < 20 || (h[0] >> 4) != 4)
+		return INET_IGNORED;
+	size_t ihl = (h[0] & 15) * 4, total = be16(h + 2);
+
+	if (!same(h + 16, ip, 4) || h[9] != 1 /* ICMP */)
+		return INET_IGNORED;
+	if (ihl < 20 || total < ihl + 8 || total > avail || inet_csum(h, ihl))
+		return INET_BAD;
+	if (be16(h + 6) & 0x3fff)
+		return INET_IGNORED; /* a fragment: not for this responder */
+	uint8_t *icmp = h + ihl;
+	size_t ilen = total - ihl;
+
+	if (icmp[0] != 8 || icmp[1] != 0)
+		return INET_IGNORED; /* not an echo request */
+	if (inet_csum(icmp, ilen))
+		return INET_BAD;
+	/* swapping the addresses leaves the header checksum as it is */
+	uint8_t src[4];
+
+	copy(src, h + 12, 4);
+	copy(h + 12, h + 16, 4);
+	copy(h + 16, src, 4);
+	icmp[0] = 0;
+	put16(icmp + 2, 0);
+	put16(icmp + 2, inet_csum(icmp, ilen));
+	eth_turn(f, mac);
+	*out_len = 14 + total;
+	return INET_ECHO_REPLY;
+}
+
+enum inet_answer inet_answer(uint8_t *f, size_t len, const uint8_t mac[6], const uint8_t ip[4],
+			     size_t *out_len)
+{
+	if (len < 14)
+		return INET_IGNORED;
+	*out_len = len;
+	switch (be16(f + 12)) {
+	case ETH_P_ARP:
+		return arp(f, len, mac, ip);
+	case ETH_P_IP:
+		return ipv4(f, len, mac, ip, out_len);
+	default:
+		return INET_IGNORED;
+	}
+}
+
+int inet_parse_ip(const char *s, uint8_t ip[4])
+{
+	for (int i = 0; i < 4; i++) {
+		unsigned v = 0, digits = 0;
+
+		for (; *s >= '0' && *s <= '9' && digits < 4; s++, digits++)
+			v = v * 10 + (*s - '0');
+		if (!digits || v > 255 || *s != (i == 3 ? 0 : '.'))
+			return -EINVAL;
+		ip[i] = v;
+		if (*s)
+			s++;
+	}
+	return 0;
+}

@@ -1,0 +1,561 @@
+/* netfront: a Xen virtual NIC (xen/io/netif.h) as a struct netdev.
+ *
+ * One tx and one rx ring, one event channel. Receive is copy mode: we post a granted page
+ * per buffer, the backend copies a frame into it. Transmit grants each packet's page read-
+ * only; completions are reaped by the next xmit, so sending costs no interrupt. Every
+ * response is checked (id, status, offset + length within the page) before use; a bad one
+ * is dropped and counted.
+ *
+ * The connection follows the backend's state (xenbus): InitWait -> we connect; Closing or
+ * Closed, or our node removed (xl network-detach) -> we disconnect, fail what is in flight
+ * and keep the netdev with its link down; the backend coming back (a restart, or
+ * xl network-attach) -> we connect again. xmit and poll run under the device's mutex, so
+ * they never see a half-torn-down ring. */
+#include <stdint.h>
+
+#include <xen/xen.h>
+#include <xen/event_channel.h>
+
+#include "common/console.h"
+#include "common/hal.h"
+#include "common/netdev.h"
+#include "hv_xen/events.h"
+#include "hv_xen/grant.h"
+#include "hv_xen/hypercall.h"
+#include "hv_xen/platform.h"
+#include "hv_xen/ring.h"
+#include "hv_xen/xenbus.h"
+#include "lib/errno.h"
+#include "lib/format.h"
+#include "lib/string.h"
+#include "mm/mm.h"
+#include "sched/sched.h"
+#include "sched/sync.h"
+
+#include <xen/io/netif.h>
+
+#include "netfront/check.h"
+
+#define TX_SIZE __CONST_RING_SIZE(netif_tx, PAGE_SIZE)
+#define RX_SIZE __CONST_RING_SIZE(netif_rx, PAGE_SIZE)
+#define RX_FILL 64 /* receive buffers kept posted */
+
+struct nf {
+	struct netdev nd;
+	struct xenbus_dev *xb;
+	struct mutex lock;
+	bool connected;
+	netif_tx_front_ring_t tx;
+	netif_rx_front_ring_t rx;
+	void *tx_page, *rx_page;
+	int tx_ring_ref, rx_ring_ref;
+	unsigned port;
+	struct irq irq;
+	bool irq_on;
+	struct pkt *tx_pkt[TX_SIZE];
+	int tx_ref[TX_SIZE];
+	uint16_t tx_free[TX_SIZE];
+	unsigned tx_nfree;
+	struct pkt *rx_pkt[RX_SIZE];
+	int rx_ref[RX_SIZE];
+	uint16_t rx_free[RX_SIZE];
+	unsigned rx_nfree;
+	bool rx_skip_extra;
+	unsigned connects;
+	char info[128];
+};
+
+static unsigned count;
+
+static void kick(struct nf *nf)
+{
+	evtchn_send(nf->port);
+	nf->nd.st.kicks++;
+}
+
+/* a packet whose grant is over: freed now, or its page when the backend lets go */
+static void end_pkt_grant(int ref, struct pkt *p)
+{
+	if (gnttab_end(ref)) {
+		pkt_free(p);
+		return;
+	}
+	gnttab_release(ref, mm_va_pfn(p->page));
+	kfree(p);
+}
+
+/* ---- transmit */
+
+static void reap_tx(struct nf *nf)
+{
+	RING_IDX rp = nf->tx.sring->rsp_prod;
+
+	xen_rmb(); /* the responses before the index that covers them */
+	if (rp - nf->tx.rsp_cons > TX_SIZE) {
+		nf->nd.st.rx_bad++; /* an impossible index: believe nothing this round */
+		return;
+	}
+	for (RING_IDX i = nf->tx.rsp_cons; i != rp; i++) {
+		netif_tx_response_t *r = RING_GET_RESPONSE(&nf->tx, i);
+		uint16_t id = r->id;
+
+		if (r->status == NETIF_RSP_NULL)
+			continue; /* a slot an extra-info request used */
+		if (id >= TX_SIZE || !nf->tx_pkt[id]) {
+			nf->nd.st.rx_bad++;
+			continue;
+		}
+		if (r->status != NETIF_RSP_OKAY)
+			nf->nd.st.tx_dropped++;
+		end_pkt_grant(nf->tx_ref[id], nf->tx_pkt[id]);
+		nf->tx_pkt[id] = NULL;
+		nf->tx_free[nf->tx_nfree++] = id;
+	}
+	nf->tx.rsp_cons = rp;
+}
+
+static unsigned nf_xmit(struct netdev *d, struct pkt **pkts, unsigned n)
+{
+	struct nf *nf = container_of(d, struct nf, nd);
+	unsigned sent = 0;
+	int notify;
+
+	mutex_lock(&nf->lock, NO_DEADLINE);
+	if (!nf->connected) {
+		mutex_unlock(&nf->lock);
+		return 0;
+	}
+	reap_tx(nf);
+	for (; sent < n; sent++) {
+		struct pkt *p = pkts[sent];
+		uint32_t off = p->data - (uint8_t *)p->page;
+
+		if (RING_FULL(&nf->tx) || !nf->tx_nfree)
+			break;
+		if (p->len < ETH_HLEN || off + p->len > PAGE_SIZE) {
+			nf->nd.st.tx_dropped++; /* not sendable: taken and dropped */
+			pkt_free(p);
+			continue;
+		}
+		int ref = gnttab_grant(nf->xb->otherend_id, xen_gfn(p->page), true);
+
+		if (ref < 0)
+			break;
+		uint16_t id = nf->tx_free[--nf->tx_nfree];
+		netif_tx_request_t *req = RING_GET_REQUEST(&nf->tx, nf->tx.req_prod_pvt++);
+
+		req->gref = ref;
+		req->offset = off;
+		req->flags = 0;
+		req->id = id;
+		req->size = p->len;
+		nf->tx_pkt[id] = p;
+		nf->tx_ref[id] = ref;
+		d->st.tx_packets++;
+		d->st.tx_bytes += p->len;
+	}
+	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&nf->tx, notify);
+	if (notify)
+		kick(nf);
+	mutex_unlock(&nf->lock);
+	return sent;
+}
+
+/* ---- receive */
+
+static void refill_rx(struct nf *nf)
+{
+	int notify;
+	bool any = false;
+
+	while (nf->rx_nfree > RX_SIZE - RX_FILL && !RING_FULL(&nf->rx)) {
+		struct pkt *p = pkt_alloc();
+
+		if (!p)
+			break;
+		int ref = gnttab_grant(nf->xb->otherend_id, xen_gfn(p->page), false);
+
+		if (ref < 0) {
+			pkt_free(p);
+			break;
+		}
+		uint16_t id = nf->rx_free[--nf->rx_nfree];
+		netif_rx_request_t *req = RING_GET_REQUEST(&nf->rx, nf->rx.req_prod_pvt++);
+
+		req->id = id;
+		req->gref = ref;
+		nf->rx_pkt[id] = p;
+		nf->rx_ref[id] = ref;
+		any = true;
+	}
+	if (!any)
+		return;
+	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&nf->rx, notify);
+	if (notify)
+		kick(nf);
+}
+
+/* a response's buffer: the packet, or NULL when the response is bad (counted) */
+static struct pkt *take_rx(struct nf *nf, const netif_rx_response_t *r)
+{
+	uint16_t id = r->id;
+	enum rx_verdict v = netif_rx_verdict(r, RX_SIZE, id < RX_SIZE && nf->rx_pkt[id], PAGE_SIZE);
+
+	if (v == RX_BAD_ID) {
+		nf->nd.st.rx_bad++;
+		return NULL;
+	}
+	struct pkt *p = nf->rx_pkt[id];
+	int ref = nf->rx_ref[id];
+
+	nf->rx_pkt[id] = NULL;
+	nf->rx_free[nf->rx_nfree++] = id;
+	if (!gnttab_end(ref)) {
+		/* still mapped by the backend: its page stays out of use until it lets go */
+		gnttab_release(ref, mm_va_pfn(p->page));
+		kfree(p);
+		nf->nd.st.rx_bad++;
+		return NULL;
+	}
+	/* one slot per packet (no feature-sg, no GSO), within the page, no error */
+	if (v != RX_OK) {
+		if (r->flags & NETRXF_extra_info)
+			nf->rx_skip_extra = true; /* the next slot is the extra, not a packet */
+		if (v == RX_ERROR)
+			nf->nd.st.rx_dropped++;
+		else
+			nf->nd.st.rx_bad++;
+		pkt_free(p);
+		return NULL;
+	}
+	p->data = (uint8_t *)p->page + r->offset;
+	p->len = r->status;
+	p->flags = r->flags & NETRXF_data_validated ? PKT_CSUM_OK : 0;
+	return p;
+}
+
+static unsigned nf_poll(struct netdev *d, struct pkt **pkts, unsigned max)
+{
+	struct nf *nf = container_of(d, struct nf, nd);
+	unsigned n = 0;
+	int more;
+
+	mutex_lock(&nf->lock, NO_DEADLINE);
+	if (!nf->connected) {
+		mutex_unlock(&nf->lock);
+		return 0;
+	}
+	do {
+		RING_IDX rp = nf->rx.sring->rsp_prod;
+
+		xen_rmb();
+		if (rp - nf->rx.rsp_cons > RX_SIZE) {
+			d->st.rx_bad++;
+			break;
+		}
+		RING_IDX i = nf->rx.rsp_cons;
+
+		for (; i != rp && n < max; i++) {
+			netif_rx_response_t *r = RING_GET_RESPONSE(&nf->rx, i);
+
+			if (nf->rx_skip_extra) {
+				nf->rx_skip_extra = false;
+				continue;
+			}
+			struct pkt *p = take_rx(nf, r);
+
+			if (p) {
+				pkts[n++] = p;
+				d->st.rx_packets++;
+				d->st.rx_bytes += p->len;
+			}
+		}
+		nf->rx.rsp_cons = i;
+		if (n == max)
+			break;
+		/* re-arm the event, then look once more: nothing slips in between */
+		RING_FINAL_CHECK_FOR_RESPONSES(&nf->rx, more);
+	} while (more);
+	refill_rx(nf);
+	mutex_unlock(&nf->lock);
+	return n;
+}
+
+static void nf_irq(struct netdev *d, bool on)
+{
+	struct nf *nf = container_of(d, struct nf, nd);
+
+	__atomic_store_n(&nf->irq_on, on, __ATOMIC_RELEASE);
+}
+
+/* interrupt context: only wake the owner */
+static void nf_event(void *arg)
+{
+	struct nf *nf = arg;
+
+	nf->nd.st.irqs++;
+	if (__atomic_load_n(&nf->irq_on, __ATOMIC_ACQUIRE) && nf->nd.notify)
+		nf->nd.notify(&nf->nd);
+}
+
+static const struct netdev_ops nf_ops = {
+	.xmit = nf_xmit,
+	.poll = nf_poll,
+	.irq = nf_irq,
+};
+
+/* ---- connection */
+
+static void close_port(unsigned port)
+{
+	struct evtchn_close c = { .port = port };
+
+	xen_event_channel_op(EVTCHNOP_close, &c);
+}
+
+static void end_ring(int ref, void **page)
+{
+	if (*page) {
+		uint64_t pfn = mm_va_pfn(*page);
+
+		if (ref >= 0)
+			gnttab_release(ref, pfn);
+		else
+			mm_frame_free(pfn);
+	}
+	*page = NULL;
+}
+
+/* Fails everything in flight and gives back rings, grants and the event channel. With
+ * the lock held. */
+static void disconnect(struct nf *nf)
+{
+	if (!nf->connected)
+		return;
+	nf->connected = false;
+	nf->nd.link_up = false;
+	hal->irq_unbind(&nf->irq);
+	close_port(nf->port);
+	for (unsigned id = 0; id < TX_SIZE; id++) {
+		if (nf->tx_pkt[id]) {
+			end_pkt_grant(nf->tx_ref[id], nf->tx_pkt[id]);
+			nf->tx_pkt[id] = NULL;
+			nf->nd.st.tx_dropped++;
+		}
+	}
+	for (unsigned id = 0; id < RX_SIZE; id++) {
+		if (nf->rx_pkt[id]) {
+			end_pkt_grant(nf->rx_ref[id], nf->rx_pkt[id]);
+			nf->rx_pkt[id] = NULL;
+		}
+	}
+	end_ring(nf->tx_ring_ref, &nf->tx_page);
+	end_ring(nf->rx_ring_ref, &nf->rx_page);
+	kprintf("%s: disconnected from %s\n", nf->nd.name, nf->xb->otherend);
+}
+
+static int write_keys(uint32_t tx, void *arg)
+{
+	struct nf *nf = arg;
+	char path[96];
+	static const char *const keys[][2] = {
+		{ "request-rx-copy", "1" },	{ "feature-rx-notify", "1" },
+		{ "feature-sg", "0" },		{ "feature-gso-tcpv4", "0" },
+		{ "feature-no-csum-offload", "1" },
+	};
+	int rc;
+
+	xenbus_path(nf->xb, "tx-ring-ref", path, sizeof(path));
+	if ((rc = xs_printf(tx, path, "%d", nf->tx_ring_ref)))
+		return rc;
+	xenbus_path(nf->xb, "rx-ring-ref", path, sizeof(path));
+	if ((rc = xs_printf(tx, path, "%d", nf->rx_ring_ref)))
+		return rc;
+	xenbus_path(nf->xb, "event-channel", path, sizeof(path));
+	if ((rc = xs_printf(tx, path, "%u", nf->port)))
+		return rc;
+	for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		xenbus_path(nf->xb, keys[i][0], path, sizeof(path));
+		if ((rc = xs_write(tx, path, keys[i][1])))
+			return rc;
+	}
+	return 0;
+}
+
+static void *ring_page(void)
+{
+	int64_t pfn = mm_frame_alloc();
+
+	if (pfn < 0)
+		return NULL;
+	void *p = mm_frame_va(pfn);
+
+	memset(p, 0, PAGE_SIZE);
+	return p;
+}
+
+/* With the lock held; on failure everything taken is given back. */
+static int connect(struct nf *nf)
+{
+	struct xenbus_dev *xb = nf->xb;
+	char path[128];
+	uint64_t copy = 0;
+	int rc;
+
+	ksnprintf(path, sizeof(path), "%s/feature-rx-copy", xb->otherend);
+	if (xs_read_u64(XS_NO_TX, path, &copy) || !copy) {
+		kprintf("%s: the backend cannot copy into our buffers (feature-rx-copy)\n",
+			nf->nd.name);
+		return -EOPNOTSUPP;
+	}
+	nf->tx_ring_ref = nf->rx_ring_ref = -1;
+	nf->tx_page = ring_page();
+	nf->rx_page = ring_page();
+	if (!nf->tx_page || !nf->rx_page) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	SHARED_RING_INIT((netif_tx_sring_t *)nf->tx_page);
+	FRONT_RING_INIT(&nf->tx, (netif_tx_sring_t *)nf->tx_page, PAGE_SIZE);
+	SHARED_RING_INIT((netif_rx_sring_t *)nf->rx_page);
+	FRONT_RING_INIT(&nf->rx, (netif_rx_sring_t *)nf->rx_page, PAGE_SIZE);
+	nf->tx_ring_ref = gnttab_grant(xb->otherend_id, xen_gfn(nf->tx_page), false);
+	nf->rx_ring_ref = gnttab_grant(xb->otherend_id, xen_gfn(nf->rx_page), false);
+	if (nf->tx_ring_ref < 0 || nf->rx_ring_ref < 0) {
+		rc = -ENOSPC;
+		goto fail;
+	}
+	struct evtchn_alloc_unbound a = { .dom = DOMID_SELF, .remote_dom = xb->otherend_id };
+
+	if ((rc = (int)xen_event_channel_op(EVTCHNOP_alloc_unbound, &a)))
+		goto fail;
+	nf->port = a.port;
+	nf->irq = (struct irq){ .kind = IRQ_EVTCHN, .num = nf->port, .cpu = 0, .fn = nf_event,
+				.arg = nf };
+	if ((rc = hal->irq_bind(&nf->irq))) {
+		close_port(nf->port);
+		goto fail;
+	}
+	nf->tx_nfree = nf->rx_nfree = 0;
+	for (unsigned i = 0; i < TX_SIZE; i++)
+		nf->tx_free[nf->tx_nfree++] = TX_SIZE - 1 - i;
+	for (unsigned i = 0; i < RX_SIZE; i++)
+		nf->rx_free[nf->rx_nfree++] = RX_SIZE - 1 - i;
+	nf->rx_skip_extra = false;
+	nf->connected = true;
+	if ((rc = xs_transaction(write_keys, nf, NULL)) ||
+	    (rc = xenbus_switch_state(xb, XenbusStateConnected))) {
+		disconnect(nf);
+		return rc;
+	}
+	refill_rx(nf);
+	nf->connects++;
+	return 0;
+fail:
+	end_ring(nf->tx_ring_ref, &nf->tx_page);
+	end_ring(nf->rx_ring_ref, &nf->rx_page);
+	return rc;
+}
+
+/* watch thread */
+static void nf_otherend_changed(struct xenbus_dev *xb)
+{
+	struct nf *nf = xb->priv;
+	int rc;
+
+	mutex_lock(&nf->lock, NO_DEADLINE);
+	switch (xb->otherend_state) {
+	case XenbusStateInitWait:
+		/* a fresh backend, or one back after a restart: (re)connect */
+		disconnect(nf);
+		if (xb->state != XenbusStateInitialising)
+			xenbus_switch_state(xb, XenbusStateInitialising);
+		if ((rc = connect(nf)))
+			kprintf("%s: connecting to %s failed (%d)\n", nf->nd.name, xb->otherend, rc);
+		break;
+	case XenbusStateConnected:
+		if (nf->connected && !nf->nd.link_up) {
+			nf->nd.link_up = true;
+			kprintf("%s: connected to %s (%s)\n", nf->nd.name, xb->otherend,
+				nf->connects > 1 ? "again" : "first time");
+		}
+		break;
+	case XenbusStateClosing:
+	case XenbusStateClosed:
+		disconnect(nf);
+		/* tell the backend we let go; not when the toolstack removed our node */
+		if (!xb->gone && xb->state != XenbusStateClosed)
+			xenbus_switch_state(xb, XenbusStateClosed);
+		break;
+	default:
+		break;
+	}
+	mutex_unlock(&nf->lock);
+}
+
+static void nf_stop(struct xenbus_dev *xb)
+{
+	struct nf *nf = xb->priv;
+
+	mutex_lock(&nf->lock, NO_DEADLINE);
+	disconnect(nf);
+	xenbus_switch_state(xb, XenbusStateClosing);
+	mutex_unlock(&nf->lock);
+}
+
+static int parse_mac(const char *s, uint8_t mac[ETH_ALEN])
+{
+	for (int i = 0; i < ETH_ALEN; i++) {
+		unsigned v = 0;
+
+		for (int k = 0; k < 2; k++, s++) {
+			char c = *s;
+			unsigned d = c >= '0' && c <= '9' ? c - '0' :
+				     c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+				     c >= 'A' && c <= 'F' ? c - 'A' + 10 : 16;
+
+			if (d > 15)
+				return -EINVAL;
+			v = v * 16 + d;
+		}
+		mac[i] = v;
+		if (*s != (i == ETH_ALEN - 1 ? 0 : ':'))
+			return -EINVAL;
+		if (*s)
+			s++;
+	}
+	return 0;
+}
+
+static int nf_probe(struct xenbus_dev *xb)
+{
+	char path[96], mac[32];
+	struct nf *nf = kcalloc(1, sizeof(*nf));
+
+	if (!nf)
+		return -ENOMEM;
+	xenbus_path(xb, "mac", path, sizeof(path));
+	if (xs_read(XS_NO_TX, path, mac, sizeof(mac)) < 0 || parse_mac(mac, nf->nd.mac)) {
+		kprintf("netfront: %s has no usable mac ('%s'): ignored\n", xb->nodename, mac);
+		kfree(nf);
+		return -EINVAL;
+	}
+	nf->xb = xb;
+	xb->priv = nf;
+	mutex_init(&nf->lock);
+	ksnprintf(nf->nd.name, sizeof(nf->nd.name), "xnet%u", count++);
+	nf->nd.mtu = 1500;
+	nf->nd.ops = &nf_ops;
+	ksnprintf(nf->info, sizeof(nf->info), "netfront %s, backend domain %u, copy-mode rx",
+		  xb->nodename, xb->otherend_id);
+	nf->nd.info = nf->info;
+	netdev_register(&nf->nd);
+	return 0;
+}
+
+XENBUS_DRIVER(netfront_driver) = {
+	.type = "vif",
+	.probe = nf_probe,
+	.otherend_changed = nf_otherend_changed,
+	.stop = nf_stop,
+};
