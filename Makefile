@@ -10,7 +10,7 @@ LD := ld
 PYTHON ?= python3
 
 # Everything in these folders that is not a host test is kernel code.
-KDIRS := arch_x86_64 hv_kvm hv_xen netfront blkfront common mm sched lib
+KDIRS := arch_x86_64 hv_kvm hv_xen virtio netfront blkfront common mm sched lib
 KSRC := $(filter-out %_test.c,$(foreach d,$(KDIRS),$(wildcard $(d)/*.c $(d)/*.S)))
 KOBJ := $(patsubst %,$(BUILD)/k/%.o,$(KSRC))
 
@@ -34,7 +34,7 @@ KLDFLAGS := -nostdlib -static -no-pie -z max-page-size=4096 -z noexecstack --bui
 # Host unit tests: pure code (no asm, no hardware) compiled for the host with sanitizers.
 HOST_SRC := lib/format.c lib/cmdline.c lib/memmap.c lib/acpi.c lib/pvclock.c lib/ksyms.c lib/time.c lib/inet.c \
 	arch_x86_64/boot_pvh.c arch_x86_64/boot_xenpv.c mm/frame.c mm/heap.c mm/early.c mm/vm.c \
-	sched/sync.c hv_xen/grant.c hv_xen/xs_msg.c \
+	sched/sync.c hv_xen/grant.c hv_xen/xs_msg.c virtio/virtq.c virtio/mmio_cmdline.c virtio/negotiate.c \
 	tools/unit/unit.c
 HOST_TESTS := $(foreach d,$(KDIRS),$(wildcard $(d)/*_test.c))
 HCFLAGS := $(COMMON_CFLAGS) -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -48,17 +48,25 @@ Q := $(if $(V),,@)
 .PHONY: all run test unit matrix deps clean
 all: $(BUILD)/amphi.elf
 
-$(BUILD)/include/xen:
+# The public headers the kernel uses from Debian packages, and only those: Xen's (libxen-dev)
+# and the Linux uapi ones virtio/ takes its structures from (linux-libc-dev).
+LINUX_INC := /usr/include/linux
+$(BUILD)/include/stamp: Makefile
 	@mkdir -p $(BUILD)/include
 	@test -d $(XEN_INC) || { echo "missing $(XEN_INC): run 'make deps' (libxen-dev)"; exit 1; }
-	$(Q)ln -sfn $(XEN_INC) $@
+	@test -f $(LINUX_INC)/virtio_ring.h || { echo "missing $(LINUX_INC): run 'make deps' (linux-libc-dev)"; exit 1; }
+	$(Q)ln -sfn $(XEN_INC) $(BUILD)/include/xen
+	$(Q)ln -sfn $(LINUX_INC) $(BUILD)/include/linux
+	$(Q)ln -sfn /usr/include/$(shell $(CC) -print-multiarch)/asm $(BUILD)/include/asm
+	$(Q)ln -sfn /usr/include/asm-generic $(BUILD)/include/asm-generic
+	$(Q)touch $@
 
-$(BUILD)/k/%.c.o: %.c Makefile | $(BUILD)/include/xen
+$(BUILD)/k/%.c.o: %.c Makefile | $(BUILD)/include/stamp
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(KCFLAGS) -c $< -o $@
 
-$(BUILD)/k/%.S.o: %.S Makefile | $(BUILD)/include/xen
+$(BUILD)/k/%.S.o: %.S Makefile | $(BUILD)/include/stamp
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  AS      $<")
 	$(Q)$(CC) $(KCFLAGS) -D__ASSEMBLY__ -c $< -o $@
@@ -87,7 +95,7 @@ $(BUILD)/amphi.elf: $(KOBJ) $(BUILD)/k/ksyms-table.o arch_x86_64/kernel.ld
 	$(Q)mv $@.tmp $@
 
 HDRS := $(wildcard */*.h tools/unit/*.h)
-$(BUILD)/host/unit: $(HOST_SRC) $(HOST_TESTS) $(HDRS) | $(BUILD)/include/xen
+$(BUILD)/host/unit: $(HOST_SRC) $(HOST_TESTS) $(HDRS) | $(BUILD)/include/stamp
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  HOSTCC  $@")
 	$(Q)$(CC) $(HCFLAGS) -pthread -o $@ $(HOST_SRC) $(HOST_TESTS)

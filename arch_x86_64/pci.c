@@ -2,6 +2,7 @@
 
 #include "arch_x86_64/arch.h"
 #include "arch_x86_64/cpu.h"
+#include "arch_x86_64/phys.h"
 #include "lib/errno.h"
 #include "lib/spinlock.h"
 
@@ -193,8 +194,38 @@ int pci_bar(pci_bdf d, unsigned i, uint64_t *pa, uint64_t *size)
 	return 0;
 }
 
+int pci_io_bar(pci_bdf d, unsigned i, uint16_t *port, uint16_t *size)
+{
+	unsigned off = PCI_CFG_BAR0 + 4 * i;
+
+	if (i > 5)
+		return -EINVAL;
+	uint32_t lo = pci_read32(d, off);
+
+	if (!(lo & 1))
+		return -EINVAL;
+	uint16_t cmd = pci_read16(d, PCI_CFG_COMMAND);
+
+	pci_write16(d, PCI_CFG_COMMAND, cmd & ~(PCI_CMD_MEMORY | PCI_CMD_IO));
+	pci_write32(d, off, UINT32_MAX);
+	uint32_t mask = pci_read32(d, off) & 0xfffcu;
+
+	pci_write32(d, off, lo);
+	pci_write16(d, PCI_CFG_COMMAND, cmd);
+	if (!mask)
+		return -EINVAL;
+	*port = (uint16_t)(lo & 0xfffc);
+	*size = (uint16_t)(~mask + 1);
+	return 0;
+}
+
+/* I/O BARs: where QEMU's firmware puts them (the ports below are the chipset's) */
+#define IO_LO 0xc000u
+#define IO_HI 0x10000u
+
 struct window {
 	uint64_t lo, hi, next;
+	uint32_t io_next;
 	int assigned, failed;
 };
 
@@ -208,8 +239,12 @@ static int note_bars(pci_bdf d, uint16_t vendor, uint16_t device, void *arg)
 		uint64_t pa, size;
 		uint32_t lo = pci_read32(d, PCI_CFG_BAR0 + 4 * i);
 
+		uint16_t port, psize;
+
 		if (!pci_bar(d, i, &pa, &size) && pa && pa >= w->lo && pa < w->hi)
 			w->next = MAX(w->next, pa + size);
+		if (!pci_io_bar(d, i, &port, &psize) && port >= IO_LO)
+			w->io_next = MAX(w->io_next, (uint32_t)port + psize);
 		if ((lo & 7) == 4)
 			i++; /* the upper half of a 64-bit BAR */
 	}
@@ -240,6 +275,19 @@ static int place_bars(pci_bdf d, uint16_t vendor, uint16_t device, void *arg)
 				w->assigned++;
 			}
 		}
+		uint16_t port, psize;
+
+		if (!pci_io_bar(d, i, &port, &psize) && !port) {
+			uint32_t at = (w->io_next + psize - 1) & ~(uint32_t)(psize - 1);
+
+			if (at + psize > IO_HI) {
+				w->failed++;
+			} else {
+				pci_write32(d, PCI_CFG_BAR0 + 4 * i, at | (lo & 3));
+				w->io_next = at + psize;
+				w->assigned++;
+			}
+		}
 		if (wide)
 			i++;
 	}
@@ -248,7 +296,7 @@ static int place_bars(pci_bdf d, uint16_t vendor, uint16_t device, void *arg)
 
 int pci_assign_bars(uint64_t lo, uint64_t hi)
 {
-	struct window w = { lo, hi, lo, 0, 0 };
+	struct window w = { lo, hi, lo, IO_LO, 0, 0 };
 
 	pci_scan(note_bars, &w);
 	pci_scan(place_bars, &w);
@@ -284,4 +332,68 @@ void pci_msi_disable(pci_bdf d)
 
 	if (cap)
 		pci_write16(d, cap + MSI_CTRL, pci_read16(d, cap + MSI_CTRL) & ~MSI_ENABLE);
+}
+
+#define MSIX_CTRL 2
+#define MSIX_TABLE 4
+#define MSIX_ENABLE 0x8000
+#define MSIX_FMASK 0x4000
+
+int pci_msix_init(pci_bdf d, struct pci_msix *m)
+{
+	unsigned cap = pci_find_cap(d, PCI_CAP_MSIX, 0);
+	uint64_t pa, size;
+
+	if (!cap)
+		return -ENODEV;
+	uint16_t ctrl = pci_read16(d, cap + MSIX_CTRL);
+	uint32_t t = pci_read32(d, cap + MSIX_TABLE);
+	unsigned n = (ctrl & 0x7ff) + 1;
+
+	if (pci_bar(d, t & 7, &pa, &size) || !pa || (t & ~7u) + n * 16ull > size)
+		return -EINVAL;
+	m->table = mmio_map(pa + (t & ~7u), n * 16);
+	if (!m->table)
+		return -ENOMEM;
+	m->d = d;
+	m->cap = cap;
+	m->size = n;
+	/* enabled with the function masked, every vector masked, then the function unmasked:
+	 * nothing fires until a vector is set */
+	pci_write16(d, cap + MSIX_CTRL, (ctrl & ~MSIX_ENABLE) | MSIX_FMASK);
+	for (unsigned i = 0; i < n; i++)
+		m->table[i * 4 + 3] = 1;
+	uint16_t cmd = pci_read16(d, PCI_CFG_COMMAND);
+
+	pci_write16(d, PCI_CFG_COMMAND, cmd | PCI_CMD_MEMORY | PCI_CMD_MASTER | PCI_CMD_INTX_OFF);
+	pci_write16(d, cap + MSIX_CTRL, (ctrl | MSIX_ENABLE) & ~MSIX_FMASK);
+	return 0;
+}
+
+int pci_msix_set(struct pci_msix *m, unsigned i, uint64_t addr, uint32_t data)
+{
+	if (i >= m->size)
+		return -EINVAL;
+	volatile uint32_t *e = m->table + i * 4;
+
+	e[3] = 1;
+	e[0] = (uint32_t)addr;
+	e[1] = (uint32_t)(addr >> 32);
+	e[2] = data;
+	e[3] = 0;
+	return 0;
+}
+
+void pci_msix_mask(struct pci_msix *m, unsigned i)
+{
+	if (i < m->size)
+		m->table[i * 4 + 3] = 1;
+}
+
+void pci_msix_disable(struct pci_msix *m)
+{
+	for (unsigned i = 0; i < m->size; i++)
+		m->table[i * 4 + 3] = 1;
+	pci_write16(m->d, m->cap + MSIX_CTRL,
+		    pci_read16(m->d, m->cap + MSIX_CTRL) & ~MSIX_ENABLE);
 }

@@ -40,14 +40,28 @@ unsigned pci_find_cap(pci_bdf d, uint8_t id, unsigned from);
 /* BAR i's physical address and size (sized by writing all ones with decoding off);
  * 64-bit BARs take two slots. -EINVAL: unimplemented or I/O BAR. */
 int pci_bar(pci_bdf d, unsigned i, uint64_t *pa, uint64_t *size);
+/* I/O BAR i's port and size; -EINVAL for a memory or unimplemented BAR. */
+int pci_io_bar(pci_bdf d, unsigned i, uint16_t *port, uint16_t *size);
 /* Gives every memory BAR the firmware left at 0 an address in [lo, hi), above any BAR
- * already there, naturally aligned; I/O BARs are left alone. Returns how many it assigned,
- * or -ENOSPC when the window ran out (those BARs stay 0). For firmware that assigns none
- * (qboot). */
+ * already there, naturally aligned. Returns how many it assigned,
+ * or -ENOSPC when the window ran out (those BARs stay 0). I/O BARs at 0 get ports in
+ * 0xc000-0xffff the same way. For firmware that assigns none (qboot). */
 int pci_assign_bars(uint64_t lo, uint64_t hi);
 /* Points the device's MSI capability (single message) at addr/data and enables it, with
  * bus mastering on and INTx off. -ENODEV: no MSI capability. */
 int pci_msi_enable(pci_bdf d, uint64_t addr, uint32_t data);
 void pci_msi_disable(pci_bdf d);
+
+/* MSI-X: the table mapped, MSI-X enabled with every vector masked (and bus mastering on,
+ * INTx off). pci_msix_set points vector i at addr/data and unmasks it. */
+struct pci_msix {
+	volatile uint32_t *table;
+	unsigned size, cap;
+	pci_bdf d;
+};
+int pci_msix_init(pci_bdf d, struct pci_msix *m);
+int pci_msix_set(struct pci_msix *m, unsigned i, uint64_t addr, uint32_t data);
+void pci_msix_mask(struct pci_msix *m, unsigned i);
+void pci_msix_disable(struct pci_msix *m);
 
 #endif

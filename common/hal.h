@@ -21,7 +21,8 @@ struct result;
  * controller after it returns, so fn acknowledges only its device. */
 enum irq_kind {
 	IRQ_ISA,    /* legacy ISA IRQ 0-15; PC: routed through the MADT's overrides */
-	IRQ_GSI,    /* a global system interrupt (PCI INTx): level, active low */
+	IRQ_GSI,    /* a global system interrupt: PCI INTx (level, active low) unless the
+		     * driver says otherwise in edge/active_high */
 	IRQ_MSI,    /* PCI MSI or one MSI-X vector: irq_bind fills msi_addr/msi_data */
 	IRQ_EVTCHN, /* a Xen event channel port the driver has opened */
 };
@@ -30,6 +31,7 @@ struct irq {
 	enum irq_kind kind;
 	uint32_t num; /* ISA IRQ, GSI or port; unused for MSI */
 	unsigned cpu;
+	bool edge, active_high; /* IRQ_GSI only (virtio-mmio: level, active high) */
 	void (*fn)(void *arg);
 	void *arg;
 	/* set by irq_bind */

@@ -65,7 +65,7 @@ static int line(const struct irq *irq, uint32_t *gsi, unsigned *flags)
 		return 0;
 	}
 	*gsi = irq->num;
-	*flags = ACPI_IRQ_LEVEL | ACPI_IRQ_ACTIVE_LOW; /* PCI INTx */
+	*flags = (irq->edge ? 0 : ACPI_IRQ_LEVEL) | (irq->active_high ? 0 : ACPI_IRQ_ACTIVE_LOW);
 	return 0;
 }
 

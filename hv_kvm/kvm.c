@@ -24,6 +24,7 @@
 #include "lib/time.h"
 #include "mm/mm.h"
 #include "mm/vm.h"
+#include "virtio/virtio.h"
 
 extern struct hal hal_kvm, hal_qemu;
 extern const char ap_tramp[], ap_tramp_end[], ap_cr3[], ap_efer[], ap_stack[], ap_arg[],
@@ -92,8 +93,17 @@ static void count_vcpus(const struct boot_info *bi, char *note, size_t n)
 			apic_ids[k++] = ids[i];
 }
 
+static const char *cmdline;
+
+static void pc_probe_devices(void)
+{
+	virtio_probe(cmdline, rsdp);
+	kprintf("devices: virtio: %u found\n", virtio_count());
+}
+
 static void pc_init(const struct boot_info *bi, char *note, size_t n)
 {
+	cmdline = bi->cmdline;
 	uart_init();
 	count_vcpus(bi, note, n);
 	rsdp = acpi_rsdp(bi);
@@ -370,6 +380,8 @@ static void pc_irq_stats(char *buf, size_t size)
 	.irq_bind = pc_irq_bind,                \
 	.irq_mask = pc_irq_mask,                \
 	.irq_unbind = pc_irq_unbind,            \
+	.probe_devices = pc_probe_devices,      \
+	.stop_devices = virtio_stop,            \
 	.selftest = pc_selftest
 
 struct hal hal_kvm = {

@@ -199,3 +199,70 @@ int acpi_madt_cpus(const void *madt, uint32_t len, uint32_t *apic_ids, unsigned 
 	}
 	return n;
 }
+
+const void *acpi_find_dsdt(uint64_t rsdp_pa, acpi_map_fn map, uint32_t *len, const char **why)
+{
+	uint32_t flen;
+	const uint8_t *f = acpi_find_table(rsdp_pa, "FACP", map, &flen, why);
+	uint64_t pa = 0;
+
+	if (!f)
+		return NULL;
+	if (flen >= 148)
+		pa = ld64(f + 140); /* X_DSDT */
+	if (!pa && flen >= 44)
+		pa = ld32(f + 40);
+	if (!pa) {
+		*why = "the FADT names no DSDT";
+		return NULL;
+	}
+	const uint8_t *d = map_sdt(pa, map, len, why);
+
+	if (d && __builtin_memcmp(d, "DSDT", 4)) {
+		*why = "the FADT's DSDT has another signature";
+		return NULL;
+	}
+	return d;
+}
+
+#define HID_SCAN 256 /* bytes after a _HID in which its _CRS must lie */
+
+int acpi_dsdt_virtio_mmio(const void *dsdt, uint32_t len, struct acpi_mmio_dev *out,
+			  unsigned max)
+{
+	const uint8_t *p = dsdt;
+	unsigned n = 0;
+
+	for (uint32_t i = SDT_HEADER_LEN; i + 8 <= len; i++) {
+		if (__builtin_memcmp(p + i, "LNRO0005", 8))
+			continue;
+		uint32_t end = len - i > HID_SCAN ? i + HID_SCAN : len;
+		struct acpi_mmio_dev d = { 0 };
+		bool mem = false, irq = false;
+
+		for (uint32_t j = i + 8; j < end && !(mem && irq); j++) {
+			if (j + 8 <= len && !__builtin_memcmp(p + j, "LNRO0005", 8))
+				break; /* the next device: this one had no usable _CRS */
+			/* Memory32Fixed: 0x86, length 9, info, base, size (ACPI 6.4, 6.4.3.4) */
+			if (!mem && j + 12 <= end && p[j] == 0x86 && ld16(p + j + 1) == 9) {
+				d.base = ld32(p + j + 4);
+				d.size = ld32(p + j + 8);
+				mem = d.base && d.size;
+			}
+			/* Extended Interrupt: 0x89, length >= 6, flags, count >= 1, GSIs (6.4.3.6) */
+			if (!irq && j + 9 <= end && p[j] == 0x89 && ld16(p + j + 1) >= 6 && p[j + 4]) {
+				d.edge = p[j + 3] & 2;
+				d.active_low = p[j + 3] & 4;
+				d.gsi = ld32(p + j + 5);
+				irq = true;
+			}
+		}
+		if (!mem || !irq)
+			continue;
+		if (n < max)
+			out[n] = d;
+		n++;
+		i += 7;
+	}
+	return (int)n;
+}

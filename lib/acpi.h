@@ -44,4 +44,20 @@ struct acpi_irqs {
  * an IRQ above 15 is ignored. */
 int acpi_madt_irqs(const void *madt, uint32_t len, struct acpi_irqs *out, const char **why);
 
+/* The DSDT the FADT points at (X_DSDT, else DSDT), checked like any table; NULL with *why. */
+const void *acpi_find_dsdt(uint64_t rsdp_pa, acpi_map_fn map, uint32_t *len, const char **why);
+
+/* virtio-mmio devices (_HID "LNRO0005") in a DSDT: each one's register window and its
+ * interrupt, from the Memory32Fixed and Extended Interrupt descriptors of its _CRS. There
+ * is no AML interpreter: this is a bounded scan of the bytes after each _HID (QEMU's
+ * microvm writes static device objects). Stores up to max, returns how many there are. */
+struct acpi_mmio_dev {
+	uint64_t base;
+	uint32_t size;
+	uint32_t gsi;
+	bool edge, active_low;
+};
+int acpi_dsdt_virtio_mmio(const void *dsdt, uint32_t len, struct acpi_mmio_dev *out,
+			  unsigned max);
+
 #endif

@@ -205,3 +205,66 @@ TEST(acpi_scan_finds_rsdp_in_bios_area)
 	bios[0xf5a10 + 8]++; /* bad checksum: not an RSDP */
 	CHECK(acpi_scan_rsdp(bmap) == 0);
 }
+
+#define DSDT 0x1000
+
+/* Two virtio-mmio devices as QEMU's microvm writes them (Device, Name(_HID, "LNRO0005"),
+ * Name(_CRS, ResourceTemplate { Memory32Fixed; Interrupt })), and one without a _CRS */
+static uint32_t put_dev(uint32_t at, uint32_t base, uint32_t gsi, bool crs)
+{
+	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0d, 'L', 'N', 'R', 'O',
+				       '0', '0', '0', '5', 0 };
+	uint8_t *p = mem + at;
+
+	memcpy(p, hid, sizeof(hid));
+	p += sizeof(hid);
+	if (crs) {
+		uint8_t res[] = { 0x08, '_', 'C', 'R', 'S', 0x11, 0x1a, 0x0a, 0x17,
+				  0x86, 0x09, 0x00, 0x01, 0, 0, 0, 0, 0x00, 0x02, 0, 0,
+				  0x89, 0x06, 0x00, 0x01, 0x01, 0, 0, 0, 0, 0x79, 0x00 };
+
+		memcpy(res + 13, &base, 4);
+		memcpy(res + 26, &gsi, 4);
+		memcpy(p, res, sizeof(res));
+		p += sizeof(res);
+	}
+	return (uint32_t)(p - mem);
+}
+
+TEST(acpi_dsdt_virtio_mmio_devices)
+{
+	uint32_t len;
+	const char *why = NULL;
+
+	build(2);
+	uint64_t dsdt = DSDT;
+
+	memcpy(mem + FACP + 140, &dsdt, 8);
+	sdt(FACP, "FACP", 148);
+	uint32_t at = put_dev(DSDT + 36, 0xfeb00000, 16, true);
+
+	at = put_dev(at, 0xfeb00200, 17, false); /* no _CRS: skipped */
+	at = put_dev(at, 0xfeb00400, 18, true);
+	sdt(DSDT, "DSDT", at - DSDT);
+	const void *d = acpi_find_dsdt(RSDP, map, &len, &why);
+
+	CHECK(d == mem + DSDT);
+	CHECK_EQ(len, at - DSDT);
+	struct acpi_mmio_dev dev[4];
+
+	CHECK_EQ(acpi_dsdt_virtio_mmio(d, len, dev, 4), 2);
+	CHECK_EQ(dev[0].base, 0xfeb00000);
+	CHECK_EQ(dev[0].size, 0x200);
+	CHECK_EQ(dev[0].gsi, 16);
+	CHECK(!dev[0].edge && !dev[0].active_low);
+	CHECK_EQ(dev[1].base, 0xfeb00400);
+	CHECK_EQ(dev[1].gsi, 18);
+	CHECK_EQ(acpi_dsdt_virtio_mmio(d, len, dev, 1), 2); /* counts beyond max */
+	/* cut short inside the last device's _CRS: it is not reported */
+	CHECK_EQ(acpi_dsdt_virtio_mmio(d, len - 6, dev, 4), 1);
+	/* a FADT without a DSDT */
+	memset(mem + FACP + 36, 0, 148 - 36);
+	sdt(FACP, "FACP", 148);
+	CHECK(acpi_find_dsdt(RSDP, map, &len, &why) == NULL);
+	CHECK(why != NULL);
+}

@@ -21,6 +21,7 @@
 #define ERANGE 34
 #define ENOSYS 38
 #define ENOTEMPTY 39
+#define EPROTO 71
 #define EOPNOTSUPP 95
 #define EISCONN 106
 #define ETIMEDOUT 110

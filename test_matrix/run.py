@@ -43,11 +43,13 @@ class Cell:
     timeout: int = 30  # seconds per guest
     needs_kvm: bool = False
     cmdline: str = ""  # added to every test's command line
+    pci: bool = False  # QEMU: virtio devices on PCI (else virtio-mmio)
 
 
 CELLS = [
     # q35 carries QEMU's edu PCI device: the irq test's MSI source
-    Cell("qemu-q35", "qemu", "qemu", ["-M", "q35", "-bios", QBOOT, "-accel", "tcg", "-device", "edu"]),
+    Cell("qemu-q35", "qemu", "qemu", ["-M", "q35", "-bios", QBOOT, "-accel", "tcg", "-device", "edu"],
+         pci=True),
     Cell("qemu-microvm", "qemu", "qemu", ["-M", "microvm", "-accel", "tcg"]),
     # The local KVM emulates guest ring 0 one instruction at a time (~1 us each, PLATFORM.md):
     # a smoke cell with a generous timeout (clock takes ~80 s there, sched ~75 s).
@@ -284,6 +286,22 @@ def eval_guest_pass(name, *required):
     return evaluate
 
 
+PING_OK = r"^(dom0|host): ping: %d packets transmitted, %d (packets )?received, 0%% packet loss"
+
+
+def eval_device(name, *required):
+    """A device test: PASS and exit 0, the lines `required` matches, and the devices let
+    go of cleanly at shutdown (xenbus handshake; virtio reset)."""
+    def evaluate(cell, out):
+        ok, detail = test_line(out, name)
+        clean = (r"^xenbus: closed 1 of 1 devices cleanly" if cell.kind == "xen"
+                 else r"^virtio: 1 device reset")
+        return judge(["" if ok else "guest: " + detail, expect_exit(out, 0)] +
+                     ["" if find(out.lines, rx) else "no line matching %r" % rx
+                      for rx in required + (clean,)], detail)
+    return evaluate
+
+
 def eval_reconnect(cell, out):
     ok, detail = test_line(out, "reconnect")
     pings = [l for l in out.lines if re.match(r"^dom0: ping: 20 packets transmitted, 20 packets received", l)]
@@ -304,6 +322,19 @@ class Test:
     # blkreconnect)
     timeout: dict = None  # seconds per cell kind, overriding the cell's timeout
     mem_mib: int = 0  # guest RAM, overriding the cell's
+    # QEMU: a virtio device for it ("net": on a tap in a network namespace the runner
+    # makes, pinged from there; "blk": a raw image with the host's pattern, checked after)
+    virtio: str = ""
+    # "": modern-only PCI (disable-legacy=on) or virtio-mmio v2; "transitional": a
+    # transitional PCI device, driven through its modern interface (PCI cells only);
+    # "legacy": a transitional PCI device driven through its legacy interface
+    # (virtio_pci=legacy), or virtio-mmio v1
+    variant: str = ""
+
+    def applies(self, cell):
+        if cell.kind not in self.kinds:
+            return False
+        return self.variant != "transitional" or cell.pci
 
     def limit(self, cell):
         return (self.timeout or {}).get(cell.kind) or cell.timeout
@@ -342,21 +373,28 @@ TESTS = [
     Test("xenstore", "test=xenstore", eval_guest_pass("xenstore"), kinds=("xen",)),
     # devices: an ARP/ICMP responder over struct netdev that dom0 pings 100 times; the same
     # with the vif detached and re-attached halfway; a disk pattern both sides check
-    Test("net_raw", "test=net_raw", eval_guest_pass(
-        "net_raw", r"^dom0: ping: 100 packets transmitted, 100 packets received, 0% packet loss",
-        r"^xenbus: closed 1 of 1 devices cleanly"),
-        kinds=("xen",), rig="ping", timeout={"xen": 150}),
+    Test("net_raw", "test=net_raw", eval_device("net_raw", PING_OK % (100, 100)),
+         rig="ping", virtio="net", timeout={"xen": 150}),
     Test("reconnect", "test=reconnect", eval_reconnect, kinds=("xen",), rig="reconnect",
          timeout={"xen": 180}),
-    Test("blk", "test=blk", eval_guest_pass("blk", r"^dom0: disk: guest pattern OK",
-                                            r"^xenbus: closed 1 of 1 devices cleanly"),
-         kinds=("xen",), rig="disk", timeout={"xen": 150}),
+    Test("blk", "test=blk", eval_device("blk", r"^(dom0|host): disk: guest pattern OK"),
+         rig="disk", virtio="blk", timeout={"xen": 150}),
     # the disk detached and attached again while requests are in flight: they fail with
     # -ENODEV, none hangs, I/O works again (the guest's pattern is written afterwards)
     Test("blk_reconnect", "test=blk_reconnect", eval_guest_pass(
         "blk_reconnect", r"^dom0: block-detach rc=0", r"^dom0: block-attach rc=0",
         r"^dom0: disk: guest pattern OK", r"^blk: reconnected after"),
         kinds=("xen",), rig="disk,blkreconnect", timeout={"xen": 180}),
+    # the same over the other virtio interfaces (QEMU): transitional PCI devices through
+    # their modern and their legacy interface; virtio-mmio v1 on microvm
+    Test("net_raw_transitional", "test=net_raw", eval_device("net_raw", PING_OK % (100, 100)),
+         kinds=("qemu",), virtio="net", variant="transitional"),
+    Test("blk_transitional", "test=blk", eval_device("blk", r"^host: disk: guest pattern OK"),
+         kinds=("qemu",), virtio="blk", variant="transitional"),
+    Test("net_raw_legacy", "test=net_raw", eval_device("net_raw", PING_OK % (100, 100)),
+         kinds=("qemu",), virtio="net", variant="legacy"),
+    Test("blk_legacy", "test=blk", eval_device("blk", r"^host: disk: guest pattern OK"),
+         kinds=("qemu",), virtio="blk", variant="legacy"),
 ]
 
 
@@ -388,10 +426,122 @@ def pvh_entry_pa():
     return va - 0xffffffff80000000
 
 
+GUEST_IP = "10.0.9.2"  # the responder's default (ip=); the namespace side is .1
+GUEST_MAC = "52:54:00:12:34:56"
+
+
+def disk_pattern(who, first, n):
+    """What test=blk expects (common/blk_selftest.c): 16 lines of 32 bytes per sector."""
+    return b"".join(((("amphi %s sector %d" % (who, s)).ljust(31) + "\n") * 16).encode()
+                    for s in range(first, first + n))
+
+
+class VirtioSetup:
+    """The host side of a virtio test: QEMU arguments, a command line addition, and what
+    to do around the guest (a network namespace with a tap device; a disk image)."""
+
+    def __init__(self, cell, test):
+        self.cell, self.test = cell, test
+        self.ns = self.img = None
+        self.cmdline = ""
+        self.host_lines = []
+        self.pinger = None
+
+    def args(self):
+        t, cell = self.test, self.cell
+        opts, glob = "", []
+        if cell.pci:
+            dev = "virtio-%s-pci" % t.virtio
+            opts = ",disable-legacy=on" if t.variant == "" else ",disable-legacy=off"
+            if t.variant == "legacy":
+                self.cmdline = "virtio_pci=legacy"
+        else:
+            dev = "virtio-%s-device" % t.virtio
+            if t.variant == "":
+                glob = ["-global", "virtio-mmio.force-legacy=false"]
+        if t.virtio == "net":
+            self.ns = "amphi-%d" % os.getpid()
+            for c in (["ip", "netns", "add", self.ns],
+                      ["ip", "-n", self.ns, "tuntap", "add", "dev", "tap0", "mode", "tap"],
+                      ["ip", "-n", self.ns, "addr", "add", "10.0.9.1/24", "dev", "tap0"],
+                      ["ip", "-n", self.ns, "link", "set", "tap0", "up"],
+                      ["ip", "-n", self.ns, "link", "set", "lo", "up"]):
+                r = subprocess.run(c, capture_output=True, text=True)
+                if r.returncode:
+                    raise RuntimeError("%s: %s" % (" ".join(c), r.stderr.strip()))
+            return glob + ["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
+                           "-device", "%s,netdev=n0,mac=%s%s" % (dev, GUEST_MAC, opts)]
+        fd, self.img = tempfile.mkstemp(prefix="amphi-disk-", suffix=".img")
+        with os.fdopen(fd, "wb") as f:
+            f.write(disk_pattern("dom0", 0, 2048))
+            f.truncate(16 << 20)
+        return glob + ["-drive", "file=%s,format=raw,if=none,id=d0" % self.img,
+                       "-device", "%s,drive=d0%s" % (dev, opts)]
+
+    def wrap(self, cmd):
+        return ["ip", "netns", "exec", self.ns] + cmd if self.ns else cmd
+
+    def on_line(self, line):
+        if self.ns and self.pinger is None and line.startswith("net: ready"):
+            self.pinger = threading.Thread(target=self.ping)
+            self.pinger.start()
+
+    def ping(self):
+        r = subprocess.run(["ip", "netns", "exec", self.ns, "ping", "-c", "100", "-i", "0.02",
+                            "-W", "2", "-w", "90", "-q", GUEST_IP],
+                           capture_output=True, text=True)
+        summary = [l for l in r.stdout.splitlines() if "packets transmitted" in l]
+        self.host_lines.append("host: ping: " + (summary[0] if summary else
+                                                  "no summary (%s)" % r.stderr.strip()))
+
+    def finish(self):
+        if self.pinger:
+            self.pinger.join(100)
+        if self.ns:
+            subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+        if self.img:
+            with open(self.img, "rb") as f:
+                f.seek(2048 * 512)
+                got = f.read(2048 * 512)
+            self.host_lines.append("host: disk: guest pattern %s" % (
+                "OK" if got == disk_pattern("guest", 2048, 2048) else "MISMATCH"))
+            os.unlink(self.img)
+
+
+def watch_output(p, timeout, on_line):
+    """wait_output, handing each line to on_line as it comes."""
+    lines = []
+
+    def reader():
+        for raw in p.stdout:
+            line = raw.decode(errors="replace").replace("\r", "").rstrip("\n")
+            lines.append(line)
+            on_line(line)
+    th = threading.Thread(target=reader)
+    th.start()
+    try:
+        p.wait(timeout=timeout)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        timed_out = True
+    th.join(10)
+    return "".join(l + "\n" for l in lines), timed_out
+
+
 def run_qemu(cell, test):
     """Boots one guest; returns an Outcome. QEMU's status with isa-debug-exit is 2*code+1."""
-    cmd = qemu_base(cell, (test.cmdline + " " + cell.cmdline).strip(), test.mem(cell)) + [
-        "-serial", "stdio", "-no-reboot"]
+    vs = VirtioSetup(cell, test) if test.virtio else None
+    try:
+        extra = vs.args() if vs else []
+    except (RuntimeError, OSError) as e:
+        vs.finish()
+        return Outcome([], None, "host setup failed: %s" % e, False, "host setup failed: %s\n" % e)
+    cmdline = " ".join(x for x in (test.cmdline, cell.cmdline, vs.cmdline if vs else "") if x)
+    cmd = qemu_base(cell, cmdline, test.mem(cell)) + ["-serial", "stdio", "-no-reboot"] + extra
+    if vs:
+        cmd = vs.wrap(cmd)
     limit = test.limit(cell)
     gdb = None
     sock = None
@@ -413,8 +563,14 @@ def run_qemu(cell, test):
                  "-ex", "hbreak *0x%x" % pvh_entry_pa(), "-ex", "continue",
                  "-ex", "set *(unsigned int *)$rbx = 0xdeadbeef", "-ex", "detach"],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        text, timed_out = wait_output(p, limit)
+        if vs:
+            text, timed_out = watch_output(p, limit, vs.on_line)
+        else:
+            text, timed_out = wait_output(p, limit)
     finally:
+        if vs:
+            vs.finish()
+            text += "".join(l + "\n" for l in vs.host_lines)
         if gdb:
             try:
                 gdb_out = gdb.communicate(timeout=10)[0].decode(errors="replace")
@@ -690,7 +846,7 @@ def main():
         say("%-13s %-9s %s %s" % (cell.name, test.name, r.status, r.detail))
 
     # The Xen cells share one rig boot, in the background while the QEMU cells run.
-    xen_jobs = [(c, t) for c in cells if c.kind == "xen" for t in tests if "xen" in t.kinds]
+    xen_jobs = [(c, t) for c in cells if c.kind == "xen" for t in tests if t.applies(c)]
     xen_thread = None
     if xen_jobs:
         def xen_side():
@@ -713,7 +869,7 @@ def main():
             continue
         why = kvm_usable() if cell.needs_kvm else None
         for test in tests:
-            if cell.kind not in test.kinds:
+            if not test.applies(cell):
                 continue
             if why:
                 results[(cell.name, test.name)] = Result("SKIP", why)

@@ -2,12 +2,14 @@
 # Installs the Debian packages that building, `make run` and `make test` need, with
 # apt-get. Idempotent: when everything is present it prints nothing and costs ~0.1 s.
 #   build:   make gcc libc6-dev binutils libxen-dev (Xen public headers, /usr/include/xen)
+#            linux-libc-dev (the virtio uapi headers, /usr/include/linux/virtio_*.h)
 #   run:     qemu-system-x86 (and qboot.rom from qemu-system-data), python3
-#   test:    gdb (the corrupt-boot test), and for the Xen rig (test_matrix/xen-rig/build.sh):
+#   test:    gdb (the corrupt-boot test), iproute2 and iputils-ping (a tap device in a
+#            network namespace, and pings through it), and for the Xen rig (test_matrix/xen-rig/build.sh):
 #            debootstrap cpio gzip xz-utils
 set -eu
-PKGS="make gcc libc6-dev binutils libxen-dev qemu-system-x86 qemu-system-data python3 gdb
-      debootstrap cpio gzip xz-utils"
+PKGS="make gcc libc6-dev linux-libc-dev binutils libxen-dev qemu-system-x86 qemu-system-data
+      python3 gdb iproute2 iputils-ping debootstrap cpio gzip xz-utils"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

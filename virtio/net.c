@@ -1,0 +1,331 @@
+/* virtio-net (virtio 1.2, 5.1) as a struct netdev: one receive and one transmit queue.
+ *
+ * Receive: each buffer is a packet's page, the virtio header in the headroom just before
+ * the frame; refilled in batches after each poll, one notification per refill. With
+ * MRG_RXBUF a frame could span buffers; ours hold any frame up to the MTU, so a
+ * multi-buffer frame (never sent without GSO, which we do not negotiate) is dropped whole.
+ * A partial checksum from the host (NEEDS_CSUM) is completed here, so everything above sees
+ * whole frames with valid or checked checksums.
+ *
+ * Transmit: the header goes into the headroom too, so a packet is one descriptor (two
+ * without ANY_LAYOUT); a burst is published with one notification, and completions are
+ * reaped by the next xmit or poll: the transmit queue never interrupts. Used entries are
+ * checked by the virtqueue (id, length); a bad one is counted in rx_bad and dropped. */
+#include "virtio/virtio.h"
+
+#include "common/console.h"
+#include "common/netdev.h"
+#include "lib/errno.h"
+#include "lib/format.h"
+#include "lib/inet.h"
+#include "lib/string.h"
+#include "mm/mm.h"
+#include "sched/sched.h"
+#include "sched/sync.h"
+
+#include <linux/virtio_net.h>
+
+#define RXQ 0
+#define TXQ 1
+#define QSIZE 256
+#define BATCH 32
+
+struct vnet {
+	struct netdev nd;
+	struct virtio_dev *vd;
+	struct virtq rx, tx;
+	struct mutex tx_lock; /* xmit and poll both reap the transmit queue */
+	unsigned hdr_len;
+	bool any_layout, csum_tx;
+	unsigned skip; /* buffers left of a frame being dropped (MRG_RXBUF) */
+	unsigned rx_posted;
+	char info[160];
+};
+
+static unsigned count;
+
+#define F(x) (1ull << (x))
+
+static void refill(struct vnet *v)
+{
+	unsigned added = 0;
+
+	while (v->rx.num_free) {
+		struct pkt *p = pkt_alloc();
+
+		if (!p)
+			break; /* out of memory: the next poll tries again */
+		struct virtq_buf b = { virtio_pa(p->data - v->hdr_len),
+				       (uint32_t)(PKT_MAX + v->hdr_len), true };
+
+		if (virtq_add(&v->rx, &b, 1, p)) {
+			pkt_free(p);
+			break;
+		}
+		added++;
+	}
+	v->rx_posted += added;
+	if (added) {
+		uint64_t k = v->vd->kicks;
+
+		virtio_kick(v->vd, &v->rx);
+		v->nd.st.kicks += v->vd->kicks - k;
+	}
+}
+
+/* tx_lock held */
+static void reap_tx(struct vnet *v)
+{
+	void *c;
+	uint32_t len;
+	int rc;
+
+	while ((rc = virtq_get(&v->tx, &c, &len)) != 0) {
+		if (rc < 0)
+			v->nd.st.rx_bad++; /* the device misreported a transmit buffer */
+		if (c)
+			pkt_free(c);
+	}
+}
+
+static unsigned vn_xmit(struct netdev *d, struct pkt **p, unsigned n)
+{
+	struct vnet *v = container_of(d, struct vnet, nd);
+	unsigned sent = 0;
+
+	if (!d->link_up)
+		return 0;
+	mutex_lock(&v->tx_lock, NO_DEADLINE);
+	reap_tx(v);
+	for (; sent < n; sent++) {
+		struct pkt *k = p[sent];
+		struct virtio_net_hdr_v1 *h = (void *)(k->data - v->hdr_len);
+
+		if (k->len > PKT_MAX || k->data - (uint8_t *)k->page < (long)v->hdr_len)
+			break;
+		memset(h, 0, v->hdr_len);
+		if ((k->flags & PKT_CSUM_PARTIAL) && v->csum_tx) {
+			h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+			h->csum_start = k->csum_start;
+			h->csum_offset = k->csum_offset;
+		}
+		struct virtq_buf b[2] = {
+			{ virtio_pa(h), v->hdr_len, false },
+			{ virtio_pa(k->data), k->len, false },
+		};
+		int rc;
+
+		if (v->any_layout) {
+			b[0].len += k->len;
+			rc = virtq_add(&v->tx, b, 1, k);
+		} else {
+			rc = virtq_add(&v->tx, b, 2, k);
+		}
+		if (rc)
+			break; /* full: the caller keeps the rest */
+		d->st.tx_packets++;
+		d->st.tx_bytes += k->len;
+	}
+	if (sent) {
+		uint64_t kk = v->vd->kicks;
+
+		virtio_kick(v->vd, &v->tx);
+		d->st.kicks += v->vd->kicks - kk;
+	}
+	mutex_unlock(&v->tx_lock);
+	return sent;
+}
+
+/* the checksum the host left to us (NEEDS_CSUM): true when it could be completed */
+static bool complete_csum(struct pkt *p, const struct virtio_net_hdr_v1 *h)
+{
+	uint32_t start = h->csum_start, at = start + h->csum_offset;
+
+	if (start >= p->len || at + 2 > p->len)
+		return false;
+	uint16_t c = inet_csum(p->data + start, p->len - start);
+
+	memcpy(p->data + at, &c, 2);
+	return true;
+}
+
+static unsigned vn_poll(struct netdev *d, struct pkt **out, unsigned max)
+{
+	struct vnet *v = container_of(d, struct vnet, nd);
+	unsigned n = 0;
+	void *c;
+	uint32_t len;
+	int rc;
+
+	while (n < max && (rc = virtq_get(&v->rx, &c, &len)) != 0) {
+		struct pkt *p = c;
+
+		v->rx_posted--;
+		if (rc < 0) {
+			d->st.rx_bad++;
+			pkt_free(p);
+			continue;
+		}
+		if (v->skip) {
+			v->skip--;
+			d->st.rx_dropped++;
+			pkt_free(p);
+			continue;
+		}
+		const struct virtio_net_hdr_mrg_rxbuf *h = (void *)(p->data - v->hdr_len);
+
+		if (len < v->hdr_len + ETH_HLEN) {
+			d->st.rx_bad++;
+			pkt_free(p);
+			continue;
+		}
+		if (v->hdr_len == sizeof(*h) && h->num_buffers > 1) {
+			v->skip = h->num_buffers - 1u;
+			d->st.rx_dropped++;
+			pkt_free(p);
+			continue;
+		}
+		p->len = len - v->hdr_len;
+		p->flags = 0;
+		if (h->hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+			if (!complete_csum(p, (const void *)h)) {
+				d->st.rx_bad++;
+				pkt_free(p);
+				continue;
+			}
+			p->flags = PKT_CSUM_OK;
+		} else if (h->hdr.flags & VIRTIO_NET_HDR_F_DATA_VALID) {
+			p->flags = PKT_CSUM_OK;
+		}
+		d->st.rx_packets++;
+		d->st.rx_bytes += p->len;
+		out[n++] = p;
+	}
+	if (v->rx.num_free >= BATCH || v->rx_posted < BATCH)
+		refill(v);
+	if (mutex_trylock(&v->tx_lock)) {
+		reap_tx(v);
+		mutex_unlock(&v->tx_lock);
+	}
+	return n;
+}
+
+static void vn_irq(struct netdev *d, bool on)
+{
+	struct vnet *v = container_of(d, struct vnet, nd);
+
+	if (!on) {
+		virtq_irq_off(&v->rx);
+	} else if (virtq_irq_on(&v->rx) && d->notify) {
+		d->notify(d); /* something arrived meanwhile */
+	}
+}
+
+/* interrupt context: only wake the owner */
+static void rx_event(void *arg)
+{
+	struct vnet *v = arg;
+
+	v->nd.st.irqs++;
+	if (!v->rx.irq_off && v->nd.notify)
+		v->nd.notify(&v->nd);
+}
+
+/* the transmit queue's interrupts stay off (reaped by xmit and poll); with a shared line
+ * (virtio-mmio) this runs on every receive interrupt too */
+static void tx_event(void *arg)
+{
+}
+
+static const struct netdev_ops vn_ops = { .xmit = vn_xmit, .poll = vn_poll, .irq = vn_irq };
+
+/* shutdown: no more transmits, and what was queued goes out before the reset (which would
+ * drop it), waiting at most 500 ms */
+static void vn_stop(struct virtio_dev *vd)
+{
+	struct vnet *v = vd->driver;
+	uint64_t until = clock_ns() + 500000000ull;
+	bool drained;
+
+	v->nd.link_up = false;
+	do {
+		mutex_lock(&v->tx_lock, NO_DEADLINE);
+		reap_tx(v);
+		drained = v->tx.num_free == v->tx.num;
+		mutex_unlock(&v->tx_lock);
+	} while (!drained && clock_ns() < until && (thread_sleep(1000000), true));
+	if (!drained)
+		kprintf("%s: %u packets not sent by the device at shutdown\n", v->nd.name,
+			v->tx.num - v->tx.num_free);
+}
+
+int virtio_net_probe(struct virtio_dev *vd)
+{
+	uint64_t want = F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_MTU) |
+			F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_STATUS) |
+			F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) |
+			F(VIRTIO_RING_F_EVENT_IDX) | F(VIRTIO_F_ANY_LAYOUT);
+	struct vnet *v = kcalloc(1, sizeof(*v));
+	int rc;
+
+	if (!v)
+		return -ENOMEM;
+	v->vd = vd;
+	vd->driver = v;
+	vd->stop = vn_stop;
+	mutex_init(&v->tx_lock);
+	if ((rc = virtio_start(vd, want, 0)))
+		goto fail;
+	uint64_t f = vd->features;
+
+	v->hdr_len = f & (F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MRG_RXBUF))
+			     ? sizeof(struct virtio_net_hdr_mrg_rxbuf)
+			     : sizeof(struct virtio_net_hdr);
+	v->any_layout = f & (F(VIRTIO_F_VERSION_1) | F(VIRTIO_F_ANY_LAYOUT));
+	v->csum_tx = f & F(VIRTIO_NET_F_CSUM);
+	if (f & F(VIRTIO_NET_F_MAC)) {
+		for (unsigned i = 0; i < ETH_ALEN; i++)
+			v->nd.mac[i] = (uint8_t)vd->t->config(vd, i, 1);
+	} else { /* a locally administered address of our own */
+		static const uint8_t mac[ETH_ALEN] = { 0x02, 0x41, 0x4d, 0x50, 0x48, 0x00 };
+
+		memcpy(v->nd.mac, mac, ETH_ALEN);
+		v->nd.mac[5] = (uint8_t)count;
+	}
+	v->nd.mtu = 1500;
+	if (f & F(VIRTIO_NET_F_MTU)) {
+		uint16_t mtu = (uint16_t)vd->t->config(vd, offsetof(struct virtio_net_config, mtu), 2);
+
+		if (mtu >= 68 && mtu <= PKT_MAX - ETH_HLEN)
+			v->nd.mtu = mtu;
+	}
+	if ((rc = virtio_queue(vd, RXQ, &v->rx, QSIZE, false, rx_event, v)) ||
+	    (rc = virtio_queue(vd, TXQ, &v->tx, QSIZE, false, tx_event, v)))
+		goto fail;
+	virtq_irq_off(&v->tx);
+	v->nd.features = (v->csum_tx ? NETDEV_F_CSUM_TX : 0) |
+			 (f & F(VIRTIO_NET_F_GUEST_CSUM) ? NETDEV_F_CSUM_RX : 0);
+	ksnprintf(v->nd.name, sizeof(v->nd.name), "vnet%u", count++);
+	ksnprintf(v->info, sizeof(v->info),
+		  "virtio-net %s, queues %u/%u, header %u, features%s%s%s%s%s%s", vd->where,
+		  v->rx.num, v->tx.num, v->hdr_len, f & F(VIRTIO_F_VERSION_1) ? " version-1" : "",
+		  f & F(VIRTIO_RING_F_EVENT_IDX) ? " event-idx" : "",
+		  f & F(VIRTIO_NET_F_MRG_RXBUF) ? " mrg-rxbuf" : "", v->csum_tx ? " csum" : "",
+		  f & F(VIRTIO_NET_F_GUEST_CSUM) ? " guest-csum" : "",
+		  f & F(VIRTIO_NET_F_MTU) ? " mtu" : "");
+	v->nd.info = v->info;
+	v->nd.ops = &vn_ops;
+	virtio_ready(vd);
+	refill(v);
+	v->nd.link_up = true;
+	if (f & F(VIRTIO_NET_F_STATUS))
+		v->nd.link_up = vd->t->config(vd, offsetof(struct virtio_net_config, status), 2) &
+				VIRTIO_NET_S_LINK_UP;
+	netdev_register(&v->nd);
+	return 0;
+fail:
+	vd->t->reset(vd); /* its interrupts go with it: nothing can reach v any more */
+	vd->driver = NULL;
+	kfree(v);
+	return rc;
+}
