@@ -67,14 +67,6 @@ struct bf {
 
 static unsigned count;
 
-static void complete(struct bf *bf, struct blk_req *r, int status)
-{
-	r->status = status;
-	if (status)
-		bf->bd.st.errors++;
-	r->done(r);
-}
-
 /* Puts r on the ring, or returns false when there is no room now. Lock held. */
 static bool issue(struct bf *bf, struct blk_req *r)
 {
@@ -157,16 +149,10 @@ static void issue_queued(struct bf *bf)
 static int bf_submit(struct blkdev *d, struct blk_req *r)
 {
 	struct bf *bf = container_of(d, struct bf, bd);
+	int rc = blkdev_check(d, r);
 
-	if (r->op == BLK_FLUSH) {
-		if (!d->flush)
-			return -EOPNOTSUPP;
-	} else if (!r->count || r->sector >= d->sectors || r->count > d->sectors - r->sector ||
-		   (uint64_t)r->count * SECTOR > d->max_bytes || ((uint64_t)r->buf & (PAGE_SIZE - 1))) {
-		return -EINVAL;
-	} else if (r->op == BLK_WRITE && d->read_only) {
-		return -EROFS;
-	}
+	if (rc)
+		return rc;
 	mutex_lock(&bf->lock, NO_DEADLINE);
 	if (!bf->connected) {
 		mutex_unlock(&bf->lock);
@@ -212,7 +198,7 @@ static void take_responses(struct bf *bf)
 				gnttab_release(s->refs[k], UINT64_MAX);
 			s->req = NULL;
 			bf->free_ids[bf->nfree++] = (uint16_t)id;
-			complete(bf, r, rsp->status == BLKIF_RSP_OKAY ? 0 :
+			blkdev_complete(&bf->bd, r, rsp->status == BLKIF_RSP_OKAY ? 0 :
 					rsp->status == BLKIF_RSP_EOPNOTSUPP ? -EOPNOTSUPP : -EIO);
 		}
 		bf->ring.rsp_cons = rp;
@@ -272,13 +258,13 @@ static void disconnect(struct bf *bf)
 		struct blk_req *r = s->req;
 
 		s->req = NULL;
-		complete(bf, r, -ENODEV);
+		blkdev_complete(&bf->bd, r, -ENODEV);
 	}
 	while (bf->queue) {
 		struct blk_req *r = bf->queue;
 
 		bf->queue = r->next;
-		complete(bf, r, -ENODEV);
+		blkdev_complete(&bf->bd, r, -ENODEV);
 	}
 	bf->queue_tail = &bf->queue;
 	if (bf->ring_page)

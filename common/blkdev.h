@@ -49,6 +49,11 @@ struct blkdev {
 void blkdev_register(struct blkdev *d);
 unsigned blkdev_count(void);
 struct blkdev *blkdev_get(unsigned i);
+/* For drivers: whether r is a request d can take (0; -EOPNOTSUPP: a flush without flush
+ * support; -EINVAL: out of range, empty, too large or unaligned; -EROFS: a write to a
+ * read-only disk), and completing one (status set, errors counted, done called). */
+int blkdev_check(const struct blkdev *d, const struct blk_req *r);
+void blkdev_complete(struct blkdev *d, struct blk_req *r, int status);
 /* Submits and waits (until the deadline: -ETIMEDOUT, after which the request may still
  * complete, so buf must stay valid: callers pass buffers that live on). */
 int blk_sync(struct blkdev *d, enum blk_op op, uint64_t sector, uint32_t count, void *buf,

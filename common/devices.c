@@ -97,6 +97,27 @@ static void sync_done(struct blk_req *r)
 	put(s);
 }
 
+int blkdev_check(const struct blkdev *d, const struct blk_req *r)
+{
+	if (r->op == BLK_FLUSH)
+		return d->flush ? 0 : -EOPNOTSUPP;
+	if (r->op != BLK_READ && r->op != BLK_WRITE)
+		return -EINVAL;
+	if (!r->count || r->sector >= d->sectors || r->count > d->sectors - r->sector ||
+	    (uint64_t)r->count * d->sector_size > d->max_bytes ||
+	    ((uint64_t)r->buf & (PAGE_SIZE - 1)))
+		return -EINVAL;
+	return r->op == BLK_WRITE && d->read_only ? -EROFS : 0;
+}
+
+void blkdev_complete(struct blkdev *d, struct blk_req *r, int status)
+{
+	r->status = status;
+	if (status)
+		d->st.errors++;
+	r->done(r);
+}
+
 int blk_sync(struct blkdev *d, enum blk_op op, uint64_t sector, uint32_t count, void *buf,
 	     uint64_t deadline)
 {

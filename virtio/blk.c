@@ -46,14 +46,6 @@ struct vblk {
 
 static unsigned count;
 
-static void complete(struct vblk *b, struct blk_req *r, int status)
-{
-	r->status = status;
-	if (status)
-		b->bd.st.errors++;
-	r->done(r);
-}
-
 /* Puts r in the queue, or returns false when there is no room now. Lock held. */
 static bool issue(struct vblk *b, struct blk_req *r)
 {
@@ -121,17 +113,10 @@ static void issue_queued(struct vblk *b)
 static int vb_submit(struct blkdev *d, struct blk_req *r)
 {
 	struct vblk *b = container_of(d, struct vblk, bd);
+	int rc = blkdev_check(d, r);
 
-	if (r->op == BLK_FLUSH) {
-		if (!d->flush)
-			return -EOPNOTSUPP;
-	} else if (!r->count || r->sector >= d->sectors || r->count > d->sectors - r->sector ||
-		   (uint64_t)r->count * SECTOR > d->max_bytes ||
-		   ((uint64_t)r->buf & (PAGE_SIZE - 1))) {
-		return -EINVAL;
-	} else if (r->op == BLK_WRITE && d->read_only) {
-		return -EROFS;
-	}
+	if (rc)
+		return rc;
 	mutex_lock(&b->lock, NO_DEADLINE);
 	if (b->stopped) {
 		mutex_unlock(&b->lock);
@@ -175,10 +160,10 @@ static void take_used(struct vblk *b)
 		b->free_slots[b->nfree++] = (uint16_t)(s - b->slots);
 		if (rc < 0 || len < 1) {
 			b->bd.st.bad_responses++;
-			complete(b, r, -EIO);
+			blkdev_complete(&b->bd, r, -EIO);
 			continue;
 		}
-		complete(b, r, s->status == VIRTIO_BLK_S_OK ? 0 :
+		blkdev_complete(&b->bd, r, s->status == VIRTIO_BLK_S_OK ? 0 :
 			       s->status == VIRTIO_BLK_S_UNSUPP ? -EOPNOTSUPP : -EIO);
 	}
 	issue_queued(b);
@@ -217,7 +202,7 @@ static void vb_stop(struct virtio_dev *vd)
 	b->stopped = true;
 	for (unsigned i = 0; i < QSIZE; i++) {
 		if (b->slots[i].req) {
-			complete(b, b->slots[i].req, -ENODEV);
+			blkdev_complete(&b->bd, b->slots[i].req, -ENODEV);
 			b->slots[i].req = NULL;
 		}
 	}
@@ -225,7 +210,7 @@ static void vb_stop(struct virtio_dev *vd)
 		struct blk_req *r = b->queue;
 
 		b->queue = r->next;
-		complete(b, r, -ENODEV);
+		blkdev_complete(&b->bd, r, -ENODEV);
 	}
 	mutex_unlock(&b->lock);
 }
