@@ -10,9 +10,20 @@ LD := ld
 PYTHON ?= python3
 
 # Everything in these folders that is not a host test is kernel code.
-KDIRS := arch_x86_64 hv_kvm hv_xen virtio netfront blkfront common mm sched lib
+KDIRS := arch_x86_64 hv_kvm hv_xen virtio netfront blkfront net common mm sched lib
 KSRC := $(filter-out %_test.c,$(foreach d,$(KDIRS),$(wildcard $(d)/*.c $(d)/*.S)))
 KOBJ := $(patsubst %,$(BUILD)/k/%.o,$(KSRC))
+
+# lwIP from Debian's source package, unpacked in the cache by tools/lwip.sh (make deps):
+# the IPv4 core, ARP, ICMP, UDP, TCP, DHCP and Ethernet; configured by net/port/.
+LWIP := $(shell tools/lwip.sh --dir)/src
+LWIP_FILES := core/def.c core/inet_chksum.c core/init.c core/ip.c core/mem.c core/memp.c \
+	core/netif.c core/pbuf.c core/stats.c core/tcp.c core/tcp_in.c core/tcp_out.c \
+	core/timeouts.c core/udp.c core/ipv4/dhcp.c core/ipv4/etharp.c core/ipv4/icmp.c \
+	core/ipv4/ip4.c core/ipv4/ip4_addr.c core/ipv4/ip4_frag.c netif/ethernet.c
+LWIP_OBJ := $(patsubst %.c,$(BUILD)/lwip/%.o,$(LWIP_FILES))
+LWIP_INC := -Inet/port -I$(LWIP)/include
+ALLOBJ := $(KOBJ) $(LWIP_OBJ)
 
 GCC_INC := $(shell $(CC) -print-file-name=include)
 XEN_INC := /usr/include/xen
@@ -40,7 +51,7 @@ HOST_TESTS := $(foreach d,$(KDIRS),$(wildcard $(d)/*_test.c))
 HCFLAGS := $(COMMON_CFLAGS) -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -DHOST_TEST
 # The lock-free code's tests again under ThreadSanitizer, which ASan excludes.
-TSAN_TESTS := lib/mpsc_test.c sched/sync_test.c sched/sync.c hv_xen/grant_test.c hv_xen/grant.c
+TSAN_TESTS := net/chan_test.c lib/mpsc_test.c sched/sync_test.c sched/sync.c hv_xen/grant_test.c hv_xen/grant.c
 
 # V=1 shows the full commands
 Q := $(if $(V),,@)
@@ -66,6 +77,20 @@ $(BUILD)/k/%.c.o: %.c Makefile | $(BUILD)/include/stamp
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(KCFLAGS) -c $< -o $@
 
+# net/ sees lwIP's headers; lwIP itself is third-party code, built without our warnings
+$(BUILD)/k/net/%.c.o: net/%.c Makefile | $(BUILD)/include/stamp
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(KCFLAGS) $(LWIP_INC) -c $< -o $@
+
+$(BUILD)/lwip/%.o: $(LWIP)/%.c $(wildcard net/port/*.h net/port/arch/*.h) Makefile | $(BUILD)/include/stamp
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      lwip/$*.c")
+	$(Q)$(CC) $(filter-out -Werror -Wall -Wextra -MMD -MP,$(KCFLAGS)) -w $(LWIP_INC) -c $< -o $@
+
+$(LWIP)/%.c:
+	@echo "missing lwIP source $@: run 'make deps' (tools/lwip.sh fetches it)"; exit 1
+
 $(BUILD)/k/%.S.o: %.S Makefile | $(BUILD)/include/stamp
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  AS      $<")
@@ -74,9 +99,9 @@ $(BUILD)/k/%.S.o: %.S Makefile | $(BUILD)/include/stamp
 # Two-pass link for the symbol table the panic backtrace prints: pass 1 has an empty
 # table; its text symbols become the table of pass 2. The table sits after .data, so text
 # addresses cannot move between the passes; ksyms.sh --check proves it.
-$(BUILD)/amphi.pass1.elf: $(KOBJ) $(BUILD)/k/ksyms-empty.o arch_x86_64/kernel.ld
+$(BUILD)/amphi.pass1.elf: $(ALLOBJ) $(BUILD)/k/ksyms-empty.o arch_x86_64/kernel.ld
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(LD) $(KLDFLAGS) -o $@ $(KOBJ) $(BUILD)/k/ksyms-empty.o
+	$(Q)$(LD) $(KLDFLAGS) -o $@ $(ALLOBJ) $(BUILD)/k/ksyms-empty.o
 
 $(BUILD)/k/ksyms-empty.S: tools/ksyms.sh
 	@mkdir -p $(dir $@)
@@ -88,9 +113,9 @@ $(BUILD)/k/ksyms-table.S: $(BUILD)/amphi.pass1.elf tools/ksyms.sh
 $(BUILD)/k/ksyms-%.o: $(BUILD)/k/ksyms-%.S
 	$(Q)$(CC) $(KCFLAGS) -D__ASSEMBLY__ -c $< -o $@
 
-$(BUILD)/amphi.elf: $(KOBJ) $(BUILD)/k/ksyms-table.o arch_x86_64/kernel.ld
+$(BUILD)/amphi.elf: $(ALLOBJ) $(BUILD)/k/ksyms-table.o arch_x86_64/kernel.ld
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(LD) $(KLDFLAGS) -o $@.tmp $(KOBJ) $(BUILD)/k/ksyms-table.o
+	$(Q)$(LD) $(KLDFLAGS) -o $@.tmp $(ALLOBJ) $(BUILD)/k/ksyms-table.o
 	$(Q)tools/ksyms.sh --check $(BUILD)/amphi.pass1.elf $@.tmp
 	$(Q)mv $@.tmp $@
 

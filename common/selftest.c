@@ -128,6 +128,7 @@ static const struct {
 	{ "reconnect", selftest_reconnect },
 	{ "blk", selftest_blk },
 	{ "blk_reconnect", selftest_blk_reconnect },
+	{ "udp_echo", selftest_udp_echo },
 	{ "hang", test_hang },
 };
 

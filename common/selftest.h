@@ -42,5 +42,6 @@ void selftest_net_raw(struct result *r, const struct boot_info *bi);
 void selftest_reconnect(struct result *r, const struct boot_info *bi);
 void selftest_blk(struct result *r, const struct boot_info *bi);
 void selftest_blk_reconnect(struct result *r, const struct boot_info *bi);
+void selftest_udp_echo(struct result *r, const struct boot_info *bi);
 
 #endif

@@ -7,6 +7,7 @@
 #define ENOENT 2
 #define EIO 5
 #define E2BIG 7
+#define EBADF 9
 #define EAGAIN 11
 #define ENOMEM 12
 #define EACCES 13
@@ -18,12 +19,21 @@
 #define EINVAL 22
 #define ENOSPC 28
 #define EROFS 30
+#define EPIPE 32
 #define ERANGE 34
 #define ENOSYS 38
 #define ENOTEMPTY 39
 #define EPROTO 71
+#define EMSGSIZE 90
 #define EOPNOTSUPP 95
+#define EADDRINUSE 98
+#define ENETDOWN 100
+#define ENETUNREACH 101
+#define ECONNRESET 104
+#define ENOBUFS 105
 #define EISCONN 106
+#define ENOTCONN 107
 #define ETIMEDOUT 110
+#define ECONNREFUSED 111
 
 #endif

@@ -330,6 +330,10 @@ class Test:
     # "legacy": a transitional PCI device driven through its legacy interface
     # (virtio_pci=legacy), or virtio-mmio v1
     variant: str = ""
+    # QEMU, with virtio="net": what the namespace side runs once the guest is ready
+    # ("ping": 100 pings after "net: ready"; "udp": netclient.py udp after "net: udp echo
+    # ready")
+    host: str = "ping"
 
     def applies(self, cell):
         if cell.kind not in self.kinds:
@@ -385,6 +389,10 @@ TESTS = [
         "blk_reconnect", r"^dom0: block-detach rc=0", r"^dom0: block-attach rc=0",
         r"^dom0: disk: guest pattern OK", r"^blk: reconnected after"),
         kinds=("xen",), rig="disk,blkreconnect", timeout={"xen": 180}),
+    # the network stack (lwIP over net channels): 10,000 datagrams of 200 bytes echoed
+    Test("udp_echo", "test=udp_echo ip=10.0.9.2/24", eval_device(
+        "udp_echo", r"^host: udp: 10000 of 10000 datagrams of 200 bytes echoed intact, \d+ sent again, 0 bad"),
+        kinds=("qemu",), virtio="net", host="udp", timeout={"qemu": 300}),
     # the same over the other virtio interfaces (QEMU): transitional PCI devices through
     # their modern and their legacy interface; virtio-mmio v1 on microvm
     Test("net_raw_transitional", "test=net_raw", eval_device("net_raw", PING_OK % (100, 100)),
@@ -482,9 +490,21 @@ class VirtioSetup:
         return ["ip", "netns", "exec", self.ns] + cmd if self.ns else cmd
 
     def on_line(self, line):
-        if self.ns and self.pinger is None and line.startswith("net: ready"):
+        if not self.ns or self.pinger is not None:
+            return
+        if self.test.host == "ping" and line.startswith("net: ready"):
             self.pinger = threading.Thread(target=self.ping)
+        elif self.test.host == "udp" and line.startswith("net: udp echo ready"):
+            self.pinger = threading.Thread(target=self.client, args=(["udp", GUEST_IP, "7", "10000"],))
+        if self.pinger:
             self.pinger.start()
+
+    def client(self, args):
+        r = subprocess.run(["ip", "netns", "exec", self.ns, sys.executable,
+                            os.path.join(ROOT, "test_matrix", "netclient.py")] + args,
+                           capture_output=True, text=True)
+        out = (r.stdout.strip() or "no output (%s)" % r.stderr.strip()[-200:]).splitlines()
+        self.host_lines.extend("host: " + l for l in out)
 
     def ping(self):
         r = subprocess.run(["ip", "netns", "exec", self.ns, "ping", "-c", "100", "-i", "0.02",
@@ -496,7 +516,7 @@ class VirtioSetup:
 
     def finish(self):
         if self.pinger:
-            self.pinger.join(100)
+            self.pinger.join(250)
         if self.ns:
             subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
         if self.img:

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages that building, `make run` and `make test` need, with
 # apt-get. Idempotent: when everything is present it prints nothing and costs ~0.1 s.
-#   build:   make gcc libc6-dev binutils libxen-dev (Xen public headers, /usr/include/xen)
+#   build:   make gcc libc6-dev binutils libxen-dev (Xen public headers, /usr/include/xen),
+#            and lwIP's Debian source package, fetched into the cache by tools/lwip.sh
 #            linux-libc-dev (the virtio uapi headers, /usr/include/linux/virtio_*.h)
 #   run:     qemu-system-x86 (and qboot.rom from qemu-system-data), python3
 #   test:    gdb (the corrupt-boot test), iproute2 and iputils-ping (a tap device in a
@@ -14,7 +15,9 @@ missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+	exec "$(dirname "$0")/lwip.sh"
+fi
 if [ "$(id -u)" != 0 ]; then
 	echo "deps: missing Debian packages:$missing"
 	echo "deps: run 'make deps' as root (it uses apt-get), or install them yourself"
@@ -30,3 +33,4 @@ apt-get install -y -q --no-install-recommends $missing >/tmp/amphi-deps.log 2>&1
 	exit 1
 }
 echo "deps: done"
+exec "$(dirname "$0")/lwip.sh"

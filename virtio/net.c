@@ -143,9 +143,12 @@ static bool complete_csum(struct pkt *p, const struct virtio_net_hdr_v1 *h)
 
 	if (start >= p->len || at + 2 > p->len)
 		return false;
+	/* the field holds the pseudo-header's sum: the complement of the sum from csum_start
+	 * on is the checksum (inet_csum's value is in host order) */
 	uint16_t c = inet_csum(p->data + start, p->len - start);
 
-	memcpy(p->data + at, &c, 2);
+	p->data[at] = (uint8_t)(c >> 8);
+	p->data[at + 1] = (uint8_t)c;
 	return true;
 }
 

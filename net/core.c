@@ -1,0 +1,490 @@
+/* The net core: lwIP netifs on struct netdev, the receive threads that classify frames
+ * into net channels, the net thread (default channels, lwIP's timers), and the core lock.
+ * See net/README.md for the threads and the locking. */
+#include "net/net.h"
+
+#include "common/console.h"
+#include "common/netdev.h"
+#include "lib/cmdline.h"
+#include "lib/errno.h"
+#include "lib/inet.h"
+#include "lib/string.h"
+#include "mm/mm.h"
+#include "sched/sched.h"
+#include "sched/sync.h"
+
+#include "lwip/dhcp.h"
+#include "lwip/etharp.h"
+#include "lwip/init.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "lwip/stats.h"
+#include "lwip/timeouts.h"
+#include "netif/ethernet.h"
+
+#define MS 1000000ull
+#define MAX_NIFS 4
+#define MAX_FLOWS 64
+#define TXQ 64
+#define BATCH 32
+
+struct nif {
+	struct netif lw;
+	struct netdev *dev;
+	struct sem rx_wake;
+	struct flow deflt; /* everything no flow claims; the net thread's */
+	struct pkt *txq[TXQ];
+	unsigned ntx;
+	bool rx_busy;
+	uint64_t rx_gen;
+};
+
+/* what a received packet's page holds in front of the frame, for lwIP */
+struct rxpbuf {
+	struct pbuf_custom pc;
+	struct pkt *pkt;
+};
+_Static_assert(sizeof(struct rxpbuf) <= PKT_HEADROOM - 16, "the pbuf must fit the headroom");
+
+static struct mutex core;
+static struct nif *nifs[MAX_NIFS];
+static unsigned nnifs;
+static struct flow *flows[MAX_FLOWS];
+static struct sem net_wake;
+static bool started;
+static int start_rc;
+static struct net_stats st;
+static uint64_t rnd_state;
+
+u32_t sys_now(void)
+{
+	return (u32_t)(clock_ns() / MS);
+}
+
+uint32_t net_rand(void)
+{
+	uint64_t x = __atomic_load_n(&rnd_state, __ATOMIC_RELAXED) ^ clock_ns();
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	__atomic_store_n(&rnd_state, x, __ATOMIC_RELAXED);
+	return (uint32_t)(x >> 16);
+}
+
+/* ---- the core lock and transmission */
+
+void net_lock(void)
+{
+	mutex_lock(&core, NO_DEADLINE);
+}
+
+static void flush(struct nif *n)
+{
+	unsigned sent = 0;
+
+	for (int tries = 0; sent < n->ntx && tries < 50; tries++) {
+		sent += n->dev->ops->xmit(n->dev, n->txq + sent, n->ntx - sent);
+		if (sent < n->ntx) {
+			if (!n->dev->link_up)
+				break;
+			thread_yield(); /* the ring is full: completions are reaped on the next try */
+		}
+	}
+	st.tx_frames += sent;
+	for (; sent < n->ntx; sent++) {
+		pkt_free(n->txq[sent]);
+		st.tx_drops++;
+	}
+	n->ntx = 0;
+}
+
+void net_unlock(void)
+{
+	for (unsigned i = 0; i < nnifs; i++)
+		if (nifs[i]->ntx)
+			flush(nifs[i]);
+	mutex_unlock(&core);
+}
+
+static err_t linkoutput(struct netif *lw, struct pbuf *p)
+{
+	struct nif *n = lw->state;
+
+	if (p->tot_len > PKT_MAX) {
+		st.tx_drops++;
+		return ERR_BUF;
+	}
+	struct pkt *k = pkt_alloc();
+
+	if (!k) {
+		st.tx_drops++;
+		return ERR_MEM;
+	}
+	k->len = pbuf_copy_partial(p, k->data, p->tot_len, 0);
+	if (n->ntx == TXQ)
+		flush(n);
+	n->txq[n->ntx++] = k;
+	return ERR_OK;
+}
+
+/* ---- receive */
+
+static void rx_free(struct pbuf *p)
+{
+	struct rxpbuf *r = (struct rxpbuf *)p;
+
+	pkt_free(r->pkt);
+}
+
+/* core lock held: the frame goes to lwIP, which owns it from here */
+static void feed(struct nif *n, struct pkt *k)
+{
+	struct rxpbuf *r = k->page;
+
+	if (k->len > 0xffff) {
+		pkt_free(k);
+		return;
+	}
+	r->pkt = k;
+	r->pc.custom_free_function = rx_free;
+	struct pbuf *p = pbuf_alloced_custom(PBUF_RAW, (u16_t)k->len, PBUF_REF, &r->pc, k->data,
+					     (u16_t)k->len);
+
+	if (!p) {
+		pkt_free(k);
+		return;
+	}
+	if (n->lw.input(p, &n->lw) != ERR_OK)
+		pbuf_free(p);
+}
+
+static uint16_t ld16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return v;
+}
+
+static uint32_t ld32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* the flow that claims this frame, or NULL */
+static struct flow *classify(const struct pkt *k)
+{
+	const uint8_t *d = k->data;
+
+	if (k->len < ETH_HLEN + 20 || d[12] != 0x08 || d[13] != 0x00)
+		return NULL;
+	const uint8_t *ip = d + ETH_HLEN;
+	unsigned ihl = (ip[0] & 15u) * 4;
+
+	if ((ip[0] >> 4) != 4 || ihl < 20 || k->len < ETH_HLEN + ihl + 4)
+		return NULL;
+	if ((ip[6] & 0x3f) || ip[7]) /* a fragment: reassembly is the net thread's */
+		return NULL;
+	uint8_t proto = ip[9];
+
+	if (proto != 6 && proto != 17)
+		return NULL;
+	uint32_t src = ld32(ip + 12);
+	uint16_t sport = ld16(ip + ihl), dport = ld16(ip + ihl + 2);
+	struct flow *best = NULL;
+
+	for (unsigned i = 0; i < MAX_FLOWS; i++) {
+		struct flow *f = __atomic_load_n(&flows[i], __ATOMIC_ACQUIRE);
+
+		if (!f || f->proto != proto || f->lport != dport)
+			continue;
+		if (f->rip == src && f->rport == sport)
+			return f;
+		if (!f->rip && !best)
+			best = f;
+	}
+	return best;
+}
+
+static void notify(struct netdev *d)
+{
+	struct nif *n = d->owner;
+
+	sem_up(&n->rx_wake);
+}
+
+/* A device's receive side: poll, classify into channels, wake the owners. No protocol
+ * work here (net channels). */
+static int rx_thread(void *arg)
+{
+	struct nif *n = arg;
+	struct netdev *d = n->dev;
+	struct pkt *in[BATCH];
+	struct flow *woken[BATCH];
+
+	for (;;) {
+		unsigned cnt = d->ops->poll(d, in, BATCH), nw = 0;
+
+		if (!cnt) {
+			sem_down(&n->rx_wake, clock_ns() + 100 * MS);
+			continue;
+		}
+		__atomic_store_n(&n->rx_busy, true, __ATOMIC_SEQ_CST);
+		for (unsigned i = 0; i < cnt; i++) {
+			struct flow *f = n == nifs[0] ? classify(in[i]) : NULL;
+
+			st.rx_frames++;
+			if (f)
+				st.classified++;
+			else
+				st.to_default++;
+			if (!f)
+				f = &n->deflt;
+			if (!chan_push(&f->ch, in[i])) {
+				f->drops++;
+				st.chan_drops++;
+				pkt_free(in[i]);
+				continue;
+			}
+			unsigned k = 0;
+
+			while (k < nw && woken[k] != f)
+				k++;
+			if (k == nw)
+				woken[nw++] = f;
+		}
+		for (unsigned k = 0; k < nw; k++)
+			if (woken[k]->wake)
+				sem_up(woken[k]->wake);
+		__atomic_add_fetch(&n->rx_gen, 1, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&n->rx_busy, false, __ATOMIC_SEQ_CST);
+	}
+	return 0;
+}
+
+/* ---- flows */
+
+int net_flow_add(struct flow *f)
+{
+	chan_init(&f->ch);
+	f->drops = 0;
+	for (unsigned i = 0; i < MAX_FLOWS; i++) {
+		struct flow *none = NULL;
+
+		if (__atomic_compare_exchange_n(&flows[i], &none, f, false, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST))
+			return 0;
+	}
+	return -ENOSPC;
+}
+
+void net_flow_del(struct flow *f)
+{
+	for (unsigned i = 0; i < MAX_FLOWS; i++) {
+		struct flow *g = f;
+
+		__atomic_compare_exchange_n(&flows[i], &g, NULL, false, __ATOMIC_SEQ_CST,
+					    __ATOMIC_SEQ_CST);
+	}
+	/* a receive thread in the middle of a batch may still push into it: wait for it to
+	 * finish that batch */
+	for (unsigned i = 0; i < nnifs; i++) {
+		struct nif *n = nifs[i];
+		uint64_t gen = __atomic_load_n(&n->rx_gen, __ATOMIC_SEQ_CST);
+
+		while (__atomic_load_n(&n->rx_busy, __ATOMIC_SEQ_CST) &&
+		       __atomic_load_n(&n->rx_gen, __ATOMIC_SEQ_CST) == gen)
+			thread_sleep(MS);
+	}
+	net_drain(f);
+}
+
+unsigned net_drain(struct flow *f)
+{
+	unsigned n = 0;
+	struct pkt *k;
+
+	if (chan_empty(&f->ch))
+		return 0;
+	net_lock();
+	while ((k = chan_pop(&f->ch))) {
+		feed(nifs[0], k);
+		n++;
+	}
+	net_unlock();
+	return n;
+}
+
+/* ---- the net thread: default channels and timers */
+
+static int net_thread(void *arg)
+{
+	for (;;) {
+		for (unsigned i = 0; i < nnifs; i++) {
+			struct nif *n = nifs[i];
+			struct pkt *k;
+
+			if (chan_empty(&n->deflt.ch))
+				continue;
+			net_lock();
+			while ((k = chan_pop(&n->deflt.ch)))
+				feed(n, k);
+			net_unlock();
+		}
+		net_lock();
+		sys_check_timeouts();
+		uint32_t sleep = sys_timeouts_sleeptime();
+		net_unlock();
+		sem_down(&net_wake, clock_ns() + MIN(sleep, 100u) * MS);
+	}
+	return 0;
+}
+
+/* ---- bring-up */
+
+static err_t nif_init(struct netif *lw)
+{
+	struct nif *n = lw->state;
+
+	lw->name[0] = 'e';
+	lw->name[1] = 'n';
+	lw->hwaddr_len = ETH_ALEN;
+	memcpy(lw->hwaddr, n->dev->mac, ETH_ALEN);
+	lw->mtu = n->dev->mtu;
+	lw->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
+	lw->output = etharp_output;
+	lw->linkoutput = linkoutput;
+	return ERR_OK;
+}
+
+/* "A.B.C.D[/prefix]" */
+static int parse_cidr(const char *s, ip4_addr_t *ip, ip4_addr_t *mask)
+{
+	char buf[24];
+	uint8_t a[4];
+	uint64_t prefix = 24;
+
+	strlcpy(buf, s, sizeof(buf));
+	char *slash = strchr(buf, '/');
+
+	if (slash) {
+		*slash = 0;
+		if (parse_u64(slash + 1, &prefix) || prefix < 1 || prefix > 32)
+			return -EINVAL;
+	}
+	if (inet_parse_ip(buf, a))
+		return -EINVAL;
+	IP4_ADDR(ip, a[0], a[1], a[2], a[3]);
+	ip4_addr_set_u32(mask, lwip_htonl((uint32_t)(0xffffffffull << (32 - prefix))));
+	return 0;
+}
+
+static int start(const char *cmdline, uint64_t deadline)
+{
+	char ipbuf[24] = "", gwbuf[20] = "";
+	ip4_addr_t ip, mask, gw;
+	bool dhcp = cmdline_get(cmdline, "ip", ipbuf, sizeof(ipbuf)) < 0 || !strcmp(ipbuf, "dhcp");
+
+	ip4_addr_set_zero(&ip);
+	ip4_addr_set_zero(&mask);
+	ip4_addr_set_zero(&gw);
+	if (!dhcp && parse_cidr(ipbuf, &ip, &mask)) {
+		kprintf("net: ip=%s: not A.B.C.D[/prefix]\n", ipbuf);
+		return -EINVAL;
+	}
+	if (cmdline_get(cmdline, "gw", gwbuf, sizeof(gwbuf)) >= 0) {
+		uint8_t a[4];
+
+		if (inet_parse_ip(gwbuf, a)) {
+			kprintf("net: gw=%s: not A.B.C.D\n", gwbuf);
+			return -EINVAL;
+		}
+		IP4_ADDR(&gw, a[0], a[1], a[2], a[3]);
+	}
+	mutex_init(&core);
+	sem_init(&net_wake, 0);
+	rnd_state = clock_ns() | 1;
+	net_lock();
+	lwip_init();
+	net_unlock();
+	for (unsigned i = 0; i < netdev_count() && nnifs < MAX_NIFS; i++) {
+		struct nif *n = kcalloc(1, sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		n->dev = netdev_get(i);
+		sem_init(&n->rx_wake, 0);
+		chan_init(&n->deflt.ch);
+		n->deflt.wake = &net_wake;
+		net_lock();
+		/* only the first device gets the static address; others use DHCP */
+		bool first = nnifs == 0;
+
+		netif_add(&n->lw, first && !dhcp ? &ip : IP4_ADDR_ANY4,
+			  first && !dhcp ? &mask : IP4_ADDR_ANY4, first ? &gw : IP4_ADDR_ANY4, n,
+			  nif_init, ethernet_input);
+		if (first)
+			netif_set_default(&n->lw);
+		netif_set_up(&n->lw);
+		netif_set_link_up(&n->lw);
+		if (!first || dhcp)
+			dhcp_start(&n->lw);
+		net_unlock();
+		nifs[nnifs++] = n;
+		n->dev->owner = n;
+		n->dev->notify = notify;
+		n->dev->ops->irq(n->dev, true);
+		if (!thread_create("netrx", rx_thread, n, CPU_ANY))
+			return -ENOMEM;
+	}
+	if (!nnifs)
+		return -ENODEV;
+	if (!thread_create("net", net_thread, NULL, CPU_ANY))
+		return -ENOMEM;
+	/* DHCP: wait for the first device's lease */
+	while (dhcp && !net_addr() && clock_ns() < deadline)
+		thread_sleep(20 * MS);
+	uint32_t a = net_addr();
+
+	if (!a)
+		return -ETIMEDOUT;
+	kprintf("net: %s %u.%u.%u.%u%s on %s (%u device%s)\n", dhcp ? "DHCP lease" : "address",
+		a & 255, a >> 8 & 255, a >> 16 & 255, a >> 24, dhcp ? "" : " (static)",
+		nifs[0]->dev->name, nnifs, nnifs == 1 ? "" : "s");
+	return 0;
+}
+
+int net_start(const char *cmdline, uint64_t deadline)
+{
+	if (!started) {
+		started = true;
+		start_rc = start(cmdline, deadline);
+	}
+	return start_rc;
+}
+
+uint32_t net_addr(void)
+{
+	if (!nnifs)
+		return 0;
+	return ip4_addr_get_u32(netif_ip4_addr(&nifs[0]->lw));
+}
+
+void net_stats(struct net_stats *s)
+{
+	*s = st;
+	s->ip_drop = lwip_stats.ip.drop;
+	s->ip_chkerr = lwip_stats.ip.chkerr;
+	s->ip_lenerr = lwip_stats.ip.lenerr;
+	s->ip_proterr = lwip_stats.ip.proterr;
+	s->udp_chkerr = lwip_stats.udp.chkerr;
+	s->udp_drop = lwip_stats.udp.drop;
+	s->tcp_chkerr = lwip_stats.tcp.chkerr;
+	s->tcp_drop = lwip_stats.tcp.drop;
+	s->icmp_drop = lwip_stats.icmp.drop;
+	s->link_drop = lwip_stats.link.drop;
+}

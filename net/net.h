@@ -1,0 +1,52 @@
+/* The network stack: lwIP on every struct netdev, fed through net channels.
+ *
+ * net_start brings up one lwIP netif per registered netdev (static address from
+ * `ip=A.B.C.D[/prefix] gw=A.B.C.D`, else DHCP) and its threads. Then the socket API
+ * (net/socket.h) works on any platform. */
+#ifndef NET_NET_H
+#define NET_NET_H
+
+#include "lib/compiler.h"
+#include "net/chan.h"
+
+struct sem;
+
+/* 0 once every netdev has a netif with an address, or -ENODEV (no netdev),
+ * -ETIMEDOUT (no DHCP lease in time), -EINVAL (a malformed ip=/gw=). Idempotent. */
+int net_start(const char *cmdline, uint64_t deadline);
+/* the first netif's address (network order), or 0 */
+uint32_t net_addr(void);
+
+/* The core lock: every call into lwIP holds it (a sleeping mutex). net_unlock also sends
+ * what lwIP queued for transmission meanwhile, one xmit (one kick) per device. */
+void net_lock(void);
+void net_unlock(void);
+
+/* Flows: a channel receives the frames of one TCP/UDP flow (remote ip/port 0: any), which
+ * the device's receive thread classifies; everything else goes to the net thread. The
+ * owner drains it with net_drain (under no lock: it takes the core lock itself). */
+struct flow {
+	uint8_t proto;	     /* 6 TCP, 17 UDP */
+	uint16_t lport;	     /* network order */
+	uint32_t rip;	     /* network order; 0: any */
+	uint16_t rport;	     /* network order; 0: any */
+	struct chan ch;
+	struct sem *wake;    /* upped after a push */
+	uint64_t drops;	     /* the channel was full */
+};
+int net_flow_add(struct flow *f);
+/* Takes it out of the table; once this returns the receive threads no longer see it.
+ * What is left in the channel is processed. */
+void net_flow_del(struct flow *f);
+/* Feeds what the channel holds to lwIP; returns how many frames. */
+unsigned net_drain(struct flow *f);
+
+struct net_stats {
+	uint64_t rx_frames, classified, to_default, chan_drops, tx_frames, tx_drops;
+	/* lwIP's: frames it threw away, by reason */
+	uint64_t ip_drop, ip_chkerr, ip_lenerr, ip_proterr, udp_chkerr, udp_drop, tcp_chkerr,
+		tcp_drop, icmp_drop, link_drop;
+};
+void net_stats(struct net_stats *s);
+
+#endif

@@ -1,0 +1,95 @@
+/* lwIP's configuration for Amphi (see net/README.md).
+ *
+ * NO_SYS=1: lwIP runs no threads of its own. Amphi serialises every call into lwIP with
+ * one sleeping mutex, the core lock (net/core.c): the threads that consume net channels
+ * run lwIP's input under it, the net thread runs lwIP's timers under it, and the socket
+ * calls take it around the raw API. No spinlock is ever held across a preemption point. */
+#ifndef AMPHI_LWIPOPTS_H
+#define AMPHI_LWIPOPTS_H
+
+#include <stddef.h>
+
+void *kmalloc(size_t size);
+void *kcalloc(size_t n, size_t size);
+void kfree(void *p);
+
+#define NO_SYS 1
+#define SYS_LIGHTWEIGHT_PROT 0
+#define LWIP_TIMERS 1
+#define LWIP_NETCONN 0
+#define LWIP_SOCKET 0
+
+/* memory: lwIP's heap and pools from the kernel heap */
+#define MEM_LIBC_MALLOC 1
+#define mem_clib_malloc kmalloc
+#define mem_clib_free kfree
+#define mem_clib_calloc kcalloc
+#define MEMP_MEM_MALLOC 1
+#define MEM_ALIGNMENT 8
+#define MEMP_NUM_PBUF 512
+#define MEMP_NUM_UDP_PCB 32
+#define MEMP_NUM_TCP_PCB 64
+#define MEMP_NUM_TCP_PCB_LISTEN 16
+#define MEMP_NUM_TCP_SEG 1024
+#define MEMP_NUM_REASSDATA 16
+#define MEMP_NUM_SYS_TIMEOUT 16
+#define PBUF_POOL_SIZE 256
+#define PBUF_POOL_BUFSIZE 1536
+
+/* protocols: IPv4, ARP, ICMP, UDP, TCP, DHCP */
+#define LWIP_IPV4 1
+#define LWIP_IPV6 0
+#define LWIP_ARP 1
+#define LWIP_ETHERNET 1
+#define LWIP_ICMP 1
+#define LWIP_RAW 0
+#define LWIP_UDP 1
+#define LWIP_TCP 1
+#define LWIP_DHCP 1
+#define LWIP_IGMP 0
+#define LWIP_DNS 0
+#define LWIP_AUTOIP 0
+#define IP_REASSEMBLY 1
+#define IP_FRAG 1
+#define ARP_QUEUEING 1
+#define ETHARP_TABLE_MATCH_NETIF 1
+
+/* TCP: a 64 KiB window each way */
+#define TCP_MSS 1460
+#define TCP_WND (44 * TCP_MSS)
+#define TCP_SND_BUF (44 * TCP_MSS)
+#define TCP_SND_QUEUELEN (4 * TCP_SND_BUF / TCP_MSS)
+#define TCP_QUEUE_OOSEQ 1
+#define LWIP_TCP_SACK_OUT 0
+#define TCP_LISTEN_BACKLOG 1
+#define LWIP_TCP_KEEPALIVE 0
+
+/* every checksum generated and checked in software */
+#define CHECKSUM_GEN_IP 1
+#define CHECKSUM_GEN_UDP 1
+#define CHECKSUM_GEN_TCP 1
+#define CHECKSUM_GEN_ICMP 1
+#define CHECKSUM_CHECK_IP 1
+#define CHECKSUM_CHECK_UDP 1
+#define CHECKSUM_CHECK_TCP 1
+#define CHECKSUM_CHECK_ICMP 1
+
+#define LWIP_NETIF_STATUS_CALLBACK 1
+#define LWIP_NETIF_LINK_CALLBACK 1
+#define LWIP_NETIF_HOSTNAME 1
+#define LWIP_SINGLE_NETIF 0
+
+/* counters: what was dropped, and why (test=malformed reads them) */
+#define LWIP_STATS 1
+#define LWIP_STATS_DISPLAY 0
+#define LINK_STATS 1
+#define ETHARP_STATS 1
+#define IP_STATS 1
+#define ICMP_STATS 1
+#define UDP_STATS 1
+#define TCP_STATS 1
+#define MEM_STATS 0
+#define MEMP_STATS 0
+#define SYS_STATS 0
+
+#endif

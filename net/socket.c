@@ -1,0 +1,648 @@
+/* Sockets on lwIP's raw API (see socket.h). Socket state is changed by lwIP's callbacks
+ * and read by the socket calls, both under the core lock; a callback wakes the socket's
+ * semaphore (and a poller's). Blocking calls drain the socket's channel, look, and sleep
+ * on that semaphore, which the receive thread also ups when it pushes into the channel. */
+#include "net/socket.h"
+
+#include "lib/errno.h"
+#include "lib/string.h"
+#include "mm/mm.h"
+#include "net/net.h"
+#include "sched/sched.h"
+#include "sched/sync.h"
+
+#include "lwip/pbuf.h"
+#include "lwip/tcp.h"
+#include "lwip/udp.h"
+
+#define MAX_SOCKS 64
+#define UDP_Q 128
+#define ACCEPT_Q 16
+#define MS 1000000ull
+
+struct dgram {
+	struct pbuf *p;
+	uint32_t ip;
+	uint16_t port;
+};
+
+struct sock {
+	int type;
+	bool used;
+	struct sem wake;
+	struct sem *poller;
+	struct flow flow;
+	bool flow_on;
+	unsigned timeout_ms;
+	struct udp_pcb *udp;
+	struct tcp_pcb *tcp;
+	/* UDP: datagrams waiting */
+	struct dgram q[UDP_Q];
+	unsigned qh, qt;
+	uint64_t udp_drops;
+	/* TCP */
+	struct pbuf *rx; /* received, not yet read */
+	bool rx_fin, connected, listening;
+	int err; /* the connection's end (-ECONNRESET...) */
+	struct tcp_pcb *acq[ACCEPT_Q];
+	unsigned ah, at;
+};
+
+static struct sock socks[MAX_SOCKS];
+static struct mutex table;
+static bool table_ready;
+
+static struct sock *get(int s)
+{
+	return s >= 0 && s < MAX_SOCKS && socks[s].used ? &socks[s] : NULL;
+}
+
+static void wake(struct sock *k)
+{
+	sem_up(&k->wake);
+	struct sem *p = __atomic_load_n(&k->poller, __ATOMIC_ACQUIRE);
+
+	if (p)
+		sem_up(p);
+}
+
+static uint64_t deadline(const struct sock *k)
+{
+	return k->timeout_ms ? clock_ns() + k->timeout_ms * MS : NO_DEADLINE;
+}
+
+static int lwip_err(err_t e)
+{
+	switch (e) {
+	case ERR_OK:
+		return 0;
+	case ERR_MEM:
+		return -ENOMEM;
+	case ERR_BUF:
+		return -ENOBUFS;
+	case ERR_USE:
+		return -EADDRINUSE;
+	case ERR_RST:
+	case ERR_ABRT:
+		return -ECONNRESET;
+	case ERR_CLSD:
+		return -ENOTCONN;
+	case ERR_CONN:
+		return -ENOTCONN;
+	case ERR_RTE:
+		return -ENETUNREACH;
+	default:
+		return -EIO;
+	}
+}
+
+static int flow_on(struct sock *k, uint8_t proto, uint16_t lport, uint32_t rip, uint16_t rport)
+{
+	k->flow.proto = proto;
+	k->flow.lport = lwip_htons(lport);
+	k->flow.rip = rip ? lwip_htonl(rip) : 0;
+	k->flow.rport = rport ? lwip_htons(rport) : 0;
+	k->flow.wake = &k->wake;
+	int rc = net_flow_add(&k->flow);
+
+	k->flow_on = rc == 0;
+	return rc;
+}
+
+/* ---- lwIP callbacks (core lock held) */
+
+static void udp_in(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr,
+		   u16_t port)
+{
+	struct sock *k = arg;
+
+	if (k->qt - k->qh == UDP_Q) {
+		k->udp_drops++;
+		pbuf_free(p);
+		return;
+	}
+	k->q[k->qt % UDP_Q] = (struct dgram){ p, lwip_ntohl(ip4_addr_get_u32(addr)), port };
+	k->qt++;
+	wake(k);
+}
+
+static err_t tcp_in(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+	struct sock *k = arg;
+
+	if (!k)
+		return ERR_MEM; /* not accepted yet: lwIP keeps it and offers it again */
+	if (!p)
+		k->rx_fin = true;
+	else if (k->rx)
+		pbuf_cat(k->rx, p);
+	else
+		k->rx = p;
+	wake(k);
+	return ERR_OK;
+}
+
+static err_t tcp_sent_cb(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+	if (arg)
+		wake(arg);
+	return ERR_OK;
+}
+
+static void tcp_err_cb(void *arg, err_t err)
+{
+	struct sock *k = arg;
+
+	if (!k)
+		return;
+	k->tcp = NULL; /* lwIP has freed it */
+	k->err = err == ERR_RST ? -ECONNRESET : err == ERR_ABRT ? -ECONNRESET : -ECONNREFUSED;
+	wake(k);
+}
+
+static err_t tcp_connected_cb(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	struct sock *k = arg;
+
+	k->connected = true;
+	wake(k);
+	return ERR_OK;
+}
+
+static void tcp_hooks(struct sock *k, struct tcp_pcb *pcb)
+{
+	tcp_arg(pcb, k);
+	tcp_recv(pcb, tcp_in);
+	tcp_sent(pcb, tcp_sent_cb);
+	tcp_err(pcb, tcp_err_cb);
+	tcp_nagle_disable(pcb);
+}
+
+static err_t tcp_accept_cb(void *arg, struct tcp_pcb *newpcb, err_t err)
+{
+	struct sock *k = arg;
+
+	if (err != ERR_OK || !newpcb)
+		return ERR_VAL;
+	if (k->at - k->ah == ACCEPT_Q) {
+		tcp_abort(newpcb);
+		return ERR_ABRT;
+	}
+	/* until accepted, data is kept by lwIP (refused pbufs) */
+	tcp_arg(newpcb, NULL);
+	k->acq[k->at % ACCEPT_Q] = newpcb;
+	k->at++;
+	wake(k);
+	return ERR_OK;
+}
+
+/* ---- the calls */
+
+static int alloc(int type)
+{
+	if (!table_ready) {
+		/* the first call comes from one thread at boot (net tests, servers) */
+		mutex_init(&table);
+		table_ready = true;
+	}
+	mutex_lock(&table, NO_DEADLINE);
+	for (int i = 0; i < MAX_SOCKS; i++) {
+		if (!socks[i].used) {
+			memset(&socks[i], 0, sizeof(socks[i]));
+			socks[i].used = true;
+			socks[i].type = type;
+			sem_init(&socks[i].wake, 0);
+			mutex_unlock(&table);
+			return i;
+		}
+	}
+	mutex_unlock(&table);
+	return -ENOMEM;
+}
+
+int sock_socket(int type)
+{
+	if (type != SOCK_STREAM && type != SOCK_DGRAM)
+		return -EINVAL;
+	if (!net_addr())
+		return -ENETDOWN;
+	int s = alloc(type);
+
+	if (s < 0)
+		return s;
+	struct sock *k = &socks[s];
+
+	net_lock();
+	if (type == SOCK_DGRAM) {
+		k->udp = udp_new();
+		if (k->udp)
+			udp_recv(k->udp, udp_in, k);
+	} else {
+		k->tcp = tcp_new();
+		if (k->tcp)
+			tcp_hooks(k, k->tcp);
+	}
+	net_unlock();
+	if (!k->udp && !k->tcp) {
+		k->used = false;
+		return -ENOMEM;
+	}
+	return s;
+}
+
+int sock_set_timeout(int s, unsigned ms)
+{
+	struct sock *k = get(s);
+
+	if (!k)
+		return -EBADF;
+	k->timeout_ms = ms;
+	return 0;
+}
+
+int sock_bind(int s, uint32_t ip, uint16_t port)
+{
+	struct sock *k = get(s);
+	ip_addr_t a;
+	err_t e;
+
+	if (!k)
+		return -EBADF;
+	ip_addr_set_ip4_u32(&a, lwip_htonl(ip));
+	net_lock();
+	if (k->type == SOCK_DGRAM)
+		e = udp_bind(k->udp, &a, port);
+	else
+		e = k->tcp ? tcp_bind(k->tcp, &a, port) : ERR_CLSD;
+	uint16_t bound = k->type == SOCK_DGRAM ? k->udp->local_port : k->tcp ? k->tcp->local_port : 0;
+
+	net_unlock();
+	if (e != ERR_OK)
+		return lwip_err(e);
+	if (k->type == SOCK_DGRAM)
+		return flow_on(k, 17, bound, 0, 0);
+	return 0;
+}
+
+int sock_listen(int s, int backlog)
+{
+	struct sock *k = get(s);
+
+	if (!k || k->type != SOCK_STREAM)
+		return k ? -EOPNOTSUPP : -EBADF;
+	net_lock();
+	struct tcp_pcb *l = k->tcp ? tcp_listen_with_backlog(k->tcp, (u8_t)MIN(backlog, 255)) : NULL;
+
+	if (l) {
+		k->tcp = l;
+		tcp_arg(l, k);
+		tcp_accept(l, tcp_accept_cb);
+		k->listening = true;
+	}
+	net_unlock();
+	if (!l)
+		return -ENOMEM;
+	return flow_on(k, 6, l->local_port, 0, 0);
+}
+
+int sock_accept(int s, uint32_t *ip, uint16_t *port)
+{
+	struct sock *k = get(s);
+	uint64_t until;
+
+	if (!k || !k->listening)
+		return k ? -EINVAL : -EBADF;
+	until = deadline(k);
+	for (;;) {
+		net_drain(&k->flow);
+		net_lock();
+		if (k->ah != k->at) {
+			struct tcp_pcb *pcb = k->acq[k->ah % ACCEPT_Q];
+
+			k->ah++;
+			tcp_backlog_accepted(pcb);
+			net_unlock();
+			int n = alloc(SOCK_STREAM);
+
+			net_lock();
+			if (n < 0) {
+				tcp_abort(pcb);
+				net_unlock();
+				return n;
+			}
+			struct sock *c = &socks[n];
+
+			c->tcp = pcb;
+			c->connected = true;
+			tcp_hooks(c, pcb);
+			uint32_t rip = lwip_ntohl(ip4_addr_get_u32(&pcb->remote_ip));
+			uint16_t rport = pcb->remote_port, lport = pcb->local_port;
+
+			/* data that came before accept was refused and is kept by lwIP: it is
+			 * offered again on the next timer tick */
+			net_unlock();
+			flow_on(c, 6, lport, rip, rport);
+			if (ip)
+				*ip = rip;
+			if (port)
+				*port = rport;
+			return n;
+		}
+		net_unlock();
+		if (sem_down(&k->wake, until))
+			return -ETIMEDOUT;
+	}
+}
+
+int sock_connect(int s, uint32_t ip, uint16_t port)
+{
+	struct sock *k = get(s);
+	ip_addr_t a;
+	err_t e;
+
+	if (!k)
+		return -EBADF;
+	ip_addr_set_ip4_u32(&a, lwip_htonl(ip));
+	if (k->type == SOCK_DGRAM) {
+		net_lock();
+		e = udp_connect(k->udp, &a, port);
+		uint16_t lport = k->udp->local_port;
+
+		net_unlock();
+		if (e != ERR_OK)
+			return lwip_err(e);
+		return k->flow_on ? 0 : flow_on(k, 17, lport, 0, 0);
+	}
+	net_lock();
+	e = k->tcp ? tcp_connect(k->tcp, &a, port, tcp_connected_cb) : ERR_CLSD;
+	uint16_t lport = k->tcp ? k->tcp->local_port : 0;
+
+	net_unlock();
+	if (e != ERR_OK)
+		return lwip_err(e);
+	flow_on(k, 6, lport, ip, port);
+	uint64_t until = deadline(k);
+
+	for (;;) {
+		net_drain(&k->flow);
+		if (k->connected)
+			return 0;
+		if (k->err)
+			return k->err;
+		if (sem_down(&k->wake, until))
+			return -ETIMEDOUT;
+	}
+}
+
+long sock_send(int s, const void *buf, size_t len)
+{
+	struct sock *k = get(s);
+	size_t done = 0;
+
+	if (!k)
+		return -EBADF;
+	if (k->type == SOCK_DGRAM)
+		return sock_sendto(s, buf, len, 0, 0);
+	uint64_t until = deadline(k);
+
+	while (done < len) {
+		net_drain(&k->flow);
+		net_lock();
+		if (!k->tcp || k->err) {
+			net_unlock();
+			return done ? (long)done : k->err ? k->err : -ENOTCONN;
+		}
+		size_t room = tcp_sndbuf(k->tcp), n = MIN(room, len - done);
+
+		n = MIN(n, (size_t)0xffff);
+		if (n && tcp_sndqueuelen(k->tcp) < TCP_SND_QUEUELEN - 4) {
+			err_t e = tcp_write(k->tcp, (const uint8_t *)buf + done, (u16_t)n,
+					    TCP_WRITE_FLAG_COPY);
+
+			if (e == ERR_OK)
+				done += n;
+			else if (e != ERR_MEM) {
+				net_unlock();
+				return done ? (long)done : lwip_err(e);
+			}
+		} else {
+			n = 0;
+		}
+		tcp_output(k->tcp);
+		net_unlock();
+		if (!n && sem_down(&k->wake, until))
+			return done ? (long)done : -ETIMEDOUT;
+	}
+	return (long)done;
+}
+
+long sock_recv(int s, void *buf, size_t len)
+{
+	struct sock *k = get(s);
+
+	if (!k)
+		return -EBADF;
+	if (k->type == SOCK_DGRAM)
+		return sock_recvfrom(s, buf, len, NULL, NULL);
+	uint64_t until = deadline(k);
+
+	for (;;) {
+		net_drain(&k->flow);
+		net_lock();
+		if (k->rx) {
+			u16_t n = pbuf_copy_partial(k->rx, buf, (u16_t)MIN(len, 0xffffu), 0);
+
+			k->rx = pbuf_free_header(k->rx, n);
+			if (k->tcp)
+				tcp_recved(k->tcp, n);
+			net_unlock();
+			return n;
+		}
+		bool fin = k->rx_fin;
+		int err = k->err;
+
+		net_unlock();
+		if (fin)
+			return 0;
+		if (err)
+			return err;
+		if (sem_down(&k->wake, until))
+			return -ETIMEDOUT;
+	}
+}
+
+long sock_sendto(int s, const void *buf, size_t len, uint32_t ip, uint16_t port)
+{
+	struct sock *k = get(s);
+
+	if (!k)
+		return -EBADF;
+	if (k->type != SOCK_DGRAM)
+		return ip ? -EISCONN : sock_send(s, buf, len);
+	if (len > 0xffff - 28)
+		return -EMSGSIZE;
+	net_lock();
+	struct pbuf *p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)len, PBUF_RAM);
+	err_t e;
+
+	if (!p) {
+		net_unlock();
+		return -ENOBUFS;
+	}
+	pbuf_take(p, buf, (u16_t)len);
+	if (ip) {
+		ip_addr_t a;
+
+		ip_addr_set_ip4_u32(&a, lwip_htonl(ip));
+		e = udp_sendto(k->udp, p, &a, port);
+	} else {
+		e = udp_send(k->udp, p);
+	}
+	uint16_t lport = k->udp->local_port;
+
+	pbuf_free(p);
+	net_unlock();
+	if (e != ERR_OK)
+		return lwip_err(e);
+	if (!k->flow_on) /* sending bound it to a port: its replies are ours */
+		flow_on(k, 17, lport, 0, 0);
+	return (long)len;
+}
+
+long sock_recvfrom(int s, void *buf, size_t len, uint32_t *ip, uint16_t *port)
+{
+	struct sock *k = get(s);
+
+	if (!k)
+		return -EBADF;
+	if (k->type != SOCK_DGRAM)
+		return sock_recv(s, buf, len);
+	uint64_t until = deadline(k);
+
+	for (;;) {
+		net_drain(&k->flow);
+		net_lock();
+		if (k->qh != k->qt) {
+			struct dgram d = k->q[k->qh % UDP_Q];
+
+			k->qh++;
+			u16_t n = pbuf_copy_partial(d.p, buf, (u16_t)MIN(len, 0xffffu), 0);
+
+			pbuf_free(d.p);
+			net_unlock();
+			if (ip)
+				*ip = d.ip;
+			if (port)
+				*port = d.port;
+			return n;
+		}
+		net_unlock();
+		if (sem_down(&k->wake, until))
+			return -ETIMEDOUT;
+	}
+}
+
+int sock_close(int s)
+{
+	struct sock *k = get(s);
+
+	if (!k)
+		return -EBADF;
+	if (k->flow_on)
+		net_flow_del(&k->flow);
+	net_lock();
+	if (k->udp)
+		udp_remove(k->udp);
+	if (k->tcp) {
+		tcp_arg(k->tcp, NULL);
+		if (!k->listening) {
+			tcp_recv(k->tcp, NULL);
+			tcp_sent(k->tcp, NULL);
+			tcp_err(k->tcp, NULL);
+		}
+		if (tcp_close(k->tcp) != ERR_OK)
+			tcp_abort(k->tcp);
+	}
+	while (k->qh != k->qt)
+		pbuf_free(k->q[k->qh++ % UDP_Q].p);
+	if (k->rx)
+		pbuf_free(k->rx);
+	while (k->ah != k->at)
+		tcp_abort(k->acq[k->ah++ % ACCEPT_Q]);
+	net_unlock();
+	mutex_lock(&table, NO_DEADLINE);
+	k->used = false;
+	mutex_unlock(&table);
+	return 0;
+}
+
+static short ready(struct sock *k, short events)
+{
+	short r = 0;
+
+	if (k->type == SOCK_DGRAM) {
+		if (k->qh != k->qt)
+			r |= POLLIN;
+		r |= POLLOUT;
+	} else if (k->listening) {
+		if (k->ah != k->at)
+			r |= POLLIN;
+	} else {
+		if (k->rx || k->rx_fin)
+			r |= POLLIN;
+		if (k->tcp && k->connected && tcp_sndbuf(k->tcp) > 0)
+			r |= POLLOUT;
+		if (k->err)
+			r |= POLLERR;
+		if (k->rx_fin || k->err)
+			r |= POLLHUP;
+	}
+	return r & (events | POLLERR | POLLHUP);
+}
+
+int sock_poll(struct sock_pollfd *fds, unsigned n, int timeout_ms)
+{
+	struct sem ps;
+	uint64_t until = timeout_ms < 0 ? NO_DEADLINE : clock_ns() + (uint64_t)timeout_ms * MS;
+	int count;
+
+	sem_init(&ps, 0);
+	for (unsigned i = 0; i < n; i++) {
+		struct sock *k = get(fds[i].fd);
+
+		if (k)
+			__atomic_store_n(&k->poller, &ps, __ATOMIC_RELEASE);
+	}
+	for (;;) {
+		count = 0;
+		for (unsigned i = 0; i < n; i++) {
+			struct sock *k = get(fds[i].fd);
+
+			fds[i].revents = 0;
+			if (!k) {
+				fds[i].revents = POLLERR;
+				count++;
+				continue;
+			}
+			if (k->flow_on)
+				net_drain(&k->flow);
+			net_lock();
+			fds[i].revents = ready(k, fds[i].events);
+			net_unlock();
+			count += fds[i].revents != 0;
+		}
+		if (count || clock_ns() >= until)
+			break;
+		/* callbacks wake ps; frames pushed into a channel are noticed on the next slice */
+		sem_down(&ps, MIN(until, clock_ns() + 10 * MS));
+	}
+	net_lock(); /* wake() runs under the core lock: after this none can touch ps */
+	for (unsigned i = 0; i < n; i++) {
+		struct sock *k = get(fds[i].fd);
+
+		if (k)
+			__atomic_store_n(&k->poller, NULL, __ATOMIC_RELEASE);
+	}
+	net_unlock();
+	return count;
+}

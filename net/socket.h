@@ -1,0 +1,40 @@
+/* A small socket API over lwIP and the net channels, for kernel code and apps. Errors are
+ * negative errno values (lib/errno.h). Addresses and ports are in host order here.
+ *
+ * Each socket owns a net channel for its flow (a bound UDP port, a listening TCP port, or
+ * one TCP connection); the thread that calls into the socket drains it, so lwIP's input
+ * for that flow runs in the caller's thread, under the core lock (net/README.md). */
+#ifndef NET_SOCKET_H
+#define NET_SOCKET_H
+
+#include "lib/compiler.h"
+
+#define SOCK_STREAM 1
+#define SOCK_DGRAM 2
+
+#define POLLIN 1
+#define POLLOUT 4
+#define POLLERR 8
+#define POLLHUP 16
+
+struct sock_pollfd {
+	int fd;
+	short events, revents;
+};
+
+int sock_socket(int type);
+int sock_bind(int s, uint32_t ip, uint16_t port);
+int sock_listen(int s, int backlog);
+int sock_accept(int s, uint32_t *ip, uint16_t *port);
+int sock_connect(int s, uint32_t ip, uint16_t port);
+long sock_send(int s, const void *buf, size_t len);
+long sock_recv(int s, void *buf, size_t len);
+long sock_sendto(int s, const void *buf, size_t len, uint32_t ip, uint16_t port);
+long sock_recvfrom(int s, void *buf, size_t len, uint32_t *ip, uint16_t *port);
+int sock_close(int s);
+/* timeout_ms < 0: for ever. Returns how many fds have revents, 0 on timeout. */
+int sock_poll(struct sock_pollfd *fds, unsigned n, int timeout_ms);
+/* Blocking calls give up with -ETIMEDOUT after ms (0: never, the default). */
+int sock_set_timeout(int s, unsigned ms);
+
+#endif
