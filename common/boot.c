@@ -5,12 +5,15 @@
 #include "arch_x86_64/layout.h"
 #include "common/console.h"
 #include "common/hal.h"
+#include "common/netdev.h"
 #include "common/panic.h"
 #include "common/selftest.h"
 #include "lib/cmdline.h"
 #include "lib/string.h"
 #include "lib/time.h"
 #include "mm/mm.h"
+#include "net/http.h"
+#include "net/net.h"
 #include "sched/sched.h"
 
 #define AMPHI_VERSION "0.1"
@@ -70,8 +73,21 @@ static void __noreturn boot_continue(void *arg)
 	if (cmdline_get(bi->cmdline, "test", test, sizeof(test)) >= 0) {
 		if (!selftest_run(test, bi))
 			code = EXIT_FAIL;
+	} else if (netdev_count()) {
+		/* no app yet: the default HTTP server, for ever unless http_requests= says */
+		uint64_t n = 0;
+		int rc = net_start(bi->cmdline, clock_ns() + 30000000000ull);
+
+		cmdline_get_u64(bi->cmdline, "http_requests", &n);
+		if (rc) {
+			kprintf("net: the network did not come up (%d); shutting down\n", rc);
+			code = EXIT_FAIL;
+		} else if (http_serve(80, (unsigned long)n) < 0) {
+			code = EXIT_FAIL;
+		}
 	} else {
-		kprintf("nothing to run: no test= and no app yet; shutting down\n");
+		kprintf("nothing to run: no test=, no app yet and no network device; shutting "
+			"down\n");
 	}
 	if (hal->stop_devices)
 		hal->stop_devices();

@@ -129,6 +129,9 @@ static const struct {
 	{ "blk", selftest_blk },
 	{ "blk_reconnect", selftest_blk_reconnect },
 	{ "udp_echo", selftest_udp_echo },
+	{ "tcp", selftest_tcp },
+	{ "http", selftest_http },
+	{ "malformed", selftest_malformed },
 	{ "hang", test_hang },
 };
 

@@ -43,5 +43,8 @@ void selftest_reconnect(struct result *r, const struct boot_info *bi);
 void selftest_blk(struct result *r, const struct boot_info *bi);
 void selftest_blk_reconnect(struct result *r, const struct boot_info *bi);
 void selftest_udp_echo(struct result *r, const struct boot_info *bi);
+void selftest_tcp(struct result *r, const struct boot_info *bi);
+void selftest_http(struct result *r, const struct boot_info *bi);
+void selftest_malformed(struct result *r, const struct boot_info *bi);
 
 #endif

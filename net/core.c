@@ -3,6 +3,8 @@
  * See net/README.md for the threads and the locking. */
 #include "net/net.h"
 
+#include "net/frame.h"
+
 #include "common/console.h"
 #include "common/netdev.h"
 #include "lib/cmdline.h"
@@ -196,6 +198,11 @@ static struct flow *classify(const struct pkt *k)
 	uint32_t src = ld32(ip + 12);
 	uint16_t sport = ld16(ip + ihl), dport = ld16(ip + ihl + 2);
 	struct flow *best = NULL;
+	/* a listening TCP flow takes only connection requests (SYN without ACK): segments of a
+	 * connection not yet accepted go to the net thread, not to a channel that only an
+	 * accept() call drains */
+	bool any_ok = proto == 17 ||
+		      (k->len >= ETH_HLEN + ihl + 14 && (ip[ihl + 13] & 0x12) == 0x02);
 
 	for (unsigned i = 0; i < MAX_FLOWS; i++) {
 		struct flow *f = __atomic_load_n(&flows[i], __ATOMIC_ACQUIRE);
@@ -204,7 +211,7 @@ static struct flow *classify(const struct pkt *k)
 			continue;
 		if (f->rip == src && f->rport == sport)
 			return f;
-		if (!f->rip && !best)
+		if (!f->rip && !best && any_ok)
 			best = f;
 	}
 	return best;
@@ -235,9 +242,17 @@ static int rx_thread(void *arg)
 		}
 		__atomic_store_n(&n->rx_busy, true, __ATOMIC_SEQ_CST);
 		for (unsigned i = 0; i < cnt; i++) {
-			struct flow *f = n == nifs[0] ? classify(in[i]) : NULL;
+			enum frame_verdict v = frame_check(in[i]->data, in[i]->len);
 
 			st.rx_frames++;
+			if (v != FRAME_OK) {
+				st.malformed++;
+				st.malformed_by[v]++;
+				pkt_free(in[i]);
+				continue;
+			}
+			struct flow *f = n == nifs[0] ? classify(in[i]) : NULL;
+
 			if (f)
 				st.classified++;
 			else
@@ -487,4 +502,9 @@ void net_stats(struct net_stats *s)
 	s->tcp_drop = lwip_stats.tcp.drop;
 	s->icmp_drop = lwip_stats.icmp.drop;
 	s->link_drop = lwip_stats.link.drop;
+	s->etharp_drop = lwip_stats.etharp.drop;
+	s->icmp_chkerr = lwip_stats.icmp.chkerr;
+	s->dropped = s->malformed + s->udp_chkerr + s->tcp_chkerr + s->icmp_chkerr;
+	for (unsigned i = 0; i < nnifs; i++)
+		s->dropped += nifs[i]->dev->st.rx_bad;
 }

@@ -45,7 +45,13 @@ struct net_stats {
 	uint64_t rx_frames, classified, to_default, chan_drops, tx_frames, tx_drops;
 	/* lwIP's: frames it threw away, by reason */
 	uint64_t ip_drop, ip_chkerr, ip_lenerr, ip_proterr, udp_chkerr, udp_drop, tcp_chkerr,
-		tcp_drop, icmp_drop, link_drop;
+		tcp_drop, icmp_drop, link_drop, etharp_drop;
+	uint64_t icmp_chkerr;
+	uint64_t malformed;		    /* refused by frame_check (net/frame.h) */
+	uint64_t malformed_by[16];	    /* ... by verdict */
+	/* every broken frame, counted once: malformed + transport checksum errors + what the
+	 * devices refused */
+	uint64_t dropped;
 };
 void net_stats(struct net_stats *s);
 

@@ -6,10 +6,13 @@
 #include "common/console.h"
 #include "common/netdev.h"
 #include "common/selftest.h"
+#include "mm/mm.h"
 #include "lib/cmdline.h"
 #include "lib/errno.h"
 #include "lib/string.h"
 #include "net/net.h"
+#include "net/frame.h"
+#include "net/http.h"
 #include "net/socket.h"
 #include "sched/sched.h"
 
@@ -28,9 +31,16 @@ static void report(struct result *r)
 		s.rx_frames, s.classified, s.to_default, s.chan_drops, s.tx_frames, s.tx_drops,
 		pk ? d->st.kicks * 1000 / pk : 0, pk ? d->st.irqs * 1000 / pk : 0);
 	kprintf("net: lwIP dropped: ip %lu (checksum %lu, length %lu, protocol %lu), udp %lu "
-		"(checksum %lu), tcp %lu (checksum %lu), icmp %lu, link %lu\n",
+		"(checksum %lu), tcp %lu (checksum %lu), icmp %lu (checksum %lu), link %lu\n",
 		s.ip_drop, s.ip_chkerr, s.ip_lenerr, s.ip_proterr, s.udp_drop, s.udp_chkerr,
-		s.tcp_drop, s.tcp_chkerr, s.icmp_drop, s.link_drop);
+		s.tcp_drop, s.tcp_chkerr, s.icmp_drop, s.icmp_chkerr, s.link_drop);
+	if (s.malformed) {
+		kprintf("net: %lu malformed frames refused before lwIP:", s.malformed);
+		for (unsigned v = 1; v < FRAME_VERDICTS; v++)
+			if (s.malformed_by[v])
+				kprintf(" %s %lu", frame_verdict_name(v), s.malformed_by[v]);
+		kprintf("\n");
+	}
 }
 
 void selftest_udp_echo(struct result *r, const struct boot_info *bi)
@@ -74,4 +84,222 @@ void selftest_udp_echo(struct result *r, const struct boot_info *bi)
 	report(r);
 	EXPECT(r, n >= want, "echoed %lu datagrams, %lu expected", n, want);
 	result_note(r, "echoed=%lu bytes=%lu", n, bytes);
+}
+
+/* test=tcp: a server on port 5001 takes tcp_conns= (10) connections, each on its own
+ * thread: the client sends a 4-byte id and tcp_kib= (8192) KiB of pattern(id), which the
+ * guest checks byte by byte; then the guest sends tcp_kib KiB of pattern(id + 100) and an
+ * 8-byte sum of the 64-bit words it received, which the client checks. The client's
+ * summary line says how it went from its side. */
+#define TCP_PORT 5001
+#define CHUNK 16384
+
+static uint8_t pattern_byte(uint32_t id, uint64_t i)
+{
+	uint64_t j = i & 0xffff;
+
+	return (uint8_t)(((j * 7 + id * 13 + (j >> 8)) ^ (i >> 16)) & 255);
+}
+
+struct tcp_job {
+	int fd;
+	uint64_t bytes;
+	uint64_t bad, got, sent;
+	int err;
+	const char *what;
+};
+
+static int tcp_worker(void *arg)
+{
+	struct tcp_job *j = arg;
+	uint8_t *buf = kmalloc(CHUNK);
+	uint32_t id = 0;
+	uint64_t sum = 0, word = 0;
+	long n;
+
+	sock_set_timeout(j->fd, 60000);
+	for (unsigned got = 0; got < 4; got += (unsigned)n) {
+		if ((n = sock_recv(j->fd, (uint8_t *)&id + got, 4 - got)) <= 0) {
+			j->err = n ? (int)n : -ECONNRESET;
+			j->what = "reading the id";
+			goto out;
+		}
+	}
+	while (j->got < j->bytes) {
+		n = sock_recv(j->fd, buf, (size_t)MIN((uint64_t)CHUNK, j->bytes - j->got));
+		if (n <= 0) {
+			j->err = n ? (int)n : -ECONNRESET;
+			j->what = "receiving";
+			goto out;
+		}
+		for (long k = 0; k < n; k++, j->got++) {
+			uint8_t b = buf[k];
+
+			j->bad += b != pattern_byte(id, j->got);
+			word |= (uint64_t)b << (8 * (j->got & 7));
+			if ((j->got & 7) == 7) {
+				sum += word;
+				word = 0;
+			}
+		}
+	}
+	while (j->sent < j->bytes) {
+		size_t len = (size_t)MIN((uint64_t)CHUNK, j->bytes - j->sent);
+
+		for (size_t k = 0; k < len; k++)
+			buf[k] = pattern_byte(id + 100, j->sent + k);
+		n = sock_send(j->fd, buf, len);
+		if (n <= 0) {
+			j->err = (int)n;
+			j->what = "sending";
+			goto out;
+		}
+		j->sent += (uint64_t)n;
+		if ((size_t)n < len) { /* a partial send: the rest again from here */
+			continue;
+		}
+	}
+	if ((n = sock_send(j->fd, &sum, 8)) != 8) {
+		j->err = (int)n;
+		j->what = "sending the sum";
+		goto out;
+	}
+	/* the client closes when it has checked everything */
+	while ((n = sock_recv(j->fd, buf, CHUNK)) > 0)
+		;
+out:
+	sock_close(j->fd);
+	kfree(buf);
+	return 0;
+}
+
+void selftest_tcp(struct result *r, const struct boot_info *bi)
+{
+	uint64_t conns = 10, kib = 8192;
+	int rc = net_start(bi->cmdline, clock_ns() + 30000 * MS);
+
+	cmdline_get_u64(bi->cmdline, "tcp_conns", &conns);
+	cmdline_get_u64(bi->cmdline, "tcp_kib", &kib);
+	EXPECT(r, rc == 0, "the network did not come up: %d", rc);
+	EXPECT(r, conns >= 1 && conns <= 32, "tcp_conns=%lu: 1-32", conns);
+	if (!r->ok)
+		return;
+	int s = sock_socket(SOCK_STREAM);
+
+	EXPECT(r, s >= 0 && sock_bind(s, 0, TCP_PORT) == 0 && sock_listen(s, 16) == 0,
+	       "no listening socket on port %u", TCP_PORT);
+	if (!r->ok)
+		return;
+	sock_set_timeout(s, 60000);
+	struct tcp_job jobs[32];
+	struct thread *t[32];
+	uint64_t t0 = clock_ns();
+
+	kprintf("net: tcp ready on port %u\n", TCP_PORT);
+	unsigned started = 0;
+
+	for (; started < conns; started++) {
+		int c = sock_accept(s, NULL, NULL);
+
+		if (c < 0) {
+			EXPECT(r, false, "accept %u: %d", started, c);
+			break;
+		}
+		jobs[started] = (struct tcp_job){ .fd = c, .bytes = kib * 1024 };
+		t[started] = thread_create("tcpconn", tcp_worker, &jobs[started], CPU_ANY);
+		EXPECT(r, t[started] != NULL, "no thread");
+		if (!t[started]) {
+			sock_close(c);
+			break;
+		}
+	}
+	uint64_t bad = 0, total = 0;
+
+	for (unsigned i = 0; i < started; i++) {
+		EXPECT(r, thread_join(t[i], clock_ns() + 600000 * MS, NULL) == 0,
+		       "connection %u stalled", i);
+		EXPECT(r, jobs[i].err == 0, "connection %u: %s: %d", i, jobs[i].what, jobs[i].err);
+		bad += jobs[i].bad;
+		total += jobs[i].got + jobs[i].sent;
+	}
+	sock_close(s);
+	uint64_t ms = (clock_ns() - t0) / MS;
+
+	EXPECT(r, bad == 0, "%lu bytes received wrong", bad);
+	kprintf("net: tcp %lu connections, %lu KiB each way, %lu bytes in %lu ms\n", conns, kib,
+		total, ms);
+	report(r);
+	result_note(r, "conns=%lu kib_each_way=%lu bytes=%lu ms=%lu", conns, kib, total, ms);
+}
+
+/* test=http: the default HTTP server answers http_requests= (3) requests on port 80 */
+void selftest_http(struct result *r, const struct boot_info *bi)
+{
+	uint64_t want = 3;
+	int rc = net_start(bi->cmdline, clock_ns() + 30000 * MS);
+
+	cmdline_get_u64(bi->cmdline, "http_requests", &want);
+	EXPECT(r, rc == 0, "the network did not come up: %d", rc);
+	if (rc)
+		return;
+	long served = http_serve(80, (unsigned long)want);
+
+	EXPECT(r, served == (long)want, "served %ld of %lu requests", served, want);
+	report(r);
+	result_note(r, "served=%ld", served);
+}
+
+/* test=malformed: a UDP echo server on port 7 while the host side sends broken frames
+ * (truncated headers, bad lengths, bad checksums, nonsense) between valid datagrams; it
+ * ends with "BYE <n>", n the broken frames it sent. Passes when the guest is still
+ * echoing, at least malformed_valid= (100) valid datagrams came back, and at least n
+ * frames were counted as dropped. */
+void selftest_malformed(struct result *r, const struct boot_info *bi)
+{
+	uint64_t want = 100, n = 0, sent_bad = 0;
+	static char buf[2048];
+	struct net_stats before, after;
+	int rc = net_start(bi->cmdline, clock_ns() + 30000 * MS);
+
+	cmdline_get_u64(bi->cmdline, "malformed_valid", &want);
+	EXPECT(r, rc == 0, "the network did not come up: %d", rc);
+	if (rc)
+		return;
+	int s = sock_socket(SOCK_DGRAM);
+
+	EXPECT(r, s >= 0 && sock_bind(s, 0, 7) == 0, "no UDP socket on port 7");
+	if (!r->ok)
+		return;
+	sock_set_timeout(s, 60000);
+	net_stats(&before);
+	kprintf("net: malformed echo ready on port 7\n");
+	while (r->ok) {
+		uint32_t ip;
+		uint16_t port;
+		long len = sock_recvfrom(s, buf, sizeof(buf) - 1, &ip, &port);
+
+		if (len < 0) {
+			EXPECT(r, false, "recvfrom after %lu datagrams: %ld", n, len);
+			break;
+		}
+		buf[len] = 0;
+		if (len > 4 && !memcmp(buf, "BYE ", 4)) {
+			parse_u64(buf + 4, &sent_bad);
+			break;
+		}
+		sock_sendto(s, buf, (size_t)len, ip, port);
+		n++;
+	}
+	sock_close(s);
+	net_stats(&after);
+	uint64_t dropped = after.dropped - before.dropped;
+
+	report(r);
+	kprintf("net: %lu broken frames sent, %lu frames dropped and counted; %lu valid "
+		"datagrams echoed\n", sent_bad, dropped, n);
+	EXPECT(r, sent_bad > 0, "the host side sent no broken frames");
+	EXPECT(r, dropped >= sent_bad, "%lu broken frames sent, only %lu counted as dropped",
+	       sent_bad, dropped);
+	EXPECT(r, n >= want, "echoed %lu valid datagrams, %lu expected", n, want);
+	result_note(r, "broken=%lu dropped=%lu echoed=%lu", sent_bad, dropped, n);
 }

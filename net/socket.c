@@ -44,7 +44,7 @@ struct sock {
 	struct pbuf *rx; /* received, not yet read */
 	bool rx_fin, connected, listening;
 	int err; /* the connection's end (-ECONNRESET...) */
-	struct tcp_pcb *acq[ACCEPT_Q];
+	int acq[ACCEPT_Q]; /* sockets made for connections not accepted yet */
 	unsigned ah, at;
 };
 
@@ -178,19 +178,30 @@ static void tcp_hooks(struct sock *k, struct tcp_pcb *pcb)
 	tcp_nagle_disable(pcb);
 }
 
+static int alloc(int type);
+
+/* a new connection becomes a socket at once, hooked and with its flow, so nothing that
+ * arrives before accept() is lost; accept() hands it out */
 static err_t tcp_accept_cb(void *arg, struct tcp_pcb *newpcb, err_t err)
 {
 	struct sock *k = arg;
 
 	if (err != ERR_OK || !newpcb)
 		return ERR_VAL;
-	if (k->at - k->ah == ACCEPT_Q) {
+	int n = k->at - k->ah < ACCEPT_Q ? alloc(SOCK_STREAM) : -ENOSPC;
+
+	if (n < 0) {
 		tcp_abort(newpcb);
 		return ERR_ABRT;
 	}
-	/* until accepted, data is kept by lwIP (refused pbufs) */
-	tcp_arg(newpcb, NULL);
-	k->acq[k->at % ACCEPT_Q] = newpcb;
+	struct sock *c = &socks[n];
+
+	c->tcp = newpcb;
+	c->connected = true;
+	tcp_hooks(c, newpcb);
+	flow_on(c, 6, newpcb->local_port, lwip_ntohl(ip4_addr_get_u32(&newpcb->remote_ip)),
+		newpcb->remote_port);
+	k->acq[k->at % ACCEPT_Q] = n;
 	k->at++;
 	wake(k);
 	return ERR_OK;
@@ -317,35 +328,17 @@ int sock_accept(int s, uint32_t *ip, uint16_t *port)
 		net_drain(&k->flow);
 		net_lock();
 		if (k->ah != k->at) {
-			struct tcp_pcb *pcb = k->acq[k->ah % ACCEPT_Q];
-
-			k->ah++;
-			tcp_backlog_accepted(pcb);
-			net_unlock();
-			int n = alloc(SOCK_STREAM);
-
-			net_lock();
-			if (n < 0) {
-				tcp_abort(pcb);
-				net_unlock();
-				return n;
-			}
+			int n = k->acq[k->ah % ACCEPT_Q];
 			struct sock *c = &socks[n];
 
-			c->tcp = pcb;
-			c->connected = true;
-			tcp_hooks(c, pcb);
-			uint32_t rip = lwip_ntohl(ip4_addr_get_u32(&pcb->remote_ip));
-			uint16_t rport = pcb->remote_port, lport = pcb->local_port;
-
-			/* data that came before accept was refused and is kept by lwIP: it is
-			 * offered again on the next timer tick */
-			net_unlock();
-			flow_on(c, 6, lport, rip, rport);
+			k->ah++;
+			if (c->tcp)
+				tcp_backlog_accepted(c->tcp);
 			if (ip)
-				*ip = rip;
+				*ip = c->tcp ? lwip_ntohl(ip4_addr_get_u32(&c->tcp->remote_ip)) : 0;
 			if (port)
-				*port = rport;
+				*port = c->tcp ? c->tcp->remote_port : 0;
+			net_unlock();
 			return n;
 		}
 		net_unlock();
@@ -567,9 +560,13 @@ int sock_close(int s)
 		pbuf_free(k->q[k->qh++ % UDP_Q].p);
 	if (k->rx)
 		pbuf_free(k->rx);
+	unsigned pending[ACCEPT_Q], np = 0;
+
 	while (k->ah != k->at)
-		tcp_abort(k->acq[k->ah++ % ACCEPT_Q]);
+		pending[np++] = (unsigned)k->acq[k->ah++ % ACCEPT_Q];
 	net_unlock();
+	for (unsigned i = 0; i < np; i++) /* connections nobody accepted */
+		sock_close((int)pending[i]);
 	mutex_lock(&table, NO_DEADLINE);
 	k->used = false;
 	mutex_unlock(&table);
