@@ -131,6 +131,13 @@ $(BUILD)/host/unit-tsan: $(TSAN_TESTS) tools/unit/unit.c $(HDRS)
 	$(Q)$(CC) $(COMMON_CFLAGS) -O1 -g -fsanitize=thread -pthread -DHOST_TEST -o $@ \
 		tools/unit/unit.c $(TSAN_TESTS)
 
+# the host side of the network tests (in the test's network namespace, and in the Xen
+# rig's dom0, which has no Python): static
+$(BUILD)/netclient: tools/netclient.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  HOSTCC  $@")
+	$(Q)$(CC) -O2 -Wall -Wextra -Werror -static -pthread -o $@ $<
+
 deps:
 	@tools/deps.sh
 
@@ -146,11 +153,11 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	$(PYTHON) test_matrix/run.py --boot --accel $(ACCEL) --cmdline "$(CMDLINE)"
 
-matrix: all
+matrix: all $(BUILD)/netclient
 	$(PYTHON) test_matrix/run.py $(MATRIX_ARGS)
 
 test: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/host/unit $(BUILD)/host/unit-tsan
+	@$(MAKE) --no-print-directory all $(BUILD)/host/unit $(BUILD)/host/unit-tsan $(BUILD)/netclient
 	@$(MAKE) --no-print-directory unit
 	$(PYTHON) test_matrix/run.py $(MATRIX_ARGS)
 

@@ -41,10 +41,12 @@ struct nif {
 	uint64_t rx_gen;
 };
 
-/* what a received packet's page holds in front of the frame, for lwIP */
+/* what lwIP sees of a received packet: in the page in front of the frame (virtio leaves
+ * the headroom), else behind it (netfront's backend copies to offset 0), else on the heap */
 struct rxpbuf {
 	struct pbuf_custom pc;
 	struct pkt *pkt;
+	bool heap;
 };
 _Static_assert(sizeof(struct rxpbuf) <= PKT_HEADROOM - 16, "the pbuf must fit the headroom");
 
@@ -135,25 +137,41 @@ static err_t linkoutput(struct netif *lw, struct pbuf *p)
 static void rx_free(struct pbuf *p)
 {
 	struct rxpbuf *r = (struct rxpbuf *)p;
+	bool heap = r->heap;
 
 	pkt_free(r->pkt);
+	if (heap)
+		kfree(r);
 }
 
 /* core lock held: the frame goes to lwIP, which owns it from here */
 static void feed(struct nif *n, struct pkt *k)
 {
-	struct rxpbuf *r = k->page;
+	uint8_t *page = k->page;
+	uintptr_t head = (uintptr_t)(k->data - page), end = head + k->len;
+	struct rxpbuf *r;
 
 	if (k->len > 0xffff) {
 		pkt_free(k);
 		return;
 	}
+	if (head >= sizeof(*r)) {
+		r = (struct rxpbuf *)page;
+	} else if (ALIGN_UP(end, 16) + sizeof(*r) <= PAGE_SIZE) {
+		r = (struct rxpbuf *)(page + ALIGN_UP(end, 16));
+	} else if (!(r = kmalloc(sizeof(*r)))) {
+		pkt_free(k);
+		return;
+	}
+	r->heap = (uint8_t *)r < page || (uint8_t *)r >= page + PAGE_SIZE;
 	r->pkt = k;
 	r->pc.custom_free_function = rx_free;
 	struct pbuf *p = pbuf_alloced_custom(PBUF_RAW, (u16_t)k->len, PBUF_REF, &r->pc, k->data,
 					     (u16_t)k->len);
 
 	if (!p) {
+		if (r->heap)
+			kfree(r);
 		pkt_free(k);
 		return;
 	}

@@ -1,7 +1,7 @@
 /* Guest tests of the network stack, the same on every platform (lwIP over any netdev):
  *   udp_echo: an echo server on UDP port 7 until the host side says "BYE"; passes when
  *             udp_count= (default 10000) datagrams were echoed.
- * The host side (test_matrix/netclient.py, or dom0) starts once the guest prints
+ * The host side (tools/netclient.c in the test's namespace or in dom0) starts once the guest prints
  * "net: udp echo ready". */
 #include "common/console.h"
 #include "common/netdev.h"

@@ -26,6 +26,7 @@ from xml.sax.saxutils import quoteattr
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
 KERNEL = os.path.join(BUILD, "amphi.elf")
+NETCLIENT = os.path.join(BUILD, "netclient")  # tools/netclient.c, the network tests' host side
 RIG_DIR = os.path.join(ROOT, "test_matrix", "xen-rig")
 QBOOT = "/usr/share/qemu/qboot.rom"
 EXIT_PANIC = 2
@@ -331,7 +332,7 @@ class Test:
     # (virtio_pci=legacy), or virtio-mmio v1
     variant: str = ""
     # QEMU, with virtio="net": what the namespace side runs once the guest is ready
-    # ("ping": 100 pings after "net: ready"; "udp": netclient.py udp after "net: udp echo
+    # ("ping": 100 pings after "net: ready"; "udp": netclient udp after "net: udp echo
     # ready")
     host: str = "ping"
     # more command line on one platform (the local KVM emulates ring 0: smaller loads)
@@ -397,21 +398,21 @@ TESTS = [
         kinds=("xen",), rig="disk,blkreconnect", timeout={"xen": 180}),
     # the network stack (lwIP over net channels): 10,000 datagrams of 200 bytes echoed
     Test("udp_echo", "test=udp_echo ip=10.0.9.2/24", eval_device(
-        "udp_echo", r"^host: udp: 10000 of 10000 datagrams of 200 bytes echoed intact, \d+ sent again, 0 bad"),
-        kinds=("qemu",), virtio="net", host="udp", timeout={"qemu": 300}),
+        "udp_echo", r"^(host|dom0): udp: 10000 of 10000 datagrams of 200 bytes echoed intact, \d+ sent again, 0 bad"),
+        virtio="net", host="udp", rig="udp", timeout={"qemu": 300, "xen": 300}),
     # 10 concurrent TCP connections, 8 MiB each way, checked byte by byte and by sum
     Test("tcp", "test=tcp ip=10.0.9.2/24", eval_device(
-        "tcp", r"^host: tcp: 10 of 10 connections moved \d+ KiB each way intact"),
-        kinds=("qemu",), virtio="net", host="tcp", timeout={"qemu": 300},
-        extra={"kvm": "tcp_kib=256"}),
+        "tcp", r"^(host|dom0): tcp: 10 of 10 connections moved \d+ KiB each way intact"),
+        virtio="net", host="tcp", rig="tcp", timeout={"qemu": 300, "xen": 400},
+        extra={"kvm": "tcp_kib=256", "xen-pv": "tcp_kib=1024", "xen-pvh": "tcp_kib=1024"}),
     # the default HTTP server answers curl three times
     Test("http", "test=http ip=10.0.9.2/24", eval_device(
-        "http", r"^host: http: Amphi 0\.1 on (qemu|kvm): up "),
-        kinds=("qemu",), virtio="net", host="http", timeout={"qemu": 120}),
+        "http", r"^(host|dom0): http: Amphi 0\.1 on (qemu|kvm|xen-pv|xen-pvh): up "),
+        virtio="net", host="http", rig="http", timeout={"qemu": 120, "xen": 150}),
     # broken frames of 17 kinds between valid datagrams: dropped and counted, no crash
     Test("malformed", "test=malformed ip=10.0.9.2/24", eval_device(
-        "malformed", r"^host: malformed: \d+ broken frames of \d+ kinds sent; 100 of 100 valid"),
-        kinds=("qemu",), virtio="net", host="malformed", timeout={"qemu": 180}),
+        "malformed", r"^(host|dom0): malformed: \d+ broken frames of \d+ kinds sent; 100 of 100 valid"),
+        virtio="net", host="malformed", rig="malformed", timeout={"qemu": 180, "xen": 200}),
     # the same over the other virtio interfaces (QEMU): transitional PCI devices through
     # their modern and their legacy interface; virtio-mmio v1 on microvm
     Test("net_raw_transitional", "test=net_raw", eval_device("net_raw", PING_OK % (100, 100)),
@@ -535,8 +536,7 @@ class VirtioSetup:
                                                     "curl failed: " + r.stderr.strip()))
 
     def client(self, args):
-        r = subprocess.run(["ip", "netns", "exec", self.ns, sys.executable,
-                            os.path.join(ROOT, "test_matrix", "netclient.py")] + args,
+        r = subprocess.run(["ip", "netns", "exec", self.ns, NETCLIENT] + args,
                            capture_output=True, text=True)
         out = (r.stdout.strip() or "no output (%s)" % r.stderr.strip()[-200:]).splitlines()
         self.host_lines.extend("host: " + l for l in out)
@@ -718,7 +718,7 @@ def xl_config(cell, test, name):
              'on_crash = "destroy"',
              'on_reboot = "destroy"']
     opts = test.rig.split(",")
-    if "ping" in opts or "reconnect" in opts:
+    if set(opts) & {"ping", "reconnect", "udp", "tcp", "http", "malformed"}:
         lines.append("vif = ['mac=%s,bridge=xenbr0']" % XEN_GUEST_MAC)
     if "disk" in opts:
         lines.append("disk = ['format=raw,vdev=xvda,access=rw,target=/tmp/%s.img']" % name)
@@ -739,6 +739,7 @@ def run_rig(jobs, say):
     try:
         os.makedirs(os.path.join(stage, "amphi"))
         shutil.copy(KERNEL, os.path.join(stage, "amphi", "amphi.elf"))
+        shutil.copy(NETCLIENT, os.path.join(stage, "amphi", "netclient"))
         shutil.copy(os.path.join(RIG_DIR, "dom0-init.sh"), os.path.join(stage, "init"))
         os.chmod(os.path.join(stage, "init"), 0o755)
         names = {}
@@ -864,9 +865,10 @@ def main():
         for t in TESTS:
             print("test %-14s cmdline %-26s on %s" % (t.name, t.cmdline, "/".join(t.kinds)))
         return 0
-    if not os.path.exists(KERNEL):
-        print("run.py: %s is missing; run make first" % KERNEL)
-        return 2
+    for f in (KERNEL, NETCLIENT):
+        if not os.path.exists(f) and not a.boot:
+            print("run.py: %s is missing; run make test (or make matrix)" % f)
+            return 2
     if a.boot:
         cell = CELLS[2] if a.accel == "kvm" else CELLS[0]
         nic = "virtio-net-pci" if cell.pci else "virtio-net-device"

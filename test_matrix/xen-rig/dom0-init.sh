@@ -19,6 +19,10 @@
 #                  check the guest's pattern in sectors 2048-4095 after it is gone
 #   blkreconnect   (with disk) detach and re-attach the disk once the guest says
 #                  "blk: phase 1 done"
+#   udp, tcp, http, malformed
+#                  a vif; once the guest says it is ready, /amphi/netclient (tools/netclient.c)
+#                  runs that test's host side against it (tcp: tcp_kib= from the guest's
+#                  command line, default 8192)
 # The guest's network is 10.0.9.0/24 on bridge xenbr0: dom0 .1, the guest .2.
 export PATH=/usr/sbin:/usr/bin:/usr/lib/xen-4.17/bin
 mount -t proc proc /proc
@@ -84,6 +88,15 @@ wait_console() {
 	done
 }
 
+# once the guest's console shows $1: /amphi/netclient with the rest, its lines to the log
+netclient() {
+	ready=$1
+	shift
+	wait_console "$ready" 60 || return
+	/amphi/netclient "$@" >/tmp/netclient.log 2>&1
+	while read -r l; do dom0 "$l"; done </tmp/netclient.log
+}
+
 pings() {
 	ping -c "$1" -A -W 2 -w 60 $GUEST_IP >/tmp/ping.log 2>&1
 	tail -2 /tmp/ping.log | while read -r l; do dom0 "ping: $l"; done
@@ -105,7 +118,9 @@ run_job() {
 	log=/var/log/xen/console/guest-$name.log
 	t0=$(now)
 	rig "JOB $name BEGIN uptime=$t0 $3"
-	case $opts in *,ping,* | *,reconnect,*) bridge_up ;; esac
+	case $opts in *,ping,* | *,reconnect,* | *,udp,* | *,tcp,* | *,http,* | *,malformed,*)
+		bridge_up ;;
+	esac
 	case $opts in *,disk,*)
 		dd if=/dev/zero of=/tmp/$name.img bs=1M count=16 2>/dev/null
 		disk_pattern dom0 0 2048 | dd of=/tmp/$name.img conv=notrunc 2>/dev/null ;;
@@ -125,6 +140,14 @@ run_job() {
 				dom0 "network-attach rc=$? $(head -c 200 /tmp/attach.log)"
 				wait_console "link up again" 60 && pings 20
 			fi ;;
+		esac
+		case $opts in
+		*,udp,*) netclient "net: udp echo ready" udp $GUEST_IP 7 10000 ;;
+		*,tcp,*)
+			kib=$(sed -n 's/.*tcp_kib=\([0-9]*\).*/\1/p' "$cfg" | head -1)
+			netclient "net: tcp ready" tcp $GUEST_IP 5001 10 "${kib:-8192}" ;;
+		*,http,*) netclient "net: http server on" http $GUEST_IP 80 3 ;;
+		*,malformed,*) netclient "net: malformed echo ready" malformed xenbr0 "$GUEST_MAC" $GUEST_IP 7 ;;
 		esac
 		case $opts in *,blkreconnect,*)
 			if wait_console "blk: phase 1 done" 60; then

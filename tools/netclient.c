@@ -1,0 +1,519 @@
+/* The host side of the network tests, static so that it also runs in the Xen rig's dom0:
+ * the runner starts it in the test's network namespace (QEMU cells) and dom0-init.sh in
+ * dom0 (Xen cells). Each mode prints one summary line the runner judges:
+ *   udp: COUNT datagrams of 200 bytes, numbered and filled from their number, at most 32
+ *        outstanding, a lost one sent again after 0.3 s; every echo must come back intact;
+ *        then "BYE".
+ *   tcp: CONNS concurrent connections; each sends a 4-byte id and KIB KiB of pattern(id),
+ *        then receives KIB KiB of pattern(id + 100) and the 8-byte sum of the 64-bit words
+ *        the guest received, and checks both (pattern_byte() is the guest's too).
+ *   http: GET / TIMES times; each answer must be 200 with a body.
+ *   malformed: 20 rounds of 16 kinds of broken frames on IFACE (a raw socket), each round
+ *        followed by 5 valid datagrams that must come back; then "BYE <broken frames>".
+ *   netclient udp HOST PORT COUNT
+ *   netclient tcp HOST PORT CONNS KIB
+ *   netclient http HOST PORT TIMES
+ *   netclient malformed IFACE GUEST_MAC HOST PORT */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static struct sockaddr_in addr(const char *host, int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+	inet_pton(AF_INET, host, &a.sin_addr);
+	return a;
+}
+
+static void timeout(int fd, double secs)
+{
+	struct timeval tv = { (time_t)secs, (suseconds_t)((secs - (time_t)secs) * 1e6) };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* ---- udp: a datagram is its number, then bytes made from it */
+static void payload(uint32_t seq, uint8_t *p, int size)
+{
+	uint32_t be = htonl(seq);
+
+	memcpy(p, &be, 4);
+	for (int i = 4; i < size; i++)
+		p[i] = (uint8_t)(seq * 31 + i * 7);
+}
+
+static int udp(const char *host, int port, int count)
+{
+	int s = socket(AF_INET, SOCK_DGRAM, 0), size = 200, window = 32;
+	struct sockaddr_in a = addr(host, port);
+	double *sent_at = calloc(count, sizeof(double)), t0 = now();
+	char *done = calloc(count, 1);
+	int ndone = 0, next = 0, outstanding = 0, resent = 0, bad = 0, dup = 0;
+	uint8_t buf[2048], want[256];
+
+	timeout(s, 0.05);
+	while (ndone < count && now() - t0 < 240) {
+		while (next < count && outstanding < window) {
+			payload(next, buf, size);
+			sendto(s, buf, size, 0, (struct sockaddr *)&a, sizeof(a));
+			sent_at[next++] = now();
+			outstanding++;
+		}
+		ssize_t n = recv(s, buf, sizeof(buf), 0);
+
+		if (n >= 4) {
+			uint32_t seq;
+
+			memcpy(&seq, buf, 4);
+			seq = ntohl(seq);
+			if (seq >= (uint32_t)count || n != size ||
+			    (payload(seq, want, size), memcmp(buf, want, size))) {
+				bad++;
+			} else if (done[seq]) {
+				dup++;
+			} else {
+				done[seq] = 1;
+				ndone++;
+				outstanding--;
+			}
+		}
+		double t = now();
+
+		for (int i = 0; i < next; i++) {
+			if (!done[i] && t - sent_at[i] > 0.3) {
+				payload(i, buf, size);
+				sendto(s, buf, size, 0, (struct sockaddr *)&a, sizeof(a));
+				sent_at[i] = t;
+				resent++;
+			}
+		}
+	}
+	for (int i = 0; i < 3; i++) {
+		sendto(s, "BYE", 3, 0, (struct sockaddr *)&a, sizeof(a));
+		usleep(50000);
+	}
+	double secs = now() - t0;
+
+	printf("udp: %d of %d datagrams of %d bytes echoed intact, %d sent again, %d bad, "
+	       "%d duplicate, %.1f s (%.0f/s)\n",
+	       ndone, count, size, resent, bad, dup, secs, secs > 0 ? ndone / secs : 0);
+	return ndone == count && !bad ? 0 : 1;
+}
+
+/* ---- tcp: the guest's pattern_byte() (net/net_selftest.c) */
+static uint8_t pattern_byte(uint32_t id, uint64_t i)
+{
+	uint64_t j = i & 0xffff;
+
+	return (uint8_t)(((j * 7 + id * 13 + (j >> 8)) ^ (i >> 16)) & 255);
+}
+
+struct conn {
+	const char *host;
+	int port, id;
+	uint64_t n;
+	char result[128];
+};
+
+static void *tcp_one(void *arg)
+{
+	struct conn *c = arg;
+	struct sockaddr_in a = addr(c->host, c->port);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	uint8_t buf[65536];
+	uint64_t sum = 0, word = 0, got = 0, bad = 0;
+	uint32_t id = (uint32_t)c->id;
+
+	timeout(s, 120);
+	if (connect(s, (struct sockaddr *)&a, sizeof(a))) {
+		snprintf(c->result, sizeof(c->result), "connect: %s", strerror(errno));
+		return NULL;
+	}
+	if (send(s, &id, 4, 0) != 4)
+		goto fail;
+	for (uint64_t off = 0; off < c->n;) {
+		size_t len = c->n - off < sizeof(buf) ? c->n - off : sizeof(buf);
+
+		for (size_t k = 0; k < len; k++) {
+			buf[k] = pattern_byte(id, off + k);
+			word |= (uint64_t)buf[k] << (8 * ((off + k) & 7));
+			if (((off + k) & 7) == 7) {
+				sum += word;
+				word = 0;
+			}
+		}
+		for (size_t w = 0; w < len;) {
+			ssize_t n = send(s, buf + w, len - w, 0);
+
+			if (n <= 0)
+				goto fail;
+			w += n;
+		}
+		off += len;
+	}
+	uint8_t tail[8];
+	int ntail = 0;
+
+	while (got < c->n || ntail < 8) {
+		ssize_t n = recv(s, buf, sizeof(buf), 0);
+
+		if (n <= 0)
+			goto fail;
+		for (ssize_t k = 0; k < n; k++) {
+			if (got < c->n)
+				bad += buf[k] != pattern_byte(id + 100, got++);
+			else if (ntail < 8)
+				tail[ntail++] = buf[k];
+		}
+	}
+	uint64_t their;
+
+	memcpy(&their, tail, 8);
+	close(s);
+	if (bad || their != sum)
+		snprintf(c->result, sizeof(c->result), "data %s, sum %s",
+			 bad ? "WRONG" : "ok", their != sum ? "WRONG" : "ok");
+	else
+		strcpy(c->result, "ok");
+	return NULL;
+fail:
+	snprintf(c->result, sizeof(c->result), "error: %s after %llu bytes back",
+		 errno ? strerror(errno) : "closed", (unsigned long long)got);
+	close(s);
+	return NULL;
+}
+
+static int tcp(const char *host, int port, int conns, int kib)
+{
+	struct conn c[64];
+	pthread_t t[64];
+	double t0 = now();
+	int good = 0;
+
+	if (conns > 64)
+		conns = 64;
+	for (int i = 0; i < conns; i++) {
+		c[i] = (struct conn){ host, port, i, (uint64_t)kib * 1024, "" };
+		pthread_create(&t[i], NULL, tcp_one, &c[i]);
+	}
+	for (int i = 0; i < conns; i++) {
+		pthread_join(t[i], NULL);
+		good += !strcmp(c[i].result, "ok");
+	}
+	double secs = now() - t0;
+
+	printf("tcp: %d of %d connections moved %d KiB each way intact, %.1f s (%.1f MB/s)", good,
+	       conns, kib, secs, secs > 0 ? 2.0 * conns * kib * 1024 / secs / 1e6 : 0);
+	for (int i = 0; i < conns; i++)
+		if (strcmp(c[i].result, "ok"))
+			printf("; conn %d: %s", i, c[i].result);
+	printf("\n");
+	return good == conns ? 0 : 1;
+}
+
+/* ---- http */
+static int http(const char *host, int port, int times)
+{
+	int ok = 0;
+
+	for (int i = 0; i < times; i++) {
+		struct sockaddr_in a = addr(host, port);
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		char buf[2048];
+		size_t len = 0;
+		ssize_t n;
+
+		timeout(s, 30);
+		if (connect(s, (struct sockaddr *)&a, sizeof(a))) {
+			printf("http: connect: %s\n", strerror(errno));
+			close(s);
+			continue;
+		}
+		const char *req = "GET / HTTP/1.0\r\nHost: amphi\r\n\r\n";
+
+		send(s, req, strlen(req), 0);
+		while (len < sizeof(buf) - 1 && (n = recv(s, buf + len, sizeof(buf) - 1 - len, 0)) > 0)
+			len += n;
+		buf[len] = 0;
+		close(s);
+		char *body = strstr(buf, "\r\n\r\n");
+
+		if (!strncmp(buf, "HTTP/1.0 200", 12) && body) {
+			body += 4;
+			body[strcspn(body, "\r\n")] = 0;
+			printf("http: %s\n", body);
+			ok++;
+		} else {
+			printf("http: bad answer (%zu bytes)\n", len);
+		}
+	}
+	return ok == times ? 0 : 1;
+}
+
+/* ---- malformed: truncated Ethernet/IPv4/UDP/TCP/ARP headers, bad versions and lengths,
+ * bad IP/UDP/TCP/ICMP checksums, nonsense */
+static uint16_t csum(const uint8_t *p, size_t n, uint32_t sum)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (n & 1)
+		sum += (uint32_t)p[n - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static uint8_t gmac[6], hmac[6], src[4], dst[4];
+
+static size_t eth(uint8_t *f, uint16_t type)
+{
+	memcpy(f, gmac, 6);
+	memcpy(f + 6, hmac, 6);
+	f[12] = type >> 8;
+	f[13] = type & 255;
+	return 14;
+}
+
+static size_t iph(uint8_t *p, int proto, int payload, int ihl, int version, int total, int good)
+{
+	memset(p, 0, 20);
+	p[0] = version << 4 | ihl;
+	total = total >= 0 ? total : 20 + payload;
+	p[2] = total >> 8;
+	p[3] = total & 255;
+	p[8] = 64;
+	p[9] = proto;
+	memcpy(p + 12, src, 4);
+	memcpy(p + 16, dst, 4);
+	uint16_t c = csum(p, 20, 0) ^ (good ? 0 : 0x5a5a);
+
+	p[10] = c >> 8;
+	p[11] = c & 255;
+	return 20;
+}
+
+static uint32_t pseudo(int proto, int len)
+{
+	uint8_t ph[12];
+
+	memcpy(ph, src, 4);
+	memcpy(ph + 4, dst, 4);
+	ph[8] = 0;
+	ph[9] = proto;
+	ph[10] = len >> 8;
+	ph[11] = len & 255;
+	uint32_t s = 0;
+
+	for (int i = 0; i < 12; i += 2)
+		s += (uint32_t)ph[i] << 8 | ph[i + 1];
+	return s;
+}
+
+static size_t udps(uint8_t *p, int port, const char *data, int lenfield, int good)
+{
+	size_t dl = strlen(data);
+
+	p[0] = 0x30, p[1] = 0x39, p[2] = port >> 8, p[3] = port & 255;
+	int l = lenfield >= 0 ? lenfield : 8 + (int)dl;
+
+	p[4] = l >> 8, p[5] = l & 255, p[6] = p[7] = 0;
+	memcpy(p + 8, data, dl);
+	uint16_t c = csum(p, 8 + dl, pseudo(17, 8 + (int)dl));
+
+	c = c ? c : 0xffff;
+	c ^= good ? 0 : 0x1111;
+	p[6] = c >> 8, p[7] = c & 255;
+	return 8 + dl;
+}
+
+static size_t tcps(uint8_t *p)
+{
+	static const uint8_t t[20] = { 0x30, 0x39, 0x13, 0x89, 0, 0, 0, 1, 0, 0, 0, 0,
+				       0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0 };
+
+	memcpy(p, t, 20);
+	uint16_t c = csum(p, 20, pseudo(6, 20)) ^ 0x2222;
+
+	p[16] = c >> 8, p[17] = c & 255;
+	return 20;
+}
+
+static int malformed(const char *iface, const char *guest_mac, const char *host, int port)
+{
+	char path[128], mac[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/address", iface);
+	if (!(f = fopen(path, "r")) || !fgets(mac, sizeof(mac), f)) {
+		printf("malformed: no MAC for %s\n", iface);
+		return 1;
+	}
+	fclose(f);
+	sscanf(mac, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &hmac[0], &hmac[1], &hmac[2], &hmac[3],
+	       &hmac[4], &hmac[5]);
+	sscanf(guest_mac, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &gmac[0], &gmac[1], &gmac[2],
+	       &gmac[3], &gmac[4], &gmac[5]);
+	inet_pton(AF_INET, "10.0.9.1", src);
+	inet_pton(AF_INET, host, dst);
+	int raw = socket(AF_PACKET, SOCK_RAW, 0);
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_ifindex = if_nametoindex(iface),
+				  .sll_halen = 6 };
+
+	memcpy(ll.sll_addr, gmac, 6);
+	int us = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = addr(host, port);
+	int sent_bad = 0, echoed = 0, kinds = 16;
+	unsigned rnd = 7;
+
+	timeout(us, 2);
+	for (int r = 0; r < 20; r++) {
+		for (int k = 0; k < kinds; k++) {
+			uint8_t fr[1600];
+			size_t n = eth(fr, 0x0800), ul;
+			uint8_t u[64], ic[40];
+
+			ul = udps(u, port, "bad checksum", -1, 0);
+			switch (k) {
+			case 0: /* ethernet header only */
+				break;
+			case 1:
+				n += iph(fr + n, 17, 0, 5, 4, -1, 1) - 8;
+				break;
+			case 2:
+				n += iph(fr + n, 17, (int)ul, 5, 6, -1, 1);
+				memcpy(fr + n, u, ul), n += ul;
+				break;
+			case 3:
+				n += iph(fr + n, 17, (int)ul, 3, 4, -1, 1);
+				memcpy(fr + n, u, ul), n += ul;
+				break;
+			case 4:
+				n += iph(fr + n, 17, 0, 15, 4, -1, 1);
+				break;
+			case 5:
+				n += iph(fr + n, 17, (int)ul, 5, 4, 1400, 1);
+				memcpy(fr + n, u, ul), n += ul;
+				break;
+			case 6:
+				n += iph(fr + n, 17, (int)ul, 5, 4, 12, 1);
+				memcpy(fr + n, u, ul), n += ul;
+				break;
+			case 7:
+				n += iph(fr + n, 17, (int)ul, 5, 4, -1, 0);
+				memcpy(fr + n, u, ul), n += ul;
+				break;
+			case 8:
+				n += iph(fr + n, 17, (int)ul, 5, 4, -1, 1);
+				memcpy(fr + n, u, ul), n += ul;
+				break;
+			case 9:
+				n += iph(fr + n, 17, 16, 5, 4, -1, 1);
+				n += udps(fr + n, port, "xxxxxxxx", 400, 1);
+				break;
+			case 10:
+				n += iph(fr + n, 17, 4, 5, 4, -1, 1);
+				fr[n] = 0x30, fr[n + 1] = 0x39, fr[n + 2] = port >> 8, fr[n + 3] = port & 255;
+				n += 4;
+				break;
+			case 11:
+				n += iph(fr + n, 6, 20, 5, 4, -1, 1);
+				n += tcps(fr + n);
+				break;
+			case 12: {
+				uint8_t t[20];
+
+				tcps(t);
+				n += iph(fr + n, 6, 8, 5, 4, -1, 1);
+				memcpy(fr + n, t, 8), n += 8;
+				break;
+			}
+			case 13: {
+				memset(ic, 0, sizeof(ic));
+				ic[0] = 8, ic[5] = 1, ic[7] = 1;
+				memcpy(ic + 8, "pingpingpingpingpingpingpingping", 32);
+				uint16_t c = csum(ic, 40, 0) ^ 0x3333;
+
+				ic[2] = c >> 8, ic[3] = c & 255;
+				n += iph(fr + n, 1, 40, 5, 4, -1, 1);
+				memcpy(fr + n, ic, 40), n += 40;
+				break;
+			}
+			case 14:
+				n = eth(fr, 0x0806);
+				memcpy(fr + n, "\0\1\x08\0\6\4", 6), n += 6;
+				break;
+			default: { /* nonsense after an IPv4 Ethernet header */
+				size_t len = 1 + (rnd = rnd * 1103515245 + 12345) % 199;
+
+				for (size_t i = 0; i < len; i++)
+					fr[n + i] = (uint8_t)((rnd = rnd * 1103515245 + 12345) >> 16);
+				n += len;
+			}
+			}
+			if (sendto(raw, fr, n, 0, (struct sockaddr *)&ll, sizeof(ll)) == (ssize_t)n)
+				sent_bad++;
+		}
+		for (int k = 0; k < 5; k++) {
+			char msg[32], back[64];
+
+			snprintf(msg, sizeof(msg), "valid %d %d", r, k);
+			for (int attempt = 0; attempt < 3; attempt++) {
+				sendto(us, msg, strlen(msg), 0, (struct sockaddr *)&a, sizeof(a));
+				ssize_t n = recv(us, back, sizeof(back) - 1, 0);
+
+				if (n == (ssize_t)strlen(msg) && !memcmp(back, msg, n)) {
+					echoed++;
+					break;
+				}
+			}
+		}
+	}
+	char bye[32];
+
+	snprintf(bye, sizeof(bye), "BYE %d", sent_bad);
+	for (int i = 0; i < 3; i++) {
+		sendto(us, bye, strlen(bye), 0, (struct sockaddr *)&a, sizeof(a));
+		usleep(50000);
+	}
+	printf("malformed: %d broken frames of %d kinds sent; %d of 100 valid datagrams echoed\n",
+	       sent_bad, kinds, echoed);
+	return echoed == 100 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 5 && !strcmp(argv[1], "udp"))
+		return udp(argv[2], atoi(argv[3]), atoi(argv[4]));
+	if (argc == 6 && !strcmp(argv[1], "tcp"))
+		return tcp(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+	if (argc == 5 && !strcmp(argv[1], "http"))
+		return http(argv[2], atoi(argv[3]), atoi(argv[4]));
+	if (argc == 6 && !strcmp(argv[1], "malformed"))
+		return malformed(argv[2], argv[3], argv[4], atoi(argv[5]));
+	fprintf(stderr, "usage: see the comment at the top of tools/netclient.c\n");
+	return 2;
+}
