@@ -1,33 +1,10 @@
 #include "lib/acpi.h"
 
 #include "lib/errno.h"
+#include "lib/unaligned.h"
 
 #define SDT_HEADER_LEN 36
 #define SDT_MAX_LEN (1u << 20)
-
-static uint32_t ld32(const uint8_t *p)
-{
-	uint32_t v;
-
-	__builtin_memcpy(&v, p, 4);
-	return v;
-}
-
-static uint16_t ld16(const uint8_t *p)
-{
-	uint16_t v;
-
-	__builtin_memcpy(&v, p, 2);
-	return v;
-}
-
-static uint64_t ld64(const uint8_t *p)
-{
-	uint64_t v;
-
-	__builtin_memcpy(&v, p, 8);
-	return v;
-}
 
 static bool sum_ok(const uint8_t *p, size_t len)
 {

@@ -11,6 +11,7 @@
 #include "lib/errno.h"
 #include "lib/inet.h"
 #include "lib/string.h"
+#include "lib/unaligned.h"
 #include "mm/mm.h"
 #include "sched/sched.h"
 #include "sched/sync.h"
@@ -177,22 +178,6 @@ static void feed(struct nif *n, struct pkt *k)
 	}
 	if (n->lw.input(p, &n->lw) != ERR_OK)
 		pbuf_free(p);
-}
-
-static uint16_t ld16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, 2);
-	return v;
-}
-
-static uint32_t ld32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return v;
 }
 
 /* the flow that claims this frame, or NULL */
