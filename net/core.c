@@ -492,6 +492,16 @@ uint32_t net_addr(void)
 	return ip4_addr_get_u32(netif_ip4_addr(&nifs[0]->lw));
 }
 
+void net_quiesce(uint64_t deadline)
+{
+	for (unsigned i = 0; i < nnifs; i++)
+		while (!chan_empty(&nifs[i]->deflt.ch) && clock_ns() < deadline)
+			thread_sleep(MS);
+	/* the net thread pops under the core lock: once we hold it, what it popped is done */
+	net_lock();
+	net_unlock();
+}
+
 void net_stats(struct net_stats *s)
 {
 	*s = st;

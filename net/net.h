@@ -54,5 +54,8 @@ struct net_stats {
 	uint64_t dropped;
 };
 void net_stats(struct net_stats *s);
+/* Waits (until the deadline) for the net thread to have processed what the default
+ * channels hold now, so that counters read next include it. */
+void net_quiesce(uint64_t deadline);
 
 #endif
