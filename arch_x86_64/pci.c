@@ -156,6 +156,17 @@ unsigned pci_find_cap(pci_bdf d, uint8_t id, unsigned from)
 	return 0;
 }
 
+/* what a BAR register reads back after all ones were written to it; its value restored.
+ * The caller has turned decoding off, so the all-ones address never decodes. */
+static uint32_t size_probe(pci_bdf d, unsigned off, uint32_t orig)
+{
+	pci_write32(d, off, UINT32_MAX);
+	uint32_t v = pci_read32(d, off);
+
+	pci_write32(d, off, orig);
+	return v;
+}
+
 int pci_bar(pci_bdf d, unsigned i, uint64_t *pa, uint64_t *size)
 {
 	unsigned off = PCI_CFG_BAR0 + 4 * i;
@@ -173,19 +184,10 @@ int pci_bar(pci_bdf d, unsigned i, uint64_t *pa, uint64_t *size)
 	uint32_t hi = wide ? pci_read32(d, off + 4) : 0;
 	uint16_t cmd = pci_read16(d, PCI_CFG_COMMAND);
 
-	/* size it with decoding off, so the all-ones address never decodes */
 	pci_write16(d, PCI_CFG_COMMAND, cmd & ~(PCI_CMD_MEMORY | PCI_CMD_IO));
-	pci_write32(d, off, UINT32_MAX);
-	uint64_t mask = pci_read32(d, off) & ~0xfu;
+	uint64_t mask = size_probe(d, off, lo) & ~0xfu;
 
-	pci_write32(d, off, lo);
-	if (wide) {
-		pci_write32(d, off + 4, UINT32_MAX);
-		mask |= (uint64_t)pci_read32(d, off + 4) << 32;
-		pci_write32(d, off + 4, hi);
-	} else {
-		mask |= 0xffffffff00000000ull;
-	}
+	mask |= wide ? (uint64_t)size_probe(d, off + 4, hi) << 32 : 0xffffffff00000000ull;
 	pci_write16(d, PCI_CFG_COMMAND, cmd);
 	if (!(mask & ~0xfull) || mask == 0xffffffff00000000ull)
 		return -EINVAL; /* not implemented */
@@ -207,10 +209,8 @@ int pci_io_bar(pci_bdf d, unsigned i, uint16_t *port, uint16_t *size)
 	uint16_t cmd = pci_read16(d, PCI_CFG_COMMAND);
 
 	pci_write16(d, PCI_CFG_COMMAND, cmd & ~(PCI_CMD_MEMORY | PCI_CMD_IO));
-	pci_write32(d, off, UINT32_MAX);
-	uint32_t mask = pci_read32(d, off) & 0xfffcu;
+	uint32_t mask = size_probe(d, off, lo) & 0xfffcu;
 
-	pci_write32(d, off, lo);
 	pci_write16(d, PCI_CFG_COMMAND, cmd);
 	if (!mask)
 		return -EINVAL;
