@@ -132,9 +132,22 @@ void sched_dump(const struct thread *t)
 		hal->irq_stats(buf, sizeof(buf));
 		kprintf("sched dump interrupts: %s\n", buf);
 	}
-	if (t)
-		kprintf("sched dump thread %s: cpu %u, state %d, wake %d, join %p\n", t->name,
-			t->cpu, t->state, t->wake, (void *)t->join);
+	if (t) {
+		uint64_t now = hal->clock_ns();
+
+		kprintf("sched dump thread %s: cpu %u, state %d, wake %d, join %p, timer %s",
+			t->name, t->cpu, t->state, t->wake, (void *)t->join,
+			t->timer.slot ? "armed" : "idle");
+		if (t->timer.slot)
+			kprintf(" (%s %lu ms)", t->timer.deadline > now ? "due in" : "overdue by",
+				(t->timer.deadline > now ? t->timer.deadline - now
+							 : now - t->timer.deadline) / 1000000);
+		for (unsigned i = 0; i < WAIT_NODES; i++)
+			if (__atomic_load_n(&t->wnodes[i].in_use, __ATOMIC_ACQUIRE))
+				kprintf("; wait node %u: queue %p, state %d", i,
+					(void *)t->wnodes[i].q, t->wnodes[i].state);
+		kprintf("\n");
+	}
 }
 
 void sched_nudge(unsigned cpu)
@@ -344,7 +357,10 @@ static void schedule(void)
 	if (!next)
 		next = c->idle;
 	__atomic_store_n(&next->state, T_RUNNING, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&next->wake, 0, __ATOMIC_SEQ_CST);
+	/* next->wake stays: a wake that came while next was running (between its check of
+	 * a condition and sched_block) must survive a preemption or a yield on the way, or
+	 * that sched_block sleeps through it. Only sched_block consumes it; a stale one
+	 * costs one spurious return, which every caller loops on. */
 	c->current = next;
 	if (next != prev)
 		c->slice_armed = false; /* a fresh slice */

@@ -393,6 +393,19 @@ void selftest_sched(struct result *r, const struct boot_info *bi)
 			  consumed_sum == (uint64_t)items * (items - 1) / 2,
 	       "producer/consumer: %lu items out of order or lost", consumed_bad);
 
+	/* a wake that arrives while the thread runs survives a trip through the scheduler
+	 * (a preemption or a yield before it blocks): sched_block then returns at once.
+	 * Until 2026-11 schedule() cleared it, and a thread preempted between its last check
+	 * and sched_block slept for ever (a TCP connection stalled on xen-pvh). */
+	unsigned lost = 0;
+
+	for (int i = 0; i < 100; i++) {
+		sched_wake(thread_self());
+		thread_yield();
+		lost += sched_block(clock_ns() + 200 * MS) == -ETIMEDOUT;
+	}
+	EXPECT(r, !lost, "%u of 100 wakes were lost across a yield", lost);
+
 	/* preemption: a thread that never yields does not starve one on its CPU */
 	spin_done = 0;
 	ran_at = 0;
