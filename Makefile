@@ -147,11 +147,14 @@ unit: $(BUILD)/host/unit $(BUILD)/host/unit-tsan $(BUILD)/amphi.elf
 	$(PYTHON) tools/check_notes.py $(BUILD)/amphi.elf
 
 # The guest command line for `make run`; CMDLINE=... overrides it.
+# HV=qemu (TCG, the default), kvm (the local KVM, microvm), xen-pv or xen-pvh (through the
+# nested Xen rig); ACCEL=kvm is the same as HV=kvm.
 CMDLINE ?=
 ACCEL ?= tcg
+HV ?= qemu
 run: deps
-	@$(MAKE) --no-print-directory all
-	$(PYTHON) test_matrix/run.py --boot --accel $(ACCEL) --cmdline "$(CMDLINE)"
+	@$(MAKE) --no-print-directory all $(BUILD)/netclient
+	$(PYTHON) test_matrix/run.py --boot --accel $(ACCEL) --hv $(HV) --cmdline "$(CMDLINE)"
 
 matrix: all $(BUILD)/netclient
 	$(PYTHON) test_matrix/run.py $(MATRIX_ARGS)

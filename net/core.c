@@ -30,6 +30,7 @@
 #define MAX_FLOWS 64
 #define TXQ 64
 #define BATCH 32
+#define TX_WAIT_MS 500
 
 struct nif {
 	struct netif lw;
@@ -87,14 +88,25 @@ void net_lock(void)
 static void flush(struct nif *n)
 {
 	unsigned sent = 0;
+	uint64_t until = 0;
 
-	for (int tries = 0; sent < n->ntx && tries < 50; tries++) {
+	/* a full ring: the device's completions are reaped on the next try. Wait for room
+	 * (bounded: a backend that stops consuming costs a drop, never a hang) rather than
+	 * drop at once, which would cost TCP a retransmission timeout. */
+	for (int tries = 0; sent < n->ntx; tries++) {
 		sent += n->dev->ops->xmit(n->dev, n->txq + sent, n->ntx - sent);
-		if (sent < n->ntx) {
-			if (!n->dev->link_up)
-				break;
-			thread_yield(); /* the ring is full: completions are reaped on the next try */
+		if (sent == n->ntx || !n->dev->link_up)
+			break;
+		if (tries < 8) {
+			thread_yield();
+			continue;
 		}
+		if (!until)
+			until = clock_ns() + TX_WAIT_MS * MS;
+		else if (clock_ns() >= until)
+			break;
+		thread_sleep(MS);
+		st.tx_waits++;
 	}
 	st.tx_frames += sent;
 	for (; sent < n->ntx; sent++) {
@@ -275,9 +287,14 @@ static int rx_thread(void *arg)
 			if (k == nw)
 				woken[nw++] = f;
 		}
-		for (unsigned k = 0; k < nw; k++)
+		for (unsigned k = 0; k < nw; k++) {
+			struct sem *p = __atomic_load_n(&woken[k]->poller, __ATOMIC_ACQUIRE);
+
 			if (woken[k]->wake)
 				sem_up(woken[k]->wake);
+			if (p)
+				sem_up(p);
+		}
 		__atomic_add_fetch(&n->rx_gen, 1, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&n->rx_busy, false, __ATOMIC_SEQ_CST);
 	}
@@ -308,8 +325,13 @@ void net_flow_del(struct flow *f)
 		__atomic_compare_exchange_n(&flows[i], &g, NULL, false, __ATOMIC_SEQ_CST,
 					    __ATOMIC_SEQ_CST);
 	}
-	/* a receive thread in the middle of a batch may still push into it: wait for it to
-	 * finish that batch */
+	/* a receive thread in the middle of a batch may still push into it */
+	net_rx_barrier();
+	net_drain(f);
+}
+
+void net_rx_barrier(void)
+{
 	for (unsigned i = 0; i < nnifs; i++) {
 		struct nif *n = nifs[i];
 		uint64_t gen = __atomic_load_n(&n->rx_gen, __ATOMIC_SEQ_CST);
@@ -318,7 +340,6 @@ void net_flow_del(struct flow *f)
 		       __atomic_load_n(&n->rx_gen, __ATOMIC_SEQ_CST) == gen)
 			thread_sleep(MS);
 	}
-	net_drain(f);
 }
 
 unsigned net_drain(struct flow *f)

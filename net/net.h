@@ -32,17 +32,22 @@ struct flow {
 	uint16_t rport;	     /* network order; 0: any */
 	struct chan ch;
 	struct sem *wake;    /* upped after a push */
+	struct sem *poller;  /* also upped after a push while set (sock_poll) */
 	uint64_t drops;	     /* the channel was full */
 };
 int net_flow_add(struct flow *f);
 /* Takes it out of the table; once this returns the receive threads no longer see it.
  * What is left in the channel is processed. */
 void net_flow_del(struct flow *f);
+/* Returns once no receive thread can still be using a flow's wake or poller pointer
+ * read before this call (they finish the batch in hand). */
+void net_rx_barrier(void);
 /* Feeds what the channel holds to lwIP; returns how many frames. */
 unsigned net_drain(struct flow *f);
 
 struct net_stats {
 	uint64_t rx_frames, classified, to_default, chan_drops, tx_frames, tx_drops;
+	uint64_t tx_waits; /* 1 ms waits for room in a full transmit ring */
 	/* lwIP's: frames it threw away, by reason */
 	uint64_t ip_drop, ip_chkerr, ip_lenerr, ip_proterr, udp_chkerr, udp_drop, tcp_chkerr,
 		tcp_drop, icmp_drop, link_drop, etharp_drop;

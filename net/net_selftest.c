@@ -27,8 +27,10 @@ static void report(struct result *r)
 	uint64_t pk = d ? d->st.rx_packets + d->st.tx_packets : 0;
 
 	kprintf("net: %lu frames in (%lu to flow channels, %lu to the default one, %lu channel "
-		"drops), %lu out (%lu dropped); %lu kicks and %lu interrupts per 1000 packets\n",
+		"drops), %lu out (%lu dropped, %lu ms waiting for ring room); %lu kicks and %lu "
+		"interrupts per 1000 packets\n",
 		s.rx_frames, s.classified, s.to_default, s.chan_drops, s.tx_frames, s.tx_drops,
+		s.tx_waits,
 		pk ? d->st.kicks * 1000 / pk : 0, pk ? d->st.irqs * 1000 / pk : 0);
 	kprintf("net: lwIP dropped: ip %lu (checksum %lu, length %lu, protocol %lu), udp %lu "
 		"(checksum %lu), tcp %lu (checksum %lu), icmp %lu (checksum %lu), link %lu\n",
@@ -43,47 +45,77 @@ static void report(struct result *r)
 	}
 }
 
+/* test=udp_echo: one thread serves UDP ports 7 and 9 through sock_poll and echoes every
+ * datagram from the port it came to, until "BYE"; the client alternates between the two
+ * ports, so both must be seen ready, one at a time and together. */
 void selftest_udp_echo(struct result *r, const struct boot_info *bi)
 {
-	uint64_t want = 10000, n = 0, bytes = 0;
+	static const uint16_t ports[2] = { 7, 9 };
+	uint64_t want = 10000, n = 0, bytes = 0, per[2] = { 0, 0 }, polls = 0, both = 0;
 	static uint8_t buf[2048];
+	struct sock_pollfd pf[2];
 	int rc = net_start(bi->cmdline, clock_ns() + 30000 * MS);
+	bool bye = false;
 
 	cmdline_get_u64(bi->cmdline, "udp_count", &want);
 	EXPECT(r, rc == 0, "the network did not come up: %d", rc);
 	if (rc)
 		return;
-	int s = sock_socket(SOCK_DGRAM);
+	for (unsigned i = 0; i < 2; i++) {
+		int s = sock_socket(SOCK_DGRAM);
 
-	EXPECT(r, s >= 0, "socket: %d", s);
-	if (s < 0)
-		return;
-	rc = sock_bind(s, 0, 7);
-	EXPECT(r, rc == 0, "bind to port 7: %d", rc);
-	sock_set_timeout(s, 60000);
-	kprintf("net: udp echo ready on port 7\n");
-	while (r->ok) {
-		uint32_t ip;
-		uint16_t port;
-		long len = sock_recvfrom(s, buf, sizeof(buf), &ip, &port);
+		pf[i] = (struct sock_pollfd){ .fd = s, .events = POLLIN };
+		EXPECT(r, s >= 0, "socket: %d", s);
+		if (s < 0)
+			return;
+		rc = sock_bind(s, 0, ports[i]);
+		EXPECT(r, rc == 0, "bind to port %u: %d", ports[i], rc);
+	}
+	kprintf("net: udp echo ready on ports 7 and 9\n");
+	while (r->ok && !bye) {
+		int ready = sock_poll(pf, 2, 60000);
 
-		if (len < 0) {
-			EXPECT(r, false, "recvfrom after %lu datagrams: %ld", n, len);
+		polls++;
+		if (ready <= 0) {
+			EXPECT(r, false, "poll after %lu datagrams: %d", n, ready);
 			break;
 		}
-		if (len == 3 && !memcmp(buf, "BYE", 3))
-			break;
-		long sent = sock_sendto(s, buf, (size_t)len, ip, port);
+		EXPECT(r, ready == (pf[0].revents != 0) + (pf[1].revents != 0),
+		       "poll said %d, revents %x %x", ready, pf[0].revents, pf[1].revents);
+		both += ready == 2;
+		for (unsigned i = 0; i < 2 && !bye; i++) {
+			if (!pf[i].revents)
+				continue;
+			EXPECT(r, pf[i].revents == POLLIN, "port %u: revents %x", ports[i],
+			       pf[i].revents);
+			uint32_t ip;
+			uint16_t port;
+			long len = sock_recvfrom(pf[i].fd, buf, sizeof(buf), &ip, &port);
 
-		EXPECT(r, sent == len, "sendto: %ld", sent);
-		n++;
-		bytes += (uint64_t)len;
+			if (len < 0) {
+				EXPECT(r, false, "recvfrom after %lu datagrams: %ld", n, len);
+				break;
+			}
+			if (len == 3 && !memcmp(buf, "BYE", 3)) {
+				bye = true;
+				break;
+			}
+			long sent = sock_sendto(pf[i].fd, buf, (size_t)len, ip, port);
+
+			EXPECT(r, sent == len, "sendto: %ld", sent);
+			n++;
+			per[i]++;
+			bytes += (uint64_t)len;
+		}
 	}
-	sock_close(s);
-	kprintf("net: udp echoed %lu datagrams, %lu bytes\n", n, bytes);
+	sock_close(pf[0].fd);
+	sock_close(pf[1].fd);
+	kprintf("net: udp echoed %lu datagrams (port 7: %lu, port 9: %lu), %lu bytes; %lu polls, "
+		"%lu with both ports ready\n", n, per[0], per[1], bytes, polls, both);
 	report(r);
 	EXPECT(r, n >= want, "echoed %lu datagrams, %lu expected", n, want);
-	result_note(r, "echoed=%lu bytes=%lu", n, bytes);
+	EXPECT(r, per[0] && per[1], "a port saw nothing: %lu and %lu", per[0], per[1]);
+	result_note(r, "echoed=%lu bytes=%lu polls=%lu", n, bytes, polls);
 }
 
 /* test=tcp: a server on port 5001 takes tcp_conns= (10) connections, each on its own
@@ -104,9 +136,11 @@ static uint8_t pattern_byte(uint32_t id, uint64_t i)
 struct tcp_job {
 	int fd;
 	uint64_t bytes;
-	uint64_t bad, got, sent;
+	uint64_t bad, got, sent; /* got and sent are read by the watchdog while they change */
 	int err;
+	bool finished;
 	const char *what;
+	char state[320]; /* the socket's state when it failed */
 };
 
 static int tcp_worker(void *arg)
@@ -168,9 +202,70 @@ static int tcp_worker(void *arg)
 	while ((n = sock_recv(j->fd, buf, CHUNK)) > 0)
 		;
 out:
+	if (j->err)
+		sock_describe(j->fd, j->state, sizeof(j->state));
 	sock_close(j->fd);
+	__atomic_store_n(&j->finished, true, __ATOMIC_RELEASE);
 	kfree(buf);
 	return 0;
+}
+
+static uint64_t tcp_progress(const struct tcp_job *jobs, unsigned n)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		sum += __atomic_load_n(&jobs[i].got, __ATOMIC_RELAXED) +
+		       __atomic_load_n(&jobs[i].sent, __ATOMIC_RELAXED);
+	return sum;
+}
+
+/* Waits for the workers. Whenever no byte has moved for 20 s it prints every open
+ * connection's state; after TCP_GIVE_UP_S without progress it gives up on the rest (their
+ * sockets time out after 60 s of silence, so this means a worker is stuck elsewhere). */
+#define TCP_GIVE_UP_S 150
+
+static void tcp_wait(struct result *r, struct tcp_job *jobs, struct thread **t, unsigned n)
+{
+	uint64_t last = tcp_progress(jobs, n), since = clock_ns();
+	unsigned dumps = 0;
+	char line[320];
+
+	for (unsigned i = 0; i < n;) {
+		if (thread_join(t[i], clock_ns() + 1000 * MS, NULL) == 0) {
+			EXPECT(r, jobs[i].err == 0, "connection %u: %s: %d (%s)", i, jobs[i].what,
+			       jobs[i].err, jobs[i].state);
+			i++;
+			continue;
+		}
+		uint64_t now = clock_ns(), p = tcp_progress(jobs, n);
+
+		if (p != last) {
+			last = p;
+			since = now;
+			dumps = 0;
+			continue;
+		}
+		if ((now - since) / (1000 * MS) >= 20 * (dumps + 1)) {
+			dumps++;
+			kprintf("net: tcp: no progress for %lu s\n", (uint64_t)((now - since) / (1000 * MS)));
+			for (unsigned c = 0; c < n; c++) {
+				if (__atomic_load_n(&jobs[c].finished, __ATOMIC_ACQUIRE))
+					continue;
+				sock_describe(jobs[c].fd, line, sizeof(line));
+				kprintf("net: tcp: connection %u: got %lu sent %lu; %s\n", c,
+					__atomic_load_n(&jobs[c].got, __ATOMIC_RELAXED),
+					__atomic_load_n(&jobs[c].sent, __ATOMIC_RELAXED), line);
+				if (dumps == 1)
+					sched_dump(t[c]);
+			}
+		}
+		if (now - since >= TCP_GIVE_UP_S * 1000 * MS) {
+			EXPECT(r, false, "connection %u stalled for %u s: got %lu sent %lu", i,
+			       TCP_GIVE_UP_S, jobs[i].got, jobs[i].sent);
+			return;
+		}
+	}
 }
 
 void selftest_tcp(struct result *r, const struct boot_info *bi)
@@ -215,10 +310,8 @@ void selftest_tcp(struct result *r, const struct boot_info *bi)
 	}
 	uint64_t bad = 0, total = 0;
 
+	tcp_wait(r, jobs, t, started);
 	for (unsigned i = 0; i < started; i++) {
-		EXPECT(r, thread_join(t[i], clock_ns() + 600000 * MS, NULL) == 0,
-		       "connection %u stalled", i);
-		EXPECT(r, jobs[i].err == 0, "connection %u: %s: %d", i, jobs[i].what, jobs[i].err);
 		bad += jobs[i].bad;
 		total += jobs[i].got + jobs[i].sent;
 	}

@@ -5,6 +5,7 @@
 #include "net/socket.h"
 
 #include "lib/errno.h"
+#include "lib/format.h"
 #include "lib/string.h"
 #include "mm/mm.h"
 #include "net/net.h"
@@ -406,15 +407,19 @@ long sock_send(int s, const void *buf, size_t len)
 			return done ? (long)done : k->err ? k->err : -ENOTCONN;
 		}
 		size_t room = tcp_sndbuf(k->tcp), n = MIN(room, len - done);
+		bool nomem = false;
 
 		n = MIN(n, (size_t)0xffff);
 		if (n && tcp_sndqueuelen(k->tcp) < TCP_SND_QUEUELEN - 4) {
 			err_t e = tcp_write(k->tcp, (const uint8_t *)buf + done, (u16_t)n,
 					    TCP_WRITE_FLAG_COPY);
 
-			if (e == ERR_OK)
+			if (e == ERR_OK) {
 				done += n;
-			else if (e != ERR_MEM) {
+			} else if (e == ERR_MEM) {
+				nomem = true; /* out of memory: no callback will say when to retry */
+				n = 0;
+			} else {
 				net_unlock();
 				return done ? (long)done : lwip_err(e);
 			}
@@ -423,7 +428,11 @@ long sock_send(int s, const void *buf, size_t len)
 		}
 		tcp_output(k->tcp);
 		net_unlock();
-		if (!n && sem_down(&k->wake, until))
+		if (n)
+			continue;
+		/* wait for an acknowledgement (tcp_sent_cb), or retry memory after 10 ms */
+		if (sem_down(&k->wake, nomem ? MIN(until, clock_ns() + 10 * MS) : until) &&
+		    clock_ns() >= until)
 			return done ? (long)done : -ETIMEDOUT;
 	}
 	return (long)done;
@@ -573,6 +582,31 @@ int sock_close(int s)
 	return 0;
 }
 
+int sock_describe(int s, char *buf, size_t size)
+{
+	struct sock *k = get(s);
+
+	if (!k)
+		return ksnprintf(buf, size, "socket %d: not open", s);
+	net_lock();
+	int n = ksnprintf(buf, size, "socket %d: flow %s (%u queued, %lu dropped), err %d, fin %d, "
+			  "rx %u bytes", s, k->flow_on ? "on" : "off",
+			  k->flow_on ? k->flow.ch.tail - k->flow.ch.head : 0, k->flow.drops, k->err,
+			  k->rx_fin, k->rx ? k->rx->tot_len : 0);
+	struct tcp_pcb *t = k->type == SOCK_STREAM && !k->listening ? k->tcp : NULL;
+
+	if (t && n >= 0 && (size_t)n < size)
+		n += ksnprintf(buf + n, size - (size_t)n,
+			       "; tcp state %d, snd_buf %u, queue %u, unsent %s, unacked %s, "
+			       "snd_wnd %u, rcv_wnd %u, nrtx %u, rto %d ticks, ooseq %s",
+			       (int)t->state, (unsigned)tcp_sndbuf(t), (unsigned)tcp_sndqueuelen(t),
+			       t->unsent ? "yes" : "no", t->unacked ? "yes" : "no",
+			       (unsigned)t->snd_wnd, (unsigned)t->rcv_wnd, (unsigned)t->nrtx,
+			       (int)t->rto, t->ooseq ? "yes" : "no");
+	net_unlock();
+	return n;
+}
+
 static short ready(struct sock *k, short events)
 {
 	short r = 0;
@@ -604,11 +638,15 @@ int sock_poll(struct sock_pollfd *fds, unsigned n, int timeout_ms)
 	int count;
 
 	sem_init(&ps, 0);
+	/* lwIP's callbacks up ps through k->poller, the receive threads (a frame pushed into
+	 * the socket's channel) through its flow's poller */
 	for (unsigned i = 0; i < n; i++) {
 		struct sock *k = get(fds[i].fd);
 
-		if (k)
+		if (k) {
 			__atomic_store_n(&k->poller, &ps, __ATOMIC_RELEASE);
+			__atomic_store_n(&k->flow.poller, &ps, __ATOMIC_RELEASE);
+		}
 	}
 	for (;;) {
 		count = 0;
@@ -630,16 +668,20 @@ int sock_poll(struct sock_pollfd *fds, unsigned n, int timeout_ms)
 		}
 		if (count || clock_ns() >= until)
 			break;
-		/* callbacks wake ps; frames pushed into a channel are noticed on the next slice */
-		sem_down(&ps, MIN(until, clock_ns() + 10 * MS));
+		sem_down(&ps, until);
 	}
-	net_lock(); /* wake() runs under the core lock: after this none can touch ps */
 	for (unsigned i = 0; i < n; i++) {
 		struct sock *k = get(fds[i].fd);
 
-		if (k)
+		if (k) {
 			__atomic_store_n(&k->poller, NULL, __ATOMIC_RELEASE);
+			__atomic_store_n(&k->flow.poller, NULL, __ATOMIC_RELEASE);
+		}
 	}
+	/* ps lives on this stack: wake() runs under the core lock, so once we have held it no
+	 * callback can touch ps; the barrier does the same for the receive threads */
+	net_lock();
 	net_unlock();
+	net_rx_barrier();
 	return count;
 }

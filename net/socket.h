@@ -36,5 +36,7 @@ int sock_close(int s);
 int sock_poll(struct sock_pollfd *fds, unsigned n, int timeout_ms);
 /* Blocking calls give up with -ETIMEDOUT after ms (0: never, the default). */
 int sock_set_timeout(int s, unsigned ms);
+/* One line of a socket's state (channel, lwIP's TCP state) for diagnostics. */
+int sock_describe(int s, char *buf, size_t size);
 
 #endif

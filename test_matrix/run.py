@@ -2,7 +2,8 @@
 """The Amphi test matrix: the same build/amphi.elf on every platform cell x every guest test.
 
     run.py [--cells a,b] [--tests x,y] [--repeat N] [--list]   run the matrix (make test)
-    run.py --boot [--accel tcg|kvm] [--cmdline ..] boot once, console on this terminal (make run)
+    run.py --boot [--hv qemu|kvm|xen-pv|xen-pvh] [--cmdline ..]
+                                                   boot once, console on this terminal (make run)
 
 Guests report over their console in fixed lines ("TEST <name> PASS|FAIL ...", "EXIT <code>",
 "PANIC ..."); the runner also takes the platform's own verdict (QEMU's isa-debug-exit status,
@@ -404,11 +405,13 @@ TESTS = [
     Test("tcp", "test=tcp ip=10.0.9.2/24", eval_device(
         "tcp", r"^(host|dom0): tcp: 10 of 10 connections moved \d+ KiB each way intact"),
         virtio="net", host="tcp", rig="tcp", timeout={"qemu": 300, "xen": 400},
-        extra={"kvm": "tcp_kib=256", "xen-pv": "tcp_kib=1024", "xen-pvh": "tcp_kib=1024"}),
-    # the default HTTP server answers curl three times
-    Test("http", "test=http ip=10.0.9.2/24", eval_device(
-        "http", r"^(host|dom0): http: Amphi 0\.1 on (qemu|kvm|xen-pv|xen-pvh): up "),
-        virtio="net", host="http", rig="http", timeout={"qemu": 120, "xen": 150}),
+        extra={"kvm": "tcp_kib=256"}),
+    # the guest takes a DHCP lease (busybox udhcpd on the host's side offers 10.0.9.2 only),
+    # then its default HTTP server answers curl three times
+    Test("http", "test=http ip=dhcp", eval_device(
+        "http", r"^net: DHCP lease 10\.0\.9\.2 on ",
+        r"^(host|dom0): http: Amphi 0\.1 on (qemu|kvm|xen-pv|xen-pvh): up "),
+        virtio="net", host="http", rig="dhcp,http", timeout={"qemu": 120, "xen": 150}),
     # broken frames of 17 kinds between valid datagrams: dropped and counted, no crash
     Test("malformed", "test=malformed ip=10.0.9.2/24", eval_device(
         "malformed", r"^(host|dom0): malformed: \d+ broken frames of \d+ kinds sent; 100 of 100 valid"),
@@ -474,6 +477,7 @@ class VirtioSetup:
         self.cmdline = ""
         self.host_lines = []
         self.pinger = None
+        self.dhcpd = self.dhcp_dir = None
 
     def args(self):
         t, cell = self.test, self.cell
@@ -497,6 +501,8 @@ class VirtioSetup:
                 r = subprocess.run(c, capture_output=True, text=True)
                 if r.returncode:
                     raise RuntimeError("%s: %s" % (" ".join(c), r.stderr.strip()))
+            if "ip=dhcp" in t.cmdline_for(cell):
+                self.start_dhcpd()
             return glob + ["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
                            "-device", "%s,netdev=n0,mac=%s%s" % (dev, GUEST_MAC, opts)]
         fd, self.img = tempfile.mkstemp(prefix="amphi-disk-", suffix=".img")
@@ -505,6 +511,20 @@ class VirtioSetup:
             f.truncate(16 << 20)
         return glob + ["-drive", "file=%s,format=raw,if=none,id=d0" % self.img,
                        "-device", "%s,drive=d0%s" % (dev, opts)]
+
+    def start_dhcpd(self):
+        """busybox udhcpd on tap0, offering the guest's address and nothing else."""
+        self.dhcp_dir = tempfile.mkdtemp(prefix="amphi-dhcp-")
+        conf = os.path.join(self.dhcp_dir, "udhcpd.conf")
+        with open(conf, "w") as f:
+            f.write("interface tap0\nstart %s\nend %s\nmax_leases 1\n"
+                    "lease_file %s/leases\npidfile %s/pid\noption subnet 255.255.255.0\n"
+                    "option router 10.0.9.1\noption lease 3600\n"
+                    % (GUEST_IP, GUEST_IP, self.dhcp_dir, self.dhcp_dir))
+        open(os.path.join(self.dhcp_dir, "leases"), "w").close()
+        self.dhcpd = subprocess.Popen(["ip", "netns", "exec", self.ns, "busybox", "udhcpd",
+                                       "-f", conf], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
 
     def wrap(self, cmd):
         return ["ip", "netns", "exec", self.ns] + cmd if self.ns else cmd
@@ -515,7 +535,7 @@ class VirtioSetup:
         if self.test.host == "ping" and line.startswith("net: ready"):
             self.pinger = threading.Thread(target=self.ping)
         elif self.test.host == "udp" and line.startswith("net: udp echo ready"):
-            self.pinger = threading.Thread(target=self.client, args=(["udp", GUEST_IP, "7", "10000"],))
+            self.pinger = threading.Thread(target=self.client, args=(["udp", GUEST_IP, "7,9", "10000"],))
         elif self.test.host == "tcp" and line.startswith("net: tcp ready"):
             m = re.search(r"tcp_kib=(\d+)", self.test.cmdline_for(self.cell))
             self.pinger = threading.Thread(target=self.client, args=(
@@ -552,6 +572,10 @@ class VirtioSetup:
     def finish(self):
         if self.pinger:
             self.pinger.join(250)
+        if self.dhcpd:
+            self.dhcpd.kill()
+            self.dhcpd.wait()
+            shutil.rmtree(self.dhcp_dir, ignore_errors=True)
         if self.ns:
             subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
         if self.img:
@@ -718,7 +742,7 @@ def xl_config(cell, test, name):
              'on_crash = "destroy"',
              'on_reboot = "destroy"']
     opts = test.rig.split(",")
-    if set(opts) & {"ping", "reconnect", "udp", "tcp", "http", "malformed"}:
+    if set(opts) & {"ping", "reconnect", "udp", "tcp", "http", "malformed", "serve", "dhcp"}:
         lines.append("vif = ['mac=%s,bridge=xenbr0']" % XEN_GUEST_MAC)
     if "disk" in opts:
         lines.append("disk = ['format=raw,vdev=xvda,access=rw,target=/tmp/%s.img']" % name)
@@ -726,6 +750,89 @@ def xl_config(cell, test, name):
         # QEMU's emulated SVM reports RDTSCP exits as RDTSC and Xen cannot decode them
         lines.append('tsc_mode = "native"')
     return "\n".join(lines) + "\n"
+
+
+def rig_command(rig, stage, jobs, nic="none"):
+    """Stages dom0's overlay (the kernel, netclient, dom0-init.sh, one xl config and job
+    line per (cell, test)) in stage and returns the QEMU command that boots the rig."""
+    os.makedirs(os.path.join(stage, "amphi"))
+    shutil.copy(KERNEL, os.path.join(stage, "amphi", "amphi.elf"))
+    shutil.copy(NETCLIENT, os.path.join(stage, "amphi", "netclient"))
+    shutil.copy(os.path.join(RIG_DIR, "dom0-init.sh"), os.path.join(stage, "init"))
+    os.chmod(os.path.join(stage, "init"), 0o755)
+    with open(os.path.join(stage, "amphi", "jobs"), "w") as jf:
+        for cell, test in jobs:
+            name = "%s-%s" % (cell.name, test.name)
+            with open(os.path.join(stage, "amphi", name + ".cfg"), "w") as f:
+                f.write(xl_config(cell, test, name))
+            opts = ([test.rig] if test.rig else []) + (["stop-console"] if test.stop_console else [])
+            jf.write("%s %d %s\n" % (name, test.limit(cell), ",".join(opts)))
+    overlay = subprocess.run("find . | cpio -o -H newc --quiet | gzip -1", shell=True,
+                             cwd=stage, capture_output=True, check=True).stdout
+    initrd = os.path.join(stage, "dom0+amphi.cpio.gz")
+    with open(initrd, "wb") as f:
+        with open(os.path.join(rig, "dom0.cpio.gz"), "rb") as base:
+            shutil.copyfileobj(base, f)
+        f.write(overlay)
+    return ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max,-smap", "-m", "1024",
+            "-smp", "2", "-display", "none", "-serial", "stdio", "-monitor", "none",
+            "-nic", nic, "-no-reboot", "-kernel", os.path.join(rig, "xen"),
+            "-append", "console=com1 com1=115200,8n1 dom0_mem=384M,max:384M "
+            "dom0_max_vcpus=1 bootscrub=0 loglvl=warning guest_loglvl=all",
+            "-initrd", "%s console=hvc0 rdinit=/init quiet,%s" % (os.path.join(rig, "vmlinux"), initrd)]
+
+
+def boot_xen(cell, cmdline, http_port):
+    """make run HV=xen-pv|xen-pvh: boots the rig with one guest, streams its console here
+    and forwards the host's http_port to the guest's port 80 (QEMU user network -> dom0's
+    eth0 port 8080 -> netclient relay -> the guest on xenbr0). Returns the guest's exit code
+    (its EXIT line), or 1."""
+    if "ip=" not in cmdline:  # no DHCP server on dom0's bridge
+        cmdline = (cmdline + " ip=10.0.9.2/24").strip()
+    rig, why = ensure_rig(lambda m: print(m, flush=True))
+    if not rig:
+        print("run.py: " + why)
+        return 1
+    test = Test("run", cmdline, None, rig="serve", timeout={"xen": 24 * 3600})
+    stage = tempfile.mkdtemp(prefix="amphi-run-")
+    code = None
+    try:
+        cmd = rig_command(rig, stage, [(cell, test)],
+                          nic="user,model=e1000,hostfwd=tcp:127.0.0.1:%d-10.0.2.15:8080" % http_port)
+        print("$ " + " ".join(cmd), flush=True)
+        print("Booting Xen and dom0 under TCG (about a minute), then `xl create` the guest.\n"
+              "Once this says 'ready', try:  curl http://localhost:%d/\n"
+              "Stop it with Ctrl-C." % http_port, flush=True)
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL)
+        try:
+            for raw in p.stdout:
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                m = re.match(r"^@@AMPHI-(CON|DOM0|XL|RIG|JOB) (?:[\w-]+\|)?(.*)$", line)
+                if not m:
+                    continue  # Xen's and dom0's boot messages
+                kind, text = m.groups()
+                if kind == "CON":
+                    print(text, flush=True)
+                    e = re.match(r"^EXIT (\d+)", text)
+                    if e:
+                        code = int(e.group(1))
+                elif kind == "RIG" and text.startswith(("TOOLSTACK_READY", "FAIL", "WARN")):
+                    print("xen rig: " + text, flush=True)
+                elif kind in ("DOM0", "XL"):
+                    print("dom0: " + text, flush=True)
+                    if text.startswith("relay: port 8080 to"):
+                        print("ready: curl http://localhost:%d/" % http_port, flush=True)
+            p.wait()
+        except KeyboardInterrupt:
+            p.terminate()
+            p.wait()
+            print("\nstopped")
+            return 0
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    print("guest exit code: %s" % code)
+    return 0 if code == 0 else 1
 
 
 def run_rig(jobs, say):
@@ -737,34 +844,11 @@ def run_rig(jobs, say):
     say("xen: booting Xen + dom0 once for %d guests" % len(jobs))
     stage = tempfile.mkdtemp(prefix="amphi-rig-")
     try:
-        os.makedirs(os.path.join(stage, "amphi"))
-        shutil.copy(KERNEL, os.path.join(stage, "amphi", "amphi.elf"))
-        shutil.copy(NETCLIENT, os.path.join(stage, "amphi", "netclient"))
-        shutil.copy(os.path.join(RIG_DIR, "dom0-init.sh"), os.path.join(stage, "init"))
-        os.chmod(os.path.join(stage, "init"), 0o755)
         names = {}
-        with open(os.path.join(stage, "amphi", "jobs"), "w") as jf:
-            for cell, test in jobs:
-                name = "%s-%s" % (cell.name, test.name)
-                names[name] = (cell, test)
-                with open(os.path.join(stage, "amphi", name + ".cfg"), "w") as f:
-                    f.write(xl_config(cell, test, name))
-                opts = ([test.rig] if test.rig else []) + (["stop-console"] if test.stop_console else [])
-                jf.write("%s %d %s\n" % (name, test.limit(cell), ",".join(opts)))
-        overlay = subprocess.run("find . | cpio -o -H newc --quiet | gzip -1", shell=True,
-                                 cwd=stage, capture_output=True, check=True).stdout
-        initrd = os.path.join(stage, "dom0+amphi.cpio.gz")
-        with open(initrd, "wb") as f:
-            with open(os.path.join(rig, "dom0.cpio.gz"), "rb") as base:
-                shutil.copyfileobj(base, f)
-            f.write(overlay)
+        for cell, test in jobs:
+            names["%s-%s" % (cell.name, test.name)] = (cell, test)
+        cmd = rig_command(rig, stage, jobs)
         budget = 120 + sum(t.limit(c) + 5 for c, t in jobs)
-        cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max,-smap", "-m", "1024",
-               "-smp", "2", "-display", "none", "-serial", "stdio", "-monitor", "none",
-               "-nic", "none", "-no-reboot", "-kernel", os.path.join(rig, "xen"),
-               "-append", "console=com1 com1=115200,8n1 dom0_mem=384M,max:384M "
-               "dom0_max_vcpus=1 bootscrub=0 loglvl=warning guest_loglvl=all",
-               "-initrd", "%s console=hvc0 rdinit=/init quiet,%s" % (os.path.join(rig, "vmlinux"), initrd)]
         t0 = time.monotonic()
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         text, timed_out = wait_output(p, budget)
@@ -852,6 +936,8 @@ def main():
     ap.add_argument("--list", action="store_true", help="list cells and tests")
     ap.add_argument("--boot", action="store_true", help="boot once with the console here (make run)")
     ap.add_argument("--accel", default="tcg", choices=("tcg", "kvm"))
+    ap.add_argument("--hv", default="qemu", choices=("qemu", "kvm", "xen-pv", "xen-pvh"),
+                    help="make run: qemu (TCG), kvm, or a Xen cell through the Xen rig")
     ap.add_argument("--cmdline", default="")
     ap.add_argument("--http-port", type=int, default=8080,
                     help="make run: the host port forwarded to the guest's HTTP server")
@@ -869,8 +955,10 @@ def main():
         if not os.path.exists(f) and not a.boot:
             print("run.py: %s is missing; run make test (or make matrix)" % f)
             return 2
+    if a.boot and a.hv.startswith("xen"):
+        return boot_xen(next(c for c in CELLS if c.name == a.hv), a.cmdline, a.http_port)
     if a.boot:
-        cell = CELLS[2] if a.accel == "kvm" else CELLS[0]
+        cell = CELLS[2] if a.accel == "kvm" or a.hv == "kvm" else CELLS[0]
         nic = "virtio-net-pci" if cell.pci else "virtio-net-device"
         cmd = qemu_base(cell, a.cmdline) + [
             "-serial", "mon:stdio", "-no-reboot",
@@ -957,12 +1045,43 @@ def main():
             log = os.path.join(logdir, "%s-%s.log" % (cn, tn))
             if os.path.exists(log):
                 with open(log) as f:
-                    tail = f.read().splitlines()[-25:]
-                print("  last lines of %s:\n    %s" % (os.path.relpath(log, ROOT), "\n    ".join(tail)))
+                    tail = failure_excerpt(f.read())
+                print("  from %s:\n    %s" % (os.path.relpath(log, ROOT), "\n    ".join(tail)))
     write_reports(cells, tests, results, tuple(counts), secs)
     print("\ntest matrix: %d passed, %d failed, %d skipped in %.0f s (build/test_matrix.md, .xml)"
           % (counts[0], counts[1], counts[2], secs))
     return 1 if counts[1] else 0
+
+
+def failure_excerpt(text):
+    """A short view of a failed run's log for the summary (CI shows only the end of the
+    output): the guest's last lines, then the tail of each other section, and of a Xen
+    dump on a timeout only what concerns guests' vCPUs."""
+    sections, name = {"guest": []}, "guest"
+    for line in text.splitlines():
+        m = re.match(r"^--- (.+) ---$", line)
+        if m:
+            name = m.group(1)
+            sections.setdefault(name, [])
+        else:
+            sections[name].append(line)
+    out = ["[guest] " + l for l in sections.pop("guest")[-12:]]
+    for name, lines in sections.items():
+        if "dmesg" in name or any("(XEN)" in l for l in lines):
+            picked, guest = [], False
+            for l in lines:
+                if "(XEN)" not in l:
+                    picked.append(l)
+                elif re.search(r"\bd[1-9]\d*v\d", l):
+                    picked.append(l)
+                    guest = "state" in l
+                elif guest and re.search(r"RIP:|RSP:|CR3:", l):
+                    picked.append(l)
+            lines = picked[-10:]
+        else:
+            lines = lines[-4:]
+        out += ["[%s] %s" % (name, l) for l in lines]
+    return out
 
 
 if __name__ == "__main__":

@@ -6,11 +6,12 @@
 #            linux-libc-dev (the virtio uapi headers, /usr/include/linux/virtio_*.h)
 #   run:     qemu-system-x86 (and qboot.rom from qemu-system-data), python3
 #   test:    gdb (the corrupt-boot test), iproute2 and iputils-ping (a tap device in a
-#            network namespace, and pings through it), and for the Xen rig (test_matrix/xen-rig/build.sh):
+#            network namespace, and pings through it), curl (the HTTP test), busybox (its
+#            udhcpd: the guest's DHCP lease in the HTTP test), and for the Xen rig (test_matrix/xen-rig/build.sh):
 #            debootstrap cpio gzip xz-utils
 set -eu
 PKGS="make gcc libc6-dev linux-libc-dev binutils libxen-dev qemu-system-x86 qemu-system-data
-      python3 gdb iproute2 iputils-ping debootstrap cpio gzip xz-utils"
+      python3 gdb iproute2 iputils-ping curl busybox debootstrap cpio gzip xz-utils"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

@@ -10,10 +10,13 @@
  *   http: GET / TIMES times; each answer must be 200 with a body.
  *   malformed: 20 rounds of 16 kinds of broken frames on IFACE (a raw socket), each round
  *        followed by 5 valid datagrams that must come back; then "BYE <broken frames>".
- *   netclient udp HOST PORT COUNT
+ *   netclient udp HOST PORT[,PORT...] COUNT   (datagram i goes to the (i mod n)th port)
  *   netclient tcp HOST PORT CONNS KIB
  *   netclient http HOST PORT TIMES
- *   netclient malformed IFACE GUEST_MAC HOST PORT */
+ *   relay: not a test; `make run HV=xen-pv` runs it in dom0 so that the host's forwarded
+ *        port reaches the guest: every connection to LPORT is joined to HOST:PORT.
+ *   netclient malformed IFACE GUEST_MAC HOST PORT
+ *   netclient relay LPORT HOST PORT */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,6 +24,7 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,10 +69,15 @@ static void payload(uint32_t seq, uint8_t *p, int size)
 		p[i] = (uint8_t)(seq * 31 + i * 7);
 }
 
-static int udp(const char *host, int port, int count)
+static int udp(const char *host, const char *ports, int count)
 {
-	int s = socket(AF_INET, SOCK_DGRAM, 0), size = 200, window = 32;
-	struct sockaddr_in a = addr(host, port);
+	int s = socket(AF_INET, SOCK_DGRAM, 0), size = 200, window = 32, np = 0;
+	struct sockaddr_in to[8];
+
+	for (const char *p = ports; *p && np < 8; p = strchr(p, ',') ? strchr(p, ',') + 1 : "")
+		to[np++] = addr(host, atoi(p));
+	if (!np)
+		return 2;
 	double *sent_at = calloc(count, sizeof(double)), t0 = now();
 	char *done = calloc(count, 1);
 	int ndone = 0, next = 0, outstanding = 0, resent = 0, bad = 0, dup = 0;
@@ -78,7 +87,7 @@ static int udp(const char *host, int port, int count)
 	while (ndone < count && now() - t0 < 240) {
 		while (next < count && outstanding < window) {
 			payload(next, buf, size);
-			sendto(s, buf, size, 0, (struct sockaddr *)&a, sizeof(a));
+			sendto(s, buf, size, 0, (struct sockaddr *)&to[next % np], sizeof(to[0]));
 			sent_at[next++] = now();
 			outstanding++;
 		}
@@ -105,14 +114,14 @@ static int udp(const char *host, int port, int count)
 		for (int i = 0; i < next; i++) {
 			if (!done[i] && t - sent_at[i] > 0.3) {
 				payload(i, buf, size);
-				sendto(s, buf, size, 0, (struct sockaddr *)&a, sizeof(a));
+				sendto(s, buf, size, 0, (struct sockaddr *)&to[i % np], sizeof(to[0]));
 				sent_at[i] = t;
 				resent++;
 			}
 		}
 	}
 	for (int i = 0; i < 3; i++) {
-		sendto(s, "BYE", 3, 0, (struct sockaddr *)&a, sizeof(a));
+		sendto(s, "BYE", 3, 0, (struct sockaddr *)&to[0], sizeof(to[0]));
 		usleep(50000);
 	}
 	double secs = now() - t0;
@@ -503,17 +512,81 @@ static int malformed(const char *iface, const char *guest_mac, const char *host,
 	return echoed == 100 ? 0 : 1;
 }
 
+/* ---- relay */
+struct pair {
+	int a, b;
+};
+
+static void *relay_one(void *arg)
+{
+	struct pair *p = arg;
+	struct pollfd f[2] = { { p->a, POLLIN, 0 }, { p->b, POLLIN, 0 } };
+	char buf[16384];
+
+	while (poll(f, 2, -1) > 0) {
+		int from = (f[0].revents & (POLLIN | POLLHUP | POLLERR)) ? 0 : 1;
+		ssize_t n = read(f[from].fd, buf, sizeof(buf));
+
+		if (n <= 0 || write(f[!from].fd, buf, n) != n)
+			break;
+	}
+	close(p->a);
+	close(p->b);
+	free(p);
+	return NULL;
+}
+
+static int relay(int lport, const char *host, int port)
+{
+	struct sockaddr_in l = { .sin_family = AF_INET, .sin_port = htons(lport) };
+	struct sockaddr_in to = addr(host, port);
+	int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(s, (struct sockaddr *)&l, sizeof(l)) || listen(s, 16)) {
+		printf("relay: port %d: %s\n", lport, strerror(errno));
+		return 1;
+	}
+	printf("relay: port %d to %s:%d\n", lport, host, port);
+	for (;;) {
+		int c = accept(s, NULL, NULL), g;
+
+		if (c < 0)
+			continue;
+		g = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(g, (struct sockaddr *)&to, sizeof(to))) {
+			printf("relay: %s:%d: %s\n", host, port, strerror(errno));
+			close(c);
+			close(g);
+			continue;
+		}
+		struct pair *p = malloc(sizeof(*p));
+		pthread_t t;
+
+		*p = (struct pair){ c, g };
+		if (pthread_create(&t, NULL, relay_one, p)) {
+			close(c);
+			close(g);
+			free(p);
+			continue;
+		}
+		pthread_detach(t);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 5 && !strcmp(argv[1], "udp"))
-		return udp(argv[2], atoi(argv[3]), atoi(argv[4]));
+		return udp(argv[2], argv[3], atoi(argv[4]));
 	if (argc == 6 && !strcmp(argv[1], "tcp"))
 		return tcp(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
 	if (argc == 5 && !strcmp(argv[1], "http"))
 		return http(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc == 6 && !strcmp(argv[1], "malformed"))
 		return malformed(argv[2], argv[3], argv[4], atoi(argv[5]));
+	if (argc == 5 && !strcmp(argv[1], "relay"))
+		return relay(atoi(argv[2]), argv[3], atoi(argv[4]));
 	fprintf(stderr, "usage: see the comment at the top of tools/netclient.c\n");
 	return 2;
 }

@@ -5,7 +5,8 @@
 #   OUT/vmlinux        Debian's 6.1 kernel as a plain ELF: Xen then need not xz-unpack a
 #                      bzImage under TCG (~4 s per boot)
 #   OUT/dom0.cpio.gz   a trimmed dom0 userland: busybox, xl, xenstored, xenconsoled, the
-#                      hotplug scripts and the kernel modules dom0 needs. Its /init comes
+#                      hotplug scripts and the kernel modules dom0 needs (e1000 only for
+#                      `make run HV=xen-pv`: dom0's link to QEMU's user network). Its /init comes
 #                      from the overlay the runner appends at boot (dom0-init.sh), so
 #                      changing the test flow never rebuilds this.
 #
@@ -94,7 +95,7 @@ for a in $("$WORK/x/bin/busybox" --list); do
 	[ -e "$S/usr/bin/$a" ] || [ -e "$S/usr/sbin/$a" ] || ln -s busybox "$S/usr/bin/$a"
 done
 for m in xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xen-blkback xen-netback \
-	bridge stp llc loop; do
+	bridge stp llc loop e1000; do
 	f=$(find "$WORK/x/lib/modules/$kver" -name "$m.ko*" | head -1)
 	[ -n "$f" ] || { echo "xen-rig: kernel module $m not found" >&2; exit 1; }
 	d=$S/usr/lib/modules/$kver/${f#"$WORK/x/lib/modules/$kver/"}

@@ -19,6 +19,10 @@
 #                  check the guest's pattern in sectors 2048-4095 after it is gone
 #   blkreconnect   (with disk) detach and re-attach the disk once the guest says
 #                  "blk: phase 1 done"
+#   serve          not a test (`make run HV=xen-pv`): the guest's console streamed as it
+#                  comes, dom0's eth0 (QEMU's user network, 10.0.2.15) up, and its port
+#                  8080 relayed to the guest's port 80 once the guest's HTTP server is up
+#   dhcp           busybox udhcpd on xenbr0 while the guest runs, offering it 10.0.9.2
 #   udp, tcp, http, malformed
 #                  a vif; once the guest says it is ready, /amphi/netclient (tools/netclient.c)
 #                  runs that test's host side against it (tcp: tcp_kib= from the guest's
@@ -112,14 +116,54 @@ disk_pattern() {
 	}'
 }
 
+# `make run HV=...`: one guest with its console streamed and its HTTP server reachable
+serve_job() {
+	modprobe e1000 || rig "WARN modprobe e1000 failed"
+	if ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0; then
+		n=0 # the e1000's link comes up a few seconds later under TCG
+		while [ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" != 1 ] && [ $n -lt 200 ]; do
+			sleep 0.05
+			n=$((n + 1))
+		done
+		dom0 "eth0 10.0.2.15 up, carrier $(cat /sys/class/net/eth0/carrier 2>/dev/null)"
+	else
+		dom0 "no eth0: the host cannot reach the guest"
+	fi
+	bridge_up
+	timeout "$limit" xl create -F "$cfg" >/tmp/xl-$name.log 2>&1 &
+	xlpid=$!
+	(tail -n +1 -F "$log" 2>/dev/null | while IFS= read -r l; do
+		echo "@@AMPHI-CON $name|${l%$(printf '\r')}"; done) &
+	tailpid=$!
+	(wait_console "http server on" 120 &&
+		/amphi/netclient relay 8080 $GUEST_IP 80 2>&1 | while read -r l; do dom0 "$l"; done) &
+	relaypid=$!
+	wait $xlpid
+	rc=$?
+	sleep 0.5 # the console's last lines
+	kill $tailpid $relaypid 2>/dev/null
+	pkill -f "netclient relay" 2>/dev/null; pkill -f "tail -n +1 -F" 2>/dev/null
+	sed "s/^/@@AMPHI-XL $name|/" /tmp/xl-$name.log
+	echo "@@AMPHI-JOB $name END reason=served secs=$(awk "BEGIN { print $(now) - $t0 }") xl_rc=$rc"
+}
+
 run_job() {
 	name=$1 limit=$2 opts=,$3,
 	cfg=/amphi/$name.cfg
 	log=/var/log/xen/console/guest-$name.log
 	t0=$(now)
 	rig "JOB $name BEGIN uptime=$t0 $3"
-	case $opts in *,ping,* | *,reconnect,* | *,udp,* | *,tcp,* | *,http,* | *,malformed,*)
+	case $opts in *,serve,*) serve_job; return ;; esac
+	case $opts in *,ping,* | *,reconnect,* | *,udp,* | *,tcp,* | *,http,* | *,malformed,* | *,dhcp,*)
 		bridge_up ;;
+	esac
+	dhcpd=
+	case $opts in *,dhcp,*)
+		printf 'interface xenbr0\nstart %s\nend %s\nmax_leases 1\nlease_file /tmp/leases\npidfile /tmp/udhcpd.pid\noption subnet 255.255.255.0\noption router 10.0.9.1\noption lease 3600\n' \
+			$GUEST_IP $GUEST_IP >/tmp/udhcpd.conf
+		: >/tmp/leases
+		udhcpd -f /tmp/udhcpd.conf >/tmp/udhcpd.log 2>&1 &
+		dhcpd=$! ;;
 	esac
 	case $opts in *,disk,*)
 		dd if=/dev/zero of=/tmp/$name.img bs=1M count=16 2>/dev/null
@@ -142,7 +186,7 @@ run_job() {
 			fi ;;
 		esac
 		case $opts in
-		*,udp,*) netclient "net: udp echo ready" udp $GUEST_IP 7 10000 ;;
+		*,udp,*) netclient "net: udp echo ready" udp $GUEST_IP 7,9 10000 ;;
 		*,tcp,*)
 			kib=$(sed -n 's/.*tcp_kib=\([0-9]*\).*/\1/p' "$cfg" | head -1)
 			netclient "net: tcp ready" tcp $GUEST_IP 5001 10 "${kib:-8192}" ;;
@@ -161,6 +205,7 @@ run_job() {
 		esac
 		wait $xlpid
 		rc=$?
+		[ -n "$dhcpd" ] && kill $dhcpd 2>/dev/null
 	elif [ "$opts" = ",stop-console," ]; then
 		# libxl waits for xenconsoled while it creates the domain, so freeze it only once
 		# the guest says it is running (it then waits 2 s before it floods its console)
