@@ -126,6 +126,19 @@ void panic_trap(const struct trap_frame *f, uint64_t cr2)
 		(void *)f->r11);
 	kprintf("  r12=%p r13=%p r14=%p r15=%p\n", (void *)f->r12, (void *)f->r13,
 		(void *)f->r14, (void *)f->r15);
+	/* the words at the stack pointer (an iret's frame, a return address), when it is in
+	 * the kernel's half and 8-byte aligned: read through the exception table */
+	if (f->rsp >> 63 && !(f->rsp & 7)) {
+		kprintf("  stack:");
+		for (int i = 0; i < 6; i++) {
+			const uint64_t *p = (const uint64_t *)f->rsp + i;
+
+			if (arch_probe_read(p))
+				break;
+			kprintf(" %p", (void *)*p);
+		}
+		kprintf("\n");
+	}
 	backtrace(f->rip, f->rbp);
 	finish();
 }

@@ -70,7 +70,8 @@ for d in bin sbin lib lib64; do ln -s usr/$d "$S/$d"; done
 ln -s ../run "$S/var/run"
 
 XB=/usr/lib/xen-4.17/bin
-bins="$XB/xl $XB/xenstored $XB/xenconsoled $XB/xen-init-dom0 $XB/libxl-save-helper
+# xenctx: the registers of a guest that triple-faulted (kept by on_reboot = "preserve")
+bins="$XB/xl $XB/xenstored $XB/xenconsoled $XB/xen-init-dom0 $XB/libxl-save-helper $XB/xenctx
       /usr/bin/xenstore /usr/bin/bash /usr/bin/ip /usr/sbin/losetup /usr/bin/flock
       /usr/bin/stat /usr/bin/readlink"
 for b in $bins; do
