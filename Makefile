@@ -10,7 +10,7 @@ LD := ld
 PYTHON ?= python3
 
 # Everything in these folders that is not a host test is kernel code.
-KDIRS := arch_x86_64 hv_kvm hv_xen virtio netfront blkfront net common mm sched lib
+KDIRS := arch_x86_64 hv_kvm hv_xen virtio netfront blkfront net common mm sched hp lib
 KSRC := $(filter-out %_test.c,$(foreach d,$(KDIRS),$(wildcard $(d)/*.c $(d)/*.S)))
 KOBJ := $(patsubst %,$(BUILD)/k/%.o,$(KSRC))
 
@@ -43,7 +43,7 @@ KLDFLAGS := -nostdlib -static -no-pie -z max-page-size=4096 -z noexecstack --bui
 	--no-warn-rwx-segments -T arch_x86_64/kernel.ld
 
 # Host unit tests: pure code (no asm, no hardware) compiled for the host with sanitizers.
-HOST_SRC := lib/format.c lib/cmdline.c lib/memmap.c lib/acpi.c lib/pvclock.c lib/ksyms.c lib/time.c lib/inet.c \
+HOST_SRC := lib/format.c lib/cmdline.c lib/memmap.c lib/acpi.c lib/pvclock.c lib/ksyms.c lib/time.c lib/inet.c lib/elf.c \
 	arch_x86_64/boot_pvh.c arch_x86_64/boot_xenpv.c mm/frame.c mm/heap.c mm/early.c mm/vm.c \
 	sched/sync.c hv_xen/grant.c hv_xen/xs_msg.c virtio/virtq.c virtio/mmio_cmdline.c virtio/negotiate.c net/frame.c \
 	tools/unit/unit.c
@@ -56,7 +56,7 @@ TSAN_TESTS := net/chan_test.c lib/mpsc_test.c sched/sync_test.c sched/sync.c hv_
 # V=1 shows the full commands
 Q := $(if $(V),,@)
 
-.PHONY: all run test unit matrix deps clean
+.PHONY: all run test unit matrix deps clean apps
 all: $(BUILD)/amphi.elf
 
 # The public headers the kernel uses from Debian packages, and only those: Xen's (libxen-dev)
@@ -138,6 +138,16 @@ $(BUILD)/netclient: tools/netclient.c
 	@$(if $(Q),echo "  HOSTCC  $@")
 	$(Q)$(CC) -O2 -Wall -Wextra -Werror -static -pthread -o $@ $<
 
+# The apps (apps/): static Linux executables built with Debian's musl-gcc, which run
+# unchanged on Linux and on Amphi (HP mode)
+APPS := hello syscall_bench fault sem_ipc ctxsw exit_threads
+APP_BIN := $(patsubst %,$(BUILD)/apps/%,$(APPS))
+apps: $(APP_BIN)
+$(BUILD)/apps/%: apps/%.c Makefile
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  MUSLCC  $@")
+	$(Q)musl-gcc -static -O2 -Wall -Wextra -Werror -o $@ $<
+
 deps:
 	@tools/deps.sh
 
@@ -153,14 +163,14 @@ CMDLINE ?=
 ACCEL ?= tcg
 HV ?= qemu
 run: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/netclient
+	@$(MAKE) --no-print-directory all $(BUILD)/netclient apps
 	$(PYTHON) test_matrix/run.py --boot --accel $(ACCEL) --hv $(HV) --cmdline "$(CMDLINE)"
 
-matrix: all $(BUILD)/netclient
+matrix: all $(BUILD)/netclient apps
 	$(PYTHON) test_matrix/run.py $(MATRIX_ARGS)
 
 test: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/host/unit $(BUILD)/host/unit-tsan $(BUILD)/netclient
+	@$(MAKE) --no-print-directory all $(BUILD)/host/unit $(BUILD)/host/unit-tsan $(BUILD)/netclient apps
 	@$(MAKE) --no-print-directory unit
 	$(PYTHON) test_matrix/run.py $(MATRIX_ARGS)
 

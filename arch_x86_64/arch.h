@@ -16,6 +16,10 @@ struct trap_frame {
 
 struct paging_ops;
 struct cpu;
+struct syscall_frame;
+struct app_ctx {
+	uint64_t rsp;
+};
 
 struct arch_ops {
 	const char *name; /* "native" or "xen-pv" */
@@ -35,6 +39,18 @@ struct arch_ops {
 	void (*early_exit)(int code);
 	/* moves the CPU's exception stacks to guarded ones (NULL: the mode has none) */
 	void (*set_exception_stacks)(void *(*stack_alloc)(size_t size));
+	/* loads the FS base (an app's thread pointer) on this CPU */
+	void (*set_fs_base)(uint64_t base);
+	/* HP-mode app support: where the CPU mode takes an app's events and syscalls from
+	 * (NULL: the native entry stack is per-CPU data, read by the entry code); readies the
+	 * address space for the app (NULL: nothing to do); enters the app (app_enter below);
+	 * the selectors of kernel code, for a trap frame that is to resume in the kernel */
+	void (*set_kernel_stack)(uint64_t top);
+	int (*app_prepare)(void);
+	int (*app_enter)(uint64_t entry, uint64_t sp, struct app_ctx *ctx, uint64_t *entry_stack);
+	int (*app_resume)(const struct syscall_frame *f, struct app_ctx *ctx,
+			  uint64_t *entry_stack);
+	uint64_t kernel_cs, kernel_ss;
 };
 
 extern const struct arch_ops *arch;
@@ -76,6 +92,74 @@ static inline uint64_t arch_thread_stack(void *top, void (*fn)(void *), void *ar
 void __noreturn arch_run_on_stack(void *top, void (*fn)(void *), void *arg);
 
 void trap_dispatch(struct trap_frame *f);
+
+/* Set by hp/: offered every exception no extable entry claims, before a panic; returns
+ * true when it was the app's (and has redirected the frame so the app is ended). */
+extern bool (*arch_app_fault)(struct trap_frame *f);
+/* Set by hp/: called at the end of every interrupt that came while the app's code ran,
+ * after the scheduler's; may redirect the frame (the app is being ended). */
+extern void (*arch_app_interrupt)(struct trap_frame *f);
+
+/* A thread's user state, loaded at each switch to it (sched/): its FS base and the entry
+ * stack syscalls and interrupts of its app continue on (0 for a kernel thread). */
+static inline void arch_thread_state(uint64_t fs_base, uint64_t entry_stack)
+{
+	struct cpu *c = this_cpu();
+
+	if (c->entry_stack != entry_stack) {
+		c->entry_stack = entry_stack;
+		if (entry_stack && arch->set_kernel_stack)
+			arch->set_kernel_stack(entry_stack);
+	}
+	if (c->fs_base != fs_base) {
+		c->fs_base = fs_base;
+		arch->set_fs_base(fs_base);
+	}
+}
+
+/* An app thread's x87/SSE registers (fxsave format, 512 bytes, 16-byte aligned); the
+ * kernel uses none, so they are saved and restored only at switches between apps. */
+#define FPU_AREA_SIZE 512
+static inline void arch_fpu_save(void *area)
+{
+	__asm__ __volatile__("fxsave64 (%0)" : : "r"(area) : "memory");
+}
+static inline void arch_fpu_restore(const void *area)
+{
+	__asm__ __volatile__("fxrstor64 (%0)" : : "r"(area) : "memory");
+}
+/* the state a process starts with: x87 control word 0x37f, MXCSR 0x1f80 */
+static inline void arch_fpu_init_area(void *area)
+{
+	uint8_t *b = area;
+
+	for (int i = 0; i < FPU_AREA_SIZE; i++)
+		b[i] = 0;
+	b[0] = 0x7f;
+	b[1] = 0x03;
+	b[24] = 0x80;
+	b[25] = 0x1f;
+}
+
+/* HP-mode app entry (arch_x86_64/syscall.S). arch->app_enter saves the kernel's
+ * callee-saved registers and stack pointer in *ctx, records the stack below them as this
+ * thread's entry stack (*entry_stack and the CPU's), and starts `entry` on stack `sp` with
+ * every other register zero: natively by a jump in ring 0; on Xen PV by HYPERVISOR_iret
+ * into Xen's user mode (syscall.S says why). It returns `code` when app_leave(ctx, code)
+ * runs on that thread. */
+int app_enter_native(uint64_t entry, uint64_t sp, struct app_ctx *ctx, uint64_t *entry_stack);
+int app_enter_xenpv(uint64_t entry, uint64_t sp, struct app_ctx *ctx, uint64_t *entry_stack);
+int app_resume_native(const struct syscall_frame *f, struct app_ctx *ctx, uint64_t *entry_stack);
+int app_resume_xenpv(const struct syscall_frame *f, struct app_ctx *ctx, uint64_t *entry_stack);
+void __noreturn app_leave(struct app_ctx *ctx, int code);
+/* The frame the syscall entry builds on the entry stack: the app's registers, then an
+ * iret frame (native fills cs and ss with 0). */
+struct syscall_frame {
+	uint64_t r15, r14, r13, r12, rbp, rbx, r9, r8, r10, rdx, rsi, rdi;
+	uint64_t nr, rip, cs, rflags, rsp, ss;
+};
+/* hp/'s dispatcher, called by the entry with interrupts on; returns the app's %rax */
+long hp_syscall(struct syscall_frame *f);
 
 /* Interrupt vectors (native): handlers run with interrupts disabled; the platform sends
  * the EOI. Vector 32-255. */

@@ -31,6 +31,28 @@
 /* where the other CPUs of a PC start (real mode): a page in the reserved first MiB */
 #define AP_TRAMP 0x8000
 #define IST_STACK_SIZE 8192
+/* struct cpu (percpu.h) fields the entry code reads through %gs */
+#define CPU_ENTRY_STACK 64
+#define CPU_SCRATCH 72
+#define CPU_IDT_APP 88
+
+#ifdef __ASSEMBLY__
+/* Which IDT is loaded (traps.c): the app's only while app code may run. Flags only. */
+.macro KERNEL_IDT
+	cmpq	$0, %gs:CPU_IDT_APP
+	je	9f
+	lidt	idt_kernel_ptr(%rip)
+	movq	$0, %gs:CPU_IDT_APP
+9:
+.endm
+.macro APP_IDT
+	cmpq	$0, %gs:CPU_IDT_APP
+	jne	9f
+	lidt	idt_app_ptr(%rip)
+	movq	$1, %gs:CPU_IDT_APP
+9:
+.endm
+#endif
 
 #ifndef __ASSEMBLY__
 #include <stdint.h>

@@ -3,6 +3,7 @@
 #ifndef ARCH_PERCPU_H
 #define ARCH_PERCPU_H
 
+#include "arch_x86_64/layout.h"
 #include "lib/compiler.h"
 
 #define MAX_CPUS 64
@@ -24,7 +25,19 @@ struct cpu {
 	uint64_t irqs; /* interrupts taken */
 	/* interrupts that arrived between sti and hlt in native_halt (see there) */
 	uint64_t halt_window_irqs;
+	/* The running thread's entry stack (%gs:64): where a syscall, or an interrupt that
+	 * comes while an HP-mode app runs on its own stack, continues (0: not an app thread).
+	 * The syscall entry keeps the app's stack pointer in scratch (%gs:72) meanwhile. */
+	uint64_t entry_stack;
+	uint64_t scratch;
+	uint64_t fs_base; /* the FS base loaded on this CPU */
+	uint64_t idt_app; /* %gs:88: the app's IDT is loaded (traps.c), not the kernel's */
 };
+
+/* the offsets the entry code uses (layout.h) */
+_Static_assert(__builtin_offsetof(struct cpu, entry_stack) == CPU_ENTRY_STACK, "entry_stack");
+_Static_assert(__builtin_offsetof(struct cpu, scratch) == CPU_SCRATCH, "scratch");
+_Static_assert(__builtin_offsetof(struct cpu, idt_app) == CPU_IDT_APP, "idt_app");
 
 extern struct cpu cpus[MAX_CPUS];
 

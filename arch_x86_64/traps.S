@@ -12,7 +12,7 @@
 #define HAS_ERROR(v) ((v) == 8 || ((v) >= 10 && (v) <= 14) || (v) == 17 || (v) == 21 || \
 		      (v) == 29 || (v) == 30)
 
-.macro STUBS kind, prologue, count
+.macro STUBS kind, prologue, count, main, own
 	.balign 16
 	.globl trap_stubs_\kind
 trap_stubs_\kind:
@@ -24,7 +24,11 @@ trap_stubs_\kind:
 	pushq	$0
 	.endif
 	pushq	$vec
-	jmp	trap_common_\kind
+	.if (vec == 2) || (vec == 8) || (vec == 18)
+	jmp	\own				/* own IST stack (traps.c): handled there */
+	.else
+	jmp	\main
+	.endif
 	.set vec, vec + 1
 	.endr
 .endm
@@ -73,8 +77,10 @@ trap_stubs_\kind:
 .endm
 
 	.text
-	STUBS native, NOTHING, 256
-	STUBS xenpv, POP_XEN_RCX_R11, 32
+	/* the kernel's IDT, the app IDT (IST: trap_entry_native), Xen PV's trap table */
+	STUBS native, NOTHING, 256, trap_common_native, trap_common_native
+	STUBS app, NOTHING, 256, trap_entry_native, trap_common_native
+	STUBS xenpv, POP_XEN_RCX_R11, 32, trap_common_xenpv, trap_common_xenpv
 
 /* Xen PV event upcall (CALLBACKTYPE_event): the same bounce frame as an exception without
  * an error code; dispatched as vector VEC_XEN_UPCALL. */
@@ -97,12 +103,72 @@ xenpv_failsafe_entry:
 	pushq	$0xf4
 	jmp	trap_common_xenpv
 
+/* While an HP-mode app's code may run (the app IDT is loaded: traps.c), native vectors
+ * other than #DF, NMI and #MC arrive on this CPU's IST_ENTRY stack. The app runs in ring 0
+ * on its own stack, so the CPU would otherwise push the frame there, over the 128-byte
+ * red zone below its %rsp that the x86-64 ABI lets the app's code keep data in. The frame
+ * is moved off the IST stack at once (it could not stay: the handler may switch threads)
+ * to where it belongs, and the kernel's IDT is loaded again:
+ * - the interrupted %rsp is the kernel's (upper half; the last instructions of the
+ *   syscall return): just below it, where the CPU would have put it;
+ * - it is the app's (lower half): the thread's entry stack (%gs:CPU_ENTRY_STACK).
+ * Then on as usual, with the same 7 words (vector, error, rip, cs, rflags, rsp, ss).
+ * The kernel's own code never runs with the app IDT: an IST stack is not reentrant, and
+ * nested under TCG (Xen PVH) a vector is now and then delivered twice in a row, which on
+ * an IST stack overwrites the first frame. That case is recognised (the second frame
+ * interrupted a stub, on this IST stack) and ends the app with a clear message. */
+trap_entry_native:
+	push	%rax
+	push	%rcx
+	push	%rsi
+	KERNEL_IDT
+	mov	64(%rsp), %rax			/* the interrupted %rsp */
+	mov	%rax, %rcx
+	sub	%rsp, %rcx
+	cmp	$256, %rcx			/* just above us: this IST stack */
+	jb	3f
+	bt	$63, %rax
+	jc	1f
+	mov	%gs:CPU_ENTRY_STACK, %rax
+	test	%rax, %rax
+	jnz	1f
+	pop	%rsi				/* no entry stack (a kernel thread): stay */
+	pop	%rcx
+	pop	%rax
+	jmp	trap_common_native
+1:	and	$-16, %rax
+	sub	$56, %rax
+	xor	%ecx, %ecx
+2:	mov	24(%rsp, %rcx, 8), %rsi
+	mov	%rsi, (%rax, %rcx, 8)
+	inc	%ecx
+	cmp	$7, %ecx
+	jb	2b
+	pop	%rsi
+	pop	%rcx
+	xchg	%rax, (%rsp)
+	mov	(%rsp), %rsp
+	jmp	trap_common_native
+3:	mov	24(%rsp), %rdi			/* the vector */
+	mov	%gs:CPU_ENTRY_STACK, %rsp
+	test	%rsp, %rsp
+	jz	4f
+	sti
+	call	hp_lost_frame			/* ends the app; does not return */
+4:	ud2
+
 trap_common_native:
 	SAVE_REGS
 	mov	%rsp, %rdi
 	cld
 	call	trap_dispatch
-	RESTORE_REGS
+	/* back to an app's stack: the app IDT (see trap_entry_native) */
+	btq	$63, 160(%rsp)			/* the frame's rsp */
+	jc	1f
+	APP_IDT
+	jmp	2f
+1:	KERNEL_IDT
+2:	RESTORE_REGS
 	add	$16, %rsp			/* vector, error */
 	iretq
 

@@ -18,13 +18,23 @@
 #include "hv_xen/hypercall.h"
 #include "lib/errno.h"
 
-extern char trap_stubs_native[], trap_stubs_xenpv[];
+extern char trap_stubs_native[], trap_stubs_app[], trap_stubs_xenpv[];
 extern char xenpv_upcall_entry[], xenpv_failsafe_entry[];
+extern char syscall_entry_native[], syscall_entry_xenpv[];
 
 #define MSR_GS_BASE 0xc0000101
+#define MSR_FS_BASE 0xc0000100
+#define MSR_STAR 0xc0000081
+#define MSR_LSTAR 0xc0000082
+#define MSR_FMASK 0xc0000084
+#define EFER_SCE (1u << 0)
+/* cleared on syscall entry: TF, IF, DF, NT, AC */
+#define SYSCALL_FMASK 0x44700
 
 struct cpu cpus[MAX_CPUS];
 void (*preempt_point)(void);
+bool (*arch_app_fault)(struct trap_frame *f);
+void (*arch_app_interrupt)(struct trap_frame *f);
 
 struct tss {
 	uint32_t reserved0;
@@ -51,7 +61,8 @@ struct desc_ptr {
 	uint64_t base;
 } __packed;
 
-enum { IST_DF = 1, IST_NMI = 2, IST_MC = 3, IST_COUNT = 3 };
+/* IST_ENTRY carries every other vector while an app runs: see trap_entry_native */
+enum { IST_DF = 1, IST_NMI = 2, IST_MC = 3, IST_ENTRY = 4, IST_COUNT = 4 };
 
 static uint64_t gdt[MAX_CPUS][7] __aligned(16);
 static struct tss tss[MAX_CPUS] __aligned(16);
@@ -65,20 +76,35 @@ static struct {
 } irq_handlers[256];
 void (*arch_irq_exit)(const struct trap_frame *f);
 
+/* Two IDTs with the same gates (layout.h, traps.S): the kernel's, where only #DF, NMI and
+ * #MC switch stacks (IST), and the one loaded while an HP-mode app's code runs in ring 0,
+ * where every vector arrives on IST_ENTRY (traps.S: trap_entry_native says why). */
+static struct idt_gate idt_app[256] __aligned(16);
+struct desc_ptr idt_kernel_ptr, idt_app_ptr;
+
 static void build_idt(void)
 {
 	for (int v = 0; v < 256; v++) {
 		uint64_t a = (uint64_t)trap_stubs_native + 16 * v;
+		uint8_t own = v == 8 ? IST_DF : v == 2 ? IST_NMI : v == 18 ? IST_MC : 0;
 
 		idt[v] = (struct idt_gate){
 			.off_lo = a & 0xffff,
 			.sel = SEL_KCODE,
-			.ist = v == 8 ? IST_DF : v == 2 ? IST_NMI : v == 18 ? IST_MC : 0,
+			.ist = own,
 			.type = 0x8e,
 			.off_mid = (a >> 16) & 0xffff,
 			.off_hi = a >> 32,
 		};
+		a = (uint64_t)trap_stubs_app + 16 * v;
+		idt_app[v] = idt[v];
+		idt_app[v].off_lo = a & 0xffff;
+		idt_app[v].off_mid = (a >> 16) & 0xffff;
+		idt_app[v].off_hi = a >> 32;
+		idt_app[v].ist = own ? own : IST_ENTRY;
 	}
+	idt_kernel_ptr = (struct desc_ptr){ sizeof(idt) - 1, (uint64_t)idt };
+	idt_app_ptr = (struct desc_ptr){ sizeof(idt_app) - 1, (uint64_t)idt_app };
 }
 
 static void native_cpu_init(struct cpu *c)
@@ -116,10 +142,32 @@ static void native_cpu_init(struct cpu *c)
 			     :
 			     : "m"(p), "i"(SEL_KCODE), "i"(SEL_KDATA), "r"(SEL_TSS)
 			     : "rax", "memory");
-	p = (struct desc_ptr){ sizeof(idt) - 1, (uint64_t)idt };
-	__asm__ __volatile__("lidt %0" : : "m"(p));
+	__asm__ __volatile__("lidt %0" : : "m"(idt_kernel_ptr));
+	c->idt_app = 0;
 	c->self = c;
 	wrmsr(MSR_GS_BASE, (uint64_t)c);
+	/* syscall: kernel CS/SS from STAR[47:32]; sysret's user SS/CS are STAR[63:48] + 8 and
+	 * + 16, so user data then user code (layout.h) */
+	wrmsr(MSR_STAR, (uint64_t)(SEL_UDATA - 8) << 48 | (uint64_t)SEL_KCODE << 32);
+	wrmsr(MSR_LSTAR, (uint64_t)syscall_entry_native);
+	wrmsr(MSR_FMASK, SYSCALL_FMASK);
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
+	wrmsr(MSR_FS_BASE, 0);
+	/* SSE for apps (the kernel itself uses none): no emulation, no lazy switching, and
+	 * fxsave/fxrstor enabled; sched/ saves an app thread's registers at each switch */
+	uint64_t cr0, cr4;
+
+	__asm__ __volatile__("mov %%cr0, %0" : "=r"(cr0));
+	cr0 = (cr0 & ~(uint64_t)0xc) | 0x22; /* -EM -TS +MP +NE */
+	__asm__ __volatile__("mov %0, %%cr0" : : "r"(cr0));
+	__asm__ __volatile__("mov %%cr4, %0" : "=r"(cr4));
+	cr4 |= 0x600; /* OSFXSR, OSXMMEXCPT */
+	__asm__ __volatile__("mov %0, %%cr4" : : "r"(cr4));
+}
+
+static void native_set_fs_base(uint64_t base)
+{
+	wrmsr(MSR_FS_BASE, base);
 }
 
 static void native_set_exception_stacks(void *(*stack_alloc)(size_t size))
@@ -195,9 +243,17 @@ static void xenpv_cpu_init(struct cpu *c)
 					.flags = CALLBACKF_mask_events,
 					.address = (unsigned long)xenpv_failsafe_entry };
 
+	struct callback_register sc = { .type = CALLBACKTYPE_syscall,
+					.flags = CALLBACKF_mask_events,
+					.address = (unsigned long)syscall_entry_xenpv };
+
 	if ((rc = xen_callback_op(CALLBACKOP_register, &ev)) ||
-	    (rc = xen_callback_op(CALLBACKOP_register, &fs)))
+	    (rc = xen_callback_op(CALLBACKOP_register, &fs)) ||
+	    (rc = xen_callback_op(CALLBACKOP_register, &sc)))
 		panic("xen-pv: registering the event callbacks failed (%ld)", rc);
+	/* CR0.TS clear: apps' SSE registers are saved at switches (sched/), not lazily */
+	if ((rc = XEN_HYPERCALL(__HYPERVISOR_fpu_taskswitch, 0, 0, 0, 0, 0)))
+		panic("xen-pv: fpu_taskswitch failed (%ld)", rc);
 	c->self = c;
 	if ((rc = xen_set_segment_base(SEGBASE_GS_KERNEL, (uint64_t)c)))
 		panic("xen-pv: setting the GS base failed (%ld)", rc);
@@ -247,6 +303,45 @@ static void xenpv_halt(void)
 static bool xenpv_frame_irqs_on(const struct trap_frame *f)
 {
 	return !((f->cs >> 32) & 0xff);
+}
+
+/* where Xen puts the frame of an event, exception or syscall that comes from user mode */
+static void xenpv_set_kernel_stack(uint64_t top)
+{
+	long rc = XEN_HYPERCALL(__HYPERVISOR_stack_switch, FLAT_KERNEL_SS, top, 0, 0, 0);
+
+	if (rc)
+		panic("xen-pv: stack_switch failed (%ld)", rc);
+}
+
+/* Xen's user mode gets the kernel's own root table: HP mode's one address space. (A
+ * normal-mode app would get a root of its own instead.) */
+static int xenpv_app_prepare(void)
+{
+	uint64_t cr3;
+
+	__asm__ __volatile__("mov %%cr3, %0" : "=r"(cr3)); /* emulated: the root's mfn */
+	struct mmuext_op op = { .cmd = MMUEXT_NEW_USER_BASEPTR, .arg1.mfn = cr3 >> 12 };
+
+	return (int)xen_mmuext_op(&op, 1, NULL);
+}
+
+long syscall_xenpv(struct syscall_frame *f);
+long syscall_xenpv(struct syscall_frame *f)
+{
+	irq_restore(1);
+	long r = hp_syscall(f);
+
+	irq_save();
+	return r;
+}
+
+static void xenpv_set_fs_base(uint64_t base)
+{
+	long rc = xen_set_segment_base(SEGBASE_FS, base);
+
+	if (rc)
+		panic("xen-pv: setting the FS base failed (%ld)", rc);
 }
 
 static const char *const names[32] = {
@@ -341,6 +436,8 @@ static void interrupt(struct trap_frame *f)
 	}
 	if (arch_irq_exit)
 		arch_irq_exit(f);
+	if (arch_app_interrupt && f->rip < 0x0000800000000000ull)
+		arch_app_interrupt(f);
 }
 
 void trap_dispatch(struct trap_frame *f)
@@ -356,6 +453,8 @@ void trap_dispatch(struct trap_frame *f)
 			return;
 		}
 	}
+	if (arch_app_fault && arch_app_fault(f))
+		return;
 	if (probe_exec_target && f->rip == probe_exec_target) {
 		/* undo the call: return to its caller with %rax = vector */
 		f->rip = *(uint64_t *)f->rsp;
@@ -460,6 +559,11 @@ const struct arch_ops arch_native = {
 	.early_write = native_early_write,
 	.early_exit = native_early_exit,
 	.set_exception_stacks = native_set_exception_stacks,
+	.set_fs_base = native_set_fs_base,
+	.app_enter = app_enter_native,
+	.app_resume = app_resume_native,
+	.kernel_cs = SEL_KCODE,
+	.kernel_ss = SEL_KDATA,
 };
 
 const struct arch_ops arch_xenpv = {
@@ -472,6 +576,13 @@ const struct arch_ops arch_xenpv = {
 	.frame_irqs_on = xenpv_frame_irqs_on,
 	.early_write = xenpv_early_write,
 	.early_exit = xenpv_early_exit,
+	.set_fs_base = xenpv_set_fs_base,
+	.set_kernel_stack = xenpv_set_kernel_stack,
+	.app_prepare = xenpv_app_prepare,
+	.app_enter = app_enter_xenpv,
+	.app_resume = app_resume_xenpv,
+	.kernel_cs = FLAT_KERNEL_CS & ~3, /* a frame's RPL 0: back to Xen's kernel mode */
+	.kernel_ss = FLAT_KERNEL_SS,
 };
 
 const struct arch_ops *arch = &arch_native;

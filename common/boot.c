@@ -8,6 +8,7 @@
 #include "common/netdev.h"
 #include "common/panic.h"
 #include "common/selftest.h"
+#include "hp/hp.h"
 #include "lib/cmdline.h"
 #include "lib/string.h"
 #include "lib/time.h"
@@ -73,8 +74,13 @@ static void __noreturn boot_continue(void *arg)
 	if (cmdline_get(bi->cmdline, "test", test, sizeof(test)) >= 0) {
 		if (!selftest_run(test, bi))
 			code = EXIT_FAIL;
+	} else if (hp_wanted(bi)) {
+		int st = hp_main(bi);
+
+		/* the app's status is the VM's exit code; a refused or killed app fails it */
+		code = st < 0 || st > 127 ? EXIT_FAIL : (uint64_t)st;
 	} else if (netdev_count()) {
-		/* no app yet: the default HTTP server, for ever unless http_requests= says */
+		/* no app: the default HTTP server, for ever unless http_requests= says */
 		uint64_t n = 0;
 		int rc = net_start(bi->cmdline, clock_ns() + 30000000000ull);
 

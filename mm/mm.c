@@ -453,6 +453,61 @@ void mm_stack_free(void *top, size_t size)
 
 void (*mm_tlb_kick)(void);
 
+/* App memory: the low half. Every page gets its own zeroed frame. */
+int mm_user_map(uint64_t va, uint64_t n, uint64_t flags)
+{
+	if (va & (PAGE_SIZE - 1) || va >= USER_TOP || n > (USER_TOP - va) / PAGE_SIZE)
+		return -EINVAL;
+	for (uint64_t i = 0; i < n; i++) {
+		int64_t pfn = mm_frame_alloc();
+		int rc = -ENOMEM;
+
+		if (pfn >= 0) {
+			memset(mm_frame_va(pfn), 0, PAGE_SIZE);
+			rc = vm_map(va + i * PAGE_SIZE, pfn, 1, flags, false);
+			if (rc)
+				mm_frame_free(pfn);
+		}
+		if (rc) {
+			mm_user_unmap(va, i);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+void mm_user_unmap(uint64_t va, uint64_t n)
+{
+	bool any = false;
+
+	for (uint64_t i = 0; i < n; i++) {
+		int level;
+		uint64_t e = vm_lookup(va + i * PAGE_SIZE, &level);
+
+		if (!e || level != 1)
+			continue;
+		check(vm_unmap(va + i * PAGE_SIZE, 1), "unmapping app memory");
+		mm_frame_free(pg->entry_pfn(e));
+		any = true;
+	}
+	if (!any)
+		return;
+	uint64_t g = __atomic_add_fetch(&tlb_gen, 1, __ATOMIC_ACQ_REL);
+
+	__atomic_store_n(&tlb_seen[arch_cpu_id()], g, __ATOMIC_RELEASE);
+	if (mm_tlb_kick)
+		mm_tlb_kick();
+}
+
+void *mm_user_frame_va(uint64_t va)
+{
+	int level;
+	uint64_t e = va < USER_TOP ? vm_lookup(va & ~(uint64_t)(PAGE_SIZE - 1), &level) : 0;
+
+	return e && level == 1 ? (uint8_t *)mm_frame_va(pg->entry_pfn(e)) + (va & (PAGE_SIZE - 1))
+			       : NULL;
+}
+
 /* Device registers go in their own window, uncached and never executable. */
 void *mm_map_mmio(uint64_t pa, size_t len)
 {

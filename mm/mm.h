@@ -37,6 +37,14 @@ void mm_stack_free(void *top, size_t size);
 void mm_tlb_sync(void);
 extern void (*mm_tlb_kick)(void);
 
+/* App memory (HP mode's low half, below USER_TOP): n zeroed pages at va with PTE flags
+ * (0 or a negative error, nothing left mapped on failure); unmapping frees the frames and
+ * skips holes. mm_user_frame_va: where the byte at app address va is in the direct map
+ * (NULL when unmapped), for writing into pages mapped read-only to the app. */
+#define USER_TOP 0x0000800000000000ull
+int mm_user_map(uint64_t va, uint64_t n, uint64_t flags);
+void mm_user_unmap(uint64_t va, uint64_t n);
+void *mm_user_frame_va(uint64_t va);
 /* Device registers at physical pa, mapped uncached; NULL where the platform has none. */
 void *mm_map_mmio(uint64_t pa, size_t len);
 

@@ -62,7 +62,9 @@ static int64_t walk(uint64_t va, int level, bool create)
 
 			if (n < 0)
 				return n;
-			int rc = set1(t, idx, vm.pg->entry(n, TABLE_FLAGS));
+			/* in the low half (an app's) the leaves say whether ring 3 may use it */
+			uint64_t tf = va >> 47 ? TABLE_FLAGS : TABLE_FLAGS | PTE_U;
+			int rc = set1(t, idx, vm.pg->entry(n, tf));
 
 			if (rc)
 				return rc;

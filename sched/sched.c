@@ -84,6 +84,47 @@ struct thread *thread_self(void)
 	return me()->current;
 }
 
+void thread_set_fs_base(uint64_t base)
+{
+	struct thread *t = me()->current;
+	uint64_t on = irq_save();
+
+	t->fs_base = base;
+	arch_thread_state(t->fs_base, t->entry_stack);
+	irq_restore(on);
+}
+
+uint64_t thread_fs_base(void)
+{
+	return me()->current->fs_base;
+}
+
+uint64_t *thread_entry_stack_slot(void)
+{
+	return &me()->current->entry_stack;
+}
+
+int thread_fpu_enable(void)
+{
+	struct thread *t = me()->current;
+
+	if (t->fpu)
+		return 0;
+	void *a = kmalloc_aligned(FPU_AREA_SIZE, 16);
+
+	if (!a)
+		return -ENOMEM;
+	arch_fpu_init_area(a);
+	arch_fpu_restore(a);
+	t->fpu = a;
+	return 0;
+}
+
+void **thread_app(struct thread *t)
+{
+	return &t->app;
+}
+
 struct wait_node *thread_wait_nodes(struct thread *t)
 {
 	return t->wnodes;
@@ -369,6 +410,12 @@ static void schedule(void)
 		return;
 	c->st.switches++;
 	c->switched_from = prev;
+	if (next->entry_stack | prev->entry_stack | next->fs_base | prev->fs_base)
+		arch_thread_state(next->fs_base, next->entry_stack);
+	if (prev->fpu)
+		arch_fpu_save(prev->fpu);
+	if (next->fpu)
+		arch_fpu_restore(next->fpu);
 	arch_switch(&prev->rsp, next->rsp);
 	finish_switch();
 }
@@ -645,6 +692,7 @@ int thread_join(struct thread *t, uint64_t deadline, int *ret)
 	while (waitq_holds_nodes_of(t)) /* another CPU's drain is about to let go of them */
 		thread_yield();
 	mm_stack_free(t->stack, THREAD_STACK_SIZE);
+	kfree(t->fpu);
 	kfree(t);
 	return 0;
 }

@@ -29,6 +29,15 @@ void thread_yield(void);
 void thread_sleep_until(uint64_t deadline);
 void thread_sleep(uint64_t ns);
 struct thread *thread_self(void);
+/* An app thread's user state (hp/): the FS base (its TLS pointer), loaded on every switch
+ * to it; the slot app_enter records its entry stack in; hp/'s per-thread pointer. */
+void thread_set_fs_base(uint64_t base);
+uint64_t thread_fs_base(void);
+uint64_t *thread_entry_stack_slot(void);
+void **thread_app(struct thread *t);
+/* The current thread gets SSE/x87 registers of its own (a process's initial state),
+ * saved and restored at every switch from then on. 0 or -ENOMEM. */
+int thread_fpu_enable(void);
 unsigned thread_cpu(const struct thread *t);
 
 /* One-shot timers, per CPU: fn runs in interrupt context on the CPU that armed the timer,

@@ -25,6 +25,10 @@ struct thread {
 	struct timer timer; /* sleeps and timeouts */
 	struct wait_node wnodes[WAIT_NODES];
 	char name[24];
+	/* an app thread's user state (arch_thread_state): FS base and entry stack */
+	uint64_t fs_base, entry_stack;
+	void *app; /* hp/'s per-thread data */
+	void *fpu; /* an app thread's SSE/x87 registers (arch_fpu_save), or NULL */
 };
 
 #define JOIN_DONE ((struct thread *)1)

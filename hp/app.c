@@ -1,0 +1,501 @@
+/* The HP-mode loader: checks the ELF (lib/elf.c), maps its segments, builds the initial
+ * stack the x86-64 System V ABI describes (argc, argv, envp, auxv), and enters the app in
+ * ring 0 on its own thread. An exception in the app's code ends the app, not the kernel. */
+#include "hp/hp.h"
+
+#include "arch_x86_64/cpu.h"
+#include "arch_x86_64/layout.h"
+#include "arch_x86_64/paging.h"
+#include "common/console.h"
+#include "common/hal.h"
+#include "common/panic.h"
+#include "lib/cmdline.h"
+#include "lib/errno.h"
+#include "lib/format.h"
+#include "lib/string.h"
+#include "mm/mm.h"
+#include "mm/vm.h"
+#include "sched/sched.h"
+
+#define PAGE 4096ull
+#define MAX_ARGS 32
+#define MAX_ENVS 16
+
+/* auxv keys (the x86-64 psABI and Linux's uapi) */
+enum {
+	AT_NULL = 0, AT_PHDR = 3, AT_PHENT = 4, AT_PHNUM = 5, AT_PAGESZ = 6, AT_BASE = 7,
+	AT_FLAGS = 8, AT_ENTRY = 9, AT_UID = 11, AT_EUID = 12, AT_GID = 13, AT_EGID = 14,
+	AT_PLATFORM = 15, AT_HWCAP = 16, AT_CLKTCK = 17, AT_SECURE = 23, AT_RANDOM = 25,
+	AT_HWCAP2 = 26, AT_EXECFN = 31,
+};
+
+static struct app app;
+
+bool hp_wanted(const struct boot_info *bi)
+{
+	return cmdline_has(bi->cmdline, "app") || bi->mod_count > 0;
+}
+
+/* page flags of an ELF segment */
+static uint64_t seg_flags(uint32_t pf)
+{
+	return (pf & ELF_PF_W ? PTE_W : 0) | (pf & ELF_PF_X ? 0 : PTE_NX);
+}
+
+static int load_segments(struct app *a, const uint8_t *img)
+{
+	const struct elf_image *im = &a->im;
+
+	for (unsigned i = 0; i < im->nloads; i++) {
+		const struct elf_load *l = &im->loads[i];
+		uint64_t lo = l->vaddr & ~(PAGE - 1), hi = ALIGN_UP(l->vaddr + l->memsz, PAGE);
+
+		/* pages two segments share are mapped once (disjoint bytes, checked) */
+		for (uint64_t va = lo; va < hi; va += PAGE) {
+			if (mm_user_frame_va(va))
+				continue;
+			int rc = mm_user_map(va, 1, PTE_W | PTE_NX);
+
+			if (rc)
+				return rc;
+		}
+		for (uint64_t off = 0; off < l->filesz;) {
+			uint64_t va = l->vaddr + off, n = MIN(PAGE - (va & (PAGE - 1)), l->filesz - off);
+
+			memcpy(mm_user_frame_va(va), img + l->offset + off, n);
+			off += n;
+		}
+	}
+	/* final rights: a page shared by two segments gets both's */
+	for (unsigned i = 0; i < im->nloads; i++) {
+		const struct elf_load *l = &im->loads[i];
+
+		for (uint64_t va = l->vaddr & ~(PAGE - 1); va < l->vaddr + l->memsz; va += PAGE) {
+			uint32_t pf = 0;
+
+			for (unsigned j = 0; j < im->nloads; j++) {
+				const struct elf_load *o = &im->loads[j];
+
+				if (va < ALIGN_UP(o->vaddr + o->memsz, PAGE) &&
+				    (o->vaddr & ~(PAGE - 1)) <= va)
+					pf |= o->flags;
+			}
+			int rc = vm_protect(va, 1, seg_flags(pf));
+
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* The initial stack (System V x86-64 ABI, 3.4.1): from %rsp up, argc, argv[], NULL,
+ * envp[], NULL, auxv pairs ending in AT_NULL; the strings and AT_RANDOM's 16 bytes
+ * above. Built in a kernel buffer and copied out. Returns the app's %rsp, or 0. */
+static uint64_t build_stack(struct app *a, int argc, char **argv, int envc, char **envp)
+{
+	static uint8_t area[8192];
+	uint64_t top = APP_STACK_TOP, str = sizeof(area);
+	uint64_t argp[MAX_ARGS], envpp[MAX_ENVS], plat, rnd;
+
+#define PUSH_STR(s)                                          \
+	({                                                   \
+		size_t n_ = strlen(s) + 1;                   \
+		if (n_ > str - 1024)                         \
+			return 0;                            \
+		str -= n_;                                   \
+		memcpy(area + str, s, n_);                   \
+		top - sizeof(area) + str;                    \
+	})
+	for (int i = 0; i < argc; i++)
+		argp[i] = PUSH_STR(argv[i]);
+	for (int i = 0; i < envc; i++)
+		envpp[i] = PUSH_STR(envp[i]);
+	plat = PUSH_STR("x86_64");
+	str &= ~15ull;
+	str -= 16;
+	for (int i = 0; i < 16; i += 8) {
+		uint64_t r = hp_random(a);
+
+		memcpy(area + str + i, &r, 8);
+	}
+	rnd = top - sizeof(area) + str;
+#undef PUSH_STR
+	uint64_t auxv[][2] = {
+		{ AT_PHDR, a->im.phdr },   { AT_PHENT, a->im.phent },  { AT_PHNUM, a->im.phnum },
+		{ AT_PAGESZ, PAGE },	   { AT_BASE, 0 },	       { AT_FLAGS, 0 },
+		{ AT_ENTRY, a->im.entry }, { AT_UID, 0 },	       { AT_EUID, 0 },
+		{ AT_GID, 0 },		   { AT_EGID, 0 },	       { AT_PLATFORM, plat },
+		{ AT_HWCAP, 0 },	   { AT_CLKTCK, 100 },	       { AT_SECURE, 0 },
+		{ AT_RANDOM, rnd },	   { AT_HWCAP2, 0 },	       { AT_EXECFN, argp[0] },
+		{ AT_NULL, 0 },
+	};
+	uint64_t words = 1 + argc + 1 + envc + 1 + 2 * ARRAY_SIZE(auxv);
+	uint64_t sp = (str - words * 8) & ~15ull;
+	uint64_t *w = (uint64_t *)(area + sp);
+
+	*w++ = argc;
+	for (int i = 0; i < argc; i++)
+		*w++ = argp[i];
+	*w++ = 0;
+	for (int i = 0; i < envc; i++)
+		*w++ = envpp[i];
+	*w++ = 0;
+	memcpy(w, auxv, sizeof(auxv));
+	if (copy_to_app(top - sizeof(area) + sp, area + sp, sizeof(area) - sp))
+		return 0;
+	return top - sizeof(area) + sp;
+}
+
+/* Splits the words after " -- " on the command line: leading NAME=VALUE words are the
+ * environment, the rest argv[1..]. */
+static void split_args(char *cmd, int *argc, char **argv, int *envc, char **envp)
+{
+	char *p = strstr(cmd, " -- ");
+
+	if (!p)
+		return;
+	p += 4;
+	bool env = true;
+
+	while (*p) {
+		while (*p == ' ')
+			*p++ = 0;
+		if (!*p)
+			break;
+		char *w = p;
+
+		while (*p && *p != ' ')
+			p++;
+		if (env && strchr(w, '=') && w[0] != '=') {
+			if (*envc < MAX_ENVS)
+				envp[(*envc)++] = w;
+			continue;
+		}
+		env = false;
+		if (*argc < MAX_ARGS)
+			argv[(*argc)++] = w;
+	}
+}
+
+static const char *const sig_names[32] = {
+	[4] = "SIGILL", [5] = "SIGTRAP", [7] = "SIGBUS", [8] = "SIGFPE", [11] = "SIGSEGV",
+};
+
+static struct app_thread *cur_thread(void)
+{
+	void **slot = thread_app(thread_self());
+
+	return slot ? *slot : NULL;
+}
+
+/* Interrupts every CPU, so that app code running there passes app_interrupt() soon. */
+static void nudge_all(void)
+{
+	for (unsigned c = 0; c < sched_cpus_online(); c++)
+		if (c != thread_cpu(thread_self()))
+			sched_nudge(c);
+}
+
+/* Starts ending the whole app with `status` (the first caller's wins). */
+static void end_app(struct app *a, int status)
+{
+	mutex_lock(&a->lock, NO_DEADLINE);
+	if (!a->status_set) {
+		a->status = status;
+		a->status_set = true;
+	}
+	__atomic_store_n(&a->exiting, true, __ATOMIC_SEQ_CST);
+	for (struct futex_waiter *w = a->futexes; w; w = w->next)
+		sched_wake(w->t);
+	mutex_unlock(&a->lock);
+	waitq_wake(&a->sleepers, WAKE_ALL);
+	nudge_all();
+}
+
+void hp_exit(struct app_thread *at, int code, bool all)
+{
+	if (all)
+		end_app(at->app, code);
+	app_leave(&at->ctx, code);
+}
+
+/* Redirects a trap frame of app code to app_leave(ctx, code) on the thread's kernel stack
+ * (the CPU mode's kernel selectors: on Xen PV that is also the way back to kernel mode). */
+static void leave_from_frame(struct trap_frame *f, struct app_thread *at, int code)
+{
+	f->rip = (uint64_t)app_leave;
+	f->rdi = (uint64_t)&at->ctx;
+	f->rsi = (uint64_t)code;
+	f->cs = arch->kernel_cs;
+	f->ss = arch->kernel_ss;
+	f->rsp = ((uint64_t)f - 128) & ~15ull;
+}
+
+/* arch_app_fault: an exception in the app's own code ends the app with 128 + signal, the
+ * way a shell reports a process a signal killed (all its threads, as on Linux). A fault in
+ * kernel code is left to panic. */
+static bool app_fault(struct trap_frame *f)
+{
+	struct app_thread *at = cur_thread();
+
+	if (!at || f->rip >= USER_TOP)
+		return false;
+	int sig = f->vector == 14 || f->vector == 13 || f->vector == 12 ? 11 :
+		  f->vector == 6 ? 4 : f->vector == 0 || f->vector == 16 || f->vector == 19 ? 8 :
+		  f->vector == 17 ? 7 : 5;
+
+	kprintf("hp: %s killed by %s: %s at rip %#lx", at->app->name, sig_names[sig],
+		trap_name(f->vector), f->rip);
+	if (f->vector == 14)
+		kprintf(", address %#lx", read_cr2());
+	kprintf(" (rsp %#lx, thread %d)\n", f->rsp, at->tid);
+	end_app(at->app, 128 + sig);
+	leave_from_frame(f, at, 128 + sig);
+	return true;
+}
+
+/* traps.S: a vector delivered twice in a row overwrote the first frame on the IST stack
+ * (seen nested under TCG): the app's interrupted state is gone, so the app ends. */
+void __noreturn hp_lost_frame(uint64_t vector);
+void __noreturn hp_lost_frame(uint64_t vector)
+{
+	struct app_thread *at = cur_thread();
+
+	if (!at)
+		panic("interrupt vector %lu was delivered twice and its first frame lost",
+		      (unsigned long)vector);
+	kprintf("hp: %s killed: interrupt vector %lu was delivered twice and the app's state "
+		"in the first frame was lost (a fault of the (nested) hypervisor)\n",
+		at->app->name, (unsigned long)vector);
+	end_app(at->app, 128 + 9);
+	app_leave(&at->ctx, 128 + 9);
+}
+
+/* arch_app_interrupt: app code was interrupted; if the app is ending, so does this thread */
+static void app_interrupt(struct trap_frame *f)
+{
+	struct app_thread *at = cur_thread();
+
+	if (at && __atomic_load_n(&at->app->exiting, __ATOMIC_SEQ_CST))
+		leave_from_frame(f, at, at->app->status);
+}
+
+static void free_app_memory(struct app *a)
+{
+	for (unsigned i = 0; i < a->im.nloads; i++) {
+		const struct elf_load *l = &a->im.loads[i];
+		uint64_t lo = l->vaddr & ~(PAGE - 1);
+
+		mm_user_unmap(lo, (ALIGN_UP(l->vaddr + l->memsz, PAGE) - lo) / PAGE);
+	}
+	mm_user_unmap(a->brk_base, (a->brk_mapped - a->brk_base) / PAGE);
+	if (a->mmap_low)
+		mm_user_unmap(a->mmap_low, (APP_MMAP_TOP - a->mmap_low) / PAGE);
+	mm_user_unmap(APP_STACK_TOP - APP_STACK_SIZE, APP_STACK_SIZE / PAGE);
+}
+
+struct start {
+	const struct boot_info *bi;
+	const uint8_t *img;
+	size_t len;
+};
+
+/* The end of every app thread: back in the kernel for good. The last one to end wakes
+ * hp_main; its status is the app's unless exit_group or a fault set one. */
+static int thread_done(struct app_thread *at, int rc)
+{
+	struct app *a = at->app;
+
+	*thread_entry_stack_slot() = 0;
+	thread_set_fs_base(0);
+	*thread_app(thread_self()) = NULL;
+	if (at->clear_tid) {
+		uint32_t zero = 0;
+
+		if (!copy_to_app(at->clear_tid, &zero, 4))
+			hp_futex_wake(a, at->clear_tid, 1);
+	}
+	mutex_lock(&a->lock, NO_DEADLINE);
+	if (__atomic_sub_fetch(&a->live, 1, __ATOMIC_SEQ_CST) == 0 && !a->status_set) {
+		a->status = rc;
+		a->status_set = true;
+	}
+	mutex_unlock(&a->lock);
+	waitq_wake(&a->done, WAKE_ALL);
+	return rc;
+}
+
+static int child_thread(void *arg)
+{
+	struct app_thread *at = arg;
+
+	*thread_app(thread_self()) = at;
+	/* (Xen PV: the user root is per vCPU, and this thread may be on another one) */
+	if (thread_fpu_enable() || (arch->app_prepare && arch->app_prepare()))
+		return thread_done(at, 128 + 9);
+	thread_set_fs_base(at->tls);
+	return thread_done(at, arch->app_resume(&at->start, &at->ctx, thread_entry_stack_slot()));
+}
+
+#define CLONE_VM 0x100
+#define CLONE_SIGHAND 0x800
+#define CLONE_THREAD 0x10000
+#define CLONE_SETTLS 0x80000
+#define CLONE_PARENT_SETTID 0x100000
+#define CLONE_CHILD_CLEARTID 0x200000
+#define CLONE_CHILD_SETTID 0x1000000
+
+long hp_clone(struct app_thread *parent, const struct syscall_frame *f, uint64_t flags,
+	      uint64_t newsp, uint64_t ptid, uint64_t ctid, uint64_t tls)
+{
+	struct app *a = parent->app;
+	const uint64_t need = CLONE_VM | CLONE_THREAD | CLONE_SIGHAND;
+
+	if ((flags & need) != need)
+		return -ENOSYS; /* only threads: one app, no processes (fork) */
+	if (newsp >= USER_TOP || ((flags & CLONE_SETTLS) && tls >= USER_TOP))
+		return -EINVAL;
+	mutex_lock(&a->lock, NO_DEADLINE);
+	struct app_thread *at = NULL;
+
+	for (int i = 1; i < APP_THREADS && !at; i++)
+		if (!a->threads[i].app)
+			at = &a->threads[i];
+	if (!at) {
+		mutex_unlock(&a->lock);
+		return -EAGAIN;
+	}
+	*at = (struct app_thread){ .app = a, .tid = ++a->next_tid };
+	at->start = *f;
+	if (newsp)
+		at->start.rsp = newsp;
+	at->tls = flags & CLONE_SETTLS ? tls : thread_fs_base();
+	if (flags & CLONE_CHILD_CLEARTID)
+		at->clear_tid = ctid;
+	int tid = at->tid;
+
+	if (((flags & CLONE_PARENT_SETTID) && copy_to_app(ptid, &tid, 4)) ||
+	    ((flags & CLONE_CHILD_SETTID) && copy_to_app(ctid, &tid, 4))) {
+		at->app = NULL;
+		mutex_unlock(&a->lock);
+		return -EFAULT;
+	}
+	__atomic_add_fetch(&a->live, 1, __ATOMIC_SEQ_CST);
+	char name[24];
+
+	ksnprintf(name, sizeof(name), "app-%d", tid);
+	at->t = thread_create(name, child_thread, at, CPU_ANY);
+	if (!at->t) {
+		__atomic_sub_fetch(&a->live, 1, __ATOMIC_SEQ_CST);
+		at->app = NULL;
+		mutex_unlock(&a->lock);
+		return -ENOMEM;
+	}
+	mutex_unlock(&a->lock);
+	return tid;
+}
+
+/* The app's first thread: loads it, then runs it. */
+static int main_thread(void *arg)
+{
+	struct start *s = arg;
+	struct app *a = &app;
+	struct app_thread *at = &a->threads[0];
+	char cmd[BOOT_CMDLINE_MAX];
+	char *argv[MAX_ARGS], *envp[MAX_ENVS];
+	int argc = 1, envc = 0, rc;
+
+	strlcpy(cmd, s->bi->cmdline, sizeof(cmd));
+	argv[0] = a->name;
+	split_args(cmd, &argc, argv, &envc, envp);
+	a->brk_base = a->brk = a->brk_mapped = a->im.hi;
+	a->rand_state = clock_ns() ^ wallclock_ns() ^ 0x9e3779b97f4a7c15ull;
+	hp_fds_init(a);
+	if ((rc = load_segments(a, s->img)) ||
+	    (rc = mm_user_map(APP_STACK_TOP - APP_STACK_SIZE, APP_STACK_SIZE / PAGE,
+			      PTE_W | PTE_NX))) {
+		kprintf("hp: %s: not enough memory to load it (%d)\n", a->name, rc);
+		return thread_done(at, -1);
+	}
+	uint64_t sp = build_stack(a, argc, argv, envc, envp);
+
+	if (!sp || thread_fpu_enable()) {
+		kprintf("hp: %s: the arguments do not fit, or no memory\n", a->name);
+		return thread_done(at, -1);
+	}
+	if (arch->app_prepare && (rc = arch->app_prepare())) {
+		kprintf("hp: %s: the CPU mode could not prepare the address space (%d)\n",
+			a->name, rc);
+		return thread_done(at, -1);
+	}
+	kprintf("hp: running %s (hp mode, entry %#lx, %d args, %d env)\n", a->name, a->im.entry,
+		argc, envc);
+	console_flush();
+	*thread_app(thread_self()) = at;
+	return thread_done(at, arch->app_enter(a->im.entry, sp, &at->ctx,
+					       thread_entry_stack_slot()));
+}
+
+static bool all_done(void *arg)
+{
+	return __atomic_load_n(&((struct app *)arg)->live, __ATOMIC_SEQ_CST) == 0;
+}
+
+int hp_main(const struct boot_info *bi)
+{
+	struct app *a = &app;
+	char err[160];
+
+	if (cmdline_get(bi->cmdline, "app", a->name, sizeof(a->name)) < 0 || !a->name[0])
+		strlcpy(a->name, "app", sizeof(a->name));
+	if (!bi->mod_count) {
+		kprintf("hp: %s: no boot module holds an app (give one with QEMU's -initrd or "
+			"xl's ramdisk=)\n", a->name);
+		return -1;
+	}
+	const uint8_t *img = (const uint8_t *)mm_frame_va(bi->mods[0].paddr / PAGE) +
+			     bi->mods[0].paddr % PAGE;
+	size_t len = bi->mods[0].len;
+
+	if (!mm_frame_va(bi->mods[0].paddr / PAGE) ||
+	    !mm_frame_va((bi->mods[0].paddr + len - 1) / PAGE)) {
+		kprintf("hp: %s: the boot module is not in RAM\n", a->name);
+		return -1;
+	}
+	if (elf_check(img, len, &a->im, err, sizeof(err))) {
+		kprintf("hp: %s: refused: %s\n", a->name, err);
+		return -1;
+	}
+	struct start s = { bi, img, len };
+
+	mutex_init(&a->lock);
+	waitq_init(&a->done);
+	waitq_init(&a->sleepers);
+	a->threads[0] = (struct app_thread){ .app = a, .tid = 1 };
+	a->next_tid = 1;
+	a->live = 1;
+	arch_app_fault = app_fault;
+	arch_app_interrupt = app_interrupt;
+	a->threads[0].t = thread_create("app", main_thread, &s, 0);
+	if (!a->threads[0].t) {
+		kprintf("hp: %s: no thread to run it\n", a->name);
+		return -1;
+	}
+	waitq_wait(&a->done, all_done, a, NO_DEADLINE);
+	unsigned nthreads = 0;
+
+	for (int i = 0; i < APP_THREADS; i++) {
+		if (a->threads[i].t) {
+			thread_join(a->threads[i].t, NO_DEADLINE, NULL);
+			nthreads++;
+		}
+	}
+	arch_app_interrupt = NULL;
+	free_app_memory(a);
+	if (a->status < 0)
+		return -1;
+	kprintf("hp: %s exited with status %d (%lu syscalls, %u threads)\n", a->name, a->status,
+		(unsigned long)a->syscalls, nthreads);
+	return a->status;
+}

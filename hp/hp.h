@@ -1,0 +1,96 @@
+/* HP mode: one static Linux x86-64 ELF app, loaded from a boot module, run in ring 0 in the
+ * kernel's address space; its system calls land in hp_syscall() (hp/README.md). */
+#ifndef HP_HP_H
+#define HP_HP_H
+
+#include "arch_x86_64/arch.h"
+#include "arch_x86_64/bootinfo.h"
+#include "lib/compiler.h"
+#include "lib/elf.h"
+#include "sched/sync.h"
+
+/* Whether the boot asks for an app: app= on the command line, or a boot module. */
+bool hp_wanted(const struct boot_info *bi);
+/* Loads and runs the app to its end. Returns its exit status (0-255; 128 + signal when it
+ * was killed), or -1 when it could not be started (the reason is printed). */
+int hp_main(const struct boot_info *bi);
+
+/* The app's address space (the low half; mm/'s USER_TOP):
+ *   ELF segments (ELF_USER_MIN ..), then the brk heap above the highest one,
+ *   anonymous mmaps, top down from APP_MMAP_TOP,
+ *   the main thread's stack, ending at APP_STACK_TOP, with an unmapped guard below. */
+#define APP_STACK_TOP 0x00007ffffffff000ull
+#define APP_STACK_SIZE (1ull << 20)
+#define APP_MMAP_TOP 0x00007ff000000000ull
+#define APP_BRK_MAX (64ull << 30)
+#define APP_FDS 64
+#define APP_THREADS 64
+
+enum fd_kind { FD_FREE, FD_CONSOLE, FD_NULL };
+
+struct app_fd {
+	enum fd_kind kind;
+};
+
+struct app;
+
+/* One thread of the app, on a kernel thread of its own (thread_app() points here). */
+struct app_thread {
+	struct app *app;
+	struct thread *t; /* joined by hp_main at the end */
+	struct app_ctx ctx;
+	int tid;
+	uint64_t clear_tid; /* CLONE_CHILD_CLEARTID / set_tid_address: 0 and a wake at exit */
+	uint64_t tls;
+	struct syscall_frame start; /* a clone's registers: it starts by returning from it */
+};
+
+struct futex_waiter {
+	uint64_t uaddr;
+	struct thread *t;
+	int woken; /* atomic */
+	struct futex_waiter *next;
+};
+
+struct app {
+	char name[64];
+	struct elf_image im;
+	uint64_t brk_base, brk, brk_mapped;
+	uint64_t mmap_low; /* the lowest address mmap has handed out */
+	struct app_fd fds[APP_FDS];
+	uint64_t syscalls; /* atomic */
+	uint64_t enosys_seen[8]; /* numbers logged once (0-511) */
+	uint64_t rand_state;
+	struct mutex lock; /* threads, fds, memory and futexes */
+	struct app_thread threads[APP_THREADS];
+	int next_tid;
+	int live; /* app threads not ended yet; atomic */
+	struct waitq done; /* hp_main waits there for live == 0 */
+	/* exit_group or a fatal fault: every thread ends at its next syscall, interrupt or
+	 * wake; `status` is the process's (the first one set wins) */
+	bool exiting;
+	bool status_set;
+	int status;
+	struct waitq sleepers; /* nanosleep and poll: woken early by exiting */
+	struct futex_waiter *futexes;
+};
+
+/* hp/syscall.c */
+void hp_fds_init(struct app *a);
+uint64_t hp_random(struct app *a);
+/* hp/app.c: a new thread of the app for clone (its tid, or -EAGAIN / -ENOMEM) */
+long hp_clone(struct app_thread *parent, const struct syscall_frame *f, uint64_t flags,
+	      uint64_t newsp, uint64_t ptid, uint64_t ctid, uint64_t tls);
+/* ends the calling app thread (SYS_exit), or all of them (exit_group: all = true) */
+void __noreturn hp_exit(struct app_thread *at, int code, bool all);
+/* hp/syscall.c: futex wake, for thread exit (CLONE_CHILD_CLEARTID) */
+long hp_futex_wake(struct app *a, uint64_t uaddr, uint32_t n);
+
+/* Copies between the kernel and the app's memory: 0, or -EFAULT when the range is not the
+ * app's or not mapped (a fault there is caught, never a panic). */
+int copy_from_app(void *dst, uint64_t src, size_t n);
+int copy_to_app(uint64_t dst, const void *src, size_t n);
+/* a NUL-terminated string of at most size - 1 bytes: its length, -EFAULT or -ENAMETOOLONG */
+long strcpy_from_app(char *dst, uint64_t src, size_t size);
+
+#endif

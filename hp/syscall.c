@@ -1,0 +1,839 @@
+/* The Linux x86-64 system calls an HP-mode app makes, by number (Linux's
+ * arch/x86/entry/syscalls/syscall_64.tbl numbering). Arguments come in %rdi, %rsi, %rdx,
+ * %r10, %r8, %r9; results and -errno in %rax. Every pointer from the app goes through
+ * copy_from_app / copy_to_app. An unknown number returns -ENOSYS and is logged once. */
+#include "arch_x86_64/cpu.h"
+#include "arch_x86_64/paging.h"
+#include "common/console.h"
+#include "hp/hp.h"
+#include "lib/errno.h"
+#include "lib/string.h"
+#include "mm/mm.h"
+#include "mm/vm.h"
+#include "sched/sched.h"
+
+#define PAGE 4096ull
+
+/* the calling app thread (app.c owns them) */
+static struct app_thread *cur(void)
+{
+	return *thread_app(thread_self());
+}
+
+static bool exiting(void *arg)
+{
+	return __atomic_load_n(&((struct app *)arg)->exiting, __ATOMIC_SEQ_CST);
+}
+
+/* sleeps until the deadline, or until the app is ending: 0, or -EINTR */
+static long app_sleep(struct app *a, uint64_t deadline)
+{
+	waitq_wait(&a->sleepers, exiting, a, deadline);
+	return exiting(a) ? -EINTR : 0;
+}
+
+/* --- app memory access ------------------------------------------------------------- */
+
+static bool app_range(uint64_t a, size_t n)
+{
+	return a < USER_TOP && n <= USER_TOP - a;
+}
+
+/* rep movsb under an exception-table entry: a fault ends the copy with %rax = vector */
+static int guarded_copy(void *dst, const void *src, size_t n)
+{
+	uint64_t vec = 0;
+
+	__asm__ __volatile__("1: rep movsb\n"
+			     "2:\n" EXTABLE(1b, 2b)
+			     : "+a"(vec), "+D"(dst), "+S"(src), "+c"(n)
+			     :
+			     : "memory");
+	return vec ? -EFAULT : 0;
+}
+
+int copy_from_app(void *dst, uint64_t src, size_t n)
+{
+	return app_range(src, n) ? guarded_copy(dst, (const void *)src, n) : -EFAULT;
+}
+
+int copy_to_app(uint64_t dst, const void *src, size_t n)
+{
+	return app_range(dst, n) ? guarded_copy((void *)dst, src, n) : -EFAULT;
+}
+
+long strcpy_from_app(char *dst, uint64_t src, size_t size)
+{
+	for (size_t i = 0; i < size; i++) {
+		if (copy_from_app(dst + i, src + i, 1))
+			return -EFAULT;
+		if (!dst[i])
+			return (long)i;
+	}
+	dst[size - 1] = 0;
+	return -ENAMETOOLONG;
+}
+
+/* --- randomness ----------------------------------------------------------------------- */
+
+static bool have_rdrand(void)
+{
+	static int known;
+
+	if (!known)
+		known = cpuid(1, 0).ecx & (1u << 30) ? 1 : 2;
+	return known == 1;
+}
+
+/* RDRAND where the CPU has it, mixed with a splitmix64 stream (the fallback alone
+ * otherwise). Not for key material: getrandom's callers here are hash seeds and AT_RANDOM. */
+uint64_t hp_random(struct app *a)
+{
+	uint64_t z = (a->rand_state += 0x9e3779b97f4a7c15ull), r = 0;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	z ^= z >> 31;
+	if (have_rdrand()) {
+		for (int i = 0; i < 10; i++) {
+			uint8_t ok;
+
+			__asm__ __volatile__("rdrand %0; setc %1" : "=r"(r), "=qm"(ok));
+			if (ok)
+				break;
+			r = 0;
+		}
+	}
+	return z ^ r;
+}
+
+/* --- files: the console and /dev/null -------------------------------------------- */
+
+void hp_fds_init(struct app *a)
+{
+	memset(a->fds, 0, sizeof(a->fds));
+	for (int i = 0; i < 3; i++)
+		a->fds[i].kind = FD_CONSOLE;
+}
+
+static struct app_fd *fd_get(struct app *a, uint64_t fd)
+{
+	return fd < APP_FDS && a->fds[fd].kind != FD_FREE ? &a->fds[fd] : NULL;
+}
+
+static long fd_write(struct app_fd *f, uint64_t buf, size_t n)
+{
+	char chunk[256];
+	size_t done = 0;
+
+	if (!app_range(buf, n))
+		return -EFAULT;
+	if (f->kind == FD_NULL)
+		return (long)n;
+	while (done < n) {
+		size_t k = MIN(n - done, sizeof(chunk));
+
+		if (copy_from_app(chunk, buf + done, k))
+			return done ? (long)done : -EFAULT;
+		console_write(chunk, k);
+		done += k;
+	}
+	return (long)done;
+}
+
+static long fd_read(struct app_fd *f, uint64_t buf, size_t n)
+{
+	if (!app_range(buf, n))
+		return -EFAULT;
+	return 0; /* /dev/null, and the console has no input: end of file */
+}
+
+struct iovec_ {
+	uint64_t base, len;
+};
+
+static long do_rw_vec(struct app *a, uint64_t fd, uint64_t iov, uint64_t cnt, bool write)
+{
+	struct app_fd *f = fd_get(a, fd);
+	long total = 0;
+
+	if (!f)
+		return -EBADF;
+	if (cnt > 1024)
+		return -EINVAL;
+	for (uint64_t i = 0; i < cnt; i++) {
+		struct iovec_ v;
+
+		if (copy_from_app(&v, iov + i * sizeof(v), sizeof(v)))
+			return -EFAULT;
+		if (!v.len)
+			continue;
+		long r = write ? fd_write(f, v.base, v.len) : fd_read(f, v.base, v.len);
+
+		if (r < 0)
+			return total ? total : r;
+		total += r;
+		if ((uint64_t)r < v.len)
+			break;
+	}
+	return total;
+}
+
+static long do_open(struct app *a, uint64_t path)
+{
+	char p[256];
+	long n = strcpy_from_app(p, path, sizeof(p));
+	enum fd_kind k;
+
+	if (n < 0)
+		return n;
+	if (!strcmp(p, "/dev/null"))
+		k = FD_NULL;
+	else if (!strcmp(p, "/dev/console") || !strcmp(p, "/dev/tty"))
+		k = FD_CONSOLE;
+	else
+		return -ENOENT;
+	for (int i = 0; i < APP_FDS; i++) {
+		if (a->fds[i].kind == FD_FREE) {
+			a->fds[i].kind = k;
+			return i;
+		}
+	}
+	return -EMFILE;
+}
+
+/* struct stat (x86-64): the fields we fill, at Linux's offsets */
+static long do_fstat(struct app *a, uint64_t fd, uint64_t st)
+{
+	uint8_t s[144] = { 0 };
+	struct app_fd *f = fd_get(a, fd);
+
+	if (!f)
+		return -EBADF;
+	uint32_t mode = 0020000 | 0666; /* a character device */
+	uint64_t rdev = f->kind == FD_NULL ? (1 << 8 | 3) : (5 << 8 | 1), nlink = 1, blksize = 4096;
+
+	memcpy(s + 16, &nlink, 8);
+	memcpy(s + 24, &mode, 4);
+	memcpy(s + 40, &rdev, 8);
+	memcpy(s + 56, &blksize, 8);
+	return copy_to_app(st, s, sizeof(s));
+}
+
+#define TIOCGWINSZ 0x5413
+
+static long do_ioctl(struct app *a, uint64_t fd, uint64_t req, uint64_t arg)
+{
+	struct app_fd *f = fd_get(a, fd);
+
+	if (!f)
+		return -EBADF;
+	if (f->kind != FD_CONSOLE)
+		return -ENOTTY;
+	if (req == TIOCGWINSZ) {
+		uint16_t ws[4] = { 24, 80, 0, 0 };
+
+		return copy_to_app(arg, ws, sizeof(ws));
+	}
+	return -ENOTTY;
+}
+
+#define POLLIN 1
+#define POLLOUT 4
+#define POLLNVAL 32
+
+static long do_poll(struct app *a, uint64_t fds, uint64_t n, int64_t timeout_ms)
+{
+	if (n > APP_FDS)
+		return -EINVAL;
+	for (;;) {
+		long ready = 0;
+
+		for (uint64_t i = 0; i < n; i++) {
+			struct {
+				int32_t fd;
+				int16_t events, revents;
+			} p;
+
+			if (copy_from_app(&p, fds + i * 8, 8))
+				return -EFAULT;
+			struct app_fd *f = p.fd >= 0 ? fd_get(a, (uint64_t)p.fd) : NULL;
+
+			p.revents = p.fd < 0 ? 0 : !f ? POLLNVAL :
+				    (p.events & POLLOUT) | (f->kind == FD_NULL ? p.events & POLLIN : 0);
+			if (p.revents)
+				ready++;
+			if (copy_to_app(fds + i * 8, &p, 8))
+				return -EFAULT;
+		}
+		if (ready || timeout_ms == 0)
+			return ready;
+		/* nothing here can become ready later: sleep out the timeout */
+		return app_sleep(a, timeout_ms < 0 ? NO_DEADLINE :
+						     clock_ns() + (uint64_t)timeout_ms * 1000000);
+	}
+}
+
+/* --- memory ------------------------------------------------------------------------------ */
+
+#define PROT_READ 1
+#define PROT_WRITE 2
+#define PROT_EXEC 4
+#define MAP_SHARED 0x01
+#define MAP_PRIVATE 0x02
+#define MAP_FIXED 0x10
+#define MAP_ANONYMOUS 0x20
+#define MAP_FIXED_NOREPLACE 0x100000
+
+static uint64_t prot_flags(uint64_t prot)
+{
+	return (prot & PROT_WRITE ? PTE_W : 0) | (prot & PROT_EXEC ? 0 : PTE_NX);
+}
+
+static long do_brk(struct app *a, uint64_t want)
+{
+	if (want < a->brk_base || want > a->brk_base + APP_BRK_MAX)
+		return (long)a->brk;
+	uint64_t end = ALIGN_UP(want, PAGE);
+
+	if (end > a->brk_mapped) {
+		if (mm_user_map(a->brk_mapped, (end - a->brk_mapped) / PAGE, PTE_W | PTE_NX))
+			return (long)a->brk;
+		a->brk_mapped = end;
+	} else if (end < a->brk_mapped) {
+		mm_user_unmap(end, (a->brk_mapped - end) / PAGE);
+		a->brk_mapped = end;
+	}
+	a->brk = want;
+	return (long)a->brk;
+}
+
+static long do_mmap(struct app *a, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags,
+		    int64_t fd, uint64_t off)
+{
+	if (!len || (addr & (PAGE - 1)) || len > (1ull << 40))
+		return -EINVAL;
+	if (!(flags & MAP_ANONYMOUS))
+		return -ENODEV; /* no file mappings: files are read with read() */
+	if (!(flags & (MAP_SHARED | MAP_PRIVATE)))
+		return -EINVAL;
+	len = ALIGN_UP(len, PAGE);
+	uint64_t va;
+
+	if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
+		if (!app_range(addr, len) || addr < ELF_USER_MIN)
+			return -EINVAL;
+		va = addr;
+		mm_user_unmap(va, len / PAGE);
+	} else {
+		uint64_t low = a->mmap_low ? a->mmap_low : APP_MMAP_TOP;
+
+		if (low - ELF_USER_MAX < len)
+			return -ENOMEM;
+		va = low - len;
+		a->mmap_low = va;
+	}
+	/* PROT_NONE reserves the range and maps nothing (a guard); mprotect maps it later */
+	if (prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) {
+		if (mm_user_map(va, len / PAGE, prot_flags(prot)))
+			return -ENOMEM;
+	}
+	return (long)va;
+}
+
+static long do_munmap(struct app *a, uint64_t addr, uint64_t len)
+{
+	if ((addr & (PAGE - 1)) || !len || !app_range(addr, len))
+		return -EINVAL;
+	mm_user_unmap(addr, ALIGN_UP(len, PAGE) / PAGE);
+	return 0;
+}
+
+static long do_mprotect(struct app *a, uint64_t addr, uint64_t len, uint64_t prot)
+{
+	if ((addr & (PAGE - 1)) || !app_range(addr, len))
+		return -EINVAL;
+	len = ALIGN_UP(len, PAGE);
+	for (uint64_t va = addr; va < addr + len; va += PAGE) {
+		bool mapped = mm_user_frame_va(va) != NULL;
+		int rc = 0;
+
+		/* ring 0 has no "present but inaccessible": PROT_NONE unmaps (a guard page's
+		 * contents are never read), a later mprotect maps zeroed memory again */
+		if (!(prot & (PROT_READ | PROT_WRITE | PROT_EXEC)))
+			mm_user_unmap(va, 1);
+		else if (mapped)
+			rc = vm_protect(va, 1, prot_flags(prot));
+		else if (va >= a->mmap_low && va < APP_MMAP_TOP)
+			rc = mm_user_map(va, 1, prot_flags(prot));
+		else
+			rc = -ENOMEM;
+		if (rc)
+			return rc == -ENOMEM ? -ENOMEM : -EINVAL;
+	}
+	return 0;
+}
+
+#define MADV_DONTNEED 4
+
+static long do_madvise(struct app *a, uint64_t addr, uint64_t len, uint64_t advice)
+{
+	if ((addr & (PAGE - 1)) || !app_range(addr, len))
+		return -EINVAL;
+	if (advice != MADV_DONTNEED)
+		return 0; /* advice only */
+	/* private anonymous memory reads as zero afterwards */
+	for (uint64_t va = addr; va < addr + len; va += PAGE) {
+		void *p = mm_user_frame_va(va);
+
+		if (p)
+			memset(p, 0, PAGE);
+	}
+	return 0;
+}
+
+/* --- time ---------------------------------------------------------------------------------- */
+
+struct timespec_ {
+	int64_t sec, nsec;
+};
+
+static uint64_t clock_of(uint64_t clk, bool *ok)
+{
+	*ok = clk <= 11 && clk != 8 && clk != 9 && clk != 10;
+	if (clk == 0 || clk == 5 || clk == 11) /* REALTIME, REALTIME_COARSE, TAI */
+		return wallclock_ns();
+	return clock_ns(); /* MONOTONIC(_RAW, _COARSE), BOOTTIME, and the CPU-time clocks */
+}
+
+static long do_clock_gettime(uint64_t clk, uint64_t ts)
+{
+	bool ok;
+	uint64_t ns = clock_of(clk, &ok);
+	struct timespec_ t = { (int64_t)(ns / 1000000000), (int64_t)(ns % 1000000000) };
+
+	return ok ? copy_to_app(ts, &t, sizeof(t)) : -EINVAL;
+}
+
+static long sleep_until(struct app *a, uint64_t clk, uint64_t deadline_ns)
+{
+	bool ok;
+	uint64_t now = clock_of(clk, &ok);
+
+	if (!ok)
+		return -EINVAL;
+	return deadline_ns > now ? app_sleep(a, clock_ns() + (deadline_ns - now)) : 0;
+}
+
+/* a timespec from the app as ns, or -EFAULT / -EINVAL */
+static int64_t timespec_ns(uint64_t p)
+{
+	struct timespec_ t;
+
+	if (copy_from_app(&t, p, sizeof(t)))
+		return -EFAULT;
+	if (t.sec < 0 || t.nsec < 0 || t.nsec >= 1000000000)
+		return -EINVAL;
+	return (uint64_t)t.sec > INT64_MAX / 2000000000 ? INT64_MAX / 2 :
+							   t.sec * 1000000000 + t.nsec;
+}
+
+static long do_nanosleep(struct app *a, uint64_t clk, bool abs, uint64_t req)
+{
+	bool ok;
+	int64_t ns = timespec_ns(req);
+
+	if (ns < 0)
+		return ns;
+	return sleep_until(a, clk, abs ? (uint64_t)ns : clock_of(clk, &ok) + (uint64_t)ns);
+}
+
+/* --- futexes: one list of waiters per app, under the app's lock ------------------------ */
+
+#define FUTEX_WAIT 0
+#define FUTEX_WAKE 1
+#define FUTEX_REQUEUE 3
+#define FUTEX_CMP_REQUEUE 4
+#define FUTEX_WAIT_BITSET 9
+#define FUTEX_WAKE_BITSET 10
+#define FUTEX_PRIVATE 128
+#define FUTEX_CLOCK_REALTIME 256
+
+long hp_futex_wake(struct app *a, uint64_t uaddr, uint32_t n)
+{
+	long woken = 0;
+
+	mutex_lock(&a->lock, NO_DEADLINE);
+	for (struct futex_waiter **pp = &a->futexes; *pp && (uint32_t)woken < n;) {
+		struct futex_waiter *w = *pp;
+
+		if (w->uaddr != uaddr) {
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		struct thread *t = w->t;
+
+		/* after this store the waiter may return and its node (on its stack) go */
+		__atomic_store_n(&w->woken, 1, __ATOMIC_SEQ_CST);
+		sched_wake(t);
+		woken++;
+	}
+	mutex_unlock(&a->lock);
+	return woken;
+}
+
+static long futex_wait(struct app *a, uint64_t uaddr, uint32_t val, uint64_t deadline)
+{
+	struct futex_waiter w = { .uaddr = uaddr, .t = thread_self() };
+	uint32_t now;
+	long rc = 0;
+
+	if (uaddr & 3)
+		return -EINVAL;
+	mutex_lock(&a->lock, NO_DEADLINE);
+	if (copy_from_app(&now, uaddr, 4))
+		rc = -EFAULT;
+	else if (now != val)
+		rc = -EAGAIN;
+	if (rc) {
+		mutex_unlock(&a->lock);
+		return rc;
+	}
+	w.next = a->futexes;
+	a->futexes = &w;
+	mutex_unlock(&a->lock);
+	while (!__atomic_load_n(&w.woken, __ATOMIC_SEQ_CST)) {
+		if (exiting(a)) {
+			rc = -EINTR;
+			break;
+		}
+		if (sched_block(deadline) == -ETIMEDOUT) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+	}
+	if (!rc)
+		return 0;
+	mutex_lock(&a->lock, NO_DEADLINE);
+	if (__atomic_load_n(&w.woken, __ATOMIC_SEQ_CST)) {
+		rc = 0; /* woken after all: a wake is never lost */
+	} else {
+		for (struct futex_waiter **pp = &a->futexes; *pp; pp = &(*pp)->next) {
+			if (*pp == &w) {
+				*pp = w.next;
+				break;
+			}
+		}
+	}
+	mutex_unlock(&a->lock);
+	return rc;
+}
+
+static long futex_requeue(struct app *a, uint64_t uaddr, uint32_t nwake, uint32_t nmove,
+			  uint64_t uaddr2, bool cmp, uint32_t val3)
+{
+	long done = 0;
+	uint32_t moved = 0;
+
+	mutex_lock(&a->lock, NO_DEADLINE);
+	if (cmp) {
+		uint32_t now;
+
+		if (copy_from_app(&now, uaddr, 4) || now != val3) {
+			mutex_unlock(&a->lock);
+			return copy_from_app(&now, uaddr, 4) ? -EFAULT : -EAGAIN;
+		}
+	}
+	for (struct futex_waiter **pp = &a->futexes; *pp;) {
+		struct futex_waiter *w = *pp;
+
+		if (w->uaddr != uaddr) {
+			pp = &w->next;
+			continue;
+		}
+		if ((uint32_t)done < nwake) {
+			*pp = w->next;
+			struct thread *t = w->t;
+
+			__atomic_store_n(&w->woken, 1, __ATOMIC_SEQ_CST);
+			sched_wake(t);
+			done++;
+			continue;
+		}
+		if (moved < nmove) {
+			w->uaddr = uaddr2;
+			moved++;
+		}
+		pp = &w->next;
+	}
+	mutex_unlock(&a->lock);
+	return cmp ? done + moved : done;
+}
+
+static long do_futex(struct app *a, uint64_t uaddr, uint64_t op, uint64_t val, uint64_t tsp,
+		     uint64_t uaddr2, uint64_t val3)
+{
+	uint64_t cmd = op & ~(uint64_t)(FUTEX_PRIVATE | FUTEX_CLOCK_REALTIME), deadline = NO_DEADLINE;
+
+	if (!app_range(uaddr, 4))
+		return -EFAULT;
+	switch (cmd) {
+	case FUTEX_WAIT:
+	case FUTEX_WAIT_BITSET:
+		if (tsp) {
+			int64_t ns = timespec_ns(tsp);
+			bool ok;
+
+			if (ns < 0)
+				return ns;
+			if (cmd == FUTEX_WAIT) { /* relative */
+				deadline = clock_ns() + (uint64_t)ns;
+			} else { /* absolute, on the clock op names */
+				uint64_t now = clock_of(op & FUTEX_CLOCK_REALTIME ? 0 : 1, &ok);
+
+				deadline = clock_ns() + ((uint64_t)ns > now ? (uint64_t)ns - now : 0);
+			}
+		}
+		return futex_wait(a, uaddr, (uint32_t)val, deadline);
+	case FUTEX_WAKE:
+	case FUTEX_WAKE_BITSET:
+		return hp_futex_wake(a, uaddr, (uint32_t)val);
+	case FUTEX_REQUEUE:
+	case FUTEX_CMP_REQUEUE:
+		if (!app_range(uaddr2, 4))
+			return -EFAULT;
+		return futex_requeue(a, uaddr, (uint32_t)val, (uint32_t)tsp, uaddr2,
+				     cmd == FUTEX_CMP_REQUEUE, (uint32_t)val3);
+	}
+	return -ENOSYS;
+}
+
+/* --- identity ------------------------------------------------------------------------------ */
+
+static long do_uname(uint64_t buf)
+{
+	char u[6][65] = { "Amphi", "amphi", "0.1", "hp", "x86_64", "" };
+
+	return copy_to_app(buf, u, sizeof(u));
+}
+
+#define ARCH_SET_FS 0x1002
+#define ARCH_GET_FS 0x1003
+
+static long do_arch_prctl(uint64_t code, uint64_t addr)
+{
+	if (code == ARCH_SET_FS) {
+		if (addr >= USER_TOP)
+			return -EPERM;
+		thread_set_fs_base(addr);
+		return 0;
+	}
+	if (code == ARCH_GET_FS) {
+		uint64_t v = thread_fs_base();
+
+		return copy_to_app(addr, &v, 8);
+	}
+	return -EINVAL;
+}
+
+static long do_getrandom(struct app *a, uint64_t buf, uint64_t len)
+{
+	if (!app_range(buf, len))
+		return -EFAULT;
+	len = MIN(len, 1ull << 25);
+	for (uint64_t i = 0; i < len; i += 8) {
+		uint64_t r = hp_random(a);
+
+		if (copy_to_app(buf + i, &r, MIN(8, len - i)))
+			return -EFAULT;
+	}
+	return (long)len;
+}
+
+#define RLIMIT_STACK 3
+#define RLIMIT_NOFILE 7
+
+static long do_prlimit(uint64_t pid, uint64_t res, uint64_t newp, uint64_t oldp)
+{
+	uint64_t lim[2] = { UINT64_MAX, UINT64_MAX };
+
+	if (pid && pid != 1)
+		return -ESRCH;
+	if (res >= 16)
+		return -EINVAL;
+	if (res == RLIMIT_STACK)
+		lim[0] = lim[1] = APP_STACK_SIZE;
+	if (res == RLIMIT_NOFILE)
+		lim[0] = lim[1] = APP_FDS;
+	if (newp)
+		return -EPERM; /* the limits are fixed */
+	return oldp ? copy_to_app(oldp, lim, sizeof(lim)) : 0;
+}
+
+/* --- the table ------------------------------------------------------------------------------- */
+
+enum {
+	SYS_read = 0, SYS_write = 1, SYS_open = 2, SYS_close = 3, SYS_fstat = 5, SYS_poll = 7,
+	SYS_lseek = 8, SYS_mmap = 9, SYS_mprotect = 10, SYS_munmap = 11, SYS_brk = 12,
+	SYS_rt_sigaction = 13, SYS_rt_sigprocmask = 14, SYS_ioctl = 16, SYS_readv = 19,
+	SYS_writev = 20, SYS_sched_yield = 24, SYS_madvise = 28, SYS_nanosleep = 35,
+	SYS_getpid = 39, SYS_clone = 56, SYS_exit = 60, SYS_uname = 63, SYS_fcntl = 72, SYS_gettimeofday = 96,
+	SYS_getrlimit = 97, SYS_getuid = 102, SYS_getgid = 104, SYS_geteuid = 107,
+	SYS_getegid = 108, SYS_getppid = 110, SYS_sigaltstack = 131, SYS_arch_prctl = 158,
+	SYS_gettid = 186, SYS_time = 201, SYS_futex = 202, SYS_set_tid_address = 218, SYS_clock_gettime = 228,
+	SYS_clock_getres = 229, SYS_clock_nanosleep = 230, SYS_exit_group = 231,
+	SYS_openat = 257, SYS_newfstatat = 262, SYS_set_robust_list = 273, SYS_prlimit64 = 302,
+	SYS_getrandom = 318,
+};
+
+#define AT_FDCWD (-100)
+#define AT_EMPTY_PATH 0x1000
+
+static long dispatch(struct app_thread *at, struct syscall_frame *f);
+
+long hp_syscall(struct syscall_frame *f)
+{
+	struct app_thread *at = cur();
+	struct app *a = at->app;
+
+	__atomic_add_fetch(&a->syscalls, 1, __ATOMIC_RELAXED);
+	if (exiting(a))
+		hp_exit(at, a->status, false);
+	long r = dispatch(at, f);
+
+	if (exiting(a))
+		hp_exit(at, a->status, false);
+	return r;
+}
+
+static long dispatch(struct app_thread *at, struct syscall_frame *f)
+{
+	struct app *a = at->app;
+	uint64_t a1 = f->rdi, a2 = f->rsi, a3 = f->rdx, a4 = f->r10, a5 = f->r8, a6 = f->r9;
+	struct app_fd *fd;
+
+	switch (f->nr) {
+	case SYS_read:
+		return (fd = fd_get(a, a1)) ? fd_read(fd, a2, a3) : -EBADF;
+	case SYS_write:
+		return (fd = fd_get(a, a1)) ? fd_write(fd, a2, a3) : -EBADF;
+	case SYS_readv:
+		return do_rw_vec(a, a1, a2, a3, false);
+	case SYS_writev:
+		return do_rw_vec(a, a1, a2, a3, true);
+	case SYS_open:
+		return do_open(a, a1);
+	case SYS_openat:
+		return (int)a1 == AT_FDCWD ? do_open(a, a2) : -EBADF;
+	case SYS_close:
+		if (!(fd = fd_get(a, a1)))
+			return -EBADF;
+		fd->kind = FD_FREE;
+		return 0;
+	case SYS_fstat:
+		return do_fstat(a, a1, a2);
+	case SYS_newfstatat: {
+		char p[2];
+
+		if (!(a4 & AT_EMPTY_PATH) || strcpy_from_app(p, a2, sizeof(p)) != 0)
+			return -ENOENT; /* no file system yet: only fstat of an open fd */
+		return do_fstat(a, a1, a3);
+	}
+	case SYS_lseek:
+		if (!(fd = fd_get(a, a1)))
+			return -EBADF;
+		return fd->kind == FD_NULL ? 0 : -ESPIPE;
+	case SYS_ioctl:
+		return do_ioctl(a, a1, a2, a3);
+	case SYS_fcntl:
+		return fd_get(a, a1) ? 0 : -EBADF;
+	case SYS_poll:
+		return do_poll(a, a1, a2, (int64_t)(int)a3);
+	case SYS_brk:
+		return do_brk(a, a1);
+	case SYS_mmap:
+		return do_mmap(a, a1, a2, a3, a4, (int64_t)a5, a6);
+	case SYS_munmap:
+		return do_munmap(a, a1, a2);
+	case SYS_mprotect:
+		return do_mprotect(a, a1, a2, a3);
+	case SYS_madvise:
+		return do_madvise(a, a1, a2, a3);
+	case SYS_rt_sigaction:
+	case SYS_rt_sigprocmask:
+	case SYS_sigaltstack:
+		return 0; /* signals are never delivered (hp/README.md) */
+	case SYS_sched_yield:
+		thread_yield();
+		return 0;
+	case SYS_nanosleep:
+		return do_nanosleep(a, 1, false, a1);
+	case SYS_clock_nanosleep:
+		return do_nanosleep(a, a1, a2 & 1, a3);
+	case SYS_clock_gettime:
+		return do_clock_gettime(a1, a2);
+	case SYS_clock_getres: {
+		struct timespec_ t = { 0, 1 };
+		bool ok;
+
+		clock_of(a1, &ok);
+		return !ok ? -EINVAL : a2 ? copy_to_app(a2, &t, sizeof(t)) : 0;
+	}
+	case SYS_gettimeofday: {
+		uint64_t ns = wallclock_ns();
+		int64_t tv[2] = { (int64_t)(ns / 1000000000), (int64_t)(ns % 1000000000 / 1000) };
+
+		return a1 ? copy_to_app(a1, tv, sizeof(tv)) : 0;
+	}
+	case SYS_time: {
+		int64_t t = (int64_t)(wallclock_ns() / 1000000000);
+
+		if (a1 && copy_to_app(a1, &t, 8))
+			return -EFAULT;
+		return t;
+	}
+	case SYS_getpid:
+		return 1;
+	case SYS_gettid:
+		return at->tid;
+	case SYS_getppid:
+	case SYS_getuid:
+	case SYS_getgid:
+	case SYS_geteuid:
+	case SYS_getegid:
+		return 0;
+	case SYS_uname:
+		return do_uname(a1);
+	case SYS_arch_prctl:
+		return do_arch_prctl(a1, a2);
+	case SYS_set_tid_address:
+		at->clear_tid = a1;
+		return at->tid;
+	case SYS_clone:
+		return hp_clone(at, f, a1, a2, a3, a4, a5);
+	case SYS_futex:
+		return do_futex(a, a1, a2, a3, a4, a5, a6);
+	case SYS_set_robust_list:
+		return 0;
+	case SYS_getrlimit:
+		return do_prlimit(0, a1, 0, a2);
+	case SYS_prlimit64:
+		return do_prlimit(a1, a2, a3, a4);
+	case SYS_getrandom:
+		return do_getrandom(a, a1, a2);
+	case SYS_exit:
+		hp_exit(at, (int)(a1 & 0xff), false);
+	case SYS_exit_group:
+		hp_exit(at, (int)(a1 & 0xff), true);
+	}
+	if (f->nr < 512 && !(a->enosys_seen[f->nr / 64] & (1ull << (f->nr % 64)))) {
+		a->enosys_seen[f->nr / 64] |= 1ull << (f->nr % 64);
+		kprintf("hp: %s: system call %lu is not implemented (-ENOSYS)\n", a->name,
+			(unsigned long)f->nr);
+	} else if (f->nr >= 512) {
+		kprintf("hp: %s: system call %lu does not exist (-ENOSYS)\n", a->name,
+			(unsigned long)f->nr);
+	}
+	return -ENOSYS;
+}
