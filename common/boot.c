@@ -75,6 +75,14 @@ static void __noreturn boot_continue(void *arg)
 		if (!selftest_run(test, bi))
 			code = EXIT_FAIL;
 	} else if (hp_wanted(bi)) {
+		/* the app's sockets need the network up first, when there is one */
+		if (netdev_count()) {
+			int rc = net_start(bi->cmdline, clock_ns() + 30000000000ull);
+
+			if (rc)
+				kprintf("net: the network did not come up (%d); the app runs "
+					"without it\n", rc);
+		}
 		int st = hp_main(bi);
 
 		/* the app's status is the VM's exit code; a refused or killed app fails it */

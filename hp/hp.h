@@ -26,11 +26,16 @@ int hp_main(const struct boot_info *bi);
 #define APP_FDS 64
 #define APP_THREADS 64
 
-enum fd_kind { FD_FREE, FD_CONSOLE, FD_NULL };
+enum fd_kind { FD_FREE, FD_CONSOLE, FD_NULL, FD_SOCKET };
 
 struct app_fd {
 	enum fd_kind kind;
+	int sock; /* FD_SOCKET: net/socket.h's descriptor */
+	bool stream, nonblock;
+	uint16_t local_port;
 };
+
+#define POLLNVAL_ 32
 
 struct app;
 
@@ -77,12 +82,27 @@ struct app {
 
 /* hp/syscall.c */
 void hp_fds_init(struct app *a);
+/* a free descriptor, now of kind k: its number, or -EMFILE */
+int hp_fd_alloc(struct app *a, enum fd_kind k);
+bool app_range(uint64_t a, size_t n);
 uint64_t hp_random(struct app *a);
 /* hp/app.c: a new thread of the app for clone (its tid, or -EAGAIN / -ENOMEM) */
 long hp_clone(struct app_thread *parent, const struct syscall_frame *f, uint64_t flags,
 	      uint64_t newsp, uint64_t ptid, uint64_t ctid, uint64_t tls);
 /* ends the calling app thread (SYS_exit), or all of them (exit_group: all = true) */
 void __noreturn hp_exit(struct app_thread *at, int code, bool all);
+/* hp/net.c: the socket calls, and poll over every kind of descriptor */
+long hp_socket(struct app *a, uint64_t domain, uint64_t type, uint64_t proto);
+long hp_sock_bind(struct app *a, uint64_t fd, uint64_t addr, uint64_t len);
+long hp_sock_listen(struct app *a, uint64_t fd, uint64_t backlog);
+long hp_sock_accept(struct app *a, uint64_t fd, uint64_t addr, uint64_t lenp, uint64_t flags);
+long hp_sock_connect(struct app *a, uint64_t fd, uint64_t addr, uint64_t len);
+long hp_sock_sendto(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, uint64_t addr,
+		    uint64_t alen);
+long hp_sock_recvfrom(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, uint64_t addr,
+		      uint64_t lenp);
+long hp_sock_name(struct app *a, uint64_t fd, uint64_t addr, uint64_t lenp);
+long hp_poll(struct app *a, uint64_t fds, uint64_t n, int64_t timeout_ms);
 /* hp/syscall.c: futex wake, for thread exit (CLONE_CHILD_CLEARTID) */
 long hp_futex_wake(struct app *a, uint64_t uaddr, uint32_t n);
 

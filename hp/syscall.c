@@ -10,6 +10,7 @@
 #include "lib/string.h"
 #include "mm/mm.h"
 #include "mm/vm.h"
+#include "net/socket.h"
 #include "sched/sched.h"
 
 #define PAGE 4096ull
@@ -34,7 +35,7 @@ static long app_sleep(struct app *a, uint64_t deadline)
 
 /* --- app memory access ------------------------------------------------------------- */
 
-static bool app_range(uint64_t a, size_t n)
+bool app_range(uint64_t a, size_t n)
 {
 	return a < USER_TOP && n <= USER_TOP - a;
 }
@@ -116,6 +117,17 @@ void hp_fds_init(struct app *a)
 		a->fds[i].kind = FD_CONSOLE;
 }
 
+int hp_fd_alloc(struct app *a, enum fd_kind k)
+{
+	for (int i = 0; i < APP_FDS; i++) {
+		if (a->fds[i].kind == FD_FREE) {
+			a->fds[i] = (struct app_fd){ .kind = k };
+			return i;
+		}
+	}
+	return -EMFILE;
+}
+
 static struct app_fd *fd_get(struct app *a, uint64_t fd)
 {
 	return fd < APP_FDS && a->fds[fd].kind != FD_FREE ? &a->fds[fd] : NULL;
@@ -193,13 +205,7 @@ static long do_open(struct app *a, uint64_t path)
 		k = FD_CONSOLE;
 	else
 		return -ENOENT;
-	for (int i = 0; i < APP_FDS; i++) {
-		if (a->fds[i].kind == FD_FREE) {
-			a->fds[i].kind = k;
-			return i;
-		}
-	}
-	return -EMFILE;
+	return hp_fd_alloc(a, k);
 }
 
 /* struct stat (x86-64): the fields we fill, at Linux's offsets */
@@ -236,42 +242,6 @@ static long do_ioctl(struct app *a, uint64_t fd, uint64_t req, uint64_t arg)
 		return copy_to_app(arg, ws, sizeof(ws));
 	}
 	return -ENOTTY;
-}
-
-#define POLLIN 1
-#define POLLOUT 4
-#define POLLNVAL 32
-
-static long do_poll(struct app *a, uint64_t fds, uint64_t n, int64_t timeout_ms)
-{
-	if (n > APP_FDS)
-		return -EINVAL;
-	for (;;) {
-		long ready = 0;
-
-		for (uint64_t i = 0; i < n; i++) {
-			struct {
-				int32_t fd;
-				int16_t events, revents;
-			} p;
-
-			if (copy_from_app(&p, fds + i * 8, 8))
-				return -EFAULT;
-			struct app_fd *f = p.fd >= 0 ? fd_get(a, (uint64_t)p.fd) : NULL;
-
-			p.revents = p.fd < 0 ? 0 : !f ? POLLNVAL :
-				    (p.events & POLLOUT) | (f->kind == FD_NULL ? p.events & POLLIN : 0);
-			if (p.revents)
-				ready++;
-			if (copy_to_app(fds + i * 8, &p, 8))
-				return -EFAULT;
-		}
-		if (ready || timeout_ms == 0)
-			return ready;
-		/* nothing here can become ready later: sleep out the timeout */
-		return app_sleep(a, timeout_ms < 0 ? NO_DEADLINE :
-						     clock_ns() + (uint64_t)timeout_ms * 1000000);
-	}
 }
 
 /* --- memory ------------------------------------------------------------------------------ */
@@ -684,8 +654,14 @@ enum {
 	SYS_gettid = 186, SYS_time = 201, SYS_futex = 202, SYS_set_tid_address = 218, SYS_clock_gettime = 228,
 	SYS_clock_getres = 229, SYS_clock_nanosleep = 230, SYS_exit_group = 231,
 	SYS_openat = 257, SYS_newfstatat = 262, SYS_set_robust_list = 273, SYS_prlimit64 = 302,
-	SYS_getrandom = 318,
+	SYS_getrandom = 318, SYS_socket = 41, SYS_connect = 42, SYS_accept = 43,
+	SYS_sendto = 44, SYS_recvfrom = 45, SYS_shutdown = 48, SYS_bind = 49, SYS_listen = 50,
+	SYS_getsockname = 51, SYS_setsockopt = 54, SYS_getsockopt = 55, SYS_accept4 = 288,
 };
+
+#define F_GETFL 3
+#define F_SETFL 4
+#define O_NONBLOCK 04000
 
 #define AT_FDCWD (-100)
 #define AT_EMPTY_PATH 0x1000
@@ -715,9 +691,15 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 
 	switch (f->nr) {
 	case SYS_read:
-		return (fd = fd_get(a, a1)) ? fd_read(fd, a2, a3) : -EBADF;
+		if (!(fd = fd_get(a, a1)))
+			return -EBADF;
+		return fd->kind == FD_SOCKET ? hp_sock_recvfrom(a, a1, a2, a3, 0, 0) :
+					       fd_read(fd, a2, a3);
 	case SYS_write:
-		return (fd = fd_get(a, a1)) ? fd_write(fd, a2, a3) : -EBADF;
+		if (!(fd = fd_get(a, a1)))
+			return -EBADF;
+		return fd->kind == FD_SOCKET ? hp_sock_sendto(a, a1, a2, a3, 0, 0) :
+					       fd_write(fd, a2, a3);
 	case SYS_readv:
 		return do_rw_vec(a, a1, a2, a3, false);
 	case SYS_writev:
@@ -729,8 +711,43 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_close:
 		if (!(fd = fd_get(a, a1)))
 			return -EBADF;
+		if (fd->kind == FD_SOCKET)
+			sock_close(fd->sock);
 		fd->kind = FD_FREE;
 		return 0;
+	case SYS_socket:
+		return hp_socket(a, a1, a2, a3);
+	case SYS_bind:
+		return hp_sock_bind(a, a1, a2, a3);
+	case SYS_listen:
+		return hp_sock_listen(a, a1, a2);
+	case SYS_accept:
+		return hp_sock_accept(a, a1, a2, a3, 0);
+	case SYS_accept4:
+		return hp_sock_accept(a, a1, a2, a3, a4);
+	case SYS_connect:
+		return hp_sock_connect(a, a1, a2, a3);
+	case SYS_sendto:
+		return hp_sock_sendto(a, a1, a2, a3, a5, a6);
+	case SYS_recvfrom:
+		return hp_sock_recvfrom(a, a1, a2, a3, a5, a6);
+	case SYS_getsockname:
+		return hp_sock_name(a, a1, a2, a3);
+	case SYS_setsockopt:
+		/* SO_REUSEADDR, TCP_NODELAY and the like: accepted, lwIP's defaults stand */
+		return (fd = fd_get(a, a1)) ? (fd->kind == FD_SOCKET ? 0 : -ENOTSOCK) : -EBADF;
+	case SYS_getsockopt: {
+		int32_t zero = 0, four = 4;
+
+		if (!(fd = fd_get(a, a1)))
+			return -EBADF;
+		if (fd->kind != FD_SOCKET)
+			return -ENOTSOCK;
+		/* SO_ERROR and the rest read as 0 */
+		return copy_to_app(a4, &zero, 4) || copy_to_app(a5, &four, 4) ? -EFAULT : 0;
+	}
+	case SYS_shutdown:
+		return (fd = fd_get(a, a1)) ? (fd->kind == FD_SOCKET ? 0 : -ENOTSOCK) : -EBADF;
 	case SYS_fstat:
 		return do_fstat(a, a1, a2);
 	case SYS_newfstatat: {
@@ -747,9 +764,15 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_ioctl:
 		return do_ioctl(a, a1, a2, a3);
 	case SYS_fcntl:
-		return fd_get(a, a1) ? 0 : -EBADF;
+		if (!(fd = fd_get(a, a1)))
+			return -EBADF;
+		if (a2 == F_GETFL)
+			return 2 | (fd->nonblock ? O_NONBLOCK : 0); /* O_RDWR */
+		if (a2 == F_SETFL)
+			fd->nonblock = (a3 & O_NONBLOCK) != 0;
+		return 0;
 	case SYS_poll:
-		return do_poll(a, a1, a2, (int64_t)(int)a3);
+		return hp_poll(a, a1, a2, (int64_t)(int)a3);
 	case SYS_brk:
 		return do_brk(a, a1);
 	case SYS_mmap:

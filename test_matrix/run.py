@@ -316,6 +316,7 @@ def eval_reconnect(cell, out):
 # ---------------------------------------------------------------- HP-mode apps
 
 APPS = os.path.join(BUILD, "apps")
+GUEST_IP = "10.0.9.2"  # the responder's default (ip=); the namespace side is .1
 
 
 def app_words(cmdline):
@@ -331,15 +332,32 @@ def app_words(cmdline):
 _host_runs = {}
 
 
-def host_run(app, cmdline):
+def host_run(app, cmdline, client=""):
     """The app run on this Linux host with the same arguments and environment: (stdout
-    lines, exit status as a shell gives it). The reference the guest's output must equal."""
+    lines, exit status as a shell gives it). The reference the guest's output must equal.
+    A network app gets the same client as in the guest's test, over the loopback."""
     key = (app, cmdline)
     if key not in _host_runs:
         env, args = app_words(cmdline)
-        p = subprocess.run([os.path.join(APPS, app)] + args, env=env, capture_output=True,
-                           text=True, timeout=120)
-        _host_runs[key] = (p.stdout.splitlines(), 128 - p.returncode if p.returncode < 0 else p.returncode)
+        p = subprocess.Popen([os.path.join(APPS, app)] + args, env=env, stdout=subprocess.PIPE,
+                             text=True)
+        out = []
+        if client:
+            out.append(p.stdout.readline().rstrip("\n"))  # its "ready" line
+            if client == "udp":
+                subprocess.run([NETCLIENT, "udp", "127.0.0.1", "7,9", "10000"],
+                               capture_output=True, timeout=120)
+            elif client == "http":
+                for _ in range(3):
+                    subprocess.run(["curl", "-s", "-m", "30", "http://127.0.0.1:%s/" % args[0]],
+                                   capture_output=True, timeout=60)
+        try:
+            rest, _ = p.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rest, _ = p.communicate()
+        out += rest.splitlines()
+        _host_runs[key] = (out, 128 - p.returncode if p.returncode < 0 else p.returncode)
     return _host_runs[key]
 
 
@@ -376,7 +394,7 @@ def eval_app(name, *required):
     """The app printed what it prints on Linux (bench: lines aside) and ended with the
     same status; the VM's exit code is that status (1 when it is over 127: a signal)."""
     def evaluate(cell, out):
-        want, want_status = host_run(name, eval_app.cmdlines[name])
+        want, want_status = host_run(name, eval_app.cmdlines[name], eval_app.clients.get(name, ""))
         got, status = app_output(out.lines, name)
         problems = [
             "" if find(out.lines, r"^hp: running %s \(hp mode" % re.escape(name)) else "the app did not start",
@@ -391,6 +409,7 @@ def eval_app(name, *required):
 
 
 eval_app.cmdlines = {}
+eval_app.clients = {}
 
 # How corrupt_app breaks an app, and the loader's reason for refusing it.
 CORRUPTIONS = {
@@ -454,9 +473,15 @@ HP_SKIP = {"kvm": "this KVM (kvm_pvm) emulates guest ring 0 and stops the VM at 
                   "first SSE instruction (PLATFORM.md)"}
 
 
-def app_test(name, app, args, *required, timeout=None):
+def app_test(name, app, args, *required, timeout=None, net=""):
+    """An app test; net="udp" or "http": with a NIC, and that client on the other side
+    (the host's network namespace, or dom0) once the app says it is ready."""
     cmdline = "app=%s -- %s" % (app, args) if args else "app=%s" % app
     eval_app.cmdlines[app] = cmdline
+    if net:
+        eval_app.clients[app] = net
+        return Test(name, "ip=%s/24 %s" % (GUEST_IP, cmdline), eval_app(app, *required), app=app,
+                    skip=HP_SKIP, timeout=timeout, virtio="net", host=net, rig=net)
     return Test(name, cmdline, eval_app(app, *required), app=app, skip=HP_SKIP,
                 timeout=timeout)
 
@@ -593,6 +618,12 @@ TESTS += [
     # threads (clone, futex): POSIX semaphores, and a condition-variable ping-pong
     app_test("hp_sem", "sem_ipc", "100000", r"^hp: sem_ipc exited with status 0 \(\d+ syscalls, 2 threads\)"),
     app_test("hp_ctxsw", "ctxsw", "20000", r"^hp: ctxsw exited with status 0 \(\d+ syscalls, 2 threads\)"),
+    # sockets: 10,000 datagrams echoed over two ports with poll; an HTTP server for curl
+    app_test("hp_udp", "udp_echo", "7,9 10000",
+             r"^(host|dom0): udp: 10000 of 10000 datagrams of 200 bytes echoed intact",
+             net="udp", timeout={"qemu": 300, "xen": 300}),
+    app_test("hp_http", "http_hello", "80 3", r"^(host|dom0): http: hello from Amphi 0\.1$",
+             net="http", timeout={"qemu": 120, "xen": 150}),
     # exit() ends a spinning, a sleeping and a waiting thread at once
     app_test("hp_exit", "exit_threads", "", r"^hp: exit_threads exited with status 5 \(\d+ syscalls, 4 threads\)",
              timeout={"qemu": 20, "xen": 30}),
@@ -631,7 +662,6 @@ def pvh_entry_pa():
     return va - 0xffffffff80000000
 
 
-GUEST_IP = "10.0.9.2"  # the responder's default (ip=); the namespace side is .1
 GUEST_MAC = "52:54:00:12:34:56"
 
 
@@ -708,7 +738,7 @@ class VirtioSetup:
             return
         if self.test.host == "ping" and line.startswith("net: ready"):
             self.pinger = threading.Thread(target=self.ping)
-        elif self.test.host == "udp" and line.startswith("net: udp echo ready"):
+        elif self.test.host == "udp" and "udp echo ready" in line:  # the kernel's or an app's
             self.pinger = threading.Thread(target=self.client, args=(["udp", GUEST_IP, "7,9", "10000"],))
         elif self.test.host == "tcp" and line.startswith("net: tcp ready"):
             m = re.search(r"tcp_kib=(\d+)", self.test.cmdline_for(self.cell))
@@ -717,7 +747,7 @@ class VirtioSetup:
         elif self.test.host == "malformed" and line.startswith("net: malformed echo ready"):
             self.pinger = threading.Thread(target=self.client, args=(
                 ["malformed", "tap0", GUEST_MAC, GUEST_IP, "7"],))
-        elif self.test.host == "http" and line.startswith("net: http server on"):
+        elif self.test.host == "http" and "http server on" in line:
             self.pinger = threading.Thread(target=self.curl)
         if self.pinger:
             self.pinger.start()

@@ -186,11 +186,11 @@ run_job() {
 			fi ;;
 		esac
 		case $opts in
-		*,udp,*) netclient "net: udp echo ready" udp $GUEST_IP 7,9 10000 ;;
+		*,udp,*) netclient "udp echo ready" udp $GUEST_IP 7,9 10000 ;;
 		*,tcp,*)
 			kib=$(sed -n 's/.*tcp_kib=\([0-9]*\).*/\1/p' "$cfg" | head -1)
 			netclient "net: tcp ready" tcp $GUEST_IP 5001 10 "${kib:-8192}" ;;
-		*,http,*) netclient "net: http server on" http $GUEST_IP 80 3 ;;
+		*,http,*) netclient "http server on" http $GUEST_IP 80 3 ;;
 		*,malformed,*) netclient "net: malformed echo ready" malformed xenbr0 "$GUEST_MAC" $GUEST_IP 7 ;;
 		esac
 		case $opts in *,blkreconnect,*)

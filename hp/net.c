@@ -1,0 +1,319 @@
+/* Sockets for the app: the Linux socket calls on top of net/socket.h (IPv4 UDP and TCP).
+ * Data goes through a kernel bounce buffer; a blocking call waits in short sock_poll
+ * slices, so that exit_group or a fault elsewhere in the app ends it promptly. */
+#include "hp/hp.h"
+#include "lib/errno.h"
+#include "lib/string.h"
+#include "mm/mm.h"
+#include "net/socket.h"
+#include "sched/sched.h"
+
+#define AF_INET 2
+#define SOCK_TYPE_MASK 0xf
+#define SOCK_NONBLOCK 04000
+#define SOCK_CLOEXEC 02000000
+#define O_NONBLOCK 04000
+#define SLICE_MS 50
+#define BOUNCE_MAX (64u << 10)
+
+struct sockaddr_in_ {
+	uint16_t family;
+	uint16_t port; /* network order */
+	uint32_t addr; /* network order */
+	uint8_t zero[8];
+};
+
+static uint16_t swap16(uint16_t v)
+{
+	return (uint16_t)(v << 8 | v >> 8);
+}
+
+static uint32_t swap32(uint32_t v)
+{
+	return __builtin_bswap32(v);
+}
+
+static bool ending(struct app *a)
+{
+	return __atomic_load_n(&a->exiting, __ATOMIC_SEQ_CST);
+}
+
+static long get_addr(uint64_t p, uint64_t len, uint32_t *ip, uint16_t *port)
+{
+	struct sockaddr_in_ sa;
+
+	if (len < 8)
+		return -EINVAL;
+	memset(&sa, 0, sizeof(sa));
+	if (copy_from_app(&sa, p, MIN(len, sizeof(sa))))
+		return -EFAULT;
+	if (sa.family != AF_INET)
+		return -EAFNOSUPPORT;
+	*ip = swap32(sa.addr);
+	*port = swap16(sa.port);
+	return 0;
+}
+
+/* writes an address back (recvfrom, accept, getsockname): *lenp is in/out */
+static long put_addr(uint64_t p, uint64_t lenp, uint32_t ip, uint16_t port)
+{
+	struct sockaddr_in_ sa = { AF_INET, swap16(port), swap32(ip), { 0 } };
+	uint32_t len;
+
+	if (!p || !lenp)
+		return 0;
+	if (copy_from_app(&len, lenp, 4))
+		return -EFAULT;
+	if (copy_to_app(p, &sa, MIN(len, sizeof(sa))))
+		return -EFAULT;
+	len = sizeof(sa);
+	return copy_to_app(lenp, &len, 4);
+}
+
+static struct app_fd *sock_fd(struct app *a, uint64_t fd)
+{
+	return fd < APP_FDS && a->fds[fd].kind == FD_SOCKET ? &a->fds[fd] : NULL;
+}
+
+/* Waits until the socket has `events`, in slices: 0, -EAGAIN (non-blocking), -EINTR (the
+ * app is ending) or the socket's error. */
+static long wait_for(struct app *a, struct app_fd *f, short events)
+{
+	for (;;) {
+		struct sock_pollfd p = { f->sock, events, 0 };
+		int n = sock_poll(&p, 1, f->nonblock ? 0 : SLICE_MS);
+
+		if (n < 0)
+			return n;
+		if (n > 0)
+			return 0; /* ready, or an error or hangup the call itself will report */
+		if (f->nonblock)
+			return -EAGAIN;
+		if (ending(a))
+			return -EINTR;
+	}
+}
+
+long hp_socket(struct app *a, uint64_t domain, uint64_t type, uint64_t proto)
+{
+	if (domain != AF_INET)
+		return -EAFNOSUPPORT;
+	int t = type & SOCK_TYPE_MASK;
+
+	if (t != SOCK_STREAM && t != SOCK_DGRAM)
+		return -EPROTONOSUPPORT;
+	int fd = hp_fd_alloc(a, FD_SOCKET);
+
+	if (fd < 0)
+		return fd;
+	int s = sock_socket(t);
+
+	if (s < 0) {
+		a->fds[fd].kind = FD_FREE;
+		return s;
+	}
+	a->fds[fd].sock = s;
+	a->fds[fd].stream = t == SOCK_STREAM;
+	a->fds[fd].nonblock = (type & SOCK_NONBLOCK) != 0;
+	return fd;
+}
+
+long hp_sock_bind(struct app *a, uint64_t fd, uint64_t addr, uint64_t len)
+{
+	struct app_fd *f = sock_fd(a, fd);
+	uint32_t ip;
+	uint16_t port;
+	long rc;
+
+	if (!f)
+		return fd < APP_FDS && a->fds[fd].kind ? -ENOTSOCK : -EBADF;
+	if ((rc = get_addr(addr, len, &ip, &port)))
+		return rc;
+	if ((rc = sock_bind(f->sock, ip, port)) == 0)
+		f->local_port = port;
+	return rc;
+}
+
+long hp_sock_listen(struct app *a, uint64_t fd, uint64_t backlog)
+{
+	struct app_fd *f = sock_fd(a, fd);
+
+	return f ? sock_listen(f->sock, (int)MIN(backlog, 128)) : -EBADF;
+}
+
+long hp_sock_accept(struct app *a, uint64_t fd, uint64_t addr, uint64_t lenp, uint64_t flags)
+{
+	struct app_fd *f = sock_fd(a, fd);
+	uint32_t ip;
+	uint16_t port;
+	long rc;
+
+	if (!f)
+		return -EBADF;
+	if ((rc = wait_for(a, f, POLLIN)))
+		return rc;
+	int nfd = hp_fd_alloc(a, FD_SOCKET);
+
+	if (nfd < 0)
+		return nfd;
+	int s = sock_accept(f->sock, &ip, &port);
+
+	if (s < 0) {
+		a->fds[nfd].kind = FD_FREE;
+		return s;
+	}
+	a->fds[nfd].sock = s;
+	a->fds[nfd].stream = true;
+	a->fds[nfd].nonblock = (flags & SOCK_NONBLOCK) != 0;
+	a->fds[nfd].local_port = f->local_port;
+	if ((rc = put_addr(addr, lenp, ip, port))) {
+		sock_close(s);
+		a->fds[nfd].kind = FD_FREE;
+		return rc;
+	}
+	return nfd;
+}
+
+long hp_sock_connect(struct app *a, uint64_t fd, uint64_t addr, uint64_t len)
+{
+	struct app_fd *f = sock_fd(a, fd);
+	uint32_t ip;
+	uint16_t port;
+	long rc;
+
+	if (!f)
+		return -EBADF;
+	if ((rc = get_addr(addr, len, &ip, &port)))
+		return rc;
+	return sock_connect(f->sock, ip, port);
+}
+
+long hp_sock_sendto(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, uint64_t addr,
+		    uint64_t alen)
+{
+	struct app_fd *f = sock_fd(a, fd);
+	uint32_t ip = 0;
+	uint16_t port = 0;
+	long rc;
+
+	if (!f)
+		return -EBADF;
+	if (addr && !f->stream && (rc = get_addr(addr, alen, &ip, &port)))
+		return rc;
+	if (!f->stream && len > 65507)
+		return -EMSGSIZE;
+	size_t n = MIN(len, (uint64_t)BOUNCE_MAX);
+	void *b = kmalloc(n ? n : 1);
+
+	if (!b)
+		return -ENOMEM;
+	if (copy_from_app(b, buf, n)) {
+		kfree(b);
+		return -EFAULT;
+	}
+	rc = addr && !f->stream ? sock_sendto(f->sock, b, n, ip, port) : sock_send(f->sock, b, n);
+	kfree(b);
+	return rc;
+}
+
+long hp_sock_recvfrom(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, uint64_t addr,
+		      uint64_t lenp)
+{
+	struct app_fd *f = sock_fd(a, fd);
+	uint32_t ip = 0;
+	uint16_t port = 0;
+	long rc;
+
+	if (!f)
+		return -EBADF;
+	if (!app_range(buf, len))
+		return -EFAULT;
+	if ((rc = wait_for(a, f, POLLIN)))
+		return rc;
+	size_t n = MIN(len, (uint64_t)BOUNCE_MAX);
+	void *b = kmalloc(n ? n : 1);
+
+	if (!b)
+		return -ENOMEM;
+	rc = f->stream ? sock_recv(f->sock, b, n) : sock_recvfrom(f->sock, b, n, &ip, &port);
+	if (rc > 0 && copy_to_app(buf, b, (size_t)rc))
+		rc = -EFAULT;
+	kfree(b);
+	if (rc >= 0 && !f->stream && addr) {
+		long e = put_addr(addr, lenp, ip, port);
+
+		if (e)
+			return e;
+	}
+	return rc;
+}
+
+long hp_sock_name(struct app *a, uint64_t fd, uint64_t addr, uint64_t lenp)
+{
+	struct app_fd *f = sock_fd(a, fd);
+
+	return f ? put_addr(addr, lenp, 0, f->local_port) : -EBADF;
+}
+
+/* poll over sockets and the console or /dev/null, in slices */
+long hp_poll(struct app *a, uint64_t fds, uint64_t n, int64_t timeout_ms)
+{
+	struct {
+		int32_t fd;
+		int16_t events, revents;
+	} p[APP_FDS];
+	struct sock_pollfd sp[APP_FDS];
+	uint64_t until = timeout_ms < 0 ? NO_DEADLINE : clock_ns() + (uint64_t)timeout_ms * 1000000;
+
+	if (n > APP_FDS)
+		return -EINVAL;
+	if (copy_from_app(p, fds, n * 8))
+		return -EFAULT;
+	for (;;) {
+		long ready = 0;
+		unsigned ns = 0;
+
+		for (uint64_t i = 0; i < n; i++) {
+			struct app_fd *f = p[i].fd >= 0 && p[i].fd < APP_FDS ? &a->fds[p[i].fd] : NULL;
+
+			p[i].revents = 0;
+			if (p[i].fd < 0)
+				continue;
+			if (!f || f->kind == FD_FREE)
+				p[i].revents = POLLNVAL_;
+			else if (f->kind == FD_SOCKET)
+				sp[ns++] = (struct sock_pollfd){ f->sock, p[i].events, 0 };
+			else
+				p[i].revents = (p[i].events & POLLOUT) |
+					       (f->kind == FD_NULL ? p[i].events & POLLIN : 0);
+		}
+		for (uint64_t i = 0; i < n; i++)
+			ready += p[i].revents != 0;
+		uint64_t now = clock_ns();
+		int slice = ready || now >= until ? 0 :
+			    (int)MIN((until - now) / 1000000 + 1, (uint64_t)SLICE_MS);
+
+		if (ns) {
+			int r = sock_poll(sp, ns, slice);
+
+			if (r < 0)
+				return r;
+			for (uint64_t i = 0, k = 0; i < n; i++) {
+				struct app_fd *f = p[i].fd >= 0 && p[i].fd < APP_FDS ?
+							   &a->fds[p[i].fd] : NULL;
+
+				if (f && f->kind == FD_SOCKET && p[i].revents == 0) {
+					p[i].revents = sp[k++].revents;
+					ready += p[i].revents != 0;
+				}
+			}
+		} else if (slice) {
+			thread_sleep((uint64_t)slice * 1000000);
+		}
+		if (ready || clock_ns() >= until || ending(a)) {
+			if (copy_to_app(fds, p, n * 8))
+				return -EFAULT;
+			return ending(a) && !ready ? -EINTR : ready;
+		}
+	}
+}
