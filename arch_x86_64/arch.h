@@ -41,15 +41,20 @@ struct arch_ops {
 	void (*set_exception_stacks)(void *(*stack_alloc)(size_t size));
 	/* loads the FS base (an app's thread pointer) on this CPU */
 	void (*set_fs_base)(uint64_t base);
-	/* HP-mode app support: where the CPU mode takes an app's events and syscalls from
-	 * (NULL: the native entry stack is per-CPU data, read by the entry code); readies the
-	 * address space for the app (NULL: nothing to do); enters the app (app_enter below);
-	 * the selectors of kernel code, for a trap frame that is to resume in the kernel */
+	/* App support: where the CPU mode takes an app's events and syscalls from; readies
+	 * this CPU for the app (user: normal mode, whose root table, where the mode needs
+	 * one, is user_root: mm_user_root); enters the app (app_enter below); the selectors
+	 * of kernel code, for a trap frame that is to resume in the kernel */
 	void (*set_kernel_stack)(uint64_t top);
-	int (*app_prepare)(void);
+	int (*app_prepare)(bool user, uint64_t user_root);
 	int (*app_enter)(uint64_t entry, uint64_t sp, struct app_ctx *ctx, uint64_t *entry_stack);
 	int (*app_resume)(const struct syscall_frame *f, struct app_ctx *ctx,
 			  uint64_t *entry_stack);
+	/* the same for normal mode (ring 3 natively; Xen PV: user mode on the app's own root) */
+	int (*app_enter_user)(uint64_t entry, uint64_t sp, struct app_ctx *ctx,
+			      uint64_t *entry_stack);
+	int (*app_resume_user)(const struct syscall_frame *f, struct app_ctx *ctx,
+			       uint64_t *entry_stack);
 	uint64_t kernel_cs, kernel_ss;
 };
 
@@ -151,6 +156,10 @@ int app_enter_native(uint64_t entry, uint64_t sp, struct app_ctx *ctx, uint64_t 
 int app_enter_xenpv(uint64_t entry, uint64_t sp, struct app_ctx *ctx, uint64_t *entry_stack);
 int app_resume_native(const struct syscall_frame *f, struct app_ctx *ctx, uint64_t *entry_stack);
 int app_resume_xenpv(const struct syscall_frame *f, struct app_ctx *ctx, uint64_t *entry_stack);
+int app_enter_user_native(uint64_t entry, uint64_t sp, struct app_ctx *ctx,
+			  uint64_t *entry_stack);
+int app_resume_user_native(const struct syscall_frame *f, struct app_ctx *ctx,
+			   uint64_t *entry_stack);
 void __noreturn app_leave(struct app_ctx *ctx, int code);
 /* The frame the syscall entry builds on the entry stack: the app's registers, then an
  * iret frame (native fills cs and ss with 0). */

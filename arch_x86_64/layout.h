@@ -35,6 +35,7 @@
 #define CPU_ENTRY_STACK 64
 #define CPU_SCRATCH 72
 #define CPU_IDT_APP 88
+#define CPU_TSS_RSP0 96
 
 #ifdef __ASSEMBLY__
 /* Which IDT is loaded (traps.c): the app's only while app code may run. Flags only. */

@@ -32,12 +32,14 @@ struct cpu {
 	uint64_t scratch;
 	uint64_t fs_base; /* the FS base loaded on this CPU */
 	uint64_t idt_app; /* %gs:88: the app's IDT is loaded (traps.c), not the kernel's */
+	uint64_t *tss_rsp0; /* %gs:96: where ring 3's interrupts switch stacks (native) */
 };
 
 /* the offsets the entry code uses (layout.h) */
 _Static_assert(__builtin_offsetof(struct cpu, entry_stack) == CPU_ENTRY_STACK, "entry_stack");
 _Static_assert(__builtin_offsetof(struct cpu, scratch) == CPU_SCRATCH, "scratch");
 _Static_assert(__builtin_offsetof(struct cpu, idt_app) == CPU_IDT_APP, "idt_app");
+_Static_assert(__builtin_offsetof(struct cpu, tss_rsp0) == CPU_TSS_RSP0, "tss_rsp0");
 
 extern struct cpu cpus[MAX_CPUS];
 

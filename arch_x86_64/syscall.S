@@ -84,6 +84,44 @@ syscall_exit_native:
 	sti
 	jmp	*%rcx
 
+
+/* Normal mode, natively: the app runs in ring 3 on its own pages (PTE_U), the kernel's are
+ * out of its reach. SYSCALL from ring 3 comes here (LSTAR, set per CPU by app_prepare):
+ * swapgs (the app may have changed its GS; the kernel's per-CPU pointer waits in
+ * KERNEL_GS_BASE), the entry stack, the same frame and hp_syscall as HP mode, and back
+ * with SYSRET (a non-canonical return address, which SYSRET would fault on in ring 0,
+ * cannot occur: every frame's rip comes from a syscall the app made; it is checked). */
+	.globl syscall_entry_user
+syscall_entry_user:
+	swapgs
+	mov	%rsp, %gs:CPU_SCRATCH
+	mov	%gs:CPU_ENTRY_STACK, %rsp
+	pushq	$(SEL_UDATA | 3)		/* ss */
+	pushq	%gs:CPU_SCRATCH			/* rsp */
+	push	%r11				/* rflags */
+	pushq	$(SEL_UCODE | 3)		/* cs */
+	push	%rcx				/* rip */
+	PUSH_ARGS
+	sti
+	CALL_WITH_FRAME hp_syscall
+	cli
+syscall_exit_user:
+	POP_ARGS
+	pop	%rcx				/* rip */
+	add	$8, %rsp			/* cs */
+	pop	%r11				/* rflags */
+	or	$0x200, %r11			/* the app always runs with interrupts on */
+	and	$~0x100, %r11			/* and not single-stepped */
+	mov	%rax, %gs:CPU_SCRATCH		/* the result */
+	movabs	$0x00007ffffffff000, %rax
+	cmp	%rax, %rcx
+	jae	1f
+	mov	%gs:CPU_SCRATCH, %rax
+	mov	(%rsp), %rsp			/* the app's; interrupts are off until sysret */
+	swapgs
+	sysretq
+1:	ud2
+
 /* Xen PV. The kernel runs in ring 3 in Xen's "kernel mode", where `syscall` is the
  * hypercall instruction, so the app runs in Xen's user mode, on the same page tables (the
  * user root is the kernel's: the address space is still one). Its `syscall` goes to Xen,
@@ -188,7 +226,7 @@ app_enter_native:
 /* int app_resume_<mode>(const struct syscall_frame *f, struct app_ctx *ctx,
  *			 uint64_t *entry_stack): as app_enter, but the app starts by returning
  * from a syscall with the registers of *f and %rax = 0: a clone's child. */
-.macro RESUME_PROLOGUE
+.macro RESUME_PROLOGUE_ARGS ctx, slot
 	push	%rbp
 	push	%rbx
 	push	%r12
@@ -196,9 +234,12 @@ app_enter_native:
 	push	%r14
 	push	%r15
 	sub	$8, %rsp
-	mov	%rsp, (%rsi)
-	mov	%rsp, (%rdx)
+	mov	%rsp, (\ctx)
+	mov	%rsp, (\slot)
 	mov	%rsp, %gs:CPU_ENTRY_STACK
+.endm
+.macro RESUME_PROLOGUE
+	RESUME_PROLOGUE_ARGS %rsi, %rdx
 .endm
 /* copies the frame (18 words, arch.h) below the entry stack and points %rsp at it */
 .macro RESUME_COPY
@@ -233,6 +274,47 @@ app_resume_xenpv:
 	jmp	syscall_exit_xenpv
 1:	mov	%eax, %esi
 	jmp	app_leave_here
+
+
+/* int app_enter_user_native(entry, sp, ctx, entry_stack): app_enter for normal mode: into
+ * ring 3 by iretq, the entry stack also in the TSS (interrupts from ring 3 land there) */
+	.globl app_enter_user_native
+app_enter_user_native:
+	RESUME_PROLOGUE_ARGS %rdx, %rcx
+	mov	%gs:CPU_TSS_RSP0, %rax
+	mov	%rsp, (%rax)
+	cli
+	pushq	$(SEL_UDATA | 3)
+	push	%rsi
+	pushq	$0x202
+	pushq	$(SEL_UCODE | 3)
+	push	%rdi
+	xor	%eax, %eax
+	xor	%ebx, %ebx
+	xor	%ecx, %ecx
+	xor	%edx, %edx
+	xor	%esi, %esi
+	xor	%edi, %edi
+	xor	%ebp, %ebp
+	xor	%r8d, %r8d
+	xor	%r9d, %r9d
+	xor	%r10d, %r10d
+	xor	%r11d, %r11d
+	xor	%r12d, %r12d
+	xor	%r13d, %r13d
+	xor	%r14d, %r14d
+	xor	%r15d, %r15d
+	swapgs
+	iretq
+
+	.globl app_resume_user_native
+app_resume_user_native:
+	RESUME_PROLOGUE
+	mov	%gs:CPU_TSS_RSP0, %rax
+	mov	%rsp, (%rax)
+	cli
+	RESUME_COPY
+	jmp	syscall_exit_user
 
 /* void app_leave(struct app_ctx *ctx, int code): back to app_enter's caller */
 	.globl app_leave

@@ -158,19 +158,27 @@ trap_entry_native:
 4:	ud2
 
 trap_common_native:
-	SAVE_REGS
+	testb	$3, 24(%rsp)			/* from ring 3 (normal mode): the kernel's GS */
+	jz	1f
+	swapgs
+1:	SAVE_REGS
 	mov	%rsp, %rdi
 	cld
 	call	trap_dispatch
-	/* back to an app's stack: the app IDT (see trap_entry_native) */
+	/* back to an HP-mode app's stack (ring 0): the app IDT (see trap_entry_native) */
 	btq	$63, 160(%rsp)			/* the frame's rsp */
 	jc	1f
+	testb	$3, 144(%rsp)			/* the frame's cs: ring 3 needs no IST */
+	jnz	1f
 	APP_IDT
 	jmp	2f
 1:	KERNEL_IDT
 2:	RESTORE_REGS
 	add	$16, %rsp			/* vector, error */
-	iretq
+	testb	$3, 8(%rsp)			/* to ring 3: the app's GS again */
+	jz	3f
+	swapgs
+3:	iretq
 
 trap_common_xenpv:
 	SAVE_REGS

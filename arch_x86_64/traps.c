@@ -20,10 +20,11 @@
 
 extern char trap_stubs_native[], trap_stubs_app[], trap_stubs_xenpv[];
 extern char xenpv_upcall_entry[], xenpv_failsafe_entry[];
-extern char syscall_entry_native[], syscall_entry_xenpv[];
+extern char syscall_entry_native[], syscall_entry_user[], syscall_entry_xenpv[];
 
 #define MSR_GS_BASE 0xc0000101
 #define MSR_FS_BASE 0xc0000100
+#define MSR_KERNEL_GS_BASE 0xc0000102
 #define MSR_STAR 0xc0000081
 #define MSR_LSTAR 0xc0000082
 #define MSR_FMASK 0xc0000084
@@ -145,7 +146,10 @@ static void native_cpu_init(struct cpu *c)
 	__asm__ __volatile__("lidt %0" : : "m"(idt_kernel_ptr));
 	c->idt_app = 0;
 	c->self = c;
+	/* rsp0 sits at offset 4: unaligned, which x86 allows */
+	c->tss_rsp0 = (uint64_t *)((char *)t + __builtin_offsetof(struct tss, rsp));
 	wrmsr(MSR_GS_BASE, (uint64_t)c);
+	wrmsr(MSR_KERNEL_GS_BASE, 0); /* a ring-3 app's GS base (swapgs) */
 	/* syscall: kernel CS/SS from STAR[47:32]; sysret's user SS/CS are STAR[63:48] + 8 and
 	 * + 16, so user data then user code (layout.h) */
 	wrmsr(MSR_STAR, (uint64_t)(SEL_UDATA - 8) << 48 | (uint64_t)SEL_KCODE << 32);
@@ -168,6 +172,19 @@ static void native_cpu_init(struct cpu *c)
 static void native_set_fs_base(uint64_t base)
 {
 	wrmsr(MSR_FS_BASE, base);
+}
+
+/* ring 3's interrupts and exceptions arrive on the running app thread's entry stack */
+static void native_set_kernel_stack(uint64_t top)
+{
+	*this_cpu()->tss_rsp0 = top;
+}
+
+/* this CPU's syscall entry for the app's mode (an app thread calls it on its CPU) */
+static int native_app_prepare(bool user, uint64_t user_root)
+{
+	wrmsr(MSR_LSTAR, (uint64_t)(user ? syscall_entry_user : syscall_entry_native));
+	return 0;
 }
 
 static void native_set_exception_stacks(void *(*stack_alloc)(size_t size))
@@ -314,14 +331,15 @@ static void xenpv_set_kernel_stack(uint64_t top)
 		panic("xen-pv: stack_switch failed (%ld)", rc);
 }
 
-/* Xen's user mode gets the kernel's own root table: HP mode's one address space. (A
- * normal-mode app would get a root of its own instead.) */
-static int xenpv_app_prepare(void)
+/* Xen's user mode gets, in HP mode, the kernel's own root table (one address space); in
+ * normal mode the app's root (user_root: a pfn), which maps only the low half. Per vCPU. */
+static int xenpv_app_prepare(bool user, uint64_t user_root)
 {
-	uint64_t cr3;
+	uint64_t cr3, mfn;
 
 	__asm__ __volatile__("mov %%cr3, %0" : "=r"(cr3)); /* emulated: the root's mfn */
-	struct mmuext_op op = { .cmd = MMUEXT_NEW_USER_BASEPTR, .arg1.mfn = cr3 >> 12 };
+	mfn = user ? (paging_xenpv.entry(user_root, 0) & PTE_ADDR) >> 12 : cr3 >> 12;
+	struct mmuext_op op = { .cmd = MMUEXT_NEW_USER_BASEPTR, .arg1.mfn = mfn };
 
 	return (int)xen_mmuext_op(&op, 1, NULL);
 }
@@ -560,8 +578,12 @@ const struct arch_ops arch_native = {
 	.early_exit = native_early_exit,
 	.set_exception_stacks = native_set_exception_stacks,
 	.set_fs_base = native_set_fs_base,
+	.set_kernel_stack = native_set_kernel_stack,
+	.app_prepare = native_app_prepare,
 	.app_enter = app_enter_native,
 	.app_resume = app_resume_native,
+	.app_enter_user = app_enter_user_native,
+	.app_resume_user = app_resume_user_native,
 	.kernel_cs = SEL_KCODE,
 	.kernel_ss = SEL_KDATA,
 };
@@ -581,6 +603,8 @@ const struct arch_ops arch_xenpv = {
 	.app_prepare = xenpv_app_prepare,
 	.app_enter = app_enter_xenpv,
 	.app_resume = app_resume_xenpv,
+	.app_enter_user = app_enter_xenpv, /* user mode either way; the root differs */
+	.app_resume_user = app_resume_xenpv,
 	.kernel_cs = FLAT_KERNEL_CS & ~3, /* a frame's RPL 0: back to Xen's kernel mode */
 	.kernel_ss = FLAT_KERNEL_SS,
 };

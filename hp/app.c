@@ -37,9 +37,9 @@ bool hp_wanted(const struct boot_info *bi)
 }
 
 /* page flags of an ELF segment */
-static uint64_t seg_flags(uint32_t pf)
+static uint64_t seg_flags(const struct app *a, uint32_t pf)
 {
-	return (pf & ELF_PF_W ? PTE_W : 0) | (pf & ELF_PF_X ? 0 : PTE_NX);
+	return (pf & ELF_PF_W ? PTE_W : 0) | (pf & ELF_PF_X ? 0 : PTE_NX) | a->pte_u;
 }
 
 static int load_segments(struct app *a, const uint8_t *img)
@@ -54,7 +54,7 @@ static int load_segments(struct app *a, const uint8_t *img)
 		for (uint64_t va = lo; va < hi; va += PAGE) {
 			if (mm_user_frame_va(va))
 				continue;
-			int rc = mm_user_map(va, 1, PTE_W | PTE_NX);
+			int rc = mm_user_map(va, 1, PTE_W | PTE_NX | a->pte_u);
 
 			if (rc)
 				return rc;
@@ -80,7 +80,7 @@ static int load_segments(struct app *a, const uint8_t *img)
 				    (o->vaddr & ~(PAGE - 1)) <= va)
 					pf |= o->flags;
 			}
-			int rc = vm_protect(va, 1, seg_flags(pf));
+			int rc = vm_protect(va, 1, seg_flags(a, pf));
 
 			if (rc)
 				return rc;
@@ -247,8 +247,15 @@ static bool app_fault(struct trap_frame *f)
 
 	kprintf("hp: %s killed by %s: %s at rip %#lx", at->app->name, sig_names[sig],
 		trap_name(f->vector), f->rip);
-	if (f->vector == 14)
-		kprintf(", address %#lx", read_cr2());
+	if (f->vector == 14) {
+		int level = 0;
+		uint64_t cr2 = read_cr2(), e = vm_lookup(cr2 & ~(PAGE - 1), &level);
+
+		kprintf(", address %#lx (%s%s%s, page entry %#lx)", cr2,
+			f->error & 1 ? "protection" : "not present",
+			f->error & 2 ? ", write" : "", f->error & 4 ? ", user" : "",
+			(unsigned long)e);
+	}
 	kprintf(" (rsp %#lx, thread %d)\n", f->rsp, at->tid);
 	end_app(at->app, 128 + sig);
 	leave_from_frame(f, at, 128 + sig);
@@ -331,11 +338,12 @@ static int child_thread(void *arg)
 	struct app_thread *at = arg;
 
 	*thread_app(thread_self()) = at;
-	/* (Xen PV: the user root is per vCPU, and this thread may be on another one) */
-	if (thread_fpu_enable() || (arch->app_prepare && arch->app_prepare()))
+	/* (this thread may be on another vCPU: the syscall entry, Xen PV's user root) */
+	if (thread_fpu_enable() || arch->app_prepare(at->app->normal, at->app->user_root))
 		return thread_done(at, 128 + 9);
 	thread_set_fs_base(at->tls);
-	return thread_done(at, arch->app_resume(&at->start, &at->ctx, thread_entry_stack_slot()));
+	return thread_done(at, (at->app->normal ? arch->app_resume_user : arch->app_resume)(
+				       &at->start, &at->ctx, thread_entry_stack_slot()));
 }
 
 #define CLONE_VM 0x100
@@ -414,7 +422,7 @@ static int main_thread(void *arg)
 	hp_fds_init(a);
 	if ((rc = load_segments(a, s->img)) ||
 	    (rc = mm_user_map(APP_STACK_TOP - APP_STACK_SIZE, APP_STACK_SIZE / PAGE,
-			      PTE_W | PTE_NX))) {
+			      PTE_W | PTE_NX | a->pte_u))) {
 		kprintf("hp: %s: not enough memory to load it (%d)\n", a->name, rc);
 		return thread_done(at, -1);
 	}
@@ -424,17 +432,21 @@ static int main_thread(void *arg)
 		kprintf("hp: %s: the arguments do not fit, or no memory\n", a->name);
 		return thread_done(at, -1);
 	}
-	if (arch->app_prepare && (rc = arch->app_prepare())) {
+	if (a->normal && arch == &arch_xenpv && (a->user_root = mm_user_root()) < 0) {
+		kprintf("hp: %s: no memory for its page tables\n", a->name);
+		return thread_done(at, -1);
+	}
+	if ((rc = arch->app_prepare(a->normal, (uint64_t)a->user_root))) {
 		kprintf("hp: %s: the CPU mode could not prepare the address space (%d)\n",
 			a->name, rc);
 		return thread_done(at, -1);
 	}
-	kprintf("hp: running %s (hp mode, entry %#lx, %d args, %d env)\n", a->name, a->im.entry,
-		argc, envc);
+	kprintf("hp: running %s (%s mode, entry %#lx, %d args, %d env)\n", a->name,
+		a->normal ? "normal" : "hp", a->im.entry, argc, envc);
 	console_flush();
 	*thread_app(thread_self()) = at;
-	return thread_done(at, arch->app_enter(a->im.entry, sp, &at->ctx,
-					       thread_entry_stack_slot()));
+	return thread_done(at, (a->normal ? arch->app_enter_user : arch->app_enter)(
+				       a->im.entry, sp, &at->ctx, thread_entry_stack_slot()));
 }
 
 static bool all_done(void *arg)
@@ -447,8 +459,18 @@ int hp_main(const struct boot_info *bi)
 	struct app *a = &app;
 	char err[160];
 
+	char mode[16] = "hp";
+
 	if (cmdline_get(bi->cmdline, "app", a->name, sizeof(a->name)) < 0 || !a->name[0])
 		strlcpy(a->name, "app", sizeof(a->name));
+	cmdline_get(bi->cmdline, "mode", mode, sizeof(mode));
+	if (strcmp(mode, "hp") && strcmp(mode, "normal")) {
+		kprintf("hp: mode=%s: the mode is hp (ring 0, the default) or normal (ring 3)\n",
+			mode);
+		return -1;
+	}
+	a->normal = !strcmp(mode, "normal");
+	a->pte_u = a->normal ? PTE_U : 0;
 	if (!bi->mod_count) {
 		kprintf("hp: %s: no boot module holds an app (give one with QEMU's -initrd or "
 			"xl's ramdisk=)\n", a->name);

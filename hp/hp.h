@@ -59,6 +59,11 @@ struct futex_waiter {
 
 struct app {
 	char name[64];
+	/* mode=normal: ring 3 (natively) or a root table without the kernel (Xen PV); its
+	 * pages carry PTE_U. HP mode (the default): ring 0 in the kernel's address space. */
+	bool normal;
+	uint64_t pte_u;
+	int64_t user_root;
 	struct elf_image im;
 	uint64_t brk_base, brk, brk_mapped;
 	uint64_t mmap_low; /* the lowest address mmap has handed out */

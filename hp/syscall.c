@@ -255,9 +255,9 @@ static long do_ioctl(struct app *a, uint64_t fd, uint64_t req, uint64_t arg)
 #define MAP_ANONYMOUS 0x20
 #define MAP_FIXED_NOREPLACE 0x100000
 
-static uint64_t prot_flags(uint64_t prot)
+static uint64_t prot_flags(const struct app *a, uint64_t prot)
 {
-	return (prot & PROT_WRITE ? PTE_W : 0) | (prot & PROT_EXEC ? 0 : PTE_NX);
+	return (prot & PROT_WRITE ? PTE_W : 0) | (prot & PROT_EXEC ? 0 : PTE_NX) | a->pte_u;
 }
 
 static long do_brk(struct app *a, uint64_t want)
@@ -267,7 +267,8 @@ static long do_brk(struct app *a, uint64_t want)
 	uint64_t end = ALIGN_UP(want, PAGE);
 
 	if (end > a->brk_mapped) {
-		if (mm_user_map(a->brk_mapped, (end - a->brk_mapped) / PAGE, PTE_W | PTE_NX))
+		if (mm_user_map(a->brk_mapped, (end - a->brk_mapped) / PAGE,
+				PTE_W | PTE_NX | a->pte_u))
 			return (long)a->brk;
 		a->brk_mapped = end;
 	} else if (end < a->brk_mapped) {
@@ -305,7 +306,7 @@ static long do_mmap(struct app *a, uint64_t addr, uint64_t len, uint64_t prot, u
 	}
 	/* PROT_NONE reserves the range and maps nothing (a guard); mprotect maps it later */
 	if (prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) {
-		if (mm_user_map(va, len / PAGE, prot_flags(prot)))
+		if (mm_user_map(va, len / PAGE, prot_flags(a, prot)))
 			return -ENOMEM;
 	}
 	return (long)va;
@@ -333,9 +334,9 @@ static long do_mprotect(struct app *a, uint64_t addr, uint64_t len, uint64_t pro
 		if (!(prot & (PROT_READ | PROT_WRITE | PROT_EXEC)))
 			mm_user_unmap(va, 1);
 		else if (mapped)
-			rc = vm_protect(va, 1, prot_flags(prot));
+			rc = vm_protect(va, 1, prot_flags(a, prot));
 		else if (va >= a->mmap_low && va < APP_MMAP_TOP)
-			rc = mm_user_map(va, 1, prot_flags(prot));
+			rc = mm_user_map(va, 1, prot_flags(a, prot));
 		else
 			rc = -ENOMEM;
 		if (rc)
@@ -583,7 +584,9 @@ static long do_futex(struct app *a, uint64_t uaddr, uint64_t op, uint64_t val, u
 
 static long do_uname(uint64_t buf)
 {
-	char u[6][65] = { "Amphi", "amphi", "0.1", "hp", "x86_64", "" };
+	char u[6][65] = { "Amphi", "amphi", "0.1", "", "x86_64", "" };
+
+	strlcpy(u[3], cur()->app->normal ? "normal" : "hp", sizeof(u[3]));
 
 	return copy_to_app(buf, u, sizeof(u));
 }

@@ -499,6 +499,23 @@ void mm_user_unmap(uint64_t va, uint64_t n)
 		mm_tlb_kick();
 }
 
+int64_t mm_user_root(void)
+{
+	int64_t pfn = mm_frame_alloc();
+
+	if (pfn < 0)
+		return pfn;
+	uint64_t *t = mm_frame_va(pfn);
+
+	memset(t, 0, PAGE_SIZE);
+	memcpy(t, vm.frame_va(vm.root), 256 * sizeof(uint64_t));
+	if (pg->prepare_table(pfn)) {
+		mm_frame_free(pfn);
+		return -EIO;
+	}
+	return pfn;
+}
+
 void *mm_user_frame_va(uint64_t va)
 {
 	int level;

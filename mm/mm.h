@@ -45,6 +45,10 @@ extern void (*mm_tlb_kick)(void);
 int mm_user_map(uint64_t va, uint64_t n, uint64_t flags);
 void mm_user_unmap(uint64_t va, uint64_t n);
 void *mm_user_frame_va(uint64_t va);
+/* A root table that maps the low half as the kernel's does, and nothing of the kernel
+ * (for a CPU mode whose user mode has a root of its own: Xen PV). Low-half slots made
+ * after this are not in it. Its pfn, or a negative error. */
+int64_t mm_user_root(void);
 /* Device registers at physical pa, mapped uncached; NULL where the platform has none. */
 void *mm_map_mmio(uint64_t pa, size_t len);
 

@@ -332,13 +332,13 @@ def app_words(cmdline):
 _host_runs = {}
 
 
-def host_run(app, cmdline, client=""):
+def host_run(app, words, client=""):
     """The app run on this Linux host with the same arguments and environment: (stdout
     lines, exit status as a shell gives it). The reference the guest's output must equal.
     A network app gets the same client as in the guest's test, over the loopback."""
-    key = (app, cmdline)
+    key = (app, words)
     if key not in _host_runs:
-        env, args = app_words(cmdline)
+        env, args = app_words(" -- " + words)
         p = subprocess.Popen([os.path.join(APPS, app)] + args, env=env, stdout=subprocess.PIPE,
                              text=True)
         out = []
@@ -394,10 +394,12 @@ def eval_app(name, *required):
     """The app printed what it prints on Linux (bench: lines aside) and ended with the
     same status; the VM's exit code is that status (1 when it is over 127: a signal)."""
     def evaluate(cell, out):
-        want, want_status = host_run(name, eval_app.cmdlines[name], eval_app.clients.get(name, ""))
+        test = evaluate.test
+        want, want_status = host_run(name, test.app_words_for(cell), test.host if test.virtio else "")
         got, status = app_output(out.lines, name)
         problems = [
-            "" if find(out.lines, r"^hp: running %s \(hp mode" % re.escape(name)) else "the app did not start",
+            "" if find(out.lines, r"^hp: running %s \(%s mode" % (re.escape(name), test.mode))
+            else "the app did not start in %s mode" % test.mode,
             same_output(got, want),
             "" if status == want_status else "status %s, Linux's %d" % (status, want_status),
             expect_exit(out, want_status if want_status <= 127 else 1),
@@ -407,9 +409,6 @@ def eval_app(name, *required):
             len(got), want_status, "; " + "; ".join(bench) if bench else ""))
     return evaluate
 
-
-eval_app.cmdlines = {}
-eval_app.clients = {}
 
 # How corrupt_app breaks an app, and the loader's reason for refusing it.
 CORRUPTIONS = {
@@ -473,17 +472,17 @@ HP_SKIP = {"kvm": "this KVM (kvm_pvm) emulates guest ring 0 and stops the VM at 
                   "first SSE instruction (PLATFORM.md)"}
 
 
-def app_test(name, app, args, *required, timeout=None, net=""):
-    """An app test; net="udp" or "http": with a NIC, and that client on the other side
-    (the host's network namespace, or dom0) once the app says it is ready."""
-    cmdline = "app=%s -- %s" % (app, args) if args else "app=%s" % app
-    eval_app.cmdlines[app] = cmdline
-    if net:
-        eval_app.clients[app] = net
-        return Test(name, "ip=%s/24 %s" % (GUEST_IP, cmdline), eval_app(app, *required), app=app,
-                    skip=HP_SKIP, timeout=timeout, virtio="net", host=net, rig=net)
-    return Test(name, cmdline, eval_app(app, *required), app=app, skip=HP_SKIP,
-                timeout=timeout)
+def app_test(name, app, args, *required, timeout=None, net="", kvm_args=None, mode="hp"):
+    """An app test (HP mode, or normal: ring 3). net="udp" or "http": with a NIC, and that
+    client on the other side (the host's network namespace, or dom0) once the app says it
+    is ready. kvm_args: smaller work where the local KVM emulates the kernel's ring 0."""
+    ev = eval_app(app, *required)
+    t = Test(name, "ip=%s/24" % GUEST_IP if net else "", ev, app=app, app_args=args,
+             app_args_by={"kvm": kvm_args} if kvm_args is not None else {}, mode=mode,
+             skip=HP_SKIP if mode == "hp" else None, timeout=timeout,
+             virtio="net" if net else "", host=net or "ping", rig=net)
+    ev.test = t
+    return t
 
 
 @dataclasses.dataclass
@@ -518,10 +517,22 @@ class Test:
     corrupt: str = ""
     # platform -> why this test cannot run there (a visible SKIP)
     skip: dict = None
+    # the app's words after " -- " (environment, arguments), per platform where they
+    # differ, and its mode ("hp" or "normal")
+    app_args: str = ""
+    app_args_by: dict = None
+    mode: str = "hp"
+
+    def app_words_for(self, cell):
+        return (self.app_args_by or {}).get(cell.platform, self.app_args)
 
     def cmdline_for(self, cell):
-        return " ".join(x for x in (self.cmdline, (self.extra or {}).get(cell.platform, ""),
-                                    cell.cmdline) if x)
+        words = [self.cmdline, (self.extra or {}).get(cell.platform, ""), cell.cmdline]
+        if self.app and not self.corrupt:  # (a corrupt app's test names it in cmdline)
+            words += ["mode=normal" if self.mode == "normal" else "", "app=" + self.app]
+            if self.app_words_for(cell):
+                words += ["--", self.app_words_for(cell)]
+        return " ".join(x for x in words if x)
 
     def applies(self, cell):
         if cell.kind not in self.kinds:
@@ -612,26 +623,45 @@ TESTS = [
 ]
 
 # HP mode: static musl apps from a boot module, their output the same as on this host
-TESTS += [
-    app_test("hp_hello", "hello", "GREETING=hi one two"),
-    app_test("hp_syscall", "syscall_bench", "200000", r"^bench: \d+ syscalls/s"),
-    # threads (clone, futex): POSIX semaphores, and a condition-variable ping-pong
-    app_test("hp_sem", "sem_ipc", "100000", r"^hp: sem_ipc exited with status 0 \(\d+ syscalls, 2 threads\)"),
-    app_test("hp_ctxsw", "ctxsw", "20000", r"^hp: ctxsw exited with status 0 \(\d+ syscalls, 2 threads\)"),
-    # sockets: 10,000 datagrams echoed over two ports with poll; an HTTP server for curl
-    app_test("hp_udp", "udp_echo", "7,9 10000",
-             r"^(host|dom0): udp: 10000 of 10000 datagrams of 200 bytes echoed intact",
-             net="udp", timeout={"qemu": 300, "xen": 300}),
-    app_test("hp_http", "http_hello", "80 3", r"^(host|dom0): http: hello from Amphi 0\.1$",
-             net="http", timeout={"qemu": 120, "xen": 150}),
-    # exit() ends a spinning, a sleeping and a waiting thread at once
-    app_test("hp_exit", "exit_threads", "", r"^hp: exit_threads exited with status 5 \(\d+ syscalls, 4 threads\)",
-             timeout={"qemu": 20, "xen": 30}),
+# The apps, in HP mode (ring 0; hp_*) and in normal mode (ring 3; nm_*): each prints what
+# the same binary prints on this host, bench: lines aside
+def app_tests(p, mode):
+    return [
+        app_test(p + "hello", "hello", "GREETING=hi one two", mode=mode),
+        app_test(p + "syscall", "syscall_bench", "200000", r"^bench: \d+ syscalls/s",
+                 kvm_args="5000", mode=mode),
+        # threads (clone, futex): POSIX semaphores, and a condition-variable ping-pong
+        app_test(p + "sem", "sem_ipc", "100000",
+                 r"^hp: sem_ipc exited with status 0 \(\d+ syscalls, 2 threads\)",
+                 kvm_args="2000", mode=mode),
+        app_test(p + "ctxsw", "ctxsw", "20000",
+                 r"^hp: ctxsw exited with status 0 \(\d+ syscalls, 2 threads\)",
+                 kvm_args="500", mode=mode),
+        # sockets: 10,000 datagrams echoed over two ports with poll; an HTTP server for curl
+        app_test(p + "udp", "udp_echo", "7,9 10000",
+                 r"^(host|dom0): udp: 10000 of 10000 datagrams of 200 bytes echoed intact",
+                 net="udp", timeout={"qemu": 400, "xen": 300}, mode=mode),
+        app_test(p + "http", "http_hello", "80 3", r"^(host|dom0): http: hello from Amphi 0\.1$",
+                 net="http", timeout={"qemu": 120, "xen": 150}, mode=mode),
+        # exit() ends a spinning, a sleeping and a waiting thread at once
+        app_test(p + "exit", "exit_threads", "",
+                 r"^hp: exit_threads exited with status 5 \(\d+ syscalls, 4 threads\)",
+                 timeout={"qemu": 30, "xen": 30}, mode=mode),
+    ]
+
+
+TESTS += app_tests("hp_", "hp") + [
     # an app that faults is ended with SIGSEGV and a message; the kernel reports it
     app_test("hp_fault", "fault", "write 0xffffffff80100000",
              r"^hp: fault killed by SIGSEGV: page fault \(#PF\) at rip 0x[0-9a-f]+, address 0xffffffff80100000"),
 ] + [Test("hp_bad_" + how, "app=hello", eval_badelf(how), app="hello", corrupt=how)
-     for how in CORRUPTIONS]
+     for how in CORRUPTIONS] + app_tests("nm_", "normal") + [
+    # normal mode: kernel memory is out of the app's reach; reading it ends the app, the
+    # kernel reports it and lives on (its exit code is the app's)
+    app_test("nm_fault", "fault", "read 0xffffffff80100000",
+             r"^hp: fault killed by SIGSEGV: page fault \(#PF\) at rip 0x[0-9a-f]+, address 0xffffffff80100000 \(protection, user",
+             mode="normal"),
+]
 
 
 # ---------------------------------------------------------------- running guests under QEMU
@@ -1175,7 +1205,7 @@ def main():
         for c in CELLS:
             print("cell %-14s platform %-8s %s" % (c.name, c.platform, " ".join(c.args) or "xl type=" + c.xl_type))
         for t in TESTS:
-            print("test %-14s cmdline %-26s on %s" % (t.name, t.cmdline, "/".join(t.kinds)))
+            print("test %-16s cmdline %-40s on %s" % (t.name, t.cmdline_for(CELLS[0]), "/".join(t.kinds)))
         return 0
     for f in (KERNEL, NETCLIENT):
         if not os.path.exists(f) and not a.boot:
