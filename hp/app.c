@@ -232,6 +232,31 @@ static void leave_from_frame(struct trap_frame *f, struct app_thread *at, int co
 	f->rsp = ((uint64_t)f - 128) & ~15ull;
 }
 
+/* Some hypervisors do not carry out SYSCALL from ring 3 completely: this machine's KVM
+ * (kvm_pvm) jumps to LSTAR with interrupts masked and %rcx/%r11 saved, but leaves CS at
+ * ring 3, so fetching the entry faults (seen: #PF at syscall_entry_user, cs 0x23). That
+ * fault is the syscall, with everything in its frame: run it here, return by iretq. */
+extern char syscall_entry_user[];
+
+static bool syscall_by_fault(struct trap_frame *f)
+{
+	struct syscall_frame sf = {
+		.r15 = f->r15, .r14 = f->r14, .r13 = f->r13, .r12 = f->r12, .rbp = f->rbp,
+		.rbx = f->rbx, .r9 = f->r9, .r8 = f->r8, .r10 = f->r10, .rdx = f->rdx,
+		.rsi = f->rsi, .rdi = f->rdi, .nr = f->rax, .rip = f->rcx, .cs = f->cs,
+		.rflags = f->r11, .rsp = f->rsp, .ss = f->ss,
+	};
+
+	irq_restore(1);
+	long r = hp_syscall(&sf);
+
+	irq_save();
+	f->rax = (uint64_t)r;
+	f->rip = sf.rip;
+	f->rflags = (sf.rflags | 0x200) & ~0x100ull;
+	return true;
+}
+
 /* arch_app_fault: an exception in the app's own code ends the app with 128 + signal, the
  * way a shell reports a process a signal killed (all its threads, as on Linux). A fault in
  * kernel code is left to panic. */
@@ -239,6 +264,8 @@ static bool app_fault(struct trap_frame *f)
 {
 	struct app_thread *at = cur_thread();
 
+	if (at && f->vector == 14 && (f->cs & 3) == 3 && f->rip == (uint64_t)syscall_entry_user)
+		return syscall_by_fault(f);
 	if (!at || f->rip >= USER_TOP)
 		return false;
 	int sig = f->vector == 14 || f->vector == 13 || f->vector == 12 ? 11 :
