@@ -1,11 +1,14 @@
 /* hello: the first app. Prints its arguments, one environment variable, and proves that
  * the C library's start-up (TLS, auxv), stdio, malloc (brk and mmap), and the clock work.
- * Everything it prints is the same on Linux, so the test compares the two outputs. */
+ * and that an unknown system call fails with ENOSYS. Everything it prints is the same on
+ * Linux, so the test compares the two outputs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/auxv.h>
 #include <time.h>
+#include <unistd.h>
 
 static __thread int tls_counter = 41;
 
@@ -59,5 +62,11 @@ int main(int argc, char **argv)
 	long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
 
 	printf("sleep: %s\n", ms >= 20 ? "ok" : "too short");
+
+	/* a system call nobody has: -ENOSYS, both times (Amphi logs it once) */
+	long r1 = syscall(500), e1 = errno, r2 = syscall(500), e2 = errno;
+
+	printf("syscall 500: %ld %s, %ld %s\n", r1, e1 == ENOSYS ? "ENOSYS" : "?", r2,
+	       e2 == ENOSYS ? "ENOSYS" : "?");
 	return 3;
 }

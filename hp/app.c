@@ -7,12 +7,14 @@
 #include "arch_x86_64/layout.h"
 #include "arch_x86_64/paging.h"
 #include "common/console.h"
+#include "common/blkdev.h"
 #include "common/hal.h"
 #include "common/panic.h"
 #include "lib/cmdline.h"
 #include "lib/errno.h"
 #include "lib/format.h"
 #include "lib/string.h"
+#include "lib/tar.h"
 #include "mm/mm.h"
 #include "mm/vm.h"
 #include "sched/sched.h"
@@ -498,19 +500,44 @@ int hp_main(const struct boot_info *bi)
 	}
 	a->normal = !strcmp(mode, "normal");
 	a->pte_u = a->normal ? PTE_U : 0;
-	if (!bi->mod_count) {
-		kprintf("hp: %s: no boot module holds an app (give one with QEMU's -initrd or "
-			"xl's ramdisk=)\n", a->name);
-		return -1;
-	}
-	const uint8_t *img = (const uint8_t *)mm_frame_va(bi->mods[0].paddr / PAGE) +
-			     bi->mods[0].paddr % PAGE;
-	size_t len = bi->mods[0].len;
+	/* The app: the boot module, or a file of the tar image (the module, or the first
+	 * disk) named by app=; the image is also the app's read-only file tree. */
+	const uint8_t *img = NULL;
+	size_t len = 0;
 
-	if (!mm_frame_va(bi->mods[0].paddr / PAGE) ||
-	    !mm_frame_va((bi->mods[0].paddr + len - 1) / PAGE)) {
-		kprintf("hp: %s: the boot module is not in RAM\n", a->name);
-		return -1;
+	if (bi->mod_count) {
+		const uint8_t *mod = mm_frame_va(bi->mods[0].paddr / PAGE);
+
+		len = bi->mods[0].len;
+		if (!mod || !len || !mm_frame_va((bi->mods[0].paddr + len - 1) / PAGE)) {
+			kprintf("hp: %s: the boot module is not in RAM\n", a->name);
+			return -1;
+		}
+		mod += bi->mods[0].paddr % PAGE;
+		if (len >= TAR_BLOCK && tar_is_header(mod))
+			hp_fs_set(mod, len);
+		else
+			img = mod;
+	}
+	if (!hp_fs_present() && blkdev_count()) {
+		if (hp_fs_load_disk(a->name) < 0 && !img)
+			return -1;
+	}
+	if (!img) {
+		struct tar_entry e;
+		int rc = hp_fs_find(a->name, &e);
+
+		if (rc <= 0 || e.type != '0') {
+			kprintf("hp: %s: %s\n", a->name,
+				!hp_fs_present() ? "no boot module holds an app (give one with QEMU's "
+						   "-initrd or xl's ramdisk=, or a tar image on the "
+						   "first disk and app=/path)" :
+				rc < 0 ? "the tar image is corrupt" :
+				rc == 0 ? "not found in the tar image" : "not a regular file");
+			return -1;
+		}
+		img = hp_fs_data(&e);
+		len = e.size;
 	}
 	if (elf_check(img, len, &a->im, err, sizeof(err))) {
 		kprintf("hp: %s: refused: %s\n", a->name, err);

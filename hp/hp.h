@@ -26,13 +26,18 @@ int hp_main(const struct boot_info *bi);
 #define APP_FDS 64
 #define APP_THREADS 64
 
-enum fd_kind { FD_FREE, FD_CONSOLE, FD_NULL, FD_SOCKET };
+enum fd_kind { FD_FREE, FD_CONSOLE, FD_NULL, FD_SOCKET, FD_FILE };
 
 struct app_fd {
 	enum fd_kind kind;
 	int sock; /* FD_SOCKET: net/socket.h's descriptor */
 	bool stream, nonblock;
 	uint16_t local_port;
+	/* FD_FILE: a file (or directory) of the tar image, read-only */
+	const uint8_t *data;
+	uint64_t size, pos;
+	bool dir;
+	uint32_t mode;
 };
 
 #define POLLNVAL_ 32
@@ -108,6 +113,17 @@ long hp_sock_recvfrom(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, ui
 		      uint64_t lenp);
 long hp_sock_name(struct app *a, uint64_t fd, uint64_t addr, uint64_t lenp);
 long hp_poll(struct app *a, uint64_t fds, uint64_t n, int64_t timeout_ms);
+/* hp/fs.c: the read-only file tree of a tar image (the boot module, or the first disk) */
+struct tar_entry;
+void hp_fs_set(const uint8_t *img, size_t len);
+bool hp_fs_present(void);
+long hp_fs_load_disk(const char *app_name);
+int hp_fs_find(const char *path, struct tar_entry *e);
+const uint8_t *hp_fs_data(const struct tar_entry *e);
+long hp_fs_open(struct app *a, const char *path, uint64_t flags);
+long hp_fs_read(struct app_fd *f, uint64_t buf, uint64_t n, int64_t at);
+long hp_fs_lseek(struct app_fd *f, int64_t off, uint64_t whence);
+void hp_fs_stat(uint8_t st[144], uint64_t size, uint32_t mode, bool dir);
 /* hp/syscall.c: futex wake, for thread exit (CLONE_CHILD_CLEARTID) */
 long hp_futex_wake(struct app *a, uint64_t uaddr, uint32_t n);
 

@@ -8,6 +8,7 @@
 #include "hp/hp.h"
 #include "lib/errno.h"
 #include "lib/string.h"
+#include "lib/tar.h"
 #include "mm/mm.h"
 #include "mm/vm.h"
 #include "net/socket.h"
@@ -140,6 +141,8 @@ static long fd_write(struct app_fd *f, uint64_t buf, size_t n)
 
 	if (!app_range(buf, n))
 		return -EFAULT;
+	if (f->kind == FD_FILE)
+		return -EBADF; /* opened read-only */
 	if (f->kind == FD_NULL)
 		return (long)n;
 	while (done < n) {
@@ -157,6 +160,8 @@ static long fd_read(struct app_fd *f, uint64_t buf, size_t n)
 {
 	if (!app_range(buf, n))
 		return -EFAULT;
+	if (f->kind == FD_FILE)
+		return hp_fs_read(f, buf, n, -1);
 	return 0; /* /dev/null, and the console has no input: end of file */
 }
 
@@ -191,7 +196,9 @@ static long do_rw_vec(struct app *a, uint64_t fd, uint64_t iov, uint64_t cnt, bo
 	return total;
 }
 
-static long do_open(struct app *a, uint64_t path)
+static long do_fstat(struct app *a, uint64_t fd, uint64_t st);
+
+static long do_open(struct app *a, uint64_t path, uint64_t flags)
 {
 	char p[256];
 	long n = strcpy_from_app(p, path, sizeof(p));
@@ -204,8 +211,36 @@ static long do_open(struct app *a, uint64_t path)
 	else if (!strcmp(p, "/dev/console") || !strcmp(p, "/dev/tty"))
 		k = FD_CONSOLE;
 	else
-		return -ENOENT;
+		return hp_fs_open(a, p, flags);
 	return hp_fd_alloc(a, k);
+}
+
+/* stat(2) by path: the tar image's entries and the two devices */
+static long do_stat_path(struct app *a, uint64_t path, uint64_t st)
+{
+	char p[256];
+	uint8_t s[144];
+	struct tar_entry e;
+	long n = strcpy_from_app(p, path, sizeof(p));
+
+	if (n < 0)
+		return n;
+	if (!strcmp(p, "/dev/null") || !strcmp(p, "/dev/console") || !strcmp(p, "/dev/tty")) {
+		int fd = hp_fd_alloc(a, !strcmp(p, "/dev/null") ? FD_NULL : FD_CONSOLE);
+
+		if (fd < 0)
+			return fd;
+		long rc = do_fstat(a, (uint64_t)fd, st);
+
+		a->fds[fd].kind = FD_FREE;
+		return rc;
+	}
+	int rc = hp_fs_find(p, &e);
+
+	if (rc <= 0)
+		return rc < 0 ? -EIO : -ENOENT;
+	hp_fs_stat(s, e.size, e.mode, e.type == '5');
+	return copy_to_app(st, s, sizeof(s));
 }
 
 /* struct stat (x86-64): the fields we fill, at Linux's offsets */
@@ -216,6 +251,10 @@ static long do_fstat(struct app *a, uint64_t fd, uint64_t st)
 
 	if (!f)
 		return -EBADF;
+	if (f->kind == FD_FILE) {
+		hp_fs_stat(s, f->size, f->mode, f->dir);
+		return copy_to_app(st, s, sizeof(s));
+	}
 	uint32_t mode = 0020000 | 0666; /* a character device */
 	uint64_t rdev = f->kind == FD_NULL ? (1 << 8 | 3) : (5 << 8 | 1), nlink = 1, blksize = 4096;
 
@@ -660,6 +699,7 @@ enum {
 	SYS_getrandom = 318, SYS_socket = 41, SYS_connect = 42, SYS_accept = 43,
 	SYS_sendto = 44, SYS_recvfrom = 45, SYS_shutdown = 48, SYS_bind = 49, SYS_listen = 50,
 	SYS_getsockname = 51, SYS_setsockopt = 54, SYS_getsockopt = 55, SYS_accept4 = 288,
+	SYS_stat = 4, SYS_lstat = 6, SYS_pread64 = 17, SYS_access = 21, SYS_faccessat = 269,
 };
 
 #define F_GETFL 3
@@ -697,20 +737,44 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 		if (!(fd = fd_get(a, a1)))
 			return -EBADF;
 		return fd->kind == FD_SOCKET ? hp_sock_recvfrom(a, a1, a2, a3, 0, 0) :
+		       fd->kind == FD_FILE   ? hp_fs_read(fd, a2, a3, -1) :
 					       fd_read(fd, a2, a3);
 	case SYS_write:
 		if (!(fd = fd_get(a, a1)))
 			return -EBADF;
 		return fd->kind == FD_SOCKET ? hp_sock_sendto(a, a1, a2, a3, 0, 0) :
+		       fd->kind == FD_FILE   ? -EBADF : /* opened read-only */
 					       fd_write(fd, a2, a3);
 	case SYS_readv:
 		return do_rw_vec(a, a1, a2, a3, false);
 	case SYS_writev:
 		return do_rw_vec(a, a1, a2, a3, true);
 	case SYS_open:
-		return do_open(a, a1);
+		return do_open(a, a1, a2);
 	case SYS_openat:
-		return (int)a1 == AT_FDCWD ? do_open(a, a2) : -EBADF;
+		return (int)a1 == AT_FDCWD ? do_open(a, a2, a3) : -EBADF;
+	case SYS_stat:
+	case SYS_lstat:
+		return do_stat_path(a, a1, a2);
+	case SYS_access:
+	case SYS_faccessat: {
+		char p[256];
+		struct tar_entry e;
+		uint64_t path = f->nr == SYS_access ? a1 : a2, how = f->nr == SYS_access ? a2 : a3;
+		long n = strcpy_from_app(p, path, sizeof(p));
+
+		if (n < 0)
+			return n;
+		if (!strncmp(p, "/dev/", 5))
+			return 0;
+		int rc = hp_fs_find(p, &e);
+
+		return rc < 0 ? -EIO : !rc ? -ENOENT : (how & 2) ? -EROFS : 0;
+	}
+	case SYS_pread64:
+		if (!(fd = fd_get(a, a1)))
+			return -EBADF;
+		return fd->kind == FD_FILE ? hp_fs_read(fd, a2, a3, (int64_t)a4) : -ESPIPE;
 	case SYS_close:
 		if (!(fd = fd_get(a, a1)))
 			return -EBADF;
@@ -756,14 +820,15 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_newfstatat: {
 		char p[2];
 
-		if (!(a4 & AT_EMPTY_PATH) || strcpy_from_app(p, a2, sizeof(p)) != 0)
-			return -ENOENT; /* no file system yet: only fstat of an open fd */
-		return do_fstat(a, a1, a3);
+		if ((a4 & AT_EMPTY_PATH) && strcpy_from_app(p, a2, sizeof(p)) == 0)
+			return do_fstat(a, a1, a3);
+		return (int)a1 == AT_FDCWD || a1 == 0 ? do_stat_path(a, a2, a3) : -EBADF;
 	}
 	case SYS_lseek:
 		if (!(fd = fd_get(a, a1)))
 			return -EBADF;
-		return fd->kind == FD_NULL ? 0 : -ESPIPE;
+		return fd->kind == FD_FILE ? hp_fs_lseek(fd, (int64_t)a2, a3) :
+		       fd->kind == FD_NULL ? 0 : -ESPIPE;
 	case SYS_ioctl:
 		return do_ioctl(a, a1, a2, a3);
 	case SYS_fcntl:

@@ -332,7 +332,7 @@ def app_words(cmdline):
 _host_runs = {}
 
 
-def host_run(app, words, client=""):
+def host_run(app, words, client="", cwd=None):
     """The app run on this Linux host with the same arguments and environment: (stdout
     lines, exit status as a shell gives it). The reference the guest's output must equal.
     A network app gets the same client as in the guest's test, over the loopback."""
@@ -340,7 +340,7 @@ def host_run(app, words, client=""):
     if key not in _host_runs:
         env, args = app_words(" -- " + words)
         p = subprocess.Popen([os.path.join(APPS, app)] + args, env=env, stdout=subprocess.PIPE,
-                             text=True)
+                             text=True, cwd=cwd)
         out = []
         if client:
             out.append(p.stdout.readline().rstrip("\n"))  # its "ready" line
@@ -395,15 +395,22 @@ def eval_app(name, *required):
     same status; the VM's exit code is that status (1 when it is over 127: a signal)."""
     def evaluate(cell, out):
         test = evaluate.test
-        want, want_status = host_run(name, test.app_words_for(cell), test.host if test.virtio else "")
-        got, status = app_output(out.lines, name)
+        want, want_status = host_run(name, test.app_words_for(cell),
+                                     test.host if test.virtio == "net" else "",
+                                     fs_dir() if test.tar else None)
+        name_in_guest = "/bin/" + name if test.tar else name
+        got, status = app_output(out.lines, name_in_guest)
         problems = [
-            "" if find(out.lines, r"^hp: running %s \(%s mode" % (re.escape(name), test.mode))
+            "" if find(out.lines, r"^hp: running %s \(%s mode" % (re.escape(name_in_guest), test.mode))
             else "the app did not start in %s mode" % test.mode,
             same_output(got, want),
             "" if status == want_status else "status %s, Linux's %d" % (status, want_status),
             expect_exit(out, want_status if want_status <= 127 else 1),
         ] + ["" if find(out.lines, rx) else "no line matching %r" % rx for rx in required]
+        # an unknown system call is logged once, however often it is made
+        logged = [l for l in out.lines if re.match(r"^hp: \S+: system call \d+ is not", l)]
+        if len(logged) != len(set(logged)):
+            problems.append("an unknown system call was logged more than once")
         bench = [l for l in got if l.startswith("bench:")]
         return judge(problems, "%d lines as on Linux, status %d%s" % (
             len(got), want_status, "; " + "; ".join(bench) if bench else ""))
@@ -453,7 +460,45 @@ def corrupt_app(app, how):
 def app_file(test):
     if not test.app:
         return None
+    if test.tar:
+        return app_tar()
     return corrupt_app(test.app, test.corrupt) if test.corrupt else os.path.join(APPS, test.app)
+
+
+def fs_tree():
+    """The files of the tar tests: {path: bytes}; the same tree is the Linux run's cwd."""
+    blob = b"".join(hashlib.sha256(b"amphi %d" % i).digest() for i in range(3200))  # 100 KiB
+    return {"etc/motd": b"Welcome to Amphi.\nThis file came from a tar image.\n",
+            "data/blob.bin": blob}
+
+
+def app_tar():
+    """build/test_matrix/apps.tar: bin/readfile and fs_tree(), in ustar (pax) format."""
+    import io
+    import tarfile
+    path = os.path.join(BUILD, "test_matrix", "apps.tar")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as t:
+        for d in ("bin", "etc", "data"):
+            ti = tarfile.TarInfo(d)
+            ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+            t.addfile(ti)
+        t.add(os.path.join(APPS, "readfile"), "bin/readfile")
+        for name, data in fs_tree().items():
+            ti = tarfile.TarInfo(name)
+            ti.size, ti.mode = len(data), 0o644
+            t.addfile(ti, io.BytesIO(data))
+    return path
+
+
+def fs_dir():
+    """fs_tree() written out: the Linux run's working directory."""
+    d = os.path.join(BUILD, "test_matrix", "fs")
+    for name, data in fs_tree().items():
+        os.makedirs(os.path.dirname(os.path.join(d, name)), exist_ok=True)
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+    return d
 
 
 def eval_badelf(how):
@@ -472,7 +517,8 @@ HP_SKIP = {"kvm": "this KVM (kvm_pvm) emulates guest ring 0 and stops the VM at 
                   "first SSE instruction (PLATFORM.md)"}
 
 
-def app_test(name, app, args, *required, timeout=None, net="", kvm_args=None, mode="hp"):
+def app_test(name, app, args, *required, timeout=None, net="", kvm_args=None, mode="hp",
+             tar=""):
     """An app test (HP mode, or normal: ring 3). net="udp" or "http": with a NIC, and that
     client on the other side (the host's network namespace, or dom0) once the app says it
     is ready. kvm_args: smaller work where the local KVM emulates the kernel's ring 0."""
@@ -480,7 +526,8 @@ def app_test(name, app, args, *required, timeout=None, net="", kvm_args=None, mo
     t = Test(name, "ip=%s/24" % GUEST_IP if net else "", ev, app=app, app_args=args,
              app_args_by={"kvm": kvm_args} if kvm_args is not None else {}, mode=mode,
              skip=HP_SKIP if mode == "hp" else None, timeout=timeout,
-             virtio="net" if net else "", host=net or "ping", rig=net)
+             virtio="net" if net else "blk" if tar == "disk" else "", host=net or "ping",
+             rig=net, tar=tar)
     ev.test = t
     return t
 
@@ -522,6 +569,9 @@ class Test:
     app_args: str = ""
     app_args_by: dict = None
     mode: str = "hp"
+    # the app comes from a tar image (app_tar) as /bin/NAME: "disk" (the first disk) or
+    # "module" (the boot module)
+    tar: str = ""
 
     def udp_count(self, cell):
         """datagrams the udp client sends: an app's COUNT argument, udp_count=, or 10,000"""
@@ -537,7 +587,8 @@ class Test:
     def cmdline_for(self, cell):
         words = [self.cmdline, (self.extra or {}).get(cell.platform, ""), cell.cmdline]
         if self.app and not self.corrupt:  # (a corrupt app's test names it in cmdline)
-            words += ["mode=normal" if self.mode == "normal" else "", "app=" + self.app]
+            words += ["mode=normal" if self.mode == "normal" else "",
+                      "app=" + ("/bin/" if self.tar else "") + self.app]
             if self.app_words_for(cell):
                 words += ["--", self.app_words_for(cell)]
         return " ".join(x for x in words if x)
@@ -639,7 +690,8 @@ TESTS = [
 # the same binary prints on this host, bench: lines aside
 def app_tests(p, mode):
     return [
-        app_test(p + "hello", "hello", "GREETING=hi one two", mode=mode),
+        app_test(p + "hello", "hello", "GREETING=hi one two",
+                 r"^hp: hello: system call 500 is not implemented \(-ENOSYS\)$", mode=mode),
         app_test(p + "syscall", "syscall_bench", "200000", r"^bench: \d+ syscalls/s",
                  kvm_args="5000", mode=mode),
         # threads (clone, futex): POSIX semaphores, and a condition-variable ping-pong
@@ -655,6 +707,12 @@ def app_tests(p, mode):
                  net="udp", timeout={"qemu": 300, "xen": 300}, kvm_args="7,9 300", mode=mode),
         app_test(p + "http", "http_hello", "80 3", r"^(host|dom0): http: hello from Amphi 0\.1$",
                  net="http", timeout={"qemu": 120, "xen": 150}, mode=mode),
+        # files from a tar image on the first disk (the app itself too), and the same
+        # image as the boot module: read, pread, lseek, fstat, stat, access, ENOENT
+        app_test(p + "files", "readfile", "etc/motd data/blob.bin ./etc/motd nothere",
+                 r"^hp: files: the tar image on ", tar="disk", mode=mode),
+        app_test(p + "files_module", "readfile", "etc/motd data/blob.bin", tar="module",
+                 mode=mode),
         # exit() ends a spinning, a sleeping and a waiting thread at once
         app_test(p + "exit", "exit_threads", "",
                  r"^hp: exit_threads exited with status 5 \(\d+ syscalls, 4 threads\)",
@@ -753,7 +811,12 @@ class VirtioSetup:
                            "-device", "%s,netdev=n0,mac=%s%s" % (dev, GUEST_MAC, opts)]
         fd, self.img = tempfile.mkstemp(prefix="amphi-disk-", suffix=".img")
         with os.fdopen(fd, "wb") as f:
-            f.write(disk_pattern("dom0", 0, 2048))
+            if t.tar == "disk":  # the app's tar image, not the pattern
+                with open(app_tar(), "rb") as src:
+                    f.write(src.read())
+                self.tar_disk = True
+            else:
+                f.write(disk_pattern("dom0", 0, 2048))
             f.truncate(16 << 20)
         return glob + ["-drive", "file=%s,format=raw,if=none,id=d0" % self.img,
                        "-device", "%s,drive=d0%s" % (dev, opts)]
@@ -825,7 +888,9 @@ class VirtioSetup:
             shutil.rmtree(self.dhcp_dir, ignore_errors=True)
         if self.ns:
             subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
-        if self.img:
+        if self.img and getattr(self, "tar_disk", False):
+            os.unlink(self.img)
+        elif self.img:
             with open(self.img, "rb") as f:
                 f.seek(2048 * 512)
                 got = f.read(2048 * 512)
@@ -866,7 +931,7 @@ def run_qemu(cell, test):
         return Outcome([], None, "host setup failed: %s" % e, False, "host setup failed: %s\n" % e)
     cmdline = " ".join(x for x in (test.cmdline_for(cell), vs.cmdline if vs else "") if x)
     cmd = qemu_base(cell, cmdline, test.mem(cell)) + ["-serial", "stdio", "-no-reboot"] + extra
-    if test.app:
+    if test.app and test.tar != "disk":
         cmd += ["-initrd", app_file(test)]
     if vs:
         cmd = vs.wrap(cmd)
@@ -997,7 +1062,9 @@ def xl_config(cell, test, name):
         lines.append("vif = ['mac=%s,bridge=xenbr0']" % XEN_GUEST_MAC)
     if "disk" in opts:
         lines.append("disk = ['format=raw,vdev=xvda,access=rw,target=/tmp/%s.img']" % name)
-    if test.app:
+    if test.app and test.tar == "disk":
+        lines.append("disk = ['format=raw,vdev=xvda,access=ro,target=/amphi/%s.app']" % name)
+    elif test.app:
         lines.append('ramdisk = "/amphi/%s.app"' % name)
     if cell.xl_type == "pvh":
         # QEMU's emulated SVM reports RDTSCP exits as RDTSC and Xen cannot decode them

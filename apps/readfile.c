@@ -1,0 +1,65 @@
+/* readfile: reads each file named and prints its size (read and stat), an FNV-1a hash of
+ * its bytes, its first line, and what pread and lseek(SEEK_END) give; an error by name.
+ * Usage: readfile PATH... (on Amphi the files come from the app's tar image) */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	int bad = 0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *p = argv[i];
+		struct stat st, st2;
+		int fd = open(p, O_RDONLY);
+
+		if (fd < 0) {
+			printf("%s: open: %s\n", p, strerror(errno));
+			bad++;
+			continue;
+		}
+		if (fstat(fd, &st) || stat(p, &st2) || st.st_size != st2.st_size ||
+		    access(p, R_OK)) {
+			printf("%s: stat or access failed\n", p);
+			bad++;
+		}
+		unsigned h = 2166136261u;
+		long long total = 0;
+		char buf[4096], first[48] = "";
+		ssize_t n;
+
+		while ((n = read(fd, buf, sizeof(buf))) > 0) {
+			if (!total) {
+				size_t k = 0;
+
+				while (k < (size_t)n && k < sizeof(first) - 1 && buf[k] != '\n')
+					k++;
+				memcpy(first, buf, k);
+				first[k] = 0;
+				for (size_t j = 0; j < k; j++)
+					if (first[j] < 32 || first[j] > 126)
+						first[j] = '.';
+			}
+			for (ssize_t j = 0; j < n; j++)
+				h = (h ^ (unsigned char)buf[j]) * 16777619u;
+			total += n;
+		}
+		char five[6] = "";
+		ssize_t pr = pread(fd, five, 5, 2);
+		off_t end = lseek(fd, 0, SEEK_END);
+
+		for (int j = 0; j < 5; j++)
+			if (five[j] && (five[j] < 32 || five[j] > 126))
+				five[j] = '.';
+		printf("%s: %lld bytes (stat %lld, %s), fnv1a %08x, first line \"%s\", pread %zd \"%s\", "
+		       "end %lld\n", p, total, (long long)st.st_size,
+		       S_ISREG(st.st_mode) ? "regular" : "not regular", h, first, pr, five,
+		       (long long)end);
+		close(fd);
+	}
+	return bad;
+}

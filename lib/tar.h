@@ -1,0 +1,30 @@
+/* ustar archives (POSIX.1-2001 pax, ustar and GNU tar's headers): the read-only file tree
+ * an app can be given on its first disk or as its boot module. Pure code, host-tested. */
+#ifndef LIB_TAR_H
+#define LIB_TAR_H
+
+#include "lib/compiler.h"
+
+#define TAR_BLOCK 512
+
+struct tar_entry {
+	char name[256];	 /* normalised: no leading "/" or "./", no trailing "/" */
+	uint64_t offset; /* of the data, in the image */
+	uint64_t size;
+	char type; /* '0' file, '5' directory, '2' symlink, ... */
+	uint32_t mode;
+};
+
+/* Whether the 512 bytes at p are a ustar header (the magic at offset 257). */
+bool tar_is_header(const uint8_t *p);
+/* Reads the entry at *pos (a block boundary) and moves *pos past its data. Returns 1 with
+ * *e filled, 0 at the end of the archive (two zero blocks, or no more bytes), or -EINVAL
+ * with the reason in err (bad checksum, bad size field, data past the end). Pax and GNU
+ * long-name records are applied to the entry they precede. */
+int tar_next(const uint8_t *img, size_t len, size_t *pos, struct tar_entry *e, char *err,
+	     size_t errlen);
+/* Finds path ("/bin/app", "bin/app" or "./bin/app") and returns 1 with *e, 0 when it is
+ * not there, or tar_next's error. */
+int tar_find(const uint8_t *img, size_t len, const char *path, struct tar_entry *e, char *err,
+	     size_t errlen);
+#endif
