@@ -159,12 +159,17 @@ unit: $(BUILD)/host/unit $(BUILD)/host/unit-tsan $(BUILD)/amphi.elf
 # The guest command line for `make run`; CMDLINE=... overrides it.
 # HV=qemu (TCG, the default), kvm (the local KVM, microvm), xen-pv or xen-pvh (through the
 # nested Xen rig); ACCEL=kvm is the same as HV=kvm.
+# APP (build/apps/NAME, default http_hello) runs in HP mode with APP_ARGS; APP= boots the
+# kernel's own HTTP server instead.
 CMDLINE ?=
 ACCEL ?= tcg
 HV ?= qemu
+APP ?= http_hello
+APP_ARGS ?= 80 0
 run: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/netclient apps
-	$(PYTHON) test_matrix/run.py --boot --accel $(ACCEL) --hv $(HV) --cmdline "$(CMDLINE)"
+	$(PYTHON) test_matrix/run.py --boot --accel $(ACCEL) --hv $(HV) --cmdline "$(CMDLINE)" \
+		--app "$(APP)" --app-args "$(APP_ARGS)"
 
 matrix: all $(BUILD)/netclient apps
 	$(PYTHON) test_matrix/run.py $(MATRIX_ARGS)

@@ -1,11 +1,13 @@
-/* http_hello: a tiny HTTP/1.0 server. Answers every request with "hello from SYSNAME"
- * (uname's), and ends after COUNT requests. Usage: http_hello PORT COUNT */
+/* http_hello: a tiny HTTP/1.0 server. Answers every request with "hello from SYSNAME
+ * RELEASE (VERSION), up N s" (uname and sysinfo: on Amphi the version names the mode and
+ * the platform), and ends after COUNT requests (0: never). Usage: http_hello PORT COUNT */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/sysinfo.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -28,7 +30,7 @@ int main(int argc, char **argv)
 	}
 	printf("http_hello: http server on port %d\n", port);
 	fflush(stdout);
-	for (int served = 0; served < count;) {
+	for (int served = 0; count <= 0 || served < count;) {
 		int c = accept(s, NULL, NULL);
 		char req[2048], body[256], resp[512];
 		size_t got = 0;
@@ -50,7 +52,11 @@ int main(int argc, char **argv)
 		char method[16] = "?", path[256] = "?";
 
 		sscanf(req, "%15s %255s", method, path);
-		int n = snprintf(body, sizeof(body), "hello from %s %s\n", u.sysname, u.release);
+		struct sysinfo si = { 0 };
+
+		sysinfo(&si);
+		int n = snprintf(body, sizeof(body), "hello from %s %s (%.80s), up %ld s\n", u.sysname,
+				 u.release, u.version, si.uptime);
 		int m = snprintf(resp, sizeof(resp),
 				 "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
 				 "Connection: close\r\n\r\n%s", n, body);

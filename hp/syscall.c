@@ -5,8 +5,10 @@
 #include "arch_x86_64/cpu.h"
 #include "arch_x86_64/paging.h"
 #include "common/console.h"
+#include "common/hal.h"
 #include "hp/hp.h"
 #include "lib/errno.h"
+#include "lib/format.h"
 #include "lib/string.h"
 #include "lib/tar.h"
 #include "mm/mm.h"
@@ -621,13 +623,35 @@ static long do_futex(struct app *a, uint64_t uaddr, uint64_t op, uint64_t val, u
 
 /* --- identity ------------------------------------------------------------------------------ */
 
+/* uname: the version field names the mode and the platform ("hp mode on xen-pv") */
 static long do_uname(uint64_t buf)
 {
 	char u[6][65] = { "Amphi", "amphi", "0.1", "", "x86_64", "" };
 
-	strlcpy(u[3], cur()->app->normal ? "normal" : "hp", sizeof(u[3]));
-
+	ksnprintf(u[3], sizeof(u[3]), "%s mode on %s", cur()->app->normal ? "normal" : "hp",
+		  hal->name);
 	return copy_to_app(buf, u, sizeof(u));
+}
+
+/* sysinfo: uptime, memory (in bytes: mem_unit 1), one process */
+static long do_sysinfo(uint64_t buf)
+{
+	struct mm_stats ms;
+	uint8_t si[112] = { 0 };
+	int64_t up = (int64_t)(clock_ns() / 1000000000);
+	uint64_t total, free;
+	uint16_t procs = 1;
+	uint32_t unit = 1;
+
+	mm_stats(&ms);
+	total = ms.usable_kib << 10;
+	free = ms.free_kib << 10;
+	memcpy(si + 0, &up, 8);
+	memcpy(si + 32, &total, 8);
+	memcpy(si + 40, &free, 8);
+	memcpy(si + 80, &procs, 2);
+	memcpy(si + 104, &unit, 4);
+	return copy_to_app(buf, si, sizeof(si));
 }
 
 #define ARCH_SET_FS 0x1002
@@ -699,7 +723,7 @@ enum {
 	SYS_getrandom = 318, SYS_socket = 41, SYS_connect = 42, SYS_accept = 43,
 	SYS_sendto = 44, SYS_recvfrom = 45, SYS_shutdown = 48, SYS_bind = 49, SYS_listen = 50,
 	SYS_getsockname = 51, SYS_setsockopt = 54, SYS_getsockopt = 55, SYS_accept4 = 288,
-	SYS_stat = 4, SYS_lstat = 6, SYS_pread64 = 17, SYS_access = 21, SYS_faccessat = 269,
+	SYS_sysinfo = 99, SYS_stat = 4, SYS_lstat = 6, SYS_pread64 = 17, SYS_access = 21, SYS_faccessat = 269,
 };
 
 #define F_GETFL 3
@@ -896,6 +920,8 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 		return 0;
 	case SYS_uname:
 		return do_uname(a1);
+	case SYS_sysinfo:
+		return do_sysinfo(a1);
 	case SYS_arch_prctl:
 		return do_arch_prctl(a1, a2);
 	case SYS_set_tid_address:

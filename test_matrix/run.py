@@ -705,7 +705,9 @@ def app_tests(p, mode):
         app_test(p + "udp", "udp_echo", "7,9 10000",
                  r"^(host|dom0): udp: (\d+) of \2 datagrams of 200 bytes echoed intact",
                  net="udp", timeout={"qemu": 300, "xen": 300}, kvm_args="7,9 300", mode=mode),
-        app_test(p + "http", "http_hello", "80 3", r"^(host|dom0): http: hello from Amphi 0\.1$",
+        app_test(p + "http", "http_hello", "80 3",
+                 r"^(host|dom0): http: hello from Amphi 0\.1 \(%s mode on (qemu|kvm|xen-pv|xen-pvh)\), up \d+ s$"
+                 % ("hp" if mode == "hp" else "normal"),
                  net="http", timeout={"qemu": 120, "xen": 150}, mode=mode),
         # files from a tar image on the first disk (the app itself too), and the same
         # image as the boot module: read, pread, lseek, fstat, stat, access, ENOENT
@@ -1104,7 +1106,7 @@ def rig_command(rig, stage, jobs, nic="none"):
             "-initrd", "%s console=hvc0 rdinit=/init quiet,%s" % (os.path.join(rig, "vmlinux"), initrd)]
 
 
-def boot_xen(cell, cmdline, http_port):
+def boot_xen(cell, cmdline, http_port, app="", app_args=""):
     """make run HV=xen-pv|xen-pvh: boots the rig with one guest, streams its console here
     and forwards the host's http_port to the guest's port 80 (QEMU user network -> dom0's
     eth0 port 8080 -> netclient relay -> the guest on xenbr0). Returns the guest's exit code
@@ -1115,7 +1117,8 @@ def boot_xen(cell, cmdline, http_port):
     if not rig:
         print("run.py: " + why)
         return 1
-    test = Test("run", cmdline, None, rig="serve", timeout={"xen": 24 * 3600})
+    test = Test("run", cmdline, None, rig="serve", timeout={"xen": 24 * 3600}, app=app,
+                app_args=app_args)
     stage = tempfile.mkdtemp(prefix="amphi-run-")
     code = None
     try:
@@ -1275,6 +1278,9 @@ def main():
     ap.add_argument("--hv", default="qemu", choices=("qemu", "kvm", "xen-pv", "xen-pvh"),
                     help="make run: qemu (TCG), kvm, or a Xen cell through the Xen rig")
     ap.add_argument("--cmdline", default="")
+    ap.add_argument("--app", default="", help="make run: the app from build/apps/ to boot "
+                    "(HP mode; none: the kernel's own HTTP server)")
+    ap.add_argument("--app-args", default="", help="make run: the app's arguments")
     ap.add_argument("--http-port", type=int, default=8080,
                     help="make run: the host port forwarded to the guest's HTTP server")
     ap.add_argument("--repeat", type=int, default=1,
@@ -1291,12 +1297,21 @@ def main():
         if not os.path.exists(f) and not a.boot:
             print("run.py: %s is missing; run make test (or make matrix)" % f)
             return 2
+    if a.boot and a.app and not os.path.exists(os.path.join(APPS, a.app)):
+        print("run.py: build/apps/%s is missing (make apps builds %s)" % (
+            a.app, " ".join(sorted(os.listdir(APPS))) if os.path.isdir(APPS) else "them"))
+        return 2
     if a.boot and a.hv.startswith("xen"):
-        return boot_xen(next(c for c in CELLS if c.name == a.hv), a.cmdline, a.http_port)
+        return boot_xen(next(c for c in CELLS if c.name == a.hv), a.cmdline, a.http_port,
+                        a.app, a.app_args)
     if a.boot:
         cell = CELLS[2] if a.accel == "kvm" or a.hv == "kvm" else CELLS[0]
         nic = "virtio-net-pci" if cell.pci else "virtio-net-device"
-        cmd = qemu_base(cell, a.cmdline) + [
+        cmdline = a.cmdline
+        if a.app:
+            cmdline = " ".join(x for x in (cmdline, "app=" + a.app, "--" if a.app_args else "",
+                                           a.app_args) if x)
+        cmd = qemu_base(cell, cmdline) + (["-initrd", os.path.join(APPS, a.app)] if a.app else []) + [
             "-serial", "mon:stdio", "-no-reboot",
             # user networking: the guest's DHCP comes from QEMU; its port 80 is the host's
             # port 8080
