@@ -141,12 +141,22 @@ $(BUILD)/netclient: tools/netclient.c
 # The apps (apps/): static Linux executables built with Debian's musl-gcc, which run
 # unchanged on Linux and on Amphi (HP mode)
 APPS := hello syscall_bench fault sem_ipc ctxsw exit_threads udp_echo http_hello readfile
-APP_BIN := $(patsubst %,$(BUILD)/apps/%,$(APPS))
+APP_BIN := $(patsubst %,$(BUILD)/apps/%,$(APPS)) $(BUILD)/apps/hello_pie
 apps: $(APP_BIN)
 $(BUILD)/apps/%: apps/%.c Makefile
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  MUSLCC  $@")
 	$(Q)musl-gcc -static -O2 -Wall -Wextra -Werror -o $@ $<
+
+# hello again as a static-PIE (ET_DYN, no interpreter, relocating itself: musl's rcrt1.o);
+# musl-gcc's -static-pie would still name an interpreter, so the link is spelled out
+MUSL_LIB := /usr/lib/x86_64-linux-musl
+$(BUILD)/apps/hello_pie: apps/hello.c Makefile
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  MUSLCC  $@ (static-pie)")
+	$(Q)musl-gcc -fPIE -pie -nostartfiles -Wl,--no-dynamic-linker -Wl,-z,text -O2 -Wall \
+		-Wextra -Werror -o $@ $(MUSL_LIB)/rcrt1.o $(MUSL_LIB)/crti.o $< \
+		-Wl,-Bstatic -L$(MUSL_LIB) -lc $(MUSL_LIB)/crtn.o
 
 deps:
 	@tools/deps.sh
