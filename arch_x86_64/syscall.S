@@ -13,6 +13,48 @@
 
 #include "arch_x86_64/layout.h"
 
+/* The x86-64 ABI's process entry: %rdx is an atexit function (none: 0), the rest is
+ * undefined; every register is zeroed so nothing of the kernel's leaks into the app. */
+.macro ZERO_REGS_BUT_RCX
+	xor	%eax, %eax
+	xor	%ebx, %ebx
+	xor	%edx, %edx
+	xor	%esi, %esi
+	xor	%edi, %edi
+	xor	%ebp, %ebp
+	xor	%r8d, %r8d
+	xor	%r9d, %r9d
+	xor	%r10d, %r10d
+	xor	%r11d, %r11d
+	xor	%r12d, %r12d
+	xor	%r13d, %r13d
+	xor	%r14d, %r14d
+	xor	%r15d, %r15d
+.endm
+.macro ZERO_REGS
+	ZERO_REGS_BUT_RCX
+	xor	%ecx, %ecx
+.endm
+
+/* app_enter's and app_resume's start: the kernel's callee-saved registers and stack
+ * pointer into *ctx, and the stack below them (16-byte aligned) as the thread's entry
+ * stack (*slot and the CPU's) */
+.macro RESUME_PROLOGUE_ARGS ctx, slot
+	push	%rbp
+	push	%rbx
+	push	%r12
+	push	%r13
+	push	%r14
+	push	%r15
+	sub	$8, %rsp
+	mov	%rsp, (\ctx)
+	mov	%rsp, (\slot)
+	mov	%rsp, %gs:CPU_ENTRY_STACK
+.endm
+.macro RESUME_PROLOGUE
+	RESUME_PROLOGUE_ARGS %rsi, %rdx
+.endm
+
 /* the registers of struct syscall_frame below its nr (arch.h) */
 .macro PUSH_ARGS
 	push	%rax				/* nr */
@@ -144,16 +186,7 @@ syscall_exit_xenpv:
  * HYPERVISOR_iret with events enabled */
 	.globl app_enter_xenpv
 app_enter_xenpv:
-	push	%rbp
-	push	%rbx
-	push	%r12
-	push	%r13
-	push	%r14
-	push	%r15
-	sub	$8, %rsp
-	mov	%rsp, (%rdx)
-	mov	%rsp, (%rcx)
-	mov	%rsp, %gs:CPU_ENTRY_STACK
+	RESUME_PROLOGUE_ARGS %rdx, %rcx
 	mov	%rdi, %r12
 	mov	%rsi, %r13
 	mov	$FLAT_KERNEL_SS, %edi		/* Xen's kernel_sp: the entry stack */
@@ -167,21 +200,7 @@ app_enter_xenpv:
 	pushq	$FLAT_USER_CS
 	push	%r12
 	pushq	$0				/* iret flags */
-	xor	%eax, %eax
-	xor	%ebx, %ebx
-	xor	%ecx, %ecx
-	xor	%edx, %edx
-	xor	%esi, %esi
-	xor	%edi, %edi
-	xor	%ebp, %ebp
-	xor	%r8d, %r8d
-	xor	%r9d, %r9d
-	xor	%r10d, %r10d
-	xor	%r11d, %r11d
-	xor	%r12d, %r12d
-	xor	%r13d, %r13d
-	xor	%r14d, %r14d
-	xor	%r15d, %r15d
+	ZERO_REGS
 	jmp	hypercall_page + __HYPERVISOR_iret * 32
 1:	mov	%eax, %esi			/* stack_switch failed: return its error */
 	jmp	app_leave_here
@@ -190,57 +209,18 @@ app_enter_xenpv:
  *		       uint64_t *entry_stack) */
 	.globl app_enter_native
 app_enter_native:
-	push	%rbp
-	push	%rbx
-	push	%r12
-	push	%r13
-	push	%r14
-	push	%r15
-	sub	$8, %rsp			/* the entry stack is 16-byte aligned */
-	mov	%rsp, (%rdx)
-	mov	%rsp, (%rcx)
-	mov	%rsp, %gs:CPU_ENTRY_STACK
+	RESUME_PROLOGUE_ARGS %rdx, %rcx
 	cli
 	APP_IDT
 	mov	%rsi, %rsp
 	mov	%rdi, %rcx
-	/* the x86-64 ABI's process entry: %rdx is an atexit function (none), the rest is
-	 * undefined; zero it so nothing of the kernel's leaks */
-	xor	%eax, %eax
-	xor	%ebx, %ebx
-	xor	%edx, %edx
-	xor	%esi, %esi
-	xor	%edi, %edi
-	xor	%ebp, %ebp
-	xor	%r8d, %r8d
-	xor	%r9d, %r9d
-	xor	%r10d, %r10d
-	xor	%r11d, %r11d
-	xor	%r12d, %r12d
-	xor	%r13d, %r13d
-	xor	%r14d, %r14d
-	xor	%r15d, %r15d
+	ZERO_REGS_BUT_RCX
 	sti
 	jmp	*%rcx
 
 /* int app_resume_<mode>(const struct syscall_frame *f, struct app_ctx *ctx,
  *			 uint64_t *entry_stack): as app_enter, but the app starts by returning
  * from a syscall with the registers of *f and %rax = 0: a clone's child. */
-.macro RESUME_PROLOGUE_ARGS ctx, slot
-	push	%rbp
-	push	%rbx
-	push	%r12
-	push	%r13
-	push	%r14
-	push	%r15
-	sub	$8, %rsp
-	mov	%rsp, (\ctx)
-	mov	%rsp, (\slot)
-	mov	%rsp, %gs:CPU_ENTRY_STACK
-.endm
-.macro RESUME_PROLOGUE
-	RESUME_PROLOGUE_ARGS %rsi, %rdx
-.endm
 /* copies the frame (18 words, arch.h) below the entry stack and points %rsp at it */
 .macro RESUME_COPY
 	mov	%rdi, %rsi
@@ -289,21 +269,7 @@ app_enter_user_native:
 	pushq	$0x202
 	pushq	$(SEL_UCODE | 3)
 	push	%rdi
-	xor	%eax, %eax
-	xor	%ebx, %ebx
-	xor	%ecx, %ecx
-	xor	%edx, %edx
-	xor	%esi, %esi
-	xor	%edi, %edi
-	xor	%ebp, %ebp
-	xor	%r8d, %r8d
-	xor	%r9d, %r9d
-	xor	%r10d, %r10d
-	xor	%r11d, %r11d
-	xor	%r12d, %r12d
-	xor	%r13d, %r13d
-	xor	%r14d, %r14d
-	xor	%r15d, %r15d
+	ZERO_REGS
 	swapgs
 	iretq
 

@@ -118,18 +118,23 @@ long hp_socket(struct app *a, uint64_t domain, uint64_t type, uint64_t proto)
 	return fd;
 }
 
+/* a socket call's descriptor and address: 0, -EBADF, -ENOTSOCK, -EFAULT, -EAFNOSUPPORT */
+static long sock_and_addr(struct app *a, uint64_t fd, uint64_t addr, uint64_t len,
+			  struct app_fd **f, uint32_t *ip, uint16_t *port)
+{
+	if (!(*f = sock_fd(a, fd)))
+		return fd < APP_FDS && a->fds[fd].kind ? -ENOTSOCK : -EBADF;
+	return get_addr(addr, len, ip, port);
+}
+
 long hp_sock_bind(struct app *a, uint64_t fd, uint64_t addr, uint64_t len)
 {
-	struct app_fd *f = sock_fd(a, fd);
+	struct app_fd *f;
 	uint32_t ip;
 	uint16_t port;
-	long rc;
+	long rc = sock_and_addr(a, fd, addr, len, &f, &ip, &port);
 
-	if (!f)
-		return fd < APP_FDS && a->fds[fd].kind ? -ENOTSOCK : -EBADF;
-	if ((rc = get_addr(addr, len, &ip, &port)))
-		return rc;
-	if ((rc = sock_bind(f->sock, ip, port)) == 0)
+	if (!rc && (rc = sock_bind(f->sock, ip, port)) == 0)
 		f->local_port = port;
 	return rc;
 }
@@ -176,16 +181,12 @@ long hp_sock_accept(struct app *a, uint64_t fd, uint64_t addr, uint64_t lenp, ui
 
 long hp_sock_connect(struct app *a, uint64_t fd, uint64_t addr, uint64_t len)
 {
-	struct app_fd *f = sock_fd(a, fd);
+	struct app_fd *f;
 	uint32_t ip;
 	uint16_t port;
-	long rc;
+	long rc = sock_and_addr(a, fd, addr, len, &f, &ip, &port);
 
-	if (!f)
-		return -EBADF;
-	if ((rc = get_addr(addr, len, &ip, &port)))
-		return rc;
-	return sock_connect(f->sock, ip, port);
+	return rc ? rc : sock_connect(f->sock, ip, port);
 }
 
 long hp_sock_sendto(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, uint64_t addr,
