@@ -519,6 +519,11 @@ int hp_main(const struct boot_info *bi)
 		else
 			img = mod;
 	}
+	/* a disk may still be connecting (Xen's blkfront does so after the probe): wait a
+	 * little for one when the app can only come from it */
+	for (uint64_t until = clock_ns() + 10000000000ull;
+	     !img && !hp_fs_present() && !blkdev_count() && clock_ns() < until;)
+		thread_sleep(20000000);
 	if (!hp_fs_present() && blkdev_count()) {
 		if (hp_fs_load_disk(a->name) < 0 && !img)
 			return -1;

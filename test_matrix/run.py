@@ -1235,7 +1235,8 @@ def run_rig(jobs, say):
             log = retried[name] + "--- second try ---\n" + log
             how += "; retried once after a nested-virtualization fault"
         results[(cell.name, test.name)] = Outcome(lines + per[name]["HV"], code, how, reason == "timeout", log)
-        results[(cell.name, test.name)].note = "retried: nested-virtualization fault" if name in retried else ""
+        results[(cell.name, test.name)].note = ("retried once: " + retried[name].splitlines()[0].strip("- ")
+                                                if name in retried else "")
     return results, rig_log
 
 
