@@ -1,7 +1,7 @@
 /* udp_echo: echoes UDP datagrams on one or more ports, through poll(2). Ends once it has
  * echoed COUNT datagrams and then seen none for 3 s (clients retransmit what they lost,
- * so it cannot stop at exactly COUNT), or after 3 s without any once it has had one.
- * Usage: udp_echo PORT[,PORT...] COUNT */
+ * so it cannot stop at exactly COUNT), or after 30 s without any (2 minutes before the
+ * first). Usage: udp_echo PORT[,PORT...] COUNT */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -36,7 +36,7 @@ int main(int argc, char **argv)
 	printf("udp_echo: udp echo ready on ports %s\n", argv[1]);
 	fflush(stdout);
 	for (;;) {
-		int r = poll(p, n, echoed ? 3000 : 120000);
+		int r = poll(p, n, echoed >= want ? 3000 : echoed ? 30000 : 120000);
 
 		if (r < 0) {
 			printf("udp_echo: poll failed\n");
