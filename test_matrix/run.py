@@ -1206,7 +1206,7 @@ def run_rig(jobs, say):
         m = re.match(r"^@@AMPHI-RIG JOB ([\w-]+) RETRY (.*)$", line)
         if m and m.group(1) in per:
             first = per[m.group(1)]
-            retried[m.group(1)] = ("--- first try, ended by %s ---\n" % m.group(2) +
+            retried[m.group(1)] = ("--- first try; the rig retried %s ---\n" % m.group(2) +
                                    "\n".join(first["CON"] + ["--- xl ---"] + first["XL"]) + "\n")
             per[m.group(1)] = {"CON": [], "HV": [], "XL": [], "DOM0": []}
             continue
@@ -1235,8 +1235,9 @@ def run_rig(jobs, say):
             log = retried[name] + "--- second try ---\n" + log
             how += "; retried once after a nested-virtualization fault"
         results[(cell.name, test.name)] = Outcome(lines + per[name]["HV"], code, how, reason == "timeout", log)
-        results[(cell.name, test.name)].note = ("retried once: " + retried[name].splitlines()[0].strip("- ")
-                                                if name in retried else "")
+        results[(cell.name, test.name)].note = (
+            "retried once " + retried[name].splitlines()[0].strip("- ").split("retried ", 1)[1]
+            if name in retried else "")
     return results, rig_log
 
 
