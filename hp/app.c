@@ -19,16 +19,31 @@
 #include "mm/vm.h"
 #include "sched/sched.h"
 
-#define PAGE 4096ull
+#define PAGE	 4096ull
 #define MAX_ARGS 32
 #define MAX_ENVS 16
 
 /* auxv keys (the x86-64 psABI and Linux's uapi) */
 enum {
-	AT_NULL = 0, AT_PHDR = 3, AT_PHENT = 4, AT_PHNUM = 5, AT_PAGESZ = 6, AT_BASE = 7,
-	AT_FLAGS = 8, AT_ENTRY = 9, AT_UID = 11, AT_EUID = 12, AT_GID = 13, AT_EGID = 14,
-	AT_PLATFORM = 15, AT_HWCAP = 16, AT_CLKTCK = 17, AT_SECURE = 23, AT_RANDOM = 25,
-	AT_HWCAP2 = 26, AT_EXECFN = 31,
+	AT_NULL = 0,
+	AT_PHDR = 3,
+	AT_PHENT = 4,
+	AT_PHNUM = 5,
+	AT_PAGESZ = 6,
+	AT_BASE = 7,
+	AT_FLAGS = 8,
+	AT_ENTRY = 9,
+	AT_UID = 11,
+	AT_EUID = 12,
+	AT_GID = 13,
+	AT_EGID = 14,
+	AT_PLATFORM = 15,
+	AT_HWCAP = 16,
+	AT_CLKTCK = 17,
+	AT_SECURE = 23,
+	AT_RANDOM = 25,
+	AT_HWCAP2 = 26,
+	AT_EXECFN = 31,
 };
 
 static struct app app;
@@ -62,7 +77,8 @@ static int load_segments(struct app *a, const uint8_t *img)
 				return rc;
 		}
 		for (uint64_t off = 0; off < l->filesz;) {
-			uint64_t va = l->vaddr + off, n = MIN(PAGE - (va & (PAGE - 1)), l->filesz - off);
+			uint64_t va = l->vaddr + off,
+				 n = MIN(PAGE - (va & (PAGE - 1)), l->filesz - off);
 
 			memcpy(mm_user_frame_va(va), img + l->offset + off, n);
 			off += n;
@@ -100,14 +116,14 @@ static uint64_t build_stack(struct app *a, int argc, char **argv, int envc, char
 	uint64_t top = APP_STACK_TOP, str = sizeof(area);
 	uint64_t argp[MAX_ARGS], envpp[MAX_ENVS], plat, rnd;
 
-#define PUSH_STR(s)                                          \
-	({                                                   \
-		size_t n_ = strlen(s) + 1;                   \
-		if (n_ > str - 1024)                         \
-			return 0;                            \
-		str -= n_;                                   \
-		memcpy(area + str, s, n_);                   \
-		top - sizeof(area) + str;                    \
+#define PUSH_STR(s)                                                                                \
+	({                                                                                         \
+		size_t n_ = strlen(s) + 1;                                                         \
+		if (n_ > str - 1024)                                                               \
+			return 0;                                                                  \
+		str -= n_;                                                                         \
+		memcpy(area + str, s, n_);                                                         \
+		top - sizeof(area) + str;                                                          \
 	})
 	for (int i = 0; i < argc; i++)
 		argp[i] = PUSH_STR(argv[i]);
@@ -124,13 +140,25 @@ static uint64_t build_stack(struct app *a, int argc, char **argv, int envc, char
 	rnd = top - sizeof(area) + str;
 #undef PUSH_STR
 	uint64_t auxv[][2] = {
-		{ AT_PHDR, a->im.phdr },   { AT_PHENT, a->im.phent },  { AT_PHNUM, a->im.phnum },
-		{ AT_PAGESZ, PAGE },	   { AT_BASE, 0 },	       { AT_FLAGS, 0 },
-		{ AT_ENTRY, a->im.entry }, { AT_UID, 0 },	       { AT_EUID, 0 },
-		{ AT_GID, 0 },		   { AT_EGID, 0 },	       { AT_PLATFORM, plat },
-		{ AT_HWCAP, 0 },	   { AT_CLKTCK, 100 },	       { AT_SECURE, 0 },
-		{ AT_RANDOM, rnd },	   { AT_HWCAP2, 0 },	       { AT_EXECFN, argp[0] },
-		{ AT_NULL, 0 },
+	    {AT_PHDR, a->im.phdr},
+	    {AT_PHENT, a->im.phent},
+	    {AT_PHNUM, a->im.phnum},
+	    {AT_PAGESZ, PAGE},
+	    {AT_BASE, 0},
+	    {AT_FLAGS, 0},
+	    {AT_ENTRY, a->im.entry},
+	    {AT_UID, 0},
+	    {AT_EUID, 0},
+	    {AT_GID, 0},
+	    {AT_EGID, 0},
+	    {AT_PLATFORM, plat},
+	    {AT_HWCAP, 0},
+	    {AT_CLKTCK, 100},
+	    {AT_SECURE, 0},
+	    {AT_RANDOM, rnd},
+	    {AT_HWCAP2, 0},
+	    {AT_EXECFN, argp[0]},
+	    {AT_NULL, 0},
 	};
 	uint64_t words = 1 + argc + 1 + envc + 1 + 2 * ARRAY_SIZE(auxv);
 	uint64_t sp = (str - words * 8) & ~15ull;
@@ -181,7 +209,7 @@ static void split_args(char *cmd, int *argc, char **argv, int *envc, char **envp
 }
 
 static const char *const sig_names[32] = {
-	[4] = "SIGILL", [5] = "SIGTRAP", [7] = "SIGBUS", [8] = "SIGFPE", [11] = "SIGSEGV",
+    [4] = "SIGILL", [5] = "SIGTRAP", [7] = "SIGBUS", [8] = "SIGFPE", [11] = "SIGSEGV",
 };
 
 static struct app_thread *cur_thread(void)
@@ -243,10 +271,24 @@ extern char syscall_entry_user[];
 static bool syscall_by_fault(struct trap_frame *f)
 {
 	struct syscall_frame sf = {
-		.r15 = f->r15, .r14 = f->r14, .r13 = f->r13, .r12 = f->r12, .rbp = f->rbp,
-		.rbx = f->rbx, .r9 = f->r9, .r8 = f->r8, .r10 = f->r10, .rdx = f->rdx,
-		.rsi = f->rsi, .rdi = f->rdi, .nr = f->rax, .rip = f->rcx, .cs = f->cs,
-		.rflags = f->r11, .rsp = f->rsp, .ss = f->ss,
+	    .r15 = f->r15,
+	    .r14 = f->r14,
+	    .r13 = f->r13,
+	    .r12 = f->r12,
+	    .rbp = f->rbp,
+	    .rbx = f->rbx,
+	    .r9 = f->r9,
+	    .r8 = f->r8,
+	    .r10 = f->r10,
+	    .rdx = f->rdx,
+	    .rsi = f->rsi,
+	    .rdi = f->rdi,
+	    .nr = f->rax,
+	    .rip = f->rcx,
+	    .cs = f->cs,
+	    .rflags = f->r11,
+	    .rsp = f->rsp,
+	    .ss = f->ss,
 	};
 
 	irq_restore(1);
@@ -270,9 +312,11 @@ static bool app_fault(struct trap_frame *f)
 		return syscall_by_fault(f);
 	if (!at || f->rip >= USER_TOP)
 		return false;
-	int sig = f->vector == 14 || f->vector == 13 || f->vector == 12 ? 11 :
-		  f->vector == 6 ? 4 : f->vector == 0 || f->vector == 16 || f->vector == 19 ? 8 :
-		  f->vector == 17 ? 7 : 5;
+	int sig = f->vector == 14 || f->vector == 13 || f->vector == 12	 ? 11
+		  : f->vector == 6					 ? 4
+		  : f->vector == 0 || f->vector == 16 || f->vector == 19 ? 8
+		  : f->vector == 17					 ? 7
+									 : 5;
 
 	kprintf("hp: %s killed by %s: %s at rip %#lx", at->app->name, sig_names[sig],
 		trap_name(f->vector), f->rip);
@@ -281,9 +325,8 @@ static bool app_fault(struct trap_frame *f)
 		uint64_t cr2 = read_cr2(), e = vm_lookup(cr2 & ~(PAGE - 1), &level);
 
 		kprintf(", address %#lx (%s%s%s, page entry %#lx)", cr2,
-			f->error & 1 ? "protection" : "not present",
-			f->error & 2 ? ", write" : "", f->error & 4 ? ", user" : "",
-			(unsigned long)e);
+			f->error & 1 ? "protection" : "not present", f->error & 2 ? ", write" : "",
+			f->error & 4 ? ", user" : "", (unsigned long)e);
 	}
 	kprintf(" (rsp %#lx, thread %d)\n", f->rsp, at->tid);
 	end_app(at->app, 128 + sig);
@@ -372,16 +415,16 @@ static int child_thread(void *arg)
 		return thread_done(at, 128 + 9);
 	thread_set_fs_base(at->tls);
 	return thread_done(at, (at->app->normal ? arch->app_resume_user : arch->app_resume)(
-				       &at->start, &at->ctx, thread_entry_stack_slot()));
+				   &at->start, &at->ctx, thread_entry_stack_slot()));
 }
 
-#define CLONE_VM 0x100
-#define CLONE_SIGHAND 0x800
-#define CLONE_THREAD 0x10000
-#define CLONE_SETTLS 0x80000
-#define CLONE_PARENT_SETTID 0x100000
+#define CLONE_VM	     0x100
+#define CLONE_SIGHAND	     0x800
+#define CLONE_THREAD	     0x10000
+#define CLONE_SETTLS	     0x80000
+#define CLONE_PARENT_SETTID  0x100000
 #define CLONE_CHILD_CLEARTID 0x200000
-#define CLONE_CHILD_SETTID 0x1000000
+#define CLONE_CHILD_SETTID   0x1000000
 
 long hp_clone(struct app_thread *parent, const struct syscall_frame *f, uint64_t flags,
 	      uint64_t newsp, uint64_t ptid, uint64_t ctid, uint64_t tls)
@@ -403,7 +446,7 @@ long hp_clone(struct app_thread *parent, const struct syscall_frame *f, uint64_t
 		mutex_unlock(&a->lock);
 		return -EAGAIN;
 	}
-	*at = (struct app_thread){ .app = a, .tid = ++a->next_tid };
+	*at = (struct app_thread){.app = a, .tid = ++a->next_tid};
 	at->start = *f;
 	if (newsp)
 		at->start.rsp = newsp;
@@ -466,8 +509,8 @@ static int main_thread(void *arg)
 		return thread_done(at, -1);
 	}
 	if ((rc = arch->app_prepare(a->normal, (uint64_t)a->user_root))) {
-		kprintf("hp: %s: the CPU mode could not prepare the address space (%d)\n",
-			a->name, rc);
+		kprintf("hp: %s: the CPU mode could not prepare the address space (%d)\n", a->name,
+			rc);
 		return thread_done(at, -1);
 	}
 	kprintf("hp: running %s (%s mode, entry %#lx, %d args, %d env)\n", a->name,
@@ -475,7 +518,7 @@ static int main_thread(void *arg)
 	console_flush();
 	*thread_app(thread_self()) = at;
 	return thread_done(at, (a->normal ? arch->app_enter_user : arch->app_enter)(
-				       a->im.entry, sp, &at->ctx, thread_entry_stack_slot()));
+				   a->im.entry, sp, &at->ctx, thread_entry_stack_slot()));
 }
 
 static bool all_done(void *arg)
@@ -534,11 +577,13 @@ int hp_main(const struct boot_info *bi)
 
 		if (rc <= 0 || e.type != '0') {
 			kprintf("hp: %s: %s\n", a->name,
-				!hp_fs_present() ? "no boot module holds an app (give one with QEMU's "
-						   "-initrd or xl's ramdisk=, or a tar image on the "
-						   "first disk and app=/path)" :
-				rc < 0 ? "the tar image is corrupt" :
-				rc == 0 ? "not found in the tar image" : "not a regular file");
+				!hp_fs_present()
+				    ? "no boot module holds an app (give one with QEMU's "
+				      "-initrd or xl's ramdisk=, or a tar image on the "
+				      "first disk and app=/path)"
+				: rc < 0  ? "the tar image is corrupt"
+				: rc == 0 ? "not found in the tar image"
+					  : "not a regular file");
 			return -1;
 		}
 		img = hp_fs_data(&e);
@@ -548,12 +593,12 @@ int hp_main(const struct boot_info *bi)
 		kprintf("hp: %s: refused: %s\n", a->name, err);
 		return -1;
 	}
-	struct start s = { bi, img, len };
+	struct start s = {bi, img, len};
 
 	mutex_init(&a->lock);
 	waitq_init(&a->done);
 	waitq_init(&a->sleepers);
-	a->threads[0] = (struct app_thread){ .app = a, .tid = 1 };
+	a->threads[0] = (struct app_thread){.app = a, .tid = 1};
 	a->next_tid = 1;
 	a->live = 1;
 	arch_app_fault = app_fault;

@@ -48,7 +48,8 @@ long hp_fs_load_disk(const char *app_name)
 	uint8_t *buf = len ? kmalloc_aligned(len, 4096) : NULL;
 
 	if (!buf) {
-		kprintf("hp: %s: no memory for the disk's %lu bytes\n", app_name, (unsigned long)len);
+		kprintf("hp: %s: no memory for the disk's %lu bytes\n", app_name,
+			(unsigned long)len);
 		return -ENOMEM;
 	}
 	for (size_t off = 0; off < len; off += chunk) {
@@ -97,9 +98,9 @@ const uint8_t *hp_fs_data(const struct tar_entry *e)
 	return image + e->offset;
 }
 
-#define O_ACCMODE 3
-#define O_CREAT 0100
-#define O_TRUNC 01000
+#define O_ACCMODE   3
+#define O_CREAT	    0100
+#define O_TRUNC	    01000
 #define O_DIRECTORY 0200000
 
 /* open(2) of a tar file: the new fd, or -ENOENT / -EROFS / -EISDIR / -EMFILE */
@@ -150,7 +151,10 @@ long hp_fs_read(struct app_fd *f, uint64_t buf, uint64_t n, int64_t at)
 
 long hp_fs_lseek(struct app_fd *f, int64_t off, uint64_t whence)
 {
-	int64_t base = whence == 0 ? 0 : whence == 1 ? (int64_t)f->pos : whence == 2 ? (int64_t)f->size : -1;
+	int64_t base = whence == 0   ? 0
+		       : whence == 1 ? (int64_t)f->pos
+		       : whence == 2 ? (int64_t)f->size
+				     : -1;
 
 	if (base < 0 || (off < 0 && -off > base))
 		return -EINVAL;
@@ -162,7 +166,8 @@ long hp_fs_lseek(struct app_fd *f, int64_t off, uint64_t whence)
 void hp_fs_stat(uint8_t st[144], uint64_t size, uint32_t mode, bool dir)
 {
 	uint32_t m = (dir ? 0040000 : 0100000) | (mode & 07777);
-	uint64_t nlink = 1, blksize = 4096, blocks = (size + 511) / 512, ino = (uint64_t)size * 31 + mode;
+	uint64_t nlink = 1, blksize = 4096, blocks = (size + 511) / 512,
+		 ino = (uint64_t)size * 31 + mode;
 
 	memset(st, 0, 144);
 	memcpy(st + 8, &ino, 8);

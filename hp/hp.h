@@ -19,12 +19,12 @@ int hp_main(const struct boot_info *bi);
  *   ELF segments (ELF_USER_MIN ..), then the brk heap above the highest one,
  *   anonymous mmaps, top down from APP_MMAP_TOP,
  *   the main thread's stack, ending at APP_STACK_TOP, with an unmapped guard below. */
-#define APP_STACK_TOP 0x00007ffffffff000ull
+#define APP_STACK_TOP  0x00007ffffffff000ull
 #define APP_STACK_SIZE (1ull << 20)
-#define APP_MMAP_TOP 0x00007ff000000000ull
-#define APP_BRK_MAX (64ull << 30)
-#define APP_FDS 64
-#define APP_THREADS 64
+#define APP_MMAP_TOP   0x00007ff000000000ull
+#define APP_BRK_MAX    (64ull << 30)
+#define APP_FDS	       64
+#define APP_THREADS    64
 
 enum fd_kind { FD_FREE, FD_CONSOLE, FD_NULL, FD_SOCKET, FD_FILE };
 
@@ -73,13 +73,13 @@ struct app {
 	uint64_t brk_base, brk, brk_mapped;
 	uint64_t mmap_low; /* the lowest address mmap has handed out */
 	struct app_fd fds[APP_FDS];
-	uint64_t syscalls; /* atomic */
+	uint64_t syscalls;	 /* atomic */
 	uint64_t enosys_seen[8]; /* numbers logged once (0-511) */
 	uint64_t rand_state;
 	struct mutex lock; /* threads, fds, memory and futexes */
 	struct app_thread threads[APP_THREADS];
 	int next_tid;
-	int live; /* app threads not ended yet; atomic */
+	int live;	   /* app threads not ended yet; atomic */
 	struct waitq done; /* hp_main waits there for live == 0 */
 	/* exit_group or a fatal fault: every thread ends at its next syscall, interrupt or
 	 * wake; `status` is the process's (the first one set wins) */

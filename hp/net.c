@@ -8,13 +8,13 @@
 #include "net/socket.h"
 #include "sched/sched.h"
 
-#define AF_INET 2
+#define AF_INET	       2
 #define SOCK_TYPE_MASK 0xf
-#define SOCK_NONBLOCK 04000
-#define SOCK_CLOEXEC 02000000
-#define O_NONBLOCK 04000
-#define SLICE_MS 50
-#define BOUNCE_MAX (64u << 10)
+#define SOCK_NONBLOCK  04000
+#define SOCK_CLOEXEC   02000000
+#define O_NONBLOCK     04000
+#define SLICE_MS       50
+#define BOUNCE_MAX     (64u << 10)
 
 struct sockaddr_in_ {
 	uint16_t family;
@@ -57,7 +57,7 @@ static long get_addr(uint64_t p, uint64_t len, uint32_t *ip, uint16_t *port)
 /* writes an address back (recvfrom, accept, getsockname): *lenp is in/out */
 static long put_addr(uint64_t p, uint64_t lenp, uint32_t ip, uint16_t port)
 {
-	struct sockaddr_in_ sa = { AF_INET, swap16(port), swap32(ip), { 0 } };
+	struct sockaddr_in_ sa = {AF_INET, swap16(port), swap32(ip), {0}};
 	uint32_t len;
 
 	if (!p || !lenp)
@@ -80,7 +80,7 @@ static struct app_fd *sock_fd(struct app *a, uint64_t fd)
 static long wait_for(struct app *a, struct app_fd *f, short events)
 {
 	for (;;) {
-		struct sock_pollfd p = { f->sock, events, 0 };
+		struct sock_pollfd p = {f->sock, events, 0};
 		int n = sock_poll(&p, 1, f->nonblock ? 0 : SLICE_MS);
 
 		if (n < 0)
@@ -275,7 +275,8 @@ long hp_poll(struct app *a, uint64_t fds, uint64_t n, int64_t timeout_ms)
 		unsigned ns = 0;
 
 		for (uint64_t i = 0; i < n; i++) {
-			struct app_fd *f = p[i].fd >= 0 && p[i].fd < APP_FDS ? &a->fds[p[i].fd] : NULL;
+			struct app_fd *f =
+			    p[i].fd >= 0 && p[i].fd < APP_FDS ? &a->fds[p[i].fd] : NULL;
 
 			p[i].revents = 0;
 			if (p[i].fd < 0)
@@ -283,7 +284,7 @@ long hp_poll(struct app *a, uint64_t fds, uint64_t n, int64_t timeout_ms)
 			if (!f || f->kind == FD_FREE)
 				p[i].revents = POLLNVAL_;
 			else if (f->kind == FD_SOCKET)
-				sp[ns++] = (struct sock_pollfd){ f->sock, p[i].events, 0 };
+				sp[ns++] = (struct sock_pollfd){f->sock, p[i].events, 0};
 			else
 				p[i].revents = (p[i].events & POLLOUT) |
 					       (f->kind == FD_NULL ? p[i].events & POLLIN : 0);
@@ -291,8 +292,9 @@ long hp_poll(struct app *a, uint64_t fds, uint64_t n, int64_t timeout_ms)
 		for (uint64_t i = 0; i < n; i++)
 			ready += p[i].revents != 0;
 		uint64_t now = clock_ns();
-		int slice = ready || now >= until ? 0 :
-			    (int)MIN((until - now) / 1000000 + 1, (uint64_t)SLICE_MS);
+		int slice = ready || now >= until
+				? 0
+				: (int)MIN((until - now) / 1000000 + 1, (uint64_t)SLICE_MS);
 
 		if (ns) {
 			int r = sock_poll(sp, ns, slice);
@@ -300,8 +302,8 @@ long hp_poll(struct app *a, uint64_t fds, uint64_t n, int64_t timeout_ms)
 			if (r < 0)
 				return r;
 			for (uint64_t i = 0, k = 0; i < n; i++) {
-				struct app_fd *f = p[i].fd >= 0 && p[i].fd < APP_FDS ?
-							   &a->fds[p[i].fd] : NULL;
+				struct app_fd *f =
+				    p[i].fd >= 0 && p[i].fd < APP_FDS ? &a->fds[p[i].fd] : NULL;
 
 				if (f && f->kind == FD_SOCKET && p[i].revents == 0) {
 					p[i].revents = sp[k++].revents;

@@ -124,7 +124,7 @@ int hp_fd_alloc(struct app *a, enum fd_kind k)
 {
 	for (int i = 0; i < APP_FDS; i++) {
 		if (a->fds[i].kind == FD_FREE) {
-			a->fds[i] = (struct app_fd){ .kind = k };
+			a->fds[i] = (struct app_fd){.kind = k};
 			return i;
 		}
 	}
@@ -248,7 +248,7 @@ static long do_stat_path(struct app *a, uint64_t path, uint64_t st)
 /* struct stat (x86-64): the fields we fill, at Linux's offsets */
 static long do_fstat(struct app *a, uint64_t fd, uint64_t st)
 {
-	uint8_t s[144] = { 0 };
+	uint8_t s[144] = {0};
 	struct app_fd *f = fd_get(a, fd);
 
 	if (!f)
@@ -278,7 +278,7 @@ static long do_ioctl(struct app *a, uint64_t fd, uint64_t req, uint64_t arg)
 	if (f->kind != FD_CONSOLE)
 		return -ENOTTY;
 	if (req == TIOCGWINSZ) {
-		uint16_t ws[4] = { 24, 80, 0, 0 };
+		uint16_t ws[4] = {24, 80, 0, 0};
 
 		return copy_to_app(arg, ws, sizeof(ws));
 	}
@@ -287,13 +287,13 @@ static long do_ioctl(struct app *a, uint64_t fd, uint64_t req, uint64_t arg)
 
 /* --- memory ------------------------------------------------------------------------------ */
 
-#define PROT_READ 1
-#define PROT_WRITE 2
-#define PROT_EXEC 4
-#define MAP_SHARED 0x01
-#define MAP_PRIVATE 0x02
-#define MAP_FIXED 0x10
-#define MAP_ANONYMOUS 0x20
+#define PROT_READ	    1
+#define PROT_WRITE	    2
+#define PROT_EXEC	    4
+#define MAP_SHARED	    0x01
+#define MAP_PRIVATE	    0x02
+#define MAP_FIXED	    0x10
+#define MAP_ANONYMOUS	    0x20
 #define MAP_FIXED_NOREPLACE 0x100000
 
 static uint64_t prot_flags(const struct app *a, uint64_t prot)
@@ -422,7 +422,7 @@ static long do_clock_gettime(uint64_t clk, uint64_t ts)
 {
 	bool ok;
 	uint64_t ns = clock_of(clk, &ok);
-	struct timespec_ t = { (int64_t)(ns / 1000000000), (int64_t)(ns % 1000000000) };
+	struct timespec_ t = {(int64_t)(ns / 1000000000), (int64_t)(ns % 1000000000)};
 
 	return ok ? copy_to_app(ts, &t, sizeof(t)) : -EINVAL;
 }
@@ -446,8 +446,8 @@ static int64_t timespec_ns(uint64_t p)
 		return -EFAULT;
 	if (t.sec < 0 || t.nsec < 0 || t.nsec >= 1000000000)
 		return -EINVAL;
-	return (uint64_t)t.sec > INT64_MAX / 2000000000 ? INT64_MAX / 2 :
-							   t.sec * 1000000000 + t.nsec;
+	return (uint64_t)t.sec > INT64_MAX / 2000000000 ? INT64_MAX / 2
+							: t.sec * 1000000000 + t.nsec;
 }
 
 static long do_nanosleep(struct app *a, uint64_t clk, bool abs, uint64_t req)
@@ -462,13 +462,13 @@ static long do_nanosleep(struct app *a, uint64_t clk, bool abs, uint64_t req)
 
 /* --- futexes: one list of waiters per app, under the app's lock ------------------------ */
 
-#define FUTEX_WAIT 0
-#define FUTEX_WAKE 1
-#define FUTEX_REQUEUE 3
-#define FUTEX_CMP_REQUEUE 4
-#define FUTEX_WAIT_BITSET 9
-#define FUTEX_WAKE_BITSET 10
-#define FUTEX_PRIVATE 128
+#define FUTEX_WAIT	     0
+#define FUTEX_WAKE	     1
+#define FUTEX_REQUEUE	     3
+#define FUTEX_CMP_REQUEUE    4
+#define FUTEX_WAIT_BITSET    9
+#define FUTEX_WAKE_BITSET    10
+#define FUTEX_PRIVATE	     128
 #define FUTEX_CLOCK_REALTIME 256
 
 long hp_futex_wake(struct app *a, uint64_t uaddr, uint32_t n)
@@ -497,7 +497,7 @@ long hp_futex_wake(struct app *a, uint64_t uaddr, uint32_t n)
 
 static long futex_wait(struct app *a, uint64_t uaddr, uint32_t val, uint64_t deadline)
 {
-	struct futex_waiter w = { .uaddr = uaddr, .t = thread_self() };
+	struct futex_waiter w = {.uaddr = uaddr, .t = thread_self()};
 	uint32_t now;
 	long rc = 0;
 
@@ -586,7 +586,8 @@ static long futex_requeue(struct app *a, uint64_t uaddr, uint32_t nwake, uint32_
 static long do_futex(struct app *a, uint64_t uaddr, uint64_t op, uint64_t val, uint64_t tsp,
 		     uint64_t uaddr2, uint64_t val3)
 {
-	uint64_t cmd = op & ~(uint64_t)(FUTEX_PRIVATE | FUTEX_CLOCK_REALTIME), deadline = NO_DEADLINE;
+	uint64_t cmd = op & ~(uint64_t)(FUTEX_PRIVATE | FUTEX_CLOCK_REALTIME),
+		 deadline = NO_DEADLINE;
 
 	if (!app_range(uaddr, 4))
 		return -EFAULT;
@@ -604,7 +605,8 @@ static long do_futex(struct app *a, uint64_t uaddr, uint64_t op, uint64_t val, u
 			} else { /* absolute, on the clock op names */
 				uint64_t now = clock_of(op & FUTEX_CLOCK_REALTIME ? 0 : 1, &ok);
 
-				deadline = clock_ns() + ((uint64_t)ns > now ? (uint64_t)ns - now : 0);
+				deadline =
+				    clock_ns() + ((uint64_t)ns > now ? (uint64_t)ns - now : 0);
 			}
 		}
 		return futex_wait(a, uaddr, (uint32_t)val, deadline);
@@ -626,7 +628,7 @@ static long do_futex(struct app *a, uint64_t uaddr, uint64_t op, uint64_t val, u
 /* uname: the version field names the mode and the platform ("hp mode on xen-pv") */
 static long do_uname(uint64_t buf)
 {
-	char u[6][65] = { "Amphi", "amphi", "0.1", "", "x86_64", "" };
+	char u[6][65] = {"Amphi", "amphi", "0.1", "", "x86_64", ""};
 
 	ksnprintf(u[3], sizeof(u[3]), "%s mode on %s", cur()->app->normal ? "normal" : "hp",
 		  hal->name);
@@ -637,7 +639,7 @@ static long do_uname(uint64_t buf)
 static long do_sysinfo(uint64_t buf)
 {
 	struct mm_stats ms;
-	uint8_t si[112] = { 0 };
+	uint8_t si[112] = {0};
 	int64_t up = (int64_t)(clock_ns() / 1000000000);
 	uint64_t total, free;
 	uint16_t procs = 1;
@@ -687,12 +689,12 @@ static long do_getrandom(struct app *a, uint64_t buf, uint64_t len)
 	return (long)len;
 }
 
-#define RLIMIT_STACK 3
+#define RLIMIT_STACK  3
 #define RLIMIT_NOFILE 7
 
 static long do_prlimit(uint64_t pid, uint64_t res, uint64_t newp, uint64_t oldp)
 {
-	uint64_t lim[2] = { UINT64_MAX, UINT64_MAX };
+	uint64_t lim[2] = {UINT64_MAX, UINT64_MAX};
 
 	if (pid && pid != 1)
 		return -ESRCH;
@@ -710,27 +712,77 @@ static long do_prlimit(uint64_t pid, uint64_t res, uint64_t newp, uint64_t oldp)
 /* --- the table ------------------------------------------------------------------------------- */
 
 enum {
-	SYS_read = 0, SYS_write = 1, SYS_open = 2, SYS_close = 3, SYS_fstat = 5, SYS_poll = 7,
-	SYS_lseek = 8, SYS_mmap = 9, SYS_mprotect = 10, SYS_munmap = 11, SYS_brk = 12,
-	SYS_rt_sigaction = 13, SYS_rt_sigprocmask = 14, SYS_ioctl = 16, SYS_readv = 19,
-	SYS_writev = 20, SYS_sched_yield = 24, SYS_madvise = 28, SYS_nanosleep = 35,
-	SYS_getpid = 39, SYS_clone = 56, SYS_exit = 60, SYS_uname = 63, SYS_fcntl = 72, SYS_gettimeofday = 96,
-	SYS_getrlimit = 97, SYS_getuid = 102, SYS_getgid = 104, SYS_geteuid = 107,
-	SYS_getegid = 108, SYS_getppid = 110, SYS_sigaltstack = 131, SYS_arch_prctl = 158,
-	SYS_gettid = 186, SYS_time = 201, SYS_futex = 202, SYS_set_tid_address = 218, SYS_clock_gettime = 228,
-	SYS_clock_getres = 229, SYS_clock_nanosleep = 230, SYS_exit_group = 231,
-	SYS_openat = 257, SYS_newfstatat = 262, SYS_set_robust_list = 273, SYS_prlimit64 = 302,
-	SYS_getrandom = 318, SYS_socket = 41, SYS_connect = 42, SYS_accept = 43,
-	SYS_sendto = 44, SYS_recvfrom = 45, SYS_shutdown = 48, SYS_bind = 49, SYS_listen = 50,
-	SYS_getsockname = 51, SYS_setsockopt = 54, SYS_getsockopt = 55, SYS_accept4 = 288,
-	SYS_sysinfo = 99, SYS_stat = 4, SYS_lstat = 6, SYS_pread64 = 17, SYS_access = 21, SYS_faccessat = 269,
+	SYS_read = 0,
+	SYS_write = 1,
+	SYS_open = 2,
+	SYS_close = 3,
+	SYS_fstat = 5,
+	SYS_poll = 7,
+	SYS_lseek = 8,
+	SYS_mmap = 9,
+	SYS_mprotect = 10,
+	SYS_munmap = 11,
+	SYS_brk = 12,
+	SYS_rt_sigaction = 13,
+	SYS_rt_sigprocmask = 14,
+	SYS_ioctl = 16,
+	SYS_readv = 19,
+	SYS_writev = 20,
+	SYS_sched_yield = 24,
+	SYS_madvise = 28,
+	SYS_nanosleep = 35,
+	SYS_getpid = 39,
+	SYS_clone = 56,
+	SYS_exit = 60,
+	SYS_uname = 63,
+	SYS_fcntl = 72,
+	SYS_gettimeofday = 96,
+	SYS_getrlimit = 97,
+	SYS_getuid = 102,
+	SYS_getgid = 104,
+	SYS_geteuid = 107,
+	SYS_getegid = 108,
+	SYS_getppid = 110,
+	SYS_sigaltstack = 131,
+	SYS_arch_prctl = 158,
+	SYS_gettid = 186,
+	SYS_time = 201,
+	SYS_futex = 202,
+	SYS_set_tid_address = 218,
+	SYS_clock_gettime = 228,
+	SYS_clock_getres = 229,
+	SYS_clock_nanosleep = 230,
+	SYS_exit_group = 231,
+	SYS_openat = 257,
+	SYS_newfstatat = 262,
+	SYS_set_robust_list = 273,
+	SYS_prlimit64 = 302,
+	SYS_getrandom = 318,
+	SYS_socket = 41,
+	SYS_connect = 42,
+	SYS_accept = 43,
+	SYS_sendto = 44,
+	SYS_recvfrom = 45,
+	SYS_shutdown = 48,
+	SYS_bind = 49,
+	SYS_listen = 50,
+	SYS_getsockname = 51,
+	SYS_setsockopt = 54,
+	SYS_getsockopt = 55,
+	SYS_accept4 = 288,
+	SYS_sysinfo = 99,
+	SYS_stat = 4,
+	SYS_lstat = 6,
+	SYS_pread64 = 17,
+	SYS_access = 21,
+	SYS_faccessat = 269,
 };
 
-#define F_GETFL 3
-#define F_SETFL 4
+#define F_GETFL	   3
+#define F_SETFL	   4
 #define O_NONBLOCK 04000
 
-#define AT_FDCWD (-100)
+#define AT_FDCWD      (-100)
 #define AT_EMPTY_PATH 0x1000
 
 static long dispatch(struct app_thread *at, struct syscall_frame *f);
@@ -760,15 +812,16 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_read:
 		if (!(fd = fd_get(a, a1)))
 			return -EBADF;
-		return fd->kind == FD_SOCKET ? hp_sock_recvfrom(a, a1, a2, a3, 0, 0) :
-		       fd->kind == FD_FILE   ? hp_fs_read(fd, a2, a3, -1) :
-					       fd_read(fd, a2, a3);
+		return fd->kind == FD_SOCKET ? hp_sock_recvfrom(a, a1, a2, a3, 0, 0)
+		       : fd->kind == FD_FILE ? hp_fs_read(fd, a2, a3, -1)
+					     : fd_read(fd, a2, a3);
 	case SYS_write:
 		if (!(fd = fd_get(a, a1)))
 			return -EBADF;
-		return fd->kind == FD_SOCKET ? hp_sock_sendto(a, a1, a2, a3, 0, 0) :
-		       fd->kind == FD_FILE   ? -EBADF : /* opened read-only */
-					       fd_write(fd, a2, a3);
+		return fd->kind == FD_SOCKET ? hp_sock_sendto(a, a1, a2, a3, 0, 0)
+		       : fd->kind == FD_FILE ? -EBADF
+					     : /* opened read-only */
+			   fd_write(fd, a2, a3);
 	case SYS_readv:
 		return do_rw_vec(a, a1, a2, a3, false);
 	case SYS_writev:
@@ -851,8 +904,9 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_lseek:
 		if (!(fd = fd_get(a, a1)))
 			return -EBADF;
-		return fd->kind == FD_FILE ? hp_fs_lseek(fd, (int64_t)a2, a3) :
-		       fd->kind == FD_NULL ? 0 : -ESPIPE;
+		return fd->kind == FD_FILE   ? hp_fs_lseek(fd, (int64_t)a2, a3)
+		       : fd->kind == FD_NULL ? 0
+					     : -ESPIPE;
 	case SYS_ioctl:
 		return do_ioctl(a, a1, a2, a3);
 	case SYS_fcntl:
@@ -889,7 +943,7 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_clock_gettime:
 		return do_clock_gettime(a1, a2);
 	case SYS_clock_getres: {
-		struct timespec_ t = { 0, 1 };
+		struct timespec_ t = {0, 1};
 		bool ok;
 
 		clock_of(a1, &ok);
@@ -897,7 +951,7 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	}
 	case SYS_gettimeofday: {
 		uint64_t ns = wallclock_ns();
-		int64_t tv[2] = { (int64_t)(ns / 1000000000), (int64_t)(ns % 1000000000 / 1000) };
+		int64_t tv[2] = {(int64_t)(ns / 1000000000), (int64_t)(ns % 1000000000 / 1000)};
 
 		return a1 ? copy_to_app(a1, tv, sizeof(tv)) : 0;
 	}

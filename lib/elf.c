@@ -56,9 +56,9 @@ int elf_check(const void *img, size_t len, struct elf_image *out, char *err, siz
 
 		memcpy(&ph, p + eh.phoff + i * sizeof(ph), sizeof(ph));
 		if (ph.type == ELF_PT_INTERP)
-			return fail(err, errlen,
-				    "dynamically linked (has an interpreter): needs a static binary",
-				    0, 0);
+			return fail(
+			    err, errlen,
+			    "dynamically linked (has an interpreter): needs a static binary", 0, 0);
 		if (ph.type == ELF_PT_DYNAMIC)
 			dyn_seen = true;
 		if (ph.type == ELF_PT_PHDR) {
@@ -68,22 +68,27 @@ int elf_check(const void *img, size_t len, struct elf_image *out, char *err, siz
 		if (ph.type != ELF_PT_LOAD || ph.memsz == 0)
 			continue;
 		if (out->nloads == ELF_MAX_LOADS)
-			return fail(err, errlen, "more than %lu loadable segments", ELF_MAX_LOADS, 0);
+			return fail(err, errlen, "more than %lu loadable segments", ELF_MAX_LOADS,
+				    0);
 		if (ph.filesz > ph.memsz)
 			return fail(err, errlen, "segment %lu: file size larger than memory size",
 				    i, 0);
 		if (!in_file(ph.offset, ph.filesz, len))
-			return fail(err, errlen, "segment %lu is truncated: it runs past the end "
-				    "of the file (%#lx)", i, len);
+			return fail(err, errlen,
+				    "segment %lu is truncated: it runs past the end "
+				    "of the file (%#lx)",
+				    i, len);
 		if ((ph.vaddr - ph.offset) % PAGE)
-			return fail(err, errlen, "segment %lu: address and file offset differ "
-				    "modulo the page size (%#lx)", i, ph.vaddr);
+			return fail(err, errlen,
+				    "segment %lu: address and file offset differ "
+				    "modulo the page size (%#lx)",
+				    i, ph.vaddr);
 		uint64_t va = ph.vaddr + out->bias;
 
 		if (va < ph.vaddr || va < ELF_USER_MIN || va >= ELF_USER_MAX ||
 		    ph.memsz > ELF_USER_MAX - va)
-			return fail(err, errlen, "segment %lu at %#lx is outside the user range",
-				    i, va);
+			return fail(err, errlen, "segment %lu at %#lx is outside the user range", i,
+				    va);
 		for (unsigned j = 0; j < out->nloads; j++) {
 			const struct elf_load *o = &out->loads[j];
 
@@ -92,8 +97,11 @@ int elf_check(const void *img, size_t len, struct elf_image *out, char *err, siz
 					    o->vaddr);
 		}
 		out->loads[out->nloads++] = (struct elf_load){
-			.vaddr = va, .memsz = ph.memsz, .offset = ph.offset, .filesz = ph.filesz,
-			.flags = ph.flags & 7,
+		    .vaddr = va,
+		    .memsz = ph.memsz,
+		    .offset = ph.offset,
+		    .filesz = ph.filesz,
+		    .flags = ph.flags & 7,
 		};
 		if (va < out->lo)
 			out->lo = va & ~(PAGE - 1);
@@ -105,8 +113,8 @@ int elf_check(const void *img, size_t len, struct elf_image *out, char *err, siz
 	if (!out->nloads)
 		return fail(err, errlen, "no loadable segment", 0, 0);
 	if (eh.type == ELF_ET_DYN && !dyn_seen)
-		return fail(err, errlen, "position-independent but without a dynamic section",
-			    0, 0);
+		return fail(err, errlen, "position-independent but without a dynamic section", 0,
+			    0);
 	out->entry = eh.entry + out->bias;
 	bool entry_ok = false;
 

@@ -6,17 +6,17 @@
 
 #include "lib/compiler.h"
 
-#define ELF_ET_EXEC 2
-#define ELF_ET_DYN 3
-#define ELF_EM_X86_64 62
-#define ELF_PT_LOAD 1
+#define ELF_ET_EXEC    2
+#define ELF_ET_DYN     3
+#define ELF_EM_X86_64  62
+#define ELF_PT_LOAD    1
 #define ELF_PT_DYNAMIC 2
-#define ELF_PT_INTERP 3
-#define ELF_PT_PHDR 6
-#define ELF_PT_TLS 7
-#define ELF_PF_X 1
-#define ELF_PF_W 2
-#define ELF_PF_R 4
+#define ELF_PT_INTERP  3
+#define ELF_PT_PHDR    6
+#define ELF_PT_TLS     7
+#define ELF_PF_X       1
+#define ELF_PF_W       2
+#define ELF_PF_R       4
 
 struct elf64_ehdr {
 	uint8_t ident[16];
@@ -37,7 +37,7 @@ struct elf64_phdr {
 #define ELF_USER_MIN 0x10000ull
 #define ELF_USER_MAX 0x0000700000000000ull
 /* where a static-PIE (ET_DYN) image is placed */
-#define ELF_PIE_BASE 0x0000000001000000ull
+#define ELF_PIE_BASE  0x0000000001000000ull
 #define ELF_MAX_LOADS 16
 
 struct elf_load {

@@ -32,12 +32,20 @@ static void build(void)
 	eh()->ehsize = sizeof(struct elf64_ehdr);
 	eh()->phentsize = sizeof(struct elf64_phdr);
 	eh()->phnum = 2;
-	*ph(0) = (struct elf64_phdr){ .type = ELF_PT_LOAD, .flags = ELF_PF_R | ELF_PF_X,
-				      .offset = 0, .vaddr = 0x400000, .filesz = 0x2000,
-				      .memsz = 0x2000, .align = 0x1000 };
-	*ph(1) = (struct elf64_phdr){ .type = ELF_PT_LOAD, .flags = ELF_PF_R | ELF_PF_W,
-				      .offset = 0x2000, .vaddr = 0x403000, .filesz = 0x800,
-				      .memsz = 0x5000, .align = 0x1000 };
+	*ph(0) = (struct elf64_phdr){.type = ELF_PT_LOAD,
+				     .flags = ELF_PF_R | ELF_PF_X,
+				     .offset = 0,
+				     .vaddr = 0x400000,
+				     .filesz = 0x2000,
+				     .memsz = 0x2000,
+				     .align = 0x1000};
+	*ph(1) = (struct elf64_phdr){.type = ELF_PT_LOAD,
+				     .flags = ELF_PF_R | ELF_PF_W,
+				     .offset = 0x2000,
+				     .vaddr = 0x403000,
+				     .filesz = 0x800,
+				     .memsz = 0x5000,
+				     .align = 0x1000};
 }
 
 static int check(size_t len, char *why)
@@ -74,8 +82,11 @@ TEST(elf_static_pie_is_biased)
 	build();
 	eh()->type = ELF_ET_DYN;
 	eh()->phnum = 3;
-	*ph(2) = (struct elf64_phdr){ .type = ELF_PT_DYNAMIC, .offset = 0x2000, .vaddr = 0x3000,
-				      .filesz = 0x100, .memsz = 0x100 };
+	*ph(2) = (struct elf64_phdr){.type = ELF_PT_DYNAMIC,
+				     .offset = 0x2000,
+				     .vaddr = 0x3000,
+				     .filesz = 0x100,
+				     .memsz = 0x100};
 	ph(0)->vaddr = 0;
 	ph(1)->vaddr = 0x3000;
 	eh()->entry = 0x1010;
@@ -188,7 +199,7 @@ TEST(elf_fuzz)
 		build();
 		for (int k = 0, m = 1 + rand() % 8; k < m; k++)
 			img[rand() % (sizeof(struct elf64_ehdr) + 2 * sizeof(struct elf64_phdr))] =
-				rand();
+			    rand();
 		size_t len = rand() % 2 ? IMG_LEN : (size_t)(rand() % IMG_LEN);
 
 		if (elf_check(img, len, &im, err, sizeof(err)) == 0) {
