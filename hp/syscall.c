@@ -812,16 +812,14 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_read:
 		if (!(fd = fd_get(a, a1)))
 			return -EBADF;
+		/* (fd_read and fd_write serve files, /dev/null and the console) */
 		return fd->kind == FD_SOCKET ? hp_sock_recvfrom(a, a1, a2, a3, 0, 0)
-		       : fd->kind == FD_FILE ? hp_fs_read(fd, a2, a3, -1)
 					     : fd_read(fd, a2, a3);
 	case SYS_write:
 		if (!(fd = fd_get(a, a1)))
 			return -EBADF;
 		return fd->kind == FD_SOCKET ? hp_sock_sendto(a, a1, a2, a3, 0, 0)
-		       : fd->kind == FD_FILE ? -EBADF
-					     : /* opened read-only */
-			   fd_write(fd, a2, a3);
+					     : fd_write(fd, a2, a3);
 	case SYS_readv:
 		return do_rw_vec(a, a1, a2, a3, false);
 	case SYS_writev:
