@@ -92,6 +92,11 @@ static void __noreturn boot_continue(void *arg)
 		}
 		int st = hp_main(bi);
 
+		/* what the app's threads and traffic did, for the log */
+		sched_report();
+		if (netdev_count())
+			net_report();
+
 		/* the app's status is the VM's exit code; a refused or killed app fails it */
 		code = st < 0 || st > 127 ? EXIT_FAIL : (uint64_t)st;
 	} else if (netdev_count()) {

@@ -542,3 +542,35 @@ void net_stats(struct net_stats *s)
 	for (unsigned i = 0; i < nnifs; i++)
 		s->dropped += nifs[i]->dev->st.rx_bad;
 }
+
+void net_report(void)
+{
+	struct net_stats s;
+
+	net_stats(&s);
+	kprintf("net: %lu frames in (%lu to flow channels, %lu to the default one, %lu channel "
+		"drops), %lu out (%lu dropped, %lu ms waiting for ring room)\n",
+		s.rx_frames, s.classified, s.to_default, s.chan_drops, s.tx_frames, s.tx_drops,
+		s.tx_waits);
+	for (unsigned i = 0; i < nnifs; i++) {
+		const struct netdev *d = nifs[i]->dev;
+		uint64_t pk = d->st.rx_packets + d->st.tx_packets;
+
+		kprintf("net: %s: %lu packets in, %lu out, %lu dropped in, %lu refused out, "
+			"%lu bad; %lu kicks and %lu interrupts (%lu and %lu per 1000 packets)\n",
+			d->name, d->st.rx_packets, d->st.tx_packets, d->st.rx_dropped,
+			d->st.tx_dropped, d->st.rx_bad, d->st.kicks, d->st.irqs,
+			pk ? d->st.kicks * 1000 / pk : 0, pk ? d->st.irqs * 1000 / pk : 0);
+	}
+	kprintf("net: lwIP dropped: ip %lu (checksum %lu, length %lu, protocol %lu), udp %lu "
+		"(checksum %lu), tcp %lu (checksum %lu), icmp %lu (checksum %lu), link %lu\n",
+		s.ip_drop, s.ip_chkerr, s.ip_lenerr, s.ip_proterr, s.udp_drop, s.udp_chkerr,
+		s.tcp_drop, s.tcp_chkerr, s.icmp_drop, s.icmp_chkerr, s.link_drop);
+	if (s.malformed) {
+		kprintf("net: %lu malformed frames refused before lwIP:", s.malformed);
+		for (unsigned v = 1; v < FRAME_VERDICTS; v++)
+			if (s.malformed_by[v])
+				kprintf(" %s %lu", frame_verdict_name(v), s.malformed_by[v]);
+		kprintf("\n");
+	}
+}

@@ -59,6 +59,8 @@ struct net_stats {
 	uint64_t dropped;
 };
 void net_stats(struct net_stats *s);
+/* The counters above and each device's, on the console ("net: ..." lines). */
+void net_report(void);
 /* Waits (until the deadline) for the net thread to have processed what the default
  * channels hold now, so that counters read next include it. */
 void net_quiesce(uint64_t deadline);

@@ -18,33 +18,6 @@
 
 #define MS 1000000ull
 
-static void report(struct result *r)
-{
-	struct net_stats s;
-	struct netdev *d = netdev_get(0);
-
-	net_stats(&s);
-	uint64_t pk = d ? d->st.rx_packets + d->st.tx_packets : 0;
-
-	kprintf("net: %lu frames in (%lu to flow channels, %lu to the default one, %lu channel "
-		"drops), %lu out (%lu dropped, %lu ms waiting for ring room); %lu kicks and %lu "
-		"interrupts per 1000 packets\n",
-		s.rx_frames, s.classified, s.to_default, s.chan_drops, s.tx_frames, s.tx_drops,
-		s.tx_waits,
-		pk ? d->st.kicks * 1000 / pk : 0, pk ? d->st.irqs * 1000 / pk : 0);
-	kprintf("net: lwIP dropped: ip %lu (checksum %lu, length %lu, protocol %lu), udp %lu "
-		"(checksum %lu), tcp %lu (checksum %lu), icmp %lu (checksum %lu), link %lu\n",
-		s.ip_drop, s.ip_chkerr, s.ip_lenerr, s.ip_proterr, s.udp_drop, s.udp_chkerr,
-		s.tcp_drop, s.tcp_chkerr, s.icmp_drop, s.icmp_chkerr, s.link_drop);
-	if (s.malformed) {
-		kprintf("net: %lu malformed frames refused before lwIP:", s.malformed);
-		for (unsigned v = 1; v < FRAME_VERDICTS; v++)
-			if (s.malformed_by[v])
-				kprintf(" %s %lu", frame_verdict_name(v), s.malformed_by[v]);
-		kprintf("\n");
-	}
-}
-
 /* test=udp_echo: one thread serves UDP ports 7 and 9 through sock_poll and echoes every
  * datagram from the port it came to, until "BYE"; the client alternates between the two
  * ports, so both must be seen ready, one at a time and together. */
@@ -112,7 +85,7 @@ void selftest_udp_echo(struct result *r, const struct boot_info *bi)
 	sock_close(pf[1].fd);
 	kprintf("net: udp echoed %lu datagrams (port 7: %lu, port 9: %lu), %lu bytes; %lu polls, "
 		"%lu with both ports ready\n", n, per[0], per[1], bytes, polls, both);
-	report(r);
+	net_report();
 	EXPECT(r, n >= want, "echoed %lu datagrams, %lu expected", n, want);
 	EXPECT(r, per[0] && per[1], "a port saw nothing: %lu and %lu", per[0], per[1]);
 	result_note(r, "echoed=%lu bytes=%lu polls=%lu", n, bytes, polls);
@@ -321,7 +294,7 @@ void selftest_tcp(struct result *r, const struct boot_info *bi)
 	EXPECT(r, bad == 0, "%lu bytes received wrong", bad);
 	kprintf("net: tcp %lu connections, %lu KiB each way, %lu bytes in %lu ms\n", conns, kib,
 		total, ms);
-	report(r);
+	net_report();
 	result_note(r, "conns=%lu kib_each_way=%lu bytes=%lu ms=%lu", conns, kib, total, ms);
 }
 
@@ -338,7 +311,7 @@ void selftest_http(struct result *r, const struct boot_info *bi)
 	long served = http_serve(80, (unsigned long)want);
 
 	EXPECT(r, served == (long)want, "served %ld of %lu requests", served, want);
-	report(r);
+	net_report();
 	result_note(r, "served=%ld", served);
 }
 
@@ -388,7 +361,7 @@ void selftest_malformed(struct result *r, const struct boot_info *bi)
 	net_stats(&after);
 	uint64_t dropped = after.dropped - before.dropped;
 
-	report(r);
+	net_report();
 	kprintf("net: %lu broken frames sent, %lu frames dropped and counted; %lu valid "
 		"datagrams echoed\n", sent_bad, dropped, n);
 	EXPECT(r, sent_bad > 0, "the host side sent no broken frames");

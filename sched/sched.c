@@ -201,6 +201,25 @@ void sched_stats(unsigned cpu, struct sched_stats *s)
 	*s = scpu[cpu].st;
 }
 
+void sched_report(void)
+{
+	for (unsigned cpu = 0; cpu < sched_cpus_online(); cpu++) {
+		const struct sched_stats *s = &scpu[cpu].st;
+
+		kprintf("sched cpu%u: %lu switches, %lu preemptions, %lu IPIs sent, %lu received, "
+			"%lu halts, %lu polls won, %lu timer irqs, %lu remote wakes, %lu interrupts "
+			"before hlt\n",
+			cpu, s->switches, s->preemptions, s->ipis_sent, s->ipis_received, s->halts,
+			s->polls_won, s->timer_irqs, s->remote_wakes, cpus[cpu].halt_window_irqs);
+	}
+	if (hal->irq_stats) {
+		char line[320];
+
+		hal->irq_stats(line, sizeof(line));
+		kprintf("interrupts: %s\n", line);
+	}
+}
+
 /* ---- the ready list (this CPU, interrupts off) */
 
 static void ready_push(struct sched_cpu *c, struct thread *t)

@@ -65,6 +65,8 @@ struct sched_stats {
 		timer_irqs, remote_wakes;
 };
 void sched_stats(unsigned cpu, struct sched_stats *s);
+/* Every CPU's counters and the platform's interrupt counts, on the console. */
+void sched_report(void);
 /* Prints every CPU's scheduler state, and t's when given: for tests that time out. */
 void sched_dump(const struct thread *t);
 unsigned sched_cpus_online(void);

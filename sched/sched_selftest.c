@@ -439,25 +439,15 @@ void selftest_sched(struct result *r, const struct boot_info *bi)
 
 	struct sched_stats total = { 0 };
 
+	sched_report();
 	for (unsigned cpu = 0; cpu < sched_cpus_online(); cpu++) {
 		struct sched_stats s;
 
 		sched_stats(cpu, &s);
-		kprintf("sched cpu%u: %lu switches, %lu preemptions, %lu IPIs sent, %lu received, "
-			"%lu halts, %lu polls won, %lu timer irqs, %lu remote wakes, %lu interrupts "
-			"before hlt\n",
-			cpu, s.switches, s.preemptions, s.ipis_sent, s.ipis_received, s.halts,
-			s.polls_won, s.timer_irqs, s.remote_wakes, cpus[cpu].halt_window_irqs);
 		total.switches += s.switches;
 		total.ipis_sent += s.ipis_sent;
 		total.halts += s.halts;
 		total.preemptions += s.preemptions;
-	}
-	if (hal->irq_stats) {
-		char line[320];
-
-		hal->irq_stats(line, sizeof(line));
-		kprintf("interrupts: %s\n", line);
 	}
 	if (r->ok)
 		result_note(r, "threads=%u pingpong=%u (%lu/s) items=%u (%lu/s) slice_gaps_ms=%lu,%lu "
