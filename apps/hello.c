@@ -68,5 +68,9 @@ int main(int argc, char **argv)
 
 	printf("syscall 500: %ld %s, %ld %s\n", r1, e1 == ENOSYS ? "ENOSYS" : "?", r2,
 	       e2 == ENOSYS ? "ENOSYS" : "?");
+	/* and a number beyond any table (Amphi logs those once too) */
+	r1 = syscall(100000), e1 = errno, r2 = syscall(100000), e2 = errno;
+	printf("syscall 100000: %ld %s, %ld %s\n", r1, e1 == ENOSYS ? "ENOSYS" : "?", r2,
+	       e2 == ENOSYS ? "ENOSYS" : "?");
 	return 3;
 }

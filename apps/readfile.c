@@ -1,5 +1,6 @@
 /* readfile: reads each file named and prints its size (read and stat), an FNV-1a hash of
  * its bytes, its first line, and what pread and lseek(SEEK_END) give; an error by name.
+ * A character device (/dev/null) also says its numbers.
  * Usage: readfile PATH... (on Amphi the files come from the app's tar image) */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,10 +24,13 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (fstat(fd, &st) || stat(p, &st2) || st.st_size != st2.st_size ||
-		    access(p, R_OK)) {
+		    st.st_mode != st2.st_mode || st.st_rdev != st2.st_rdev || access(p, R_OK)) {
 			printf("%s: stat or access failed\n", p);
 			bad++;
 		}
+		if (S_ISCHR(st.st_mode))
+			printf("%s: character device %u,%u\n", p, (unsigned)(st.st_rdev >> 8),
+			       (unsigned)(st.st_rdev & 0xff));
 		unsigned h = 2166136261u;
 		long long total = 0;
 		char buf[4096], first[48] = "";

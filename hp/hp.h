@@ -75,6 +75,9 @@ struct app {
 	struct app_fd fds[APP_FDS];
 	uint64_t syscalls;	 /* atomic */
 	uint64_t enosys_seen[8]; /* numbers logged once (0-511) */
+	uint64_t enosys_big[8];	 /* ... and above: the first 8 */
+	unsigned enosys_big_n;
+	bool enosys_big_full;
 	uint64_t rand_state;
 	struct mutex lock; /* threads, fds, memory and futexes */
 	struct app_thread threads[APP_THREADS];

@@ -198,8 +198,6 @@ static long do_rw_vec(struct app *a, uint64_t fd, uint64_t iov, uint64_t cnt, bo
 	return total;
 }
 
-static long do_fstat(struct app *a, uint64_t fd, uint64_t st);
-
 static long do_open(struct app *a, uint64_t path, uint64_t flags)
 {
 	char p[256];
@@ -218,7 +216,49 @@ static long do_open(struct app *a, uint64_t path, uint64_t flags)
 }
 
 /* stat(2) by path: the tar image's entries and the two devices */
-static long do_stat_path(struct app *a, uint64_t path, uint64_t st)
+/* An unknown system call, logged once by number: 0-511 in a bitmap, larger ones (no such
+ * call exists on Linux) in a short list, and once that is full, one last line says so. */
+static void enosys_log(struct app *a, uint64_t nr)
+{
+	if (nr < 512) {
+		if (a->enosys_seen[nr / 64] & (1ull << (nr % 64)))
+			return;
+		a->enosys_seen[nr / 64] |= 1ull << (nr % 64);
+		kprintf("hp: %s: system call %lu is not implemented (-ENOSYS)\n", a->name,
+			(unsigned long)nr);
+		return;
+	}
+	unsigned i = 0;
+
+	while (i < a->enosys_big_n && a->enosys_big[i] != nr)
+		i++;
+	if (i < a->enosys_big_n)
+		return;
+	if (a->enosys_big_n < ARRAY_SIZE(a->enosys_big)) {
+		a->enosys_big[a->enosys_big_n++] = nr;
+		kprintf("hp: %s: system call %lu does not exist (-ENOSYS)\n", a->name,
+			(unsigned long)nr);
+	} else if (!a->enosys_big_full) {
+		a->enosys_big_full = true;
+		kprintf("hp: %s: more system call numbers above 511 (-ENOSYS); no longer logged\n",
+			a->name);
+	}
+}
+
+/* struct stat (x86-64) of a character device: /dev/null or the console */
+static void stat_chardev(uint8_t s[144], bool null)
+{
+	uint32_t mode = 0020000 | 0666;
+	uint64_t rdev = null ? (1 << 8 | 3) : (5 << 8 | 1), nlink = 1, blksize = 4096;
+
+	memset(s, 0, 144);
+	memcpy(s + 16, &nlink, 8);
+	memcpy(s + 24, &mode, 4);
+	memcpy(s + 40, &rdev, 8);
+	memcpy(s + 56, &blksize, 8);
+}
+
+static long do_stat_path(uint64_t path, uint64_t st)
 {
 	char p[256];
 	uint8_t s[144];
@@ -228,14 +268,8 @@ static long do_stat_path(struct app *a, uint64_t path, uint64_t st)
 	if (n < 0)
 		return n;
 	if (!strcmp(p, "/dev/null") || !strcmp(p, "/dev/console") || !strcmp(p, "/dev/tty")) {
-		int fd = hp_fd_alloc(a, !strcmp(p, "/dev/null") ? FD_NULL : FD_CONSOLE);
-
-		if (fd < 0)
-			return fd;
-		long rc = do_fstat(a, (uint64_t)fd, st);
-
-		a->fds[fd].kind = FD_FREE;
-		return rc;
+		stat_chardev(s, !strcmp(p, "/dev/null"));
+		return copy_to_app(st, s, sizeof(s));
 	}
 	int rc = hp_fs_find(p, &e);
 
@@ -253,17 +287,10 @@ static long do_fstat(struct app *a, uint64_t fd, uint64_t st)
 
 	if (!f)
 		return -EBADF;
-	if (f->kind == FD_FILE) {
+	if (f->kind == FD_FILE)
 		hp_fs_stat(s, f->size, f->mode, f->dir);
-		return copy_to_app(st, s, sizeof(s));
-	}
-	uint32_t mode = 0020000 | 0666; /* a character device */
-	uint64_t rdev = f->kind == FD_NULL ? (1 << 8 | 3) : (5 << 8 | 1), nlink = 1, blksize = 4096;
-
-	memcpy(s + 16, &nlink, 8);
-	memcpy(s + 24, &mode, 4);
-	memcpy(s + 40, &rdev, 8);
-	memcpy(s + 56, &blksize, 8);
+	else
+		stat_chardev(s, f->kind == FD_NULL);
 	return copy_to_app(st, s, sizeof(s));
 }
 
@@ -830,7 +857,7 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 		return (int)a1 == AT_FDCWD ? do_open(a, a2, a3) : -EBADF;
 	case SYS_stat:
 	case SYS_lstat:
-		return do_stat_path(a, a1, a2);
+		return do_stat_path(a1, a2);
 	case SYS_access:
 	case SYS_faccessat: {
 		char p[256];
@@ -849,7 +876,9 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_pread64:
 		if (!(fd = fd_get(a, a1)))
 			return -EBADF;
-		return fd->kind == FD_FILE ? hp_fs_read(fd, a2, a3, (int64_t)a4) : -ESPIPE;
+		return fd->kind == FD_FILE   ? hp_fs_read(fd, a2, a3, (int64_t)a4)
+		       : fd->kind == FD_NULL ? 0
+					     : -ESPIPE;
 	case SYS_close:
 		if (!(fd = fd_get(a, a1)))
 			return -EBADF;
@@ -897,7 +926,7 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 
 		if ((a4 & AT_EMPTY_PATH) && strcpy_from_app(p, a2, sizeof(p)) == 0)
 			return do_fstat(a, a1, a3);
-		return (int)a1 == AT_FDCWD || a1 == 0 ? do_stat_path(a, a2, a3) : -EBADF;
+		return (int)a1 == AT_FDCWD || a1 == 0 ? do_stat_path(a2, a3) : -EBADF;
 	}
 	case SYS_lseek:
 		if (!(fd = fd_get(a, a1)))
@@ -996,13 +1025,6 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_exit_group:
 		hp_exit(at, (int)(a1 & 0xff), true);
 	}
-	if (f->nr < 512 && !(a->enosys_seen[f->nr / 64] & (1ull << (f->nr % 64)))) {
-		a->enosys_seen[f->nr / 64] |= 1ull << (f->nr % 64);
-		kprintf("hp: %s: system call %lu is not implemented (-ENOSYS)\n", a->name,
-			(unsigned long)f->nr);
-	} else if (f->nr >= 512) {
-		kprintf("hp: %s: system call %lu does not exist (-ENOSYS)\n", a->name,
-			(unsigned long)f->nr);
-	}
+	enosys_log(a, f->nr);
 	return -ENOSYS;
 }
