@@ -68,6 +68,9 @@ struct hal {
 	void (*ipi_send)(unsigned cpu);
 	/* A line on the platform's interrupt machinery for `test=sched` (e.g. PV EOI). */
 	void (*irq_stats)(char *buf, size_t size);
+	/* What the hypervisor says of vCPU `cpu` (e.g. Xen's runstate), for a report that it
+	 * stopped taking work (sched.c). May be NULL. */
+	void (*vcpu_state)(unsigned cpu, char *buf, size_t size);
 	/* Binds irq (struct irq above); it starts unmasked. 0, or -ENODEV (no such source
 	 * on this platform), -EINVAL (bad number or CPU), -ENOSPC (no vector left). */
 	int (*irq_bind)(struct irq *irq);

@@ -506,6 +506,31 @@ static void xen_irq_stats(char *buf, size_t size)
 	}
 }
 
+/* The scheduler's stuck-vCPU report: Xen's runstate of it (running, runnable, blocked),
+ * how long it has been in it, and its event state */
+static void xen_vcpu_state(unsigned cpu, char *buf, size_t size)
+{
+	static const char *const names[] = { "running", "runnable", "blocked", "offline" };
+	struct vcpu_runstate_info r;
+	long rc = xen_vcpu_op(VCPUOP_get_runstate_info, cpu, &r);
+	int n;
+
+	if (rc < 0) {
+		ksnprintf(buf, size, "Xen: no runstate for vcpu%u (%ld)", cpu, rc);
+		return;
+	}
+	uint64_t now = xen_clock_ns(), since = r.state_entry_time & ~XEN_RUNSTATE_UPDATE;
+
+	n = ksnprintf(buf, size, "Xen: vcpu%u %s for %lu ms (in all: running %lu ms, blocked %lu ms)",
+		      cpu, (unsigned)r.state < 4 ? names[r.state] : "?",
+		      now > since ? (now - since) / 1000000 : 0, r.time[RUNSTATE_running] / 1000000,
+		      r.time[RUNSTATE_blocked] / 1000000);
+	if (cpu < MAX_CPUS && ipi_port[cpu] && n >= 0 && (size_t)n + 8 < size) {
+		n += ksnprintf(buf + n, size - n, ", IPI ");
+		evtchn_describe(buf + n, size - n, ipi_port[cpu], cpu);
+	}
+}
+
 /* ---- device interrupts: event channels only (no I/O APIC, no MSI for PV drivers) */
 
 static void port_event(unsigned port, void *arg)
@@ -578,6 +603,7 @@ static void xen_stop_devices(void)
 	.timer_arm = xen_timer_arm,              \
 	.ipi_send = xen_ipi_send,                \
 	.irq_stats = xen_irq_stats,              \
+	.vcpu_state = xen_vcpu_state,            \
 	.irq_bind = xen_irq_bind,                \
 	.irq_mask = xen_irq_mask,                \
 	.irq_unbind = xen_irq_unbind,            \

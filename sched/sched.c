@@ -16,6 +16,7 @@
 #include "lib/errno.h"
 #include "lib/format.h"
 #include "lib/string.h"
+#include "lib/time.h"
 #include "mm/mm.h"
 #include "sched/thread.h"
 
@@ -40,11 +41,19 @@ struct sched_cpu {
 	uint64_t poll_ns;
 	struct thread *switched_from;
 	struct sched_stats st;
+	/* the stuck-vCPU watchdog (check_cpus): when another CPU first put a thread on our
+	 * incoming queue that we have not taken yet (clock_ns, 0: none); whether it was
+	 * reported; when this CPU next looks at the others */
+	uint64_t waiting_since;
+	bool stuck_reported;
+	uint64_t next_check;
 };
 
 static struct sched_cpu scpu[MAX_CPUS];
 static struct thread main_thread;
 static unsigned online, next_cpu;
+static uint64_t stuck_ns = 10 * NSEC_PER_SEC;
+static unsigned stuck_reports;
 
 static struct sched_cpu *me(void)
 {
@@ -253,6 +262,10 @@ static void drain_incoming(struct sched_cpu *c)
 {
 	struct mpsc_node *n;
 
+	/* before the pops: a thread pushed after them set it again (sched_wake) */
+	__atomic_store_n(&c->waiting_since, 0, __ATOMIC_SEQ_CST);
+	if (c->stuck_reported)
+		__atomic_store_n(&c->stuck_reported, false, __ATOMIC_SEQ_CST); /* again next time */
 	while ((n = mpsc_pop(&c->incoming)))
 		ready_push(c, container_of(n, struct thread, node));
 }
@@ -450,6 +463,51 @@ static void kick(unsigned cpu)
 	hal->ipi_send(cpu);
 }
 
+/* The stuck-vCPU watchdog. A CPU takes what others put on its incoming queue at its next
+ * interrupt or switch, so a thread there for stuck_ns means that vCPU runs none of our
+ * code (seen nested under TCG: a vCPU that silently stopped, and one resumed at Xen's own
+ * code). Said once per CPU, with what the hypervisor reports of it, rather than letting the
+ * threads there wait for ever unexplained. Each CPU looks at most once a second, from
+ * remote wakes and its timer interrupts. */
+static void check_cpus(struct sched_cpu *c, uint64_t now)
+{
+	if (!now)
+		now = hal->clock_ns();
+	if (now < c->next_check)
+		return;
+	c->next_check = now + NSEC_PER_SEC;
+	for (unsigned i = 0; i < sched_cpus_online(); i++) {
+		struct sched_cpu *o = &scpu[i];
+		uint64_t since = __atomic_load_n(&o->waiting_since, __ATOMIC_SEQ_CST);
+
+		if (o == c || !since || now < since || now - since < stuck_ns ||
+		    !mpsc_pending(&o->incoming) || __atomic_exchange_n(&o->stuck_reported, true,
+									__ATOMIC_SEQ_CST))
+			continue;
+		char hv[160] = "";
+
+		if (hal->vcpu_state) {
+			hv[0] = ';';
+			hv[1] = ' ';
+			hal->vcpu_state(i, hv + 2, sizeof(hv) - 2);
+		}
+		__atomic_add_fetch(&stuck_reports, 1, __ATOMIC_SEQ_CST);
+		kprintf("sched: cpu%u is stuck: threads woken for it %lu ms ago still wait (%lu "
+			"IPIs and %lu timer interrupts taken in all)%s\n",
+			i, (now - since) / 1000000, o->st.ipis_received, o->st.timer_irqs, hv);
+	}
+}
+
+void sched_set_stuck_ms(uint64_t ms)
+{
+	stuck_ns = ms * 1000000;
+}
+
+unsigned sched_stuck_reports(void)
+{
+	return __atomic_load_n(&stuck_reports, __ATOMIC_SEQ_CST);
+}
+
 void sched_wake(struct thread *t)
 {
 	int blocked = T_BLOCKED;
@@ -459,7 +517,8 @@ void sched_wake(struct thread *t)
 					 __ATOMIC_SEQ_CST))
 		return; /* running or about to block: it sees t->wake */
 	uint64_t f = irq_save();
-	struct sched_cpu *c = me(), *target = &scpu[t->cpu];
+	unsigned cpu = t->cpu; /* once pushed, t may run, exit and be freed */
+	struct sched_cpu *c = me(), *target = &scpu[cpu];
 
 	if (target == c) {
 		ready_push(c, t);
@@ -467,8 +526,16 @@ void sched_wake(struct thread *t)
 			reprogram(c); /* a slice for whoever runs now */
 	} else {
 		c->st.remote_wakes++;
+		if (!__atomic_load_n(&target->waiting_since, __ATOMIC_SEQ_CST)) {
+			uint64_t none = 0;
+
+			__atomic_compare_exchange_n(&target->waiting_since, &none,
+						    hal->clock_ns() | 1, false, __ATOMIC_SEQ_CST,
+						    __ATOMIC_SEQ_CST);
+		}
 		mpsc_push(&target->incoming, &t->node);
-		kick(t->cpu);
+		kick(cpu);
+		check_cpus(c, 0);
 	}
 	irq_restore(f);
 }
@@ -543,6 +610,7 @@ static void timer_fired(void)
 
 	c->st.timer_irqs++;
 	c->armed = 0;
+	check_cpus(c, now);
 	while (c->nheap && c->heap[0]->deadline <= now) {
 		struct timer *t = c->heap[0];
 

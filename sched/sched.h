@@ -67,6 +67,10 @@ struct sched_stats {
 void sched_stats(unsigned cpu, struct sched_stats *s);
 /* Every CPU's counters and the platform's interrupt counts, on the console. */
 void sched_report(void);
+/* How long a thread woken for another CPU may wait there before that CPU is reported
+ * stuck ("sched: cpuN is stuck ..."; default 10 s; for tests). */
+void sched_set_stuck_ms(uint64_t ms);
+unsigned sched_stuck_reports(void); /* how many such reports so far */
 /* Prints every CPU's scheduler state, and t's when given: for tests that time out. */
 void sched_dump(const struct thread *t);
 unsigned sched_cpus_online(void);

@@ -479,6 +479,22 @@ static int report_in(void *arg)
 	return 0;
 }
 
+/* on its CPU: interrupts off for *arg ns, so that it takes no thread */
+static int freezer(void *arg)
+{
+	uint64_t until = clock_ns() + *(uint64_t *)arg, f = irq_save();
+
+	while (hal->clock_ns() < until)
+		cpu_relax();
+	irq_restore(f);
+	return 0;
+}
+
+static int nothing(void *arg)
+{
+	return 0;
+}
+
 void selftest_smp(struct result *r, const struct boot_info *bi)
 {
 	unsigned n = sched_cpus_online();
@@ -499,6 +515,33 @@ void selftest_smp(struct result *r, const struct boot_info *bi)
 		EXPECT(r, w[i].after.timer_irqs > w[i].timer_irqs_before,
 		       "CPU %u took no timer interrupt", i);
 	}
+	/* the stuck-vCPU watchdog: cpu1 with interrupts off does not take a thread woken for
+	 * it, and cpu0 says so (a 300 ms limit here, 10 s normally) */
+	if (n >= 2) {
+		uint64_t spin = 2500 * MS;
+		unsigned before = sched_stuck_reports();
+
+		sched_set_stuck_ms(300);
+		struct thread *fz = thread_create("freezer", freezer, &spin, 1);
+
+		thread_sleep(100 * MS); /* it spins now */
+		struct thread *w1 = thread_create("waiter", nothing, NULL, 1);
+		uint64_t t0 = clock_ns();
+
+		while (sched_stuck_reports() == before && clock_ns() - t0 < 2000 * MS)
+			thread_sleep(20 * MS);
+		unsigned said = sched_stuck_reports() - before;
+
+		if (fz)
+			thread_join(fz, NO_DEADLINE, NULL);
+		if (w1)
+			thread_join(w1, NO_DEADLINE, NULL);
+		sched_set_stuck_ms(10000);
+		EXPECT(r, fz && w1, "no threads for the watchdog check");
+		EXPECT(r, said == 1, "cpu1 took no thread for 2 s with interrupts off, and the "
+		       "watchdog reported it %u times (want 1)", said);
+	}
 	if (r->ok)
-		result_note(r, "%u vCPUs: each ran a thread and took a timer interrupt", n);
+		result_note(r, "%u vCPUs: each ran a thread and took a timer interrupt; a "
+			    "stuck cpu1 was reported", n);
 }

@@ -523,13 +523,6 @@ HP_SKIP = {"kvm": "this KVM (kvm_pvm) emulates guest ring 0 and stops the VM at 
                   "first SSE instruction (PLATFORM.md)"}
 
 
-# Open bug (issue 8): on xen-pvh, UDP to an HP-mode app now and then never arrives (0 of
-# 10,000 in a fresh-clone run, the link up, the app polling; it passed on the run before).
-# Skipped there, visibly, until it is understood; nm_udp and the kernel's udp_echo run.
-HP_UDP_SKIP = dict(HP_SKIP, **{"xen-pvh": "open bug: UDP to an HP-mode app on xen-pvh now and "
-                               "then never arrives (issue 8's closing note)"})
-
-
 def app_test(name, app, args, *required, timeout=None, net="", kvm_args=None, mode="hp",
              tar="", skip=None):
     """An app test (HP mode, or normal: ring 3). net="udp" or "http": with a NIC, and that
@@ -643,7 +636,9 @@ TESTS = [
     Test("sched", "test=sched", eval_guest_pass(
         "sched", r"^sched cpu0: \d+ switches, .* IPIs sent, .* halts",
         r"^sched cpu1: \d+ switches", r"^interrupts: "), timeout={"xen": 240}),
-    Test("smp", "test=smp", eval_guest_pass("smp", r"^smp: cpu1 reported in")),
+    # ... and a cpu1 that takes no thread (interrupts off for 2.5 s) is reported as stuck
+    Test("smp", "test=smp", eval_guest_pass("smp", r"^smp: cpu1 reported in",
+                                            r"^sched: cpu1 is stuck: threads woken for it \d+ ms ago")),
     # device interrupts through hal->irq_bind: the RTC on ISA IRQ 8 via the I/O APIC (PCs),
     # MSI from edu (q35), a looped-back event channel (Xen)
     Test("irq", "test=irq", eval_guest_pass("irq")),
@@ -722,8 +717,7 @@ def app_tests(p, mode):
         # sockets: 10,000 datagrams echoed over two ports with poll; an HTTP server for curl
         app_test(p + "udp", "udp_echo", "7,9 10000",
                  r"^(host|dom0): udp: (\d+) of \2 datagrams of 200 bytes echoed intact",
-                 net="udp", timeout={"qemu": 300, "xen": 300}, kvm_args="7,9 300", mode=mode,
-                 skip=HP_UDP_SKIP if mode == "hp" else None),
+                 net="udp", timeout={"qemu": 300, "xen": 300}, kvm_args="7,9 300", mode=mode),
         app_test(p + "http", "http_hello", "80 3",
                  r"^(host|dom0): http: hello from Amphi 0\.1 \(%s mode on (qemu|kvm|xen-pv|xen-pvh)\), up \d+ s$"
                  % ("hp" if mode == "hp" else "normal"),

@@ -285,6 +285,14 @@ run_job() {
 	if grep -q 'was delivered twice and' "$log" 2>/dev/null; then
 		nested_fault="the guest saw a vector delivered twice"
 	fi
+	# ... and its watchdog's (sched/sched.c): a vCPU that took no work for 10 s or more
+	# while Xen had it running or runnable: it ran none of the guest's code (seen: a vCPU
+	# resumed at Xen's own rip, and one that went silent with the guest's threads waiting
+	# for it). The smp test's deliberate stall lasts under 10 s and does not count.
+	if grep -Eq 'is stuck: threads woken for it [0-9]{5,} ms ago .*Xen: vcpu[0-9]+ (running|runnable)' \
+		"$log" 2>/dev/null; then
+		nested_fault="a vCPU stopped running the guest's code (the guest's watchdog)"
+	fi
 	# awk ends every line, also a last one the guest left unfinished
 	awk -v p="@@AMPHI-CON $name|" '{ sub(/\r$/, ""); print p $0 }' "$log" 2>/dev/null
 	xl dmesg -c 2>/dev/null | grep '(d[1-9][0-9]*)' | sed "s/^/@@AMPHI-HV $name|/"
