@@ -480,9 +480,13 @@ static void check_cpus(struct sched_cpu *c, uint64_t now)
 		struct sched_cpu *o = &scpu[i];
 		uint64_t since = __atomic_load_n(&o->waiting_since, __ATOMIC_SEQ_CST);
 
-		if (o == c || !since || now < since || now - since < stuck_ns ||
-		    !mpsc_pending(&o->incoming) || __atomic_exchange_n(&o->stuck_reported, true,
-									__ATOMIC_SEQ_CST))
+		/* still queued: head and tail apart (no look at the nodes, which the owner may
+		 * have taken and freed meanwhile) */
+		bool queued = __atomic_load_n(&o->incoming.head, __ATOMIC_ACQUIRE) !=
+			      __atomic_load_n(&o->incoming.tail, __ATOMIC_RELAXED);
+
+		if (o == c || !since || now < since || now - since < stuck_ns || !queued ||
+		    __atomic_exchange_n(&o->stuck_reported, true, __ATOMIC_SEQ_CST))
 			continue;
 		char hv[160] = "";
 

@@ -479,6 +479,32 @@ static int report_in(void *arg)
 	return 0;
 }
 
+/* atomics from every CPU at once: lock xadd, lock cmpxchg and xchg must not lose one */
+#define ATOMIC_ROUNDS 100000
+static uint64_t at_add, at_cas, at_go, at_ready;
+static uint32_t at_lock;
+
+static int hammer(void *arg)
+{
+	__atomic_add_fetch(&at_ready, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&at_go, __ATOMIC_SEQ_CST))
+		cpu_relax();
+	for (int i = 0; i < ATOMIC_ROUNDS; i++) {
+		__atomic_add_fetch(&at_add, 1, __ATOMIC_SEQ_CST);
+		uint64_t v = __atomic_load_n(&at_cas, __ATOMIC_RELAXED);
+
+		while (!__atomic_compare_exchange_n(&at_cas, &v, v + 1, false, __ATOMIC_SEQ_CST,
+						    __ATOMIC_SEQ_CST))
+			;
+		/* a test-and-set lock around a plain increment */
+		while (__atomic_exchange_n(&at_lock, 1, __ATOMIC_ACQUIRE))
+			cpu_relax();
+		(*(volatile uint64_t *)arg)++;
+		__atomic_store_n(&at_lock, 0, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
 /* on its CPU: interrupts off for *arg ns, so that it takes no thread */
 static int freezer(void *arg)
 {
@@ -515,6 +541,30 @@ void selftest_smp(struct result *r, const struct boot_info *bi)
 		EXPECT(r, w[i].after.timer_irqs > w[i].timer_irqs_before,
 		       "CPU %u took no timer interrupt", i);
 	}
+	/* the CPUs' atomic instructions really are atomic against each other (a kernel that
+	 * shares queues without locks depends on it) */
+	static uint64_t plain;
+	struct thread *h[MAX_CPUS];
+
+	at_add = at_cas = at_go = at_ready = plain = 0;
+	unsigned made = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		made += (h[i] = thread_create("hammer", hammer, &plain, (int)i)) != NULL;
+	while (__atomic_load_n(&at_ready, __ATOMIC_SEQ_CST) < made)
+		thread_sleep(MS);
+	__atomic_store_n(&at_go, 1, __ATOMIC_SEQ_CST);
+	for (unsigned i = 0; i < n; i++)
+		if (h[i])
+			thread_join(h[i], NO_DEADLINE, NULL);
+	kprintf("smp: atomics from %u CPUs at once: xadd %lu, cmpxchg %lu, xchg lock %lu of %u\n",
+		n, at_add, at_cas, plain, n * ATOMIC_ROUNDS);
+	EXPECT(r, made == n, "no thread for the atomics on every CPU");
+	EXPECT(r, at_add == n * ATOMIC_ROUNDS && at_cas == n * ATOMIC_ROUNDS &&
+		       plain == n * ATOMIC_ROUNDS,
+	       "atomic instructions lost updates across CPUs: xadd %lu, cmpxchg %lu, xchg lock "
+	       "%lu of %u", at_add, at_cas, plain, n * ATOMIC_ROUNDS);
+
 	/* the stuck-vCPU watchdog: cpu1 with interrupts off does not take a thread woken for
 	 * it, and cpu0 says so (a 300 ms limit here, 10 s normally) */
 	if (n >= 2) {
