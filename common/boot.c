@@ -75,20 +75,14 @@ static void __noreturn boot_continue(void *arg)
 		if (!selftest_run(test, bi))
 			code = EXIT_FAIL;
 	} else if (hp_wanted(bi)) {
-		/* the app's sockets need the network up first, when there is one */
+		/* the app's sockets need the network (and its links) up first, when there
+		 * is one */
 		if (netdev_count()) {
 			int rc = net_start(bi->cmdline, clock_ns() + 30000000000ull);
 
 			if (rc)
 				kprintf("net: the network did not come up (%d); the app runs "
 					"without it\n", rc);
-			/* and the links: a Xen vif may still be connecting to its backend, and
-			 * what the app sends meanwhile is lost (seen: an echo server whose
-			 * first replies all went nowhere) */
-			for (unsigned i = 0; i < netdev_count(); i++)
-				for (uint64_t until = clock_ns() + 10000000000ull;
-				     !READ_ONCE(netdev_get(i)->link_up) && clock_ns() < until;)
-					thread_sleep(20000000);
 		}
 		int st = hp_main(bi);
 

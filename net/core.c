@@ -484,6 +484,18 @@ static int start(const char *cmdline, uint64_t deadline)
 		return -ENODEV;
 	if (!thread_create("net", net_thread, NULL, CPU_ANY))
 		return -ENOMEM;
+	/* the links, 10 s at most: a Xen vif may still be connecting to its backend, and what
+	 * is sent meanwhile is lost (seen: a test's peer starting on "ready" before the link
+	 * was, and an app's first replies going nowhere) */
+	for (unsigned i = 0; i < nnifs; i++) {
+		uint64_t until = MIN(deadline, clock_ns() + 10000 * MS);
+
+		while (!READ_ONCE(nifs[i]->dev->link_up) && clock_ns() < until)
+			thread_sleep(20 * MS);
+		if (!READ_ONCE(nifs[i]->dev->link_up))
+			kprintf("net: %s: the link is still down; going on without waiting\n",
+				nifs[i]->dev->name);
+	}
 	/* DHCP: wait for the first device's lease */
 	while (dhcp && !net_addr() && clock_ns() < deadline)
 		thread_sleep(20 * MS);
