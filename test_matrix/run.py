@@ -1204,13 +1204,16 @@ def run_rig(jobs, say):
         if m and m.group(2) in per:
             per[m.group(2)][m.group(1)].append(m.group(3))
             continue
-        # the rig ran a job again after a fault of its own (dom0-init.sh): the first
-        # try's lines stay in the log, the verdict is the second try's
+        # the rig ran a job again after a fault of its own (dom0-init.sh; at most twice):
+        # the earlier tries' lines stay in the log, the verdict is the last try's
         m = re.match(r"^@@AMPHI-RIG JOB ([\w-]+) RETRY (.*)$", line)
         if m and m.group(1) in per:
             first = per[m.group(1)]
-            retried[m.group(1)] = ("--- first try; the rig retried %s ---\n" % m.group(2) +
-                                   "\n".join(first["CON"] + ["--- xl ---"] + first["XL"]) + "\n")
+            n, text_before, why = retried.get(m.group(1), (0, "", ""))
+            retried[m.group(1)] = (n + 1, text_before + (
+                "--- try %d; the rig retried %s ---\n" % (n + 1, m.group(2)) +
+                "\n".join(first["CON"] + ["--- xl ---"] + first["XL"]) + "\n"),
+                why or m.group(2).split("retried ", 1)[-1])
             per[m.group(1)] = {"CON": [], "HV": [], "XL": [], "DOM0": []}
             continue
         m = re.match(r"^@@AMPHI-JOB ([\w-]+) END reason=(\S+) secs=(\S+) xl_rc=(\S+)", line)
@@ -1234,13 +1237,15 @@ def run_rig(jobs, say):
         code = {"poweroff": 0, "crash": "nonzero"}.get(reason)
         how = "xl: %s after %s s" % (reason, gsecs)
         log += "[%s, xl rc %s]\n" % (how, rc)
+        times = ""
         if name in retried:
-            log = retried[name] + "--- second try ---\n" + log
-            how += "; retried once after a nested-virtualization fault"
+            n, before, why = retried[name]
+            times = "once" if n == 1 else "twice"
+            log = before + "--- try %d (the verdict's) ---\n" % (n + 1) + log
+            how += "; retried %s after a nested-virtualization fault" % times
         results[(cell.name, test.name)] = Outcome(lines + per[name]["HV"], code, how, reason == "timeout", log)
         results[(cell.name, test.name)].note = (
-            "retried once " + retried[name].splitlines()[0].strip("- ").split("retried ", 1)[1]
-            if name in retried else "")
+            "retried %s %s" % (times, retried[name][2]) if name in retried else "")
     return results, rig_log
 
 
