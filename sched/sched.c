@@ -468,7 +468,7 @@ static void kick(unsigned cpu)
  * code (seen nested under TCG: a vCPU that silently stopped, and one resumed at Xen's own
  * code). Said once per CPU, with what the hypervisor reports of it, rather than letting the
  * threads there wait for ever unexplained. Each CPU looks at most once a second, from
- * remote wakes and its timer interrupts. */
+ * its timer interrupts and every 64th remote wake it makes. */
 static void check_cpus(struct sched_cpu *c, uint64_t now)
 {
 	if (!now)
@@ -539,7 +539,8 @@ void sched_wake(struct thread *t)
 		}
 		mpsc_push(&target->incoming, &t->node);
 		kick(cpu);
-		check_cpus(c, 0);
+		if (!(c->st.remote_wakes & 63))
+			check_cpus(c, 0); /* now and then: it reads the clock */
 	}
 	irq_restore(f);
 }
