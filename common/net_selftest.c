@@ -3,6 +3,10 @@
  *   net_raw:   answer net_pings= echo requests (default 100) and report.
  *   reconnect: answer 20, see the link go down and come back (the rig detaches and
  *              re-attaches the NIC meanwhile), answer 20 more.
+ *   tx_stall:  answer 20, send a frame every 50 ms for 8 s while the backend takes none
+ *              for 3 s (the rig takes the vif down in dom0 and up again): the driver
+ *              must report the stall, notify the backend again and see it end; answer
+ *              20 more.
  * The guest's address is ip= (default 10.0.9.2). "net: ready" and "net: link up again" tell
  * the host side when to ping. */
 #include "common/console.h"
@@ -10,6 +14,7 @@
 #include "common/selftest.h"
 #include "lib/cmdline.h"
 #include "lib/inet.h"
+#include "lib/string.h"
 #include "lib/time.h"
 #include "sched/sched.h"
 #include "sched/sync.h"
@@ -173,6 +178,72 @@ void selftest_reconnect(struct result *r, const struct boot_info *bi)
 	if (!up)
 		return;
 	kprintf("net: link up again\n");
+	respond(&rs, 2 * phase, clock_ns() + 60000 * MS, false);
+	EXPECT(r, rs.replies == 2 * phase, "phase 2: %u of %u echo replies", rs.replies - phase,
+	       phase);
+	report(r, &rs);
+}
+
+/* a gratuitous ARP request from us: harmless to everyone, and it needs no answer */
+static struct pkt *garp(const struct netdev *d, const uint8_t ip[4])
+{
+	struct pkt *p = pkt_alloc();
+
+	if (!p)
+		return NULL;
+	uint8_t *f = p->data;
+
+	memset(f, 0xff, 6);
+	memcpy(f + 6, d->mac, 6);
+	f[12] = 0x08, f[13] = 0x06;			 /* ARP */
+	f[14] = 0, f[15] = 1, f[16] = 0x08, f[17] = 0; /* Ethernet, IPv4 */
+	f[18] = 6, f[19] = 4, f[20] = 0, f[21] = 1;	 /* sizes, request */
+	memcpy(f + 22, d->mac, 6);
+	memcpy(f + 28, ip, 4);
+	memset(f + 32, 0, 6);
+	memcpy(f + 38, ip, 4);
+	p->len = 42;
+	p->flags = 0;
+	return p;
+}
+
+void selftest_tx_stall(struct result *r, const struct boot_info *bi)
+{
+	struct responder rs = { 0 };
+	const unsigned phase = 20;
+	unsigned sent = 0, refused = 0;
+
+	if (!setup(r, bi, &rs))
+		return;
+	struct netdev *d = rs.d;
+
+	respond(&rs, phase, clock_ns() + 60000 * MS, false);
+	EXPECT(r, rs.replies == phase, "phase 1: %u of %u echo replies", rs.replies, phase);
+	uint64_t stalls = d->st.tx_stalls, end = clock_ns() + 8000 * MS;
+
+	kprintf("net: phase 1 done: %u echo replies; sending a frame every 50 ms for 8 s\n",
+		rs.replies);
+	/* the host side takes the backend's vif down now, and up again 3 s later */
+	while (clock_ns() < end) {
+		struct pkt *p = garp(d, rs.ip), *in[BATCH];
+
+		if (p && d->ops->xmit(d, &p, 1) == 1) {
+			sent++;
+		} else {
+			refused++;
+			if (p)
+				pkt_free(p);
+		}
+		/* nothing is answered meanwhile; the poll also runs the driver's watchdog */
+		for (unsigned n = d->ops->poll(d, in, BATCH), i = 0; i < n; i++)
+			pkt_free(in[i]);
+		thread_sleep(50 * MS);
+	}
+	stalls = d->st.tx_stalls - stalls;
+	kprintf("net: phase 2: %u frames sent, %u refused; %lu transmit stalls seen\n", sent,
+		refused, stalls);
+	EXPECT(r, stalls >= 1, "the driver saw no transmit stall while the backend took nothing");
+	EXPECT(r, refused == 0, "%u of %u frames refused", refused, sent + refused);
 	respond(&rs, 2 * phase, clock_ns() + 60000 * MS, false);
 	EXPECT(r, rs.replies == 2 * phase, "phase 2: %u of %u echo replies", rs.replies - phase,
 	       phase);

@@ -42,6 +42,8 @@ struct netdev_stats {
 	uint64_t tx_dropped; /* refused: link down, or not sendable */
 	uint64_t kicks;	     /* notifications to the device/backend */
 	uint64_t irqs;	     /* interrupts or events taken */
+	uint64_t tx_stalls;  /* the device took none of our waiting transmissions for 1 s:
+			      * reported and notified again (netfront) */
 };
 
 struct netdev;
@@ -57,6 +59,9 @@ struct netdev_ops {
 	/* Receive interrupts on or off. On: d->notify runs (interrupt context) when packets
 	 * may be waiting; the owner then polls until poll returns 0. */
 	void (*irq)(struct netdev *d, bool on);
+	/* Optional, for reports: the rings' indexes as the device and the driver see them,
+	 * one line into buf (a stalled ring shows which side stopped). */
+	void (*rings)(struct netdev *d, char *buf, unsigned len);
 };
 
 struct netdev {

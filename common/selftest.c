@@ -126,6 +126,7 @@ static const struct {
 	{ "smp", selftest_smp },
 	{ "net_raw", selftest_net_raw },
 	{ "reconnect", selftest_reconnect },
+	{ "tx_stall", selftest_tx_stall },
 	{ "blk", selftest_blk },
 	{ "blk_reconnect", selftest_blk_reconnect },
 	{ "udp_echo", selftest_udp_echo },

@@ -573,6 +573,12 @@ void net_report(void)
 			d->name, d->st.rx_packets, d->st.tx_packets, d->st.rx_dropped,
 			d->st.tx_dropped, d->st.rx_bad, d->st.kicks, d->st.irqs,
 			pk ? d->st.kicks * 1000 / pk : 0, pk ? d->st.irqs * 1000 / pk : 0);
+		if (d->ops->rings) {
+			char buf[200];
+
+			d->ops->rings(nifs[i]->dev, buf, sizeof(buf));
+			kprintf("net: %s: %s\n", d->name, buf);
+		}
 	}
 	kprintf("net: lwIP dropped: ip %lu (checksum %lu, length %lu, protocol %lu), udp %lu "
 		"(checksum %lu), tcp %lu (checksum %lu), icmp %lu (checksum %lu), link %lu\n",

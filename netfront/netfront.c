@@ -39,6 +39,7 @@
 #define TX_SIZE __CONST_RING_SIZE(netif_tx, PAGE_SIZE)
 #define RX_SIZE __CONST_RING_SIZE(netif_rx, PAGE_SIZE)
 #define RX_FILL 64 /* receive buffers kept posted */
+#define TX_STALL_NS 1000000000ull /* the backend answered no transmit request for this long */
 
 struct nf {
 	struct netdev nd;
@@ -56,6 +57,10 @@ struct nf {
 	int tx_ref[TX_SIZE];
 	uint16_t tx_free[TX_SIZE];
 	unsigned tx_nfree;
+	/* the transmit watchdog (tx_watch) */
+	RING_IDX tx_seen;	 /* the backend's answers at the last look */
+	uint64_t tx_quiet_since; /* since then none, with requests waiting; 0: not waiting */
+	uint64_t tx_stall_since; /* a stall was reported (and the backend notified again) */
 	struct pkt *rx_pkt[RX_SIZE];
 	int rx_ref[RX_SIZE];
 	uint16_t rx_free[RX_SIZE];
@@ -114,6 +119,43 @@ static void reap_tx(struct nf *nf)
 	nf->tx.rsp_cons = rp;
 }
 
+/* With the lock held, after reap_tx. A backend that answers none of our waiting transmit
+ * requests for TX_STALL_NS may have missed its notification: it gets another one each
+ * second, and the stall is reported (once) with its end, so a backend that stopped taking
+ * requests shows in the log rather than as a silent network. */
+static void tx_watch(struct nf *nf)
+{
+	RING_IDX answered = nf->tx.rsp_cons;
+	uint64_t now;
+
+	if (answered != nf->tx_seen || nf->tx.req_prod_pvt == answered) {
+		if (nf->tx_stall_since)
+			kprintf("%s: the backend answers transmit requests again, after %lu ms\n",
+				nf->nd.name, (clock_ns() - nf->tx_stall_since) / 1000000);
+		nf->tx_seen = answered;
+		nf->tx_quiet_since = nf->tx_stall_since = 0;
+		return;
+	}
+	now = clock_ns();
+	if (!nf->tx_quiet_since) {
+		nf->tx_quiet_since = now;
+		return;
+	}
+	if (now - nf->tx_quiet_since < TX_STALL_NS)
+		return;
+	if (!nf->tx_stall_since) {
+		nf->tx_stall_since = nf->tx_quiet_since;
+		nf->nd.st.tx_stalls++;
+		kprintf("%s: the backend answered none of %u transmit requests for %lu ms "
+			"(requests %u, answered %u, it wants a kick at %u); notifying it again\n",
+			nf->nd.name, nf->tx.req_prod_pvt - answered,
+			(now - nf->tx_quiet_since) / 1000000, nf->tx.req_prod_pvt, answered,
+			__atomic_load_n(&nf->tx.sring->req_event, __ATOMIC_ACQUIRE));
+	}
+	nf->tx_quiet_since = now;
+	kick(nf);
+}
+
 static unsigned nf_xmit(struct netdev *d, struct pkt **pkts, unsigned n)
 {
 	struct nf *nf = container_of(d, struct nf, nd);
@@ -157,6 +199,7 @@ static unsigned nf_xmit(struct netdev *d, struct pkt **pkts, unsigned n)
 	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&nf->tx, notify);
 	if (notify)
 		kick(nf);
+	tx_watch(nf);
 	mutex_unlock(&nf->lock);
 	return sent;
 }
@@ -277,6 +320,8 @@ static unsigned nf_poll(struct netdev *d, struct pkt **pkts, unsigned max)
 		RING_FINAL_CHECK_FOR_RESPONSES(&nf->rx, more);
 	} while (more);
 	refill_rx(nf);
+	reap_tx(nf);
+	tx_watch(nf);
 	mutex_unlock(&nf->lock);
 	return n;
 }
@@ -298,10 +343,36 @@ static void nf_event(void *arg)
 		nf->nd.notify(&nf->nd);
 }
 
+/* e.g. "tx ring: 113 requests, backend answered 2, wants a kick at 2; rx ring: ..." A
+ * backend that stopped taking requests shows as answered far behind requests. */
+static void nf_rings(struct netdev *d, char *buf, unsigned len)
+{
+	struct nf *nf = container_of(d, struct nf, nd);
+
+	mutex_lock(&nf->lock, NO_DEADLINE);
+	if (!nf->connected) {
+		ksnprintf(buf, len, "not connected");
+	} else {
+		const netif_tx_sring_t *t = nf->tx.sring;
+		const netif_rx_sring_t *r = nf->rx.sring;
+
+		ksnprintf(buf, len,
+			  "tx ring: %u requests, backend answered %u, wants a kick at %u; rx ring: "
+			  "%u buffers posted, backend filled %u, wants a kick at %u; %lu transmit "
+			  "stalls",
+			  nf->tx.req_prod_pvt, __atomic_load_n(&t->rsp_prod, __ATOMIC_ACQUIRE),
+			  __atomic_load_n(&t->req_event, __ATOMIC_ACQUIRE), nf->rx.req_prod_pvt,
+			  __atomic_load_n(&r->rsp_prod, __ATOMIC_ACQUIRE),
+			  __atomic_load_n(&r->req_event, __ATOMIC_ACQUIRE), d->st.tx_stalls);
+	}
+	mutex_unlock(&nf->lock);
+}
+
 static const struct netdev_ops nf_ops = {
 	.xmit = nf_xmit,
 	.poll = nf_poll,
 	.irq = nf_irq,
+	.rings = nf_rings,
 };
 
 /* ---- connection */
@@ -442,6 +513,8 @@ static int connect(struct nf *nf)
 	for (unsigned i = 0; i < RX_SIZE; i++)
 		nf->rx_free[nf->rx_nfree++] = RX_SIZE - 1 - i;
 	nf->rx_skip_extra = false;
+	nf->tx_seen = 0;
+	nf->tx_quiet_since = nf->tx_stall_since = 0;
 	nf->connected = true;
 	if ((rc = xs_transaction(write_keys, nf, NULL)) ||
 	    (rc = xenbus_switch_state(xb, XenbusStateConnected))) {
