@@ -363,7 +363,8 @@ def host_run(app, words, client="", cwd=None):
 
 # The kernel's own lines that may come while an app runs (a NIC connecting, ...): a
 # subsystem's name, or a device's ("xnet0:", "vblk0:"), then ": ".
-KERNEL_LINE = re.compile(r"^(hp|net|netfront|virtio|xenbus|xenstore|blk|smp|devices|interrupts)"
+KERNEL_LINE = re.compile(r"^(hp|net|netfront|virtio|xenbus|xenstore|blk|smp|sched|devices|"
+                         r"interrupts)"
                          r": |^(xnet|xblk|vnet|vblk)\d+: |^\[console: ")
 
 
@@ -654,6 +655,15 @@ TESTS = [
          rig="ping", virtio="net", timeout={"xen": 150}),
     Test("reconnect", "test=reconnect", eval_reconnect, kinds=("xen",), rig="reconnect",
          timeout={"xen": 180}),
+    # netback takes none of the guest's transmissions for 3 s (its vif down in dom0): the
+    # driver reports the stall, notifies it again each second and sees it end
+    Test("tx_stall", "test=tx_stall", eval_device(
+        "tx_stall", r"^dom0: vif vif\d+\.0 down rc=0", r"^dom0: vif vif\d+\.0 up rc=0",
+        r"^xnet0: the backend answered none of \d+ transmit requests for \d+ ms",
+        r"^xnet0: the backend answers transmit requests again, after \d+ ms",
+        r"^net: phase 2: \d+ frames sent, 0 refused",
+        r"^dom0: ping: 20 packets transmitted, 20 packets received"),
+        kinds=("xen",), rig="txpause", timeout={"xen": 180}),
     Test("blk", "test=blk", eval_device("blk", r"^(dom0|host): disk: guest pattern OK"),
          rig="disk", virtio="blk", timeout={"xen": 150}),
     # the disk detached and attached again while requests are in flight: they fail with
@@ -1078,7 +1088,8 @@ def xl_config(cell, test, name):
              # registers (xenctx) before destroying it
              'on_reboot = "preserve"']
     opts = test.rig.split(",")
-    if set(opts) & {"ping", "reconnect", "udp", "tcp", "http", "malformed", "serve", "dhcp"}:
+    if set(opts) & {"ping", "reconnect", "txpause", "udp", "tcp", "http", "malformed", "serve",
+                    "dhcp"}:
         lines.append("vif = ['mac=%s,bridge=xenbr0']" % XEN_GUEST_MAC)
     if "disk" in opts:
         lines.append("disk = ['format=raw,vdev=xvda,access=rw,target=/tmp/%s.img']" % name)
@@ -1109,6 +1120,8 @@ def rig_command(rig, stage, jobs, nic="none"):
                 shutil.copy(app_file(test), os.path.join(stage, "amphi", name + ".app"))
             opts = ([test.rig] if test.rig else []) + (["stop-console"] if test.stop_console else [])
             jf.write("%s %d %s\n" % (name, test.limit(cell), ",".join(opts)))
+    if os.environ.get("AMPHI_RIG_DIAG"):  # dom0's network view after every network job
+        open(os.path.join(stage, "amphi", "diag-always"), "w").close()
     overlay = subprocess.run("find . | cpio -o -H newc --quiet | gzip -1", shell=True,
                              cwd=stage, capture_output=True, check=True).stdout
     initrd = os.path.join(stage, "dom0+amphi.cpio.gz")
@@ -1216,7 +1229,8 @@ def run_rig(jobs, say):
             n, text_before, why = retried.get(m.group(1), (0, "", ""))
             retried[m.group(1)] = (n + 1, text_before + (
                 "--- try %d; the rig retried %s ---\n" % (n + 1, m.group(2)) +
-                "\n".join(first["CON"] + ["--- xl ---"] + first["XL"]) + "\n"),
+                "\n".join(first["CON"] + ["--- dom0 ---"] + first["DOM0"] + ["--- xl ---"] +
+                          first["XL"]) + "\n"),
                 why or m.group(2).split("retried ", 1)[-1])
             per[m.group(1)] = {"CON": [], "HV": [], "XL": [], "DOM0": []}
             continue
@@ -1246,7 +1260,7 @@ def run_rig(jobs, say):
             n, before, why = retried[name]
             times = "once" if n == 1 else "twice"
             log = before + "--- try %d (the verdict's) ---\n" % (n + 1) + log
-            how += "; retried %s after a nested-virtualization fault" % times
+            how += "; retried %s after a fault of the rig" % times
         results[(cell.name, test.name)] = Outcome(lines + per[name]["HV"], code, how, reason == "timeout", log)
         results[(cell.name, test.name)].note = (
             "retried %s %s" % (times, retried[name][2]) if name in retried else "")
@@ -1310,6 +1324,9 @@ def main():
                     help="make run: the host port forwarded to the guest's HTTP server")
     ap.add_argument("--repeat", type=int, default=1,
                     help="run each selected test N times (as name-rK): hunting a rare failure")
+    ap.add_argument("--cycle", type=int, default=1,
+                    help="run the selected tests N times over, in their order (as name-cK): "
+                    "hunting a failure that depends on what ran before it")
     a = ap.parse_args()
 
     if a.list:
@@ -1358,6 +1375,9 @@ def main():
     if a.repeat > 1:
         tests = [dataclasses.replace(t, name="%s-r%d" % (t.name, k + 1))
                  for t in tests for k in range(a.repeat)]
+    if a.cycle > 1:
+        tests = [dataclasses.replace(t, name="%s-c%d" % (t.name, k + 1))
+                 for k in range(a.cycle) for t in tests]
     logdir = os.path.join(BUILD, "test_matrix")
     shutil.rmtree(logdir, ignore_errors=True)
     os.makedirs(logdir)
