@@ -126,9 +126,12 @@ netclient() {
 	wait_console "$ready" 60 || return
 	rm -f /tmp/diag
 	# each sample in a process of its own: dom0's busybox now and then segfaults (seen
-	# under the nested rig), which must not end the sampling
+	# under the nested rig), which must not end the sampling. A sample without the
+	# guest's vif (taken while xl tore the guest down) does not replace one with it.
+	rm -f /tmp/diag.new
 	(while kill -0 "$xlpid" 2>/dev/null; do
-		(net_diag >/tmp/diag.new 2>&1 && mv /tmp/diag.new /tmp/diag)
+		(net_diag >/tmp/diag.new 2>&1 && grep -q '^netback vif' /tmp/diag.new &&
+			cp /tmp/diag.new /tmp/diag)
 		sleep 5
 	done) &
 	diagpid=$!
@@ -148,6 +151,7 @@ netclient() {
 	fi
 	if [ $ncrc -ne 0 ] || [ -e /amphi/diag-always ]; then
 		dom0 "diag: the client failed (rc $ncrc); dom0's view while the guest ran:"
+		[ -s /tmp/diag ] || cp /tmp/diag.new /tmp/diag 2>/dev/null
 		sed 's/^/diag: /' /tmp/diag 2>/dev/null | while read -r l; do dom0 "$l"; done
 		dmesg 2>/dev/null | tail -40 | sed 's/^/diag: kernel: /' |
 			while read -r l; do dom0 "$l"; done
