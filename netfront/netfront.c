@@ -2,7 +2,7 @@
  *
  * One tx and one rx ring, one event channel. Receive is copy mode: we post a granted page
  * per buffer, the backend copies a frame into it. Transmit grants each packet's page read-
- * only; completions are reaped by the next xmit, so sending costs no interrupt. Every
+ * only; completions are reaped by the next xmit or poll, so sending costs no interrupt. Every
  * response is checked (id, status, offset + length within the page) before use; a bad one
  * is dropped and counted.
  *

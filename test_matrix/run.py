@@ -635,8 +635,9 @@ TESTS = [
     Test("clock", "test=clock", eval_guest_pass("clock")),
     Test("timer", "test=timer", eval_guest_pass("timer")),
     # (the local KVM, a smoke cell: 10% of the round trips and items. At full size it
-    # failed there 1 time in 4 full runs with a corrupted run-queue stub (0xff00...00), not
-    # seen under TCG or Xen; an open question, see sched/README.md)
+    # failed there 1 time in 4 full runs with a run-queue stub read as 0xff00...00: a torn
+    # 8-byte access of that host's emulated ring 0, never seen under TCG or Xen; see
+    # sched/README.md)
     Test("sched", "test=sched", eval_guest_pass(
         "sched", r"^sched cpu0: \d+ switches, .* IPIs sent, .* halts",
         r"^sched cpu1: \d+ switches", r"^interrupts: "), timeout={"xen": 240},
