@@ -1205,7 +1205,9 @@ def run_rig(jobs, say):
         for cell, test in jobs:
             names["%s-%s" % (cell.name, test.name)] = (cell, test)
         cmd = rig_command(rig, stage, jobs)
-        budget = 120 + sum(t.limit(c) + 5 for c, t in jobs)
+        # every job's limit, and one more of the longest for a job the rig retries (jobs
+        # mostly end well within their limits, which leaves room for more)
+        budget = 120 + sum(t.limit(c) + 5 for c, t in jobs) + max(t.limit(c) for c, t in jobs)
         t0 = time.monotonic()
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         text, timed_out = wait_output(p, budget)
