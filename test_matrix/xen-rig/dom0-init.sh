@@ -124,8 +124,8 @@ netclient() {
 	ready=$1
 	shift
 	wait_console "$ready" 60 || return
-	# each sample in a process of its own: dom0's busybox now and then segfaults (seen
-	# under the nested rig), which must not end the sampling. A sample without the
+	# each sample in a process of its own: dom0's programs now and then crash (see
+	# crashes), which must not end the sampling. A sample without the
 	# guest's vif and netback's rings (taken while xl tore the guest down, or with a
 	# reader that crashed) does not replace one with them.
 	rm -f /tmp/diag /tmp/diag.new
@@ -139,9 +139,8 @@ netclient() {
 	ncrc=$?
 	kill $diagpid 2>/dev/null
 	while read -r l; do dom0 "$l"; done </tmp/netclient.log
-	if [ $ncrc -ge 128 ] && crashes | grep -Eq '^(traps: )?netclient\['; then
-		rig_fault="a dom0 fault (dom0's netclient crashed: $(crashes | grep -E '^(traps: )?netclient\[' |
-			tail -1 | cut -c1-100))"
+	if [ $ncrc -ge 128 ] && c=$(crashed netclient) && [ -n "$c" ]; then
+		rig_fault="a dom0 fault (dom0's netclient crashed: $c)"
 	fi
 	# A backend that took none of the guest's transmit requests to the end, though the
 	# guest notified it every second (netfront's watchdog), is dom0's fault, not the
@@ -175,6 +174,11 @@ netclient() {
 crashes() {
 	dmesg 2>/dev/null | grep -E 'segfault at|traps: .* general protection' |
 		sed 's/^\[ *[0-9.]*\] //'
+}
+
+# the last of those crashes that was program $1's, shortened (nothing if it did not crash)
+crashed() {
+	crashes | grep -E "^(traps: )?$1\[" | tail -1 | cut -c1-100
 }
 
 # after `xl block-attach/detach`: all xl said, the hotplug scripts' log, the loop
@@ -406,22 +410,21 @@ run_job() {
 		esac
 	fi
 	case $opts in *,disk,*)
-		want=$(disk_pattern guest 2048 2048 | md5sum | cut -c1-32)
-		got=$(dd if=/tmp/$name.img bs=512 skip=2048 count=2048 2>/dev/null | md5sum | cut -c1-32)
-		# the programs that compare may crash (see crashes): a second look, not a second try
-		if [ "$want" != "$got" ] && [ -n "$(crashes)" ]; then
+		# the programs that compare may crash (see crashes): then a second look, not a
+		# second try
+		for look in 1 2; do
 			want=$(disk_pattern guest 2048 2048 | md5sum | cut -c1-32)
 			got=$(dd if=/tmp/$name.img bs=512 skip=2048 count=2048 2>/dev/null |
 				md5sum | cut -c1-32)
-		fi
+			[ "$want" != "$got" ] && [ -n "$(crashes)" ] || break
+		done
 		if [ "$want" = "$got" ]; then dom0 "disk: guest pattern OK"; else
 			dom0 "disk: guest pattern MISMATCH (md5 $got, want $want)"; fi
 		rm -f /tmp/$name.img ;;
 	esac
 	crashes | while read -r l; do dom0 "dom0 crash: $l"; done
-	if crashes | grep -Eq '^(traps: )?xl\['; then
-		rig_fault="a dom0 fault (xl crashed: $(crashes | grep -E '^(traps: )?xl\[' | tail -1 | cut -c1-100))"
-	fi
+	c=$(crashed xl)
+	[ -z "$c" ] || rig_fault="a dom0 fault (xl crashed: $c)"
 	sleep 0.2 # let xenconsoled write out what the guest left in its ring
 	# the guest's own report of the same rig fault (arch_x86_64/traps.S: a vector
 	# delivered twice, the first frame lost): also worth one more try
