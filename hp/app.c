@@ -177,15 +177,14 @@ static uint64_t build_stack(struct app *a, int argc, char **argv, int envc, char
 	return top - sizeof(area) + sp;
 }
 
-/* Splits the words after " -- " on the command line: leading NAME=VALUE words are the
+/* Splits the words after `--` on the command line: leading NAME=VALUE words are the
  * environment, the rest argv[1..]. */
 static void split_args(char *cmd, int *argc, char **argv, int *envc, char **envp)
 {
-	char *p = strstr(cmd, " -- ");
+	char *p = (char *)cmdline_rest(cmd);
 
 	if (!p)
 		return;
-	p += 4;
 	bool env = true;
 
 	while (*p) {

@@ -2,23 +2,34 @@
 
 #include "lib/errno.h"
 
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n';
+}
+
+/* The words of the kernel's part, one at a time: *p moves past the word returned in
+ * *w and *wlen; false at the end or at a `--` word (what follows `--` is the app's
+ * environment and arguments, never the kernel's options). */
+static bool next_word(const char **p, const char **w, size_t *wlen)
+{
+	while (is_space(**p))
+		(*p)++;
+	*w = *p;
+	while (**p && !is_space(**p))
+		(*p)++;
+	*wlen = *p - *w;
+	return *wlen && !(*wlen == 2 && (*w)[0] == '-' && (*w)[1] == '-');
+}
+
 /* Finds the value of the last `key` or `key=...` word; returns its start and length. */
 static const char *find(const char *p, const char *key, size_t *len)
 {
-	const char *found = NULL;
-	size_t klen = 0;
+	const char *found = NULL, *w;
+	size_t klen = 0, wlen;
 
 	while (key[klen])
 		klen++;
-	while (*p) {
-		while (*p == ' ' || *p == '\t' || *p == '\n')
-			p++;
-		const char *w = p;
-
-		while (*p && *p != ' ' && *p != '\t' && *p != '\n')
-			p++;
-		size_t wlen = p - w;
-
+	while (next_word(&p, &w, &wlen)) {
 		if (wlen >= klen && klen && __builtin_memcmp(w, key, klen) == 0 &&
 		    (wlen == klen || w[klen] == '=')) {
 			found = wlen == klen ? w + klen : w + klen + 1;
@@ -26,6 +37,16 @@ static const char *find(const char *p, const char *key, size_t *len)
 		}
 	}
 	return found;
+}
+
+const char *cmdline_rest(const char *cmdline)
+{
+	const char *p = cmdline, *w;
+	size_t wlen;
+
+	while (next_word(&p, &w, &wlen))
+		;
+	return wlen == 2 ? p : NULL;
 }
 
 int cmdline_get(const char *cmdline, const char *key, char *buf, size_t size)

@@ -23,6 +23,25 @@ TEST(cmdline_values_and_flags)
 	CHECK(!cmdline_has("", "a"));
 }
 
+TEST(cmdline_options_end_at_dashes)
+{
+	char v[16];
+
+	/* the app's words after `--` are not the kernel's options (mode=hp there must not
+	 * turn a normal-mode app into a ring-0 one) */
+	CHECK_EQ(cmdline_get("mode=normal app=x -- mode=hp", "mode", v, sizeof(v)), 6);
+	CHECK_STR(v, "normal");
+	CHECK(!cmdline_has("app=x -- test=boot", "test"));
+	CHECK(!cmdline_has("-- exit=3", "exit"));
+	CHECK(cmdline_has("a --x b", "b")); /* only the word `--` ends them */
+	CHECK(cmdline_has("a --", "a"));
+	CHECK_STR(cmdline_rest("app=x -- A=1 b"), " A=1 b");
+	CHECK_STR(cmdline_rest("-- b"), " b");
+	CHECK_STR(cmdline_rest("a --"), "");
+	CHECK(cmdline_rest("a --x") == NULL);
+	CHECK(cmdline_rest("") == NULL);
+}
+
 TEST(cmdline_numbers)
 {
 	uint64_t n = 0;
