@@ -62,25 +62,41 @@ static void normalise(char *dst, size_t size, const char *src, size_t n)
 		dst[0] = 0;
 }
 
-/* a pax record set "LEN path=VALUE\n...": the path, if there is one */
-static void pax_path(const uint8_t *p, uint64_t n, char *name, size_t size)
+/*
+ * The records of a pax extended header (POSIX.1-2008, pax, "pax Extended Header File
+ * Format"): each is "LEN KEY=VALUE\n", LEN in decimal counting the whole record, its own
+ * digits too. Only "path" is used; an empty value undoes an earlier one, as the standard
+ * says. False when a record is malformed: LEN is all that says where the next one starts,
+ * so nothing after a bad one can be trusted, and nothing is read outside p[0..n).
+ */
+static bool pax_path(const uint8_t *p, uint64_t n, char *name, size_t size)
 {
-	uint64_t i = 0;
+	while (n) {
+		uint64_t len = 0, j = 0;
 
-	while (i < n) {
-		uint64_t len = 0, j = i;
+		for (; j < n && p[j] >= '0' && p[j] <= '9'; j++) {
+			unsigned d = p[j] - '0';
 
-		while (j < n && p[j] >= '0' && p[j] <= '9' && len < n)
-			len = len * 10 + (p[j++] - '0');
-		if (j >= n || p[j] != ' ' || len == 0 || len > n - i)
-			return;
-		const uint8_t *kv = p + j + 1;
-		uint64_t kvlen = len - (j + 1 - i);
+			/* len * 10 + d > n, written so that it cannot overflow */
+			if (len > n / 10 || d > n - len * 10)
+				return false;
+			len = len * 10 + d;
+		}
+		/* the shortest is "5 k=\n": the digits, a space, a key, '=' and the newline */
+		if (j == 0 || j == n || p[j] != ' ' || len < j + 4 || p[len - 1] != '\n')
+			return false;
+		uint64_t k = j + 1, eq = k;
 
-		if (kvlen > 6 && !memcmp(kv, "path=", 5) && kv[kvlen - 1] == '\n')
-			normalise(name, size, (const char *)kv + 5, kvlen - 6);
-		i += len;
+		while (eq < len - 1 && p[eq] != '=')
+			eq++;
+		if (eq == k || eq == len - 1)
+			return false; /* an empty key, or no '=' */
+		if (eq - k == 4 && !memcmp(p + k, "path", 4))
+			normalise(name, size, (const char *)p + eq + 1, len - 1 - (eq + 1));
+		p += len;
+		n -= len;
 	}
+	return true;
 }
 
 int tar_next(const uint8_t *img, size_t len, size_t *pos, struct tar_entry *e, char *err,
@@ -115,13 +131,14 @@ int tar_next(const uint8_t *img, size_t len, size_t *pos, struct tar_entry *e, c
 			return fail(err, errlen, "data past the end of the image", at);
 		uint64_t next = data + ((size + TAR_BLOCK - 1) & ~(uint64_t)(TAR_BLOCK - 1));
 
-		*pos = next > len ? len : next;
 		char type = h[156] ? (char)h[156] : '0';
 
-		if (type == 'x') { /* pax extended header: applies to the next entry */
-			pax_path(img + data, size, longname, sizeof(longname));
+		/* a pax extended header: applies to the next entry */
+		if (type == 'x' && !pax_path(img + data, size, longname, sizeof(longname)))
+			return fail(err, errlen, "bad pax record", at);
+		*pos = next > len ? len : next;
+		if (type == 'x')
 			continue;
-		}
 		if (type == 'g') /* pax global header */
 			continue;
 		if (type == 'L') { /* GNU long name */

@@ -19,8 +19,9 @@ struct tar_entry {
 bool tar_is_header(const uint8_t *p);
 /* Reads the entry at *pos (a block boundary) and moves *pos past its data. Returns 1 with
  * *e filled, 0 at the end of the archive (two zero blocks, or no more bytes), or -EINVAL
- * with the reason in err (bad checksum, bad size field, data past the end). Pax and GNU
- * long-name records are applied to the entry they precede. */
+ * with the reason in err (bad checksum, bad size field, data past the end, a malformed pax
+ * record) and *pos where the bad header is. Pax and GNU long-name records are applied to
+ * the entry they precede. */
 int tar_next(const uint8_t *img, size_t len, size_t *pos, struct tar_entry *e, char *err,
 	     size_t errlen);
 /* Finds path ("/bin/app", "bin/app" or "./bin/app") and returns 1 with *e, 0 when it is

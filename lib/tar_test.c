@@ -122,3 +122,112 @@ TEST(tar_corrupt)
 		CHECK(steps < 100);
 	}
 }
+
+/*
+ * An image that is a pax 'x' header and its n bytes of records, and nothing after them: the
+ * records end where the heap block ends, so ASan sees a read past them.
+ */
+static uint8_t *pax_image(const char *rec, size_t n, size_t *len)
+{
+	used = 0;
+	header("PaxHeaders/x", 'x', n, NULL);
+	*len = TAR_BLOCK + n;
+	uint8_t *p = malloc(*len);
+
+	memcpy(p, img, TAR_BLOCK);
+	memcpy(p + TAR_BLOCK, rec, n);
+	return p;
+}
+
+static int pax_next(const char *rec, size_t n, char *err, size_t errlen)
+{
+	struct tar_entry e;
+	size_t len, pos = 0;
+	uint8_t *p = pax_image(rec, n, &len);
+	int rc = tar_next(p, len, &pos, &e, err, errlen);
+
+	free(p);
+	return rc;
+}
+
+TEST(tar_pax_malformed_records)
+{
+	static const char *const bad[] = {
+	    "0 path=x\n",			/* length 0 */
+	    "1 pat",				/* shorter than its digits and the space */
+	    "01 pat",				/* the same with a leading zero */
+	    "2 path=x\n",			/* shorter than "N k=\n" */
+	    "4 k=\n",				/* likewise, by one */
+	    "12 path=x\n",			/* longer than what is left */
+	    "11 pathxyz\n",			/* no '=' */
+	    "7 =abc\n",				/* an empty key */
+	    "11 path=abc",			/* no newline at the end */
+	    "9 path=x\n8 k=v\n",		/* the second one runs past the end */
+	    "9 path=x\nx",			/* something that is no record after a good one */
+	    " path=x\n",			/* no length */
+	    "9path=xy\n",			/* no space after the length */
+	    "99999999999999999999999 path=x\n", /* digits overflowing 64 bits */
+	    "18446744073709551617 path=x\n",	/* 2^64 + 1: wraps to 1 */
+	};
+	char err[128];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		int rc = pax_next(bad[i], strlen(bad[i]), err, sizeof(err));
+
+		if (rc != -EINVAL || !strstr(err, "pax"))
+			printf("  record %zu \"%s\": rc %d, err \"%s\"\n", i, bad[i], rc, err);
+		CHECK_EQ(rc, -EINVAL);
+		CHECK(strstr(err, "pax"));
+	}
+	/* a record may not hide a NUL in its length either */
+	CHECK_EQ(pax_next("9\0path=x\n", 9, err, sizeof(err)), -EINVAL);
+}
+
+TEST(tar_pax_random_records)
+{
+	static const char good[] = "13 mtime=1.5\n12 path=a/b\n8 path=\n";
+	char rec[sizeof(good)], err[128];
+
+	/* bytes changed and the records cut short: an answer, and no read past them (ASan) */
+	srand(5);
+	for (int n = 0; n < 20000; n++) {
+		size_t len = 1 + rand() % (sizeof(good) - 1);
+
+		memcpy(rec, good, sizeof(good));
+		for (int k = rand() % 3; k >= 0; k--)
+			rec[rand() % len] = "0123456789 =\n\0x"[rand() % 15];
+		int rc = pax_next(rec, len, err, sizeof(err));
+
+		CHECK(rc == 0 || rc == -EINVAL);
+	}
+}
+
+/* the records of one pax header, then a file "short": the name the file gets */
+static const char *pax_names(const char *recs)
+{
+	static struct tar_entry e;
+	char err[128];
+	size_t pos = 0;
+
+	memset(img, 0, sizeof(img));
+	used = 0;
+	header("PaxHeaders/x", 'x', strlen(recs), NULL);
+	memcpy(img + used, recs, strlen(recs));
+	used += (strlen(recs) + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
+	file("short", "data", NULL);
+	used += 2 * TAR_BLOCK;
+	if (tar_next(img, used, &pos, &e, err, sizeof(err)) != 1)
+		return "(error)";
+	return e.name;
+}
+
+TEST(tar_pax_records)
+{
+	CHECK_STR(pax_names("5 k=\n"), "short"); /* the shortest record */
+	CHECK_STR(pax_names("13 mtime=1.5\n12 path=a/b\n"), "a/b");
+	CHECK_STR(pax_names("12 path=a=b\n"), "a=b");		 /* the value runs to the newline */
+	CHECK_STR(pax_names("12 path=a/b\n8 path=\n"), "short"); /* an empty value undoes it */
+	CHECK_STR(pax_names("0014 path=a/b\n"), "a/b");
+	CHECK_STR(pax_names(""), "short");
+}
