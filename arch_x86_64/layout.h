@@ -27,6 +27,14 @@
 /* 32-bit code selector used only by the PVH entry while it enters long mode */
 #define SEL_BOOT_CODE32 0x38
 
+/* RFLAGS an app may set for itself (CF PF AF ZF SF DF OF AC): whatever path returns to
+ * it, IOPL, NT, TF, VM and the rest come from the kernel, never from the app's registers */
+#define RFLAGS_USER 0x40ed5
+#define RFLAGS_IF 0x200
+/* the top user page: SYSRET to an address there can fault in ring 0 on some CPUs (Intel,
+ * with a non-canonical successor), so returns there go by iretq */
+#define SYSRET_TOP 0x00007ffffffff000
+
 #define BOOT_STACK_SIZE 16384
 /* where the other CPUs of a PC start (real mode): a page in the reserved first MiB */
 #define AP_TRAMP 0x8000

@@ -131,8 +131,10 @@ syscall_exit_native:
  * out of its reach. SYSCALL from ring 3 comes here (LSTAR, set per CPU by app_prepare):
  * swapgs (the app may have changed its GS; the kernel's per-CPU pointer waits in
  * KERNEL_GS_BASE), the entry stack, the same frame and hp_syscall as HP mode, and back
- * with SYSRET (a non-canonical return address, which SYSRET would fault on in ring 0,
- * cannot occur: every frame's rip comes from a syscall the app made; it is checked). */
+ * with SYSRET. hp_syscall ends an app whose return address is outside the user range
+ * (a `syscall` in the last user page returns to a non-canonical address); one in the top
+ * page returns by iretq, which cannot fault in ring 0 there (SYSRET_TOP). The flags are
+ * the app's arithmetic ones with IF: never its IOPL. */
 	.globl syscall_entry_user
 syscall_entry_user:
 	swapgs
@@ -149,20 +151,18 @@ syscall_entry_user:
 	cli
 syscall_exit_user:
 	POP_ARGS
-	pop	%rcx				/* rip */
-	add	$8, %rsp			/* cs */
-	pop	%r11				/* rflags */
-	or	$0x200, %r11			/* the app always runs with interrupts on */
-	and	$~0x100, %r11			/* and not single-stepped */
-	mov	%rax, %gs:CPU_SCRATCH		/* the result */
-	movabs	$0x00007ffffffff000, %rax
-	cmp	%rax, %rcx
+	andq	$RFLAGS_USER, 16(%rsp)
+	orq	$RFLAGS_IF, 16(%rsp)
+	mov	(%rsp), %rcx			/* rip */
+	movabs	$SYSRET_TOP, %r11
+	cmp	%r11, %rcx
+	mov	16(%rsp), %r11			/* rflags (as SYSRET leaves them) */
 	jae	1f
-	mov	%gs:CPU_SCRATCH, %rax
-	mov	(%rsp), %rsp			/* the app's; interrupts are off until sysret */
+	mov	24(%rsp), %rsp			/* the app's; interrupts are off until sysret */
 	swapgs
 	sysretq
-1:	ud2
+1:	swapgs					/* the frame (rip cs rflags rsp ss) is iretq's */
+	iretq
 
 /* Xen PV. The kernel runs in ring 3 in Xen's "kernel mode", where `syscall` is the
  * hypercall instruction, so the app runs in Xen's user mode, on the same page tables (the

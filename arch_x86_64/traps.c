@@ -464,7 +464,9 @@ void trap_dispatch(struct trap_frame *f)
 		interrupt(f);
 		return;
 	}
-	for (const struct extable_entry *e = __extable_start; e < __extable_end; e++) {
+	/* (the kernel's own copy helpers only: an app that jumps to one faults as itself) */
+	for (const struct extable_entry *e = __extable_start;
+	     e < __extable_end && !frame_from_user(f); e++) {
 		if (e->insn == f->rip) {
 			f->rip = e->fixup;
 			f->rax = f->vector;
@@ -586,6 +588,7 @@ const struct arch_ops arch_native = {
 	.app_resume_user = app_resume_user_native,
 	.kernel_cs = SEL_KCODE,
 	.kernel_ss = SEL_KDATA,
+	.user_cs = SEL_UCODE | 3,
 };
 
 const struct arch_ops arch_xenpv = {
@@ -607,6 +610,7 @@ const struct arch_ops arch_xenpv = {
 	.app_resume_user = app_resume_xenpv,
 	.kernel_cs = FLAT_KERNEL_CS & ~3, /* a frame's RPL 0: back to Xen's kernel mode */
 	.kernel_ss = FLAT_KERNEL_SS,
+	.user_cs = FLAT_USER_CS,
 };
 
 const struct arch_ops *arch = &arch_native;

@@ -249,6 +249,13 @@ void hp_exit(struct app_thread *at, int code, bool all)
 	app_leave(&at->ctx, code);
 }
 
+void hp_kill(struct app_thread *at, int sig, const char *why, uint64_t rip)
+{
+	kprintf("hp: %s killed by %s: %s, at rip %#lx (thread %d)\n", at->app->name,
+		sig_names[sig & 31] ? sig_names[sig & 31] : "a signal", why, rip, at->tid);
+	hp_exit(at, 128 + sig, true);
+}
+
 /* Redirects a trap frame of app code to app_leave(ctx, code) on the thread's kernel stack
  * (the CPU mode's kernel selectors: on Xen PV that is also the way back to kernel mode). */
 static void leave_from_frame(struct trap_frame *f, struct app_thread *at, int code)
@@ -264,7 +271,10 @@ static void leave_from_frame(struct trap_frame *f, struct app_thread *at, int co
 /* Some hypervisors do not carry out SYSCALL from ring 3 completely: this machine's KVM
  * (kvm_pvm) jumps to LSTAR with interrupts masked and %rcx/%r11 saved, but leaves CS at
  * ring 3, so fetching the entry faults (seen: #PF at syscall_entry_user, cs 0x23). That
- * fault is the syscall, with everything in its frame: run it here, return by iretq. */
+ * fault is the syscall, with everything in its frame: run it here, return by iretq.
+ * An app can also just jump there. Only SYSCALL clears IF on the way (FMASK), and ring 3
+ * cannot clear it itself (IOPL is 0), so a frame with IF set is that jump: a fault like
+ * any other. The flags the app gets back are its own arithmetic ones, never IOPL. */
 extern char syscall_entry_user[];
 
 static bool syscall_by_fault(struct trap_frame *f)
@@ -291,25 +301,29 @@ static bool syscall_by_fault(struct trap_frame *f)
 	};
 
 	irq_restore(1);
-	long r = hp_syscall(&sf);
+	long r = hp_syscall(&sf); /* (ends the app if sf.rip is outside the user range) */
 
 	irq_save();
 	f->rax = (uint64_t)r;
 	f->rip = sf.rip;
-	f->rflags = (sf.rflags | 0x200) & ~0x100ull;
+	f->rflags = (sf.rflags & RFLAGS_USER) | RFLAGS_IF;
 	return true;
 }
 
 /* arch_app_fault: an exception in the app's own code ends the app with 128 + signal, the
- * way a shell reports a process a signal killed (all its threads, as on Linux). A fault in
- * kernel code is left to panic. */
+ * way a shell reports a process a signal killed (all its threads, as on Linux). An app in
+ * user mode (normal mode; HP mode on Xen PV) owns every fault it takes, wherever its rip
+ * points (it may call into the kernel's half); in ring 0 (HP mode) only a rip below
+ * USER_TOP is the app's. A fault in kernel code is left to panic. */
 static bool app_fault(struct trap_frame *f)
 {
 	struct app_thread *at = cur_thread();
+	bool user = frame_from_user(f);
 
-	if (at && f->vector == 14 && (f->cs & 3) == 3 && f->rip == (uint64_t)syscall_entry_user)
+	if (at && user && f->vector == 14 && f->rip == (uint64_t)syscall_entry_user &&
+	    !(f->rflags & RFLAGS_IF))
 		return syscall_by_fault(f);
-	if (!at || f->rip >= USER_TOP)
+	if (!at || (!user && f->rip >= USER_TOP))
 		return false;
 	int sig = f->vector == 14 || f->vector == 13 || f->vector == 12	 ? 11
 		  : f->vector == 6					 ? 4
@@ -401,6 +415,7 @@ static int thread_done(struct app_thread *at, int rc)
 	}
 	mutex_unlock(&a->lock);
 	waitq_wake(&a->done, WAKE_ALL);
+	__atomic_store_n(&at->ended, true, __ATOMIC_RELEASE);
 	return rc;
 }
 
@@ -438,9 +453,18 @@ long hp_clone(struct app_thread *parent, const struct syscall_frame *f, uint64_t
 	mutex_lock(&a->lock, NO_DEADLINE);
 	struct app_thread *at = NULL;
 
-	for (int i = 1; i < APP_THREADS && !at; i++)
-		if (!a->threads[i].app)
-			at = &a->threads[i];
+	/* a free slot, or one whose thread has ended: joined here (it is at most a few
+	 * instructions from its exit), so an app may create threads for ever */
+	for (int i = 1; i < APP_THREADS && !at; i++) {
+		struct app_thread *s = &a->threads[i];
+
+		if (s->app && __atomic_load_n(&s->ended, __ATOMIC_ACQUIRE)) {
+			thread_join(s->t, NO_DEADLINE, NULL);
+			s->app = NULL;
+		}
+		if (!s->app)
+			at = s;
+	}
 	if (!at) {
 		mutex_unlock(&a->lock);
 		return -EAGAIN;
@@ -471,6 +495,7 @@ long hp_clone(struct app_thread *parent, const struct syscall_frame *f, uint64_t
 		mutex_unlock(&a->lock);
 		return -ENOMEM;
 	}
+	a->nthreads++;
 	mutex_unlock(&a->lock);
 	return tid;
 }
@@ -593,12 +618,17 @@ int hp_main(const struct boot_info *bi)
 		return -1;
 	}
 	struct start s = {bi, img, len};
+	struct mm_stats before, after;
+
+	mm_stats(&before);
 
 	mutex_init(&a->lock);
+	mutex_init(&a->mm_lock);
 	waitq_init(&a->done);
 	waitq_init(&a->sleepers);
 	a->threads[0] = (struct app_thread){.app = a, .tid = 1};
 	a->next_tid = 1;
+	a->nthreads = 1;
 	a->live = 1;
 	arch_app_fault = app_fault;
 	arch_app_interrupt = app_interrupt;
@@ -608,19 +638,18 @@ int hp_main(const struct boot_info *bi)
 		return -1;
 	}
 	waitq_wait(&a->done, all_done, a, NO_DEADLINE);
-	unsigned nthreads = 0;
-
-	for (int i = 0; i < APP_THREADS; i++) {
-		if (a->threads[i].t) {
+	for (int i = 0; i < APP_THREADS; i++)
+		if (a->threads[i].app)
 			thread_join(a->threads[i].t, NO_DEADLINE, NULL);
-			nthreads++;
-		}
-	}
 	arch_app_interrupt = NULL;
 	free_app_memory(a);
 	if (a->status < 0)
 		return -1;
+	mm_stats(&after);
 	kprintf("hp: %s exited with status %d (%lu syscalls, %u threads)\n", a->name, a->status,
-		(unsigned long)a->syscalls, nthreads);
+		(unsigned long)a->syscalls, a->nthreads);
+	/* what the app held must all come back (the hostile tests check it) */
+	kprintf("hp: memory: %lu KiB free before the app, %lu KiB after\n",
+		(unsigned long)before.free_kib, (unsigned long)after.free_kib);
 	return a->status;
 }

@@ -31,7 +31,7 @@ enum fd_kind { FD_FREE, FD_CONSOLE, FD_NULL, FD_SOCKET, FD_FILE };
 struct app_fd {
 	enum fd_kind kind;
 	int sock; /* FD_SOCKET: net/socket.h's descriptor */
-	bool stream, nonblock;
+	bool stream, nonblock, listening;
 	uint16_t local_port;
 	/* FD_FILE: a file (or directory) of the tar image, read-only */
 	const uint8_t *data;
@@ -53,6 +53,7 @@ struct app_thread {
 	uint64_t clear_tid; /* CLONE_CHILD_CLEARTID / set_tid_address: 0 and a wake at exit */
 	uint64_t tls;
 	struct syscall_frame start; /* a clone's registers: it starts by returning from it */
+	bool ended; /* atomic: past thread_done, so `t` can be joined and the slot reused */
 };
 
 struct futex_waiter {
@@ -79,9 +80,11 @@ struct app {
 	unsigned enosys_big_n;
 	bool enosys_big_full;
 	uint64_t rand_state;
-	struct mutex lock; /* threads, fds, memory and futexes */
+	struct mutex lock;    /* threads, fds and futexes */
+	struct mutex mm_lock; /* the memory calls (brk, mmap, munmap, mprotect, madvise) */
 	struct app_thread threads[APP_THREADS];
 	int next_tid;
+	unsigned nthreads; /* threads the app has had, the first one included */
 	int live;	   /* app threads not ended yet; atomic */
 	struct waitq done; /* hp_main waits there for live == 0 */
 	/* exit_group or a fatal fault: every thread ends at its next syscall, interrupt or
@@ -104,6 +107,8 @@ long hp_clone(struct app_thread *parent, const struct syscall_frame *f, uint64_t
 	      uint64_t newsp, uint64_t ptid, uint64_t ctid, uint64_t tls);
 /* ends the calling app thread (SYS_exit), or all of them (exit_group: all = true) */
 void __noreturn hp_exit(struct app_thread *at, int code, bool all);
+/* Ends the whole app as signal `sig` would on Linux (status 128 + sig), saying why. */
+void __noreturn hp_kill(struct app_thread *at, int sig, const char *why, uint64_t rip);
 /* hp/net.c: the socket calls, and poll over every kind of descriptor */
 long hp_socket(struct app *a, uint64_t domain, uint64_t type, uint64_t proto);
 long hp_sock_bind(struct app *a, uint64_t fd, uint64_t addr, uint64_t len);

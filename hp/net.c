@@ -143,7 +143,12 @@ long hp_sock_listen(struct app *a, uint64_t fd, uint64_t backlog)
 {
 	struct app_fd *f = sock_fd(a, fd);
 
-	return f ? sock_listen(f->sock, (int)MIN(backlog, 128)) : -EBADF;
+	if (!f)
+		return -EBADF;
+	long rc = sock_listen(f->sock, (int)MIN(backlog, 128));
+
+	f->listening |= rc == 0;
+	return rc;
 }
 
 long hp_sock_accept(struct app *a, uint64_t fd, uint64_t addr, uint64_t lenp, uint64_t flags)
@@ -229,6 +234,8 @@ long hp_sock_recvfrom(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, ui
 		return -EBADF;
 	if (!app_range(buf, len))
 		return -EFAULT;
+	if (f->listening)
+		return -ENOTCONN; /* (its POLLIN means a connection to accept, not data) */
 	if ((rc = wait_for(a, f, POLLIN)))
 		return rc;
 	size_t n = MIN(len, (uint64_t)BOUNCE_MAX);
@@ -253,7 +260,9 @@ long hp_sock_name(struct app *a, uint64_t fd, uint64_t addr, uint64_t lenp)
 {
 	struct app_fd *f = sock_fd(a, fd);
 
-	return f ? put_addr(addr, lenp, 0, f->local_port) : -EBADF;
+	if (!f)
+		return -EBADF;
+	return addr && lenp ? put_addr(addr, lenp, 0, f->local_port) : -EFAULT;
 }
 
 /* poll over sockets and the console or /dev/null, in slices */

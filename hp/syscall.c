@@ -122,13 +122,37 @@ void hp_fds_init(struct app *a)
 
 int hp_fd_alloc(struct app *a, enum fd_kind k)
 {
-	for (int i = 0; i < APP_FDS; i++) {
+	int fd = -EMFILE;
+
+	/* (threads open and close at once: no descriptor is handed out twice) */
+	mutex_lock(&a->lock, NO_DEADLINE);
+	for (int i = 0; i < APP_FDS && fd < 0; i++) {
 		if (a->fds[i].kind == FD_FREE) {
 			a->fds[i] = (struct app_fd){.kind = k};
-			return i;
+			fd = i;
 		}
 	}
-	return -EMFILE;
+	mutex_unlock(&a->lock);
+	return fd;
+}
+
+/* close: the descriptor is free once, however many threads close it at once; its socket
+ * is closed by the one that freed it (a thread still using it gets -EBADF from there) */
+static long fd_close(struct app *a, uint64_t n)
+{
+	mutex_lock(&a->lock, NO_DEADLINE);
+	struct app_fd *f = n < APP_FDS && a->fds[n].kind != FD_FREE ? &a->fds[n] : NULL;
+	bool sock = f && f->kind == FD_SOCKET;
+	int s = f ? f->sock : -1;
+
+	if (f)
+		f->kind = FD_FREE;
+	mutex_unlock(&a->lock);
+	if (!f)
+		return -EBADF;
+	if (sock)
+		sock_close(s);
+	return 0;
 }
 
 static struct app_fd *fd_get(struct app *a, uint64_t fd)
@@ -428,6 +452,18 @@ static long do_madvise(struct app *a, uint64_t addr, uint64_t len, uint64_t advi
 		if (p)
 			memset(p, 0, PAGE);
 	}
+	return 0;
+}
+
+/* rt_sigaction, rt_sigprocmask and sigaltstack: what they are given (`in`, n bytes) must
+ * be readable, and what they give back (`old`: no handler, an empty mask, no alternate
+ * stack) writable */
+static long do_sig_stub(uint64_t in, uint64_t out, size_t n, const void *old)
+{
+	uint8_t buf[32];
+
+	if ((in && copy_from_app(buf, in, n)) || (out && copy_to_app(out, old, n)))
+		return -EFAULT;
 	return 0;
 }
 
@@ -826,6 +862,36 @@ long hp_syscall(struct syscall_frame *f)
 
 	if (exiting(a))
 		hp_exit(at, a->status, false);
+	if (f->rip >= USER_TOP)
+		hp_kill(at, 11, "its syscall returns outside the user range", f->rip);
+	return r;
+}
+
+/* The memory calls, one at a time per app: two threads unmapping one page must not free
+ * its frame twice, nor one map a page another is unmapping. */
+static long do_memory(struct app *a, uint64_t nr, uint64_t a1, uint64_t a2, uint64_t a3,
+		      uint64_t a4, uint64_t a5, uint64_t a6)
+{
+	long r;
+
+	mutex_lock(&a->mm_lock, NO_DEADLINE);
+	switch (nr) {
+	case SYS_brk:
+		r = do_brk(a, a1);
+		break;
+	case SYS_mmap:
+		r = do_mmap(a, a1, a2, a3, a4, (int64_t)a5, a6);
+		break;
+	case SYS_munmap:
+		r = do_munmap(a, a1, a2);
+		break;
+	case SYS_mprotect:
+		r = do_mprotect(a, a1, a2, a3);
+		break;
+	default: /* SYS_madvise */
+		r = do_madvise(a, a1, a2, a3);
+	}
+	mutex_unlock(&a->mm_lock);
 	return r;
 }
 
@@ -880,12 +946,7 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 		       : fd->kind == FD_NULL ? 0
 					     : -ESPIPE;
 	case SYS_close:
-		if (!(fd = fd_get(a, a1)))
-			return -EBADF;
-		if (fd->kind == FD_SOCKET)
-			sock_close(fd->sock);
-		fd->kind = FD_FREE;
-		return 0;
+		return fd_close(a, a1);
 	case SYS_socket:
 		return hp_socket(a, a1, a2, a3);
 	case SYS_bind:
@@ -947,19 +1008,18 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_poll:
 		return hp_poll(a, a1, a2, (int64_t)(int)a3);
 	case SYS_brk:
-		return do_brk(a, a1);
 	case SYS_mmap:
-		return do_mmap(a, a1, a2, a3, a4, (int64_t)a5, a6);
 	case SYS_munmap:
-		return do_munmap(a, a1, a2);
 	case SYS_mprotect:
-		return do_mprotect(a, a1, a2, a3);
 	case SYS_madvise:
-		return do_madvise(a, a1, a2, a3);
-	case SYS_rt_sigaction:
+		return do_memory(a, f->nr, a1, a2, a3, a4, a5, a6);
+	/* signals are never delivered (hp/README.md); the pointers are still checked */
+	case SYS_rt_sigaction: /* the kernel's struct sigaction: 32 bytes */
+		return do_sig_stub(a2, a3, 32, (uint64_t[4]){0});
 	case SYS_rt_sigprocmask:
-	case SYS_sigaltstack:
-		return 0; /* signals are never delivered (hp/README.md) */
+		return do_sig_stub(a2, a3, 8, (uint64_t[1]){0});
+	case SYS_sigaltstack: /* stack_t: sp, flags (SS_DISABLE: 2), size */
+		return do_sig_stub(a1, a2, 24, (uint64_t[3]){0, 2, 0});
 	case SYS_sched_yield:
 		thread_yield();
 		return 0;
@@ -1015,7 +1075,7 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_set_robust_list:
 		return 0;
 	case SYS_getrlimit:
-		return do_prlimit(0, a1, 0, a2);
+		return a2 ? do_prlimit(0, a1, 0, a2) : -EFAULT;
 	case SYS_prlimit64:
 		return do_prlimit(a1, a2, a3, a4);
 	case SYS_getrandom:

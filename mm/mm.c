@@ -452,6 +452,7 @@ void mm_stack_free(void *top, size_t size)
 }
 
 void (*mm_tlb_kick)(void);
+void (*mm_tlb_yield)(void);
 
 /* App memory: the low half. Every page gets its own zeroed frame. */
 int mm_user_map(uint64_t va, uint64_t n, uint64_t flags)
@@ -476,27 +477,51 @@ int mm_user_map(uint64_t va, uint64_t n, uint64_t flags)
 	return 0;
 }
 
+/* Waits until every online CPU has flushed its TLB past generation g. The kick is sent
+ * again every 64 looks, as a CPU flushes at an IPI (mm_tlb_sync) and a nested hypervisor
+ * may drop one. */
+static void tlb_wait(uint64_t g)
+{
+	for (unsigned n = 0; cpus_flushed_through() < g; n++) {
+		if (n % 64 == 0 && mm_tlb_kick)
+			mm_tlb_kick();
+		if (mm_tlb_yield)
+			mm_tlb_yield();
+		else
+			cpu_relax();
+	}
+}
+
+/* Unmaps and frees app pages. A frame goes back only once no CPU's TLB can still reach it
+ * (another thread of the app may run elsewhere, and would otherwise write into a frame the
+ * kernel has reused): unmap a batch, flush everywhere, then free the batch. This CPU flushes
+ * its whole TLB, so the generation it records covers earlier unmaps too, not only these
+ * pages. */
 void mm_user_unmap(uint64_t va, uint64_t n)
 {
-	bool any = false;
+	uint64_t batch[256];
 
-	for (uint64_t i = 0; i < n; i++) {
-		int level;
-		uint64_t e = vm_lookup(va + i * PAGE_SIZE, &level);
+	for (uint64_t i = 0; i < n;) {
+		unsigned nb = 0;
 
-		if (!e || level != 1)
+		for (; i < n && nb < ARRAY_SIZE(batch); i++) {
+			int level;
+			uint64_t e = vm_lookup(va + i * PAGE_SIZE, &level);
+
+			if (!e || level != 1)
+				continue;
+			check(vm_unmap(va + i * PAGE_SIZE, 1), "unmapping app memory");
+			batch[nb++] = pg->entry_pfn(e);
+		}
+		if (!nb)
 			continue;
-		check(vm_unmap(va + i * PAGE_SIZE, 1), "unmapping app memory");
-		mm_frame_free(pg->entry_pfn(e));
-		any = true;
-	}
-	if (!any)
-		return;
-	uint64_t g = __atomic_add_fetch(&tlb_gen, 1, __ATOMIC_ACQ_REL);
+		uint64_t g = __atomic_add_fetch(&tlb_gen, 1, __ATOMIC_ACQ_REL);
 
-	__atomic_store_n(&tlb_seen[arch_cpu_id()], g, __ATOMIC_RELEASE);
-	if (mm_tlb_kick)
-		mm_tlb_kick();
+		mm_tlb_sync();
+		tlb_wait(g);
+		for (unsigned j = 0; j < nb; j++)
+			mm_frame_free(batch[j]);
+	}
 }
 
 int64_t mm_user_root(void)

@@ -36,6 +36,8 @@ void mm_stack_free(void *top, size_t size);
  * asks the other CPUs to do that soon. Nothing waits for them. */
 void mm_tlb_sync(void);
 extern void (*mm_tlb_kick)(void);
+/* (set by the scheduler too: lets others run while an unmap waits for their flushes) */
+extern void (*mm_tlb_yield)(void);
 
 /* App memory (HP mode's low half, below USER_TOP): n zeroed pages at va with PTE flags
  * (0 or a negative error, nothing left mapped on failure); unmapping frees the frames and

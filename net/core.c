@@ -305,6 +305,10 @@ static int rx_thread(void *arg)
 
 int net_flow_add(struct flow *f)
 {
+	/* a flow in the table already: its channel is in use, never reset it */
+	for (unsigned i = 0; i < MAX_FLOWS; i++)
+		if (__atomic_load_n(&flows[i], __ATOMIC_SEQ_CST) == f)
+			return -EEXIST;
 	chan_init(&f->ch);
 	f->drops = 0;
 	for (unsigned i = 0; i < MAX_FLOWS; i++) {

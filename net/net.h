@@ -35,7 +35,7 @@ struct flow {
 	struct sem *poller;  /* also upped after a push while set (sock_poll) */
 	uint64_t drops;	     /* the channel was full */
 };
-int net_flow_add(struct flow *f);
+int net_flow_add(struct flow *f); /* 0, -ENOSPC, or -EEXIST when f is in already */
 /* Takes it out of the table; once this returns the receive threads no longer see it.
  * What is left in the channel is processed. */
 void net_flow_del(struct flow *f);

@@ -30,6 +30,8 @@ struct dgram {
 struct sock {
 	int type;
 	bool used;
+	bool closed;  /* sock_close has begun: every call on it now ends with -EBADF */
+	unsigned gen; /* of the descriptor (index | gen << 8): a stale one never matches */
 	struct sem wake;
 	struct sem *poller;
 	struct flow flow;
@@ -53,9 +55,35 @@ static struct sock socks[MAX_SOCKS];
 static struct mutex table;
 static bool table_ready;
 
+#define SOCK_IDX(s) ((s) & 0xff)
+#define SOCK_GEN(s) ((unsigned)(s) >> 8)
+
+/* A descriptor's socket, while it is open. A thread may still hold it when another closes
+ * it (an app's close racing its recv): the waits below look again with gone() under the
+ * core lock, so they end with -EBADF and never touch what sock_close freed. */
 static struct sock *get(int s)
 {
-	return s >= 0 && s < MAX_SOCKS && socks[s].used ? &socks[s] : NULL;
+	if (s < 0 || SOCK_IDX(s) >= MAX_SOCKS)
+		return NULL;
+	struct sock *k = &socks[SOCK_IDX(s)];
+
+	return k->used && !k->closed && k->gen == SOCK_GEN(s) ? k : NULL;
+}
+
+/* (core lock held) */
+static bool gone(const struct sock *k, int s)
+{
+	return !k->used || k->closed || k->gen != SOCK_GEN(s);
+}
+
+/* takes the core lock for a socket that is still open: 0, or -EBADF without the lock */
+static int lock_open(const struct sock *k, int s)
+{
+	net_lock();
+	if (!gone(k, s))
+		return 0;
+	net_unlock();
+	return -EBADF;
 }
 
 static void wake(struct sock *k)
@@ -99,6 +127,8 @@ static int lwip_err(err_t e)
 
 static int flow_on(struct sock *k, uint8_t proto, uint16_t lport, uint32_t rip, uint16_t rport)
 {
+	if (k->flow_on)
+		return -EINVAL; /* the flow is in the table: its key must not change under it */
 	k->flow.proto = proto;
 	k->flow.lport = lwip_htons(lport);
 	k->flow.rip = rip ? lwip_htonl(rip) : 0;
@@ -195,7 +225,7 @@ static err_t tcp_accept_cb(void *arg, struct tcp_pcb *newpcb, err_t err)
 		tcp_abort(newpcb);
 		return ERR_ABRT;
 	}
-	struct sock *c = &socks[n];
+	struct sock *c = &socks[SOCK_IDX(n)];
 
 	c->tcp = newpcb;
 	c->connected = true;
@@ -220,12 +250,15 @@ static int alloc(int type)
 	mutex_lock(&table, NO_DEADLINE);
 	for (int i = 0; i < MAX_SOCKS; i++) {
 		if (!socks[i].used) {
+			unsigned gen = (socks[i].gen + 1) & 0x7fffff;
+
 			memset(&socks[i], 0, sizeof(socks[i]));
 			socks[i].used = true;
+			socks[i].gen = gen;
 			socks[i].type = type;
 			sem_init(&socks[i].wake, 0);
 			mutex_unlock(&table);
-			return i;
+			return i | (int)(gen << 8);
 		}
 	}
 	mutex_unlock(&table);
@@ -242,7 +275,7 @@ int sock_socket(int type)
 
 	if (s < 0)
 		return s;
-	struct sock *k = &socks[s];
+	struct sock *k = &socks[SOCK_IDX(s)];
 
 	net_lock();
 	if (type == SOCK_DGRAM) {
@@ -281,7 +314,15 @@ int sock_bind(int s, uint32_t ip, uint16_t port)
 	if (!k)
 		return -EBADF;
 	ip_addr_set_ip4_u32(&a, lwip_htonl(ip));
-	net_lock();
+	if (lock_open(k, s))
+		return -EBADF;
+	/* bound already (by bind, or by a send that picked a port): EINVAL, as on Linux;
+	 * lwIP would move the pcb, and the socket's flow would be added a second time */
+	if (k->flow_on || (k->type == SOCK_DGRAM ? k->udp->local_port
+						  : !k->tcp || k->tcp->local_port)) {
+		net_unlock();
+		return -EINVAL;
+	}
 	if (k->type == SOCK_DGRAM)
 		e = udp_bind(k->udp, &a, port);
 	else
@@ -302,7 +343,8 @@ int sock_listen(int s, int backlog)
 
 	if (!k || k->type != SOCK_STREAM)
 		return k ? -EOPNOTSUPP : -EBADF;
-	net_lock();
+	if (lock_open(k, s))
+		return -EBADF;
 	struct tcp_pcb *l = k->tcp ? tcp_listen_with_backlog(k->tcp, (u8_t)MIN(backlog, 255)) : NULL;
 
 	if (l) {
@@ -327,10 +369,11 @@ int sock_accept(int s, uint32_t *ip, uint16_t *port)
 	until = deadline(k);
 	for (;;) {
 		net_drain(&k->flow);
-		net_lock();
+		if (lock_open(k, s))
+			return -EBADF;
 		if (k->ah != k->at) {
 			int n = k->acq[k->ah % ACCEPT_Q];
-			struct sock *c = &socks[n];
+			struct sock *c = &socks[SOCK_IDX(n)];
 
 			k->ah++;
 			if (c->tcp)
@@ -358,7 +401,8 @@ int sock_connect(int s, uint32_t ip, uint16_t port)
 		return -EBADF;
 	ip_addr_set_ip4_u32(&a, lwip_htonl(ip));
 	if (k->type == SOCK_DGRAM) {
-		net_lock();
+		if (lock_open(k, s))
+			return -EBADF;
 		e = udp_connect(k->udp, &a, port);
 		uint16_t lport = k->udp->local_port;
 
@@ -367,7 +411,8 @@ int sock_connect(int s, uint32_t ip, uint16_t port)
 			return lwip_err(e);
 		return k->flow_on ? 0 : flow_on(k, 17, lport, 0, 0);
 	}
-	net_lock();
+	if (lock_open(k, s))
+		return -EBADF;
 	e = k->tcp ? tcp_connect(k->tcp, &a, port, tcp_connected_cb) : ERR_CLSD;
 	uint16_t lport = k->tcp ? k->tcp->local_port : 0;
 
@@ -397,11 +442,14 @@ long sock_send(int s, const void *buf, size_t len)
 		return -EBADF;
 	if (k->type == SOCK_DGRAM)
 		return sock_sendto(s, buf, len, 0, 0);
+	if (k->listening)
+		return -EPIPE; /* (k->tcp is lwIP's smaller listen pcb: no send buffer) */
 	uint64_t until = deadline(k);
 
 	while (done < len) {
 		net_drain(&k->flow);
-		net_lock();
+		if (lock_open(k, s))
+			return done ? (long)done : -EBADF;
 		if (!k->tcp || k->err) {
 			net_unlock();
 			return done ? (long)done : k->err ? k->err : -ENOTCONN;
@@ -446,11 +494,14 @@ long sock_recv(int s, void *buf, size_t len)
 		return -EBADF;
 	if (k->type == SOCK_DGRAM)
 		return sock_recvfrom(s, buf, len, NULL, NULL);
+	if (k->listening)
+		return -ENOTCONN; /* as on Linux: a listening socket has no data */
 	uint64_t until = deadline(k);
 
 	for (;;) {
 		net_drain(&k->flow);
-		net_lock();
+		if (lock_open(k, s))
+			return -EBADF;
 		if (k->rx) {
 			u16_t n = pbuf_copy_partial(k->rx, buf, (u16_t)MIN(len, 0xffffu), 0);
 
@@ -483,7 +534,8 @@ long sock_sendto(int s, const void *buf, size_t len, uint32_t ip, uint16_t port)
 		return ip ? -EISCONN : sock_send(s, buf, len);
 	if (len > 0xffff - 28)
 		return -EMSGSIZE;
-	net_lock();
+	if (lock_open(k, s))
+		return -EBADF;
 	struct pbuf *p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)len, PBUF_RAM);
 	err_t e;
 
@@ -523,7 +575,8 @@ long sock_recvfrom(int s, void *buf, size_t len, uint32_t *ip, uint16_t *port)
 
 	for (;;) {
 		net_drain(&k->flow);
-		net_lock();
+		if (lock_open(k, s))
+			return -EBADF;
 		if (k->qh != k->qt) {
 			struct dgram d = k->q[k->qh % UDP_Q];
 
@@ -550,6 +603,11 @@ int sock_close(int s)
 
 	if (!k)
 		return -EBADF;
+	/* one closer wins (two threads may close one descriptor at once) */
+	if (lock_open(k, s))
+		return -EBADF;
+	k->closed = true;
+	net_unlock();
 	if (k->flow_on)
 		net_flow_del(&k->flow);
 	net_lock();
@@ -565,14 +623,18 @@ int sock_close(int s)
 		if (tcp_close(k->tcp) != ERR_OK)
 			tcp_abort(k->tcp);
 	}
+	k->udp = NULL;
+	k->tcp = NULL;
 	while (k->qh != k->qt)
 		pbuf_free(k->q[k->qh++ % UDP_Q].p);
 	if (k->rx)
 		pbuf_free(k->rx);
+	k->rx = NULL;
 	unsigned pending[ACCEPT_Q], np = 0;
 
 	while (k->ah != k->at)
 		pending[np++] = (unsigned)k->acq[k->ah++ % ACCEPT_Q];
+	wake(k); /* a thread waiting on it looks again and finds it closed */
 	net_unlock();
 	for (unsigned i = 0; i < np; i++) /* connections nobody accepted */
 		sock_close((int)pending[i]);
@@ -588,7 +650,8 @@ int sock_describe(int s, char *buf, size_t size)
 
 	if (!k)
 		return ksnprintf(buf, size, "socket %d: not open", s);
-	net_lock();
+	if (lock_open(k, s))
+		return ksnprintf(buf, size, "socket %d: closed", s);
 	int n = ksnprintf(buf, size, "socket %d: flow %s (%u queued, %lu dropped), err %d, fin %d, "
 			  "rx %u bytes", s, k->flow_on ? "on" : "off",
 			  k->flow_on ? k->flow.ch.tail - k->flow.ch.head : 0, k->flow.drops, k->err,
@@ -661,22 +724,27 @@ int sock_poll(struct sock_pollfd *fds, unsigned n, int timeout_ms)
 			}
 			if (k->flow_on)
 				net_drain(&k->flow);
-			net_lock();
-			fds[i].revents = ready(k, fds[i].events);
-			net_unlock();
+			if (lock_open(k, fds[i].fd)) {
+				fds[i].revents = POLLERR; /* closed meanwhile */
+			} else {
+				fds[i].revents = ready(k, fds[i].events);
+				net_unlock();
+			}
 			count += fds[i].revents != 0;
 		}
 		if (count || clock_ns() >= until)
 			break;
 		sem_down(&ps, until);
 	}
-	for (unsigned i = 0; i < n; i++) {
-		struct sock *k = get(fds[i].fd);
+	/* (every socket that may still point at ps, open or closed meanwhile) */
+	for (unsigned i = 0; i < MAX_SOCKS; i++) {
+		struct sem *p = &ps;
 
-		if (k) {
-			__atomic_store_n(&k->poller, NULL, __ATOMIC_RELEASE);
-			__atomic_store_n(&k->flow.poller, NULL, __ATOMIC_RELEASE);
-		}
+		__atomic_compare_exchange_n(&socks[i].poller, &p, NULL, false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_ACQUIRE);
+		p = &ps;
+		__atomic_compare_exchange_n(&socks[i].flow.poller, &p, NULL, false,
+					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 	}
 	/* ps lives on this stack: wake() runs under the core lock, so once we have held it no
 	 * callback can touch ps; the barrier does the same for the receive threads */

@@ -844,6 +844,7 @@ void sched_init(void)
 	panic_thread_name = current_name;
 	preempt_point = preempt_now;
 	mm_tlb_kick = tlb_kick;
+	mm_tlb_yield = thread_yield;
 	strlcpy(main_thread.name, "main", sizeof(main_thread.name));
 	cpu_sched_init(0, &main_thread);
 	struct thread *idle = new_thread("idle0", 0);
