@@ -524,6 +524,66 @@ HP_SKIP = {"kvm": "this KVM (kvm_pvm) emulates guest ring 0 and stops the VM at 
                   "first SSE instruction (PLATFORM.md)"}
 
 
+def kernel_symbol(name):
+    """the address of a symbol of build/amphi.elf (extable: the first instruction of its
+    exception table, a copy helper's)"""
+    elf = os.path.join(BUILD, "amphi.elf")
+    if name == "extable":  # the first entry's instruction: a quad at __extable_start
+        at = kernel_symbol("__extable_start")
+        dump = subprocess.run(["objdump", "-s", "--start-address=%#x" % at,
+                               "--stop-address=%#x" % (at + 8), elf],
+                              capture_output=True, text=True, check=True).stdout
+        words = re.search(r"^ [0-9a-f]+ ([0-9a-f]{8}) ([0-9a-f]{8})", dump, re.M).groups()
+        return int.from_bytes(bytes.fromhex("".join(words)), "little")
+    out = subprocess.run(["nm", elf], capture_output=True,
+                         text=True, check=True).stdout
+    m = re.search(r"^([0-9a-f]+) \w %s$" % re.escape(name), out, re.M)
+    if not m:
+        raise SystemExit("run.py: no symbol %s in build/amphi.elf" % name)
+    return int(m.group(1), 16)
+
+
+def eval_hostile(status, *required, memory=False):
+    """An attack from a normal-mode app (apps/hostile.c): it ended with `status` (139: its
+    death by SIGSEGV), printed the required lines, never what says an attack worked, and the
+    kernel lived on to report it and shut down cleanly. memory: what the app held all came
+    back (the kernel's free memory before and after the app, within a few pages)."""
+    def evaluate(cell, out):
+        got, got_status = app_output(out.lines, "hostile")
+        problems = [
+            "" if got_status == status else "app status %s, expected %d" % (got_status, status),
+            expect_exit(out, status if status <= 127 else 1),
+        ] + ["" if find(out.lines, rx) else "no line matching %r" % rx for rx in required]
+        problems += ["the attack worked: " + l for l in got
+                     if re.search(r"ESCAPED|SURVIVED|ACCEPTED", l)]
+        mem = find(out.lines, r"^hp: memory: (\d+) KiB free before the app, (\d+) KiB after")
+        if memory and not mem:
+            problems.append("no memory line")
+        elif memory and int(mem.group(1)) - int(mem.group(2)) > HOSTILE_SLACK_KIB:
+            problems.append("%d KiB did not come back after the app" %
+                            (int(mem.group(1)) - int(mem.group(2))))
+        return judge(problems, "status %d%s" % (status, "; memory %s KiB free before, %s after"
+                                                % mem.groups() if mem else ""))
+    return evaluate
+
+
+# what may stay allocated after an app (a few pages: heap pages the kernel keeps)
+HOSTILE_SLACK_KIB = 16
+
+
+def hostile_test(name, args, status, *required, net=False, memory=False):
+    """nm_attack_*: apps/hostile.c in normal mode (and hp_attack_* where meaningful)"""
+    ev = eval_hostile(status, *required, memory=memory)
+    t = Test(name, "ip=%s/24" % GUEST_IP if net else "", ev, app="hostile", app_args=args,
+             mode="normal", timeout={"qemu": 120, "xen": 150}, virtio="net" if net else "",
+             host="ping", rig="ping" if net else "")
+    ev.test = t
+    return t
+
+
+KILLED = r"^hp: hostile killed by SIGSEGV: "
+
+
 def app_test(name, app, args, *required, timeout=None, net="", kvm_args=None, mode="hp",
              tar="", skip=None):
     """An app test (HP mode, or normal: ring 3). net="udp" or "http": with a NIC, and that
@@ -589,7 +649,9 @@ class Test:
         return int(m.group(1)) if m else 10000
 
     def app_words_for(self, cell):
-        return (self.app_args_by or {}).get(cell.platform, self.app_args)
+        words = (self.app_args_by or {}).get(cell.platform, self.app_args)
+        # {sym:NAME}: the address of one of the kernel's symbols (the hostile tests')
+        return re.sub(r"\{sym:(\w+)\}", lambda m: "%#x" % kernel_symbol(m.group(1)), words)
 
     def cmdline_for(self, cell):
         words = [self.cmdline, (self.extra or {}).get(cell.platform, ""), cell.cmdline]
@@ -762,6 +824,40 @@ TESTS += app_tests("hp_", "hp") + [
              # (natively a protection fault; on Xen PV the app's root has no kernel half)
              r"^hp: fault killed by SIGSEGV: page fault \(#PF\) at rip 0x[0-9a-f]+, address 0xffffffff80100000 \((protection|not present), user",
              mode="normal"),
+    # hardening: a hostile app in ring 3 gets errors or dies by a signal, never more
+    # a jump to the syscall entry with SYSCALL's registers made up (IOPL 3 in %r11) is a
+    # fault, not a syscall (nor a raise of the app's I/O rights); so with a non-canonical
+    # %rcx; a call into the kernel's text ends the app, not the kernel
+    hostile_test("nm_attack_entry", "entry {sym:syscall_entry_user}", 139, KILLED),
+    hostile_test("nm_attack_entry_nc", "entry_nc {sym:syscall_entry_user}", 139, KILLED),
+    hostile_test("nm_attack_call", "call {sym:hp_syscall}", 139, KILLED),
+    hostile_test("nm_attack_extable", "call {sym:extable}", 139, KILLED),
+    # syscall in the top user page returns by iretq; in the last bytes it would return to a
+    # non-canonical address: the app dies, the kernel does not
+    hostile_test("nm_attack_systop", "systop", 139,
+                 r"^hostile: syscall at 0x7fffffffeffe came back: 1$",
+                 r"^hp: hostile killed by SIGSEGV: its syscall returns outside the user range, at rip 0x800000000000"),
+    # bad pointers to every call that takes one: all refused
+    hostile_test("nm_attack_badptr", "badptr", 0, r"^hostile: badptr: (\d+) calls, \1 refused$",
+                 net=True),
+    # exhaustion: threads (slots reused), descriptors, memory; all of it comes back
+    # (threads and memory also print the memory line; what stays is the app half's page
+    # tables, not returned yet: issue 14)
+    hostile_test("nm_attack_threads", "threads", 0, r"^hostile: threads: 300 created and joined$"),
+    hostile_test("nm_attack_fds", "fds", 0, r"^hostile: fds: EMFILE after the same count in 3 rounds$",
+                 memory=True),
+    hostile_test("nm_attack_memory", "memory", 0,
+                 r"^hostile: memory: ENOMEM reached, the same each round$"),
+    # socket misuse: a second bind, 100 binds of closed sockets, send/recv when listening
+    hostile_test("nm_attack_sockets", "sockets", 0, r"^hostile: a second bind: Invalid argument$",
+                 r"^hostile: 100 sockets bound and closed: 100 binds worked$",
+                 r"^hostile: send on a listening socket: Broken pipe$",
+                 r"^hostile: recv on a listening socket: (Socket|Transport endpoint is) not connected$",
+                 net=True),
+    # threads racing close/close, socket/socket, close/recv, munmap/munmap
+    hostile_test("nm_attack_race", "race", 0, r"^hostile: close/close: 200 closed, 200 EBADF of 400$",
+                 r"^hostile: socket/socket: 0 descriptors handed out twice$",
+                 r"^hostile: munmap/munmap: 200 rounds$", net=True),
 ]
 
 
