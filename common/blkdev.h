@@ -58,5 +58,10 @@ void blkdev_complete(struct blkdev *d, struct blk_req *r, int status);
  * complete, so buf must stay valid: callers pass buffers that live on). */
 int blk_sync(struct blkdev *d, enum blk_op op, uint64_t sector, uint32_t count, void *buf,
 	     uint64_t deadline);
+/* blk_sync for a buf inside `block`, from kmalloc, that the caller would free on an error:
+ * on -ETIMEDOUT the block is no longer the caller's, and is freed once the request has
+ * completed (never, if it never does). On any other return it is still the caller's. */
+int blk_sync_or_free(struct blkdev *d, enum blk_op op, uint64_t sector, uint32_t count, void *buf,
+		     uint64_t deadline, void *block);
 
 #endif

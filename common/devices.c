@@ -80,13 +80,16 @@ void pkt_free(struct pkt *p)
 struct sync_req {
 	struct blk_req r;
 	struct sem done;
-	int refs; /* the waiter and the completion: whoever is last frees it */
+	int refs;     /* the waiter and the completion: whoever is last frees it */
+	void *orphan; /* the heap block holding r.buf, given up by a waiter that timed out */
 };
 
 static void put(struct sync_req *s)
 {
-	if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0)
+	if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		kfree(s->orphan);
 		kfree(s);
+	}
 }
 
 static void sync_done(struct blk_req *r)
@@ -118,8 +121,8 @@ void blkdev_complete(struct blkdev *d, struct blk_req *r, int status)
 	r->done(r);
 }
 
-int blk_sync(struct blkdev *d, enum blk_op op, uint64_t sector, uint32_t count, void *buf,
-	     uint64_t deadline)
+int blk_sync_or_free(struct blkdev *d, enum blk_op op, uint64_t sector, uint32_t count, void *buf,
+		     uint64_t deadline, void *block)
 {
 	struct sync_req *s = kcalloc(1, sizeof(*s));
 
@@ -138,6 +141,14 @@ int blk_sync(struct blkdev *d, enum blk_op op, uint64_t sector, uint32_t count, 
 	rc = sem_down(&s->done, deadline);
 	if (!rc)
 		rc = s->r.status;
+	else
+		s->orphan = block; /* the request may still fill it: the last put frees it */
 	put(s);
 	return rc;
+}
+
+int blk_sync(struct blkdev *d, enum blk_op op, uint64_t sector, uint32_t count, void *buf,
+	     uint64_t deadline)
+{
+	return blk_sync_or_free(d, op, sector, count, buf, deadline, NULL);
 }

@@ -150,6 +150,12 @@ static int run(int n, void (*fn)(int id, void *arg), void *arg)
 	return held;
 }
 
+/* run(), for tests elsewhere of code that waits on sync.c (common/devices_test.c) */
+int sync_test_run(int n, void (*fn)(int id, void *arg), void *arg)
+{
+	return run(n, fn, arg);
+}
+
 #define SECS(n) (now_ns() + (n) * 1000000000ull)
 
 static struct sem ping, pong;
