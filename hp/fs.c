@@ -54,9 +54,16 @@ long hp_fs_load_disk(const char *app_name)
 	}
 	for (size_t off = 0; off < len; off += chunk) {
 		uint32_t n = (uint32_t)MIN((size_t)chunk, len - off);
-		int rc = blk_sync(d, BLK_READ, off / d->sector_size, n / d->sector_size, buf + off,
-				  clock_ns() + 30000000000ull);
+		/* on a timeout buf is the request's: the disk may still write into it */
+		int rc = blk_sync_or_free(d, BLK_READ, off / d->sector_size, n / d->sector_size,
+					  buf + off, clock_ns() + 30000000000ull, buf);
 
+		if (rc == -ETIMEDOUT) {
+			kprintf("hp: %s: %s did not answer a read at byte %lu in 30 s (its buffer "
+				"is freed if it ever does)\n",
+				app_name, d->name, (unsigned long)off);
+			return rc;
+		}
 		if (rc) {
 			kprintf("hp: %s: reading %s at byte %lu failed (%d)\n", app_name, d->name,
 				(unsigned long)off, rc);
