@@ -56,18 +56,18 @@ struct arch_ops {
 	int (*app_resume_user)(const struct syscall_frame *f, struct app_ctx *ctx,
 			       uint64_t *entry_stack);
 	uint64_t kernel_cs, kernel_ss;
-	uint64_t user_cs; /* an app's code selector in user mode (ring 3) */
 };
 
 
 extern const struct arch_ops *arch;
 extern const struct arch_ops arch_native, arch_xenpv;
 
-/* whether a trap frame interrupted user mode (by selector, not RPL: a Xen PV kernel runs
- * in ring 3 too) */
+/* whether a trap frame interrupted user mode: its RPL. (A Xen PV kernel runs in ring 3
+ * too, on the same 64-bit selector as its user mode, but Xen presents a kernel-mode frame
+ * with RPL 0, which is also how iret goes back to kernel mode: kernel_cs.) */
 static inline bool frame_from_user(const struct trap_frame *f)
 {
-	return (f->cs & 0xfffc) == (arch->user_cs & 0xfffc);
+	return (f->cs & 3) == 3;
 }
 
 /* Exception table: a faulting instruction listed here resumes at its fixup address with

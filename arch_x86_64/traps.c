@@ -588,7 +588,6 @@ const struct arch_ops arch_native = {
 	.app_resume_user = app_resume_user_native,
 	.kernel_cs = SEL_KCODE,
 	.kernel_ss = SEL_KDATA,
-	.user_cs = SEL_UCODE | 3,
 };
 
 const struct arch_ops arch_xenpv = {
@@ -610,7 +609,6 @@ const struct arch_ops arch_xenpv = {
 	.app_resume_user = app_resume_xenpv,
 	.kernel_cs = FLAT_KERNEL_CS & ~3, /* a frame's RPL 0: back to Xen's kernel mode */
 	.kernel_ss = FLAT_KERNEL_SS,
-	.user_cs = FLAT_USER_CS,
 };
 
 const struct arch_ops *arch = &arch_native;
