@@ -3,8 +3,10 @@
  * One tx and one rx ring, one event channel. Receive is copy mode: we post a granted page
  * per buffer, the backend copies a frame into it. Transmit grants each packet's page read-
  * only; completions are reaped by the next xmit or poll, so sending costs no interrupt. Every
- * response is checked (id, status, offset + length within the page) before use; a bad one
- * is dropped and counted.
+ * response is copied out of the shared ring once and checked there (id posted and not yet
+ * answered, status, offset + length within the page) before use; a bad one is dropped and
+ * counted. A response index beyond our requests means the backend lies about the ring
+ * itself: the device stops (reported once) until the backend connects again.
  *
  * The connection follows the backend's state (xenbus): InitWait -> we connect; Closing or
  * Closed, or our node removed (xl network-detach) -> we disconnect, fail what is in flight
@@ -66,6 +68,7 @@ struct nf {
 	uint16_t rx_free[RX_SIZE];
 	unsigned rx_nfree;
 	bool rx_skip_extra;
+	bool broken; /* the backend lied about a ring's indexes: nothing it says is taken */
 	unsigned connects;
 	char info[128];
 };
@@ -89,6 +92,26 @@ static void end_pkt_grant(int ref, struct pkt *p)
 	kfree(p);
 }
 
+/* With the lock held. Whether the backend's response index `prod` is one it may show: each
+ * response answers one request we pushed (xen/io/ring.h), so it cannot pass req_prod. One
+ * that does is a backend lying about the ring, whose slots beyond our requests are not
+ * responses at all: we take nothing more from it, and the device stays down (counted,
+ * reported once) until the backend connects again. */
+static bool index_ok(struct nf *nf, const char *ring, RING_IDX prod, RING_IDX cons, RING_IDX req)
+{
+	if (prod - cons <= req - cons)
+		return true;
+	nf->nd.st.rx_bad++;
+	if (!nf->broken)
+		kprintf("netfront: %s: %s response index %u is past our requests (answered %u, "
+			"requested %u): the backend lies about the ring; the device stops until "
+			"it connects again\n",
+			nf->nd.name, ring, prod, cons, req);
+	nf->broken = true;
+	nf->nd.link_up = false;
+	return false;
+}
+
 /* ---- transmit */
 
 static void reap_tx(struct nf *nf)
@@ -96,21 +119,21 @@ static void reap_tx(struct nf *nf)
 	RING_IDX rp = nf->tx.sring->rsp_prod;
 
 	xen_rmb(); /* the responses before the index that covers them */
-	if (rp - nf->tx.rsp_cons > TX_SIZE) {
-		nf->nd.st.rx_bad++; /* an impossible index: believe nothing this round */
+	if (!index_ok(nf, "tx", rp, nf->tx.rsp_cons, nf->tx.req_prod_pvt))
 		return;
-	}
 	for (RING_IDX i = nf->tx.rsp_cons; i != rp; i++) {
-		netif_tx_response_t *r = RING_GET_RESPONSE(&nf->tx, i);
-		uint16_t id = r->id;
+		netif_tx_response_t r;
 
-		if (r->status == NETIF_RSP_NULL)
-			continue; /* a slot an extra-info request used */
-		if (id >= TX_SIZE || !nf->tx_pkt[id]) {
+		/* one read of the shared slot: what we check is what we use */
+		RING_COPY_RESPONSE(&nf->tx, i, &r);
+		/* NETIF_RSP_NULL only follows an extra-info request, which we never make */
+		if (r.id >= TX_SIZE || !nf->tx_pkt[r.id] || r.status == NETIF_RSP_NULL) {
 			nf->nd.st.rx_bad++;
 			continue;
 		}
-		if (r->status != NETIF_RSP_OKAY)
+		uint16_t id = r.id;
+
+		if (r.status != NETIF_RSP_OKAY)
 			nf->nd.st.tx_dropped++;
 		end_pkt_grant(nf->tx_ref[id], nf->tx_pkt[id]);
 		nf->tx_pkt[id] = NULL;
@@ -128,6 +151,8 @@ static void tx_watch(struct nf *nf)
 	RING_IDX answered = nf->tx.rsp_cons;
 	uint64_t now;
 
+	if (nf->broken)
+		return;
 	if (answered != nf->tx_seen || nf->tx.req_prod_pvt == answered) {
 		if (nf->tx_stall_since)
 			kprintf("%s: the backend answers transmit requests again, after %lu ms\n",
@@ -163,11 +188,12 @@ static unsigned nf_xmit(struct netdev *d, struct pkt **pkts, unsigned n)
 	int notify;
 
 	mutex_lock(&nf->lock, NO_DEADLINE);
-	if (!nf->connected) {
+	if (nf->connected && !nf->broken)
+		reap_tx(nf);
+	if (!nf->connected || nf->broken) {
 		mutex_unlock(&nf->lock);
 		return 0;
 	}
-	reap_tx(nf);
 	for (; sent < n; sent++) {
 		struct pkt *p = pkts[sent];
 		uint32_t off = p->data - (uint8_t *)p->page;
@@ -238,7 +264,8 @@ static void refill_rx(struct nf *nf)
 		kick(nf);
 }
 
-/* a response's buffer: the packet, or NULL when the response is bad (counted) */
+/* a response's buffer: the packet, or NULL when the response is bad (counted). r is our
+ * copy of the slot: the backend can change the ring under us, not r. */
 static struct pkt *take_rx(struct nf *nf, const netif_rx_response_t *r)
 {
 	uint16_t id = r->id;
@@ -284,7 +311,7 @@ static unsigned nf_poll(struct netdev *d, struct pkt **pkts, unsigned max)
 	int more;
 
 	mutex_lock(&nf->lock, NO_DEADLINE);
-	if (!nf->connected) {
+	if (!nf->connected || nf->broken) {
 		mutex_unlock(&nf->lock);
 		return 0;
 	}
@@ -292,20 +319,20 @@ static unsigned nf_poll(struct netdev *d, struct pkt **pkts, unsigned max)
 		RING_IDX rp = nf->rx.sring->rsp_prod;
 
 		xen_rmb();
-		if (rp - nf->rx.rsp_cons > RX_SIZE) {
-			d->st.rx_bad++;
+		if (!index_ok(nf, "rx", rp, nf->rx.rsp_cons, nf->rx.req_prod_pvt))
 			break;
-		}
 		RING_IDX i = nf->rx.rsp_cons;
 
 		for (; i != rp && n < max; i++) {
-			netif_rx_response_t *r = RING_GET_RESPONSE(&nf->rx, i);
+			netif_rx_response_t r;
 
 			if (nf->rx_skip_extra) {
 				nf->rx_skip_extra = false;
 				continue;
 			}
-			struct pkt *p = take_rx(nf, r);
+			/* one read of the shared slot: what we check is what we use */
+			RING_COPY_RESPONSE(&nf->rx, i, &r);
+			struct pkt *p = take_rx(nf, &r);
 
 			if (p) {
 				pkts[n++] = p;
@@ -319,9 +346,11 @@ static unsigned nf_poll(struct netdev *d, struct pkt **pkts, unsigned max)
 		/* re-arm the event, then look once more: nothing slips in between */
 		RING_FINAL_CHECK_FOR_RESPONSES(&nf->rx, more);
 	} while (more);
-	refill_rx(nf);
-	reap_tx(nf);
-	tx_watch(nf);
+	if (!nf->broken) {
+		refill_rx(nf);
+		reap_tx(nf);
+		tx_watch(nf);
+	}
 	mutex_unlock(&nf->lock);
 	return n;
 }
@@ -352,6 +381,8 @@ static void nf_rings(struct netdev *d, char *buf, unsigned len)
 	mutex_lock(&nf->lock, NO_DEADLINE);
 	if (!nf->connected) {
 		ksnprintf(buf, len, "not connected");
+	} else if (nf->broken) {
+		ksnprintf(buf, len, "stopped: the backend lied about a ring's indexes");
 	} else {
 		const netif_tx_sring_t *t = nf->tx.sring;
 		const netif_rx_sring_t *r = nf->rx.sring;
@@ -513,6 +544,7 @@ static int connect(struct nf *nf)
 	for (unsigned i = 0; i < RX_SIZE; i++)
 		nf->rx_free[nf->rx_nfree++] = RX_SIZE - 1 - i;
 	nf->rx_skip_extra = false;
+	nf->broken = false;
 	nf->tx_seen = 0;
 	nf->tx_quiet_since = nf->tx_stall_since = 0;
 	nf->connected = true;
@@ -547,7 +579,7 @@ static void nf_otherend_changed(struct xenbus_dev *xb)
 			kprintf("%s: connecting to %s failed (%d)\n", nf->nd.name, xb->otherend, rc);
 		break;
 	case XenbusStateConnected:
-		if (nf->connected && !nf->nd.link_up) {
+		if (nf->connected && !nf->broken && !nf->nd.link_up) {
 			nf->nd.link_up = true;
 			kprintf("%s: connected to %s (%s)\n", nf->nd.name, xb->otherend,
 				nf->connects > 1 ? "again" : "first time");
