@@ -1,12 +1,14 @@
 /* netfront: a Xen virtual NIC (xen/io/netif.h) as a struct netdev.
  *
  * One tx and one rx ring, one event channel. Receive is copy mode: we post a granted page
- * per buffer, the backend copies a frame into it. Transmit grants each packet's page read-
- * only; completions are reaped by the next xmit or poll, so sending costs no interrupt. Every
- * response is copied out of the shared ring once and checked there (id posted and not yet
- * answered, status, offset + length within the page) before use; a bad one is dropped and
- * counted. A response index beyond our requests means the backend lies about the ring
- * itself: the device stops (reported once) until the backend connects again.
+ * per buffer (cleared first), the backend copies a frame into it. Transmit grants each
+ * packet's page read-only, with everything in it but the frame cleared (a v1 grant shows
+ * the backend the whole page). Completions are reaped by the next xmit or poll, so sending
+ * costs no interrupt. Every response is copied out of the shared ring once and checked
+ * there (id posted and not yet answered, status, offset + length within the page) before
+ * use; a bad one is dropped and counted. A response index beyond our requests means the
+ * backend lies about the ring itself: the device stops (reported once) until the backend
+ * connects again.
  *
  * The connection follows the backend's state (xenbus): InitWait -> we connect; Closing or
  * Closed, or our node removed (xl network-detach) -> we disconnect, fail what is in flight
@@ -205,6 +207,10 @@ static unsigned nf_xmit(struct netdev *d, struct pkt **pkts, unsigned n)
 			pkt_free(p);
 			continue;
 		}
+		/* A v1 grant covers the whole page (xen/grant_table.h), and the page is not
+		 * cleared when allocated: the backend must find nothing but the frame in it. */
+		memset(p->page, 0, off);
+		memset(p->data + p->len, 0, PAGE_SIZE - off - p->len);
 		int ref = gnttab_grant(nf->xb->otherend_id, xen_gfn(p->page), true);
 
 		if (ref < 0)
@@ -242,6 +248,8 @@ static void refill_rx(struct nf *nf)
 
 		if (!p)
 			break;
+		/* the backend can read all of a page it may write into: none of our old data */
+		memset(p->page, 0, PAGE_SIZE);
 		int ref = gnttab_grant(nf->xb->otherend_id, xen_gfn(p->page), false);
 
 		if (ref < 0) {
