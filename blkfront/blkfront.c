@@ -3,9 +3,14 @@
  * One ring (32 requests of up to 11 pages), one event channel. A request's pages are
  * granted for its duration (read-only for writes). Requests beyond what the ring holds
  * wait in a queue. The event handler only wakes the device's thread, which takes the
- * responses (each checked: id, operation), ends the grants, completes the requests and
- * issues queued ones. Flush is FLUSH_DISKCACHE, or WRITE_BARRIER where that is all the
- * backend offers.
+ * responses (each copied out of the ring once, then checked: id of a request in flight,
+ * operation), ends the grants, completes the requests and issues queued ones. Flush is
+ * FLUSH_DISKCACHE, or WRITE_BARRIER where that is all the backend offers.
+ *
+ * A request's buffer goes back to its caller only once every grant on it has ended: one
+ * the backend still maps keeps the request (and its buffer) with us, counted, until the
+ * backend lets go. A response index past our requests is a backend lying about the ring:
+ * reported, and the device disconnects as if the backend had gone.
  *
  * Connection: InitWait -> ring and keys, Initialised; Connected -> size and features,
  * Connected, and the blkdev is registered (once). Closing/Closed or our node gone -> all
@@ -38,12 +43,22 @@
 #define RING __CONST_RING_SIZE(blkif, PAGE_SIZE)
 #define SECTOR 512
 #define MAX_SEGS BLKIF_MAX_SEGMENTS_PER_REQUEST
+/* A request's id (64 bits in xen/io/blkif.h) is its slot in the low bits and the issue's
+ * sequence number above: a stale or repeated response for an earlier use of the slot does
+ * not match. */
+#define ID_SLOT_BITS 8
+
+#define HELD_RETRY_NS 100000000ull /* how often held requests' grants are tried again */
 
 struct shadow {
 	struct blk_req *req;
+	uint64_t id; /* as on the ring */
 	uint8_t op;
 	uint8_t nsegs;
-	int refs[MAX_SEGS];
+	/* answered or failed, but a grant is still mapped: it completes later, with status */
+	bool held;
+	int status;
+	int refs[MAX_SEGS]; /* -1 once ended */
 };
 
 struct bf {
@@ -60,6 +75,10 @@ struct bf {
 	struct shadow shadow[RING];
 	uint16_t free_ids[RING];
 	unsigned nfree;
+	unsigned nheld; /* shadows held (read without the lock by the thread's wait) */
+	bool held_reported;
+	/* issues so far: the high bits of the next id */
+	uint64_t seq;
 	struct blk_req *queue, **queue_tail; /* waiting for ring space */
 	bool barrier_only;
 	char info[128];
@@ -67,7 +86,72 @@ struct bf {
 
 static unsigned count;
 
-/* Puts r on the ring, or returns false when there is no room now. Lock held. */
+/* Ends the grants of s that are still on. True when none is left: the buffer is ours
+ * again. A grant the backend still maps (xen/grant_table.h: GTF_reading/GTF_writing)
+ * stays, and the buffer with it: the backend could still write into it, or read what
+ * its owner puts there next. */
+static bool end_grants(struct shadow *s)
+{
+	bool all = true;
+
+	for (unsigned k = 0; k < s->nsegs; k++) {
+		if (s->refs[k] < 0)
+			continue;
+		if (gnttab_end(s->refs[k]))
+			s->refs[k] = -1;
+		else
+			all = false;
+	}
+	return all;
+}
+
+/* id's request is over with `status`: it goes back to its caller once its grants end;
+ * until then it is held (its slot too), and retry_held tries again. `lie`: the backend
+ * should not map these pages now (it answered the request, or was never given it), so
+ * holding them is its fault: reported once. Lock held. */
+static void finish(struct bf *bf, uint16_t id, int status, bool lie)
+{
+	struct shadow *s = &bf->shadow[id];
+
+	if (!end_grants(s)) {
+		if (!s->held) {
+			s->held = true;
+			s->status = status;
+			__atomic_store_n(&bf->nheld, bf->nheld + 1, __ATOMIC_RELAXED);
+			bf->bd.st.held++;
+			sem_up(&bf->work); /* its thread now retries on a timer */
+		}
+		if (lie && !bf->held_reported) {
+			bf->held_reported = true;
+			kprintf("blkfront: %s: the backend maps pages of a request it answered or "
+				"never had: the request and its buffer stay with the driver until "
+				"it lets go (reported once, counted in held)\n",
+				bf->bd.name);
+		}
+		return;
+	}
+	struct blk_req *r = s->req;
+
+	if (s->held) {
+		s->held = false;
+		__atomic_store_n(&bf->nheld, bf->nheld - 1, __ATOMIC_RELAXED);
+		status = s->status;
+	}
+	s->req = NULL;
+	bf->free_ids[bf->nfree++] = id;
+	blkdev_complete(&bf->bd, r, status);
+}
+
+/* held requests whose backend has let go since complete now; lock held */
+static void retry_held(struct bf *bf)
+{
+	for (uint16_t id = 0; id < RING && bf->nheld; id++)
+		if (bf->shadow[id].req && bf->shadow[id].held)
+			finish(bf, id, bf->shadow[id].status, false);
+}
+
+/* Puts r on the ring, or returns false when there is no room now (or r is held). Lock
+ * held. */
 static bool issue(struct bf *bf, struct blk_req *r)
 {
 	if (RING_FULL(&bf->ring) || !bf->nfree)
@@ -80,7 +164,8 @@ static bool issue(struct bf *bf, struct blk_req *r)
 
 	s->req = r;
 	s->nsegs = 0;
-	req->id = id;
+	s->id = ++bf->seq << ID_SLOT_BITS | id;
+	req->id = s->id;
 	req->handle = (blkif_vdev_t)bf->xb->devid;
 	req->sector_number = r->sector;
 	if (r->op == BLK_FLUSH) {
@@ -96,11 +181,15 @@ static bool issue(struct bf *bf, struct blk_req *r)
 			int ref = gnttab_grant(bf->xb->otherend_id, xen_gfn(page), r->op == BLK_WRITE);
 
 			if (ref < 0) {
-				for (unsigned k = 0; k < s->nsegs; k++)
-					gnttab_release(s->refs[k], UINT64_MAX);
+				/* out of grants for now: it waits in the queue, unless the
+				 * backend mapped a grant we never told it of */
+				if (!end_grants(s)) {
+					finish(bf, id, -EIO, true);
+					return true;
+				}
 				bf->free_ids[bf->nfree++] = id;
 				s->req = NULL;
-				return false; /* out of grants for now: it waits in the queue */
+				return false;
 			}
 			s->refs[s->nsegs++] = ref;
 			req->seg[i] = (struct blkif_request_segment){ .gref = (grant_ref_t)ref,
@@ -170,36 +259,59 @@ static int bf_submit(struct blkdev *d, struct blk_req *r)
 	return 0;
 }
 
+static int status_of(int16_t rsp_status)
+{
+	if (rsp_status == BLKIF_RSP_OKAY)
+		return 0;
+	return rsp_status == BLKIF_RSP_EOPNOTSUPP ? -EOPNOTSUPP : -EIO;
+}
+
+/* whether rsp (our copy) answers slot id's request: in flight, not answered already, this
+ * very issue of it (not an earlier use of the slot), the same operation */
+static bool in_flight(const struct bf *bf, uint16_t id, const blkif_response_t *rsp)
+{
+	if (id >= RING)
+		return false;
+	const struct shadow *s = &bf->shadow[id];
+
+	return s->req && !s->held && rsp->id == s->id && rsp->operation == s->op;
+}
+
+static void disconnect(struct bf *bf, int status);
+
 /* the device's thread, lock held: completions, then the queue */
 static void take_responses(struct bf *bf)
 {
 	int more;
 
+	retry_held(bf);
 	do {
-		RING_IDX rp = bf->ring.sring->rsp_prod;
+		RING_IDX rp = bf->ring.sring->rsp_prod, cons = bf->ring.rsp_cons;
 
 		xen_rmb();
-		if (rp - bf->ring.rsp_cons > RING) {
-			bf->bd.st.bad_responses++; /* an impossible index: wait for a sane one */
+		/* each response answers one request we pushed (xen/io/ring.h): an index past
+		 * them makes slots we never filled look like responses */
+		if (rp - cons > bf->ring.req_prod_pvt - cons) {
+			bf->bd.st.bad_responses++;
+			kprintf("blkfront: %s: response index %u is past our requests "
+				"(answered %u, requested %u): the backend lies about the ring; "
+				"disconnecting\n",
+				bf->bd.name, rp, cons, bf->ring.req_prod_pvt);
+			disconnect(bf, -EIO);
 			return;
 		}
-		for (RING_IDX i = bf->ring.rsp_cons; i != rp; i++) {
-			blkif_response_t *rsp = RING_GET_RESPONSE(&bf->ring, i);
-			uint64_t id = rsp->id;
+		for (RING_IDX i = cons; i != rp; i++) {
+			blkif_response_t rsp;
 
-			if (id >= RING || !bf->shadow[id].req || rsp->operation != bf->shadow[id].op) {
+			/* one read of the shared slot: what we check is what we use */
+			RING_COPY_RESPONSE(&bf->ring, i, &rsp);
+			uint16_t id = rsp.id & ((1u << ID_SLOT_BITS) - 1);
+
+			if (!in_flight(bf, id, &rsp)) {
 				bf->bd.st.bad_responses++;
 				continue;
 			}
-			struct shadow *s = &bf->shadow[id];
-			struct blk_req *r = s->req;
-
-			for (unsigned k = 0; k < s->nsegs; k++)
-				gnttab_release(s->refs[k], UINT64_MAX);
-			s->req = NULL;
-			bf->free_ids[bf->nfree++] = (uint16_t)id;
-			blkdev_complete(&bf->bd, r, rsp->status == BLKIF_RSP_OKAY ? 0 :
-					rsp->status == BLKIF_RSP_EOPNOTSUPP ? -EOPNOTSUPP : -EIO);
+			finish(bf, id, status_of(rsp.status), true);
 		}
 		bf->ring.rsp_cons = rp;
 		RING_FINAL_CHECK_FOR_RESPONSES(&bf->ring, more);
@@ -212,10 +324,15 @@ static int bf_thread(void *arg)
 	struct bf *bf = arg;
 
 	for (;;) {
-		sem_down(&bf->work, NO_DEADLINE);
+		/* held requests wait on the backend, which need not tell us it let go */
+		bool held = __atomic_load_n(&bf->nheld, __ATOMIC_RELAXED);
+
+		sem_down(&bf->work, held ? clock_ns() + HELD_RETRY_NS : NO_DEADLINE);
 		mutex_lock(&bf->lock, NO_DEADLINE);
 		if (bf->connected)
 			take_responses(bf);
+		else
+			retry_held(bf);
 		mutex_unlock(&bf->lock);
 	}
 	return 0;
@@ -240,31 +357,23 @@ static void close_port(unsigned port)
 	xen_event_channel_op(EVTCHNOP_close, &c);
 }
 
-/* everything in flight or queued fails with -ENODEV; lock held */
-static void disconnect(struct bf *bf)
+/* Everything in flight or queued fails with status (-ENODEV: the backend went away);
+ * in flight, once the backend no longer maps its pages. Lock held. */
+static void disconnect(struct bf *bf, int status)
 {
 	if (!bf->connected && !bf->ring_page)
 		return;
 	bf->connected = false;
 	hal->irq_unbind(&bf->irq);
 	close_port(bf->port);
-	for (unsigned id = 0; id < RING; id++) {
-		struct shadow *s = &bf->shadow[id];
-
-		if (!s->req)
-			continue;
-		for (unsigned k = 0; k < s->nsegs; k++)
-			gnttab_release(s->refs[k], UINT64_MAX);
-		struct blk_req *r = s->req;
-
-		s->req = NULL;
-		blkdev_complete(&bf->bd, r, -ENODEV);
-	}
+	for (uint16_t id = 0; id < RING; id++)
+		if (bf->shadow[id].req && !bf->shadow[id].held)
+			finish(bf, id, status, false);
 	while (bf->queue) {
 		struct blk_req *r = bf->queue;
 
 		bf->queue = r->next;
-		blkdev_complete(&bf->bd, r, -ENODEV);
+		blkdev_complete(&bf->bd, r, status);
 	}
 	bf->queue_tail = &bf->queue;
 	if (bf->ring_page)
@@ -317,13 +426,15 @@ static int connect(struct bf *bf)
 	bf->port = a.port;
 	bf->irq = (struct irq){ .kind = IRQ_EVTCHN, .num = bf->port, .cpu = 0, .fn = bf_event,
 				.arg = bf };
+	/* every slot but those still held for the last backend */
 	bf->nfree = 0;
 	for (unsigned i = 0; i < RING; i++)
-		bf->free_ids[bf->nfree++] = RING - 1 - i;
+		if (!bf->shadow[RING - 1 - i].req)
+			bf->free_ids[bf->nfree++] = RING - 1 - i;
 	if ((rc = hal->irq_bind(&bf->irq)) || (rc = xs_transaction(write_keys, bf, NULL)) ||
 	    (rc = xenbus_switch_state(xb, XenbusStateInitialised))) {
 		bf->connected = true; /* so that disconnect gives everything back */
-		disconnect(bf);
+		disconnect(bf, -ENODEV);
 		return rc;
 	}
 	return 0;
@@ -369,9 +480,10 @@ static void bf_otherend_changed(struct xenbus_dev *xb)
 	int rc;
 
 	mutex_lock(&bf->lock, NO_DEADLINE);
+	retry_held(bf);
 	switch (xb->otherend_state) {
 	case XenbusStateInitWait:
-		disconnect(bf);
+		disconnect(bf, -ENODEV);
 		if (xb->state != XenbusStateInitialising)
 			xenbus_switch_state(xb, XenbusStateInitialising);
 		if ((rc = connect(bf)))
@@ -394,7 +506,7 @@ static void bf_otherend_changed(struct xenbus_dev *xb)
 		break;
 	case XenbusStateClosing:
 	case XenbusStateClosed:
-		disconnect(bf);
+		disconnect(bf, -ENODEV);
 		if (!xb->gone && xb->state != XenbusStateClosed)
 			xenbus_switch_state(xb, XenbusStateClosed);
 		break;
@@ -409,7 +521,7 @@ static void bf_stop(struct xenbus_dev *xb)
 	struct bf *bf = xb->priv;
 
 	mutex_lock(&bf->lock, NO_DEADLINE);
-	disconnect(bf);
+	disconnect(bf, -ENODEV);
 	xenbus_switch_state(xb, XenbusStateClosing);
 	mutex_unlock(&bf->lock);
 }

@@ -212,6 +212,7 @@ void selftest_blk(struct result *r, const struct boot_info *bi)
 	const struct blkdev_stats *s = &d->st;
 
 	EXPECT(r, s->bad_responses == 0, "%lu bad responses", s->bad_responses);
+	EXPECT(r, s->held == 0, "%lu requests held: the device kept their pages", s->held);
 	result_note(r, "host pattern ok, guest pattern written; %u random ops; %lu reads, %lu "
 		       "writes, %lu flushes, %lu errors, %lu kicks, %lu irqs",
 		    ops, s->reads, s->writes, s->flushes, s->errors, s->kicks, s->irqs);

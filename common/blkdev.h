@@ -32,6 +32,8 @@ struct blkdev_ops {
 
 struct blkdev_stats {
 	uint64_t reads, writes, flushes, errors, bad_responses, kicks, irqs;
+	uint64_t held; /* requests whose pages the device still had when they ended: their
+			* completion waited until it let go (blkfront) */
 };
 
 struct blkdev {
