@@ -36,44 +36,10 @@
 #include "sched/sched.h"
 #include "sched/sync.h"
 
-#include <xen/io/netif.h>
+#include "netfront/nf.h"
 
-#include "netfront/check.h"
-
-#define TX_SIZE __CONST_RING_SIZE(netif_tx, PAGE_SIZE)
-#define RX_SIZE __CONST_RING_SIZE(netif_rx, PAGE_SIZE)
 #define RX_FILL 64 /* receive buffers kept posted */
 #define TX_STALL_NS 1000000000ull /* the backend answered no transmit request for this long */
-
-struct nf {
-	struct netdev nd;
-	struct xenbus_dev *xb;
-	struct mutex lock;
-	bool connected;
-	netif_tx_front_ring_t tx;
-	netif_rx_front_ring_t rx;
-	void *tx_page, *rx_page;
-	int tx_ring_ref, rx_ring_ref;
-	unsigned port;
-	struct irq irq;
-	bool irq_on;
-	struct pkt *tx_pkt[TX_SIZE];
-	int tx_ref[TX_SIZE];
-	uint16_t tx_free[TX_SIZE];
-	unsigned tx_nfree;
-	/* the transmit watchdog (tx_watch) */
-	RING_IDX tx_seen;	 /* the backend's answers at the last look */
-	uint64_t tx_quiet_since; /* since then none, with requests waiting; 0: not waiting */
-	uint64_t tx_stall_since; /* a stall was reported (and the backend notified again) */
-	struct pkt *rx_pkt[RX_SIZE];
-	int rx_ref[RX_SIZE];
-	uint16_t rx_free[RX_SIZE];
-	unsigned rx_nfree;
-	bool rx_skip_extra;
-	bool broken; /* the backend lied about a ring's indexes: nothing it says is taken */
-	unsigned connects;
-	char info[128];
-};
 
 static unsigned count;
 
@@ -83,71 +49,12 @@ static void kick(struct nf *nf)
 	nf->nd.st.kicks++;
 }
 
-/* a packet whose grant is over: freed now, or its page when the backend lets go */
-static void end_pkt_grant(int ref, struct pkt *p)
-{
-	if (gnttab_end(ref)) {
-		pkt_free(p);
-		return;
-	}
-	gnttab_release(ref, mm_va_pfn(p->page));
-	kfree(p);
-}
-
-/* With the lock held. Whether the backend's response index `prod` is one it may show: each
- * response answers one request we pushed (xen/io/ring.h), so it cannot pass req_prod. One
- * that does is a backend lying about the ring, whose slots beyond our requests are not
- * responses at all: we take nothing more from it, and the device stays down (counted,
- * reported once) until the backend connects again. */
-static bool index_ok(struct nf *nf, const char *ring, RING_IDX prod, RING_IDX cons, RING_IDX req)
-{
-	if (prod - cons <= req - cons)
-		return true;
-	nf->nd.st.rx_bad++;
-	if (!nf->broken)
-		kprintf("netfront: %s: %s response index %u is past our requests (answered %u, "
-			"requested %u): the backend lies about the ring; the device stops until "
-			"it connects again\n",
-			nf->nd.name, ring, prod, cons, req);
-	nf->broken = true;
-	nf->nd.link_up = false;
-	return false;
-}
-
 /* ---- transmit */
 
-static void reap_tx(struct nf *nf)
-{
-	RING_IDX rp = nf->tx.sring->rsp_prod;
-
-	xen_rmb(); /* the responses before the index that covers them */
-	if (!index_ok(nf, "tx", rp, nf->tx.rsp_cons, nf->tx.req_prod_pvt))
-		return;
-	for (RING_IDX i = nf->tx.rsp_cons; i != rp; i++) {
-		netif_tx_response_t r;
-
-		/* one read of the shared slot: what we check is what we use */
-		RING_COPY_RESPONSE(&nf->tx, i, &r);
-		/* NETIF_RSP_NULL only follows an extra-info request, which we never make */
-		if (r.id >= TX_SIZE || !nf->tx_pkt[r.id] || r.status == NETIF_RSP_NULL) {
-			nf->nd.st.rx_bad++;
-			continue;
-		}
-		uint16_t id = r.id;
-
-		if (r.status != NETIF_RSP_OKAY)
-			nf->nd.st.tx_dropped++;
-		end_pkt_grant(nf->tx_ref[id], nf->tx_pkt[id]);
-		nf->tx_pkt[id] = NULL;
-		nf->tx_free[nf->tx_nfree++] = id;
-	}
-	nf->tx.rsp_cons = rp;
-}
-
-/* With the lock held, after reap_tx. A backend that answers none of our waiting transmit
- * requests for TX_STALL_NS may have missed its notification: it gets another one each
- * second, and the stall is reported (once) with its end, so a backend that stopped taking
- * requests shows in the log rather than as a silent network. */
+/* With the lock held, after netfront_reap_tx. A backend that answers none of our waiting
+ * transmit requests for TX_STALL_NS may have missed its notification: it gets another one
+ * each second, and the stall is reported (once) with its end, so a backend that stopped
+ * taking requests shows in the log rather than as a silent network. */
 static void tx_watch(struct nf *nf)
 {
 	RING_IDX answered = nf->tx.rsp_cons;
@@ -191,7 +98,7 @@ static unsigned nf_xmit(struct netdev *d, struct pkt **pkts, unsigned n)
 
 	mutex_lock(&nf->lock, NO_DEADLINE);
 	if (nf->connected && !nf->broken)
-		reap_tx(nf);
+		netfront_reap_tx(nf);
 	if (!nf->connected || nf->broken) {
 		mutex_unlock(&nf->lock);
 		return 0;
@@ -272,91 +179,20 @@ static void refill_rx(struct nf *nf)
 		kick(nf);
 }
 
-/* a response's buffer: the packet, or NULL when the response is bad (counted). r is our
- * copy of the slot: the backend can change the ring under us, not r. */
-static struct pkt *take_rx(struct nf *nf, const netif_rx_response_t *r)
-{
-	uint16_t id = r->id;
-	enum rx_verdict v = netif_rx_verdict(r, RX_SIZE, id < RX_SIZE && nf->rx_pkt[id], PAGE_SIZE);
-
-	if (v == RX_BAD_ID) {
-		nf->nd.st.rx_bad++;
-		return NULL;
-	}
-	struct pkt *p = nf->rx_pkt[id];
-	int ref = nf->rx_ref[id];
-
-	nf->rx_pkt[id] = NULL;
-	nf->rx_free[nf->rx_nfree++] = id;
-	if (!gnttab_end(ref)) {
-		/* still mapped by the backend: its page stays out of use until it lets go */
-		gnttab_release(ref, mm_va_pfn(p->page));
-		kfree(p);
-		nf->nd.st.rx_bad++;
-		return NULL;
-	}
-	/* one slot per packet (no feature-sg, no GSO), within the page, no error */
-	if (v != RX_OK) {
-		if (r->flags & NETRXF_extra_info)
-			nf->rx_skip_extra = true; /* the next slot is the extra, not a packet */
-		if (v == RX_ERROR)
-			nf->nd.st.rx_dropped++;
-		else
-			nf->nd.st.rx_bad++;
-		pkt_free(p);
-		return NULL;
-	}
-	p->data = (uint8_t *)p->page + r->offset;
-	p->len = r->status;
-	p->flags = r->flags & NETRXF_data_validated ? PKT_CSUM_OK : 0;
-	return p;
-}
-
 static unsigned nf_poll(struct netdev *d, struct pkt **pkts, unsigned max)
 {
 	struct nf *nf = container_of(d, struct nf, nd);
-	unsigned n = 0;
-	int more;
+	unsigned n;
 
 	mutex_lock(&nf->lock, NO_DEADLINE);
 	if (!nf->connected || nf->broken) {
 		mutex_unlock(&nf->lock);
 		return 0;
 	}
-	do {
-		RING_IDX rp = nf->rx.sring->rsp_prod;
-
-		xen_rmb();
-		if (!index_ok(nf, "rx", rp, nf->rx.rsp_cons, nf->rx.req_prod_pvt))
-			break;
-		RING_IDX i = nf->rx.rsp_cons;
-
-		for (; i != rp && n < max; i++) {
-			netif_rx_response_t r;
-
-			if (nf->rx_skip_extra) {
-				nf->rx_skip_extra = false;
-				continue;
-			}
-			/* one read of the shared slot: what we check is what we use */
-			RING_COPY_RESPONSE(&nf->rx, i, &r);
-			struct pkt *p = take_rx(nf, &r);
-
-			if (p) {
-				pkts[n++] = p;
-				d->st.rx_packets++;
-				d->st.rx_bytes += p->len;
-			}
-		}
-		nf->rx.rsp_cons = i;
-		if (n == max)
-			break;
-		/* re-arm the event, then look once more: nothing slips in between */
-		RING_FINAL_CHECK_FOR_RESPONSES(&nf->rx, more);
-	} while (more);
+	n = netfront_take_rx(nf, pkts, max);
 	if (!nf->broken) {
 		refill_rx(nf);
-		reap_tx(nf);
+		netfront_reap_tx(nf);
 		tx_watch(nf);
 	}
 	mutex_unlock(&nf->lock);
@@ -448,14 +284,14 @@ static void disconnect(struct nf *nf)
 	close_port(nf->port);
 	for (unsigned id = 0; id < TX_SIZE; id++) {
 		if (nf->tx_pkt[id]) {
-			end_pkt_grant(nf->tx_ref[id], nf->tx_pkt[id]);
+			netfront_end_pkt_grant(nf->tx_ref[id], nf->tx_pkt[id]);
 			nf->tx_pkt[id] = NULL;
 			nf->nd.st.tx_dropped++;
 		}
 	}
 	for (unsigned id = 0; id < RX_SIZE; id++) {
 		if (nf->rx_pkt[id]) {
-			end_pkt_grant(nf->rx_ref[id], nf->rx_pkt[id]);
+			netfront_end_pkt_grant(nf->rx_ref[id], nf->rx_pkt[id]);
 			nf->rx_pkt[id] = NULL;
 		}
 	}
