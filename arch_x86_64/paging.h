@@ -42,6 +42,9 @@ struct paging_ops {
 		   const uint64_t *vals);
 	/* a zeroed page becomes a page table: PV makes it read-only in every mapping of it */
 	int (*prepare_table)(uint64_t pfn);
+	/* a page table that nothing links any more (and no TLB holds) becomes a plain page
+	 * again: PV maps it writable where prepare_table made it read-only */
+	void (*release_table)(uint64_t pfn);
 	void (*flush_page)(uint64_t va);
 	void (*flush_all)(void);
 	/* the root table (pfn) the kernel starts from: native: a new empty one (from alloc);

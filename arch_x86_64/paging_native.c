@@ -37,6 +37,10 @@ static int native_prepare_table(uint64_t pfn)
 	return 0;
 }
 
+static void native_release_table(uint64_t pfn)
+{
+}
+
 static void native_flush_page(uint64_t va)
 {
 	__asm__ __volatile__("invlpg (%0)" : : "r"(va) : "memory");
@@ -82,6 +86,7 @@ const struct paging_ops paging_native = {
 	.entry_pfn = native_entry_pfn,
 	.set = native_set,
 	.prepare_table = native_prepare_table,
+	.release_table = native_release_table,
 	.flush_page = native_flush_page,
 	.flush_all = native_flush_all,
 	.root = native_root,

@@ -88,6 +88,16 @@ static int xenpv_prepare_table(uint64_t pfn)
 	return 0;
 }
 
+/* The inverse: writable again in both places (Xen refuses while the frame is still a page
+ * table somewhere: then it stays read-only, and the frame only ever holds zeroes to us) */
+static void xenpv_release_table(uint64_t pfn)
+{
+	uint64_t rw = xenpv_entry(pfn, PTE_P | PTE_W | PTE_A | PTE_D | PTE_NX);
+
+	xen_update_va_mapping(KERNEL_VBASE + pfn * PAGE_SIZE, rw, UVMF_INVLPG | UVMF_LOCAL);
+	xen_update_va_mapping(DIRECT_BASE + pfn * PAGE_SIZE, rw, UVMF_INVLPG | UVMF_LOCAL);
+}
+
 static void mmuext(unsigned cmd, uint64_t va)
 {
 	struct mmuext_op op = { .cmd = cmd, .arg1.linear_addr = va };
@@ -138,6 +148,7 @@ const struct paging_ops paging_xenpv = {
 	.entry_pfn = xenpv_entry_pfn,
 	.set = xenpv_set,
 	.prepare_table = xenpv_prepare_table,
+	.release_table = xenpv_release_table,
 	.flush_page = xenpv_flush_page,
 	.flush_all = xenpv_flush_all,
 	.root = xenpv_root,

@@ -373,18 +373,11 @@ static void app_interrupt(struct trap_frame *f)
 		leave_from_frame(f, at, at->app->status);
 }
 
-static void free_app_memory(struct app *a)
+/* Everything the app mapped, wherever it is (MAP_FIXED may have put it anywhere in the
+ * low half), and the page tables under it. */
+static void free_app_memory(void)
 {
-	for (unsigned i = 0; i < a->im.nloads; i++) {
-		const struct elf_load *l = &a->im.loads[i];
-		uint64_t lo = l->vaddr & ~(PAGE - 1);
-
-		mm_user_unmap(lo, (ALIGN_UP(l->vaddr + l->memsz, PAGE) - lo) / PAGE);
-	}
-	mm_user_unmap(a->brk_base, (a->brk_mapped - a->brk_base) / PAGE);
-	if (a->mmap_low)
-		mm_user_unmap(a->mmap_low, (APP_MMAP_TOP - a->mmap_low) / PAGE);
-	mm_user_unmap(APP_STACK_TOP - APP_STACK_SIZE, APP_STACK_SIZE / PAGE);
+	mm_user_unmap_all();
 }
 
 struct start {
@@ -642,7 +635,7 @@ int hp_main(const struct boot_info *bi)
 		if (a->threads[i].app)
 			thread_join(a->threads[i].t, NO_DEADLINE, NULL);
 	arch_app_interrupt = NULL;
-	free_app_memory(a);
+	free_app_memory();
 	if (a->status < 0)
 		return -1;
 	mm_stats(&after);

@@ -478,12 +478,14 @@ int mm_user_map(uint64_t va, uint64_t n, uint64_t flags)
 }
 
 /* Waits until every online CPU has flushed its TLB past generation g. The kick is sent
- * again every 64 looks, as a CPU flushes at an IPI (mm_tlb_sync) and a nested hypervisor
- * may drop one. */
+ * again after 64, 128, 256, ... looks, as a CPU flushes at an IPI (mm_tlb_sync) and a
+ * nested hypervisor may drop one; a fixed rate would flood a slow (nested) vCPU. */
 static void tlb_wait(uint64_t g)
 {
-	for (unsigned n = 0; cpus_flushed_through() < g; n++) {
-		if (n % 64 == 0 && mm_tlb_kick)
+	if (cpus_flushed_through() < g && mm_tlb_kick)
+		mm_tlb_kick();
+	for (unsigned n = 1; cpus_flushed_through() < g; n++) {
+		if (n >= 64 && !(n & (n - 1)) && mm_tlb_kick)
 			mm_tlb_kick();
 		if (mm_tlb_yield)
 			mm_tlb_yield();
@@ -521,6 +523,41 @@ void mm_user_unmap(uint64_t va, uint64_t n)
 		tlb_wait(g);
 		for (unsigned j = 0; j < nb; j++)
 			mm_frame_free(batch[j]);
+	}
+}
+
+void mm_user_unmap_all(void)
+{
+	for (uint64_t va = vm_next_mapped_low(0); va < USER_TOP;) {
+		uint64_t end = va + PAGE_SIZE;
+
+		/* a run of mapped pages, unmapped (and flushed) in one go */
+		while (end < USER_TOP && end - va < (256ull << 12) && vm_next_mapped_low(end) == end)
+			end += PAGE_SIZE;
+		mm_user_unmap(va, (end - va) / PAGE_SIZE);
+		va = vm_next_mapped_low(end);
+	}
+	mm_user_tables_free();
+}
+
+void mm_user_tables_free(void)
+{
+	uint64_t pfns[64];
+	unsigned n;
+
+	while ((n = vm_unlink_empty_low(pfns, ARRAY_SIZE(pfns)))) {
+		/* no CPU may walk them any more (paging-structure caches): as for app frames */
+		uint64_t g = __atomic_add_fetch(&tlb_gen, 1, __ATOMIC_ACQ_REL);
+
+		mm_tlb_sync();
+		tlb_wait(g);
+		for (unsigned i = 0; i < n; i++) {
+			check(pool.f[pfns[i]].state == FRAME_PAGETABLE ? 0 : -EINVAL,
+			      "freeing an app's page table");
+			pg->release_table(pfns[i]);
+			pool.f[pfns[i]].state = FRAME_USED;
+			mm_frame_free(pfns[i]);
+		}
 	}
 }
 

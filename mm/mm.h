@@ -51,6 +51,10 @@ void *mm_user_frame_va(uint64_t va);
  * (for a CPU mode whose user mode has a root of its own: Xen PV). Low-half slots made
  * after this are not in it. Its pfn, or a negative error. */
 int64_t mm_user_root(void);
+/* Frees the page tables of the low half that map nothing any more (after an app). */
+void mm_user_tables_free(void);
+/* Unmaps and frees everything in the low half, then its page tables: the end of an app. */
+void mm_user_unmap_all(void);
 /* Device registers at physical pa, mapped uncached; NULL where the platform has none. */
 void *mm_map_mmio(uint64_t pa, size_t len);
 

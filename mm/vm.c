@@ -190,6 +190,75 @@ int vm_prepare(uint64_t va, uint64_t n)
 	return 0;
 }
 
+uint64_t vm_next_mapped_low(uint64_t va)
+{
+	const uint64_t top = 1ull << 47;
+
+	va &= ~(uint64_t)(PAGE_SIZE - 1);
+	while (va < top) {
+		uint64_t t = vm.root;
+		int l = 4;
+
+		for (; l >= 1; l--) {
+			uint64_t e = table(t)[index_of(va, l)];
+
+			if (!(e & PTE_P))
+				break;
+			if (l == 1 || (e & PTE_PS))
+				return va;
+			t = vm.pg->entry_pfn(e);
+		}
+		/* nothing at this level: on to the next entry's range */
+		uint64_t span = 1ull << (12 + 9 * (l - 1));
+
+		va = (va & ~(span - 1)) + span;
+	}
+	return top;
+}
+
+static bool table_empty(uint64_t t)
+{
+	for (unsigned i = 0; i < 512; i++)
+		if (table(t)[i] & PTE_P)
+			return false;
+	return true;
+}
+
+unsigned vm_unlink_empty_low(uint64_t *pfns, unsigned max)
+{
+	unsigned n = 0;
+
+	for (unsigned i4 = 0; i4 < 256; i4++) {
+		uint64_t e4 = table(vm.root)[i4];
+
+		if (!(e4 & PTE_P))
+			continue;
+		uint64_t t3 = vm.pg->entry_pfn(e4);
+
+		for (unsigned i3 = 0; i3 < 512 && n + 2 <= max; i3++) {
+			uint64_t e3 = table(t3)[i3];
+
+			if (!(e3 & PTE_P) || (e3 & PTE_PS))
+				continue;
+			uint64_t t2 = vm.pg->entry_pfn(e3);
+
+			for (unsigned i2 = 0; i2 < 512 && n + 2 <= max; i2++) {
+				uint64_t e2 = table(t2)[i2];
+
+				if (!(e2 & PTE_P) || (e2 & PTE_PS))
+					continue;
+				uint64_t t1 = vm.pg->entry_pfn(e2);
+
+				if (table_empty(t1) && !set1(t2, i2, 0))
+					pfns[n++] = t1;
+			}
+			if (table_empty(t2) && !set1(t3, i3, 0))
+				pfns[n++] = t2;
+		}
+	}
+	return n;
+}
+
 uint64_t vm_lookup(uint64_t va, int *level)
 {
 	uint64_t t = vm.root;

@@ -27,6 +27,13 @@ int vm_protect(uint64_t va, uint64_t n, uint64_t flags);
 /* Makes sure the 4 KiB-level tables for [va, va + n pages) exist, so that a following
  * vm_map(..., large = false) of that range needs no new page-table frame. */
 int vm_prepare(uint64_t va, uint64_t n);
+/* Unlinks the low half's level-1 and level-2 tables that map nothing (an app's, once its
+ * pages are gone) and puts their frames in pfns (at most max); returns how many. The
+ * caller frees them once no TLB can hold them. The level-3 tables stay (a Xen PV app's
+ * user root links them too). */
+unsigned vm_unlink_empty_low(uint64_t *pfns, unsigned max);
+/* The lowest mapped page at or above va in the low half (USER_TOP when none). */
+uint64_t vm_next_mapped_low(uint64_t va);
 /* The leaf entry mapping va (0 when unmapped), and its level (1: 4 KiB, 2: 2 MiB). */
 uint64_t vm_lookup(uint64_t va, int *level);
 
