@@ -134,13 +134,35 @@ static void systop(void)
 }
 
 /* The top pages are the main thread's stack top (argv, auxv, main's frames): the attack
- * runs on a thread of its own while main waits in the kernel, and ends the app itself. */
+ * runs on a thread of its own once main waits in the kernel for good (a futex nobody wakes,
+ * entered without touching its stack after saying so), and ends the app itself. */
+static volatile int main_parked;
+static int park_word;
+
 static void *systop_thread(void *arg)
 {
 	(void)arg;
+	while (!main_parked)
+		;
+	usleep(100000); /* main is past its last user instruction, in the kernel */
 	systop();
 	say("done\n");
 	exit(0);
+}
+
+static void __attribute__((noreturn)) park_main(void)
+{
+	register long r10 __asm__("r10") = 0; /* no timeout */
+
+	for (;;) {
+		long nr = SYS_futex;
+
+		__asm__ __volatile__("movl $1, %[parked]\n"
+				     "syscall\n"
+				     : [parked] "=m"(main_parked), "+a"(nr)
+				     : "D"(&park_word), "S"(128L /* WAIT_PRIVATE */), "d"(0L), "r"(r10)
+				     : "rcx", "r11", "memory");
+	}
 }
 
 /* ------------------------------------------------------------------------ bad pointers */
@@ -441,7 +463,7 @@ int main(int argc, char **argv)
 		pthread_t t;
 
 		pthread_create(&t, NULL, systop_thread, NULL);
-		pthread_join(t, NULL);
+		park_main();
 	}
 	else if (!strcmp(a, "badptr"))
 		badptr();

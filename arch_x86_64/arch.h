@@ -62,6 +62,26 @@ struct arch_ops {
 extern const struct arch_ops *arch;
 extern const struct arch_ops arch_native, arch_xenpv;
 
+/* SMEP (the kernel never runs a user page) and SMAP (it touches one only between
+ * user_access_begin and _end: the copy helpers), where the CPU has them (native only) */
+extern bool arch_smep, arch_smap;
+/* before the first cpu_init: the command line's `nosmep` / `nosmap` turn them off (a
+ * hypervisor that emulates ring 0 may not know stac/clac: this machine's local KVM stops
+ * the VM at them) */
+void arch_user_guard_options(bool smep, bool smap);
+
+static inline void user_access_begin(void)
+{
+	if (arch_smap)
+		__asm__ __volatile__("stac" ::: "memory");
+}
+
+static inline void user_access_end(void)
+{
+	if (arch_smap)
+		__asm__ __volatile__("clac" ::: "memory");
+}
+
 /* whether a trap frame interrupted user mode: its RPL. (A Xen PV kernel runs in ring 3
  * too, on the same 64-bit selector as its user mode, but Xen presents a kernel-mode frame
  * with RPL 0, which is also how iret goes back to kernel mode: kernel_cs.) */

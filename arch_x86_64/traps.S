@@ -161,6 +161,9 @@ trap_common_native:
 	testb	$3, 24(%rsp)			/* from ring 3 (normal mode): the kernel's GS */
 	jz	1f
 	swapgs
+1:	testb	$1, arch_smap(%rip)		/* SMAP: AC off (an app may have set it; */
+	jz	1f				/* iretq gives the interrupted code its own) */
+	clac
 1:	SAVE_REGS
 	mov	%rsp, %rdi
 	cld

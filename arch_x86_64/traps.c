@@ -108,6 +108,8 @@ static void build_idt(void)
 	idt_app_ptr = (struct desc_ptr){ sizeof(idt_app) - 1, (uint64_t)idt_app };
 }
 
+static bool want_smep = true, want_smap = true;
+
 static void native_cpu_init(struct cpu *c)
 {
 	struct tss *t = &tss[c->id];
@@ -166,7 +168,28 @@ static void native_cpu_init(struct cpu *c)
 	__asm__ __volatile__("mov %0, %%cr0" : : "r"(cr0));
 	__asm__ __volatile__("mov %%cr4, %0" : "=r"(cr4));
 	cr4 |= 0x600; /* OSFXSR, OSXMMEXCPT */
+	/* SMEP and SMAP (CPUID 7.0 EBX bits 7 and 20; CR4 bits 20 and 21): a normal-mode
+	 * app's pages are out of the kernel's reach but through the copy helpers. Every CPU
+	 * decides alike (the same CPUID) */
+	struct cpuid_regs l7 = cpuid(0, 0).eax >= 7 ? cpuid(7, 0) : (struct cpuid_regs){0};
+
+	if ((l7.ebx & (1u << 7)) && want_smep) {
+		cr4 |= 1ull << 20;
+		arch_smep = true;
+	}
+	if ((l7.ebx & (1u << 20)) && want_smap) {
+		cr4 |= 1ull << 21;
+		arch_smap = true;
+	}
 	__asm__ __volatile__("mov %0, %%cr4" : : "r"(cr4));
+}
+
+bool arch_smep, arch_smap;
+
+void arch_user_guard_options(bool smep, bool smap)
+{
+	want_smep = smep;
+	want_smap = smap;
 }
 
 static void native_set_fs_base(uint64_t base)

@@ -116,6 +116,8 @@ static void __noreturn boot_continue(void *arg)
 
 void __noreturn boot_main(struct boot_info *bi)
 {
+	arch_user_guard_options(!cmdline_has(bi->cmdline, "nosmep"),
+				!cmdline_has(bi->cmdline, "nosmap"));
 	arch->cpu_init(&cpus[0]);
 	hal_select(bi);
 	if (bi->error)

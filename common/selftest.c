@@ -120,6 +120,7 @@ static const struct {
 	{ "mm", selftest_mm },
 	{ "mm_wx", selftest_mm_wx },
 	{ "mm_badfree", selftest_mm_badfree },
+	{ "smap", selftest_smap },
 	{ "clock", selftest_clock },
 	{ "timer", selftest_timer },
 	{ "sched", selftest_sched },

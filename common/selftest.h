@@ -34,6 +34,7 @@ void result_note(struct result *r, const char *fmt, ...) __printf(2, 3);
 void selftest_mm(struct result *r, const struct boot_info *bi);
 void selftest_mm_wx(struct result *r, const struct boot_info *bi);
 void selftest_mm_badfree(struct result *r, const struct boot_info *bi);
+void selftest_smap(struct result *r, const struct boot_info *bi);
 void selftest_clock(struct result *r, const struct boot_info *bi);
 void selftest_timer(struct result *r, const struct boot_info *bi);
 void selftest_sched(struct result *r, const struct boot_info *bi);

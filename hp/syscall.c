@@ -48,11 +48,13 @@ static int guarded_copy(void *dst, const void *src, size_t n)
 {
 	uint64_t vec = 0;
 
+	user_access_begin();
 	__asm__ __volatile__("1: rep movsb\n"
 			     "2:\n" EXTABLE(1b, 2b)
 			     : "+a"(vec), "+D"(dst), "+S"(src), "+c"(n)
 			     :
 			     : "memory");
+	user_access_end();
 	return vec ? -EFAULT : 0;
 }
 

@@ -245,3 +245,32 @@ void selftest_mm_badfree(struct result *r, const struct boot_info *bi)
 	kfree(p);
 	EXPECT(r, false, "the double free of %p went unnoticed", p);
 }
+
+/* SMEP and SMAP, where the CPU has them: a user page (PTE_U, as a normal-mode app's) can
+ * be neither read nor run by kernel code, but read between user_access_begin and _end (the
+ * copy helpers' way). Where the CPU lacks them, says so (the matrix runs this test on a
+ * CPU that has them too). */
+void selftest_smap(struct result *r, const struct boot_info *bi)
+{
+	const uint64_t va = 0x400000;
+	int rc = mm_user_map(va, 1, PTE_W | PTE_U);
+	uint8_t *k = mm_user_frame_va(va);
+
+	EXPECT(r, !rc && k, "mapping a user page: %d", rc);
+	if (!r->ok)
+		return;
+	k[0] = 0xc3; /* ret */
+	uint64_t read = arch_probe_read((const void *)va), exec = arch_probe_exec((void *)va);
+
+	user_access_begin();
+	uint8_t seen = *(volatile uint8_t *)va;
+	user_access_end();
+	mm_user_unmap_all();
+	EXPECT(r, seen == 0xc3, "a read with user access allowed saw %#x", seen);
+	EXPECT(r, read == (arch_smap ? 14 : 0), "a plain read of a user page gave vector %lu",
+	       (unsigned long)read);
+	EXPECT(r, exec == (arch_smep ? 14 : 0), "running a user page gave vector %lu",
+	       (unsigned long)exec);
+	if (r->ok)
+		result_note(r, "smap=%s smep=%s", arch_smap ? "on" : "off", arch_smep ? "on" : "off");
+}

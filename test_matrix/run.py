@@ -54,10 +54,12 @@ CELLS = [
          pci=True),
     Cell("qemu-microvm", "qemu", "qemu", ["-M", "microvm", "-accel", "tcg"]),
     # The local KVM emulates guest ring 0 one instruction at a time (~1 us each, PLATFORM.md):
-    # a smoke cell with a generous timeout (clock takes ~80 s there, sched ~75 s).
+    # a smoke cell with a generous timeout (clock takes ~80 s there, sched ~75 s). Its
+    # emulator stops the VM at stac/clac, and its CPUID offers SMAP whatever -cpu says:
+    # nosmap (SMEP works there).
     Cell("kvm-microvm", "kvm", "qemu",
          ["-M", "microvm", "-accel", "kvm", "-cpu", "host,-arch-capabilities"],
-         timeout=400, needs_kvm=True),
+         timeout=400, needs_kvm=True, cmdline="nosmap"),
     Cell("xen-pv", "xen-pv", "xen", xl_type="pv", mem_mib=32, timeout=60),
     Cell("xen-pvh", "xen-pvh", "xen", xl_type="pvh", mem_mib=32, timeout=60),
 ]
@@ -576,12 +578,12 @@ SLOW_ON_KVM = {"kvm": "the local KVM emulates ring 0 (~1 us an instruction): exh
                "guest's memory or 200 rounds of thread races take minutes there"}
 
 
-def hostile_test(name, args, status, *required, net=False, memory=False, skip=None):
+def hostile_test(name, args, status, *required, net=False, memory=False, skip=None, cpu=""):
     """nm_attack_*: apps/hostile.c in normal mode"""
     ev = eval_hostile(status, *required, memory=memory)
     t = Test(name, "ip=%s/24" % GUEST_IP if net else "", ev, app="hostile", app_args=args,
              mode="normal", timeout={"qemu": 120, "xen": 150}, virtio="net" if net else "",
-             host="ping", rig="ping" if net else "", skip=skip)
+             host="ping", rig="ping" if net else "", skip=skip, cpu=cpu)
     ev.test = t
     return t
 
@@ -644,6 +646,8 @@ class Test:
     # the app comes from a tar image (app_tar) as /bin/NAME: "disk" (the first disk) or
     # "module" (the boot module)
     tar: str = ""
+    # QEMU TCG cells: the CPU model (e.g. "max": SMEP and SMAP), instead of QEMU's default
+    cpu: str = ""
 
     def udp_count(self, cell):
         """datagrams the udp client sends: an app's COUNT argument, udp_count=, or 10,000"""
@@ -698,6 +702,12 @@ TESTS = [
     Test("mm", "test=mm", eval_mm, mem_mib=32),
     Test("mm_wx", "test=mm_wx", eval_mm_wx, mem_mib=32),
     Test("mm_badfree", "test=mm_badfree", eval_mm_badfree, mem_mib=32),
+    # SMEP and SMAP: on where the CPU has them (QEMU's -cpu max does), and then a user page
+    # is neither read nor run by the kernel outside the copy helpers
+    Test("smap", "test=smap", eval_guest_pass("smap")),
+    Test("smap_max", "test=smap", eval_guest_pass("smap", r"^TEST smap PASS smap=on smep=on$"),
+         kinds=("qemu",), cpu="max",
+         skip={"kvm": "-cpu max is TCG's; the local KVM cell runs test=smap with -cpu host"}),
     # time, timers, threads and SMP, with two vCPUs everywhere
     Test("clock", "test=clock", eval_guest_pass("clock")),
     Test("timer", "test=timer", eval_guest_pass("timer")),
@@ -843,8 +853,9 @@ TESTS += app_tests("hp_", "hp") + [
                  r"^hostile: syscall at 0x7fffffffeffe came back: 1$",
                  r"^hp: hostile killed by SIGSEGV: its syscall returns outside the user range, at rip 0x800000000000"),
     # bad pointers to every call that takes one: all refused
+    # (with SMAP on the QEMU cells: the copy helpers are the kernel's one way to app memory)
     hostile_test("nm_attack_badptr", "badptr", 0, r"^hostile: badptr: (\d+) calls, \1 refused$",
-                 net=True),
+                 net=True, cpu="max"),
     # exhaustion: threads (slots reused), descriptors, memory; all of it comes back
     hostile_test("nm_attack_threads", "threads", 0, r"^hostile: threads: 300 created and joined$",
                  memory=True),
@@ -1063,6 +1074,8 @@ def run_qemu(cell, test):
         return Outcome([], None, "host setup failed: %s" % e, False, "host setup failed: %s\n" % e)
     cmdline = " ".join(x for x in (test.cmdline_for(cell), vs.cmdline if vs else "") if x)
     cmd = qemu_base(cell, cmdline, test.mem(cell)) + ["-serial", "stdio", "-no-reboot"] + extra
+    if test.cpu and cell.platform == "qemu":  # (TCG; the local KVM keeps -cpu host)
+        cmd += ["-cpu", test.cpu]
     if test.app and test.tar != "disk":
         cmd += ["-initrd", app_file(test)]
     if vs:
@@ -1453,7 +1466,7 @@ def main():
     if a.boot:
         cell = CELLS[2] if a.accel == "kvm" or a.hv == "kvm" else CELLS[0]
         nic = "virtio-net-pci" if cell.pci else "virtio-net-device"
-        cmdline = a.cmdline
+        cmdline = " ".join(x for x in (cell.cmdline, a.cmdline) if x)
         if a.app:
             cmdline = " ".join(x for x in (cmdline, "app=" + a.app, "--" if a.app_args else "",
                                            a.app_args) if x)
