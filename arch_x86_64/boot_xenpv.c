@@ -23,7 +23,8 @@ int boot_parse_xenpv(struct boot_info *bi, const struct start_info *si, uint64_t
 	if (strncmp(si->magic, "xen-", 4) || strnlen(si->magic, sizeof(si->magic)) == sizeof(si->magic) ||
 	    !strstr(si->magic, "x86_64"))
 		return fail(bi, "bad Xen PV start_info magic (not xen-*-x86_64)", 0);
-	if (!si->nr_pages)
+	/* in bytes, the domain's size must not wrap: every bound below is taken from it */
+	if (!si->nr_pages || si->nr_pages > UINT64_MAX / PAGE_SIZE)
 		return fail(bi, "Xen PV start_info says nr_pages = %lu", si->nr_pages);
 
 	bi->xen_pv.is_dom0 = si->flags & SIF_INITDOMAIN;
@@ -53,6 +54,8 @@ int boot_parse_xenpv(struct boot_info *bi, const struct start_info *si, uint64_t
 		uint64_t pa = si->flags & SIF_MOD_START_PFN ? si->mod_start * PAGE_SIZE :
 							      si->mod_start - virt_base;
 
+		if (pa + si->mod_len < pa)
+			return fail(bi, "Xen PV module wraps around (size %#lx)", si->mod_len);
 		bi->mods[0] = (struct boot_module){ pa, si->mod_len };
 		bi->mod_count = 1;
 	}
@@ -61,13 +64,17 @@ int boot_parse_xenpv(struct boot_info *bi, const struct start_info *si, uint64_t
 	 * and console pages, page tables, then one page of boot stack (xen/xen.h; libxc puts
 	 * the p2m list first). All of it stays in use. */
 	uint64_t first = MIN((uint64_t)si, si->mfn_list);
-	uint64_t start = first - virt_base;
-	uint64_t end = si->pt_base - virt_base + (si->nr_pt_frames + 1) * PAGE_SIZE;
+	uint64_t start = first - virt_base, pt = si->pt_base - virt_base;
+	uint64_t ram = si->nr_pages * PAGE_SIZE;
 
-	if (first < virt_base || si->pt_base < first || end > si->nr_pages * PAGE_SIZE)
+	/* pt + (nr_pt_frames + 1) pages <= ram, written so that it cannot overflow */
+	if (first < virt_base || si->pt_base < first || pt > ram ||
+	    si->nr_pt_frames >= (ram - pt) / PAGE_SIZE)
 		return fail(bi, "Xen PV page tables at %#lx lie outside the bootstrap area",
 			    si->pt_base);
-	bi->xen_pv.pt_pfn = (si->pt_base - virt_base) / PAGE_SIZE;
+	uint64_t end = pt + (si->nr_pt_frames + 1) * PAGE_SIZE;
+
+	bi->xen_pv.pt_pfn = pt / PAGE_SIZE;
 	bi->xen_pv.nr_pt_frames = si->nr_pt_frames;
 	if (bi->reserved_count < BOOT_RESERVED_MAX)
 		bi->reserved[bi->reserved_count++] =

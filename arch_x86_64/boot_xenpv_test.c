@@ -112,3 +112,48 @@ TEST(xenpv_modules_dom0_and_long_cmdline)
 	CHECK_EQ(boot_parse_xenpv(&bi, &page.si, virt_base()), 0);
 	CHECK_EQ(bi.mods[0].paddr, 0x400000);
 }
+
+/* Found by fuzz/boot_xenpv_fuzz.c: sizes whose byte counts wrap around 2^64 passed the
+ * bounds check, giving a RAM range that is not nr_pages long and a bootstrap area that
+ * misses the page tables. */
+TEST(xenpv_rejects_sizes_that_wrap)
+{
+	struct boot_info bi = { 0 };
+
+	good();
+	page.si.nr_pages = 1ULL << 52 | 8192; /* * 4096 wraps to 32 MiB */
+	CHECK_EQ(boot_parse_xenpv(&bi, &page.si, virt_base()), -EINVAL);
+	CHECK(bi.error && strstr(bi.error, "nr_pages"));
+
+	memset(&bi, 0, sizeof(bi));
+	good();
+	page.si.nr_pt_frames = (1ULL << 52) - 1; /* (frames + 1) * 4096 wraps to 0 */
+	CHECK_EQ(boot_parse_xenpv(&bi, &page.si, virt_base()), -EINVAL);
+	CHECK(bi.error && strstr(bi.error, "page tables"));
+
+	memset(&bi, 0, sizeof(bi));
+	good();
+	page.si.nr_pt_frames = 8191; /* they and the stack page run past the domain */
+	CHECK_EQ(boot_parse_xenpv(&bi, &page.si, virt_base()), -EINVAL);
+}
+
+/* Found by fuzz/boot_xenpv_fuzz.c: a module that wraps around the address space was
+ * accepted (the PVH parser refuses one); its last page would then seem to lie below its
+ * first. */
+TEST(xenpv_rejects_a_module_that_wraps)
+{
+	struct boot_info bi = { 0 };
+
+	good();
+	page.si.flags = SIF_MOD_START_PFN;
+	page.si.mod_start = 0x300;
+	page.si.mod_len = UINT64_MAX - 0x1000;
+	CHECK_EQ(boot_parse_xenpv(&bi, &page.si, virt_base()), -EINVAL);
+	CHECK(bi.error && strstr(bi.error, "wraps"));
+
+	memset(&bi, 0, sizeof(bi));
+	good();
+	page.si.mod_start = virt_base() - 0x1000; /* below the kernel's base: no address */
+	page.si.mod_len = 0x2000;
+	CHECK_EQ(boot_parse_xenpv(&bi, &page.si, virt_base()), -EINVAL);
+}
