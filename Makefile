@@ -57,7 +57,7 @@ TSAN_TESTS := net/chan_test.c lib/mpsc_test.c sched/sync_test.c sched/sync.c hv_
 # V=1 shows the full commands
 Q := $(if $(V),,@)
 
-.PHONY: all run test unit matrix deps clean apps
+.PHONY: all run test unit matrix deps clean apps fuzz fuzz-build fuzz-smoke
 all: $(BUILD)/amphi.elf
 
 # The public headers the kernel uses from Debian packages, and only those: Xen's (libxen-dev)
@@ -131,6 +131,41 @@ $(BUILD)/host/unit-tsan: $(TSAN_TESTS) tools/unit/unit.c $(HDRS)
 	@$(if $(Q),echo "  HOSTCC  $@")
 	$(Q)$(CC) $(COMMON_CFLAGS) -O1 -g -fsanitize=thread -pthread -DHOST_TEST -o $@ \
 		tools/unit/unit.c $(TSAN_TESTS)
+
+# libFuzzer harnesses (fuzz/README.md): one per parser and ring consumer the host build has,
+# with Debian's clang, each linked with the kernel files it drives. `make fuzz` runs each for
+# FUZZ_S seconds; `make fuzz-smoke` for 5 s each, failing on any crash or broken invariant.
+FUZZ_CC := clang-14
+FUZZ_S ?= 60
+FUZZ_CFLAGS := $(COMMON_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer -DHOST_TEST
+FUZZ_NAMES := elf tar cmdline acpi memmap frame mmio_cmdline inet
+fuzz_src_elf := lib/elf.c lib/format.c
+fuzz_src_tar := lib/tar.c lib/format.c
+fuzz_src_cmdline := lib/cmdline.c
+fuzz_src_acpi := lib/acpi.c
+fuzz_src_memmap := lib/memmap.c
+fuzz_src_frame := net/frame.c lib/inet.c
+fuzz_src_mmio_cmdline := virtio/mmio_cmdline.c
+fuzz_src_inet := lib/inet.c net/frame.c
+FUZZ_BIN := $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_NAMES))
+
+define fuzz_rule
+$(BUILD)/fuzz/$(1): fuzz/$(1)_fuzz.c fuzz/fuzz.h $$(fuzz_src_$(1)) $$(HDRS) Makefile \
+		| $$(BUILD)/include/stamp
+	@mkdir -p $$(dir $$@)
+	@$$(if $$(Q),echo "  FUZZCC  $$@")
+	$$(Q)$$(FUZZ_CC) $$(FUZZ_CFLAGS) -o $$@ $$< $$(fuzz_src_$(1))
+endef
+$(foreach n,$(FUZZ_NAMES),$(eval $(call fuzz_rule,$(n))))
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	fuzz/run.sh $(BUILD)/fuzz $(FUZZ_S) $(FUZZ_NAMES)
+
+fuzz-smoke: fuzz-build
+	fuzz/run.sh $(BUILD)/fuzz 5 $(FUZZ_NAMES)
 
 # the host side of the network tests (in the test's network namespace, and in the Xen
 # rig's dom0, which has no Python): static
