@@ -139,7 +139,8 @@ FUZZ_CC := clang-14
 FUZZ_S ?= 60
 FUZZ_CFLAGS := $(COMMON_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -fno-omit-frame-pointer -DHOST_TEST
-FUZZ_NAMES := elf tar cmdline acpi memmap boot_pvh boot_xenpv frame mmio_cmdline inet
+FUZZ_NAMES := elf tar cmdline acpi memmap boot_pvh boot_xenpv xs_msg frame netfront virtq \
+	mmio_cmdline negotiate inet
 fuzz_src_elf := lib/elf.c lib/format.c
 fuzz_src_tar := lib/tar.c lib/format.c
 fuzz_src_cmdline := lib/cmdline.c
@@ -147,8 +148,12 @@ fuzz_src_acpi := lib/acpi.c
 fuzz_src_memmap := lib/memmap.c
 fuzz_src_boot_pvh := arch_x86_64/boot_pvh.c lib/memmap.c lib/format.c
 fuzz_src_boot_xenpv := arch_x86_64/boot_xenpv.c lib/format.c
+fuzz_src_xs_msg := hv_xen/xs_msg.c
 fuzz_src_frame := net/frame.c lib/inet.c
+fuzz_src_netfront := netfront/resp.c hv_xen/grant.c
+fuzz_src_virtq := virtio/virtq.c
 fuzz_src_mmio_cmdline := virtio/mmio_cmdline.c
+fuzz_src_negotiate := virtio/negotiate.c
 fuzz_src_inet := lib/inet.c net/frame.c
 FUZZ_BIN := $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_NAMES))
 

@@ -1,0 +1,337 @@
+/* netfront/resp.c: the transmit and receive responses from a lying backend. The input is
+ * a script: the frontend posts receive buffers and transmit packets (as netfront.c's
+ * refill and transmit do), and the backend writes responses into the shared rings (any
+ * id, offset, flags, status), moves its producer indexes (honestly or not), maps and
+ * unmaps granted pages, and scribbles on the ring pages; the frontend takes responses in
+ * between. The grant table is a fake one (hv_xen/grant.c's allocator over a table here);
+ * pkt_free, kfree and the page free are stubs that check what is freed. Whatever the
+ * backend does: a received packet is a buffer we posted and did not get back yet, handed
+ * out once, with its frame inside its page; nothing is freed twice, nothing the backend
+ * still maps is freed, the free id lists stay exact, the consumer never passes our
+ * requests, and a device the backend lied to takes nothing more. */
+#include <stdarg.h>
+#include <stdint.h>
+
+#include <xen/xen.h>
+#include <xen/grant_table.h>
+
+#include "fuzz/fuzz.h"
+#include "hv_xen/grant.h"
+#include "netfront/nf.h"
+
+#define MAX_RECS 4096
+
+enum state { FREE, POSTED, HANDED, PAGE_HELD, GONE };
+
+/* a packet of ours; its page starts with a pointer back here (the stubs find it by page) */
+struct rec {
+	struct pkt *p;
+	void *page;
+	uint32_t gfn; /* the fake frame number its grant names */
+	enum state st;
+};
+
+static struct rec recs[MAX_RECS];
+static unsigned nrecs;
+static struct grant_entry_v1 table[2 * (TX_SIZE + RX_SIZE)];
+static bool in_harness_free;
+
+void kprintf(const char *fmt, ...)
+{
+	(void)fmt;
+}
+
+uint64_t mm_va_pfn(const void *va)
+{
+	return (uintptr_t)va / PAGE_SIZE;
+}
+
+static struct rec *rec_of_page(void *page)
+{
+	struct rec *r;
+
+	memcpy(&r, page, sizeof(r));
+	FUZZ_CHECK(r >= recs && r < recs + nrecs && r->page == page);
+	return r;
+}
+
+/* a page may go only when no grant the backend has mapped names it */
+FUZZ_NOCOV static void check_unmapped(const struct rec *r)
+{
+	for (unsigned i = GNT_RESERVED; i < sizeof(table) / sizeof(table[0]); i++)
+		FUZZ_CHECK(table[i].frame != r->gfn ||
+			   !(table[i].flags & (GTF_reading | GTF_writing)));
+}
+
+void pkt_free(struct pkt *p)
+{
+	if (!p)
+		return;
+	struct rec *r = rec_of_page(p->page);
+
+	FUZZ_CHECK(r->p == p);
+	/* the driver frees only what it still owns; the harness what it was handed */
+	FUZZ_CHECK(r->st == (in_harness_free ? HANDED : POSTED));
+	check_unmapped(r);
+	r->st = GONE;
+	free(r->page);
+	free(p);
+}
+
+/* resp.c frees a packet's struct alone when the backend still maps its page */
+void kfree(void *ptr)
+{
+	struct pkt *p = ptr;
+	struct rec *r = rec_of_page(p->page);
+
+	FUZZ_CHECK(r->p == p && r->st == POSTED);
+	r->st = PAGE_HELD;
+	r->p = NULL;
+	free(p);
+}
+
+static void free_page(uint64_t pfn)
+{
+	void *page = (void *)(uintptr_t)(pfn * PAGE_SIZE);
+	struct rec *r = rec_of_page(page);
+
+	FUZZ_CHECK(r->st == PAGE_HELD);
+	check_unmapped(r);
+	r->st = GONE;
+	free(page);
+}
+
+static struct rec *new_pkt(void)
+{
+	if (nrecs == MAX_RECS)
+		return NULL;
+	struct rec *r = &recs[nrecs++];
+
+	r->p = calloc(1, sizeof(*r->p));
+	r->page = aligned_alloc(PAGE_SIZE, PAGE_SIZE);
+	memcpy(r->page, &r, sizeof(r));
+	r->p->page = r->page;
+	r->p->data = (uint8_t *)r->page + PKT_HEADROOM;
+	r->gfn = nrecs;
+	r->st = POSTED;
+	return r;
+}
+
+/* netfront.c's refill_rx and transmit, without the hypervisor */
+static void post(struct nf *nf, bool rx, unsigned n)
+{
+	for (unsigned k = 0; k < n; k++) {
+		bool full = rx ? RING_FULL(&nf->rx) : RING_FULL(&nf->tx);
+
+		if (full || !(rx ? nf->rx_nfree : nf->tx_nfree))
+			break;
+		struct rec *r = new_pkt();
+
+		if (!r)
+			break;
+		int ref = gnttab_grant(1, r->gfn, !rx);
+
+		FUZZ_CHECK(ref >= GNT_RESERVED);
+		if (rx) {
+			uint16_t id = nf->rx_free[--nf->rx_nfree];
+			netif_rx_request_t *req = RING_GET_REQUEST(&nf->rx, nf->rx.req_prod_pvt++);
+
+			FUZZ_CHECK(!nf->rx_pkt[id]);
+			*req = (netif_rx_request_t){.id = id, .gref = ref};
+			nf->rx_pkt[id] = r->p;
+			nf->rx_ref[id] = ref;
+		} else {
+			uint16_t id = nf->tx_free[--nf->tx_nfree];
+			netif_tx_request_t *req = RING_GET_REQUEST(&nf->tx, nf->tx.req_prod_pvt++);
+
+			FUZZ_CHECK(!nf->tx_pkt[id]);
+			*req = (netif_tx_request_t){.id = id, .gref = ref, .size = 60};
+			nf->tx_pkt[id] = r->p;
+			nf->tx_ref[id] = ref;
+		}
+	}
+	RING_PUSH_REQUESTS(&nf->rx);
+	RING_PUSH_REQUESTS(&nf->tx);
+}
+
+/* the id lists: every id free or posted, never both, never twice */
+FUZZ_NOCOV static void check_ids(struct pkt **pkts, const uint16_t *free_ids, unsigned nfree,
+				 unsigned size)
+{
+	static uint8_t seen[RX_SIZE > TX_SIZE ? RX_SIZE : TX_SIZE];
+	unsigned posted = 0;
+
+	memset(seen, 0, sizeof(seen));
+	FUZZ_CHECK(nfree <= size);
+	for (unsigned i = 0; i < nfree; i++) {
+		FUZZ_CHECK(free_ids[i] < size && !seen[free_ids[i]] && !pkts[free_ids[i]]);
+		seen[free_ids[i]] = 1;
+	}
+	for (unsigned id = 0; id < size; id++)
+		if (pkts[id]) {
+			FUZZ_CHECK(rec_of_page(pkts[id]->page)->st == POSTED);
+			posted++;
+		}
+	FUZZ_CHECK(posted + nfree == size);
+}
+
+static void take(struct nf *nf, unsigned max)
+{
+	struct pkt *got[64];
+	RING_IDX cons = nf->rx.rsp_cons, req = nf->rx.req_prod_pvt;
+	unsigned n = netfront_take_rx(nf, got, max);
+
+	FUZZ_CHECK(n <= max);
+	FUZZ_CHECK(nf->rx.rsp_cons - cons <= req - cons);
+	for (unsigned i = 0; i < n; i++) {
+		struct pkt *p = got[i];
+		struct rec *r = rec_of_page(p->page);
+
+		FUZZ_CHECK(r->p == p && r->st == POSTED); /* ours, posted, not handed out yet */
+		r->st = HANDED;
+		FUZZ_CHECK(p->len > 0 && p->data >= (uint8_t *)p->page);
+		FUZZ_CHECK(p->data + p->len <= (uint8_t *)p->page + PAGE_SIZE);
+		for (unsigned id = 0; id < RX_SIZE; id++)
+			FUZZ_CHECK(nf->rx_pkt[id] != p);
+	}
+	in_harness_free = true;
+	for (unsigned i = 0; i < n; i++)
+		pkt_free(got[i]);
+	in_harness_free = false;
+}
+
+static void reap(struct nf *nf)
+{
+	RING_IDX cons = nf->tx.rsp_cons, req = nf->tx.req_prod_pvt;
+	bool broken;
+
+	netfront_reap_tx(nf);
+	broken = nf->broken;
+	FUZZ_CHECK(nf->tx.rsp_cons - cons <= req - cons);
+	/* an index past our requests: nothing of that ring taken */
+	if (broken)
+		FUZZ_CHECK(nf->tx.rsp_cons == cons);
+}
+
+/* the backend maps or unmaps the page a granted ref names; Xen sets these flags only on
+ * entries we granted */
+static void backend_map(struct fz *f)
+{
+	unsigned n = sizeof(table) / sizeof(table[0]);
+	unsigned ref = GNT_RESERVED + fz_u16(f) % (n - GNT_RESERVED);
+	uint8_t how = fz_u8(f);
+
+	if (how & 1)
+		table[ref].flags &= (uint16_t) ~(GTF_reading | GTF_writing);
+	else if (table[ref].flags & GTF_permit_access)
+		table[ref].flags |= how & 2 ? GTF_writing : GTF_reading;
+}
+
+static void run(struct nf *nf, struct fz *f)
+{
+	RING_IDX brx = 0, btx = 0; /* the backend's own response cursors */
+
+	for (unsigned steps = 0; f->n && steps < 200; steps++) {
+		uint8_t op = fz_u8(f);
+
+		switch (op % 10) {
+		case 0:
+			post(nf, true, 1 + op / 10 % 16);
+			break;
+		case 1:
+			post(nf, false, 1 + op / 10 % 16);
+			break;
+		case 2: {
+			netif_rx_response_t r = {.id = fz_u16(f),
+						 .offset = fz_u16(f),
+						 .flags = fz_u16(f),
+						 .status = (int16_t)fz_u16(f)};
+
+			if (op & 0x80) /* mostly an id of ours */
+				r.id %= RX_SIZE;
+			*RING_GET_RESPONSE(&nf->rx, brx++) = r;
+			break;
+		}
+		case 3: {
+			netif_tx_response_t r = {.id = fz_u16(f), .status = (int16_t)fz_u16(f)};
+
+			if (op & 0x80)
+				r.id %= TX_SIZE;
+			*RING_GET_RESPONSE(&nf->tx, btx++) = r;
+			break;
+		}
+		case 4: /* rx producer: the honest one, or anything */
+			nf->rx.sring->rsp_prod = op & 0x80 ? fz_u32(f) : brx;
+			break;
+		case 5:
+			nf->tx.sring->rsp_prod = op & 0x80 ? fz_u32(f) : btx;
+			break;
+		/* netfront.c takes nothing more once the backend lied about an index */
+		case 6:
+			if (!nf->broken)
+				take(nf, 1 + op / 10 % 64);
+			break;
+		case 7:
+			if (!nf->broken)
+				reap(nf);
+			break;
+		case 8:
+			backend_map(f);
+			break;
+		case 9: { /* a write anywhere in either shared page */
+			uint16_t at = fz_u16(f);
+			uint8_t *page =
+			    (uint8_t *)(at & 0x8000 ? (void *)nf->tx.sring : (void *)nf->rx.sring);
+
+			page[at % PAGE_SIZE] = fz_u8(f);
+			break;
+		}
+		}
+		check_ids(nf->rx_pkt, nf->rx_free, nf->rx_nfree, RX_SIZE);
+		check_ids(nf->tx_pkt, nf->tx_free, nf->tx_nfree, TX_SIZE);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fz f = {data, size};
+	struct nf *nf = calloc(1, sizeof(*nf));
+	netif_tx_sring_t *tx = aligned_alloc(PAGE_SIZE, PAGE_SIZE);
+	netif_rx_sring_t *rx = aligned_alloc(PAGE_SIZE, PAGE_SIZE);
+
+	memset(tx, 0, PAGE_SIZE);
+	memset(rx, 0, PAGE_SIZE);
+	SHARED_RING_INIT(tx);
+	FRONT_RING_INIT(&nf->tx, tx, PAGE_SIZE);
+	SHARED_RING_INIT(rx);
+	FRONT_RING_INIT(&nf->rx, rx, PAGE_SIZE);
+	strcpy(nf->nd.name, "xnet0");
+	nf->connected = nf->nd.link_up = true;
+	for (unsigned i = 0; i < TX_SIZE; i++)
+		nf->tx_free[nf->tx_nfree++] = TX_SIZE - 1 - i;
+	for (unsigned i = 0; i < RX_SIZE; i++)
+		nf->rx_free[nf->rx_nfree++] = RX_SIZE - 1 - i;
+	memset(table, 0, sizeof(table));
+	gnttab_use(table, sizeof(table) / sizeof(table[0]));
+	gnttab_free_page = free_page;
+	nrecs = 0;
+
+	run(nf, &f);
+
+	/* disconnect: everything still posted goes; the backend lets go; all is freed */
+	for (unsigned id = 0; id < TX_SIZE; id++)
+		if (nf->tx_pkt[id])
+			netfront_end_pkt_grant(nf->tx_ref[id], nf->tx_pkt[id]);
+	for (unsigned id = 0; id < RX_SIZE; id++)
+		if (nf->rx_pkt[id])
+			netfront_end_pkt_grant(nf->rx_ref[id], nf->rx_pkt[id]);
+	for (unsigned i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		table[i].flags &= (uint16_t) ~(GTF_reading | GTF_writing);
+	FUZZ_CHECK(gnttab_reclaim() == 0);
+	for (unsigned i = 0; i < nrecs; i++)
+		FUZZ_CHECK(recs[i].st == GONE);
+	free(tx);
+	free(rx);
+	free(nf);
+	return 0;
+}
