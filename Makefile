@@ -232,6 +232,7 @@ matrix: all $(BUILD)/netclient apps
 test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/host/unit $(BUILD)/host/unit-tsan $(BUILD)/netclient apps
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz-smoke
 	$(PYTHON) test_matrix/run.py $(MATRIX_ARGS)
 
 clean:
