@@ -52,7 +52,7 @@ HCFLAGS := $(COMMON_CFLAGS) -O1 -fsanitize=address,undefined -fno-sanitize-recov
 	-fno-omit-frame-pointer -DHOST_TEST
 # The lock-free code's tests again under ThreadSanitizer, which ASan excludes.
 TSAN_TESTS := net/chan_test.c lib/mpsc_test.c sched/sync_test.c sched/sync.c hv_xen/grant_test.c hv_xen/grant.c \
-	common/devices_test.c common/devices.c
+	common/devices_test.c common/devices.c mm/frame_test.c mm/frame.c
 
 # V=1 shows the full commands
 Q := $(if $(V),,@)

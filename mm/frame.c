@@ -159,7 +159,7 @@ int64_t frame_alloc(struct frame_pool *p, unsigned cpu)
 				break;
 			p->f[pfn].state = FRAME_CACHED;
 			c->pfn[c->n++] = pfn;
-			p->ncached++;
+			__atomic_add_fetch(&p->ncached, 1, __ATOMIC_RELAXED);
 		}
 		spin_unlock(&p->lock);
 		if (!c->n)
@@ -167,7 +167,8 @@ int64_t frame_alloc(struct frame_pool *p, unsigned cpu)
 	}
 	uint64_t pfn = c->pfn[--c->n];
 
-	p->ncached--;
+	/* every CPU's fast path moves the shared count without the lock */
+	__atomic_sub_fetch(&p->ncached, 1, __ATOMIC_RELAXED);
 	p->f[pfn].state = FRAME_USED;
 	p->f[pfn].order = 0;
 	return (int64_t)pfn;
@@ -179,7 +180,7 @@ static void flush_cache(struct frame_pool *p, struct frame_cache *c, uint32_t ke
 	while (c->n > keep) {
 		uint64_t pfn = c->pfn[--c->n];
 
-		p->ncached--;
+		__atomic_sub_fetch(&p->ncached, 1, __ATOMIC_RELAXED);
 		free_block(p, pfn, 0);
 	}
 	spin_unlock(&p->lock);
@@ -197,7 +198,7 @@ void frame_free(struct frame_pool *p, unsigned cpu, uint64_t pfn)
 		flush_cache(p, c, FRAME_CACHE_SIZE / 2);
 	p->f[pfn].state = FRAME_CACHED;
 	c->pfn[c->n++] = pfn;
-	p->ncached++;
+	__atomic_add_fetch(&p->ncached, 1, __ATOMIC_RELAXED);
 }
 
 void frames_drain_caches(struct frame_pool *p)
@@ -209,7 +210,7 @@ void frames_drain_caches(struct frame_pool *p)
 
 uint64_t frames_free_count(const struct frame_pool *p)
 {
-	return p->nfree + p->ncached;
+	return p->nfree + __atomic_load_n(&p->ncached, __ATOMIC_RELAXED);
 }
 
 const char *frames_check(const struct frame_pool *p)
@@ -250,7 +251,7 @@ const char *frames_check(const struct frame_pool *p)
 		for (uint32_t i = 0; i < p->cache[cpu].n; i++, cached++)
 			if (p->f[p->cache[cpu].pfn[i]].state != FRAME_CACHED)
 				return "cached frame not marked cached";
-	if (cached != p->ncached)
+	if (cached != __atomic_load_n(&p->ncached, __ATOMIC_RELAXED))
 		return "cached count does not match the caches";
 	return NULL;
 }

@@ -48,7 +48,7 @@ struct frame_pool {
 	uint64_t nframes;
 	uint32_t head[FRAME_MAX_ORDER + 1]; /* free lists, one per order */
 	uint64_t nfree;			    /* frames in the buddy free lists */
-	uint64_t ncached;		    /* frames in per-CPU caches */
+	uint64_t ncached;		    /* frames in per-CPU caches (atomic: fast paths) */
 	uint64_t nusable;		    /* frames ever added as free */
 	struct spinlock lock;
 	struct frame_cache cache[MM_MAX_CPUS];
