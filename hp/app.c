@@ -617,6 +617,7 @@ int hp_main(const struct boot_info *bi)
 
 	mutex_init(&a->lock);
 	mutex_init(&a->mm_lock);
+	mmap_area_init(&a->mmap, ELF_USER_MAX, APP_MMAP_TOP);
 	waitq_init(&a->done);
 	waitq_init(&a->sleepers);
 	a->threads[0] = (struct app_thread){.app = a, .tid = 1};

@@ -7,6 +7,7 @@
 #include "arch_x86_64/bootinfo.h"
 #include "lib/compiler.h"
 #include "lib/elf.h"
+#include "hp/mmap_area.h"
 #include "sched/sync.h"
 
 /* Whether the boot asks for an app: app= on the command line, or a boot module. */
@@ -72,7 +73,7 @@ struct app {
 	int64_t user_root;
 	struct elf_image im;
 	uint64_t brk_base, brk, brk_mapped;
-	uint64_t mmap_low; /* the lowest address mmap has handed out */
+	struct mmap_area mmap; /* anonymous mmaps; under mm_lock */
 	struct app_fd fds[APP_FDS];
 	uint64_t syscalls;	 /* atomic */
 	uint64_t enosys_seen[8]; /* numbers logged once (0-511) */

@@ -391,17 +391,18 @@ static long do_mmap(struct app *a, uint64_t addr, uint64_t len, uint64_t prot, u
 		va = addr;
 		mm_user_unmap(va, len / PAGE);
 	} else {
-		uint64_t low = a->mmap_low ? a->mmap_low : APP_MMAP_TOP;
-
-		if (low - ELF_USER_MAX < len)
+		va = mmap_area_take(&a->mmap, len);
+		if (!va)
 			return -ENOMEM;
-		va = low - len;
-		a->mmap_low = va;
 	}
 	/* PROT_NONE reserves the range and maps nothing (a guard); mprotect maps it later */
 	if (prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) {
-		if (mm_user_map(va, len / PAGE, prot_flags(a, prot)))
+		if (mm_user_map(va, len / PAGE, prot_flags(a, prot))) {
+			/* mm_user_map undid its part; a failed map must not use the area up */
+			if (!(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)))
+				mmap_area_give(&a->mmap, va, len);
 			return -ENOMEM;
+		}
 	}
 	return (long)va;
 }
@@ -411,6 +412,8 @@ static long do_munmap(struct app *a, uint64_t addr, uint64_t len)
 	if ((addr & (PAGE - 1)) || !len || !app_range(addr, len))
 		return -EINVAL;
 	mm_user_unmap(addr, ALIGN_UP(len, PAGE) / PAGE);
+	/* when it was the lowest mapping, its space is handed out again */
+	mmap_area_give(&a->mmap, addr, ALIGN_UP(len, PAGE));
 	return 0;
 }
 
@@ -429,7 +432,7 @@ static long do_mprotect(struct app *a, uint64_t addr, uint64_t len, uint64_t pro
 			mm_user_unmap(va, 1);
 		else if (mapped)
 			rc = vm_protect(va, 1, prot_flags(a, prot));
-		else if (va >= a->mmap_low && va < APP_MMAP_TOP)
+		else if (va >= a->mmap.low && va < APP_MMAP_TOP)
 			rc = mm_user_map(va, 1, prot_flags(a, prot));
 		else
 			rc = -ENOMEM;
