@@ -97,9 +97,84 @@ TEST(pvh_checks_pointers_and_counts)
 	memset(&bi, 0, sizeof(bi));
 	good();
 	si()->nr_modules = 1000000;
-	si()->modlist_paddr = MODS;
+	si()->modlist_paddr = sizeof(mem) - 64; /* not even the entries we keep fit */
 	CHECK_EQ(boot_parse_pvh(&bi, SI, map), -EINVAL);
 	CHECK(strstr(bi.error, "module list"));
+}
+
+static size_t biggest_map;
+
+static const void *map_counting(uint64_t pa, size_t len)
+{
+	if (len > biggest_map)
+		biggest_map = len;
+	return map(pa, len);
+}
+
+/* A huge module count: only the entries kept are read, never 32 MB past the list. */
+TEST(pvh_reads_only_the_modules_it_keeps)
+{
+	struct boot_info bi = { 0 };
+	struct hvm_modlist_entry *m = (struct hvm_modlist_entry *)(mem + MODS);
+
+	good();
+	si()->nr_modules = 1000000;
+	si()->modlist_paddr = MODS;
+	for (int i = 0; i < BOOT_MODS_MAX; i++)
+		m[i] = (struct hvm_modlist_entry){ .paddr = 0x800000 + i * 0x1000, .size = 100 };
+	biggest_map = 0;
+	CHECK_EQ(boot_parse_pvh(&bi, SI, map_counting), 0);
+	CHECK(biggest_map <= BOOT_MODS_MAX * sizeof(*m));
+	CHECK_EQ(bi.mod_count, BOOT_MODS_MAX);
+	CHECK_EQ(bi.mods_dropped, 1000000 - BOOT_MODS_MAX);
+}
+
+/* Modules must be RAM, clear of the kernel and the first MiB; memory map entries must not
+ * wrap. Each is refused with a message naming it. */
+TEST(pvh_refuses_modules_out_of_bounds)
+{
+	struct boot_info bi;
+	struct hvm_modlist_entry *m = (struct hvm_modlist_entry *)(mem + MODS);
+	struct hvm_memmap_table_entry *e = (struct hvm_memmap_table_entry *)(mem + MEMMAP);
+	const struct {
+		uint64_t pa, len;
+		const char *why;
+	} bad[] = {
+		{ 0x7fff000, 0x2000, "not all RAM" },	    /* runs past the end of RAM */
+		{ 0x9f000, 0x2000, "not all RAM" },	    /* into the reserved EBDA */
+		{ 0x90000000, 0x1000, "not all RAM" },	    /* no memory at all */
+		{ 0x200000, UINT64_MAX - 0x1000, "wraps" }, /* length wraps */
+		{ 0x1ff000, 0x2000, "overlaps the kernel" },
+		{ 0x1000, 0x1000, "overlaps the kernel" }, /* the first MiB */
+	};
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&bi, 0, sizeof(bi));
+		bi.reserved[0] = (struct mem_range){ 0x200000, 0x100000, MEM_RESERVED };
+		bi.reserved_count = 1; /* the kernel, as start.c puts it */
+		good();
+		si()->nr_modules = 1;
+		si()->modlist_paddr = MODS;
+		m[0] = (struct hvm_modlist_entry){ .paddr = bad[i].pa, .size = bad[i].len };
+		CHECK_EQ(boot_parse_pvh(&bi, SI, map), -EINVAL);
+		CHECK(bi.error && strstr(bi.error, bad[i].why));
+		if (!bi.error || !strstr(bi.error, bad[i].why))
+			printf("  case %u: %s\n", i, bi.error ? bi.error : "(accepted)");
+	}
+	memset(&bi, 0, sizeof(bi));
+	good();
+	e[0].size = UINT64_MAX; /* a memory map entry that wraps */
+	CHECK_EQ(boot_parse_pvh(&bi, SI, map), -EINVAL);
+	CHECK(bi.error && strstr(bi.error, "memory map entry 0 wraps"));
+	/* a module at the very end of RAM is fine; an empty one is ignored */
+	memset(&bi, 0, sizeof(bi));
+	good();
+	si()->nr_modules = 2;
+	si()->modlist_paddr = MODS;
+	m[0] = (struct hvm_modlist_entry){ .paddr = 0x7fff000, .size = 0x1000 };
+	m[1] = (struct hvm_modlist_entry){ .paddr = 0, .size = 0 };
+	CHECK_EQ(boot_parse_pvh(&bi, SI, map), 0);
+	CHECK(bi.mod_count == 1 && bi.mods_dropped == 1);
 }
 
 TEST(pvh_cmdline_without_terminator_is_truncated)

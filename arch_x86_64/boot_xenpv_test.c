@@ -113,6 +113,69 @@ TEST(xenpv_modules_dom0_and_long_cmdline)
 	CHECK_EQ(bi.mods[0].paddr, 0x400000);
 }
 
+/* The module start_info names must lie wholly in the domain's memory, away from the kernel
+ * and the bootstrap area; anything else is refused with a message, never passed on. */
+TEST(xenpv_refuses_modules_out_of_bounds)
+{
+	struct boot_info bi;
+	const struct mem_range kernel = { 0x100000, 0x5000, MEM_RESERVED };
+	struct {
+		uint32_t flags;
+		uint64_t start, len;
+		const char *why;
+	} bad[] = {
+		/* past the 32 MiB Xen gave, at the end or by a length that wraps */
+		{ SIF_MOD_START_PFN, 0x1fff, 0x2000, "past the domain" },
+		{ SIF_MOD_START_PFN, 0x300, UINT64_MAX - 0x1000, "past the domain" },
+		{ SIF_MOD_START_PFN, 1ull << 60, 1, "past the domain" },
+		{ SIF_MOD_START_PFN, 0x2000, 1, "past the domain" },
+		{ 0, 0x3000000, 1, "past the domain" }, /* a virtual address past the end */
+		{ 0, 1, 1, "below the kernel" }, /* as is: below virt_base, would wrap */
+		/* over the kernel, or over start_info and the page tables */
+		{ SIF_MOD_START_PFN, 0xff, 0x2000, "overlaps" },
+		{ SIF_MOD_START_PFN, 0x104, 0x2000, "overlaps" },
+		{ SIF_MOD_START_PFN, 0x10e, 0x10, "overlaps" },
+	};
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&bi, 0, sizeof(bi));
+		bi.reserved[0] = kernel; /* as the entry (start.c) puts it */
+		bi.reserved_count = 1;
+		good();
+		page.si.flags = bad[i].flags;
+		page.si.mod_start = bad[i].flags || bad[i].start == 1 ? bad[i].start :
+								       virt_base() + bad[i].start;
+		page.si.mod_len = bad[i].len;
+		CHECK_EQ(boot_parse_xenpv(&bi, &page.si, virt_base()), -EINVAL);
+		CHECK(bi.mod_count == 0 && bi.error && strstr(bi.error, bad[i].why));
+		if (!bi.error || !strstr(bi.error, bad[i].why))
+			printf("  case %u: %s\n", i, bi.error ? bi.error : "(accepted)");
+	}
+	/* right up to the end of memory, just after the bootstrap area: fine */
+	memset(&bi, 0, sizeof(bi));
+	bi.reserved[0] = kernel;
+	bi.reserved_count = 1;
+	good();
+	page.si.flags = SIF_MOD_START_PFN;
+	page.si.mod_start = 0x10f;
+	page.si.mod_len = (8192 - 0x10f) * 4096ull;
+	CHECK_EQ(boot_parse_xenpv(&bi, &page.si, virt_base()), 0);
+	CHECK(bi.mod_count == 1 && bi.mods[0].paddr == 0x10f000);
+}
+
+TEST(xenpv_refuses_a_page_table_count_that_wraps)
+{
+	struct boot_info bi = { 0 };
+
+	good();
+	page.si.nr_pt_frames = (UINT64_MAX >> 12); /* (n + 1) * 4096 wraps to 0 */
+	CHECK_EQ(boot_parse_xenpv(&bi, &page.si, virt_base()), -EINVAL);
+	CHECK(bi.error && strstr(bi.error, "page tables"));
+	good();
+	page.si.nr_pages = UINT64_MAX / 2;
+	CHECK_EQ(boot_parse_xenpv(&bi, &page.si, virt_base()), -EINVAL);
+}
+
 /* Found by fuzz/boot_xenpv_fuzz.c: sizes whose byte counts wrap around 2^64 passed the
  * bounds check, giving a RAM range that is not nr_pages long and a bootstrap area that
  * misses the page tables. */
@@ -149,7 +212,7 @@ TEST(xenpv_rejects_a_module_that_wraps)
 	page.si.mod_start = 0x300;
 	page.si.mod_len = UINT64_MAX - 0x1000;
 	CHECK_EQ(boot_parse_xenpv(&bi, &page.si, virt_base()), -EINVAL);
-	CHECK(bi.error && strstr(bi.error, "wraps"));
+	CHECK(bi.error && strstr(bi.error, "module"));
 
 	memset(&bi, 0, sizeof(bi));
 	good();
