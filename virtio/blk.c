@@ -3,8 +3,9 @@
  * A request is a header (type, sector), the data split at physical page boundaries, and a
  * status byte: with indirect descriptors one ring slot, otherwise a chain. Requests beyond
  * what the queue holds wait in a list. The interrupt only wakes the device's thread, which
- * takes the used entries (checked by the virtqueue: id, length), completes the requests
- * (status OK -> 0, UNSUPP -> -EOPNOTSUPP, anything else -> -EIO) and issues waiting ones.
+ * takes the used entries (checked by the virtqueue: index, id, length), completes the
+ * requests (status OK -> 0, UNSUPP -> -EOPNOTSUPP, anything else -> -EIO) and issues
+ * waiting ones. A device that lies about its used ring is reset and fails every request.
  * Flush is VIRTIO_BLK_T_FLUSH where VIRTIO_BLK_F_FLUSH is offered. */
 #include "virtio/virtio.h"
 
@@ -140,6 +141,38 @@ static int vb_submit(struct blkdev *d, struct blk_req *r)
 	return 0;
 }
 
+/* Lock held: every request out or waiting ends with err, and no more are taken. */
+static void end_all(struct vblk *b, int err)
+{
+	b->stopped = true;
+	for (unsigned i = 0; i < QSIZE; i++) {
+		if (b->slots[i].req) {
+			blkdev_complete(&b->bd, b->slots[i].req, err);
+			b->slots[i].req = NULL;
+		}
+	}
+	while (b->queue) {
+		struct blk_req *r = b->queue;
+
+		b->queue = r->next;
+		blkdev_complete(&b->bd, r, err);
+	}
+	b->queue_tail = &b->queue;
+}
+
+/* Lock held. A device that lies about its used ring cannot be trusted with the buffers it
+ * holds: it is reset first (so it writes none of them any more), then every request ends
+ * with -EIO, and the disk is gone until the next boot. */
+static void fail_device(struct vblk *b, int why)
+{
+	kprintf("%s: the device's used ring %s (%s): resetting it, every request fails\n",
+		b->bd.name, why == -EIO ? "reports more bytes than a buffer holds" :
+		"runs past the buffers it holds or names one it does not hold",
+		b->vd->where);
+	b->vd->t->reset(b->vd);
+	end_all(b, -EIO);
+}
+
 /* the device's thread, lock held */
 static void take_used(struct vblk *b)
 {
@@ -150,15 +183,16 @@ static void take_used(struct vblk *b)
 	while ((rc = virtq_get(&b->q, &c, &len)) != 0) {
 		struct slot *s = c;
 
-		if (!s) { /* an entry naming nothing of ours */
+		if (rc < 0) { /* the device lied about its used ring (virtq.h) */
 			b->bd.st.bad_responses++;
-			continue;
+			fail_device(b, rc);
+			return;
 		}
 		struct blk_req *r = s->req;
 
 		s->req = NULL;
 		b->free_slots[b->nfree++] = (uint16_t)(s - b->slots);
-		if (rc < 0 || len < 1) {
+		if (len < 1) {
 			b->bd.st.bad_responses++;
 			blkdev_complete(&b->bd, r, -EIO);
 			continue;
@@ -199,19 +233,7 @@ static void vb_stop(struct virtio_dev *vd)
 	struct vblk *b = vd->driver;
 
 	mutex_lock(&b->lock, NO_DEADLINE);
-	b->stopped = true;
-	for (unsigned i = 0; i < QSIZE; i++) {
-		if (b->slots[i].req) {
-			blkdev_complete(&b->bd, b->slots[i].req, -ENODEV);
-			b->slots[i].req = NULL;
-		}
-	}
-	while (b->queue) {
-		struct blk_req *r = b->queue;
-
-		b->queue = r->next;
-		blkdev_complete(&b->bd, r, -ENODEV);
-	}
+	end_all(b, -ENODEV);
 	mutex_unlock(&b->lock);
 }
 

@@ -10,7 +10,8 @@
  * Transmit: the header goes into the headroom too, so a packet is one descriptor (two
  * without ANY_LAYOUT); a burst is published with one notification, and completions are
  * reaped by the next xmit or poll: the transmit queue never interrupts. Used entries are
- * checked by the virtqueue (id, length); a bad one is counted in rx_bad and dropped. */
+ * checked by the virtqueue (index, id, length); a device that lies about either used ring
+ * is counted in rx_bad, reported once and reset, and its link stays down. */
 #include "virtio/virtio.h"
 
 #include "common/console.h"
@@ -39,6 +40,8 @@ struct vnet {
 	bool any_layout, csum_tx;
 	unsigned skip; /* buffers left of a frame being dropped (MRG_RXBUF) */
 	unsigned rx_posted;
+	struct mutex fail_lock;
+	bool dead; /* atomic: it lied about a used ring and was reset (fail_device) */
 	char info[160];
 };
 
@@ -73,17 +76,50 @@ static void refill(struct vnet *v)
 	}
 }
 
+static bool is_dead(struct vnet *v)
+{
+	return __atomic_load_n(&v->dead, __ATOMIC_ACQUIRE);
+}
+
+/* A device that lies about a used ring (virtq.h) cannot be trusted with the buffers it
+ * holds: the link goes down and the device is reset, once, reported once. When this
+ * returns the reset is done, so the caller may take its queue's buffers back
+ * (virtq_detach) and free them; the other queue's side does so when it sees `dead`. */
+static void fail_device(struct vnet *v, struct virtq *q, int why)
+{
+	v->nd.st.rx_bad++;
+	mutex_lock(&v->fail_lock, NO_DEADLINE);
+	if (!is_dead(v)) {
+		v->nd.link_up = false;
+		kprintf("%s: the device's %s used ring %s (%s): resetting it, link down\n",
+			v->nd.name, q == &v->rx ? "receive" : "transmit",
+			why == -EIO ? "reports more bytes than a buffer holds" :
+				      "runs past the buffers it holds or names one it does not hold",
+			v->vd->where);
+		v->vd->t->reset(v->vd);
+		__atomic_store_n(&v->dead, true, __ATOMIC_RELEASE);
+	}
+	mutex_unlock(&v->fail_lock);
+}
+
 /* tx_lock held */
 static void reap_tx(struct vnet *v)
 {
-	void *c;
+	void *c = NULL;
 	uint32_t len;
 	int rc;
 
 	while ((rc = virtq_get(&v->tx, &c, &len)) != 0) {
-		if (rc < 0)
-			v->nd.st.rx_bad++; /* the device misreported a transmit buffer */
+		if (rc < 0) {
+			fail_device(v, &v->tx, rc);
+			break;
+		}
+		pkt_free(c);
+	}
+	if (is_dead(v)) { /* reset: what the device held is ours again */
 		if (c)
+			pkt_free(c);
+		while ((c = virtq_detach(&v->tx)))
 			pkt_free(c);
 	}
 }
@@ -97,6 +133,8 @@ static unsigned vn_xmit(struct netdev *d, struct pkt **p, unsigned n)
 		return 0;
 	mutex_lock(&v->tx_lock, NO_DEADLINE);
 	reap_tx(v);
+	if (is_dead(v))
+		n = 0;
 	for (; sent < n; sent++) {
 		struct pkt *k = p[sent];
 		struct virtio_net_hdr_v1 *h = (void *)(k->data - v->hdr_len);
@@ -152,6 +190,24 @@ static bool complete_csum(struct pkt *p, const struct virtio_net_hdr_v1 *h)
 	return true;
 }
 
+/* After the reset: the receive buffers (and p, a lie's) back to the pool; the transmit
+ * side's too, when its lock is free. Returns 0: nothing more is received. */
+static unsigned drop_rx(struct vnet *v, struct pkt *p)
+{
+	void *c;
+
+	if (p)
+		pkt_free(p);
+	while ((c = virtq_detach(&v->rx)))
+		pkt_free(c);
+	v->rx_posted = 0;
+	if (mutex_trylock(&v->tx_lock)) {
+		reap_tx(v);
+		mutex_unlock(&v->tx_lock);
+	}
+	return 0;
+}
+
 static unsigned vn_poll(struct netdev *d, struct pkt **out, unsigned max)
 {
 	struct vnet *v = container_of(d, struct vnet, nd);
@@ -160,14 +216,17 @@ static unsigned vn_poll(struct netdev *d, struct pkt **out, unsigned max)
 	uint32_t len;
 	int rc;
 
+	if (is_dead(v))
+		return drop_rx(v, NULL);
 	while (n < max && (rc = virtq_get(&v->rx, &c, &len)) != 0) {
 		struct pkt *p = c;
 
 		v->rx_posted--;
 		if (rc < 0) {
-			d->st.rx_bad++;
-			pkt_free(p);
-			continue;
+			/* what came before the lie was real: it goes up */
+			fail_device(v, &v->rx, rc);
+			drop_rx(v, p);
+			return n;
 		}
 		if (v->skip) {
 			v->skip--;
@@ -277,6 +336,7 @@ int virtio_net_probe(struct virtio_dev *vd)
 	vd->driver = v;
 	vd->stop = vn_stop;
 	mutex_init(&v->tx_lock);
+	mutex_init(&v->fail_lock);
 	if ((rc = virtio_start(vd, want, 0)))
 		goto fail;
 	uint64_t f = vd->features;

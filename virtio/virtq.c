@@ -95,6 +95,7 @@ int virtq_add(struct virtq *q, const struct virtq_buf *b, unsigned n, void *cook
 		q->slots[d].next = NONE; /* the chain's end */
 	}
 	q->num_free = (uint16_t)(q->num_free - need);
+	q->heads++;
 	q->slots[head].cookie = cookie;
 	q->slots[head].writable = writable;
 	q->slots[head].ndesc = (uint16_t)need;
@@ -128,37 +129,56 @@ static void free_chain(struct virtq *q, uint16_t head)
 	q->num_free = (uint16_t)(q->num_free + q->slots[head].ndesc);
 	q->slots[head].cookie = NULL;
 	q->slots[head].ndesc = 0;
+	q->heads--;
+}
+
+/* The device lied (virtq.h): the queue is broken and the caller told once. */
+static int lie(struct virtq *q, int err)
+{
+	q->bad++;
+	q->broken = true;
+	return err;
 }
 
 unsigned virtq_pending(const struct virtq *q)
 {
+	if (q->broken)
+		return 0;
 	return (uint16_t)(__atomic_load_n(&q->vr.used->idx, __ATOMIC_ACQUIRE) - q->last_used);
 }
 
 int virtq_get(struct virtq *q, void **cookie, uint32_t *len)
 {
+	*cookie = NULL;
+	if (q->broken)
+		return 0;
 	uint16_t used = __atomic_load_n(&q->vr.used->idx, __ATOMIC_ACQUIRE);
 
-	*cookie = NULL;
 	if (used == q->last_used)
 		return 0;
+	/* Each used entry returns one buffer the device holds (2.7.8): those added and
+	 * published, not yet returned. An index beyond them would make entries from an
+	 * earlier lap of the ring, naming buffers given out again since, look like
+	 * completions: checking the id alone cannot catch that. */
+	uint16_t held = (uint16_t)(q->heads - (uint16_t)(q->avail_idx - q->published));
+
+	if ((uint16_t)(used - q->last_used) > held)
+		return lie(q, -EPROTO);
 	struct vring_used_elem e = q->vr.used->ring[q->last_used & (q->num - 1)];
 
 	q->last_used++;
 	if (q->event_idx && !q->irq_off)
 		__atomic_store_n(&vring_used_event(&q->vr), q->last_used, __ATOMIC_RELEASE);
-	if (e.id >= q->num || !q->slots[e.id].cookie) {
-		q->bad++;
-		return -EPROTO;
-	}
+	/* only a head we gave out carries a cookie: an id out of range, a free descriptor,
+	 * one inside a chain, or a buffer already returned has none */
+	if (e.id >= q->num || !q->slots[e.id].cookie)
+		return lie(q, -EPROTO);
 	uint32_t writable = q->slots[e.id].writable;
 
 	*cookie = q->slots[e.id].cookie;
 	free_chain(q, (uint16_t)e.id);
-	if (e.len > writable) {
-		q->bad++;
-		return -EIO;
-	}
+	if (e.len > writable)
+		return lie(q, -EIO);
 	*len = e.len;
 	return 1;
 }

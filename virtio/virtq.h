@@ -8,8 +8,11 @@
  * device can write). Buffers are made available in batches: virtq_add several, then one
  * virtq_publish, which says whether the device wants a notification (EVENT_IDX: the
  * device's avail_event; otherwise its NO_NOTIFY flag). Used entries are checked before
- * use: an id that is not a chain we gave the device, or a length beyond what the chain
- * lets the device write, is counted in `bad` and never trusted. */
+ * use: a used index that moved past the buffers the device holds, an id that is not a
+ * chain we gave the device (out of range, never given, already returned), or a length
+ * beyond what the chain lets the device write is a device that lies. It is counted in
+ * `bad`, the queue is `broken` from then on (nothing more is taken from its used ring),
+ * and the driver fails or resets the device. */
 #ifndef VIRTIO_VIRTQ_H
 #define VIRTIO_VIRTQ_H
 
@@ -46,7 +49,9 @@ struct virtq {
 	uint16_t avail_idx;  /* the next avail entry we fill */
 	uint16_t published;  /* avail->idx as we last wrote it */
 	uint16_t last_used;  /* the next used entry we take */
-	uint64_t bad;	     /* used entries we did not believe */
+	uint16_t heads;	     /* buffers added and not yet returned */
+	bool broken;	     /* the device lied: its used ring is not read any more */
+	uint64_t bad;	     /* lies seen (at most one: the first breaks the queue) */
 	/* the transport's, for notifications */
 	volatile void *notify_addr;
 	uint32_t notify_data;
@@ -66,12 +71,14 @@ int virtq_init(struct virtq *q, unsigned index, unsigned num, void *ring, uint64
 int virtq_add(struct virtq *q, const struct virtq_buf *b, unsigned n, void *cookie);
 /* Makes what was added visible; true when the device must be notified. */
 bool virtq_publish(struct virtq *q);
-/* The next used buffer: 1 with *cookie and *len (bytes written), 0 when there is none,
- * -EIO when the device reported a length beyond the buffer (*cookie is returned, the
- * data is not to be trusted), -EPROTO when the entry names no buffer of ours (*cookie
- * NULL; the entry is skipped). Both errors count in q->bad. */
+/* The next used buffer: 1 with *cookie and *len (bytes written), 0 when there is none
+ * (or the queue is broken). A lie breaks the queue and is returned once: -EIO when the
+ * device reported a length beyond the buffer (*cookie is returned; its data and the
+ * buffer itself are the device's until it is reset), -EPROTO when the used index ran
+ * past the buffers the device holds or the entry names no buffer of ours (*cookie NULL).
+ * After either, the driver must stop or reset the device before it reuses any buffer. */
 int virtq_get(struct virtq *q, void **cookie, uint32_t *len);
-/* Used entries waiting. */
+/* Used entries waiting (0 when broken). */
 unsigned virtq_pending(const struct virtq *q);
 /* Interrupts for this queue on (true: entries are already waiting, poll again) or off. */
 bool virtq_irq_on(struct virtq *q);

@@ -192,6 +192,25 @@ TEST(virtq_bad_input_refused)
 
 /* A device that lies: ids out of range, ids of buffers it does not hold, lengths beyond
  * the buffer. Each is counted; the free list stays whole. */
+/* Two single buffers given to the device, which takes both. */
+static void two_out(struct fake *f, uint8_t (*buf)[32], int *cookies, int *h0, int *h1)
+{
+	uint32_t w;
+	unsigned pieces;
+
+	setup(f, 8, false, false);
+	for (unsigned i = 0; i < 2; i++) {
+		struct virtq_buf b = { (uintptr_t)buf[i], 32, true };
+
+		CHECK_EQ(virtq_add(&f->q, &b, 1, &cookies[i]), 0);
+	}
+	virtq_publish(&f->q);
+	*h0 = dev_take(f, 1, &w, &pieces);
+	*h1 = dev_take(f, 1, &w, &pieces);
+}
+
+/* Each lie is reported once (its own error), counted, and breaks the queue: nothing after
+ * it is taken from the used ring, not even a good entry. */
 TEST(virtq_lying_device)
 {
 	struct fake f;
@@ -199,40 +218,133 @@ TEST(virtq_lying_device)
 	int cookies[8];
 	void *c;
 	uint32_t len;
+	int h0, h1;
+	const struct {
+		int id; /* -1: h0 */
+		uint32_t len;
+		int err;
+	} lies[] = {
+		{ 99, 4, -EPROTO }, /* no such descriptor */
+		{ 3, 4, -EPROTO },  /* a free descriptor */
+		{ -1, 33, -EIO },   /* longer than the buffer */
+	};
 
-	setup(&f, 8, false, false); /* room in the used ring for five entries */
-	for (unsigned i = 0; i < 2; i++) {
+	for (unsigned i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
+		two_out(&f, buf, cookies, &h0, &h1);
+		dev_put(&f, lies[i].id < 0 ? (uint32_t)h0 : (uint32_t)lies[i].id, lies[i].len);
+		dev_put(&f, (uint32_t)h1, 32); /* fine, but after a lie */
+		CHECK_EQ(virtq_get(&f.q, &c, &len), lies[i].err);
+		/* -EIO names the buffer so its owner knows which; it is not a completion */
+		CHECK(c == (lies[i].err == -EIO ? (void *)&cookies[0] : NULL));
+		CHECK(f.q.broken);
+		CHECK_EQ(f.q.bad, 1);
+		CHECK_EQ(virtq_get(&f.q, &c, &len), 0);
+		CHECK(c == NULL);
+		CHECK_EQ(virtq_pending(&f.q), 0);
+		CHECK(!virtq_irq_on(&f.q));
+		CHECK_EQ(f.q.bad, 1);
+		/* after the reset the driver takes back what the device held */
+		unsigned back = 0;
+
+		while (virtq_detach(&f.q))
+			back++;
+		CHECK_EQ(back, lies[i].err == -EIO ? 1 : 2);
+		CHECK_EQ(f.q.num_free, 8);
+		teardown(&f);
+	}
+
+	/* the same buffer twice: the second is a lie */
+	two_out(&f, buf, cookies, &h0, &h1);
+	dev_put(&f, (uint32_t)h0, 4);
+	dev_put(&f, (uint32_t)h0, 4);
+	CHECK_EQ(virtq_get(&f.q, &c, &len), 1);
+	CHECK(c == &cookies[0] && len == 4);
+	CHECK_EQ(virtq_get(&f.q, &c, &len), -EPROTO);
+	CHECK(f.q.broken && f.q.bad == 1);
+	teardown(&f);
+}
+
+/* A device that moves used->idx past the buffers it holds: the entries beyond are stale
+ * ones from an earlier lap, which can name buffers given out again since (the id check
+ * alone passes them). Nothing of that is read as a completion. */
+TEST(virtq_used_index_past_what_the_device_holds)
+{
+	struct fake f;
+	uint8_t buf[8][32];
+	int cookies[8];
+	void *c;
+	uint32_t len, w;
+	unsigned pieces;
+
+	setup(&f, 4, false, false);
+	/* one full lap: four buffers out and back, so every used slot names a head */
+	for (unsigned i = 0; i < 4; i++) {
 		struct virtq_buf b = { (uintptr_t)buf[i], 32, true };
 
 		CHECK_EQ(virtq_add(&f.q, &b, 1, &cookies[i]), 0);
 	}
 	virtq_publish(&f.q);
-	uint32_t w;
-	unsigned pieces;
-	int h0 = dev_take(&f, 1, &w, &pieces), h1 = dev_take(&f, 1, &w, &pieces);
-
-	dev_put(&f, 99, 4);		  /* no such descriptor */
-	dev_put(&f, 3, 4);		  /* a free descriptor */
-	dev_put(&f, (uint32_t)h0, 33);	  /* longer than the buffer */
-	dev_put(&f, (uint32_t)h0, 4);	  /* the same buffer twice */
-	dev_put(&f, (uint32_t)h1, 32);	  /* fine */
-	CHECK_EQ(virtq_get(&f.q, &c, &len), -EPROTO);
-	CHECK(c == NULL);
-	CHECK_EQ(virtq_get(&f.q, &c, &len), -EPROTO);
-	CHECK_EQ(virtq_get(&f.q, &c, &len), -EIO);
-	CHECK(c == &cookies[0]); /* returned so the owner can recycle it, marked bad */
-	CHECK_EQ(virtq_get(&f.q, &c, &len), -EPROTO);
-	CHECK_EQ(virtq_get(&f.q, &c, &len), 1);
-	CHECK(c == &cookies[1]);
-	CHECK_EQ(len, 32);
-	CHECK_EQ(f.q.bad, 4);
-	CHECK_EQ(f.q.num_free, 8);
-	/* the free list is whole: eight single buffers fit again */
-	for (unsigned i = 0; i < 8; i++) {
+	for (unsigned i = 0; i < 4; i++)
+		dev_put(&f, (uint32_t)dev_take(&f, 1, &w, &pieces), 32);
+	for (unsigned i = 0; i < 4; i++)
+		CHECK_EQ(virtq_get(&f.q, &c, &len), 1);
+	/* three given out again (the ids of the last lap), the last added before a publish */
+	for (unsigned i = 0; i < 2; i++) {
 		struct virtq_buf b = { (uintptr_t)buf[i], 32, true };
 
 		CHECK_EQ(virtq_add(&f.q, &b, 1, &cookies[i]), 0);
 	}
+	struct virtq_buf b = { (uintptr_t)buf[2], 32, true };
+
+	CHECK_EQ(virtq_add(&f.q, &b, 1, &cookies[2]), 0);
+	virtq_publish(&f.q);
+	/* the device completes one and moves used->idx by 4, more than the 3 it holds */
+	int h = dev_take(&f, 1, &w, &pieces);
+
+	dev_put(&f, (uint32_t)h, 32);
+	f.q.vr.used->idx += 3; /* the last lap's entries, naming ids out again */
+	CHECK_EQ(virtq_pending(&f.q), 4);
+	CHECK_EQ(virtq_get(&f.q, &c, &len), -EPROTO);
+	CHECK(c == NULL);
+	CHECK(f.q.broken && f.q.bad == 1);
+	CHECK_EQ(virtq_get(&f.q, &c, &len), 0);
+	CHECK_EQ(virtq_pending(&f.q), 0);
+	teardown(&f);
+
+	/* a jump by exactly what the device holds is fine; unpublished buffers don't count */
+	setup(&f, 4, false, false);
+	for (unsigned i = 0; i < 3; i++) {
+		struct virtq_buf x = { (uintptr_t)buf[i], 32, true };
+
+		CHECK_EQ(virtq_add(&f.q, &x, 1, &cookies[i]), 0);
+		if (i == 1)
+			virtq_publish(&f.q); /* the third stays unpublished */
+	}
+	int a = dev_take(&f, 1, &w, &pieces), bb = dev_take(&f, 1, &w, &pieces);
+
+	CHECK_EQ(dev_take(&f, 1, &w, &pieces), -1);
+	f.q.vr.used->ring[0] = (struct vring_used_elem){ (uint32_t)a, 32 };
+	f.q.vr.used->ring[1] = (struct vring_used_elem){ (uint32_t)bb, 32 };
+	f.q.vr.used->ring[2] = (struct vring_used_elem){ 2, 32 }; /* the unpublished one */
+	f.q.vr.used->idx = 3;
+	CHECK_EQ(virtq_get(&f.q, &c, &len), -EPROTO);
+	CHECK(f.q.broken);
+	teardown(&f);
+	setup(&f, 4, false, false);
+	for (unsigned i = 0; i < 2; i++) {
+		struct virtq_buf x = { (uintptr_t)buf[i], 32, true };
+
+		CHECK_EQ(virtq_add(&f.q, &x, 1, &cookies[i]), 0);
+	}
+	virtq_publish(&f.q);
+	a = dev_take(&f, 1, &w, &pieces);
+	bb = dev_take(&f, 1, &w, &pieces);
+	f.q.vr.used->ring[0] = (struct vring_used_elem){ (uint32_t)bb, 32 };
+	f.q.vr.used->ring[1] = (struct vring_used_elem){ (uint32_t)a, 32 };
+	f.q.vr.used->idx = 2;
+	CHECK_EQ(virtq_get(&f.q, &c, &len), 1);
+	CHECK_EQ(virtq_get(&f.q, &c, &len), 1);
+	CHECK(!f.q.broken && f.q.bad == 0 && f.q.heads == 0);
 	teardown(&f);
 }
 
