@@ -1,8 +1,10 @@
 /* The xenstore transport. One request is outstanding at a time (a sleeping mutex): the
  * requester writes it into the ring and sleeps; the reader thread takes every message out
- * of the response ring, hands the reply with the awaited id to the requester, drops any
- * other (a reply that came after its requester gave up), and queues watch events for the
- * watch thread. The event channel's handler only wakes those two threads. */
+ * of the response ring whole (xs_read_msg), and by its req_id (xs_classify) hands the
+ * reply with the awaited id to the requester, drops and counts a reply that came after its
+ * requester gave up (dropped_replies), queues watch events for the watch thread, and
+ * skips, counts (bad_replies) and reports once a message nobody asked for or cannot read,
+ * staying in step with the ring. The event channel's handler only wakes those threads. */
 #include <stdarg.h>
 
 #include "lib/errno.h"
@@ -35,7 +37,9 @@ static struct sem rsp_event;	 /* the reader: something may have arrived */
 static struct waitq space_event; /* a requester waiting for room in the request ring */
 
 static struct mutex req_lock;
-static uint32_t next_id, awaited; /* awaited: the id the requester sleeps on, 0: none */
+/* atomic (the reader reads them): the last id sent, and the one the requester sleeps on
+ * (0: none) */
+static uint32_t next_id, awaited;
 static struct sem reply_ready;
 static struct xsd_sockmsg reply_hdr;
 static char reply_body[XENSTORE_PAYLOAD_MAX + 1];
@@ -66,26 +70,6 @@ static void notify(void)
 
 /* ---- the reader */
 
-static bool have(long n)
-{
-	long a = xs_ring_avail(ring);
-
-	if (a < 0)
-		broken = true;
-	return a >= n;
-}
-
-/* Waits (on the event) until n bytes of a message have arrived. */
-static bool wait_bytes(long n)
-{
-	while (!have(n)) {
-		if (broken)
-			return false;
-		sem_down(&rsp_event, clock_ns() + NSEC_PER_SEC); /* a lost event costs 1 s */
-	}
-	return true;
-}
-
 static void deliver_event(const char *body, uint32_t len)
 {
 	const char *s[2];
@@ -113,48 +97,77 @@ static void deliver_event(const char *body, uint32_t len)
 	st.events++;
 }
 
+/* A message nobody can use: counted, and the first of each kind said on the console
+ * (xenstored could send many). The reader is past its body already, in step. */
+static void skipped(const struct xsd_sockmsg *h, enum xs_kind k)
+{
+	static const char *const why[] = {
+		[XS_MSG_STRAY] = "a reply to no request of ours",
+		[XS_MSG_TOO_LONG] = "longer than XENSTORE_PAYLOAD_MAX",
+		[XS_MSG_BAD_TYPE] = "of a type xs_wire.h does not know",
+	};
+	static bool said[XS_MSG_BAD_TYPE + 1];
+
+	st.bad_replies++;
+	if (!said[k]) {
+		said[k] = true;
+		kprintf("xenstore: skipped a message of type %u, %u bytes, req_id %u: %s "
+			"(counted in bad_replies; further ones silently)\n",
+			h->type, h->len, h->req_id, why[k]);
+	}
+}
+
+/* A reply for the requester: it is claimed (awaited back to 0) before it is copied, so a
+ * requester that gives up at the same moment either sees its id still awaited (and
+ * leaves; the reply is late) or knows the reply is coming (request()). */
+static void hand_over(const struct xsd_sockmsg *h, const char *body)
+{
+	uint32_t id = h->req_id;
+
+	if (!__atomic_compare_exchange_n(&awaited, &id, 0, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		st.dropped_replies++; /* its requester gave up just now */
+		return;
+	}
+	reply_hdr = *h;
+	memcpy(reply_body, body, h->len + 1);
+	sem_up(&reply_ready);
+}
+
 static int reader(void *arg)
 {
-	static char body[XENSTORE_PAYLOAD_MAX + 1];
+	static struct xs_reader rd;
 
 	for (;;) {
-		struct xsd_sockmsg h;
+		int rc = xs_read_msg(&rd, ring);
 
-		if (!wait_bytes(sizeof(h)))
+		if (rc < 0)
 			break;
-		xs_ring_get(ring, &h, sizeof(h));
-		if (xs_check_header(&h)) {
-			kprintf("xenstore: a message of type %u and %u bytes: giving up on it\n",
-				h.type, h.len);
-			broken = true;
-			break;
-		}
-		/* a message may be larger than the ring: take it as it comes */
-		for (uint32_t got = 0; got < h.len;) {
-			uint32_t n = MIN(h.len - got, XENSTORE_RING_SIZE / 2);
-
-			if (!wait_bytes(n))
-				goto out;
-			xs_ring_get(ring, body + got, n);
-			got += n;
+		if (rd.consumed)
 			notify(); /* room for xenstored */
-		}
-		body[h.len] = 0;
-		notify();
-		if (h.type == XS_WATCH_EVENT) {
-			deliver_event(body, h.len);
+		if (!rc) {
+			sem_down(&rsp_event, clock_ns() + NSEC_PER_SEC); /* a lost event costs 1 s */
 			continue;
 		}
-		if (!h.req_id || h.req_id != __atomic_load_n(&awaited, __ATOMIC_ACQUIRE)) {
+		/* by req_id, never by position: a reply that comes after its requester timed
+		 * out must not answer the next request */
+		enum xs_kind k = xs_classify(&rd.h, __atomic_load_n(&awaited, __ATOMIC_ACQUIRE),
+					     __atomic_load_n(&next_id, __ATOMIC_ACQUIRE));
+
+		switch (k) {
+		case XS_MSG_EVENT:
+			deliver_event(rd.body, rd.h.len);
+			break;
+		case XS_MSG_REPLY:
+			hand_over(&rd.h, rd.body);
+			break;
+		case XS_MSG_LATE:
 			st.dropped_replies++;
-			continue;
+			break;
+		default:
+			skipped(&rd.h, k);
 		}
-		reply_hdr = h;
-		memcpy(reply_body, body, h.len + 1);
-		__atomic_store_n(&awaited, 0, __ATOMIC_RELEASE);
-		sem_up(&reply_ready);
 	}
-out:
 	kprintf("xenstore: the ring is broken; requests fail from now on\n");
 	broken = true;
 	sem_up(&reply_ready);
@@ -227,8 +240,10 @@ static int request(uint32_t type, uint32_t tx, const struct iov *iov, unsigned n
 		h.len += iov[i].len;
 	if (h.len > XENSTORE_PAYLOAD_MAX)
 		return -E2BIG;
-	h.req_id = ++next_id ? next_id : ++next_id;
+	h.req_id = next_id + 1 ? next_id + 1 : 1;
+	/* awaited first: the reply may come as soon as the id is visible in the ring */
 	__atomic_store_n(&awaited, h.req_id, __ATOMIC_RELEASE);
+	__atomic_store_n(&next_id, h.req_id, __ATOMIC_RELEASE);
 	st.requests++;
 	if ((rc = put_all(&h, sizeof(h), deadline)))
 		goto fail;
@@ -237,20 +252,29 @@ static int request(uint32_t type, uint32_t tx, const struct iov *iov, unsigned n
 			goto fail;
 	if (sem_down(&reply_ready, deadline)) {
 		rc = -ETIMEDOUT;
-		st.timeouts++;
 		goto fail;
 	}
-	if (broken) {
-		rc = -EIO;
-		goto fail;
-	}
+	if (broken)
+		return -EIO;
 	rc = xs_check_reply(&reply_hdr, reply_body, type);
 	if (rc == -EIO)
 		st.bad_replies++;
 	*len = reply_hdr.len;
 	return rc;
 fail:
-	__atomic_store_n(&awaited, 0, __ATOMIC_RELEASE);
+	/* Giving up: unless the reader claimed the reply meanwhile, it will be dropped as
+	 * late when it comes. If it did, its wakeup is on the way and must be taken here,
+	 * or the next request would wake to this reply. */
+	if (__atomic_compare_exchange_n(&awaited, &h.req_id, 0, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE)) {
+		st.timeouts += rc == -ETIMEDOUT;
+		return rc;
+	}
+	sem_down(&reply_ready, NO_DEADLINE);
+	if (broken)
+		return -EIO;
+	rc = xs_check_reply(&reply_hdr, reply_body, type);
+	*len = reply_hdr.len;
 	return rc;
 }
 
