@@ -1,6 +1,10 @@
 /* Sockets for the app: the Linux socket calls on top of net/socket.h (IPv4 UDP and TCP).
- * Data goes through a kernel bounce buffer; a blocking call waits in short sock_poll
- * slices, so that exit_group or a fault elsewhere in the app ends it promptly. */
+ * Data goes through a kernel bounce buffer. Every wait is in slices of SLICE_MS, so that
+ * exit_group or a fault elsewhere in the app ends it promptly: readiness is waited for in
+ * sock_poll slices (wait_for), and the calls themselves, which may still block after
+ * that (another thread took the data or the connection first; a TCP send waiting for
+ * acknowledgements; a connect), carry the socket's timeout of one slice and are called
+ * again (slice_over) until they are done or the app is ending. */
 #include "hp/hp.h"
 #include "lib/errno.h"
 #include "lib/string.h"
@@ -94,6 +98,25 @@ static long wait_for(struct app *a, struct app_fd *f, short events)
 	}
 }
 
+/* After a call's slice ran out (-ETIMEDOUT from the socket's timeout): 0 to call it again,
+ * or what the app gets instead: -EINTR when it is ending, -EAGAIN when non-blocking. */
+static long slice_over(struct app *a, struct app_fd *f)
+{
+	if (ending(a))
+		return -EINTR;
+	return f->nonblock ? -EAGAIN : 0;
+}
+
+/* A socket of the app's: every blocking call on it ends after a slice (see above). */
+static int app_sock(int s)
+{
+	int rc = sock_set_timeout(s, SLICE_MS);
+
+	if (rc)
+		sock_close(s);
+	return rc ? rc : s;
+}
+
 long hp_socket(struct app *a, uint64_t domain, uint64_t type, uint64_t proto)
 {
 	if (domain != AF_INET)
@@ -108,6 +131,8 @@ long hp_socket(struct app *a, uint64_t domain, uint64_t type, uint64_t proto)
 		return fd;
 	int s = sock_socket(t);
 
+	if (s >= 0)
+		s = app_sock(s);
 	if (s < 0) {
 		a->fds[fd].kind = FD_FREE;
 		return s;
@@ -166,8 +191,15 @@ long hp_sock_accept(struct app *a, uint64_t fd, uint64_t addr, uint64_t lenp, ui
 
 	if (nfd < 0)
 		return nfd;
-	int s = sock_accept(f->sock, &ip, &port);
+	int s;
 
+	/* ready, but another thread may take the connection first */
+	while ((s = sock_accept(f->sock, &ip, &port)) == -ETIMEDOUT && !(rc = slice_over(a, f)))
+		;
+	if (s == -ETIMEDOUT)
+		s = (int)rc;
+	if (s >= 0)
+		s = app_sock(s);
 	if (s < 0) {
 		a->fds[nfd].kind = FD_FREE;
 		return s;
@@ -191,7 +223,17 @@ long hp_sock_connect(struct app *a, uint64_t fd, uint64_t addr, uint64_t len)
 	uint16_t port;
 	long rc = sock_and_addr(a, fd, addr, len, &f, &ip, &port);
 
-	return rc ? rc : sock_connect(f->sock, ip, port);
+	if (rc)
+		return rc;
+	/* a connect that runs out of its slice stays under way, and the next call waits
+	 * for it again (net/socket.h); a non-blocking one says so as Linux does */
+	while ((rc = sock_connect(f->sock, ip, port)) == -ETIMEDOUT) {
+		if (ending(a))
+			return -EINTR;
+		if (f->nonblock)
+			return -EINPROGRESS;
+	}
+	return rc;
 }
 
 long hp_sock_sendto(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, uint64_t addr,
@@ -217,7 +259,24 @@ long hp_sock_sendto(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, uint
 		kfree(b);
 		return -EFAULT;
 	}
-	rc = addr && !f->stream ? sock_sendto(f->sock, b, n, ip, port) : sock_send(f->sock, b, n);
+	if (addr && !f->stream) {
+		rc = sock_sendto(f->sock, b, n, ip, port);
+	} else {
+		/* a TCP send waits for room (acknowledgements) in slices; what a slice sent
+		 * counts, and the rest goes on unless the app is ending */
+		size_t done = 0;
+
+		for (;;) {
+			rc = sock_send(f->sock, (const char *)b + done, n - done);
+			if (rc > 0)
+				done += (size_t)rc;
+			else if (rc != -ETIMEDOUT || (rc = slice_over(a, f)))
+				break;
+			if (done == n || ending(a) || (f->nonblock && done))
+				break;
+		}
+		rc = done ? (long)done : rc;
+	}
 	kfree(b);
 	return rc;
 }
@@ -243,7 +302,12 @@ long hp_sock_recvfrom(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, ui
 
 	if (!b)
 		return -ENOMEM;
-	rc = f->stream ? sock_recv(f->sock, b, n) : sock_recvfrom(f->sock, b, n, &ip, &port);
+	/* ready, but another thread reading the same socket may take the data first */
+	for (;;) {
+		rc = f->stream ? sock_recv(f->sock, b, n) : sock_recvfrom(f->sock, b, n, &ip, &port);
+		if (rc != -ETIMEDOUT || (rc = slice_over(a, f)))
+			break;
+	}
 	if (rc > 0 && copy_to_app(buf, b, (size_t)rc))
 		rc = -EFAULT;
 	kfree(b);

@@ -47,5 +47,6 @@
 #define ENOTCONN 107
 #define ETIMEDOUT 110
 #define ECONNREFUSED 111
+#define EINPROGRESS 115
 
 #endif

@@ -46,6 +46,7 @@ struct sock {
 	/* TCP */
 	struct pbuf *rx; /* received, not yet read */
 	bool rx_fin, connected, listening;
+	bool connecting; /* tcp_connect done, its end not yet returned (sock_connect) */
 	int err; /* the connection's end (-ECONNRESET...) */
 	int acq[ACCEPT_Q]; /* sockets made for connections not accepted yet */
 	unsigned ah, at;
@@ -413,21 +414,27 @@ int sock_connect(int s, uint32_t ip, uint16_t port)
 	}
 	if (lock_open(k, s))
 		return -EBADF;
-	e = k->tcp ? tcp_connect(k->tcp, &a, port, tcp_connected_cb) : ERR_CLSD;
+	/* a call whose wait timed out (sock_set_timeout) leaves the connection under way; the
+	 * next call waits for that one again rather than starting another */
+	bool again = k->connecting;
+
+	e = again ? ERR_OK : k->tcp ? tcp_connect(k->tcp, &a, port, tcp_connected_cb) : ERR_CLSD;
 	uint16_t lport = k->tcp ? k->tcp->local_port : 0;
 
+	k->connecting = e == ERR_OK;
 	net_unlock();
 	if (e != ERR_OK)
 		return lwip_err(e);
-	flow_on(k, 6, lport, ip, port);
+	if (!again)
+		flow_on(k, 6, lport, ip, port);
 	uint64_t until = deadline(k);
 
 	for (;;) {
 		net_drain(&k->flow);
-		if (k->connected)
-			return 0;
-		if (k->err)
-			return k->err;
+		if (k->connected || k->err) {
+			k->connecting = false;
+			return k->connected ? 0 : k->err;
+		}
 		if (sem_down(&k->wake, until))
 			return -ETIMEDOUT;
 	}

@@ -34,7 +34,8 @@ long sock_recvfrom(int s, void *buf, size_t len, uint32_t *ip, uint16_t *port);
 int sock_close(int s);
 /* timeout_ms < 0: for ever. Returns how many fds have revents, 0 on timeout. */
 int sock_poll(struct sock_pollfd *fds, unsigned n, int timeout_ms);
-/* Blocking calls give up with -ETIMEDOUT after ms (0: never, the default). */
+/* Blocking calls give up with -ETIMEDOUT after ms (0: never, the default). A connect
+ * that timed out stays under way: calling sock_connect again waits for it again. */
 int sock_set_timeout(int s, unsigned ms);
 /* One line of a socket's state (channel, lwIP's TCP state) for diagnostics. */
 int sock_describe(int s, char *buf, size_t size);

@@ -824,6 +824,12 @@ def app_tests(p, mode):
         app_test(p + "exit", "exit_threads", "",
                  r"^hp: exit_threads exited with status 5 \(\d+ syscalls, 4 threads\)",
                  timeout={"qemu": 30, "xen": 30}, mode=mode),
+        # ... and a thread in a TCP connect nobody answers: without the end of the app
+        # ending its wait, the app lasts until lwIP gives up (some 30 s), past the timeout
+        # (Xen's includes dom0's 10 s wait for a 'net: ready' that apps do not print)
+        app_test(p + "exit_net", "exit_threads", "net",
+                 r"^hp: exit_threads exited with status 5 \(\d+ syscalls, 5 threads\)",
+                 net="ping", timeout={"qemu": 15, "xen": 25}, mode=mode),
     ]
 
 
