@@ -84,13 +84,21 @@ static void check_accepted(const struct boot_info *bi, const struct hvm_start_in
 
 	FUZZ_CHECK(bi->mod_count <= BOOT_MODS_MAX);
 	FUZZ_CHECK(bi->mod_count + bi->mods_dropped == si->nr_modules);
-	for (unsigned i = 0; i < bi->mod_count; i++) {
+	/* the kept entries are the first BOOT_MODS_MAX, in order, less the empty ones */
+	unsigned kept = 0;
+
+	for (unsigned i = 0; i < si->nr_modules && i < BOOT_MODS_MAX; i++) {
 		struct hvm_modlist_entry m;
 
 		FUZZ_CHECK(read_at(si->modlist_paddr + i * sizeof(m), &m, sizeof(m)));
-		FUZZ_CHECK(bi->mods[i].paddr == m.paddr && bi->mods[i].len == m.size);
-		FUZZ_CHECK(bi->mods[i].paddr + bi->mods[i].len >= bi->mods[i].paddr);
+		if (!m.size)
+			continue;
+		FUZZ_CHECK(kept < bi->mod_count);
+		FUZZ_CHECK(bi->mods[kept].paddr == m.paddr && bi->mods[kept].len == m.size);
+		FUZZ_CHECK(bi->mods[kept].paddr + bi->mods[kept].len >= bi->mods[kept].paddr);
+		kept++;
 	}
+	FUZZ_CHECK(kept == bi->mod_count);
 
 	if (si->version < 1 || !si->memmap_entries) {
 		FUZZ_CHECK(bi->mem_count == 0);
