@@ -373,13 +373,6 @@ static void app_interrupt(struct trap_frame *f)
 		leave_from_frame(f, at, at->app->status);
 }
 
-/* Everything the app mapped, wherever it is (MAP_FIXED may have put it anywhere in the
- * low half), and the page tables under it. */
-static void free_app_memory(void)
-{
-	mm_user_unmap_all();
-}
-
 struct start {
 	const struct boot_info *bi;
 	const uint8_t *img;
@@ -636,7 +629,9 @@ int hp_main(const struct boot_info *bi)
 		if (a->threads[i].app)
 			thread_join(a->threads[i].t, NO_DEADLINE, NULL);
 	arch_app_interrupt = NULL;
-	free_app_memory();
+	/* everything it mapped, wherever (MAP_FIXED may put pages anywhere in the low half),
+	 * and the page tables under it */
+	mm_user_unmap_all();
 	if (a->status < 0)
 		return -1;
 	mm_stats(&after);

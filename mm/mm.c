@@ -494,11 +494,20 @@ static void tlb_wait(uint64_t g)
 	}
 }
 
+/* After unmaps: returns once no CPU's TLB (or paging-structure cache) can still reach what
+ * they removed. This CPU flushes its whole TLB, so the generation it records covers
+ * earlier unmaps too. */
+static void tlb_shootdown(void)
+{
+	uint64_t g = __atomic_add_fetch(&tlb_gen, 1, __ATOMIC_ACQ_REL);
+
+	mm_tlb_sync();
+	tlb_wait(g);
+}
+
 /* Unmaps and frees app pages. A frame goes back only once no CPU's TLB can still reach it
  * (another thread of the app may run elsewhere, and would otherwise write into a frame the
- * kernel has reused): unmap a batch, flush everywhere, then free the batch. This CPU flushes
- * its whole TLB, so the generation it records covers earlier unmaps too, not only these
- * pages. */
+ * kernel has reused): unmap a batch, flush everywhere, then free the batch. */
 void mm_user_unmap(uint64_t va, uint64_t n)
 {
 	uint64_t batch[256];
@@ -517,10 +526,7 @@ void mm_user_unmap(uint64_t va, uint64_t n)
 		}
 		if (!nb)
 			continue;
-		uint64_t g = __atomic_add_fetch(&tlb_gen, 1, __ATOMIC_ACQ_REL);
-
-		mm_tlb_sync();
-		tlb_wait(g);
+		tlb_shootdown();
 		for (unsigned j = 0; j < nb; j++)
 			mm_frame_free(batch[j]);
 	}
@@ -546,11 +552,7 @@ void mm_user_tables_free(void)
 	unsigned n;
 
 	while ((n = vm_unlink_empty_low(pfns, ARRAY_SIZE(pfns)))) {
-		/* no CPU may walk them any more (paging-structure caches): as for app frames */
-		uint64_t g = __atomic_add_fetch(&tlb_gen, 1, __ATOMIC_ACQ_REL);
-
-		mm_tlb_sync();
-		tlb_wait(g);
+		tlb_shootdown(); /* no CPU may walk them any more: as for app frames */
 		for (unsigned i = 0; i < n; i++) {
 			check(pool.f[pfns[i]].state == FRAME_PAGETABLE ? 0 : -EINVAL,
 			      "freeing an app's page table");
