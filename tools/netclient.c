@@ -10,7 +10,9 @@
  *   http: GET / TIMES times; each answer must be 200 with a body.
  *   malformed: 20 rounds of 16 kinds of broken frames on IFACE (a raw socket), each round
  *        followed by 5 valid datagrams that must come back; then "BYE <broken frames>".
- *   netclient udp HOST PORT[,PORT...] COUNT   (datagram i goes to the (i mod n)th port)
+ *   netclient udp HOST PORT[,PORT...] COUNT [SECS]   (datagram i goes to the (i mod n)th
+ *        port; at most SECS seconds, default 240; SIGTERM ends it early, with "BYE" and
+ *        the summary: the rig's crashloop stops its traffic this way)
  *   netclient tcp HOST PORT CONNS KIB
  *   netclient http HOST PORT TIMES
  *   relay: not a test; `make run HV=xen-pv` runs it in dom0 so that the host's forwarded
@@ -26,6 +28,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,7 +72,15 @@ static void payload(uint32_t seq, uint8_t *p, int size)
 		p[i] = (uint8_t)(seq * 31 + i * 7);
 }
 
-static int udp(const char *host, const char *ports, int count)
+static volatile sig_atomic_t stop;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int udp(const char *host, const char *ports, int count, double secs_max)
 {
 	int s = socket(AF_INET, SOCK_DGRAM, 0), size = 200, window = 32, np = 0;
 	struct sockaddr_in to[8];
@@ -84,7 +95,8 @@ static int udp(const char *host, const char *ports, int count)
 	uint8_t buf[2048], want[256];
 
 	timeout(s, 0.05);
-	while (ndone < count && now() - t0 < 240) {
+	signal(SIGTERM, on_term);
+	while (ndone < count && now() - t0 < secs_max && !stop) {
 		while (next < count && outstanding < window) {
 			payload(next, buf, size);
 			sendto(s, buf, size, 0, (struct sockaddr *)&to[next % np], sizeof(to[0]));
@@ -577,8 +589,8 @@ static int relay(int lport, const char *host, int port)
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc == 5 && !strcmp(argv[1], "udp"))
-		return udp(argv[2], argv[3], atoi(argv[4]));
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "udp"))
+		return udp(argv[2], argv[3], atoi(argv[4]), argc == 6 ? atof(argv[5]) : 240);
 	if (argc == 6 && !strcmp(argv[1], "tcp"))
 		return tcp(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
 	if (argc == 5 && !strcmp(argv[1], "http"))
