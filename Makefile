@@ -57,7 +57,7 @@ TSAN_TESTS := net/chan_test.c lib/mpsc_test.c sched/sync_test.c sched/sync.c hv_
 # V=1 shows the full commands
 Q := $(if $(V),,@)
 
-.PHONY: all run test unit matrix deps clean apps fuzz fuzz-build fuzz-smoke
+.PHONY: all run test unit matrix deps clean apps fuzz fuzz-build fuzz-smoke rig-crashloop
 all: $(BUILD)/amphi.elf
 
 # The public headers the kernel uses from Debian packages, and only those: Xen's (libxen-dev)
@@ -228,6 +228,12 @@ run: deps
 
 matrix: all $(BUILD)/netclient apps
 	$(PYTHON) test_matrix/run.py $(MATRIX_ARGS)
+
+# The Xen rig's dom0 fault rate (test_matrix/README.md): CRASHLOOP_PROGS dom0 programs
+# beside up to CRASHLOOP_DGRAMS UDP datagrams echoed by a guest on each cell of RIG_CELLS
+RIG_CELLS ?= xen-pv
+rig-crashloop: deps all $(BUILD)/netclient
+	$(PYTHON) test_matrix/run.py --cells $(RIG_CELLS) --tests rig_crashloop
 
 test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/host/unit $(BUILD)/host/unit-tsan $(BUILD)/netclient apps

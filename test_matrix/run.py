@@ -80,6 +80,7 @@ class Outcome:
 class Result:
     status: str  # PASS, FAIL, SKIP
     detail: str = ""
+    retried: str = ""  # the rig ran it again after a fault of its own: why
 
 
 # ---------------------------------------------------------------- checks shared by tests
@@ -305,6 +306,21 @@ def eval_device(name, *required):
                      ["" if find(out.lines, rx) else "no line matching %r" % rx
                       for rx in required + (clean,)], detail)
     return evaluate
+
+
+def eval_crashloop(cell, out):
+    """make rig-crashloop (a measurement of the rig, not of Amphi): dom0 programs started
+    beside UDP traffic through the guest; PASS when none of them failed."""
+    m = find(out.lines, r"^dom0: crashloop: (\d+) programs, (\d+) of them beside the traffic, "
+             r"(\d+) failed \((\d+) hung\), (\d+) s")
+    udp = find(out.lines, r"^dom0: udp: (\d+) of (\d+) datagrams")
+    if not m:
+        return Result("FAIL", "no crashloop line from dom0")
+    crashes = len([l for l in out.lines if l.startswith("dom0: dom0 crash: ")])
+    detail = "%s programs (%s beside %s datagrams), %s failed (%s hung), %d crashes in dom0's log, %s s" % (
+        m.group(1), m.group(2), udp.group(1) if udp else "no", m.group(3), m.group(4), crashes,
+        m.group(5))
+    return judge(["" if m.group(3) == "0" and not crashes else detail], detail)
 
 
 def eval_reconnect(cell, out):
@@ -648,6 +664,8 @@ class Test:
     tar: str = ""
     # QEMU TCG cells: the CPU model (e.g. "max": SMEP and SMAP), instead of QEMU's default
     cpu: str = ""
+    # not in `make test`: run only when named (--tests), e.g. make rig-crashloop
+    manual: bool = False
 
     def udp_count(self, cell):
         """datagrams the udp client sends: an app's COUNT argument, udp_count=, or 10,000"""
@@ -758,6 +776,11 @@ TESTS = [
         r"^(host|dom0): udp: (10000|2000) of "),
         virtio="net", host="udp", rig="udp", timeout={"qemu": 300, "xen": 300},
         extra={"kvm": "udp_count=2000"}),
+    # make rig-crashloop: the rig's dom0 fault rate (test_matrix/README.md), measured
+    Test("rig_crashloop", "test=udp_echo ip=10.0.9.2/24 udp_count=%d crashloop_progs=%d" % (
+        int(os.environ.get("CRASHLOOP_DGRAMS", "100000")),
+        int(os.environ.get("CRASHLOOP_PROGS", "5000"))), eval_crashloop, kinds=("xen",),
+        rig="crashloop", timeout={"xen": 2400}, manual=True),
     # 10 concurrent TCP connections, 8 MiB each way, checked byte by byte and by sum
     Test("tcp", "test=tcp ip=10.0.9.2/24", eval_device(
         "tcp", r"^(host|dom0): tcp: 10 of 10 connections moved \d+ KiB each way intact"),
@@ -1196,6 +1219,21 @@ def ensure_rig(say):
 XEN_GUEST_MAC = "00:16:3e:00:09:02"  # dom0-init.sh re-attaches the vif with it
 
 
+# Where the rig's vCPUs run (test_matrix/README.md, "The rig's faults"): the outer QEMU's
+# CPUs (Xen's physical CPUs), more of Xen's command line, and the guests' xl `cpus`
+# (hard affinity; a list gives each vCPU its own). The environment overrides them for
+# measurements (make rig-crashloop).
+# No vCPU ever moves between Xen's two CPUs: dom0's one vCPU is pinned to CPU 0
+# (dom0_vcpus_pin), a guest's vCPU0 to CPU 1 and its vCPU1 to CPU 0. A vCPU that moved was
+# the trigger of the rig's corruption (dom0's programs crashing beside a guest's network
+# traffic, netback missing the guest's notifications): 18 of 300 dom0 programs failed
+# with the vCPUs free to move, 0 of 1,000 pinned (make rig-crashloop). The guest's two
+# vCPUs still run in parallel.
+RIG_SMP = os.environ.get("AMPHI_RIG_SMP", "2")
+RIG_XEN_ARGS = os.environ.get("AMPHI_RIG_XEN_ARGS", "dom0_vcpus_pin")
+RIG_GUEST_CPUS = os.environ.get("AMPHI_RIG_GUEST_CPUS", '["1", "0"]')
+
+
 def xl_config(cell, test, name):
     lines = ['name = "%s"' % name,
              'type = "%s"' % cell.xl_type,
@@ -1210,7 +1248,7 @@ def xl_config(cell, test, name):
              'on_reboot = "preserve"']
     opts = test.rig.split(",")
     if set(opts) & {"ping", "reconnect", "txpause", "udp", "tcp", "http", "malformed", "serve",
-                    "dhcp"}:
+                    "dhcp", "crashloop"}:
         lines.append("vif = ['mac=%s,bridge=xenbr0']" % XEN_GUEST_MAC)
     if "disk" in opts:
         lines.append("disk = ['format=raw,vdev=xvda,access=rw,target=/tmp/%s.img']" % name)
@@ -1221,6 +1259,8 @@ def xl_config(cell, test, name):
     if cell.xl_type == "pvh":
         # QEMU's emulated SVM reports RDTSCP exits as RDTSC and Xen cannot decode them
         lines.append('tsc_mode = "native"')
+    if RIG_GUEST_CPUS:
+        lines.append("cpus = %s" % RIG_GUEST_CPUS)
     return "\n".join(lines) + "\n"
 
 
@@ -1251,10 +1291,10 @@ def rig_command(rig, stage, jobs, nic="none"):
             shutil.copyfileobj(base, f)
         f.write(overlay)
     return ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max,-smap", "-m", "1024",
-            "-smp", "2", "-display", "none", "-serial", "stdio", "-monitor", "none",
+            "-smp", RIG_SMP, "-display", "none", "-serial", "stdio", "-monitor", "none",
             "-nic", nic, "-no-reboot", "-kernel", os.path.join(rig, "xen"),
             "-append", "console=com1 com1=115200,8n1 dom0_mem=384M,max:384M "
-            "dom0_max_vcpus=1 bootscrub=0 loglvl=warning guest_loglvl=all",
+            "dom0_max_vcpus=1 bootscrub=0 loglvl=warning guest_loglvl=all " + RIG_XEN_ARGS,
             "-initrd", "%s console=hvc0 rdinit=/init quiet,%s" % (os.path.join(rig, "vmlinux"), initrd)]
 
 
@@ -1402,8 +1442,9 @@ def write_reports(cells, tests, results, totals, secs):
                 results[(c.name, t.name)].status if (c.name, t.name) in results else "n/a" for c in cells)))
         f.write("\n%d passed, %d failed, %d skipped (%.0f s)\n\n" % (totals + (secs,)))
         for (cn, tn), r in sorted(results.items()):
-            if r.status != "PASS":
-                f.write("- %s / %s: %s %s\n" % (cn, tn, r.status, r.detail))
+            if r.status != "PASS" or r.retried:
+                f.write("- %s / %s: %s%s %s\n" % (cn, tn, r.status, " (retried)" if r.retried else "",
+                                                r.detail))
     with open(os.path.join(BUILD, "test_matrix.xml"), "w") as f:
         f.write('<?xml version="1.0" encoding="UTF-8"?>\n')
         f.write('<testsuite name="amphi-test-matrix" tests="%d" failures="%d" skipped="%d" time="%.1f">\n'
@@ -1491,7 +1532,8 @@ def main():
         return 0 if code == 0 else 1
 
     cells = [c for c in CELLS if not a.cells or c.name in a.cells.split(",")]
-    tests = [t for t in TESTS if not a.tests or t.name in a.tests.split(",")]
+    tests = [t for t in TESTS if (not a.tests and not t.manual) or
+             (a.tests and t.name in a.tests.split(","))]
     if not cells or not tests:
         print("run.py: no such cell or test (see --list)")
         return 2
@@ -1516,6 +1558,14 @@ def main():
         r = test.evaluate(cell, outcome)
         if outcome.note:
             r.detail += " [%s]" % outcome.note
+            r.retried = outcome.note
+            # Only the host's documented fault (QEMU's emulated SVM corrupting a world
+            # switch, test_matrix/README.md) may be retried into a pass; a dom0 program
+            # that crashed or a netback that stalled is a fault the rig must not have
+            # (its cause, vCPUs moving between Xen's CPUs, is removed): a failure
+            if "nested-virtualization fault" not in outcome.note and r.status == "PASS":
+                r.status = "FAIL"
+                r.detail = "passed only when retried: " + r.detail
         with open(os.path.join(logdir, "%s-%s.log" % (cell.name, test.name)), "w") as f:
             f.write(outcome.log)
         results[(cell.name, test.name)] = r
@@ -1575,8 +1625,11 @@ def main():
                     tail = failure_excerpt(f.read())
                 print("  from %s:\n    %s" % (os.path.relpath(log, ROOT), "\n    ".join(tail)))
     write_reports(cells, tests, results, tuple(counts), secs)
-    print("\ntest matrix: %d passed, %d failed, %d skipped in %.0f s (build/test_matrix.md, .xml)"
-          % (counts[0], counts[1], counts[2], secs))
+    retried = [(k, r) for k, r in sorted(results.items()) if r.retried]
+    for (cn, tn), r in retried:
+        print("RETRIED %s / %s (%s): %s" % (cn, tn, r.status, r.retried))
+    print("\ntest matrix: %d passed, %d failed, %d skipped, %d retried in %.0f s "
+          "(build/test_matrix.md, .xml)" % (counts[0], counts[1], counts[2], len(retried), secs))
     return 1 if counts[1] else 0
 
 
