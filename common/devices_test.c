@@ -1,6 +1,8 @@
 /* blk_sync and blk_sync_or_free (devices.c) against a fake disk that answers when the test
  * says, on sync_test.c's stand-in threads. The heap here is malloc's, so ASan sees the
  * disk writing into a buffer that was freed, and LeakSanitizer a block never freed. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,6 +32,20 @@ void kfree(void *p)
 	if (p && p == __atomic_load_n(&watched, __ATOMIC_SEQ_CST))
 		__atomic_add_fetch(&watched_frees, 1, __ATOMIC_SEQ_CST);
 	free(p);
+}
+
+/* The kernel's console for every host test: what was printed last, and how many times. */
+unsigned host_prints;
+char host_last_print[256];
+
+void kprintf(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(host_last_print, sizeof(host_last_print), fmt, ap);
+	va_end(ap);
+	host_prints++;
 }
 
 /* pkt_alloc's, which no test here calls; pkt_free's frees a page that netfront/resp_test.c

@@ -2,8 +2,8 @@
  * by hand, as a lying one would (xen/io/netif.h, xen/io/ring.h): ids out of range, not
  * posted or answered twice, frames past the page, indexes past our requests, grants it
  * still maps. The grant table is a fake one (gnttab_use); the kernel services resp.c
- * calls are fakes below that count what happened. */
-#include <stdarg.h>
+ * calls are the host tests' shared fakes (common/devices_test.c), which count what
+ * happened. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,21 +15,12 @@
 #include "hv_xen/grant.h"
 #include "tools/unit/unit.h"
 
-static unsigned prints;
-extern unsigned host_frames_freed; /* common/devices_test.c: pkt_free's pages */
+/* common/devices_test.c: pkt_free's pages, and the console */
+extern unsigned host_frames_freed, host_prints;
+extern char host_last_print[256];
 #define pkts_freed host_frames_freed
-static char last_print[256];
-
-void kprintf(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(last_print, sizeof(last_print), fmt, ap);
-	va_end(ap);
-	prints++;
-}
-
+#define prints host_prints
+#define last_print host_last_print
 
 static void free_page(uint64_t pfn)
 {
