@@ -21,6 +21,7 @@
 #include <xen/xen.h>
 #include <xen/event_channel.h>
 
+#include "blkfront/resp.h"
 #include "common/blkdev.h"
 #include "common/console.h"
 #include "common/hal.h"
@@ -40,115 +41,11 @@
 #include <xen/io/blkif.h>
 #include <xen/io/protocols.h>
 
-#define RING __CONST_RING_SIZE(blkif, PAGE_SIZE)
 #define SECTOR 512
-#define MAX_SEGS BLKIF_MAX_SEGMENTS_PER_REQUEST
-/* A request's id (64 bits in xen/io/blkif.h) is its slot in the low bits and the issue's
- * sequence number above: a stale or repeated response for an earlier use of the slot does
- * not match. */
-#define ID_SLOT_BITS 8
 
 #define HELD_RETRY_NS 100000000ull /* how often held requests' grants are tried again */
 
-struct shadow {
-	struct blk_req *req;
-	uint64_t id; /* as on the ring */
-	uint8_t op;
-	uint8_t nsegs;
-	/* answered or failed, but a grant is still mapped: it completes later, with status */
-	bool held;
-	int status;
-	int refs[MAX_SEGS]; /* -1 once ended */
-};
-
-struct bf {
-	struct blkdev bd;
-	struct xenbus_dev *xb;
-	struct mutex lock;
-	bool connected, registered;
-	blkif_front_ring_t ring;
-	void *ring_page;
-	int ring_ref;
-	unsigned port;
-	struct irq irq;
-	struct sem work; /* the thread: responses or queued requests */
-	struct shadow shadow[RING];
-	uint16_t free_ids[RING];
-	unsigned nfree;
-	unsigned nheld; /* shadows held (read without the lock by the thread's wait) */
-	bool held_reported;
-	/* issues so far: the high bits of the next id */
-	uint64_t seq;
-	struct blk_req *queue, **queue_tail; /* waiting for ring space */
-	bool barrier_only;
-	char info[128];
-};
-
 static unsigned count;
-
-/* Ends the grants of s that are still on. True when none is left: the buffer is ours
- * again. A grant the backend still maps (xen/grant_table.h: GTF_reading/GTF_writing)
- * stays, and the buffer with it: the backend could still write into it, or read what
- * its owner puts there next. */
-static bool end_grants(struct shadow *s)
-{
-	bool all = true;
-
-	for (unsigned k = 0; k < s->nsegs; k++) {
-		if (s->refs[k] < 0)
-			continue;
-		if (gnttab_end(s->refs[k]))
-			s->refs[k] = -1;
-		else
-			all = false;
-	}
-	return all;
-}
-
-/* id's request is over with `status`: it goes back to its caller once its grants end;
- * until then it is held (its slot too), and retry_held tries again. `lie`: the backend
- * should not map these pages now (it answered the request, or was never given it), so
- * holding them is its fault: reported once. Lock held. */
-static void finish(struct bf *bf, uint16_t id, int status, bool lie)
-{
-	struct shadow *s = &bf->shadow[id];
-
-	if (!end_grants(s)) {
-		if (!s->held) {
-			s->held = true;
-			s->status = status;
-			__atomic_store_n(&bf->nheld, bf->nheld + 1, __ATOMIC_RELAXED);
-			bf->bd.st.held++;
-			sem_up(&bf->work); /* its thread now retries on a timer */
-		}
-		if (lie && !bf->held_reported) {
-			bf->held_reported = true;
-			kprintf("blkfront: %s: the backend maps pages of a request it answered or "
-				"never had: the request and its buffer stay with the driver until "
-				"it lets go (reported once, counted in held)\n",
-				bf->bd.name);
-		}
-		return;
-	}
-	struct blk_req *r = s->req;
-
-	if (s->held) {
-		s->held = false;
-		__atomic_store_n(&bf->nheld, bf->nheld - 1, __ATOMIC_RELAXED);
-		status = s->status;
-	}
-	s->req = NULL;
-	bf->free_ids[bf->nfree++] = id;
-	blkdev_complete(&bf->bd, r, status);
-}
-
-/* held requests whose backend has let go since complete now; lock held */
-static void retry_held(struct bf *bf)
-{
-	for (uint16_t id = 0; id < RING && bf->nheld; id++)
-		if (bf->shadow[id].req && bf->shadow[id].held)
-			finish(bf, id, bf->shadow[id].status, false);
-}
 
 /* Puts r on the ring, or returns false when there is no room now (or r is held). Lock
  * held. */
@@ -157,14 +54,14 @@ static bool issue(struct bf *bf, struct blk_req *r)
 	if (RING_FULL(&bf->ring) || !bf->nfree)
 		return false;
 	uint16_t id = bf->free_ids[--bf->nfree];
-	struct shadow *s = &bf->shadow[id];
+	struct bf_shadow *s = &bf->shadow[id];
 	blkif_request_t *req = RING_GET_REQUEST(&bf->ring, bf->ring.req_prod_pvt);
 	uint32_t bytes = r->count * SECTOR;
 	unsigned segs = (bytes + PAGE_SIZE - 1) / PAGE_SIZE;
 
 	s->req = r;
 	s->nsegs = 0;
-	s->id = ++bf->seq << ID_SLOT_BITS | id;
+	s->id = ++bf->seq << BF_ID_SLOT_BITS | id;
 	req->id = s->id;
 	req->handle = (blkif_vdev_t)bf->xb->devid;
 	req->sector_number = r->sector;
@@ -183,8 +80,8 @@ static bool issue(struct bf *bf, struct blk_req *r)
 			if (ref < 0) {
 				/* out of grants for now: it waits in the queue, unless the
 				 * backend mapped a grant we never told it of */
-				if (!end_grants(s)) {
-					finish(bf, id, -EIO, true);
+				if (!blkfront_end_grants(s)) {
+					blkfront_finish(bf, id, -EIO, true);
 					return true;
 				}
 				bf->free_ids[bf->nfree++] = id;
@@ -259,64 +156,15 @@ static int bf_submit(struct blkdev *d, struct blk_req *r)
 	return 0;
 }
 
-static int status_of(int16_t rsp_status)
-{
-	if (rsp_status == BLKIF_RSP_OKAY)
-		return 0;
-	return rsp_status == BLKIF_RSP_EOPNOTSUPP ? -EOPNOTSUPP : -EIO;
-}
-
-/* whether rsp (our copy) answers slot id's request: in flight, not answered already, this
- * very issue of it (not an earlier use of the slot), the same operation */
-static bool in_flight(const struct bf *bf, uint16_t id, const blkif_response_t *rsp)
-{
-	if (id >= RING)
-		return false;
-	const struct shadow *s = &bf->shadow[id];
-
-	return s->req && !s->held && rsp->id == s->id && rsp->operation == s->op;
-}
-
 static void disconnect(struct bf *bf, int status);
 
 /* the device's thread, lock held: completions, then the queue */
 static void take_responses(struct bf *bf)
 {
-	int more;
-
-	retry_held(bf);
-	do {
-		RING_IDX rp = bf->ring.sring->rsp_prod, cons = bf->ring.rsp_cons;
-
-		xen_rmb();
-		/* each response answers one request we pushed (xen/io/ring.h): an index past
-		 * them makes slots we never filled look like responses */
-		if (rp - cons > bf->ring.req_prod_pvt - cons) {
-			bf->bd.st.bad_responses++;
-			kprintf("blkfront: %s: response index %u is past our requests "
-				"(answered %u, requested %u): the backend lies about the ring; "
-				"disconnecting\n",
-				bf->bd.name, rp, cons, bf->ring.req_prod_pvt);
-			disconnect(bf, -EIO);
-			return;
-		}
-		for (RING_IDX i = cons; i != rp; i++) {
-			blkif_response_t rsp;
-
-			/* one read of the shared slot: what we check is what we use */
-			RING_COPY_RESPONSE(&bf->ring, i, &rsp);
-			uint16_t id = rsp.id & ((1u << ID_SLOT_BITS) - 1);
-
-			if (!in_flight(bf, id, &rsp)) {
-				bf->bd.st.bad_responses++;
-				continue;
-			}
-			finish(bf, id, status_of(rsp.status), true);
-		}
-		bf->ring.rsp_cons = rp;
-		RING_FINAL_CHECK_FOR_RESPONSES(&bf->ring, more);
-	} while (more);
-	issue_queued(bf);
+	if (blkfront_take_responses(bf))
+		disconnect(bf, -EIO);
+	else
+		issue_queued(bf);
 }
 
 static int bf_thread(void *arg)
@@ -332,7 +180,7 @@ static int bf_thread(void *arg)
 		if (bf->connected)
 			take_responses(bf);
 		else
-			retry_held(bf);
+			blkfront_retry_held(bf);
 		mutex_unlock(&bf->lock);
 	}
 	return 0;
@@ -366,9 +214,9 @@ static void disconnect(struct bf *bf, int status)
 	bf->connected = false;
 	hal->irq_unbind(&bf->irq);
 	close_port(bf->port);
-	for (uint16_t id = 0; id < RING; id++)
+	for (uint16_t id = 0; id < BF_RING; id++)
 		if (bf->shadow[id].req && !bf->shadow[id].held)
-			finish(bf, id, status, false);
+			blkfront_finish(bf, id, status, false);
 	while (bf->queue) {
 		struct blk_req *r = bf->queue;
 
@@ -428,9 +276,9 @@ static int connect(struct bf *bf)
 				.arg = bf };
 	/* every slot but those still held for the last backend */
 	bf->nfree = 0;
-	for (unsigned i = 0; i < RING; i++)
-		if (!bf->shadow[RING - 1 - i].req)
-			bf->free_ids[bf->nfree++] = RING - 1 - i;
+	for (unsigned i = 0; i < BF_RING; i++)
+		if (!bf->shadow[BF_RING - 1 - i].req)
+			bf->free_ids[bf->nfree++] = BF_RING - 1 - i;
 	if ((rc = hal->irq_bind(&bf->irq)) || (rc = xs_transaction(write_keys, bf, NULL)) ||
 	    (rc = xenbus_switch_state(xb, XenbusStateInitialised))) {
 		bf->connected = true; /* so that disconnect gives everything back */
@@ -480,7 +328,7 @@ static void bf_otherend_changed(struct xenbus_dev *xb)
 	int rc;
 
 	mutex_lock(&bf->lock, NO_DEADLINE);
-	retry_held(bf);
+	blkfront_retry_held(bf);
 	switch (xb->otherend_state) {
 	case XenbusStateInitWait:
 		disconnect(bf, -ENODEV);
@@ -539,7 +387,7 @@ static int bf_probe(struct xenbus_dev *xb)
 	bf->queue_tail = &bf->queue;
 	ksnprintf(bf->bd.name, sizeof(bf->bd.name), "xblk%u", count++);
 	bf->bd.sector_size = SECTOR;
-	bf->bd.max_bytes = MAX_SEGS * PAGE_SIZE;
+	bf->bd.max_bytes = BF_SEGS * PAGE_SIZE;
 	bf->bd.ops = &bf_ops;
 	bf->bd.info = bf->info;
 	if (!thread_create(bf->bd.name, bf_thread, bf, CPU_ANY)) {

@@ -1,0 +1,71 @@
+/* blkfront's device state, shared by the driver (blkfront.c: connection, requests) and the
+ * code that takes the backend's responses (resp.c), which the host tests and a fuzz harness
+ * run against a fake ring and a fake grant table. */
+#ifndef BLKFRONT_RESP_H
+#define BLKFRONT_RESP_H
+
+#include "common/blkdev.h"
+#include "common/hal.h"
+#include "hv_xen/ring.h"
+#include "sched/sync.h"
+
+#include <xen/io/blkif.h>
+
+#define BF_RING __CONST_RING_SIZE(blkif, PAGE_SIZE)
+#define BF_SEGS BLKIF_MAX_SEGMENTS_PER_REQUEST
+/* A request's id (64 bits in xen/io/blkif.h) is its slot in the low bits and the issue's
+ * sequence number above: a stale or repeated response for an earlier use of the slot does
+ * not match. */
+#define BF_ID_SLOT_BITS 8
+
+struct xenbus_dev;
+
+struct bf_shadow {
+	struct blk_req *req;
+	uint64_t id; /* as on the ring */
+	uint8_t op;
+	uint8_t nsegs;
+	/* answered or failed, but a grant is still mapped: it completes later, with status */
+	bool held;
+	int status;
+	int refs[BF_SEGS]; /* -1 once ended */
+};
+
+struct bf {
+	struct blkdev bd;
+	struct xenbus_dev *xb;
+	struct mutex lock;
+	bool connected, registered;
+	blkif_front_ring_t ring;
+	void *ring_page;
+	int ring_ref;
+	unsigned port;
+	struct irq irq;
+	struct sem work; /* the thread: responses or queued requests */
+	struct bf_shadow shadow[BF_RING];
+	uint16_t free_ids[BF_RING];
+	unsigned nfree;
+	unsigned nheld; /* shadows held (read without the lock by the thread's wait) */
+	bool held_reported;
+	/* issues so far: the high bits of the next id */
+	uint64_t seq;
+	struct blk_req *queue, **queue_tail; /* waiting for ring space */
+	bool barrier_only;
+	char info[128];
+};
+
+/* With the lock held, as are all below. Ends the grants of s that are still on; true when
+ * none is left (the request's buffer is ours again). */
+bool blkfront_end_grants(struct bf_shadow *s);
+/* Slot id's request is over with status: it goes back to its caller (blkdev_complete) once
+ * its grants end, and is held until then (its slot too: blkfront_retry_held tries again).
+ * `lie`: the backend should not map these pages now, so holding them is reported (once). */
+void blkfront_finish(struct bf *bf, uint16_t id, int status, bool lie);
+/* Held requests whose backend has let go since complete now. */
+void blkfront_retry_held(struct bf *bf);
+/* Takes the responses on the ring (each checked, its request finished) until there are no
+ * more, and re-arms the event. 0, or -EPROTO: the backend lies about the ring (reported,
+ * counted in bad_responses), and the caller disconnects. */
+int blkfront_take_responses(struct bf *bf);
+
+#endif
