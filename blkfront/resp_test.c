@@ -1,0 +1,215 @@
+/* blkfront's response side (resp.c) against a fake backend that writes the shared ring by
+ * hand, as a lying one would (xen/io/blkif.h, xen/io/ring.h): ids out of range, not in
+ * flight or answered twice, operations and statuses that are not the request's, indexes
+ * past our requests, grants it still maps, a ring it changes while we read it. The grant
+ * table is a fake one (gnttab_use); requests are issued as blkfront.c's issue() does, and
+ * each records how often and how it completed. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xen/xen.h>
+#include <xen/grant_table.h>
+
+#include "blkfront/resp.h"
+#include "hv_xen/grant.h"
+#include "lib/errno.h"
+#include "tools/unit/unit.h"
+
+/* common/devices_test.c: the console */
+extern unsigned host_prints;
+extern char host_last_print[256];
+
+static struct grant_entry_v1 table[GNT_RESERVED + BF_RING * BF_SEGS];
+
+/* a request of the test's, and how it ended: done must run exactly once */
+struct req {
+	struct blk_req r;
+	int done;
+	int status;
+};
+
+/* what the backend does while a request completes (its done runs inside the consumer) */
+static void (*backend_during_done)(struct bf *bf, struct req *q);
+static struct bf *cur;
+
+static void req_done(struct blk_req *r)
+{
+	struct req *q = r->arg;
+
+	q->done++;
+	q->status = r->status;
+	if (backend_during_done)
+		backend_during_done(cur, q);
+}
+
+static struct bf *setup(void)
+{
+	struct bf *bf = calloc(1, sizeof(*bf));
+	blkif_sring_t *sring = aligned_alloc(PAGE_SIZE, PAGE_SIZE);
+
+	memset(sring, 0, PAGE_SIZE);
+	SHARED_RING_INIT(sring);
+	FRONT_RING_INIT(&bf->ring, sring, PAGE_SIZE);
+	strcpy(bf->bd.name, "xblk9");
+	bf->bd.sector_size = 512;
+	bf->connected = true;
+	sem_init(&bf->work, 0);
+	bf->queue_tail = &bf->queue;
+	for (unsigned i = 0; i < BF_RING; i++)
+		bf->free_ids[bf->nfree++] = BF_RING - 1 - i;
+	memset(table, 0, sizeof(table));
+	gnttab_use(table, sizeof(table) / sizeof(table[0]));
+	host_prints = 0;
+	backend_during_done = NULL;
+	cur = bf;
+	return bf;
+}
+
+static unsigned grants_free(void)
+{
+	struct gnttab_stats s;
+
+	gnttab_stats(&s);
+	return s.free;
+}
+
+/* what is still in flight fails, as disconnect has it; the backend lets go of every page,
+ * and what is held completes */
+static void teardown(struct bf *bf)
+{
+	for (uint16_t id = 0; id < BF_RING; id++)
+		if (bf->shadow[id].req && !bf->shadow[id].held)
+			blkfront_finish(bf, id, -ENODEV, false);
+	for (unsigned i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		table[i].flags &= (uint16_t) ~(GTF_reading | GTF_writing);
+	blkfront_retry_held(bf);
+	CHECK_EQ(bf->nheld, 0);
+	CHECK_EQ(grants_free(), BF_RING * BF_SEGS);
+	free(bf->ring.sring);
+	free(bf);
+}
+
+/* blkfront.c's issue() without the hypervisor: a read or write of `pages` pages (a flush
+ * when 0) on the ring, pushed; returns its slot */
+static uint16_t issue(struct bf *bf, struct req *q, enum blk_op op, unsigned pages)
+{
+	uint16_t id = bf->free_ids[--bf->nfree];
+	struct bf_shadow *s = &bf->shadow[id];
+	blkif_request_t *req = RING_GET_REQUEST(&bf->ring, bf->ring.req_prod_pvt);
+
+	q->r = (struct blk_req){ .op = op, .count = pages * 8, .done = req_done, .arg = q };
+	s->req = &q->r;
+	s->nsegs = 0;
+	s->id = ++bf->seq << BF_ID_SLOT_BITS | id;
+	req->id = s->id;
+	req->operation = op == BLK_FLUSH  ? BLKIF_OP_FLUSH_DISKCACHE :
+			 op == BLK_READ ? BLKIF_OP_READ :
+					  BLKIF_OP_WRITE;
+	for (unsigned i = 0; i < pages; i++) {
+		int ref = gnttab_grant(1, 0x1000 + i, op == BLK_WRITE);
+
+		s->refs[s->nsegs++] = ref;
+		req->seg[i] = (struct blkif_request_segment){ .gref = (grant_ref_t)ref };
+	}
+	req->nr_segments = (uint8_t)pages;
+	s->op = req->operation;
+	bf->ring.req_prod_pvt++;
+	RING_PUSH_REQUESTS(&bf->ring);
+	return id;
+}
+
+/* the backend's answer in response slot `at` (shown once rsp_prod covers it) */
+static void rsp(struct bf *bf, RING_IDX at, uint64_t id, uint8_t op, int16_t status)
+{
+	*RING_GET_RESPONSE(&bf->ring, at) =
+		(blkif_response_t){ .id = id, .operation = op, .status = status };
+}
+
+/* the response the backend owes slot id's request */
+static void answer(struct bf *bf, RING_IDX at, uint16_t id, int16_t status)
+{
+	rsp(bf, at, bf->shadow[id].id, bf->shadow[id].op, status);
+}
+
+TEST(blkfront_takes_good_responses)
+{
+	struct bf *bf = setup();
+	struct req a = { 0 }, b = { 0 }, c = { 0 };
+	uint16_t ia = issue(bf, &a, BLK_READ, 2), ib = issue(bf, &b, BLK_WRITE, 1),
+		 ic = issue(bf, &c, BLK_FLUSH, 0);
+
+	CHECK_EQ(grants_free(), BF_RING * BF_SEGS - 3);
+	answer(bf, 0, ib, BLKIF_RSP_ERROR); /* out of order, as a backend may */
+	answer(bf, 1, ia, BLKIF_RSP_OKAY);
+	answer(bf, 2, ic, BLKIF_RSP_EOPNOTSUPP);
+	bf->ring.sring->rsp_prod = 3;
+	CHECK_EQ(blkfront_take_responses(bf), 0);
+	CHECK(a.done == 1 && a.status == 0);
+	CHECK(b.done == 1 && b.status == -EIO);
+	CHECK(c.done == 1 && c.status == -EOPNOTSUPP);
+	CHECK_EQ(grants_free(), BF_RING * BF_SEGS);
+	CHECK_EQ(bf->nfree, BF_RING);
+	CHECK(!bf->shadow[ia].req && !bf->shadow[ib].req && !bf->shadow[ic].req);
+	CHECK_EQ(bf->ring.rsp_cons, 3);
+	CHECK_EQ(bf->ring.sring->rsp_event, 4); /* re-armed for the next one */
+	CHECK_EQ(bf->bd.st.bad_responses, 0);
+	CHECK_EQ(bf->bd.st.errors, 2);
+	CHECK_EQ(host_prints, 0);
+	CHECK(bf->connected);
+	teardown(bf);
+}
+
+/* a response index past our requests: nothing on the ring is read as a response */
+TEST(blkfront_index_past_requests_is_a_lie)
+{
+	struct bf *bf = setup();
+	struct req a = { 0 }, b = { 0 };
+	uint16_t ia = issue(bf, &a, BLK_READ, 1), ib = issue(bf, &b, BLK_READ, 1);
+
+	answer(bf, 0, ia, BLKIF_RSP_OKAY);
+	answer(bf, 1, ib, BLKIF_RSP_OKAY);
+	answer(bf, 2, ib, BLKIF_RSP_OKAY); /* a slot we never filled with a request */
+	bf->ring.sring->rsp_prod = 3;
+	CHECK_EQ(blkfront_take_responses(bf), -EPROTO);
+	CHECK_EQ(a.done + b.done, 0);
+	CHECK_EQ(bf->ring.rsp_cons, 0);
+	CHECK_EQ(bf->bd.st.bad_responses, 1);
+	CHECK_EQ(host_prints, 1);
+	CHECK(!strncmp(host_last_print, "blkfront: xblk9: response index 3 is past", 41));
+	teardown(bf);
+}
+
+/* answered, but the backend still maps a page: the request, its buffer and its slot stay
+ * with the driver (reported once) until it lets go, then it completes with its status */
+TEST(blkfront_answered_request_still_mapped_is_held)
+{
+	struct bf *bf = setup();
+	struct req a = { 0 }, b = { 0 };
+	uint16_t ia = issue(bf, &a, BLK_READ, 3), ib = issue(bf, &b, BLK_READ, 1);
+
+	table[bf->shadow[ia].refs[1]].flags |= GTF_writing;
+	table[bf->shadow[ib].refs[0]].flags |= GTF_reading;
+	answer(bf, 0, ia, BLKIF_RSP_OKAY);
+	answer(bf, 1, ib, BLKIF_RSP_ERROR);
+	bf->ring.sring->rsp_prod = 2;
+	CHECK_EQ(blkfront_take_responses(bf), 0);
+	CHECK_EQ(a.done + b.done, 0);
+	CHECK(bf->shadow[ia].held && bf->shadow[ib].held);
+	CHECK_EQ(bf->nheld, 2);
+	CHECK_EQ(bf->bd.st.held, 2);
+	CHECK_EQ(bf->nfree, BF_RING - 2);
+	CHECK_EQ(bf->work.count, 2); /* woken for each: it now retries on a timer */
+	CHECK_EQ(host_prints, 1);
+	CHECK(!strncmp(host_last_print, "blkfront: xblk9: the backend maps pages", 39));
+	CHECK_EQ(grants_free(), BF_RING * BF_SEGS - 2); /* the other pages' grants ended */
+	blkfront_retry_held(bf);			/* nothing changed */
+	CHECK_EQ(a.done + b.done, 0);
+	table[bf->shadow[ia].refs[1]].flags &= (uint16_t)~GTF_writing;
+	CHECK_EQ(blkfront_take_responses(bf), 0); /* the retry before taking responses */
+	CHECK(a.done == 1 && a.status == 0 && b.done == 0);
+	CHECK_EQ(bf->nheld, 1);
+	CHECK_EQ(host_prints, 1);
+	teardown(bf); /* lets go of b: it completes with the backend's answer */
+	CHECK(b.done == 1 && b.status == -EIO);
+}
