@@ -3,14 +3,15 @@
  * One ring (32 requests of up to 11 pages), one event channel. A request's pages are
  * granted for its duration (read-only for writes). Requests beyond what the ring holds
  * wait in a queue. The event handler only wakes the device's thread, which takes the
- * responses (each copied out of the ring once, then checked: id of a request in flight,
- * operation), ends the grants, completes the requests and issues queued ones. Flush is
- * FLUSH_DISKCACHE, or WRITE_BARRIER where that is all the backend offers.
+ * responses (resp.c: each copied out of the ring once, then checked: id of a request in
+ * flight, operation, status), ends the grants, completes the requests and issues queued
+ * ones. Flush is FLUSH_DISKCACHE, or WRITE_BARRIER where that is all the backend offers.
  *
  * A request's buffer goes back to its caller only once every grant on it has ended: one
  * the backend still maps keeps the request (and its buffer) with us, counted, until the
- * backend lets go. A response index past our requests is a backend lying about the ring:
- * reported, and the device disconnects as if the backend had gone.
+ * backend lets go. A response index past our requests, or a response that answers no
+ * request of ours or has no status blkif.h defines, is a backend lying about the ring:
+ * reported, and the device disconnects as if the backend had gone (with -EIO).
  *
  * Connection: InitWait -> ring and keys, Initialised; Connected -> size and features,
  * Connected, and the blkdev is registered (once). Closing/Closed or our node gone -> all
@@ -214,16 +215,7 @@ static void disconnect(struct bf *bf, int status)
 	bf->connected = false;
 	hal->irq_unbind(&bf->irq);
 	close_port(bf->port);
-	for (uint16_t id = 0; id < BF_RING; id++)
-		if (bf->shadow[id].req && !bf->shadow[id].held)
-			blkfront_finish(bf, id, status, false);
-	while (bf->queue) {
-		struct blk_req *r = bf->queue;
-
-		bf->queue = r->next;
-		blkdev_complete(&bf->bd, r, status);
-	}
-	bf->queue_tail = &bf->queue;
+	blkfront_fail(bf, status);
 	if (bf->ring_page)
 		gnttab_release(bf->ring_ref, mm_va_pfn(bf->ring_page));
 	bf->ring_page = NULL;

@@ -66,6 +66,30 @@ void blkfront_retry_held(struct bf *bf)
 			blkfront_finish(bf, id, bf->shadow[id].status, false);
 }
 
+void blkfront_fail(struct bf *bf, int status)
+{
+	bf->connected = false;
+	for (uint16_t id = 0; id < BF_RING; id++)
+		if (bf->shadow[id].req && !bf->shadow[id].held)
+			blkfront_finish(bf, id, status, false);
+	while (bf->queue) {
+		struct blk_req *r = bf->queue;
+
+		bf->queue = r->next;
+		blkdev_complete(&bf->bd, r, status);
+	}
+	bf->queue_tail = &bf->queue;
+}
+
+/* The backend lied about the ring (said why, before this): counted, and the device fails
+ * as if the backend had gone, since nothing it says can be taken any more. */
+static int lie(struct bf *bf)
+{
+	bf->bd.st.bad_responses++;
+	blkfront_fail(bf, -EIO);
+	return -EPROTO;
+}
+
 static int status_of(int16_t rsp_status)
 {
 	if (rsp_status == BLKIF_RSP_OKAY)
@@ -73,15 +97,54 @@ static int status_of(int16_t rsp_status)
 	return rsp_status == BLKIF_RSP_EOPNOTSUPP ? -EOPNOTSUPP : -EIO;
 }
 
-/* whether rsp (our copy) answers slot id's request: in flight, not answered already, this
- * very issue of it (not an earlier use of the slot), the same operation */
-static bool in_flight(const struct bf *bf, uint16_t id, const blkif_response_t *rsp)
+/* Why rsp (our copy) does not answer a request of ours, or NULL when it does: the request
+ * in flight in its slot, not answered already, this very issue of it (not an earlier use of
+ * the slot), the same operation. Each response answers one request (xen/io/ring.h): one that
+ * answers none, or one answered already, also means that a request of ours will not get its
+ * answer. */
+static const char *not_ours(const struct bf *bf, const blkif_response_t *rsp)
 {
+	uint64_t id = rsp->id & ((1u << BF_ID_SLOT_BITS) - 1);
+
 	if (id >= BF_RING)
-		return false;
+		return "names no slot of the ring";
 	const struct bf_shadow *s = &bf->shadow[id];
 
-	return s->req && !s->held && rsp->id == s->id && rsp->operation == s->op;
+	if (!s->req || rsp->id != s->id)
+		return "answers no request in flight (never made, or answered already)";
+	if (s->held)
+		return "answers a request answered already";
+	if (rsp->operation != s->op)
+		return "has another operation than its request";
+	return NULL;
+}
+
+/* the statuses xen/io/blkif.h defines */
+static bool status_known(int16_t status)
+{
+	return status == BLKIF_RSP_OKAY || status == BLKIF_RSP_ERROR ||
+	       status == BLKIF_RSP_EOPNOTSUPP;
+}
+
+/* Response i (rsp: our copy of its slot): its request finishes, or the backend lied. */
+static int take(struct bf *bf, RING_IDX i, const blkif_response_t *rsp)
+{
+	const char *why = not_ours(bf, rsp);
+	uint16_t id = rsp->id & ((1u << BF_ID_SLOT_BITS) - 1);
+
+	if (!why && !status_known(rsp->status)) {
+		/* answered, but not with an answer: the request failed */
+		blkfront_finish(bf, id, -EIO, true);
+		why = "has a status xen/io/blkif.h does not define";
+	}
+	if (!why) {
+		blkfront_finish(bf, id, status_of(rsp->status), true);
+		return 0;
+	}
+	kprintf("blkfront: %s: response %u (id %#lx, operation %u, status %d) %s: the backend "
+		"lies about the ring; disconnecting\n",
+		bf->bd.name, i, rsp->id, rsp->operation, rsp->status, why);
+	return lie(bf);
 }
 
 int blkfront_take_responses(struct bf *bf)
@@ -96,27 +159,21 @@ int blkfront_take_responses(struct bf *bf)
 		/* each response answers one request we pushed (xen/io/ring.h): an index past
 		 * them makes slots we never filled look like responses */
 		if (rp - cons > bf->ring.req_prod_pvt - cons) {
-			bf->bd.st.bad_responses++;
 			kprintf("blkfront: %s: response index %u is past our requests "
 				"(answered %u, requested %u): the backend lies about the ring; "
 				"disconnecting\n",
 				bf->bd.name, rp, cons, bf->ring.req_prod_pvt);
-			return -EPROTO;
+			return lie(bf);
 		}
 		for (RING_IDX i = cons; i != rp; i++) {
 			blkif_response_t rsp;
 
 			/* one read of the shared slot: what we check is what we use */
 			RING_COPY_RESPONSE(&bf->ring, i, &rsp);
-			uint16_t id = rsp.id & ((1u << BF_ID_SLOT_BITS) - 1);
-
-			if (!in_flight(bf, id, &rsp)) {
-				bf->bd.st.bad_responses++;
-				continue;
-			}
-			blkfront_finish(bf, id, status_of(rsp.status), true);
+			bf->ring.rsp_cons = i + 1;
+			if (take(bf, i, &rsp))
+				return -EPROTO;
 		}
-		bf->ring.rsp_cons = rp;
 		RING_FINAL_CHECK_FOR_RESPONSES(&bf->ring, more);
 	} while (more);
 	return 0;

@@ -63,9 +63,15 @@ bool blkfront_end_grants(struct bf_shadow *s);
 void blkfront_finish(struct bf *bf, uint16_t id, int status, bool lie);
 /* Held requests whose backend has let go since complete now. */
 void blkfront_retry_held(struct bf *bf);
+/* Everything in flight or queued fails with status: in flight, once the backend no longer
+ * maps its pages (until then held). The device is no longer connected; the ring and event
+ * channel are the caller's to give back. */
+void blkfront_fail(struct bf *bf, int status);
 /* Takes the responses on the ring (each checked, its request finished) until there are no
- * more, and re-arms the event. 0, or -EPROTO: the backend lies about the ring (reported,
- * counted in bad_responses), and the caller disconnects. */
+ * more, and re-arms the event. 0, or -EPROTO: the backend lied about the ring (a response
+ * index past our requests; a response that answers no request of ours, or with a status
+ * blkif.h does not define): reported, counted in bad_responses, and the device failed
+ * (blkfront_fail, -EIO); the caller disconnects. */
 int blkfront_take_responses(struct bf *bf);
 
 #endif

@@ -20,6 +20,12 @@
 extern unsigned host_prints;
 extern char host_last_print[256];
 
+/* whether the kernel's last line starts so */
+static bool said(const char *start)
+{
+	return !strncmp(host_last_print, start, strlen(start));
+}
+
 static struct grant_entry_v1 table[GNT_RESERVED + BF_RING * BF_SEGS];
 
 /* a request of the test's, and how it ended: done must run exactly once */
@@ -78,9 +84,7 @@ static unsigned grants_free(void)
  * and what is held completes */
 static void teardown(struct bf *bf)
 {
-	for (uint16_t id = 0; id < BF_RING; id++)
-		if (bf->shadow[id].req && !bf->shadow[id].held)
-			blkfront_finish(bf, id, -ENODEV, false);
+	blkfront_fail(bf, -ENODEV);
 	for (unsigned i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 		table[i].flags &= (uint16_t) ~(GTF_reading | GTF_writing);
 	blkfront_retry_held(bf);
@@ -160,26 +164,6 @@ TEST(blkfront_takes_good_responses)
 	teardown(bf);
 }
 
-/* a response index past our requests: nothing on the ring is read as a response */
-TEST(blkfront_index_past_requests_is_a_lie)
-{
-	struct bf *bf = setup();
-	struct req a = { 0 }, b = { 0 };
-	uint16_t ia = issue(bf, &a, BLK_READ, 1), ib = issue(bf, &b, BLK_READ, 1);
-
-	answer(bf, 0, ia, BLKIF_RSP_OKAY);
-	answer(bf, 1, ib, BLKIF_RSP_OKAY);
-	answer(bf, 2, ib, BLKIF_RSP_OKAY); /* a slot we never filled with a request */
-	bf->ring.sring->rsp_prod = 3;
-	CHECK_EQ(blkfront_take_responses(bf), -EPROTO);
-	CHECK_EQ(a.done + b.done, 0);
-	CHECK_EQ(bf->ring.rsp_cons, 0);
-	CHECK_EQ(bf->bd.st.bad_responses, 1);
-	CHECK_EQ(host_prints, 1);
-	CHECK(!strncmp(host_last_print, "blkfront: xblk9: response index 3 is past", 41));
-	teardown(bf);
-}
-
 /* answered, but the backend still maps a page: the request, its buffer and its slot stay
  * with the driver (reported once) until it lets go, then it completes with its status */
 TEST(blkfront_answered_request_still_mapped_is_held)
@@ -201,7 +185,7 @@ TEST(blkfront_answered_request_still_mapped_is_held)
 	CHECK_EQ(bf->nfree, BF_RING - 2);
 	CHECK_EQ(bf->work.count, 2); /* woken for each: it now retries on a timer */
 	CHECK_EQ(host_prints, 1);
-	CHECK(!strncmp(host_last_print, "blkfront: xblk9: the backend maps pages", 39));
+	CHECK(said("blkfront: xblk9: the backend maps pages"));
 	CHECK_EQ(grants_free(), BF_RING * BF_SEGS - 2); /* the other pages' grants ended */
 	blkfront_retry_held(bf);			/* nothing changed */
 	CHECK_EQ(a.done + b.done, 0);
@@ -212,4 +196,167 @@ TEST(blkfront_answered_request_still_mapped_is_held)
 	CHECK_EQ(host_prints, 1);
 	teardown(bf); /* lets go of b: it completes with the backend's answer */
 	CHECK(b.done == 1 && b.status == -EIO);
+}
+
+/* After a lie: the device is down after `prints` reports, and each request ended exactly
+ * once, with status want[i] (-EIO, unless it was answered before the lie); nothing waits in
+ * the queue, and every slot and grant is back. */
+static void check_failed(struct bf *bf, struct req *reqs, const int *want, unsigned n,
+			 unsigned prints)
+{
+	CHECK(!bf->connected);
+	CHECK_EQ(bf->bd.st.bad_responses, 1);
+	CHECK_EQ(host_prints, prints);
+	CHECK(!bf->queue && bf->queue_tail == &bf->queue);
+	CHECK_EQ(bf->nfree, BF_RING);
+	CHECK_EQ(bf->nheld, 0);
+	CHECK_EQ(grants_free(), BF_RING * BF_SEGS);
+	for (unsigned i = 0; i < n; i++) {
+		CHECK_EQ(reqs[i].done, 1);
+		CHECK_EQ(reqs[i].status, want[i]);
+	}
+}
+
+/* a response index past our requests: nothing on the ring is read as a response, and the
+ * device fails */
+TEST(blkfront_index_past_requests_is_a_lie)
+{
+	RING_IDX bad[] = { 3, BF_RING, BF_RING + 2, 0x80000000u, UINT32_MAX };
+
+	for (unsigned k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		struct bf *bf = setup();
+		struct req q[2] = { 0 };
+		uint16_t ia = issue(bf, &q[0], BLK_READ, 1), ib = issue(bf, &q[1], BLK_READ, 1);
+		int want[2] = { -EIO, -EIO };
+
+		answer(bf, 0, ia, BLKIF_RSP_OKAY);
+		answer(bf, 1, ib, BLKIF_RSP_OKAY);
+		answer(bf, 2, ib, BLKIF_RSP_OKAY); /* a slot we never filled with a request */
+		bf->ring.sring->rsp_prod = bad[k];
+		CHECK_EQ(blkfront_take_responses(bf), -EPROTO);
+		CHECK_EQ(bf->ring.rsp_cons, 0);
+		CHECK(said("blkfront: xblk9: response index "));
+		check_failed(bf, q, want, 2, 1);
+		teardown(bf);
+	}
+}
+
+/* more responses than requests, over two looks: the second index is past what is left */
+TEST(blkfront_more_responses_than_requests_is_a_lie)
+{
+	struct bf *bf = setup();
+	struct req q[3] = { 0 };
+	uint16_t ia = issue(bf, &q[0], BLK_READ, 1), ib = issue(bf, &q[1], BLK_WRITE, 2);
+	int want[3] = { 0, 0, -EIO };
+
+	answer(bf, 0, ia, BLKIF_RSP_OKAY);
+	answer(bf, 1, ib, BLKIF_RSP_OKAY);
+	bf->ring.sring->rsp_prod = 2;
+	CHECK_EQ(blkfront_take_responses(bf), 0);
+	issue(bf, &q[2], BLK_FLUSH, 0);
+	answer(bf, 2, ia, BLKIF_RSP_OKAY);
+	answer(bf, 3, ib, BLKIF_RSP_OKAY);
+	bf->ring.sring->rsp_prod = 4;
+	CHECK_EQ(blkfront_take_responses(bf), -EPROTO);
+	CHECK_EQ(bf->ring.rsp_cons, 2);
+	check_failed(bf, q, want, 3, 1);
+	teardown(bf);
+}
+
+/* the lies one response can tell about the request it answers */
+enum rsp_lie {
+	ID_PAST_RING,	   /* its slot is past the ring */
+	ID_NOT_ISSUED,	   /* its slot holds no request */
+	ID_EARLIER_ISSUE,  /* the slot's request, with an earlier sequence number */
+	ID_LATER_ISSUE,	   /* the slot's request, with a later one */
+	DUPLICATE,	   /* an answer repeated */
+	DUPLICATE_OF_HELD, /* an answer repeated while the request is held */
+	WRONG_OP,	   /* the request's id with another operation */
+	BAD_STATUS,	   /* a status blkif.h does not define */
+	NLIES
+};
+
+static const char *const lie_says[NLIES] = {
+	"names no slot",      "answers no request", "answers no request",
+	"answers no request", "answers no request", "answers a request answered already",
+	"has another operation", "has a status",
+};
+
+/* Requests a (answered first, honestly), b, c and d in flight, and e waiting in the queue;
+ * the second response lies; the third would answer c honestly. Each lie is counted and
+ * reported, nothing after it is taken, the device fails, and every request ends once: a
+ * with its answer (when the backend lets go of it, if it still maps a page), the others
+ * with -EIO. */
+static void one_lie(enum rsp_lie how)
+{
+	struct bf *bf = setup();
+	struct req q[5] = { 0 };
+	uint16_t ia = issue(bf, &q[0], BLK_READ, 2), ib = issue(bf, &q[1], BLK_WRITE, 1),
+		 ic = issue(bf, &q[2], BLK_READ, 1);
+	int want[5] = { 0, -EIO, -EIO, -EIO, -EIO };
+	blkif_response_t *r = RING_GET_RESPONSE(&bf->ring, 1);
+	uint64_t seq = 1u << BF_ID_SLOT_BITS;
+	char says[64];
+
+	issue(bf, &q[3], BLK_FLUSH, 0);
+	q[4].r = (struct blk_req){ .op = BLK_READ, .count = 8, .done = req_done, .arg = &q[4] };
+	bf->queue = &q[4].r;
+	bf->queue_tail = &q[4].r.next;
+	answer(bf, 0, ia, BLKIF_RSP_OKAY);
+	answer(bf, 1, ib, BLKIF_RSP_OKAY);
+	answer(bf, 2, ic, BLKIF_RSP_OKAY);
+	switch (how) {
+	case ID_PAST_RING:
+		r->id = bf->shadow[ib].id - ib + BF_RING;
+		break;
+	case ID_NOT_ISSUED:
+		r->id = bf->shadow[ib].id - ib + 20;
+		break;
+	case ID_EARLIER_ISSUE:
+		r->id -= seq;
+		break;
+	case ID_LATER_ISSUE:
+		r->id += seq;
+		break;
+	case DUPLICATE:
+	case DUPLICATE_OF_HELD:
+		answer(bf, 1, ia, BLKIF_RSP_OKAY);
+		if (how == DUPLICATE_OF_HELD)
+			table[bf->shadow[ia].refs[0]].flags |= GTF_writing;
+		break;
+	case WRONG_OP:
+		r->operation = BLKIF_OP_READ;
+		break;
+	case BAD_STATUS:
+		r->status = 1;
+		break;
+	case NLIES:
+		break;
+	}
+	bf->ring.sring->rsp_prod = 3;
+	CHECK_EQ(blkfront_take_responses(bf), -EPROTO);
+	CHECK_EQ(bf->ring.rsp_cons, 2); /* the response after the lie is not taken */
+	snprintf(says, sizeof(says), "blkfront: xblk9: response 1 (id %#lx,", (unsigned long)r->id);
+	CHECK(said(says));
+	CHECK(strstr(host_last_print, lie_says[how]) != NULL);
+	if (how == DUPLICATE_OF_HELD) {
+		/* a's answer stands, but a and its buffer stay until the backend lets go */
+		CHECK(bf->shadow[ia].held && q[0].done == 0);
+		table[bf->shadow[ia].refs[0]].flags &= (uint16_t)~GTF_writing;
+		blkfront_retry_held(bf);
+	}
+	/* the held report, then the lie */
+	check_failed(bf, q, want, 5, how == DUPLICATE_OF_HELD ? 2 : 1);
+	teardown(bf);
+}
+
+TEST(blkfront_response_lies_fail_the_device)
+{
+	for (enum rsp_lie how = 0; how < NLIES; how++) {
+		int failures = unit_failures;
+
+		one_lie(how);
+		if (unit_failures != failures)
+			printf("  (lie %d)\n", how);
+	}
 }
