@@ -147,24 +147,40 @@ static int take(struct bf *bf, RING_IDX i, const blkif_response_t *rsp)
 	return lie(bf);
 }
 
+/* Each read of the backend's index is checked and then used: one it shows only once cannot
+ * be counted on again. A pass that takes nothing re-arms the event and looks once more; the
+ * next that takes nothing ends. So every pass but the last takes a response, and there are
+ * at most as many as we have requests outstanding: a backend moving its index to and fro
+ * cannot keep us here. */
 int blkfront_take_responses(struct bf *bf)
 {
-	int more;
+	bool armed = false;
 
 	blkfront_retry_held(bf);
-	do {
-		RING_IDX rp = bf->ring.sring->rsp_prod, cons = bf->ring.rsp_cons;
+	for (;;) {
+		RING_IDX rp = __atomic_load_n(&bf->ring.sring->rsp_prod, __ATOMIC_ACQUIRE);
+		RING_IDX cons = bf->ring.rsp_cons;
 
-		xen_rmb();
 		/* each response answers one request we pushed (xen/io/ring.h): an index past
-		 * them makes slots we never filled look like responses */
+		 * them (or behind what we took) makes slots we never filled look like
+		 * responses */
 		if (rp - cons > bf->ring.req_prod_pvt - cons) {
-			kprintf("blkfront: %s: response index %u is past our requests "
+			kprintf("blkfront: %s: response index %u is not within our requests "
 				"(answered %u, requested %u): the backend lies about the ring; "
 				"disconnecting\n",
 				bf->bd.name, rp, cons, bf->ring.req_prod_pvt);
 			return lie(bf);
 		}
+		if (rp == cons) {
+			if (armed)
+				return 0;
+			/* re-arm the event, then look once more: nothing slips in between */
+			bf->ring.sring->rsp_event = cons + 1;
+			xen_mb();
+			armed = true;
+			continue;
+		}
+		armed = false;
 		for (RING_IDX i = cons; i != rp; i++) {
 			blkif_response_t rsp;
 
@@ -174,7 +190,5 @@ int blkfront_take_responses(struct bf *bf)
 			if (take(bf, i, &rsp))
 				return -EPROTO;
 		}
-		RING_FINAL_CHECK_FOR_RESPONSES(&bf->ring, more);
-	} while (more);
-	return 0;
+	}
 }

@@ -360,3 +360,91 @@ TEST(blkfront_response_lies_fail_the_device)
 			printf("  (lie %d)\n", how);
 	}
 }
+
+/* ---- a backend that changes the ring while we take from it (inside a request's done) */
+
+static struct req chg[3];
+static uint16_t chg_id[3];
+static int chg_how;
+
+static void change_ring(struct bf *bf, struct req *q)
+{
+	blkif_sring_t *sr = bf->ring.sring;
+
+	if (q != &chg[0])
+		return;
+	switch (chg_how) {
+	case 0: /* rewrites the response just taken to answer c with an error, and answers c
+		 * in a new slot: what was taken stands, c ends once, with the new answer */
+		answer(bf, 0, chg_id[2], BLKIF_RSP_ERROR);
+		answer(bf, 2, chg_id[2], BLKIF_RSP_OKAY);
+		sr->rsp_prod = 3;
+		break;
+	case 1: /* moves its index back, behind what we took */
+		sr->rsp_prod = 0;
+		break;
+	case 2: /* moves it forward, onto a repeat of b's answer */
+		answer(bf, 2, chg_id[1], BLKIF_RSP_OKAY);
+		sr->rsp_prod = 3;
+		break;
+	case 3: /* rewrites b's response, not yet taken, to name a's slot: taken as it is
+		 * when read, once */
+		answer(bf, 1, chg_id[0], BLKIF_RSP_OKAY);
+		break;
+	}
+}
+
+/* a, b and c in flight; a and b answered; the backend changes the ring while a completes */
+static struct bf *changed_ring(int how)
+{
+	struct bf *bf = setup();
+
+	memset(chg, 0, sizeof(chg));
+	chg_id[0] = issue(bf, &chg[0], BLK_READ, 1);
+	chg_id[1] = issue(bf, &chg[1], BLK_WRITE, 2);
+	chg_id[2] = issue(bf, &chg[2], BLK_READ, 1);
+	answer(bf, 0, chg_id[0], BLKIF_RSP_OKAY);
+	answer(bf, 1, chg_id[1], BLKIF_RSP_OKAY);
+	bf->ring.sring->rsp_prod = 2;
+	chg_how = how;
+	backend_during_done = change_ring;
+	return bf;
+}
+
+TEST(blkfront_ring_changed_while_taken)
+{
+	struct bf *bf = changed_ring(0);
+	int c_failed[3] = { 0, 0, -EIO }, b_failed[3] = { 0, -EIO, -EIO };
+
+	CHECK_EQ(blkfront_take_responses(bf), 0);
+	for (int i = 0; i < 3; i++)
+		CHECK(chg[i].done == 1 && chg[i].status == 0);
+	CHECK_EQ(bf->bd.st.errors, 0); /* the rewritten slot was not read again */
+	CHECK_EQ(bf->bd.st.bad_responses, 0);
+	CHECK_EQ(bf->ring.rsp_cons, 3);
+	CHECK_EQ(bf->ring.sring->rsp_event, 4);
+	CHECK(bf->connected);
+	teardown(bf);
+
+	bf = changed_ring(1);
+	CHECK_EQ(blkfront_take_responses(bf), -EPROTO);
+	CHECK_EQ(bf->ring.rsp_cons, 2); /* the index read first stood for its pass */
+	CHECK(said("blkfront: xblk9: response index 0 is not within our requests (answered 2, "
+		   "requested 3)"));
+	check_failed(bf, chg, c_failed, 3, 1);
+	teardown(bf);
+
+	bf = changed_ring(2);
+	CHECK_EQ(blkfront_take_responses(bf), -EPROTO);
+	CHECK_EQ(bf->ring.rsp_cons, 3);
+	CHECK(said("blkfront: xblk9: response 2 ("));
+	check_failed(bf, chg, c_failed, 3, 1);
+	teardown(bf);
+
+	bf = changed_ring(3);
+	CHECK_EQ(blkfront_take_responses(bf), -EPROTO); /* a answered twice */
+	CHECK_EQ(bf->ring.rsp_cons, 2);
+	CHECK(said("blkfront: xblk9: response 1 ("));
+	check_failed(bf, chg, b_failed, 3, 1);
+	teardown(bf);
+}
