@@ -141,8 +141,8 @@ FUZZ_S ?= 60
 FUZZ_SMOKE_S ?= 4
 FUZZ_CFLAGS := $(COMMON_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -fno-omit-frame-pointer -DHOST_TEST
-FUZZ_NAMES := elf tar cmdline acpi memmap boot_pvh boot_xenpv xs_msg frame netfront virtq \
-	mmio_cmdline negotiate inet
+FUZZ_NAMES := elf tar cmdline acpi memmap boot_pvh boot_xenpv xs_msg frame netfront blkfront \
+	virtq mmio_cmdline negotiate inet
 fuzz_src_elf := lib/elf.c lib/format.c
 fuzz_src_tar := lib/tar.c lib/format.c
 fuzz_src_cmdline := lib/cmdline.c
@@ -153,6 +153,7 @@ fuzz_src_boot_xenpv := arch_x86_64/boot_xenpv.c lib/format.c
 fuzz_src_xs_msg := hv_xen/xs_msg.c
 fuzz_src_frame := net/frame.c lib/inet.c
 fuzz_src_netfront := netfront/resp.c hv_xen/grant.c
+fuzz_src_blkfront := blkfront/resp.c hv_xen/grant.c
 fuzz_src_virtq := virtio/virtq.c
 fuzz_src_mmio_cmdline := virtio/mmio_cmdline.c
 fuzz_src_negotiate := virtio/negotiate.c

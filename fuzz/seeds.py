@@ -275,6 +275,41 @@ put("netfront", {
     "lie": bytes([POST_RX + 10, RX_PROD | 0x80]) + struct.pack("<I", 5) + bytes([TAKE]),
 })
 
+# ---- blkfront: a script of operation bytes (low 4 bits: what; high bits: flags or a
+# count; see blkfront_fuzz.c) and their operands
+(B_SUBMIT, B_RSP, B_PROD, B_TAKE, B_MAP, B_SCRIBBLE, B_RETRY, B_MID, B_PEER,
+ B_ANSWER) = range(10)
+B_OURS, B_KNOWN = 0x80, 0x40
+B_READ, B_WRITE, B_FLUSH = 1, 2, 0
+
+
+def b_submit(kind, pages=1):
+    return bytes([B_SUBMIT, kind + 3 * (pages - 1)])
+
+
+def b_rsp(slot, status, flags=B_OURS | B_KNOWN, op=0):
+    return bytes([B_RSP | flags]) + struct.pack("<QBH", slot, op, status)
+
+
+def b_answer(n):
+    return bytes([B_ANSWER | (n - 1) << 4])
+
+
+put("blkfront", {
+    "honest": b_submit(B_READ, 2) + b_submit(B_WRITE) + b_submit(B_FLUSH) + b_answer(3) +
+    bytes([B_TAKE]) + b_submit(B_READ, 11) + b_answer(1) + bytes([B_TAKE]),
+    "duplicate": b_submit(B_READ) + b_submit(B_WRITE) + b_rsp(0, 0) + b_rsp(0, 0) +
+    bytes([B_PROD, B_TAKE, B_PEER, B_SUBMIT, B_READ]) + b_answer(1) + bytes([B_TAKE]),
+    "held": b_submit(B_READ) + bytes([B_MAP | 0x40, 0]) + b_answer(1) +
+    bytes([B_TAKE, B_RETRY, B_MAP | 0x80, 0, B_TAKE]),
+    "index": b_submit(B_WRITE) + bytes([B_PROD | 0x80]) + struct.pack("<I", 5) +
+    bytes([B_TAKE, B_PEER]) + b_submit(B_READ) + b_answer(1) + bytes([B_TAKE]),
+    "mid": b_submit(B_READ) + b_submit(B_READ) + b_submit(B_WRITE) + b_answer(1) +
+    bytes([B_MID | 0x40 | 0x20]) + struct.pack("<QBH", 1, 0, 0) + bytes([B_PROD, B_TAKE]),
+    "queue": b"".join(b_submit(B_WRITE, 11) for _ in range(8)) +
+    (b_answer(8) + bytes([B_TAKE])) * 3 + b_rsp(3, 7, flags=B_OURS) + bytes([B_PROD, B_TAKE]),
+})
+
 # ---- virtq: configuration (size, indirect, event_idx), then operations
 ADD, PUBLISH, USED, IDX, GET, SCRIB, IRQ, DETACH = range(8)
 
