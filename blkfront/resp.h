@@ -69,9 +69,9 @@ void blkfront_retry_held(struct bf *bf);
 void blkfront_fail(struct bf *bf, int status);
 /* Takes the responses on the ring (each checked, its request finished) until there are no
  * more, and re-arms the event. 0, or -EPROTO: the backend lied about the ring (a response
- * index past our requests; a response that answers no request of ours, or with a status
- * blkif.h does not define): reported, counted in bad_responses, and the device failed
- * (blkfront_fail, -EIO); the caller disconnects. */
+ * index past our requests or behind what we took; a response that answers no request of
+ * ours, or with a status blkif.h does not define): reported, counted in bad_responses,
+ * and the device failed (blkfront_fail, -EIO); the caller disconnects. */
 int blkfront_take_responses(struct bf *bf);
 
 #endif
