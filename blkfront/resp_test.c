@@ -283,10 +283,10 @@ static const char *const lie_says[NLIES] = {
 };
 
 /* Requests a (answered first, honestly), b, c and d in flight, and e waiting in the queue;
- * the second response lies; the third would answer c honestly. Each lie is counted and
- * reported, nothing after it is taken, the device fails, and every request ends once: a
- * with its answer (when the backend lets go of it, if it still maps a page), the others
- * with -EIO. */
+ * the second response lies; the third would answer c honestly, whose page the backend
+ * maps. Each lie is counted and reported, nothing after it is taken, the device fails, and
+ * every request ends once: a with its answer (when the backend lets go of it, if it still
+ * maps a page), the others with -EIO (c only when the backend lets go of its page). */
 static void one_lie(enum rsp_lie how)
 {
 	struct bf *bf = setup();
@@ -333,9 +333,13 @@ static void one_lie(enum rsp_lie how)
 	case NLIES:
 		break;
 	}
+	table[bf->shadow[ic].refs[0]].flags |= GTF_writing;
 	bf->ring.sring->rsp_prod = 3;
 	CHECK_EQ(blkfront_take_responses(bf), -EPROTO);
 	CHECK_EQ(bf->ring.rsp_cons, 2); /* the response after the lie is not taken */
+	CHECK(bf->shadow[ic].held && q[2].done == 0); /* failed, but its buffer stays */
+	table[bf->shadow[ic].refs[0]].flags &= (uint16_t)~GTF_writing;
+	blkfront_retry_held(bf);
 	snprintf(says, sizeof(says), "blkfront: xblk9: response 1 (id %#lx,", (unsigned long)r->id);
 	CHECK(said(says));
 	CHECK(strstr(host_last_print, lie_says[how]) != NULL);
