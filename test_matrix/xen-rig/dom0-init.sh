@@ -202,9 +202,10 @@ crashloop() {
 # network traffic: a few per cent of new dom0 processes died at once (busybox applets,
 # coreutils' stat, bash), seen reading a page they had just written (their TLS block, a
 # relocated pointer) as its old content; 18 of 300 in make rig-crashloop. The runner now
-# pins every vCPU (run.py, RIG_XEN_ARGS and RIG_GUEST_CPUS; test_matrix/README.md): 0 of
-# 1,000. Whatever remains is reported in every job's log, and a job whose verdict came from
-# a program that crashed gets another try, which the runner counts as a failure.
+# gives dom0 a CPU of its own and the guests the other (run.py, RIG_XEN_ARGS and
+# RIG_GUEST_CPUS; the figures are in test_matrix/README.md). Whatever remains is reported
+# in every job's log, and a job whose verdict came from a program that crashed gets another
+# try, which the runner counts as a failure.
 crashes() {
 	dmesg 2>/dev/null | grep -E 'segfault at|traps: .* general protection' |
 		sed 's/^\[ *[0-9.]*\] //'
