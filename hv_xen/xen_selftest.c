@@ -92,8 +92,9 @@ static void selftest_irq(struct result *r)
 			evtchn_describe(stuck, sizeof(stuck), a.port, cpu);
 			break;
 		}
-		if (clock_ns() - t0 > slowest)
-			slowest = clock_ns() - t0;
+		uint64_t took = clock_ns() - t0;
+
+		slowest = took > slowest ? took : slowest;
 	}
 	EXPECT(r, count(&irq) == 100, "%lu of 100 events arrived, event %u not in %u ms (%s)",
 	       count(&irq), sent + 1, LATE_MS, stuck);
@@ -131,8 +132,8 @@ static void selftest_irq(struct result *r)
 	bad.num = a.port; /* closed now */
 	EXPECT(r, hal->irq_bind(&bad) < 0, "a closed port was accepted");
 	result_note(r, "evtchn port %u->%u: %lu/100 on cpu%u (slowest %lu ms), masked %lu, "
-		    "pending %d, unmask %s", b.local_port, a.port, before, cpu, (unsigned long)(slowest / MS), masked,
-		    pending, after ? "delivered" : "lost");
+		    "pending %d, unmask %s", b.local_port, a.port, before, cpu,
+		    (unsigned long)(slowest / MS), masked, pending, after ? "delivered" : "lost");
 }
 
 /* ---- xenstore */

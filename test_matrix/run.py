@@ -1219,11 +1219,10 @@ def ensure_rig(say):
 XEN_GUEST_MAC = "00:16:3e:00:09:02"  # dom0-init.sh re-attaches the vif with it
 
 
-# Where the rig's vCPUs run (test_matrix/README.md, "The rig's faults"): the outer QEMU's
-# CPUs (Xen's physical CPUs), more of Xen's command line, and the guests' xl `cpus`
-# (hard affinity; a list gives each vCPU its own). The environment overrides them for
-# measurements (make rig-crashloop).
-# dom0 has Xen's CPU 0 to itself (dom0_vcpus_pin) and the guests' vCPUs run on CPU 1: no
+# Where the rig's vCPUs run (test_matrix/README.md, "Where the rig's vCPUs run, and why"):
+# the outer QEMU's CPUs (Xen's physical CPUs), more of Xen's command line, and the guests'
+# xl `cpus` (hard affinity; a list gives each vCPU its own). The environment overrides
+# them for measurements (make rig-crashloop). dom0 has Xen's CPU 0 to itself (dom0_vcpus_pin) and the guests' vCPUs run on CPU 1: no
 # vCPU ever moves between Xen's CPUs, and none shares dom0's. Both triggered the rig's
 # corruption (dom0's programs crashing beside a guest's network traffic, netback missing
 # the guest's notifications), measured with make rig-crashloop (test_matrix/README.md):
