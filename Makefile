@@ -134,11 +134,12 @@ $(BUILD)/host/unit-tsan: $(TSAN_TESTS) tools/unit/unit.c $(HDRS)
 
 # libFuzzer harnesses (fuzz/README.md): one per parser and ring consumer the host build has,
 # with Debian's clang, each linked with the kernel files it drives. `make fuzz` runs each for
-# FUZZ_S seconds; `make fuzz-smoke` for 4 s each (about 80 s in all, with libFuzzer's start and
-# exit), failing on any crash or broken invariant.
+# FUZZ_S seconds (or FUZZ_RUNS executions, if given); `make fuzz-smoke` for 4 s each (about
+# 80 s in all, with libFuzzer's start and exit), failing on any crash or broken invariant.
 FUZZ_CC := clang-14
 FUZZ_S ?= 60
 FUZZ_SMOKE_S ?= 4
+FUZZ_RUNS ?= 0
 FUZZ_CFLAGS := $(COMMON_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -fno-omit-frame-pointer -DHOST_TEST
 FUZZ_NAMES := elf tar cmdline acpi memmap boot_pvh boot_xenpv xs_msg frame netfront blkfront \
@@ -172,7 +173,7 @@ $(foreach n,$(FUZZ_NAMES),$(eval $(call fuzz_rule,$(n))))
 fuzz-build: $(FUZZ_BIN)
 
 fuzz: fuzz-build
-	fuzz/run.sh $(BUILD)/fuzz $(FUZZ_S) $(FUZZ_NAMES)
+	FUZZ_RUNS=$(FUZZ_RUNS) fuzz/run.sh $(BUILD)/fuzz $(FUZZ_S) $(FUZZ_NAMES)
 
 fuzz-smoke: fuzz-build
 	fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SMOKE_S) $(FUZZ_NAMES)
