@@ -1,11 +1,12 @@
 /* blkfront: a Xen virtual disk (xen/io/blkif.h) as a struct blkdev.
  *
  * One ring (32 requests of up to 11 pages), one event channel. A request's pages are
- * granted for its duration (read-only for writes). Requests beyond what the ring holds
- * wait in a queue. The event handler only wakes the device's thread, which takes the
- * responses (resp.c: each copied out of the ring once, then checked: id of a request in
- * flight, operation, status), ends the grants, completes the requests and issues queued
- * ones. Flush is FLUSH_DISKCACHE, or WRITE_BARRIER where that is all the backend offers.
+ * granted for its duration (read-only for writes; resp.c's blkfront_issue puts it on the
+ * ring). Requests beyond what the ring holds wait in a queue. The event handler only
+ * wakes the device's thread, which takes the responses (resp.c: each copied out of the
+ * ring once, then checked: id of a request in flight, operation, status), ends the grants,
+ * completes the requests and issues queued ones. Flush is FLUSH_DISKCACHE, or
+ * WRITE_BARRIER where that is all the backend offers.
  *
  * A request's buffer goes back to its caller only once every grant on it has ended: one
  * the backend still maps keeps the request (and its buffer) with us, counted, until the
@@ -42,70 +43,9 @@
 #include <xen/io/blkif.h>
 #include <xen/io/protocols.h>
 
-#define SECTOR 512
-
 #define HELD_RETRY_NS 100000000ull /* how often held requests' grants are tried again */
 
 static unsigned count;
-
-/* Puts r on the ring, or returns false when there is no room now (or r is held). Lock
- * held. */
-static bool issue(struct bf *bf, struct blk_req *r)
-{
-	if (RING_FULL(&bf->ring) || !bf->nfree)
-		return false;
-	uint16_t id = bf->free_ids[--bf->nfree];
-	struct bf_shadow *s = &bf->shadow[id];
-	blkif_request_t *req = RING_GET_REQUEST(&bf->ring, bf->ring.req_prod_pvt);
-	uint32_t bytes = r->count * SECTOR;
-	unsigned segs = (bytes + PAGE_SIZE - 1) / PAGE_SIZE;
-
-	s->req = r;
-	s->nsegs = 0;
-	s->id = ++bf->seq << BF_ID_SLOT_BITS | id;
-	req->id = s->id;
-	req->handle = (blkif_vdev_t)bf->xb->devid;
-	req->sector_number = r->sector;
-	if (r->op == BLK_FLUSH) {
-		req->operation = bf->barrier_only ? BLKIF_OP_WRITE_BARRIER : BLKIF_OP_FLUSH_DISKCACHE;
-		req->nr_segments = 0;
-		req->sector_number = 0;
-	} else {
-		req->operation = r->op == BLK_READ ? BLKIF_OP_READ : BLKIF_OP_WRITE;
-		for (unsigned i = 0; i < segs; i++) {
-			uint8_t *page = (uint8_t *)r->buf + i * PAGE_SIZE;
-			uint32_t n = MIN(bytes - i * PAGE_SIZE, PAGE_SIZE) / SECTOR;
-			/* a read lets the backend write into our page */
-			int ref = gnttab_grant(bf->xb->otherend_id, xen_gfn(page), r->op == BLK_WRITE);
-
-			if (ref < 0) {
-				/* out of grants for now: it waits in the queue, unless the
-				 * backend mapped a grant we never told it of */
-				if (!blkfront_end_grants(s)) {
-					blkfront_finish(bf, id, -EIO, true);
-					return true;
-				}
-				bf->free_ids[bf->nfree++] = id;
-				s->req = NULL;
-				return false;
-			}
-			s->refs[s->nsegs++] = ref;
-			req->seg[i] = (struct blkif_request_segment){ .gref = (grant_ref_t)ref,
-								      .first_sect = 0,
-								      .last_sect = (uint8_t)(n - 1) };
-		}
-		req->nr_segments = (uint8_t)segs;
-	}
-	s->op = req->operation;
-	bf->ring.req_prod_pvt++;
-	if (r->op == BLK_READ)
-		bf->bd.st.reads++;
-	else if (r->op == BLK_WRITE)
-		bf->bd.st.writes++;
-	else
-		bf->bd.st.flushes++;
-	return true;
-}
 
 static void push(struct bf *bf)
 {
@@ -123,7 +63,7 @@ static void issue_queued(struct bf *bf)
 {
 	bool any = false;
 
-	while (bf->queue && issue(bf, bf->queue)) {
+	while (bf->queue && blkfront_issue(bf, bf->queue)) {
 		bf->queue = bf->queue->next;
 		if (!bf->queue)
 			bf->queue_tail = &bf->queue;
@@ -147,7 +87,7 @@ static int bf_submit(struct blkdev *d, struct blk_req *r)
 	}
 	r->next = NULL;
 	r->status = 0;
-	if (!bf->queue && issue(bf, r)) {
+	if (!bf->queue && blkfront_issue(bf, r)) {
 		push(bf);
 	} else {
 		*bf->queue_tail = r;
@@ -285,14 +225,14 @@ static int backend_connected(struct bf *bf)
 {
 	struct xenbus_dev *xb = bf->xb;
 	char path[128];
-	uint64_t sectors = 0, ssize = SECTOR, info = 0, flush = 0, barrier = 0;
+	uint64_t sectors = 0, ssize = BF_SECTOR, info = 0, flush = 0, barrier = 0;
 
 	ksnprintf(path, sizeof(path), "%s/sectors", xb->otherend);
 	if (xs_read_u64(XS_NO_TX, path, &sectors) || !sectors)
 		return -EIO;
 	ksnprintf(path, sizeof(path), "%s/sector-size", xb->otherend);
 	xs_read_u64(XS_NO_TX, path, &ssize);
-	if (ssize != SECTOR) {
+	if (ssize != BF_SECTOR) {
 		kprintf("%s: sector size %lu: only 512 is supported\n", bf->bd.name, ssize);
 		return -EOPNOTSUPP;
 	}
@@ -378,7 +318,7 @@ static int bf_probe(struct xenbus_dev *xb)
 	sem_init(&bf->work, 0);
 	bf->queue_tail = &bf->queue;
 	ksnprintf(bf->bd.name, sizeof(bf->bd.name), "xblk%u", count++);
-	bf->bd.sector_size = SECTOR;
+	bf->bd.sector_size = BF_SECTOR;
 	bf->bd.max_bytes = BF_SEGS * PAGE_SIZE;
 	bf->bd.ops = &bf_ops;
 	bf->bd.info = bf->info;

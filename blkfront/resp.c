@@ -1,12 +1,72 @@
-/* blkfront's side of the responses (xen/io/blkif.h): each is copied out of the shared ring
- * once and checked before anything is believed, because the backend may lie or change the
- * ring under us; a request's buffer goes back to its caller only once the backend maps none
- * of its pages. Pure enough for the host tests (blkfront/resp_test.c), which run it against
- * a fake ring and a fake grant table. */
+/* blkfront's side of the ring (xen/io/blkif.h): requests go on it with their pages
+ * granted; each response is copied out of it once and checked before anything is believed,
+ * because the backend may lie or change the ring under us; a request's buffer goes back to
+ * its caller only once the backend maps none of its pages. Pure enough for the host tests
+ * (blkfront/resp_test.c) and the fuzz harness, which run it against a fake ring and a fake
+ * grant table. */
 #include "blkfront/resp.h"
 #include "common/console.h"
 #include "hv_xen/grant.h"
+#include "hv_xen/platform.h"
+#include "hv_xen/xenbus.h"
 #include "lib/errno.h"
+
+bool blkfront_issue(struct bf *bf, struct blk_req *r)
+{
+	if (RING_FULL(&bf->ring) || !bf->nfree)
+		return false;
+	uint16_t id = bf->free_ids[--bf->nfree];
+	struct bf_shadow *s = &bf->shadow[id];
+	blkif_request_t *req = RING_GET_REQUEST(&bf->ring, bf->ring.req_prod_pvt);
+	uint32_t bytes = r->count * BF_SECTOR;
+	unsigned segs = (bytes + PAGE_SIZE - 1) / PAGE_SIZE;
+
+	s->req = r;
+	s->nsegs = 0;
+	s->id = ++bf->seq << BF_ID_SLOT_BITS | id;
+	req->id = s->id;
+	req->handle = (blkif_vdev_t)bf->xb->devid;
+	req->sector_number = r->sector;
+	if (r->op == BLK_FLUSH) {
+		req->operation = bf->barrier_only ? BLKIF_OP_WRITE_BARRIER : BLKIF_OP_FLUSH_DISKCACHE;
+		req->nr_segments = 0;
+		req->sector_number = 0;
+	} else {
+		req->operation = r->op == BLK_READ ? BLKIF_OP_READ : BLKIF_OP_WRITE;
+		for (unsigned i = 0; i < segs; i++) {
+			uint8_t *page = (uint8_t *)r->buf + i * PAGE_SIZE;
+			uint32_t n = MIN(bytes - i * PAGE_SIZE, PAGE_SIZE) / BF_SECTOR;
+			/* a read lets the backend write into our page */
+			int ref = gnttab_grant(bf->xb->otherend_id, xen_gfn(page), r->op == BLK_WRITE);
+
+			if (ref < 0) {
+				/* out of grants for now: it waits in the queue, unless the
+				 * backend mapped a grant we never told it of */
+				if (!blkfront_end_grants(s)) {
+					blkfront_finish(bf, id, -EIO, true);
+					return true;
+				}
+				bf->free_ids[bf->nfree++] = id;
+				s->req = NULL;
+				return false;
+			}
+			s->refs[s->nsegs++] = ref;
+			req->seg[i] = (struct blkif_request_segment){ .gref = (grant_ref_t)ref,
+								      .first_sect = 0,
+								      .last_sect = (uint8_t)(n - 1) };
+		}
+		req->nr_segments = (uint8_t)segs;
+	}
+	s->op = req->operation;
+	bf->ring.req_prod_pvt++;
+	if (r->op == BLK_READ)
+		bf->bd.st.reads++;
+	else if (r->op == BLK_WRITE)
+		bf->bd.st.writes++;
+	else
+		bf->bd.st.flushes++;
+	return true;
+}
 
 /* A grant the backend still maps (xen/grant_table.h: GTF_reading/GTF_writing) stays, and
  * the buffer with it: the backend could still write into it, or read what its owner puts

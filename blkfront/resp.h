@@ -1,6 +1,6 @@
-/* blkfront's device state, shared by the driver (blkfront.c: connection, requests) and the
- * code that takes the backend's responses (resp.c), which the host tests and a fuzz harness
- * run against a fake ring and a fake grant table. */
+/* blkfront's device state, shared by the driver (blkfront.c: connection, the thread) and
+ * the code that puts requests on the ring and takes the backend's responses (resp.c), which
+ * the host tests and a fuzz harness run against a fake ring and a fake grant table. */
 #ifndef BLKFRONT_RESP_H
 #define BLKFRONT_RESP_H
 
@@ -13,6 +13,8 @@
 
 #define BF_RING __CONST_RING_SIZE(blkif, PAGE_SIZE)
 #define BF_SEGS BLKIF_MAX_SEGMENTS_PER_REQUEST
+/* the sector size blkif.h uses unless the frontend asks for another (we do not) */
+#define BF_SECTOR 512
 /* A request's id (64 bits in xen/io/blkif.h) is its slot in the low bits and the issue's
  * sequence number above: a stale or repeated response for an earlier use of the slot does
  * not match. */
@@ -54,7 +56,15 @@ struct bf {
 	char info[128];
 };
 
-/* With the lock held, as are all below. Ends the grants of s that are still on; true when
+/* With the lock held, as are all below. Puts r on the ring (not pushed: the caller pushes
+ * once per burst) with its pages granted to the backend for its duration (read-only for a
+ * write; a read lets the backend write into them), and counts it: true. false: no room now
+ * (the ring full, no slot free, or out of grants); r is as it was, and waits in the queue.
+ * Also true: the grant table ran out halfway and the backend had already mapped a grant we
+ * never told it of; r never goes on the ring, and fails with -EIO once the backend lets go
+ * (held, blkfront_finish). */
+bool blkfront_issue(struct bf *bf, struct blk_req *r);
+/* Ends the grants of s that are still on; true when
  * none is left (the request's buffer is ours again). */
 bool blkfront_end_grants(struct bf_shadow *s);
 /* Slot id's request is over with status: it goes back to its caller (blkdev_complete) once

@@ -2,8 +2,8 @@
  * hand, as a lying one would (xen/io/blkif.h, xen/io/ring.h): ids out of range, not in
  * flight or answered twice, operations and statuses that are not the request's, indexes
  * past our requests, grants it still maps, a ring it changes while we read it. The grant
- * table is a fake one (gnttab_use); requests are issued as blkfront.c's issue() does, and
- * each records how often and how it completed. */
+ * table is a fake one (gnttab_use); requests go on the ring by blkfront_issue, and each
+ * records how often and how it completed. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +13,7 @@
 
 #include "blkfront/resp.h"
 #include "hv_xen/grant.h"
+#include "hv_xen/xenbus.h"
 #include "lib/errno.h"
 #include "tools/unit/unit.h"
 
@@ -27,6 +28,22 @@ static bool said(const char *start)
 }
 
 static struct grant_entry_v1 table[GNT_RESERVED + BF_RING * BF_SEGS];
+/* the device's xenbus node, for the ids blkfront_issue puts in a request */
+static struct xenbus_dev xb = { .otherend_id = 1, .devid = 51712 };
+
+/* the backend maps each grant as soon as it is made, before it is told of the request */
+static bool map_as_granted;
+
+/* hv_xen/xen.c's, for blkfront_issue: our fake buffers' page numbers. blkfront_issue asks
+ * before each grant, so a backend that maps grants as they are made does so here. */
+uint64_t xen_gfn(const void *va)
+{
+	if (map_as_granted)
+		for (unsigned i = GNT_RESERVED; i < sizeof(table) / sizeof(table[0]); i++)
+			if (table[i].flags & GTF_permit_access)
+				table[i].flags |= GTF_reading;
+	return (uintptr_t)va / PAGE_SIZE;
+}
 
 /* a request of the test's, and how it ended: done must run exactly once */
 struct req {
@@ -57,6 +74,7 @@ static struct bf *setup(void)
 	memset(sring, 0, PAGE_SIZE);
 	SHARED_RING_INIT(sring);
 	FRONT_RING_INIT(&bf->ring, sring, PAGE_SIZE);
+	bf->xb = &xb;
 	strcpy(bf->bd.name, "xblk9");
 	bf->bd.sector_size = 512;
 	bf->connected = true;
@@ -68,6 +86,7 @@ static struct bf *setup(void)
 	gnttab_use(table, sizeof(table) / sizeof(table[0]));
 	host_prints = 0;
 	backend_during_done = NULL;
+	map_as_granted = false;
 	cur = bf;
 	return bf;
 }
@@ -94,33 +113,21 @@ static void teardown(struct bf *bf)
 	free(bf);
 }
 
-/* blkfront.c's issue() without the hypervisor: a read or write of `pages` pages (a flush
- * when 0) on the ring, pushed; returns its slot */
+/* where the test's fake buffers start: never read or written, only granted */
+#define FAKE_BUF 0x100000ul
+
+/* a read or write of `pages` pages (a flush when 0) on the ring through blkfront_issue,
+ * pushed; returns its slot */
 static uint16_t issue(struct bf *bf, struct req *q, enum blk_op op, unsigned pages)
 {
-	uint16_t id = bf->free_ids[--bf->nfree];
-	struct bf_shadow *s = &bf->shadow[id];
-	blkif_request_t *req = RING_GET_REQUEST(&bf->ring, bf->ring.req_prod_pvt);
+	RING_IDX at = bf->ring.req_prod_pvt;
 
-	q->r = (struct blk_req){ .op = op, .count = pages * 8, .done = req_done, .arg = q };
-	s->req = &q->r;
-	s->nsegs = 0;
-	s->id = ++bf->seq << BF_ID_SLOT_BITS | id;
-	req->id = s->id;
-	req->operation = op == BLK_FLUSH  ? BLKIF_OP_FLUSH_DISKCACHE :
-			 op == BLK_READ ? BLKIF_OP_READ :
-					  BLKIF_OP_WRITE;
-	for (unsigned i = 0; i < pages; i++) {
-		int ref = gnttab_grant(1, 0x1000 + i, op == BLK_WRITE);
-
-		s->refs[s->nsegs++] = ref;
-		req->seg[i] = (struct blkif_request_segment){ .gref = (grant_ref_t)ref };
-	}
-	req->nr_segments = (uint8_t)pages;
-	s->op = req->operation;
-	bf->ring.req_prod_pvt++;
+	q->r = (struct blk_req){ .op = op, .count = pages * 8, .buf = (void *)FAKE_BUF,
+				 .done = req_done, .arg = q };
+	CHECK(blkfront_issue(bf, &q->r));
+	CHECK_EQ(bf->ring.req_prod_pvt, at + 1);
 	RING_PUSH_REQUESTS(&bf->ring);
-	return id;
+	return RING_GET_REQUEST(&bf->ring, at)->id & ((1u << BF_ID_SLOT_BITS) - 1);
 }
 
 /* the backend's answer in response slot `at` (shown once rsp_prod covers it) */
@@ -162,6 +169,144 @@ TEST(blkfront_takes_good_responses)
 	CHECK_EQ(host_prints, 0);
 	CHECK(bf->connected);
 	teardown(bf);
+}
+
+/* what blkfront_issue puts on the ring: ids, sectors, one segment a page (the last one
+ * partly used), each page granted to the backend (read-only for a write), flushes as the
+ * backend offers them, each counted */
+TEST(blkfront_issue_fills_the_request)
+{
+	struct bf *bf = setup();
+	struct req q[4] = { 0 };
+	struct blk_req *rd = &q[0].r, *wr = &q[1].r, *fl = &q[2].r, *bar = &q[3].r;
+	const blkif_request_t *req = RING_GET_REQUEST(&bf->ring, 0);
+
+	*rd = (struct blk_req){ .op = BLK_READ, .sector = 100, .count = 9, .buf = (void *)FAKE_BUF };
+	*wr = (struct blk_req){ .op = BLK_WRITE, .sector = 7, .count = 8 * BF_SEGS,
+				.buf = (void *)(FAKE_BUF + 4 * PAGE_SIZE) };
+	*fl = (struct blk_req){ .op = BLK_FLUSH, .sector = 5 };
+	*bar = *fl;
+	for (unsigned i = 0; i < 4; i++) {
+		q[i].r.done = req_done;
+		q[i].r.arg = &q[i];
+	}
+
+	CHECK(blkfront_issue(bf, rd));
+	CHECK_EQ(req->operation, BLKIF_OP_READ);
+	CHECK_EQ(req->handle, 51712);
+	CHECK_EQ(req->sector_number, 100);
+	CHECK_EQ(req->nr_segments, 2);
+	CHECK(req->seg[0].first_sect == 0 && req->seg[0].last_sect == 7);
+	CHECK(req->seg[1].first_sect == 0 && req->seg[1].last_sect == 0);
+	for (unsigned i = 0; i < 2; i++) {
+		const struct grant_entry_v1 *e = &table[req->seg[i].gref];
+
+		CHECK_EQ(e->flags, GTF_permit_access); /* the backend writes what we read */
+		CHECK_EQ(e->domid, 1);
+		CHECK_EQ(e->frame, FAKE_BUF / PAGE_SIZE + i);
+	}
+	uint16_t slot = req->id & ((1u << BF_ID_SLOT_BITS) - 1);
+
+	CHECK(bf->shadow[slot].req == rd && bf->shadow[slot].id == req->id);
+	CHECK(bf->shadow[slot].op == BLKIF_OP_READ && bf->shadow[slot].nsegs == 2);
+	CHECK(blkfront_issue(bf, wr));
+	req = RING_GET_REQUEST(&bf->ring, 1);
+	CHECK_EQ(req->operation, BLKIF_OP_WRITE);
+	CHECK_EQ(req->sector_number, 7);
+	CHECK_EQ(req->nr_segments, BF_SEGS);
+	for (unsigned i = 0; i < BF_SEGS; i++) {
+		CHECK_EQ(req->seg[i].last_sect, 7);
+		CHECK_EQ(table[req->seg[i].gref].flags, GTF_permit_access | GTF_readonly);
+		CHECK_EQ(table[req->seg[i].gref].frame, FAKE_BUF / PAGE_SIZE + 4 + i);
+	}
+	CHECK(blkfront_issue(bf, fl));
+	req = RING_GET_REQUEST(&bf->ring, 2);
+	CHECK(req->operation == BLKIF_OP_FLUSH_DISKCACHE && req->nr_segments == 0);
+	CHECK_EQ(req->sector_number, 0);
+	bf->barrier_only = true;
+	CHECK(blkfront_issue(bf, bar));
+	CHECK_EQ(RING_GET_REQUEST(&bf->ring, 3)->operation, BLKIF_OP_WRITE_BARRIER);
+	CHECK_EQ(bf->ring.req_prod_pvt, 4);
+	CHECK_EQ(bf->ring.sring->req_prod, 0); /* not pushed: the caller pushes once a burst */
+	CHECK(bf->bd.st.reads == 1 && bf->bd.st.writes == 1 && bf->bd.st.flushes == 2);
+	CHECK_EQ(bf->nfree, BF_RING - 4);
+	CHECK_EQ(grants_free(), BF_RING * BF_SEGS - 2 - BF_SEGS);
+	CHECK_EQ(host_prints, 0);
+	teardown(bf);
+	for (unsigned i = 0; i < 4; i++)
+		CHECK(q[i].done == 1 && q[i].status == -ENODEV);
+}
+
+/* no room: a full ring, or no slot free (held ones keep theirs); nothing changes */
+TEST(blkfront_issue_waits_for_room)
+{
+	struct bf *bf = setup();
+	struct req q[BF_RING] = { 0 };
+	struct blk_req r = { .op = BLK_READ, .count = 8, .buf = (void *)FAKE_BUF };
+
+	for (unsigned i = 0; i < BF_RING; i++)
+		issue(bf, &q[i], BLK_FLUSH, 0);
+	CHECK(!blkfront_issue(bf, &r)); /* the ring is full */
+	CHECK_EQ(bf->ring.req_prod_pvt, BF_RING);
+	CHECK_EQ(grants_free(), BF_RING * BF_SEGS);
+	bf->ring.rsp_cons = 1; /* the ring has room, but every slot is taken */
+	CHECK(!blkfront_issue(bf, &r));
+	CHECK_EQ(bf->ring.req_prod_pvt, BF_RING);
+	CHECK_EQ(bf->nfree, 0);
+	CHECK_EQ(bf->bd.st.flushes, BF_RING);
+	CHECK_EQ(bf->bd.st.reads, 0);
+	bf->ring.rsp_cons = 0;
+	teardown(bf);
+	for (unsigned i = 0; i < BF_RING; i++)
+		CHECK(q[i].done == 1 && q[i].status == -ENODEV);
+}
+
+/* The grant table runs out halfway through a request's pages: what was granted ends, and
+ * the request waits (false, its slot free again), unless the backend mapped a grant we
+ * never told it of: then the request is held (true, never on the ring), reported, and
+ * fails with -EIO once the backend lets go. */
+TEST(blkfront_issue_out_of_grants)
+{
+	for (int mapped = 0; mapped < 2; mapped++) {
+		struct bf *bf = setup();
+		struct req q = { 0 };
+
+		gnttab_use(table, GNT_RESERVED + 2); /* two grants for a three-page read */
+		map_as_granted = mapped;
+		q.r = (struct blk_req){ .op = BLK_READ, .count = 24, .buf = (void *)FAKE_BUF,
+					.done = req_done, .arg = &q };
+		CHECK_EQ(blkfront_issue(bf, &q.r), mapped);
+		CHECK_EQ(bf->ring.req_prod_pvt, 0);
+		CHECK_EQ(bf->bd.st.reads, 0);
+		CHECK_EQ(q.done, 0);
+		if (!mapped) {
+			CHECK_EQ(bf->nfree, BF_RING);
+			CHECK_EQ(grants_free(), 2);
+			CHECK_EQ(host_prints, 0);
+			for (unsigned i = 0; i < BF_RING; i++)
+				CHECK(!bf->shadow[i].req);
+			map_as_granted = false;
+			CHECK(blkfront_issue(bf, &q.r) == false); /* still out of grants */
+		} else {
+			CHECK_EQ(bf->nfree, BF_RING - 1);
+			CHECK_EQ(bf->nheld, 1);
+			CHECK_EQ(bf->bd.st.held, 1);
+			CHECK_EQ(host_prints, 1);
+			CHECK(said("blkfront: xblk9: the backend maps pages"));
+			map_as_granted = false;
+			blkfront_retry_held(bf);
+			CHECK_EQ(q.done, 0);
+			for (unsigned i = GNT_RESERVED; i < GNT_RESERVED + 2; i++)
+				table[i].flags &= (uint16_t)~GTF_reading;
+			blkfront_retry_held(bf);
+			CHECK(q.done == 1 && q.status == -EIO);
+			CHECK_EQ(bf->nheld, 0);
+			CHECK_EQ(bf->nfree, BF_RING);
+			CHECK_EQ(grants_free(), 2);
+		}
+		free(bf->ring.sring);
+		free(bf);
+	}
 }
 
 /* answered, but the backend still maps a page: the request, its buffer and its slot stay

@@ -1,6 +1,7 @@
 /* blkfront/resp.c: the responses of a lying block backend. The input is a script: the
- * frontend submits reads, writes and flushes (issued onto the ring as blkfront.c's issue()
- * does, queued when the ring or the grant table is full); the backend writes responses
+ * frontend submits reads, writes and flushes (put on the ring by the driver's own
+ * blkfront_issue, queued when the ring or the grant table is full; flushes as
+ * FLUSH_DISKCACHE or, toggled, WRITE_BARRIER); the backend writes responses
  * (any id, operation, status; mostly ones that name a request of ours), moves its producer
  * index (honestly or not), maps and unmaps granted pages (also ones it was not told of, as
  * they are made), scribbles on the ring page, and may change the ring while a request
@@ -23,6 +24,7 @@
 #include "blkfront/resp.h"
 #include "fuzz/fuzz.h"
 #include "hv_xen/grant.h"
+#include "hv_xen/xenbus.h"
 #include "lib/errno.h"
 
 #define MAX_RECS 512
@@ -56,6 +58,7 @@ static bool said_full; /* no room to remember more: answers are not checked */
 static blkif_response_t seen[BF_RING]; /* each slot as last logged */
 static struct grant_entry_v1 table[GNT_RESERVED + 64];
 static struct bf *bf;
+static struct xenbus_dev xb = { .otherend_id = 1, .devid = 51712 };
 static uint8_t *ring_page;
 static RING_IDX bcur; /* the backend's response cursor */
 static bool eager;    /* the backend maps each grant as it is made, before it is told */
@@ -81,6 +84,15 @@ FUZZ_NOCOV static void check_unmapped(const struct rec *q)
 		if (table[i].frame >= q->gfn && table[i].frame < q->gfn + GFNS)
 			FUZZ_CHECK(!(table[i].flags &
 				     (GTF_permit_access | GTF_reading | GTF_writing)));
+}
+
+/* the backend maps every grant of the pages from gfn (a request's) that is on now */
+static void map_grants(uint32_t gfn)
+{
+	for (unsigned i = GNT_RESERVED; i < sizeof(table) / sizeof(table[0]); i++)
+		if (table[i].flags & GTF_permit_access && table[i].frame >= gfn &&
+		    table[i].frame < gfn + GFNS)
+			table[i].flags |= GTF_reading;
 }
 
 /* whether the backend ever showed `status` for q's request */
@@ -151,49 +163,43 @@ void blkdev_complete(struct blkdev *d, struct blk_req *r, int status)
 	mid_how = 0;
 }
 
-/* blkfront.c's issue(), without the hypervisor: true when r is on the ring (or held) */
+/* hv_xen/xen.c's: our requests' fake buffers' page numbers. blkfront_issue asks before
+ * each grant, so an eager backend maps the request's grants made so far here. */
+uint64_t xen_gfn(const void *va)
+{
+	uint64_t gfn = (uintptr_t)va / PAGE_SIZE;
+
+	if (eager)
+		map_grants(gfn - (gfn - 1) % GFNS);
+	return gfn;
+}
+
+/* the driver's issue step (resp.c): true when r is on the ring (or held) */
 static bool issue(struct rec *q)
 {
-	if (RING_FULL(&bf->ring) || !bf->nfree)
+	RING_IDX at = bf->ring.req_prod_pvt;
+	unsigned nfree = bf->nfree;
+
+	if (!blkfront_issue(bf, &q->r)) {
+		FUZZ_CHECK(bf->ring.req_prod_pvt == at && bf->nfree == nfree);
 		return false;
-	uint16_t id = bf->free_ids[--bf->nfree];
-	struct bf_shadow *s = &bf->shadow[id];
-	blkif_request_t *req = RING_GET_REQUEST(&bf->ring, bf->ring.req_prod_pvt);
-	unsigned segs = q->r.count / 8;
-
-	FUZZ_CHECK(id < BF_RING && !s->req && !s->held);
-	s->req = &q->r;
-	s->nsegs = 0;
-	s->id = ++bf->seq << BF_ID_SLOT_BITS | id;
-	req->id = s->id;
-	req->operation = q->r.op == BLK_FLUSH ? BLKIF_OP_FLUSH_DISKCACHE :
-			 q->r.op == BLK_READ  ? BLKIF_OP_READ :
-						BLKIF_OP_WRITE;
-	for (unsigned i = 0; i < segs; i++) {
-		int ref = gnttab_grant(1, q->gfn + i, q->r.op == BLK_WRITE);
-
-		if (ref >= 0 && eager)
-			table[ref].flags |= GTF_reading;
-		if (ref < 0) {
-			/* out of grants: back to the queue, unless the backend mapped one */
-			if (!blkfront_end_grants(s)) {
-				q->st = GIVEN; /* held: never on the ring, it ends with -EIO */
-				blkfront_finish(bf, id, -EIO, true);
-				return true;
-			}
-			bf->free_ids[bf->nfree++] = id;
-			s->req = NULL;
-			return false;
-		}
-		s->refs[s->nsegs++] = ref;
-		req->seg[i] = (struct blkif_request_segment){ .gref = (grant_ref_t)ref };
 	}
-	req->nr_segments = (uint8_t)segs;
-	s->op = req->operation;
-	q->id = s->id;
-	q->op = s->op;
 	q->st = GIVEN;
-	bf->ring.req_prod_pvt++;
+	if (bf->ring.req_prod_pvt != at) {
+		const blkif_request_t *req = RING_GET_REQUEST(&bf->ring, at);
+		const struct bf_shadow *s = &bf->shadow[req->id & ((1u << BF_ID_SLOT_BITS) - 1)];
+
+		FUZZ_CHECK(bf->ring.req_prod_pvt == at + 1);
+		FUZZ_CHECK(s->req == &q->r && s->id == req->id && s->op == req->operation);
+		FUZZ_CHECK(req->nr_segments == (q->r.count + 7) / 8);
+		q->id = req->id;
+		q->op = req->operation;
+	} else {
+		/* held: the backend mapped a grant it was never told of */
+		FUZZ_CHECK(bf->nheld > 0);
+	}
+	if (eager)
+		map_grants(q->gfn);
 	return true;
 }
 
@@ -221,6 +227,7 @@ static void submit(uint8_t how)
 	struct rec *q = &recs[nrecs];
 
 	*q = (struct rec){ .gfn = 1 + nrecs * GFNS };
+	q->r.buf = (void *)((uintptr_t)q->gfn * PAGE_SIZE); /* never read: only granted */
 	nrecs++;
 	q->r.op = how % 3 == 0 ? BLK_FLUSH : how % 3 == 1 ? BLK_READ : BLK_WRITE;
 	q->r.count = q->r.op == BLK_FLUSH ? 0 : 8 * (1 + how / 3 % BF_SEGS);
@@ -356,6 +363,9 @@ static void run(struct fz *f)
 		case 10:
 			eager = !eager;
 			break;
+		case 11: /* the backend offers barriers only, or flushes again */
+			bf->barrier_only = !bf->barrier_only;
+			break;
 		case 3:
 		default:
 			take();
@@ -416,6 +426,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	bf = calloc(1, sizeof(*bf));
 	ring_page = aligned_alloc(PAGE_SIZE, PAGE_SIZE);
+	bf->xb = &xb;
 	strcpy(bf->bd.name, "xblk0");
 	bf->queue_tail = &bf->queue;
 	memset(table, 0, sizeof(table));
