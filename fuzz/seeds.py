@@ -78,10 +78,13 @@ def tar(fmt, files):
 
 
 long_name = "d/" + "n" * 120
+too_long = "d/" + "n" * 298  # past the 255 bytes a name may have: the walk fails there
 put("tar", {
     "ustar": tar(tarfile.USTAR_FORMAT, [("bin", None), ("bin/app", b"hello"), ("./etc/x", b"")]),
     "pax": tar(tarfile.PAX_FORMAT, [(long_name, b"pax")]),
     "gnu": tar(tarfile.GNU_FORMAT, [(long_name, b"gnu")]),
+    "pax_too_long": tar(tarfile.PAX_FORMAT, [("a", b"a"), (too_long, b"pax")]),
+    "gnu_too_long": tar(tarfile.GNU_FORMAT, [("a", b"a"), (too_long, b"gnu")]),
 })
 
 # ---- cmdline: buffer size, key, NUL, command line

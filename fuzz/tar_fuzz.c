@@ -1,7 +1,8 @@
 /* lib/tar.c: tar_next over an arbitrary image, then tar_find for each name it listed. The
  * image is a heap block of exactly its length. Every entry's data must lie inside the image
  * and after its header, the walk must only move forward on block boundaries, names must
- * come out normalised, and tar_find must find the first entry of each name. */
+ * come out normalised, tar_find must find the first entry of each name, and a path longer
+ * than a name can be (a listed name and more) must find nothing: cut to fit, it would. */
 #include "fuzz/fuzz.h"
 #include "lib/errno.h"
 #include "lib/tar.h"
@@ -9,7 +10,7 @@
 #define MAX_SEEN 16
 
 struct seen {
-	char name[256];
+	char name[TAR_NAME_MAX + 1];
 	uint64_t offset, size;
 };
 
@@ -77,6 +78,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(rc == 1);
 		FUZZ_CHECK(!strcmp(e.name, seen[i].name));
 		FUZZ_CHECK(e.offset == seen[first].offset && e.size == seen[first].size);
+		/* the name and 'x's, past TAR_NAME_MAX: no entry, so it ends as the walk did */
+		char longer[TAR_NAME_MAX + 2];
+		size_t n = strlen(seen[i].name);
+
+		memcpy(longer, seen[i].name, n);
+		memset(longer + n, 'x', sizeof(longer) - 1 - n);
+		longer[sizeof(longer) - 1] = 0;
+		rc = tar_find(img, size, longer, &e, err, sizeof(err));
+		FUZZ_CHECK(rc == walk_rc);
 	}
 	/* a name not listed walks the whole archive: it ends as the walk did */
 	if (nseen < MAX_SEEN) {

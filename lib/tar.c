@@ -38,10 +38,11 @@ static bool octal(const uint8_t *f, size_t n, uint64_t *out)
 	return true;
 }
 
-static void normalise(char *dst, size_t size, const char *src, size_t n)
+/* The first n bytes of src (up to a NUL) into dst (size bytes), without leading "/" and
+ * "./" or trailing "/". False when that does not fit: dst is then empty, never a cut name,
+ * which could be another file's. */
+static bool normalise(char *dst, size_t size, const char *src, size_t n)
 {
-	size_t k = 0;
-
 	while (n) {
 		if (*src == '/') {
 			src++;
@@ -53,23 +54,31 @@ static void normalise(char *dst, size_t size, const char *src, size_t n)
 			break;
 		}
 	}
-	for (size_t i = 0; i < n && src[i] && k + 1 < size; i++)
-		dst[k++] = src[i];
-	while (k && dst[k - 1] == '/')
-		k--;
-	dst[k] = 0;
-	if (k == 1 && dst[0] == '.')
-		dst[0] = 0;
+	n = strnlen(src, n);
+	while (n && src[n - 1] == '/')
+		n--;
+	if (n == 1 && src[0] == '.')
+		n = 0;
+	dst[0] = 0;
+	if (n >= size)
+		return false;
+	memcpy(dst, src, n);
+	dst[n] = 0;
+	return true;
 }
+
+#define TOO_LONG "a name longer than 255 bytes"
+_Static_assert(TAR_NAME_MAX == 255, "TOO_LONG says how long a name may be");
 
 /*
  * The records of a pax extended header (POSIX.1-2008, pax, "pax Extended Header File
  * Format"): each is "LEN KEY=VALUE\n", LEN in decimal counting the whole record, its own
  * digits too. Only "path" is used; an empty value undoes an earlier one, as the standard
- * says. False when a record is malformed: LEN is all that says where the next one starts,
- * so nothing after a bad one can be trusted, and nothing is read outside p[0..n).
+ * says. NULL, or what is wrong: a malformed record (LEN is all that says where the next one
+ * starts, so nothing after a bad one can be trusted, and nothing is read outside p[0..n)),
+ * or a path that does not fit in name.
  */
-static bool pax_path(const uint8_t *p, uint64_t n, char *name, size_t size)
+static const char *pax_path(const uint8_t *p, uint64_t n, char *name, size_t size)
 {
 	while (n) {
 		uint64_t len = 0, j = 0;
@@ -79,30 +88,32 @@ static bool pax_path(const uint8_t *p, uint64_t n, char *name, size_t size)
 
 			/* len * 10 + d > n, written so that it cannot overflow */
 			if (len > n / 10 || d > n - len * 10)
-				return false;
+				return "bad pax record";
 			len = len * 10 + d;
 		}
 		/* the shortest is "5 k=\n": the digits, a space, a key, '=' and the newline */
 		if (j == 0 || j == n || p[j] != ' ' || len < j + 4 || p[len - 1] != '\n')
-			return false;
+			return "bad pax record";
 		uint64_t k = j + 1, eq = k;
 
 		while (eq < len - 1 && p[eq] != '=')
 			eq++;
 		if (eq == k || eq == len - 1)
-			return false; /* an empty key, or no '=' */
-		if (eq - k == 4 && !memcmp(p + k, "path", 4))
-			normalise(name, size, (const char *)p + eq + 1, len - 1 - (eq + 1));
+			return "bad pax record"; /* an empty key, or no '=' */
+		if (eq - k == 4 && !memcmp(p + k, "path", 4) &&
+		    !normalise(name, size, (const char *)p + eq + 1, len - 1 - (eq + 1)))
+			return TOO_LONG;
 		p += len;
 		n -= len;
 	}
-	return true;
+	return NULL;
 }
 
 int tar_next(const uint8_t *img, size_t len, size_t *pos, struct tar_entry *e, char *err,
 	     size_t errlen)
 {
-	char longname[256] = "";
+	char longname[TAR_NAME_MAX + 1] = "";
+	const char *why;
 
 	for (;;) {
 		size_t at = *pos;
@@ -134,34 +145,34 @@ int tar_next(const uint8_t *img, size_t len, size_t *pos, struct tar_entry *e, c
 		char type = h[156] ? (char)h[156] : '0';
 
 		/* a pax extended header: applies to the next entry */
-		if (type == 'x' && !pax_path(img + data, size, longname, sizeof(longname)))
-			return fail(err, errlen, "bad pax record", at);
-		*pos = next > len ? len : next;
-		if (type == 'x')
-			continue;
-		if (type == 'g') /* pax global header */
-			continue;
-		if (type == 'L') { /* GNU long name */
-			normalise(longname, sizeof(longname), (const char *)img + data,
-				  size > 255 ? 255 : size);
+		if (type == 'x' && (why = pax_path(img + data, size, longname, sizeof(longname))))
+			return fail(err, errlen, why, at);
+		/* GNU long name (its size counts the NUL) */
+		if (type == 'L' &&
+		    !normalise(longname, sizeof(longname), (const char *)img + data, size))
+			return fail(err, errlen, TOO_LONG, at);
+		if (type == 'x' || type == 'L' || type == 'g') { /* 'g': a pax global header */
+			*pos = next > len ? len : next;
 			continue;
 		}
 		memset(e, 0, sizeof(*e));
 		if (longname[0]) {
 			memcpy(e->name, longname, sizeof(e->name));
 		} else {
-			char full[256];
+			char full[155 + 1 + 100]; /* prefix, '/', name */
 			size_t k = 0;
 
 			if (tar_is_header(h) && h[345]) {
-				for (int i = 0; i < 155 && h[345 + i] && k < 200; i++)
+				for (int i = 0; i < 155 && h[345 + i]; i++)
 					full[k++] = (char)h[345 + i];
 				full[k++] = '/';
 			}
-			for (int i = 0; i < 100 && h[i] && k < sizeof(full) - 1; i++)
+			for (int i = 0; i < 100 && h[i]; i++)
 				full[k++] = (char)h[i];
-			normalise(e->name, sizeof(e->name), full, k);
+			if (!normalise(e->name, sizeof(e->name), full, k))
+				return fail(err, errlen, TOO_LONG, at);
 		}
+		*pos = next > len ? len : next;
 		e->offset = data;
 		e->size = size;
 		e->type = type;
@@ -173,13 +184,14 @@ int tar_next(const uint8_t *img, size_t len, size_t *pos, struct tar_entry *e, c
 int tar_find(const uint8_t *img, size_t len, const char *path, struct tar_entry *e, char *err,
 	     size_t errlen)
 {
-	char want[256];
+	char want[TAR_NAME_MAX + 1];
 	size_t pos = 0;
 	int rc;
+	/* a path too long for any entry matches none (cut, it could match another's) */
+	bool fits = normalise(want, sizeof(want), path, strlen(path));
 
-	normalise(want, sizeof(want), path, strlen(path));
 	while ((rc = tar_next(img, len, &pos, e, err, errlen)) == 1)
-		if (!strcmp(e->name, want))
+		if (fits && !strcmp(e->name, want))
 			return 1;
 	return rc;
 }

@@ -291,8 +291,7 @@ TEST(tar_header_fields)
 	CHECK_EQ(e.offset + e.size, 3 * TAR_BLOCK);
 
 	/* a name filling its 100 bytes, and a prefix its 155, with no NUL: the fields end
-	 * them, not the mode or the next field (a full ustar path is 256 bytes: the entry
-	 * keeps the first 255) */
+	 * them, not the mode or the next field */
 	h = raw_header("");
 	memset(h, 'n', 100);
 	resum(h);
@@ -301,7 +300,9 @@ TEST(tar_header_fields)
 	memset(want, 'n', 100);
 	want[100] = 0;
 	CHECK_STR(e.name, want);
+	/* a prefix of 155 and a name of 99: 255 bytes, the longest that fits */
 	memset(h + 345, 'p', 155);
+	h[99] = 0;
 	resum(h);
 	pos = 0;
 	CHECK_EQ(tar_next(img, used, &pos, &e, err, sizeof(err)), 1);
@@ -310,4 +311,82 @@ TEST(tar_header_fields)
 	memset(want + 156, 'n', 99);
 	want[255] = 0;
 	CHECK_STR(e.name, want);
+	/* the full ustar path, 256 bytes, does not fit: an error, never the first 255 (which
+	 * would be the entry just above) */
+	h[99] = 'n';
+	resum(h);
+	pos = 0;
+	CHECK_EQ(tar_next(img, used, &pos, &e, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "a name longer than 255 bytes in the tar header at byte 0");
+	CHECK_EQ(pos, 0);
+	CHECK_EQ(tar_find(img, used, want, &e, err, sizeof(err)), -EINVAL);
+}
+
+/* An archive of a long-name record naming the next entry, the entry ("short"), a file
+ * "after" and the end marker: a GNU 'L' record whose data is name and its NUL, or a pax
+ * header with the record "LEN path=name\n". */
+static void long_named(bool pax, const char *name)
+{
+	char rec[600];
+	size_t n = strlen(name) + 1;
+
+	if (pax) {
+		/* LEN counts its own digits: 3 of them for the names here */
+		n = (size_t)snprintf(rec, sizeof(rec), "%zu path=%s\n", strlen(name) + 10, name);
+		CHECK_EQ(n, strlen(name) + 10);
+	} else {
+		memcpy(rec, name, n);
+	}
+	memset(img, 0, sizeof(img));
+	used = 0;
+	header(pax ? "PaxHeaders/x" : "././@LongLink", pax ? 'x' : 'L', n, NULL);
+	memcpy(img + used, rec, n);
+	used += (n + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
+	file("short", "long-named data", NULL);
+	file("after", "after", NULL);
+	used += 2 * TAR_BLOCK;
+}
+
+/* a name of n bytes: "d/" and then 'n's */
+static char *name_of(char *buf, size_t n)
+{
+	memset(buf, 'n', n);
+	memcpy(buf, "d/", 2);
+	buf[n] = 0;
+	return buf;
+}
+
+TEST(tar_long_names_fit_or_fail)
+{
+	struct tar_entry e;
+	char err[128], name[320], path[340];
+	size_t pos;
+
+	for (int pax = 0; pax < 2; pax++) {
+		/* 255 bytes: the entry has them all, and is found by them */
+		long_named(pax, name_of(name, 255));
+		pos = 0;
+		CHECK_EQ(tar_next(img, used, &pos, &e, err, sizeof(err)), 1);
+		CHECK_STR(e.name, name);
+		CHECK(!memcmp(img + e.offset, "long-named data", 15));
+		snprintf(path, sizeof(path), "./%s//", name); /* 259 bytes, 255 normalised */
+		CHECK_EQ(tar_find(img, used, path, &e, err, sizeof(err)), 1);
+		CHECK_STR(e.name, name);
+		/* a longer path never finds it: cut to 255 bytes it would */
+		strcat(path, "x");
+		CHECK_EQ(tar_find(img, used, path, &e, err, sizeof(err)), 0);
+		CHECK_EQ(tar_find(img, used, "after", &e, err, sizeof(err)), 1);
+
+		/* 300 bytes: the walk fails at the record, with nothing cut to 255 */
+		long_named(pax, name_of(name, 300));
+		pos = 0;
+		CHECK_EQ(tar_next(img, used, &pos, &e, err, sizeof(err)), -EINVAL);
+		CHECK_STR(err, "a name longer than 255 bytes in the tar header at byte 0");
+		CHECK_EQ(pos, 0);
+		name[255] = 0;
+		CHECK_EQ(tar_find(img, used, name, &e, err, sizeof(err)), -EINVAL);
+		CHECK_EQ(tar_find(img, used, "short", &e, err, sizeof(err)), -EINVAL);
+		/* what comes after it is not found either: the archive is refused */
+		CHECK_EQ(tar_find(img, used, "after", &e, err, sizeof(err)), -EINVAL);
+	}
 }
