@@ -12,12 +12,14 @@
  * the backend still maps keeps the request (and its buffer) with us, counted, until the
  * backend lets go. A response index past our requests, or a response that answers no
  * request of ours or has no status blkif.h defines, is a backend lying about the ring:
- * reported, and the device disconnects as if the backend had gone (with -EIO).
+ * reported, everything outstanding and queued fails with -EIO, and we close (Closing, then
+ * Closed as the backend closes) for good: no backend is connected again until the disk is
+ * detached (give_up).
  *
  * Connection: InitWait -> ring and keys, Initialised; Connected -> size and features,
  * Connected, and the blkdev is registered (once). Closing/Closed or our node gone -> all
  * outstanding and queued requests complete with -ENODEV; a backend that comes back gets a
- * new connection. */
+ * new connection, unless it lied. */
 #include <stdint.h>
 
 #include <xen/xen.h>
@@ -97,13 +99,13 @@ static int bf_submit(struct blkdev *d, struct blk_req *r)
 	return 0;
 }
 
-static void disconnect(struct bf *bf, int status);
+static void give_up(struct bf *bf);
 
 /* the device's thread, lock held: completions, then the queue */
 static void take_responses(struct bf *bf)
 {
 	if (blkfront_take_responses(bf))
-		disconnect(bf, -EIO);
+		give_up(bf);
 	else
 		issue_queued(bf);
 }
@@ -146,12 +148,13 @@ static void close_port(unsigned port)
 	xen_event_channel_op(EVTCHNOP_close, &c);
 }
 
-/* Everything in flight or queued fails with status (-ENODEV: the backend went away);
- * in flight, once the backend no longer maps its pages. Lock held. */
-static void disconnect(struct bf *bf, int status)
+/* Everything in flight or queued fails with status; in flight, once the backend no longer
+ * maps its pages. The ring and the event channel go back. False when there was no
+ * connection to drop. Lock held. */
+static bool drop_ring(struct bf *bf, int status)
 {
 	if (!bf->connected && !bf->ring_page)
-		return;
+		return false;
 	bf->connected = false;
 	hal->irq_unbind(&bf->irq);
 	close_port(bf->port);
@@ -159,7 +162,31 @@ static void disconnect(struct bf *bf, int status)
 	if (bf->ring_page)
 		gnttab_release(bf->ring_ref, mm_va_pfn(bf->ring_page));
 	bf->ring_page = NULL;
-	kprintf("%s: disconnected from %s\n", bf->bd.name, bf->xb->otherend);
+	return true;
+}
+
+/* drop_ring, said (-ENODEV: the backend went away). Lock held. */
+static void disconnect(struct bf *bf, int status)
+{
+	if (drop_ring(bf, status))
+		kprintf("%s: disconnected from %s\n", bf->bd.name, bf->xb->otherend);
+}
+
+/* The backend lied about the ring (resp.c said how, in one line, and failed everything in
+ * flight or queued with -EIO; held requests end once it lets go of their pages, which it
+ * does as it closes). We close: dom0 sees that the frontend gave up, the backend's Closing
+ * then takes us to Closed as on any close, and bf->failed keeps the state machine from
+ * connecting the device again (a backend that lies at once each time would make a loop),
+ * until the toolstack detaches the disk. New requests are refused (-ENODEV). Lock held. */
+static void give_up(struct bf *bf)
+{
+	int rc;
+
+	drop_ring(bf, -EIO);
+	/* the device's thread: gone is the watch thread's (a node gone needs no state) */
+	if (!__atomic_load_n(&bf->xb->gone, __ATOMIC_RELAXED) &&
+	    (rc = xenbus_switch_state(bf->xb, XenbusStateClosing)))
+		kprintf("%s: could not switch to Closing (%d)\n", bf->bd.name, rc);
 }
 
 static int write_keys(uint32_t tx, void *arg)
@@ -263,6 +290,8 @@ static void bf_otherend_changed(struct xenbus_dev *xb)
 	blkfront_retry_held(bf);
 	switch (xb->otherend_state) {
 	case XenbusStateInitWait:
+		if (bf->failed)
+			break; /* closed for good (give_up) */
 		disconnect(bf, -ENODEV);
 		if (xb->state != XenbusStateInitialising)
 			xenbus_switch_state(xb, XenbusStateInitialising);
@@ -287,7 +316,9 @@ static void bf_otherend_changed(struct xenbus_dev *xb)
 	case XenbusStateClosing:
 	case XenbusStateClosed:
 		disconnect(bf, -ENODEV);
-		if (!xb->gone && xb->state != XenbusStateClosed)
+		if (xb->gone)
+			bf->failed = false; /* detached: a disk attached here again is a new one */
+		else if (xb->state != XenbusStateClosed)
 			xenbus_switch_state(xb, XenbusStateClosed);
 		break;
 	default:

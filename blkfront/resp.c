@@ -141,11 +141,17 @@ void blkfront_fail(struct bf *bf, int status)
 	bf->queue_tail = &bf->queue;
 }
 
+/* what becomes of the device, at the end of the line that says how the backend lied */
+#define FAILS "failing the device (-EIO) and closing it until the disk is attached again"
+
 /* The backend lied about the ring (said why, before this): counted, and the device fails
- * as if the backend had gone, since nothing it says can be taken any more. */
+ * as if the backend had gone, since nothing it says can be taken any more; and it stays
+ * failed, so that a backend that lies again each time it connects cannot keep us in a
+ * loop of connections. */
 static int lie(struct bf *bf)
 {
 	bf->bd.st.bad_responses++;
+	bf->failed = true;
 	blkfront_fail(bf, -EIO);
 	return -EPROTO;
 }
@@ -202,7 +208,7 @@ static int take(struct bf *bf, RING_IDX i, const blkif_response_t *rsp)
 		return 0;
 	}
 	kprintf("blkfront: %s: response %u (id %#lx, operation %u, status %d) %s: the backend "
-		"lies about the ring; disconnecting\n",
+		"lies about the ring; " FAILS "\n",
 		bf->bd.name, i, rsp->id, rsp->operation, rsp->status, why);
 	return lie(bf);
 }
@@ -227,7 +233,7 @@ int blkfront_take_responses(struct bf *bf)
 		if (rp - cons > bf->ring.req_prod_pvt - cons) {
 			kprintf("blkfront: %s: response index %u is not within our requests "
 				"(answered %u, requested %u): the backend lies about the ring; "
-				"disconnecting\n",
+				FAILS "\n",
 				bf->bd.name, rp, cons, bf->ring.req_prod_pvt);
 			return lie(bf);
 		}

@@ -38,6 +38,9 @@ struct bf {
 	struct xenbus_dev *xb;
 	struct mutex lock;
 	bool connected, registered;
+	/* the backend lied about the ring: the device is closed, and stays so (blkfront.c
+	 * connects it to no backend) until the toolstack detaches the disk */
+	bool failed;
 	blkif_front_ring_t ring;
 	void *ring_page;
 	int ring_ref;
@@ -64,8 +67,8 @@ struct bf {
  * never told it of; r never goes on the ring, and fails with -EIO once the backend lets go
  * (held, blkfront_finish). */
 bool blkfront_issue(struct bf *bf, struct blk_req *r);
-/* Ends the grants of s that are still on; true when
- * none is left (the request's buffer is ours again). */
+/* Ends the grants of s that are still on; true when none is left (the request's buffer is
+ * ours again). */
 bool blkfront_end_grants(struct bf_shadow *s);
 /* Slot id's request is over with status: it goes back to its caller (blkdev_complete) once
  * its grants end, and is held until then (its slot too: blkfront_retry_held tries again).
@@ -80,8 +83,9 @@ void blkfront_fail(struct bf *bf, int status);
 /* Takes the responses on the ring (each checked, its request finished) until there are no
  * more, and re-arms the event. 0, or -EPROTO: the backend lied about the ring (a response
  * index past our requests or behind what we took; a response that answers no request of
- * ours, or with a status blkif.h does not define): reported, counted in bad_responses,
- * and the device failed (blkfront_fail, -EIO); the caller disconnects. */
+ * ours, or with a status blkif.h does not define): reported in one line, counted in
+ * bad_responses, and the device failed (blkfront_fail, -EIO) for good (failed); the caller
+ * gives back the ring and closes. */
 int blkfront_take_responses(struct bf *bf);
 
 #endif

@@ -168,6 +168,8 @@ TEST(blkfront_takes_good_responses)
 	CHECK_EQ(bf->bd.st.errors, 2);
 	CHECK_EQ(host_prints, 0);
 	CHECK(bf->connected);
+	blkfront_fail(bf, -ENODEV); /* the backend went away: it may come back */
+	CHECK(!bf->connected && !bf->failed);
 	teardown(bf);
 }
 
@@ -343,13 +345,17 @@ TEST(blkfront_answered_request_still_mapped_is_held)
 	CHECK(b.done == 1 && b.status == -EIO);
 }
 
-/* After a lie: the device is down after `prints` reports, and each request ended exactly
- * once, with status want[i] (-EIO, unless it was answered before the lie); nothing waits in
- * the queue, and every slot and grant is back. */
+/* After a lie: the device is down for good after `prints` reports (the lie's one line
+ * last, saying what becomes of the device), and each request ended exactly once, with
+ * status want[i] (-EIO, unless it was answered before the lie); nothing waits in the
+ * queue, and every slot and grant is back. */
 static void check_failed(struct bf *bf, struct req *reqs, const int *want, unsigned n,
 			 unsigned prints)
 {
 	CHECK(!bf->connected);
+	CHECK(bf->failed);
+	CHECK(strstr(host_last_print, "lies about the ring; failing the device (-EIO) and "
+				      "closing it until the disk is attached again\n"));
 	CHECK_EQ(bf->bd.st.bad_responses, 1);
 	CHECK_EQ(host_prints, prints);
 	CHECK(!bf->queue && bf->queue_tail == &bf->queue);

@@ -1,10 +1,10 @@
-/* blkfront/resp.c: the responses of a lying block backend. The input is a script: the
- * frontend submits reads, writes and flushes (put on the ring by the driver's own
- * blkfront_issue, queued when the ring or the grant table is full; flushes as
- * FLUSH_DISKCACHE or, toggled, WRITE_BARRIER); the backend writes responses
- * (any id, operation, status; mostly ones that name a request of ours), moves its producer
- * index (honestly or not), maps and unmaps granted pages (also ones it was not told of, as
- * they are made), scribbles on the ring page, and may change the ring while a request
+/* blkfront/resp.c: the requests and responses of a lying block backend. The input is a
+ * script: the frontend submits reads, writes and flushes (put on the ring by the driver's
+ * own blkfront_issue, queued when the ring or the grant table is full; flushes as
+ * FLUSH_DISKCACHE or, toggled, WRITE_BARRIER); the backend writes responses (any id,
+ * operation, status; mostly ones that name a request of ours), moves its producer index
+ * (honestly or not), maps and unmaps granted pages (also ones it was not told of, as they
+ * are made), scribbles on the ring page, and may change the ring while a request
  * completes; the frontend takes responses, retries held requests, and the backend goes
  * away or connects again. The grant table is a fake one (hv_xen/grant.c's allocator over a
  * table here, small enough to run out); blkdev_complete is a stub that checks each
@@ -13,8 +13,8 @@
  * ring showed that answer for it; the slots stay partitioned between the free list and the
  * requests in flight; the consumer never passes our requests, and while connected every
  * request in flight and not held has a response slot of its own to come; after a lie the
- * device is down with nothing in flight but held requests; at the end, with the backend
- * gone, everything has ended. */
+ * device is down for good (failed) with nothing in flight but held requests; at the end,
+ * with the backend gone, everything has ended. */
 #include <stdarg.h>
 #include <stdint.h>
 
@@ -261,10 +261,10 @@ static void take(void)
 	FUZZ_CHECK(bf->ring.rsp_cons - cons <= req - cons);
 	FUZZ_CHECK(bf->ring.req_prod_pvt == req);
 	if (rc == 0) {
-		FUZZ_CHECK(bf->connected);
+		FUZZ_CHECK(bf->connected && !bf->failed);
 		issue_queued();
 	} else {
-		FUZZ_CHECK(!bf->connected);
+		FUZZ_CHECK(!bf->connected && bf->failed);
 	}
 }
 
@@ -396,11 +396,14 @@ static void run(struct fz *f)
 				mid_at = bcur++;
 			}
 			break;
-		case 8: /* the backend goes away, or comes back */
-			if (bf->connected)
+		case 8: /* the backend goes away, or comes back (after a lie: the disk was
+			 * detached and attached again, with requests still held) */
+			if (bf->connected) {
 				blkfront_fail(bf, -ENODEV);
-			else
+			} else {
+				bf->failed = false;
 				connect();
+			}
 			break;
 		case 9: /* the backend answers the oldest requests it has, honestly */
 			for (unsigned k = 0; k < 1 + (op >> 4) % 8; k++) {
