@@ -8,7 +8,9 @@
  * backend does: a received packet is a buffer we posted and did not get back yet, handed
  * out once, with its frame inside its page; nothing is freed twice, nothing the backend
  * still maps is freed, the free id lists stay exact, the consumer never passes our
- * requests, and a device the backend lied to takes nothing more. */
+ * requests, and a device the backend lied to takes nothing more. Extra-info and
+ * more-data slots (never asked for) give their buffers back. The input as a frame: its
+ * transmit queue (netfront_flow_queue) is in range and read within the frame. */
 #include <stdarg.h>
 #include <stdint.h>
 
@@ -118,12 +120,12 @@ static struct rec *new_pkt(void)
 }
 
 /* netfront.c's refill_rx and transmit, without the hypervisor */
-static void post(struct nf *nf, bool rx, unsigned n)
+static void post(struct nfq *q, bool rx, unsigned n)
 {
 	for (unsigned k = 0; k < n; k++) {
-		bool full = rx ? RING_FULL(&nf->rx) : RING_FULL(&nf->tx);
+		bool full = rx ? RING_FULL(&q->rx) : RING_FULL(&q->tx);
 
-		if (full || !(rx ? nf->rx_nfree : nf->tx_nfree))
+		if (full || !(rx ? q->rx_nfree : q->tx_nfree))
 			break;
 		struct rec *r = new_pkt();
 
@@ -133,25 +135,28 @@ static void post(struct nf *nf, bool rx, unsigned n)
 
 		FUZZ_CHECK(ref >= GNT_RESERVED);
 		if (rx) {
-			uint16_t id = nf->rx_free[--nf->rx_nfree];
-			netif_rx_request_t *req = RING_GET_REQUEST(&nf->rx, nf->rx.req_prod_pvt++);
+			uint16_t id = q->rx_free[--q->rx_nfree];
+			RING_IDX at = q->rx.req_prod_pvt++;
+			netif_rx_request_t *req = RING_GET_REQUEST(&q->rx, at);
 
-			FUZZ_CHECK(!nf->rx_pkt[id]);
+			q->rx_id_at[at % RX_SIZE] = id;
+
+			FUZZ_CHECK(!q->rx_pkt[id]);
 			*req = (netif_rx_request_t){.id = id, .gref = ref};
-			nf->rx_pkt[id] = r->p;
-			nf->rx_ref[id] = ref;
+			q->rx_pkt[id] = r->p;
+			q->rx_ref[id] = ref;
 		} else {
-			uint16_t id = nf->tx_free[--nf->tx_nfree];
-			netif_tx_request_t *req = RING_GET_REQUEST(&nf->tx, nf->tx.req_prod_pvt++);
+			uint16_t id = q->tx_free[--q->tx_nfree];
+			netif_tx_request_t *req = RING_GET_REQUEST(&q->tx, q->tx.req_prod_pvt++);
 
-			FUZZ_CHECK(!nf->tx_pkt[id]);
+			FUZZ_CHECK(!q->tx_pkt[id]);
 			*req = (netif_tx_request_t){.id = id, .gref = ref, .size = 60};
-			nf->tx_pkt[id] = r->p;
-			nf->tx_ref[id] = ref;
+			q->tx_pkt[id] = r->p;
+			q->tx_ref[id] = ref;
 		}
 	}
-	RING_PUSH_REQUESTS(&nf->rx);
-	RING_PUSH_REQUESTS(&nf->tx);
+	RING_PUSH_REQUESTS(&q->rx);
+	RING_PUSH_REQUESTS(&q->tx);
 }
 
 /* the id lists: every id free or posted, never both, never twice */
@@ -175,14 +180,14 @@ FUZZ_NOCOV static void check_ids(struct pkt **pkts, const uint16_t *free_ids, un
 	FUZZ_CHECK(posted + nfree == size);
 }
 
-static void take(struct nf *nf, unsigned max)
+static void take(struct nfq *q, unsigned max)
 {
 	struct pkt *got[64];
-	RING_IDX cons = nf->rx.rsp_cons, req = nf->rx.req_prod_pvt;
-	unsigned n = netfront_take_rx(nf, got, max);
+	RING_IDX cons = q->rx.rsp_cons, req = q->rx.req_prod_pvt;
+	unsigned n = netfront_take_rx(q, got, max);
 
 	FUZZ_CHECK(n <= max);
-	FUZZ_CHECK(nf->rx.rsp_cons - cons <= req - cons);
+	FUZZ_CHECK(q->rx.rsp_cons - cons <= req - cons);
 	for (unsigned i = 0; i < n; i++) {
 		struct pkt *p = got[i];
 		struct rec *r = rec_of_page(p->page);
@@ -192,7 +197,7 @@ static void take(struct nf *nf, unsigned max)
 		FUZZ_CHECK(p->len > 0 && p->data >= (uint8_t *)p->page);
 		FUZZ_CHECK(p->data + p->len <= (uint8_t *)p->page + PAGE_SIZE);
 		for (unsigned id = 0; id < RX_SIZE; id++)
-			FUZZ_CHECK(nf->rx_pkt[id] != p);
+			FUZZ_CHECK(q->rx_pkt[id] != p);
 	}
 	in_harness_free = true;
 	for (unsigned i = 0; i < n; i++)
@@ -200,17 +205,17 @@ static void take(struct nf *nf, unsigned max)
 	in_harness_free = false;
 }
 
-static void reap(struct nf *nf)
+static void reap(struct nfq *q)
 {
-	RING_IDX cons = nf->tx.rsp_cons, req = nf->tx.req_prod_pvt;
+	RING_IDX cons = q->tx.rsp_cons, req = q->tx.req_prod_pvt;
 	bool broken;
 
-	netfront_reap_tx(nf);
-	broken = nf->broken;
-	FUZZ_CHECK(nf->tx.rsp_cons - cons <= req - cons);
+	netfront_reap_tx(q);
+	broken = q->nf->broken;
+	FUZZ_CHECK(q->tx.rsp_cons - cons <= req - cons);
 	/* an index past our requests: nothing of that ring taken */
 	if (broken)
-		FUZZ_CHECK(nf->tx.rsp_cons == cons);
+		FUZZ_CHECK(q->tx.rsp_cons == cons);
 }
 
 /* the backend maps or unmaps the page a granted ref names; Xen sets these flags only on
@@ -227,7 +232,7 @@ static void backend_map(struct fz *f)
 		table[ref].flags |= how & 2 ? GTF_writing : GTF_reading;
 }
 
-static void run(struct nf *nf, struct fz *f)
+static void run(struct nfq *q, struct fz *f)
 {
 	RING_IDX brx = 0, btx = 0; /* the backend's own response cursors */
 
@@ -236,10 +241,10 @@ static void run(struct nf *nf, struct fz *f)
 
 		switch (op % 10) {
 		case 0:
-			post(nf, true, 1 + op / 10 % 16);
+			post(q, true, 1 + op / 10 % 16);
 			break;
 		case 1:
-			post(nf, false, 1 + op / 10 % 16);
+			post(q, false, 1 + op / 10 % 16);
 			break;
 		case 2: {
 			netif_rx_response_t r = {.id = fz_u16(f),
@@ -249,7 +254,7 @@ static void run(struct nf *nf, struct fz *f)
 
 			if (op & 0x80) /* mostly an id of ours */
 				r.id %= RX_SIZE;
-			*RING_GET_RESPONSE(&nf->rx, brx++) = r;
+			*RING_GET_RESPONSE(&q->rx, brx++) = r;
 			break;
 		}
 		case 3: {
@@ -257,23 +262,23 @@ static void run(struct nf *nf, struct fz *f)
 
 			if (op & 0x80)
 				r.id %= TX_SIZE;
-			*RING_GET_RESPONSE(&nf->tx, btx++) = r;
+			*RING_GET_RESPONSE(&q->tx, btx++) = r;
 			break;
 		}
 		case 4: /* rx producer: the honest one, or anything */
-			nf->rx.sring->rsp_prod = op & 0x80 ? fz_u32(f) : brx;
+			q->rx.sring->rsp_prod = op & 0x80 ? fz_u32(f) : brx;
 			break;
 		case 5:
-			nf->tx.sring->rsp_prod = op & 0x80 ? fz_u32(f) : btx;
+			q->tx.sring->rsp_prod = op & 0x80 ? fz_u32(f) : btx;
 			break;
 		/* netfront.c takes nothing more once the backend lied about an index */
 		case 6:
-			if (!nf->broken)
-				take(nf, 1 + op / 10 % 64);
+			if (!q->nf->broken)
+				take(q, 1 + op / 10 % 64);
 			break;
 		case 7:
-			if (!nf->broken)
-				reap(nf);
+			if (!q->nf->broken)
+				reap(q);
 			break;
 		case 8:
 			backend_map(f);
@@ -281,14 +286,14 @@ static void run(struct nf *nf, struct fz *f)
 		case 9: { /* a write anywhere in either shared page */
 			uint16_t at = fz_u16(f);
 			uint8_t *page =
-			    (uint8_t *)(at & 0x8000 ? (void *)nf->tx.sring : (void *)nf->rx.sring);
+			    (uint8_t *)(at & 0x8000 ? (void *)q->tx.sring : (void *)q->rx.sring);
 
 			page[at % PAGE_SIZE] = fz_u8(f);
 			break;
 		}
 		}
-		check_ids(nf->rx_pkt, nf->rx_free, nf->rx_nfree, RX_SIZE);
-		check_ids(nf->tx_pkt, nf->tx_free, nf->tx_nfree, TX_SIZE);
+		check_ids(q->rx_pkt, q->rx_free, q->rx_nfree, RX_SIZE);
+		check_ids(q->tx_pkt, q->tx_free, q->tx_nfree, TX_SIZE);
 	}
 }
 
@@ -296,35 +301,49 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz f = {data, size};
 	struct nf *nf = calloc(1, sizeof(*nf));
+	struct nfq *q = calloc(1, sizeof(*q));
 	netif_tx_sring_t *tx = aligned_alloc(PAGE_SIZE, PAGE_SIZE);
 	netif_rx_sring_t *rx = aligned_alloc(PAGE_SIZE, PAGE_SIZE);
 
+	/* the input as a frame to transmit: its queue is one of nq, read within the frame
+	 * (a heap block of exactly its length: ASan sees a read past it) */
+	if (size) {
+		uint8_t *frame = malloc(size);
+		unsigned nq = 1 + data[0] % NF_MAX_QUEUES;
+
+		memcpy(frame, data, size);
+		FUZZ_CHECK(netfront_flow_queue(frame, (uint32_t)size, nq) < nq);
+		free(frame);
+	}
 	memset(tx, 0, PAGE_SIZE);
 	memset(rx, 0, PAGE_SIZE);
 	SHARED_RING_INIT(tx);
-	FRONT_RING_INIT(&nf->tx, tx, PAGE_SIZE);
+	FRONT_RING_INIT(&q->tx, tx, PAGE_SIZE);
 	SHARED_RING_INIT(rx);
-	FRONT_RING_INIT(&nf->rx, rx, PAGE_SIZE);
+	FRONT_RING_INIT(&q->rx, rx, PAGE_SIZE);
+	q->nf = nf;
+	nf->q = q;
+	nf->nq = 1;
 	strcpy(nf->nd.name, "xnet0");
 	nf->connected = nf->nd.link_up = true;
 	for (unsigned i = 0; i < TX_SIZE; i++)
-		nf->tx_free[nf->tx_nfree++] = TX_SIZE - 1 - i;
+		q->tx_free[q->tx_nfree++] = TX_SIZE - 1 - i;
 	for (unsigned i = 0; i < RX_SIZE; i++)
-		nf->rx_free[nf->rx_nfree++] = RX_SIZE - 1 - i;
+		q->rx_free[q->rx_nfree++] = RX_SIZE - 1 - i;
 	memset(table, 0, sizeof(table));
 	gnttab_use(table, sizeof(table) / sizeof(table[0]));
 	gnttab_free_page = free_page;
 	nrecs = 0;
 
-	run(nf, &f);
+	run(q, &f);
 
 	/* disconnect: everything still posted goes; the backend lets go; all is freed */
 	for (unsigned id = 0; id < TX_SIZE; id++)
-		if (nf->tx_pkt[id])
-			netfront_end_pkt_grant(nf->tx_ref[id], nf->tx_pkt[id]);
+		if (q->tx_pkt[id])
+			netfront_end_pkt_grant(q->tx_ref[id], q->tx_pkt[id]);
 	for (unsigned id = 0; id < RX_SIZE; id++)
-		if (nf->rx_pkt[id])
-			netfront_end_pkt_grant(nf->rx_ref[id], nf->rx_pkt[id]);
+		if (q->rx_pkt[id])
+			netfront_end_pkt_grant(q->rx_ref[id], q->rx_pkt[id]);
 	for (unsigned i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 		table[i].flags &= (uint16_t) ~(GTF_reading | GTF_writing);
 	FUZZ_CHECK(gnttab_reclaim() == 0);
@@ -332,6 +351,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(recs[i].st == GONE);
 	free(tx);
 	free(rx);
+	free(q);
 	free(nf);
 	return 0;
 }

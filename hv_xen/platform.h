@@ -12,6 +12,8 @@ bool xen_is_pv(void);
 /* The frame number a backend uses for our page at va: PV its machine frame, PVH its guest
  * frame. */
 uint64_t xen_gfn(const void *va);
+/* The kernel command line, for the frontends' options. */
+const char *xen_cmdline(void);
 /* Xenstore's ring and event channel, from start_info (PV) or HVM params (PVH). */
 void *xen_store_ring(void);
 unsigned xen_store_port(void);

@@ -271,8 +271,16 @@ static void describe(struct hal *self, const struct boot_info *bi, const char *m
 		  cons ? "" : bi->xen_pv.is_dom0 ? ", dom0" : ", no ring", clock, note);
 }
 
+static const char *cmdline = "";
+
+const char *xen_cmdline(void)
+{
+	return cmdline;
+}
+
 static int xen_pv_init(struct boot_info *bi)
 {
+	cmdline = bi->cmdline;
 	if (!bi->xen_pv.is_dom0 && bi->xen_pv.console_mfn) {
 		/* The console page is in the builder's bootstrap mapping, at VIRT_BASE + pfn. */
 		uint64_t pfn = machine_to_phys_mapping[bi->xen_pv.console_mfn];
@@ -333,6 +341,7 @@ static int pvh_memory_map(struct boot_info *bi)
 
 static int xen_pvh_init(struct boot_info *bi)
 {
+	cmdline = bi->cmdline;
 	/* CPUID base+2: ebx is the MSR that makes Xen write the hypercall page at the physical
 	 * address we give it */
 	wrmsr(cpuid(xen_base + 2, 0).ebx, kernel_pa(hypercall_page));

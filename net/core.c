@@ -578,7 +578,7 @@ void net_report(void)
 			d->st.tx_dropped, d->st.rx_bad, d->st.kicks, d->st.irqs,
 			pk ? d->st.kicks * 1000 / pk : 0, pk ? d->st.irqs * 1000 / pk : 0);
 		if (d->ops->rings) {
-			char buf[200];
+			char buf[640];
 
 			d->ops->rings(nifs[i]->dev, buf, sizeof(buf));
 			kprintf("net: %s: %s\n", d->name, buf);

@@ -1,14 +1,19 @@
 /* netfront: a Xen virtual NIC (xen/io/netif.h) as a struct netdev.
  *
- * One tx and one rx ring, one event channel. Receive is copy mode: we post a granted page
- * per buffer (cleared first), the backend copies a frame into it. Transmit grants each
- * packet's page read-only, with everything in it but the frame cleared (a v1 grant shows
- * the backend the whole page). Completions are reaped by the next xmit or poll, so sending
- * costs no interrupt. Every response is copied out of the shared ring once and checked
- * there (id posted and not yet answered, status, offset + length within the page) before
- * use; a bad one is dropped and counted. A response index beyond our requests means the
- * backend lies about the ring itself: the device stops (reported once) until the backend
- * connects again.
+ * Queue pairs, as Linux's netfront: one per vCPU up to the backend's
+ * multi-queue-max-queues (and NF_MAX_QUEUES, and the xnet_queues=N option), each a tx and
+ * an rx ring with one event channel, or one each when the backend offers
+ * feature-split-event-channels (xnet_split=0 keeps one). A frame goes out on its flow's
+ * queue (netfront_flow_queue: a TCP or UDP flow stays on one queue, in order); poll takes
+ * what every queue received. Queue i's events go to vCPU i. Receive is copy mode: we post
+ * a granted page per buffer (cleared first), the backend copies a frame into it. Transmit
+ * grants each packet's page read-only, with everything in it but the frame cleared (a v1
+ * grant shows the backend the whole page). Completions are reaped by the next xmit or
+ * poll, so sending costs no interrupt. Every response is copied out of the shared ring
+ * once and checked there (id posted and not yet answered, status, offset + length within
+ * the page) before use; a bad one is dropped and counted. A response index beyond our
+ * requests means the backend lies about the ring itself: the device stops (reported once)
+ * until the backend connects again.
  *
  * The connection follows the backend's state (xenbus): InitWait -> we connect; Closing or
  * Closed, or our node removed (xl network-detach) -> we disconnect, fail what is in flight
@@ -29,6 +34,7 @@
 #include "hv_xen/platform.h"
 #include "hv_xen/ring.h"
 #include "hv_xen/xenbus.h"
+#include "lib/cmdline.h"
 #include "lib/errno.h"
 #include "lib/format.h"
 #include "lib/string.h"
@@ -43,114 +49,138 @@
 
 static unsigned count;
 
-static void kick(struct nf *nf)
+static void kick(struct nf *nf, unsigned port)
 {
-	evtchn_send(nf->port);
+	evtchn_send(port);
 	nf->nd.st.kicks++;
 }
 
 /* ---- transmit */
 
-/* With the lock held, after netfront_reap_tx. A backend that answers none of our waiting
- * transmit requests for TX_STALL_NS may have missed its notification: it gets another one
- * each second, and the stall is reported (once) with its end, so a backend that stopped
- * taking requests shows in the log rather than as a silent network. */
-static void tx_watch(struct nf *nf)
+/* With the lock held, after netfront_reap_tx. A backend that answers none of a queue's
+ * waiting transmit requests for TX_STALL_NS may have missed its notification: it gets
+ * another one each second, and the stall is reported (once) with its end, so a backend
+ * that stopped taking requests shows in the log rather than as a silent network. */
+static void tx_watch(struct nfq *q)
 {
-	RING_IDX answered = nf->tx.rsp_cons;
+	struct nf *nf = q->nf;
+	RING_IDX answered = q->tx.rsp_cons;
 	uint64_t now;
 
 	if (nf->broken)
 		return;
-	if (answered != nf->tx_seen || nf->tx.req_prod_pvt == answered) {
-		if (nf->tx_stall_since)
-			kprintf("%s: the backend answers transmit requests again, after %lu ms\n",
-				nf->nd.name, (clock_ns() - nf->tx_stall_since) / 1000000);
-		nf->tx_seen = answered;
-		nf->tx_quiet_since = nf->tx_stall_since = 0;
+	if (answered != q->tx_seen || q->tx.req_prod_pvt == answered) {
+		if (q->tx_stall_since)
+			kprintf("%s: the backend answers transmit requests again, after %lu ms "
+				"(queue %u)\n",
+				nf->nd.name, (clock_ns() - q->tx_stall_since) / 1000000, q->index);
+		q->tx_seen = answered;
+		q->tx_quiet_since = q->tx_stall_since = 0;
 		return;
 	}
 	now = clock_ns();
-	if (!nf->tx_quiet_since) {
-		nf->tx_quiet_since = now;
+	if (!q->tx_quiet_since) {
+		q->tx_quiet_since = now;
 		return;
 	}
-	if (now - nf->tx_quiet_since < TX_STALL_NS)
+	if (now - q->tx_quiet_since < TX_STALL_NS)
 		return;
-	if (!nf->tx_stall_since) {
-		nf->tx_stall_since = nf->tx_quiet_since;
+	if (!q->tx_stall_since) {
+		q->tx_stall_since = q->tx_quiet_since;
 		nf->nd.st.tx_stalls++;
 		kprintf("%s: the backend answered none of %u transmit requests for %lu ms "
-			"(requests %u, answered %u, it wants a kick at %u); notifying it again\n",
-			nf->nd.name, nf->tx.req_prod_pvt - answered,
-			(now - nf->tx_quiet_since) / 1000000, nf->tx.req_prod_pvt, answered,
-			__atomic_load_n(&nf->tx.sring->req_event, __ATOMIC_ACQUIRE));
+			"(queue %u: requests %u, answered %u, it wants a kick at %u); notifying "
+			"it again\n",
+			nf->nd.name, q->tx.req_prod_pvt - answered,
+			(now - q->tx_quiet_since) / 1000000, q->index, q->tx.req_prod_pvt, answered,
+			__atomic_load_n(&q->tx.sring->req_event, __ATOMIC_ACQUIRE));
 	}
-	nf->tx_quiet_since = now;
-	kick(nf);
+	q->tx_quiet_since = now;
+	kick(nf, q->tx_port);
+}
+
+/* With the lock held: queues p on q; false when q has no room (p stays the caller's). */
+static bool tx_one(struct nfq *q, struct pkt *p)
+{
+	struct nf *nf = q->nf;
+	uint32_t off = p->data - (uint8_t *)p->page;
+
+	if (RING_FULL(&q->tx) || !q->tx_nfree)
+		return false;
+	if (p->len < ETH_HLEN || off + p->len > PAGE_SIZE) {
+		nf->nd.st.tx_dropped++; /* not sendable: taken and dropped */
+		pkt_free(p);
+		return true;
+	}
+	/* A v1 grant covers the whole page (xen/grant_table.h), and the page is not cleared
+	 * when allocated: the backend must find nothing but the frame in it. */
+	memset(p->page, 0, off);
+	memset(p->data + p->len, 0, PAGE_SIZE - off - p->len);
+	int ref = gnttab_grant(nf->xb->otherend_id, xen_gfn(p->page), true);
+
+	if (ref < 0)
+		return false;
+	uint16_t id = q->tx_free[--q->tx_nfree];
+	netif_tx_request_t *req = RING_GET_REQUEST(&q->tx, q->tx.req_prod_pvt++);
+
+	req->gref = ref;
+	req->offset = off;
+	req->flags = 0;
+	req->id = id;
+	req->size = p->len;
+	q->tx_pkt[id] = p;
+	q->tx_ref[id] = ref;
+	q->tx_packets++;
+	nf->nd.st.tx_packets++;
+	nf->nd.st.tx_bytes += p->len;
+	return true;
 }
 
 static unsigned nf_xmit(struct netdev *d, struct pkt **pkts, unsigned n)
 {
 	struct nf *nf = container_of(d, struct nf, nd);
-	unsigned sent = 0;
-	int notify;
+	unsigned sent = 0, used = 0; /* used: a bit per queue given packets */
 
 	mutex_lock(&nf->lock, NO_DEADLINE);
-	if (nf->connected && !nf->broken)
-		netfront_reap_tx(nf);
 	if (!nf->connected || nf->broken) {
 		mutex_unlock(&nf->lock);
 		return 0;
 	}
-	for (; sent < n; sent++) {
+	for (unsigned i = 0; i < nf->nq; i++)
+		netfront_reap_tx(&nf->q[i]);
+	for (; sent < n && !nf->broken; sent++) {
 		struct pkt *p = pkts[sent];
-		uint32_t off = p->data - (uint8_t *)p->page;
+		unsigned qi = netfront_flow_queue(p->data, p->len, nf->nq);
 
-		if (RING_FULL(&nf->tx) || !nf->tx_nfree)
+		/* a full queue ends the batch: the rest wait, in order, for the next try */
+		if (!tx_one(&nf->q[qi], p))
 			break;
-		if (p->len < ETH_HLEN || off + p->len > PAGE_SIZE) {
-			nf->nd.st.tx_dropped++; /* not sendable: taken and dropped */
-			pkt_free(p);
-			continue;
-		}
-		/* A v1 grant covers the whole page (xen/grant_table.h), and the page is not
-		 * cleared when allocated: the backend must find nothing but the frame in it. */
-		memset(p->page, 0, off);
-		memset(p->data + p->len, 0, PAGE_SIZE - off - p->len);
-		int ref = gnttab_grant(nf->xb->otherend_id, xen_gfn(p->page), true);
-
-		if (ref < 0)
-			break;
-		uint16_t id = nf->tx_free[--nf->tx_nfree];
-		netif_tx_request_t *req = RING_GET_REQUEST(&nf->tx, nf->tx.req_prod_pvt++);
-
-		req->gref = ref;
-		req->offset = off;
-		req->flags = 0;
-		req->id = id;
-		req->size = p->len;
-		nf->tx_pkt[id] = p;
-		nf->tx_ref[id] = ref;
-		d->st.tx_packets++;
-		d->st.tx_bytes += p->len;
+		used |= 1u << qi;
 	}
-	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&nf->tx, notify);
-	if (notify)
-		kick(nf);
-	tx_watch(nf);
+	for (unsigned i = 0; i < nf->nq && !nf->broken; i++) {
+		struct nfq *q = &nf->q[i];
+		int notify;
+
+		if (used & 1u << i) {
+			RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&q->tx, notify);
+			if (notify)
+				kick(nf, q->tx_port);
+		}
+		tx_watch(q);
+	}
 	mutex_unlock(&nf->lock);
 	return sent;
 }
 
 /* ---- receive */
 
-static void refill_rx(struct nf *nf)
+static void refill_rx(struct nfq *q)
 {
+	struct nf *nf = q->nf;
 	int notify;
 	bool any = false;
 
-	while (nf->rx_nfree > RX_SIZE - RX_FILL && !RING_FULL(&nf->rx)) {
+	while (q->rx_nfree > RX_SIZE - RX_FILL && !RING_FULL(&q->rx)) {
 		struct pkt *p = pkt_alloc();
 
 		if (!p)
@@ -163,37 +193,47 @@ static void refill_rx(struct nf *nf)
 			pkt_free(p);
 			break;
 		}
-		uint16_t id = nf->rx_free[--nf->rx_nfree];
-		netif_rx_request_t *req = RING_GET_REQUEST(&nf->rx, nf->rx.req_prod_pvt++);
+		uint16_t id = q->rx_free[--q->rx_nfree];
+		RING_IDX at = q->rx.req_prod_pvt++;
+		netif_rx_request_t *req = RING_GET_REQUEST(&q->rx, at);
 
 		req->id = id;
 		req->gref = ref;
-		nf->rx_pkt[id] = p;
-		nf->rx_ref[id] = ref;
+		q->rx_id_at[at % RX_SIZE] = id;
+		q->rx_pkt[id] = p;
+		q->rx_ref[id] = ref;
 		any = true;
 	}
 	if (!any)
 		return;
-	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&nf->rx, notify);
+	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&q->rx, notify);
 	if (notify)
-		kick(nf);
+		kick(nf, q->rx_port);
 }
 
 static unsigned nf_poll(struct netdev *d, struct pkt **pkts, unsigned max)
 {
 	struct nf *nf = container_of(d, struct nf, nd);
-	unsigned n;
+	unsigned n = 0;
 
 	mutex_lock(&nf->lock, NO_DEADLINE);
 	if (!nf->connected || nf->broken) {
 		mutex_unlock(&nf->lock);
 		return 0;
 	}
-	n = netfront_take_rx(nf, pkts, max);
-	if (!nf->broken) {
-		refill_rx(nf);
-		netfront_reap_tx(nf);
-		tx_watch(nf);
+	/* each poll starts at the next queue: a busy one does not keep the others waiting */
+	unsigned first = nf->rx_next++ % nf->nq;
+
+	for (unsigned k = 0; k < nf->nq && !nf->broken; k++) {
+		struct nfq *q = &nf->q[(first + k) % nf->nq];
+
+		if (n < max)
+			n += netfront_take_rx(q, pkts + n, max - n);
+		if (nf->broken)
+			break;
+		refill_rx(q);
+		netfront_reap_tx(q);
+		tx_watch(q);
 	}
 	mutex_unlock(&nf->lock);
 	return n;
@@ -211,16 +251,19 @@ static void nf_event(void *arg)
 {
 	struct nf *nf = arg;
 
-	nf->nd.st.irqs++;
+	/* queues deliver on several vCPUs at once */
+	__atomic_fetch_add(&nf->nd.st.irqs, 1, __ATOMIC_RELAXED);
 	if (__atomic_load_n(&nf->irq_on, __ATOMIC_ACQUIRE) && nf->nd.notify)
 		nf->nd.notify(&nf->nd);
 }
 
-/* e.g. "tx ring: 113 requests, backend answered 2, wants a kick at 2; rx ring: ..." A
- * backend that stopped taking requests shows as answered far behind requests. */
+/* e.g. "queue 0: tx 113 requests, 2 answered, kick at 2; rx 64 posted, 10 filled, kick
+ * at 11; 12 events; ...". A backend that stopped taking requests shows as answered far
+ * behind requests. */
 static void nf_rings(struct netdev *d, char *buf, unsigned len)
 {
 	struct nf *nf = container_of(d, struct nf, nd);
+	unsigned at = 0;
 
 	mutex_lock(&nf->lock, NO_DEADLINE);
 	if (!nf->connected) {
@@ -228,17 +271,25 @@ static void nf_rings(struct netdev *d, char *buf, unsigned len)
 	} else if (nf->broken) {
 		ksnprintf(buf, len, "stopped: the backend lied about a ring's indexes");
 	} else {
-		const netif_tx_sring_t *t = nf->tx.sring;
-		const netif_rx_sring_t *r = nf->rx.sring;
+		for (unsigned i = 0; i < nf->nq && at < len; i++) {
+			const struct nfq *q = &nf->q[i];
+			const netif_tx_sring_t *t = q->tx.sring;
+			const netif_rx_sring_t *r = q->rx.sring;
 
-		ksnprintf(buf, len,
-			  "tx ring: %u requests, backend answered %u, wants a kick at %u; rx ring: "
-			  "%u buffers posted, backend filled %u, wants a kick at %u; %lu transmit "
-			  "stalls",
-			  nf->tx.req_prod_pvt, __atomic_load_n(&t->rsp_prod, __ATOMIC_ACQUIRE),
-			  __atomic_load_n(&t->req_event, __ATOMIC_ACQUIRE), nf->rx.req_prod_pvt,
-			  __atomic_load_n(&r->rsp_prod, __ATOMIC_ACQUIRE),
-			  __atomic_load_n(&r->req_event, __ATOMIC_ACQUIRE), d->st.tx_stalls);
+			at += ksnprintf(buf + at, len - at,
+					"queue %u: tx %u requests, %u answered, kick at %u; rx %u "
+					"posted, %u filled, kick at %u; %lu out, %lu in, %lu events; ",
+					i, q->tx.req_prod_pvt,
+					__atomic_load_n(&t->rsp_prod, __ATOMIC_ACQUIRE),
+					__atomic_load_n(&t->req_event, __ATOMIC_ACQUIRE),
+					q->rx.req_prod_pvt,
+					__atomic_load_n(&r->rsp_prod, __ATOMIC_ACQUIRE),
+					__atomic_load_n(&r->req_event, __ATOMIC_ACQUIRE), q->tx_packets,
+					q->rx_packets,
+					q->tx_irq.count + (nf->split ? q->rx_irq.count : 0));
+		}
+		if (at < len)
+			ksnprintf(buf + at, len - at, "%lu transmit stalls", d->st.tx_stalls);
 	}
 	mutex_unlock(&nf->lock);
 }
@@ -272,32 +323,117 @@ static void end_ring(int ref, void **page)
 	*page = NULL;
 }
 
-/* Fails everything in flight and gives back rings, grants and the event channel. With
- * the lock held. */
+/* Gives back what queue q holds (packets in flight fail), whatever part of it was set up. */
+static void queue_down(struct nf *nf, struct nfq *q)
+{
+	if (q->rx_bound && nf->split)
+		hal->irq_unbind(&q->rx_irq);
+	if (q->tx_bound)
+		hal->irq_unbind(&q->tx_irq);
+	if (q->rx_port && q->rx_port != q->tx_port)
+		close_port(q->rx_port);
+	if (q->tx_port)
+		close_port(q->tx_port);
+	q->tx_bound = q->rx_bound = false;
+	q->tx_port = q->rx_port = 0;
+	for (unsigned id = 0; id < TX_SIZE; id++) {
+		if (q->tx_pkt[id]) {
+			netfront_end_pkt_grant(q->tx_ref[id], q->tx_pkt[id]);
+			q->tx_pkt[id] = NULL;
+			nf->nd.st.tx_dropped++;
+		}
+	}
+	for (unsigned id = 0; id < RX_SIZE; id++) {
+		if (q->rx_pkt[id]) {
+			netfront_end_pkt_grant(q->rx_ref[id], q->rx_pkt[id]);
+			q->rx_pkt[id] = NULL;
+		}
+	}
+	end_ring(q->tx_ring_ref, &q->tx_page);
+	end_ring(q->rx_ring_ref, &q->rx_page);
+}
+
+static void queues_free(struct nf *nf)
+{
+	for (unsigned i = 0; i < nf->nq; i++)
+		queue_down(nf, &nf->q[i]);
+	kfree(nf->q);
+	nf->q = NULL;
+	nf->nq = 0;
+}
+
+/* Fails everything in flight and gives back rings, grants and event channels. With the
+ * lock held. */
 static void disconnect(struct nf *nf)
 {
 	if (!nf->connected)
 		return;
 	nf->connected = false;
 	nf->nd.link_up = false;
-	hal->irq_unbind(&nf->irq);
-	close_port(nf->port);
-	for (unsigned id = 0; id < TX_SIZE; id++) {
-		if (nf->tx_pkt[id]) {
-			netfront_end_pkt_grant(nf->tx_ref[id], nf->tx_pkt[id]);
-			nf->tx_pkt[id] = NULL;
-			nf->nd.st.tx_dropped++;
-		}
-	}
-	for (unsigned id = 0; id < RX_SIZE; id++) {
-		if (nf->rx_pkt[id]) {
-			netfront_end_pkt_grant(nf->rx_ref[id], nf->rx_pkt[id]);
-			nf->rx_pkt[id] = NULL;
-		}
-	}
-	end_ring(nf->tx_ring_ref, &nf->tx_page);
-	end_ring(nf->rx_ring_ref, &nf->rx_page);
+	queues_free(nf);
 	kprintf("%s: disconnected from %s\n", nf->nd.name, nf->xb->otherend);
+}
+
+/* A queue's keys, at the top of our node (one queue) or under queue-N/ */
+static int write_queue_keys(uint32_t tx, struct nf *nf, struct nfq *q)
+{
+	char path[96], leaf[40];
+	const char *dir = "";
+	char qdir[16];
+	int rc;
+
+	if (nf->nq > 1) {
+		ksnprintf(qdir, sizeof(qdir), "queue-%u/", q->index);
+		dir = qdir;
+	}
+	ksnprintf(leaf, sizeof(leaf), "%stx-ring-ref", dir);
+	xenbus_path(nf->xb, leaf, path, sizeof(path));
+	if ((rc = xs_printf(tx, path, "%d", q->tx_ring_ref)))
+		return rc;
+	ksnprintf(leaf, sizeof(leaf), "%srx-ring-ref", dir);
+	xenbus_path(nf->xb, leaf, path, sizeof(path));
+	if ((rc = xs_printf(tx, path, "%d", q->rx_ring_ref)))
+		return rc;
+	if (!nf->split) {
+		ksnprintf(leaf, sizeof(leaf), "%sevent-channel", dir);
+		xenbus_path(nf->xb, leaf, path, sizeof(path));
+		return xs_printf(tx, path, "%u", q->tx_port);
+	}
+	ksnprintf(leaf, sizeof(leaf), "%sevent-channel-tx", dir);
+	xenbus_path(nf->xb, leaf, path, sizeof(path));
+	if ((rc = xs_printf(tx, path, "%u", q->tx_port)))
+		return rc;
+	ksnprintf(leaf, sizeof(leaf), "%sevent-channel-rx", dir);
+	xenbus_path(nf->xb, leaf, path, sizeof(path));
+	return xs_printf(tx, path, "%u", q->rx_port);
+}
+
+/* The keys of the other layouts, left by an earlier connection (xen/io/netif.h: a
+ * frontend with queues writes no top-level ring keys, one with one queue no queue-N/). */
+static void remove_stale_keys(uint32_t tx, struct nf *nf)
+{
+	static const char *const top[] = { "tx-ring-ref", "rx-ring-ref", "event-channel",
+					   "event-channel-tx", "event-channel-rx" };
+	char path[96], leaf[16];
+
+	for (unsigned i = 0; nf->nq > 1 && i < sizeof(top) / sizeof(top[0]); i++) {
+		xenbus_path(nf->xb, top[i], path, sizeof(path));
+		xs_rm(tx, path);
+	}
+	for (unsigned i = nf->nq > 1 ? nf->nq : 0; i < NF_MAX_QUEUES; i++) {
+		ksnprintf(leaf, sizeof(leaf), "queue-%u", i);
+		xenbus_path(nf->xb, leaf, path, sizeof(path));
+		xs_rm(tx, path);
+	}
+	if (nf->nq == 1) {
+		xenbus_path(nf->xb, nf->split ? "event-channel" : "event-channel-tx", path,
+			    sizeof(path));
+		xs_rm(tx, path);
+		if (!nf->split) {
+			xenbus_path(nf->xb, "event-channel-rx", path, sizeof(path));
+			xs_rm(tx, path);
+		}
+	}
 }
 
 static int write_keys(uint32_t tx, void *arg)
@@ -311,15 +447,17 @@ static int write_keys(uint32_t tx, void *arg)
 	};
 	int rc;
 
-	xenbus_path(nf->xb, "tx-ring-ref", path, sizeof(path));
-	if ((rc = xs_printf(tx, path, "%d", nf->tx_ring_ref)))
-		return rc;
-	xenbus_path(nf->xb, "rx-ring-ref", path, sizeof(path));
-	if ((rc = xs_printf(tx, path, "%d", nf->rx_ring_ref)))
-		return rc;
-	xenbus_path(nf->xb, "event-channel", path, sizeof(path));
-	if ((rc = xs_printf(tx, path, "%u", nf->port)))
-		return rc;
+	remove_stale_keys(tx, nf);
+	xenbus_path(nf->xb, "multi-queue-num-queues", path, sizeof(path));
+	if (nf->nq > 1 || nf->multi_queue_offered) {
+		if ((rc = xs_printf(tx, path, "%u", nf->nq)))
+			return rc;
+	} else {
+		xs_rm(tx, path);
+	}
+	for (unsigned i = 0; i < nf->nq; i++)
+		if ((rc = write_queue_keys(tx, nf, &nf->q[i])))
+			return rc;
 	for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		xenbus_path(nf->xb, keys[i][0], path, sizeof(path));
 		if ((rc = xs_write(tx, path, keys[i][1])))
@@ -340,6 +478,86 @@ static void *ring_page(void)
 	return p;
 }
 
+static int open_port(struct nf *nf, unsigned *port)
+{
+	struct evtchn_alloc_unbound a = { .dom = DOMID_SELF, .remote_dom = nf->xb->otherend_id };
+	int rc = (int)xen_event_channel_op(EVTCHNOP_alloc_unbound, &a);
+
+	if (!rc)
+		*port = a.port;
+	return rc;
+}
+
+/* Rings, grants and event channels of queue q; on failure what it took stays in q for
+ * queue_down. */
+static int queue_up(struct nf *nf, struct nfq *q, unsigned cpu)
+{
+	int rc;
+
+	q->tx_ring_ref = q->rx_ring_ref = -1;
+	q->tx_page = ring_page();
+	q->rx_page = ring_page();
+	if (!q->tx_page || !q->rx_page)
+		return -ENOMEM;
+	SHARED_RING_INIT((netif_tx_sring_t *)q->tx_page);
+	FRONT_RING_INIT(&q->tx, (netif_tx_sring_t *)q->tx_page, PAGE_SIZE);
+	SHARED_RING_INIT((netif_rx_sring_t *)q->rx_page);
+	FRONT_RING_INIT(&q->rx, (netif_rx_sring_t *)q->rx_page, PAGE_SIZE);
+	q->tx_ring_ref = gnttab_grant(nf->xb->otherend_id, xen_gfn(q->tx_page), false);
+	q->rx_ring_ref = gnttab_grant(nf->xb->otherend_id, xen_gfn(q->rx_page), false);
+	if (q->tx_ring_ref < 0 || q->rx_ring_ref < 0)
+		return -ENOSPC;
+	if ((rc = open_port(nf, &q->tx_port)))
+		return rc;
+	if (nf->split && (rc = open_port(nf, &q->rx_port)))
+		return rc;
+	if (!nf->split)
+		q->rx_port = q->tx_port;
+	q->tx_irq = (struct irq){ .kind = IRQ_EVTCHN, .num = q->tx_port, .cpu = cpu,
+				  .fn = nf_event, .arg = nf };
+	if ((rc = hal->irq_bind(&q->tx_irq)))
+		return rc;
+	q->tx_bound = true;
+	if (nf->split) {
+		q->rx_irq = q->tx_irq;
+		q->rx_irq.num = q->rx_port;
+		if ((rc = hal->irq_bind(&q->rx_irq)))
+			return rc;
+		q->rx_bound = true;
+	}
+	q->tx_nfree = q->rx_nfree = 0;
+	for (unsigned i = 0; i < TX_SIZE; i++)
+		q->tx_free[q->tx_nfree++] = TX_SIZE - 1 - i;
+	for (unsigned i = 0; i < RX_SIZE; i++)
+		q->rx_free[q->rx_nfree++] = RX_SIZE - 1 - i;
+	return 0;
+}
+
+/* What the backend offers and the options allow: the queues and the event channels. */
+static void choose_layout(struct nf *nf)
+{
+	struct xenbus_dev *xb = nf->xb;
+	char path[128];
+	uint64_t max = 0, split = 0;
+	unsigned cpus = sched_cpus_online();
+
+	ksnprintf(path, sizeof(path), "%s/multi-queue-max-queues", xb->otherend);
+	nf->multi_queue_offered = !xs_read_u64(XS_NO_TX, path, &max) && max >= 1;
+	if (!nf->multi_queue_offered)
+		max = 1;
+	ksnprintf(path, sizeof(path), "%s/feature-split-event-channels", xb->otherend);
+	if (xs_read_u64(XS_NO_TX, path, &split))
+		split = 0;
+	nf->nq = cpus ? cpus : 1;
+	if (nf->want_queues && nf->want_queues < nf->nq)
+		nf->nq = nf->want_queues;
+	if (nf->nq > max)
+		nf->nq = (unsigned)max;
+	if (nf->nq > NF_MAX_QUEUES)
+		nf->nq = NF_MAX_QUEUES;
+	nf->split = split == 1 && nf->want_split;
+}
+
 /* With the lock held; on failure everything taken is given back. */
 static int connect(struct nf *nf)
 {
@@ -354,56 +572,34 @@ static int connect(struct nf *nf)
 			nf->nd.name);
 		return -EOPNOTSUPP;
 	}
-	nf->tx_ring_ref = nf->rx_ring_ref = -1;
-	nf->tx_page = ring_page();
-	nf->rx_page = ring_page();
-	if (!nf->tx_page || !nf->rx_page) {
-		rc = -ENOMEM;
-		goto fail;
+	choose_layout(nf);
+	nf->q = kcalloc(nf->nq, sizeof(*nf->q));
+	if (!nf->q) {
+		nf->nq = 0;
+		return -ENOMEM;
 	}
-	SHARED_RING_INIT((netif_tx_sring_t *)nf->tx_page);
-	FRONT_RING_INIT(&nf->tx, (netif_tx_sring_t *)nf->tx_page, PAGE_SIZE);
-	SHARED_RING_INIT((netif_rx_sring_t *)nf->rx_page);
-	FRONT_RING_INIT(&nf->rx, (netif_rx_sring_t *)nf->rx_page, PAGE_SIZE);
-	nf->tx_ring_ref = gnttab_grant(xb->otherend_id, xen_gfn(nf->tx_page), false);
-	nf->rx_ring_ref = gnttab_grant(xb->otherend_id, xen_gfn(nf->rx_page), false);
-	if (nf->tx_ring_ref < 0 || nf->rx_ring_ref < 0) {
-		rc = -ENOSPC;
-		goto fail;
+	for (unsigned i = 0; i < nf->nq; i++) {
+		nf->q[i].nf = nf;
+		nf->q[i].index = i;
+		nf->q[i].tx_ring_ref = nf->q[i].rx_ring_ref = -1;
 	}
-	struct evtchn_alloc_unbound a = { .dom = DOMID_SELF, .remote_dom = xb->otherend_id };
-
-	if ((rc = (int)xen_event_channel_op(EVTCHNOP_alloc_unbound, &a)))
-		goto fail;
-	nf->port = a.port;
-	nf->irq = (struct irq){ .kind = IRQ_EVTCHN, .num = nf->port, .cpu = 0, .fn = nf_event,
-				.arg = nf };
-	if ((rc = hal->irq_bind(&nf->irq))) {
-		close_port(nf->port);
-		goto fail;
+	for (unsigned i = 0; i < nf->nq; i++) {
+		if ((rc = queue_up(nf, &nf->q[i], i % sched_cpus_online()))) {
+			queues_free(nf);
+			return rc;
+		}
 	}
-	nf->tx_nfree = nf->rx_nfree = 0;
-	for (unsigned i = 0; i < TX_SIZE; i++)
-		nf->tx_free[nf->tx_nfree++] = TX_SIZE - 1 - i;
-	for (unsigned i = 0; i < RX_SIZE; i++)
-		nf->rx_free[nf->rx_nfree++] = RX_SIZE - 1 - i;
-	nf->rx_skip_extra = false;
 	nf->broken = false;
-	nf->tx_seen = 0;
-	nf->tx_quiet_since = nf->tx_stall_since = 0;
 	nf->connected = true;
 	if ((rc = xs_transaction(write_keys, nf, NULL)) ||
 	    (rc = xenbus_switch_state(xb, XenbusStateConnected))) {
 		disconnect(nf);
 		return rc;
 	}
-	refill_rx(nf);
+	for (unsigned i = 0; i < nf->nq; i++)
+		refill_rx(&nf->q[i]);
 	nf->connects++;
 	return 0;
-fail:
-	end_ring(nf->tx_ring_ref, &nf->tx_page);
-	end_ring(nf->rx_ring_ref, &nf->rx_page);
-	return rc;
 }
 
 /* watch thread */
@@ -425,8 +621,10 @@ static void nf_otherend_changed(struct xenbus_dev *xb)
 	case XenbusStateConnected:
 		if (nf->connected && !nf->broken && !nf->nd.link_up) {
 			nf->nd.link_up = true;
-			kprintf("%s: connected to %s (%s)\n", nf->nd.name, xb->otherend,
-				nf->connects > 1 ? "again" : "first time");
+			kprintf("%s: connected to %s (%s): %u queue%s, %s event channel%s\n",
+				nf->nd.name, xb->otherend, nf->connects > 1 ? "again" : "first time",
+				nf->nq, nf->nq == 1 ? "" : "s", nf->split ? "split" : "shared",
+				nf->split ? "s" : "");
 		}
 		break;
 	case XenbusStateClosing:
@@ -476,6 +674,30 @@ static int parse_mac(const char *s, uint8_t mac[ETH_ALEN])
 	return 0;
 }
 
+/* xnet_queues=N (1..NF_MAX_QUEUES): at most N queue pairs; xnet_split=0: one event
+ * channel per queue even when the backend offers two (README.md, "Kernel options") */
+static void options(struct nf *nf)
+{
+	const char *cl = xen_cmdline();
+	uint64_t v;
+	int rc;
+
+	nf->want_split = true;
+	if ((rc = cmdline_get_u64(cl, "xnet_queues", &v)) != -ENOENT) {
+		if (rc || v < 1 || v > NF_MAX_QUEUES)
+			kprintf("%s: xnet_queues must be 1 to %u: ignored\n", nf->nd.name,
+				NF_MAX_QUEUES);
+		else
+			nf->want_queues = (unsigned)v;
+	}
+	if ((rc = cmdline_get_u64(cl, "xnet_split", &v)) != -ENOENT) {
+		if (rc || v > 1)
+			kprintf("%s: xnet_split must be 0 or 1: ignored\n", nf->nd.name);
+		else
+			nf->want_split = v;
+	}
+}
+
 static int nf_probe(struct xenbus_dev *xb)
 {
 	char path[96], mac[32];
@@ -495,8 +717,15 @@ static int nf_probe(struct xenbus_dev *xb)
 	ksnprintf(nf->nd.name, sizeof(nf->nd.name), "xnet%u", count++);
 	nf->nd.mtu = 1500;
 	nf->nd.ops = &nf_ops;
-	ksnprintf(nf->info, sizeof(nf->info), "netfront %s, backend domain %u, copy-mode rx",
-		  xb->nodename, xb->otherend_id);
+	options(nf);
+	char queues[24] = "one per vCPU";
+
+	if (nf->want_queues)
+		ksnprintf(queues, sizeof(queues), "up to %u", nf->want_queues);
+	ksnprintf(nf->info, sizeof(nf->info),
+		  "netfront %s, backend domain %u, copy-mode rx, queues: %s, event channels: %s",
+		  xb->nodename, xb->otherend_id, queues,
+		  nf->want_split ? "split if offered" : "shared");
 	nf->nd.info = nf->info;
 	netdev_register(&nf->nd);
 	return 0;

@@ -3,6 +3,7 @@
  * may lie or change the ring under us. Pure enough for the host tests (netfront/resp_test.c),
  * which run it against a fake ring and a fake grant table. */
 #include "common/console.h"
+#include "lib/string.h"
 #include "hv_xen/grant.h"
 #include "mm/mm.h"
 #include "netfront/check.h"
@@ -23,16 +24,18 @@ void netfront_end_pkt_grant(int ref, struct pkt *p)
  * that does is a backend lying about the ring, whose slots beyond our requests are not
  * responses at all: we take nothing more from it, and the device stays down (counted,
  * reported once) until the backend connects again. */
-static bool index_ok(struct nf *nf, const char *ring, RING_IDX prod, RING_IDX cons, RING_IDX req)
+static bool index_ok(struct nfq *q, const char *ring, RING_IDX prod, RING_IDX cons, RING_IDX req)
 {
+	struct nf *nf = q->nf;
+
 	if (prod - cons <= req - cons)
 		return true;
 	nf->nd.st.rx_bad++;
 	if (!nf->broken)
 		kprintf("netfront: %s: %s response index %u is past our requests (answered %u, "
-			"requested %u): the backend lies about the ring; the device stops until "
-			"it connects again\n",
-			nf->nd.name, ring, prod, cons, req);
+			"requested %u) on queue %u: the backend lies about the ring; the device "
+			"stops until it connects again\n",
+			nf->nd.name, ring, prod, cons, req, q->index);
 	nf->broken = true;
 	nf->nd.link_up = false;
 	return false;
@@ -40,20 +43,21 @@ static bool index_ok(struct nf *nf, const char *ring, RING_IDX prod, RING_IDX co
 
 /* ---- transmit */
 
-void netfront_reap_tx(struct nf *nf)
+void netfront_reap_tx(struct nfq *q)
 {
-	RING_IDX rp = nf->tx.sring->rsp_prod;
+	struct nf *nf = q->nf;
+	RING_IDX rp = q->tx.sring->rsp_prod;
 
 	xen_rmb(); /* the responses before the index that covers them */
-	if (!index_ok(nf, "tx", rp, nf->tx.rsp_cons, nf->tx.req_prod_pvt))
+	if (!index_ok(q, "tx", rp, q->tx.rsp_cons, q->tx.req_prod_pvt))
 		return;
-	for (RING_IDX i = nf->tx.rsp_cons; i != rp; i++) {
+	for (RING_IDX i = q->tx.rsp_cons; i != rp; i++) {
 		netif_tx_response_t r;
 
 		/* one read of the shared slot: what we check is what we use */
-		RING_COPY_RESPONSE(&nf->tx, i, &r);
+		RING_COPY_RESPONSE(&q->tx, i, &r);
 		/* NETIF_RSP_NULL only follows an extra-info request, which we never make */
-		if (r.id >= TX_SIZE || !nf->tx_pkt[r.id] || r.status == NETIF_RSP_NULL) {
+		if (r.id >= TX_SIZE || !q->tx_pkt[r.id] || r.status == NETIF_RSP_NULL) {
 			nf->nd.st.rx_bad++;
 			continue;
 		}
@@ -61,31 +65,46 @@ void netfront_reap_tx(struct nf *nf)
 
 		if (r.status != NETIF_RSP_OKAY)
 			nf->nd.st.tx_dropped++;
-		netfront_end_pkt_grant(nf->tx_ref[id], nf->tx_pkt[id]);
-		nf->tx_pkt[id] = NULL;
-		nf->tx_free[nf->tx_nfree++] = id;
+		netfront_end_pkt_grant(q->tx_ref[id], q->tx_pkt[id]);
+		q->tx_pkt[id] = NULL;
+		q->tx_free[q->tx_nfree++] = id;
 	}
-	nf->tx.rsp_cons = rp;
+	q->tx.rsp_cons = rp;
 }
 
 /* ---- receive */
 
+/* The buffer id's grant ends and the id is free again; the packet is freed (or its page
+ * kept until the backend lets go). */
+static void drop_rx(struct nfq *q, uint16_t id)
+{
+	struct pkt *p = q->rx_pkt[id];
+
+	q->rx_pkt[id] = NULL;
+	q->rx_free[q->rx_nfree++] = id;
+	netfront_end_pkt_grant(q->rx_ref[id], p);
+}
+
 /* a response's buffer: the packet, or NULL when the response is bad (counted). r is our
  * copy of the slot: the backend can change the ring under us, not r. */
-static struct pkt *take_rx(struct nf *nf, const netif_rx_response_t *r)
+static struct pkt *take_rx(struct nfq *q, const netif_rx_response_t *r)
 {
+	struct nf *nf = q->nf;
 	uint16_t id = r->id;
-	enum rx_verdict v = netif_rx_verdict(r, RX_SIZE, id < RX_SIZE && nf->rx_pkt[id], PAGE_SIZE);
+	enum rx_verdict v = netif_rx_verdict(r, RX_SIZE, id < RX_SIZE && q->rx_pkt[id], PAGE_SIZE);
 
+	/* what follows this slot belongs to it: extra-info slots, then more data slots */
+	q->rx_skip_extra = r->flags & NETRXF_extra_info;
+	q->rx_drop_frags = r->flags & NETRXF_more_data;
 	if (v == RX_BAD_ID) {
 		nf->nd.st.rx_bad++;
 		return NULL;
 	}
-	struct pkt *p = nf->rx_pkt[id];
-	int ref = nf->rx_ref[id];
+	struct pkt *p = q->rx_pkt[id];
+	int ref = q->rx_ref[id];
 
-	nf->rx_pkt[id] = NULL;
-	nf->rx_free[nf->rx_nfree++] = id;
+	q->rx_pkt[id] = NULL;
+	q->rx_free[q->rx_nfree++] = id;
 	if (!gnttab_end(ref)) {
 		/* still mapped by the backend: its page stays out of use until it lets go */
 		gnttab_release(ref, mm_va_pfn(p->page));
@@ -95,8 +114,6 @@ static struct pkt *take_rx(struct nf *nf, const netif_rx_response_t *r)
 	}
 	/* one slot per packet (no feature-sg, no GSO), within the page, no error */
 	if (v != RX_OK) {
-		if (r->flags & NETRXF_extra_info)
-			nf->rx_skip_extra = true; /* the next slot is the extra, not a packet */
 		if (v == RX_ERROR)
 			nf->nd.st.rx_dropped++;
 		else
@@ -110,41 +127,94 @@ static struct pkt *take_rx(struct nf *nf, const netif_rx_response_t *r)
 	return p;
 }
 
-unsigned netfront_take_rx(struct nf *nf, struct pkt **pkts, unsigned max)
+/* Slot i holds an extra-info (netif_extra_info_t), which we never ask for: it took the
+ * request at slot i, whose buffer it does not name, so that buffer is ours again. */
+static void skip_extra(struct nfq *q, RING_IDX i)
 {
+	netif_extra_info_t x;
+	uint16_t id = q->rx_id_at[i % RX_SIZE];
+
+	memcpy(&x, RING_GET_RESPONSE(&q->rx, i), sizeof(x));
+	q->rx_skip_extra = x.flags & XEN_NETIF_EXTRA_FLAG_MORE;
+	q->nf->nd.st.rx_bad++;
+	if (q->rx_pkt[id])
+		drop_rx(q, id);
+}
+
+unsigned netfront_take_rx(struct nfq *q, struct pkt **pkts, unsigned max)
+{
+	struct nf *nf = q->nf;
 	unsigned n = 0;
 	int more;
 
 	do {
-		RING_IDX rp = nf->rx.sring->rsp_prod;
+		RING_IDX rp = q->rx.sring->rsp_prod;
 
 		xen_rmb();
-		if (!index_ok(nf, "rx", rp, nf->rx.rsp_cons, nf->rx.req_prod_pvt))
+		if (!index_ok(q, "rx", rp, q->rx.rsp_cons, q->rx.req_prod_pvt))
 			break;
-		RING_IDX i = nf->rx.rsp_cons;
+		RING_IDX i = q->rx.rsp_cons;
 
 		for (; i != rp && n < max; i++) {
 			netif_rx_response_t r;
 
-			if (nf->rx_skip_extra) {
-				nf->rx_skip_extra = false;
+			if (q->rx_skip_extra) {
+				skip_extra(q, i);
 				continue;
 			}
 			/* one read of the shared slot: what we check is what we use */
-			RING_COPY_RESPONSE(&nf->rx, i, &r);
-			struct pkt *p = take_rx(nf, &r);
+			RING_COPY_RESPONSE(&q->rx, i, &r);
+			if (q->rx_drop_frags) {
+				/* a fragment of a packet already dropped (we offer no feature-sg) */
+				q->rx_drop_frags = r.flags & NETRXF_more_data;
+				nf->nd.st.rx_bad++;
+				if (r.id < RX_SIZE && q->rx_pkt[r.id])
+					drop_rx(q, r.id);
+				continue;
+			}
+			struct pkt *p = take_rx(q, &r);
 
 			if (p) {
 				pkts[n++] = p;
+				q->rx_packets++;
 				nf->nd.st.rx_packets++;
 				nf->nd.st.rx_bytes += p->len;
 			}
 		}
-		nf->rx.rsp_cons = i;
+		q->rx.rsp_cons = i;
 		if (n == max)
 			break;
 		/* re-arm the event, then look once more: nothing slips in between */
-		RING_FINAL_CHECK_FOR_RESPONSES(&nf->rx, more);
+		RING_FINAL_CHECK_FOR_RESPONSES(&q->rx, more);
 	} while (more);
 	return n;
+}
+
+/* ---- transmit queue selection */
+
+static uint32_t mix(uint32_t h, uint32_t w)
+{
+	h ^= w;
+	h *= 0x9e3779b1u; /* 2^32 / golden ratio: spreads the bits of w over h */
+	return h ^ h >> 15;
+}
+
+static uint32_t be32_at(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+unsigned netfront_flow_queue(const uint8_t *frame, uint32_t len, unsigned nq)
+{
+	if (nq <= 1 || len < ETH_HLEN + 20 || frame[12] != 0x08 || frame[13] != 0x00)
+		return 0;
+	const uint8_t *ip = frame + ETH_HLEN;
+	uint32_t ihl = (ip[0] & 15u) * 4;
+	uint32_t h = mix(mix(0, be32_at(ip + 12)), be32_at(ip + 16));
+	bool fragment = (ip[6] & 0x3f) || ip[7]; /* more fragments, or an offset */
+
+	h = mix(h, ip[9]);
+	if ((ip[9] == 6 || ip[9] == 17) && !fragment && ihl >= 20 && ETH_HLEN + ihl + 4 <= len)
+		h = mix(h, be32_at(ip + ihl)); /* the source and destination ports */
+	return (unsigned)(((uint64_t)h * nq) >> 32);
 }

@@ -29,42 +29,47 @@ static void free_page(uint64_t pfn)
 
 static struct grant_entry_v1 table[2 * (TX_SIZE + RX_SIZE)];
 
-static struct nf *setup(void)
+/* one queue of a device (the driver's nf->q[0]) */
+static struct nfq *setup(void)
 {
-	struct nf *nf = calloc(1, sizeof(*nf));
+	struct nfq *q = calloc(1, sizeof(*q));
 	netif_tx_sring_t *tx = aligned_alloc(PAGE_SIZE, PAGE_SIZE);
 	netif_rx_sring_t *rx = aligned_alloc(PAGE_SIZE, PAGE_SIZE);
 
 	memset(tx, 0, PAGE_SIZE);
 	memset(rx, 0, PAGE_SIZE);
 	SHARED_RING_INIT(tx);
-	FRONT_RING_INIT(&nf->tx, tx, PAGE_SIZE);
+	FRONT_RING_INIT(&q->tx, tx, PAGE_SIZE);
 	SHARED_RING_INIT(rx);
-	FRONT_RING_INIT(&nf->rx, rx, PAGE_SIZE);
-	strcpy(nf->nd.name, "xnet9");
-	nf->connected = true;
+	FRONT_RING_INIT(&q->rx, rx, PAGE_SIZE);
+	q->nf = calloc(1, sizeof(*q->nf));
+	q->nf->q = q;
+	q->nf->nq = 1;
+	strcpy(q->nf->nd.name, "xnet9");
+	q->nf->connected = true;
 	memset(table, 0, sizeof(table));
 	gnttab_use(table, sizeof(table) / sizeof(table[0]));
 	gnttab_free_page = free_page;
 	pkts_freed = prints = 0;
-	return nf;
+	return q;
 }
 
 /* everything still posted goes, as disconnect would have it */
-static void teardown(struct nf *nf)
+static void teardown(struct nfq *q)
 {
 	for (unsigned id = 0; id < TX_SIZE; id++)
-		if (nf->tx_pkt[id])
-			netfront_end_pkt_grant(nf->tx_ref[id], nf->tx_pkt[id]);
+		if (q->tx_pkt[id])
+			netfront_end_pkt_grant(q->tx_ref[id], q->tx_pkt[id]);
 	for (unsigned id = 0; id < RX_SIZE; id++)
-		if (nf->rx_pkt[id])
-			netfront_end_pkt_grant(nf->rx_ref[id], nf->rx_pkt[id]);
+		if (q->rx_pkt[id])
+			netfront_end_pkt_grant(q->rx_ref[id], q->rx_pkt[id]);
 	for (unsigned i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 		table[i].flags &= ~(GTF_reading | GTF_writing);
 	CHECK_EQ(gnttab_reclaim(), 0);
-	free(nf->tx.sring);
-	free(nf->rx.sring);
-	free(nf);
+	free(q->tx.sring);
+	free(q->rx.sring);
+	free(q->nf);
+	free(q);
 }
 
 static struct pkt *new_pkt(void)
@@ -77,175 +82,275 @@ static struct pkt *new_pkt(void)
 }
 
 /* n receive buffers posted with ids first, first + 1, ... */
-static void post_rx(struct nf *nf, uint16_t first, unsigned n)
+static void post_rx(struct nfq *q, uint16_t first, unsigned n)
 {
 	for (unsigned k = 0; k < n; k++) {
 		uint16_t id = first + k;
-		netif_rx_request_t *req = RING_GET_REQUEST(&nf->rx, nf->rx.req_prod_pvt++);
+		RING_IDX at = q->rx.req_prod_pvt++;
+		netif_rx_request_t *req = RING_GET_REQUEST(&q->rx, at);
 
-		nf->rx_pkt[id] = new_pkt();
-		nf->rx_ref[id] = gnttab_grant(1, id, false);
+		q->rx_id_at[at % RX_SIZE] = id;
+		q->rx_pkt[id] = new_pkt();
+		q->rx_ref[id] = gnttab_grant(1, id, false);
 		req->id = id;
-		req->gref = nf->rx_ref[id];
+		req->gref = q->rx_ref[id];
 	}
-	RING_PUSH_REQUESTS(&nf->rx);
+	RING_PUSH_REQUESTS(&q->rx);
 }
 
 /* the backend's answer in the next response slot (not yet shown: see show) */
-static void rx_rsp(struct nf *nf, RING_IDX at, uint16_t id, uint16_t off, uint16_t flags,
+static void rx_rsp(struct nfq *q, RING_IDX at, uint16_t id, uint16_t off, uint16_t flags,
 		   int16_t status)
 {
-	*RING_GET_RESPONSE(&nf->rx, at) =
+	*RING_GET_RESPONSE(&q->rx, at) =
 		(netif_rx_response_t){ .id = id, .offset = off, .flags = flags, .status = status };
 }
 
-static void tx_rsp(struct nf *nf, RING_IDX at, uint16_t id, int16_t status)
+static void tx_rsp(struct nfq *q, RING_IDX at, uint16_t id, int16_t status)
 {
-	*RING_GET_RESPONSE(&nf->tx, at) = (netif_tx_response_t){ .id = id, .status = status };
+	*RING_GET_RESPONSE(&q->tx, at) = (netif_tx_response_t){ .id = id, .status = status };
 }
 
 TEST(netfront_rx_takes_good_frames)
 {
-	struct nf *nf = setup();
+	struct nfq *q = setup();
 	struct pkt *got[8];
 
-	post_rx(nf, 0, 4);
-	rx_rsp(nf, 0, 2, 0, 0, 60);
-	rx_rsp(nf, 1, 0, 100, NETRXF_data_validated, 1514);
-	nf->rx.sring->rsp_prod = 2;
-	CHECK_EQ(netfront_take_rx(nf, got, 8), 2);
+	post_rx(q, 0, 4);
+	rx_rsp(q, 0, 2, 0, 0, 60);
+	rx_rsp(q, 1, 0, 100, NETRXF_data_validated, 1514);
+	q->rx.sring->rsp_prod = 2;
+	CHECK_EQ(netfront_take_rx(q, got, 8), 2);
 	CHECK(got[0]->data == (uint8_t *)got[0]->page && got[0]->len == 60);
 	CHECK(got[1]->data == (uint8_t *)got[1]->page + 100 && got[1]->len == 1514);
 	CHECK_EQ(got[1]->flags, PKT_CSUM_OK);
-	CHECK(!nf->rx_pkt[2] && !nf->rx_pkt[0] && nf->rx_pkt[1] && nf->rx_pkt[3]);
-	CHECK_EQ(nf->rx_nfree, 2); /* ids 2 and 0 are free again */
-	CHECK_EQ(nf->nd.st.rx_bad, 0);
-	CHECK_EQ(nf->rx.rsp_cons, 2);
-	CHECK_EQ(nf->rx.sring->rsp_event, 3); /* re-armed for the next one */
+	CHECK(!q->rx_pkt[2] && !q->rx_pkt[0] && q->rx_pkt[1] && q->rx_pkt[3]);
+	CHECK_EQ(q->rx_nfree, 2); /* ids 2 and 0 are free again */
+	CHECK_EQ(q->nf->nd.st.rx_bad, 0);
+	CHECK_EQ(q->rx.rsp_cons, 2);
+	CHECK_EQ(q->rx.sring->rsp_event, 3); /* re-armed for the next one */
 	pkt_free(got[0]);
 	pkt_free(got[1]);
-	teardown(nf);
+	teardown(q);
 }
 
 /* ids past the ring, not posted, answered twice; frames past the page or empty: none is
  * believed, and the buffers of the ones that named a posted id are not handed out */
 TEST(netfront_rx_drops_lying_responses)
 {
-	struct nf *nf = setup();
+	struct nfq *q = setup();
 	struct pkt *got[16];
 
-	post_rx(nf, 0, 8);
-	rx_rsp(nf, 0, RX_SIZE, 0, 0, 60);	 /* past the ring */
-	rx_rsp(nf, 1, 200, 0, 0, 60);		 /* never posted */
-	rx_rsp(nf, 2, 1, 0, 0, 60);		 /* good */
-	rx_rsp(nf, 3, 1, 0, 0, 60);		 /* the same buffer again */
-	rx_rsp(nf, 4, 2, 4000, 0, 1514);	 /* runs off the page */
-	rx_rsp(nf, 5, 3, 0xffff, 0, 0x7fff);	 /* far off it */
-	rx_rsp(nf, 6, 4, 0, 0, 0);		 /* empty */
-	rx_rsp(nf, 7, 5, 0, 0, NETIF_RSP_ERROR); /* failed: dropped, not bad */
-	nf->rx.sring->rsp_prod = 8;
-	CHECK_EQ(netfront_take_rx(nf, got, 16), 1);
+	post_rx(q, 0, 8);
+	rx_rsp(q, 0, RX_SIZE, 0, 0, 60);	 /* past the ring */
+	rx_rsp(q, 1, 200, 0, 0, 60);		 /* never posted */
+	rx_rsp(q, 2, 1, 0, 0, 60);		 /* good */
+	rx_rsp(q, 3, 1, 0, 0, 60);		 /* the same buffer again */
+	rx_rsp(q, 4, 2, 4000, 0, 1514);	 /* runs off the page */
+	rx_rsp(q, 5, 3, 0xffff, 0, 0x7fff);	 /* far off it */
+	rx_rsp(q, 6, 4, 0, 0, 0);		 /* empty */
+	rx_rsp(q, 7, 5, 0, 0, NETIF_RSP_ERROR); /* failed: dropped, not bad */
+	q->rx.sring->rsp_prod = 8;
+	CHECK_EQ(netfront_take_rx(q, got, 16), 1);
 	CHECK(got[0]->len == 60 && got[0]->data == got[0]->page);
-	CHECK_EQ(nf->nd.st.rx_bad, 6);
-	CHECK_EQ(nf->nd.st.rx_dropped, 1);
+	CHECK_EQ(q->nf->nd.st.rx_bad, 6);
+	CHECK_EQ(q->nf->nd.st.rx_dropped, 1);
 	CHECK_EQ(pkts_freed, 4); /* the buffers of ids 2..5 */
-	CHECK(!nf->broken);
+	CHECK(!q->nf->broken);
 	pkt_free(got[0]);
-	teardown(nf);
+	teardown(q);
 }
 
 /* a response index past what we posted: nothing on the ring is read as a response, the
  * device stops, and it says so once */
 TEST(netfront_rx_index_past_requests_stops_the_device)
 {
-	struct nf *nf = setup();
+	struct nfq *q = setup();
 	struct pkt *got[8];
 
-	post_rx(nf, 0, 2);
-	rx_rsp(nf, 0, 0, 0, 0, 60);
-	rx_rsp(nf, 1, 1, 0, 0, 60);
-	rx_rsp(nf, 2, 1, 0, 0, 60); /* a slot we never posted a request for */
-	nf->rx.sring->rsp_prod = 3;
-	CHECK_EQ(netfront_take_rx(nf, got, 8), 0);
-	CHECK(nf->broken);
-	CHECK(!nf->nd.link_up);
-	CHECK_EQ(nf->rx.rsp_cons, 0);
-	CHECK_EQ(nf->nd.st.rx_bad, 1);
+	post_rx(q, 0, 2);
+	rx_rsp(q, 0, 0, 0, 0, 60);
+	rx_rsp(q, 1, 1, 0, 0, 60);
+	rx_rsp(q, 2, 1, 0, 0, 60); /* a slot we never posted a request for */
+	q->rx.sring->rsp_prod = 3;
+	CHECK_EQ(netfront_take_rx(q, got, 8), 0);
+	CHECK(q->nf->broken);
+	CHECK(!q->nf->nd.link_up);
+	CHECK_EQ(q->rx.rsp_cons, 0);
+	CHECK_EQ(q->nf->nd.st.rx_bad, 1);
 	CHECK_EQ(prints, 1);
 	CHECK(!strncmp(last_print, "netfront: xnet9: rx response index 3", 36));
-	CHECK_EQ(netfront_take_rx(nf, got, 8), 0);
+	CHECK_EQ(netfront_take_rx(q, got, 8), 0);
 	CHECK_EQ(prints, 1); /* reported once */
-	CHECK(nf->rx_pkt[0] && nf->rx_pkt[1]);
-	teardown(nf);
+	CHECK(q->rx_pkt[0] && q->rx_pkt[1]);
+	teardown(q);
 }
 
 /* a buffer the backend still maps after answering is not handed out, nor freed: its page
  * goes only when the backend lets go */
 TEST(netfront_rx_buffer_still_mapped_stays_out_of_use)
 {
-	struct nf *nf = setup();
+	struct nfq *q = setup();
 	struct pkt *got[8];
 
-	post_rx(nf, 0, 1);
-	table[nf->rx_ref[0]].flags |= GTF_writing;
-	rx_rsp(nf, 0, 0, 0, 0, 60);
-	nf->rx.sring->rsp_prod = 1;
-	CHECK_EQ(netfront_take_rx(nf, got, 8), 0);
-	CHECK_EQ(nf->nd.st.rx_bad, 1);
+	post_rx(q, 0, 1);
+	table[q->rx_ref[0]].flags |= GTF_writing;
+	rx_rsp(q, 0, 0, 0, 0, 60);
+	q->rx.sring->rsp_prod = 1;
+	CHECK_EQ(netfront_take_rx(q, got, 8), 0);
+	CHECK_EQ(q->nf->nd.st.rx_bad, 1);
 	CHECK_EQ(pkts_freed, 0);
 	struct gnttab_stats s;
 
 	gnttab_stats(&s);
 	CHECK_EQ(s.deferred, 1);
-	teardown(nf); /* lets go: the page is freed then */
+	teardown(q); /* lets go: the page is freed then */
 }
 
-static void post_tx(struct nf *nf, uint16_t id)
+static void post_tx(struct nfq *q, uint16_t id)
 {
-	netif_tx_request_t *req = RING_GET_REQUEST(&nf->tx, nf->tx.req_prod_pvt++);
+	netif_tx_request_t *req = RING_GET_REQUEST(&q->tx, q->tx.req_prod_pvt++);
 
-	nf->tx_pkt[id] = new_pkt();
-	nf->tx_ref[id] = gnttab_grant(1, id, true);
+	q->tx_pkt[id] = new_pkt();
+	q->tx_ref[id] = gnttab_grant(1, id, true);
 	req->id = id;
-	req->gref = nf->tx_ref[id];
-	RING_PUSH_REQUESTS(&nf->tx);
+	req->gref = q->tx_ref[id];
+	RING_PUSH_REQUESTS(&q->tx);
 }
 
 TEST(netfront_tx_frees_each_answered_packet_once)
 {
-	struct nf *nf = setup();
+	struct nfq *q = setup();
 
-	post_tx(nf, 3);
-	post_tx(nf, 4);
-	post_tx(nf, 5);
-	post_tx(nf, 6);
-	tx_rsp(nf, 0, 3, NETIF_RSP_OKAY);
-	tx_rsp(nf, 1, 3, NETIF_RSP_OKAY);	/* again */
-	tx_rsp(nf, 2, TX_SIZE, NETIF_RSP_OKAY); /* past the ring */
-	tx_rsp(nf, 3, 5, NETIF_RSP_NULL);	/* we never sent an extra-info request */
-	nf->tx.sring->rsp_prod = 4;
-	netfront_reap_tx(nf);
+	post_tx(q, 3);
+	post_tx(q, 4);
+	post_tx(q, 5);
+	post_tx(q, 6);
+	tx_rsp(q, 0, 3, NETIF_RSP_OKAY);
+	tx_rsp(q, 1, 3, NETIF_RSP_OKAY);	/* again */
+	tx_rsp(q, 2, TX_SIZE, NETIF_RSP_OKAY); /* past the ring */
+	tx_rsp(q, 3, 5, NETIF_RSP_NULL);	/* we never sent an extra-info request */
+	q->tx.sring->rsp_prod = 4;
+	netfront_reap_tx(q);
 	CHECK_EQ(pkts_freed, 1);
-	CHECK(!nf->tx_pkt[3] && nf->tx_pkt[4] && nf->tx_pkt[5] && nf->tx_pkt[6]);
-	CHECK_EQ(nf->tx_nfree, 1);
-	CHECK_EQ(nf->nd.st.rx_bad, 3);
-	CHECK_EQ(nf->tx.rsp_cons, 4);
-	CHECK(!nf->broken);
-	teardown(nf);
+	CHECK(!q->tx_pkt[3] && q->tx_pkt[4] && q->tx_pkt[5] && q->tx_pkt[6]);
+	CHECK_EQ(q->tx_nfree, 1);
+	CHECK_EQ(q->nf->nd.st.rx_bad, 3);
+	CHECK_EQ(q->tx.rsp_cons, 4);
+	CHECK(!q->nf->broken);
+	teardown(q);
 }
 
 TEST(netfront_tx_index_past_requests_stops_the_device)
 {
-	struct nf *nf = setup();
+	struct nfq *q = setup();
 
-	post_tx(nf, 0);
-	tx_rsp(nf, 0, 0, NETIF_RSP_OKAY);
-	nf->tx.sring->rsp_prod = TX_SIZE; /* within the ring, but past our one request */
-	netfront_reap_tx(nf);
-	CHECK(nf->broken);
+	post_tx(q, 0);
+	tx_rsp(q, 0, 0, NETIF_RSP_OKAY);
+	q->tx.sring->rsp_prod = TX_SIZE; /* within the ring, but past our one request */
+	netfront_reap_tx(q);
+	CHECK(q->nf->broken);
 	CHECK_EQ(pkts_freed, 0);
-	CHECK_EQ(nf->tx.rsp_cons, 0);
+	CHECK_EQ(q->tx.rsp_cons, 0);
 	CHECK_EQ(prints, 1);
 	CHECK(!strncmp(last_print, "netfront: xnet9: tx response index", 34));
-	teardown(nf);
+	teardown(q);
+}
+
+/* an extra-info slot (never asked for) takes a request slot without naming its buffer:
+ * that buffer is freed and its id is free again, nothing leaks; a chain of extras
+ * (XEN_NETIF_EXTRA_FLAG_MORE) is skipped whole, and the packet they belong to dropped */
+TEST(netfront_rx_extra_info_slots_give_their_buffers_back)
+{
+	struct nfq *q = setup();
+	struct pkt *got[8];
+
+	post_rx(q, 10, 5); /* ids 10..14 at slots 0..4 */
+	rx_rsp(q, 0, 10, 0, NETRXF_extra_info, 60);
+	*(netif_extra_info_t *)RING_GET_RESPONSE(&q->rx, 1) =
+		(netif_extra_info_t){ .type = XEN_NETIF_EXTRA_TYPE_GSO,
+				      .flags = XEN_NETIF_EXTRA_FLAG_MORE };
+	*(netif_extra_info_t *)RING_GET_RESPONSE(&q->rx, 2) =
+		(netif_extra_info_t){ .type = XEN_NETIF_EXTRA_TYPE_HASH };
+	rx_rsp(q, 3, 13, 0, 0, 60); /* a packet again */
+	q->rx.sring->rsp_prod = 4;
+	CHECK_EQ(netfront_take_rx(q, got, 8), 1);
+	CHECK_EQ(got[0]->len, 60);
+	CHECK(!q->rx_pkt[10] && !q->rx_pkt[11] && !q->rx_pkt[12] && !q->rx_pkt[13]);
+	CHECK(q->rx_pkt[14]);
+	CHECK_EQ(q->rx_nfree, 4);
+	CHECK_EQ(pkts_freed, 3); /* 10 (its packet dropped), 11 and 12 (the extras' slots) */
+	CHECK_EQ(q->nf->nd.st.rx_bad, 3);
+	CHECK(!q->rx_skip_extra);
+	pkt_free(got[0]);
+	teardown(q);
+}
+
+/* more-data (we offer no feature-sg): the packet and every slot continuing it dropped,
+ * their buffers back; the packet after them is taken */
+TEST(netfront_rx_more_data_fragments_are_dropped)
+{
+	struct nfq *q = setup();
+	struct pkt *got[8];
+
+	post_rx(q, 0, 4);
+	rx_rsp(q, 0, 0, 0, NETRXF_more_data, 1000);
+	rx_rsp(q, 1, 1, 0, NETRXF_more_data, 1000);
+	rx_rsp(q, 2, 2, 0, 0, 500);
+	rx_rsp(q, 3, 3, 0, 0, 60);
+	q->rx.sring->rsp_prod = 4;
+	CHECK_EQ(netfront_take_rx(q, got, 8), 1);
+	CHECK_EQ(got[0]->len, 60);
+	CHECK_EQ(q->rx_nfree, 4);
+	CHECK_EQ(pkts_freed, 3);
+	CHECK_EQ(q->nf->nd.st.rx_bad, 3);
+	CHECK(!q->rx_drop_frags);
+	pkt_free(got[0]);
+	teardown(q);
+}
+
+static uint32_t frame_udp(uint8_t *f, uint32_t src, uint16_t sport, uint16_t dport, uint16_t frag)
+{
+	memset(f, 0, 64);
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[20] = frag >> 8;
+	f[21] = frag & 0xff;
+	f[23] = 17;
+	f[26] = src >> 24, f[27] = src >> 16, f[28] = src >> 8, f[29] = src;
+	f[30] = 10, f[31] = 0, f[32] = 9, f[33] = 1;
+	f[34] = sport >> 8, f[35] = sport & 0xff, f[36] = dport >> 8, f[37] = dport & 0xff;
+	return 64;
+}
+
+/* a flow keeps one queue; flows spread over the queues; fragments of a datagram (whose
+ * later parts carry no ports) follow their addresses only; short or non-IPv4 frames,
+ * and one queue, give queue 0 */
+TEST(netfront_flow_queue_keeps_flows_and_spreads_them)
+{
+	uint8_t f[64];
+	unsigned per[4] = { 0 };
+
+	for (unsigned port = 1000; port < 1400; port++) {
+		unsigned a = netfront_flow_queue(f, frame_udp(f, 0x0a000902, 7, port, 0), 4);
+		unsigned b = netfront_flow_queue(f, frame_udp(f, 0x0a000902, 7, port, 0), 4);
+
+		CHECK_EQ(a, b);
+		CHECK(a < 4);
+		per[a]++;
+	}
+	for (unsigned i = 0; i < 4; i++)
+		CHECK(per[i] > 50); /* 100 each if even; no queue left idle */
+	unsigned head = netfront_flow_queue(f, frame_udp(f, 0x0a000902, 7, 1, 0x2000), 4);
+	unsigned tail = netfront_flow_queue(f, frame_udp(f, 0x0a000902, 99, 99, 0x00b9), 4);
+
+	CHECK_EQ(head, tail);
+	CHECK_EQ(netfront_flow_queue(f, frame_udp(f, 0x0a000902, 7, 1234, 0), 1), 0);
+	CHECK_EQ(netfront_flow_queue(f, 33, 4), 0);
+	f[12] = 0x08, f[13] = 0x06; /* ARP */
+	CHECK_EQ(netfront_flow_queue(f, 64, 4), 0);
+	/* ports past the frame's end are not read: addresses only */
+	frame_udp(f, 0x0a000902, 7, 1234, 0);
+	f[14] = 0x4f; /* a 60-byte IP header: the ports would be at 74 */
+	CHECK(netfront_flow_queue(f, 64, 4) < 4);
 }
