@@ -776,6 +776,31 @@ TESTS = [
         r"^(host|dom0): udp: (10000|2000) of "),
         virtio="net", host="udp", rig="udp", timeout={"qemu": 300, "xen": 300},
         extra={"kvm": "udp_count=2000"}),
+    # netfront's queue pairs (xen/io/netif.h): by default one per vCPU (2 here; dom0's
+    # netback offers 4) with split event channels. The client's fixed source port sends the
+    # guest's two reply flows (from ports 7 and 9) out on one transmit queue each; dom0
+    # shows the vif's xenstore keys and netback's rings of each queue. Then the same with
+    # one queue and one event channel (xnet_queues=1 xnet_split=0), the layout of a backend
+    # without either feature.
+    Test("net_queues", "test=udp_echo ip=10.0.9.2/24", eval_device(
+        "udp_echo", r"^dom0: udp: 10000 of 10000 datagrams of 200 bytes echoed intact",
+        r"^xnet0: connected to .*: 2 queues, split event channels$",
+        r'^dom0: diag: /local/domain/\d+/device/vif/0/multi-queue-num-queues = "2"',
+        r'^dom0: diag: /local/domain/\d+/device/vif/0/queue-1/event-channel-rx = "\d+"',
+        r'^dom0: diag: /local/domain/0/backend/vif/\d+/0/multi-queue-max-queues = "4"',
+        r"^dom0: diag: netback vif\d+\.0 io_ring_q1:",
+        r"^net: xnet0: queue 0: [^;]+; [^;]+; [1-9]\d* out, \d+ in, [1-9]\d* events; "
+        r"queue 1: [^;]+; [^;]+; [1-9]\d* out, \d+ in, [1-9]\d* events; 0 transmit stalls"),
+        kinds=("xen",), rig="udp,vifshow", timeout={"xen": 300}),
+    Test("net_queues_shared", "test=udp_echo ip=10.0.9.2/24 xnet_queues=1 xnet_split=0",
+         eval_device(
+        "udp_echo", r"^dom0: udp: 10000 of 10000 datagrams of 200 bytes echoed intact",
+        r"^xnet0: connected to .*: 1 queue, shared event channel$",
+        r'^dom0: diag: /local/domain/\d+/device/vif/0/event-channel = "\d+"',
+        r'^dom0: diag: /local/domain/\d+/device/vif/0/multi-queue-num-queues = "1"',
+        r"^net: xnet0: queue 0: [^;]+; [^;]+; [1-9]\d* out, [1-9]\d* in, [1-9]\d* events; "
+        r"0 transmit stalls"),
+        kinds=("xen",), rig="udp,vifshow", timeout={"xen": 300}),
     # make rig-crashloop: the rig's dom0 fault rate (test_matrix/README.md), measured
     Test("rig_crashloop", "test=udp_echo ip=10.0.9.2/24 udp_count=%d crashloop_progs=%d" % (
         int(os.environ.get("CRASHLOOP_DGRAMS", "100000")),

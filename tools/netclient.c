@@ -10,9 +10,11 @@
  *   http: GET / TIMES times; each answer must be 200 with a body.
  *   malformed: 20 rounds of 16 kinds of broken frames on IFACE (a raw socket), each round
  *        followed by 5 valid datagrams that must come back; then "BYE <broken frames>".
- *   netclient udp HOST PORT[,PORT...] COUNT [SECS]   (datagram i goes to the (i mod n)th
- *        port; at most SECS seconds, default 240; SIGTERM ends it early, with "BYE" and
- *        the summary: the rig's crashloop stops its traffic this way)
+ *   netclient udp HOST PORT[,PORT...] COUNT [SECS [SPORT]]   (datagram i goes to the
+ *        (i mod n)th port; at most SECS seconds, default 240; SIGTERM ends it early, with
+ *        "BYE" and the summary: the rig's crashloop stops its traffic this way. SPORT: our
+ *        source port, fixed rather than the kernel's pick, so that the flows (and the
+ *        guest's queue for each) are the same every run)
  *   netclient tcp HOST PORT CONNS KIB
  *   netclient http HOST PORT TIMES
  *   relay: not a test; `make run HV=xen-pv` runs it in dom0 so that the host's forwarded
@@ -80,10 +82,21 @@ static void on_term(int sig)
 	stop = 1;
 }
 
-static int udp(const char *host, const char *ports, int count, double secs_max)
+static int udp(const char *host, const char *ports, int count, double secs_max, int sport)
 {
 	int s = socket(AF_INET, SOCK_DGRAM, 0), size = 200, window = 32, np = 0;
 	struct sockaddr_in to[8];
+
+	if (sport) {
+		struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(sport) };
+		int one = 1;
+
+		setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(s, (struct sockaddr *)&me, sizeof(me))) {
+			printf("udp: cannot use source port %d: %s\n", sport, strerror(errno));
+			return 2;
+		}
+	}
 
 	for (const char *p = ports; *p && np < 8; p = strchr(p, ',') ? strchr(p, ',') + 1 : "")
 		to[np++] = addr(host, atoi(p));
@@ -589,8 +602,9 @@ static int relay(int lport, const char *host, int port)
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "udp"))
-		return udp(argv[2], argv[3], atoi(argv[4]), argc == 6 ? atof(argv[5]) : 240);
+	if (argc >= 5 && argc <= 7 && !strcmp(argv[1], "udp"))
+		return udp(argv[2], argv[3], atoi(argv[4]), argc >= 6 ? atof(argv[5]) : 240,
+			   argc == 7 ? atoi(argv[6]) : 0);
 	if (argc == 6 && !strcmp(argv[1], "tcp"))
 		return tcp(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
 	if (argc == 5 && !strcmp(argv[1], "http"))

@@ -58,9 +58,12 @@ finish() {
 }
 
 rig "DOM0_INIT uptime=$(now) kernel=$(uname -r)"
-for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-blkback xen-netback bridge loop; do
+for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-blkback bridge loop; do
 	modprobe "$m" || rig "WARN modprobe $m failed"
 done
+# netback offers as many queue pairs as dom0 has vCPUs (one) unless told: 4, so that a
+# guest's netfront takes one per vCPU of its own (the queues test)
+modprobe xen-netback max_queues=4 || rig "WARN modprobe xen-netback failed"
 # netback's rings for net_diag (xen-netback's debugfs files)
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || rig "WARN no debugfs"
 mount -t xenfs xenfs /proc/xen || { rig "FAIL cannot mount xenfs"; finish fail; }
@@ -99,8 +102,13 @@ wait_console() {
 }
 
 # dom0's side of the guest's network: netback's rings (debugfs), each vif's and the
-# bridge's state and counters, the neighbour table
+# bridge's state and counters, the neighbour table; with the job option vifshow also the
+# vif's xenstore directories, the frontend's and the backend's (queues, event channels)
 net_diag() {
+	if [ -n "$show_vif" ] && domid=$(xl domid "$name" 2>/dev/null); then
+		xenstore-ls -f /local/domain/$domid/device/vif/0 2>&1
+		xenstore-ls -f /local/domain/0/backend/vif/$domid/0 2>&1
+	fi
 	for d in /sys/kernel/debug/xen-netback/vif*; do
 		[ -d "$d" ] || continue
 		for f in "$d"/io_ring_q*; do
@@ -155,7 +163,7 @@ netclient() {
 		rig_fault="a backend fault (dom0's netback took none of the guest's transmit"
 		rig_fault="$rig_fault requests to the end; the guest notified it every second)"
 	fi
-	if [ $ncrc -ne 0 ] || [ -e /amphi/diag-always ]; then
+	if [ $ncrc -ne 0 ] || [ -e /amphi/diag-always ] || [ -n "$show_vif" ]; then
 		dom0 "diag: the client ended with rc $ncrc; dom0's view while the guest ran:"
 		[ -s /tmp/diag ] || cp /tmp/diag.new /tmp/diag 2>/dev/null
 		sed 's/^/diag: /' /tmp/diag 2>/dev/null | while read -r l; do dom0 "$l"; done
@@ -296,6 +304,8 @@ run_job() {
 	t0=$(now)
 	rig "JOB $name BEGIN uptime=$t0 $3"
 	dmesg -c >/dev/null 2>&1 # dom0's kernel log from here on is this job's
+	show_vif=
+	case $opts in *,vifshow,*) show_vif=1 ;; esac
 	case $opts in *,serve,*) serve_job; return ;; esac
 	case $opts in *,ping,* | *,reconnect,* | *,txpause,* | *,udp,* | *,tcp,* | *,http,* | *,malformed,* | *,dhcp,* | *,crashloop,*)
 		bridge_up ;;
@@ -342,7 +352,12 @@ run_job() {
 			fi ;;
 		esac
 		case $opts in
-		*,udp,*) netclient "udp echo ready" udp $GUEST_IP 7,9 10000 ;;
+		*,udp,*)
+			# vifshow: a fixed source port, so that the guest's two reply flows (from 7
+			# and from 9) take its two transmit queues (netfront_flow_queue) every run
+			sport=
+			[ -n "$show_vif" ] && sport="240 40001"
+			netclient "udp echo ready" udp $GUEST_IP 7,9 10000 $sport ;;
 		*,tcp,*)
 			kib=$(sed -n 's/.*tcp_kib=\([0-9]*\).*/\1/p' "$cfg" | head -1)
 			netclient "net: tcp ready" tcp $GUEST_IP 5001 10 "${kib:-8192}" ;;
