@@ -12,8 +12,9 @@
  * poll, so sending costs no interrupt. Every response is copied out of the shared ring
  * once and checked there (id posted and not yet answered, status, offset + length within
  * the page) before use; a bad one is dropped and counted. A response index beyond our
- * requests means the backend lies about the ring itself: the device stops (reported once)
- * until the backend connects again.
+ * requests means the backend lies about the ring itself: the device stops (reported once),
+ * the backend is told (our state Closing) and everything is given back once it closes;
+ * the device stays down until a backend connects again.
  *
  * The connection follows the backend's state (xenbus): InitWait -> we connect; Closing or
  * Closed, or our node removed (xl network-detach) -> we disconnect, fail what is in flight
@@ -136,6 +137,20 @@ static bool tx_one(struct nfq *q, struct pkt *p)
 	return true;
 }
 
+/* With the lock held, once resp.c found the backend lying about a ring's indexes: the
+ * backend is told we gave up (our state Closing; it closes too and we let go of
+ * everything, nf_otherend_changed), rather than left with a frontend that went silent.
+ * The device stays down until a backend connects again (InitWait). */
+static void give_up(struct nf *nf)
+{
+	if (!nf->broken || nf->gave_up)
+		return;
+	nf->gave_up = true;
+	int rc = xenbus_switch_state(nf->xb, XenbusStateClosing);
+
+	kprintf("%s: told %s we closed the device (%d)\n", nf->nd.name, nf->xb->otherend, rc);
+}
+
 static unsigned nf_xmit(struct netdev *d, struct pkt **pkts, unsigned n)
 {
 	struct nf *nf = container_of(d, struct nf, nd);
@@ -168,6 +183,7 @@ static unsigned nf_xmit(struct netdev *d, struct pkt **pkts, unsigned n)
 		}
 		tx_watch(q);
 	}
+	give_up(nf);
 	mutex_unlock(&nf->lock);
 	return sent;
 }
@@ -235,6 +251,7 @@ static unsigned nf_poll(struct netdev *d, struct pkt **pkts, unsigned max)
 		netfront_reap_tx(q);
 		tx_watch(q);
 	}
+	give_up(nf);
 	mutex_unlock(&nf->lock);
 	return n;
 }
@@ -589,7 +606,7 @@ static int connect(struct nf *nf)
 			return rc;
 		}
 	}
-	nf->broken = false;
+	nf->broken = nf->gave_up = false;
 	nf->connected = true;
 	if ((rc = xs_transaction(write_keys, nf, NULL)) ||
 	    (rc = xenbus_switch_state(xb, XenbusStateConnected))) {

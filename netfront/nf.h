@@ -55,6 +55,7 @@ struct nf {
 	struct mutex lock;
 	bool connected;
 	bool broken; /* the backend lied about a ring's indexes: nothing it says is taken */
+	bool gave_up; /* ... and it was told (our state Closing) */
 	bool split;  /* separate tx and rx event channels */
 	bool multi_queue_offered; /* the backend says multi-queue-max-queues */
 	bool irq_on;
