@@ -7,6 +7,9 @@
  *              for 3 s (the rig takes the vif down in dom0 and up again): the driver
  *              must report the stall, notify the backend again and see it end; answer
  *              20 more.
+ *   net_lie:   the driver makes its own ring lie (ops->lie: a response index past our
+ *              requests): the device must count it, stop (link down, nothing taken or
+ *              sent) and let go of its backend (Xen: it tells the backend, which closes).
  * The guest's address is ip= (default 10.0.9.2). "net: ready" and "net: link up again" tell
  * the host side when to ping. */
 #include "common/console.h"
@@ -248,4 +251,43 @@ void selftest_tx_stall(struct result *r, const struct boot_info *bi)
 	EXPECT(r, rs.replies == 2 * phase, "phase 2: %u of %u echo replies", rs.replies - phase,
 	       phase);
 	report(r, &rs);
+}
+
+void selftest_net_lie(struct result *r, const struct boot_info *bi)
+{
+	struct responder rs = { 0 };
+	struct pkt *in[BATCH];
+	char buf[64] = "";
+	bool closed = false;
+
+	if (!setup(r, bi, &rs))
+		return;
+	struct netdev *d = rs.d;
+	uint64_t bad = d->st.rx_bad;
+
+	if (!d->ops->lie || !d->ops->rings) {
+		EXPECT(r, false, "%s cannot make its ring lie", d->name);
+		return;
+	}
+	EXPECT(r, d->ops->lie(d) == 0, "%s is not connected", d->name);
+	/* the next poll meets the lie */
+	for (unsigned n = d->ops->poll(d, in, BATCH), i = 0; i < n; i++)
+		pkt_free(in[i]);
+	EXPECT(r, d->st.rx_bad > bad, "the lie was not counted");
+	EXPECT(r, !d->link_up, "the link is still up after the lie");
+	struct pkt *p = garp(d, rs.ip);
+	unsigned sent = p ? d->ops->xmit(d, &p, 1) : 1;
+
+	if (!sent)
+		pkt_free(p);
+	EXPECT(r, sent == 0, "the device still takes frames after the lie");
+	/* the backend is told, closes, and the driver lets go of the rings */
+	for (uint64_t end = clock_ns() + 10000 * MS; clock_ns() < end && !closed;) {
+		d->ops->rings(d, buf, sizeof(buf));
+		closed = !strcmp(buf, "not connected");
+		if (!closed)
+			thread_sleep(50 * MS);
+	}
+	EXPECT(r, closed, "the device did not let go of its backend in 10 s (%s)", buf);
+	result_note(r, "counted %lu bad, link down, %s", d->st.rx_bad - bad, buf);
 }

@@ -62,6 +62,10 @@ struct netdev_ops {
 	/* Optional, for reports: the rings' indexes as the device and the driver see them,
 	 * one line into buf (a stalled ring shows which side stopped). */
 	void (*rings)(struct netdev *d, char *buf, unsigned len);
+	/* Optional, for test=net_lie: makes the device's shared ring lie as a broken device
+	 * or backend would (a response index past our requests), so the test can see the
+	 * driver stop, report and let go. 0, or -ENOTCONN while not connected. */
+	int (*lie)(struct netdev *d);
 };
 
 struct netdev {

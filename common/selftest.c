@@ -128,6 +128,7 @@ static const struct {
 	{ "net_raw", selftest_net_raw },
 	{ "reconnect", selftest_reconnect },
 	{ "tx_stall", selftest_tx_stall },
+	{ "net_lie", selftest_net_lie },
 	{ "blk", selftest_blk },
 	{ "blk_reconnect", selftest_blk_reconnect },
 	{ "udp_echo", selftest_udp_echo },

@@ -42,6 +42,7 @@ void selftest_smp(struct result *r, const struct boot_info *bi);
 void selftest_net_raw(struct result *r, const struct boot_info *bi);
 void selftest_reconnect(struct result *r, const struct boot_info *bi);
 void selftest_tx_stall(struct result *r, const struct boot_info *bi);
+void selftest_net_lie(struct result *r, const struct boot_info *bi);
 void selftest_blk(struct result *r, const struct boot_info *bi);
 void selftest_blk_reconnect(struct result *r, const struct boot_info *bi);
 void selftest_udp_echo(struct result *r, const struct boot_info *bi);

@@ -631,7 +631,7 @@ class Test:
     corrupt_start_info: bool = False
     stop_console: bool = False  # Xen: freeze xenconsoled while the guest runs
     rig: str = ""  # Xen: what dom0 does for it (dom0-init.sh options: ping, reconnect, disk,
-    # blkreconnect)
+    # blkreconnect, vif, udp, vifshow, ...)
     timeout: dict = None  # seconds per cell kind, overriding the cell's timeout
     mem_mib: int = 0  # guest RAM, overriding the cell's
     # QEMU: a virtio device for it ("net": on a tap in a network namespace the runner
@@ -760,6 +760,13 @@ TESTS = [
         r"^net: phase 2: \d+ frames sent, 0 refused",
         r"^dom0: ping: 20 packets transmitted, 20 packets received"),
         kinds=("xen",), rig="txpause", timeout={"xen": 180}),
+    # netfront makes its own transmit ring lie (a response index past its requests): it
+    # counts and reports the lie, stops, tells the backend (its state Closing) and lets go
+    # once the backend closed; the kernel shuts down cleanly
+    Test("net_lie", "test=net_lie", eval_guest_pass(
+        "net_lie", r"^netfront: xnet0: tx response index \d+ is past our requests",
+        r"^xnet0: told \S+ we closed the device \(0\)$", r"^xnet0: disconnected from "),
+        kinds=("xen",), rig="vif", timeout={"xen": 120}),
     Test("blk", "test=blk", eval_device("blk", r"^(dom0|host): disk: guest pattern OK"),
          rig="disk", virtio="blk", timeout={"xen": 150}),
     # the disk detached and attached again while requests are in flight: they fail with
@@ -1273,7 +1280,7 @@ def xl_config(cell, test, name):
              'on_reboot = "preserve"']
     opts = test.rig.split(",")
     if set(opts) & {"ping", "reconnect", "txpause", "udp", "tcp", "http", "malformed", "serve",
-                    "dhcp", "crashloop"}:
+                    "dhcp", "crashloop", "vif"}:
         lines.append("vif = ['mac=%s,bridge=xenbr0']" % XEN_GUEST_MAC)
     if "disk" in opts:
         lines.append("disk = ['format=raw,vdev=xvda,access=rw,target=/tmp/%s.img']" % name)

@@ -31,6 +31,9 @@
 #                  a vif; once the guest says it is ready, /amphi/netclient (tools/netclient.c)
 #                  runs that test's host side against it (tcp: tcp_kib= from the guest's
 #                  command line, default 8192)
+#   vif            a vif on the bridge and nothing else from dom0 (the guest tests itself)
+#   vifshow        (with udp) the vif's xenstore directories and netback's rings of each
+#                  queue in the log, and the client's source port fixed (40001)
 # The guest's network is 10.0.9.0/24 on bridge xenbr0: dom0 .1, the guest .2.
 export PATH=/usr/sbin:/usr/bin:/usr/lib/xen-4.17/bin
 mount -t proc proc /proc
@@ -307,7 +310,7 @@ run_job() {
 	show_vif=
 	case $opts in *,vifshow,*) show_vif=1 ;; esac
 	case $opts in *,serve,*) serve_job; return ;; esac
-	case $opts in *,ping,* | *,reconnect,* | *,txpause,* | *,udp,* | *,tcp,* | *,http,* | *,malformed,* | *,dhcp,* | *,crashloop,*)
+	case $opts in *,ping,* | *,reconnect,* | *,txpause,* | *,udp,* | *,tcp,* | *,http,* | *,malformed,* | *,dhcp,* | *,crashloop,* | *,vif,*)
 		bridge_up ;;
 	esac
 	dhcpd=
