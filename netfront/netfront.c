@@ -409,38 +409,32 @@ static void disconnect(struct nf *nf)
 	kprintf("%s: disconnected from %s\n", nf->nd.name, nf->xb->otherend);
 }
 
+/* our key dir/key = v */
+static int put_key(uint32_t tx, struct nf *nf, const char *dir, const char *key, int v)
+{
+	char path[96], leaf[40];
+
+	ksnprintf(leaf, sizeof(leaf), "%s%s", dir, key);
+	xenbus_path(nf->xb, leaf, path, sizeof(path));
+	return xs_printf(tx, path, "%d", v);
+}
+
 /* A queue's keys, at the top of our node (one queue) or under queue-N/ */
 static int write_queue_keys(uint32_t tx, struct nf *nf, struct nfq *q)
 {
-	char path[96], leaf[40];
-	const char *dir = "";
-	char qdir[16];
+	char dir[16] = "";
 	int rc;
 
-	if (nf->nq > 1) {
-		ksnprintf(qdir, sizeof(qdir), "queue-%u/", q->index);
-		dir = qdir;
-	}
-	ksnprintf(leaf, sizeof(leaf), "%stx-ring-ref", dir);
-	xenbus_path(nf->xb, leaf, path, sizeof(path));
-	if ((rc = xs_printf(tx, path, "%d", q->tx_ring_ref)))
+	if (nf->nq > 1)
+		ksnprintf(dir, sizeof(dir), "queue-%u/", q->index);
+	if ((rc = put_key(tx, nf, dir, "tx-ring-ref", q->tx_ring_ref)) ||
+	    (rc = put_key(tx, nf, dir, "rx-ring-ref", q->rx_ring_ref)))
 		return rc;
-	ksnprintf(leaf, sizeof(leaf), "%srx-ring-ref", dir);
-	xenbus_path(nf->xb, leaf, path, sizeof(path));
-	if ((rc = xs_printf(tx, path, "%d", q->rx_ring_ref)))
+	if (!nf->split)
+		return put_key(tx, nf, dir, "event-channel", (int)q->tx_port);
+	if ((rc = put_key(tx, nf, dir, "event-channel-tx", (int)q->tx_port)))
 		return rc;
-	if (!nf->split) {
-		ksnprintf(leaf, sizeof(leaf), "%sevent-channel", dir);
-		xenbus_path(nf->xb, leaf, path, sizeof(path));
-		return xs_printf(tx, path, "%u", q->tx_port);
-	}
-	ksnprintf(leaf, sizeof(leaf), "%sevent-channel-tx", dir);
-	xenbus_path(nf->xb, leaf, path, sizeof(path));
-	if ((rc = xs_printf(tx, path, "%u", q->tx_port)))
-		return rc;
-	ksnprintf(leaf, sizeof(leaf), "%sevent-channel-rx", dir);
-	xenbus_path(nf->xb, leaf, path, sizeof(path));
-	return xs_printf(tx, path, "%u", q->rx_port);
+	return put_key(tx, nf, dir, "event-channel-rx", (int)q->rx_port);
 }
 
 /* The keys of the other layouts, left by an earlier connection (xen/io/netif.h: a
