@@ -14,6 +14,7 @@
 #include "net/frame.h"
 #include "net/http.h"
 #include "net/socket.h"
+#include "net/tcp_job.h"
 #include "sched/sched.h"
 
 #define MS 1000000ull
@@ -92,98 +93,11 @@ void selftest_udp_echo(struct result *r, const struct boot_info *bi)
 }
 
 /* test=tcp: a server on port 5001 takes tcp_conns= (10) connections, each on its own
- * thread: the client sends a 4-byte id and tcp_kib= (8192) KiB of pattern(id), which the
- * guest checks byte by byte; then the guest sends tcp_kib KiB of pattern(id + 100) and an
- * 8-byte sum of the 64-bit words it received, which the client checks. The client's
+ * thread, with tcp_kib= (8192) KiB each way of the protocol in net/tcp_job.h. The client's
  * summary line says how it went from its side. */
 #define TCP_PORT 5001
-#define CHUNK 16384
 
-static uint8_t pattern_byte(uint32_t id, uint64_t i)
-{
-	uint64_t j = i & 0xffff;
-
-	return (uint8_t)(((j * 7 + id * 13 + (j >> 8)) ^ (i >> 16)) & 255);
-}
-
-struct tcp_job {
-	int fd;
-	uint64_t bytes;
-	uint64_t bad, got, sent; /* got and sent are read by the watchdog while they change */
-	int err;
-	bool finished;
-	const char *what;
-	char state[320]; /* the socket's state when it failed */
-};
-
-static int tcp_worker(void *arg)
-{
-	struct tcp_job *j = arg;
-	uint8_t *buf = kmalloc(CHUNK);
-	uint32_t id = 0;
-	uint64_t sum = 0, word = 0;
-	long n;
-
-	sock_set_timeout(j->fd, 60000);
-	for (unsigned got = 0; got < 4; got += (unsigned)n) {
-		if ((n = sock_recv(j->fd, (uint8_t *)&id + got, 4 - got)) <= 0) {
-			j->err = n ? (int)n : -ECONNRESET;
-			j->what = "reading the id";
-			goto out;
-		}
-	}
-	while (j->got < j->bytes) {
-		n = sock_recv(j->fd, buf, (size_t)MIN((uint64_t)CHUNK, j->bytes - j->got));
-		if (n <= 0) {
-			j->err = n ? (int)n : -ECONNRESET;
-			j->what = "receiving";
-			goto out;
-		}
-		for (long k = 0; k < n; k++, j->got++) {
-			uint8_t b = buf[k];
-
-			j->bad += b != pattern_byte(id, j->got);
-			word |= (uint64_t)b << (8 * (j->got & 7));
-			if ((j->got & 7) == 7) {
-				sum += word;
-				word = 0;
-			}
-		}
-	}
-	while (j->sent < j->bytes) {
-		size_t len = (size_t)MIN((uint64_t)CHUNK, j->bytes - j->sent);
-
-		for (size_t k = 0; k < len; k++)
-			buf[k] = pattern_byte(id + 100, j->sent + k);
-		n = sock_send(j->fd, buf, len);
-		if (n <= 0) {
-			j->err = (int)n;
-			j->what = "sending";
-			goto out;
-		}
-		j->sent += (uint64_t)n;
-		if ((size_t)n < len) { /* a partial send: the rest again from here */
-			continue;
-		}
-	}
-	if ((n = sock_send(j->fd, &sum, 8)) != 8) {
-		j->err = (int)n;
-		j->what = "sending the sum";
-		goto out;
-	}
-	/* the client closes when it has checked everything */
-	while ((n = sock_recv(j->fd, buf, CHUNK)) > 0)
-		;
-out:
-	if (j->err)
-		sock_describe(j->fd, j->state, sizeof(j->state));
-	sock_close(j->fd);
-	__atomic_store_n(&j->finished, true, __ATOMIC_RELEASE);
-	kfree(buf);
-	return 0;
-}
-
-static uint64_t tcp_progress(const struct tcp_job *jobs, unsigned n)
+static uint64_t tcp_progress(const struct net_tcp_job *jobs, unsigned n)
 {
 	uint64_t sum = 0;
 
@@ -198,7 +112,7 @@ static uint64_t tcp_progress(const struct tcp_job *jobs, unsigned n)
  * sockets time out after 60 s of silence, so this means a worker is stuck elsewhere). */
 #define TCP_GIVE_UP_S 150
 
-static void tcp_wait(struct result *r, struct tcp_job *jobs, struct thread **t, unsigned n)
+static void tcp_wait(struct result *r, struct net_tcp_job *jobs, struct thread **t, unsigned n)
 {
 	uint64_t last = tcp_progress(jobs, n), since = clock_ns();
 	unsigned dumps = 0;
@@ -262,7 +176,7 @@ void selftest_tcp(struct result *r, const struct boot_info *bi)
 	/* on the heap: 32 jobs are 12 KiB, which on the main thread's 16 KiB stack left too
 	 * little for a page-table update and an event upcall below it (xen-pv tcp: Xen
 	 * crashed the guest, its stack overrun into the guard page) */
-	struct tcp_job *jobs = kcalloc(32, sizeof(*jobs));
+	struct net_tcp_job *jobs = kcalloc(32, sizeof(*jobs));
 	struct thread *t[32];
 	uint64_t t0 = clock_ns();
 
@@ -282,8 +196,8 @@ void selftest_tcp(struct result *r, const struct boot_info *bi)
 			EXPECT(r, false, "accept %u: %d", started, c);
 			break;
 		}
-		jobs[started] = (struct tcp_job){ .fd = c, .bytes = kib * 1024 };
-		t[started] = thread_create("tcpconn", tcp_worker, &jobs[started], CPU_ANY);
+		jobs[started] = (struct net_tcp_job){ .fd = c, .bytes = kib * 1024 };
+		t[started] = thread_create("tcpconn", net_tcp_job_run, &jobs[started], CPU_ANY);
 		EXPECT(r, t[started] != NULL, "no thread");
 		if (!t[started]) {
 			sock_close(c);

@@ -157,7 +157,7 @@ static int udp(const char *host, const char *ports, int count, double secs_max, 
 	return ndone == count && !bad ? 0 : 1;
 }
 
-/* ---- tcp: the guest's pattern_byte() (net/net_selftest.c) */
+/* ---- tcp: the guest's pattern_byte() (net/tcp_job.c) */
 static uint8_t pattern_byte(uint32_t id, uint64_t i)
 {
 	uint64_t j = i & 0xffff;
