@@ -37,6 +37,11 @@ static void answer(int c, const char *req)
 
 long http_serve(uint16_t port, unsigned long max)
 {
+	return http_serve_ctl(port, max, NULL);
+}
+
+long http_serve_ctl(uint16_t port, unsigned long max, struct http_ctl *ctl)
+{
 	static char req[REQ_MAX + 1];
 	int s = sock_socket(SOCK_STREAM);
 	unsigned long served = 0;
@@ -48,11 +53,13 @@ long http_serve(uint16_t port, unsigned long max)
 		sock_close(s);
 		return rc;
 	}
+	if (ctl) /* accept gives up after 1 s, so that stop is seen */
+		sock_set_timeout(s, 1000);
 	uint32_t a = net_addr();
 
 	kprintf("net: http server on http://%u.%u.%u.%u:%u/\n", a & 255, a >> 8 & 255,
 		a >> 16 & 255, a >> 24, port);
-	while (!max || served < max) {
+	while ((!max || served < max) && !(ctl && __atomic_load_n(&ctl->stop, __ATOMIC_ACQUIRE))) {
 		int c = sock_accept(s, NULL, NULL);
 
 		if (c < 0)
@@ -71,7 +78,11 @@ long http_serve(uint16_t port, unsigned long max)
 		if (len && (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))) {
 			answer(c, req);
 			served++;
+		} else if (ctl) {
+			__atomic_add_fetch(&ctl->dropped, 1, __ATOMIC_RELAXED);
 		}
+		if (ctl)
+			__atomic_store_n(&ctl->served, served, __ATOMIC_RELAXED);
 		sock_close(c);
 	}
 	sock_close(s);
