@@ -165,6 +165,7 @@ static void feed(struct nif *n, struct pkt *k)
 	struct rxpbuf *r;
 
 	if (k->len > 0xffff) {
+		st.feed_drops++;
 		pkt_free(k);
 		return;
 	}
@@ -173,6 +174,7 @@ static void feed(struct nif *n, struct pkt *k)
 	} else if (ALIGN_UP(end, 16) + sizeof(*r) <= PAGE_SIZE) {
 		r = (struct rxpbuf *)(page + ALIGN_UP(end, 16));
 	} else if (!(r = kmalloc(sizeof(*r)))) {
+		st.feed_drops++;
 		pkt_free(k);
 		return;
 	}
@@ -183,13 +185,16 @@ static void feed(struct nif *n, struct pkt *k)
 					     (u16_t)k->len);
 
 	if (!p) {
+		st.feed_drops++;
 		if (r->heap)
 			kfree(r);
 		pkt_free(k);
 		return;
 	}
-	if (n->lw.input(p, &n->lw) != ERR_OK)
+	if (n->lw.input(p, &n->lw) != ERR_OK) {
+		st.feed_drops++;
 		pbuf_free(p);
+	}
 }
 
 /* the flow that claims this frame, or NULL */
@@ -588,6 +593,8 @@ void net_report(void)
 		"(checksum %lu), tcp %lu (checksum %lu), icmp %lu (checksum %lu), link %lu\n",
 		s.ip_drop, s.ip_chkerr, s.ip_lenerr, s.ip_proterr, s.udp_drop, s.udp_chkerr,
 		s.tcp_drop, s.tcp_chkerr, s.icmp_drop, s.icmp_chkerr, s.link_drop);
+	if (s.feed_drops)
+		kprintf("net: %lu frames lwIP could not take (no memory for them)\n", s.feed_drops);
 	if (s.malformed) {
 		kprintf("net: %lu malformed frames refused before lwIP:", s.malformed);
 		for (unsigned v = 1; v < FRAME_VERDICTS; v++)

@@ -53,6 +53,7 @@ struct sock {
 };
 
 static struct sock socks[MAX_SOCKS];
+static uint64_t udp_drops; /* every socket's, also closed ones' (core lock) */
 static struct mutex table;
 static bool table_ready;
 
@@ -150,6 +151,7 @@ static void udp_in(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr
 
 	if (k->qt - k->qh == UDP_Q) {
 		k->udp_drops++;
+		__atomic_add_fetch(&udp_drops, 1, __ATOMIC_RELAXED);
 		pbuf_free(p);
 		return;
 	}
@@ -759,4 +761,9 @@ int sock_poll(struct sock_pollfd *fds, unsigned n, int timeout_ms)
 	net_unlock();
 	net_rx_barrier();
 	return count;
+}
+
+uint64_t sock_udp_drops(void)
+{
+	return __atomic_load_n(&udp_drops, __ATOMIC_RELAXED);
 }

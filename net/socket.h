@@ -37,6 +37,8 @@ int sock_poll(struct sock_pollfd *fds, unsigned n, int timeout_ms);
 /* Blocking calls give up with -ETIMEDOUT after ms (0: never, the default). A connect
  * that timed out stays under way: calling sock_connect again waits for it again. */
 int sock_set_timeout(int s, unsigned ms);
+/* Datagrams dropped because a socket's queue was full (UDP_Q), all sockets so far. */
+uint64_t sock_udp_drops(void);
 /* One line of a socket's state (channel, lwIP's TCP state) for diagnostics. */
 int sock_describe(int s, char *buf, size_t size);
 
