@@ -135,6 +135,7 @@ static const struct {
 	{ "tcp", selftest_tcp },
 	{ "http", selftest_http },
 	{ "malformed", selftest_malformed },
+	{ "soak", selftest_soak },
 	{ "hang", test_hang },
 };
 

@@ -49,5 +49,6 @@ void selftest_udp_echo(struct result *r, const struct boot_info *bi);
 void selftest_tcp(struct result *r, const struct boot_info *bi);
 void selftest_http(struct result *r, const struct boot_info *bi);
 void selftest_malformed(struct result *r, const struct boot_info *bi);
+void selftest_soak(struct result *r, const struct boot_info *bi);
 
 #endif

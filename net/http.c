@@ -53,8 +53,10 @@ long http_serve_ctl(uint16_t port, unsigned long max, struct http_ctl *ctl)
 		sock_close(s);
 		return rc;
 	}
-	if (ctl) /* accept gives up after 1 s, so that stop is seen */
+	if (ctl) { /* accept gives up after 1 s, so that stop is seen */
 		sock_set_timeout(s, 1000);
+		__atomic_store_n(&ctl->ready, true, __ATOMIC_RELEASE);
+	}
 	uint32_t a = net_addr();
 
 	kprintf("net: http server on http://%u.%u.%u.%u:%u/\n", a & 255, a >> 8 & 255,
