@@ -268,41 +268,51 @@ static int tcp(const char *host, int port, int conns, int kib)
 	return good == conns ? 0 : 1;
 }
 
-/* ---- http */
+/* ---- http: one GET /; 0 and the body's first line when the answer is 200 with a body,
+ * 1 and what was wrong otherwise */
+static int http_get(const char *host, int port, char *body, size_t size)
+{
+	struct sockaddr_in a = addr(host, port);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	char buf[2048];
+	size_t len = 0;
+	ssize_t n;
+
+	timeout(s, 30);
+	if (connect(s, (struct sockaddr *)&a, sizeof(a))) {
+		snprintf(body, size, "connect: %s", strerror(errno));
+		close(s);
+		return 1;
+	}
+	const char *req = "GET / HTTP/1.0\r\nHost: amphi\r\n\r\n";
+
+	send(s, req, strlen(req), 0);
+	while (len < sizeof(buf) - 1 && (n = recv(s, buf + len, sizeof(buf) - 1 - len, 0)) > 0)
+		len += n;
+	buf[len] = 0;
+	close(s);
+	char *b = strstr(buf, "\r\n\r\n");
+
+	if (!strncmp(buf, "HTTP/1.0 200", 12) && b) {
+		b += 4;
+		b[strcspn(b, "\r\n")] = 0;
+		snprintf(body, size, "%s", b);
+		return 0;
+	}
+	snprintf(body, size, "bad answer (%zu bytes)", len);
+	return 1;
+}
+
 static int http(const char *host, int port, int times)
 {
 	int ok = 0;
+	char body[256];
 
 	for (int i = 0; i < times; i++) {
-		struct sockaddr_in a = addr(host, port);
-		int s = socket(AF_INET, SOCK_STREAM, 0);
-		char buf[2048];
-		size_t len = 0;
-		ssize_t n;
+		int bad = http_get(host, port, body, sizeof(body));
 
-		timeout(s, 30);
-		if (connect(s, (struct sockaddr *)&a, sizeof(a))) {
-			printf("http: connect: %s\n", strerror(errno));
-			close(s);
-			continue;
-		}
-		const char *req = "GET / HTTP/1.0\r\nHost: amphi\r\n\r\n";
-
-		send(s, req, strlen(req), 0);
-		while (len < sizeof(buf) - 1 && (n = recv(s, buf + len, sizeof(buf) - 1 - len, 0)) > 0)
-			len += n;
-		buf[len] = 0;
-		close(s);
-		char *body = strstr(buf, "\r\n\r\n");
-
-		if (!strncmp(buf, "HTTP/1.0 200", 12) && body) {
-			body += 4;
-			body[strcspn(body, "\r\n")] = 0;
-			printf("http: %s\n", body);
-			ok++;
-		} else {
-			printf("http: bad answer (%zu bytes)\n", len);
-		}
+		printf("http: %s\n", body);
+		ok += !bad;
 	}
 	return ok == times ? 0 : 1;
 }
