@@ -17,9 +17,17 @@
  *        guest's queue for each) are the same every run)
  *   netclient tcp HOST PORT CONNS KIB
  *   netclient http HOST PORT TIMES
+ *   soak: UDP (UDP_PER_S datagrams a second as in udp, at most 32 outstanding, one
+ *        without an echo for 1 s sent again), TCP (TCP_CONNS lanes, each the tcp mode's
+ *        connections of TCP_KIB KiB one after another) and HTTP (HTTP_PER_S GETs a second)
+ *        at once for SECS seconds, a progress line every 60 s; then the totals, this
+ *        namespace's TCP retransmissions (/proc/net/snmp) and the drops and errors of the
+ *        interfaces IFACE,... (the tap or vif that leads to the guest), and "SOAK END" to
+ *        the guest's port 7 (test=soak; make soak, test_matrix/soak.py)
  *   relay: not a test; `make run HV=xen-pv` runs it in dom0 so that the host's forwarded
  *        port reaches the guest: every connection to LPORT is joined to HOST:PORT.
  *   netclient malformed IFACE GUEST_MAC HOST PORT
+ *   netclient soak HOST SECS UDP_PER_S TCP_CONNS TCP_KIB HTTP_PER_S [IFACE,...]
  *   netclient relay LPORT HOST PORT */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -315,6 +323,319 @@ static int http(const char *host, int port, int times)
 		ok += !bad;
 	}
 	return ok == times ? 0 : 1;
+}
+
+/* ---- soak: UDP, TCP and HTTP at the guest at once for SECS seconds (make soak; the
+ * guest runs test=soak). Counters are written by one thread each and read by the main one,
+ * which prints them every 60 s ("soak-host: t=..."), and at the end ("soak-host: end
+ * ..."), then sends "SOAK END" to the guest's port 7. */
+#define INC(x) __atomic_add_fetch(&(x), 1, __ATOMIC_RELAXED)
+#define ADD(x, n) __atomic_add_fetch(&(x), (n), __ATOMIC_RELAXED)
+#define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define SOAK_WINDOW 32
+#define SOAK_RESEND 1.0 /* s without an echo: sent again */
+#define SOAK_DRAIN 5.0	/* s the last echoes may take once the time is up */
+#define SOAK_PAUSE 0.5	/* s between a TCP lane's connections */
+
+static struct {
+	const char *host;
+	double udp_rate, http_rate;
+	int kib;
+	volatile int over;
+	/* udp: datagrams sent the first time and again, echoes back intact (the first for
+	 * their number, or a duplicate), echoes wrong, and at the end those never echoed */
+	uint64_t udp_sent, udp_resent, udp_back, udp_dup, udp_bad, udp_unanswered;
+	/* tcp: connections, those with every byte and the sum right, wrong data, other
+	 * failures (connect, reset, timeout), KiB moved */
+	uint64_t tcp_conns, tcp_ok, tcp_wrong, tcp_err, tcp_kib;
+	uint64_t http_ok, http_bad;
+	pthread_mutex_t lock; /* the first failures' descriptions */
+	char errors[5][160];
+	int nerrors;
+} sk = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void soak_error(const char *what, const char *detail)
+{
+	pthread_mutex_lock(&sk.lock);
+	if (sk.nerrors < 5)
+		snprintf(sk.errors[sk.nerrors++], sizeof(sk.errors[0]), "%s: %.140s", what,
+			 detail);
+	pthread_mutex_unlock(&sk.lock);
+}
+
+static void soak_sleep(double secs)
+{
+	for (double until = now() + secs; !sk.over && now() < until;)
+		usleep(20000);
+}
+
+/* UDP_PER_S datagrams a second, alternating between ports 7 and 9, at most SOAK_WINDOW
+ * without their echo; one without an echo for SOAK_RESEND s is sent again, also in the
+ * SOAK_DRAIN s after the time is up */
+static void *soak_udp(void *arg)
+{
+	struct {
+		uint32_t seq;
+		double at;
+		int used;
+	} win[SOAK_WINDOW] = { { 0, 0, 0 } };
+	struct sockaddr_in to[2] = { addr(sk.host, 7), addr(sk.host, 9) };
+	int s = socket(AF_INET, SOCK_DGRAM, 0), size = 200, outstanding = 0;
+	uint32_t next = 0;
+	double gap = 1.0 / sk.udp_rate, next_send = now(), drain_until = 0;
+	uint8_t buf[2048], want[256];
+
+	(void)arg;
+	for (;;) {
+		double t = now();
+
+		if (sk.over && !drain_until)
+			drain_until = t + SOAK_DRAIN;
+		if (drain_until && (!outstanding || t >= drain_until))
+			break;
+		if (!drain_until && t >= next_send && outstanding < SOAK_WINDOW) {
+			int i = 0;
+
+			while (win[i].used)
+				i++;
+			payload(next, buf, size);
+			sendto(s, buf, size, 0, (struct sockaddr *)&to[next % 2], sizeof(to[0]));
+			win[i].seq = next++;
+			win[i].at = t;
+			win[i].used = 1;
+			outstanding++;
+			INC(sk.udp_sent);
+			/* after a stall, go on at the rate rather than catch up in a burst */
+			next_send = next_send + gap < t - 1 ? t : next_send + gap;
+		}
+		for (int i = 0; i < SOAK_WINDOW; i++) {
+			if (win[i].used && t - win[i].at > SOAK_RESEND) {
+				payload(win[i].seq, buf, size);
+				sendto(s, buf, size, 0, (struct sockaddr *)&to[win[i].seq % 2],
+				       sizeof(to[0]));
+				win[i].at = t;
+				INC(sk.udp_resent);
+			}
+		}
+		double wait = next_send - now();
+		struct pollfd pf = { s, POLLIN, 0 };
+
+		wait = wait < 0.001 ? 0.001 : wait > 0.05 ? 0.05 : wait;
+		if (poll(&pf, 1, (int)(wait * 1000) + 1) <= 0)
+			continue;
+		ssize_t n;
+
+		while ((n = recv(s, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+			uint32_t seq = 0;
+
+			if (n >= 4) {
+				memcpy(&seq, buf, 4);
+				seq = ntohl(seq);
+			}
+			if (n != size || seq >= next ||
+			    (payload(seq, want, size), memcmp(buf, want, size))) {
+				INC(sk.udp_bad);
+				continue;
+			}
+			int i = 0;
+
+			while (i < SOAK_WINDOW && !(win[i].used && win[i].seq == seq))
+				i++;
+			if (i == SOAK_WINDOW) { /* its echo came already: this one was late */
+				INC(sk.udp_dup);
+				continue;
+			}
+			win[i].used = 0;
+			outstanding--;
+			INC(sk.udp_back);
+		}
+	}
+	sk.udp_unanswered = outstanding;
+	close(s);
+	return NULL;
+}
+
+/* one TCP lane: the tcp mode's connections one after another, SOAK_PAUSE s apart */
+static void *soak_tcp(void *arg)
+{
+	int lane = (int)(intptr_t)arg;
+
+	for (int round = 0; !sk.over; round++) {
+		struct conn c = { sk.host, 5001, lane * 1000000 + round,
+				  (uint64_t)sk.kib * 1024, "" };
+
+		tcp_one(&c);
+		INC(sk.tcp_conns);
+		if (!strcmp(c.result, "ok")) {
+			INC(sk.tcp_ok);
+			ADD(sk.tcp_kib, 2 * (uint64_t)sk.kib);
+		} else {
+			if (strstr(c.result, "WRONG"))
+				INC(sk.tcp_wrong);
+			else
+				INC(sk.tcp_err);
+			soak_error("tcp", c.result);
+		}
+		soak_sleep(SOAK_PAUSE);
+	}
+	return NULL;
+}
+
+/* HTTP_PER_S GETs a second; each answer must be 200 with the guest's line */
+static void *soak_http(void *arg)
+{
+	double gap = 1.0 / sk.http_rate, next = now();
+	char body[256];
+
+	(void)arg;
+	while (!sk.over) {
+		soak_sleep(next - now());
+		if (sk.over)
+			break;
+		double t = now();
+
+		next = next + gap < t - 1 ? t : next + gap;
+		if (!http_get(sk.host, 80, body, sizeof(body)) && !strncmp(body, "Amphi ", 6)) {
+			INC(sk.http_ok);
+		} else {
+			INC(sk.http_bad);
+			soak_error("http", body);
+		}
+	}
+	return NULL;
+}
+
+/* this network namespace's TCP segments sent again (/proc/net/snmp), or -1 */
+static long long tcp_retrans(void)
+{
+	FILE *f = fopen("/proc/net/snmp", "r");
+	char names[1024], values[1024];
+	long long v = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(names, sizeof(names), f) && fgets(values, sizeof(values), f)) {
+		if (strncmp(names, "Tcp:", 4))
+			continue;
+		char *sn, *sv, *n = strtok_r(names, " \n", &sn), *x = strtok_r(values, " \n", &sv);
+
+		for (; n && x; n = strtok_r(NULL, " \n", &sn), x = strtok_r(NULL, " \n", &sv))
+			if (!strcmp(n, "RetransSegs"))
+				v = atoll(x);
+		break;
+	}
+	fclose(f);
+	return v;
+}
+
+/* the sum of a counter of the interfaces in the comma list (sysfs), or -1 */
+static long long link_stat(const char *ifaces, const char *const *names)
+{
+	long long sum = 0;
+	char name[64], path[160], val[32];
+
+	for (const char *p = ifaces; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : "") {
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(p, ","), p);
+		for (int i = 0; names[i]; i++) {
+			snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", name,
+				 names[i]);
+			FILE *f = fopen(path, "r");
+
+			if (!f || !fgets(val, sizeof(val), f)) {
+				if (f)
+					fclose(f);
+				return -1;
+			}
+			fclose(f);
+			sum += atoll(val);
+		}
+	}
+	return sum;
+}
+
+static const char *const link_drops[] = { "rx_dropped", "tx_dropped", NULL };
+static const char *const link_errors[] = { "rx_errors", "tx_errors", NULL };
+
+static long long delta(long long a, long long b)
+{
+	return a < 0 || b < 0 ? -1 : b - a;
+}
+
+static void soak_line(const char *when)
+{
+	printf("soak-host: %s udp_sent=%llu udp_resent=%llu udp_back=%llu udp_dup=%llu "
+	       "udp_bad=%llu tcp_conns=%llu tcp_ok=%llu tcp_wrong=%llu tcp_err=%llu tcp_kib=%llu "
+	       "http_ok=%llu http_bad=%llu",
+	       when, (unsigned long long)LD(sk.udp_sent), (unsigned long long)LD(sk.udp_resent),
+	       (unsigned long long)LD(sk.udp_back), (unsigned long long)LD(sk.udp_dup),
+	       (unsigned long long)LD(sk.udp_bad), (unsigned long long)LD(sk.tcp_conns),
+	       (unsigned long long)LD(sk.tcp_ok), (unsigned long long)LD(sk.tcp_wrong),
+	       (unsigned long long)LD(sk.tcp_err), (unsigned long long)LD(sk.tcp_kib),
+	       (unsigned long long)LD(sk.http_ok), (unsigned long long)LD(sk.http_bad));
+}
+
+static int soak(const char *host, double secs, double udp_rate, int conns, int kib,
+		double http_rate, const char *ifaces)
+{
+	pthread_t t[18];
+	int nt = 0;
+	long long retrans0 = tcp_retrans(), drops0 = link_stat(ifaces, link_drops),
+		  errors0 = link_stat(ifaces, link_errors);
+	double t0 = now(), report = t0 + 60;
+
+	sk.host = host;
+	sk.udp_rate = udp_rate;
+	sk.http_rate = http_rate;
+	sk.kib = kib;
+	if (conns > 16)
+		conns = 16;
+	signal(SIGTERM, on_term);
+	if (udp_rate > 0)
+		pthread_create(&t[nt++], NULL, soak_udp, NULL);
+	for (int i = 0; i < conns && kib > 0; i++)
+		pthread_create(&t[nt++], NULL, soak_tcp, (void *)(intptr_t)i);
+	if (http_rate > 0)
+		pthread_create(&t[nt++], NULL, soak_http, NULL);
+	while (now() - t0 < secs && !stop) {
+		usleep(100000);
+		if (now() >= report) {
+			char when[32];
+
+			snprintf(when, sizeof(when), "t=%.0f", report - t0);
+			soak_line(when);
+			printf("\n");
+			report += 60;
+		}
+	}
+	sk.over = 1;
+	for (int i = 0; i < nt; i++)
+		pthread_join(t[i], NULL);
+	double took = now() - t0;
+	long long retrans = delta(retrans0, tcp_retrans());
+	long long drops = delta(drops0, link_stat(ifaces, link_drops));
+	long long errors = delta(errors0, link_stat(ifaces, link_errors));
+	/* every transmission that never came back, either way: what the drops must explain */
+	long long lost = (long long)(sk.udp_sent + sk.udp_resent) -
+			 (long long)(sk.udp_back + sk.udp_dup + sk.udp_bad);
+	char when[48];
+
+	snprintf(when, sizeof(when), "end secs=%.1f", took);
+	soak_line(when);
+	printf(" udp_unanswered=%llu udp_lost=%lld tcp_retrans=%lld link_drop=%lld "
+	       "link_err=%lld\n",
+	       (unsigned long long)sk.udp_unanswered, lost, retrans, drops, errors);
+	for (int i = 0; i < sk.nerrors; i++)
+		printf("soak-host: %s\n", sk.errors[i]);
+	/* the guest's end: a few times, in case one is lost */
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = addr(host, 7);
+
+	for (int i = 0; i < 3; i++) {
+		sendto(s, "SOAK END", 8, 0, (struct sockaddr *)&a, sizeof(a));
+		usleep(200000);
+	}
+	close(s);
+	return sk.udp_bad || sk.udp_unanswered || sk.tcp_wrong || sk.tcp_err || sk.http_bad ? 1 : 0;
 }
 
 /* ---- malformed: truncated Ethernet/IPv4/UDP/TCP/ARP headers, bad versions and lengths,
@@ -621,6 +942,9 @@ int main(int argc, char **argv)
 		return http(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc == 6 && !strcmp(argv[1], "malformed"))
 		return malformed(argv[2], argv[3], argv[4], atoi(argv[5]));
+	if ((argc == 8 || argc == 9) && !strcmp(argv[1], "soak"))
+		return soak(argv[2], atof(argv[3]), atof(argv[4]), atoi(argv[5]), atoi(argv[6]),
+			    atof(argv[7]), argc == 9 ? argv[8] : "");
 	if (argc == 5 && !strcmp(argv[1], "relay"))
 		return relay(atoi(argv[2]), argv[3], atoi(argv[4]));
 	fprintf(stderr, "usage: see the comment at the top of tools/netclient.c\n");
