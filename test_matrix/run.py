@@ -666,6 +666,9 @@ class Test:
     cpu: str = ""
     # not in `make test`: run only when named (--tests), e.g. make rig-crashloop
     manual: bool = False
+    # the host's client's arguments after the guest's address, where the test sets them
+    # (host="soak": make soak, test_matrix/soak.py; on Xen dom0 reads them from a file)
+    host_args: str = ""
 
     def udp_count(self, cell):
         """datagrams the udp client sends: an app's COUNT argument, udp_count=, or 10,000"""
@@ -1059,6 +1062,9 @@ class VirtioSetup:
                 ["malformed", "tap0", GUEST_MAC, GUEST_IP, "7"],))
         elif self.test.host == "http" and "http server on" in line:
             self.pinger = threading.Thread(target=self.curl)
+        elif self.test.host == "soak" and line.startswith("soak: serving"):
+            self.pinger = threading.Thread(target=self.client, args=(
+                ["soak", GUEST_IP] + self.test.host_args.split() + ["tap0"],))
         if self.pinger:
             self.pinger.start()
 
@@ -1125,8 +1131,9 @@ def watch_output(p, timeout, on_line):
     return "".join(l + "\n" for l in lines), timed_out
 
 
-def run_qemu(cell, test):
-    """Boots one guest; returns an Outcome. QEMU's status with isa-debug-exit is 2*code+1."""
+def run_qemu(cell, test, on_line=None):
+    """Boots one guest; returns an Outcome. QEMU's status with isa-debug-exit is 2*code+1.
+    on_line: also called with each line of the guest's console as it comes (make soak)."""
     vs = VirtioSetup(cell, test) if test.virtio else None
     try:
         extra = vs.args() if vs else []
@@ -1162,8 +1169,9 @@ def run_qemu(cell, test):
                  "-ex", "hbreak *0x%x" % pvh_entry_pa(), "-ex", "continue",
                  "-ex", "set *(unsigned int *)$rbx = 0xdeadbeef", "-ex", "detach"],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        if vs:
-            text, timed_out = watch_output(p, limit, vs.on_line)
+        watchers = [f for f in (vs.on_line if vs else None, on_line) if f]
+        if watchers:
+            text, timed_out = watch_output(p, limit, lambda l: [f(l) for f in watchers])
         else:
             text, timed_out = wait_output(p, limit)
     finally:
@@ -1280,7 +1288,7 @@ def xl_config(cell, test, name):
              'on_reboot = "preserve"']
     opts = test.rig.split(",")
     if set(opts) & {"ping", "reconnect", "txpause", "udp", "tcp", "http", "malformed", "serve",
-                    "dhcp", "crashloop", "vif"}:
+                    "dhcp", "crashloop", "vif", "soak"}:
         lines.append("vif = ['mac=%s,bridge=xenbr0']" % XEN_GUEST_MAC)
     if "disk" in opts:
         lines.append("disk = ['format=raw,vdev=xvda,access=rw,target=/tmp/%s.img']" % name)
@@ -1311,6 +1319,9 @@ def rig_command(rig, stage, jobs, nic="none"):
                 f.write(xl_config(cell, test, name))
             if test.app:
                 shutil.copy(app_file(test), os.path.join(stage, "amphi", name + ".app"))
+            if test.host_args:
+                with open(os.path.join(stage, "amphi", name + ".client"), "w") as f:
+                    f.write(test.host_args + "\n")
             opts = ([test.rig] if test.rig else []) + (["stop-console"] if test.stop_console else [])
             jf.write("%s %d %s\n" % (name, test.limit(cell), ",".join(opts)))
     if os.environ.get("AMPHI_RIG_DIAG"):  # dom0's network view after every network job
@@ -1384,9 +1395,10 @@ def boot_xen(cell, cmdline, http_port, app="", app_args=""):
     return 0 if code == 0 else 1
 
 
-def run_rig(jobs, say):
+def run_rig(jobs, say, on_line=None):
     """Boots Xen + dom0 once and xl-creates every job in it. jobs: [(cell, test)]
-    Returns {(cell name, test name): Outcome} and the rig's own log."""
+    Returns {(cell name, test name): Outcome} and the rig's own log. on_line: also called
+    with each line of the rig's output as it comes (make soak: @@AMPHI-LIVE lines)."""
     rig, why = ensure_rig(say)
     if not rig:
         return None, why
@@ -1402,7 +1414,10 @@ def run_rig(jobs, say):
         budget = 120 + sum(t.limit(c) + 5 for c, t in jobs) + max(t.limit(c) for c, t in jobs)
         t0 = time.monotonic()
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        text, timed_out = wait_output(p, budget)
+        if on_line:
+            text, timed_out = watch_output(p, budget, on_line)
+        else:
+            text, timed_out = wait_output(p, budget)
         secs = time.monotonic() - t0
     finally:
         shutil.rmtree(stage, ignore_errors=True)

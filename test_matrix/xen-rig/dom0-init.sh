@@ -9,6 +9,7 @@
 #   @@AMPHI-XL <job>|<line>              xl's own output for the job
 #   @@AMPHI-JOB <job> END reason=<poweroff|crash|reboot|timeout|unknown> secs=<s> xl_rc=<n>
 #   @@AMPHI-DOM0 <job>|<line>            what dom0 did or measured for the job (ping, disk)
+#   @@AMPHI-LIVE <job>|<line>            a guest's console line as it comes (soak)
 # /amphi/jobs has one job per line: "<name> <timeout seconds> [option,...]", config in
 # /amphi/<name>.cfg. Options:
 #   stop-console   freeze xenconsoled for 5 s once the guest is up (a backend that stops
@@ -34,6 +35,11 @@
 #   vif            a vif on the bridge and nothing else from dom0 (the guest tests itself)
 #   vifshow        (with udp) the vif's xenstore directories and netback's rings of each
 #                  queue in the log, and the client's source port fixed (40001)
+#   soak           (make soak, test_matrix/soak.py) a vif; once the guest (test=soak) says
+#                  "soak: serving", `netclient soak` with the arguments in /amphi/<job>.client
+#                  and the guest's vif and xenbr0 for their drop counters; dom0's side of the
+#                  network sampled every 60 s, not 5; the guest's "soak:" lines streamed as
+#                  they come (@@AMPHI-LIVE <job>|<line>), and all of its console at the end
 # The guest's network is 10.0.9.0/24 on bridge xenbr0: dom0 .1, the guest .2.
 export PATH=/usr/sbin:/usr/bin:/usr/lib/xen-4.17/bin
 mount -t proc proc /proc
@@ -145,7 +151,7 @@ netclient() {
 	(while kill -0 "$xlpid" 2>/dev/null; do
 		(net_diag >/tmp/diag.new 2>&1 && grep -q '^TX: ' /tmp/diag.new &&
 			cp /tmp/diag.new /tmp/diag)
-		sleep 5
+		sleep "$diag_every"
 	done) &
 	diagpid=$!
 	/amphi/netclient "$@" >/tmp/netclient.log 2>&1
@@ -206,6 +212,42 @@ crashloop() {
 	while read -r l; do dom0 "$l"; done </tmp/netclient.log
 	dom0 "crashloop: $n programs, $beside of them beside the traffic, $failed failed" \
 		"($hung hung), $(awk "BEGIN { printf \"%.0f\", $(now) - $cl0 }") s"
+}
+
+# soak (make soak): the guest serves UDP, TCP and HTTP for up to an hour while netclient
+# drives all three. The client reads the guest's vif's and the bridge's drop counters.
+# dom0's side of the network is sampled once a minute: a sample is a dozen dom0 programs,
+# and dom0 runs under nested TCG.
+soak() {
+	wait_console "soak: serving" 60 || return
+	soak_live &
+	vif=
+	for v in /sys/class/net/vif*; do # one guest at a time: its vif is the only one
+		[ -e "$v" ] && vif=${v##*/} && break
+	done
+	diag_every=60
+	read -r args <"/amphi/$name.client" # (a builtin: no dom0 program that could crash)
+	# shellcheck disable=SC2086 # the client's arguments are words
+	netclient "soak: serving" soak $GUEST_IP $args "$vif,xenbr0"
+}
+
+# the guest's "soak:" lines as they come (@@AMPHI-LIVE), for make soak's live view, until
+# xl ends; with the shell's read on the log, so that only `sleep` starts a program
+soak_live() {
+	cr=$(printf '\r')
+	part=
+	exec 3<"$log" || return
+	while :; do
+		while IFS= read -r l <&3; do
+			l=$part$l
+			part=
+			case $l in "soak: "*) echo "@@AMPHI-LIVE $name|${l%"$cr"}" ;; esac
+		done
+		part=$part$l # the end of the file: a line not yet finished
+		kill -0 "$xlpid" 2>/dev/null || break
+		sleep 5
+	done
+	exec 3<&-
 }
 
 # dom0's programs that crashed in this job (dmesg is cleared when a job begins). With its
@@ -309,8 +351,9 @@ run_job() {
 	dmesg -c >/dev/null 2>&1 # dom0's kernel log from here on is this job's
 	show_vif=
 	case $opts in *,vifshow,*) show_vif=1 ;; esac
+	diag_every=5 # s between samples of dom0's side of the network (netclient)
 	case $opts in *,serve,*) serve_job; return ;; esac
-	case $opts in *,ping,* | *,reconnect,* | *,txpause,* | *,udp,* | *,tcp,* | *,http,* | *,malformed,* | *,dhcp,* | *,crashloop,* | *,vif,*)
+	case $opts in *,ping,* | *,reconnect,* | *,txpause,* | *,udp,* | *,tcp,* | *,http,* | *,malformed,* | *,dhcp,* | *,crashloop,* | *,vif,* | *,soak,*)
 		bridge_up ;;
 	esac
 	dhcpd=
@@ -367,6 +410,7 @@ run_job() {
 		*,http,*) netclient "http server on" http $GUEST_IP 80 3 ;;
 		*,malformed,*) netclient "net: malformed echo ready" malformed xenbr0 "$GUEST_MAC" $GUEST_IP 7 ;;
 		*,crashloop,*) crashloop ;;
+		*,soak,*) soak ;;
 		esac
 		case $opts in *,blkreconnect,*)
 			if wait_console "blk: phase 1 done" 60; then
