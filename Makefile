@@ -2,6 +2,7 @@
 #   make            build build/amphi.elf
 #   make run        install what is missing, build, boot under QEMU (see README.md)
 #   make test       install what is missing, host unit tests, then the test matrix
+#   make soak       UDP, TCP and HTTP at one guest for SOAK_S s (not in make test)
 #   make deps       install the Debian packages the build, run and tests need
 #   make clean
 BUILD ?= build
@@ -57,7 +58,7 @@ TSAN_TESTS := net/chan_test.c lib/mpsc_test.c sched/sync_test.c sched/sync.c hv_
 # V=1 shows the full commands
 Q := $(if $(V),,@)
 
-.PHONY: all run test unit matrix deps clean apps fuzz fuzz-build fuzz-smoke rig-crashloop
+.PHONY: all run test unit matrix deps clean apps fuzz fuzz-build fuzz-smoke rig-crashloop soak
 all: $(BUILD)/amphi.elf
 
 # The public headers the kernel uses from Debian packages, and only those: Xen's (libxen-dev)
@@ -236,6 +237,15 @@ matrix: all $(BUILD)/netclient apps
 RIG_CELLS ?= xen-pv
 rig-crashloop: deps all $(BUILD)/netclient
 	$(PYTHON) test_matrix/run.py --cells $(RIG_CELLS) --tests rig_crashloop
+
+# The soak (test_matrix/soak.py; not in make test): UDP, TCP and HTTP traffic at one guest
+# (test=soak) at once for SOAK_S seconds on each cell of SOAK_CELLS (the Xen cells in the
+# nested rig, beside the QEMU ones), its memory and counters sampled every minute; a table,
+# a plot and the verdicts on stdout and in build/soak/ with a CSV per cell
+SOAK_S ?= 3600
+SOAK_CELLS ?= qemu-q35,xen-pv
+soak: deps all $(BUILD)/netclient
+	$(PYTHON) test_matrix/soak.py --secs $(SOAK_S) --cells $(SOAK_CELLS)
 
 test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/host/unit $(BUILD)/host/unit-tsan $(BUILD)/netclient apps
