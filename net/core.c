@@ -590,9 +590,10 @@ void net_report(void)
 		}
 	}
 	kprintf("net: lwIP dropped: ip %lu (checksum %lu, length %lu, protocol %lu), udp %lu "
-		"(checksum %lu), tcp %lu (checksum %lu), icmp %lu (checksum %lu), link %lu\n",
+		"(checksum %lu), tcp %lu (checksum %lu), icmp %lu (checksum %lu), link %lu, other "
+		"protocols %lu\n",
 		s.ip_drop, s.ip_chkerr, s.ip_lenerr, s.ip_proterr, s.udp_drop, s.udp_chkerr,
-		s.tcp_drop, s.tcp_chkerr, s.icmp_drop, s.icmp_chkerr, s.link_drop);
+		s.tcp_drop, s.tcp_chkerr, s.icmp_drop, s.icmp_chkerr, s.link_drop, s.etharp_drop);
 	if (s.feed_drops)
 		kprintf("net: %lu frames lwIP could not take (no memory for them)\n", s.feed_drops);
 	if (s.malformed) {

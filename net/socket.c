@@ -675,6 +675,14 @@ int sock_describe(int s, char *buf, size_t size)
 			       t->unsent ? "yes" : "no", t->unacked ? "yes" : "no",
 			       (unsigned)t->snd_wnd, (unsigned)t->rcv_wnd, (unsigned)t->nrtx,
 			       (int)t->rto, t->ooseq ? "yes" : "no");
+	if (k->listening && k->tcp && n >= 0 && (size_t)n < size) {
+		const struct tcp_pcb_listen *l = (const struct tcp_pcb_listen *)k->tcp;
+
+		n += ksnprintf(buf + n, size - (size_t)n,
+			       "; listening: %u of a backlog of %u connections pending, %u to "
+			       "accept", (unsigned)l->accepts_pending, (unsigned)l->backlog,
+			       k->at - k->ah);
+	}
 	net_unlock();
 	return n;
 }
