@@ -55,6 +55,7 @@ long http_serve_ctl(uint16_t port, unsigned long max, struct http_ctl *ctl)
 	}
 	if (ctl) { /* accept gives up after 1 s, so that stop is seen */
 		sock_set_timeout(s, 1000);
+		ctl->fd = s;
 		__atomic_store_n(&ctl->ready, true, __ATOMIC_RELEASE);
 	}
 	uint32_t a = net_addr();

@@ -13,6 +13,7 @@ long http_serve(uint16_t port, unsigned long max);
 struct http_ctl {
 	bool stop;	  /* set by the other thread: return */
 	bool ready;	  /* set once it listens */
+	int fd;		  /* its listening socket, once ready */
 	uint64_t served;  /* requests answered */
 	uint64_t dropped; /* connections closed without a whole request (4 KiB, 5 s) */
 };

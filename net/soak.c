@@ -89,14 +89,15 @@ static void sample(const char *what)
 	}
 	kprintf("soak: sample %s t=%lu.%03lu up=%lu.%03lu free_pages=%lu free_kib=%lu heap_kib=%lu "
 		"heap_objs=%lu rx=%lu tx=%lu rx_drop=%lu tx_refused=%lu bad=%lu malformed=%lu "
-		"chan_drop=%lu tx_drop=%lu feed_drop=%lu lwip_drop=%lu sock_drop=%lu udp=%lu "
+		"chan_drop=%lu tx_drop=%lu feed_drop=%lu lwip_drop=%lu sock_drop=%lu other_proto=%lu "
+		"udp=%lu "
 		"udp_fail=%lu tcp_conns=%lu tcp_kib=%lu tcp_wrong=%lu tcp_err=%lu http=%lu "
 		"http_err=%lu\n",
 		what, t / 1000, t % 1000, up / 1000, up % 1000, m.free_kib / 4, m.free_kib,
 		heap_kib, objs, rx, tx, rx_drop, tx_refused, bad, n.malformed, n.chan_drops,
 		n.tx_drops, n.feed_drops,
-		n.ip_drop + n.udp_drop + n.tcp_drop + n.icmp_drop + n.link_drop + n.etharp_drop,
-		sock_udp_drops(), get(&sk.udp), get(&sk.udp_fail), get(&sk.tcp_conns),
+		n.ip_drop + n.udp_drop + n.tcp_drop + n.icmp_drop + n.link_drop, sock_udp_drops(),
+		n.etharp_drop, get(&sk.udp), get(&sk.udp_fail), get(&sk.tcp_conns),
 		get(&sk.tcp_bytes) / 1024, get(&sk.tcp_wrong), get(&sk.tcp_err),
 		get(&sk.http.served), get(&sk.http.dropped));
 }
@@ -312,6 +313,13 @@ void selftest_soak(struct result *r, const struct boot_info *bi)
 			"%lu s; a sample every %u s\n", SOAK_TCP_PORT, sk.kib, secs,
 			SAMPLE_MS / 1000);
 		minutes = run(secs);
+		/* the listeners as the traffic left them (a leaked backlog slot shows here) */
+		char line[320];
+
+		sock_describe(sk.tcp_fd, line, sizeof(line));
+		kprintf("soak: tcp listener: %s\n", line);
+		sock_describe(sk.http.fd, line, sizeof(line));
+		kprintf("soak: http listener: %s\n", line);
 	}
 	__atomic_store_n(&sk.stop, true, __ATOMIC_RELEASE);
 	__atomic_store_n(&sk.http.stop, true, __ATOMIC_RELEASE);

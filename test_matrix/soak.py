@@ -61,7 +61,9 @@ WARNINGS = [r"^PANIC", r"lwip: assertion", r"unexpected interrupt", r"is stuck:"
             r"no progress for", r"the link is still down", r"^soak: tcp connection",
             r"^soak: tcp: .* refusing"]
 
-# the guest's drop counters (net/soak.c sample()), by side
+# the guest's drop counters (net/soak.c sample()), by side; other_proto (frames of an
+# ethertype the guest does not speak: the host's own IPv6 chatter) is not the clients'
+# traffic, and is listed apart
 RX_DROPS = ("rx_drop", "bad", "malformed", "chan_drop", "feed_drop", "lwip_drop", "sock_drop")
 TX_DROPS = ("tx_refused", "tx_drop", "udp_fail")
 
@@ -213,7 +215,7 @@ def judge_drops(samples, host):
         return False, ["drops: FAIL cannot account: %s" % ", ".join(
             w for w, x in (("no ready sample", ready), ("no final sample", final),
                            ("no client summary", host)) if not x)]
-    d = {k: final[k] - ready[k] for k in RX_DROPS + TX_DROPS}
+    d = {k: final[k] - ready[k] for k in RX_DROPS + TX_DROPS + ("other_proto",)}
     rx, tx = drops(d, RX_DROPS), drops(d, TX_DROPS)
     link = max(host["link_drop"], 0) + max(host["link_err"], 0)
     lost, retrans = host["udp_lost"], max(host["tcp_retrans"], 0)
@@ -221,12 +223,13 @@ def judge_drops(samples, host):
     counted_ok = lost <= rx + tx + link
     seen_ok = rx <= lost + retrans
     ok = counted_ok and seen_ok
-    ledger = "the guest counted %d on receive (%s) and %d on transmit (%s); the host's " \
-             "interfaces toward it %d; the clients: %d transmissions never came back (%d " \
-             "datagrams sent again, %d echoes late), %d TCP segments sent again%s" % (
+    ledger = "the guest counted %d on receive (%s) and %d on transmit (%s), and %d frames " \
+             "of other protocols apart (not the clients' traffic); the host's interfaces " \
+             "toward it %d; the clients: %d transmissions never came back (%d datagrams " \
+             "sent again, %d echoes late), %d TCP segments sent again%s" % (
                  rx, ", ".join("%s %d" % (k, d[k]) for k in RX_DROPS), tx,
-                 ", ".join("%s %d" % (k, d[k]) for k in TX_DROPS), link, lost,
-                 host["udp_resent"], host["udp_dup"], retrans,
+                 ", ".join("%s %d" % (k, d[k]) for k in TX_DROPS), d["other_proto"], link,
+                 lost, host["udp_resent"], host["udp_dup"], retrans,
                  " (unknown: %s)" % ", ".join(unknown) if unknown else "")
     verdicts = ["every loss the clients saw is counted" if counted_ok else
                 "%d transmissions lost that no counter explains" % (lost - rx - tx - link),

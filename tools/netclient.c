@@ -288,7 +288,12 @@ static int http_get(const char *host, int port, char *body, size_t size)
 
 	timeout(s, 30);
 	if (connect(s, (struct sockaddr *)&a, sizeof(a))) {
-		snprintf(body, size, "connect: %s", strerror(errno));
+		struct sockaddr_in me;
+		socklen_t len = sizeof(me);
+		int e = errno;
+
+		getsockname(s, (struct sockaddr *)&me, &len);
+		snprintf(body, size, "connect from port %d: %s", ntohs(me.sin_port), strerror(e));
 		close(s);
 		return 1;
 	}
@@ -339,7 +344,7 @@ static int http(const char *host, int port, int times)
 
 static struct {
 	const char *host;
-	double udp_rate, http_rate;
+	double t0, udp_rate, http_rate;
 	int kib;
 	volatile int over;
 	/* udp: datagrams sent the first time and again, echoes back intact (the first for
@@ -358,8 +363,8 @@ static void soak_error(const char *what, const char *detail)
 {
 	pthread_mutex_lock(&sk.lock);
 	if (sk.nerrors < 5)
-		snprintf(sk.errors[sk.nerrors++], sizeof(sk.errors[0]), "%s: %.140s", what,
-			 detail);
+		snprintf(sk.errors[sk.nerrors++], sizeof(sk.errors[0]), "%s: at t=%.1f s: %.130s",
+			 what, now() - sk.t0, detail);
 	pthread_mutex_unlock(&sk.lock);
 }
 
@@ -583,6 +588,7 @@ static int soak(const char *host, double secs, double udp_rate, int conns, int k
 		  errors0 = link_stat(ifaces, link_errors);
 	double t0 = now(), report = t0 + 60;
 
+	sk.t0 = t0;
 	sk.host = host;
 	sk.udp_rate = udp_rate;
 	sk.http_rate = http_rate;
