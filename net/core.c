@@ -21,6 +21,7 @@
 #include "lwip/init.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/stats.h"
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
@@ -157,6 +158,40 @@ static void rx_free(struct pbuf *p)
 		kfree(r);
 }
 
+/* A connection request from a port whose last connection lwIP keeps in TIME_WAIT (we
+ * closed first): lwIP 2.1 answers the SYN with a bare ACK and ignores the peer's RST, so
+ * the new connection fails until TIME_WAIT ends (2 MSL, 120 s). A Linux client reuses a
+ * port as soon as the connection is closed on its side; make soak saw two HTTP GETs of
+ * 2 a second fail so in 3 minutes. RFC 1122 4.2.2.13 lets a SYN whose sequence number is
+ * beyond the old connection's end reopen it, as Linux and the BSDs do: the old connection
+ * goes, and lwIP hands the SYN to the listener. (core lock held) */
+static void reopen_time_wait(const struct pkt *k)
+{
+	const uint8_t *d = k->data, *ip = d + ETH_HLEN;
+
+	if (k->len < ETH_HLEN + 20 || d[12] != 0x08 || d[13] != 0x00 || ip[9] != 6)
+		return;
+	unsigned ihl = (ip[0] & 15u) * 4;
+	const uint8_t *t = ip + ihl;
+
+	if ((ip[6] & 0x3f) || ip[7] || k->len < ETH_HLEN + ihl + 20 ||
+	    (t[13] & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN)
+		return;
+	uint16_t sport = lwip_ntohs(ld16(t)), dport = lwip_ntohs(ld16(t + 2));
+	uint32_t src = ld32(ip + 12), dst = ld32(ip + 16), seq = lwip_ntohl(ld32(t + 4));
+
+	for (struct tcp_pcb *p = tcp_tw_pcbs; p; p = p->next) {
+		if (p->remote_port != sport || p->local_port != dport ||
+		    ip4_addr_get_u32(&p->remote_ip) != src || ip4_addr_get_u32(&p->local_ip) != dst)
+			continue;
+		if (TCP_SEQ_GT(seq, p->rcv_nxt)) { /* else an old duplicate: lwIP's ACK is right */
+			tcp_abort(p);
+			st.tw_reopened++;
+		}
+		return;
+	}
+}
+
 /* core lock held: the frame goes to lwIP, which owns it from here */
 static void feed(struct nif *n, struct pkt *k)
 {
@@ -191,6 +226,7 @@ static void feed(struct nif *n, struct pkt *k)
 		pkt_free(k);
 		return;
 	}
+	reopen_time_wait(k);
 	if (n->lw.input(p, &n->lw) != ERR_OK) {
 		st.feed_drops++;
 		pbuf_free(p);
@@ -596,6 +632,9 @@ void net_report(void)
 		s.tcp_drop, s.tcp_chkerr, s.icmp_drop, s.icmp_chkerr, s.link_drop, s.etharp_drop);
 	if (s.feed_drops)
 		kprintf("net: %lu frames lwIP could not take (no memory for them)\n", s.feed_drops);
+	if (s.tw_reopened)
+		kprintf("net: %lu connection requests reopened a connection in TIME_WAIT\n",
+			s.tw_reopened);
 	if (s.malformed) {
 		kprintf("net: %lu malformed frames refused before lwIP:", s.malformed);
 		for (unsigned v = 1; v < FRAME_VERDICTS; v++)
