@@ -92,14 +92,14 @@ static void sample(const char *what)
 		"chan_drop=%lu tx_drop=%lu feed_drop=%lu lwip_drop=%lu sock_drop=%lu other_proto=%lu "
 		"udp=%lu "
 		"udp_fail=%lu tcp_conns=%lu tcp_kib=%lu tcp_wrong=%lu tcp_err=%lu http=%lu "
-		"http_err=%lu\n",
+		"http_err=%lu tw_reopened=%lu\n",
 		what, t / 1000, t % 1000, up / 1000, up % 1000, m.free_kib / 4, m.free_kib,
 		heap_kib, objs, rx, tx, rx_drop, tx_refused, bad, n.malformed, n.chan_drops,
 		n.tx_drops, n.feed_drops,
 		n.ip_drop + n.udp_drop + n.tcp_drop + n.icmp_drop + n.link_drop, sock_udp_drops(),
 		n.etharp_drop, get(&sk.udp), get(&sk.udp_fail), get(&sk.tcp_conns),
 		get(&sk.tcp_bytes) / 1024, get(&sk.tcp_wrong), get(&sk.tcp_err),
-		get(&sk.http.served), get(&sk.http.dropped));
+		get(&sk.http.served), get(&sk.http.dropped), n.tw_reopened);
 }
 
 /* UDP echo on both ports until stop; "SOAK END" from the host ends the soak */

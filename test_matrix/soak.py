@@ -156,18 +156,26 @@ def judge_memory(samples):
                  limit)]
     ready = next((s for s in samples if s["sample"] == "ready"), None)
     final = next((s for s in samples if s["sample"] == "final"), None)
+    info = []
     n = len(loaded)
-    mt = sum(s["t"] for s in loaded) / n
-    mf = sum(s["free_kib"] for s in loaded) / n
-    var = sum((s["t"] - mt) ** 2 for s in loaded)
-    slope = sum((s["t"] - mt) * (s["free_kib"] - mf) for s in loaded) / var * 3600 if var else 0
-    info = "memory (information): trend under load %+.0f KiB/h over %d samples" % (slope, n)
+    if n >= 10:  # (fewer say more about the load's ups and downs than about a trend)
+        mt = sum(s["t"] for s in loaded) / n
+        mf = sum(s["free_kib"] for s in loaded) / n
+        var = sum((s["t"] - mt) ** 2 for s in loaded)
+        slope = sum((s["t"] - mt) * (s["free_kib"] - mf) for s in loaded) / var * 3600
+        info.append("trend under load %+.0f KiB/h over %d samples" % (slope, n))
     if ready and final:
-        info += "; %d KiB when ready (no traffic yet), %d KiB at the end (traffic over): " \
-                "%+d KiB; heap %d KiB then, %d KiB at the end" % (
-                    ready["free_kib"], final["free_kib"], final["free_kib"] - ready["free_kib"],
-                    ready["heap_kib"], final["heap_kib"])
-    return ok, lines + [info]
+        info.append("%d KiB when ready (no traffic yet), %d KiB at the end (traffic over): "
+                    "%+d KiB; heap %d KiB then, %d KiB at the end" % (
+                        ready["free_kib"], final["free_kib"],
+                        final["free_kib"] - ready["free_kib"], ready["heap_kib"],
+                        final["heap_kib"]))
+    if info:
+        lines.append("memory (information): " + "; ".join(info))
+    if final and "tw_reopened" in final:
+        lines.append("tcp (information): %d connection requests reopened a connection the "
+                     "guest kept in TIME_WAIT (a client reusing its port)" % final["tw_reopened"])
+    return ok, lines
 
 
 def judge_errors(cell, out, samples, host):
