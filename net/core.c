@@ -161,10 +161,10 @@ static void rx_free(struct pbuf *p)
 /* A connection request from a port whose last connection lwIP keeps in TIME_WAIT (we
  * closed first): lwIP 2.1 answers the SYN with a bare ACK and ignores the peer's RST, so
  * the new connection fails until TIME_WAIT ends (2 MSL, 120 s). A Linux client reuses a
- * port as soon as the connection is closed on its side; make soak saw two HTTP GETs of
- * 2 a second fail so in 3 minutes. RFC 1122 4.2.2.13 lets a SYN whose sequence number is
- * beyond the old connection's end reopen it, as Linux and the BSDs do: the old connection
- * goes, and lwIP hands the SYN to the listener. (core lock held) */
+ * port as soon as the connection is closed on its side (make soak, 2 HTTP GETs a second:
+ * two of them hung for 30 s in 3 minutes). RFC 1122 4.2.2.13 lets a SYN whose sequence
+ * number is beyond the old connection's end reopen it, as Linux and the BSDs do: the old
+ * connection goes, and lwIP hands the SYN to the listener. (core lock held) */
 static void reopen_time_wait(const struct pkt *k)
 {
 	const uint8_t *d = k->data, *ip = d + ETH_HLEN;

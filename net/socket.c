@@ -53,7 +53,7 @@ struct sock {
 };
 
 static struct sock socks[MAX_SOCKS];
-static uint64_t udp_drops; /* every socket's, also closed ones' (core lock) */
+static uint64_t udp_drops; /* every socket's, closed ones' too (atomic: read unlocked) */
 static struct mutex table;
 static bool table_ready;
 
