@@ -291,8 +291,10 @@ void selftest_soak(struct result *r, const struct boot_info *bi)
 	sem_init(&sk.wake, 0);
 	EXPECT(r, rc == 0, "the network did not come up: %d", rc);
 	EXPECT(r, jobs != NULL, "no memory for the connections");
-	if (!r->ok)
+	if (!r->ok) {
+		kfree(jobs);
 		return;
+	}
 	rc = open_sockets();
 	EXPECT(r, rc == 0, "the servers' sockets: %d", rc);
 	for (unsigned i = 0; i < 3 && r->ok; i++) {

@@ -579,6 +579,15 @@ static void soak_line(const char *when)
 	       (unsigned long long)LD(sk.http_ok), (unsigned long long)LD(sk.http_bad));
 }
 
+/* 0 and one more thread in t[*nt], or pthread_create's error */
+static int soak_start(pthread_t *t, int *nt, void *(*fn)(void *), void *arg)
+{
+	int e = pthread_create(&t[*nt], NULL, fn, arg);
+
+	*nt += !e;
+	return e;
+}
+
 static int soak(const char *host, double secs, double udp_rate, int conns, int kib,
 		double http_rate, const char *ifaces)
 {
@@ -596,12 +605,18 @@ static int soak(const char *host, double secs, double udp_rate, int conns, int k
 	if (conns > 16)
 		conns = 16;
 	signal(SIGTERM, on_term);
+	int e = 0;
+
 	if (udp_rate > 0)
-		pthread_create(&t[nt++], NULL, soak_udp, NULL);
-	for (int i = 0; i < conns && kib > 0; i++)
-		pthread_create(&t[nt++], NULL, soak_tcp, (void *)(intptr_t)i);
-	if (http_rate > 0)
-		pthread_create(&t[nt++], NULL, soak_http, NULL);
+		e = soak_start(t, &nt, soak_udp, NULL);
+	for (int i = 0; i < conns && kib > 0 && !e; i++)
+		e = soak_start(t, &nt, soak_tcp, (void *)(intptr_t)i);
+	if (http_rate > 0 && !e)
+		e = soak_start(t, &nt, soak_http, NULL);
+	if (e) { /* what did start ends at once */
+		printf("soak-host: cannot start a thread: %s\n", strerror(e));
+		stop = 1;
+	}
 	while (now() - t0 < secs && !stop) {
 		usleep(100000);
 		if (now() >= report) {
@@ -641,7 +656,8 @@ static int soak(const char *host, double secs, double udp_rate, int conns, int k
 		usleep(200000);
 	}
 	close(s);
-	return sk.udp_bad || sk.udp_unanswered || sk.tcp_wrong || sk.tcp_err || sk.http_bad ? 1 : 0;
+	return e || sk.udp_bad || sk.udp_unanswered || sk.tcp_wrong || sk.tcp_err ||
+	       sk.http_bad ? 1 : 0;
 }
 
 /* ---- malformed: truncated Ethernet/IPv4/UDP/TCP/ARP headers, bad versions and lengths,
