@@ -331,3 +331,44 @@ out:
 	kfree(bufs);
 	kfree(f);
 }
+
+/* test=blk_lie: the driver makes its ring lie (ops->lie); it must count the lie, fail the
+ * device (new requests refused), let go of the backend and not connect again by itself */
+void selftest_blk_lie(struct result *r, const struct boot_info *bi)
+{
+	struct blkdev *d = wait_disk(clock_ns() + 30000 * MS);
+	uint8_t *buf = kmalloc_aligned(CHUNK * SEC, PAGE_SIZE);
+	int rc = 0;
+
+	(void)bi;
+	EXPECT(r, d, "no block device came up in 30 s");
+	EXPECT(r, buf, "out of memory");
+	if (!r->ok)
+		goto out;
+	EXPECT(r, d->ops->lie, "%s cannot make its ring lie", d->name);
+	if (!r->ok)
+		goto out;
+	rc = blk_sync(d, BLK_READ, HOST_FIRST, CHUNK, buf, clock_ns() + 30000 * MS);
+	EXPECT(r, rc == 0, "reading before the lie: %d", rc);
+	uint64_t bad = d->st.bad_responses;
+
+	EXPECT(r, d->ops->lie(d) == 0, "%s is not connected", d->name);
+	if (!r->ok)
+		goto out;
+	/* the device's thread meets the lie; from then on requests are refused */
+	for (uint64_t end = clock_ns() + 10000 * MS; clock_ns() < end; thread_sleep(50 * MS)) {
+		rc = blk_sync(d, BLK_READ, HOST_FIRST, CHUNK, buf, clock_ns() + 2000 * MS);
+		if (rc == -ENODEV)
+			break;
+	}
+	EXPECT(r, rc == -ENODEV, "requests still end with %d 10 s after the lie", rc);
+	EXPECT(r, d->st.bad_responses > bad, "the lie was not counted");
+	/* and it stays closed: no reconnect loop with a backend that lied */
+	thread_sleep(2000 * MS);
+	rc = blk_sync(d, BLK_READ, HOST_FIRST, CHUNK, buf, clock_ns() + 2000 * MS);
+	EXPECT(r, rc == -ENODEV, "2 s later a request ends with %d, not -ENODEV", rc);
+	result_note(r, "counted %lu bad, requests refused (-ENODEV) and still 2 s later",
+		    d->st.bad_responses - bad);
+out:
+	kfree(buf);
+}

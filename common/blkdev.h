@@ -28,6 +28,10 @@ struct blkdev_ops {
 	 * range, unaligned or too large; -ENODEV: gone; -EOPNOTSUPP: no flush), and done will
 	 * not run. A full ring queues in the driver. */
 	int (*submit)(struct blkdev *d, struct blk_req *r);
+	/* Optional, for test=blk_lie: makes the device's shared ring lie as a broken device
+	 * or backend would (a response index past our requests) and has the driver look at
+	 * it. 0, or -ENOTCONN while not connected. */
+	int (*lie)(struct blkdev *d);
 };
 
 struct blkdev_stats {

@@ -131,6 +131,7 @@ static const struct {
 	{ "net_lie", selftest_net_lie },
 	{ "blk", selftest_blk },
 	{ "blk_reconnect", selftest_blk_reconnect },
+	{ "blk_lie", selftest_blk_lie },
 	{ "udp_echo", selftest_udp_echo },
 	{ "tcp", selftest_tcp },
 	{ "http", selftest_http },

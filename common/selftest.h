@@ -45,6 +45,7 @@ void selftest_tx_stall(struct result *r, const struct boot_info *bi);
 void selftest_net_lie(struct result *r, const struct boot_info *bi);
 void selftest_blk(struct result *r, const struct boot_info *bi);
 void selftest_blk_reconnect(struct result *r, const struct boot_info *bi);
+void selftest_blk_lie(struct result *r, const struct boot_info *bi);
 void selftest_udp_echo(struct result *r, const struct boot_info *bi);
 void selftest_tcp(struct result *r, const struct boot_info *bi);
 void selftest_http(struct result *r, const struct boot_info *bi);

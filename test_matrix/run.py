@@ -778,6 +778,11 @@ TESTS = [
         "blk_reconnect", r"^dom0: block-detach rc=0", r"^dom0: block-attach rc=0",
         r"^dom0: disk: guest pattern OK", r"^blk: reconnected after"),
         kinds=("xen",), rig="disk,blkreconnect", timeout={"xen": 180}),
+    # blkfront makes its own ring lie (a response index past its requests): it reports the
+    # lie, refuses new requests, tells the backend (Closing) and does not connect again
+    Test("blk_lie", "test=blk_lie", eval_guest_pass(
+        "blk_lie", r"^blkfront: xblk0: response index \d+ is not within our requests"),
+        kinds=("xen",), rig="disk", timeout={"xen": 120}),
     # the network stack (lwIP over net channels): 10,000 datagrams of 200 bytes echoed
     # (2,000 on the local KVM: its emulated ring 0 echoes ~40 a second, so 10,000 took
     # 200 of the client's 240 s and failed when the host was busy)
