@@ -25,37 +25,45 @@ static uint64_t end_of(const struct mem_range *r)
 	return r->base + r->len < r->base ? UINT64_MAX : r->base + r->len;
 }
 
-int memmap_normalise(struct mem_range *map, unsigned n, unsigned cap)
+/* The least range boundary (a base or an end) above `after`, or at it when `at` is true;
+ * false when there is none. The boundaries are walked this way rather than sorted into
+ * an array: n is small, and the kernel's stack is not (3 KiB less of it). */
+static bool next_bound(const struct mem_range *map, unsigned n, uint64_t after, bool at,
+		       uint64_t *v)
 {
-	uint64_t bound[2 * MEMMAP_MAX];
-	struct mem_range out[2 * MEMMAP_MAX];
-	unsigned nb = 0, no = 0;
+	bool found = false;
 
-	if (n > MEMMAP_MAX)
-		return -E2BIG;
 	for (unsigned i = 0; i < n; i++) {
 		if (!map[i].len)
 			continue;
-		bound[nb++] = map[i].base;
-		bound[nb++] = end_of(&map[i]);
+		uint64_t b[2] = { map[i].base, end_of(&map[i]) };
+
+		for (unsigned k = 0; k < 2; k++) {
+			if ((b[k] > after || (at && b[k] == after)) && (!found || b[k] < *v)) {
+				*v = b[k];
+				found = true;
+			}
+		}
 	}
-	/* insertion sort, then drop duplicates */
-	for (unsigned i = 1; i < nb; i++) {
-		uint64_t v = bound[i];
-		unsigned j = i;
+	return found;
+}
 
-		for (; j > 0 && bound[j - 1] > v; j--)
-			bound[j] = bound[j - 1];
-		bound[j] = v;
-	}
-	unsigned u = 0;
+int memmap_normalise(struct mem_range *map, unsigned n, unsigned cap)
+{
+	/* built apart: every interval's type comes from the whole input. No caller holds
+	 * more than MEMMAP_MAX entries, so no more are made (3 KiB of stack). */
+	struct mem_range out[MEMMAP_MAX];
+	unsigned no = 0;
+	uint64_t lo, hi;
 
-	for (unsigned i = 0; i < nb; i++)
-		if (u == 0 || bound[u - 1] != bound[i])
-			bound[u++] = bound[i];
-
-	for (unsigned i = 0; i + 1 < u; i++) {
-		uint64_t lo = bound[i], hi = bound[i + 1];
+	if (n > MEMMAP_MAX)
+		return -E2BIG;
+	if (cap > MEMMAP_MAX)
+		cap = MEMMAP_MAX;
+	/* each interval between consecutive boundaries gets the most restrictive type of the
+	 * ranges that cover it, or is a hole */
+	for (bool more = next_bound(map, n, 0, true, &lo); more && next_bound(map, n, lo, false, &hi);
+	     lo = hi) {
 		int best = -1;
 		uint32_t type = 0;
 
@@ -73,10 +81,10 @@ int memmap_normalise(struct mem_range *map, unsigned n, unsigned cap)
 			out[no - 1].len += hi - lo;
 			continue;
 		}
+		if (no == cap)
+			return -ENOSPC; /* map untouched */
 		out[no++] = (struct mem_range){ lo, hi - lo, type };
 	}
-	if (no > cap)
-		return -ENOSPC;
 	for (unsigned i = 0; i < no; i++)
 		map[i] = out[i];
 	return (int)no;

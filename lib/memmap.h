@@ -23,7 +23,8 @@ struct mem_range {
 #define MEMMAP_MAX 128
 
 /* Normalises map[0..n) in place; returns the new count, -E2BIG when n > MEMMAP_MAX, or
- * -ENOSPC when the result needs more than cap entries (the map is then unchanged). */
+ * -ENOSPC when the result needs more than cap entries, or more than MEMMAP_MAX (the map
+ * is then unchanged). */
 int memmap_normalise(struct mem_range *map, unsigned n, unsigned cap);
 uint64_t memmap_total(const struct mem_range *map, unsigned n, uint32_t type);
 /* true when [base, base+len) lies wholly in ranges of `type` (map normalised) */
