@@ -89,3 +89,32 @@ TEST(memmap_random_against_model)
 		CHECK(memcmp(got, model, sizeof(got)) == 0);
 	}
 }
+
+/* one RAM range with reserved holes punched in it: 2k + 1 entries from k + 1 ranges. The
+ * result never has more than MEMMAP_MAX entries, whatever room the caller offers, and a
+ * refusal leaves the map as it was */
+TEST(memmap_result_at_most_memmap_max)
+{
+	static struct mem_range m[MEMMAP_MAX], copy[MEMMAP_MAX];
+	unsigned k;
+
+	for (unsigned round = 0; round < 2; round++) {
+		k = round ? MEMMAP_MAX - 1 : 63; /* 255 entries, or 127 */
+		m[0] = (struct mem_range){ 0, 0x10000000, MEM_RAM };
+		for (unsigned i = 0; i < k; i++)
+			m[1 + i] = (struct mem_range){ 0x100000 * (i + 1), 0x1000, MEM_RESERVED };
+		memcpy(copy, m, sizeof(m[0]) * (k + 1));
+		int n = memmap_normalise(m, k + 1, 2 * MEMMAP_MAX);
+
+		if (round) {
+			CHECK_EQ(n, -ENOSPC);
+			CHECK(!memcmp(copy, m, sizeof(m[0]) * (k + 1)));
+		} else {
+			CHECK_EQ(n, 2 * 63 + 1);
+			CHECK(m[0].base == 0 && m[0].len == 0x100000 && m[0].type == MEM_RAM);
+			CHECK(m[1].base == 0x100000 && m[1].len == 0x1000 && m[1].type == MEM_RESERVED);
+			CHECK(m[126].base == 0x3f01000 && m[126].type == MEM_RAM);
+			CHECK_EQ(m[126].base + m[126].len, 0x10000000);
+		}
+	}
+}
