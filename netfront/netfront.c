@@ -270,8 +270,10 @@ static void nf_event(void *arg)
 
 	/* queues deliver on several vCPUs at once */
 	__atomic_fetch_add(&nf->nd.st.irqs, 1, __ATOMIC_RELAXED);
-	if (__atomic_load_n(&nf->irq_on, __ATOMIC_ACQUIRE) && nf->nd.notify)
-		nf->nd.notify(&nf->nd);
+	void (*notify)(struct netdev *) = __atomic_load_n(&nf->nd.notify, __ATOMIC_ACQUIRE);
+
+	if (__atomic_load_n(&nf->irq_on, __ATOMIC_ACQUIRE) && notify)
+		notify(&nf->nd);
 }
 
 /* e.g. "queue 0: tx 113 requests, 2 answered, kick at 2; rx 64 posted, 10 filled, kick
