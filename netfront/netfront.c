@@ -363,7 +363,7 @@ static void end_ring(int ref, void **page)
 /* Gives back what queue q holds (packets in flight fail), whatever part of it was set up. */
 static void queue_down(struct nf *nf, struct nfq *q)
 {
-	if (q->rx_bound && nf->split)
+	if (q->rx_bound) /* split channels only */
 		hal->irq_unbind(&q->rx_irq);
 	if (q->tx_bound)
 		hal->irq_unbind(&q->tx_irq);
