@@ -27,7 +27,7 @@ struct balance_cpu {
 	/* a thief's request for a thread: 0, or 1 + the asking CPU. One at a time: a CPU
 	 * asks only when the slot is free; the owner empties it when it answers. */
 	uint32_t steal_ask;
-};
+} __aligned(64); /* one cache line each: the owner writes it at every switch */
 
 static inline uint32_t balance_load(const struct balance_cpu *c)
 {

@@ -743,6 +743,12 @@ TESTS = [
     # ... and a cpu1 that takes no thread (interrupts off for 2.5 s) is reported as stuck
     Test("smp", "test=smp", eval_guest_pass("smp", r"^smp: cpu1 reported in",
                                             r"^sched: cpu1 is stuck: threads woken for it \d+ ms ago")),
+    # balancing: busy threads created from one thread spread evenly (n, n+1, 4n of them);
+    # 2n let go from cpu0 are taken by the other CPUs (asked for, or given at slice ends);
+    # a thread that pins itself stays there and its CPU time is at most its wall time
+    Test("balance", "test=balance", eval_guest_pass(
+        "balance", r"^sched cpu0: \d+ switches, .*; load \d+, \d+ steals \(\d+ asks\)",
+        r"^sched cpu1: \d+ switches, .*, \d+ pushed, \d+ moved at wake, \d+ ms idle$")),
     # device interrupts through hal->irq_bind: the RTC on ISA IRQ 8 via the I/O APIC (PCs),
     # MSI from edu (q35), a looped-back event channel (Xen)
     Test("irq", "test=irq", eval_guest_pass("irq")),
