@@ -135,7 +135,7 @@ void runq_push(struct runq *q, struct rq_node *t)
 		q->head = t;
 	q->tail = t;
 	q->n++;
-	t->movable = (rq_mask(t) & ~CPU_BIT(q->cpu)) != 0;
+	t->movable = !t->stay && (rq_mask(t) & ~CPU_BIT(q->cpu)) != 0;
 	if (t->movable) {
 		q->nmovable++;
 		publish(q);
@@ -172,7 +172,7 @@ struct rq_node *runq_pop(struct runq *q)
 struct rq_node *runq_take_for(struct runq *q, unsigned to, const struct rq_node *skip)
 {
 	for (struct rq_node *t = q->head; t; t = t->next) {
-		if (t != skip && to != q->cpu && (rq_mask(t) & CPU_BIT(to))) {
+		if (t != skip && !t->stay && to != q->cpu && (rq_mask(t) & CPU_BIT(to))) {
 			runq_remove(q, t);
 			return t;
 		}

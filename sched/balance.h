@@ -75,6 +75,9 @@ struct rq_node {
 	struct rq_node *next, *prev;
 	/* the CPUs the thread may run on; written by anyone (sched_setaffinity), atomically */
 	uint64_t mask;
+	/* it must run on the CPU it is queued on, once (sched.c: its timeout is armed in that
+	 * CPU's timer heap): never taken for another CPU. Its thread's own. */
+	bool stay;
 	bool movable; /* counted in the owner's `movable` while queued */
 };
 
@@ -96,7 +99,8 @@ void runq_push(struct runq *q, struct rq_node *t);
 struct rq_node *runq_pop(struct runq *q);
 void runq_remove(struct runq *q, struct rq_node *t);
 /* Takes out the oldest thread that may run on CPU `to`, other than `skip` (the thread the
- * owner is running: it may sit in its own queue for a moment, see sched.c), or NULL. */
+ * owner is running: it may sit in its own queue for a moment, see sched.c) and other than
+ * those that must stay, or NULL. */
 struct rq_node *runq_take_for(struct runq *q, unsigned to, const struct rq_node *skip);
 
 #endif

@@ -147,7 +147,7 @@ TEST(runq_fifo_remove_take)
 {
 	struct balance_cpu pub = { 0 };
 	struct runq q;
-	struct qthread t[5];
+	struct qthread t[5] = { 0 };
 
 	runq_init(&q, 1, &pub);
 	for (int i = 0; i < 5; i++) {
@@ -172,6 +172,13 @@ TEST(runq_fifo_remove_take)
 	CHECK(runq_pop(&q) == NULL);
 	CHECK_EQ(pub.movable, 0);
 	CHECK(q.head == NULL && q.tail == NULL);
+	/* one that must stay (its timeout is armed here) is neither counted nor taken */
+	t[1].rq.mask = ~0ull;
+	t[1].rq.stay = true;
+	runq_push(&q, &t[1].rq);
+	CHECK_EQ(pub.movable, 0);
+	CHECK(runq_take_for(&q, 0, NULL) == NULL);
+	CHECK(runq_pop(&q) == &t[1].rq);
 }
 
 /* ---- a machine on pthreads: NCPU CPUs, each the one owner of its run queue, taking
@@ -180,8 +187,7 @@ TEST(runq_fifo_remove_take)
 
 #define NCPU	 4
 #define NTHREADS 48
-#define PINNED	 8 /* threads 0..7: pinned, thread i to CPU i % NCPU */
-#define ROUNDS	 200000
+#define PINNED	 8 /* threads 0..7 (when asked for): pinned, thread i to CPU i % NCPU */
 #define WAKERS	 2
 
 struct sim_thread {
@@ -194,6 +200,9 @@ struct sim_thread {
 };
 
 static struct sim {
+	/* the run's shape */
+	int block_pct; /* how often a thread that ran blocks (then a waker wakes it) */
+	int push_every; /* rounds between "slice ends" that may push (0: never) */
 	struct balance_cpu pub[NCPU];
 	struct runq rq[NCPU];
 	struct mpsc incoming[NCPU];
@@ -202,7 +211,8 @@ static struct sim {
 	pthread_mutex_t blocked_lock;
 	struct sim_thread *blocked[NTHREADS];
 	int nblocked;
-	int stop, cpus_done;
+	int stop;
+	uint64_t cpu_runs[NCPU]; /* atomic */
 	uint64_t handed, pushed, asked, moved_at_pop, woken;
 } S;
 
@@ -211,7 +221,7 @@ static struct sim_thread *of(struct rq_node *n)
 	return container_of(n, struct sim_thread, rq);
 }
 
-/* puts t on cpu's incoming queue, counted in its load (sched.c: push_remote) */
+/* puts t on cpu's incoming queue, counted in its load (sched.c: enqueue) */
 static void queue_on(struct sim_thread *t, int cpu)
 {
 	t->cpu = cpu;
@@ -240,13 +250,18 @@ static uint64_t rnd(uint64_t *s)
 	return *s >> 33;
 }
 
+static bool stopped(void)
+{
+	return __atomic_load_n(&S.stop, __ATOMIC_SEQ_CST);
+}
+
 static void *cpu_main(void *arg)
 {
 	int self = (int)(long)arg;
 	uint64_t seed = self + 1;
 	struct runq *q = &S.rq[self];
 
-	for (int round = 0; round < ROUNDS; round++) {
+	for (unsigned round = 0; !stopped(); round++) {
 		drain(self);
 		int thief = balance_take_ask(&S.pub[self]);
 
@@ -258,7 +273,7 @@ static void *cpu_main(void *arg)
 				__atomic_add_fetch(&S.handed, 1, __ATOMIC_RELAXED);
 			}
 		}
-		if (round % 64 == 0) { /* "a slice ended": give one away if far busier */
+		if (S.push_every && round % S.push_every == 0) { /* "a slice ended" */
 			int to = balance_push_target(S.pub, NCPU, self);
 			struct rq_node *n = to >= 0 ? runq_take_for(q, to, NULL) : NULL;
 
@@ -289,8 +304,9 @@ static void *cpu_main(void *arg)
 		}
 		/* it "runs" */
 		t->runs++;
+		__atomic_add_fetch(&S.cpu_runs[self], 1, __ATOMIC_RELAXED);
 		t->wrong_cpu += t->cpu != self || (t->pinned && self != t->id % NCPU);
-		if (rnd(&seed) % 4 == 0) { /* blocks: leaves the CPU and its load */
+		if ((int)(rnd(&seed) % 100) < S.block_pct) { /* blocks: leaves the CPU's load */
 			balance_load_add(&S.pub[self], -1);
 			pthread_mutex_lock(&S.blocked_lock);
 			S.blocked[S.nblocked++] = t;
@@ -299,7 +315,6 @@ static void *cpu_main(void *arg)
 			runq_push(q, n);
 		}
 	}
-	__atomic_add_fetch(&S.cpus_done, 1, __ATOMIC_SEQ_CST);
 	return NULL;
 }
 
@@ -307,7 +322,7 @@ static void *waker_main(void *arg)
 {
 	uint64_t seed = (uint64_t)(long)arg * 7919 + 3;
 
-	while (__atomic_load_n(&S.cpus_done, __ATOMIC_SEQ_CST) < NCPU) {
+	while (!stopped()) {
 		struct sim_thread *t = NULL;
 
 		pthread_mutex_lock(&S.blocked_lock);
@@ -332,7 +347,7 @@ static void *meddler_main(void *arg)
 {
 	uint64_t seed = 99;
 
-	while (__atomic_load_n(&S.cpus_done, __ATOMIC_SEQ_CST) < NCPU) {
+	while (!stopped()) {
 		struct sim_thread *t = &S.t[PINNED + rnd(&seed) % (NTHREADS - PINNED)];
 		uint64_t m = rnd(&seed) % ((1u << NCPU) - 1) + 1; /* never empty */
 
@@ -342,40 +357,62 @@ static void *meddler_main(void *arg)
 	return NULL;
 }
 
-TEST(balance_machine_loses_no_thread)
+static uint64_t min_cpu_runs(void)
 {
-	pthread_t cpu[NCPU], waker[WAKERS], meddler;
+	uint64_t m = UINT64_MAX;
+
+	for (int c = 0; c < NCPU; c++) {
+		uint64_t r = __atomic_load_n(&S.cpu_runs[c], __ATOMIC_RELAXED);
+
+		m = r < m ? r : m;
+	}
+	return m;
+}
+
+/* Runs the machine until every CPU ran `runs` threads (or 20 s passed), with every thread
+ * first queued on CPU 0 (pinned ones, when there are, on theirs); then checks, all quiet,
+ * that every thread is in exactly one place and each CPU's load counts what it holds. */
+static void run_machine(bool pinned, bool wakers, bool meddler, uint64_t runs)
+{
+	pthread_t cpu[NCPU], waker[WAKERS], med;
+	int block_pct = S.block_pct, push_every = S.push_every;
 
 	memset(&S, 0, sizeof(S));
+	S.block_pct = block_pct;
+	S.push_every = push_every;
 	pthread_mutex_init(&S.blocked_lock, NULL);
 	for (int c = 0; c < NCPU; c++) {
 		mpsc_init(&S.incoming[c]);
 		runq_init(&S.rq[c], c, &S.pub[c]);
 	}
-	/* every thread created on CPU 0 (the worst start): the others must steal */
 	for (int i = 0; i < NTHREADS; i++) {
 		struct sim_thread *t = &S.t[i];
 
 		t->id = i;
-		t->pinned = i < PINNED;
+		t->pinned = pinned && i < PINNED;
 		t->rq.mask = t->pinned ? CPU_BIT(i % NCPU) : ~0ull;
 		queue_on(t, t->pinned ? i % NCPU : 0);
 	}
 	for (long c = 0; c < NCPU; c++)
 		pthread_create(&cpu[c], NULL, cpu_main, (void *)c);
-	for (long w = 0; w < WAKERS; w++)
+	for (long w = 0; wakers && w < WAKERS; w++)
 		pthread_create(&waker[w], NULL, waker_main, (void *)w);
-	pthread_create(&meddler, NULL, meddler_main, NULL);
+	if (meddler)
+		pthread_create(&med, NULL, meddler_main, NULL);
+	for (int ms = 0; ms < 20000 && min_cpu_runs() < runs; ms++) {
+		struct timespec ts = { 0, 1000000 };
+
+		nanosleep(&ts, NULL);
+	}
+	__atomic_store_n(&S.stop, 1, __ATOMIC_SEQ_CST);
 	for (int c = 0; c < NCPU; c++)
 		pthread_join(cpu[c], NULL);
-	for (int w = 0; w < WAKERS; w++)
+	for (int w = 0; wakers && w < WAKERS; w++)
 		pthread_join(waker[w], NULL);
-	pthread_join(meddler, NULL);
+	if (meddler)
+		pthread_join(med, NULL);
 
-	/* quiet now: every thread is in exactly one place, and each CPU's load counts
-	 * exactly what is queued there */
 	int seen[NTHREADS] = { 0 }, wrong = 0;
-	uint64_t runs = 0;
 
 	for (int c = 0; c < NCPU; c++) {
 		drain(c);
@@ -389,22 +426,51 @@ TEST(balance_machine_loses_no_thread)
 		}
 		CHECK_EQ(S.rq[c].nmovable, movable);
 		CHECK_EQ(S.pub[c].movable, movable);
+		CHECK(S.cpu_runs[c] >= runs); /* every CPU got work */
 	}
 	for (int i = 0; i < S.nblocked; i++)
 		seen[S.blocked[i]->id]++;
 	for (int i = 0; i < NTHREADS; i++) {
 		CHECK_EQ(seen[i], 1);
 		wrong += S.t[i].wrong_cpu;
-		runs += S.t[i].runs;
-		if (i < PINNED)
-			CHECK(S.t[i].runs > 0); /* every CPU ran its pinned threads */
 	}
 	CHECK_EQ(wrong, 0);
-	CHECK(runs > 0 && S.woken > 0);
-	CHECK(S.asked > 0 && S.handed > 0); /* idle CPUs asked, and were given threads */
 	if (getenv("BALANCE_VERBOSE") || unit_failures)
-		printf("  balance machine: %lu runs, %lu woken, %lu asked, %lu handed over, "
-		       "%lu pushed, %lu moved at pop\n", (unsigned long)runs,
+		printf("  balance machine: runs per CPU %lu %lu %lu %lu; %lu woken, %lu asked, %lu "
+		       "handed over, %lu pushed, %lu moved at pop\n",
+		       (unsigned long)S.cpu_runs[0], (unsigned long)S.cpu_runs[1],
+		       (unsigned long)S.cpu_runs[2], (unsigned long)S.cpu_runs[3],
 		       (unsigned long)S.woken, (unsigned long)S.asked, (unsigned long)S.handed,
 		       (unsigned long)S.pushed, (unsigned long)S.moved_at_pop);
+}
+
+/* Every thread starts on CPU 0 and none blocks, and busy CPUs never push: the other CPUs
+ * get work only by asking CPU 0 for it. */
+TEST(balance_machine_idle_cpus_steal)
+{
+	S.block_pct = 0;
+	S.push_every = 0;
+	run_machine(false, false, false, 1000);
+	CHECK(S.asked > 0 && S.handed >= NCPU - 1);
+}
+
+/* ... nor does any CPU ask, when busy CPUs push at slice ends */
+TEST(balance_machine_busy_cpus_push)
+{
+	S.block_pct = 0;
+	S.push_every = 16;
+	run_machine(false, false, false, 1000);
+	CHECK(S.pushed >= NCPU - 1);
+}
+
+/* Everything at once: pinned threads, blocking and waking by the wake rule, stealing,
+ * pushing, masks changed under it all. */
+TEST(balance_machine_loses_no_thread)
+{
+	S.block_pct = 25;
+	S.push_every = 64;
+	run_machine(true, true, true, 50000);
+	CHECK(S.woken > 0);
+	for (int i = 0; i < PINNED; i++)
+		CHECK(S.t[i].runs > 0); /* every CPU ran its pinned threads */
 }

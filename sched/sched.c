@@ -621,7 +621,7 @@ static struct thread *pick_next(struct sched_cpu *c)
 	struct thread *t;
 
 	while ((t = of_rq(runq_pop(&c->rq)))) {
-		if (allowed(t, cpu_of(c)))
+		if (allowed(t, cpu_of(c)) || t->rq.stay)
 			return t;
 		if (t == c->current)
 			c->move_after = t; /* its load goes with it in finish_switch */
@@ -741,8 +741,9 @@ unsigned sched_stuck_reports(void)
 }
 
 /* Wakes t if it is blocked. Where it runs: on the CPU it blocked on while that CPU has
- * not yet switched away from it (only that CPU may touch it then); otherwise where the wake
- * rule says (balance_wake_cpu: a polling CPU, then an idle one, then where it ran). */
+ * not yet switched away from it (only that CPU may touch it then), or while its timeout is
+ * armed there (`stay`, sched_block); otherwise where the wake rule says (balance_wake_cpu:
+ * a polling CPU, then an idle one, then where it ran). */
 void sched_wake(struct thread *t)
 {
 	int blocked = T_BLOCKED;
@@ -755,7 +756,7 @@ void sched_wake(struct thread *t)
 	struct sched_cpu *c = me();
 	unsigned to = t->cpu;
 
-	if (!__atomic_load_n(&t->on_cpu, __ATOMIC_SEQ_CST)) {
+	if (!__atomic_load_n(&t->on_cpu, __ATOMIC_SEQ_CST) && !t->rq.stay) {
 		unsigned last = to;
 
 		to = (unsigned)balance_wake_cpu(pub, sched_cpus_online(), rq_mask(&t->rq), last);
@@ -796,12 +797,25 @@ int sched_block(uint64_t deadline)
 		/* the waker queued us already: schedule() will pick us up */
 	}
 	t->timed_out = false;
-	if (deadline != NO_DEADLINE && arm_locked(c, &t->timer, deadline, block_timeout))
-		sched_fail("thread %s: no room for its timeout (%d timers)", t->name, MAX_TIMERS);
+	if (deadline != NO_DEADLINE) {
+		/* the timeout is in this CPU's heap, which only this CPU touches: the thread
+		 * comes back here to take it out (`stay`: wakers, steals and pushes leave it
+		 * here), and may move again from its next switch on */
+		t->rq.stay = true;
+		if (arm_locked(c, &t->timer, deadline, block_timeout))
+			sched_fail("thread %s: no room for its timeout (%d timers)", t->name,
+				   MAX_TIMERS);
+	}
 	schedule();
-	if (t->timer.slot) {
-		heap_remove(c, &t->timer);
-		reprogram(c);
+	if (t->rq.stay) {
+		if (me() != c)
+			sched_fail("thread %s left cpu%u with its timeout armed there", t->name,
+				   cpu_of(c));
+		if (t->timer.slot) {
+			heap_remove(c, &t->timer);
+			reprogram(c);
+		}
+		t->rq.stay = false;
 	}
 	irq_restore(f);
 	return t->timed_out ? -ETIMEDOUT : 0;

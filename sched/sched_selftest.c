@@ -724,6 +724,20 @@ static int pinned_thread(void *arg)
 	return 0;
 }
 
+/* a thread that sleeps and spins by turns: woken by its timeout, moved by the wake rule,
+ * stolen and pushed in between */
+static int napper(void *arg)
+{
+	uint64_t s = (uint64_t)arg;
+
+	for (int i = 0; i < 100; i++) {
+		thread_sleep(rnd(&s) % (2 * MS));
+		for (uint64_t until = clock_ns() + rnd(&s) % MS; clock_ns() < until;)
+			cpu_relax();
+	}
+	return 0;
+}
+
 void selftest_balance(struct result *r, const struct boot_info *bi)
 {
 	unsigned n = sched_cpus_online(), per[MAX_CPUS];
@@ -788,10 +802,28 @@ void selftest_balance(struct result *r, const struct boot_info *bi)
 	EXPECT(r, p.cpu_ns > 0 && p.cpu_ns <= p.wall_ns + MS,
 	       "the pinned thread's CPU time is %lu us in %lu us", p.cpu_ns / 1000,
 	       p.wall_ns / 1000);
+
+	/* 4. threads that sleep with a timeout and spin by turns, moved about meanwhile: each
+	 * times out where its timeout is armed, and all of them finish */
+	struct thread *nap[SPINNERS_MAX];
+	unsigned naps = 0, late = 0;
+	uint64_t deadline = clock_ns() + 20000 * MS;
+
+	for (unsigned i = 0; i < 3 * n; i++)
+		naps += (nap[i] = thread_create("napper", napper, (void *)(uint64_t)(i + 1),
+						CPU_ANY)) != NULL;
+	for (unsigned i = 0; i < 3 * n; i++)
+		if (nap[i] && thread_join(nap[i], deadline, NULL)) {
+			sched_dump(nap[i]);
+			late++;
+		}
+	EXPECT(r, naps == 3 * n && !late, "%u of %u sleeping threads did not finish in 20 s",
+	       late + 3 * n - naps, 3 * n);
 	sched_report();
 	if (r->ok)
 		result_note(r, "spread %s %s %s; %u let go from cpu0: %s (%lu steals, %lu "
-			       "pushed); pinned: %lu samples on cpu%u, %lu%% of its time on the CPU",
+			       "pushed); pinned: %lu samples on cpu%u, %lu%% CPU; "
+			       "%u nappers done",
 			    notes[0], notes[1], notes[2], k, line, st1 - st0, pu1 - pu0,
-			    p.samples, p.cpu, p.cpu_ns * 100 / (p.wall_ns ? p.wall_ns : 1));
+			    p.samples, p.cpu, p.cpu_ns * 100 / (p.wall_ns ? p.wall_ns : 1), naps);
 }
