@@ -724,16 +724,27 @@ static int pinned_thread(void *arg)
 	return 0;
 }
 
-/* a thread that sleeps and spins by turns: woken by its timeout, moved by the wake rule,
- * stolen and pushed in between */
-static int napper(void *arg)
-{
-	uint64_t s = (uint64_t)arg;
+/* Pairs of threads that hand a token back and forth through semaphores, each wait with
+ * a timeout that a partner's sem_up beats (so the timeout is still armed when it wakes,
+ * maybe for another CPU), and spin a little in between; every third wait is a short sleep
+ * that times out instead. */
+#define ROUNDS_PER_PAIR 200
+static struct sem pair_sem[SPINNERS_MAX];
+static int pair_timeouts;
 
-	for (int i = 0; i < 100; i++) {
-		thread_sleep(rnd(&s) % (2 * MS));
-		for (uint64_t until = clock_ns() + rnd(&s) % MS; clock_ns() < until;)
+static int pair_thread(void *arg)
+{
+	unsigned i = (unsigned)(uint64_t)arg;
+	uint64_t s = i + 1;
+
+	for (int k = 0; k < ROUNDS_PER_PAIR; k++) {
+		if (sem_down(&pair_sem[i], clock_ns() + 5000 * MS))
+			__atomic_add_fetch(&pair_timeouts, 1, __ATOMIC_RELAXED);
+		for (uint64_t until = clock_ns() + rnd(&s) % (MS / 2); clock_ns() < until;)
 			cpu_relax();
+		if (k % 3 == 0)
+			thread_sleep(rnd(&s) % MS);
+		sem_up(&pair_sem[i ^ 1]);
 	}
 	return 0;
 }
@@ -803,27 +814,32 @@ void selftest_balance(struct result *r, const struct boot_info *bi)
 	       "the pinned thread's CPU time is %lu us in %lu us", p.cpu_ns / 1000,
 	       p.wall_ns / 1000);
 
-	/* 4. threads that sleep with a timeout and spin by turns, moved about meanwhile: each
-	 * times out where its timeout is armed, and all of them finish */
-	struct thread *nap[SPINNERS_MAX];
-	unsigned naps = 0, late = 0;
-	uint64_t deadline = clock_ns() + 20000 * MS;
+	/* 4. threads woken before their timeouts (and some by them), moved about meanwhile:
+	 * every timeout is taken out of the heap it is in, and all of them finish */
+	struct thread *pt2[SPINNERS_MAX];
+	unsigned pairs = 2 * n, made = 0, late = 0;
+	uint64_t deadline = clock_ns() + 30000 * MS;
 
-	for (unsigned i = 0; i < 3 * n; i++)
-		naps += (nap[i] = thread_create("napper", napper, (void *)(uint64_t)(i + 1),
+	pair_timeouts = 0;
+	for (unsigned i = 0; i < 2 * pairs; i++)
+		sem_init(&pair_sem[i], i % 2 == 0); /* the first of each pair starts */
+	for (unsigned i = 0; i < 2 * pairs; i++)
+		made += (pt2[i] = thread_create("pair", pair_thread, (void *)(uint64_t)i,
 						CPU_ANY)) != NULL;
-	for (unsigned i = 0; i < 3 * n; i++)
-		if (nap[i] && thread_join(nap[i], deadline, NULL)) {
-			sched_dump(nap[i]);
+	for (unsigned i = 0; i < 2 * pairs; i++)
+		if (pt2[i] && thread_join(pt2[i], deadline, NULL)) {
+			sched_dump(pt2[i]);
 			late++;
 		}
-	EXPECT(r, naps == 3 * n && !late, "%u of %u sleeping threads did not finish in 20 s",
-	       late + 3 * n - naps, 3 * n);
+	EXPECT(r, made == 2 * pairs && !late && !pair_timeouts,
+	       "%u of %u threads waiting with timeouts did not finish in 30 s; %d waits timed "
+	       "out", late + 2 * pairs - made, 2 * pairs, pair_timeouts);
 	sched_report();
 	if (r->ok)
 		result_note(r, "spread %s %s %s; %u let go from cpu0: %s (%lu steals, %lu "
 			       "pushed); pinned: %lu samples on cpu%u, %lu%% CPU; "
-			       "%u nappers done",
+			       "%u x %u handoffs",
 			    notes[0], notes[1], notes[2], k, line, st1 - st0, pu1 - pu0,
-			    p.samples, p.cpu, p.cpu_ns * 100 / (p.wall_ns ? p.wall_ns : 1), naps);
+			    p.samples, p.cpu, p.cpu_ns * 100 / (p.wall_ns ? p.wall_ns : 1),
+			    2 * pairs, ROUNDS_PER_PAIR);
 }
