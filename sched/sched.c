@@ -816,6 +816,11 @@ int sched_block(uint64_t deadline)
 			reprogram(c);
 		}
 		t->rq.stay = false;
+		/* its mask changed while it waited: it came back only for the timeout; now it
+		 * goes where it may run (else a thread that waits with timeouts over and over
+		 * would never leave, being woken here each time) */
+		if (!allowed(t, cpu_of(c)))
+			schedule();
 	}
 	irq_restore(f);
 	return t->timed_out ? -ETIMEDOUT : 0;

@@ -749,6 +749,20 @@ static int pair_thread(void *arg)
 	return 0;
 }
 
+/* sleeps 1 ms at a time (a timed wait each time) and says where it woke, until stopped */
+static int sleeper_cpu, sleeper_stop;
+
+static int sleeper(void *arg)
+{
+	while (!__atomic_load_n(&sleeper_stop, __ATOMIC_ACQUIRE)) {
+		thread_sleep(MS);
+		preempt_disable();
+		__atomic_store_n(&sleeper_cpu, (int)arch_cpu_id(), __ATOMIC_RELEASE);
+		preempt_enable();
+	}
+	return 0;
+}
+
 void selftest_balance(struct result *r, const struct boot_info *bi)
 {
 	unsigned n = sched_cpus_online(), per[MAX_CPUS];
@@ -834,6 +848,26 @@ void selftest_balance(struct result *r, const struct boot_info *bi)
 	EXPECT(r, made == 2 * pairs && !late && !pair_timeouts,
 	       "%u of %u threads waiting with timeouts did not finish in 30 s; %d waits timed "
 	       "out", late + 2 * pairs - made, 2 * pairs, pair_timeouts);
+
+	/* 5. a thread in timed waits whose mask another thread changes goes where it may
+	 * run, though each wait brings it back to its timeout's CPU first */
+	sleeper_cpu = -1;
+	sleeper_stop = 0;
+	struct thread *sl = thread_create("sleeper", sleeper, NULL, CPU_ANY);
+	int from = -1, to = -1;
+
+	while (sl && (from = __atomic_load_n(&sleeper_cpu, __ATOMIC_ACQUIRE)) < 0)
+		thread_sleep(MS);
+	if (sl) {
+		to = (from + 1) % (int)n;
+		thread_set_affinity(sl, 1ull << to);
+		thread_sleep(50 * MS);
+		from = __atomic_load_n(&sleeper_cpu, __ATOMIC_ACQUIRE);
+		__atomic_store_n(&sleeper_stop, 1, __ATOMIC_RELEASE);
+		thread_join(sl, NO_DEADLINE, NULL);
+	}
+	EXPECT(r, sl && from == to, "a sleeping thread's mask says cpu%d, and 50 ms later it "
+	       "woke on cpu%d", to, from);
 	sched_report();
 	if (r->ok)
 		result_note(r, "spread %s %s %s; %u let go from cpu0: %s (%lu steals, %lu "
