@@ -52,7 +52,10 @@ uint64_t thread_cpu_ns(const struct thread *t);
 void thread_switches(const struct thread *t, uint64_t *voluntary, uint64_t *involuntary);
 
 /* One-shot timers, per CPU: fn runs in interrupt context on the CPU that armed the timer,
- * at or after `deadline`, never before. Timers on one CPU fire in deadline order. */
+ * at or after `deadline`, never before. Timers on one CPU fire in deadline order. Only
+ * that CPU may cancel or re-arm it, and CPU_ANY threads move between CPUs: a thread that
+ * arms one must be pinned, or cancel it before it can move (sched_block's own timeout
+ * keeps its thread on its CPU until it is out: sched/README.md). */
 struct timer {
 	uint64_t deadline;
 	void (*fn)(struct timer *t);
