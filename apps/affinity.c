@@ -107,9 +107,10 @@ static void cpus(void)
 	printf("affinity: sched_getaffinity of no such thread: %s\n",
 	       syscall(SYS_sched_getaffinity, 2147483600, sizeof(raw), raw) < 0 ? strerror(errno)
 									  : "ACCEPTED");
+	int restored = !sched_setaffinity(0, sizeof(set), &set);
+
 	say("affinity: back on every CPU",
-	    !sched_setaffinity(0, sizeof(set), &set) && !sched_getaffinity(0, sizeof(back), &back) &&
-		CPU_EQUAL(&set, &back));
+	    restored && !sched_getaffinity(0, sizeof(back), &back) && CPU_EQUAL(&set, &back));
 
 	/* another thread's mask, by its tid */
 	pthread_t t;

@@ -122,7 +122,8 @@ int main(int argc, char **argv)
 		for (int c = 0; c < ncpu; c++) {
 			lo = per[c] < lo ? per[c] : lo;
 			hi = per[c] > hi ? per[c] : hi;
-			len += snprintf(line + len, sizeof(line) - len, "%s%d", c ? "/" : "", per[c]);
+			len += snprintf(line + len, sizeof(line) - len, "%s%d", c ? "/" : "",
+					per[c]);
 		}
 		printf("balance: %d busy threads from one: %s\n", k,
 		       all ? "each ran and said where" : "SOME NEVER RAN");

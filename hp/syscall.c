@@ -503,7 +503,8 @@ static struct app_thread *thread_by_tid(struct app *a, struct app_thread *self, 
 	for (int i = 0; i < APP_THREADS; i++) {
 		struct app_thread *s = &a->threads[i];
 
-		if (s->app && s->t && s->tid == tid && !__atomic_load_n(&s->ended, __ATOMIC_ACQUIRE)) {
+		if (s->app && s->t && s->tid == tid &&
+		    !__atomic_load_n(&s->ended, __ATOMIC_ACQUIRE)) {
 			*locked = true;
 			return s;
 		}

@@ -116,7 +116,8 @@ TEST(balance_victim_and_push_target)
 	c[1].load = 1;
 	c[0].load = 2;
 	c[0].movable = 1;
-	CHECK_EQ(balance_victim(c, 3, 1), -1);	    /* 2 against 1: moving one changes nothing */
+	/* 2 against 1: moving one changes nothing */
+	CHECK_EQ(balance_victim(c, 3, 1), -1);
 	c[0].load = 3;
 	CHECK_EQ(balance_victim(c, 3, 1), 0);
 	CHECK_EQ(balance_push_target(c, 3, 0), 1);  /* 3 against 1 (the tie with cpu2: lowest) */

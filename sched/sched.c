@@ -258,7 +258,8 @@ void sched_dump(const struct thread *t)
 			"timers, armed %lu, poll %lu ns\n",
 			i, c->current ? c->current->name : "-", c->rq.n, balance_load(&pub[i]),
 			mpsc_pending(&c->incoming) ? "pending" : "empty",
-			idle_names[balance_idle_state(&pub[i]) % 3], c->nheap, c->armed, c->poll_ns);
+			idle_names[balance_idle_state(&pub[i]) % 3], c->nheap, c->armed,
+			c->poll_ns);
 		kprintf("sched dump cpu%u: ready list", i);
 		unsigned n = 0;
 		for (struct rq_node *r = c->rq.head; r && n < 8; r = r->next, n++)
@@ -316,7 +317,8 @@ void sched_report(void)
 			"before hlt; load %u, %lu steals (%lu asks), %lu asks refused, %lu handed "
 			"over, %lu pushed, %lu moved at wake, %lu ms idle\n",
 			cpu, s.switches, s.preemptions, s.ipis_sent, s.ipis_received, s.halts,
-			s.polls_won, s.timer_irqs, s.remote_wakes, cpus[cpu].halt_window_irqs, s.load,
+			s.polls_won, s.timer_irqs, s.remote_wakes, cpus[cpu].halt_window_irqs,
+			s.load,
 			s.steals, s.steal_asks, s.asks_refused, s.handed_over, s.pushed,
 			s.wake_moves, s.idle_ns / 1000000);
 	}
