@@ -47,13 +47,14 @@ KLDFLAGS := -nostdlib -static -no-pie -z max-page-size=4096 -z noexecstack --bui
 # Host unit tests: pure code (no asm, no hardware) compiled for the host with sanitizers.
 HOST_SRC := lib/format.c lib/cmdline.c lib/memmap.c lib/acpi.c lib/pvclock.c lib/ksyms.c lib/time.c lib/inet.c lib/elf.c lib/tar.c \
 	arch_x86_64/boot_pvh.c arch_x86_64/boot_xenpv.c mm/frame.c mm/heap.c mm/early.c mm/vm.c \
-	sched/sync.c common/devices.c hp/mmap_area.c hv_xen/grant.c hv_xen/xs_msg.c netfront/resp.c blkfront/resp.c virtio/virtq.c virtio/mmio_cmdline.c virtio/negotiate.c net/frame.c \
+	sched/sync.c sched/balance.c common/devices.c hp/mmap_area.c hv_xen/grant.c hv_xen/xs_msg.c netfront/resp.c blkfront/resp.c virtio/virtq.c virtio/mmio_cmdline.c virtio/negotiate.c net/frame.c \
 	tools/unit/unit.c
 HOST_TESTS := $(foreach d,$(KDIRS),$(wildcard $(d)/*_test.c))
 HCFLAGS := $(COMMON_CFLAGS) -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -DHOST_TEST
 # The lock-free code's tests again under ThreadSanitizer, which ASan excludes.
-TSAN_TESTS := net/chan_test.c lib/mpsc_test.c sched/sync_test.c sched/sync.c hv_xen/grant_test.c hv_xen/grant.c \
+TSAN_TESTS := net/chan_test.c lib/mpsc_test.c sched/sync_test.c sched/sync.c \
+	sched/balance_test.c sched/balance.c hv_xen/grant_test.c hv_xen/grant.c \
 	common/devices_test.c common/devices.c mm/frame_test.c mm/frame.c
 
 # V=1 shows the full commands
@@ -189,7 +190,8 @@ $(BUILD)/netclient: tools/netclient.c
 
 # The apps (apps/): static Linux executables built with Debian's musl-gcc, which run
 # unchanged on Linux and on Amphi (HP mode)
-APPS := hello syscall_bench fault hostile sem_ipc ctxsw exit_threads udp_echo http_hello readfile
+APPS := hello syscall_bench fault hostile sem_ipc ctxsw exit_threads udp_echo http_hello readfile \
+	par balance ipc affinity
 APP_BIN := $(patsubst %,$(BUILD)/apps/%,$(APPS)) $(BUILD)/apps/hello_pie
 apps: $(APP_BIN)
 $(BUILD)/apps/%: apps/%.c Makefile

@@ -229,6 +229,12 @@ static void badptr(void)
 		check("sendto (data)", p, syscall(SYS_sendto, s, p, 8, 0, 0, 0));
 		check("getsockname (addr)", p, syscall(SYS_getsockname, s, p, &slen));
 		check("getsockname (len)", p, syscall(SYS_getsockname, s, buf, p));
+		check("sched_getaffinity", p, syscall(SYS_sched_getaffinity, 0, 8, p));
+		check("sched_setaffinity", p, syscall(SYS_sched_setaffinity, 0, 8, p));
+		check("+getcpu", p, syscall(SYS_getcpu, p, 0, 0));
+		check("clock_gettime (thread CPU time)", p, syscall(SYS_clock_gettime, 3, p));
+		check("getrusage", p, syscall(SYS_getrusage, 0, p));
+		check("+times", p, syscall(SYS_times, p));
 	}
 	/* lengths that wrap or that no buffer has */
 	iov[0] = (struct iovec){buf, 0xffffffffffffff00ull};

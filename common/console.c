@@ -90,13 +90,16 @@ static bool flush(void)
 
 void console_write(const char *s, size_t n)
 {
+	/* this CPU's buffer, taken with interrupts off: a thread may move to another CPU at
+	 * any preemption, and each buffer has one writer, its CPU */
+	uint64_t f = irq_save();
 	struct cbuf *b = percpu ? cbufs[arch_cpu_id()] : NULL;
 
 	if (!b) {
+		irq_restore(f);
 		device_write(s, n);
 		return;
 	}
-	uint64_t f = irq_save();
 	uint64_t head = b->head, room = CBUF - (head - __atomic_load_n(&b->tail, __ATOMIC_ACQUIRE));
 
 	if (n > room) {
@@ -122,12 +125,12 @@ void console_flush(void)
 			return;
 		cpu_relax();
 	}
+	uint64_t f = irq_save();
 	struct cbuf *b = percpu ? cbufs[arch_cpu_id()] : NULL;
 
-	if (!b)
-		return;
-	for (uint64_t head = b->head; b->tail < head; b->tail++)
+	for (uint64_t head = b ? b->head : 0; b && b->tail < head; b->tail++)
 		device_write(b->data + b->tail % CBUF, 1);
+	irq_restore(f);
 }
 
 void kprintf(const char *fmt, ...)

@@ -125,6 +125,7 @@ static const struct {
 	{ "timer", selftest_timer },
 	{ "sched", selftest_sched },
 	{ "smp", selftest_smp },
+	{ "balance", selftest_balance },
 	{ "net_raw", selftest_net_raw },
 	{ "reconnect", selftest_reconnect },
 	{ "tx_stall", selftest_tx_stall },

@@ -39,6 +39,7 @@ void selftest_clock(struct result *r, const struct boot_info *bi);
 void selftest_timer(struct result *r, const struct boot_info *bi);
 void selftest_sched(struct result *r, const struct boot_info *bi);
 void selftest_smp(struct result *r, const struct boot_info *bi);
+void selftest_balance(struct result *r, const struct boot_info *bi);
 void selftest_net_raw(struct result *r, const struct boot_info *bi);
 void selftest_reconnect(struct result *r, const struct boot_info *bi);
 void selftest_tx_stall(struct result *r, const struct boot_info *bi);

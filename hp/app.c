@@ -385,6 +385,8 @@ static int thread_done(struct app_thread *at, int rc)
 {
 	struct app *a = at->app;
 
+	uint64_t vol, invol;
+
 	*thread_entry_stack_slot() = 0;
 	thread_set_fs_base(0);
 	*thread_app(thread_self()) = NULL;
@@ -395,6 +397,11 @@ static int thread_done(struct app_thread *at, int rc)
 			hp_futex_wake(a, at->clear_tid, 1);
 	}
 	mutex_lock(&a->lock, NO_DEADLINE);
+	thread_switches(thread_self(), &vol, &invol);
+	a->done_cpu_ns += thread_cpu_ns(thread_self());
+	a->done_nvcsw += vol;
+	a->done_nivcsw += invol;
+	at->accounted = true;
 	if (__atomic_sub_fetch(&a->live, 1, __ATOMIC_SEQ_CST) == 0 && !a->status_set) {
 		a->status = rc;
 		a->status_set = true;
@@ -410,8 +417,8 @@ static int child_thread(void *arg)
 	struct app_thread *at = arg;
 
 	*thread_app(thread_self()) = at;
-	/* (this thread may be on another vCPU: the syscall entry, Xen PV's user root) */
-	if (thread_fpu_enable() || arch->app_prepare(at->app->normal, at->app->user_root))
+	/* (every CPU was readied for the app at its start: prepare_cpus) */
+	if (thread_fpu_enable())
 		return thread_done(at, 128 + 9);
 	thread_set_fs_base(at->tls);
 	return thread_done(at, (at->app->normal ? arch->app_resume_user : arch->app_resume)(
@@ -486,6 +493,36 @@ long hp_clone(struct app_thread *parent, const struct syscall_frame *f, uint64_t
 	return tid;
 }
 
+struct prep {
+	struct app *a;
+	int rc;
+};
+
+static int prepare_here(void *arg)
+{
+	struct prep *p = arg;
+
+	p->rc = arch->app_prepare(p->a->normal, (uint64_t)p->a->user_root);
+	return 0;
+}
+
+/* Readies every CPU for the app (arch->app_prepare is per CPU: the syscall entry for its
+ * mode natively, the user-mode root table on Xen PV): its threads may run, and move to,
+ * any of them. A thread pinned to each CPU in turn does it there. */
+static int prepare_cpus(struct app *a)
+{
+	for (unsigned cpu = 0; cpu < sched_cpus_online(); cpu++) {
+		struct prep p = { a, -ENOMEM };
+		struct thread *t = thread_create("app-prep", prepare_here, &p, (int)cpu);
+
+		if (t)
+			thread_join(t, NO_DEADLINE, NULL);
+		if (p.rc)
+			return p.rc;
+	}
+	return 0;
+}
+
 /* The app's first thread: loads it, then runs it. */
 static int main_thread(void *arg)
 {
@@ -518,7 +555,7 @@ static int main_thread(void *arg)
 		kprintf("hp: %s: no memory for its page tables\n", a->name);
 		return thread_done(at, -1);
 	}
-	if ((rc = arch->app_prepare(a->normal, (uint64_t)a->user_root))) {
+	if ((rc = prepare_cpus(a))) {
 		kprintf("hp: %s: the CPU mode could not prepare the address space (%d)\n", a->name,
 			rc);
 		return thread_done(at, -1);
@@ -529,6 +566,28 @@ static int main_thread(void *arg)
 	*thread_app(thread_self()) = at;
 	return thread_done(at, (a->normal ? arch->app_enter_user : arch->app_enter)(
 				   a->im.entry, sp, &at->ctx, thread_entry_stack_slot()));
+}
+
+/* What the scheduler did while the app ran, per CPU (for the matrix's notes: IPIs per
+ * item of an IPC test, where the threads went) */
+static void sched_during(const struct sched_stats *st0, uint64_t wall_ns)
+{
+	for (unsigned cpu = 0; cpu < sched_cpus_online(); cpu++) {
+		struct sched_stats s;
+		const struct sched_stats *b = &st0[cpu];
+
+		sched_stats(cpu, &s);
+		uint64_t idle = s.idle_ns - b->idle_ns;
+
+		kprintf("hp: sched cpu%u during the app: %lu%% busy, %lu switches, %lu IPIs sent, "
+			"%lu halts, %lu polls won, %lu steals, %lu handed over, %lu pushed, %lu "
+			"moved at wake\n",
+			cpu, wall_ns && idle < wall_ns ? (wall_ns - idle) * 100 / wall_ns : 0,
+			s.switches - b->switches, s.ipis_sent - b->ipis_sent, s.halts - b->halts,
+			s.polls_won - b->polls_won, s.steals - b->steals,
+			s.handed_over - b->handed_over, s.pushed - b->pushed,
+			s.wake_moves - b->wake_moves);
+	}
 }
 
 static bool all_done(void *arg)
@@ -619,7 +678,13 @@ int hp_main(const struct boot_info *bi)
 	a->live = 1;
 	arch_app_fault = app_fault;
 	arch_app_interrupt = app_interrupt;
-	a->threads[0].t = thread_create("app", main_thread, &s, 0);
+	static struct sched_stats st0[MAX_CPUS]; /* (once per boot; too big for the stack) */
+
+	for (unsigned cpu = 0; cpu < sched_cpus_online(); cpu++)
+		sched_stats(cpu, &st0[cpu]);
+	uint64_t t0 = clock_ns();
+
+	a->threads[0].t = thread_create("app", main_thread, &s, CPU_ANY);
 	if (!a->threads[0].t) {
 		kprintf("hp: %s: no thread to run it\n", a->name);
 		return -1;
@@ -640,5 +705,6 @@ int hp_main(const struct boot_info *bi)
 	/* what the app held must all come back (the hostile tests check it) */
 	kprintf("hp: memory: %lu KiB free before the app, %lu KiB after\n",
 		(unsigned long)before.free_kib, (unsigned long)after.free_kib);
+	sched_during(st0, clock_ns() - t0);
 	return a->status;
 }

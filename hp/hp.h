@@ -55,6 +55,7 @@ struct app_thread {
 	uint64_t tls;
 	struct syscall_frame start; /* a clone's registers: it starts by returning from it */
 	bool ended; /* atomic: past thread_done, so `t` can be joined and the slot reused */
+	bool accounted; /* its CPU time is in the app's done_* (under the app's lock) */
 };
 
 struct futex_waiter {
@@ -95,6 +96,9 @@ struct app {
 	int status;
 	struct waitq sleepers; /* nanosleep and poll: woken early by exiting */
 	struct futex_waiter *futexes;
+	/* what the threads that ended used: CPU time, voluntary and involuntary switches
+	 * (under the lock; the live ones' are the scheduler's) */
+	uint64_t done_cpu_ns, done_nvcsw, done_nivcsw;
 };
 
 /* hp/syscall.c */

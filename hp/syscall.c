@@ -486,13 +486,202 @@ static uint64_t clock_of(uint64_t clk, bool *ok)
 	return clock_ns(); /* MONOTONIC(_RAW, _COARSE), BOOTTIME, and the CPU-time clocks */
 }
 
-static long do_clock_gettime(uint64_t clk, uint64_t ts)
+/* --- CPUs and CPU time ----------------------------------------------------------------- */
+
+/* The app thread with this tid (0: the caller): with the app's lock held when it is
+ * another one, so that its kernel thread is not joined and freed meanwhile (hp_clone
+ * joins under the lock). NULL (and no lock) when no live thread has it. */
+static struct app_thread *thread_by_tid(struct app *a, struct app_thread *self, int64_t tid,
+					bool *locked)
 {
-	bool ok;
-	uint64_t ns = clock_of(clk, &ok);
+	*locked = false;
+	if (tid == 0 || tid == self->tid)
+		return self;
+	if (tid < 0)
+		return NULL;
+	mutex_lock(&a->lock, NO_DEADLINE);
+	for (int i = 0; i < APP_THREADS; i++) {
+		struct app_thread *s = &a->threads[i];
+
+		if (s->app && s->t && s->tid == tid &&
+		    !__atomic_load_n(&s->ended, __ATOMIC_ACQUIRE)) {
+			*locked = true;
+			return s;
+		}
+	}
+	mutex_unlock(&a->lock);
+	return NULL;
+}
+
+/* sched_getaffinity / sched_setaffinity: a mask of up to 64 CPUs, the size of Linux's
+ * unsigned long; the kernel's mask is 8 bytes, so that is what get returns (as Linux
+ * returns its cpumask size), and a buffer must hold it (Linux: -EINVAL too) */
+static long do_getaffinity(struct app_thread *at, int64_t tid, uint64_t len, uint64_t ptr)
+{
+	bool locked;
+	struct app_thread *t;
+	uint64_t mask;
+
+	if (len < 8 || (len & 7))
+		return -EINVAL;
+	if (!(t = thread_by_tid(at->app, at, tid, &locked)))
+		return -ESRCH;
+	mask = thread_affinity(t->t);
+	if (locked)
+		mutex_unlock(&at->app->lock);
+	return copy_to_app(ptr, &mask, 8) ? -EFAULT : 8;
+}
+
+static long do_setaffinity(struct app_thread *at, int64_t tid, uint64_t len, uint64_t ptr)
+{
+	bool locked;
+	struct app_thread *t;
+	uint64_t mask = 0;
+	long rc;
+
+	/* a shorter buffer leaves the CPUs beyond it out; a longer one's rest names CPUs
+	 * that do not exist (as on Linux, they do not count) */
+	if (copy_from_app(&mask, ptr, MIN(len, 8)))
+		return -EFAULT;
+	if (!(t = thread_by_tid(at->app, at, tid, &locked)))
+		return -ESRCH;
+	if (!locked) /* the caller: it may move now, so no lock held meanwhile */
+		return thread_set_affinity(t->t, mask);
+	rc = thread_set_affinity(t->t, mask);
+	mutex_unlock(&at->app->lock);
+	return rc;
+}
+
+static long do_getcpu(uint64_t cpup, uint64_t nodep)
+{
+	uint32_t cpu, node = 0;
+
+	preempt_disable();
+	cpu = arch_cpu_id();
+	preempt_enable();
+	if ((cpup && copy_to_app(cpup, &cpu, 4)) || (nodep && copy_to_app(nodep, &node, 4)))
+		return -EFAULT;
+	return 0;
+}
+
+/* The app's CPU time, and its switches: the threads that ended, plus the live ones */
+static uint64_t app_cpu_ns(struct app *a, uint64_t *nvcsw, uint64_t *nivcsw)
+{
+	mutex_lock(&a->lock, NO_DEADLINE);
+	uint64_t ns = a->done_cpu_ns, v = a->done_nvcsw, iv = a->done_nivcsw;
+
+	for (int i = 0; i < APP_THREADS; i++) {
+		struct app_thread *s = &a->threads[i];
+		uint64_t sv, siv;
+
+		if (!s->app || !s->t || s->accounted)
+			continue;
+		ns += thread_cpu_ns(s->t);
+		thread_switches(s->t, &sv, &siv);
+		v += sv;
+		iv += siv;
+	}
+	mutex_unlock(&a->lock);
+	if (nvcsw)
+		*nvcsw = v, *nivcsw = iv;
+	return ns;
+}
+
+#define CLOCK_PROCESS_CPUTIME_ID 2
+#define CLOCK_THREAD_CPUTIME_ID	 3
+
+/* The CPU-time clocks: the process's and the calling thread's, and those that
+ * clock_getcpuclockid / pthread_getcpuclockid make (negative: ~pid or ~tid << 3, bit 2 for
+ * a thread, then the kind in the low 2 bits, of which 3 does not exist). Their time is
+ * all "user" time: the kernel does not tell apart the time a thread spends in its system
+ * calls. -EINVAL when clk is none of them. */
+static long cpu_clock_ns(struct app_thread *at, int64_t clk, uint64_t *ns)
+{
+	if (clk == CLOCK_PROCESS_CPUTIME_ID) {
+		*ns = app_cpu_ns(at->app, NULL, NULL);
+		return 0;
+	}
+	if (clk == CLOCK_THREAD_CPUTIME_ID) {
+		*ns = thread_cpu_ns(thread_self());
+		return 0;
+	}
+	if (clk >= 0 || (clk & 3) == 3)
+		return -EINVAL;
+	int64_t id = ~(clk >> 3);
+
+	if (!(clk & 4)) { /* a process: this one (its pid is 1) */
+		if (id != 0 && id != 1)
+			return -EINVAL;
+		*ns = app_cpu_ns(at->app, NULL, NULL);
+		return 0;
+	}
+	bool locked;
+	struct app_thread *t = thread_by_tid(at->app, at, id, &locked);
+
+	if (!t)
+		return -EINVAL;
+	*ns = thread_cpu_ns(t->t);
+	if (locked)
+		mutex_unlock(&at->app->lock);
+	return 0;
+}
+
+static bool is_cpu_clock(uint64_t clk)
+{
+	return clk == CLOCK_PROCESS_CPUTIME_ID || clk == CLOCK_THREAD_CPUTIME_ID ||
+	       (int64_t)clk < 0;
+}
+
+static long do_clock_gettime(struct app_thread *at, uint64_t clk, uint64_t ts)
+{
+	bool ok = true;
+	uint64_t ns = 0;
+
+	if (is_cpu_clock(clk))
+		ok = !cpu_clock_ns(at, (int64_t)clk, &ns);
+	else
+		ns = clock_of(clk, &ok);
 	struct timespec_ t = {(int64_t)(ns / 1000000000), (int64_t)(ns % 1000000000)};
 
 	return ok ? copy_to_app(ts, &t, sizeof(t)) : -EINVAL;
+}
+
+#define RUSAGE_SELF	 0
+#define RUSAGE_THREAD	 1
+#define RUSAGE_CHILDREN (-1)
+
+/* struct rusage (x86-64): user and system time (timevals), then 14 longs of which we
+ * fill the voluntary and involuntary context switches (the last two). All CPU time is
+ * user time (cpu_clock_ns). No children: those are zero. */
+static long do_getrusage(struct app_thread *at, int64_t who, uint64_t buf)
+{
+	int64_t ru[18] = {0};
+	uint64_t ns = 0, v = 0, iv = 0;
+
+	if (who == RUSAGE_SELF) {
+		ns = app_cpu_ns(at->app, &v, &iv);
+	} else if (who == RUSAGE_THREAD) {
+		ns = thread_cpu_ns(thread_self());
+		thread_switches(thread_self(), &v, &iv);
+	} else if (who != RUSAGE_CHILDREN) {
+		return -EINVAL;
+	}
+	ru[0] = (int64_t)(ns / 1000000000);
+	ru[1] = (int64_t)(ns % 1000000000 / 1000);
+	ru[16] = (int64_t)v;
+	ru[17] = (int64_t)iv;
+	return copy_to_app(buf, ru, sizeof(ru));
+}
+
+/* times: the process's CPU time in clock ticks (USER_HZ, 100 a second: what musl's and
+ * glibc's sysconf(_SC_CLK_TCK) say), all of it user time; returns ticks since boot */
+static long do_times(struct app_thread *at, uint64_t buf)
+{
+	int64_t tms[4] = {(int64_t)(app_cpu_ns(at->app, NULL, NULL) / 10000000), 0, 0, 0};
+
+	if (buf && copy_to_app(buf, tms, sizeof(tms)))
+		return -EFAULT;
+	return (long)(clock_ns() / 10000000);
 }
 
 static long sleep_until(struct app *a, uint64_t clk, uint64_t deadline_ns)
@@ -797,6 +986,11 @@ enum {
 	SYS_readv = 19,
 	SYS_writev = 20,
 	SYS_sched_yield = 24,
+	SYS_getrusage = 98,
+	SYS_times = 100,
+	SYS_sched_setaffinity = 203,
+	SYS_sched_getaffinity = 204,
+	SYS_getcpu = 309,
 	SYS_madvise = 28,
 	SYS_nanosleep = 35,
 	SYS_getpid = 39,
@@ -1032,15 +1226,29 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 		return do_nanosleep(a, 1, false, a1);
 	case SYS_clock_nanosleep:
 		return do_nanosleep(a, a1, a2 & 1, a3);
-	case SYS_clock_gettime:
-		return do_clock_gettime(a1, a2);
+	case SYS_clock_gettime: /* (a clockid_t is an int: a CPU-time clock's is negative) */
+		return do_clock_gettime(at, (uint64_t)(int64_t)(int32_t)a1, a2);
 	case SYS_clock_getres: {
 		struct timespec_ t = {0, 1};
-		bool ok;
+		uint64_t ns;
+		bool ok = true;
 
-		clock_of(a1, &ok);
+		if (is_cpu_clock((uint64_t)(int64_t)(int32_t)a1))
+			ok = !cpu_clock_ns(at, (int32_t)a1, &ns);
+		else
+			clock_of(a1, &ok);
 		return !ok ? -EINVAL : a2 ? copy_to_app(a2, &t, sizeof(t)) : 0;
 	}
+	case SYS_sched_getaffinity:
+		return do_getaffinity(at, (int64_t)(int32_t)a1, a2, a3);
+	case SYS_sched_setaffinity:
+		return do_setaffinity(at, (int64_t)(int32_t)a1, a2, a3);
+	case SYS_getcpu:
+		return do_getcpu(a1, a2);
+	case SYS_getrusage:
+		return do_getrusage(at, (int64_t)(int32_t)a1, a2);
+	case SYS_times:
+		return do_times(at, a1);
 	case SYS_gettimeofday: {
 		uint64_t ns = wallclock_ns();
 		int64_t tv[2] = {(int64_t)(ns / 1000000000), (int64_t)(ns % 1000000000 / 1000)};

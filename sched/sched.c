@@ -1,8 +1,11 @@
-/* The scheduler. Per CPU: a ready list only that CPU touches (with interrupts off), an
- * incoming MPSC queue where other CPUs put the threads they wake, a timer heap, and an idle
- * thread that polls briefly before it halts. Threads stay on the CPU they were created on.
- * The only cross-CPU operations are the incoming queue and the IPI that wakes a halted or
- * busy CPU; nothing takes a lock. */
+/* The scheduler. Per CPU: a run queue only that CPU touches (with interrupts off), an
+ * incoming MPSC queue where other CPUs put the threads they wake or hand over, a timer
+ * heap, and an idle thread that polls briefly before it halts. Threads move between CPUs
+ * only through the incoming queues: when woken (the wake rule, balance.c), when an idle
+ * CPU asks a busier one for a thread, when a busy CPU gives one away at a slice end, and
+ * when their mask rules their CPU out. The cross-CPU operations are those queues, the
+ * published loads and requests (balance.h) and the IPI that wakes a halted or busy CPU;
+ * nothing takes a lock. */
 #include "sched/sched.h"
 
 #include <stdarg.h>
@@ -25,15 +28,24 @@
 #define POLL_START_NS 20000
 #define POLL_MIN_NS 2000
 #define POLL_MAX_NS 200000
+/* An idle CPU that asked for a thread asks again after this long at the earliest;
+ * doubled each time an ask brought nothing (the threads there may not run here), up to
+ * a slice: by then the busy CPU's own slice end gives a thread away (push_balance). */
+#define STEAL_RETRY_MIN_NS 100000ULL
+#define STEAL_RETRY_MAX_NS SLICE_NS
 
-enum { IDLE_BUSY, IDLE_POLLING, IDLE_HALTED };
+_Static_assert(MAX_CPUS <= BALANCE_MAX_CPUS, "a CPU mask is one uint64_t");
 
 struct sched_cpu {
 	struct thread *current, *idle;
-	struct thread *ready_head, *ready_tail;
-	unsigned nready;
+	struct runq rq;
 	struct mpsc incoming;
-	int idle_state; /* read by other CPUs deciding on an IPI */
+	/* the thread just switched away from, to go to another CPU once its registers are
+	 * saved (finish_switch): its mask no longer allows this one */
+	struct thread *move_after;
+	/* the thief's side: when it may ask again, how long it waits after an ask that
+	 * brought nothing, and its steal count when it last asked */
+	uint64_t steal_after, steal_retry, steals_at_ask;
 	bool slice_armed;
 	uint64_t slice_end, armed; /* armed: the deadline the platform timer holds (0: none) */
 	struct timer **heap;
@@ -50,14 +62,31 @@ struct sched_cpu {
 };
 
 static struct sched_cpu scpu[MAX_CPUS];
+/* what each CPU publishes to the others: its load, its idle state, a steal request */
+static struct balance_cpu pub[MAX_CPUS];
 static struct thread main_thread;
-static unsigned online, next_cpu;
+static unsigned online;
 static uint64_t stuck_ns = 10 * NSEC_PER_SEC;
 static unsigned stuck_reports;
 
 static struct sched_cpu *me(void)
 {
 	return this_cpu()->sched;
+}
+
+static unsigned cpu_of(const struct sched_cpu *c)
+{
+	return (unsigned)(c - scpu);
+}
+
+static bool allowed(const struct thread *t, unsigned cpu)
+{
+	return rq_mask(&t->rq) & CPU_BIT(cpu);
+}
+
+static struct thread *of_rq(struct rq_node *n)
+{
+	return n ? container_of(n, struct thread, rq) : NULL;
 }
 
 void sched_fail(const char *fmt, ...)
@@ -146,12 +175,74 @@ const char *thread_name(const struct thread *t)
 
 unsigned thread_cpu(const struct thread *t)
 {
-	return t->cpu;
+	return READ_ONCE(t->cpu);
 }
 
 unsigned sched_cpus_online(void)
 {
 	return __atomic_load_n(&online, __ATOMIC_ACQUIRE);
+}
+
+uint64_t sched_online_mask(void)
+{
+	unsigned n = sched_cpus_online();
+
+	return n >= 64 ? ~0ull : CPU_BIT(n) - 1;
+}
+
+uint64_t thread_affinity(const struct thread *t)
+{
+	return rq_mask(&t->rq) & sched_online_mask();
+}
+
+/* ---- CPU time: a sequence count around the writer (the thread's CPU, interrupts off) */
+
+static void acct_write(struct thread *t, uint64_t cpu_ns, uint64_t start, bool running)
+{
+	__atomic_store_n(&t->acct_seq, t->acct_seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&t->cpu_ns, cpu_ns, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->run_start, start, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->running, running, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->acct_seq, t->acct_seq + 1, __ATOMIC_RELEASE);
+}
+
+static void acct_stop(struct thread *t, uint64_t now)
+{
+	acct_write(t, t->cpu_ns + (t->running && now > t->run_start ? now - t->run_start : 0), 0,
+		   false);
+}
+
+static void acct_start(struct thread *t, uint64_t now)
+{
+	acct_write(t, t->cpu_ns, now, true);
+}
+
+uint64_t thread_cpu_ns(const struct thread *t)
+{
+	/* bounded: a writer is a few stores with interrupts off, but its vCPU may be
+	 * preempted by the hypervisor in the middle; then the last complete figure will do */
+	for (int i = 0; i < 1000; i++) {
+		uint32_t s1 = __atomic_load_n(&t->acct_seq, __ATOMIC_ACQUIRE);
+		uint64_t ns = __atomic_load_n(&t->cpu_ns, __ATOMIC_RELAXED);
+		uint64_t start = __atomic_load_n(&t->run_start, __ATOMIC_RELAXED);
+		bool running = __atomic_load_n(&t->running, __ATOMIC_RELAXED);
+
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (!(s1 & 1) && s1 == __atomic_load_n(&t->acct_seq, __ATOMIC_RELAXED)) {
+			uint64_t now = running ? clock_ns() : 0;
+
+			return ns + (running && now > start ? now - start : 0);
+		}
+		cpu_relax();
+	}
+	return __atomic_load_n(&t->cpu_ns, __ATOMIC_RELAXED);
+}
+
+void thread_switches(const struct thread *t, uint64_t *voluntary, uint64_t *involuntary)
+{
+	*voluntary = READ_ONCE(t->nvcsw);
+	*involuntary = READ_ONCE(t->nivcsw);
 }
 
 void sched_dump(const struct thread *t)
@@ -163,15 +254,16 @@ void sched_dump(const struct thread *t)
 
 		if (!__atomic_load_n(&cpus[i].online, __ATOMIC_ACQUIRE))
 			continue;
-		kprintf("sched dump cpu%u: current %s, %u ready, incoming %s, %s, %u timers, "
-			"armed %lu, poll %lu ns\n",
-			i, c->current ? c->current->name : "-", c->nready,
+		kprintf("sched dump cpu%u: current %s, %u ready, load %u, incoming %s, %s, %u "
+			"timers, armed %lu, poll %lu ns\n",
+			i, c->current ? c->current->name : "-", c->rq.n, balance_load(&pub[i]),
 			mpsc_pending(&c->incoming) ? "pending" : "empty",
-			idle_names[c->idle_state % 3], c->nheap, c->armed, c->poll_ns);
+			idle_names[balance_idle_state(&pub[i]) % 3], c->nheap, c->armed,
+			c->poll_ns);
 		kprintf("sched dump cpu%u: ready list", i);
 		unsigned n = 0;
-		for (struct thread *r = c->ready_head; r && n < 8; r = r->next, n++)
-			kprintf(" %s", r->name);
+		for (struct rq_node *r = c->rq.head; r && n < 8; r = r->next, n++)
+			kprintf(" %s", of_rq(r)->name);
 		kprintf("; %lu switches, %lu IPIs in, %lu halts, %lu polls won, %lu timer irqs\n",
 			c->st.switches, c->st.ipis_received, c->st.halts, c->st.polls_won,
 			c->st.timer_irqs);
@@ -185,8 +277,10 @@ void sched_dump(const struct thread *t)
 	if (t) {
 		uint64_t now = hal->clock_ns();
 
-		kprintf("sched dump thread %s: cpu %u, state %d, wake %d, join %p, timer %s",
-			t->name, t->cpu, t->state, t->wake, (void *)t->join,
+		kprintf("sched dump thread %s: cpu %u, mask %#lx, state %d, on cpu %d, wake %d, "
+			"join %p, timer %s",
+			t->name, t->cpu, rq_mask(&t->rq), t->state, t->on_cpu, t->wake,
+			(void *)t->join,
 			t->timer.slot ? "armed" : "idle");
 		if (t->timer.slot)
 			kprintf(" (%s %lu ms)", t->timer.deadline > now ? "due in" : "overdue by",
@@ -208,18 +302,25 @@ void sched_nudge(unsigned cpu)
 void sched_stats(unsigned cpu, struct sched_stats *s)
 {
 	*s = scpu[cpu].st;
+	s->load = balance_load(&pub[cpu]);
+	s->idle_ns = scpu[cpu].idle ? thread_cpu_ns(scpu[cpu].idle) : 0;
 }
 
 void sched_report(void)
 {
 	for (unsigned cpu = 0; cpu < sched_cpus_online(); cpu++) {
-		const struct sched_stats *s = &scpu[cpu].st;
+		struct sched_stats s;
 
+		sched_stats(cpu, &s);
 		kprintf("sched cpu%u: %lu switches, %lu preemptions, %lu IPIs sent, %lu received, "
 			"%lu halts, %lu polls won, %lu timer irqs, %lu remote wakes, %lu interrupts "
-			"before hlt\n",
-			cpu, s->switches, s->preemptions, s->ipis_sent, s->ipis_received, s->halts,
-			s->polls_won, s->timer_irqs, s->remote_wakes, cpus[cpu].halt_window_irqs);
+			"before hlt; load %u, %lu steals (%lu asks), %lu asks refused, %lu handed "
+			"over, %lu pushed, %lu moved at wake, %lu ms idle\n",
+			cpu, s.switches, s.preemptions, s.ipis_sent, s.ipis_received, s.halts,
+			s.polls_won, s.timer_irqs, s.remote_wakes, cpus[cpu].halt_window_irqs,
+			s.load,
+			s.steals, s.steal_asks, s.asks_refused, s.handed_over, s.pushed,
+			s.wake_moves, s.idle_ns / 1000000);
 	}
 	if (hal->irq_stats) {
 		char line[320];
@@ -229,45 +330,25 @@ void sched_report(void)
 	}
 }
 
-/* ---- the ready list (this CPU, interrupts off) */
-
-static void ready_push(struct sched_cpu *c, struct thread *t)
-{
-	t->next = NULL;
-	t->prev = c->ready_tail;
-	if (c->ready_tail)
-		c->ready_tail->next = t;
-	else
-		c->ready_head = t;
-	c->ready_tail = t;
-	c->nready++;
-}
-
-static struct thread *ready_pop(struct sched_cpu *c)
-{
-	struct thread *t = c->ready_head;
-
-	if (!t)
-		return NULL;
-	c->ready_head = t->next;
-	if (c->ready_head)
-		c->ready_head->prev = NULL;
-	else
-		c->ready_tail = NULL;
-	c->nready--;
-	return t;
-}
+/* ---- the run queue (this CPU, interrupts off) */
 
 static void drain_incoming(struct sched_cpu *c)
 {
 	struct mpsc_node *n;
 
-	/* before the pops: a thread pushed after them set it again (sched_wake) */
+	/* before the pops: a thread pushed after them set it again (queue_remote) */
 	__atomic_store_n(&c->waiting_since, 0, __ATOMIC_SEQ_CST);
 	if (c->stuck_reported)
 		__atomic_store_n(&c->stuck_reported, false, __ATOMIC_SEQ_CST); /* again next time */
-	while ((n = mpsc_pop(&c->incoming)))
-		ready_push(c, container_of(n, struct thread, node));
+	while ((n = mpsc_pop(&c->incoming))) {
+		struct thread *t = container_of(n, struct thread, node);
+
+		if (t->stolen) {
+			t->stolen = false;
+			c->st.steals++;
+		}
+		runq_push(&c->rq, &t->rq);
+	}
 }
 
 /* ---- timers: a binary min-heap per CPU, on deadline */
@@ -334,7 +415,7 @@ static void reprogram(struct sched_cpu *c)
 {
 	uint64_t d = c->nheap ? c->heap[0]->deadline : 0;
 
-	if (c->current != c->idle && c->nready) {
+	if (c->current != c->idle && c->rq.n) {
 		uint64_t now = hal->clock_ns(), end;
 
 		if (!c->slice_armed) {
@@ -394,23 +475,162 @@ bool timer_cancel(struct timer *t)
 	return armed;
 }
 
+/* ---- moving threads between CPUs */
+
+/* Sends the IPI a CPU needs to notice a thread put on its incoming queue (or a steal
+ * request): unless it is polling for exactly that (the point of polling: no IPI, no exit). */
+static void kick(unsigned cpu)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (balance_idle_state(&pub[cpu]) == IDLE_POLLING)
+		return;
+	me()->st.ipis_sent++;
+	hal->ipi_send(cpu);
+}
+
+/* Queues t, which no CPU runs (on_cpu is 0, or it is this CPU's own current thread), for
+ * CPU `to`, counted in its load. Interrupts off. Once it is on another CPU's queue it may
+ * run there, exit and be freed: no look at t after that. */
+static void enqueue(struct sched_cpu *c, struct thread *t, unsigned to)
+{
+	struct sched_cpu *target = &scpu[to];
+
+	t->cpu = to;
+	balance_load_add(&pub[to], 1);
+	if (target == c) {
+		runq_push(&c->rq, &t->rq);
+		if (c->current != c->idle)
+			reprogram(c); /* a slice for whoever runs now */
+		return;
+	}
+	if (!__atomic_load_n(&target->waiting_since, __ATOMIC_SEQ_CST)) {
+		uint64_t none = 0;
+
+		__atomic_compare_exchange_n(&target->waiting_since, &none, hal->clock_ns() | 1,
+					    false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	}
+	mpsc_push(&target->incoming, &t->node);
+	kick(to);
+}
+
+/* A thread of this CPU's run queue (not running) goes to CPU `to` instead. */
+static void send_away(struct sched_cpu *c, struct thread *t, unsigned to)
+{
+	balance_load_add(&pub[cpu_of(c)], -1);
+	enqueue(c, t, to);
+}
+
+/* Where a thread whose mask rules this CPU out goes: the least loaded CPU it allows (none
+ * online: it stays, rather than get lost) */
+static unsigned elsewhere(struct sched_cpu *c, struct thread *t)
+{
+	int to = balance_least_loaded(pub, sched_cpus_online(), rq_mask(&t->rq), cpu_of(c));
+
+	return to < 0 ? cpu_of(c) : (unsigned)to;
+}
+
+/* The victim's side of a steal: another CPU asked for a thread (balance_ask). The oldest
+ * ready thread that may run there goes, never the running one. */
+static void serve_ask(struct sched_cpu *c)
+{
+	int thief = balance_take_ask(&pub[cpu_of(c)]);
+
+	if (thief < 0)
+		return;
+	struct thread *t = of_rq(runq_take_for(&c->rq, (unsigned)thief, &c->current->rq));
+
+	if (!t) {
+		c->st.asks_refused++;
+		return;
+	}
+	c->st.handed_over++;
+	t->stolen = true;
+	send_away(c, t, (unsigned)thief);
+}
+
+/* At the end of a slice, with threads waiting here: one of them goes to a CPU with at
+ * least two threads fewer. Busy CPUs never steal (only idle ones look for work), so this
+ * is what evens out 5 threads against 3. */
+static void push_balance(struct sched_cpu *c)
+{
+	int to = balance_push_target(pub, sched_cpus_online(), cpu_of(c));
+	struct thread *t = to < 0 ? NULL
+				  : of_rq(runq_take_for(&c->rq, (unsigned)to, &c->current->rq));
+
+	if (t) {
+		c->st.pushed++;
+		send_away(c, t, (unsigned)to);
+	}
+}
+
+/* The thief's side: an idle CPU asks the busiest CPU with a movable thread waiting (and
+ * at least two threads more than this one) to hand one over. The victim's run queue stays
+ * its own: it answers from its own code (serve_ask), at its next IPI, interrupt or switch,
+ * by putting the thread on this CPU's incoming queue, which this CPU then polls. */
+static void try_steal(struct sched_cpu *c, uint64_t now)
+{
+	if (now < c->steal_after)
+		return;
+	int v = balance_victim(pub, sched_cpus_online(), cpu_of(c));
+
+	if (v < 0)
+		return;
+	/* the last ask brought nothing: wait longer before the next one */
+	if (c->st.steal_asks && c->st.steals == c->steals_at_ask)
+		c->steal_retry = MIN(c->steal_retry * 2, STEAL_RETRY_MAX_NS);
+	else
+		c->steal_retry = STEAL_RETRY_MIN_NS;
+	c->steal_after = now + c->steal_retry;
+	if (!balance_ask(&pub[v], cpu_of(c)))
+		return; /* another CPU's ask is still there */
+	c->st.steal_asks++;
+	c->steals_at_ask = c->st.steals;
+	kick((unsigned)v);
+}
+
 /* ---- switching */
 
 /* Runs in the thread switched to, first thing: the one switched from is off its stack
- * now, so if it exited, its joiner may free it. */
+ * now. From here another CPU may run it; if it exited, its joiner may free it. */
 static void finish_switch(void)
 {
 	struct sched_cpu *c = me();
-	struct thread *prev = c->switched_from;
+	struct thread *prev = c->switched_from, *move = c->move_after;
 
-	c->switched_from = NULL;
-	if (prev && prev->state == T_DEAD) {
+	c->switched_from = c->move_after = NULL;
+	if (!prev)
+		return;
+	/* read before on_cpu goes: after that a waker may run prev elsewhere */
+	bool dead = __atomic_load_n(&prev->state, __ATOMIC_SEQ_CST) == T_DEAD;
+
+	__atomic_store_n(&prev->on_cpu, 0, __ATOMIC_SEQ_CST);
+	if (dead) {
 		/* after this exchange prev is the joiner's: not another look at it */
 		struct thread *j = __atomic_exchange_n(&prev->join, JOIN_DONE, __ATOMIC_SEQ_CST);
 
 		if (j)
 			sched_wake(j);
+	} else if (move) {
+		/* READY and in no queue: nobody else touches it */
+		send_away(c, move, elsewhere(c, move));
 	}
+}
+
+/* The next thread to run here: the oldest ready one this CPU may run. One whose mask no
+ * longer allows this CPU goes elsewhere (after the switch, if it is the one running now). */
+static struct thread *pick_next(struct sched_cpu *c)
+{
+	struct thread *t;
+
+	while ((t = of_rq(runq_pop(&c->rq)))) {
+		if (allowed(t, cpu_of(c)) || t->rq.stay)
+			return t;
+		if (t == c->current)
+			c->move_after = t; /* its load goes with it in finish_switch */
+		else
+			send_away(c, t, elsewhere(c, t));
+	}
+	return c->idle;
 }
 
 /* Picks the next thread and switches to it. Interrupts off. */
@@ -418,17 +638,26 @@ static void schedule(void)
 {
 	struct sched_cpu *c = me();
 	struct thread *prev = c->current, *next;
+	bool runnable = prev->state == T_RUNNING;
 
 	mm_tlb_sync();
 	drain_incoming(c);
 	this_cpu()->resched = false;
-	if (prev->state == T_RUNNING && !prev->idle) {
-		prev->state = T_READY;
-		ready_push(c, prev);
+	serve_ask(c);
+	if (!prev->idle) {
+		if (runnable) {
+			__atomic_store_n(&prev->state, T_READY, __ATOMIC_SEQ_CST);
+			if (allowed(prev, cpu_of(c)))
+				runq_push(&c->rq, &prev->rq);
+			else
+				c->move_after = prev;
+		} else {
+			/* blocked, dead, or woken already and queued (its queued self is
+			 * counted by whoever queued it) */
+			balance_load_add(&pub[cpu_of(c)], -1);
+		}
 	}
-	next = ready_pop(c);
-	if (!next)
-		next = c->idle;
+	next = pick_next(c);
 	__atomic_store_n(&next->state, T_RUNNING, __ATOMIC_SEQ_CST);
 	/* next->wake stays: a wake that came while next was running (between its check of
 	 * a condition and sched_block) must survive a preemption or a yield on the way, or
@@ -440,6 +669,18 @@ static void schedule(void)
 	reprogram(c);
 	if (next == prev)
 		return;
+	if (__atomic_load_n(&next->on_cpu, __ATOMIC_SEQ_CST))
+		sched_fail("thread %s is to run on cpu%u but still runs on cpu%u", next->name,
+			   cpu_of(c), next->cpu);
+	__atomic_store_n(&next->on_cpu, 1, __ATOMIC_SEQ_CST);
+	uint64_t now = hal->clock_ns();
+
+	acct_stop(prev, now);
+	acct_start(next, now);
+	if (runnable)
+		prev->nivcsw++;
+	else
+		prev->nvcsw++;
 	c->st.switches++;
 	c->switched_from = prev;
 	if (next->entry_stack | prev->entry_stack | next->fs_base | prev->fs_base)
@@ -450,17 +691,6 @@ static void schedule(void)
 		arch_fpu_restore(next->fpu);
 	arch_switch(&prev->rsp, next->rsp);
 	finish_switch();
-}
-
-/* Sends the IPI a CPU needs to notice a thread put on its incoming queue: unless it is
- * polling for exactly that (the point of polling: no IPI, no exit). */
-static void kick(unsigned cpu)
-{
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&scpu[cpu].idle_state, __ATOMIC_SEQ_CST) == IDLE_POLLING)
-		return;
-	me()->st.ipis_sent++;
-	hal->ipi_send(cpu);
 }
 
 /* The stuck-vCPU watchdog. A CPU takes what others put on its incoming queue at its next
@@ -512,6 +742,10 @@ unsigned sched_stuck_reports(void)
 	return __atomic_load_n(&stuck_reports, __ATOMIC_SEQ_CST);
 }
 
+/* Wakes t if it is blocked. Where it runs: on the CPU it blocked on while that CPU has
+ * not yet switched away from it (only that CPU may touch it then), or while its timeout is
+ * armed there (`stay`, sched_block); otherwise where the wake rule says (balance_wake_cpu:
+ * a polling CPU, then an idle one, then where it ran). */
 void sched_wake(struct thread *t)
 {
 	int blocked = T_BLOCKED;
@@ -521,27 +755,21 @@ void sched_wake(struct thread *t)
 					 __ATOMIC_SEQ_CST))
 		return; /* running or about to block: it sees t->wake */
 	uint64_t f = irq_save();
-	unsigned cpu = t->cpu; /* once pushed, t may run, exit and be freed */
-	struct sched_cpu *c = me(), *target = &scpu[cpu];
+	struct sched_cpu *c = me();
+	unsigned to = t->cpu;
 
-	if (target == c) {
-		ready_push(c, t);
-		if (c->current != c->idle)
-			reprogram(c); /* a slice for whoever runs now */
-	} else {
+	if (!__atomic_load_n(&t->on_cpu, __ATOMIC_SEQ_CST) && !t->rq.stay) {
+		unsigned last = to;
+
+		to = (unsigned)balance_wake_cpu(pub, sched_cpus_online(), rq_mask(&t->rq), last);
+		c->st.wake_moves += to != last;
+	}
+	if (to != cpu_of(c)) {
 		c->st.remote_wakes++;
-		if (!__atomic_load_n(&target->waiting_since, __ATOMIC_SEQ_CST)) {
-			uint64_t none = 0;
-
-			__atomic_compare_exchange_n(&target->waiting_since, &none,
-						    hal->clock_ns() | 1, false, __ATOMIC_SEQ_CST,
-						    __ATOMIC_SEQ_CST);
-		}
-		mpsc_push(&target->incoming, &t->node);
-		kick(cpu);
 		if (!(c->st.remote_wakes & 63))
 			check_cpus(c, 0); /* now and then: it reads the clock */
 	}
+	enqueue(c, t, to);
 	irq_restore(f);
 }
 
@@ -571,12 +799,30 @@ int sched_block(uint64_t deadline)
 		/* the waker queued us already: schedule() will pick us up */
 	}
 	t->timed_out = false;
-	if (deadline != NO_DEADLINE && arm_locked(c, &t->timer, deadline, block_timeout))
-		sched_fail("thread %s: no room for its timeout (%d timers)", t->name, MAX_TIMERS);
+	if (deadline != NO_DEADLINE) {
+		/* the timeout is in this CPU's heap, which only this CPU touches: the thread
+		 * comes back here to take it out (`stay`: wakers, steals and pushes leave it
+		 * here), and may move again from its next switch on */
+		t->rq.stay = true;
+		if (arm_locked(c, &t->timer, deadline, block_timeout))
+			sched_fail("thread %s: no room for its timeout (%d timers)", t->name,
+				   MAX_TIMERS);
+	}
 	schedule();
-	if (t->timer.slot) {
-		heap_remove(c, &t->timer);
-		reprogram(c);
+	if (t->rq.stay) {
+		if (me() != c)
+			sched_fail("thread %s left cpu%u with its timeout armed there", t->name,
+				   cpu_of(c));
+		if (t->timer.slot) {
+			heap_remove(c, &t->timer);
+			reprogram(c);
+		}
+		t->rq.stay = false;
+		/* its mask changed while it waited: it came back only for the timeout; now it
+		 * goes where it may run (else a thread that waits with timeouts over and over
+		 * would never leave, being woken here each time) */
+		if (!allowed(t, cpu_of(c)))
+			schedule();
 	}
 	irq_restore(f);
 	return t->timed_out ? -ETIMEDOUT : 0;
@@ -622,8 +868,13 @@ static void timer_fired(void)
 		heap_remove(c, t);
 		t->fn(t);
 	}
-	if (c->slice_armed && now >= c->slice_end && c->nready)
+	serve_ask(c);
+	if (c->slice_armed && now >= c->slice_end && c->rq.n) {
 		this_cpu()->resched = true;
+		push_balance(c);
+	}
+	if (c->current != c->idle && !allowed(c->current, cpu_of(c)))
+		this_cpu()->resched = true; /* its mask changed: it moves at the switch */
 	reprogram(c);
 }
 
@@ -634,7 +885,8 @@ static void ipi_received(void)
 	c->st.ipis_received++;
 	mm_tlb_sync();
 	drain_incoming(c);
-	if (c->nready)
+	serve_ask(c);
+	if (c->rq.n || (c->current != c->idle && !allowed(c->current, cpu_of(c))))
 		this_cpu()->resched = true;
 }
 
@@ -655,13 +907,22 @@ static void irq_exit(const struct trap_frame *f)
 
 /* ---- idle */
 
+/* a thread for this CPU, or a steal request to answer (schedule() does both) */
 static bool work(struct sched_cpu *c)
 {
-	return READ_ONCE(c->nready) || mpsc_pending(&c->incoming);
+	return READ_ONCE(c->rq.n) || mpsc_pending(&c->incoming) ||
+	       __atomic_load_n(&pub[cpu_of(c)].steal_ask, __ATOMIC_RELAXED);
 }
 
-/* Adaptive: polling that catches a wakeup doubles the next poll, one that halts anyway
- * halves it. A thread woken while this CPU polls costs its waker no IPI and no exit. */
+static void set_idle_state(struct sched_cpu *c, int state)
+{
+	__atomic_store_n(&pub[cpu_of(c)].idle_state, state, __ATOMIC_SEQ_CST);
+}
+
+/* Idle: first ask a busier CPU for a thread (try_steal), then poll, then halt. The poll
+ * adapts: polling that catches a wakeup (or the stolen thread) doubles the next poll, one
+ * that halts anyway halves it. A thread woken while this CPU polls costs its waker no IPI
+ * and no exit. */
 static void __noreturn idle_loop(void)
 {
 	struct sched_cpu *c = me();
@@ -672,10 +933,12 @@ static void __noreturn idle_loop(void)
 			schedule();
 			continue;
 		}
-		__atomic_store_n(&c->idle_state, IDLE_POLLING, __ATOMIC_SEQ_CST);
+		uint64_t t0 = hal->clock_ns();
+
+		set_idle_state(c, IDLE_POLLING);
+		try_steal(c, t0);
 		irq_restore(1);
 		bool won = false;
-		uint64_t t0 = hal->clock_ns();
 
 		while (!(won = work(c)) && hal->clock_ns() - t0 < c->poll_ns)
 			cpu_relax();
@@ -683,16 +946,16 @@ static void __noreturn idle_loop(void)
 		if (won) {
 			c->st.polls_won++;
 			c->poll_ns = MIN(c->poll_ns * 2, POLL_MAX_NS);
-			__atomic_store_n(&c->idle_state, IDLE_BUSY, __ATOMIC_SEQ_CST);
+			set_idle_state(c, IDLE_BUSY);
 			continue;
 		}
 		c->poll_ns = MAX(c->poll_ns / 2, POLL_MIN_NS);
-		__atomic_store_n(&c->idle_state, IDLE_HALTED, __ATOMIC_SEQ_CST);
+		set_idle_state(c, IDLE_HALTED);
 		if (!work(c)) {
 			c->st.halts++;
 			arch->halt();
 		}
-		__atomic_store_n(&c->idle_state, IDLE_BUSY, __ATOMIC_SEQ_CST);
+		set_idle_state(c, IDLE_BUSY);
 	}
 }
 
@@ -730,21 +993,53 @@ static struct thread *new_thread(const char *name, unsigned cpu)
 	return t;
 }
 
+/* CPU_ANY: the least loaded online CPU, this one on a tie (so that threads a thread
+ * creates spread evenly once it stops counting: it blocks or exits); not round-robin,
+ * which piles threads on a CPU that is busy already. */
 struct thread *thread_create(const char *name, int (*fn)(void *), void *arg, int cpu)
 {
-	if (cpu == CPU_ANY)
-		cpu = __atomic_fetch_add(&next_cpu, 1, __ATOMIC_RELAXED) % sched_cpus_online();
-	if (cpu < 0 || cpu >= MAX_CPUS || !__atomic_load_n(&cpus[cpu].online, __ATOMIC_ACQUIRE))
+	if (cpu != CPU_ANY &&
+	    (cpu < 0 || cpu >= MAX_CPUS || !__atomic_load_n(&cpus[cpu].online, __ATOMIC_ACQUIRE)))
 		return NULL;
-	struct thread *t = new_thread(name, cpu);
+	struct thread *t = new_thread(name, cpu == CPU_ANY ? 0 : (unsigned)cpu);
 
 	if (!t)
 		return NULL;
 	t->fn = fn;
 	t->arg = arg;
 	t->rsp = arch_thread_stack(t->stack, thread_entry, t);
-	sched_wake(t);
+	t->rq.mask = cpu == CPU_ANY ? ~0ull : CPU_BIT(cpu);
+	t->state = T_READY;
+	uint64_t f = irq_save();
+	struct sched_cpu *c = me();
+
+	if (cpu == CPU_ANY)
+		cpu = balance_least_loaded(pub, sched_cpus_online(), ~0ull, cpu_of(c));
+	enqueue(c, t, (unsigned)cpu);
+	irq_restore(f);
 	return t;
+}
+
+int thread_set_affinity(struct thread *t, uint64_t mask)
+{
+	mask &= sched_online_mask();
+	if (!mask)
+		return -EINVAL;
+	__atomic_store_n(&t->rq.mask, mask, __ATOMIC_SEQ_CST);
+	if (t == thread_self()) {
+		/* schedule() sends it to an allowed CPU (after the switch) */
+		while (!(mask & CPU_BIT(thread_cpu(t))))
+			thread_yield();
+		return 0;
+	}
+	/* Running or waiting on a CPU it may not use now: that CPU moves it at its next
+	 * switch, which the IPI brings about soon (ipi_received); a blocked thread is
+	 * placed by its mask when woken. */
+	unsigned cpu = thread_cpu(t);
+
+	if (!(mask & CPU_BIT(cpu)))
+		sched_nudge(cpu);
+	return 0;
 }
 
 void thread_exit(int ret)
@@ -796,6 +1091,7 @@ static void cpu_sched_init(unsigned cpu, struct thread *current)
 	struct sched_cpu *c = &scpu[cpu];
 
 	mpsc_init(&c->incoming);
+	runq_init(&c->rq, cpu, &pub[cpu]);
 	c->heap = kcalloc(MAX_TIMERS, sizeof(*c->heap));
 	if (!c->heap)
 		panic("sched: no memory for CPU %u's timers", cpu);
@@ -804,6 +1100,8 @@ static void cpu_sched_init(unsigned cpu, struct thread *current)
 	c->current = current;
 	current->cpu = cpu;
 	current->state = T_RUNNING;
+	current->on_cpu = 1;
+	current->rq.mask = CPU_BIT(cpu);
 	cpus[cpu].sched = c;
 }
 
@@ -847,6 +1145,7 @@ void sched_init(void)
 	mm_tlb_yield = thread_yield;
 	strlcpy(main_thread.name, "main", sizeof(main_thread.name));
 	cpu_sched_init(0, &main_thread);
+	balance_load_add(&pub[0], 1); /* main runs there, pinned (the idle threads count not) */
 	struct thread *idle = new_thread("idle0", 0);
 
 	if (!idle)
@@ -861,6 +1160,7 @@ void sched_init(void)
 
 	if (rc)
 		panic("sched: %s's interrupt setup failed on CPU 0 (%d)", hal->name, rc);
+	acct_start(&main_thread, hal->clock_ns()); /* (this CPU's clock works from here) */
 	__atomic_store_n(&cpus[0].online, true, __ATOMIC_RELEASE);
 	online = 1;
 	irq_restore(1);
@@ -881,6 +1181,7 @@ static void __noreturn ap_main(void *arg)
 
 	if (rc)
 		panic("sched: %s's interrupt setup failed on CPU %u (%d)", hal->name, cpu, rc);
+	acct_start(idle, hal->clock_ns());
 	__atomic_add_fetch(&online, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&cpus[cpu].online, true, __ATOMIC_RELEASE);
 	idle_loop();

@@ -18,8 +18,9 @@ uint64_t clock_ns(void);
 /* ns since 1970 UTC, 0 when the platform has no wall clock */
 uint64_t wallclock_ns(void);
 
-/* A thread running fn(arg) on `cpu` (CPU_ANY: the CPUs in turn). NULL when out of memory
- * or cpu is not online. It must be joined. */
+/* A thread running fn(arg): on `cpu` and only there (pinned), or for CPU_ANY first on the
+ * least loaded online CPU and then wherever balancing moves it (sched/README.md). NULL when
+ * out of memory or cpu is not online. It must be joined. */
 struct thread *thread_create(const char *name, int (*fn)(void *), void *arg, int cpu);
 /* Waits for t to exit (or the deadline: -ETIMEDOUT) and frees it; *ret gets its value. */
 int thread_join(struct thread *t, uint64_t deadline, int *ret);
@@ -38,10 +39,23 @@ void **thread_app(struct thread *t);
 /* The current thread gets SSE/x87 registers of its own (a process's initial state),
  * saved and restored at every switch from then on. 0 or -ENOMEM. */
 int thread_fpu_enable(void);
+/* the CPU t runs or waits on (it may move at any switch unless pinned) */
 unsigned thread_cpu(const struct thread *t);
+/* The CPUs t may run on (bit n: CPU n), and setting them: only online CPUs count, and
+ * none of those is -EINVAL. The calling thread moves at once when its CPU is no longer
+ * allowed; another thread at its next switch (its CPU is interrupted to make one soon). */
+uint64_t thread_affinity(const struct thread *t);
+int thread_set_affinity(struct thread *t, uint64_t mask);
+/* ns t has run (its own CPU time, to now when it runs), and how often it switched away
+ * blocked (voluntary) or still runnable (involuntary: preempted or yielding) */
+uint64_t thread_cpu_ns(const struct thread *t);
+void thread_switches(const struct thread *t, uint64_t *voluntary, uint64_t *involuntary);
 
 /* One-shot timers, per CPU: fn runs in interrupt context on the CPU that armed the timer,
- * at or after `deadline`, never before. Timers on one CPU fire in deadline order. */
+ * at or after `deadline`, never before. Timers on one CPU fire in deadline order. Only
+ * that CPU may cancel or re-arm it, and CPU_ANY threads move between CPUs: a thread that
+ * arms one must be pinned, or cancel it before it can move (sched_block's own timeout
+ * keeps its thread on its CPU until it is out: sched/README.md). */
 struct timer {
 	uint64_t deadline;
 	void (*fn)(struct timer *t);
@@ -63,6 +77,13 @@ void sched_wake(struct thread *t);
 struct sched_stats {
 	uint64_t switches, preemptions, ipis_sent, ipis_received, halts, polls_won,
 		timer_irqs, remote_wakes;
+	/* balancing (sched/README.md): threads this CPU took from others on its request,
+	 * requests it made, requests it got and could not serve (nothing movable there),
+	 * threads it gave on request, threads it gave away at a slice end, threads it woke
+	 * onto a CPU other than their last one */
+	uint64_t steals, steal_asks, asks_refused, handed_over, pushed, wake_moves;
+	uint64_t idle_ns; /* time its idle thread ran */
+	uint32_t load;	  /* now: threads running, ready or queued for it */
 };
 void sched_stats(unsigned cpu, struct sched_stats *s);
 /* Every CPU's counters and the platform's interrupt counts, on the console. */
@@ -74,6 +95,8 @@ unsigned sched_stuck_reports(void); /* how many such reports so far */
 /* Prints every CPU's scheduler state, and t's when given: for tests that time out. */
 void sched_dump(const struct thread *t);
 unsigned sched_cpus_online(void);
+/* bit n set: CPU n is online (CPUs 0 .. sched_cpus_online() - 1) */
+uint64_t sched_online_mask(void);
 /* Sends cpu its wakeup IPI whether or not it needs one: for diagnosing a stuck test. */
 void sched_nudge(unsigned cpu);
 

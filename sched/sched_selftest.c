@@ -595,3 +595,285 @@ void selftest_smp(struct result *r, const struct boot_info *bi)
 		result_note(r, "%u vCPUs: each ran a thread and took a timer interrupt; a "
 			    "stuck cpu1 was reported", n);
 }
+
+/* ---- balancing: spread at creation, stealing and pushing, a pinned thread, CPU time */
+
+#define SPINNERS_MAX 16
+
+struct spinner {
+	int sampled; /* atomic: -1 until it looked at its CPU after `sample`, then that CPU */
+	uint64_t runs;
+};
+
+static struct {
+	int sample, stop; /* atomic */
+	struct spinner s[SPINNERS_MAX];
+} sp;
+
+static int spin(void *arg)
+{
+	struct spinner *me = arg;
+
+	while (!__atomic_load_n(&sp.stop, __ATOMIC_ACQUIRE)) {
+		if (__atomic_load_n(&sp.sample, __ATOMIC_ACQUIRE) &&
+		    __atomic_load_n(&me->sampled, __ATOMIC_RELAXED) < 0) {
+			preempt_disable();
+			__atomic_store_n(&me->sampled, (int)arch_cpu_id(), __ATOMIC_RELEASE);
+			preempt_enable();
+		}
+		me->runs++;
+		cpu_relax();
+	}
+	return 0;
+}
+
+/* Lets the spinners run for `settle` ns, then has each say which CPU it is on (while all
+ * keep spinning, so the load stays the same); per[] gets the counts. False on a timeout. */
+static bool sample_spread(unsigned k, uint64_t settle, unsigned per[MAX_CPUS])
+{
+	for (unsigned i = 0; i < k; i++)
+		__atomic_store_n(&sp.s[i].sampled, -1, __ATOMIC_RELEASE);
+	thread_sleep(settle);
+	__atomic_store_n(&sp.sample, 1, __ATOMIC_RELEASE);
+	uint64_t until = clock_ns() + 3000 * MS;
+	unsigned done = 0;
+
+	while (done < k && clock_ns() < until) {
+		thread_sleep(MS);
+		done = 0;
+		for (unsigned i = 0; i < k; i++)
+			done += __atomic_load_n(&sp.s[i].sampled, __ATOMIC_ACQUIRE) >= 0;
+	}
+	__atomic_store_n(&sp.sample, 0, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < MAX_CPUS; i++)
+		per[i] = 0;
+	for (unsigned i = 0; i < k; i++) {
+		int c = __atomic_load_n(&sp.s[i].sampled, __ATOMIC_ACQUIRE);
+
+		if (c >= 0 && c < MAX_CPUS)
+			per[c]++;
+	}
+	return done == k;
+}
+
+/* "a/b/..": the count on each CPU */
+static const char *per_cpu(char *buf, size_t size, const unsigned per[MAX_CPUS], unsigned n)
+{
+	size_t len = 0;
+
+	buf[0] = 0;
+	for (unsigned i = 0; i < n && len < size; i++)
+		len += ksnprintf(buf + len, size - len, "%s%u", i ? "/" : "", per[i]);
+	return buf;
+}
+
+static unsigned spread(const unsigned per[MAX_CPUS], unsigned n)
+{
+	unsigned lo = per[0], hi = per[0];
+
+	for (unsigned i = 1; i < n; i++) {
+		lo = MIN(lo, per[i]);
+		hi = MAX(hi, per[i]);
+	}
+	return hi - lo;
+}
+
+static void stop_spinners(struct thread **t, unsigned k)
+{
+	__atomic_store_n(&sp.stop, 1, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < k; i++)
+		if (t[i])
+			thread_join(t[i], NO_DEADLINE, NULL);
+	__atomic_store_n(&sp.stop, 0, __ATOMIC_RELEASE);
+}
+
+static void balance_totals(uint64_t *steals, uint64_t *pushed)
+{
+	*steals = *pushed = 0;
+	for (unsigned cpu = 0; cpu < sched_cpus_online(); cpu++) {
+		struct sched_stats s;
+
+		sched_stats(cpu, &s);
+		*steals += s.steals;
+		*pushed += s.pushed;
+	}
+}
+
+struct pinned {
+	unsigned cpu;
+	uint64_t samples, elsewhere, cpu_ns, wall_ns;
+	int rc;
+};
+
+/* pins itself to p->cpu, then for 200 ms looks where it runs, and what CPU time it got */
+static int pinned_thread(void *arg)
+{
+	struct pinned *p = arg;
+
+	p->rc = thread_set_affinity(thread_self(), 1ull << p->cpu);
+	uint64_t c0 = thread_cpu_ns(thread_self()), t0 = clock_ns();
+
+	while (clock_ns() - t0 < 200 * MS) {
+		preempt_disable();
+		p->elsewhere += arch_cpu_id() != p->cpu;
+		preempt_enable();
+		p->samples++;
+	}
+	p->cpu_ns = thread_cpu_ns(thread_self()) - c0;
+	p->wall_ns = clock_ns() - t0;
+	return 0;
+}
+
+/* Pairs of threads that hand a token back and forth through semaphores, each wait with
+ * a timeout that a partner's sem_up beats (so the timeout is still armed when it wakes,
+ * maybe for another CPU), and spin a little in between; every third wait is a short sleep
+ * that times out instead. */
+#define ROUNDS_PER_PAIR 200
+static struct sem pair_sem[SPINNERS_MAX];
+static int pair_timeouts;
+
+static int pair_thread(void *arg)
+{
+	unsigned i = (unsigned)(uint64_t)arg;
+	uint64_t s = i + 1;
+
+	for (int k = 0; k < ROUNDS_PER_PAIR; k++) {
+		if (sem_down(&pair_sem[i], clock_ns() + 5000 * MS))
+			__atomic_add_fetch(&pair_timeouts, 1, __ATOMIC_RELAXED);
+		for (uint64_t until = clock_ns() + rnd(&s) % (MS / 2); clock_ns() < until;)
+			cpu_relax();
+		if (k % 3 == 0)
+			thread_sleep(rnd(&s) % MS);
+		sem_up(&pair_sem[i ^ 1]);
+	}
+	return 0;
+}
+
+/* sleeps 1 ms at a time (a timed wait each time) and says where it woke, until stopped */
+static int sleeper_cpu, sleeper_stop;
+
+static int sleeper(void *arg)
+{
+	while (!__atomic_load_n(&sleeper_stop, __ATOMIC_ACQUIRE)) {
+		thread_sleep(MS);
+		preempt_disable();
+		__atomic_store_n(&sleeper_cpu, (int)arch_cpu_id(), __ATOMIC_RELEASE);
+		preempt_enable();
+	}
+	return 0;
+}
+
+void selftest_balance(struct result *r, const struct boot_info *bi)
+{
+	unsigned n = sched_cpus_online(), per[MAX_CPUS];
+	const unsigned counts[] = { n, n + 1, 4 * n };
+	struct thread *t[SPINNERS_MAX];
+	char notes[3][40], line[40];
+
+	EXPECT(r, n >= 2, "%u CPU online: nothing to balance", n);
+	if (n < 2 || 4 * n > SPINNERS_MAX)
+		return;
+	/* 1. busy threads created from this one (pinned to cpu0): even across the CPUs
+	 * once this one sleeps */
+	for (unsigned k = 0; k < ARRAY_SIZE(counts); k++) {
+		for (unsigned i = 0; i < counts[k]; i++)
+			t[i] = thread_create("spin", spin, &sp.s[i], CPU_ANY);
+		bool ok = sample_spread(counts[k], 50 * MS, per);
+
+		stop_spinners(t, counts[k]);
+		EXPECT(r, ok, "%u spinners: not all of them ran within 3 s", counts[k]);
+		per_cpu(line, sizeof(line), per, n);
+		EXPECT(r, spread(per, n) <= 1,
+		       "%u spinners created from one thread: %s on the CPUs (spread %u)",
+		       counts[k], line, spread(per, n));
+		ksnprintf(notes[k], sizeof(notes[k]), "%u:%s", counts[k], line);
+	}
+
+	/* 2. 2n spinners all on cpu0 (pinned there), then let go: the idle CPUs ask for
+	 * them (woken by an IPI here: they halted) and cpu0 gives them away at its slice
+	 * ends, until the spread is at most 1 */
+	uint64_t st0, pu0, st1, pu1;
+	unsigned k = 2 * n;
+
+	balance_totals(&st0, &pu0);
+	for (unsigned i = 0; i < k; i++)
+		t[i] = thread_create("spin0", spin, &sp.s[i], 0);
+	thread_sleep(20 * MS);
+	for (unsigned i = 0; i < k; i++)
+		if (t[i])
+			thread_set_affinity(t[i], ~0ull);
+	for (unsigned i = 1; i < n; i++)
+		sched_nudge(i);
+	bool ok = sample_spread(k, 100 * MS, per);
+
+	balance_totals(&st1, &pu1);
+	EXPECT(r, ok, "%u spinners let go from cpu0: not all of them ran within 3 s", k);
+	per_cpu(line, sizeof(line), per, n);
+	EXPECT(r, spread(per, n) <= 1,
+	       "%u spinners let go from cpu0: %s on the CPUs after 100 ms (%lu steals, %lu "
+	       "pushed)", k, line, st1 - st0, pu1 - pu0);
+
+	/* 3. meanwhile a thread pins itself to the last CPU: it runs there and only there,
+	 * and its CPU time is at most its wall time */
+	struct pinned p = { .cpu = n - 1 };
+	struct thread *pt = thread_create("pinned", pinned_thread, &p, CPU_ANY);
+
+	if (pt)
+		thread_join(pt, NO_DEADLINE, NULL);
+	stop_spinners(t, k);
+	EXPECT(r, pt && p.rc == 0, "the pinned thread did not run, or its affinity failed");
+	EXPECT(r, !p.elsewhere, "a thread pinned to cpu%u ran elsewhere %lu times of %lu",
+	       p.cpu, p.elsewhere, p.samples);
+	EXPECT(r, p.cpu_ns > 0 && p.cpu_ns <= p.wall_ns + MS,
+	       "the pinned thread's CPU time is %lu us in %lu us", p.cpu_ns / 1000,
+	       p.wall_ns / 1000);
+
+	/* 4. threads woken before their timeouts (and some by them), moved about meanwhile:
+	 * every timeout is taken out of the heap it is in, and all of them finish */
+	struct thread *pt2[SPINNERS_MAX];
+	unsigned pairs = 2 * n, made = 0, late = 0;
+	uint64_t deadline = clock_ns() + 30000 * MS;
+
+	pair_timeouts = 0;
+	for (unsigned i = 0; i < 2 * pairs; i++)
+		sem_init(&pair_sem[i], i % 2 == 0); /* the first of each pair starts */
+	for (unsigned i = 0; i < 2 * pairs; i++)
+		made += (pt2[i] = thread_create("pair", pair_thread, (void *)(uint64_t)i,
+						CPU_ANY)) != NULL;
+	for (unsigned i = 0; i < 2 * pairs; i++)
+		if (pt2[i] && thread_join(pt2[i], deadline, NULL)) {
+			sched_dump(pt2[i]);
+			late++;
+		}
+	EXPECT(r, made == 2 * pairs && !late && !pair_timeouts,
+	       "%u of %u threads waiting with timeouts did not finish in 30 s; %d waits timed "
+	       "out", late + 2 * pairs - made, 2 * pairs, pair_timeouts);
+
+	/* 5. a thread in timed waits whose mask another thread changes goes where it may
+	 * run, though each wait brings it back to its timeout's CPU first */
+	sleeper_cpu = -1;
+	sleeper_stop = 0;
+	struct thread *sl = thread_create("sleeper", sleeper, NULL, CPU_ANY);
+	int from = -1, to = -1;
+
+	while (sl && (from = __atomic_load_n(&sleeper_cpu, __ATOMIC_ACQUIRE)) < 0)
+		thread_sleep(MS);
+	if (sl) {
+		to = (from + 1) % (int)n;
+		thread_set_affinity(sl, 1ull << to);
+		thread_sleep(50 * MS);
+		from = __atomic_load_n(&sleeper_cpu, __ATOMIC_ACQUIRE);
+		__atomic_store_n(&sleeper_stop, 1, __ATOMIC_RELEASE);
+		thread_join(sl, NO_DEADLINE, NULL);
+	}
+	EXPECT(r, sl && from == to, "a sleeping thread's mask says cpu%d, and 50 ms later it "
+	       "woke on cpu%d", to, from);
+	sched_report();
+	if (r->ok)
+		result_note(r, "spread %s %s %s; %u let go from cpu0: %s (%lu steals, %lu "
+			       "pushed); pinned: %lu samples on cpu%u, %lu%% CPU; "
+			       "%u x %u handoffs",
+			    notes[0], notes[1], notes[2], k, line, st1 - st0, pu1 - pu0,
+			    p.samples, p.cpu, p.cpu_ns * 100 / (p.wall_ns ? p.wall_ns : 1),
+			    2 * pairs, ROUNDS_PER_PAIR);
+}

@@ -3,6 +3,7 @@
 #define SCHED_THREAD_H
 
 #include "lib/mpsc.h"
+#include "sched/balance.h"
 #include "sched/sched.h"
 #include "sched/sync.h"
 
@@ -10,11 +11,16 @@ enum thread_state { T_RUNNING, T_READY, T_BLOCKED, T_DEAD };
 
 struct thread {
 	uint64_t rsp;		  /* saved by arch_switch */
-	struct mpsc_node node;	  /* in another CPU's incoming queue */
-	struct thread *next, *prev; /* in its CPU's ready list */
+	struct mpsc_node node;	  /* in a CPU's incoming queue */
+	struct rq_node rq;	  /* in its CPU's run queue; holds its CPU mask */
 	int state;		  /* enum thread_state, atomic */
 	int wake;		  /* a wake arrived (see sched_block), atomic */
+	/* 1 from the switch to it until a switch away from it has saved its registers
+	 * (finish_switch): only then may another CPU run it. Atomic. */
+	int on_cpu;
 	bool timed_out, idle;
+	bool stolen; /* handed to the CPU that asked for it: counted there as a steal */
+	/* where it runs or is queued; changed only by whoever queues it (sched.c) */
 	uint16_t cpu;
 	void *stack;
 	int (*fn)(void *);
@@ -29,6 +35,13 @@ struct thread {
 	uint64_t fs_base, entry_stack;
 	void *app; /* hp/'s per-thread data */
 	void *fpu; /* an app thread's SSE/x87 registers (arch_fpu_save), or NULL */
+	/* CPU time: ns run until the last switch away, and since when it runs (when
+	 * `running`); written by its CPU at switches, read by anyone under acct_seq (odd
+	 * while being written) */
+	uint64_t cpu_ns, run_start;
+	uint32_t acct_seq;
+	bool running;
+	uint64_t nvcsw, nivcsw; /* switches away while blocked / while still runnable */
 };
 
 #define JOIN_DONE ((struct thread *)1)

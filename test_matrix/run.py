@@ -415,9 +415,11 @@ def same_output(guest, host):
     return "output differs from Linux's"
 
 
-def eval_app(name, *required):
+def eval_app(name, *required, note=None):
     """The app printed what it prints on Linux (bench: lines aside) and ended with the
-    same status; the VM's exit code is that status (1 when it is over 127: a signal)."""
+    same status; the VM's exit code is that status (1 when it is over 127: a signal).
+    In a required pattern, {vcpus} is the cell's vCPU count. note(test, cell, lines): more
+    for the detail (measurements, never a verdict)."""
     def evaluate(cell, out):
         test = evaluate.test
         want, want_status = host_run(name, test.app_words_for(cell),
@@ -431,15 +433,32 @@ def eval_app(name, *required):
             same_output(got, want),
             "" if status == want_status else "status %s, Linux's %d" % (status, want_status),
             expect_exit(out, want_status if want_status <= 127 else 1),
-        ] + ["" if find(out.lines, rx) else "no line matching %r" % rx for rx in required]
+        ] + ["" if find(out.lines, rx.replace("{vcpus}", str(cell.vcpus)))
+             else "no line matching %r" % rx.replace("{vcpus}", str(cell.vcpus))
+             for rx in required]
         # an unknown system call is logged once, however often it is made
         logged = [l for l in out.lines if re.match(r"^hp: \S+: system call \d+ (is not|does not)", l)]
         if len(logged) != len(set(logged)):
             problems.append("an unknown system call was logged more than once")
         bench = [l for l in got if l.startswith("bench:")]
-        return judge(problems, "%d lines as on Linux, status %d%s" % (
-            len(got), want_status, "; " + "; ".join(bench) if bench else ""))
+        extra = note(test, cell, out.lines) if note else ""
+        return judge(problems, "%d lines as on Linux, status %d%s%s" % (
+            len(got), want_status, "; " + "; ".join(bench) if bench else "",
+            "; " + extra if extra else ""))
     return evaluate
+
+
+def ipis_per_item(test, cell, lines):
+    """The IPIs the kernel sent while the app ran (hp: sched cpuN during the app), per 100
+    of its items (its first argument): an upper bound for the items alone, as the app's
+    ping-pong is in the count too."""
+    ipis = [int(m.group(1)) for l in lines
+            for m in [re.match(r"^hp: sched cpu\d+ during the app: .*?, (\d+) IPIs sent", l)] if m]
+    words = test.app_words_for(cell).split()
+    items = int(words[0]) if words else 0
+    if not ipis or not items:
+        return ""
+    return "%d IPIs while it ran: at most %.2f per 100 items" % (sum(ipis), 100.0 * sum(ipis) / items)
 
 
 # How corrupt_app breaks an app, and the loader's reason for refusing it.
@@ -608,11 +627,11 @@ KILLED = r"^hp: hostile killed by SIGSEGV: "
 
 
 def app_test(name, app, args, *required, timeout=None, net="", kvm_args=None, mode="hp",
-             tar="", skip=None):
+             tar="", skip=None, note=None):
     """An app test (HP mode, or normal: ring 3). net="udp" or "http": with a NIC, and that
     client on the other side (the host's network namespace, or dom0) once the app says it
     is ready. kvm_args: smaller work where the local KVM emulates the kernel's ring 0."""
-    ev = eval_app(app, *required)
+    ev = eval_app(app, *required, note=note)
     t = Test(name, "ip=%s/24" % GUEST_IP if net else "", ev, app=app, app_args=args,
              app_args_by={"kvm": kvm_args} if kvm_args is not None else {}, mode=mode,
              skip=skip or (HP_SKIP if mode == "hp" else None), timeout=timeout,
@@ -743,6 +762,12 @@ TESTS = [
     # ... and a cpu1 that takes no thread (interrupts off for 2.5 s) is reported as stuck
     Test("smp", "test=smp", eval_guest_pass("smp", r"^smp: cpu1 reported in",
                                             r"^sched: cpu1 is stuck: threads woken for it \d+ ms ago")),
+    # balancing: busy threads created from one thread spread evenly (n, n+1, 4n of them);
+    # 2n let go from cpu0 are taken by the other CPUs (asked for, or given at slice ends);
+    # a thread that pins itself stays there and its CPU time is at most its wall time
+    Test("balance", "test=balance", eval_guest_pass(
+        "balance", r"^sched cpu0: \d+ switches, .*; load \d+, \d+ steals \(\d+ asks\)",
+        r"^sched cpu1: \d+ switches, .*, \d+ pushed, \d+ moved at wake, \d+ ms idle$")),
     # device interrupts through hal->irq_bind: the RTC on ISA IRQ 8 via the I/O APIC (PCs),
     # MSI from edu (q35), a looped-back event channel (Xen)
     Test("irq", "test=irq", eval_guest_pass("irq")),
@@ -869,6 +894,29 @@ def app_tests(p, mode):
         app_test(p + "ctxsw", "ctxsw", "20000",
                  r"^hp: ctxsw exited with status 0 \(\d+ syscalls, 2 threads\)",
                  kvm_args="500", mode=mode),
+        # threads on every vCPU (sched/README.md). Judged: what the threads did and where
+        # they ran (the spread of busy threads, a pinned one that stays, producer and
+        # consumer apart); printed only: how long it took (timing is for make bench)
+        # the same work on one thread per vCPU, against one thread alone (the ratio)
+        app_test(p + "par", "par", "30000000",
+                 r"^bench: par: halfway the threads ran on {vcpus} of {vcpus} CPUs$",
+                 timeout={"qemu": 60, "xen": 120}, mode=mode),
+        # 2, 3 and 8 busy threads from one: at most one apart per vCPU; a thread pinned
+        # by sched_setaffinity never runs elsewhere (that line is compared with Linux's)
+        app_test(p + "balance", "balance", "100",
+                 *[r"^bench: balance: %d threads: per CPU \S+ \(spread [01]\)$" % k
+                   for k in (2, 3, 8)], timeout={"qemu": 60, "xen": 120}, mode=mode),
+        # a producer with 2,000 rounds of work per item and a consumer, 200,000 items
+        # through POSIX semaphores: on different vCPUs; the time against the producer's
+        # work alone and the IPIs per item are printed; then a condvar ping-pong
+        app_test(p + "ipc", "ipc", "200000 2000 20000",
+                 r"^bench: ipc: producer and consumer on different CPUs in \d+ of \d+ samples "
+                 r"\(mostly apart\)$", timeout={"qemu": 120, "xen": 240},
+                 kvm_args="5000 2000 1000", note=ipis_per_item, mode=mode),
+        # sched_getaffinity shows every vCPU, and sysconf and a Go-style count agree;
+        # pinning, bad masks, another thread's mask; the CPU-time clocks, getrusage, times
+        app_test(p + "affinity", "affinity", "", r"^bench: affinity: {vcpus} CPUs;",
+                 mode=mode),
         # sockets: 10,000 datagrams echoed over two ports with poll; an HTTP server for curl
         app_test(p + "udp", "udp_echo", "7,9 10000",
                  r"^(host|dom0): udp: (\d+) of \2 datagrams of 200 bytes echoed intact",

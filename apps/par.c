@@ -1,0 +1,104 @@
+/* par: one thread alone, then one thread per CPU (as many as sched_getaffinity shows), each
+ * doing the same fixed CPU work. Prints whether every thread computed the same result (the
+ * same everywhere), and as measurements ("bench:") the time of one against the time of all,
+ * their ratio (1.0 when the CPUs really run in parallel), and on how many distinct CPUs the
+ * threads were halfway through their work (getcpu: then all of them still run; at the end
+ * the last ones may have moved to a CPU the first ones left). Usage: par [WORK] (xorshift
+ * rounds per thread) */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define MAX_THREADS 64
+
+static uint64_t rounds;
+
+struct job {
+	pthread_t t;
+	uint64_t result;
+	int cpu;
+};
+
+static uint64_t work(uint64_t x, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+	}
+	return x;
+}
+
+static void *run(void *arg)
+{
+	struct job *j = arg;
+
+	uint64_t x = work(88172645463325252ull, rounds / 2);
+
+	j->cpu = sched_getcpu();
+	j->result = work(x, rounds - rounds / 2);
+	return NULL;
+}
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* n threads at once; returns the wall time, or -1 when one could not be created */
+static long long run_threads(struct job *jobs, int n)
+{
+	long long t0 = now_ns();
+
+	for (int i = 0; i < n; i++)
+		if (pthread_create(&jobs[i].t, NULL, run, &jobs[i]))
+			return -1;
+	for (int i = 0; i < n; i++)
+		pthread_join(jobs[i].t, NULL);
+	return now_ns() - t0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct job one[1], all[MAX_THREADS];
+	cpu_set_t set;
+	int n, distinct = 0, same = 1;
+	char seen[CPU_SETSIZE] = { 0 };
+
+	rounds = argc > 1 ? strtoull(argv[1], NULL, 10) : 30000000;
+	if (sched_getaffinity(0, sizeof(set), &set)) {
+		printf("par: sched_getaffinity failed\n");
+		return 1;
+	}
+	n = CPU_COUNT(&set);
+	if (n < 1 || n > MAX_THREADS) {
+		printf("par: %d CPUs\n", n);
+		return 1;
+	}
+	long long t1 = run_threads(one, 1), tn = run_threads(all, n);
+
+	if (t1 < 0 || tn < 0) {
+		printf("par: pthread_create failed\n");
+		return 1;
+	}
+	for (int i = 0; i < n; i++) {
+		same &= all[i].result == one[0].result;
+		if (all[i].cpu >= 0 && all[i].cpu < CPU_SETSIZE && !seen[all[i].cpu]++)
+			distinct++;
+	}
+	printf("par: one thread per CPU, the same work each: %s\n",
+	       same ? "every result the same" : "RESULTS DIFFER");
+	long long ratio = t1 > 0 ? tn * 100 / t1 : 0; /* in hundredths */
+
+	printf("bench: par: 1 thread %lld ms, %d threads %lld ms: ratio %lld.%02lld\n",
+	       t1 / 1000000, n, tn / 1000000, ratio / 100, ratio % 100);
+	printf("bench: par: halfway the threads ran on %d of %d CPUs\n", distinct, n);
+	return same ? 0 : 1;
+}
