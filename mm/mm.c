@@ -427,6 +427,9 @@ void mm_stack_free(void *top, size_t size)
 	uint64_t t = (uint64_t)top, pages = ALIGN_UP(size, PAGE_SIZE) / PAGE_SIZE;
 	unsigned slot = (t - STACK_BASE) / STACK_SLOT - 1;
 
+	/* on one CPU from the first invlpg to the generation it records: a thread that moved
+	 * in between would record, for its new CPU, flushes that CPU never made */
+	preempt_disable();
 	for (uint64_t i = 1; i <= pages; i++) {
 		int level;
 		uint64_t e = vm_lookup(t - i * PAGE_SIZE, &level);
@@ -443,6 +446,7 @@ void mm_stack_free(void *top, size_t size)
 	uint64_t g = __atomic_add_fetch(&tlb_gen, 1, __ATOMIC_ACQ_REL);
 
 	__atomic_store_n(&tlb_seen[arch_cpu_id()], g, __ATOMIC_RELEASE);
+	preempt_enable();
 	if (mm_tlb_kick)
 		mm_tlb_kick();
 	spin_lock(&slot_lock);
