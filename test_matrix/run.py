@@ -843,7 +843,7 @@ TESTS = [
         kinds=("xen",), rig="udp,vifshow", timeout={"xen": 300}),
     # make rig-crashloop: the rig's dom0 fault rate (test_matrix/README.md), measured
     Test("rig_crashloop", "test=udp_echo ip=10.0.9.2/24 udp_count=%d crashloop_progs=%d" % (
-        int(os.environ.get("CRASHLOOP_DGRAMS", "100000")),
+        int(os.environ.get("CRASHLOOP_DGRAMS", "1000000")),
         int(os.environ.get("CRASHLOOP_PROGS", "5000"))), eval_crashloop, kinds=("xen",),
         rig="crashloop", timeout={"xen": 2400}, manual=True),
     # 10 concurrent TCP connections, 8 MiB each way, checked byte by byte and by sum
