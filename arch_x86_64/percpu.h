@@ -33,6 +33,7 @@ struct cpu {
 	uint64_t fs_base; /* the FS base loaded on this CPU */
 	uint64_t idt_app; /* %gs:88: the app's IDT is loaded (traps.c), not the kernel's */
 	uint64_t *tss_rsp0; /* %gs:96: where ring 3's interrupts switch stacks (native) */
+	uint64_t hv_yields; /* waits that gave the physical CPU away (cpu_spin_wait) */
 };
 
 /* the offsets the entry code uses (layout.h) */

@@ -11,6 +11,7 @@
 #include "arch_x86_64/cpu.h"
 #include "arch_x86_64/percpu.h"
 #include "lib/format.h"
+#include "lib/spinlock.h"
 #include "lib/string.h"
 #include "mm/mm.h"
 
@@ -120,10 +121,12 @@ void console_write(const char *s, size_t n)
 void console_flush(void)
 {
 	/* bounded: if the holder never lets go (its CPU stopped), write ours out anyway */
+	unsigned long spins = 0;
+
 	for (long i = 0; percpu && i < 10000000; i++) {
 		if (flush())
 			return;
-		cpu_relax();
+		spin_wait(&spins);
 	}
 	uint64_t f = irq_save();
 	struct cbuf *b = percpu ? cbufs[arch_cpu_id()] : NULL;

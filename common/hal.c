@@ -1,8 +1,10 @@
 #include "common/hal.h"
 
 #include "arch_x86_64/arch.h"
+#include "arch_x86_64/cpu.h"
 #include "common/console.h"
 #include "common/panic.h"
+#include "lib/spinlock.h"
 
 extern struct hal hal_xen_pv, hal_xen_pvh, hal_kvm, hal_qemu;
 
@@ -27,6 +29,16 @@ void hal_select(struct boot_info *bi)
 		return;
 	}
 	panic("no platform matches this boot (entry %d)", bi->entry);
+}
+
+void spin_wait(unsigned long *spins)
+{
+	if (++*spins % SPIN_YIELD_EVERY || !hal || !hal->vcpu_yield || !this_cpu_ready()) {
+		cpu_relax();
+		return;
+	}
+	__atomic_add_fetch(&this_cpu()->hv_yields, 1, __ATOMIC_RELAXED);
+	hal->vcpu_yield();
 }
 
 void hal_exit(int code)

@@ -71,6 +71,11 @@ struct hal {
 	/* What the hypervisor says of vCPU `cpu` (e.g. Xen's runstate), for a report that it
 	 * stopped taking work (sched.c). May be NULL. */
 	void (*vcpu_state)(unsigned cpu, char *buf, size_t size);
+	/* Gives this vCPU's physical CPU to another vCPU (ours or another domain's) for now,
+	 * for a CPU that waits for another vCPU: one the hypervisor preempted, or one that
+	 * shares our physical CPU, runs only when we stop. Xen: SCHEDOP_yield. May be NULL
+	 * (KVM: the CPU's pause-loop exiting hands the physical CPU over on its own). */
+	void (*vcpu_yield)(void);
 	/* Binds irq (struct irq above); it starts unmasked. 0, or -ENODEV (no such source
 	 * on this platform), -EINVAL (bad number or CPU), -ENOSPC (no vector left). */
 	int (*irq_bind)(struct irq *irq);

@@ -540,6 +540,14 @@ static void xen_vcpu_state(unsigned cpu, char *buf, size_t size)
 	}
 }
 
+/* A waiting vCPU gives its physical CPU away: to the vCPU it waits for if that one is
+ * runnable there (the rig runs a guest's vCPUs on one physical CPU), else Xen returns at
+ * once. */
+static void xen_vcpu_yield(void)
+{
+	xen_sched_op(SCHEDOP_yield, NULL);
+}
+
 /* ---- device interrupts: event channels only (no I/O APIC, no MSI for PV drivers) */
 
 static void port_event(unsigned port, void *arg)
@@ -613,6 +621,7 @@ static void xen_stop_devices(void)
 	.ipi_send = xen_ipi_send,                \
 	.irq_stats = xen_irq_stats,              \
 	.vcpu_state = xen_vcpu_state,            \
+	.vcpu_yield = xen_vcpu_yield,            \
 	.irq_bind = xen_irq_bind,                \
 	.irq_mask = xen_irq_mask,                \
 	.irq_unbind = xen_irq_unbind,            \

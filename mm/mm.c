@@ -488,13 +488,14 @@ static void tlb_wait(uint64_t g)
 {
 	if (cpus_flushed_through() < g && mm_tlb_kick)
 		mm_tlb_kick();
+	unsigned long spins = 0;
+
 	for (unsigned n = 1; cpus_flushed_through() < g; n++) {
 		if (n >= 64 && !(n & (n - 1)) && mm_tlb_kick)
 			mm_tlb_kick();
 		if (mm_tlb_yield)
 			mm_tlb_yield();
-		else
-			cpu_relax();
+		spin_wait(&spins);
 	}
 }
 

@@ -18,6 +18,7 @@
 #include "common/panic.h"
 #include "lib/errno.h"
 #include "lib/format.h"
+#include "lib/spinlock.h"
 #include "lib/string.h"
 #include "lib/time.h"
 #include "mm/mm.h"
@@ -304,6 +305,7 @@ void sched_stats(unsigned cpu, struct sched_stats *s)
 	*s = scpu[cpu].st;
 	s->load = balance_load(&pub[cpu]);
 	s->idle_ns = scpu[cpu].idle ? thread_cpu_ns(scpu[cpu].idle) : 0;
+	s->hv_yields = __atomic_load_n(&cpus[cpu].hv_yields, __ATOMIC_RELAXED);
 }
 
 void sched_report(void)
@@ -315,12 +317,12 @@ void sched_report(void)
 		kprintf("sched cpu%u: %lu switches, %lu preemptions, %lu IPIs sent, %lu received, "
 			"%lu halts, %lu polls won, %lu timer irqs, %lu remote wakes, %lu interrupts "
 			"before hlt; load %u, %lu steals (%lu asks), %lu asks refused, %lu handed "
-			"over, %lu pushed, %lu moved at wake, %lu ms idle\n",
+			"over, %lu pushed, %lu moved at wake, %lu ms idle, %lu hypervisor yields\n",
 			cpu, s.switches, s.preemptions, s.ipis_sent, s.ipis_received, s.halts,
 			s.polls_won, s.timer_irqs, s.remote_wakes, cpus[cpu].halt_window_irqs,
 			s.load,
 			s.steals, s.steal_asks, s.asks_refused, s.handed_over, s.pushed,
-			s.wake_moves, s.idle_ns / 1000000);
+			s.wake_moves, s.idle_ns / 1000000, s.hv_yields);
 	}
 	if (hal->irq_stats) {
 		char line[320];
@@ -836,9 +838,14 @@ void thread_yield(void)
 	irq_restore(f);
 }
 
+/* sync.c waits for another thread's drain: others run here meanwhile, and when none does,
+ * the vCPU gives its physical CPU away (that thread may be on a vCPU sharing it) */
 void sched_yield_briefly(void)
 {
+	unsigned long spins = SPIN_YIELD_EVERY - 1;
+
 	thread_yield();
+	spin_wait(&spins);
 }
 
 void thread_sleep_until(uint64_t deadline)
@@ -940,8 +947,10 @@ static void __noreturn idle_loop(void)
 		irq_restore(1);
 		bool won = false;
 
+		unsigned long spins = 0;
+
 		while (!(won = work(c)) && hal->clock_ns() - t0 < c->poll_ns)
-			cpu_relax();
+			spin_wait(&spins);
 		irq_save();
 		if (won) {
 			c->st.polls_won++;

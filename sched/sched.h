@@ -83,6 +83,7 @@ struct sched_stats {
 	 * onto a CPU other than their last one */
 	uint64_t steals, steal_asks, asks_refused, handed_over, pushed, wake_moves;
 	uint64_t idle_ns; /* time its idle thread ran */
+	uint64_t hv_yields; /* waits that gave its physical CPU away (spin_wait) */
 	uint32_t load;	  /* now: threads running, ready or queued for it */
 };
 void sched_stats(unsigned cpu, struct sched_stats *s);

@@ -9,6 +9,7 @@
 #include "common/selftest.h"
 #include "lib/cmdline.h"
 #include "lib/errno.h"
+#include "lib/spinlock.h"
 #include "lib/time.h"
 #include "mm/mm.h"
 #include "sched/sched.h"
@@ -521,6 +522,38 @@ static int nothing(void *arg)
 	return 0;
 }
 
+/* a spinlock's holder on cpu1 that keeps it for *arg ns, busy */
+static struct spinlock held;
+static int held_taken, held_released;
+
+static int holder(void *arg)
+{
+	spin_lock(&held);
+	__atomic_store_n(&held_taken, 1, __ATOMIC_SEQ_CST);
+	uint64_t until = clock_ns() + *(uint64_t *)arg;
+
+	while (clock_ns() < until)
+		cpu_relax();
+	__atomic_store_n(&held_released, 1, __ATOMIC_SEQ_CST);
+	spin_unlock(&held);
+	return 0;
+}
+
+/* on cpu0: waits for the holder's lock, and says how often its CPU gave itself away */
+static int lock_waiter(void *arg)
+{
+	uint64_t *yields = arg, before = __atomic_load_n(&cpus[0].hv_yields, __ATOMIC_RELAXED);
+
+	while (!__atomic_load_n(&held_taken, __ATOMIC_SEQ_CST))
+		thread_sleep(MS);
+	spin_lock(&held);
+	bool after_release = __atomic_load_n(&held_released, __ATOMIC_SEQ_CST);
+
+	spin_unlock(&held);
+	*yields = __atomic_load_n(&cpus[0].hv_yields, __ATOMIC_RELAXED) - before;
+	return after_release ? 0 : -1;
+}
+
 void selftest_smp(struct result *r, const struct boot_info *bi)
 {
 	unsigned n = sched_cpus_online();
@@ -591,9 +624,34 @@ void selftest_smp(struct result *r, const struct boot_info *bi)
 		EXPECT(r, said == 1, "cpu1 took no thread for 2 s with interrupts off, and the "
 		       "watchdog reported it %u times (want 1)", said);
 	}
+	/* a CPU waiting for a spinlock another vCPU holds gives its physical CPU away (where
+	 * the platform can: Xen's SCHEDOP_yield), not just spins: the holder keeps it 50 ms */
+	uint64_t yields = 0;
+
+	if (n >= 2) {
+		uint64_t hold = 50 * MS;
+
+		held_taken = held_released = 0;
+		struct thread *ho = thread_create("holder", holder, &hold, 1);
+		struct thread *wa = thread_create("lockwait", lock_waiter, &yields, 0);
+		int wrc = -2;
+
+		if (ho)
+			thread_join(ho, NO_DEADLINE, NULL);
+		if (wa)
+			thread_join(wa, NO_DEADLINE, &wrc);
+		kprintf("smp: a spinlock held 50 ms on cpu1: cpu0 waited, %lu hypervisor yields "
+			"(%s)\n", yields, hal->vcpu_yield ? "the platform yields" : "pause only");
+		EXPECT(r, ho && wa, "no threads for the spinlock check");
+		EXPECT(r, wrc == 0, "cpu0 took the spinlock while cpu1 still held it (%d)", wrc);
+		EXPECT(r, hal->vcpu_yield ? yields > 0 : yields == 0,
+		       "cpu0 waited 50 ms for a spinlock with %lu hypervisor yields (the platform "
+		       "%s)", yields, hal->vcpu_yield ? "has vcpu_yield" : "has none");
+	}
 	if (r->ok)
 		result_note(r, "%u vCPUs: each ran a thread and took a timer interrupt; a "
-			    "stuck cpu1 was reported", n);
+			    "stuck cpu1 was reported; a spinlock's waiter yielded %lu times", n,
+			    yields);
 }
 
 /* ---- balancing: spread at creation, stealing and pushing, a pinned thread, CPU time */
