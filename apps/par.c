@@ -3,8 +3,11 @@
  * same everywhere), and as measurements ("bench:") the time of one against the time of all,
  * their ratio (1.0 when the CPUs really run in parallel), and on how many distinct CPUs the
  * threads were halfway through their work (getcpu: then all of them still run; at the end
- * the last ones may have moved to a CPU the first ones left). Usage: par [WORK] (xorshift
- * rounds per thread) */
+ * the last ones may have moved to a CPU the first ones left). The threads start their work
+ * together, at a barrier, and the time runs from there: creating a thread can take longer
+ * than the work (the local KVM emulates the kernel's instructions, ~100 ms a thread), and
+ * the first thread would otherwise be done before the last one began. Usage: par [WORK]
+ * (xorshift rounds per thread) */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
@@ -33,9 +36,13 @@ static uint64_t work(uint64_t x, uint64_t n)
 	return x;
 }
 
+static pthread_barrier_t start;
+
 static void *run(void *arg)
 {
 	struct job *j = arg;
+
+	pthread_barrier_wait(&start);
 
 	uint64_t x = work(88172645463325252ull, rounds / 2);
 
@@ -52,17 +59,23 @@ static long long now_ns(void)
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* n threads at once; returns the wall time, or -1 when one could not be created */
+/* n threads at once; returns the wall time from their start together to the end of the
+ * last, or -1 when one could not be created */
 static long long run_threads(struct job *jobs, int n)
 {
-	long long t0 = now_ns();
-
+	pthread_barrier_init(&start, NULL, (unsigned)n + 1);
 	for (int i = 0; i < n; i++)
 		if (pthread_create(&jobs[i].t, NULL, run, &jobs[i]))
 			return -1;
+	pthread_barrier_wait(&start);
+	long long t0 = now_ns();
+
 	for (int i = 0; i < n; i++)
 		pthread_join(jobs[i].t, NULL);
-	return now_ns() - t0;
+	long long t = now_ns() - t0;
+
+	pthread_barrier_destroy(&start);
+	return t;
 }
 
 int main(int argc, char **argv)
