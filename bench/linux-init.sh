@@ -1,0 +1,52 @@
+#!/bin/busybox sh
+# /init of the Linux reference guest (bench/linux-guest.sh): the same command-line words
+# as Amphi's (`app=NAME -- [NAME=VALUE...] [ARG...]`), one app from /bench, then power off.
+# Network: eth0 (virtio-net) gets bench_ip= (default 10.0.2.15/24, QEMU's user network)
+# and bench_gw= (default 10.0.2.2). The runner reads the lines that start with "bench-init:".
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+echo "bench-init: init after $(cut -d' ' -f1 /proc/uptime) s of uptime, Linux $(uname -r)"
+
+for m in $(cat /lib/modules/load-order); do
+	insmod "/lib/modules/$m" || echo "bench-init: insmod $m failed"
+done
+
+cmdline=$(cat /proc/cmdline)
+word() { # word NAME DEFAULT: the value of NAME= before " -- " on the command line
+	for w in ${cmdline%% -- *}; do
+		case $w in "$1="*) echo "${w#*=}"; return ;; esac
+	done
+	echo "$2"
+}
+app=$(word app "")
+ip=$(word bench_ip 10.0.2.15/24)
+gw=$(word bench_gw 10.0.2.2)
+
+ip link set lo up
+if [ -e /sys/class/net/eth0 ]; then
+	ip addr add "$ip" dev eth0 && ip link set eth0 up && ip route add default via "$gw"
+	echo "bench-init: eth0 $ip via $gw"
+else
+	echo "bench-init: no eth0"
+fi
+
+# the app's environment (leading NAME=VALUE words after " -- "), then its arguments
+set --
+env=
+case $cmdline in *" -- "*) set -- ${cmdline#* -- } ;; esac
+while [ $# -gt 0 ]; do
+	case $1 in [A-Za-z_]*=*) env="$env $1"; shift ;; *) break ;; esac
+done
+
+if [ -n "$app" ] && [ -x "/bench/$app" ]; then
+	echo "bench-init: running $app $*"
+	cd /tmp
+	env -i $env "/bench/$app" "$@"
+	echo "bench-init: $app exited with status $?"
+else
+	echo "bench-init: no app /bench/$app"
+fi
+echo "bench-init: interrupts $(awk 'NR > 1 { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s }' /proc/interrupts)"
+poweroff -f

@@ -1,0 +1,400 @@
+#!/usr/bin/env python3
+"""make bench: the same static benchmark binaries on Amphi (HP mode and normal mode) and on
+a Debian Linux guest, on the same QEMU command line, side by side.
+
+    run.py [--bench a,b] [--cells qemu-q35] [--runs 3] [--smoke] [--nice N]
+
+Each workload boots each guest --runs times, in turns (Amphi HP, Amphi normal, Linux, then
+again), and takes its figure from the app's "bench:" line, or, for "boot", from the time
+between QEMU's start and the app's first line. Results: a table per cell on stdout and in
+build/bench/results.md (median of the runs, min-max), every run in build/bench/results.json,
+and each guest's console in build/bench/logs/. --smoke: tiny counts, one run each, to keep
+the harness from rotting (figures meaningless).
+"""
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+OUT = os.path.join(BUILD, "bench")
+KERNEL = os.path.join(BUILD, "amphi.elf")
+APPS = os.path.join(BUILD, "apps")
+HERE = os.path.join(ROOT, "bench")
+QBOOT = "/usr/share/qemu/qboot.rom"
+GUEST_MAC = "52:54:00:12:34:56"
+# QEMU's user network: the guest's static address and gateway, on both guests (no DHCP)
+GUEST_NET = "10.0.2.15/24"
+GATEWAY = "10.0.2.2"
+
+
+@dataclasses.dataclass
+class Cell:
+    """Where the guests run. kind "qemu": this host's QEMU with `machine`; other kinds are
+    listed so that the tables name them, and skipped until the harness drives them."""
+    name: str
+    kind: str
+    machine: list = dataclasses.field(default_factory=list)
+    nic: str = "virtio-net-pci"
+    mem_mib: int = 512
+    vcpus: int = 2
+
+
+CELLS = [
+    Cell("qemu-q35", "qemu", ["-M", "q35", "-bios", QBOOT, "-accel", "tcg"]),
+    Cell("qemu-microvm", "qemu", ["-M", "microvm", "-accel", "tcg"], nic="virtio-net-device"),
+    Cell("xen-pv", "xen"),
+    Cell("xen-pvh", "xen"),
+]
+
+
+@dataclasses.dataclass
+class Workload:
+    """One row of the table: an app from build/apps/ with its arguments (full and smoke),
+    and how to read its figure: `pattern` on its "bench:" line (group 1, times `scale`),
+    or "boot" (QEMU start to the app's first line). lower: smaller is better."""
+    name: str
+    what: str
+    app: str
+    args: str
+    smoke_args: str
+    pattern: str
+    unit: str
+    scale: float = 1.0
+    lower: bool = True
+    timeout: int = 120
+
+
+WORKLOADS = [
+    Workload("boot", "QEMU start to the app's first line", "hello", "GREETING=hi a b",
+             "GREETING=hi a b", "boot", "s"),
+    Workload("syscall", "write(/dev/null, 1 byte), per call", "syscall_bench", "1000000",
+             "20000", r"(\d+) ns each", "ns"),
+    Workload("ctxsw", "condvar ping-pong, per round trip", "ctxsw", "20000", "500",
+             r"(\d+) ns each", "µs", 1e-3),
+    Workload("ipc", "producer/consumer, 2 semaphores, whole run", "ipc", "200000 2000 20000",
+             "2000 20 200", r"(\d+) ms,", "s", 1e-3, timeout=300),
+    Workload("par", "2 threads at once, speedup over 1", "par", "2 50000000", "2 200000",
+             r"speedup (\d+\.\d+)", "×", lower=False),
+]
+
+GUESTS = ["amphi-hp", "amphi-normal", "linux"]
+GUEST_TITLE = {"amphi-hp": "Amphi HP", "amphi-normal": "Amphi normal", "linux": "Linux"}
+
+
+# ---------------------------------------------------------------- the Linux guest
+
+def cache_root():
+    return os.environ.get("AMPHI_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "amphi")
+
+
+def linux_dir():
+    """The Linux guest is cached outside the clone, keyed by its recipe."""
+    h = hashlib.sha256()
+    for f in ("linux-guest.sh", "linux-init.sh"):
+        with open(os.path.join(HERE, f), "rb") as fp:
+            h.update(fp.read())
+    return os.path.join(cache_root(), "linux-guest-" + h.hexdigest()[:12])
+
+
+def ensure_linux(say):
+    d = linux_dir()
+    if all(os.path.exists(os.path.join(d, f)) for f in ("vmlinux", "bzImage", "base.cpio.gz")):
+        return d
+    say("building the Linux guest into %s (once; about 15 s)" % d)
+    tmp = d + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(OUT, exist_ok=True)
+    log = os.path.join(OUT, "linux-guest-build.log")
+    with open(log, "w") as f:
+        rc = subprocess.run([os.path.join(HERE, "linux-guest.sh"), tmp], stdout=f,
+                            stderr=subprocess.STDOUT).returncode
+    if rc:
+        with open(log) as f:
+            sys.exit("bench: the Linux guest build failed (%s):\n  %s" % (
+                log, "\n  ".join(f.read().splitlines()[-10:])))
+    os.rename(tmp, d)
+    return d
+
+
+def linux_initrd(base, apps):
+    """The cached initramfs with the apps appended as /bench/NAME (a second cpio archive:
+    Linux unpacks them one after the other)."""
+    stage = tempfile.mkdtemp(prefix="amphi-bench-")
+    os.makedirs(os.path.join(stage, "root", "bench"))
+    for a in apps:
+        shutil.copy(os.path.join(APPS, a), os.path.join(stage, "root", "bench", a))
+    overlay = subprocess.run("cd %s/root && find . | cpio -o -H newc --quiet | gzip -1" % stage,
+                             shell=True, capture_output=True, check=True).stdout
+    path = os.path.join(OUT, "linux-initrd.cpio.gz")
+    with open(path, "wb") as f, open(os.path.join(base, "base.cpio.gz"), "rb") as b:
+        f.write(b.read() + overlay)
+    shutil.rmtree(stage)
+    return path
+
+
+# ---------------------------------------------------------------- one guest run
+
+def qemu_command(cell, kernel, initrd, cmdline):
+    """The one QEMU command line both guests share; only -kernel, -initrd and -append
+    differ."""
+    return ["qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none",
+            "-m", str(cell.mem_mib), "-smp", str(cell.vcpus)] + cell.machine + [
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+            "-serial", "stdio", "-no-reboot",
+            "-netdev", "user,id=n0", "-device", "%s,netdev=n0,mac=%s" % (cell.nic, GUEST_MAC),
+            "-kernel", kernel, "-initrd", initrd, "-append", cmdline]
+
+
+def run_guest(cmd, timeout, nice):
+    """Runs QEMU; returns ([(seconds since QEMU's start, line)], exit status or None on a
+    timeout)."""
+    if nice:
+        cmd = ["nice", "-n", str(nice)] + cmd
+    lines = []
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL)
+
+    def reader():
+        for raw in p.stdout:
+            lines.append((time.monotonic() - t0,
+                          raw.decode(errors="replace").replace("\r", "").rstrip("\n")))
+    th = threading.Thread(target=reader)
+    th.start()
+    try:
+        rc = p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        rc = None
+    th.join(10)
+    return lines, rc
+
+
+# the lines around an app's output: Amphi's loader, and the Linux guest's /init
+APP_START = {"amphi": r"^hp: running %s ", "linux": r"^bench-init: running %s\b"}
+APP_END = {"amphi": r"^hp: %s exited with status (\d+)",
+           "linux": r"^bench-init: %s exited with status (\d+)"}
+KERNEL_LINE = re.compile(r"^(hp|net|virtio|sched|devices|interrupts|smp|blk): |^(vnet|vblk)\d+: "
+                         r"|^\[ *\d+\.\d+\] ")
+
+
+def app_lines(lines, os_name, app):
+    """[(t, line)] the app printed, and its exit status (None: it never ended)."""
+    out, inside = [], False
+    for t, line in lines:
+        if re.match(APP_START[os_name] % re.escape(app), line):
+            inside = True
+            continue
+        m = re.match(APP_END[os_name] % re.escape(app), line)
+        if inside and m:
+            return out, int(m.group(1))
+        if inside and not KERNEL_LINE.match(line):
+            out.append((t, line))
+    return out, None
+
+
+def measure(cell, wl, guest, args, linux, initrd, nice):
+    """One boot: {"value": figure or None, "error": why not, "log": console}."""
+    os_name = "linux" if guest == "linux" else "amphi"
+    words = "app=%s -- %s" % (wl.app, args) if args else "app=" + wl.app
+    if os_name == "linux":
+        cmdline = "console=ttyS0 quiet panic=-1 bench_ip=%s bench_gw=%s %s" % (
+            GUEST_NET, GATEWAY, words)
+        cmd = qemu_command(cell, os.path.join(linux, "vmlinux"), initrd, cmdline)
+    else:
+        cmdline = "ip=%s gw=%s %s%s" % (GUEST_NET, GATEWAY,
+                                        "mode=normal " if guest == "amphi-normal" else "",
+                                        words)
+        cmd = qemu_command(cell, KERNEL, os.path.join(APPS, wl.app), cmdline)
+    lines, rc = run_guest(cmd, wl.timeout, nice)
+    log = "$ %s\n%s\n[qemu status %s]\n" % (" ".join(cmd), "\n".join(
+        "%8.3f %s" % (t, l) for t, l in lines), rc)
+    out, status = app_lines(lines, os_name, wl.app)
+    res = {"value": None, "error": "", "log": log, "status": status, "qemu_status": rc,
+           "args": args,
+           "secs": lines[-1][0] if lines else 0.0}
+    if rc is None:
+        res["error"] = "no exit within %d s" % wl.timeout
+    elif not out:
+        res["error"] = "the app printed nothing"
+    elif wl.pattern == "boot":
+        res["value"] = out[0][0]
+    else:
+        bench = [l for _, l in out if l.startswith("bench:")]
+        m = re.search(wl.pattern, bench[0]) if bench else None
+        if m:
+            res["value"] = float(m.group(1)) * wl.scale
+        else:
+            res["error"] = "no bench: line matching %r" % wl.pattern
+    if res["value"] is not None and status not in (0, 3):  # (hello ends with 3)
+        res["error"], res["value"] = "the app ended with status %s" % status, None
+    return res
+
+
+# ---------------------------------------------------------------- the tables
+
+def fmt(v, unit):
+    if v is None:
+        return "-"
+    if abs(v) >= 100:
+        return "%.0f" % v
+    if abs(v) >= 10:
+        return "%.1f" % v
+    return "%.2f" % v
+
+
+def summary(values, unit):
+    vs = [v for v in values if v is not None]
+    if not vs:
+        return None, "failed"
+    med = statistics.median(vs)
+    text = "%s %s" % (fmt(med, unit), unit)
+    if len(vs) > 1:
+        text += " (%s–%s)" % (fmt(min(vs), unit), fmt(max(vs), unit))
+    if len(vs) < len(values):
+        text += ", %d of %d failed" % (len(values) - len(vs), len(values))
+    return med, text
+
+
+def ratio(wl, amphi, linux):
+    """How many times better Amphi HP is than Linux (> 1: Amphi ahead)."""
+    if not amphi or not linux:
+        return "-"
+    r = linux / amphi if wl.lower else amphi / linux
+    return "%.2f×" % r
+
+
+def tables(results, cells, workloads, meta):
+    md = ["# make bench", "",
+          "%s; %s; %d run%s per guest, median (min–max). ratio: Amphi HP against Linux, "
+          "> 1 means Amphi is ahead." % (meta["when"], meta["machine"], meta["runs"],
+                                          "s" if meta["runs"] > 1 else ""), ""]
+    if meta["smoke"]:
+        md += ["**Smoke run: tiny counts, the figures mean nothing.**", ""]
+    for cell in cells:
+        md += ["## %s" % cell.name, ""]
+        if cell.kind != "qemu":
+            md += ["not run yet: the harness drives only the QEMU cells so far", ""]
+            continue
+        md += ["| workload | Amphi HP | Amphi normal | Linux | ratio |", "|---|---|---|---|---|"]
+        for wl in workloads:
+            r = results.get(cell.name, {}).get(wl.name)
+            if not r:
+                continue
+            meds, cols = {}, []
+            for g in GUESTS:
+                meds[g], text = summary([x["value"] for x in r[g]], wl.unit)
+                cols.append(text)
+            md.append("| %s: %s%s (`%s %s`) | %s | %s |" % (
+                wl.name, wl.what, "" if wl.lower else ", higher is better", wl.app,
+                r[GUESTS[0]][0]["args"], " | ".join(cols),
+                                                 ratio(wl, meds["amphi-hp"], meds["linux"])))
+        md.append("")
+    return "\n".join(md)
+
+
+def machine():
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M).group(1)
+    except (OSError, AttributeError):
+        pass
+    qemu = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True,
+                          text=True).stdout.split("\n")[0]
+    return "%s, %d CPUs, %s, %s" % (cpu or platform.machine(), os.cpu_count(), qemu,
+                                   "load %.2f %.2f %.2f" % os.getloadavg())
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bench", help="comma list of workloads (default: all; --list)")
+    ap.add_argument("--cells", default="qemu-q35", help="comma list of cells (default qemu-q35)")
+    ap.add_argument("--runs", type=int, default=3, help="boots per guest and workload")
+    ap.add_argument("--smoke", action="store_true", help="tiny counts, one run (make bench-smoke)")
+    ap.add_argument("--nice", type=int, default=int(os.environ.get("BENCH_NICE", "0")),
+                    help="run QEMU under nice -n N (a shared machine)")
+    ap.add_argument("--list", action="store_true", help="list the workloads and cells")
+    a = ap.parse_args()
+
+    if a.list:
+        for w in WORKLOADS:
+            print("%-8s %-14s %-22s %s" % (w.name, w.app, w.args, w.what))
+        print("cells: %s" % " ".join(c.name for c in CELLS))
+        return 0
+    workloads = [w for w in WORKLOADS if not a.bench or w.name in a.bench.split(",")]
+    cells = [c for c in CELLS if c.name in a.cells.split(",")]
+    if not workloads or not cells:
+        print("bench: no such workload or cell (--list)")
+        return 2
+    runs = 1 if a.smoke else a.runs
+    for f in [KERNEL] + [os.path.join(APPS, w.app) for w in workloads]:
+        if not os.path.exists(f):
+            print("bench: %s is missing (make all apps)" % f)
+            return 2
+
+    def say(msg):
+        print("bench: " + msg, flush=True)
+    linux = ensure_linux(say)
+    logs = os.path.join(OUT, "logs")
+    shutil.rmtree(logs, ignore_errors=True)
+    os.makedirs(logs)
+    initrd = linux_initrd(linux, sorted({w.app for w in workloads}))
+    with open(os.path.join(linux, "kernel-version")) as f:
+        kver = f.read().strip()
+    meta = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
+            "runs": runs, "smoke": a.smoke, "linux": "Debian %s (vmlinux through its PVH note), "
+            "busybox-static initramfs" % kver}
+    say("%s; Linux guest: %s" % (meta["machine"], meta["linux"]))
+    t_start = time.monotonic()
+    results, failures = {}, 0
+    for cell in cells:
+        if cell.kind != "qemu":
+            say("%s: skipped (not driven by the harness yet)" % cell.name)
+            continue
+        for wl in workloads:
+            args = wl.smoke_args if a.smoke else wl.args
+            r = results.setdefault(cell.name, {}).setdefault(wl.name, {g: [] for g in GUESTS})
+            for k in range(runs):
+                for g in GUESTS:
+                    res = measure(cell, wl, g, args, linux, initrd, a.nice)
+                    name = "%s-%s-%s-%d" % (cell.name, wl.name, g, k + 1)
+                    with open(os.path.join(logs, name + ".log"), "w") as f:
+                        f.write(res.pop("log"))
+                    r[g].append(res)
+                    failures += res["value"] is None
+                    say("%-28s %s" % (name, "%s %s (%.1f s)" % (fmt(res["value"], wl.unit),
+                                                                 wl.unit, res["secs"])
+                                      if res["value"] is not None else "FAILED: " + res["error"]))
+    meta["secs"] = round(time.monotonic() - t_start, 1)
+    md = tables(results, cells, workloads, meta)
+    md += "\n%d guest boots in %.0f s; %d failed.\n" % (
+        sum(len(x) for c in results.values() for w in c.values() for x in w.values()),
+        meta["secs"], failures)
+    with open(os.path.join(OUT, "results.md"), "w") as f:
+        f.write(md)
+    with open(os.path.join(OUT, "results.json"), "w") as f:
+        json.dump({"meta": meta, "workloads": {w.name: dataclasses.asdict(w) for w in workloads},
+                   "results": results}, f, indent=1)
+    print("\n" + md)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
