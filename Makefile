@@ -264,11 +264,11 @@ BENCH_RUNS ?= 3
 BENCH_NICE ?= 0
 BENCH_FLAGS = --cells $(BENCH_CELLS) --nice $(BENCH_NICE) $(if $(BENCH),--bench $(BENCH))
 bench: deps
-	@$(MAKE) --no-print-directory all apps
+	@$(MAKE) --no-print-directory all apps $(BUILD)/netclient
 	$(PYTHON) bench/run.py $(BENCH_FLAGS) --runs $(BENCH_RUNS)
 
 bench-smoke: deps
-	@$(MAKE) --no-print-directory all apps
+	@$(MAKE) --no-print-directory all apps $(BUILD)/netclient
 	$(PYTHON) bench/run.py $(BENCH_FLAGS) --smoke
 
 test: deps

@@ -7,7 +7,9 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null
-echo "bench-init: init after $(cut -d' ' -f1 /proc/uptime) s of uptime, Linux $(uname -r)"
+echo "bench-init: init after $(cut -d' ' -f1 /proc/uptime) s of uptime, Linux $(uname -r)," \
+	"$(nproc) CPUs, clocksource" \
+	"$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 
 for m in $(cat /lib/modules/load-order); do
 	insmod "/lib/modules/$m" || echo "bench-init: insmod $m failed"

@@ -31,12 +31,10 @@ BUILD = os.path.join(ROOT, "build")
 OUT = os.path.join(BUILD, "bench")
 KERNEL = os.path.join(BUILD, "amphi.elf")
 APPS = os.path.join(BUILD, "apps")
+NETCLIENT = os.path.join(BUILD, "netclient")  # tools/netclient.c: the UDP workloads' client
 HERE = os.path.join(ROOT, "bench")
 QBOOT = "/usr/share/qemu/qboot.rom"
 GUEST_MAC = "52:54:00:12:34:56"
-# QEMU's user network: the guest's static address and gateway, on both guests (no DHCP)
-GUEST_NET = "10.0.2.15/24"
-GATEWAY = "10.0.2.2"
 
 
 @dataclasses.dataclass
@@ -60,33 +58,58 @@ CELLS = [
 
 
 @dataclasses.dataclass
-class Workload:
-    """One row of the table: an app from build/apps/ with its arguments (full and smoke),
-    and how to read its figure: `pattern` on its "bench:" line (group 1, times `scale`),
-    or "boot" (QEMU start to the app's first line). lower: smaller is better."""
-    name: str
+class Metric:
+    """One row of a table: `pattern`'s group 1 (times `scale`) on the first line of the run
+    that has it (the app's "bench:" lines, then the host client's "host:" lines), or
+    "boot": QEMU's start to the app's first line. lower: smaller is better."""
     what: str
-    app: str
-    args: str
-    smoke_args: str
     pattern: str
     unit: str
     scale: float = 1.0
     lower: bool = True
+
+
+@dataclasses.dataclass
+class Workload:
+    """An app from build/apps/ with its arguments (full and smoke) and what to read from a
+    run. client: netclient's arguments (after "udp GUEST") run from the host once the app
+    says "udp echo ready"; the guest then has a tap in a network namespace instead of
+    QEMU's user network."""
+    name: str
+    app: str
+    args: str
+    smoke_args: str
+    metrics: list
     timeout: int = 120
+    client: str = ""
+    smoke_client: str = ""
+
+
+def udp_echo(name, window, count):
+    # the app ends 3 s after the last datagram; the client's rate is over its own run
+    return Workload(name, "udp_echo", "7 %d" % count, "7 200", [
+        Metric("UDP echo, 200 B, window %d: echoes a second" % window,
+               r"^host: udp: .*\(([\d.]+)/s\)", "/s", lower=False),
+        Metric("UDP echo, window %d: datagrams sent again (replies lost)" % window,
+               r"^host: udp: .* (\d+) sent again", ""),
+    ], client="7 %d 240 0 %d" % (count, window), smoke_client="7 200 60 0 %d" % window)
 
 
 WORKLOADS = [
-    Workload("boot", "QEMU start to the app's first line", "hello", "GREETING=hi a b",
-             "GREETING=hi a b", "boot", "s"),
-    Workload("syscall", "write(/dev/null, 1 byte), per call", "syscall_bench", "1000000",
-             "20000", r"(\d+) ns each", "ns"),
-    Workload("ctxsw", "condvar ping-pong, per round trip", "ctxsw", "20000", "500",
-             r"(\d+) ns each", "µs", 1e-3),
-    Workload("ipc", "producer/consumer, 2 semaphores, whole run", "ipc", "200000 2000 20000",
-             "2000 20 200", r"(\d+) ms,", "s", 1e-3, timeout=300),
-    Workload("par", "2 threads at once, speedup over 1", "par", "2 50000000", "2 200000",
-             r"speedup (\d+\.\d+)", "×", lower=False),
+    Workload("boot", "hello", "GREETING=hi a b", "GREETING=hi a b",
+             [Metric("QEMU start to the app's first line", "boot", "s")]),
+    Workload("syscall", "syscall_bench", "1000000", "20000",
+             [Metric("write(/dev/null, 1 byte), per call", r"(\d+) ns each", "ns")]),
+    Workload("ctxsw", "ctxsw", "20000", "500",
+             [Metric("condvar ping-pong, per round trip", r"(\d+) ns each", "µs", 1e-3)]),
+    Workload("ipc", "ipc", "200000 2000 20000", "2000 20 200",
+             [Metric("producer/consumer, 2 semaphores, whole run", r"(\d+) ms,", "s", 1e-3)],
+             timeout=300),
+    Workload("par", "par", "2 50000000", "2 200000", [
+        Metric("a computation in 1 thread", r"one thread (\d+) ms", "ms"),
+        Metric("the same in 2 threads at once", r"threads (\d+) ms", "ms")]),
+    udp_echo("udp1", 1, 5000),
+    udp_echo("udp32", 32, 20000),
 ]
 
 GUESTS = ["amphi-hp", "amphi-normal", "linux"]
@@ -146,18 +169,66 @@ def linux_initrd(base, apps):
 
 # ---------------------------------------------------------------- one guest run
 
-def qemu_command(cell, kernel, initrd, cmdline):
+class Net:
+    """The guest's network: QEMU's user network (10.0.2.15), or for a workload with a host
+    client a tap device in a network namespace of its own (the guest 10.0.9.2, the host
+    10.0.9.1, as in the test matrix), where the client runs once the app is ready."""
+
+    def __init__(self, cell, wl, client_args):
+        self.cell, self.client_args = cell, client_args
+        self.ns, self.thread, self.host_lines = None, None, []
+        if not client_args:
+            self.ip, self.gw = "10.0.2.15/24", "10.0.2.2"
+            self.netdev = "user,id=n0"
+            return
+        self.ip, self.gw = "10.0.9.2/24", "10.0.9.1"
+        self.netdev = "tap,id=n0,ifname=tap0,script=no,downscript=no"
+        self.ns = "amphi-bench-%d" % os.getpid()
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+        for c in (["ip", "netns", "add", self.ns],
+                  ["ip", "-n", self.ns, "tuntap", "add", "dev", "tap0", "mode", "tap"],
+                  ["ip", "-n", self.ns, "addr", "add", "10.0.9.1/24", "dev", "tap0"],
+                  ["ip", "-n", self.ns, "link", "set", "tap0", "up"],
+                  ["ip", "-n", self.ns, "link", "set", "lo", "up"]):
+            r = subprocess.run(c, capture_output=True, text=True)
+            if r.returncode:
+                self.close()
+                sys.exit("bench: %s: %s (the network workloads need root)" % (
+                    " ".join(c), r.stderr.strip()))
+
+    def wrap(self, cmd):
+        return ["ip", "netns", "exec", self.ns] + cmd if self.ns else cmd
+
+    def on_line(self, line):
+        if self.ns and not self.thread and "udp echo ready" in line:
+            self.thread = threading.Thread(target=self.client)
+            self.thread.start()
+
+    def client(self):
+        cmd = self.wrap([NETCLIENT, "udp", self.ip.split("/")[0]] + self.client_args.split())
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        out = r.stdout.strip() or "netclient printed nothing (%s)" % r.stderr.strip()[-200:]
+        self.host_lines += ["host: " + l for l in out.splitlines()]
+
+    def close(self):
+        if self.thread:
+            self.thread.join(300)
+        if self.ns:
+            subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+
+
+def qemu_command(cell, net, kernel, initrd, cmdline):
     """The one QEMU command line both guests share; only -kernel, -initrd and -append
     differ."""
     return ["qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none",
             "-m", str(cell.mem_mib), "-smp", str(cell.vcpus)] + cell.machine + [
             "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
             "-serial", "stdio", "-no-reboot",
-            "-netdev", "user,id=n0", "-device", "%s,netdev=n0,mac=%s" % (cell.nic, GUEST_MAC),
+            "-netdev", net.netdev, "-device", "%s,netdev=n0,mac=%s" % (cell.nic, GUEST_MAC),
             "-kernel", kernel, "-initrd", initrd, "-append", cmdline]
 
 
-def run_guest(cmd, timeout, nice):
+def run_guest(cmd, timeout, nice, on_line):
     """Runs QEMU; returns ([(seconds since QEMU's start, line)], exit status or None on a
     timeout)."""
     if nice:
@@ -169,8 +240,9 @@ def run_guest(cmd, timeout, nice):
 
     def reader():
         for raw in p.stdout:
-            lines.append((time.monotonic() - t0,
-                          raw.decode(errors="replace").replace("\r", "").rstrip("\n")))
+            line = raw.decode(errors="replace").replace("\r", "").rstrip("\n")
+            lines.append((time.monotonic() - t0, line))
+            on_line(line)
     th = threading.Thread(target=reader)
     th.start()
     try:
@@ -206,51 +278,58 @@ def app_lines(lines, os_name, app):
     return out, None
 
 
-def measure(cell, wl, guest, args, linux, initrd, nice):
-    """One boot: {"value": figure or None, "error": why not, "log": console}."""
+def measure(cell, wl, guest, smoke, linux, initrd, nice):
+    """One boot: {"values": [a figure or None per metric], "error": why not, "log": ...}."""
+    args = wl.smoke_args if smoke else wl.args
+    net = Net(cell, wl, wl.smoke_client if smoke else wl.client)
     os_name = "linux" if guest == "linux" else "amphi"
     words = "app=%s -- %s" % (wl.app, args) if args else "app=" + wl.app
     if os_name == "linux":
         cmdline = "console=ttyS0 quiet panic=-1 bench_ip=%s bench_gw=%s %s" % (
-            GUEST_NET, GATEWAY, words)
-        cmd = qemu_command(cell, os.path.join(linux, "vmlinux"), initrd, cmdline)
+            net.ip, net.gw, words)
+        cmd = qemu_command(cell, net, os.path.join(linux, "vmlinux"), initrd, cmdline)
     else:
-        cmdline = "ip=%s gw=%s %s%s" % (GUEST_NET, GATEWAY,
-                                        "mode=normal " if guest == "amphi-normal" else "",
-                                        words)
-        cmd = qemu_command(cell, KERNEL, os.path.join(APPS, wl.app), cmdline)
-    lines, rc = run_guest(cmd, wl.timeout, nice)
-    log = "$ %s\n%s\n[qemu status %s]\n" % (" ".join(cmd), "\n".join(
-        "%8.3f %s" % (t, l) for t, l in lines), rc)
+        cmdline = "ip=%s gw=%s %s%s" % (net.ip, net.gw,
+                                        "mode=normal " if guest == "amphi-normal" else "", words)
+        cmd = qemu_command(cell, net, KERNEL, os.path.join(APPS, wl.app), cmdline)
+    try:
+        lines, rc = run_guest(net.wrap(cmd), wl.timeout, nice, net.on_line)
+    finally:
+        net.close()
+    log = "$ %s\n%s\n%s\n[qemu status %s]\n" % (
+        " ".join(cmd), "\n".join("%8.3f %s" % (t, l) for t, l in lines),
+        "\n".join(net.host_lines), rc)
     out, status = app_lines(lines, os_name, wl.app)
-    res = {"value": None, "error": "", "log": log, "status": status, "qemu_status": rc,
-           "args": args,
-           "secs": lines[-1][0] if lines else 0.0}
+    res = {"args": args, "values": [None] * len(wl.metrics), "error": "", "log": log,
+           "status": status, "qemu_status": rc, "secs": round(lines[-1][0], 2) if lines else 0}
     if rc is None:
         res["error"] = "no exit within %d s" % wl.timeout
     elif not out:
         res["error"] = "the app printed nothing"
-    elif wl.pattern == "boot":
-        res["value"] = out[0][0]
-    else:
-        bench = [l for _, l in out if l.startswith("bench:")]
-        m = re.search(wl.pattern, bench[0]) if bench else None
-        if m:
-            res["value"] = float(m.group(1)) * wl.scale
+    elif status not in (0, 3):  # (hello ends with 3)
+        res["error"] = "the app ended with status %s" % status
+    if res["error"]:
+        return res
+    found = [l for _, l in out if l.startswith("bench:")] + net.host_lines
+    for i, m in enumerate(wl.metrics):
+        if m.pattern == "boot":
+            res["values"][i] = round(out[0][0], 3)
+            continue
+        hit = next((re.search(m.pattern, l) for l in found if re.search(m.pattern, l)), None)
+        if hit:
+            res["values"][i] = float(hit.group(1)) * m.scale
         else:
-            res["error"] = "no bench: line matching %r" % wl.pattern
-    if res["value"] is not None and status not in (0, 3):  # (hello ends with 3)
-        res["error"], res["value"] = "the app ended with status %s" % status, None
+            res["error"] = "no line matches %r" % m.pattern
     return res
 
 
 # ---------------------------------------------------------------- the tables
 
-def fmt(v, unit):
+def fmt(v):
     if v is None:
         return "-"
-    if abs(v) >= 100:
-        return "%.0f" % v
+    if v == int(v) or abs(v) >= 100:
+        return "{:,.0f}".format(v)
     if abs(v) >= 10:
         return "%.1f" % v
     return "%.2f" % v
@@ -261,27 +340,30 @@ def summary(values, unit):
     if not vs:
         return None, "failed"
     med = statistics.median(vs)
-    text = "%s %s" % (fmt(med, unit), unit)
+    text = ("%s %s" % (fmt(med), unit)).strip()
     if len(vs) > 1:
-        text += " (%s–%s)" % (fmt(min(vs), unit), fmt(max(vs), unit))
+        text += " (%s–%s)" % (fmt(min(vs)), fmt(max(vs)))
     if len(vs) < len(values):
         text += ", %d of %d failed" % (len(values) - len(vs), len(values))
     return med, text
 
 
-def ratio(wl, amphi, linux):
+def ratio(metric, amphi, linux):
     """How many times better Amphi HP is than Linux (> 1: Amphi ahead)."""
-    if not amphi or not linux:
+    if amphi is None or linux is None or (amphi == 0 and linux == 0):
         return "-"
-    r = linux / amphi if wl.lower else amphi / linux
+    if (metric.lower and amphi == 0) or (not metric.lower and linux == 0):
+        return "∞"
+    r = linux / amphi if metric.lower else amphi / linux
     return "%.2f×" % r
 
 
 def tables(results, cells, workloads, meta):
     md = ["# make bench", "",
-          "%s; %s; %d run%s per guest, median (min–max). ratio: Amphi HP against Linux, "
-          "> 1 means Amphi is ahead." % (meta["when"], meta["machine"], meta["runs"],
-                                          "s" if meta["runs"] > 1 else ""), ""]
+          "%s; %s; %d run%s per guest, median (min–max). Linux guest: %s. ratio: Amphi HP "
+          "against Linux, > 1 means Amphi is ahead." % (
+              meta["when"], meta["machine"], meta["runs"], "s" if meta["runs"] > 1 else "",
+              meta["linux"]), ""]
     if meta["smoke"]:
         md += ["**Smoke run: tiny counts, the figures mean nothing.**", ""]
     for cell in cells:
@@ -294,14 +376,15 @@ def tables(results, cells, workloads, meta):
             r = results.get(cell.name, {}).get(wl.name)
             if not r:
                 continue
-            meds, cols = {}, []
-            for g in GUESTS:
-                meds[g], text = summary([x["value"] for x in r[g]], wl.unit)
-                cols.append(text)
-            md.append("| %s: %s%s (`%s %s`) | %s | %s |" % (
-                wl.name, wl.what, "" if wl.lower else ", higher is better", wl.app,
-                r[GUESTS[0]][0]["args"], " | ".join(cols),
-                                                 ratio(wl, meds["amphi-hp"], meds["linux"])))
+            for i, m in enumerate(wl.metrics):
+                meds, cols = {}, []
+                for g in GUESTS:
+                    meds[g], text = summary([x["values"][i] for x in r[g]], m.unit)
+                    cols.append(text)
+                md.append("| %s: %s%s (`%s %s`) | %s | %s |" % (
+                    wl.name, m.what, "" if m.lower else ", higher is better", wl.app,
+                    r[GUESTS[0]][0]["args"], " | ".join(cols),
+                    ratio(m, meds["amphi-hp"], meds["linux"])))
         md.append("")
     return "\n".join(md)
 
@@ -335,7 +418,8 @@ def main():
 
     if a.list:
         for w in WORKLOADS:
-            print("%-8s %-14s %-22s %s" % (w.name, w.app, w.args, w.what))
+            print("%-8s %s %s: %s" % (w.name, w.app, w.args,
+                                       "; ".join(m.what for m in w.metrics)))
         print("cells: %s" % " ".join(c.name for c in CELLS))
         return 0
     workloads = [w for w in WORKLOADS if not a.bench or w.name in a.bench.split(",")]
@@ -344,9 +428,9 @@ def main():
         print("bench: no such workload or cell (--list)")
         return 2
     runs = 1 if a.smoke else a.runs
-    for f in [KERNEL] + [os.path.join(APPS, w.app) for w in workloads]:
+    for f in [KERNEL, NETCLIENT] + [os.path.join(APPS, w.app) for w in workloads]:
         if not os.path.exists(f):
-            print("bench: %s is missing (make all apps)" % f)
+            print("bench: %s is missing (make all apps build/netclient)" % f)
             return 2
 
     def say(msg):
@@ -369,19 +453,20 @@ def main():
             say("%s: skipped (not driven by the harness yet)" % cell.name)
             continue
         for wl in workloads:
-            args = wl.smoke_args if a.smoke else wl.args
             r = results.setdefault(cell.name, {}).setdefault(wl.name, {g: [] for g in GUESTS})
             for k in range(runs):
                 for g in GUESTS:
-                    res = measure(cell, wl, g, args, linux, initrd, a.nice)
+                    res = measure(cell, wl, g, a.smoke, linux, initrd, a.nice)
                     name = "%s-%s-%s-%d" % (cell.name, wl.name, g, k + 1)
                     with open(os.path.join(logs, name + ".log"), "w") as f:
                         f.write(res.pop("log"))
                     r[g].append(res)
-                    failures += res["value"] is None
-                    say("%-28s %s" % (name, "%s %s (%.1f s)" % (fmt(res["value"], wl.unit),
-                                                                 wl.unit, res["secs"])
-                                      if res["value"] is not None else "FAILED: " + res["error"]))
+                    failures += bool(res["error"])
+                    figures = ", ".join(("%s %s" % (fmt(v), m.unit)).strip()
+                                        for v, m in zip(res["values"], wl.metrics))
+                    say("%-32s %s (%.1f s)%s" % (name, figures, res["secs"],
+                                                 " FAILED: " + res["error"] if res["error"]
+                                                 else ""))
     meta["secs"] = round(time.monotonic() - t_start, 1)
     md = tables(results, cells, workloads, meta)
     md += "\n%d guest boots in %.0f s; %d failed.\n" % (
