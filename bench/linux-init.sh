@@ -42,13 +42,32 @@ while [ $# -gt 0 ]; do
 	case $1 in [A-Za-z_]*=*) env="$env $1"; shift ;; *) break ;; esac
 done
 
+# what the app's run cost in device interrupts: virtio's lines of /proc/interrupts (all
+# CPUs), against the packets eth0 passed meanwhile
+virtio_irqs() {
+	awk '/virtio/ { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' \
+		/proc/interrupts
+}
+packets() {
+	n=0
+	for f in /sys/class/net/eth0/statistics/rx_packets /sys/class/net/eth0/statistics/tx_packets; do
+		[ -e $f ] && n=$((n + $(cat $f)))
+	done
+	echo $n
+}
+
 if [ -n "$app" ] && [ -x "/bench/$app" ]; then
+	irq0=$(virtio_irqs)
+	pk0=$(packets)
 	echo "bench-init: running $app $*"
 	cd /tmp
 	env -i $env "/bench/$app" "$@"
 	echo "bench-init: $app exited with status $?"
+	irq=$(($(virtio_irqs) - irq0))
+	pk=$(($(packets) - pk0))
+	echo "bench-init: net: $pk packets in and out, $irq virtio interrupts" \
+		"($((pk > 0 ? irq * 1000 / pk : 0)) per 1000 packets)"
 else
 	echo "bench-init: no app /bench/$app"
 fi
-echo "bench-init: interrupts $(awk 'NR > 1 { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s }' /proc/interrupts)"
 poweroff -f
