@@ -3,6 +3,7 @@
 a Debian Linux guest, on the same QEMU command line, side by side.
 
     run.py [--bench a,b] [--cells qemu-q35] [--runs 3] [--smoke] [--nice N]
+           [--linux-kernel vmlinux|bzImage] [--list]
 
 Each workload boots each guest --runs times, in turns (Amphi HP, Amphi normal, Linux, then
 again), and takes its figure from the app's "bench:" line, or, for "boot", from the time
@@ -141,7 +142,7 @@ def ensure_linux(say):
     d = linux_dir()
     if all(os.path.exists(os.path.join(d, f)) for f in ("vmlinux", "bzImage", "base.cpio.gz")):
         return d
-    say("building the Linux guest into %s (once; about 15 s)" % d)
+    say("building the Linux guest into %s (once; about 12 s)" % d)
     tmp = d + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(OUT, exist_ok=True)
@@ -180,8 +181,8 @@ class Net:
     client a tap device in a network namespace of its own (the guest 10.0.9.2, the host
     10.0.9.1, as in the test matrix), where the client runs once the app is ready."""
 
-    def __init__(self, cell, wl, client_args):
-        self.cell, self.client_args = cell, client_args
+    def __init__(self, client_args):
+        self.client_args = client_args
         self.ns, self.thread, self.host_lines = None, None, []
         if not client_args:
             self.ip, self.gw = "10.0.2.15/24", "10.0.2.2"
@@ -296,7 +297,7 @@ def measure(cell, wl, guest, smoke, linux, nice):
     """One boot: {"values": [a figure or None per metric], "error": why not, "log": ...}.
     linux: the Linux guest's "kernel" and "initrd"."""
     args = wl.smoke_args if smoke else wl.args
-    net = Net(cell, wl, wl.smoke_client if smoke else wl.client)
+    net = Net(wl.smoke_client if smoke else wl.client)
     os_name = "linux" if guest == "linux" else "amphi"
     words = "app=%s -- %s" % (wl.app, args) if args else "app=" + wl.app
     if os_name == "linux":
@@ -309,8 +310,7 @@ def measure(cell, wl, guest, smoke, linux, nice):
         cmd = qemu_command(cell, net, KERNEL, os.path.join(APPS, wl.app), cmdline)
     try:
         start = re.compile(APP_START[os_name] % re.escape(wl.app))
-        lines, rc = run_guest(net.wrap(cmd), wl.timeout, nice, net.on_line,
-                              lambda l: start.match(l))
+        lines, rc = run_guest(net.wrap(cmd), wl.timeout, nice, net.on_line, start.match)
     finally:
         net.close()
     log = "$ %s\n%s\n%s\n[qemu status %s]\n" % (
@@ -319,7 +319,7 @@ def measure(cell, wl, guest, smoke, linux, nice):
     out, status = app_lines(lines, os_name, wl.app)
     res = {"args": args, "values": [None] * len(wl.metrics), "error": "", "log": log,
            "status": status, "qemu_status": rc, "secs": round(lines[-1][0], 2) if lines else 0}
-    if rc is None and not any(re.match(start, l) for _, l in lines):
+    if rc is None and not any(start.match(l) for _, l in lines):
         res["error"] = "the app did not start within %d s" % BOOT_LIMIT
     elif rc is None:
         res["error"] = "no exit within %d s" % wl.timeout
@@ -392,7 +392,8 @@ def tables(results, cells, workloads, meta):
         if cell.kind != "qemu":
             md += ["not run yet: the harness drives only the QEMU cells so far", ""]
             continue
-        md += ["| workload | Amphi HP | Amphi normal | Linux | ratio |", "|---|---|---|---|---|"]
+        md += ["| workload | %s | ratio |" % " | ".join(GUEST_TITLE[g] for g in GUESTS),
+               "|---" * (len(GUESTS) + 2) + "|"]
         for wl in workloads:
             r = results.get(cell.name, {}).get(wl.name)
             if not r:
