@@ -42,10 +42,11 @@ while [ $# -gt 0 ]; do
 	case $1 in [A-Za-z_]*=*) env="$env $1"; shift ;; *) break ;; esac
 done
 
-# what the app's run cost in device interrupts: virtio's lines of /proc/interrupts (all
-# CPUs), against the packets eth0 passed meanwhile
-virtio_irqs() {
-	awk '/virtio/ { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' \
+# what the app's run cost: virtio's lines of /proc/interrupts (all CPUs) against the
+# packets eth0 passed meanwhile, the IPIs (rescheduling, function call, TLB shootdown) and
+# the context switches (/proc/stat)
+irqs() { # irqs AWK_PATTERN: the sum of the matching lines' per-CPU counts
+	awk "$1"' { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' \
 		/proc/interrupts
 }
 packets() {
@@ -57,14 +58,19 @@ packets() {
 }
 
 if [ -n "$app" ] && [ -x "/bench/$app" ]; then
-	irq0=$(virtio_irqs)
+	irq0=$(irqs /virtio/)
+	ipi0=$(irqs '$1 ~ /^(RES|CAL|TLB):$/')
+	ctxt0=$(awk '$1 == "ctxt" { print $2 }' /proc/stat)
 	pk0=$(packets)
 	echo "bench-init: running $app $*"
 	cd /tmp
 	env -i $env "/bench/$app" "$@"
 	echo "bench-init: $app exited with status $?"
-	irq=$(($(virtio_irqs) - irq0))
+	irq=$(($(irqs /virtio/) - irq0))
+	ipi=$(($(irqs '$1 ~ /^(RES|CAL|TLB):$/') - ipi0))
 	pk=$(($(packets) - pk0))
+	ctxt=$(($(awk '$1 == "ctxt" { print $2 }' /proc/stat) - ctxt0))
+	echo "bench-init: counters: $ipi IPIs sent, $ctxt context switches during the app"
 	echo "bench-init: net: $pk packets in and out, $irq virtio interrupts" \
 		"($((pk > 0 ? irq * 1000 / pk : 0)) per 1000 packets)"
 else

@@ -63,13 +63,26 @@ CELLS = [
 class Metric:
     """One row of a table: `pattern`'s group 1 (times `scale`) on the first line of the run
     that has it (the app's "bench:" lines, the host client's "host:" lines, then the
-    guest's console after the app), or "boot": QEMU's start to the app's first line. A
-    dict gives a pattern per guest OS ("amphi", "linux"). lower: smaller is better."""
+    guest's console after the app), or the sum over all such lines (total), or "boot":
+    QEMU's start to the app's first line. A dict gives a pattern per guest OS ("amphi",
+    "linux"). lower: smaller is better."""
     what: str
     pattern: object
     unit: str
     scale: float = 1.0
     lower: bool = True
+    total: bool = False
+
+
+# Amphi's per-CPU counters (from its boot), and the Linux guest's over the app's run: the
+# RES, CAL and TLB lines of /proc/interrupts, and ctxt of /proc/stat
+COUNTERS = [
+    Metric("IPIs sent", {"amphi": r"^sched cpu\d+: .* (\d+) IPIs sent",
+                         "linux": r"^bench-init: counters: (\d+) IPIs"}, "", total=True),
+    Metric("context switches", {"amphi": r"^sched cpu\d+: (\d+) switches",
+                                "linux": r"^bench-init: counters: .* (\d+) context switches"},
+           "", total=True),
+]
 
 
 @dataclasses.dataclass
@@ -108,10 +121,11 @@ WORKLOADS = [
     Workload("syscall", "syscall_bench", "1000000", "20000",
              [Metric("write(/dev/null, 1 byte), per call", r"(\d+) ns each", "ns")]),
     Workload("ctxsw", "ctxsw", "20000", "500",
-             [Metric("condvar ping-pong, per round trip", r"(\d+) ns each", "µs", 1e-3)]),
+             [Metric("condvar ping-pong, per round trip", r"(\d+) ns each", "µs", 1e-3)]
+             + COUNTERS),
     Workload("ipc", "ipc", "200000 2000 20000", "2000 20 200",
-             [Metric("producer/consumer, 2 semaphores, whole run", r"(\d+) ms,", "s", 1e-3)],
-             timeout=300),
+             [Metric("producer/consumer, 2 semaphores, whole run", r"(\d+) ms,", "s", 1e-3)]
+             + COUNTERS, timeout=300),
     Workload("par", "par", "2 50000000", "2 200000", [
         Metric("a computation in 1 thread", r"one thread (\d+) ms", "ms"),
         Metric("the same in 2 threads at once", r"threads (\d+) ms", "ms")]),
@@ -336,9 +350,10 @@ def measure(cell, wl, guest, smoke, linux, nice):
             res["values"][i] = round(out[0][0], 3)
             continue
         pat = m.pattern[os_name] if isinstance(m.pattern, dict) else m.pattern
-        hit = next((re.search(pat, l) for l in found if re.search(pat, l)), None)
-        if hit:
-            res["values"][i] = float(hit.group(1)) * m.scale
+        hits = [h for h in (re.search(pat, l) for l in found) if h]
+        if hits:
+            res["values"][i] = sum(float(h.group(1)) for h in hits[:None if m.total else 1]) \
+                * m.scale
         else:
             res["error"] = "no line matches %r" % pat
     return res
