@@ -88,9 +88,8 @@ COUNTERS = [
 @dataclasses.dataclass
 class Workload:
     """An app from build/apps/ with its arguments (full and smoke) and what to read from a
-    run. client: netclient's arguments (after "udp GUEST") run from the host once the app
-    says "udp echo ready"; the guest then has a tap in a network namespace instead of
-    QEMU's user network."""
+    run. client: netclient's arguments after "udp GUEST", run from the host once the app
+    says "udp echo ready", via a tap or QEMU's user network (Net)."""
     name: str
     app: str
     args: str
@@ -99,20 +98,23 @@ class Workload:
     timeout: int = 120
     client: str = ""
     smoke_client: str = ""
+    via: str = "tap"
 
 
-def udp_echo(name, window, count):
+def udp_echo(name, window, count, via="tap"):
     # the app ends 3 s after the last datagram; the client's rate is over its own run
-    return Workload(name, "udp_echo", "7 %d" % count, "7 200", [
-        Metric("UDP echo, 200 B, window %d: echoes a second" % window,
+    how = "window %d%s" % (window, ", QEMU's user network" if via == "user" else "")
+    return Workload(name, "udp_echo", "7,9 %d" % count, "7,9 200", [
+        Metric("UDP echo, 200 B, %s: echoes a second" % how,
                r"^host: udp: .*\(([\d.]+)/s\)", "/s", lower=False),
-        Metric("UDP echo, window %d: datagrams sent again (replies lost)" % window,
+        Metric("UDP echo, %s: datagrams sent again (replies lost)" % how,
                r"^host: udp: .* (\d+) sent again", ""),
         # Amphi counts from its boot, Linux's /init over the app's run only
-        Metric("UDP echo, window %d: virtio interrupts per 1000 packets" % window,
+        Metric("UDP echo, %s: virtio interrupts per 1000 packets" % how,
                {"amphi": r"^net: vnet0: .* and (\d+) per 1000 packets\)",
                 "linux": r"^bench-init: net: .*\((\d+) per 1000 packets\)"}, ""),
-    ], client="7 %d 240 0 %d" % (count, window), smoke_client="7 200 60 0 %d" % window)
+    ], client="7,9 %d 240 0 %d" % (count, window), smoke_client="7,9 200 60 0 %d" % window,
+        via=via)
 
 
 WORKLOADS = [
@@ -131,6 +133,7 @@ WORKLOADS = [
         Metric("the same in 2 threads at once", r"threads (\d+) ms", "ms")]),
     udp_echo("udp1", 1, 5000),
     udp_echo("udp32", 32, 20000),
+    udp_echo("udp32user", 32, 20000, via="user"),
 ]
 
 GUESTS = ["amphi-hp", "amphi-normal", "linux"]
@@ -191,20 +194,31 @@ def linux_initrd(base, apps):
 # ---------------------------------------------------------------- one guest run
 
 class Net:
-    """The guest's network: QEMU's user network (10.0.2.15), or for a workload with a host
-    client a tap device in a network namespace of its own (the guest 10.0.9.2, the host
-    10.0.9.1, as in the test matrix), where the client runs once the app is ready."""
+    """The guest's network. Without a host client: QEMU's user network (the guest
+    10.0.2.15). With one (client: netclient's arguments after the guest's address, the
+    guest's ports first), via "tap": a tap device in a network namespace of its own (the
+    guest 10.0.9.2, the host 10.0.9.1, as in the test matrix), the client in it; via
+    "user": QEMU's user network with the guest's ports forwarded from the loopback's, the
+    client on this host. The client starts once the app says "udp echo ready"."""
 
-    def __init__(self, client_args):
-        self.client_args = client_args
-        self.ns, self.thread, self.host_lines = None, None, []
+    def __init__(self, client_args, via):
+        self.ns, self.thread, self.host_lines, self.client_cmd = None, None, [], None
+        self.ip, self.gw = "10.0.2.15/24", "10.0.2.2"
+        self.netdev = "user,id=n0"
         if not client_args:
-            self.ip, self.gw = "10.0.2.15/24", "10.0.2.2"
-            self.netdev = "user,id=n0"
+            return
+        ports, rest = client_args.split(" ", 1)
+        if via == "user":
+            fwd = {p: free_udp_port() for p in ports.split(",")}
+            self.netdev += "".join(",hostfwd=udp:127.0.0.1:%d-:%s" % (h, p)
+                                   for p, h in fwd.items())
+            self.client_cmd = [NETCLIENT, "udp", "127.0.0.1",
+                               ",".join(str(h) for h in fwd.values())] + rest.split()
             return
         self.ip, self.gw = "10.0.9.2/24", "10.0.9.1"
         self.netdev = "tap,id=n0,ifname=tap0,script=no,downscript=no"
         self.ns = "amphi-bench-%d" % os.getpid()
+        self.client_cmd = self.wrap([NETCLIENT, "udp", "10.0.9.2", ports] + rest.split())
         subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
         for c in (["ip", "netns", "add", self.ns],
                   ["ip", "-n", self.ns, "tuntap", "add", "dev", "tap0", "mode", "tap"],
@@ -221,13 +235,12 @@ class Net:
         return ["ip", "netns", "exec", self.ns] + cmd if self.ns else cmd
 
     def on_line(self, line):
-        if self.ns and not self.thread and "udp echo ready" in line:
+        if self.client_cmd and not self.thread and "udp echo ready" in line:
             self.thread = threading.Thread(target=self.client)
             self.thread.start()
 
     def client(self):
-        cmd = self.wrap([NETCLIENT, "udp", self.ip.split("/")[0]] + self.client_args.split())
-        r = subprocess.run(cmd, capture_output=True, text=True)
+        r = subprocess.run(self.client_cmd, capture_output=True, text=True)
         out = r.stdout.strip() or "netclient printed nothing (%s)" % r.stderr.strip()[-200:]
         self.host_lines += ["host: " + l for l in out.splitlines()]
 
@@ -236,6 +249,14 @@ class Net:
             self.thread.join(300)
         if self.ns:
             subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+
+
+def free_udp_port():
+    """A UDP port on the loopback that nothing holds now (QEMU takes it a moment later)."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def qemu_command(cell, net, kernel, initrd, cmdline):
@@ -311,7 +332,7 @@ def measure(cell, wl, guest, smoke, linux, nice):
     """One boot: {"values": [a figure or None per metric], "error": why not, "log": ...}.
     linux: the Linux guest's "kernel" and "initrd"."""
     args = wl.smoke_args if smoke else wl.args
-    net = Net(wl.smoke_client if smoke else wl.client)
+    net = Net(wl.smoke_client if smoke else wl.client, wl.via)
     os_name = "linux" if guest == "linux" else "amphi"
     words = "app=%s -- %s" % (wl.app, args) if args else "app=" + wl.app
     if os_name == "linux":
