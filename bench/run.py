@@ -72,24 +72,26 @@ class Metric:
     that has it (the app's "bench:" lines, the host client's "host:" lines, then the
     guest's console after the app), or the sum over all such lines (total), or "boot":
     QEMU's start to the app's first line. A dict gives a pattern per guest OS ("amphi",
-    "linux"). lower: smaller is better."""
+    "linux"). per: a pattern whose group 1 divides the figure (the items of a run).
+    lower: smaller is better; None: a row to read, not to rank (no ratio)."""
     what: str
     pattern: object
     unit: str
     scale: float = 1.0
-    lower: bool = True
+    lower: object = True
     total: bool = False
+    per: str = ""
 
 
-# Amphi's per-CPU counters (from its boot), and the Linux guest's over the app's run: the
-# RES, CAL and TLB lines of /proc/interrupts, and ctxt of /proc/stat
-COUNTERS = [
-    Metric("IPIs sent", {"amphi": r"^sched cpu\d+: .* (\d+) IPIs sent",
-                         "linux": r"^bench-init: counters: (\d+) IPIs"}, "", total=True),
-    Metric("context switches", {"amphi": r"^sched cpu\d+: (\d+) switches",
-                                "linux": r"^bench-init: counters: .* (\d+) context switches"},
-           "", total=True),
-]
+# Both guests' counters over the app's run: Amphi's per-CPU "hp: sched cpuN during the
+# app" lines (summed), the Linux guest's RES, CAL and TLB lines of /proc/interrupts and
+# ctxt of /proc/stat
+IPIS = {"amphi": r"^hp: sched cpu\d+ during the app: .*?, (\d+) IPIs sent",
+        "linux": r"^bench-init: counters: (\d+) IPIs"}
+SWITCHES = {"amphi": r"^hp: sched cpu\d+ during the app: \d+% busy, (\d+) switches",
+            "linux": r"^bench-init: counters: .* (\d+) context switches"}
+COUNTERS = [Metric("IPIs sent", IPIS, "", total=True),
+            Metric("context switches", SWITCHES, "", total=True)]
 
 
 @dataclasses.dataclass
@@ -132,12 +134,35 @@ WORKLOADS = [
     Workload("ctxsw", "ctxsw", "20000", "500",
              [Metric("condvar ping-pong, per round trip", r"(\d+) ns each", "µs", 1e-3)]
              + COUNTERS),
-    Workload("ipc", "ipc", "200000 2000 20000", "2000 20 200",
-             [Metric("producer/consumer, 2 semaphores, whole run", r"(\d+) ms,", "s", 1e-3)]
-             + COUNTERS, timeout=300),
-    Workload("par", "par", "2 50000000", "2 200000", [
-        Metric("a computation in 1 thread", r"one thread (\d+) ms", "ms"),
-        Metric("the same in 2 threads at once", r"threads (\d+) ms", "ms")]),
+    # apps/ipc.c: N items through 2 semaphores (WORK rounds each), then R ping-pongs; its
+    # IPIs and switches are counted over both parts, so "per 100 items" is at most that
+    Workload("ipc", "ipc", "200000 2000 20000", "2000 20 1000", [
+        Metric("producer/consumer, 2 semaphores, whole run",
+               r"^bench: ipc: \d+ items in (\d+) ms", "ms"),
+        Metric("the producer's work alone, in one thread", r"work alone (\d+) ms", "ms"),
+        Metric("whole run over the work alone", r"^bench: ipc: .* ratio ([\d.]+)", ""),
+        Metric("producer and consumer on different CPUs, % of samples",
+               r"^bench: ipc: producer and consumer on different CPUs in (\d+) of", "%", 100,
+               lower=None, per=r"^bench: ipc: producer and .* in \d+ of (\d+) samples"),
+        Metric("condvar ping-pong, per round trip", r"ping-pong round trip (\d+) ns", "µs",
+               1e-3),
+        Metric("ping-pong threads on different CPUs, % of samples",
+               r"^bench: ipc: condvar .* different CPUs in (\d+) of", "%", 100, lower=None,
+               per=r"^bench: ipc: condvar .* in \d+ of (\d+) samples"),
+        Metric("IPIs per 100 items (with the ping-pong's)", IPIS, "", 100, total=True,
+               per=r"^bench: ipc: (\d+) items in"),
+        Metric("context switches per 100 items (with the ping-pong's)", SWITCHES, "", 100,
+               total=True, per=r"^bench: ipc: (\d+) items in"),
+    ], timeout=300),
+    # apps/par.c: WORK rounds in one thread, then in one thread per CPU at once
+    Workload("par", "par", "50000000", "200000", [
+        Metric("a computation in 1 thread", r"^bench: par: 1 thread (\d+) ms", "ms"),
+        Metric("the same work in one thread per CPU at once",
+               r"^bench: par: .* \d+ threads (\d+) ms", "ms"),
+        Metric("all threads over one (1: in parallel)", r"^bench: par: .* ratio ([\d.]+)", ""),
+        Metric("CPUs the threads ran on halfway", r"^bench: par: halfway .* on (\d+) of", "",
+               lower=None),
+    ]),
     udp_echo("udp1", 1, 5000),
     udp_echo("udp32", 32, 20000),
     udp_echo("udp32user", 32, 20000, via="user"),
@@ -390,11 +415,12 @@ def measure(cell, wl, guest, smoke, linux, nice):
             continue
         pat = m.pattern[os_name] if isinstance(m.pattern, dict) else m.pattern
         hits = [h for h in (re.search(pat, l) for l in found) if h]
-        if hits:
+        per = [h for h in (re.search(m.per, l) for l in found) if h] if m.per else []
+        if not hits or (m.per and not per):
+            res["error"] = "no line matches %r" % (pat if not hits else m.per)
+        elif not m.per or float(per[0].group(1)):
             res["values"][i] = sum(float(h.group(1)) for h in hits[:None if m.total else 1]) \
-                * m.scale
-        else:
-            res["error"] = "no line matches %r" % pat
+                * m.scale / (float(per[0].group(1)) if m.per else 1)
     return res
 
 
@@ -425,7 +451,7 @@ def summary(values, unit):
 
 def ratio(metric, amphi, linux):
     """How many times better Amphi HP is than Linux (> 1: Amphi ahead)."""
-    if amphi is None or linux is None or (amphi == 0 and linux == 0):
+    if metric.lower is None or amphi is None or linux is None or (amphi == 0 and linux == 0):
         return "-"
     if (metric.lower and amphi == 0) or (not metric.lower and linux == 0):
         return "∞"
@@ -458,7 +484,8 @@ def tables(results, cells, workloads, meta):
                     meds[g], text = summary([x["values"][i] for x in r[g]], m.unit)
                     cols.append(text)
                 md.append("| %s: %s%s (`%s %s`) | %s | %s |" % (
-                    wl.name, m.what, "" if m.lower else ", higher is better", wl.app,
+                    wl.name, m.what, "" if m.lower in (True, None) else ", higher is better",
+                    wl.app,
                     r[GUESTS[0]][0]["args"], " | ".join(cols),
                     ratio(m, meds["amphi-hp"], meds["linux"])))
         md.append("")
