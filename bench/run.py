@@ -40,9 +40,10 @@ BOOT_LIMIT = 40  # s from QEMU's start to the app's start (Linux: 3-7 s under TC
 # Amphi under TCG times everything by the TSC, whose rate it measures against 10 ms of the
 # PIT (hv_kvm/tsc.c); when the host takes the vCPU away meanwhile the rate comes out too
 # high and the guest's clock too slow (9 of 48 boots of one loaded run: 2.98-19.2 GHz
-# against the host's 2.60): the timings of such a run's app are wrong, so it fails (not in
-# a smoke run, whose figures mean nothing)
+# against the host's 2.60): the timings of such a run's app are wrong, so it boots again,
+# up to TSC_RETRIES times, then fails (not in a smoke run, whose figures mean nothing)
 TSC_SLACK = 0.05
+TSC_RETRIES = 2
 
 
 @dataclasses.dataclass
@@ -379,13 +380,16 @@ def app_lines(lines, os_name, app):
     return out, None
 
 
+TSC_ERROR = "Amphi's TSC rate"
+
+
 def tsc_error(lines):
     """Why Amphi's clock cannot be trusted (its TSC rate against the host's), or ""."""
     for _, line in lines:
         m = re.search(r"the TSC, (\d+) kHz by (.*)$", line)
         if m and abs(int(m.group(1)) / host_tsc_khz() - 1) > TSC_SLACK:
-            return "Amphi's TSC rate, %s kHz by %s, is not the host's %d kHz: its clock " \
-                "is off" % (m.group(1), m.group(2), host_tsc_khz())
+            return TSC_ERROR + ", %s kHz by %s, is not the host's %d kHz: its clock is " \
+                "off" % (m.group(1), m.group(2), host_tsc_khz())
     return ""
 
 
@@ -576,7 +580,7 @@ def main():
                            else "bzImage through qboot")}
     say("%s; Linux guest: %s" % (meta["machine"], meta["linux"]))
     t_start = time.monotonic()
-    results, failures = {}, 0
+    results, failures, retried = {}, 0, 0
     for cell in cells:
         if cell.kind != "qemu":
             say("%s: skipped (not driven by the harness yet)" % cell.name)
@@ -585,10 +589,16 @@ def main():
             r = results.setdefault(cell.name, {}).setdefault(wl.name, {g: [] for g in GUESTS})
             for k in range(runs):
                 for g in GUESTS:
-                    res = measure(cell, wl, g, a.smoke, guest, a.nice)
                     name = "%s-%s-%s-%d" % (cell.name, wl.name, g, k + 1)
-                    with open(os.path.join(logs, name + ".log"), "w") as f:
-                        f.write(res.pop("log"))
+                    for attempt in range(TSC_RETRIES + 1):
+                        res = measure(cell, wl, g, a.smoke, guest, a.nice)
+                        res["tsc_retries"] = attempt
+                        with open(os.path.join(logs, name + ".log"), "a" if attempt else "w") as f:
+                            f.write(res.pop("log"))
+                        if not res["error"].startswith(TSC_ERROR) or attempt == TSC_RETRIES:
+                            break
+                        retried += 1
+                        say("%-32s booted again: %s" % (name, res["error"]))
                     r[g].append(res)
                     failures += bool(res["error"])
                     figures = ", ".join(("%s %s" % (fmt(v), m.unit)).strip()
@@ -598,9 +608,9 @@ def main():
                                                  else ""))
     meta["secs"] = round(time.monotonic() - t_start, 1)
     md = tables(results, cells, workloads, meta)
-    md += "\n%d guest boots in %.0f s; %d failed.\n" % (
+    md += "\n%d guest runs in %.0f s; %d failed; %d booted again for a wrong TSC rate.\n" % (
         sum(len(x) for c in results.values() for w in c.values() for x in w.values()),
-        meta["secs"], failures)
+        meta["secs"], failures, retried)
     with open(os.path.join(OUT, "results.md"), "w") as f:
         f.write(md)
     with open(os.path.join(OUT, "results.json"), "w") as f:
