@@ -3,6 +3,7 @@
 #   make run        install what is missing, build, boot under QEMU (see README.md)
 #   make test       install what is missing, host unit tests, then the test matrix
 #   make soak       UDP, TCP and HTTP at one guest for SOAK_S s (not in make test)
+#   make bench      Amphi against a Debian Linux guest, side by side (bench/README.md)
 #   make deps       install the Debian packages the build, run and tests need
 #   make clean
 BUILD ?= build
@@ -60,7 +61,8 @@ TSAN_TESTS := net/chan_test.c lib/mpsc_test.c sched/sync_test.c sched/sync.c \
 # V=1 shows the full commands
 Q := $(if $(V),,@)
 
-.PHONY: all run test unit matrix deps clean apps fuzz fuzz-build fuzz-smoke rig-crashloop soak
+.PHONY: all run test unit matrix deps clean apps fuzz fuzz-build fuzz-smoke rig-crashloop soak \
+	bench bench-smoke
 all: $(BUILD)/amphi.elf
 
 # The public headers the kernel uses from Debian packages, and only those: Xen's (libxen-dev)
@@ -249,6 +251,25 @@ SOAK_S ?= 3600
 SOAK_CELLS ?= qemu-q35,xen-pv
 soak: deps all $(BUILD)/netclient
 	$(PYTHON) test_matrix/soak.py --secs $(SOAK_S) --cells $(SOAK_CELLS)
+
+# The benchmarks (bench/README.md; not in make test): the same static apps on Amphi (HP and
+# normal mode) and on a Debian Linux guest built from Debian packages and cached like the
+# Xen rig, on the same QEMU command line; median of BENCH_RUNS boots each, tables in
+# build/bench/results.md and .json. BENCH=name runs one workload (bench/run.py --list);
+# BENCH_NICE=19 runs QEMU niced on a shared machine. bench-smoke: tiny counts, one boot
+# each, so that the harness cannot rot (its figures mean nothing).
+BENCH ?=
+BENCH_CELLS ?= qemu-q35
+BENCH_RUNS ?= 3
+BENCH_NICE ?= 0
+BENCH_FLAGS = --cells $(BENCH_CELLS) --nice $(BENCH_NICE) $(if $(BENCH),--bench $(BENCH))
+bench: deps
+	@$(MAKE) --no-print-directory all apps $(BUILD)/netclient
+	$(PYTHON) bench/run.py $(BENCH_FLAGS) --runs $(BENCH_RUNS)
+
+bench-smoke: deps
+	@$(MAKE) --no-print-directory all apps $(BUILD)/netclient
+	$(PYTHON) bench/run.py $(BENCH_FLAGS) --smoke
 
 test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/host/unit $(BUILD)/host/unit-tsan $(BUILD)/netclient apps

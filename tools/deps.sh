@@ -9,6 +9,8 @@
 #            network namespace, and pings through it), curl (the HTTP test), busybox (its
 #            udhcpd: the guest's DHCP lease in the HTTP test), and for the Xen rig (test_matrix/xen-rig/build.sh):
 #            debootstrap cpio gzip xz-utils
+#   bench:   nothing more: bench/linux-guest.sh downloads Debian's kernel and busybox-static
+#            with apt-get download and unpacks them (cpio, gzip, xz-utils, as the rig)
 #   fuzz:    clang-14 and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes: make fuzz,
 #            make fuzz-smoke; fuzz/README.md)
 set -eu

@@ -1,0 +1,79 @@
+#!/bin/busybox sh
+# /init of the Linux reference guest (bench/linux-guest.sh): the same command-line words
+# as Amphi's (`app=NAME -- [NAME=VALUE...] [ARG...]`), one app from /bench, then power off.
+# Network: eth0 (virtio-net) gets bench_ip= (default 10.0.2.15/24, QEMU's user network)
+# and bench_gw= (default 10.0.2.2). The runner reads the lines that start with "bench-init:".
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+echo "bench-init: init after $(cut -d' ' -f1 /proc/uptime) s of uptime, Linux $(uname -r)," \
+	"$(nproc) CPUs, clocksource" \
+	"$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+
+for m in $(cat /lib/modules/load-order); do
+	insmod "/lib/modules/$m" || echo "bench-init: insmod $m failed"
+done
+
+cmdline=$(cat /proc/cmdline)
+word() { # word NAME DEFAULT: the value of NAME= before " -- " on the command line
+	for w in ${cmdline%% -- *}; do
+		case $w in "$1="*) echo "${w#*=}"; return ;; esac
+	done
+	echo "$2"
+}
+app=$(word app "")
+ip=$(word bench_ip 10.0.2.15/24)
+gw=$(word bench_gw 10.0.2.2)
+
+ip link set lo up
+if [ -e /sys/class/net/eth0 ]; then
+	ip addr add "$ip" dev eth0 && ip link set eth0 up && ip route add default via "$gw"
+	echo "bench-init: eth0 $ip via $gw"
+else
+	echo "bench-init: no eth0"
+fi
+
+# the app's environment (leading NAME=VALUE words after " -- "), then its arguments
+set --
+env=
+case $cmdline in *" -- "*) set -- ${cmdline#* -- } ;; esac
+while [ $# -gt 0 ]; do
+	case $1 in [A-Za-z_]*=*) env="$env $1"; shift ;; *) break ;; esac
+done
+
+# what the app's run cost: virtio's lines of /proc/interrupts (all CPUs) against the
+# packets eth0 passed meanwhile, the IPIs (rescheduling, function call, TLB shootdown) and
+# the context switches (/proc/stat)
+irqs() { # irqs AWK_PATTERN: the sum of the matching lines' per-CPU counts
+	awk "$1"' { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' \
+		/proc/interrupts
+}
+packets() {
+	n=0
+	for f in /sys/class/net/eth0/statistics/rx_packets /sys/class/net/eth0/statistics/tx_packets; do
+		[ -e $f ] && n=$((n + $(cat $f)))
+	done
+	echo $n
+}
+
+if [ -n "$app" ] && [ -x "/bench/$app" ]; then
+	irq0=$(irqs /virtio/)
+	ipi0=$(irqs '$1 ~ /^(RES|CAL|TLB):$/')
+	ctxt0=$(awk '$1 == "ctxt" { print $2 }' /proc/stat)
+	pk0=$(packets)
+	echo "bench-init: running $app $*"
+	cd /tmp
+	env -i $env "/bench/$app" "$@"
+	echo "bench-init: $app exited with status $?"
+	irq=$(($(irqs /virtio/) - irq0))
+	ipi=$(($(irqs '$1 ~ /^(RES|CAL|TLB):$/') - ipi0))
+	pk=$(($(packets) - pk0))
+	ctxt=$(($(awk '$1 == "ctxt" { print $2 }' /proc/stat) - ctxt0))
+	echo "bench-init: counters: $ipi IPIs sent, $ctxt context switches during the app"
+	echo "bench-init: net: $pk packets in and out, $irq virtio interrupts" \
+		"($((pk > 0 ? irq * 1000 / pk : 0)) per 1000 packets)"
+else
+	echo "bench-init: no app /bench/$app"
+fi
+poweroff -f

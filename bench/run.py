@@ -1,0 +1,624 @@
+#!/usr/bin/env python3
+"""make bench: the same static benchmark binaries on Amphi (HP mode and normal mode) and on
+a Debian Linux guest, on the same QEMU command line, side by side.
+
+    run.py [--bench a,b] [--cells qemu-q35] [--runs 3] [--smoke] [--nice N]
+           [--linux-kernel vmlinux|bzImage] [--list]
+
+Each workload boots each guest --runs times, in turns (Amphi HP, Amphi normal, Linux, then
+again), and takes its figure from the app's "bench:" line, or, for "boot", from the time
+between QEMU's start and the app's first line. Results: a table per cell on stdout and in
+build/bench/results.md (median of the runs, min-max), every run in build/bench/results.json,
+and each guest's console in build/bench/logs/. --smoke: tiny counts, one run each, to keep
+the harness from rotting (figures meaningless).
+"""
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+OUT = os.path.join(BUILD, "bench")
+KERNEL = os.path.join(BUILD, "amphi.elf")
+APPS = os.path.join(BUILD, "apps")
+NETCLIENT = os.path.join(BUILD, "netclient")  # tools/netclient.c: the UDP workloads' client
+HERE = os.path.join(ROOT, "bench")
+QBOOT = "/usr/share/qemu/qboot.rom"
+GUEST_MAC = "52:54:00:12:34:56"
+BOOT_LIMIT = 40  # s from QEMU's start to the app's start (Linux: 3-7 s under TCG)
+# Amphi under TCG times everything by the TSC, whose rate it measures against 10 ms of the
+# PIT (hv_kvm/tsc.c); when the host takes the vCPU away meanwhile the rate comes out too
+# high and the guest's clock too slow (9 of 48 boots of one loaded run: 2.98-19.2 GHz
+# against the host's 2.60): the timings of such a run's app are wrong, so it boots again,
+# up to TSC_RETRIES times, then fails (not in a smoke run, whose figures mean nothing)
+TSC_SLACK = 0.05
+TSC_RETRIES = 2
+
+
+@dataclasses.dataclass
+class Cell:
+    """Where the guests run. kind "qemu": this host's QEMU with `machine`; other kinds are
+    listed so that the tables name them, and skipped until the harness drives them.
+    linux_cmdline: more of the Linux guest's command line ({tsc_khz}: the host's TSC
+    rate, which TCG's guests see)."""
+    name: str
+    kind: str
+    machine: list = dataclasses.field(default_factory=list)
+    nic: str = "virtio-net-pci"
+    mem_mib: int = 512
+    vcpus: int = 2
+    linux_cmdline: str = ""
+
+
+CELLS = [
+    Cell("qemu-q35", "qemu", ["-M", "q35", "-bios", QBOOT, "-accel", "tcg"]),
+    # microvm's PIT often fails Linux's TSC calibration under TCG, and with no HPET or PM
+    # timer to fall back on Linux then hangs at boot (3 boots of 4 here): it is told the
+    # rate instead (Amphi calibrates against the LAPIC timer)
+    Cell("qemu-microvm", "qemu", ["-M", "microvm", "-accel", "tcg"], nic="virtio-net-device",
+         linux_cmdline="tsc_early_khz={tsc_khz}"),
+    Cell("xen-pv", "xen"),
+    Cell("xen-pvh", "xen"),
+]
+
+
+@dataclasses.dataclass
+class Metric:
+    """One row of a table: `pattern`'s group 1 (times `scale`) on the first line of the run
+    that has it (the app's "bench:" lines, the host client's "host:" lines, then the
+    guest's console after the app), or the sum over all such lines (total), or "boot":
+    QEMU's start to the app's first line. A dict gives a pattern per guest OS ("amphi",
+    "linux"). per: a pattern whose group 1 divides the figure (the items of a run).
+    lower: smaller is better; None: a row to read, not to rank (no ratio)."""
+    what: str
+    pattern: object
+    unit: str
+    scale: float = 1.0
+    lower: object = True
+    total: bool = False
+    per: str = ""
+
+
+# Both guests' counters over the app's run: Amphi's per-CPU "hp: sched cpuN during the
+# app" lines (summed), the Linux guest's RES, CAL and TLB lines of /proc/interrupts and
+# ctxt of /proc/stat
+IPIS = {"amphi": r"^hp: sched cpu\d+ during the app: .*?, (\d+) IPIs sent",
+        "linux": r"^bench-init: counters: (\d+) IPIs"}
+SWITCHES = {"amphi": r"^hp: sched cpu\d+ during the app: \d+% busy, (\d+) switches",
+            "linux": r"^bench-init: counters: .* (\d+) context switches"}
+COUNTERS = [Metric("IPIs sent", IPIS, "", total=True),
+            Metric("context switches", SWITCHES, "", total=True)]
+
+
+@dataclasses.dataclass
+class Workload:
+    """An app from build/apps/ with its arguments (full and smoke) and what to read from a
+    run. client: netclient's arguments after "udp GUEST", run from the host once the app
+    says "udp echo ready", via a tap or QEMU's user network (Net). timed: the app times
+    itself by the guest's clock (the others are timed on the host, or count)."""
+    name: str
+    app: str
+    args: str
+    smoke_args: str
+    metrics: list
+    timeout: int = 120
+    client: str = ""
+    smoke_client: str = ""
+    via: str = "tap"
+    timed: bool = False
+
+
+def udp_echo(name, window, count, via="tap"):
+    # the app ends 3 s after the last datagram; the client's rate is over its own run
+    how = "window %d%s" % (window, ", QEMU's user network" if via == "user" else "")
+    return Workload(name, "udp_echo", "7,9 %d" % count, "7,9 200", [
+        Metric("UDP echo, 200 B, %s: echoes a second" % how,
+               r"^host: udp: .*\(([\d.]+)/s\)", "/s", lower=False),
+        Metric("UDP echo, %s: datagrams sent again (replies lost)" % how,
+               r"^host: udp: .* (\d+) sent again", ""),
+        # Amphi counts from its boot, Linux's /init over the app's run only
+        Metric("UDP echo, %s: virtio interrupts per 1000 packets" % how,
+               {"amphi": r"^net: vnet0: .* and (\d+) per 1000 packets\)",
+                "linux": r"^bench-init: net: .*\((\d+) per 1000 packets\)"}, ""),
+    ], client="7,9 %d 240 0 %d" % (count, window), smoke_client="7,9 200 60 0 %d" % window,
+        via=via)
+
+
+WORKLOADS = [
+    Workload("boot", "hello", "GREETING=hi a b", "GREETING=hi a b",
+             [Metric("QEMU start to the app's first line", "boot", "s")]),
+    Workload("syscall", "syscall_bench", "1000000", "20000",
+             [Metric("write(/dev/null, 1 byte), per call", r"(\d+) ns each", "ns")],
+             timed=True),
+    Workload("ctxsw", "ctxsw", "20000", "500",
+             [Metric("condvar ping-pong, per round trip", r"(\d+) ns each", "µs", 1e-3)]
+             + COUNTERS, timed=True),
+    # apps/ipc.c: N items through 2 semaphores (WORK rounds each), then R ping-pongs; its
+    # IPIs and switches are counted over both parts, so "per 100 items" is at most that
+    Workload("ipc", "ipc", "200000 2000 20000", "2000 20 1000", [
+        Metric("producer/consumer, 2 semaphores, whole run",
+               r"^bench: ipc: \d+ items in (\d+) ms", "ms"),
+        Metric("the producer's work alone, in one thread", r"work alone (\d+) ms", "ms"),
+        Metric("whole run over the work alone", r"^bench: ipc: .* ratio ([\d.]+)", ""),
+        Metric("producer and consumer on different CPUs, % of samples",
+               r"^bench: ipc: producer and consumer on different CPUs in (\d+) of", "%", 100,
+               lower=None, per=r"^bench: ipc: producer and .* in \d+ of (\d+) samples"),
+        Metric("condvar ping-pong, per round trip", r"ping-pong round trip (\d+) ns", "µs",
+               1e-3),
+        Metric("ping-pong threads on different CPUs, % of samples",
+               r"^bench: ipc: condvar .* different CPUs in (\d+) of", "%", 100, lower=None,
+               per=r"^bench: ipc: condvar .* in \d+ of (\d+) samples"),
+        Metric("IPIs per 100 items (with the ping-pong's)", IPIS, "", 100, total=True,
+               per=r"^bench: ipc: (\d+) items in"),
+        Metric("context switches per 100 items (with the ping-pong's)", SWITCHES, "", 100,
+               total=True, per=r"^bench: ipc: (\d+) items in"),
+    ], timeout=300, timed=True),
+    # apps/par.c: WORK rounds in one thread, then in one thread per CPU at once
+    Workload("par", "par", "50000000", "200000", [
+        Metric("a computation in 1 thread", r"^bench: par: 1 thread (\d+) ms", "ms"),
+        Metric("the same work in one thread per CPU at once",
+               r"^bench: par: .* \d+ threads (\d+) ms", "ms"),
+        Metric("all threads over one (1: in parallel)", r"^bench: par: .* ratio ([\d.]+)", ""),
+        Metric("CPUs the threads ran on halfway", r"^bench: par: halfway .* on (\d+) of", "",
+               lower=None),
+    ], timed=True),
+    udp_echo("udp1", 1, 5000),
+    udp_echo("udp32", 32, 20000),
+    udp_echo("udp32user", 32, 20000, via="user"),
+]
+
+GUESTS = ["amphi-hp", "amphi-normal", "linux"]
+GUEST_TITLE = {"amphi-hp": "Amphi HP", "amphi-normal": "Amphi normal", "linux": "Linux"}
+
+
+# ---------------------------------------------------------------- the Linux guest
+
+def cache_root():
+    return os.environ.get("AMPHI_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "amphi")
+
+
+def linux_dir():
+    """The Linux guest is cached outside the clone, keyed by its recipe."""
+    h = hashlib.sha256()
+    for f in ("linux-guest.sh", "linux-init.sh"):
+        with open(os.path.join(HERE, f), "rb") as fp:
+            h.update(fp.read())
+    return os.path.join(cache_root(), "linux-guest-" + h.hexdigest()[:12])
+
+
+def ensure_linux(say):
+    d = linux_dir()
+    if all(os.path.exists(os.path.join(d, f)) for f in ("vmlinux", "bzImage", "base.cpio.gz")):
+        return d
+    say("building the Linux guest into %s (once; about 12 s)" % d)
+    tmp = d + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(OUT, exist_ok=True)
+    log = os.path.join(OUT, "linux-guest-build.log")
+    with open(log, "w") as f:
+        rc = subprocess.run([os.path.join(HERE, "linux-guest.sh"), tmp], stdout=f,
+                            stderr=subprocess.STDOUT).returncode
+    if rc:
+        with open(log) as f:
+            sys.exit("bench: the Linux guest build failed (%s):\n  %s" % (
+                log, "\n  ".join(f.read().splitlines()[-10:])))
+    os.rename(tmp, d)
+    return d
+
+
+def linux_initrd(base, apps):
+    """The cached initramfs with the apps appended as /bench/NAME (a second cpio archive:
+    Linux unpacks them one after the other)."""
+    stage = tempfile.mkdtemp(prefix="amphi-bench-")
+    os.makedirs(os.path.join(stage, "root", "bench"))
+    for a in apps:
+        shutil.copy(os.path.join(APPS, a), os.path.join(stage, "root", "bench", a))
+    overlay = subprocess.run("cd %s/root && find . | cpio -o -H newc --quiet | gzip -1" % stage,
+                             shell=True, capture_output=True, check=True).stdout
+    path = os.path.join(OUT, "linux-initrd.cpio.gz")
+    with open(path, "wb") as f, open(os.path.join(base, "base.cpio.gz"), "rb") as b:
+        f.write(b.read() + overlay)
+    shutil.rmtree(stage)
+    return path
+
+
+# ---------------------------------------------------------------- one guest run
+
+class Net:
+    """The guest's network. Without a host client: QEMU's user network (the guest
+    10.0.2.15). With one (client: netclient's arguments after the guest's address, the
+    guest's ports first), via "tap": a tap device in a network namespace of its own (the
+    guest 10.0.9.2, the host 10.0.9.1, as in the test matrix), the client in it; via
+    "user": QEMU's user network with the guest's ports forwarded from the loopback's, the
+    client on this host. The client starts once the app says "udp echo ready"."""
+
+    def __init__(self, client_args, via):
+        self.ns, self.thread, self.host_lines, self.client_cmd = None, None, [], None
+        self.ip, self.gw = "10.0.2.15/24", "10.0.2.2"
+        self.netdev = "user,id=n0"
+        if not client_args:
+            return
+        ports, rest = client_args.split(" ", 1)
+        if via == "user":
+            fwd = {p: free_udp_port() for p in ports.split(",")}
+            self.netdev += "".join(",hostfwd=udp:127.0.0.1:%d-:%s" % (h, p)
+                                   for p, h in fwd.items())
+            self.client_cmd = [NETCLIENT, "udp", "127.0.0.1",
+                               ",".join(str(h) for h in fwd.values())] + rest.split()
+            return
+        self.ip, self.gw = "10.0.9.2/24", "10.0.9.1"
+        self.netdev = "tap,id=n0,ifname=tap0,script=no,downscript=no"
+        self.ns = "amphi-bench-%d" % os.getpid()
+        self.client_cmd = self.wrap([NETCLIENT, "udp", "10.0.9.2", ports] + rest.split())
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+        for c in (["ip", "netns", "add", self.ns],
+                  ["ip", "-n", self.ns, "tuntap", "add", "dev", "tap0", "mode", "tap"],
+                  ["ip", "-n", self.ns, "addr", "add", "10.0.9.1/24", "dev", "tap0"],
+                  ["ip", "-n", self.ns, "link", "set", "tap0", "up"],
+                  ["ip", "-n", self.ns, "link", "set", "lo", "up"]):
+            r = subprocess.run(c, capture_output=True, text=True)
+            if r.returncode:
+                self.close()
+                sys.exit("bench: %s: %s (the network workloads need root)" % (
+                    " ".join(c), r.stderr.strip()))
+
+    def wrap(self, cmd):
+        return ["ip", "netns", "exec", self.ns] + cmd if self.ns else cmd
+
+    def on_line(self, line):
+        if self.client_cmd and not self.thread and "udp echo ready" in line:
+            self.thread = threading.Thread(target=self.client)
+            self.thread.start()
+
+    def client(self):
+        r = subprocess.run(self.client_cmd, capture_output=True, text=True)
+        out = r.stdout.strip() or "netclient printed nothing (%s)" % r.stderr.strip()[-200:]
+        self.host_lines += ["host: " + l for l in out.splitlines()]
+
+    def close(self):
+        if self.thread:
+            self.thread.join(300)
+        if self.ns:
+            subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+
+
+def host_tsc_khz():
+    """The host's TSC rate: its cpu MHz, which is the TSC's where the TSC is constant."""
+    with open("/proc/cpuinfo") as f:
+        info = f.read()
+    m = re.search(r"^cpu MHz\s*:\s*([\d.]+)", info, re.M)
+    if not m or "constant_tsc" not in info:
+        sys.exit("bench: cannot tell the host's TSC rate from /proc/cpuinfo")
+    return int(float(m.group(1)) * 1000)
+
+
+def free_udp_port():
+    """A UDP port on the loopback that nothing holds now (QEMU takes it a moment later)."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def qemu_command(cell, net, kernel, initrd, cmdline):
+    """The one QEMU command line both guests share; only -kernel, -initrd and -append
+    differ."""
+    return ["qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none",
+            "-m", str(cell.mem_mib), "-smp", str(cell.vcpus)] + cell.machine + [
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+            "-serial", "stdio", "-no-reboot",
+            "-netdev", net.netdev, "-device", "%s,netdev=n0,mac=%s" % (cell.nic, GUEST_MAC),
+            "-kernel", kernel, "-initrd", initrd, "-append", cmdline]
+
+
+def run_guest(cmd, timeout, nice, on_line, started):
+    """Runs QEMU; returns ([(seconds since QEMU's start, line)], exit status or None on a
+    timeout). A guest whose app has not started (started(line) never true) within
+    BOOT_LIMIT s is stopped then: Linux on microvm sometimes hangs at boot (PLATFORM.md)."""
+    if nice:
+        cmd = ["nice", "-n", str(nice)] + cmd
+    lines = []
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL)
+
+    up = threading.Event()
+
+    def reader():
+        for raw in p.stdout:
+            line = raw.decode(errors="replace").replace("\r", "").rstrip("\n")
+            lines.append((time.monotonic() - t0, line))
+            if started(line):
+                up.set()
+            on_line(line)
+    th = threading.Thread(target=reader)
+    th.start()
+    rc = None
+    while rc is None and time.monotonic() - t0 < (timeout if up.is_set() else BOOT_LIMIT):
+        try:
+            rc = p.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            pass
+    if rc is None:
+        p.kill()
+        p.wait()
+    th.join(10)
+    return lines, rc
+
+
+# the lines around an app's output: Amphi's loader, and the Linux guest's /init
+APP_START = {"amphi": r"^hp: running %s ", "linux": r"^bench-init: running %s\b"}
+APP_END = {"amphi": r"^hp: %s exited with status (\d+)",
+           "linux": r"^bench-init: %s exited with status (\d+)"}
+KERNEL_LINE = re.compile(r"^(hp|net|virtio|sched|devices|interrupts|smp|blk): |^(vnet|vblk)\d+: "
+                         r"|^\[ *\d+\.\d+\] ")
+
+
+def app_lines(lines, os_name, app):
+    """[(t, line)] the app printed, and its exit status (None: it never ended)."""
+    out, inside = [], False
+    for t, line in lines:
+        if re.match(APP_START[os_name] % re.escape(app), line):
+            inside = True
+            continue
+        m = re.match(APP_END[os_name] % re.escape(app), line)
+        if inside and m:
+            return out, int(m.group(1))
+        if inside and not KERNEL_LINE.match(line):
+            out.append((t, line))
+    return out, None
+
+
+TSC_ERROR = "Amphi's TSC rate"
+
+
+def tsc_error(lines):
+    """Why Amphi's clock cannot be trusted (its TSC rate against the host's), or ""."""
+    for _, line in lines:
+        m = re.search(r"the TSC, (\d+) kHz by (.*)$", line)
+        if m and abs(int(m.group(1)) / host_tsc_khz() - 1) > TSC_SLACK:
+            return TSC_ERROR + ", %s kHz by %s, is not the host's %d kHz: its clock is " \
+                "off" % (m.group(1), m.group(2), host_tsc_khz())
+    return ""
+
+
+def measure(cell, wl, guest, smoke, linux, nice):
+    """One boot: {"values": [a figure or None per metric], "error": why not, "log": ...}.
+    linux: the Linux guest's "kernel" and "initrd"."""
+    args = wl.smoke_args if smoke else wl.args
+    net = Net(wl.smoke_client if smoke else wl.client, wl.via)
+    os_name = "linux" if guest == "linux" else "amphi"
+    words = "app=%s -- %s" % (wl.app, args) if args else "app=" + wl.app
+    if os_name == "linux":
+        cmdline = " ".join(x for x in (
+            "console=ttyS0 quiet panic=-1", cell.linux_cmdline.format(tsc_khz=host_tsc_khz()),
+            "bench_ip=%s bench_gw=%s %s" % (net.ip, net.gw, words)) if x)
+        cmd = qemu_command(cell, net, linux["kernel"], linux["initrd"], cmdline)
+    else:
+        cmdline = "ip=%s gw=%s %s%s" % (net.ip, net.gw,
+                                        "mode=normal " if guest == "amphi-normal" else "", words)
+        cmd = qemu_command(cell, net, KERNEL, os.path.join(APPS, wl.app), cmdline)
+    try:
+        start = re.compile(APP_START[os_name] % re.escape(wl.app))
+        lines, rc = run_guest(net.wrap(cmd), wl.timeout, nice, net.on_line, start.match)
+    finally:
+        net.close()
+    log = "$ %s\n%s\n%s\n[qemu status %s]\n" % (
+        " ".join(cmd), "\n".join("%8.3f %s" % (t, l) for t, l in lines),
+        "\n".join(net.host_lines), rc)
+    out, status = app_lines(lines, os_name, wl.app)
+    res = {"args": args, "values": [None] * len(wl.metrics), "error": "", "log": log,
+           "status": status, "qemu_status": rc, "secs": round(lines[-1][0], 2) if lines else 0}
+    if rc is None and not any(start.match(l) for _, l in lines):
+        res["error"] = "the app did not start within %d s" % BOOT_LIMIT
+    elif rc is None:
+        res["error"] = "no exit within %d s" % wl.timeout
+    elif not out:
+        res["error"] = "the app printed nothing"
+    elif status not in (0, 3):  # (hello ends with 3)
+        res["error"] = "the app ended with status %s" % status
+    elif os_name == "amphi" and wl.timed and not smoke:
+        res["error"] = tsc_error(lines)
+    if res["error"]:
+        return res
+    after = [l for t, l in lines if t > out[-1][0]]
+    found = [l for _, l in out if l.startswith("bench:")] + net.host_lines + after
+    for i, m in enumerate(wl.metrics):
+        if m.pattern == "boot":
+            res["values"][i] = round(out[0][0], 3)
+            continue
+        pat = m.pattern[os_name] if isinstance(m.pattern, dict) else m.pattern
+        hits = [h for h in (re.search(pat, l) for l in found) if h]
+        per = [h for h in (re.search(m.per, l) for l in found) if h] if m.per else []
+        if not hits or (m.per and not per):
+            res["error"] = "no line matches %r" % (pat if not hits else m.per)
+        elif not m.per or float(per[0].group(1)):
+            res["values"][i] = sum(float(h.group(1)) for h in hits[:None if m.total else 1]) \
+                * m.scale / (float(per[0].group(1)) if m.per else 1)
+    return res
+
+
+# ---------------------------------------------------------------- the tables
+
+def fmt(v):
+    if v is None:
+        return "-"
+    if v == int(v) or abs(v) >= 100:
+        return "{:,.0f}".format(v)
+    if abs(v) >= 10:
+        return "%.1f" % v
+    return "%.2f" % v
+
+
+def summary(values, unit):
+    vs = [v for v in values if v is not None]
+    if not vs:
+        return None, "failed"
+    med = statistics.median(vs)
+    text = ("%s %s" % (fmt(med), unit)).strip()
+    if len(vs) > 1:
+        text += " (%s–%s)" % (fmt(min(vs)), fmt(max(vs)))
+    if len(vs) < len(values):
+        text += ", %d of %d failed" % (len(values) - len(vs), len(values))
+    return med, text
+
+
+def ratio(metric, amphi, linux):
+    """How many times better Amphi HP is than Linux (> 1: Amphi ahead)."""
+    if metric.lower is None or amphi is None or linux is None or (amphi == 0 and linux == 0):
+        return "-"
+    if (metric.lower and amphi == 0) or (not metric.lower and linux == 0):
+        return "∞"
+    r = linux / amphi if metric.lower else amphi / linux
+    return "%.2f×" % r
+
+
+def tables(results, cells, workloads, meta):
+    md = ["# make bench", "",
+          "%s; %s; %d run%s per guest, median (min–max). Linux guest: %s. ratio: Amphi HP "
+          "against Linux, > 1 means Amphi is ahead." % (
+              meta["when"], meta["machine"], meta["runs"], "s" if meta["runs"] > 1 else "",
+              meta["linux"]), ""]
+    if meta["smoke"]:
+        md += ["**Smoke run: tiny counts, the figures mean nothing.**", ""]
+    for cell in cells:
+        md += ["## %s" % cell.name, ""]
+        if cell.kind != "qemu":
+            md += ["not run yet: the harness drives only the QEMU cells so far", ""]
+            continue
+        md += ["| workload | %s | ratio |" % " | ".join(GUEST_TITLE[g] for g in GUESTS),
+               "|---" * (len(GUESTS) + 2) + "|"]
+        for wl in workloads:
+            r = results.get(cell.name, {}).get(wl.name)
+            if not r:
+                continue
+            for i, m in enumerate(wl.metrics):
+                meds, cols = {}, []
+                for g in GUESTS:
+                    meds[g], text = summary([x["values"][i] for x in r[g]], m.unit)
+                    cols.append(text)
+                md.append("| %s: %s%s (`%s %s`) | %s | %s |" % (
+                    wl.name, m.what, "" if m.lower in (True, None) else ", higher is better",
+                    wl.app,
+                    r[GUESTS[0]][0]["args"], " | ".join(cols),
+                    ratio(m, meds["amphi-hp"], meds["linux"])))
+        md.append("")
+    return "\n".join(md)
+
+
+def machine():
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M).group(1)
+    except (OSError, AttributeError):
+        pass
+    qemu = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True,
+                          text=True).stdout.split("\n")[0]
+    return "%s, %d CPUs, %s, %s" % (cpu or platform.machine(), os.cpu_count(), qemu,
+                                   "load %.2f %.2f %.2f" % os.getloadavg())
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bench", help="comma list of workloads (default: all; --list)")
+    ap.add_argument("--cells", default="qemu-q35", help="comma list of cells (default qemu-q35)")
+    ap.add_argument("--runs", type=int, default=3, help="boots per guest and workload")
+    ap.add_argument("--smoke", action="store_true", help="tiny counts, one run (make bench-smoke)")
+    ap.add_argument("--nice", type=int, default=int(os.environ.get("BENCH_NICE", "0")),
+                    help="run QEMU under nice -n N (a shared machine)")
+    ap.add_argument("--linux-kernel", default="vmlinux", choices=("vmlinux", "bzImage"),
+                    help="boot Linux's plain ELF through its PVH note, as amphi.elf boots "
+                    "(default), or Debian's bzImage, which unpacks itself first")
+    ap.add_argument("--list", action="store_true", help="list the workloads and cells")
+    a = ap.parse_args()
+
+    if a.list:
+        for w in WORKLOADS:
+            print("%-8s %s %s: %s" % (w.name, w.app, w.args,
+                                       "; ".join(m.what for m in w.metrics)))
+        print("cells: %s" % " ".join(c.name for c in CELLS))
+        return 0
+    workloads = [w for w in WORKLOADS if not a.bench or w.name in a.bench.split(",")]
+    cells = [c for c in CELLS if c.name in a.cells.split(",")]
+    if not workloads or not cells:
+        print("bench: no such workload or cell (--list)")
+        return 2
+    runs = 1 if a.smoke else a.runs
+    for f in [KERNEL, NETCLIENT] + [os.path.join(APPS, w.app) for w in workloads]:
+        if not os.path.exists(f):
+            print("bench: %s is missing (make all apps build/netclient)" % f)
+            return 2
+
+    def say(msg):
+        print("bench: " + msg, flush=True)
+    linux = ensure_linux(say)
+    logs = os.path.join(OUT, "logs")
+    shutil.rmtree(logs, ignore_errors=True)
+    os.makedirs(logs)
+    guest = {"kernel": os.path.join(linux, a.linux_kernel),
+             "initrd": linux_initrd(linux, sorted({w.app for w in workloads}))}
+    with open(os.path.join(linux, "kernel-version")) as f:
+        kver = f.read().strip()
+    meta = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
+            "runs": runs, "smoke": a.smoke, "linux": "Debian %s (%s), busybox-static "
+            "initramfs" % (kver, "vmlinux through its PVH note" if a.linux_kernel == "vmlinux"
+                           else "bzImage through qboot")}
+    say("%s; Linux guest: %s" % (meta["machine"], meta["linux"]))
+    t_start = time.monotonic()
+    results, failures, retried = {}, 0, 0
+    for cell in cells:
+        if cell.kind != "qemu":
+            say("%s: skipped (not driven by the harness yet)" % cell.name)
+            continue
+        for wl in workloads:
+            r = results.setdefault(cell.name, {}).setdefault(wl.name, {g: [] for g in GUESTS})
+            for k in range(runs):
+                for g in GUESTS:
+                    name = "%s-%s-%s-%d" % (cell.name, wl.name, g, k + 1)
+                    for attempt in range(TSC_RETRIES + 1):
+                        res = measure(cell, wl, g, a.smoke, guest, a.nice)
+                        res["tsc_retries"] = attempt
+                        with open(os.path.join(logs, name + ".log"), "a" if attempt else "w") as f:
+                            f.write(res.pop("log"))
+                        if not res["error"].startswith(TSC_ERROR) or attempt == TSC_RETRIES:
+                            break
+                        retried += 1
+                        say("%-32s booted again: %s" % (name, res["error"]))
+                    r[g].append(res)
+                    failures += bool(res["error"])
+                    figures = ", ".join(("%s %s" % (fmt(v), m.unit)).strip()
+                                        for v, m in zip(res["values"], wl.metrics))
+                    say("%-32s %s (%.1f s)%s" % (name, figures, res["secs"],
+                                                 " FAILED: " + res["error"] if res["error"]
+                                                 else ""))
+    meta["secs"] = round(time.monotonic() - t_start, 1)
+    md = tables(results, cells, workloads, meta)
+    md += "\n%d guest runs in %.0f s; %d failed; %d booted again for a wrong TSC rate.\n" % (
+        sum(len(x) for c in results.values() for w in c.values() for x in w.values()),
+        meta["secs"], failures, retried)
+    with open(os.path.join(OUT, "results.md"), "w") as f:
+        f.write(md)
+    with open(os.path.join(OUT, "results.json"), "w") as f:
+        json.dump({"meta": meta, "workloads": {w.name: dataclasses.asdict(w) for w in workloads},
+                   "results": results}, f, indent=1)
+    print("\n" + md)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
