@@ -1,7 +1,8 @@
 # Amphi: one non-recursive Makefile; everything it makes goes to build/.
 #   make            build build/amphi.elf
 #   make run        install what is missing, build, boot under QEMU (see README.md)
-#   make test       install what is missing, host unit tests, then the test matrix
+#   make test       install what is missing, host unit tests, fuzz and bench smoke runs, then
+#                   the test matrix
 #   make soak       UDP, TCP and HTTP at one guest for SOAK_S s (not in make test)
 #   make bench      Amphi against a Debian Linux guest, side by side (bench/README.md)
 #   make deps       install the Debian packages the build, run and tests need
@@ -252,7 +253,7 @@ SOAK_CELLS ?= qemu-q35,xen-pv
 soak: deps all $(BUILD)/netclient
 	$(PYTHON) test_matrix/soak.py --secs $(SOAK_S) --cells $(SOAK_CELLS)
 
-# The benchmarks (bench/README.md; not in make test): the same static apps on Amphi (HP and
+# The benchmarks (bench/README.md; make test runs bench-smoke): the same static apps on Amphi (HP and
 # normal mode) and on a Debian Linux guest built from Debian packages and cached like the
 # Xen rig, on the same QEMU command line; median of BENCH_RUNS boots each, tables in
 # build/bench/results.md and .json. BENCH=name runs one workload (bench/run.py --list);
@@ -275,6 +276,7 @@ test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/host/unit $(BUILD)/host/unit-tsan $(BUILD)/netclient apps
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz-smoke
+	@$(MAKE) --no-print-directory bench-smoke
 	$(PYTHON) test_matrix/run.py $(MATRIX_ARGS)
 
 clean:
