@@ -34,6 +34,10 @@ struct cpu {
 	uint64_t idt_app; /* %gs:88: the app's IDT is loaded (traps.c), not the kernel's */
 	uint64_t *tss_rsp0; /* %gs:96: where ring 3's interrupts switch stacks (native) */
 	uint64_t hv_yields; /* waits that gave the physical CPU away (cpu_spin_wait) */
+	/* the running thread (sched/ sets it at each switch), read in one %gs-relative load:
+	 * a thread preempted between reading this_cpu() and a field of it may resume on
+	 * another CPU, and would read that field of the CPU it left */
+	void *thread;
 };
 
 /* the offsets the entry code uses (layout.h) */
@@ -50,6 +54,15 @@ static inline struct cpu *this_cpu(void)
 
 	__asm__ __volatile__("mov %%gs:0, %0" : "=r"(c));
 	return c;
+}
+
+/* The running thread (see struct cpu's thread). */
+static inline void *this_cpu_thread(void)
+{
+	void *t;
+
+	__asm__ __volatile__("mov %%gs:%c1, %0" : "=r"(t) : "i"(__builtin_offsetof(struct cpu, thread)));
+	return t;
 }
 
 /* Whether this CPU's GS base points at its struct cpu yet (set by arch->cpu_init). */
@@ -79,9 +92,10 @@ extern void (*preempt_point)(void);
 
 static inline void preempt_enable(void)
 {
+	__asm__ __volatile__("decl %%gs:12" ::: "memory");
+	/* this_cpu() read after the decl: from there the thread may move to another CPU */
 	struct cpu *c = this_cpu();
 
-	__asm__ __volatile__("decl %%gs:12" ::: "memory");
 	if (unlikely(!c->preempt && c->resched) && preempt_point)
 		preempt_point();
 }

@@ -300,16 +300,21 @@ static void xenpv_cpu_init(struct cpu *c)
 }
 
 /* Before the platform maps vcpu_info there is no event to mask: report "disabled". */
+/* Preemption off from the read of vcpu_info to the mask's write: a thread moved to another
+ * CPU in between would mask the events of the vCPU it left and run on with its own on. */
 static uint64_t xenpv_irq_save(void)
 {
+	__asm__ __volatile__("incl %%gs:12" ::: "memory"); /* preempt_disable */
 	struct vcpu_info *v = this_cpu()->xen_vcpu;
+	uint8_t was = 1;
 
-	if (!v)
-		return 0;
-	uint8_t was = v->evtchn_upcall_mask;
-
-	v->evtchn_upcall_mask = 1;
-	barrier();
+	if (v) {
+		was = v->evtchn_upcall_mask;
+		v->evtchn_upcall_mask = 1;
+	}
+	/* not preempt_enable(): its preemption point would switch threads inside irq_save;
+	 * a preemption wanted meanwhile is taken at the next interrupt with events on */
+	__asm__ __volatile__("decl %%gs:12" ::: "memory");
 	return !was;
 }
 

@@ -68,15 +68,19 @@ static uint64_t cpus_flushed_through(void)
 	return min == UINT64_MAX ? __atomic_load_n(&tlb_gen, __ATOMIC_ACQUIRE) : min;
 }
 
+/* Preemption off: a thread moved to another CPU between the read of its index and the
+ * flush would flush the new CPU and record the old one as flushed. */
 void mm_tlb_sync(void)
 {
+	preempt_disable();
 	unsigned cpu = arch_cpu_id();
 	uint64_t g = __atomic_load_n(&tlb_gen, __ATOMIC_ACQUIRE);
 
-	if (__atomic_load_n(&tlb_seen[cpu], __ATOMIC_RELAXED) == g)
-		return;
-	pg->flush_all();
-	__atomic_store_n(&tlb_seen[cpu], g, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&tlb_seen[cpu], __ATOMIC_RELAXED) != g) {
+		pg->flush_all();
+		__atomic_store_n(&tlb_seen[cpu], g, __ATOMIC_RELEASE);
+	}
+	preempt_enable();
 }
 static uint64_t mmio_next = MMIO_BASE;
 

@@ -118,14 +118,16 @@ uint64_t wallclock_ns(void)
 	return t;
 }
 
+/* Not me()->current: a preemption between reading me() and its current may move the thread
+ * to another CPU, and it would read the current thread of the CPU it left. */
 struct thread *thread_self(void)
 {
-	return me()->current;
+	return this_cpu_thread();
 }
 
 void thread_set_fs_base(uint64_t base)
 {
-	struct thread *t = me()->current;
+	struct thread *t = thread_self();
 	uint64_t on = irq_save();
 
 	t->fs_base = base;
@@ -135,17 +137,17 @@ void thread_set_fs_base(uint64_t base)
 
 uint64_t thread_fs_base(void)
 {
-	return me()->current->fs_base;
+	return thread_self()->fs_base;
 }
 
 uint64_t *thread_entry_stack_slot(void)
 {
-	return &me()->current->entry_stack;
+	return &thread_self()->entry_stack;
 }
 
 int thread_fpu_enable(void)
 {
-	struct thread *t = me()->current;
+	struct thread *t = thread_self();
 
 	if (t->fpu)
 		return 0;
@@ -666,6 +668,7 @@ static void schedule(void)
 	 * that sched_block sleeps through it. Only sched_block consumes it; a stale one
 	 * costs one spurious return, which every caller loops on. */
 	c->current = next;
+	this_cpu()->thread = next;
 	if (next != prev)
 		c->slice_armed = false; /* a fresh slice */
 	reprogram(c);
@@ -1107,6 +1110,7 @@ static void cpu_sched_init(unsigned cpu, struct thread *current)
 	c->poll_ns = POLL_START_NS;
 	console_percpu_start(cpu);
 	c->current = current;
+	cpus[cpu].thread = current;
 	current->cpu = cpu;
 	current->state = T_RUNNING;
 	current->on_cpu = 1;
@@ -1124,6 +1128,7 @@ static const char *current_name(void)
 /* Kernel mappings went away: every other CPU should flush soon (mm_tlb_sync). */
 static void tlb_kick(void)
 {
+	preempt_disable(); /* `self` stays this CPU's index */
 	unsigned self = arch_cpu_id();
 
 	for (unsigned cpu = 0; cpu < MAX_CPUS; cpu++)
@@ -1131,13 +1136,14 @@ static void tlb_kick(void)
 			me()->st.ipis_sent++;
 			hal->ipi_send(cpu);
 		}
+	preempt_enable();
 }
 
 /* preempt_enable() found this CPU wanted elsewhere */
 static void preempt_now(void)
 {
-	struct sched_cpu *c = me();
 	uint64_t f = irq_save();
+	struct sched_cpu *c = me(); /* after irq_save: the thread stays on this CPU from here */
 
 	if (f && this_cpu()->resched && !this_cpu()->irq_depth && c->current != c->idle) {
 		c->st.preemptions++;

@@ -821,6 +821,41 @@ static int sleeper(void *arg)
 	return 0;
 }
 
+/* Runs while another thread keeps changing its mask, so it is moved between CPUs in the
+ * middle of whatever it does: what it reads of "this CPU" must stay its own. */
+struct mover {
+	struct thread *self; /* set before go */
+	uint64_t rounds, wrong_self, irqs_on, moves;
+	struct mutex *m;
+};
+static int movers_go, movers_stop;
+
+static int mover(void *arg)
+{
+	struct mover *mv = arg;
+	unsigned last = MAX_CPUS;
+
+	while (!__atomic_load_n(&movers_go, __ATOMIC_ACQUIRE))
+		cpu_relax();
+	while (!__atomic_load_n(&movers_stop, __ATOMIC_ACQUIRE)) {
+		mv->wrong_self += thread_self() != mv->self;
+		/* irq_save masks this CPU's interrupts, not those of one it just left */
+		uint64_t f1 = irq_save(), f2 = irq_save();
+
+		mv->irqs_on += f2 != 0;
+		unsigned cpu = arch_cpu_id();
+
+		irq_restore(f2);
+		irq_restore(f1);
+		mv->moves += last != MAX_CPUS && cpu != last;
+		last = cpu;
+		if (mutex_lock(mv->m, NO_DEADLINE) == 0) /* it checks its owner is thread_self */
+			mutex_unlock(mv->m);
+		mv->rounds++;
+	}
+	return 0;
+}
+
 void selftest_balance(struct result *r, const struct boot_info *bi)
 {
 	unsigned n = sched_cpus_online(), per[MAX_CPUS];
@@ -937,12 +972,61 @@ void selftest_balance(struct result *r, const struct boot_info *bi)
 	}
 	EXPECT(r, sl && from == to, "a sleeping thread's mask says cpu%d, and it woke on cpu%d "
 	       "(within 5 s of the change, or in one of its next 10 wakes)", to, from);
+
+	/* 6. busy threads whose masks change every millisecond, so they move between CPUs
+	 * wherever they are preempted: thread_self(), irq_save() and a mutex's owner check
+	 * stay right across the moves (each read "this CPU" in more than one instruction) */
+	static struct mover mv[SPINNERS_MAX];
+	static struct mutex mm;
+	unsigned nm = n + 1, made6 = 0;
+	uint64_t rounds = 0, wrong = 0, irqs_on = 0, moves = 0, flips = 0;
+
+	mutex_init(&mm);
+	movers_go = movers_stop = 0;
+	for (unsigned i = 0; i < nm; i++) {
+		mv[i] = (struct mover){ .m = &mm };
+		t[i] = thread_create("mover", mover, &mv[i], CPU_ANY);
+		mv[i].self = t[i];
+		made6 += t[i] != NULL;
+	}
+	__atomic_store_n(&movers_go, 1, __ATOMIC_RELEASE);
+	/* 300 moves, or 3 s (Xen may run both vCPUs on one physical CPU, in its slices) */
+	for (uint64_t t0 = clock_ns(), seen = 0; clock_ns() - t0 < 3000 * MS; flips++) {
+		for (unsigned i = 0; i < nm; i++)
+			if (t[i])
+				thread_set_affinity(t[i], 1ull << ((i + flips) % n));
+		thread_sleep(MS);
+		seen = 0;
+		for (unsigned i = 0; i < nm; i++)
+			seen += __atomic_load_n(&mv[i].moves, __ATOMIC_RELAXED);
+		if (seen >= 300 && clock_ns() - t0 >= 500 * MS)
+			break;
+	}
+	__atomic_store_n(&movers_stop, 1, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < nm; i++) {
+		if (!t[i])
+			continue;
+		thread_join(t[i], NO_DEADLINE, NULL);
+		rounds += mv[i].rounds;
+		wrong += mv[i].wrong_self;
+		irqs_on += mv[i].irqs_on;
+		moves += mv[i].moves;
+	}
+	kprintf("balance: %u threads moved %lu times in %lu mask changes, %lu rounds: "
+		"thread_self wrong %lu, interrupts on after irq_save %lu\n", made6, moves, flips,
+		rounds, wrong, irqs_on);
+	EXPECT(r, made6 == nm, "no threads for the moving check");
+	EXPECT(r, !wrong && !irqs_on, "threads moved between CPUs: thread_self() was another "
+	       "thread %lu times, irq_save() left interrupts on %lu times (%lu rounds)", wrong,
+	       irqs_on, rounds);
+	EXPECT(r, moves >= 20, "threads whose masks changed %lu times moved only %lu times",
+	       flips, moves);
 	sched_report();
 	if (r->ok)
 		result_note(r, "spread %s %s %s; %u let go from cpu0: %s (%lu steals, %lu "
 			       "pushed); pinned: %lu samples on cpu%u, %lu%% CPU; "
-			       "%u x %u handoffs",
+			       "%u x %u handoffs; %lu moves of busy threads",
 			    notes[0], notes[1], notes[2], k, line, st1 - st0, pu1 - pu0,
 			    p.samples, p.cpu, p.cpu_ns * 100 / (p.wall_ns ? p.wall_ns : 1),
-			    2 * pairs, ROUNDS_PER_PAIR);
+			    2 * pairs, ROUNDS_PER_PAIR, moves);
 }
