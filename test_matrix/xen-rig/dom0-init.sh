@@ -302,6 +302,31 @@ pings() {
 }
 
 # sector s: 16 lines of printf("%-31s\n", "amphi <who> sector <s>") (common/blk_selftest.c)
+# Xen's dumps of a stuck guest (domain $1, the dmesg in $2) show the host's lost event
+# injection: in both 'q' dumps, a second apart, every vCPU of the guest has events pending
+# (upcall_pend=01) and unmasked (upcall_mask=00), and a vCPU the 'd' dump caught running
+# the guest's own code has interrupts on (RFLAGS.IF). Xen must then inject the upcall
+# (PV: on its way back to the guest; PVH: the callback vector, which no APIC priority
+# blocks) within the second; nothing the guest does can keep it out. Seen once under
+# QEMU's emulated SVM: a xen-pvh guest spun 60 s at IF=1 with no event delivered. A stuck
+# guest of our own making halts (nothing pending) or runs with interrupts off.
+lost_injection() {
+	awk -v d="$1" '
+		/'"'"'q'"'"' pressed/ { q++; on = 0 }
+		/VCPU information and callbacks for domain/ { on = ($NF == d ":"); next }
+		/General information for domain|Notifying guest|event-channel info/ { on = 0 }
+		on && q <= 2 && /upcall_pend=/ {
+			n[q]++
+			if ($0 !~ /upcall_pend=01 upcall_mask=00/) bad = 1
+		}
+		/RFLAGS: .*CONTEXT: (hvm|pv) guest/ && index($0, "(d" d "v") {
+			match($0, /RFLAGS: [0-9a-fA-F]+/)
+			r = substr($0, RSTART + 8, RLENGTH - 8)
+			if (index("2367abefABEF", substr(r, length(r) - 2, 1))) ifon = 1
+		}
+		END { exit !(q >= 2 && n[1] > 0 && n[2] > 0 && !bad && ifon) }' "$2"
+}
+
 disk_pattern() {
 	awk -v who="$1" -v first="$2" -v n="$3" 'BEGIN {
 		for (s = first; s < first + n; s++) {
@@ -475,12 +500,21 @@ run_job() {
 	# coreutils timeout says 124; busybox's reports the signal it sent (TERM: 143)
 	if [ $rc -eq 124 ] || [ $rc -eq 143 ]; then
 		reason=timeout
-		# what the stuck guest was doing: its vCPUs' event state (q) and registers (d)
+		# what the stuck guest was doing: its vCPUs' event state (q, twice, a second
+		# apart), its event channels (e) and registers (d)
+		domid=$(xl domid "$name" 2>/dev/null)
+		xl debug-keys q >/dev/null 2>&1
+		sleep 1
 		xl debug-keys q >/dev/null 2>&1
 		xl debug-keys e >/dev/null 2>&1
 		xl debug-keys d >/dev/null 2>&1
 		sleep 0.5
-		xl dmesg -c 2>/dev/null | tail -300 | sed "s/^/@@AMPHI-XL $name|dmesg: /"
+		xl dmesg -c >/tmp/dump-$name 2>/dev/null
+		tail -400 /tmp/dump-$name | sed "s/^/@@AMPHI-XL $name|dmesg: /"
+		if [ -n "$domid" ] && lost_injection "$domid" /tmp/dump-$name; then
+			rig_fault="a nested-virtualization fault (Xen delivered no event for a second to vCPUs that had events pending and unmasked, one running the guest with interrupts on)"
+		fi
+		rm -f /tmp/dump-$name
 		xl destroy "$name" >/dev/null 2>&1
 	else
 		# xl -F logs "Domain N has shut down, reason code R 0xR" (xen/sched.h SHUTDOWN_*)
