@@ -15,6 +15,7 @@ the harness from rotting (figures meaningless).
 import argparse
 import dataclasses
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -261,17 +262,11 @@ class Net:
         self.netdev = "tap,id=n0,ifname=tap0,script=no,downscript=no"
         self.ns = "amphi-bench-%d" % os.getpid()
         self.client_cmd = self.wrap([NETCLIENT, "udp", "10.0.9.2", ports] + rest.split())
-        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
-        for c in (["ip", "netns", "add", self.ns],
-                  ["ip", "-n", self.ns, "tuntap", "add", "dev", "tap0", "mode", "tap"],
-                  ["ip", "-n", self.ns, "addr", "add", "10.0.9.1/24", "dev", "tap0"],
-                  ["ip", "-n", self.ns, "link", "set", "tap0", "up"],
-                  ["ip", "-n", self.ns, "link", "set", "lo", "up"]):
-            r = subprocess.run(c, capture_output=True, text=True)
-            if r.returncode:
-                self.close()
-                sys.exit("bench: %s: %s (the network workloads need root)" % (
-                    " ".join(c), r.stderr.strip()))
+        try:
+            matrix().tap_netns(self.ns)
+        except RuntimeError as e:
+            self.close()
+            sys.exit("bench: %s (the network workloads need root)" % e)
 
     def wrap(self, cmd):
         return ["ip", "netns", "exec", self.ns] + cmd if self.ns else cmd
@@ -291,6 +286,17 @@ class Net:
             self.thread.join(300)
         if self.ns:
             subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+
+
+def matrix():
+    """test_matrix/run.py as a module (its tap namespace), loaded once"""
+    if "amphi_matrix" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "amphi_matrix", os.path.join(ROOT, "test_matrix", "run.py"))
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["amphi_matrix"] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules["amphi_matrix"]
 
 
 def host_tsc_khz():

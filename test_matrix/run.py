@@ -1027,6 +1027,21 @@ def pvh_entry_pa():
 GUEST_MAC = "52:54:00:12:34:56"
 
 
+def tap_netns(ns):
+    """The network namespace `ns` (one of that name goes first) with tap0 up at
+    10.0.9.1/24, the host's side of a QEMU guest's tap NIC (the guest is 10.0.9.2).
+    Raises RuntimeError naming the command that failed (most often: not root)."""
+    subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    for c in (["ip", "netns", "add", ns],
+              ["ip", "-n", ns, "tuntap", "add", "dev", "tap0", "mode", "tap"],
+              ["ip", "-n", ns, "addr", "add", "10.0.9.1/24", "dev", "tap0"],
+              ["ip", "-n", ns, "link", "set", "tap0", "up"],
+              ["ip", "-n", ns, "link", "set", "lo", "up"]):
+        r = subprocess.run(c, capture_output=True, text=True)
+        if r.returncode:
+            raise RuntimeError("%s: %s" % (" ".join(c), r.stderr.strip()))
+
+
 def disk_pattern(who, first, n):
     """What test=blk expects (common/blk_selftest.c): 16 lines of 32 bytes per sector."""
     return b"".join(((("amphi %s sector %d" % (who, s)).ljust(31) + "\n") * 16).encode()
@@ -1059,14 +1074,7 @@ class VirtioSetup:
                 glob = ["-global", "virtio-mmio.force-legacy=false"]
         if t.virtio == "net":
             self.ns = "amphi-%d" % os.getpid()
-            for c in (["ip", "netns", "add", self.ns],
-                      ["ip", "-n", self.ns, "tuntap", "add", "dev", "tap0", "mode", "tap"],
-                      ["ip", "-n", self.ns, "addr", "add", "10.0.9.1/24", "dev", "tap0"],
-                      ["ip", "-n", self.ns, "link", "set", "tap0", "up"],
-                      ["ip", "-n", self.ns, "link", "set", "lo", "up"]):
-                r = subprocess.run(c, capture_output=True, text=True)
-                if r.returncode:
-                    raise RuntimeError("%s: %s" % (" ".join(c), r.stderr.strip()))
+            tap_netns(self.ns)
             if "ip=dhcp" in t.cmdline_for(cell):
                 self.start_dhcpd()
             return glob + ["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
