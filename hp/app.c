@@ -523,27 +523,6 @@ static int prepare_cpus(struct app *a)
 	return 0;
 }
 
-static int trim_here(void *arg)
-{
-	mm_trim();
-	return 0;
-}
-
-/* The free memory, exactly: every CPU first gives back its empty slabs, the objects other
- * CPUs freed for it and its cached frames (the app's threads ran anywhere, so any CPU may
- * hold such caches afterwards, which are not the app's). */
-static void exact_stats(struct mm_stats *s)
-{
-	for (unsigned cpu = 0; cpu < sched_cpus_online(); cpu++) {
-		struct thread *t = thread_create("mm-trim", trim_here, NULL, (int)cpu);
-
-		if (t)
-			thread_join(t, NO_DEADLINE, NULL);
-	}
-	mm_trim(); /* what those threads left here */
-	mm_stats(s);
-}
-
 /* The app's first thread: loads it, then runs it. */
 static int main_thread(void *arg)
 {
@@ -686,7 +665,7 @@ int hp_main(const struct boot_info *bi)
 	struct start s = {bi, img, len};
 	struct mm_stats before, after;
 
-	exact_stats(&before);
+	sched_mm_stats_exact(&before);
 
 	mutex_init(&a->lock);
 	mutex_init(&a->mm_lock);
@@ -720,7 +699,7 @@ int hp_main(const struct boot_info *bi)
 	mm_user_unmap_all();
 	if (a->status < 0)
 		return -1;
-	exact_stats(&after);
+	sched_mm_stats_exact(&after);
 	kprintf("hp: %s exited with status %d (%lu syscalls, %u threads)\n", a->name, a->status,
 		(unsigned long)a->syscalls, a->nthreads);
 	/* what the app held must all come back (the hostile tests check it) */

@@ -297,6 +297,24 @@ void sched_dump(const struct thread *t)
 	}
 }
 
+static int trim_here(void *arg)
+{
+	mm_trim();
+	return 0;
+}
+
+void sched_mm_stats_exact(struct mm_stats *s)
+{
+	for (unsigned cpu = 0; cpu < sched_cpus_online(); cpu++) {
+		struct thread *t = thread_create("mm-trim", trim_here, NULL, (int)cpu);
+
+		if (t)
+			thread_join(t, NO_DEADLINE, NULL);
+	}
+	mm_trim(); /* what those threads left here */
+	mm_stats(s);
+}
+
 void sched_nudge(unsigned cpu)
 {
 	hal->ipi_send(cpu);

@@ -101,6 +101,13 @@ uint64_t sched_online_mask(void);
 /* Sends cpu its wakeup IPI whether or not it needs one: for diagnosing a stuck test. */
 void sched_nudge(unsigned cpu);
 
+struct mm_stats;
+/* mm_stats, exactly: every CPU first gives back its empty slabs, the objects other CPUs
+ * freed for it and its cached frames (through a thread pinned there), so caches that any
+ * CPU happens to hold do not count as used. For tests that compare memory before and
+ * after. */
+void sched_mm_stats_exact(struct mm_stats *s);
+
 /* Boot: the running context becomes thread "main" on CPU 0, with interrupts on after. */
 void sched_init(void);
 /* Starts the other vCPUs; returns how many came up. */
