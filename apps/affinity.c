@@ -134,6 +134,33 @@ static void cpus(void)
 	say("affinity: another thread's mask set by its tid reads back", !set_rc && back_ok);
 }
 
+/* a new thread's first system call asks for its own mask (the kernel once had it look up
+ * its thread before its creator had recorded it) */
+static void *fresh(void *arg)
+{
+	cpu_set_t m;
+
+	*(int *)arg = !sched_getaffinity(0, sizeof(m), &m) && CPU_COUNT(&m) > 0 &&
+		      !sched_setaffinity(0, sizeof(m), &m);
+	return NULL;
+}
+
+static void fresh_threads(void)
+{
+	enum { N = 64 };
+	int ok[N], all = 1;
+
+	for (int i = 0; i < N; i++) {
+		pthread_t t;
+
+		ok[i] = 0;
+		if (pthread_create(&t, NULL, fresh, &ok[i]) || pthread_join(t, NULL))
+			ok[i] = 0;
+		all &= ok[i];
+	}
+	say("affinity: 64 new threads read and set their own mask first thing", all);
+}
+
 static void cputime(void)
 {
 	/* (the wall time brackets the CPU time: read before it and after it) */
@@ -196,6 +223,7 @@ static void cputime(void)
 int main(void)
 {
 	cpus();
+	fresh_threads();
 	cputime();
 	return ok_all ? 0 : 1;
 }

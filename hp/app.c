@@ -416,6 +416,9 @@ static int child_thread(void *arg)
 {
 	struct app_thread *at = arg;
 
+	/* its own kernel thread, before its first system call: hp_clone stores the same when
+	 * thread_create returns, which may be after this thread ran on another CPU */
+	__atomic_store_n(&at->t, thread_self(), __ATOMIC_RELEASE);
 	*thread_app(thread_self()) = at;
 	/* (every CPU was readied for the app at its start: prepare_cpus) */
 	if (thread_fpu_enable())
@@ -481,8 +484,11 @@ long hp_clone(struct app_thread *parent, const struct syscall_frame *f, uint64_t
 	char name[24];
 
 	ksnprintf(name, sizeof(name), "app-%d", tid);
-	at->t = thread_create(name, child_thread, at, CPU_ANY);
-	if (!at->t) {
+	struct thread *kt = thread_create(name, child_thread, at, CPU_ANY);
+
+	if (kt)
+		__atomic_store_n(&at->t, kt, __ATOMIC_RELEASE); /* (the child stores it too) */
+	if (!kt) {
 		__atomic_sub_fetch(&a->live, 1, __ATOMIC_SEQ_CST);
 		at->app = NULL;
 		mutex_unlock(&a->lock);
@@ -532,6 +538,8 @@ static int main_thread(void *arg)
 	char cmd[BOOT_CMDLINE_MAX];
 	char *argv[MAX_ARGS], *envp[MAX_ENVS];
 	int argc = 1, envc = 0, rc;
+
+	__atomic_store_n(&at->t, thread_self(), __ATOMIC_RELEASE); /* as child_thread does */
 
 	strlcpy(cmd, s->bi->cmdline, sizeof(cmd));
 	argv[0] = a->name;
@@ -684,8 +692,11 @@ int hp_main(const struct boot_info *bi)
 		sched_stats(cpu, &st0[cpu]);
 	uint64_t t0 = clock_ns();
 
-	a->threads[0].t = thread_create("app", main_thread, &s, CPU_ANY);
-	if (!a->threads[0].t) {
+	struct thread *kt = thread_create("app", main_thread, &s, CPU_ANY);
+
+	if (kt)
+		__atomic_store_n(&a->threads[0].t, kt, __ATOMIC_RELEASE);
+	if (!kt) {
 		kprintf("hp: %s: no thread to run it\n", a->name);
 		return -1;
 	}
