@@ -588,11 +588,11 @@ static void sched_during(const struct sched_stats *st0, uint64_t wall_ns)
 		uint64_t idle = s.idle_ns - b->idle_ns;
 
 		kprintf("hp: sched cpu%u during the app: %lu%% busy, %lu switches, %lu IPIs sent, "
-			"%lu halts, %lu polls won, %lu steals, %lu handed over, %lu pushed, %lu "
-			"moved at wake, %lu hypervisor yields\n",
+			"%lu halts, %lu polls won, %lu spins won, %lu steals, %lu handed over, "
+			"%lu pushed, %lu moved at wake, %lu hypervisor yields\n",
 			cpu, wall_ns && idle < wall_ns ? (wall_ns - idle) * 100 / wall_ns : 0,
 			s.switches - b->switches, s.ipis_sent - b->ipis_sent, s.halts - b->halts,
-			s.polls_won - b->polls_won, s.steals - b->steals,
+			s.polls_won - b->polls_won, s.spins_won - b->spins_won, s.steals - b->steals,
 			s.handed_over - b->handed_over, s.pushed - b->pushed,
 			s.wake_moves - b->wake_moves, s.hv_yields - b->hv_yields);
 	}

@@ -772,6 +772,14 @@ static long futex_wait(struct app *a, uint64_t uaddr, uint32_t val, uint64_t dea
 	w.next = a->futexes;
 	a->futexes = &w;
 	mutex_unlock(&a->lock);
+	/* a wake due soon (the other side of a producer/consumer on another CPU) is caught
+	 * spinning: no switch here, no IPI for the waker */
+	uint64_t t0 = clock_ns();
+
+	if (sched_spin_until(&w.woken)) {
+		sched_spin_learn(clock_ns() - t0);
+		return 0;
+	}
 	while (!__atomic_load_n(&w.woken, __ATOMIC_SEQ_CST)) {
 		if (exiting(a)) {
 			rc = -EINTR;
@@ -782,8 +790,10 @@ static long futex_wait(struct app *a, uint64_t uaddr, uint32_t val, uint64_t dea
 			break;
 		}
 	}
-	if (!rc)
+	if (!rc) {
+		sched_spin_learn(clock_ns() - t0);
 		return 0;
+	}
 	mutex_lock(&a->lock, NO_DEADLINE);
 	if (__atomic_load_n(&w.woken, __ATOMIC_SEQ_CST)) {
 		rc = 0; /* woken after all: a wake is never lost */

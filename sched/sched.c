@@ -70,6 +70,8 @@ static unsigned online;
 static uint64_t stuck_ns = 10 * NSEC_PER_SEC;
 static unsigned stuck_reports;
 
+static bool work(struct sched_cpu *c);
+
 static struct sched_cpu *me(void)
 {
 	return this_cpu()->sched;
@@ -267,9 +269,10 @@ void sched_dump(const struct thread *t)
 		unsigned n = 0;
 		for (struct rq_node *r = c->rq.head; r && n < 8; r = r->next, n++)
 			kprintf(" %s", of_rq(r)->name);
-		kprintf("; %lu switches, %lu IPIs in, %lu halts, %lu polls won, %lu timer irqs\n",
+		kprintf("; %lu switches, %lu IPIs in, %lu halts, %lu polls won, %lu spins won, "
+			"%lu timer irqs\n",
 			c->st.switches, c->st.ipis_received, c->st.halts, c->st.polls_won,
-			c->st.timer_irqs);
+			c->st.spins_won, c->st.timer_irqs);
 	}
 	if (hal->irq_stats) {
 		char buf[320];
@@ -335,11 +338,12 @@ void sched_report(void)
 
 		sched_stats(cpu, &s);
 		kprintf("sched cpu%u: %lu switches, %lu preemptions, %lu IPIs sent, %lu received, "
-			"%lu halts, %lu polls won, %lu timer irqs, %lu remote wakes, %lu interrupts "
-			"before hlt; load %u, %lu steals (%lu asks), %lu asks refused, %lu handed "
+			"%lu halts, %lu polls won, %lu spins won, %lu timer irqs, %lu remote wakes, "
+			"%lu interrupts before hlt; load %u, %lu steals (%lu asks), %lu asks refused, %lu handed "
 			"over, %lu pushed, %lu moved at wake, %lu ms idle, %lu hypervisor yields\n",
 			cpu, s.switches, s.preemptions, s.ipis_sent, s.ipis_received, s.halts,
-			s.polls_won, s.timer_irqs, s.remote_wakes, cpus[cpu].halt_window_irqs,
+			s.polls_won, s.spins_won, s.timer_irqs, s.remote_wakes,
+			cpus[cpu].halt_window_irqs,
 			s.load,
 			s.steals, s.steal_asks, s.asks_refused, s.handed_over, s.pushed,
 			s.wake_moves, s.idle_ns / 1000000, s.hv_yields);
@@ -794,6 +798,43 @@ void sched_wake(struct thread *t)
 	}
 	enqueue(c, t, to);
 	irq_restore(f);
+}
+
+/* The spin window's bounds: the idle poll's (a spin is that poll, kept in the waiting
+ * thread, which saves the two switches through the idle thread) */
+#define SPIN_MIN_NS POLL_MIN_NS
+#define SPIN_MAX_NS POLL_MAX_NS
+
+bool sched_spin_until(const int *flag)
+{
+	preempt_disable();
+	struct sched_cpu *c = me();
+	uint64_t window = MAX(c->current->spin_ns, SPIN_MIN_NS), t0 = hal->clock_ns();
+	unsigned long spins = 0;
+	bool seen;
+
+	while (!(seen = __atomic_load_n(flag, __ATOMIC_ACQUIRE)) && !work(c) &&
+	       hal->clock_ns() - t0 < window)
+		spin_wait(&spins);
+	if (seen)
+		c->st.spins_won++;
+	preempt_enable();
+	return seen;
+}
+
+/* A wait that a spin of its length would have caught (up to the maximum) widens the
+ * thread's window to twice its length; a longer one halves it. So a thread whose waits
+ * are short spins through them, and one that waits long soon stops spinning. */
+void sched_spin_learn(uint64_t waited_ns)
+{
+	struct thread *t = thread_self();
+	uint64_t w = MAX(t->spin_ns, SPIN_MIN_NS);
+
+	if (waited_ns <= SPIN_MAX_NS)
+		w = MIN(MAX(w, 2 * waited_ns), SPIN_MAX_NS);
+	else
+		w = MAX(w / 2, SPIN_MIN_NS);
+	t->spin_ns = w;
 }
 
 static void block_timeout(struct timer *tm)

@@ -73,6 +73,13 @@ bool timer_cancel(struct timer *t);
  * Returns 0 when woken, -ETIMEDOUT at the deadline. Wakeups may be spurious. */
 int sched_block(uint64_t deadline);
 void sched_wake(struct thread *t);
+/* A wait for another CPU's wake (a futex), before it blocks: spins while *flag is 0 and
+ * this CPU has nothing else ready, for at most the thread's spin window; true when *flag
+ * became non-zero meanwhile. A wake that finds its thread spinning costs the waker no IPI
+ * and neither side a switch. After the whole wait (spun or blocked), sched_spin_learn
+ * with its length adapts the window (sched/README.md). */
+bool sched_spin_until(const int *flag);
+void sched_spin_learn(uint64_t waited_ns);
 
 struct sched_stats {
 	uint64_t switches, preemptions, ipis_sent, ipis_received, halts, polls_won,
@@ -84,6 +91,7 @@ struct sched_stats {
 	uint64_t steals, steal_asks, asks_refused, handed_over, pushed, wake_moves;
 	uint64_t idle_ns; /* time its idle thread ran */
 	uint64_t hv_yields; /* waits that gave its physical CPU away (spin_wait) */
+	uint64_t spins_won; /* sched_spin_until calls that saw their flag (no block) */
 	uint32_t load;	  /* now: threads running, ready or queued for it */
 };
 void sched_stats(unsigned cpu, struct sched_stats *s);

@@ -42,6 +42,8 @@ struct thread {
 	uint32_t acct_seq;
 	bool running;
 	uint64_t nvcsw, nivcsw; /* switches away while blocked / while still runnable */
+	/* how long it spins before it blocks in sched_spin_until (0: not yet learned) */
+	uint64_t spin_ns;
 };
 
 #define JOIN_DONE ((struct thread *)1)
