@@ -125,6 +125,18 @@ void net_unlock(void)
 	mutex_unlock(&core);
 }
 
+/* IP's way out: lwIP's ARP, which holds packets for a next hop it is still resolving
+ * (up to ARP_QUEUE_LEN, lwipopts.h) and refuses them with ERR_MEM when its queue pool is
+ * spent; the sender gets that error (a socket: -ENOMEM), and it is counted here. */
+static err_t ip_out(struct netif *lw, struct pbuf *p, const ip4_addr_t *to)
+{
+	err_t e = etharp_output(lw, p, to);
+
+	if (e == ERR_MEM)
+		st.arp_refused++;
+	return e;
+}
+
 static err_t linkoutput(struct netif *lw, struct pbuf *p)
 {
 	struct nif *n = lw->state;
@@ -440,7 +452,7 @@ static err_t nif_init(struct netif *lw)
 	memcpy(lw->hwaddr, n->dev->mac, ETH_ALEN);
 	lw->mtu = n->dev->mtu;
 	lw->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
-	lw->output = etharp_output;
+	lw->output = ip_out;
 	lw->linkoutput = linkoutput;
 	return ERR_OK;
 }
@@ -632,6 +644,9 @@ void net_report(void)
 		s.tcp_drop, s.tcp_chkerr, s.icmp_drop, s.icmp_chkerr, s.link_drop, s.etharp_drop);
 	if (s.feed_drops)
 		kprintf("net: %lu frames lwIP could not take (no memory for them)\n", s.feed_drops);
+	if (s.arp_refused)
+		kprintf("net: %lu packets refused while their next hop's address was being "
+			"resolved (the ARP queue was full)\n", s.arp_refused);
 	if (s.tw_reopened)
 		kprintf("net: %lu connection requests reopened a connection in TIME_WAIT\n",
 			s.tw_reopened);

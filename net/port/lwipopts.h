@@ -51,7 +51,14 @@ void kfree(void *p);
 #define LWIP_AUTOIP 0
 #define IP_REASSEMBLY 1
 #define IP_FRAG 1
+/* Packets for a next hop still being resolved wait in ARP's queue. lwIP's default keeps 3
+ * per address and silently frees older ones: an echo server answering a window of 32
+ * datagrams from a peer it has not resolved yet lost 29 replies (issue 17). Per address
+ * as many as the pool holds, so the pool is the limit, and a full pool refuses the packet
+ * with ERR_MEM, which its sender sees and net/core.c counts. */
 #define ARP_QUEUEING 1
+#define MEMP_NUM_ARP_QUEUE 128
+#define ARP_QUEUE_LEN MEMP_NUM_ARP_QUEUE
 #define ETHARP_TABLE_MATCH_NETIF 1
 
 /* TCP: a 64 KiB window each way */
