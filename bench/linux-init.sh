@@ -1,8 +1,8 @@
 #!/bin/busybox sh
 # /init of the Linux reference guest (bench/linux-guest.sh): the same command-line words
 # as Amphi's (`app=NAME -- [NAME=VALUE...] [ARG...]`), one app from /bench, then power off.
-# Network: eth0 (virtio-net) gets bench_ip= (default 10.0.2.15/24, QEMU's user network)
-# and bench_gw= (default 10.0.2.2). The runner reads the lines that start with "bench-init:".
+# Network: eth0 (virtio-net) gets bench_ip= (default 10.0.2.15/24, QEMU's user network;
+# dhcp: a lease from busybox udhcpc) and bench_gw= (default 10.0.2.2). The runner reads the lines that start with "bench-init:".
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -27,7 +27,16 @@ ip=$(word bench_ip 10.0.2.15/24)
 gw=$(word bench_gw 10.0.2.2)
 
 ip link set lo up
-if [ -e /sys/class/net/eth0 ]; then
+if [ -e /sys/class/net/eth0 ] && [ "$ip" = dhcp ]; then
+	# busybox udhcpc: a lease, then its script sets the address and the route
+	printf '%s\n' '#!/bin/busybox sh' '[ "$1" = bound ] || exit 0' \
+		'ifconfig "$interface" "$ip" netmask "$subnet" up' \
+		'[ -z "$router" ] || ip route add default via "${router%% *}"' >/tmp/udhcpc.sh
+	chmod +x /tmp/udhcpc.sh
+	ip link set eth0 up
+	udhcpc -q -n -t 10 -T 1 -i eth0 -s /tmp/udhcpc.sh >/dev/null 2>&1
+	echo "bench-init: eth0 by DHCP: $(ip -4 -o addr show dev eth0 | awk '{ print $4 }')"
+elif [ -e /sys/class/net/eth0 ]; then
 	ip addr add "$ip" dev eth0 && ip link set eth0 up && ip route add default via "$gw"
 	echo "bench-init: eth0 $ip via $gw"
 else

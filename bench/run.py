@@ -118,6 +118,7 @@ class Workload:
     smoke_client: str = ""
     via: str = "tap"
     timed: bool = False
+    dhcp: bool = False  # the guest's address by DHCP (QEMU's user network's server)
 
 
 def udp_echo(name, window, count, via="tap"):
@@ -139,6 +140,11 @@ def udp_echo(name, window, count, via="tap"):
 WORKLOADS = [
     Workload("boot", "hello", "GREETING=hi a b", "GREETING=hi a b",
              [Metric("QEMU start to the app's first line", "boot", "s")]),
+    # the same with the address from QEMU's DHCP server (Amphi: ip=dhcp; Linux: busybox
+    # udhcpc in /init), both before the app starts
+    Workload("dhcp", "hello", "GREETING=hi a b", "GREETING=hi a b",
+             [Metric("QEMU start to the app's first line, address by DHCP", "boot", "s")],
+             dhcp=True),
     Workload("syscall", "syscall_bench", "1000000", "20000",
              [Metric("write(/dev/null, 1 byte), per call", r"(\d+) ns each", "ns")],
              timed=True),
@@ -404,6 +410,8 @@ def measure(cell, wl, guest, smoke, linux, nice):
     linux: the Linux guest's "kernel" and "initrd"."""
     args = wl.smoke_args if smoke else wl.args
     net = Net(wl.smoke_client if smoke else wl.client, wl.via)
+    if wl.dhcp:
+        net.ip = "dhcp"
     os_name = "linux" if guest == "linux" else "amphi"
     words = "app=%s -- %s" % (wl.app, args) if args else "app=" + wl.app
     if os_name == "linux":
@@ -412,8 +420,8 @@ def measure(cell, wl, guest, smoke, linux, nice):
             "bench_ip=%s bench_gw=%s %s" % (net.ip, net.gw, words)) if x)
         cmd = qemu_command(cell, net, linux["kernel"], linux["initrd"], cmdline)
     else:
-        cmdline = "ip=%s gw=%s %s%s" % (net.ip, net.gw,
-                                        "mode=normal " if guest == "amphi-normal" else "", words)
+        cmdline = "ip=%s %s%s%s" % (net.ip, "" if wl.dhcp else "gw=%s " % net.gw,
+                                    "mode=normal " if guest == "amphi-normal" else "", words)
         cmd = qemu_command(cell, net, KERNEL, os.path.join(APPS, wl.app), cmdline)
     try:
         start = re.compile(APP_START[os_name] % re.escape(wl.app))

@@ -9,6 +9,7 @@
 #include "common/netdev.h"
 #include "lib/cmdline.h"
 #include "lib/errno.h"
+#include "lib/format.h"
 #include "lib/inet.h"
 #include "lib/string.h"
 #include "lib/unaligned.h"
@@ -553,16 +554,23 @@ static int start(const char *cmdline, uint64_t deadline)
 			kprintf("net: %s: the link is still down; going on without waiting\n",
 				nifs[i]->dev->name);
 	}
-	/* DHCP: wait for the first device's lease */
+	/* DHCP: wait for the first device's lease (1 ms steps: the wait is the boot's) */
+	uint64_t t0 = clock_ns();
+
 	while (dhcp && !net_addr() && clock_ns() < deadline)
-		thread_sleep(20 * MS);
+		thread_sleep(MS);
 	uint32_t a = net_addr();
 
 	if (!a)
 		return -ETIMEDOUT;
-	kprintf("net: %s %u.%u.%u.%u%s on %s (%u device%s)\n", dhcp ? "DHCP lease" : "address",
-		a & 255, a >> 8 & 255, a >> 16 & 255, a >> 24, dhcp ? "" : " (static)",
-		nifs[0]->dev->name, nnifs, nnifs == 1 ? "" : "s");
+	char took[40] = "";
+
+	if (dhcp)
+		ksnprintf(took, sizeof(took), " after %lu ms",
+			  (unsigned long)((clock_ns() - t0) / MS));
+	kprintf("net: %s %u.%u.%u.%u%s on %s (%u device%s)%s\n",
+		dhcp ? "DHCP lease" : "address", a & 255, a >> 8 & 255, a >> 16 & 255, a >> 24,
+		dhcp ? "" : " (static)", nifs[0]->dev->name, nnifs, nnifs == 1 ? "" : "s", took);
 	return 0;
 }
 
