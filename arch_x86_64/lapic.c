@@ -63,11 +63,13 @@ void lapic_send_ipi(uint32_t apic_id, uint8_t vector)
 	icr(apic_id, vector); /* fixed delivery, physical destination */
 }
 
-/* Intel SDM vol. 3, 8.4.4.1: INIT, 10 ms, STARTUP, 200 us, STARTUP */
-void lapic_start_cpu(uint32_t apic_id, uint8_t page, void (*delay)(uint64_t ns))
+/* Intel SDM vol. 3, 8.4.4.1: INIT, a wait (the SDM's 10 ms, or init_wait_ns), STARTUP,
+ * 200 us, STARTUP */
+void lapic_start_cpu(uint32_t apic_id, uint8_t page, uint64_t init_wait_ns,
+		     void (*delay)(uint64_t ns))
 {
 	icr(apic_id, 0x4500);
-	delay(10000000);
+	delay(init_wait_ns);
 	for (int i = 0; i < 2; i++) {
 		icr(apic_id, 0x4600 | page);
 		delay(200000);

@@ -13,7 +13,8 @@ void lapic_eoi(void);
 void lapic_send_ipi(uint32_t apic_id, uint8_t vector);
 /* INIT, then two STARTUPs at `page` (physical address / 4096, below 1 MiB); delay(ns)
  * waits as the sequence requires */
-void lapic_start_cpu(uint32_t apic_id, uint8_t page, void (*delay)(uint64_t ns));
+void lapic_start_cpu(uint32_t apic_id, uint8_t page, uint64_t init_wait_ns,
+		     void (*delay)(uint64_t ns));
 /* Measures the timer's input clock against `now` (ns); returns Hz. */
 uint64_t lapic_timer_calibrate(uint64_t (*now)(void));
 /* One-shot: an interrupt on `vector` after `count` ticks of the calibrated clock. */

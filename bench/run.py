@@ -89,6 +89,7 @@ class Metric:
     lower: object = True
     total: bool = False
     per: str = ""
+    only: str = ""  # "amphi": a figure of Amphi's alone (Linux shows "-")
 
 
 # Both guests' counters over the app's run: Amphi's per-CPU "hp: sched cpuN during the
@@ -139,7 +140,10 @@ def udp_echo(name, window, count, via="tap"):
 
 WORKLOADS = [
     Workload("boot", "hello", "GREETING=hi a b", "GREETING=hi a b",
-             [Metric("QEMU start to the app's first line", "boot", "s")]),
+             [Metric("QEMU start to the app's first line", "boot", "s"),
+              # (Linux booted with `quiet` prints nothing before /init to time from)
+              Metric("the kernel's first line to the app's first line", "ready", "ms", 1e3,
+                     only="amphi")]),
     # the same with the address from QEMU's DHCP server (Amphi: ip=dhcp; Linux: busybox
     # udhcpc in /init), both before the app starts
     Workload("dhcp", "hello", "GREETING=hi a b", "GREETING=hi a b",
@@ -449,8 +453,17 @@ def measure(cell, wl, guest, smoke, linux, nice):
     after = [l for t, l in lines if t > out[-1][0]]
     found = [l for _, l in out if l.startswith("bench:")] + net.host_lines + after
     for i, m in enumerate(wl.metrics):
+        if m.only and m.only != os_name:
+            continue
         if m.pattern == "boot":
             res["values"][i] = round(out[0][0], 3)
+            continue
+        if m.pattern == "ready":  # from Amphi's banner
+            first = [t for t, l in lines if l.startswith("Amphi ")]
+            if first:
+                res["values"][i] = (out[0][0] - first[0]) * m.scale
+            else:
+                res["error"] = "no banner line"
             continue
         pat = m.pattern[os_name] if isinstance(m.pattern, dict) else m.pattern
         hits = [h for h in (re.search(pat, l) for l in found) if h]
@@ -520,7 +533,10 @@ def tables(results, cells, workloads, meta):
             for i, m in enumerate(wl.metrics):
                 meds, cols = {}, []
                 for g in GUESTS:
-                    meds[g], text = summary([x["values"][i] for x in r[g]], m.unit)
+                    if m.only and not g.startswith(m.only):
+                        meds[g], text = None, "-"
+                    else:
+                        meds[g], text = summary([x["values"][i] for x in r[g]], m.unit)
                     cols.append(text)
                 md.append("| %s: %s%s (`%s %s`) | %s | %s |" % (
                     wl.name, m.what, "" if m.lower in (True, None) else ", higher is better",

@@ -7,7 +7,6 @@
 #define PIT_HZ 1193182
 #define PIT_MS 10
 #define LAPIC_BASE 0xfee00000UL
-#define QEMU_LAPIC_HZ 1000000000ULL /* QEMU's LAPIC timer runs at 1 GHz (PLATFORM.md) */
 
 static bool plausible(uint64_t khz)
 {
