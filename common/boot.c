@@ -51,6 +51,13 @@ static void __noreturn boot_continue(void *arg)
 	char test[32];
 
 	mm_stats_print();
+	uint64_t poll_us;
+
+	if (cmdline_get_u64(bi->cmdline, "sched_poll_us", &poll_us) == 0) {
+		sched_set_poll_us(poll_us);
+		kprintf("sched: idle CPUs poll and futex waiters spin up to %lu us "
+			"(sched_poll_us=)\n", MIN(poll_us, 1000000));
+	}
 	sched_init();
 	unsigned up = sched_start_cpus();
 	uint64_t wall = wallclock_ns();

@@ -28,6 +28,10 @@
 #define RETRY_NS 1000000ULL  /* a deferred preemption is tried again this much later */
 #define POLL_START_NS 20000
 #define POLL_MIN_NS 2000
+/* The longest poll (and futex spin) by default, sched_poll_us= on the command line: about
+ * 20 times what a halt and its wakeup cost a partner under nesting or TCG (an IPI, an exit
+ * and a reschedule of the halted vCPU, each several µs), so a CPU never polls much longer
+ * than the halt it avoids would have cost; 0 halts at once and never spins. */
 #define POLL_MAX_NS 200000
 /* An idle CPU that asked for a thread asks again after this long at the earliest;
  * doubled each time an ask brought nothing (the threads there may not run here), up to
@@ -68,6 +72,7 @@ static struct balance_cpu pub[MAX_CPUS];
 static struct thread main_thread;
 static unsigned online;
 static uint64_t stuck_ns = 10 * NSEC_PER_SEC;
+static uint64_t poll_max_ns = POLL_MAX_NS;
 static unsigned stuck_reports;
 
 static bool work(struct sched_cpu *c);
@@ -759,6 +764,11 @@ static void check_cpus(struct sched_cpu *c, uint64_t now)
 	}
 }
 
+void sched_set_poll_us(uint64_t us)
+{
+	poll_max_ns = MIN(us, 1000000) * 1000;
+}
+
 void sched_set_stuck_ms(uint64_t ms)
 {
 	stuck_ns = ms * 1000000;
@@ -809,11 +819,12 @@ bool sched_spin_until(const int *flag)
 {
 	preempt_disable();
 	struct sched_cpu *c = me();
-	uint64_t window = MAX(c->current->spin_ns, SPIN_MIN_NS), t0 = hal->clock_ns();
+	uint64_t window = MIN(MAX(c->current->spin_ns, SPIN_MIN_NS), poll_max_ns),
+		 t0 = hal->clock_ns();
 	unsigned long spins = 0;
-	bool seen;
+	bool seen = false;
 
-	while (!(seen = __atomic_load_n(flag, __ATOMIC_ACQUIRE)) && !work(c) &&
+	while (window && !(seen = __atomic_load_n(flag, __ATOMIC_ACQUIRE)) && !work(c) &&
 	       hal->clock_ns() - t0 < window)
 		spin_wait(&spins);
 	if (seen)
@@ -1010,8 +1021,9 @@ static void __noreturn idle_loop(void)
 		bool won = false;
 
 		unsigned long spins = 0;
+		uint64_t window = MIN(c->poll_ns, poll_max_ns);
 
-		while (!(won = work(c)) && hal->clock_ns() - t0 < c->poll_ns)
+		while (window && !(won = work(c)) && hal->clock_ns() - t0 < window)
 			spin_wait(&spins);
 		irq_save();
 		if (won) {

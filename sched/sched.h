@@ -100,6 +100,9 @@ void sched_report(void);
 /* How long a thread woken for another CPU may wait there before that CPU is reported
  * stuck ("sched: cpuN is stuck ..."; default 10 s; for tests). */
 void sched_set_stuck_ms(uint64_t ms);
+/* The longest an idle CPU polls before it halts, and a futex waiter spins before it
+ * blocks (sched_poll_us=; default 200, at most 1,000,000; 0: never) */
+void sched_set_poll_us(uint64_t us);
 unsigned sched_stuck_reports(void); /* how many such reports so far */
 /* Prints every CPU's scheduler state, and t's when given: for tests that time out. */
 void sched_dump(const struct thread *t);

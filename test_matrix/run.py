@@ -633,13 +633,19 @@ def hostile_test(name, args, status, *required, net=False, memory=False, skip=No
 KILLED = r"^hp: hostile killed by SIGSEGV: "
 
 
+def sized(cell, test):
+    """The cell as `test` runs on it: with the test's vCPU count, where it sets one."""
+    return dataclasses.replace(cell, vcpus=test.vcpus) if test.vcpus else cell
+
+
 def app_test(name, app, args, *required, timeout=None, net="", kvm_args=None, mode="hp",
-             tar="", skip=None, note=None):
+             tar="", skip=None, note=None, cmdline="", vcpus=0, kinds=("qemu", "xen")):
     """An app test (HP mode, or normal: ring 3). net="udp" or "http": with a NIC, and that
     client on the other side (the host's network namespace, or dom0) once the app says it
     is ready. kvm_args: smaller work where the local KVM emulates the kernel's ring 0."""
     ev = eval_app(app, *required, note=note)
-    t = Test(name, "ip=%s/24" % GUEST_IP if net else "", ev, app=app, app_args=args,
+    t = Test(name, " ".join(w for w in ("ip=%s/24" % GUEST_IP if net else "", cmdline) if w),
+             ev, app=app, app_args=args, vcpus=vcpus, kinds=kinds,
              app_args_by={"kvm": kvm_args} if kvm_args is not None else {}, mode=mode,
              skip=skip or (HP_SKIP if mode == "hp" else None), timeout=timeout,
              virtio="net" if net else "blk" if tar == "disk" else "", host=net or "ping",
@@ -695,6 +701,8 @@ class Test:
     # the host's client's arguments after the guest's address, where the test sets them
     # (host="soak": make soak, test_matrix/soak.py; on Xen dom0 reads them from a file)
     host_args: str = ""
+    # vCPUs, overriding the cell's (sized: the cell as this test runs it)
+    vcpus: int = 0
 
     def udp_count(self, cell):
         """datagrams the udp client sends: an app's COUNT argument, udp_count=, or 10,000"""
@@ -918,10 +926,28 @@ def app_tests(p, mode):
         # a producer with 2,000 rounds of work per item and a consumer, 200,000 items
         # through POSIX semaphores: on different vCPUs; the time against the producer's
         # work alone and the IPIs per item are printed; then a condvar ping-pong
+        # sched_poll_us=0: no CPU polls and no futex waiter spins (each wait halts and
+        # each wake sends an IPI), and the app still runs as on Linux
+        *([app_test(p + "ipc_nopoll", "ipc", "20000 2000 2000",
+                    r"^sched: idle CPUs poll and futex waiters spin up to 0 us",
+                    *[r"^hp: sched cpu%d during the app: .*, 0 polls won, 0 spins won," % c
+                      for c in (0, 1)], timeout={"qemu": 120, "xen": 240},
+                    kvm_args="2000 2000 200", cmdline="sched_poll_us=0", mode=mode)]
+          if mode == "normal" else []),
         app_test(p + "ipc", "ipc", "200000 2000 20000",
                  r"^bench: ipc: producer and consumer on different CPUs in \d+ of \d+ samples "
                  r"\(mostly apart\)$", timeout={"qemu": 120, "xen": 240},
                  kvm_args="5000 2000 1000", note=ipis_per_item, mode=mode),
+        # the same on 4 vCPUs (QEMU: 4 vCPU threads on this host's 2 cores, so only where
+        # the threads went is checked, never a time)
+        app_test(p + "par4", "par", "30000000",
+                 r"^bench: par: halfway the threads ran on {vcpus} of {vcpus} CPUs$",
+                 timeout={"qemu": 90}, mode=mode, kvm_args="300000000", vcpus=4,
+                 kinds=("qemu",)),
+        app_test(p + "balance4", "balance", "100",
+                 *[r"^bench: balance: %d threads: per CPU \S+ \(spread [01]\)$" % k
+                   for k in (2, 3, 8)], timeout={"qemu": 90}, mode=mode, vcpus=4,
+                 kinds=("qemu",)),
         # sched_getaffinity shows every vCPU, and sysconf and a Go-style count agree;
         # pinning, bad masks, another thread's mask; the CPU-time clocks, getrusage, times
         app_test(p + "affinity", "affinity", "", r"^bench: affinity: {vcpus} CPUs;",
@@ -1394,7 +1420,7 @@ def rig_command(rig, stage, jobs, nic="none"):
         for cell, test in jobs:
             name = "%s-%s" % (cell.name, test.name)
             with open(os.path.join(stage, "amphi", name + ".cfg"), "w") as f:
-                f.write(xl_config(cell, test, name))
+                f.write(xl_config(sized(cell, test), test, name))
             if test.app:
                 shutil.copy(app_file(test), os.path.join(stage, "amphi", name + ".app"))
             if test.host_args:
@@ -1681,7 +1707,7 @@ def main():
             print("[%5.1f s] %s" % (time.monotonic() - t_start, msg), flush=True)
 
     def record(cell, test, outcome):
-        r = test.evaluate(cell, outcome)
+        r = test.evaluate(sized(cell, test), outcome)
         if outcome.note:
             r.detail += " [%s]" % outcome.note
             r.retried = outcome.note
@@ -1739,7 +1765,7 @@ def main():
                 results[(cell.name, test.name)] = Result("SKIP", why)
                 say("%-13s %-9s SKIP %s" % (cell.name, test.name, why))
                 continue
-            record(cell, test, run_qemu(cell, test))
+            record(cell, test, run_qemu(sized(cell, test), test))
     if xen_thread:
         xen_thread.join()
 
