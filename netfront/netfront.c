@@ -157,7 +157,8 @@ static unsigned nf_xmit(struct netdev *d, struct pkt **pkts, unsigned n)
 	unsigned sent = 0, used = 0; /* used: a bit per queue given packets */
 
 	mutex_lock(&nf->lock, NO_DEADLINE);
-	if (!nf->connected || nf->broken) {
+	/* nothing before the backend is Connected (nf_otherend_changed says why) */
+	if (!nf->connected || nf->broken || !nf->nd.link_up) {
 		mutex_unlock(&nf->lock);
 		return 0;
 	}
@@ -233,7 +234,8 @@ static unsigned nf_poll(struct netdev *d, struct pkt **pkts, unsigned max)
 	unsigned n = 0;
 
 	mutex_lock(&nf->lock, NO_DEADLINE);
-	if (!nf->connected || nf->broken) {
+	/* no receive buffer before the backend is Connected (nf_otherend_changed) */
+	if (!nf->connected || nf->broken || !nf->nd.link_up) {
 		mutex_unlock(&nf->lock);
 		return 0;
 	}
@@ -627,8 +629,7 @@ static int connect(struct nf *nf)
 		disconnect(nf);
 		return rc;
 	}
-	for (unsigned i = 0; i < nf->nq; i++)
-		refill_rx(&nf->q[i]);
+	/* the receive buffers wait for the backend's Connected (nf_otherend_changed) */
 	nf->connects++;
 	return 0;
 }
@@ -651,6 +652,19 @@ static void nf_otherend_changed(struct xenbus_dev *xb)
 		break;
 	case XenbusStateConnected:
 		if (nf->connected && !nf->broken && !nf->nd.link_up) {
+			/* Only now, with the backend's channels bound, any request: Linux's
+			 * netback (6.1 and later) binds a queue's event channel after starting
+			 * its receive thread, and Xen marks the channel pending at the bind. If
+			 * its handler then finds work (receive buffers or transmit requests
+			 * already posted), the receive thread may EOI the channel before the
+			 * binder has stored its irq number: the EOI goes to irq 0 and the channel
+			 * stays masked for good (seen in the Xen rig: the first transmit request
+			 * consumed when the vif came up, no notification handled after it; with
+			 * split channels the receive channel dies the same way, silently). An
+			 * empty ring at the bind leaves the handler nothing to do: it EOIs the
+			 * channel itself. The refill notifies the backend (its req_event is 1). */
+			for (unsigned i = 0; i < nf->nq; i++)
+				refill_rx(&nf->q[i]);
 			nf->nd.link_up = true;
 			kprintf("%s: connected to %s (%s): %u queue%s, %s event channel%s\n",
 				nf->nd.name, xb->otherend, nf->connects > 1 ? "again" : "first time",

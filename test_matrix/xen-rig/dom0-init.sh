@@ -134,6 +134,42 @@ net_diag() {
 			"tx $(cat $s/tx_packets) dropped $(cat $s/tx_dropped)"
 	done
 	ip neigh show 2>&1
+	# dom0's kernel's own view of each vif's event channels: the events its handler took
+	# (xenbus counts them after the "already active" check), those it found nothing in,
+	# and the EOIs it delayed; and the interrupt counts
+	for b in /sys/bus/xen-backend/devices/vif-*; do
+		x=$b/xenbus
+		[ -e "$x/events" ] || continue
+		echo "xenbus ${b##*/}: events $(cat "$x/events") spurious $(cat "$x/spurious_events")" \
+			"eoi delayed $(cat "$x/jiffies_eoi_delayed") jiffies"
+	done
+	grep -E 'vif[0-9]' /proc/interrupts | tr -s ' ' ' '
+}
+
+# Xen's view of the event channels between dom0 and guest $1 ('e' dump: pending/masked
+# per port): which side holds a notification the backend never handled. Printed once per
+# job, when netback's TX ring kept the same unconsumed requests for two samples.
+evtchn_view() {
+	xl debug-keys e >/dev/null 2>&1
+	sleep 1
+	xl dmesg 2>/dev/null | awk -v d="$1" '
+		/dumping event-channel info/ { n++ }
+		/Event channel information for/ { sec = $NF; sub(":", "", sec) }
+		{ l[NR] = $0; s[NR] = sec; run[NR] = n }
+		END {
+			for (i = 1; i <= NR; i++) {
+				if (run[i] != n) continue
+				if (s[i] == d || (s[i] == "0" && l[i] ~ (" d=" d " "))) print l[i]
+			}
+		}'
+}
+
+# 0 if a TX ring in sample $2 has unconsumed requests exactly as in sample $1
+tx_stuck() {
+	[ -s "$1" ] && [ -s "$2" ] || return 1
+	awk 'FNR == 1 { f++ } /^TX:/ { t = 1; next }
+		t && /^req prod/ { t = 0; if ($3 != $6) { if (f == 1) a[$3 " " $6] = 1; else if ($3 " " $6 in a) hit = 1 } }
+		END { exit !hit }' "$1" "$2"
 }
 
 # once the guest's console shows $1: /amphi/netclient with the rest, its lines to the log.
@@ -147,10 +183,23 @@ netclient() {
 	# crashes), which must not end the sampling. A sample without the
 	# guest's vif and netback's rings (taken while xl tore the guest down, or with a
 	# reader that crashed) does not replace one with them.
-	rm -f /tmp/diag /tmp/diag.new
+	rm -f /tmp/diag /tmp/diag.new /tmp/diag.old /tmp/evtchn
 	(while kill -0 "$xlpid" 2>/dev/null; do
 		(net_diag >/tmp/diag.new 2>&1 && grep -q '^TX: ' /tmp/diag.new &&
 			cp /tmp/diag.new /tmp/diag)
+		if [ ! -e /tmp/evtchn ] &&
+			{ [ -e /amphi/diag-always ] || tx_stuck /tmp/diag.old /tmp/diag.new; } &&
+			domid=$(xl domid "$name" 2>/dev/null); then
+			(echo "netback's TX ring kept its unconsumed requests for $diag_every s" \
+				"(or AMPHI_RIG_DIAG):"
+				grep -E '^(TX:|req prod|xenbus|.*vif[0-9])' /tmp/diag.new
+				evtchn_view "$domid"
+				sleep 2
+				echo "2 s later:"
+				net_diag 2>&1 | grep -E '^xenbus|vif[0-9].*-q'
+				evtchn_view "$domid") >/tmp/evtchn 2>&1
+		fi
+		cp /tmp/diag.new /tmp/diag.old 2>/dev/null
 		sleep "$diag_every"
 	done) &
 	diagpid=$!
@@ -179,6 +228,7 @@ netclient() {
 		dmesg 2>/dev/null | tail -40 | sed 's/^/diag: kernel: /' |
 			while read -r l; do dom0 "$l"; done
 	fi
+	sed 's/^/diag: stuck: /' /tmp/evtchn 2>/dev/null | while read -r l; do dom0 "$l"; done
 }
 
 # crashloop (a measurement, not a test: `make rig-crashloop`): while /amphi/netclient
