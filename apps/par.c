@@ -1,9 +1,13 @@
 /* par: one thread alone, then one thread per CPU (as many as sched_getaffinity shows), each
  * doing the same fixed CPU work. Prints whether every thread computed the same result (the
  * same everywhere), and as measurements ("bench:") the time of one against the time of all,
- * their ratio (1.0 when the CPUs really run in parallel), and on how many distinct CPUs the
- * threads were halfway through their work (getcpu: then all of them still run; at the end
- * the last ones may have moved to a CPU the first ones left). The threads start their work
+ * their ratio (1.0 when the CPUs really run in parallel), on how many distinct CPUs the
+ * threads were a quarter into their work, and each thread's CPU after each eighth of it.
+ * A quarter, not the middle: vCPUs that the host runs at unequal speeds (4 of them on 2
+ * cores) finish unequally, and a thread that moved to a CPU that an early finisher left
+ * (seen: at 60 of 100 ms, once its neighbour's wake had preempted it) did run apart from
+ * the others all along; a thread the first placement stacked is moved within the first
+ * slice (10 ms), well inside a quarter. The threads start their work
  * together, at a barrier, and the time runs from there: creating a thread can take longer
  * than the work (the local KVM emulates the kernel's instructions, ~100 ms a thread), and
  * the first thread would otherwise be done before the last one began. Usage: par [WORK]
@@ -17,14 +21,19 @@
 #include <time.h>
 
 #define MAX_THREADS 64
+#define STEPS 8
+#define QUARTER (STEPS / 4 - 1) /* the step that ends a quarter of the work */
 
 static uint64_t rounds;
 
 struct job {
 	pthread_t t;
 	uint64_t result;
-	int cpu;
+	int cpu[STEPS];	   /* where it ran after each eighth of its work */
+	long long end_ns;  /* from the start together to its end */
 };
+
+static long long t_start;
 
 static uint64_t work(uint64_t x, uint64_t n)
 {
@@ -36,6 +45,14 @@ static uint64_t work(uint64_t x, uint64_t n)
 	return x;
 }
 
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 static pthread_barrier_t start;
 
 static void *run(void *arg)
@@ -44,20 +61,17 @@ static void *run(void *arg)
 
 	pthread_barrier_wait(&start);
 
-	uint64_t x = work(88172645463325252ull, rounds / 2);
+	uint64_t x = 88172645463325252ull;
 
-	j->cpu = sched_getcpu();
-	j->result = work(x, rounds - rounds / 2);
+	for (int k = 0; k < STEPS; k++) {
+		x = work(x, k < STEPS - 1 ? rounds / STEPS : rounds - (STEPS - 1) * (rounds / STEPS));
+		j->cpu[k] = sched_getcpu();
+	}
+	j->result = x;
+	j->end_ns = now_ns() - __atomic_load_n(&t_start, __ATOMIC_ACQUIRE);
 	return NULL;
 }
 
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* n threads at once; returns the wall time from their start together to the end of the
  * last, or -1 when one could not be created */
@@ -67,6 +81,7 @@ static long long run_threads(struct job *jobs, int n)
 	for (int i = 0; i < n; i++)
 		if (pthread_create(&jobs[i].t, NULL, run, &jobs[i]))
 			return -1;
+	__atomic_store_n(&t_start, now_ns(), __ATOMIC_RELEASE);
 	pthread_barrier_wait(&start);
 	long long t0 = now_ns();
 
@@ -103,7 +118,9 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < n; i++) {
 		same &= all[i].result == one[0].result;
-		if (all[i].cpu >= 0 && all[i].cpu < CPU_SETSIZE && !seen[all[i].cpu]++)
+		int c = all[i].cpu[QUARTER];
+
+		if (c >= 0 && c < CPU_SETSIZE && !seen[c]++)
 			distinct++;
 	}
 	printf("par: one thread per CPU, the same work each: %s\n",
@@ -112,6 +129,14 @@ int main(int argc, char **argv)
 
 	printf("bench: par: 1 thread %lld ms, %d threads %lld ms: ratio %lld.%02lld\n",
 	       t1 / 1000000, n, tn / 1000000, ratio / 100, ratio % 100);
-	printf("bench: par: halfway the threads ran on %d of %d CPUs\n", distinct, n);
+	printf("bench: par: a quarter into their work the threads ran on %d of %d CPUs\n",
+	       distinct, n);
+	for (int i = 0; i < n; i++) {
+		printf("bench: par: thread %d done at %lld ms; its CPU after each eighth:", i,
+		       all[i].end_ns / 1000000);
+		for (int k = 0; k < STEPS; k++)
+			printf(" %d", all[i].cpu[k]);
+		printf("\n");
+	}
 	return same ? 0 : 1;
 }

@@ -181,7 +181,7 @@ WORKLOADS = [
         Metric("the same work in one thread per CPU at once",
                r"^bench: par: .* \d+ threads (\d+) ms", "ms"),
         Metric("all threads over one (1: in parallel)", r"^bench: par: .* ratio ([\d.]+)", ""),
-        Metric("CPUs the threads ran on halfway", r"^bench: par: halfway .* on (\d+) of", "",
+        Metric("CPUs the threads ran on a quarter in", r"^bench: par: a quarter into .* on (\d+) of", "",
                lower=None),
     ], timed=True),
     udp_echo("udp1", 1, 5000),

@@ -916,7 +916,7 @@ def app_tests(p, mode):
         # (the local KVM: 10 times the work, as its emulated kernel takes ~100 ms to make
         # or wake a thread, which must stay small beside the work)
         app_test(p + "par", "par", "30000000",
-                 r"^bench: par: halfway the threads ran on {vcpus} of {vcpus} CPUs$",
+                 r"^bench: par: a quarter into their work the threads ran on {vcpus} of {vcpus} CPUs$",
                  timeout={"qemu": 60, "xen": 120}, mode=mode, kvm_args="300000000"),
         # 2, 3 and 8 busy threads from one: at most one apart per vCPU; a thread pinned
         # by sched_setaffinity never runs elsewhere (that line is compared with Linux's)
@@ -941,7 +941,7 @@ def app_tests(p, mode):
         # the same on 4 vCPUs (QEMU: 4 vCPU threads on this host's 2 cores, so only where
         # the threads went is checked, never a time)
         app_test(p + "par4", "par", "30000000",
-                 r"^bench: par: halfway the threads ran on {vcpus} of {vcpus} CPUs$",
+                 r"^bench: par: a quarter into their work the threads ran on {vcpus} of {vcpus} CPUs$",
                  timeout={"qemu": 90}, mode=mode, kvm_args="300000000", vcpus=4,
                  kinds=("qemu",)),
         app_test(p + "balance4", "balance", "100",
