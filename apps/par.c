@@ -30,10 +30,8 @@ struct job {
 	pthread_t t;
 	uint64_t result;
 	int cpu[STEPS];	   /* where it ran after each eighth of its work */
-	long long end_ns;  /* from the start together to its end */
+	long long end_ns;  /* when it ended; from the start together once run_threads returns */
 };
-
-static long long t_start;
 
 static uint64_t work(uint64_t x, uint64_t n)
 {
@@ -68,10 +66,9 @@ static void *run(void *arg)
 		j->cpu[k] = sched_getcpu();
 	}
 	j->result = x;
-	j->end_ns = now_ns() - __atomic_load_n(&t_start, __ATOMIC_ACQUIRE);
+	j->end_ns = now_ns();
 	return NULL;
 }
-
 
 /* n threads at once; returns the wall time from their start together to the end of the
  * last, or -1 when one could not be created */
@@ -81,13 +78,15 @@ static long long run_threads(struct job *jobs, int n)
 	for (int i = 0; i < n; i++)
 		if (pthread_create(&jobs[i].t, NULL, run, &jobs[i]))
 			return -1;
-	__atomic_store_n(&t_start, now_ns(), __ATOMIC_RELEASE);
 	pthread_barrier_wait(&start);
 	long long t0 = now_ns();
 
 	for (int i = 0; i < n; i++)
 		pthread_join(jobs[i].t, NULL);
 	long long t = now_ns() - t0;
+
+	for (int i = 0; i < n; i++)
+		jobs[i].end_ns -= t0;
 
 	pthread_barrier_destroy(&start);
 	return t;
