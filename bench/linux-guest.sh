@@ -15,8 +15,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$OUT.work
 # Debian builds virtio, virtio_pci and virtio_net as modules (CONFIG_VIRTIO_NET=m,
 # CONFIG_VIRTIO_PCI=m): the initramfs carries them and their dependencies. virtio_mmio is
-# for the microvm cell.
-MODULES="virtio_net virtio_pci virtio_mmio"
+# for the microvm cell, xen-netfront for the Xen cells (the same kernel is the rig's PV and
+# PVH domU).
+MODULES="virtio_net virtio_pci virtio_mmio xen-netfront"
 
 rm -rf "$WORK"
 mkdir -p "$WORK/debs" "$WORK/x" "$OUT"

@@ -11,7 +11,9 @@ echo "bench-init: init after $(cut -d' ' -f1 /proc/uptime) s of uptime, Linux $(
 	"$(nproc) CPUs, clocksource" \
 	"$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 
+# (xen-netfront only on Xen: elsewhere it refuses to load)
 for m in $(cat /lib/modules/load-order); do
+	case $m in xen-*) [ -d /sys/bus/xen ] || continue ;; esac
 	insmod "/lib/modules/$m" || echo "bench-init: insmod $m failed"
 done
 
@@ -51,9 +53,9 @@ while [ $# -gt 0 ]; do
 	case $1 in [A-Za-z_]*=*) env="$env $1"; shift ;; *) break ;; esac
 done
 
-# what the app's run cost: virtio's lines of /proc/interrupts (all CPUs) against the
-# packets eth0 passed meanwhile, the IPIs (rescheduling, function call, TLB shootdown) and
-# the context switches (/proc/stat)
+# what the app's run cost: the NIC's lines of /proc/interrupts (all CPUs: virtio's, or
+# netfront's queues, ...-q0-tx and -rx, on Xen) against the packets eth0 passed meanwhile, the IPIs
+# (rescheduling, function call, TLB shootdown) and the context switches (/proc/stat)
 irqs() { # irqs AWK_PATTERN: the sum of the matching lines' per-CPU counts
 	awk "$1"' { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' \
 		/proc/interrupts
@@ -67,7 +69,7 @@ packets() {
 }
 
 if [ -n "$app" ] && [ -x "/bench/$app" ]; then
-	irq0=$(irqs /virtio/)
+	irq0=$(irqs '/virtio|-q[0-9]+(-[rt]x)?$/')
 	ipi0=$(irqs '$1 ~ /^(RES|CAL|TLB):$/')
 	ctxt0=$(awk '$1 == "ctxt" { print $2 }' /proc/stat)
 	pk0=$(packets)
@@ -75,13 +77,14 @@ if [ -n "$app" ] && [ -x "/bench/$app" ]; then
 	cd /tmp
 	env -i $env "/bench/$app" "$@"
 	echo "bench-init: $app exited with status $?"
-	irq=$(($(irqs /virtio/) - irq0))
+	irq=$(($(irqs '/virtio|-q[0-9]+(-[rt]x)?$/') - irq0))
 	ipi=$(($(irqs '$1 ~ /^(RES|CAL|TLB):$/') - ipi0))
 	pk=$(($(packets) - pk0))
 	ctxt=$(($(awk '$1 == "ctxt" { print $2 }' /proc/stat) - ctxt0))
 	echo "bench-init: counters: $ipi IPIs sent, $ctxt context switches during the app"
-	echo "bench-init: net: $pk packets in and out, $irq virtio interrupts" \
-		"($((pk > 0 ? irq * 1000 / pk : 0)) per 1000 packets)"
+	per=0 # (busybox sh evaluates both sides of ?:)
+	[ "$pk" -eq 0 ] || per=$((irq * 1000 / pk))
+	echo "bench-init: net: $pk packets in and out, $irq NIC interrupts ($per per 1000 packets)"
 else
 	echo "bench-init: no app /bench/$app"
 fi

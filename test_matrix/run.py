@@ -703,6 +703,10 @@ class Test:
     host_args: str = ""
     # vCPUs, overriding the cell's (sized: the cell as this test runs it)
     vcpus: int = 0
+    # Xen: another guest kernel and ramdisk instead of amphi.elf and the app (make bench's
+    # Linux domU): names of files run_rig's `files` stages in dom0's /amphi
+    xl_kernel: str = ""
+    xl_ramdisk: str = ""
 
     def udp_count(self, cell):
         """datagrams the udp client sends: an app's COUNT argument, udp_count=, or 10,000"""
@@ -1381,7 +1385,7 @@ RIG_GUEST_CPUS = os.environ.get("AMPHI_RIG_GUEST_CPUS", '"1"')
 def xl_config(cell, test, name):
     lines = ['name = "%s"' % name,
              'type = "%s"' % cell.xl_type,
-             'kernel = "/amphi/amphi.elf"',
+             'kernel = "/amphi/%s"' % (test.xl_kernel or "amphi.elf"),
              'extra = "%s"' % test.cmdline_for(cell),
              "memory = %d" % test.mem(cell),
              "vcpus = %d" % cell.vcpus,
@@ -1392,11 +1396,13 @@ def xl_config(cell, test, name):
              'on_reboot = "preserve"']
     opts = test.rig.split(",")
     if set(opts) & {"ping", "reconnect", "txpause", "udp", "tcp", "http", "malformed", "serve",
-                    "dhcp", "crashloop", "vif", "soak"}:
+                    "dhcp", "crashloop", "vif", "soak", "client"}:
         lines.append("vif = ['mac=%s,bridge=xenbr0']" % XEN_GUEST_MAC)
     if "disk" in opts:
         lines.append("disk = ['format=raw,vdev=xvda,access=rw,target=/tmp/%s.img']" % name)
-    if test.app and test.tar == "disk":
+    if test.xl_ramdisk:
+        lines.append('ramdisk = "/amphi/%s"' % test.xl_ramdisk)
+    elif test.app and test.tar == "disk":
         lines.append("disk = ['format=raw,vdev=xvda,access=ro,target=/amphi/%s.app']" % name)
     elif test.app:
         lines.append('ramdisk = "/amphi/%s.app"' % name)
@@ -1408,10 +1414,13 @@ def xl_config(cell, test, name):
     return "\n".join(lines) + "\n"
 
 
-def rig_command(rig, stage, jobs, nic="none"):
+def rig_command(rig, stage, jobs, nic="none", files=None):
     """Stages dom0's overlay (the kernel, netclient, dom0-init.sh, one xl config and job
-    line per (cell, test)) in stage and returns the QEMU command that boots the rig."""
+    line per (cell, test), and files: {name in /amphi: host path}) in stage and returns
+    the QEMU command that boots the rig."""
     os.makedirs(os.path.join(stage, "amphi"))
+    for name, path in (files or {}).items():
+        shutil.copy(path, os.path.join(stage, "amphi", name))
     shutil.copy(KERNEL, os.path.join(stage, "amphi", "amphi.elf"))
     shutil.copy(NETCLIENT, os.path.join(stage, "amphi", "netclient"))
     shutil.copy(os.path.join(RIG_DIR, "dom0-init.sh"), os.path.join(stage, "init"))
@@ -1421,7 +1430,7 @@ def rig_command(rig, stage, jobs, nic="none"):
             name = "%s-%s" % (cell.name, test.name)
             with open(os.path.join(stage, "amphi", name + ".cfg"), "w") as f:
                 f.write(xl_config(sized(cell, test), test, name))
-            if test.app:
+            if test.app and not test.xl_ramdisk:
                 shutil.copy(app_file(test), os.path.join(stage, "amphi", name + ".app"))
             if test.host_args:
                 with open(os.path.join(stage, "amphi", name + ".client"), "w") as f:
@@ -1499,10 +1508,11 @@ def boot_xen(cell, cmdline, http_port, app="", app_args=""):
     return 0 if code == 0 else 1
 
 
-def run_rig(jobs, say, on_line=None):
+def run_rig(jobs, say, on_line=None, files=None):
     """Boots Xen + dom0 once and xl-creates every job in it. jobs: [(cell, test)]
     Returns {(cell name, test name): Outcome} and the rig's own log. on_line: also called
-    with each line of the rig's output as it comes (make soak: @@AMPHI-LIVE lines)."""
+    with each line of the rig's output as it comes (make soak: @@AMPHI-LIVE lines).
+    files: more files for dom0's /amphi ({name: host path}; make bench's Linux guest)."""
     rig, why = ensure_rig(say)
     if not rig:
         return None, why
@@ -1512,7 +1522,7 @@ def run_rig(jobs, say, on_line=None):
         names = {}
         for cell, test in jobs:
             names["%s-%s" % (cell.name, test.name)] = (cell, test)
-        cmd = rig_command(rig, stage, jobs)
+        cmd = rig_command(rig, stage, jobs, files=files)
         # every job's limit, and one more of the longest for a job the rig retries (jobs
         # mostly end well within their limits, which leaves room for more)
         budget = 120 + sum(t.limit(c) + 5 for c, t in jobs) + max(t.limit(c) for c, t in jobs)

@@ -9,14 +9,15 @@
 #            network namespace, and pings through it), curl (the HTTP test), busybox (its
 #            udhcpd: the guest's DHCP lease in the HTTP test), and for the Xen rig (test_matrix/xen-rig/build.sh):
 #            debootstrap cpio gzip xz-utils
-#   bench:   nothing more: bench/linux-guest.sh downloads Debian's kernel and busybox-static
-#            with apt-get download and unpacks them (cpio, gzip, xz-utils, as the rig)
+#   bench:   gnuplot-nox (the chart of the ratios); bench/linux-guest.sh downloads Debian's
+#            kernel and busybox-static with apt-get download and unpacks them (cpio, gzip,
+#            xz-utils, as the rig)
 #   fuzz:    clang-14 and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes: make fuzz,
 #            make fuzz-smoke; fuzz/README.md)
 set -eu
 PKGS="make gcc libc6-dev linux-libc-dev binutils musl-tools libxen-dev qemu-system-x86 qemu-system-data
       python3 gdb iproute2 iputils-ping curl busybox debootstrap cpio gzip xz-utils
-      clang-14 libclang-rt-14-dev"
+      clang-14 libclang-rt-14-dev gnuplot-nox"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

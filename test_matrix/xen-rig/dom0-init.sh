@@ -40,6 +40,11 @@
 #                  and the guest's vif and xenbr0 for their drop counters; dom0's side of the
 #                  network sampled every 60 s, not 5; the guest's "soak:" lines streamed as
 #                  they come (@@AMPHI-LIVE <job>|<line>), and all of its console at the end
+#   client         (make bench, bench/run.py) a vif; /amphi/<job>.client holds two lines:
+#                  what the guest prints when ready, then netclient's arguments (the
+#                  guest's address among them; none: no client). Once the guest says it,
+#                  dom0 reports how long after `xl create` it saw the line (to ~50 ms: it
+#                  polls the console's log) and runs the client (its lines as @@AMPHI-DOM0)
 # The guest's network is 10.0.9.0/24 on bridge xenbr0: dom0 .1, the guest .2.
 export PATH=/usr/sbin:/usr/bin:/usr/lib/xen-4.17/bin
 mount -t proc proc /proc
@@ -428,7 +433,7 @@ run_job() {
 	case $opts in *,vifshow,*) show_vif=1 ;; esac
 	diag_every=5 # s between samples of dom0's side of the network (netclient)
 	case $opts in *,serve,*) serve_job; return ;; esac
-	case $opts in *,ping,* | *,reconnect,* | *,txpause,* | *,udp,* | *,tcp,* | *,http,* | *,malformed,* | *,dhcp,* | *,crashloop,* | *,vif,* | *,soak,*)
+	case $opts in *,ping,* | *,reconnect,* | *,txpause,* | *,udp,* | *,tcp,* | *,http,* | *,malformed,* | *,dhcp,* | *,crashloop,* | *,vif,* | *,soak,* | *,client,*)
 		bridge_up ;;
 	esac
 	dhcpd=
@@ -444,6 +449,7 @@ run_job() {
 		disk_pattern dom0 0 2048 | dd of=/tmp/$name.img conv=notrunc 2>/dev/null ;;
 	esac
 	if [ "$opts" != ",," ] && [ "$opts" != ",stop-console," ]; then
+		txl=$(now)
 		timeout "$limit" xl create -F "$cfg" >/tmp/xl-$name.log 2>&1 &
 		xlpid=$!
 		case $opts in *,ping,*)
@@ -486,6 +492,13 @@ run_job() {
 		*,malformed,*) netclient "net: malformed echo ready" malformed xenbr0 "$GUEST_MAC" $GUEST_IP 7 ;;
 		*,crashloop,*) crashloop ;;
 		*,soak,*) soak ;;
+		*,client,*)
+			{ read -r ready && read -r args; } <"/amphi/$name.client"
+			if wait_console "$ready" 120; then
+				dom0 "client: '$ready' $(awk "BEGIN { printf \"%.2f\", $(now) - $txl }") s after xl create"
+				# shellcheck disable=SC2086 # the client's arguments are words
+				[ -z "$args" ] || netclient "$ready" $args
+			fi ;;
 		esac
 		case $opts in *,blkreconnect,*)
 			if wait_console "blk: phase 1 done" 60; then
