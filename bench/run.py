@@ -557,7 +557,7 @@ def run_xen(cells, workloads, runs, smoke, linux, say, logs):
         len(jobs), 2 + sum(20 if g == "linux" else 8 for _, _, (_, _, g, _) in jobs) // 60))
     done = []
 
-    def progress(line):  # a line a guest, as the rig ends them (the figures come at the end)
+    def progress(line):  # one line per guest as the rig ends it (the figures come at the end)
         m = re.match(r"^@@AMPHI-JOB (\S+) END reason=(\S+) secs=(\S+)", line)
         if m:
             done.append(m.group(1))
