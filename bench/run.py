@@ -591,8 +591,8 @@ def run_xen(cells, workloads, runs, smoke, linux, say, logs):
             res["secs"] = float(m.group(1)) if m else 0
             if o.timed_out:
                 res["error"] = "no end within the job's limit (%s)" % o.how
-            elif o.code != 0 and (os_name == "linux" or not re.search(
-                    r"^hp: .* exited with status [1-9]", "\n".join(o.lines), re.M)):
+            elif o.code != 0 and (os_name == "linux" or
+                                  not app_lines(lines, os_name, wl.app)[1]):
                 # (Amphi ends the domain as crashed when its app's status is not 0)
                 res["error"] = "the guest did not power off (%s)" % o.how
             elif "boot" not in res:
