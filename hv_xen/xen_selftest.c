@@ -19,6 +19,7 @@
 #include "lib/format.h"
 #include "lib/string.h"
 #include "lib/time.h"
+#include "mm/mm.h"
 #include "sched/sched.h"
 #include "sched/sync.h"
 
@@ -140,7 +141,7 @@ static void selftest_irq(struct result *r)
 
 struct watched {
 	struct xs_watch w;
-	unsigned events;
+	unsigned events, held;
 	char last[64];
 	struct sem sem;
 };
@@ -150,6 +151,8 @@ static void watch_fired(struct xs_watch *w, const char *changed)
 	struct watched *x = w->arg;
 
 	strlcpy(x->last, changed, sizeof(x->last));
+	/* the event is freed before its callback: a waiter this wakes finds nothing of it */
+	x->held += ksize(changed) != 0;
 	x->events++;
 	sem_up(&x->sem);
 }
@@ -231,6 +234,8 @@ static void selftest_xenstore(struct result *r)
 	}
 	EXPECT(r, !strcmp(x.last, "data/amphi-watch") || strstr(x.last, "/data/amphi-watch"),
 	       "the event named '%s'", x.last);
+	EXPECT(r, !x.held, "%u of %u callbacks ran with their event still on the heap", x.held,
+	       x.events);
 	xs_unwatch(&x.w);
 	unsigned after = x.events;
 

@@ -38,7 +38,7 @@ int xs_transaction(int (*fn)(uint32_t tx, void *arg), void *arg, unsigned *tries
 struct xs_watch {
 	const char *path;
 	/* runs on the watch thread, once when the watch is set and after every change at or
-	 * below path */
+	 * below path; `changed` is lent for the call (copy what is kept) */
 	void (*fn)(struct xs_watch *w, const char *changed);
 	void *arg;
 	/* the client's */

@@ -390,6 +390,11 @@ void kfree(void *p)
 	preempt_enable();
 }
 
+size_t ksize(const void *p)
+{
+	return heap_size(&heap, p);
+}
+
 void *mm_stack_alloc(size_t size)
 {
 	uint64_t pages = ALIGN_UP(size, PAGE_SIZE) / PAGE_SIZE;

@@ -25,6 +25,9 @@ void *kmalloc(size_t size);
 void *kmalloc_aligned(size_t size, size_t align);
 void *kcalloc(size_t n, size_t size);
 void kfree(void *p);
+/* What a block from kmalloc holds (its size class, at least what was asked); 0 for
+ * memory the heap does not hand out (static data, a stack, a frame of its own). */
+size_t ksize(const void *p);
 
 /* A kernel stack of `size` bytes (at most 60 KiB) above an unmapped guard page; returns
  * its top, or NULL. */
