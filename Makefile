@@ -196,7 +196,7 @@ $(BUILD)/netclient: tools/netclient.c
 # The apps (apps/): static Linux executables built with Debian's musl-gcc, which run
 # unchanged on Linux and on Amphi (HP mode)
 APPS := hello syscall_bench fault hostile sem_ipc ctxsw exit_threads udp_echo http_hello readfile \
-	par balance ipc affinity
+	par balance ipc affinity unixio
 APP_BIN := $(patsubst %,$(BUILD)/apps/%,$(APPS)) $(BUILD)/apps/hello_pie
 apps: $(APP_BIN)
 $(BUILD)/apps/%: apps/%.c Makefile

@@ -239,6 +239,7 @@ static void end_app(struct app *a, int status)
 		sched_wake(w->t);
 	mutex_unlock(&a->lock);
 	waitq_wake(&a->sleepers, WAKE_ALL);
+	hp_io_wake_all(a);
 	nudge_all();
 }
 
@@ -705,6 +706,8 @@ int hp_main(const struct boot_info *bi)
 		if (a->threads[i].app)
 			thread_join(a->threads[i].t, NO_DEADLINE, NULL);
 	arch_app_interrupt = NULL;
+	/* its descriptors, as an exit closes them: sockets, pipes, epoll sets */
+	hp_fds_close_all(a);
 	/* everything it mapped, wherever (MAP_FIXED may put pages anywhere in the low half),
 	 * and the page tables under it */
 	mm_user_unmap_all();

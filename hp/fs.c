@@ -109,6 +109,8 @@ const uint8_t *hp_fs_data(const struct tar_entry *e)
 #define O_CREAT	    0100
 #define O_TRUNC	    01000
 #define O_DIRECTORY 0200000
+#define O_NONBLOCK  04000
+#define O_CLOEXEC   02000000
 
 /* open(2) of a tar file: the new fd, or -ENOENT / -EROFS / -EISDIR / -EMFILE */
 long hp_fs_open(struct app *a, const char *path, uint64_t flags)
@@ -132,11 +134,15 @@ long hp_fs_open(struct app *a, const char *path, uint64_t flags)
 
 	if (fd < 0)
 		return fd;
-	a->fds[fd].data = hp_fs_data(&e);
-	a->fds[fd].size = e.size;
-	a->fds[fd].pos = 0;
-	a->fds[fd].dir = dir;
-	a->fds[fd].mode = e.mode;
+	struct app_fd *f = hp_fd(a, (uint64_t)fd);
+
+	f->data = hp_fs_data(&e);
+	f->size = e.size;
+	f->pos = 0;
+	f->dir = dir;
+	f->mode = e.mode;
+	a->cloexec[fd] = (flags & O_CLOEXEC) != 0;
+	f->nonblock = (flags & O_NONBLOCK) != 0;
 	return fd;
 }
 

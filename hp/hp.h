@@ -27,18 +27,37 @@ int hp_main(const struct boot_info *bi);
 #define APP_FDS	       64
 #define APP_THREADS    64
 
-enum fd_kind { FD_FREE, FD_CONSOLE, FD_NULL, FD_SOCKET, FD_FILE };
+enum fd_kind { FD_FREE, FD_CONSOLE, FD_NULL, FD_SOCKET, FD_FILE, FD_PIPE, FD_EVENTFD, FD_EPOLL };
 
+struct app_pipe;
+struct app_epoll;
+struct io_waiter;
+
+/* An open file description: what a descriptor names, shared by its dups (dup, dup2, dup3,
+ * fcntl F_DUPFD): the kind's state, the offset, O_NONBLOCK. In app->files[], named by
+ * app->fd[]; free again when the last descriptor naming it is closed. */
 struct app_fd {
 	enum fd_kind kind;
+	int refs;	/* descriptors naming it (under the app's lock) */
+	unsigned opens; /* bumped each time the slot is taken: epoll tells a reused slot */
+	bool nonblock;
 	int sock; /* FD_SOCKET: net/socket.h's descriptor */
-	bool stream, nonblock, listening;
+	bool stream, listening;
 	uint16_t local_port;
 	/* FD_FILE: a file (or directory) of the tar image, read-only */
 	const uint8_t *data;
 	uint64_t size, pos;
 	bool dir;
 	uint32_t mode;
+	/* FD_PIPE: the pipe (hp/io.c) and which end */
+	struct app_pipe *pipe;
+	bool wr;
+	/* FD_EVENTFD: the counter (under the app's io_lock) */
+	uint64_t count;
+	bool semaphore;
+	unsigned gen;
+	/* FD_EPOLL: its interest list (hp/io.c) */
+	struct app_epoll *ep;
 };
 
 #define POLLNVAL_ 32
@@ -75,7 +94,12 @@ struct app {
 	struct elf_image im;
 	uint64_t brk_base, brk, brk_mapped;
 	struct mmap_area mmap; /* anonymous mmaps; under mm_lock */
-	struct app_fd fds[APP_FDS];
+	struct app_fd files[APP_FDS]; /* open file descriptions (under the lock) */
+	int8_t fd[APP_FDS];	      /* a descriptor's entry in files[], -1: not open */
+	bool cloexec[APP_FDS];	      /* FD_CLOEXEC of each descriptor */
+	/* pipes and eventfds: their state, and the waits on them (hp/io.c) */
+	struct mutex io_lock;
+	struct io_waiter *io_waiters;
 	uint64_t syscalls;	 /* atomic */
 	uint64_t enosys_seen[8]; /* numbers logged once (0-511) */
 	uint64_t enosys_big[8];	 /* ... and above: the first 8 */
@@ -103,8 +127,16 @@ struct app {
 
 /* hp/syscall.c */
 void hp_fds_init(struct app *a);
-/* a free descriptor, now of kind k: its number, or -EMFILE */
+/* a free descriptor, naming a new open file description of kind k: its number, or -EMFILE
+ * (-ENFILE when descriptors are left but no description) */
 int hp_fd_alloc(struct app *a, enum fd_kind k);
+/* what descriptor fd names (NULL: not open); for the one who just made it, or to read
+ * fields that stay put (the kind's own calls keep their objects alive: hp/io.c) */
+struct app_fd *hp_fd(struct app *a, uint64_t fd);
+/* closes a descriptor: 0 or -EBADF */
+long hp_fd_close(struct app *a, uint64_t fd);
+/* every descriptor, at the app's end */
+void hp_fds_close_all(struct app *a);
 bool app_range(uint64_t a, size_t n);
 uint64_t hp_random(struct app *a);
 /* hp/app.c: a new thread of the app for clone (its tid, or -EAGAIN / -ENOMEM) */
@@ -125,7 +157,27 @@ long hp_sock_sendto(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, uint
 long hp_sock_recvfrom(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, uint64_t addr,
 		      uint64_t lenp);
 long hp_sock_name(struct app *a, uint64_t fd, uint64_t addr, uint64_t lenp);
+/* a socket's readiness, for hp/io.c's waits: the descriptor to poll, or -1 if fd is not a
+ * socket */
+int hp_sock_of(struct app *a, int fd);
+/* hp/io.c: pipes, eventfds, epoll, and poll/select over every kind of descriptor */
+long hp_pipe(struct app *a, uint64_t fds, uint64_t flags);
+long hp_eventfd(struct app *a, uint64_t initval, uint64_t flags);
+long hp_io_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n);
+long hp_io_write(struct app *a, struct app_fd *f, uint64_t buf, size_t n);
+/* a description's last descriptor is gone: let go of its pipe end or epoll set */
+void hp_io_release(struct app *a, const struct app_fd *f);
 long hp_poll(struct app *a, uint64_t fds, uint64_t n, int64_t timeout_ms);
+long hp_ppoll(struct app *a, uint64_t fds, uint64_t n, uint64_t ts, uint64_t mask, uint64_t size);
+long hp_select(struct app *a, uint64_t nfds, uint64_t r, uint64_t w, uint64_t e, uint64_t tv,
+	       bool pselect);
+long hp_epoll_create(struct app *a, uint64_t flags);
+long hp_epoll_ctl(struct app *a, uint64_t epfd, uint64_t op, uint64_t fd, uint64_t ev);
+long hp_epoll_wait(struct app *a, uint64_t epfd, uint64_t evs, uint64_t max, int64_t timeout_ms);
+/* the app is ending: every wait in hp/io.c looks again */
+void hp_io_wake_all(struct app *a);
+/* FIONREAD of a pipe or eventfd: bytes readable now */
+long hp_io_nread(struct app *a, struct app_fd *f);
 /* hp/fs.c: the read-only file tree of a tar image (the boot module, or the first disk) */
 struct tar_entry;
 void hp_fs_set(const uint8_t *img, size_t len);

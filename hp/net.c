@@ -76,7 +76,16 @@ static long put_addr(uint64_t p, uint64_t lenp, uint32_t ip, uint16_t port)
 
 static struct app_fd *sock_fd(struct app *a, uint64_t fd)
 {
-	return fd < APP_FDS && a->fds[fd].kind == FD_SOCKET ? &a->fds[fd] : NULL;
+	struct app_fd *f = hp_fd(a, fd);
+
+	return f && f->kind == FD_SOCKET ? f : NULL;
+}
+
+int hp_sock_of(struct app *a, int fd)
+{
+	struct app_fd *f = fd >= 0 ? sock_fd(a, (uint64_t)fd) : NULL;
+
+	return f ? f->sock : -1;
 }
 
 /* Waits until the socket has `events`, in slices: 0, -EAGAIN (non-blocking), -EINTR (the
@@ -84,7 +93,7 @@ static struct app_fd *sock_fd(struct app *a, uint64_t fd)
 static long wait_for(struct app *a, struct app_fd *f, short events)
 {
 	for (;;) {
-		struct sock_pollfd p = {f->sock, events, 0};
+		struct sock_pollfd p = {f->sock, events, 0, 0};
 		int n = sock_poll(&p, 1, f->nonblock ? 0 : SLICE_MS);
 
 		if (n < 0)
@@ -134,12 +143,16 @@ long hp_socket(struct app *a, uint64_t domain, uint64_t type, uint64_t proto)
 	if (s >= 0)
 		s = app_sock(s);
 	if (s < 0) {
-		a->fds[fd].kind = FD_FREE;
+		hp_fd_close(a, (uint64_t)fd);
 		return s;
 	}
-	a->fds[fd].sock = s;
-	a->fds[fd].stream = t == SOCK_STREAM;
-	a->fds[fd].nonblock = (type & SOCK_NONBLOCK) != 0;
+	struct app_fd *f = hp_fd(a, (uint64_t)fd);
+
+	f->stream = t == SOCK_STREAM;
+	f->nonblock = (type & SOCK_NONBLOCK) != 0;
+	__atomic_store_n(&f->sock, s, __ATOMIC_RELEASE);
+	if (type & SOCK_CLOEXEC)
+		a->cloexec[fd] = true;
 	return fd;
 }
 
@@ -148,7 +161,7 @@ static long sock_and_addr(struct app *a, uint64_t fd, uint64_t addr, uint64_t le
 			  struct app_fd **f, uint32_t *ip, uint16_t *port)
 {
 	if (!(*f = sock_fd(a, fd)))
-		return fd < APP_FDS && a->fds[fd].kind ? -ENOTSOCK : -EBADF;
+		return hp_fd(a, fd) ? -ENOTSOCK : -EBADF;
 	return get_addr(addr, len, ip, port);
 }
 
@@ -200,18 +213,18 @@ long hp_sock_accept(struct app *a, uint64_t fd, uint64_t addr, uint64_t lenp, ui
 		s = (int)rc;
 	if (s >= 0)
 		s = app_sock(s);
-	if (s < 0) {
-		a->fds[nfd].kind = FD_FREE;
-		return s;
+	struct app_fd *n = hp_fd(a, (uint64_t)nfd);
+
+	if (s >= 0) {
+		n->stream = true;
+		n->nonblock = (flags & SOCK_NONBLOCK) != 0;
+		n->local_port = f->local_port;
+		__atomic_store_n(&n->sock, s, __ATOMIC_RELEASE);
+		a->cloexec[nfd] = (flags & SOCK_CLOEXEC) != 0;
 	}
-	a->fds[nfd].sock = s;
-	a->fds[nfd].stream = true;
-	a->fds[nfd].nonblock = (flags & SOCK_NONBLOCK) != 0;
-	a->fds[nfd].local_port = f->local_port;
-	if ((rc = put_addr(addr, lenp, ip, port))) {
-		sock_close(s);
-		a->fds[nfd].kind = FD_FREE;
-		return rc;
+	if (s < 0 || (rc = put_addr(addr, lenp, ip, port))) {
+		hp_fd_close(a, (uint64_t)nfd); /* (closes s too) */
+		return s < 0 ? s : rc;
 	}
 	return nfd;
 }
@@ -327,69 +340,4 @@ long hp_sock_name(struct app *a, uint64_t fd, uint64_t addr, uint64_t lenp)
 	if (!f)
 		return -EBADF;
 	return addr && lenp ? put_addr(addr, lenp, 0, f->local_port) : -EFAULT;
-}
-
-/* poll over sockets and the console or /dev/null, in slices */
-long hp_poll(struct app *a, uint64_t fds, uint64_t n, int64_t timeout_ms)
-{
-	struct {
-		int32_t fd;
-		int16_t events, revents;
-	} p[APP_FDS];
-	struct sock_pollfd sp[APP_FDS];
-	uint64_t until = timeout_ms < 0 ? NO_DEADLINE : clock_ns() + (uint64_t)timeout_ms * 1000000;
-
-	if (n > APP_FDS)
-		return -EINVAL;
-	if (copy_from_app(p, fds, n * 8))
-		return -EFAULT;
-	for (;;) {
-		long ready = 0;
-		unsigned ns = 0;
-
-		for (uint64_t i = 0; i < n; i++) {
-			struct app_fd *f =
-			    p[i].fd >= 0 && p[i].fd < APP_FDS ? &a->fds[p[i].fd] : NULL;
-
-			p[i].revents = 0;
-			if (p[i].fd < 0)
-				continue;
-			if (!f || f->kind == FD_FREE)
-				p[i].revents = POLLNVAL_;
-			else if (f->kind == FD_SOCKET)
-				sp[ns++] = (struct sock_pollfd){f->sock, p[i].events, 0};
-			else
-				p[i].revents = (p[i].events & POLLOUT) |
-					       (f->kind == FD_NULL ? p[i].events & POLLIN : 0);
-		}
-		for (uint64_t i = 0; i < n; i++)
-			ready += p[i].revents != 0;
-		uint64_t now = clock_ns();
-		int slice = ready || now >= until
-				? 0
-				: (int)MIN((until - now) / 1000000 + 1, (uint64_t)SLICE_MS);
-
-		if (ns) {
-			int r = sock_poll(sp, ns, slice);
-
-			if (r < 0)
-				return r;
-			for (uint64_t i = 0, k = 0; i < n; i++) {
-				struct app_fd *f =
-				    p[i].fd >= 0 && p[i].fd < APP_FDS ? &a->fds[p[i].fd] : NULL;
-
-				if (f && f->kind == FD_SOCKET && p[i].revents == 0) {
-					p[i].revents = sp[k++].revents;
-					ready += p[i].revents != 0;
-				}
-			}
-		} else if (slice) {
-			thread_sleep((uint64_t)slice * 1000000);
-		}
-		if (ready || clock_ns() >= until || ending(a)) {
-			if (copy_to_app(fds, p, n * 8))
-				return -EFAULT;
-			return ending(a) && !ready ? -EINTR : ready;
-		}
-	}
 }

@@ -115,62 +115,177 @@ uint64_t hp_random(struct app *a)
 
 /* --- files: the console and /dev/null -------------------------------------------- */
 
+#define F_DUPFD		0
+#define F_GETFD		1
+#define F_SETFD		2
+#define F_GETFL		3
+#define F_SETFL		4
+#define F_DUPFD_CLOEXEC 1030
+#define FD_CLOEXEC	1
+#define O_WRONLY	1
+#define O_RDWR		2
+#define O_NONBLOCK	04000
+#define O_CLOEXEC	02000000
+
 void hp_fds_init(struct app *a)
 {
-	memset(a->fds, 0, sizeof(a->fds));
-	for (int i = 0; i < 3; i++)
-		a->fds[i].kind = FD_CONSOLE;
+	memset(a->files, 0, sizeof(a->files));
+	memset(a->cloexec, 0, sizeof(a->cloexec));
+	for (int i = 0; i < APP_FDS; i++)
+		a->fd[i] = -1;
+	/* 0, 1 and 2: one description of the console, as a terminal's are */
+	a->files[0] = (struct app_fd){.kind = FD_CONSOLE, .refs = 3, .opens = 1};
+	a->fd[0] = a->fd[1] = a->fd[2] = 0;
+	mutex_init(&a->io_lock);
+	a->io_waiters = NULL;
+}
+
+/* a free entry of files[], taken (under the lock): its index, or -1 */
+static int file_take(struct app *a, enum fd_kind k)
+{
+	for (int i = 0; i < APP_FDS; i++) {
+		if (a->files[i].kind == FD_FREE) {
+			unsigned opens = a->files[i].opens + 1;
+
+			a->files[i] = (struct app_fd){.kind = k, .refs = 1, .opens = opens, .sock = -1};
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* the lowest free descriptor at or above min (under the lock), or -EMFILE */
+static int fd_free_from(struct app *a, uint64_t min)
+{
+	for (uint64_t i = min; i < APP_FDS; i++)
+		if (a->fd[i] < 0)
+			return (int)i;
+	return -EMFILE;
 }
 
 int hp_fd_alloc(struct app *a, enum fd_kind k)
 {
-	int fd = -EMFILE;
-
 	/* (threads open and close at once: no descriptor is handed out twice) */
 	mutex_lock(&a->lock, NO_DEADLINE);
-	for (int i = 0; i < APP_FDS && fd < 0; i++) {
-		if (a->fds[i].kind == FD_FREE) {
-			a->fds[i] = (struct app_fd){.kind = k};
-			fd = i;
-		}
+	int fd = fd_free_from(a, 0), file = fd < 0 ? -1 : file_take(a, k);
+
+	if (fd >= 0 && file < 0)
+		fd = -ENFILE;
+	if (fd >= 0) {
+		a->fd[fd] = (int8_t)file;
+		a->cloexec[fd] = false;
 	}
 	mutex_unlock(&a->lock);
 	return fd;
 }
 
-/* close: the descriptor is free once, however many threads close it at once; its socket
- * is closed by the one that freed it (a thread still using it gets -EBADF from there) */
-static long fd_close(struct app *a, uint64_t n)
+struct app_fd *hp_fd(struct app *a, uint64_t fd)
 {
-	mutex_lock(&a->lock, NO_DEADLINE);
-	struct app_fd *f = n < APP_FDS && a->fds[n].kind != FD_FREE ? &a->fds[n] : NULL;
-	bool sock = f && f->kind == FD_SOCKET;
-	int s = f ? f->sock : -1;
+	int i = fd < APP_FDS ? __atomic_load_n(&a->fd[fd], __ATOMIC_ACQUIRE) : -1;
 
-	if (f)
-		f->kind = FD_FREE;
-	mutex_unlock(&a->lock);
-	if (!f)
+	return i >= 0 && a->files[i].kind != FD_FREE ? &a->files[i] : NULL;
+}
+
+/* Unnames descriptor fd (under the lock); when it was the description's last name, the
+ * description is free now and *gone gets what it held, to let go of after the lock. */
+static bool fd_unname(struct app *a, uint64_t fd, struct app_fd *gone)
+{
+	int i = a->fd[fd];
+
+	gone->kind = FD_FREE;
+	a->fd[fd] = -1;
+	a->cloexec[fd] = false;
+	if (--a->files[i].refs > 0)
+		return false;
+	*gone = a->files[i];
+	a->files[i].kind = FD_FREE;
+	return true;
+}
+
+/* what a description held, after its last descriptor is gone (no lock held) */
+static void file_release(struct app *a, const struct app_fd *f)
+{
+	if (f->kind == FD_SOCKET && f->sock >= 0)
+		sock_close(f->sock);
+	else if (f->kind == FD_PIPE || f->kind == FD_EPOLL)
+		hp_io_release(a, f);
+}
+
+/* close: the descriptor is free once, however many threads close it at once; what its
+ * description holds goes with its last descriptor (a thread still using a socket gets
+ * -EBADF from there; pipes and epoll sets live on until their calls are done: hp/io.c) */
+long hp_fd_close(struct app *a, uint64_t n)
+{
+	struct app_fd gone;
+
+	mutex_lock(&a->lock, NO_DEADLINE);
+	if (n >= APP_FDS || a->fd[n] < 0) {
+		mutex_unlock(&a->lock);
 		return -EBADF;
-	if (sock)
-		sock_close(s);
+	}
+	bool last = fd_unname(a, n, &gone);
+
+	mutex_unlock(&a->lock);
+	if (last)
+		file_release(a, &gone);
 	return 0;
+}
+
+void hp_fds_close_all(struct app *a)
+{
+	for (int i = 0; i < APP_FDS; i++)
+		hp_fd_close(a, (uint64_t)i);
+}
+
+/* dup, dup2, dup3 and fcntl's F_DUPFD: newfd < 0 takes the lowest free one at or above
+ * min; otherwise exactly newfd, closing what it named */
+static long fd_dup(struct app *a, uint64_t old, int64_t newfd, uint64_t min, bool cloexec)
+{
+	struct app_fd gone = {.kind = FD_FREE};
+	bool last = false;
+	long rc;
+
+	if (newfd >= APP_FDS || (newfd < 0 && min >= APP_FDS))
+		return newfd >= 0 ? -EBADF : -EINVAL;
+	mutex_lock(&a->lock, NO_DEADLINE);
+	if (old >= APP_FDS || a->fd[old] < 0) {
+		rc = -EBADF;
+	} else if (newfd >= 0 && (uint64_t)newfd == old) {
+		rc = newfd; /* dup2 to itself: nothing to do (dup3 refused it before) */
+	} else {
+		rc = newfd >= 0 ? newfd : fd_free_from(a, min);
+		if (rc >= 0) {
+			if (a->fd[rc] >= 0)
+				last = fd_unname(a, (uint64_t)rc, &gone);
+			a->fd[rc] = a->fd[old];
+			a->files[a->fd[old]].refs++;
+			a->cloexec[rc] = cloexec;
+		}
+	}
+	mutex_unlock(&a->lock);
+	if (last)
+		file_release(a, &gone);
+	return rc;
 }
 
 static struct app_fd *fd_get(struct app *a, uint64_t fd)
 {
-	return fd < APP_FDS && a->fds[fd].kind != FD_FREE ? &a->fds[fd] : NULL;
+	return hp_fd(a, fd);
 }
 
-static long fd_write(struct app_fd *f, uint64_t buf, size_t n)
+static long fd_write(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 {
 	char chunk[256];
 	size_t done = 0;
 
 	if (!app_range(buf, n))
 		return -EFAULT;
-	if (f->kind == FD_FILE)
+	if (f->kind == FD_FILE || (f->kind == FD_PIPE && !f->wr))
 		return -EBADF; /* opened read-only */
+	if (f->kind == FD_EPOLL)
+		return -EINVAL;
+	if (f->kind == FD_PIPE || f->kind == FD_EVENTFD)
+		return hp_io_write(a, f, buf, n);
 	if (f->kind == FD_NULL)
 		return (long)n;
 	while (done < n) {
@@ -184,12 +299,18 @@ static long fd_write(struct app_fd *f, uint64_t buf, size_t n)
 	return (long)done;
 }
 
-static long fd_read(struct app_fd *f, uint64_t buf, size_t n)
+static long fd_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 {
 	if (!app_range(buf, n))
 		return -EFAULT;
 	if (f->kind == FD_FILE)
 		return hp_fs_read(f, buf, n, -1);
+	if (f->kind == FD_PIPE && f->wr)
+		return -EBADF; /* the write end */
+	if (f->kind == FD_PIPE || f->kind == FD_EVENTFD)
+		return hp_io_read(a, f, buf, n);
+	if (f->kind == FD_EPOLL)
+		return -EINVAL;
 	return 0; /* /dev/null, and the console has no input: end of file */
 }
 
@@ -213,7 +334,10 @@ static long do_rw_vec(struct app *a, uint64_t fd, uint64_t iov, uint64_t cnt, bo
 			return -EFAULT;
 		if (!v.len)
 			continue;
-		long r = write ? fd_write(f, v.base, v.len) : fd_read(f, v.base, v.len);
+		long r = f->kind == FD_SOCKET ? (write ? hp_sock_sendto(a, fd, v.base, v.len, 0, 0)
+						       : hp_sock_recvfrom(a, fd, v.base, v.len, 0, 0))
+			 : write ? fd_write(a, f, v.base, v.len)
+				 : fd_read(a, f, v.base, v.len);
 
 		if (r < 0)
 			return total ? total : r;
@@ -238,7 +362,13 @@ static long do_open(struct app *a, uint64_t path, uint64_t flags)
 		k = FD_CONSOLE;
 	else
 		return hp_fs_open(a, p, flags);
-	return hp_fd_alloc(a, k);
+	int fd = hp_fd_alloc(a, k);
+
+	if (fd >= 0) {
+		a->cloexec[fd] = (flags & O_CLOEXEC) != 0;
+		a->files[a->fd[fd]].nonblock = (flags & O_NONBLOCK) != 0;
+	}
+	return fd;
 }
 
 /* stat(2) by path: the tar image's entries and the two devices */
@@ -313,14 +443,33 @@ static long do_fstat(struct app *a, uint64_t fd, uint64_t st)
 
 	if (!f)
 		return -EBADF;
-	if (f->kind == FD_FILE)
+	if (f->kind == FD_FILE) {
 		hp_fs_stat(s, f->size, f->mode, f->dir);
-	else
+	} else if (f->kind == FD_CONSOLE || f->kind == FD_NULL) {
 		stat_chardev(s, f->kind == FD_NULL);
+	} else if (f->kind != FD_SOCKET) {
+		/* a pipe is a FIFO; an eventfd or epoll set an anonymous inode (no type bits),
+		 * as Linux shows them; 4096 bytes a block */
+		uint32_t mode = (f->kind == FD_PIPE ? 0010000 : 0) | 0600;
+		uint64_t nlink = 1, blksize = 4096;
+
+		memcpy(s + 16, &nlink, 8);
+		memcpy(s + 24, &mode, 4);
+		memcpy(s + 56, &blksize, 8);
+	} else {
+		uint32_t mode = 0140000 | 0777; /* a socket */
+		uint64_t nlink = 1, blksize = 4096;
+
+		memcpy(s + 16, &nlink, 8);
+		memcpy(s + 24, &mode, 4);
+		memcpy(s + 56, &blksize, 8);
+	}
 	return copy_to_app(st, s, sizeof(s));
 }
 
 #define TIOCGWINSZ 0x5413
+#define FIONREAD   0x541b
+#define FIONBIO	   0x5421
 
 static long do_ioctl(struct app *a, uint64_t fd, uint64_t req, uint64_t arg)
 {
@@ -328,6 +477,25 @@ static long do_ioctl(struct app *a, uint64_t fd, uint64_t req, uint64_t arg)
 
 	if (!f)
 		return -EBADF;
+	if (req == FIONBIO) {
+		int on;
+
+		if (copy_from_app(&on, arg, sizeof(on)))
+			return -EFAULT;
+		__atomic_store_n(&f->nonblock, on != 0, __ATOMIC_RELAXED);
+		return 0;
+	}
+	if (req == FIONREAD && (f->kind == FD_PIPE || f->kind == FD_EVENTFD || f->kind == FD_FILE ||
+				f->kind == FD_NULL)) {
+		long n = f->kind == FD_FILE ? (f->pos < f->size ? (long)(f->size - f->pos) : 0)
+			 : f->kind == FD_NULL ? 0
+					      : hp_io_nread(a, f);
+		int v = (int)MIN(n, (long)INT32_MAX);
+
+		if (n < 0)
+			return n;
+		return copy_to_app(arg, &v, sizeof(v));
+	}
 	if (f->kind != FD_CONSOLE)
 		return -ENOTTY;
 	if (req == TIOCGWINSZ) {
@@ -976,6 +1144,33 @@ static long do_prlimit(uint64_t pid, uint64_t res, uint64_t newp, uint64_t oldp)
 	return oldp ? copy_to_app(oldp, lim, sizeof(lim)) : 0;
 }
 
+static long do_fcntl(struct app *a, uint64_t fd, uint64_t cmd, uint64_t arg)
+{
+	struct app_fd *f = fd_get(a, fd);
+
+	if (!f)
+		return -EBADF;
+	switch (cmd) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		return fd_dup(a, fd, -1, (uint64_t)(int64_t)(int32_t)arg, cmd == F_DUPFD_CLOEXEC);
+	case F_GETFD:
+		return a->cloexec[fd] ? FD_CLOEXEC : 0;
+	case F_SETFD:
+		a->cloexec[fd] = (arg & FD_CLOEXEC) != 0;
+		return 0;
+	case F_GETFL: {
+		long acc = f->kind == FD_FILE ? 0 : f->kind == FD_PIPE ? (f->wr ? O_WRONLY : 0) : O_RDWR;
+
+		return acc | (f->nonblock ? O_NONBLOCK : 0);
+	}
+	case F_SETFL: /* (of the flags F_SETFL may change, only O_NONBLOCK means something here) */
+		__atomic_store_n(&f->nonblock, (arg & O_NONBLOCK) != 0, __ATOMIC_RELAXED);
+		return 0;
+	}
+	return -EINVAL;
+}
+
 /* --- the table ------------------------------------------------------------------------------- */
 
 enum {
@@ -1048,11 +1243,23 @@ enum {
 	SYS_pread64 = 17,
 	SYS_access = 21,
 	SYS_faccessat = 269,
+	SYS_pipe = 22,
+	SYS_select = 23,
+	SYS_dup = 32,
+	SYS_dup2 = 33,
+	SYS_epoll_create = 213,
+	SYS_epoll_wait = 232,
+	SYS_epoll_ctl = 233,
+	SYS_pselect6 = 270,
+	SYS_ppoll = 271,
+	SYS_epoll_pwait = 281,
+	SYS_eventfd = 284,
+	SYS_eventfd2 = 290,
+	SYS_epoll_create1 = 291,
+	SYS_dup3 = 292,
+	SYS_pipe2 = 293,
 };
 
-#define F_GETFL	   3
-#define F_SETFL	   4
-#define O_NONBLOCK 04000
 
 #define AT_FDCWD      (-100)
 #define AT_EMPTY_PATH 0x1000
@@ -1116,12 +1323,12 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 			return -EBADF;
 		/* (fd_read and fd_write serve files, /dev/null and the console) */
 		return fd->kind == FD_SOCKET ? hp_sock_recvfrom(a, a1, a2, a3, 0, 0)
-					     : fd_read(fd, a2, a3);
+					     : fd_read(a, fd, a2, a3);
 	case SYS_write:
 		if (!(fd = fd_get(a, a1)))
 			return -EBADF;
 		return fd->kind == FD_SOCKET ? hp_sock_sendto(a, a1, a2, a3, 0, 0)
-					     : fd_write(fd, a2, a3);
+					     : fd_write(a, fd, a2, a3);
 	case SYS_readv:
 		return do_rw_vec(a, a1, a2, a3, false);
 	case SYS_writev:
@@ -1155,7 +1362,7 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 		       : fd->kind == FD_NULL ? 0
 					     : -ESPIPE;
 	case SYS_close:
-		return fd_close(a, a1);
+		return hp_fd_close(a, a1);
 	case SYS_socket:
 		return hp_socket(a, a1, a2, a3);
 	case SYS_bind:
@@ -1207,13 +1414,41 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_ioctl:
 		return do_ioctl(a, a1, a2, a3);
 	case SYS_fcntl:
-		if (!(fd = fd_get(a, a1)))
-			return -EBADF;
-		if (a2 == F_GETFL)
-			return 2 | (fd->nonblock ? O_NONBLOCK : 0); /* O_RDWR */
-		if (a2 == F_SETFL)
-			fd->nonblock = (a3 & O_NONBLOCK) != 0;
-		return 0;
+		return do_fcntl(a, a1, a2, a3);
+	case SYS_dup:
+		return fd_dup(a, a1, -1, 0, false);
+	case SYS_dup2:
+		return fd_dup(a, a1, (int64_t)(int32_t)a2, 0, false);
+	case SYS_dup3:
+		if (a3 & ~(uint64_t)O_CLOEXEC)
+			return -EINVAL;
+		if (a1 == a2)
+			return -EINVAL;
+		return fd_dup(a, a1, (int64_t)(int32_t)a2, 0, a3 != 0);
+	case SYS_pipe:
+		return hp_pipe(a, a1, 0);
+	case SYS_pipe2:
+		return hp_pipe(a, a1, a2);
+	case SYS_eventfd:
+		return hp_eventfd(a, a1, 0);
+	case SYS_eventfd2:
+		return hp_eventfd(a, a1, a2);
+	case SYS_epoll_create:
+		return (int)a1 <= 0 ? -EINVAL : hp_epoll_create(a, 0);
+	case SYS_epoll_create1:
+		return hp_epoll_create(a, a1);
+	case SYS_epoll_ctl:
+		return hp_epoll_ctl(a, a1, a2, a3, a4);
+	case SYS_epoll_wait:
+	case SYS_epoll_pwait: /* (the signal mask: signals are never delivered) */
+		return hp_epoll_wait(a, a1, a2, (uint64_t)(int64_t)(int32_t)a3,
+				     (int64_t)(int32_t)a4);
+	case SYS_select:
+		return hp_select(a, a1, a2, a3, a4, a5, false);
+	case SYS_pselect6:
+		return hp_select(a, a1, a2, a3, a4, a5, true);
+	case SYS_ppoll:
+		return hp_ppoll(a, a1, a2, a3, a4, a5);
 	case SYS_poll:
 		return hp_poll(a, a1, a2, (int64_t)(int)a3);
 	case SYS_brk:

@@ -34,6 +34,7 @@ struct sock {
 	unsigned gen; /* of the descriptor (index | gen << 8): a stale one never matches */
 	struct sem wake;
 	struct sem *poller;
+	unsigned events; /* bumped at every wake (atomic): what an edge-triggered poll sees */
 	struct flow flow;
 	bool flow_on;
 	unsigned timeout_ms;
@@ -90,6 +91,7 @@ static int lock_open(const struct sock *k, int s)
 
 static void wake(struct sock *k)
 {
+	__atomic_add_fetch(&k->events, 1, __ATOMIC_RELEASE);
 	sem_up(&k->wake);
 	struct sem *p = __atomic_load_n(&k->poller, __ATOMIC_ACQUIRE);
 
@@ -707,8 +709,70 @@ static short ready(struct sock *k, short events)
 			r |= POLLERR;
 		if (k->rx_fin || k->err)
 			r |= POLLHUP;
+		if (k->rx_fin)
+			r |= POLLRDHUP;
 	}
 	return r & (events | POLLERR | POLLHUP);
+}
+
+void sock_poll_arm(const struct sock_pollfd *fds, unsigned n, struct sem *ps)
+{
+	/* lwIP's callbacks up ps through k->poller, the receive threads (a frame pushed into
+	 * the socket's channel) through its flow's poller */
+	for (unsigned i = 0; i < n; i++) {
+		struct sock *k = get(fds[i].fd);
+
+		if (k) {
+			__atomic_store_n(&k->poller, ps, __ATOMIC_RELEASE);
+			__atomic_store_n(&k->flow.poller, ps, __ATOMIC_RELEASE);
+		}
+	}
+}
+
+int sock_poll_scan(struct sock_pollfd *fds, unsigned n)
+{
+	int count = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct sock *k = get(fds[i].fd);
+
+		fds[i].revents = 0;
+		if (!k) {
+			fds[i].revents = POLLERR;
+			count++;
+			continue;
+		}
+		if (k->flow_on)
+			net_drain(&k->flow);
+		if (lock_open(k, fds[i].fd)) {
+			fds[i].revents = POLLERR; /* closed meanwhile */
+		} else {
+			fds[i].revents = ready(k, fds[i].events);
+			net_unlock();
+		}
+		fds[i].gen = __atomic_load_n(&k->events, __ATOMIC_ACQUIRE);
+		count += fds[i].revents != 0;
+	}
+	return count;
+}
+
+void sock_poll_disarm(struct sem *ps)
+{
+	/* (every socket that may still point at ps, open or closed meanwhile) */
+	for (unsigned i = 0; i < MAX_SOCKS; i++) {
+		struct sem *p = ps;
+
+		__atomic_compare_exchange_n(&socks[i].poller, &p, NULL, false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_ACQUIRE);
+		p = ps;
+		__atomic_compare_exchange_n(&socks[i].flow.poller, &p, NULL, false,
+					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+	}
+	/* wake() runs under the core lock, so once we have held it no callback can touch ps;
+	 * the barrier does the same for the receive threads */
+	net_lock();
+	net_unlock();
+	net_rx_barrier();
 }
 
 int sock_poll(struct sock_pollfd *fds, unsigned n, int timeout_ms)
@@ -718,56 +782,10 @@ int sock_poll(struct sock_pollfd *fds, unsigned n, int timeout_ms)
 	int count;
 
 	sem_init(&ps, 0);
-	/* lwIP's callbacks up ps through k->poller, the receive threads (a frame pushed into
-	 * the socket's channel) through its flow's poller */
-	for (unsigned i = 0; i < n; i++) {
-		struct sock *k = get(fds[i].fd);
-
-		if (k) {
-			__atomic_store_n(&k->poller, &ps, __ATOMIC_RELEASE);
-			__atomic_store_n(&k->flow.poller, &ps, __ATOMIC_RELEASE);
-		}
-	}
-	for (;;) {
-		count = 0;
-		for (unsigned i = 0; i < n; i++) {
-			struct sock *k = get(fds[i].fd);
-
-			fds[i].revents = 0;
-			if (!k) {
-				fds[i].revents = POLLERR;
-				count++;
-				continue;
-			}
-			if (k->flow_on)
-				net_drain(&k->flow);
-			if (lock_open(k, fds[i].fd)) {
-				fds[i].revents = POLLERR; /* closed meanwhile */
-			} else {
-				fds[i].revents = ready(k, fds[i].events);
-				net_unlock();
-			}
-			count += fds[i].revents != 0;
-		}
-		if (count || clock_ns() >= until)
-			break;
+	sock_poll_arm(fds, n, &ps);
+	while (!(count = sock_poll_scan(fds, n)) && clock_ns() < until)
 		sem_down(&ps, until);
-	}
-	/* (every socket that may still point at ps, open or closed meanwhile) */
-	for (unsigned i = 0; i < MAX_SOCKS; i++) {
-		struct sem *p = &ps;
-
-		__atomic_compare_exchange_n(&socks[i].poller, &p, NULL, false, __ATOMIC_ACQ_REL,
-					    __ATOMIC_ACQUIRE);
-		p = &ps;
-		__atomic_compare_exchange_n(&socks[i].flow.poller, &p, NULL, false,
-					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-	}
-	/* ps lives on this stack: wake() runs under the core lock, so once we have held it no
-	 * callback can touch ps; the barrier does the same for the receive threads */
-	net_lock();
-	net_unlock();
-	net_rx_barrier();
+	sock_poll_disarm(&ps); /* (ps lives on this stack) */
 	return count;
 }
 

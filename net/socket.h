@@ -16,10 +16,14 @@
 #define POLLOUT 4
 #define POLLERR 8
 #define POLLHUP 16
+#define POLLRDHUP 0x2000 /* TCP: the peer has shut down its side (a FIN came) */
+
+struct sem;
 
 struct sock_pollfd {
 	int fd;
 	short events, revents;
+	unsigned gen; /* (out) bumped at every event of the socket: a change since the last look */
 };
 
 int sock_socket(int type);
@@ -34,6 +38,13 @@ long sock_recvfrom(int s, void *buf, size_t len, uint32_t *ip, uint16_t *port);
 int sock_close(int s);
 /* timeout_ms < 0: for ever. Returns how many fds have revents, 0 on timeout. */
 int sock_poll(struct sock_pollfd *fds, unsigned n, int timeout_ms);
+/* sock_poll in parts, for a caller that waits on more than sockets: arm makes every event
+ * of these sockets up ps (one poller per socket: the last one armed); scan looks without
+ * waiting (revents and gen; how many have revents); disarm, before ps goes away, makes
+ * sure nothing ups it any more. */
+void sock_poll_arm(const struct sock_pollfd *fds, unsigned n, struct sem *ps);
+int sock_poll_scan(struct sock_pollfd *fds, unsigned n);
+void sock_poll_disarm(struct sem *ps);
 /* Blocking calls give up with -ETIMEDOUT after ms (0: never, the default). A connect
  * that timed out stays under way: calling sock_connect again waits for it again. */
 int sock_set_timeout(int s, unsigned ms);

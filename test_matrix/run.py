@@ -970,6 +970,11 @@ def app_tests(p, mode):
                  r"^hp: files: the tar image on ", tar="disk", mode=mode),
         app_test(p + "files_module", "readfile", "etc/motd data/blob.bin", tar="module",
                  mode=mode),
+        # pipes (Linux's 64 KiB in 16 pages), dup/dup2/dup3/fcntl, eventfds, poll, select,
+        # ppoll, pselect6 and epoll (level, edge, oneshot, exclusive); threads blocked in a
+        # pipe, epoll_wait or poll woken by others; every line as on Linux
+        app_test(p + "unixio", "unixio", "", r"^unixio: \d+ checks, 0 failed$", mode=mode,
+                 timeout={"qemu": 60, "xen": 90}),
         # exit() ends a spinning, a sleeping and a waiting thread at once
         app_test(p + "exit", "exit_threads", "",
                  r"^hp: exit_threads exited with status 5 \(\d+ syscalls, 4 threads\)",
