@@ -197,8 +197,15 @@ $(BUILD)/netclient: tools/netclient.c
 # unchanged on Linux and on Amphi (HP mode)
 APPS := hello syscall_bench fault hostile sem_ipc ctxsw exit_threads udp_echo http_hello readfile \
 	par balance ipc affinity unixio
-APP_BIN := $(patsubst %,$(BUILD)/apps/%,$(APPS)) $(BUILD)/apps/hello_pie
+# Go apps (apps/go/): Debian's golang-go, static (CGO_ENABLED=0), the standard library only
+GO_APPS := go_http go_par go_devnull
+APP_BIN := $(patsubst %,$(BUILD)/apps/%,$(APPS) $(GO_APPS)) $(BUILD)/apps/hello_pie
 apps: $(APP_BIN)
+$(BUILD)/apps/go_%: apps/go/go_%.go Makefile
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GO      $@")
+	$(Q)GOCACHE=$(abspath $(BUILD))/gocache GO111MODULE=off CGO_ENABLED=0 GOFLAGS= \
+		go build -trimpath -o $@ $<
 $(BUILD)/apps/%: apps/%.c Makefile
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  MUSLCC  $@")

@@ -350,6 +350,13 @@ def app_words(cmdline):
 _host_runs = {}
 
 
+def httpload_args(ip, app_args):
+    """netclient's httpload arguments for go_http PORT REQUESTS: 4 connections, each with
+    REQUESTS/8 requests kept alive and as many on new connections."""
+    port, reqs = app_args.split()[:2]
+    return ["httpload", ip, port, "4", str(int(reqs) // 8)]
+
+
 def host_run(app, words, client="", cwd=None):
     """The app run on this Linux host with the same arguments and environment: (stdout
     lines, exit status as a shell gives it). The reference the guest's output must equal.
@@ -364,6 +371,9 @@ def host_run(app, words, client="", cwd=None):
             out.append(p.stdout.readline().rstrip("\n"))  # its "ready" line
             if client == "udp":
                 subprocess.run([NETCLIENT, "udp", "127.0.0.1", args[0], args[1]],
+                               capture_output=True, timeout=120)
+            elif client == "httpload":
+                subprocess.run([NETCLIENT] + httpload_args("127.0.0.1", " ".join(args)),
                                capture_output=True, timeout=120)
             elif client == "http":
                 for _ in range(3):
@@ -639,7 +649,8 @@ def sized(cell, test):
 
 
 def app_test(name, app, args, *required, timeout=None, net="", kvm_args=None, mode="hp",
-             tar="", skip=None, note=None, cmdline="", vcpus=0, kinds=("qemu", "xen")):
+             tar="", skip=None, note=None, cmdline="", vcpus=0, kinds=("qemu", "xen"),
+             mem_mib=0):
     """An app test (HP mode, or normal: ring 3). net="udp" or "http": with a NIC, and that
     client on the other side (the host's network namespace, or dom0) once the app says it
     is ready. kvm_args: smaller work where the local KVM emulates the kernel's ring 0."""
@@ -649,7 +660,11 @@ def app_test(name, app, args, *required, timeout=None, net="", kvm_args=None, mo
              app_args_by={"kvm": kvm_args} if kvm_args is not None else {}, mode=mode,
              skip=skip or (HP_SKIP if mode == "hp" else None), timeout=timeout,
              virtio="net" if net else "blk" if tar == "disk" else "", host=net or "ping",
-             rig=net, tar=tar)
+             rig="client" if net == "httpload" else net, tar=tar, mem_mib=mem_mib,
+             # httpload (in dom0 through the rig's client option): PORT REQUESTS of go_http,
+             # 4 connections each asking a quarter of half the requests twice (netclient.c)
+             host_args="http server on\n" + " ".join(httpload_args(GUEST_IP, args))
+             if net == "httpload" else "")
     ev.test = t
     return t
 
@@ -975,6 +990,18 @@ def app_tests(p, mode):
         # pipe, epoll_wait or poll woken by others; every line as on Linux
         app_test(p + "unixio", "unixio", "", r"^unixio: \d+ checks, 0 failed$", mode=mode,
                  timeout={"qemu": 60, "xen": 90}),
+        # Go (Debian's golang-go, CGO_ENABLED=0): the runtime on every vCPU (GOMAXPROCS),
+        # channels, a mutex, a GC, timers; net/http over its epoll netpoller, answering 4
+        # connections at once from the host, kept alive and new; 200,000 writes to
+        # /dev/null through os.OpenFile (bench: its time per write)
+        app_test(p + "go_par", "go_par", "", r"^go_par: 5 ticks$", mode=mode, mem_mib=128,
+                 timeout={"qemu": 90, "xen": 120}),
+        app_test(p + "go_http", "go_http", "8080 1000",
+                 r"^(host|dom0): httpload: 500 of 500 answers right on 4 kept-alive "
+                 r"connections, 500 of 500 on new connections", net="httpload", mode=mode,
+                 mem_mib=128, timeout={"qemu": 120, "xen": 180}),
+        app_test(p + "go_devnull", "go_devnull", "200000", r"^bench: go_devnull: \d+ ns per write",
+                 mode=mode, mem_mib=128, kvm_args="5000", timeout={"qemu": 90, "xen": 120}),
         # exit() ends a spinning, a sleeping and a waiting thread at once
         app_test(p + "exit", "exit_threads", "",
                  r"^hp: exit_threads exited with status 5 \(\d+ syscalls, 4 threads\)",
@@ -1175,6 +1202,9 @@ class VirtioSetup:
                 ["malformed", "tap0", GUEST_MAC, GUEST_IP, "7"],))
         elif self.test.host == "http" and "http server on" in line:
             self.pinger = threading.Thread(target=self.curl)
+        elif self.test.host == "httpload" and "http server on" in line:
+            self.pinger = threading.Thread(target=self.client, args=(
+                httpload_args(GUEST_IP, self.test.app_words_for(self.cell)),))
         elif self.test.host == "soak" and line.startswith("soak: serving"):
             self.pinger = threading.Thread(target=self.client, args=(
                 ["soak", GUEST_IP] + self.test.host_args.split() + ["tap0"],))

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages that building, `make run` and `make test` need, with
 # apt-get. Idempotent: when everything is present it prints nothing and costs ~0.1 s.
-#   build:   make gcc libc6-dev binutils musl-tools (musl-gcc: the apps) libxen-dev (Xen public headers, /usr/include/xen),
+#   build:   make gcc libc6-dev binutils musl-tools (musl-gcc: the apps) golang-go (the Go apps,
+#            apps/go/, built with CGO_ENABLED=0) libxen-dev (Xen public headers, /usr/include/xen),
 #            and lwIP's Debian source package, fetched into the cache by tools/lwip.sh
 #            linux-libc-dev (the virtio uapi headers, /usr/include/linux/virtio_*.h)
 #   run:     qemu-system-x86 (and qboot.rom from qemu-system-data), python3
@@ -15,7 +16,7 @@
 #   fuzz:    clang-14 and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes: make fuzz,
 #            make fuzz-smoke; fuzz/README.md)
 set -eu
-PKGS="make gcc libc6-dev linux-libc-dev binutils musl-tools libxen-dev qemu-system-x86 qemu-system-data
+PKGS="make gcc libc6-dev linux-libc-dev binutils musl-tools golang-go libxen-dev qemu-system-x86 qemu-system-data
       python3 gdb iproute2 iputils-ping curl busybox debootstrap cpio gzip xz-utils
       clang-14 libclang-rt-14-dev gnuplot-nox"
 missing=

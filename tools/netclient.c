@@ -8,6 +8,10 @@
  *        then receives KIB KiB of pattern(id + 100) and the 8-byte sum of the 64-bit words
  *        the guest received, and checks both (pattern_byte() is the guest's too).
  *   http: GET / TIMES times; each answer must be 200 with a body.
+ *   httpload: CONNS threads at once, each REQS HTTP/1.1 GETs of /c<thread>/r<n> on one
+ *        kept-alive connection, then REQS more on a new connection each ("Connection:
+ *        close"); every answer must be 200 with the body "hello from go: <path>" (the
+ *        matrix's go_http). One line: the right answers of each kind, and the rate.
  *   malformed: 20 rounds of 16 kinds of broken frames on IFACE (a raw socket), each round
  *        followed by 5 valid datagrams that must come back; then "BYE <broken frames>".
  *   netclient udp HOST PORT[,PORT...] COUNT [SECS [SPORT [WINDOW]]]   (datagram i goes to the
@@ -18,6 +22,7 @@
  *        make bench's window 1, a round trip at a time)
  *   netclient tcp HOST PORT CONNS KIB
  *   netclient http HOST PORT TIMES
+ *   netclient httpload HOST PORT CONNS REQS
  *   soak: UDP (UDP_PER_S datagrams a second as in udp, at most 32 outstanding, one
  *        without an echo for 1 s sent again), TCP (TCP_CONNS lanes, each the tcp mode's
  *        connections of TCP_KIB KiB one after another) and HTTP (HTTP_PER_S GETs a second)
@@ -40,6 +45,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,6 +336,142 @@ static int http(const char *host, int port, int times)
 		ok += !bad;
 	}
 	return ok == times ? 0 : 1;
+}
+
+/* ---- httpload */
+struct hl {
+	const char *host;
+	int port, id, reqs;
+	int kept, fresh; /* right answers */
+	char why[160];	 /* the first wrong one */
+};
+
+/* reads one answer on s (HTTP/1.1, Content-Length): 0 when it is 200 with body `want` */
+static int hl_answer(int s, char *buf, size_t size, size_t *have, const char *want, char *why,
+		     size_t wsize)
+{
+	for (;;) {
+		buf[*have] = 0;
+		char *end = strstr(buf, "\r\n\r\n");
+
+		if (end) {
+			char *cl = strcasestr(buf, "\r\nContent-Length:");
+			size_t head = end + 4 - buf, blen = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
+
+			if (*have >= head + blen) {
+				int ok = !strncmp(buf, "HTTP/1.1 200", 12) && blen == strlen(want) &&
+					 !memcmp(buf + head, want, blen);
+
+				if (!ok)
+					snprintf(why, wsize, "for '%.40s' got %.60s", want, buf);
+				memmove(buf, buf + head + blen, *have - head - blen);
+				*have -= head + blen;
+				return ok ? 0 : 1;
+			}
+		}
+		if (*have >= size - 1) {
+			snprintf(why, wsize, "an answer over %zu bytes", size);
+			return 1;
+		}
+		ssize_t n = recv(s, buf + *have, size - 1 - *have, 0);
+
+		if (n <= 0) {
+			snprintf(why, wsize, "%s after %zu bytes, waiting for '%.40s'",
+				 n ? strerror(errno) : "closed", *have, want);
+			return 1;
+		}
+		*have += n;
+	}
+}
+
+static int hl_connect(struct hl *h)
+{
+	struct sockaddr_in a = addr(h->host, h->port);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	timeout(s, 30);
+	if (connect(s, (struct sockaddr *)&a, sizeof(a))) {
+		snprintf(h->why, sizeof(h->why), "connect: %s", strerror(errno));
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
+static int hl_get(struct hl *h, int s, int n, bool close_it, char *buf, size_t size,
+		  size_t *have)
+{
+	char req[256], want[128];
+
+	snprintf(want, sizeof(want), "hello from go: /c%d/r%d%s\n", h->id, n, close_it ? "c" : "");
+	snprintf(req, sizeof(req), "GET /c%d/r%d%s HTTP/1.1\r\nHost: amphi\r\n%s\r\n", h->id, n,
+		 close_it ? "c" : "", close_it ? "Connection: close\r\n" : "");
+	if (send(s, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {
+		snprintf(h->why, sizeof(h->why), "send: %s", strerror(errno));
+		return 1;
+	}
+	return hl_answer(s, buf, size, have, want, h->why, sizeof(h->why));
+}
+
+static void *hl_thread(void *arg)
+{
+	struct hl *h = arg;
+	char buf[4096];
+	size_t have = 0;
+	int s = hl_connect(h);
+
+	for (int n = 0; s >= 0 && n < h->reqs; n++) {
+		if (hl_get(h, s, n, false, buf, sizeof(buf), &have))
+			break;
+		h->kept++;
+	}
+	if (s >= 0)
+		close(s);
+	for (int n = 0; n < h->reqs; n++) {
+		have = 0;
+		if ((s = hl_connect(h)) < 0)
+			break;
+		int bad = hl_get(h, s, n, true, buf, sizeof(buf), &have);
+
+		close(s);
+		if (bad)
+			break;
+		h->fresh++;
+	}
+	return NULL;
+}
+
+static int httpload(const char *host, int port, int conns, int reqs)
+{
+	struct hl h[64];
+	pthread_t t[64];
+	int kept = 0, fresh = 0;
+	double t0 = now();
+
+	if (conns < 1 || conns > 64)
+		conns = 64;
+	for (int i = 0; i < conns; i++) {
+		h[i] = (struct hl){host, port, i, reqs, 0, 0, ""};
+		pthread_create(&t[i], NULL, hl_thread, &h[i]);
+	}
+	for (int i = 0; i < conns; i++) {
+		pthread_join(t[i], NULL);
+		kept += h[i].kept;
+		fresh += h[i].fresh;
+	}
+	double secs = now() - t0;
+
+	printf("httpload: %d of %d answers right on %d kept-alive connections, %d of %d on new "
+	       "connections (%.0f requests/s)",
+	       kept, conns * reqs, conns, fresh, conns * reqs,
+	       secs > 0 ? (kept + fresh) / secs : 0);
+	for (int i = 0; i < conns; i++)
+		if (h[i].why[0]) {
+			printf("; conn %d: %s", i, h[i].why);
+			break;
+		}
+	printf("\n");
+	return kept + fresh == 2 * conns * reqs ? 0 : 1;
 }
 
 /* ---- soak: UDP, TCP and HTTP at the guest at once for SECS seconds (make soak; the
@@ -967,6 +1109,8 @@ int main(int argc, char **argv)
 		return tcp(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
 	if (argc == 5 && !strcmp(argv[1], "http"))
 		return http(argv[2], atoi(argv[3]), atoi(argv[4]));
+	if (argc == 6 && !strcmp(argv[1], "httpload"))
+		return httpload(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
 	if (argc == 6 && !strcmp(argv[1], "malformed"))
 		return malformed(argv[2], argv[3], argv[4], atoi(argv[5]));
 	if ((argc == 8 || argc == 9) && !strcmp(argv[1], "soak"))
