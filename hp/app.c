@@ -467,6 +467,7 @@ long hp_clone(struct app_thread *parent, const struct syscall_frame *f, uint64_t
 		return -EAGAIN;
 	}
 	*at = (struct app_thread){.app = a, .tid = ++a->next_tid};
+	memcpy(at->comm, parent->comm, sizeof(at->comm)); /* (as Linux: the creator's name) */
 	at->start = *f;
 	if (newsp)
 		at->start.rsp = newsp;
@@ -548,6 +549,14 @@ static int main_thread(void *arg)
 	a->brk_base = a->brk = a->brk_mapped = a->im.hi;
 	a->rand_state = clock_ns() ^ wallclock_ns() ^ 0x9e3779b97f4a7c15ull;
 	hp_fds_init(a);
+	a->umask = 022;
+	a->nofile[0] = a->nofile[1] = APP_FDS;
+	const char *base = a->name;
+
+	for (const char *c = a->name; *c; c++)
+		if (*c == '/')
+			base = c + 1;
+	strlcpy(at->comm, base, sizeof(at->comm));
 	if ((rc = load_segments(a, s->img)) ||
 	    (rc = mm_user_map(APP_STACK_TOP - APP_STACK_SIZE, APP_STACK_SIZE / PAGE,
 			      PTE_W | PTE_NX | a->pte_u))) {

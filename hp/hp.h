@@ -27,7 +27,17 @@ int hp_main(const struct boot_info *bi);
 #define APP_FDS	       64
 #define APP_THREADS    64
 
-enum fd_kind { FD_FREE, FD_CONSOLE, FD_NULL, FD_SOCKET, FD_FILE, FD_PIPE, FD_EVENTFD, FD_EPOLL };
+enum fd_kind {
+	FD_FREE,
+	FD_CONSOLE,
+	FD_NULL,
+	FD_SOCKET,
+	FD_FILE,
+	FD_PIPE,
+	FD_EVENTFD,
+	FD_EPOLL,
+	FD_RANDOM, /* /dev/urandom and /dev/random */
+};
 
 struct app_pipe;
 struct app_epoll;
@@ -75,6 +85,7 @@ struct app_thread {
 	struct syscall_frame start; /* a clone's registers: it starts by returning from it */
 	bool ended; /* atomic: past thread_done, so `t` can be joined and the slot reused */
 	bool accounted; /* its CPU time is in the app's done_* (under the app's lock) */
+	char comm[16];	/* prctl(PR_SET_NAME) */
 };
 
 struct futex_waiter {
@@ -106,6 +117,13 @@ struct app {
 	unsigned enosys_big_n;
 	bool enosys_big_full;
 	uint64_t rand_state;
+	/* the process's credentials (one kernel, no users: bookkeeping, kept as Linux keeps
+	 * them so that a server dropping root sees what it asked for), umask, RLIMIT_NOFILE */
+	uint32_t uid[3], gid[3]; /* real, effective, saved */
+	uint32_t groups[32];
+	unsigned ngroups;
+	uint32_t umask;
+	uint64_t nofile[2]; /* soft, hard */
 	struct mutex lock;    /* threads, fds and futexes */
 	struct mutex mm_lock; /* the memory calls (brk, mmap, munmap, mprotect, madvise) */
 	struct app_thread threads[APP_THREADS];

@@ -526,6 +526,7 @@ static short file_ready(const struct app_fd *f, short events, unsigned *gen)
 		break;
 	case FD_NULL:
 	case FD_FILE:
+	case FD_RANDOM:
 		r = POLLIN | POLLOUT;
 		break;
 	case FD_PIPE:

@@ -157,7 +157,7 @@ static int file_take(struct app *a, enum fd_kind k)
 /* the lowest free descriptor at or above min (under the lock), or -EMFILE */
 static int fd_free_from(struct app *a, uint64_t min)
 {
-	for (uint64_t i = min; i < APP_FDS; i++)
+	for (uint64_t i = min; i < a->nofile[0]; i++)
 		if (a->fd[i] < 0)
 			return (int)i;
 	return -EMFILE;
@@ -245,7 +245,7 @@ static long fd_dup(struct app *a, uint64_t old, int64_t newfd, uint64_t min, boo
 	bool last = false;
 	long rc;
 
-	if (newfd >= APP_FDS || (newfd < 0 && min >= APP_FDS))
+	if ((newfd >= 0 && (uint64_t)newfd >= a->nofile[0]) || (newfd < 0 && min >= a->nofile[0]))
 		return newfd >= 0 ? -EBADF : -EINVAL;
 	mutex_lock(&a->lock, NO_DEADLINE);
 	if (old >= APP_FDS || a->fd[old] < 0) {
@@ -286,8 +286,8 @@ static long fd_write(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 		return -EINVAL;
 	if (f->kind == FD_PIPE || f->kind == FD_EVENTFD)
 		return hp_io_write(a, f, buf, n);
-	if (f->kind == FD_NULL)
-		return (long)n;
+	if (f->kind == FD_NULL || f->kind == FD_RANDOM)
+		return (long)n; /* (written to urandom: mixed in on Linux, dropped here) */
 	while (done < n) {
 		size_t k = MIN(n - done, sizeof(chunk));
 
@@ -298,6 +298,8 @@ static long fd_write(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 	}
 	return (long)done;
 }
+
+static long do_getrandom(struct app *a, uint64_t buf, uint64_t len);
 
 static long fd_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 {
@@ -311,6 +313,8 @@ static long fd_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 		return hp_io_read(a, f, buf, n);
 	if (f->kind == FD_EPOLL)
 		return -EINVAL;
+	if (f->kind == FD_RANDOM)
+		return do_getrandom(a, buf, n);
 	return 0; /* /dev/null, and the console has no input: end of file */
 }
 
@@ -358,6 +362,8 @@ static long do_open(struct app *a, uint64_t path, uint64_t flags)
 		return n;
 	if (!strcmp(p, "/dev/null"))
 		k = FD_NULL;
+	else if (!strcmp(p, "/dev/urandom") || !strcmp(p, "/dev/random"))
+		k = FD_RANDOM;
 	else if (!strcmp(p, "/dev/console") || !strcmp(p, "/dev/tty"))
 		k = FD_CONSOLE;
 	else
@@ -401,11 +407,17 @@ static void enosys_log(struct app *a, uint64_t nr)
 	}
 }
 
-/* struct stat (x86-64) of a character device: /dev/null or the console */
-static void stat_chardev(uint8_t s[144], bool null)
+/* the device numbers Linux gives them */
+#define DEV_NULL    (1 << 8 | 3)
+#define DEV_RANDOM  (1 << 8 | 8)
+#define DEV_URANDOM (1 << 8 | 9)
+#define DEV_CONSOLE (5 << 8 | 1)
+
+/* struct stat (x86-64) of a character device */
+static void stat_chardev(uint8_t s[144], uint64_t rdev)
 {
 	uint32_t mode = 0020000 | 0666;
-	uint64_t rdev = null ? (1 << 8 | 3) : (5 << 8 | 1), nlink = 1, blksize = 4096;
+	uint64_t nlink = 1, blksize = 4096;
 
 	memset(s, 0, 144);
 	memcpy(s + 16, &nlink, 8);
@@ -423,8 +435,14 @@ static long do_stat_path(uint64_t path, uint64_t st)
 
 	if (n < 0)
 		return n;
-	if (!strcmp(p, "/dev/null") || !strcmp(p, "/dev/console") || !strcmp(p, "/dev/tty")) {
-		stat_chardev(s, !strcmp(p, "/dev/null"));
+	uint64_t dev = !strcmp(p, "/dev/null")	   ? DEV_NULL
+		       : !strcmp(p, "/dev/random")  ? DEV_RANDOM
+		       : !strcmp(p, "/dev/urandom") ? DEV_URANDOM
+		       : !strcmp(p, "/dev/console") || !strcmp(p, "/dev/tty") ? DEV_CONSOLE
+								     : 0;
+
+	if (dev) {
+		stat_chardev(s, dev);
 		return copy_to_app(st, s, sizeof(s));
 	}
 	int rc = hp_fs_find(p, &e);
@@ -445,8 +463,9 @@ static long do_fstat(struct app *a, uint64_t fd, uint64_t st)
 		return -EBADF;
 	if (f->kind == FD_FILE) {
 		hp_fs_stat(s, f->size, f->mode, f->dir);
-	} else if (f->kind == FD_CONSOLE || f->kind == FD_NULL) {
-		stat_chardev(s, f->kind == FD_NULL);
+	} else if (f->kind == FD_CONSOLE || f->kind == FD_NULL || f->kind == FD_RANDOM) {
+		stat_chardev(s, f->kind == FD_NULL ? DEV_NULL : f->kind == FD_RANDOM ? DEV_URANDOM
+										    : DEV_CONSOLE);
 	} else if (f->kind != FD_SOCKET) {
 		/* a pipe is a FIFO; an eventfd or epoll set an anonymous inode (no type bits),
 		 * as Linux shows them; 4096 bytes a block */
@@ -1127,21 +1146,176 @@ static long do_getrandom(struct app *a, uint64_t buf, uint64_t len)
 #define RLIMIT_STACK  3
 #define RLIMIT_NOFILE 7
 
-static long do_prlimit(uint64_t pid, uint64_t res, uint64_t newp, uint64_t oldp)
+/* Limits as they are: the stack, and RLIMIT_NOFILE (the descriptor table's 64, which may
+ * be lowered, and raised again up to its hard limit, as an unprivileged Linux process may);
+ * the rest unlimited, and a change to them refused (-EPERM) rather than pretended. */
+static long do_prlimit(struct app *a, uint64_t pid, uint64_t res, uint64_t newp, uint64_t oldp)
 {
-	uint64_t lim[2] = {UINT64_MAX, UINT64_MAX};
+	uint64_t lim[2] = {UINT64_MAX, UINT64_MAX}, want[2];
 
 	if (pid && pid != 1)
 		return -ESRCH;
 	if (res >= 16)
 		return -EINVAL;
+	if (newp && copy_from_app(want, newp, sizeof(want)))
+		return -EFAULT;
+	mutex_lock(&a->lock, NO_DEADLINE);
 	if (res == RLIMIT_STACK)
 		lim[0] = lim[1] = APP_STACK_SIZE;
 	if (res == RLIMIT_NOFILE)
-		lim[0] = lim[1] = APP_FDS;
-	if (newp)
-		return -EPERM; /* the limits are fixed */
-	return oldp ? copy_to_app(oldp, lim, sizeof(lim)) : 0;
+		memcpy(lim, a->nofile, sizeof(lim));
+	long rc = 0;
+
+	if (newp) {
+		if (want[0] > want[1])
+			rc = -EINVAL;
+		else if (res != RLIMIT_NOFILE)
+			rc = want[0] == lim[0] && want[1] == lim[1] ? 0 : -EPERM;
+		else if (want[1] > a->nofile[1])
+			rc = -EPERM; /* more descriptors than the table has */
+	}
+	if (!rc && oldp)
+		rc = copy_to_app(oldp, lim, sizeof(lim));
+	if (!rc && newp && res == RLIMIT_NOFILE)
+		memcpy(a->nofile, want, sizeof(want));
+	mutex_unlock(&a->lock);
+	return rc;
+}
+
+/* Credentials (struct app): Linux's rules for a process with and without CAP_SETUID,
+ * which here is being euid 0. ids[] is uid[] or gid[]; -1 (as a u32) leaves one as it is. */
+static bool id_allowed(struct app *a, const uint32_t ids[3], uint32_t v)
+{
+	return v == UINT32_MAX || a->uid[1] == 0 || v == ids[0] || v == ids[1] || v == ids[2];
+}
+
+static long set_ids(struct app *a, uint32_t ids[3], uint32_t r, uint32_t e, uint32_t s)
+{
+	long rc = 0;
+
+	mutex_lock(&a->lock, NO_DEADLINE);
+	if (!id_allowed(a, ids, r) || !id_allowed(a, ids, e) || !id_allowed(a, ids, s)) {
+		rc = -EPERM;
+	} else {
+		if (r != UINT32_MAX)
+			ids[0] = r;
+		if (e != UINT32_MAX)
+			ids[1] = e;
+		if (s != UINT32_MAX)
+			ids[2] = s;
+	}
+	mutex_unlock(&a->lock);
+	return rc;
+}
+
+/* setuid/setgid: privileged, all three; otherwise the effective one, to the real or saved */
+static long set_id(struct app *a, uint32_t ids[3], uint32_t v)
+{
+	if (v == UINT32_MAX)
+		return -EINVAL;
+	if (a->uid[1] == 0)
+		return set_ids(a, ids, v, v, v);
+	return v == ids[0] || v == ids[2] ? set_ids(a, ids, UINT32_MAX, v, UINT32_MAX) : -EPERM;
+}
+
+/* setreuid/setregid: setting the real one, or the effective one to other than the real,
+ * sets the saved one to the new effective one */
+static long set_re(struct app *a, uint32_t ids[3], uint32_t r, uint32_t e)
+{
+	uint32_t s = UINT32_MAX, neweff = e != UINT32_MAX ? e : ids[1];
+
+	if (r != UINT32_MAX || (e != UINT32_MAX && e != ids[0]))
+		s = neweff;
+	if (a->uid[1] != 0 && r != UINT32_MAX && r != ids[0] && r != ids[1])
+		return -EPERM;
+	return set_ids(a, ids, r, e, s);
+}
+
+static long get_res(uint32_t ids[3], uint64_t r, uint64_t e, uint64_t s)
+{
+	return copy_to_app(r, &ids[0], 4) || copy_to_app(e, &ids[1], 4) || copy_to_app(s, &ids[2], 4)
+		   ? -EFAULT
+		   : 0;
+}
+
+static long do_setgroups(struct app *a, uint64_t n, uint64_t list)
+{
+	uint32_t g[32];
+
+	if (n > ARRAY_SIZE(g))
+		return -EINVAL; /* (more than this kernel keeps) */
+	if (a->uid[1] != 0)
+		return -EPERM;
+	if (n && copy_from_app(g, list, n * 4))
+		return -EFAULT;
+	mutex_lock(&a->lock, NO_DEADLINE);
+	memcpy(a->groups, g, n * 4);
+	a->ngroups = (unsigned)n;
+	mutex_unlock(&a->lock);
+	return 0;
+}
+
+static long do_getgroups(struct app *a, uint64_t size, uint64_t list)
+{
+	int n = (int)a->ngroups;
+
+	if ((int64_t)(int32_t)size < 0)
+		return -EINVAL;
+	if (!size)
+		return n;
+	if (size < (uint64_t)n)
+		return -EINVAL;
+	return n && copy_to_app(list, a->groups, (size_t)n * 4) ? -EFAULT : n;
+}
+
+#define PR_SET_NAME 15
+#define PR_GET_NAME 16
+
+static long do_prctl(struct app_thread *at, uint64_t op, uint64_t arg)
+{
+	char name[16];
+
+	if (op == PR_SET_NAME) {
+		long n = strcpy_from_app(name, arg, sizeof(name));
+
+		if (n == -ENAMETOOLONG) { /* (Linux keeps the first 15 bytes) */
+			if (copy_from_app(name, arg, 15))
+				return -EFAULT;
+			name[15] = 0;
+		} else if (n < 0) {
+			return n;
+		}
+		memcpy(at->comm, name, sizeof(name));
+		return 0;
+	}
+	if (op == PR_GET_NAME)
+		return copy_to_app(arg, at->comm, sizeof(at->comm));
+	return -EINVAL; /* (the other options: not here) */
+}
+
+/* readlink: /proc/self/exe is the app's path; the tar tree's symbolic links are not
+ * followed or read (hp/README.md), so anything else that exists is "not a link" */
+static long do_readlink(struct app *a, uint64_t path, uint64_t buf, uint64_t size)
+{
+	char p[256], exe[80];
+	struct tar_entry e;
+	long n = strcpy_from_app(p, path, sizeof(p));
+
+	if (n < 0)
+		return n;
+	if ((int64_t)size <= 0)
+		return -EINVAL;
+	if (!strcmp(p, "/proc/self/exe")) {
+		ksnprintf(exe, sizeof(exe), "%s%s", a->name[0] == '/' ? "" : "/", a->name);
+		size_t len = MIN(strlen(exe), (size_t)size);
+
+		return copy_to_app(buf, exe, len) ? -EFAULT : (long)len;
+	}
+	if (!strncmp(p, "/dev/", 5) || !strcmp(p, "/"))
+		return -EINVAL;
+	int rc = hp_fs_find(p, &e);
+
+	return rc < 0 ? -EIO : rc ? -EINVAL : -ENOENT;
 }
 
 static long do_fcntl(struct app *a, uint64_t fd, uint64_t cmd, uint64_t arg)
@@ -1258,6 +1432,23 @@ enum {
 	SYS_epoll_create1 = 291,
 	SYS_dup3 = 292,
 	SYS_pipe2 = 293,
+	SYS_setrlimit = 160,
+	SYS_setuid = 105,
+	SYS_setgid = 106,
+	SYS_setreuid = 113,
+	SYS_setregid = 114,
+	SYS_getgroups = 115,
+	SYS_setgroups = 116,
+	SYS_setresuid = 117,
+	SYS_getresuid = 118,
+	SYS_setresgid = 119,
+	SYS_getresgid = 120,
+	SYS_setfsuid = 122,
+	SYS_setfsgid = 123,
+	SYS_umask = 95,
+	SYS_prctl = 157,
+	SYS_readlink = 89,
+	SYS_readlinkat = 267,
 };
 
 
@@ -1512,11 +1703,50 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_gettid:
 		return at->tid;
 	case SYS_getppid:
-	case SYS_getuid:
-	case SYS_getgid:
-	case SYS_geteuid:
-	case SYS_getegid:
 		return 0;
+	case SYS_getuid:
+		return a->uid[0];
+	case SYS_geteuid:
+		return a->uid[1];
+	case SYS_getgid:
+		return a->gid[0];
+	case SYS_getegid:
+		return a->gid[1];
+	case SYS_setuid:
+		return set_id(a, a->uid, (uint32_t)a1);
+	case SYS_setgid:
+		return set_id(a, a->gid, (uint32_t)a1);
+	case SYS_setreuid:
+		return set_re(a, a->uid, (uint32_t)a1, (uint32_t)a2);
+	case SYS_setregid:
+		return set_re(a, a->gid, (uint32_t)a1, (uint32_t)a2);
+	case SYS_setresuid:
+		return set_ids(a, a->uid, (uint32_t)a1, (uint32_t)a2, (uint32_t)a3);
+	case SYS_setresgid:
+		return set_ids(a, a->gid, (uint32_t)a1, (uint32_t)a2, (uint32_t)a3);
+	case SYS_getresuid:
+		return get_res(a->uid, a1, a2, a3);
+	case SYS_getresgid:
+		return get_res(a->gid, a1, a2, a3);
+	case SYS_setfsuid: /* (the old one; the file-system ids follow the effective ones) */
+		return a->uid[1];
+	case SYS_setfsgid:
+		return a->gid[1];
+	case SYS_getgroups:
+		return do_getgroups(a, a1, a2);
+	case SYS_setgroups:
+		return do_setgroups(a, a1, a2);
+	case SYS_umask: {
+		uint32_t old = __atomic_exchange_n(&a->umask, (uint32_t)a1 & 0777, __ATOMIC_RELAXED);
+
+		return old;
+	}
+	case SYS_prctl:
+		return do_prctl(at, a1, a2);
+	case SYS_readlink:
+		return do_readlink(a, a1, a2, a3);
+	case SYS_readlinkat:
+		return (int)a1 == AT_FDCWD || a2 ? do_readlink(a, a2, a3, a4) : -EBADF;
 	case SYS_uname:
 		return do_uname(a1);
 	case SYS_sysinfo:
@@ -1533,9 +1763,11 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_set_robust_list:
 		return 0;
 	case SYS_getrlimit:
-		return a2 ? do_prlimit(0, a1, 0, a2) : -EFAULT;
+		return a2 ? do_prlimit(a, 0, a1, 0, a2) : -EFAULT;
+	case SYS_setrlimit:
+		return do_prlimit(a, 0, a1, a2, 0);
 	case SYS_prlimit64:
-		return do_prlimit(a1, a2, a3, a4);
+		return do_prlimit(a, a1, a2, a3, a4);
 	case SYS_getrandom:
 		return do_getrandom(a, a1, a2);
 	case SYS_exit:

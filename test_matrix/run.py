@@ -990,6 +990,9 @@ def app_tests(p, mode):
         # pipe, epoll_wait or poll woken by others; every line as on Linux
         app_test(p + "unixio", "unixio", "", r"^unixio: \d+ checks, 0 failed$", mode=mode,
                  timeout={"qemu": 60, "xen": 90}),
+        # credentials and dropping root, umask, prctl names, readlink /proc/self/exe,
+        # /dev/urandom, RLIMIT_NOFILE lowered (and what then fails) and raised again
+        app_test(p + "procfacts", "procfacts", "", r"^procfacts: done$", mode=mode),
         # Go (Debian's golang-go, CGO_ENABLED=0): the runtime on every vCPU (GOMAXPROCS),
         # channels, a mutex, a GC, timers; net/http over its epoll netpoller, answering 4
         # connections at once from the host, kept alive and new; 200,000 writes to
