@@ -204,7 +204,8 @@ apps: $(APP_BIN)
 $(BUILD)/apps/go_%: apps/go/go_%.go Makefile
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  GO      $@")
-	$(Q)GOCACHE=$(abspath $(BUILD))/gocache GO111MODULE=off CGO_ENABLED=0 GOFLAGS= \
+	$(Q)GOCACHE=$(abspath $(BUILD))/gocache GOPATH=$(abspath $(BUILD))/gopath GO111MODULE=off \
+		CGO_ENABLED=0 GOFLAGS= \
 		go build -trimpath -o $@ $<
 $(BUILD)/apps/%: apps/%.c Makefile
 	@mkdir -p $(dir $@)
