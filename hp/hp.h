@@ -52,8 +52,9 @@ struct app_fd {
 	unsigned opens; /* bumped each time the slot is taken: epoll tells a reused slot */
 	bool nonblock;
 	int sock; /* FD_SOCKET: net/socket.h's descriptor */
-	bool stream, listening;
-	uint16_t local_port;
+	bool stream, listening, has_peer;
+	uint16_t local_port, peer_port;
+	uint32_t peer_ip;
 	/* FD_FILE: a file (or directory) of the tar image, read-only */
 	const uint8_t *data;
 	uint64_t size, pos;
@@ -170,10 +171,15 @@ long hp_sock_bind(struct app *a, uint64_t fd, uint64_t addr, uint64_t len);
 long hp_sock_listen(struct app *a, uint64_t fd, uint64_t backlog);
 long hp_sock_accept(struct app *a, uint64_t fd, uint64_t addr, uint64_t lenp, uint64_t flags);
 long hp_sock_connect(struct app *a, uint64_t fd, uint64_t addr, uint64_t len);
-long hp_sock_sendto(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, uint64_t addr,
-		    uint64_t alen);
-long hp_sock_recvfrom(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, uint64_t addr,
-		      uint64_t lenp);
+long hp_sock_sendto(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags,
+		    uint64_t addr, uint64_t alen);
+long hp_sock_recvfrom(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags,
+		      uint64_t addr, uint64_t lenp);
+long hp_sock_msg(struct app *a, uint64_t fd, uint64_t msg, uint64_t flags, bool send);
+long hp_sock_mmsg(struct app *a, uint64_t fd, uint64_t vec, uint64_t vlen, uint64_t flags,
+		  uint64_t timeout, bool send);
+long hp_sock_shutdown(struct app *a, uint64_t fd, uint64_t how);
+long hp_sock_peer(struct app *a, uint64_t fd, uint64_t addr, uint64_t lenp);
 long hp_sock_name(struct app *a, uint64_t fd, uint64_t addr, uint64_t lenp);
 /* a socket's readiness, for hp/io.c's waits: the descriptor to poll, or -1 if fd is not a
  * socket */

@@ -90,30 +90,40 @@ int hp_sock_of(struct app *a, int fd)
 
 /* Waits until the socket has `events`, in slices: 0, -EAGAIN (non-blocking), -EINTR (the
  * app is ending) or the socket's error. */
-static long wait_for(struct app *a, struct app_fd *f, short events)
+static long wait_nb(struct app *a, struct app_fd *f, short events, bool nb)
 {
 	for (;;) {
 		struct sock_pollfd p = {f->sock, events, 0, 0};
-		int n = sock_poll(&p, 1, f->nonblock ? 0 : SLICE_MS);
+		int n = sock_poll(&p, 1, nb ? 0 : SLICE_MS);
 
 		if (n < 0)
 			return n;
 		if (n > 0)
 			return 0; /* ready, or an error or hangup the call itself will report */
-		if (f->nonblock)
+		if (nb)
 			return -EAGAIN;
 		if (ending(a))
 			return -EINTR;
 	}
 }
 
+static long wait_for(struct app *a, struct app_fd *f, short events)
+{
+	return wait_nb(a, f, events, f->nonblock);
+}
+
 /* After a call's slice ran out (-ETIMEDOUT from the socket's timeout): 0 to call it again,
  * or what the app gets instead: -EINTR when it is ending, -EAGAIN when non-blocking. */
-static long slice_over(struct app *a, struct app_fd *f)
+static long slice_over_nb(struct app *a, bool nb)
 {
 	if (ending(a))
 		return -EINTR;
-	return f->nonblock ? -EAGAIN : 0;
+	return nb ? -EAGAIN : 0;
+}
+
+static long slice_over(struct app *a, struct app_fd *f)
+{
+	return slice_over_nb(a, f->nonblock);
 }
 
 /* A socket of the app's: every blocking call on it ends after a slice (see above). */
@@ -219,6 +229,9 @@ long hp_sock_accept(struct app *a, uint64_t fd, uint64_t addr, uint64_t lenp, ui
 		n->stream = true;
 		n->nonblock = (flags & SOCK_NONBLOCK) != 0;
 		n->local_port = f->local_port;
+		n->peer_ip = ip;
+		n->peer_port = port;
+		n->has_peer = true;
 		__atomic_store_n(&n->sock, s, __ATOMIC_RELEASE);
 		a->cloexec[nfd] = (flags & SOCK_CLOEXEC) != 0;
 	}
@@ -246,11 +259,81 @@ long hp_sock_connect(struct app *a, uint64_t fd, uint64_t addr, uint64_t len)
 		if (f->nonblock)
 			return -EINPROGRESS;
 	}
+	if (!rc) {
+		f->peer_ip = ip;
+		f->peer_port = port;
+		f->has_peer = true;
+	}
 	return rc;
 }
 
-long hp_sock_sendto(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, uint64_t addr,
-		    uint64_t alen)
+#define MSG_PEEK	0x2
+#define MSG_TRUNC	0x20
+#define MSG_DONTWAIT	0x40
+#define MSG_WAITALL	0x100
+#define MSG_NOSIGNAL	0x4000
+#define MSG_WAITFORONE	0x10000
+
+/* Sends n bytes from the kernel buffer b: a datagram (to ip:port when `to`), or a TCP
+ * stream waiting for room (acknowledgements) in slices; what a slice sent counts, and the
+ * rest goes on unless the app is ending or the call is non-blocking. */
+static long sock_out(struct app *a, struct app_fd *f, const void *b, size_t n, bool to,
+		     uint32_t ip, uint16_t port, bool nb)
+{
+	long rc;
+
+	if (to && !f->stream)
+		return sock_sendto(f->sock, b, n, ip, port);
+	size_t done = 0;
+
+	for (;;) {
+		rc = sock_send(f->sock, (const char *)b + done, n - done);
+		if (rc > 0)
+			done += (size_t)rc;
+		else if (rc != -ETIMEDOUT || (rc = slice_over_nb(a, nb)))
+			break;
+		if (done == n || ending(a) || (nb && done))
+			break;
+	}
+	return done ? (long)done : rc;
+}
+
+/* Receives into the kernel buffer b (sock_recvmsg's flags): waits in slices unless nb;
+ * MSG_WAITALL on a stream goes on until n bytes, the end or an error. */
+static long sock_in(struct app *a, struct app_fd *f, void *b, size_t n, uint64_t flags, bool nb,
+		    uint32_t *ip, uint16_t *port, size_t *full)
+{
+	unsigned sf = flags & MSG_PEEK ? SOCK_PEEK : 0;
+	size_t done = 0;
+	long rc;
+
+	if (f->listening)
+		return -ENOTCONN; /* (its POLLIN means a connection to accept, not data) */
+	for (;;) {
+		if ((rc = wait_nb(a, f, POLLIN, nb)))
+			break;
+		/* ready, but another thread reading the same socket may take the data first */
+		for (;;) {
+			rc = sock_recvmsg(f->sock, (char *)b + done, n - done, sf, ip, port, full);
+			if (rc != -ETIMEDOUT || (rc = slice_over_nb(a, nb)))
+				break;
+		}
+		if (rc <= 0 || !f->stream || !(flags & MSG_WAITALL) || (sf & SOCK_PEEK))
+			break;
+		done += (size_t)rc;
+		if (done == n || ending(a))
+			break;
+	}
+	if (done) {
+		if (full)
+			*full = done;
+		return (long)done;
+	}
+	return rc;
+}
+
+long hp_sock_sendto(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags,
+		    uint64_t addr, uint64_t alen)
 {
 	struct app_fd *f = sock_fd(a, fd);
 	uint32_t ip = 0;
@@ -258,7 +341,7 @@ long hp_sock_sendto(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, uint
 	long rc;
 
 	if (!f)
-		return -EBADF;
+		return hp_fd(a, fd) ? -ENOTSOCK : -EBADF;
 	if (addr && !f->stream && (rc = get_addr(addr, alen, &ip, &port)))
 		return rc;
 	if (!f->stream && len > 65507)
@@ -272,55 +355,30 @@ long hp_sock_sendto(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, uint
 		kfree(b);
 		return -EFAULT;
 	}
-	if (addr && !f->stream) {
-		rc = sock_sendto(f->sock, b, n, ip, port);
-	} else {
-		/* a TCP send waits for room (acknowledgements) in slices; what a slice sent
-		 * counts, and the rest goes on unless the app is ending */
-		size_t done = 0;
-
-		for (;;) {
-			rc = sock_send(f->sock, (const char *)b + done, n - done);
-			if (rc > 0)
-				done += (size_t)rc;
-			else if (rc != -ETIMEDOUT || (rc = slice_over(a, f)))
-				break;
-			if (done == n || ending(a) || (f->nonblock && done))
-				break;
-		}
-		rc = done ? (long)done : rc;
-	}
+	rc = sock_out(a, f, b, n, addr != 0, ip, port, f->nonblock || (flags & MSG_DONTWAIT));
 	kfree(b);
 	return rc;
 }
 
-long hp_sock_recvfrom(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, uint64_t addr,
-		      uint64_t lenp)
+long hp_sock_recvfrom(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags,
+		      uint64_t addr, uint64_t lenp)
 {
 	struct app_fd *f = sock_fd(a, fd);
 	uint32_t ip = 0;
 	uint16_t port = 0;
+	size_t full = 0;
 	long rc;
 
 	if (!f)
-		return -EBADF;
+		return hp_fd(a, fd) ? -ENOTSOCK : -EBADF;
 	if (!app_range(buf, len))
 		return -EFAULT;
-	if (f->listening)
-		return -ENOTCONN; /* (its POLLIN means a connection to accept, not data) */
-	if ((rc = wait_for(a, f, POLLIN)))
-		return rc;
 	size_t n = MIN(len, (uint64_t)BOUNCE_MAX);
 	void *b = kmalloc(n ? n : 1);
 
 	if (!b)
 		return -ENOMEM;
-	/* ready, but another thread reading the same socket may take the data first */
-	for (;;) {
-		rc = f->stream ? sock_recv(f->sock, b, n) : sock_recvfrom(f->sock, b, n, &ip, &port);
-		if (rc != -ETIMEDOUT || (rc = slice_over(a, f)))
-			break;
-	}
+	rc = sock_in(a, f, b, n, flags, f->nonblock || (flags & MSG_DONTWAIT), &ip, &port, &full);
 	if (rc > 0 && copy_to_app(buf, b, (size_t)rc))
 		rc = -EFAULT;
 	kfree(b);
@@ -330,7 +388,202 @@ long hp_sock_recvfrom(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, ui
 		if (e)
 			return e;
 	}
+	/* MSG_TRUNC: a datagram's whole length, though only len bytes were copied */
+	if (rc >= 0 && !f->stream && (flags & MSG_TRUNC))
+		rc = (long)full;
 	return rc;
+}
+
+/* struct msghdr and struct mmsghdr, x86-64 */
+struct msghdr_ {
+	uint64_t name;
+	uint32_t namelen, pad0;
+	uint64_t iov, iovlen, control, controllen;
+	int32_t flags, pad1;
+};
+
+struct iov_ {
+	uint64_t base, len;
+};
+
+#define IOV_MAX_ 1024
+
+/* a message's iovecs: how many bytes they hold in all (-EINVAL, -EFAULT) */
+static long iov_total(const struct msghdr_ *m, struct iov_ *v, unsigned *nv)
+{
+	uint64_t total = 0;
+
+	if (m->iovlen > IOV_MAX_)
+		return -EMSGSIZE;
+	*nv = 0;
+	for (uint64_t i = 0; i < m->iovlen; i++) {
+		struct iov_ x;
+
+		if (copy_from_app(&x, m->iov + i * sizeof(x), sizeof(x)))
+			return -EFAULT;
+		if ((int64_t)x.len < 0 || !app_range(x.base, x.len))
+			return (int64_t)x.len < 0 ? -EINVAL : -EFAULT;
+		total += x.len;
+		if (x.len && *nv < 64)
+			v[(*nv)++] = x;
+		else if (x.len)
+			return -EMSGSIZE; /* (more than 64 non-empty pieces: not here) */
+	}
+	return total > INT32_MAX ? -EINVAL : (long)total;
+}
+
+static long do_sendmsg(struct app *a, struct app_fd *f, uint64_t msg, uint64_t flags)
+{
+	struct msghdr_ m;
+	struct iov_ v[64];
+	unsigned nv;
+	uint32_t ip = 0;
+	uint16_t port = 0;
+	long total, rc;
+
+	if (copy_from_app(&m, msg, sizeof(m)))
+		return -EFAULT;
+	if ((total = iov_total(&m, v, &nv)) < 0)
+		return total;
+	if (m.name && !f->stream && (rc = get_addr(m.name, m.namelen, &ip, &port)))
+		return rc;
+	if (!f->stream && total > 65507)
+		return -EMSGSIZE;
+	size_t n = MIN((size_t)total, (size_t)BOUNCE_MAX), at = 0;
+	char *b = kmalloc(n ? n : 1);
+
+	if (!b)
+		return -ENOMEM;
+	for (unsigned i = 0; i < nv && at < n; i++) {
+		size_t k = MIN((size_t)v[i].len, n - at);
+
+		if (copy_from_app(b + at, v[i].base, k)) {
+			kfree(b);
+			return -EFAULT;
+		}
+		at += k;
+	}
+	rc = sock_out(a, f, b, n, m.name != 0, ip, port, f->nonblock || (flags & MSG_DONTWAIT));
+	kfree(b);
+	return rc;
+}
+
+static long do_recvmsg(struct app *a, struct app_fd *f, uint64_t msg, uint64_t flags)
+{
+	struct msghdr_ m;
+	struct iov_ v[64];
+	unsigned nv;
+	uint32_t ip = 0;
+	uint16_t port = 0;
+	size_t full = 0;
+	long total, rc;
+
+	if (copy_from_app(&m, msg, sizeof(m)))
+		return -EFAULT;
+	if ((total = iov_total(&m, v, &nv)) < 0)
+		return total;
+	size_t n = MIN((size_t)total, (size_t)BOUNCE_MAX);
+	char *b = kmalloc(n ? n : 1);
+
+	if (!b)
+		return -ENOMEM;
+	rc = sock_in(a, f, b, n, flags, f->nonblock || (flags & MSG_DONTWAIT), &ip, &port, &full);
+	for (unsigned i = 0, at = 0; rc > 0 && i < nv && at < (size_t)rc; i++) {
+		size_t k = MIN((size_t)v[i].len, (size_t)rc - at);
+
+		if (copy_to_app(v[i].base, b + at, k))
+			rc = -EFAULT;
+		at += k;
+	}
+	kfree(b);
+	if (rc < 0)
+		return rc;
+	/* the sender's address, no control messages, and whether a datagram was cut short */
+	struct sockaddr_in_ sa = {AF_INET, swap16(port), swap32(ip), {0}};
+	uint32_t alen = m.name && !f->stream ? sizeof(sa) : 0;
+
+	if (alen && copy_to_app(m.name, &sa, MIN(m.namelen, (uint32_t)sizeof(sa))))
+		return -EFAULT;
+	m.namelen = alen;
+	m.controllen = 0;
+	m.flags = !f->stream && full > (size_t)rc ? MSG_TRUNC : 0;
+	if (copy_to_app(msg + offsetof(struct msghdr_, namelen), &m.namelen, 4) ||
+	    copy_to_app(msg + offsetof(struct msghdr_, controllen), &m.controllen, 8) ||
+	    copy_to_app(msg + offsetof(struct msghdr_, flags), &m.flags, 4))
+		return -EFAULT;
+	return !f->stream && (flags & MSG_TRUNC) ? (long)full : rc;
+}
+
+long hp_sock_msg(struct app *a, uint64_t fd, uint64_t msg, uint64_t flags, bool send)
+{
+	struct app_fd *f = sock_fd(a, fd);
+
+	if (!f)
+		return hp_fd(a, fd) ? -ENOTSOCK : -EBADF;
+	return send ? do_sendmsg(a, f, msg, flags) : do_recvmsg(a, f, msg, flags);
+}
+
+/* sendmmsg/recvmmsg: one message after another, each one's length in its msg_len; stops
+ * at the first error (which is returned only when no message went); recvmmsg's timeout
+ * is not honoured beyond the socket's own waits (it is checked between messages) */
+long hp_sock_mmsg(struct app *a, uint64_t fd, uint64_t vec, uint64_t vlen, uint64_t flags,
+		  uint64_t timeout, bool send)
+{
+	struct app_fd *f = sock_fd(a, fd);
+	uint64_t until = NO_DEADLINE;
+	long n = 0;
+
+	if (!f)
+		return hp_fd(a, fd) ? -ENOTSOCK : -EBADF;
+	if (vlen > IOV_MAX_)
+		vlen = IOV_MAX_;
+	if (!send && timeout) {
+		int64_t ts[2];
+
+		if (copy_from_app(ts, timeout, sizeof(ts)))
+			return -EFAULT;
+		if (ts[0] < 0 || ts[1] < 0 || ts[1] >= 1000000000)
+			return -EINVAL;
+		until = clock_ns() + (uint64_t)ts[0] * 1000000000 + (uint64_t)ts[1];
+	}
+	for (uint64_t i = 0; i < vlen; i++) {
+		uint64_t one = flags & ~(uint64_t)MSG_WAITFORONE;
+
+		if (!send && i && (flags & MSG_WAITFORONE))
+			one |= MSG_DONTWAIT;
+		long rc = send ? do_sendmsg(a, f, vec + i * 64, one) : do_recvmsg(a, f, vec + i * 64, one);
+
+		if (rc < 0)
+			return n ? n : rc;
+		uint32_t len = (uint32_t)rc;
+
+		if (copy_to_app(vec + i * 64 + 56, &len, 4))
+			return n ? n : -EFAULT;
+		n++;
+		if (!send && clock_ns() >= until)
+			break;
+	}
+	return n;
+}
+
+long hp_sock_shutdown(struct app *a, uint64_t fd, uint64_t how)
+{
+	struct app_fd *f = sock_fd(a, fd);
+
+	if (!f)
+		return hp_fd(a, fd) ? -ENOTSOCK : -EBADF;
+	return sock_shutdown(f->sock, (int)how);
+}
+
+long hp_sock_peer(struct app *a, uint64_t fd, uint64_t addr, uint64_t lenp)
+{
+	struct app_fd *f = sock_fd(a, fd);
+
+	if (!f)
+		return hp_fd(a, fd) ? -ENOTSOCK : -EBADF;
+	if (!f->has_peer)
+		return -ENOTCONN;
+	return addr && lenp ? put_addr(addr, lenp, f->peer_ip, f->peer_port) : -EFAULT;
 }
 
 long hp_sock_name(struct app *a, uint64_t fd, uint64_t addr, uint64_t lenp)

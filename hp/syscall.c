@@ -338,8 +338,8 @@ static long do_rw_vec(struct app *a, uint64_t fd, uint64_t iov, uint64_t cnt, bo
 			return -EFAULT;
 		if (!v.len)
 			continue;
-		long r = f->kind == FD_SOCKET ? (write ? hp_sock_sendto(a, fd, v.base, v.len, 0, 0)
-						       : hp_sock_recvfrom(a, fd, v.base, v.len, 0, 0))
+		long r = f->kind == FD_SOCKET ? (write ? hp_sock_sendto(a, fd, v.base, v.len, 0, 0, 0)
+						       : hp_sock_recvfrom(a, fd, v.base, v.len, 0, 0, 0))
 			 : write ? fd_write(a, f, v.base, v.len)
 				 : fd_read(a, f, v.base, v.len);
 
@@ -1449,6 +1449,11 @@ enum {
 	SYS_prctl = 157,
 	SYS_readlink = 89,
 	SYS_readlinkat = 267,
+	SYS_sendmsg = 46,
+	SYS_recvmsg = 47,
+	SYS_getpeername = 52,
+	SYS_recvmmsg = 299,
+	SYS_sendmmsg = 307,
 };
 
 
@@ -1513,12 +1518,12 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 		if (!(fd = fd_get(a, a1)))
 			return -EBADF;
 		/* (fd_read and fd_write serve files, /dev/null and the console) */
-		return fd->kind == FD_SOCKET ? hp_sock_recvfrom(a, a1, a2, a3, 0, 0)
+		return fd->kind == FD_SOCKET ? hp_sock_recvfrom(a, a1, a2, a3, 0, 0, 0)
 					     : fd_read(a, fd, a2, a3);
 	case SYS_write:
 		if (!(fd = fd_get(a, a1)))
 			return -EBADF;
-		return fd->kind == FD_SOCKET ? hp_sock_sendto(a, a1, a2, a3, 0, 0)
+		return fd->kind == FD_SOCKET ? hp_sock_sendto(a, a1, a2, a3, 0, 0, 0)
 					     : fd_write(a, fd, a2, a3);
 	case SYS_readv:
 		return do_rw_vec(a, a1, a2, a3, false);
@@ -1567,9 +1572,19 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_connect:
 		return hp_sock_connect(a, a1, a2, a3);
 	case SYS_sendto:
-		return hp_sock_sendto(a, a1, a2, a3, a5, a6);
+		return hp_sock_sendto(a, a1, a2, a3, a4, a5, a6);
 	case SYS_recvfrom:
-		return hp_sock_recvfrom(a, a1, a2, a3, a5, a6);
+		return hp_sock_recvfrom(a, a1, a2, a3, a4, a5, a6);
+	case SYS_sendmsg:
+		return hp_sock_msg(a, a1, a2, a3, true);
+	case SYS_recvmsg:
+		return hp_sock_msg(a, a1, a2, a3, false);
+	case SYS_sendmmsg:
+		return hp_sock_mmsg(a, a1, a2, a3, a4, 0, true);
+	case SYS_recvmmsg:
+		return hp_sock_mmsg(a, a1, a2, a3, a4, a5, false);
+	case SYS_getpeername:
+		return hp_sock_peer(a, a1, a2, a3);
 	case SYS_getsockname:
 		return hp_sock_name(a, a1, a2, a3);
 	case SYS_setsockopt:
@@ -1586,7 +1601,7 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 		return copy_to_app(a4, &zero, 4) || copy_to_app(a5, &four, 4) ? -EFAULT : 0;
 	}
 	case SYS_shutdown:
-		return (fd = fd_get(a, a1)) ? (fd->kind == FD_SOCKET ? 0 : -ENOTSOCK) : -EBADF;
+		return hp_sock_shutdown(a, a1, a2);
 	case SYS_fstat:
 		return do_fstat(a, a1, a2);
 	case SYS_newfstatat: {

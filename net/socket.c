@@ -47,6 +47,7 @@ struct sock {
 	/* TCP */
 	struct pbuf *rx; /* received, not yet read */
 	bool rx_fin, connected, listening;
+	bool rd_shut, wr_shut; /* sock_shutdown: reads end (what arrives is dropped); no sends */
 	bool connecting; /* tcp_connect done, its end not yet returned (sock_connect) */
 	int err; /* the connection's end (-ECONNRESET...) */
 	int acq[ACCEPT_Q]; /* sockets made for connections not accepted yet */
@@ -168,6 +169,11 @@ static err_t tcp_in(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 
 	if (!k)
 		return ERR_MEM; /* not accepted yet: lwIP keeps it and offers it again */
+	if (p && k->rd_shut) { /* shut for reading: taken and dropped, the window kept open */
+		tcp_recved(pcb, p->tot_len);
+		pbuf_free(p);
+		return ERR_OK;
+	}
 	if (!p)
 		k->rx_fin = true;
 	else if (k->rx)
@@ -461,9 +467,12 @@ long sock_send(int s, const void *buf, size_t len)
 		net_drain(&k->flow);
 		if (lock_open(k, s))
 			return done ? (long)done : -EBADF;
-		if (!k->tcp || k->err) {
+		if (!k->tcp || k->err || k->wr_shut) {
 			net_unlock();
-			return done ? (long)done : k->err ? k->err : -ENOTCONN;
+			return done	    ? (long)done
+			       : k->err	    ? k->err
+			       : k->wr_shut ? -EPIPE
+					    : -ENOTCONN;
 		}
 		size_t room = tcp_sndbuf(k->tcp), n = MIN(room, len - done);
 		bool nomem = false;
@@ -497,14 +506,9 @@ long sock_send(int s, const void *buf, size_t len)
 	return (long)done;
 }
 
-long sock_recv(int s, void *buf, size_t len)
+/* TCP's receive, with flags (SOCK_PEEK: the data stays) */
+static long recv_stream(struct sock *k, int s, void *buf, size_t len, unsigned flags)
 {
-	struct sock *k = get(s);
-
-	if (!k)
-		return -EBADF;
-	if (k->type == SOCK_DGRAM)
-		return sock_recvfrom(s, buf, len, NULL, NULL);
 	if (k->listening)
 		return -ENOTCONN; /* as on Linux: a listening socket has no data */
 	uint64_t until = deadline(k);
@@ -513,12 +517,18 @@ long sock_recv(int s, void *buf, size_t len)
 		net_drain(&k->flow);
 		if (lock_open(k, s))
 			return -EBADF;
+		if (k->rd_shut) {
+			net_unlock();
+			return 0;
+		}
 		if (k->rx) {
 			u16_t n = pbuf_copy_partial(k->rx, buf, (u16_t)MIN(len, 0xffffu), 0);
 
-			k->rx = pbuf_free_header(k->rx, n);
-			if (k->tcp)
-				tcp_recved(k->tcp, n);
+			if (!(flags & SOCK_PEEK)) {
+				k->rx = pbuf_free_header(k->rx, n);
+				if (k->tcp)
+					tcp_recved(k->tcp, n);
+			}
 			net_unlock();
 			return n;
 		}
@@ -530,9 +540,16 @@ long sock_recv(int s, void *buf, size_t len)
 			return 0;
 		if (err)
 			return err;
+		if (flags & SOCK_DONTWAIT)
+			return -EAGAIN;
 		if (sem_down(&k->wake, until))
 			return -ETIMEDOUT;
 	}
+}
+
+long sock_recv(int s, void *buf, size_t len)
+{
+	return sock_recvmsg(s, buf, len, 0, NULL, NULL, NULL);
 }
 
 long sock_sendto(int s, const void *buf, size_t len, uint32_t ip, uint16_t port)
@@ -574,14 +591,20 @@ long sock_sendto(int s, const void *buf, size_t len, uint32_t ip, uint16_t port)
 	return (long)len;
 }
 
-long sock_recvfrom(int s, void *buf, size_t len, uint32_t *ip, uint16_t *port)
+long sock_recvmsg(int s, void *buf, size_t len, unsigned flags, uint32_t *ip, uint16_t *port,
+		 size_t *full)
 {
 	struct sock *k = get(s);
 
 	if (!k)
 		return -EBADF;
-	if (k->type != SOCK_DGRAM)
-		return sock_recv(s, buf, len);
+	if (k->type != SOCK_DGRAM) {
+		long n = recv_stream(k, s, buf, len, flags);
+
+		if (full)
+			*full = n > 0 ? (size_t)n : 0;
+		return n;
+	}
 	uint64_t until = deadline(k);
 
 	for (;;) {
@@ -590,11 +613,14 @@ long sock_recvfrom(int s, void *buf, size_t len, uint32_t *ip, uint16_t *port)
 			return -EBADF;
 		if (k->qh != k->qt) {
 			struct dgram d = k->q[k->qh % UDP_Q];
-
-			k->qh++;
 			u16_t n = pbuf_copy_partial(d.p, buf, (u16_t)MIN(len, 0xffffu), 0);
 
-			pbuf_free(d.p);
+			if (full)
+				*full = d.p->tot_len;
+			if (!(flags & SOCK_PEEK)) {
+				k->qh++;
+				pbuf_free(d.p);
+			}
 			net_unlock();
 			if (ip)
 				*ip = d.ip;
@@ -603,9 +629,51 @@ long sock_recvfrom(int s, void *buf, size_t len, uint32_t *ip, uint16_t *port)
 			return n;
 		}
 		net_unlock();
+		if (flags & SOCK_DONTWAIT)
+			return -EAGAIN;
 		if (sem_down(&k->wake, until))
 			return -ETIMEDOUT;
 	}
+}
+
+long sock_recvfrom(int s, void *buf, size_t len, uint32_t *ip, uint16_t *port)
+{
+	return sock_recvmsg(s, buf, len, 0, ip, port, NULL);
+}
+
+int sock_shutdown(int s, int how)
+{
+	struct sock *k = get(s);
+	int rc = 0;
+
+	if (!k)
+		return -EBADF;
+	if (how < 0 || how > 2)
+		return -EINVAL;
+	net_drain(&k->flow);
+	if (lock_open(k, s))
+		return -EBADF;
+	if (k->type != SOCK_STREAM || k->listening || !k->connected) {
+		rc = -ENOTCONN;
+	} else {
+		if (how != 1 && !k->rd_shut) { /* SHUT_RD: what is unread goes too */
+			k->rd_shut = true;
+			if (k->rx) {
+				if (k->tcp)
+					tcp_recved(k->tcp, k->rx->tot_len);
+				pbuf_free(k->rx);
+				k->rx = NULL;
+			}
+		}
+		if (how != 0 && !k->wr_shut) { /* SHUT_WR: a FIN after what is queued */
+			k->wr_shut = true;
+			if (k->tcp && tcp_shutdown(k->tcp, 0, 1) != ERR_OK)
+				rc = -ENOTCONN;
+		}
+		wake(k);
+	}
+	net_unlock();
+	return rc;
 }
 
 int sock_close(int s)
@@ -701,10 +769,12 @@ static short ready(struct sock *k, short events)
 		if (k->ah != k->at)
 			r |= POLLIN;
 	} else {
-		if (k->rx || k->rx_fin)
+		if (k->rx || k->rx_fin || k->rd_shut)
 			r |= POLLIN;
-		if (k->tcp && k->connected && tcp_sndbuf(k->tcp) > 0)
+		if (k->tcp && k->connected && !k->wr_shut && tcp_sndbuf(k->tcp) > 0)
 			r |= POLLOUT;
+		if (k->wr_shut)
+			r |= POLLOUT; /* (as Linux: a write now fails at once, with EPIPE) */
 		if (k->err)
 			r |= POLLERR;
 		if (k->rx_fin || k->err)

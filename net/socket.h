@@ -36,6 +36,16 @@ long sock_recv(int s, void *buf, size_t len);
 long sock_sendto(int s, const void *buf, size_t len, uint32_t ip, uint16_t port);
 long sock_recvfrom(int s, void *buf, size_t len, uint32_t *ip, uint16_t *port);
 int sock_close(int s);
+/* A receive with flags: SOCK_PEEK leaves the data there, SOCK_DONTWAIT returns -EAGAIN
+ * rather than wait. *full (may be NULL): a datagram's whole length (more than len when it
+ * was cut short); for TCP what was returned. */
+#define SOCK_PEEK     1
+#define SOCK_DONTWAIT 2
+long sock_recvmsg(int s, void *buf, size_t len, unsigned flags, uint32_t *ip, uint16_t *port,
+		  size_t *full);
+/* TCP: how 0 ends reads (what is unread and what comes is dropped; reads give 0), 1 sends
+ * a FIN after what is queued (sends give -EPIPE), 2 both. -ENOTCONN when not connected. */
+int sock_shutdown(int s, int how);
 /* timeout_ms < 0: for ever. Returns how many fds have revents, 0 on timeout. */
 int sock_poll(struct sock_pollfd *fds, unsigned n, int timeout_ms);
 /* sock_poll in parts, for a caller that waits on more than sockets: arm makes every event

@@ -975,6 +975,10 @@ def app_tests(p, mode):
         app_test(p + "udp", "udp_echo", "7,9 10000",
                  UDP_ECHOED,
                  net="udp", timeout={"qemu": 300, "xen": 300}, kvm_args="7,9 300", mode=mode),
+        # the same echo through an edge-triggered epoll set, recvmsg (after a MSG_PEEK |
+        # MSG_TRUNC look) and sendmsg with iovecs, recvmmsg/sendmmsg, recvfrom/sendto
+        app_test(p + "udp_msg", "udp_msg", "7,9 10000", UDP_ECHOED, net="udp",
+                 timeout={"qemu": 300, "xen": 300}, kvm_args="7,9 300", mode=mode),
         app_test(p + "http", "http_hello", "80 3",
                  r"^(host|dom0): http: hello from Amphi 0\.1 \(%s mode on (qemu|kvm|xen-pv|xen-pvh)\), up \d+ s$"
                  % ("hp" if mode == "hp" else "normal"),

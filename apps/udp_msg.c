@@ -1,0 +1,165 @@
+/* udp_msg: a UDP echo like udp_echo, but through the calls servers such as memcached use:
+ * an edge-triggered epoll set, each wake drained to EAGAIN, and the datagrams taken in
+ * turn by recvmsg (after a MSG_PEEK | MSG_TRUNC look at their length, into two iovecs)
+ * and answered by sendmsg (three iovecs), by recvmmsg/sendmmsg in batches, and by
+ * recvfrom/sendto. Also the errors a UDP socket gives for getpeername, shutdown and an
+ * empty non-blocking read. Ends as udp_echo does. Usage: udp_msg PORT[,PORT...] COUNT */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static long bad, by_msg, by_mmsg, by_from;
+
+static const char *err(int rc)
+{
+	return rc >= 0 ? "ok" : errno == ENOTCONN ? "ENOTCONN" : errno == EAGAIN ? "EAGAIN" : "other";
+}
+
+/* one datagram by recvmsg/sendmsg: 0, or -1 when there was none */
+static int one_msg(int s)
+{
+	char b1[50], b2[2000], tiny[1];
+	struct sockaddr_in from;
+	struct iovec peek = {tiny, 1}, in[2] = {{b1, sizeof(b1)}, {b2, sizeof(b2)}};
+	struct msghdr m = {.msg_iov = &peek, .msg_iovlen = 1};
+	ssize_t full = recvmsg(s, &m, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+
+	if (full < 0)
+		return -1;
+	bad += !(m.msg_flags & MSG_TRUNC) && full > 1;
+	m = (struct msghdr){.msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = in,
+			    .msg_iovlen = 2};
+	ssize_t n = recvmsg(s, &m, MSG_DONTWAIT);
+
+	bad += n != full || m.msg_namelen != sizeof(from) || (m.msg_flags & MSG_TRUNC);
+	if (n <= 0)
+		return 0;
+	/* back in three pieces: the first 10 bytes, the rest of b1, then b2's part */
+	size_t first = n < 10 ? (size_t)n : 10, second = (n < 50 ? (size_t)n : 50) - first;
+	struct iovec out[3] = {{b1, first}, {b1 + first, second}, {b2, n > 50 ? (size_t)n - 50 : 0}};
+	struct msghdr o = {.msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = out,
+			   .msg_iovlen = 3};
+
+	if (sendmsg(s, &o, MSG_NOSIGNAL) == n)
+		by_msg++;
+	return 0;
+}
+
+/* up to 8 by recvmmsg/sendmmsg: how many came, or -1 when none */
+static int batch(int s)
+{
+	char buf[8][2048];
+	struct sockaddr_in from[8];
+	struct iovec v[8];
+	struct mmsghdr mm[8];
+
+	for (int i = 0; i < 8; i++) {
+		v[i] = (struct iovec){buf[i], sizeof(buf[i])};
+		mm[i] = (struct mmsghdr){{.msg_name = &from[i], .msg_namelen = sizeof(from[i]),
+					  .msg_iov = &v[i], .msg_iovlen = 1}, 0};
+	}
+	int n = recvmmsg(s, mm, 8, MSG_DONTWAIT, NULL);
+
+	if (n <= 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		v[i].iov_len = mm[i].msg_len;
+		mm[i].msg_hdr.msg_namelen = sizeof(from[i]);
+	}
+	int sent = sendmmsg(s, mm, n, 0);
+
+	bad += sent != n;
+	by_mmsg += sent > 0 ? sent : 0;
+	return n;
+}
+
+static int one_from(int s)
+{
+	char buf[2048];
+	struct sockaddr_in from;
+	socklen_t fl = sizeof(from);
+	ssize_t k = recvfrom(s, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+
+	if (k < 0)
+		return -1;
+	if (sendto(s, buf, k, 0, (struct sockaddr *)&from, fl) == k)
+		by_from++;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3) {
+		printf("usage: udp_msg PORT[,PORT...] COUNT\n");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	int ep = epoll_create1(0), n = 0, turn = 0;
+	long want = atol(argv[2]);
+	char ports[64], *save = NULL;
+
+	snprintf(ports, sizeof(ports), "%s", argv[1]);
+	for (char *t = strtok_r(ports, ",", &save); t && n < 8; t = strtok_r(NULL, ",", &save)) {
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(atoi(t))};
+		int s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+		struct epoll_event ev = {EPOLLIN | EPOLLET, {.fd = s}};
+
+		if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) ||
+		    epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev)) {
+			printf("udp_msg: cannot bind port %s\n", t);
+			return 1;
+		}
+		if (!n++) {
+			struct sockaddr_in peer;
+			socklen_t pl = sizeof(peer);
+			char c;
+			struct iovec v = {&c, 1};
+			struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
+
+			printf("udp_msg: getpeername %s", err(getpeername(s, (struct sockaddr *)&peer, &pl)));
+			/* (on another socket: Linux marks even an unconnected one shut) */
+			int other = socket(AF_INET, SOCK_DGRAM, 0);
+
+			printf(", shutdown %s", err(shutdown(other, SHUT_WR)));
+			close(other);
+			printf(", an empty recvmsg %s\n", err((int)recvmsg(s, &m, 0)));
+		}
+	}
+	printf("udp_msg: udp echo ready on ports %s\n", argv[1]);
+	long echoed = 0;
+
+	for (;;) {
+		struct epoll_event evs[8];
+		int r = epoll_wait(ep, evs, 8, echoed >= want ? 3000 : echoed ? 30000 : 120000);
+
+		if (r < 0) {
+			printf("udp_msg: epoll_wait failed\n");
+			return 1;
+		}
+		if (r == 0)
+			break;
+		/* edge triggered: each socket read until it has nothing */
+		for (int i = 0; i < r; i++) {
+			int s = evs[i].data.fd, got;
+
+			do {
+				turn = (turn + 1) % 3;
+				got = turn == 0 ? one_msg(s) : turn == 1 ? batch(s) : one_from(s);
+			} while (got >= 0);
+		}
+		echoed = by_msg + by_mmsg + by_from;
+	}
+	printf("udp_msg: %s, %s\n", echoed >= want ? "done" : "too few datagrams",
+	       bad ? "some checks failed" : "every check right");
+	printf("bench: %ld datagrams echoed: %ld by sendmsg, %ld by sendmmsg, %ld by sendto\n",
+	       echoed, by_msg, by_mmsg, by_from);
+	return echoed >= want && !bad ? 0 : 1;
+}
