@@ -1,13 +1,63 @@
 /* readfile: reads each file named and prints its size (read and stat), an FNV-1a hash of
  * its bytes, its first line, and what pread and lseek(SEEK_END) give; an error by name.
- * A character device (/dev/null) also says its numbers.
- * Usage: readfile PATH... (on Amphi the files come from the app's tar image) */
+ * A character device (/dev/null) also says its numbers; a directory lists its entries
+ * (sorted, "/" after a directory's name). "cd:DIR" changes the working directory and
+ * says whether getcwd then ends in DIR's last part.
+ * Usage: readfile PATH|cd:DIR... (on Amphi the files come from the app's tar image) */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void list(const char *p, int fd)
+{
+	DIR *d = fdopendir(fd);
+	char *names[64];
+	int n = 0;
+	struct dirent *e;
+
+	while (d && (e = readdir(d)) && n < 64) {
+		names[n] = malloc(strlen(e->d_name) + 2);
+		sprintf(names[n++], "%s%s", e->d_name, e->d_type == DT_DIR ? "/" : "");
+	}
+	qsort(names, n, sizeof(names[0]), by_name);
+	printf("%s: directory:", p);
+	for (int i = 0; i < n; i++) {
+		printf(" %s", names[i]);
+		free(names[i]);
+	}
+	printf("\n");
+	if (d)
+		closedir(d);
+}
+
+static void cd(const char *dir)
+{
+	char cwd[512];
+	const char *last = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+
+	if (chdir(dir)) {
+		printf("cd %s: %s\n", dir, strerror(errno));
+		return;
+	}
+	if (!getcwd(cwd, sizeof(cwd))) {
+		printf("cd %s: getcwd: %s\n", dir, strerror(errno));
+		return;
+	}
+	size_t n = strlen(cwd), k = strlen(last);
+
+	printf("cd %s: getcwd ends in /%s: %s\n", dir, last,
+	       n > k && !strcmp(cwd + n - k, last) && cwd[n - k - 1] == '/' ? "yes" : "no");
+}
 
 int main(int argc, char **argv)
 {
@@ -16,6 +66,11 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *p = argv[i];
 		struct stat st, st2;
+
+		if (!strncmp(p, "cd:", 3)) {
+			cd(p + 3);
+			continue;
+		}
 		int fd = open(p, O_RDONLY);
 
 		if (fd < 0) {
@@ -27,6 +82,10 @@ int main(int argc, char **argv)
 		    st.st_mode != st2.st_mode || st.st_rdev != st2.st_rdev || access(p, R_OK)) {
 			printf("%s: stat or access failed\n", p);
 			bad++;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			list(p, fd); /* (closes fd) */
+			continue;
 		}
 		if (S_ISCHR(st.st_mode))
 			printf("%s: character device %u,%u\n", p, (unsigned)(st.st_rdev >> 8),

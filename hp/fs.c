@@ -1,7 +1,9 @@
 /* The app's files: a read-only tree from a tar image (lib/tar.c), either the boot module
  * itself or the first block device, read into memory once at start. Paths are absolute
- * or relative to "/" (there is no chdir). Files are read with read, pread64, readv and
- * lseek; fstat, stat and access answer for them; writing is -EROFS. */
+ * or relative to the working directory (chdir) or a directory descriptor (openat), with
+ * "." and ".." resolved; a directory is one the image lists or one its names imply, and
+ * the root always is. Files are read with read, pread64, readv and lseek; directories with
+ * getdents64; fstat, stat and access answer for both; writing is -EROFS. */
 #include "common/blkdev.h"
 #include "common/console.h"
 #include "hp/hp.h"
@@ -112,20 +114,101 @@ const uint8_t *hp_fs_data(const struct tar_entry *e)
 #define O_NONBLOCK  04000
 #define O_CLOEXEC   02000000
 
-/* open(2) of a tar file: the new fd, or -ENOENT / -EROFS / -EISDIR / -EMFILE */
-long hp_fs_open(struct app *a, const char *path, uint64_t flags)
+int hp_fs_resolve(const char *base, const char *path, char *out, size_t size)
+{
+	size_t n = 0;
+
+	if (!*path)
+		return -ENOENT;
+	out[0] = 0;
+	if (path[0] != '/') {
+		n = strlen(base);
+		if (n >= size)
+			return -ENAMETOOLONG;
+		memcpy(out, base, n + 1);
+	}
+	for (const char *p = path; *p;) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		const char *q = p;
+
+		while (*q && *q != '/')
+			q++;
+		size_t len = (size_t)(q - p);
+
+		if (len == 2 && p[0] == '.' && p[1] == '.') { /* up one (the root's parent is itself) */
+			while (n && out[n - 1] != '/')
+				n--;
+			n -= n ? 1 : 0;
+			out[n] = 0;
+		} else if (len != 1 || p[0] != '.') {
+			if (n + (n ? 1 : 0) + len >= size || n + len > TAR_NAME_MAX)
+				return -ENAMETOOLONG;
+			if (n)
+				out[n++] = '/';
+			memcpy(out + n, p, len);
+			n += len;
+			out[n] = 0;
+		}
+		p = q;
+	}
+	return 0;
+}
+
+int hp_fs_lookup(const char *norm, struct tar_entry *e)
+{
+	static bool reported;
+	size_t pos = 0, nl = strlen(norm);
+	struct tar_entry t;
+	bool implied = nl == 0; /* the root always is */
+	char err[128];
+	int rc = 0;
+
+	memset(e, 0, sizeof(*e));
+	while (image && (rc = tar_next(image, image_len, &pos, &t, err, sizeof(err))) == 1) {
+		if (!strcmp(t.name, norm)) {
+			*e = t;
+			return t.type == '5' ? 2 : 1;
+		}
+		implied |= !strncmp(t.name, norm, nl) && t.name[nl] == '/';
+	}
+	if (rc < 0) {
+		if (!reported) {
+			reported = true;
+			kprintf("hp: files: the tar image is corrupt: %s\n", err);
+		}
+		return rc;
+	}
+	if (!implied)
+		return 0;
+	strlcpy(e->name, norm, sizeof(e->name));
+	e->type = '5';
+	e->mode = 0755;
+	return 2;
+}
+
+/* open(2) in the tar tree: the new fd, or -ENOENT / -EROFS / -EISDIR / -ENOTDIR / -EMFILE.
+ * base: the directory relative paths start from (normalised). */
+long hp_fs_open(struct app *a, const char *base, const char *path, uint64_t flags)
 {
 	struct tar_entry e;
-	int rc = hp_fs_find(path, &e);
+	char norm[TAR_NAME_MAX + 1];
+	int rc = hp_fs_resolve(base, path, norm, sizeof(norm));
 
-	if (rc < 0)
+	if (rc)
+		return rc;
+	if ((rc = hp_fs_lookup(norm, &e)) < 0)
 		return -EIO;
+	bool dir = rc == 2;
+
+	if (dir && (flags & (O_ACCMODE | O_CREAT | O_TRUNC)))
+		return -EISDIR;
 	if ((flags & O_ACCMODE) || (flags & (O_CREAT | O_TRUNC)))
 		return rc ? -EROFS : (flags & O_CREAT ? -EROFS : -ENOENT);
 	if (!rc)
 		return -ENOENT;
-	bool dir = e.type == '5';
-
 	if ((flags & O_DIRECTORY) && !dir)
 		return -ENOTDIR;
 	if (e.type != '0' && e.type != '7' && !dir)
@@ -136,14 +219,105 @@ long hp_fs_open(struct app *a, const char *path, uint64_t flags)
 		return fd;
 	struct app_fd *f = hp_fd(a, (uint64_t)fd);
 
-	f->data = hp_fs_data(&e);
-	f->size = e.size;
+	f->data = dir ? NULL : hp_fs_data(&e);
+	f->size = dir ? 0 : e.size;
 	f->pos = 0;
 	f->dir = dir;
 	f->mode = e.mode;
+	if (dir)
+		strlcpy(f->dpath, norm, sizeof(f->dpath));
 	a->cloexec[fd] = (flags & O_CLOEXEC) != 0;
 	f->nonblock = (flags & O_NONBLOCK) != 0;
 	return fd;
+}
+
+/* the child of directory dir that entry name is under ("": none) and whether it is a
+ * directory by the names below it */
+static size_t child_of(const char *dir, const char *name, const char **child, bool *below)
+{
+	size_t dl = strlen(dir);
+
+	if (dl && (strncmp(name, dir, dl) || name[dl] != '/'))
+		return 0;
+	const char *c = name + (dl ? dl + 1 : 0), *slash = c;
+
+	while (*slash && *slash != '/')
+		slash++;
+	*child = c;
+	*below = *slash == '/';
+	return (size_t)(slash - c);
+}
+
+#define DT_DIR 4
+#define DT_REG 8
+#define DT_LNK 10
+
+/* getdents64 of a directory: its children (".", "..", then each name once, in the image's
+ * order), as many whole records as fit. f->pos: 0 ".", 1 "..", else 2 + where the next
+ * entry's header is in the image. */
+long hp_fs_getdents(struct app_fd *f, uint64_t buf, uint64_t count)
+{
+	uint64_t used = 0;
+	char err[128];
+
+	if (!f->dir)
+		return -ENOTDIR;
+	for (;;) {
+		struct tar_entry t;
+		const char *name = NULL;
+		size_t len = 0, pos = f->pos >= 2 ? f->pos - 2 : 0, next;
+		uint8_t type = DT_DIR;
+		bool below;
+
+		if (f->pos < 2) {
+			name = f->pos ? ".." : ".";
+			len = f->pos + 1;
+			next = f->pos + 1;
+		} else {
+			int rc = image ? tar_next(image, image_len, &pos, &t, err, sizeof(err)) : 0;
+
+			if (rc < 0)
+				return used ? (long)used : -EIO;
+			if (rc == 0)
+				break; /* the end */
+			next = pos + 2;
+			len = child_of(f->dpath, t.name, &name, &below);
+			type = below || t.type == '5' ? DT_DIR : t.type == '2' ? DT_LNK : DT_REG;
+			/* once: not if an entry before this one gave the same child */
+			size_t p = 0;
+			struct tar_entry o;
+
+			while (len && p < f->pos - 2 &&
+			       tar_next(image, image_len, &p, &o, err, sizeof(err)) == 1) {
+				const char *oc;
+				bool ob;
+
+				if (child_of(f->dpath, o.name, &oc, &ob) == len && !memcmp(oc, name, len))
+					len = 0;
+			}
+		}
+		if (len) {
+			/* struct linux_dirent64: ino, off, reclen, type, name (NUL), to 8 bytes */
+			uint16_t reclen = (uint16_t)ALIGN_UP(19 + len + 1, 8);
+			uint8_t rec[19 + TAR_NAME_MAX + 1 + 8] = {0};
+			uint64_t ino = 1469598103934665603ull;
+
+			for (size_t i = 0; i < len; i++)
+				ino = (ino ^ (uint8_t)name[i]) * 1099511628211ull;
+			if (used + reclen > count)
+				return used ? (long)used : -EINVAL;
+			memcpy(rec, &ino, 8);
+			memcpy(rec + 8, &(uint64_t){next}, 8);
+			memcpy(rec + 16, &reclen, 2);
+			rec[18] = type;
+			memcpy(rec + 19, name, len);
+			if (copy_to_app(buf + used, rec, reclen))
+				return -EFAULT;
+			used += reclen;
+		}
+		f->pos = next;
+	}
+	return (long)used;
 }
 
 long hp_fs_read(struct app_fd *f, uint64_t buf, uint64_t n, int64_t at)

@@ -60,6 +60,7 @@ struct app_fd {
 	uint64_t size, pos;
 	bool dir;
 	uint32_t mode;
+	char dpath[256]; /* a directory's path, normalised (lib/tar.h; "" the root) */
 	/* FD_PIPE: the pipe (hp/io.c) and which end */
 	struct app_pipe *pipe;
 	bool wr;
@@ -124,6 +125,7 @@ struct app {
 	uint32_t groups[32];
 	unsigned ngroups;
 	uint32_t umask;
+	char cwd[256]; /* the working directory, normalised ("" the root) */
 	uint64_t nofile[2]; /* soft, hard */
 	struct mutex lock;    /* threads, fds and futexes */
 	struct mutex mm_lock; /* the memory calls (brk, mmap, munmap, mprotect, madvise) */
@@ -209,7 +211,14 @@ bool hp_fs_present(void);
 long hp_fs_load_disk(const char *app_name);
 int hp_fs_find(const char *path, struct tar_entry *e);
 const uint8_t *hp_fs_data(const struct tar_entry *e);
-long hp_fs_open(struct app *a, const char *path, uint64_t flags);
+/* an app's path resolved against base (normalised: no leading "/", "" the root), with
+ * "." and ".." applied, into out: 0, -ENOENT (empty) or -ENAMETOOLONG */
+int hp_fs_resolve(const char *base, const char *path, char *out, size_t size);
+/* what a normalised path is: 1 a file (*e), 2 a directory (listed, or implied by the names
+ * under it; the root always), 0 nothing, <0 a corrupt image */
+int hp_fs_lookup(const char *norm, struct tar_entry *e);
+long hp_fs_open(struct app *a, const char *base, const char *path, uint64_t flags);
+long hp_fs_getdents(struct app_fd *f, uint64_t buf, uint64_t count);
 long hp_fs_read(struct app_fd *f, uint64_t buf, uint64_t n, int64_t at);
 long hp_fs_lseek(struct app_fd *f, int64_t off, uint64_t whence);
 void hp_fs_stat(uint8_t st[144], uint64_t size, uint32_t mode, bool dir);

@@ -126,6 +126,8 @@ uint64_t hp_random(struct app *a)
 #define O_RDWR		2
 #define O_NONBLOCK	04000
 #define O_CLOEXEC	02000000
+#define AT_FDCWD	(-100)
+#define AT_EMPTY_PATH	0x1000
 
 void hp_fds_init(struct app *a)
 {
@@ -352,13 +354,33 @@ static long do_rw_vec(struct app *a, uint64_t fd, uint64_t iov, uint64_t cnt, bo
 	return total;
 }
 
-static long do_open(struct app *a, uint64_t path, uint64_t flags)
+/* Where an *at() call's relative path starts: the working directory (AT_FDCWD), or a
+ * directory descriptor's path; an absolute path needs neither. */
+static long at_base(struct app *a, int64_t dirfd, const char *path, const char **base)
+{
+	*base = a->cwd;
+	if (path[0] == '/' || dirfd == AT_FDCWD)
+		return 0;
+	struct app_fd *f = hp_fd(a, (uint64_t)dirfd);
+
+	if (!f)
+		return -EBADF;
+	if (f->kind != FD_FILE || !f->dir)
+		return -ENOTDIR;
+	*base = f->dpath;
+	return 0;
+}
+
+static long do_open(struct app *a, int64_t dirfd, uint64_t path, uint64_t flags)
 {
 	char p[256];
+	const char *base;
 	long n = strcpy_from_app(p, path, sizeof(p));
 	enum fd_kind k;
 
 	if (n < 0)
+		return n;
+	if ((n = at_base(a, dirfd, p, &base)))
 		return n;
 	if (!strcmp(p, "/dev/null"))
 		k = FD_NULL;
@@ -367,7 +389,7 @@ static long do_open(struct app *a, uint64_t path, uint64_t flags)
 	else if (!strcmp(p, "/dev/console") || !strcmp(p, "/dev/tty"))
 		k = FD_CONSOLE;
 	else
-		return hp_fs_open(a, p, flags);
+		return hp_fs_open(a, base, p, flags);
 	int fd = hp_fd_alloc(a, k);
 
 	if (fd >= 0) {
@@ -426,9 +448,24 @@ static void stat_chardev(uint8_t s[144], uint64_t rdev)
 	memcpy(s + 56, &blksize, 8);
 }
 
-static long do_stat_path(uint64_t path, uint64_t st)
+/* a path's normalised form in the tar tree (for stat, access, chdir, readlink) and what
+ * it is (hp_fs_lookup: 0 nothing, 1 file, 2 directory), or a negative error */
+static long at_lookup(struct app *a, int64_t dirfd, const char *p, char *norm,
+		      struct tar_entry *e)
 {
-	char p[256];
+	const char *base;
+	long rc = at_base(a, dirfd, p, &base);
+
+	if (!rc)
+		rc = hp_fs_resolve(base, p, norm, TAR_NAME_MAX + 1);
+	if (!rc && (rc = hp_fs_lookup(norm, e)) < 0)
+		rc = -EIO; /* a corrupt image (said once) */
+	return rc;
+}
+
+static long do_stat_path(struct app *a, int64_t dirfd, uint64_t path, uint64_t st)
+{
+	char p[256], norm[TAR_NAME_MAX + 1];
 	uint8_t s[144];
 	struct tar_entry e;
 	long n = strcpy_from_app(p, path, sizeof(p));
@@ -445,11 +482,11 @@ static long do_stat_path(uint64_t path, uint64_t st)
 		stat_chardev(s, dev);
 		return copy_to_app(st, s, sizeof(s));
 	}
-	int rc = hp_fs_find(p, &e);
+	long rc = at_lookup(a, dirfd, p, norm, &e);
 
 	if (rc <= 0)
-		return rc < 0 ? -EIO : -ENOENT;
-	hp_fs_stat(s, e.size, e.mode, e.type == '5');
+		return rc == 0 ? -ENOENT : rc;
+	hp_fs_stat(s, e.size, e.mode, rc == 2);
 	return copy_to_app(st, s, sizeof(s));
 }
 
@@ -1311,11 +1348,12 @@ static long do_readlink(struct app *a, uint64_t path, uint64_t buf, uint64_t siz
 
 		return copy_to_app(buf, exe, len) ? -EFAULT : (long)len;
 	}
-	if (!strncmp(p, "/dev/", 5) || !strcmp(p, "/"))
+	if (!strncmp(p, "/dev/", 5))
 		return -EINVAL;
-	int rc = hp_fs_find(p, &e);
+	char norm[TAR_NAME_MAX + 1];
+	long rc = at_lookup(a, AT_FDCWD, p, norm, &e);
 
-	return rc < 0 ? -EIO : rc ? -EINVAL : -ENOENT;
+	return rc < 0 ? rc : rc ? -EINVAL : -ENOENT;
 }
 
 static long do_fcntl(struct app *a, uint64_t fd, uint64_t cmd, uint64_t arg)
@@ -1454,11 +1492,13 @@ enum {
 	SYS_getpeername = 52,
 	SYS_recvmmsg = 299,
 	SYS_sendmmsg = 307,
+	SYS_getcwd = 79,
+	SYS_chdir = 80,
+	SYS_fchdir = 81,
+	SYS_getdents64 = 217,
 };
 
 
-#define AT_FDCWD      (-100)
-#define AT_EMPTY_PATH 0x1000
 
 static long dispatch(struct app_thread *at, struct syscall_frame *f);
 
@@ -1530,15 +1570,15 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_writev:
 		return do_rw_vec(a, a1, a2, a3, true);
 	case SYS_open:
-		return do_open(a, a1, a2);
+		return do_open(a, AT_FDCWD, a1, a2);
 	case SYS_openat:
-		return (int)a1 == AT_FDCWD ? do_open(a, a2, a3) : -EBADF;
+		return do_open(a, (int32_t)a1, a2, a3);
 	case SYS_stat:
 	case SYS_lstat:
-		return do_stat_path(a1, a2);
+		return do_stat_path(a, AT_FDCWD, a1, a2);
 	case SYS_access:
 	case SYS_faccessat: {
-		char p[256];
+		char p[256], norm[TAR_NAME_MAX + 1];
 		struct tar_entry e;
 		uint64_t path = f->nr == SYS_access ? a1 : a2, how = f->nr == SYS_access ? a2 : a3;
 		long n = strcpy_from_app(p, path, sizeof(p));
@@ -1547,10 +1587,42 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 			return n;
 		if (!strncmp(p, "/dev/", 5))
 			return 0;
-		int rc = hp_fs_find(p, &e);
+		long rc = at_lookup(a, f->nr == SYS_access ? AT_FDCWD : (int32_t)a1, p, norm, &e);
 
-		return rc < 0 ? -EIO : !rc ? -ENOENT : (how & 2) ? -EROFS : 0;
+		return rc < 0 ? rc : !rc ? -ENOENT : (how & 2) ? -EROFS : 0;
 	}
+	case SYS_getcwd: {
+		char cwd[258];
+		size_t len = (size_t)ksnprintf(cwd, sizeof(cwd), "/%s", a->cwd) + 1;
+
+		if (a2 < len)
+			return -ERANGE;
+		return copy_to_app(a1, cwd, len) ? -EFAULT : (long)len;
+	}
+	case SYS_chdir: {
+		char p[256], norm[TAR_NAME_MAX + 1];
+		struct tar_entry e;
+		long n = strcpy_from_app(p, a1, sizeof(p));
+
+		if (n < 0)
+			return n;
+		long rc = at_lookup(a, AT_FDCWD, p, norm, &e);
+
+		if (rc == 2)
+			strlcpy(a->cwd, norm, sizeof(a->cwd));
+		return rc == 2 ? 0 : rc == 1 ? -ENOTDIR : rc == 0 ? -ENOENT : rc;
+	}
+	case SYS_fchdir:
+		if (!(fd = fd_get(a, a1)))
+			return -EBADF;
+		if (fd->kind != FD_FILE || !fd->dir)
+			return -ENOTDIR;
+		strlcpy(a->cwd, fd->dpath, sizeof(a->cwd));
+		return 0;
+	case SYS_getdents64:
+		if (!(fd = fd_get(a, a1)))
+			return -EBADF;
+		return fd->kind == FD_FILE ? hp_fs_getdents(fd, a2, a3) : -ENOTDIR;
 	case SYS_pread64:
 		if (!(fd = fd_get(a, a1)))
 			return -EBADF;
@@ -1609,7 +1681,7 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 
 		if ((a4 & AT_EMPTY_PATH) && strcpy_from_app(p, a2, sizeof(p)) == 0)
 			return do_fstat(a, a1, a3);
-		return (int)a1 == AT_FDCWD || a1 == 0 ? do_stat_path(a2, a3) : -EBADF;
+		return do_stat_path(a, (int32_t)a1, a2, a3);
 	}
 	case SYS_lseek:
 		if (!(fd = fd_get(a, a1)))

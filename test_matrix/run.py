@@ -530,7 +530,9 @@ def fs_tree():
     """The files of the tar tests: {path: bytes}; the same tree is the Linux run's cwd."""
     blob = b"".join(hashlib.sha256(b"amphi %d" % i).digest() for i in range(3200))  # 100 KiB
     return {"etc/motd": b"Welcome to Amphi.\nThis file came from a tar image.\n",
-            "data/blob.bin": blob}
+            "data/blob.bin": blob,
+            # a directory the image implies (no entry of its own) and one it lists
+            "data/sub/deep.txt": b"deep\n", "etc/empty/": b""}
 
 
 def app_tar():
@@ -546,7 +548,11 @@ def app_tar():
             t.addfile(ti)
         t.add(os.path.join(APPS, "readfile"), "bin/readfile")
         for name, data in fs_tree().items():
-            ti = tarfile.TarInfo(name)
+            ti = tarfile.TarInfo(name.rstrip("/"))
+            if name.endswith("/"):
+                ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+                t.addfile(ti)
+                continue
             ti.size, ti.mode = len(data), 0o644
             t.addfile(ti, io.BytesIO(data))
     return path
@@ -557,6 +563,8 @@ def fs_dir():
     d = os.path.join(BUILD, "test_matrix", "fs")
     for name, data in fs_tree().items():
         os.makedirs(os.path.dirname(os.path.join(d, name)), exist_ok=True)
+        if name.endswith("/"):
+            continue
         with open(os.path.join(d, name), "wb") as f:
             f.write(data)
     return d
@@ -985,7 +993,9 @@ def app_tests(p, mode):
                  net="http", timeout={"qemu": 120, "xen": 150}, mode=mode),
         # files from a tar image on the first disk (the app itself too), and the same
         # image as the boot module: read, pread, lseek, fstat, stat, access, ENOENT
-        app_test(p + "files", "readfile", "etc/motd data/blob.bin ./etc/motd nothere /dev/null",
+        app_test(p + "files", "readfile", "etc/motd data/blob.bin ./etc/motd nothere /dev/null "
+                 "data etc etc/empty data/sub cd:data sub/deep.txt ../etc/motd cd:sub "
+                 "deep.txt cd:../.. etc/motd cd:nothere cd:etc/motd",
                  r"^hp: files: the tar image on ", tar="disk", mode=mode),
         app_test(p + "files_module", "readfile", "etc/motd data/blob.bin", tar="module",
                  mode=mode),
