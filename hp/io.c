@@ -96,6 +96,12 @@ struct io_item {
 	short events, revents;
 	unsigned gen;
 	int sock; /* net/socket.h's descriptor, or -1: not a socket */
+	/* epoll: the description the item was added with (file < 0: poll and select, which
+	 * look at whatever fd names). A look at a description that is not the item's (the
+	 * fd closed and opened again since the set was read) finds nothing, so an item is
+	 * never reported with, nor remembers, another description's events. */
+	int file;
+	unsigned opens;
 };
 
 static bool ending(struct app *a)
@@ -587,6 +593,9 @@ static long io_wait(struct app *a, struct io_wait *w, uint64_t deadline)
 			it->sock = -1;
 			if (it->fd < 0)
 				continue;
+			if (it->file >= 0 && f &&
+			    (a->fd[it->fd] != it->file || f->opens != it->opens))
+				continue; /* (not the item's description: ep_fill again, next look) */
 			if (!f)
 				it->revents = POLLNVAL_;
 			else if (f->kind == FD_SOCKET && f->sock >= 0)
@@ -651,7 +660,7 @@ static long poll_until(struct app *a, uint64_t fds, uint64_t n, uint64_t deadlin
 		return -ENOMEM;
 	*w = (struct io_wait){.n = (unsigned)n, .pick = pick_any};
 	for (uint64_t i = 0; i < n; i++)
-		w->it[i] = (struct io_item){.fd = p[i].fd, .events = p[i].events};
+		w->it[i] = (struct io_item){.fd = p[i].fd, .events = p[i].events, .file = -1};
 	long rc = io_wait(a, w, deadline);
 
 	for (uint64_t i = 0; i < n; i++)
@@ -732,7 +741,8 @@ long hp_select(struct app *a, uint64_t nfds, uint64_t r, uint64_t wr, uint64_t e
 		}
 		w->it[w->n++] = (struct io_item){.fd = (int)fd,
 						 .events = (short)((in ? POLLIN : 0) |
-								   (out ? POLLOUT : 0))};
+								   (out ? POLLOUT : 0)),
+						 .file = -1};
 	}
 	rc = io_wait(a, w, deadline);
 	memset(set, 0, sizeof(set));
@@ -915,7 +925,9 @@ static void ep_fill(struct app *a, struct io_wait *w)
 	w->n = ep->n;
 	for (unsigned i = 0; i < ep->n; i++)
 		w->it[i] = (struct io_item){.fd = ep->it[i].fd,
-					    .events = (short)(ep->it[i].events & 0xffff)};
+					    .events = (short)(ep->it[i].events & 0xffff),
+					    .file = ep->it[i].file,
+					    .opens = ep->it[i].opens};
 	mutex_unlock(&ep->lock);
 }
 
@@ -932,13 +944,19 @@ static uint32_t ep_report(const struct ep_item *e, const struct io_item *it)
 	return r;
 }
 
+/* whether a look (it) was at this item: the same descriptor and description */
+static bool ep_same(const struct ep_item *e, const struct io_item *it)
+{
+	return e->fd == it->fd && e->file == it->file && e->opens == it->opens;
+}
+
 static unsigned ep_pick(struct io_wait *w)
 {
 	unsigned n = 0;
 
 	mutex_lock(&w->ep->lock, NO_DEADLINE);
 	for (unsigned i = 0; i < w->n && i < w->ep->n && n < w->max; i++)
-		n += w->ep->it[i].fd == w->it[i].fd && ep_report(&w->ep->it[i], &w->it[i]);
+		n += ep_same(&w->ep->it[i], &w->it[i]) && ep_report(&w->ep->it[i], &w->it[i]);
 	mutex_unlock(&w->ep->lock);
 	return n;
 }
@@ -973,7 +991,7 @@ long hp_epoll_wait(struct app *a, uint64_t epfd, uint64_t evs, uint64_t max, int
 		mutex_lock(&ep->lock, NO_DEADLINE);
 		for (unsigned i = 0; i < w->n && i < ep->n && n < w->max; i++) {
 			struct ep_item *e = &ep->it[i];
-			uint32_t r = e->fd == w->it[i].fd ? ep_report(e, &w->it[i]) : 0;
+			uint32_t r = ep_same(e, &w->it[i]) ? ep_report(e, &w->it[i]) : 0;
 
 			if (!r)
 				continue;

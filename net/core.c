@@ -342,12 +342,15 @@ static int rx_thread(void *arg)
 				woken[nw++] = f;
 		}
 		for (unsigned k = 0; k < nw; k++) {
-			struct sem *p = __atomic_load_n(&woken[k]->poller, __ATOMIC_ACQUIRE);
-
 			if (woken[k]->wake)
 				sem_up(woken[k]->wake);
-			if (p)
-				sem_up(p);
+			for (unsigned i = 0; i < NET_POLLERS; i++) {
+				struct sem *p = __atomic_load_n(&woken[k]->poller[i],
+								__ATOMIC_ACQUIRE);
+
+				if (p)
+					sem_up(p);
+			}
 		}
 		__atomic_add_fetch(&n->rx_gen, 1, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&n->rx_busy, false, __ATOMIC_SEQ_CST);

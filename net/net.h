@@ -25,6 +25,8 @@ void net_unlock(void);
 /* Flows: a channel receives the frames of one TCP/UDP flow (remote ip/port 0: any), which
  * the device's receive thread classifies; everything else goes to the net thread. The
  * owner drains it with net_drain (under no lock: it takes the core lock itself). */
+#define NET_POLLERS 4
+
 struct flow {
 	uint8_t proto;	     /* 6 TCP, 17 UDP */
 	uint16_t lport;	     /* network order */
@@ -32,7 +34,9 @@ struct flow {
 	uint16_t rport;	     /* network order; 0: any */
 	struct chan ch;
 	struct sem *wake;    /* upped after a push */
-	struct sem *poller;  /* also upped after a push while set (sock_poll) */
+	/* also upped after a push while set: the waits polling this flow's socket at once
+	 * (sock_poll_arm; a slot each, atomic) */
+	struct sem *poller[NET_POLLERS];
 	uint64_t drops;	     /* the channel was full */
 };
 int net_flow_add(struct flow *f); /* 0, -ENOSPC, or -EEXIST when f is in already */

@@ -33,7 +33,7 @@ struct sock {
 	bool closed;  /* sock_close has begun: every call on it now ends with -EBADF */
 	unsigned gen; /* of the descriptor (index | gen << 8): a stale one never matches */
 	struct sem wake;
-	struct sem *poller;
+	struct sem *poller[NET_POLLERS]; /* the waits polling it at once (sock_poll_arm) */
 	unsigned events; /* bumped at every wake (atomic): what an edge-triggered poll sees */
 	struct flow flow;
 	bool flow_on;
@@ -94,10 +94,39 @@ static void wake(struct sock *k)
 {
 	__atomic_add_fetch(&k->events, 1, __ATOMIC_RELEASE);
 	sem_up(&k->wake);
-	struct sem *p = __atomic_load_n(&k->poller, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < NET_POLLERS; i++) {
+		struct sem *p = __atomic_load_n(&k->poller[i], __ATOMIC_ACQUIRE);
 
-	if (p)
-		sem_up(p);
+		if (p)
+			sem_up(p);
+	}
+}
+
+/* ps into a free slot of slots (or it is there already); with every slot taken, the
+ * first is taken over (that wait then sees this socket only when it looks again) */
+static void poller_arm(struct sem **slots, struct sem *ps)
+{
+	for (unsigned i = 0; i < NET_POLLERS; i++)
+		if (__atomic_load_n(&slots[i], __ATOMIC_ACQUIRE) == ps)
+			return;
+	for (unsigned i = 0; i < NET_POLLERS; i++) {
+		struct sem *none = NULL;
+
+		if (__atomic_compare_exchange_n(&slots[i], &none, ps, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			return;
+	}
+	__atomic_store_n(&slots[0], ps, __ATOMIC_RELEASE);
+}
+
+static void poller_disarm(struct sem **slots, struct sem *ps)
+{
+	for (unsigned i = 0; i < NET_POLLERS; i++) {
+		struct sem *p = ps;
+
+		__atomic_compare_exchange_n(&slots[i], &p, NULL, false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_ACQUIRE);
+	}
 }
 
 static uint64_t deadline(const struct sock *k)
@@ -793,8 +822,8 @@ void sock_poll_arm(const struct sock_pollfd *fds, unsigned n, struct sem *ps)
 		struct sock *k = get(fds[i].fd);
 
 		if (k) {
-			__atomic_store_n(&k->poller, ps, __ATOMIC_RELEASE);
-			__atomic_store_n(&k->flow.poller, ps, __ATOMIC_RELEASE);
+			poller_arm(k->poller, ps);
+			poller_arm(k->flow.poller, ps);
 		}
 	}
 }
@@ -814,13 +843,18 @@ int sock_poll_scan(struct sock_pollfd *fds, unsigned n)
 		}
 		if (k->flow_on)
 			net_drain(&k->flow);
+		/* the count before the look: an event between the two (another thread draining
+		 * the channel) then shows as new at the next look. Read after the look, it
+		 * could hold an event the look missed, and an edge-triggered wait would never
+		 * report that event (a FIN lost this way left Go's server with connections it
+		 * never closed). */
+		fds[i].gen = __atomic_load_n(&k->events, __ATOMIC_ACQUIRE);
 		if (lock_open(k, fds[i].fd)) {
 			fds[i].revents = POLLERR; /* closed meanwhile */
 		} else {
 			fds[i].revents = ready(k, fds[i].events);
 			net_unlock();
 		}
-		fds[i].gen = __atomic_load_n(&k->events, __ATOMIC_ACQUIRE);
 		count += fds[i].revents != 0;
 	}
 	return count;
@@ -830,13 +864,8 @@ void sock_poll_disarm(struct sem *ps)
 {
 	/* (every socket that may still point at ps, open or closed meanwhile) */
 	for (unsigned i = 0; i < MAX_SOCKS; i++) {
-		struct sem *p = ps;
-
-		__atomic_compare_exchange_n(&socks[i].poller, &p, NULL, false, __ATOMIC_ACQ_REL,
-					    __ATOMIC_ACQUIRE);
-		p = ps;
-		__atomic_compare_exchange_n(&socks[i].flow.poller, &p, NULL, false,
-					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+		poller_disarm(socks[i].poller, ps);
+		poller_disarm(socks[i].flow.poller, ps);
 	}
 	/* wake() runs under the core lock, so once we have held it no callback can touch ps;
 	 * the barrier does the same for the receive threads */

@@ -49,7 +49,9 @@ int sock_shutdown(int s, int how);
 /* timeout_ms < 0: for ever. Returns how many fds have revents, 0 on timeout. */
 int sock_poll(struct sock_pollfd *fds, unsigned n, int timeout_ms);
 /* sock_poll in parts, for a caller that waits on more than sockets: arm makes every event
- * of these sockets up ps (one poller per socket: the last one armed); scan looks without
+ * of these sockets up ps (up to NET_POLLERS waits per socket at once; past that the
+ * first one's slot is taken over, and that wait sees the socket when it looks again, as
+ * the app's waits do every 50 ms); scan looks without
  * waiting (revents and gen; how many have revents); disarm, before ps goes away, makes
  * sure nothing ups it any more. */
 void sock_poll_arm(const struct sock_pollfd *fds, unsigned n, struct sem *ps);
