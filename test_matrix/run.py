@@ -379,12 +379,18 @@ def host_run(app, words, client="", cwd=None):
                 for _ in range(3):
                     subprocess.run(["curl", "-s", "-m", "30", "http://127.0.0.1:%s/" % args[0]],
                                    capture_output=True, timeout=60)
-        try:
-            rest, _ = p.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
+        # the rest through the same reader as the first line: communicate() with a
+        # timeout reads the pipe itself and loses what readline() had buffered (a line
+        # that came with the ready one)
+        rest = []
+        reader = threading.Thread(target=lambda: rest.append(p.stdout.read()))
+        reader.start()
+        reader.join(120)
+        if reader.is_alive():
             p.kill()
-            rest, _ = p.communicate()
-        out += rest.splitlines()
+            reader.join()
+        p.wait()
+        out += "".join(rest).splitlines()
         _host_runs[key] = (out, 128 - p.returncode if p.returncode < 0 else p.returncode)
     return _host_runs[key]
 
