@@ -274,6 +274,24 @@ static bool pipe_writable(void *arg)
 	return !pipe_full(p) || !p->readers;
 }
 
+/* (io_lock held, let go here) The end of one round of a pipe read or write: the others
+ * told when bytes moved; then 1 when the call is done, -EAGAIN (non-blocking) or -EINTR
+ * (the app is ending), or 0 to go round again once ready(p) holds. */
+static long pipe_round(struct app *a, struct app_fd *f, struct app_pipe *p, bool moved,
+		       bool done, bool (*ready)(void *arg))
+{
+	if (moved) {
+		p->gen++;
+		io_changed(a);
+	}
+	mutex_unlock(&a->io_lock);
+	if (done)
+		return 1;
+	if (__atomic_load_n(&f->nonblock, __ATOMIC_RELAXED))
+		return -EAGAIN;
+	return io_block(a, ready, p);
+}
+
 static long pipe_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 {
 	struct app_pipe *p = pipe_hold(a, f);
@@ -298,21 +316,12 @@ static long pipe_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 			if (!s->len)
 				p->tail++;
 		}
-		bool eof = !p->writers;
+		long end = pipe_round(a, f, p, done != 0, done || rc || !p->writers, pipe_readable);
 
-		if (done) {
-			p->gen++;
-			io_changed(a);
-		}
-		mutex_unlock(&a->io_lock);
-		if (done || rc || eof)
-			break;
-		if (__atomic_load_n(&f->nonblock, __ATOMIC_RELAXED)) {
-			rc = -EAGAIN;
+		if (end) {
+			rc = end < 0 ? end : rc;
 			break;
 		}
-		if ((rc = io_block(a, pipe_readable, p)))
-			break;
 	}
 	pipe_put(p);
 	return done ? (long)done : rc;
@@ -371,19 +380,12 @@ static long pipe_write(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 
 		rc = pipe_fill(p, buf, n, &done, first);
 		first = false;
-		if (done != before) {
-			p->gen++;
-			io_changed(a);
-		}
-		mutex_unlock(&a->io_lock);
-		if (rc || done == n)
-			break;
-		if (__atomic_load_n(&f->nonblock, __ATOMIC_RELAXED)) {
-			rc = -EAGAIN;
+		long end = pipe_round(a, f, p, done != before, rc || done == n, pipe_writable);
+
+		if (end) {
+			rc = end < 0 ? end : rc;
 			break;
 		}
-		if ((rc = io_block(a, pipe_writable, p)))
-			break;
 	}
 	pipe_put(p);
 	return done ? (long)done : rc;
