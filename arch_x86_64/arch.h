@@ -55,6 +55,9 @@ struct arch_ops {
 			      uint64_t *entry_stack);
 	int (*app_resume_user)(const struct syscall_frame *f, struct app_ctx *ctx,
 			       uint64_t *entry_stack);
+	/* back to the app with every register of *f, as an interrupt returns (rt_sigreturn);
+	 * called on the entry stack with interrupts off, from a syscall of either mode */
+	void (*app_return)(const struct trap_frame *f) __noreturn;
 	uint64_t kernel_cs, kernel_ss;
 };
 
@@ -189,6 +192,8 @@ int app_enter_user_native(uint64_t entry, uint64_t sp, struct app_ctx *ctx,
 			  uint64_t *entry_stack);
 int app_resume_user_native(const struct syscall_frame *f, struct app_ctx *ctx,
 			   uint64_t *entry_stack);
+void __noreturn app_return_native(const struct trap_frame *f);
+void __noreturn app_return_xenpv(const struct trap_frame *f);
 void __noreturn app_leave(struct app_ctx *ctx, int code);
 /* The frame the syscall entry builds on the entry stack: the app's registers, then an
  * iret frame (native fills cs and ss with 0). */

@@ -282,6 +282,21 @@ app_resume_user_native:
 	RESUME_COPY
 	jmp	syscall_exit_user
 
+/* void app_return_<mode>(const struct trap_frame *f): back to the app with every register
+ * of *f (rt_sigreturn), through the end of the interrupt path (traps.S). Called from a
+ * syscall on the thread's entry stack with interrupts off; *f lies below the caller's
+ * frames there, which are left for good. */
+	.globl app_return_native
+app_return_native:
+	cli
+	mov	%rdi, %rsp
+	jmp	trap_return_native
+
+	.globl app_return_xenpv
+app_return_xenpv:
+	mov	%rdi, %rsp
+	jmp	trap_return_xenpv
+
 /* void app_leave(struct app_ctx *ctx, int code): back to app_enter's caller */
 	.globl app_leave
 app_leave:

@@ -169,6 +169,8 @@ trap_common_native:
 	cld
 	call	trap_dispatch
 	/* back to an HP-mode app's stack (ring 0): the app IDT (see trap_entry_native) */
+	.globl trap_return_native
+trap_return_native:
 	btq	$63, 160(%rsp)			/* the frame's rsp */
 	jc	1f
 	testb	$3, 144(%rsp)			/* the frame's cs: ring 3 needs no IST */
@@ -188,6 +190,8 @@ trap_common_xenpv:
 	mov	%rsp, %rdi
 	cld
 	call	trap_dispatch
+	.globl trap_return_xenpv
+trap_return_xenpv:
 	RESTORE_REGS
 	add	$16, %rsp
 	pushq	$0				/* flags: not returning from a syscall */

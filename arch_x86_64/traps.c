@@ -614,6 +614,7 @@ const struct arch_ops arch_native = {
 	.app_resume = app_resume_native,
 	.app_enter_user = app_enter_user_native,
 	.app_resume_user = app_resume_user_native,
+	.app_return = app_return_native,
 	.kernel_cs = SEL_KCODE,
 	.kernel_ss = SEL_KDATA,
 };
@@ -635,6 +636,7 @@ const struct arch_ops arch_xenpv = {
 	.app_resume = app_resume_xenpv,
 	.app_enter_user = app_enter_xenpv, /* user mode either way; the root differs */
 	.app_resume_user = app_resume_xenpv,
+	.app_return = app_return_xenpv,
 	.kernel_cs = FLAT_KERNEL_CS & ~3, /* a frame's RPL 0: back to Xen's kernel mode */
 	.kernel_ss = FLAT_KERNEL_SS,
 };

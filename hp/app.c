@@ -207,10 +207,6 @@ static void split_args(char *cmd, int *argc, char **argv, int *envc, char **envp
 	}
 }
 
-static const char *const sig_names[32] = {
-    [4] = "SIGILL", [5] = "SIGTRAP", [7] = "SIGBUS", [8] = "SIGFPE", [11] = "SIGSEGV",
-};
-
 static struct app_thread *cur_thread(void)
 {
 	void **slot = thread_app(thread_self());
@@ -226,8 +222,7 @@ static void nudge_all(void)
 			sched_nudge(c);
 }
 
-/* Starts ending the whole app with `status` (the first caller's wins). */
-static void end_app(struct app *a, int status)
+void hp_end_app(struct app *a, int status)
 {
 	mutex_lock(&a->lock, NO_DEADLINE);
 	if (!a->status_set) {
@@ -246,14 +241,14 @@ static void end_app(struct app *a, int status)
 void hp_exit(struct app_thread *at, int code, bool all)
 {
 	if (all)
-		end_app(at->app, code);
+		hp_end_app(at->app, code);
 	app_leave(&at->ctx, code);
 }
 
 void hp_kill(struct app_thread *at, int sig, const char *why, uint64_t rip)
 {
 	kprintf("hp: %s killed by %s: %s, at rip %#lx (thread %d)\n", at->app->name,
-		sig_names[sig & 31] ? sig_names[sig & 31] : "a signal", why, rip, at->tid);
+		hp_sig_name(sig), why, rip, at->tid);
 	hp_exit(at, 128 + sig, true);
 }
 
@@ -308,6 +303,11 @@ static bool syscall_by_fault(struct trap_frame *f)
 	f->rax = (uint64_t)r;
 	f->rip = sf.rip;
 	f->rflags = (sf.rflags & RFLAGS_USER) | RFLAGS_IF;
+	/* (a signal's handler: its stack and arguments) */
+	f->rsp = sf.rsp;
+	f->rdi = sf.rdi;
+	f->rsi = sf.rsi;
+	f->rdx = sf.rdx;
 	return true;
 }
 
@@ -331,8 +331,21 @@ static bool app_fault(struct trap_frame *f)
 		  : f->vector == 0 || f->vector == 16 || f->vector == 19 ? 8
 		  : f->vector == 17					 ? 7
 									 : 5;
+	/* si_code and si_addr as Linux gives them: SEGV_MAPERR/ACCERR with the address of a
+	 * page fault (SI_KERNEL for a #GP), ILL_ILLOPN, FPE_INTDIV, BUS_ADRALN, TRAP_BRKPT with
+	 * the instruction's */
+	int code = f->vector == 14   ? (f->error & 1 ? 2 : 1)
+		   : f->vector == 13 || f->vector == 12 ? 0x80
+		   : f->vector == 6  ? 2
+		   : f->vector == 0  ? 1
+		   : f->vector == 17 ? 1
+		   : sig == 8	     ? 0x80
+				     : 1;
+	uint64_t addr = f->vector == 14 ? read_cr2() : code == 0x80 ? 0 : f->rip;
 
-	kprintf("hp: %s killed by %s: %s at rip %#lx", at->app->name, sig_names[sig],
+	if (hp_sig_fault(at, f, sig, code, addr))
+		return true;
+	kprintf("hp: %s killed by %s: %s at rip %#lx", at->app->name, hp_sig_name(sig),
 		trap_name(f->vector), f->rip);
 	if (f->vector == 14) {
 		int level = 0;
@@ -343,7 +356,7 @@ static bool app_fault(struct trap_frame *f)
 			f->error & 4 ? ", user" : "", (unsigned long)e);
 	}
 	kprintf(" (rsp %#lx, thread %d)\n", f->rsp, at->tid);
-	end_app(at->app, 128 + sig);
+	hp_end_app(at->app, 128 + sig);
 	leave_from_frame(f, at, 128 + sig);
 	return true;
 }
@@ -361,7 +374,7 @@ void __noreturn hp_lost_frame(uint64_t vector)
 	kprintf("hp: %s killed: interrupt vector %lu was delivered twice and the app's state "
 		"in the first frame was lost (a fault of the (nested) hypervisor)\n",
 		at->app->name, (unsigned long)vector);
-	end_app(at->app, 128 + 9);
+	hp_end_app(at->app, 128 + 9);
 	app_leave(&at->ctx, 128 + 9);
 }
 
@@ -369,8 +382,19 @@ void __noreturn hp_lost_frame(uint64_t vector)
 static void app_interrupt(struct trap_frame *f)
 {
 	struct app_thread *at = cur_thread();
+	int sig;
 
-	if (at && __atomic_load_n(&at->app->exiting, __ATOMIC_SEQ_CST))
+	if (!at)
+		return;
+	if (!__atomic_load_n(&at->app->exiting, __ATOMIC_SEQ_CST) &&
+	    (sig = hp_sig_interrupt(at, f))) {
+		kprintf("hp: %s killed by %s: %s, at rip %#lx (thread %d)\n", at->app->name,
+			hp_sig_name(sig), sig == 11 ? "its signal frame could not be written"
+						    : "the signal's default action",
+			f->rip, at->tid);
+		hp_end_app(at->app, 128 + sig);
+	}
+	if (__atomic_load_n(&at->app->exiting, __ATOMIC_SEQ_CST))
 		leave_from_frame(f, at, at->app->status);
 }
 
@@ -468,6 +492,7 @@ long hp_clone(struct app_thread *parent, const struct syscall_frame *f, uint64_t
 	}
 	*at = (struct app_thread){.app = a, .tid = ++a->next_tid};
 	memcpy(at->comm, parent->comm, sizeof(at->comm)); /* (as Linux: the creator's name) */
+	hp_sig_thread_init(at, parent);
 	at->start = *f;
 	if (newsp)
 		at->start.rsp = newsp;
@@ -691,6 +716,7 @@ int hp_main(const struct boot_info *bi)
 	waitq_init(&a->done);
 	waitq_init(&a->sleepers);
 	a->threads[0] = (struct app_thread){.app = a, .tid = 1};
+	hp_sig_thread_init(&a->threads[0], NULL);
 	a->next_tid = 1;
 	a->nthreads = 1;
 	a->live = 1;

@@ -8,6 +8,7 @@
 #include "lib/compiler.h"
 #include "lib/elf.h"
 #include "hp/mmap_area.h"
+#include "lib/spinlock.h"
 #include "sched/sync.h"
 
 /* Whether the boot asks for an app: app= on the command line, or a boot module. */
@@ -26,6 +27,7 @@ int hp_main(const struct boot_info *bi);
 #define APP_BRK_MAX    (64ull << 30)
 #define APP_FDS	       64
 #define APP_THREADS    64
+#define HP_NSIG	       64 /* signals 1-64; a mask's bit n - 1 is signal n */
 
 enum fd_kind {
 	FD_FREE,
@@ -88,6 +90,20 @@ struct app_thread {
 	bool ended; /* atomic: past thread_done, so `t` can be joined and the slot reused */
 	bool accounted; /* its CPU time is in the app's done_* (under the app's lock) */
 	char comm[16];	/* prctl(PR_SET_NAME) */
+	/* signals (hp/signal.c): the mask (written by the thread only), what was sent to it
+	 * (atomic; of those, by tkill/tgkill, or by the kernel), the mask a handler's return
+	 * puts back where a call set one for its wait (sigsuspend, ppoll, ...), and the
+	 * alternate stack */
+	uint64_t sig_blocked, sig_pending, sig_tkill, sig_kernel;
+	uint64_t sig_restore;
+	bool sig_restore_set;
+	uint64_t ss_sp, ss_size;
+	uint32_t ss_flags;
+};
+
+/* a signal's action: the kernel's struct sigaction (rt_sigaction) */
+struct app_sigaction {
+	uint64_t handler, flags, restorer, mask;
 };
 
 struct futex_waiter {
@@ -141,6 +157,11 @@ struct app {
 	int status;
 	struct waitq sleepers; /* nanosleep and poll: woken early by exiting */
 	struct futex_waiter *futexes;
+	/* signals: the actions, and what was sent to the process that no thread could take
+	 * yet (every thread blocks it); under sig_lock, taken with interrupts off */
+	struct spinlock sig_lock;
+	struct app_sigaction sigs[HP_NSIG];
+	uint64_t sig_pending;
 	/* what the threads that ended used: CPU time, voluntary and involuntary switches
 	 * (under the lock; the live ones' are the scheduler's) */
 	uint64_t done_cpu_ns, done_nvcsw, done_nivcsw;
@@ -167,6 +188,38 @@ long hp_clone(struct app_thread *parent, const struct syscall_frame *f, uint64_t
 void __noreturn hp_exit(struct app_thread *at, int code, bool all);
 /* Ends the whole app as signal `sig` would on Linux (status 128 + sig), saying why. */
 void __noreturn hp_kill(struct app_thread *at, int sig, const char *why, uint64_t rip);
+/* Starts ending the whole app with `status` (the first one set wins): every thread ends at
+ * its next system call, interrupt or wake. */
+void hp_end_app(struct app *a, int status);
+/* the app thread with this tid (0: the caller): with the app's lock held (*locked) when it
+ * is another one, so that it is not joined meanwhile; NULL when none has it */
+struct app_thread *hp_thread_by_tid(struct app *a, struct app_thread *self, int64_t tid,
+				    bool *locked);
+/* hp/signal.c: signals. The signal calls (rt_sigaction, rt_sigprocmask, rt_sigreturn,
+ * sigaltstack, rt_sigpending, rt_sigsuspend, pause, rt_sigtimedwait, kill, tkill,
+ * tgkill) by number: -ENOSYS for any other */
+long hp_sig_call(struct app_thread *at, struct syscall_frame *f);
+const char *hp_sig_name(int sig);
+/* whether the thread has a signal to take now */
+bool hp_sig_ready(const struct app_thread *at);
+/* whether a wait of the calling thread must stop: the app is ending, or the thread has a
+ * signal to take (every wait of an app thread asks this) */
+bool hp_interrupted(struct app *a);
+/* a syscall's end (its result r): the thread's signals; returns what the app gets in %rax
+ * (the frame may now enter a handler, or make the call again) */
+long hp_sig_syscall_end(struct app_thread *at, struct syscall_frame *f, long r);
+/* a fault of the app's code as signal sig (si_code, si_addr): true when a handler takes
+ * it (the trap frame enters it), false when the app is to die of it */
+bool hp_sig_fault(struct app_thread *at, struct trap_frame *r, int sig, int code, uint64_t addr);
+/* an interrupt of the app's code: the thread's signals; 0, or a signal it is to die of */
+int hp_sig_interrupt(struct app_thread *at, struct trap_frame *r);
+/* EPIPE from a write: SIGPIPE to the writer */
+void hp_sig_pipe(struct app_thread *at);
+/* ppoll, pselect6, epoll_pwait: the mask for the wait (NULL: none): 0, -EFAULT or
+ * -EINVAL. The old one comes back at the call's end, or after the handler it let in. */
+long hp_sig_mask_swap(struct app_thread *at, uint64_t maskp, uint64_t size);
+/* a new thread: its creator's mask (none for the first), no alternate stack */
+void hp_sig_thread_init(struct app_thread *child, const struct app_thread *parent);
 /* hp/net.c: the socket calls, and poll over every kind of descriptor */
 long hp_socket(struct app *a, uint64_t domain, uint64_t type, uint64_t proto);
 long hp_sock_bind(struct app *a, uint64_t fd, uint64_t addr, uint64_t len);
@@ -194,7 +247,7 @@ long hp_io_write(struct app *a, struct app_fd *f, uint64_t buf, size_t n);
 /* a description's last descriptor is gone: let go of its pipe end or epoll set */
 void hp_io_release(struct app *a, const struct app_fd *f);
 long hp_poll(struct app *a, uint64_t fds, uint64_t n, int64_t timeout_ms);
-long hp_ppoll(struct app *a, uint64_t fds, uint64_t n, uint64_t ts, uint64_t mask, uint64_t size);
+long hp_ppoll(struct app *a, uint64_t fds, uint64_t n, uint64_t ts);
 long hp_select(struct app *a, uint64_t nfds, uint64_t r, uint64_t w, uint64_t e, uint64_t tv,
 	       bool pselect);
 long hp_epoll_create(struct app *a, uint64_t flags);

@@ -104,11 +104,6 @@ struct io_item {
 	unsigned opens;
 };
 
-static bool ending(struct app *a)
-{
-	return __atomic_load_n(&a->exiting, __ATOMIC_SEQ_CST);
-}
-
 /* (io_lock held) every wait of the app looks again */
 static void io_changed(struct app *a)
 {
@@ -250,7 +245,7 @@ static long io_block(struct app *a, bool (*ready)(void *arg), void *arg)
 		mutex_unlock(&a->io_lock);
 		if (ok)
 			break;
-		if (ending(a)) {
+		if (hp_interrupted(a)) {
 			rc = -EINTR;
 			break;
 		}
@@ -621,7 +616,7 @@ static long io_wait(struct app *a, struct io_wait *w, uint64_t deadline)
 			}
 		}
 		got = (long)w->pick(w);
-		if (got || ending(a))
+		if (got || hp_interrupted(a))
 			break;
 		uint64_t now = clock_ns();
 
@@ -631,7 +626,7 @@ static long io_wait(struct app *a, struct io_wait *w, uint64_t deadline)
 	}
 	sock_poll_disarm(&s);
 	waiter_del(a, &me);
-	return got ? got : ending(a) ? -EINTR : 0;
+	return got ? got : hp_interrupted(a) ? -EINTR : 0;
 }
 
 static unsigned pick_any(struct io_wait *w)
@@ -701,12 +696,12 @@ static long deadline_ts(uint64_t ts, bool usec, uint64_t *deadline)
 	return 0;
 }
 
-long hp_ppoll(struct app *a, uint64_t fds, uint64_t n, uint64_t ts, uint64_t mask, uint64_t size)
+long hp_ppoll(struct app *a, uint64_t fds, uint64_t n, uint64_t ts)
 {
 	uint64_t deadline;
 	long rc = deadline_ts(ts, false, &deadline);
 
-	/* (the signal mask: signals are never delivered, so there is nothing to hold off) */
+	/* (the signal mask for the wait: set by the caller, hp_sig_mask_swap) */
 	return rc ? rc : poll_until(a, fds, n, deadline);
 }
 

@@ -37,11 +37,6 @@ static uint32_t swap32(uint32_t v)
 	return __builtin_bswap32(v);
 }
 
-static bool ending(struct app *a)
-{
-	return __atomic_load_n(&a->exiting, __ATOMIC_SEQ_CST);
-}
-
 static long get_addr(uint64_t p, uint64_t len, uint32_t *ip, uint16_t *port)
 {
 	struct sockaddr_in_ sa;
@@ -102,7 +97,7 @@ static long wait_nb(struct app *a, struct app_fd *f, short events, bool nb)
 			return 0; /* ready, or an error or hangup the call itself will report */
 		if (nb)
 			return -EAGAIN;
-		if (ending(a))
+		if (hp_interrupted(a))
 			return -EINTR;
 	}
 }
@@ -116,7 +111,7 @@ static long wait_for(struct app *a, struct app_fd *f, short events)
  * or what the app gets instead: -EINTR when it is ending, -EAGAIN when non-blocking. */
 static long slice_over_nb(struct app *a, bool nb)
 {
-	if (ending(a))
+	if (hp_interrupted(a))
 		return -EINTR;
 	return nb ? -EAGAIN : 0;
 }
@@ -254,7 +249,7 @@ long hp_sock_connect(struct app *a, uint64_t fd, uint64_t addr, uint64_t len)
 	/* a connect that runs out of its slice stays under way, and the next call waits
 	 * for it again (net/socket.h); a non-blocking one says so as Linux does */
 	while ((rc = sock_connect(f->sock, ip, port)) == -ETIMEDOUT) {
-		if (ending(a))
+		if (hp_interrupted(a))
 			return -EINTR;
 		if (f->nonblock)
 			return -EINPROGRESS;
@@ -292,7 +287,7 @@ static long sock_out(struct app *a, struct app_fd *f, const void *b, size_t n, b
 			done += (size_t)rc;
 		else if (rc != -ETIMEDOUT || (rc = slice_over_nb(a, nb)))
 			break;
-		if (done == n || ending(a) || (nb && done))
+		if (done == n || hp_interrupted(a) || (nb && done))
 			break;
 	}
 	return done ? (long)done : rc;
@@ -321,7 +316,7 @@ static long sock_in(struct app *a, struct app_fd *f, void *b, size_t n, uint64_t
 		if (rc <= 0 || !f->stream || !(flags & MSG_WAITALL) || (sf & SOCK_PEEK))
 			break;
 		done += (size_t)rc;
-		if (done == n || ending(a))
+		if (done == n || hp_interrupted(a))
 			break;
 	}
 	if (done) {

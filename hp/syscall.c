@@ -29,11 +29,17 @@ static bool exiting(void *arg)
 	return __atomic_load_n(&((struct app *)arg)->exiting, __ATOMIC_SEQ_CST);
 }
 
-/* sleeps until the deadline, or until the app is ending: 0, or -EINTR */
+static bool interrupted(void *arg)
+{
+	return hp_interrupted(arg);
+}
+
+/* sleeps until the deadline, or until the app is ending or the thread has a signal to
+ * take: 0, or -EINTR */
 static long app_sleep(struct app *a, uint64_t deadline)
 {
-	waitq_wait(&a->sleepers, exiting, a, deadline);
-	return exiting(a) ? -EINTR : 0;
+	waitq_wait(&a->sleepers, interrupted, a, deadline);
+	return hp_interrupted(a) ? -EINTR : 0;
 }
 
 /* --- app memory access ------------------------------------------------------------- */
@@ -684,18 +690,6 @@ static long do_madvise(struct app *a, uint64_t addr, uint64_t len, uint64_t advi
 	return 0;
 }
 
-/* rt_sigaction, rt_sigprocmask and sigaltstack: what they are given (`in`, n bytes) must
- * be readable, and what they give back (`old`: no handler, an empty mask, no alternate
- * stack) writable */
-static long do_sig_stub(uint64_t in, uint64_t out, size_t n, const void *old)
-{
-	uint8_t buf[32];
-
-	if ((in && copy_from_app(buf, in, n)) || (out && copy_to_app(out, old, n)))
-		return -EFAULT;
-	return 0;
-}
-
 /* --- time ---------------------------------------------------------------------------------- */
 
 struct timespec_ {
@@ -715,8 +709,8 @@ static uint64_t clock_of(uint64_t clk, bool *ok)
 /* The app thread with this tid (0: the caller): with the app's lock held when it is
  * another one, so that its kernel thread is not joined and freed meanwhile (hp_clone
  * joins under the lock). NULL (and no lock) when no live thread has it. */
-static struct app_thread *thread_by_tid(struct app *a, struct app_thread *self, int64_t tid,
-					bool *locked)
+struct app_thread *hp_thread_by_tid(struct app *a, struct app_thread *self, int64_t tid,
+				    bool *locked)
 {
 	*locked = false;
 	if (tid == 0 || tid == self->tid)
@@ -748,7 +742,7 @@ static long do_getaffinity(struct app_thread *at, int64_t tid, uint64_t len, uin
 
 	if (len < 8 || (len & 7))
 		return -EINVAL;
-	if (!(t = thread_by_tid(at->app, at, tid, &locked)))
+	if (!(t = hp_thread_by_tid(at->app, at, tid, &locked)))
 		return -ESRCH;
 	mask = thread_affinity(t->t);
 	if (locked)
@@ -767,7 +761,7 @@ static long do_setaffinity(struct app_thread *at, int64_t tid, uint64_t len, uin
 	 * that do not exist (as on Linux, they do not count) */
 	if (copy_from_app(&mask, ptr, MIN(len, 8)))
 		return -EFAULT;
-	if (!(t = thread_by_tid(at->app, at, tid, &locked)))
+	if (!(t = hp_thread_by_tid(at->app, at, tid, &locked)))
 		return -ESRCH;
 	if (!locked) /* the caller: it may move now, so no lock held meanwhile */
 		return thread_set_affinity(t->t, mask);
@@ -840,7 +834,7 @@ static long cpu_clock_ns(struct app_thread *at, int64_t clk, uint64_t *ns)
 		return 0;
 	}
 	bool locked;
-	struct app_thread *t = thread_by_tid(at->app, at, id, &locked);
+	struct app_thread *t = hp_thread_by_tid(at->app, at, id, &locked);
 
 	if (!t)
 		return -EINVAL;
@@ -931,14 +925,26 @@ static int64_t timespec_ns(uint64_t p)
 							: t.sec * 1000000000 + t.nsec;
 }
 
-static long do_nanosleep(struct app *a, uint64_t clk, bool abs, uint64_t req)
+/* nanosleep, clock_nanosleep: a relative sleep cut short by a signal says in *rem what
+ * was left */
+static long do_nanosleep(struct app *a, uint64_t clk, bool abs, uint64_t req, uint64_t rem)
 {
 	bool ok;
 	int64_t ns = timespec_ns(req);
 
 	if (ns < 0)
 		return ns;
-	return sleep_until(a, clk, abs ? (uint64_t)ns : clock_of(clk, &ok) + (uint64_t)ns);
+	uint64_t end = abs ? (uint64_t)ns : clock_of(clk, &ok) + (uint64_t)ns;
+	long rc = sleep_until(a, clk, end);
+
+	if (rc == -EINTR && !abs && rem) {
+		uint64_t now = clock_of(clk, &ok), left = end > now ? end - now : 0;
+		struct timespec_ t = {(int64_t)(left / 1000000000), (int64_t)(left % 1000000000)};
+
+		if (copy_to_app(rem, &t, sizeof(t)))
+			return -EFAULT;
+	}
+	return rc;
 }
 
 /* --- futexes: one list of waiters per app, under the app's lock ------------------------ */
@@ -1005,7 +1011,7 @@ static long futex_wait(struct app *a, uint64_t uaddr, uint32_t val, uint64_t dea
 		return 0;
 	}
 	while (!__atomic_load_n(&w.woken, __ATOMIC_SEQ_CST)) {
-		if (exiting(a)) {
+		if (hp_interrupted(a)) {
 			rc = -EINTR;
 			break;
 		}
@@ -1398,6 +1404,14 @@ enum {
 	SYS_munmap = 11,
 	SYS_brk = 12,
 	SYS_rt_sigaction = 13,
+	SYS_rt_sigreturn = 15,
+	SYS_pause = 34,
+	SYS_kill = 62,
+	SYS_rt_sigpending = 127,
+	SYS_rt_sigtimedwait = 128,
+	SYS_rt_sigsuspend = 130,
+	SYS_tkill = 200,
+	SYS_tgkill = 234,
 	SYS_rt_sigprocmask = 14,
 	SYS_ioctl = 16,
 	SYS_readv = 19,
@@ -1502,6 +1516,27 @@ enum {
 
 static long dispatch(struct app_thread *at, struct syscall_frame *f);
 
+/* whether EPIPE from this call sends SIGPIPE: a write, or a send without MSG_NOSIGNAL */
+static bool sigpipe(const struct syscall_frame *f)
+{
+	const uint64_t nosignal = 0x4000;
+
+	switch (f->nr) {
+	case SYS_write:
+	case SYS_writev:
+	case 18: /* pwrite64 */
+	case 296: /* pwritev */
+	case 40: /* sendfile */
+		return true;
+	case SYS_sendto:
+	case SYS_sendmmsg:
+		return !(f->r10 & nosignal);
+	case SYS_sendmsg:
+		return !(f->rdx & nosignal);
+	}
+	return false;
+}
+
 long hp_syscall(struct syscall_frame *f)
 {
 	struct app_thread *at = cur();
@@ -1514,6 +1549,10 @@ long hp_syscall(struct syscall_frame *f)
 
 	if (exiting(a))
 		hp_exit(at, a->status, false);
+	if (r == -EPIPE && sigpipe(f))
+		hp_sig_pipe(at);
+	if (r == -EINTR || at->sig_restore_set || hp_sig_ready(at))
+		r = hp_sig_syscall_end(at, f, r);
 	if (f->rip >= USER_TOP)
 		hp_kill(at, 11, "its syscall returns outside the user range", f->rip);
 	return r;
@@ -1552,6 +1591,7 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	struct app *a = at->app;
 	uint64_t a1 = f->rdi, a2 = f->rsi, a3 = f->rdx, a4 = f->r10, a5 = f->r8, a6 = f->r9;
 	struct app_fd *fd;
+	long r;
 
 	switch (f->nr) {
 	case SYS_read:
@@ -1717,16 +1757,28 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 		return hp_epoll_create(a, a1);
 	case SYS_epoll_ctl:
 		return hp_epoll_ctl(a, a1, a2, a3, a4);
+	case SYS_epoll_pwait:
+		if ((r = hp_sig_mask_swap(at, a5, a6)))
+			return r;
+		/* fall through */
 	case SYS_epoll_wait:
-	case SYS_epoll_pwait: /* (the signal mask: signals are never delivered) */
 		return hp_epoll_wait(a, a1, a2, (uint64_t)(int64_t)(int32_t)a3,
 				     (int64_t)(int32_t)a4);
 	case SYS_select:
 		return hp_select(a, a1, a2, a3, a4, a5, false);
-	case SYS_pselect6:
+	case SYS_pselect6: {
+		uint64_t m[2] = {0, 0}; /* the mask's address and size */
+
+		if (a6 && copy_from_app(m, a6, sizeof(m)))
+			return -EFAULT;
+		if ((r = hp_sig_mask_swap(at, m[0], m[1])))
+			return r;
 		return hp_select(a, a1, a2, a3, a4, a5, true);
+	}
 	case SYS_ppoll:
-		return hp_ppoll(a, a1, a2, a3, a4, a5);
+		if ((r = hp_sig_mask_swap(at, a4, a5)))
+			return r;
+		return hp_ppoll(a, a1, a2, a3);
 	case SYS_poll:
 		return hp_poll(a, a1, a2, (int64_t)(int)a3);
 	case SYS_brk:
@@ -1735,20 +1787,25 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_mprotect:
 	case SYS_madvise:
 		return do_memory(a, f->nr, a1, a2, a3, a4, a5, a6);
-	/* signals are never delivered (hp/README.md); the pointers are still checked */
-	case SYS_rt_sigaction: /* the kernel's struct sigaction: 32 bytes */
-		return do_sig_stub(a2, a3, 32, (uint64_t[4]){0});
+	case SYS_rt_sigaction:
 	case SYS_rt_sigprocmask:
-		return do_sig_stub(a2, a3, 8, (uint64_t[1]){0});
-	case SYS_sigaltstack: /* stack_t: sp, flags (SS_DISABLE: 2), size */
-		return do_sig_stub(a1, a2, 24, (uint64_t[3]){0, 2, 0});
+	case SYS_rt_sigreturn:
+	case SYS_sigaltstack:
+	case SYS_rt_sigpending:
+	case SYS_rt_sigsuspend:
+	case SYS_rt_sigtimedwait:
+	case SYS_pause:
+	case SYS_kill:
+	case SYS_tkill:
+	case SYS_tgkill:
+		return hp_sig_call(at, f);
 	case SYS_sched_yield:
 		thread_yield();
 		return 0;
 	case SYS_nanosleep:
-		return do_nanosleep(a, 1, false, a1);
+		return do_nanosleep(a, 1, false, a1, a2);
 	case SYS_clock_nanosleep:
-		return do_nanosleep(a, a1, a2 & 1, a3);
+		return do_nanosleep(a, a1, a2 & 1, a3, a4);
 	case SYS_clock_gettime: /* (a clockid_t is an int: a CPU-time clock's is negative) */
 		return do_clock_gettime(at, (uint64_t)(int64_t)(int32_t)a1, a2);
 	case SYS_clock_getres: {

@@ -1,14 +1,51 @@
 // go_par: the Go runtime on every vCPU: GOMAXPROCS left at its default (the CPU count from
-// sched_getaffinity), goroutines over channels, a mutex, a forced GC, sleeps and timers.
-// Every line is the same on Linux.
+// sched_getaffinity), goroutines over channels, a mutex, a forced GC, sleeps and timers; a
+// nil dereference recovered as a panic (SIGSEGV and its handler's frame), a tight loop
+// preempted (SIGURG sent by tgkill to a thread that makes no system call). Every line is the
+// same on Linux.
 package main
 
 import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
+
+// reads through a nil pointer: the runtime's SIGSEGV handler turns the fault into a panic
+func nilDeref() (msg string) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg = fmt.Sprint(r)
+		}
+	}()
+	var p *int
+	return fmt.Sprint(*p)
+}
+
+// with one P, main runs again only if the loop (no calls, so no cooperative preemption
+// point) is preempted asynchronously: SIGURG, and the handler's change to its context
+func preempt() bool {
+	old := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(old)
+	var stop, started int32
+	done := make(chan bool)
+	go func() {
+		atomic.StoreInt32(&started, 1)
+		n := 0
+		for atomic.LoadInt32(&stop) == 0 {
+			n++
+		}
+		done <- n > 0
+	}()
+	for atomic.LoadInt32(&started) == 0 {
+		runtime.Gosched()
+	}
+	time.Sleep(30 * time.Millisecond)
+	atomic.StoreInt32(&stop, 1)
+	return <-done
+}
 
 func main() {
 	fmt.Println("go_par: GOMAXPROCS is the CPU count:", runtime.GOMAXPROCS(0) == runtime.NumCPU())
@@ -83,4 +120,7 @@ func main() {
 	}
 	ticker.Stop()
 	fmt.Println("go_par: 5 ticks")
+	fmt.Println("go_par: nil dereference:", nilDeref())
+	fmt.Println("go_par: nil dereference again:", nilDeref())
+	fmt.Println("go_par: a tight loop was preempted:", preempt())
 }

@@ -1,0 +1,761 @@
+/* Signals, as Linux x86-64 delivers them (hp/README.md): handlers, masks, the alternate
+ * stack, kill/tkill/tgkill to the app itself, sigsuspend, sigtimedwait, and the frame a
+ * handler runs on (struct rt_sigframe: the return address, a ucontext with every register
+ * and the FPU state, a siginfo), so that what an app or its runtime reads or changes there
+ * (Go's panic on a nil pointer, its preemption) is what it would be on Linux.
+ *
+ * A signal reaches a thread at one of three points: the end of a system call (the
+ * syscall frame is rewritten to enter the handler), a fault in the app's code (the trap
+ * frame), or an interrupt of the app's code (the trap frame: a signal another thread sent
+ * to one that runs without making system calls; the sender interrupts its CPU). A waiting
+ * thread with a signal to take stops waiting (hp_interrupted): -EINTR, or the call is made
+ * again (SA_RESTART, or when no handler ran). rt_sigreturn puts back every register, so
+ * it returns the way an interrupt does (arch->app_return). */
+#include "hp/hp.h"
+#include "lib/errno.h"
+#include "lib/string.h"
+#include "sched/sched.h"
+
+#define SIG_DFL_ 0
+#define SIG_IGN_ 1
+
+#define SA_SIGINFO_   0x4u
+#define SA_RESTORER_  0x04000000u
+#define SA_ONSTACK_   0x08000000u
+#define SA_RESTART_   0x10000000u
+#define SA_NODEFER_   0x40000000u
+#define SA_RESETHAND_ 0x80000000u
+
+#define SS_ONSTACK_    1
+#define SS_DISABLE_    2
+#define SS_AUTODISARM_ (1u << 31)
+#define MINSIGSTKSZ_   2048
+
+#define SI_USER_   0
+#define SI_KERNEL_ 0x80
+#define SI_TKILL_  (-6)
+
+#define SIGKILL_ 9
+#define SIGSTOP_ 19
+
+#define RFLAGS_TF 0x100
+#define RFLAGS_DF 0x400
+
+static uint64_t bit(int sig)
+{
+	return 1ull << (sig - 1);
+}
+
+#define UNBLOCKABLE (bit(SIGKILL_) | bit(SIGSTOP_))
+
+static const char *const names[32] = {
+    [1] = "SIGHUP",   [2] = "SIGINT",	 [3] = "SIGQUIT",   [4] = "SIGILL",	[5] = "SIGTRAP",
+    [6] = "SIGABRT",  [7] = "SIGBUS",	 [8] = "SIGFPE",    [9] = "SIGKILL",	[10] = "SIGUSR1",
+    [11] = "SIGSEGV", [12] = "SIGUSR2",	 [13] = "SIGPIPE",  [14] = "SIGALRM",	[15] = "SIGTERM",
+    [16] = "SIGSTKFLT", [17] = "SIGCHLD", [18] = "SIGCONT", [19] = "SIGSTOP",	[20] = "SIGTSTP",
+    [21] = "SIGTTIN", [22] = "SIGTTOU",	 [23] = "SIGURG",   [24] = "SIGXCPU",	[25] = "SIGXFSZ",
+    [26] = "SIGVTALRM", [27] = "SIGPROF", [28] = "SIGWINCH", [29] = "SIGIO",	[30] = "SIGPWR",
+    [31] = "SIGSYS",
+};
+
+const char *hp_sig_name(int sig)
+{
+	return sig > 0 && sig < 32 ? names[sig] : sig >= 32 && sig <= HP_NSIG ? "a real-time signal"
+									: "a signal";
+}
+
+/* What SIG_DFL does: ignore (SIGCHLD, SIGCONT, SIGURG, SIGWINCH; and the stop signals,
+ * as there is no job control: nobody could continue the app), or end the app. */
+static bool default_ignores(int sig)
+{
+	return sig == 17 || sig == 18 || sig == 23 || sig == 28 || (sig >= 19 && sig <= 22);
+}
+
+/* the kernel's struct sigcontext, ucontext and rt_sigframe (x86-64) */
+struct sigcontext_ {
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags;
+	uint16_t cs, gs, fs, ss;
+	uint64_t err, trapno, oldmask, cr2;
+	uint64_t fpstate;
+	uint64_t reserved[8];
+};
+
+struct ucontext_ {
+	uint64_t flags, link;
+	uint64_t ss_sp;
+	int32_t ss_flags, pad;
+	uint64_t ss_size;
+	struct sigcontext_ mc;
+	uint64_t sigmask;
+};
+
+struct sigframe_ {
+	uint64_t ret; /* sa_restorer: the handler's return address */
+	struct ucontext_ uc;
+	uint8_t info[128];
+};
+
+_Static_assert(sizeof(struct sigcontext_) == 256, "struct sigcontext");
+_Static_assert(sizeof(struct ucontext_) == 304, "struct ucontext");
+_Static_assert(__builtin_offsetof(struct sigframe_, info) == 312, "struct rt_sigframe");
+
+#define UC_SIGCONTEXT_SS     2
+#define UC_STRICT_RESTORE_SS 4
+/* the selectors Linux reports in a sigcontext (__USER_CS, __USER_DS) */
+#define LINUX_USER_CS 0x33
+#define LINUX_USER_SS 0x2b
+
+/* what a signal says about itself: siginfo's first fields and its union's first words */
+struct info {
+	int32_t signo, err, code, pad;
+	union {
+		struct {
+			int32_t pid;
+			uint32_t uid;
+		};
+		uint64_t addr;
+	};
+	uint8_t rest[104];
+};
+_Static_assert(sizeof(struct info) == 128, "siginfo");
+
+/* --- the state: under the app's sig_lock, taken with interrupts off (a thread takes its
+ * signals in an interrupt of its own code) ---------------------------------------------- */
+
+static uint64_t lock(struct app *a)
+{
+	uint64_t f = irq_save();
+
+	spin_lock(&a->sig_lock);
+	return f;
+}
+
+static void unlock(struct app *a, uint64_t f)
+{
+	spin_unlock(&a->sig_lock);
+	irq_restore(f);
+}
+
+static uint64_t pending(const struct app_thread *at)
+{
+	return __atomic_load_n(&at->sig_pending, __ATOMIC_SEQ_CST) |
+	       __atomic_load_n(&at->app->sig_pending, __ATOMIC_SEQ_CST);
+}
+
+bool hp_sig_ready(const struct app_thread *at)
+{
+	return at && (pending(at) & ~at->sig_blocked);
+}
+
+bool hp_interrupted(struct app *a)
+{
+	void **slot = thread_app(thread_self());
+
+	return __atomic_load_n(&a->exiting, __ATOMIC_SEQ_CST) || (slot && hp_sig_ready(*slot));
+}
+
+/* (sig_lock held) the signal's action says to drop it now */
+static bool ignored(const struct app *a, int sig)
+{
+	uint64_t h = a->sigs[sig - 1].handler;
+
+	return h == SIG_IGN_ || (h == SIG_DFL_ && default_ignores(sig));
+}
+
+/* (sig_lock held) takes the lowest signal of `want` pending for the thread (its own
+ * first, then the process's): its number and info, or 0 */
+static int take(struct app_thread *at, uint64_t want, struct info *si)
+{
+	struct app *a = at->app;
+	uint64_t mine = at->sig_pending & want, all = a->sig_pending & want;
+	uint64_t pick = mine ? mine : all;
+
+	if (!pick)
+		return 0;
+	int sig = __builtin_ctzll(pick) + 1;
+
+	memset(si, 0, sizeof(*si));
+	si->signo = sig;
+	si->pid = 1;
+	si->uid = a->uid[0];
+	si->code = SI_USER_;
+	if (mine) {
+		__atomic_and_fetch(&at->sig_pending, ~bit(sig), __ATOMIC_SEQ_CST);
+		if (at->sig_tkill & bit(sig))
+			si->code = SI_TKILL_;
+		at->sig_tkill &= ~bit(sig);
+		if (at->sig_kernel & bit(sig))
+			si->code = SI_KERNEL_, si->pid = 0, si->uid = 0;
+		at->sig_kernel &= ~bit(sig);
+	} else {
+		__atomic_and_fetch(&a->sig_pending, ~bit(sig), __ATOMIC_SEQ_CST);
+	}
+	return sig;
+}
+
+/* Wakes whatever the thread may be waiting in, and interrupts its CPU if it runs app
+ * code there (a thread only ever takes its own signals). */
+static void kick(struct app *a, struct app_thread *to)
+{
+	if (to && to != *thread_app(thread_self())) {
+		struct thread *t = __atomic_load_n(&to->t, __ATOMIC_ACQUIRE);
+
+		if (t) {
+			sched_wake(t);
+			sched_nudge(thread_cpu(t));
+		}
+	}
+	waitq_wake(&a->sleepers, WAKE_ALL);
+	hp_io_wake_all(a);
+}
+
+/* Sends sig to a thread (`to`), or to the process (NULL: the caller if it does not block
+ * it, else any thread that does not, else it waits for one that unblocks it). With the
+ * app's lock held when `to` is not the caller (thread_by_tid). */
+static void send(struct app *a, struct app_thread *to, int sig, int code)
+{
+	struct app_thread *self = *thread_app(thread_self());
+
+	if (sig == SIGKILL_) {
+		hp_end_app(a, 128 + SIGKILL_);
+		return;
+	}
+	uint64_t f = lock(a);
+
+	if (!to) {
+		if (!(self->sig_blocked & bit(sig)))
+			to = self;
+		for (int i = 0; i < APP_THREADS && !to; i++) {
+			struct app_thread *t = &a->threads[i];
+
+			if (t->app && t->t && !__atomic_load_n(&t->ended, __ATOMIC_ACQUIRE) &&
+			    !(t->sig_blocked & bit(sig)))
+				to = t;
+		}
+	}
+	bool drop = ignored(a, sig) && (!to || !(to->sig_blocked & bit(sig)));
+
+	if (!drop && to) {
+		__atomic_or_fetch(&to->sig_pending, bit(sig), __ATOMIC_SEQ_CST);
+		if (code == SI_TKILL_)
+			to->sig_tkill |= bit(sig);
+		if (code == SI_KERNEL_)
+			to->sig_kernel |= bit(sig);
+	} else if (!drop) {
+		__atomic_or_fetch(&a->sig_pending, bit(sig), __ATOMIC_SEQ_CST);
+	}
+	unlock(a, f);
+	if (!drop)
+		kick(a, to);
+}
+
+void hp_sig_pipe(struct app_thread *at)
+{
+	send(at->app, at, 13, SI_USER_);
+}
+
+/* --- the frame --------------------------------------------------------------------------- */
+
+/* the FPU state a handler starts with, as on Linux (x87 control word 0x37f, MXCSR 0x1f80) */
+static void fpu_reset(void)
+{
+	uint8_t fx[FPU_AREA_SIZE] __aligned(16);
+
+	arch_fpu_init_area(fx);
+	arch_fpu_restore(fx);
+}
+
+static bool on_altstack(const struct app_thread *at, uint64_t sp)
+{
+	return !(at->ss_flags & SS_DISABLE_) && sp > at->ss_sp && sp - at->ss_sp <= at->ss_size;
+}
+
+/* Writes the frame of signal `si` under action `sa` for the interrupted registers *r,
+ * and points *r at the handler: true, or false when the frame could not be written (the
+ * app then dies of SIGSEGV, as on Linux). `old` is the mask the handler's return puts
+ * back. The FPU's registers are the thread's own here (the kernel uses none). */
+static bool setup_frame(struct app_thread *at, struct trap_frame *r, const struct info *si,
+			const struct app_sigaction *sa, uint64_t old)
+{
+	uint8_t fx[FPU_AREA_SIZE] __aligned(16);
+	struct sigframe_ fr;
+	uint64_t sp = r->rsp - 128; /* the red zone */
+
+	if ((sa->flags & SA_ONSTACK_) && !(at->ss_flags & SS_DISABLE_) && !on_altstack(at, r->rsp))
+		sp = at->ss_sp + at->ss_size;
+	uint64_t fp = (sp - FPU_AREA_SIZE) & ~63ull;
+
+	sp = ((fp - sizeof(fr)) & ~15ull) - 8; /* as after a call: (sp + 8) 16-byte aligned */
+	memset(&fr, 0, sizeof(fr));
+	fr.ret = sa->restorer;
+	fr.uc.flags = UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
+	fr.uc.ss_sp = at->ss_sp;
+	fr.uc.ss_size = at->ss_size;
+	fr.uc.ss_flags = (at->ss_flags & SS_DISABLE_)	? SS_DISABLE_
+			 : on_altstack(at, r->rsp) ? SS_ONSTACK_
+						   : (int32_t)(at->ss_flags & SS_AUTODISARM_);
+	struct sigcontext_ *mc = &fr.uc.mc;
+
+	mc->r8 = r->r8, mc->r9 = r->r9, mc->r10 = r->r10, mc->r11 = r->r11;
+	mc->r12 = r->r12, mc->r13 = r->r13, mc->r14 = r->r14, mc->r15 = r->r15;
+	mc->rdi = r->rdi, mc->rsi = r->rsi, mc->rbp = r->rbp, mc->rbx = r->rbx;
+	mc->rdx = r->rdx, mc->rax = r->rax, mc->rcx = r->rcx, mc->rsp = r->rsp;
+	mc->rip = r->rip;
+	mc->eflags = r->rflags & (RFLAGS_USER | RFLAGS_IF);
+	mc->cs = LINUX_USER_CS;
+	mc->ss = LINUX_USER_SS;
+	mc->trapno = r->vector;
+	mc->err = r->error;
+	mc->oldmask = old;
+	mc->cr2 = si->code > 0 && si->code < SI_KERNEL_ ? si->addr : 0;
+	mc->fpstate = fp;
+	fr.uc.sigmask = old;
+	memcpy(fr.info, si, sizeof(fr.info));
+	arch_fpu_save(fx);
+	if (!(sa->flags & SA_RESTORER_) || copy_to_app(fp, fx, sizeof(fx)) ||
+	    copy_to_app(sp, &fr, sizeof(fr)))
+		return false;
+	r->rip = sa->handler;
+	r->rsp = sp;
+	r->rdi = (uint64_t)si->signo;
+	r->rsi = sp + __builtin_offsetof(struct sigframe_, info);
+	r->rdx = sp + __builtin_offsetof(struct sigframe_, uc);
+	r->rax = 0;
+	r->rflags &= ~(uint64_t)(RFLAGS_DF | RFLAGS_TF);
+	if (at->ss_flags & SS_AUTODISARM_ && on_altstack(at, sp + 1)) {
+		at->ss_sp = 0;
+		at->ss_size = 0;
+		at->ss_flags = SS_DISABLE_;
+	}
+	fpu_reset();
+	return true;
+}
+
+/* What became of a signal taken by a thread. */
+enum outcome { DROPPED, HANDLER, FATAL };
+
+/* system calls made again after a handler with SA_RESTART (Linux's -ERESTARTSYS ones),
+ * and, when no handler ran, also the waits for events (poll, select, epoll); the rest
+ * return -EINTR */
+static bool restarts(uint64_t nr, bool handler)
+{
+	switch (nr) {
+	case 0: case 1: case 17: case 18: case 19: case 20: /* read write pread pwrite readv writev */
+	case 40: case 43: case 44: case 45: case 46: case 47: /* sendfile accept sendto recvfrom sendmsg recvmsg */
+	case 61: case 72: case 202: case 288: case 295: case 296: /* wait4 fcntl futex accept4 preadv pwritev */
+	case 2: case 257: case 16: /* open openat ioctl */
+		return true;
+	case 7: case 23: case 232: case 270: case 271: case 281: /* poll select epoll_wait pselect6 ppoll epoll_pwait */
+		return !handler;
+	}
+	return false;
+}
+
+/* Acts on signal si for the thread whose registers are *r: drops it (ignored), enters its
+ * handler, or says it is fatal (default action, or a frame that cannot be written). `sys`:
+ * the system call *r ends (NULL: a trap), made again after the handler if it says so. */
+static enum outcome act(struct app_thread *at, struct trap_frame *r, const struct info *si,
+			const struct syscall_frame *sys)
+{
+	struct app *a = at->app;
+	int sig = si->signo;
+	uint64_t f = lock(a);
+	struct app_sigaction sa = a->sigs[sig - 1];
+
+	if (sa.handler == SIG_IGN_ || (sa.handler == SIG_DFL_ && default_ignores(sig))) {
+		unlock(a, f);
+		return DROPPED;
+	}
+	if (sa.handler == SIG_DFL_) {
+		unlock(a, f);
+		return FATAL;
+	}
+	if (sa.flags & SA_RESETHAND_) {
+		a->sigs[sig - 1].handler = SIG_DFL_;
+		a->sigs[sig - 1].flags &= ~(uint64_t)SA_SIGINFO_;
+	}
+	unlock(a, f);
+	uint64_t old = at->sig_restore_set ? at->sig_restore : at->sig_blocked;
+
+	if (sys && r->rax == (uint64_t)-EINTR && (sa.flags & SA_RESTART_) && restarts(sys->nr, true)) {
+		r->rip -= 2; /* the handler returns to the syscall instruction, %rax its number */
+		r->rax = sys->nr;
+	}
+	if (!setup_frame(at, r, si, &sa, old))
+		return FATAL;
+	at->sig_restore_set = false;
+	at->sig_blocked = (old | sa.mask | (sa.flags & SA_NODEFER_ ? 0 : bit(sig))) & ~UNBLOCKABLE;
+	return HANDLER;
+}
+
+/* Takes the thread's deliverable signals for the registers *r until one enters a handler:
+ * HANDLER, DROPPED (none did), or FATAL with *fatal the signal. */
+static enum outcome deliver(struct app_thread *at, struct trap_frame *r,
+			    const struct syscall_frame *sys, int *fatal)
+{
+	for (;;) {
+		struct info si;
+		uint64_t f = lock(at->app);
+		int sig = take(at, ~at->sig_blocked, &si);
+
+		unlock(at->app, f);
+		if (!sig)
+			return DROPPED;
+		enum outcome o = act(at, r, &si, sys);
+
+		if (o == FATAL)
+			*fatal = sig;
+		if (o != DROPPED)
+			return o;
+	}
+}
+
+static void __noreturn die(struct app_thread *at, int sig, uint64_t rip)
+{
+	hp_kill(at, sig, sig == 11 ? "its signal frame could not be written, or the default action"
+				   : "the signal's default action",
+		rip);
+}
+
+/* --- the three points where a thread takes its signals ---------------------------------- */
+
+long hp_sig_syscall_end(struct app_thread *at, struct syscall_frame *f, long r)
+{
+	int fatal = 0;
+	struct trap_frame t = {
+	    .r15 = f->r15, .r14 = f->r14, .r13 = f->r13, .r12 = f->r12,
+	    .r11 = f->rflags, .r10 = f->r10, .r9 = f->r9, .r8 = f->r8,
+	    .rdi = f->rdi, .rsi = f->rsi, .rbp = f->rbp, .rbx = f->rbx,
+	    .rdx = f->rdx, .rcx = f->rip, .rax = (uint64_t)r, /* (what syscall leaves) */
+	    .rip = f->rip, .cs = f->cs, .rflags = f->rflags, .rsp = f->rsp, .ss = f->ss,
+	};
+	enum outcome o = hp_sig_ready(at) ? deliver(at, &t, f, &fatal) : DROPPED;
+
+	if (o == FATAL)
+		die(at, fatal, f->rip);
+	if (o == DROPPED && r == -EINTR && restarts(f->nr, false)) {
+		t.rip -= 2;
+		t.rax = f->nr;
+	}
+	if (at->sig_restore_set) { /* sigsuspend and the like, when no handler ran */
+		at->sig_blocked = at->sig_restore;
+		at->sig_restore_set = false;
+	}
+	f->rip = t.rip;
+	f->rsp = t.rsp;
+	f->rdi = t.rdi;
+	f->rsi = t.rsi;
+	f->rdx = t.rdx;
+	f->rflags = t.rflags;
+	return (long)t.rax;
+}
+
+bool hp_sig_fault(struct app_thread *at, struct trap_frame *r, int sig, int code, uint64_t addr)
+{
+	struct info si = {.signo = sig, .code = code, .addr = addr};
+
+	/* blocked, ignored or default: the app ends (Linux's force_sig) */
+	if (at->sig_blocked & bit(sig))
+		return false;
+	return act(at, r, &si, NULL) == HANDLER;
+}
+
+int hp_sig_interrupt(struct app_thread *at, struct trap_frame *r)
+{
+	int fatal = 0;
+
+	if (!hp_sig_ready(at))
+		return 0;
+	return deliver(at, r, NULL, &fatal) == FATAL ? fatal : 0;
+}
+
+/* rt_sigreturn: the registers, mask and FPU state of the frame at the app's %rsp */
+static void __noreturn sigreturn(struct app_thread *at, const struct syscall_frame *f)
+{
+	uint8_t fx[FPU_AREA_SIZE] __aligned(16), cur_fx[FPU_AREA_SIZE] __aligned(16);
+	struct ucontext_ uc;
+
+	if (copy_from_app(&uc, f->rsp, sizeof(uc)))
+		hp_kill(at, 11, "rt_sigreturn without a signal frame at its stack pointer", f->rip);
+	const struct sigcontext_ *mc = &uc.mc;
+
+	if (!app_range(mc->rip, 1) || !app_range(mc->rsp, 1))
+		hp_kill(at, 11, "rt_sigreturn to an address outside the user range", mc->rip);
+	if (mc->fpstate) {
+		if (copy_from_app(fx, mc->fpstate, sizeof(fx)))
+			hp_kill(at, 11, "rt_sigreturn with its FPU state unreadable", f->rip);
+		/* MXCSR's reserved bits would make fxrstor fault: the CPU's mask says which */
+		uint32_t mxcsr, mask;
+
+		arch_fpu_save(cur_fx);
+		memcpy(&mask, cur_fx + 28, 4);
+		memcpy(&mxcsr, fx + 24, 4);
+		mxcsr &= mask ? mask : 0xffbf;
+		memcpy(fx + 24, &mxcsr, 4);
+		memcpy(fx + 28, &mask, 4);
+	} else {
+		arch_fpu_init_area(fx);
+	}
+	at->sig_blocked = uc.sigmask & ~UNBLOCKABLE;
+	struct trap_frame t = {
+	    .r15 = mc->r15, .r14 = mc->r14, .r13 = mc->r13, .r12 = mc->r12,
+	    .r11 = mc->r11, .r10 = mc->r10, .r9 = mc->r9, .r8 = mc->r8,
+	    .rdi = mc->rdi, .rsi = mc->rsi, .rbp = mc->rbp, .rbx = mc->rbx,
+	    .rdx = mc->rdx, .rcx = mc->rcx, .rax = mc->rax,
+	    .rip = mc->rip, .rflags = (mc->eflags & RFLAGS_USER) | RFLAGS_IF, .rsp = mc->rsp,
+	    /* the mode's selectors, never the frame's (HP mode natively: ring 0's) */
+	    .cs = f->cs ? f->cs : arch->kernel_cs, .ss = f->cs ? f->ss : arch->kernel_ss,
+	};
+	arch_fpu_restore(fx);
+	int fatal = 0;
+
+	if (hp_sig_ready(at) && deliver(at, &t, NULL, &fatal) == FATAL)
+		die(at, fatal, t.rip);
+	if (__atomic_load_n(&at->app->exiting, __ATOMIC_SEQ_CST))
+		hp_exit(at, at->app->status, false);
+	irq_save();
+	arch->app_return(&t);
+}
+
+/* --- the calls --------------------------------------------------------------------------- */
+
+static long sigaction_(struct app *a, int sig, uint64_t in, uint64_t out, uint64_t size)
+{
+	struct app_sigaction n, o;
+
+	if (size != 8 || sig < 1 || sig > HP_NSIG)
+		return -EINVAL;
+	if (in && copy_from_app(&n, in, sizeof(n)))
+		return -EFAULT;
+	if (in && (sig == SIGKILL_ || sig == SIGSTOP_))
+		return -EINVAL;
+	uint64_t f = lock(a);
+
+	o = a->sigs[sig - 1];
+	if (in) {
+		n.mask &= ~UNBLOCKABLE;
+		a->sigs[sig - 1] = n;
+		/* POSIX: a signal set to be ignored is dropped where it is pending */
+		if (ignored(a, sig)) {
+			__atomic_and_fetch(&a->sig_pending, ~bit(sig), __ATOMIC_SEQ_CST);
+			for (int i = 0; i < APP_THREADS; i++)
+				__atomic_and_fetch(&a->threads[i].sig_pending, ~bit(sig),
+						   __ATOMIC_SEQ_CST);
+		}
+	}
+	unlock(a, f);
+	return out && copy_to_app(out, &o, sizeof(o)) ? -EFAULT : 0;
+}
+
+static long sigprocmask_(struct app_thread *at, uint64_t how, uint64_t in, uint64_t out,
+			 uint64_t size)
+{
+	uint64_t set, old = at->sig_blocked;
+
+	if (size != 8)
+		return -EINVAL;
+	if (in) {
+		if (copy_from_app(&set, in, 8))
+			return -EFAULT;
+		if (how > 2)
+			return -EINVAL;
+	}
+	if (out && copy_to_app(out, &old, 8))
+		return -EFAULT;
+	if (in) {
+		uint64_t now = how == 0 ? old | set : how == 1 ? old & ~set : set;
+
+		at->sig_blocked = now & ~UNBLOCKABLE;
+	}
+	return 0;
+}
+
+static long sigaltstack_(struct app_thread *at, uint64_t in, uint64_t out, uint64_t sp)
+{
+	struct {
+		uint64_t sp;
+		int32_t flags, pad;
+		uint64_t size;
+	} n, o = {at->ss_sp, (int32_t)at->ss_flags, 0, at->ss_size};
+
+	if (on_altstack(at, sp))
+		o.flags = SS_ONSTACK_;
+	if (in && copy_from_app(&n, in, sizeof(n)))
+		return -EFAULT;
+	if (out && copy_to_app(out, &o, sizeof(o)))
+		return -EFAULT;
+	if (!in)
+		return 0;
+	if (on_altstack(at, sp))
+		return -EPERM;
+	uint32_t mode = (uint32_t)n.flags & ~SS_AUTODISARM_;
+
+	if (mode != 0 && mode != SS_DISABLE_ && mode != SS_ONSTACK_)
+		return -EINVAL;
+	if (mode == SS_DISABLE_) {
+		at->ss_sp = 0;
+		at->ss_size = 0;
+		at->ss_flags = SS_DISABLE_;
+		return 0;
+	}
+	if (n.size < MINSIGSTKSZ_)
+		return -ENOMEM;
+	at->ss_sp = n.sp;
+	at->ss_size = n.size;
+	at->ss_flags = (uint32_t)n.flags & SS_AUTODISARM_;
+	return 0;
+}
+
+struct waiting {
+	struct app_thread *at;
+	uint64_t set; /* sigtimedwait's: taken without a handler */
+};
+
+static bool wait_done(void *arg)
+{
+	struct waiting *w = arg;
+
+	return hp_interrupted(w->at->app) || (pending(w->at) & w->set);
+}
+
+/* rt_sigsuspend and pause: the mask `mask` until a signal's handler has run */
+static long suspend(struct app_thread *at, uint64_t mask)
+{
+	struct waiting w = {at, 0};
+
+	at->sig_restore = at->sig_blocked;
+	at->sig_restore_set = true;
+	at->sig_blocked = mask & ~UNBLOCKABLE;
+	waitq_wait(&at->app->sleepers, wait_done, &w, NO_DEADLINE);
+	return -EINTR;
+}
+
+static long sigtimedwait_(struct app_thread *at, uint64_t setp, uint64_t infop, uint64_t tsp,
+			  uint64_t size)
+{
+	struct waiting w = {at, 0};
+	struct info si;
+	int64_t ts[2];
+	uint64_t deadline = NO_DEADLINE;
+
+	if (size != 8)
+		return -EINVAL;
+	if (copy_from_app(&w.set, setp, 8))
+		return -EFAULT;
+	w.set &= ~UNBLOCKABLE;
+	if (tsp) {
+		if (copy_from_app(ts, tsp, sizeof(ts)))
+			return -EFAULT;
+		if (ts[0] < 0 || ts[1] < 0 || ts[1] >= 1000000000)
+			return -EINVAL;
+		deadline = clock_ns() + (uint64_t)MIN(ts[0], 1000000000ll * 1000) * 1000000000ull +
+			   (uint64_t)ts[1];
+	}
+	for (;;) {
+		uint64_t f = lock(at->app);
+		int sig = take(at, w.set, &si);
+
+		unlock(at->app, f);
+		if (sig)
+			return infop && copy_to_app(infop, &si, sizeof(si)) ? -EFAULT : sig;
+		if (hp_interrupted(at->app))
+			return -EINTR;
+		if (waitq_wait(&at->app->sleepers, wait_done, &w, deadline) == -ETIMEDOUT)
+			return -EAGAIN;
+	}
+}
+
+static long sigpending_(struct app_thread *at, uint64_t out, uint64_t size)
+{
+	uint64_t set = pending(at) & at->sig_blocked;
+
+	if (size > 8) /* (Linux: any size up to its sigset's) */
+		return -EINVAL;
+	return copy_to_app(out, &set, size) ? -EFAULT : 0;
+}
+
+/* kill, tkill, tgkill: to the app itself (pid 1; 0 and -1 mean it too), a thread of it */
+static long kill_(struct app_thread *at, int64_t pid, int64_t tid, int64_t sig)
+{
+	struct app *a = at->app;
+	bool locked = false;
+	struct app_thread *to = NULL;
+
+	if (sig < 0 || sig > HP_NSIG)
+		return -EINVAL;
+	if (tid != -1) {
+		if (tid <= 0 || pid == 0 || pid < -1)
+			return -EINVAL;
+		if (pid != -1 && pid != 1)
+			return -ESRCH;
+		to = hp_thread_by_tid(a, at, tid, &locked);
+		if (!to)
+			return -ESRCH;
+	} else if (pid != 1 && pid != 0 && pid != -1) {
+		return -ESRCH;
+	}
+	if (sig)
+		send(a, to, (int)sig, to ? SI_TKILL_ : SI_USER_);
+	if (locked)
+		mutex_unlock(&a->lock);
+	return 0;
+}
+
+long hp_sig_call(struct app_thread *at, struct syscall_frame *f)
+{
+	uint64_t a1 = f->rdi, a2 = f->rsi, a3 = f->rdx, a4 = f->r10;
+
+	switch (f->nr) {
+	case 13: /* rt_sigaction */
+		return sigaction_(at->app, (int)a1, a2, a3, a4);
+	case 14: /* rt_sigprocmask */
+		return sigprocmask_(at, a1, a2, a3, a4);
+	case 15: /* rt_sigreturn */
+		sigreturn(at, f);
+	case 34: /* pause */
+		return suspend(at, at->sig_blocked);
+	case 62: /* kill */
+		return kill_(at, (int32_t)a1, -1, (int32_t)a2);
+	case 127: /* rt_sigpending */
+		return sigpending_(at, a1, a2);
+	case 128: /* rt_sigtimedwait */
+		return sigtimedwait_(at, a1, a2, a3, a4);
+	case 130: { /* rt_sigsuspend */
+		uint64_t mask;
+
+		if (a2 != 8)
+			return -EINVAL;
+		return copy_from_app(&mask, a1, 8) ? -EFAULT : suspend(at, mask);
+	}
+	case 131: /* sigaltstack */
+		return sigaltstack_(at, a1, a2, f->rsp);
+	case 200: /* tkill */
+		return kill_(at, -1, (int32_t)a1, (int32_t)a2);
+	case 234: /* tgkill */
+		return kill_(at, (int32_t)a1, (int32_t)a2, (int32_t)a3);
+	}
+	return -ENOSYS;
+}
+
+long hp_sig_mask_swap(struct app_thread *at, uint64_t maskp, uint64_t size)
+{
+	uint64_t mask;
+
+	if (!maskp)
+		return 0;
+	if (size != 8)
+		return -EINVAL;
+	if (copy_from_app(&mask, maskp, 8))
+		return -EFAULT;
+	at->sig_restore = at->sig_blocked;
+	at->sig_restore_set = true;
+	at->sig_blocked = mask & ~UNBLOCKABLE;
+	return 0;
+}
+
+void hp_sig_thread_init(struct app_thread *child, const struct app_thread *parent)
+{
+	child->sig_blocked = parent ? parent->sig_blocked : 0;
+	child->ss_flags = SS_DISABLE_;
+}
