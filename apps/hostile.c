@@ -16,6 +16,12 @@
  *   memory         maps 1 MiB blocks until ENOMEM, unmaps them, three times
  *   sockets        double bind, 100 binds, send/recv on a listening socket
  *   race           threads race close/close, socket/socket, close/recv, munmap/munmap
+ *   handler ADDR   a signal handler at a kernel address, then the signal: must die by
+ *                  SIGSEGV (on Linux too)
+ *   sigreturn      rt_sigreturn of a made-up frame asking for IOPL 3 and the kernel's
+ *                  code selector, to `escaped`: it runs, in ring 3 without I/O rights
+ *                  (dies by SIGSEGV at the port read)
+ *   sigreturn_nc   rt_sigreturn to a non-canonical address: must die by SIGSEGV
  * Lines starting with "hostile:" are the verdicts; the ones the tests check are the same
  * on Linux for the attacks that do not depend on kernel addresses. */
 #define _GNU_SOURCE
@@ -23,6 +29,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +96,44 @@ static void call_kernel(uint64_t addr)
 	say("calling %#lx\n", (unsigned long)addr);
 	((void (*)(void))addr)();
 	say("SURVIVED a call into the kernel\n");
+}
+
+/* a handler at a kernel address */
+static void kernel_handler(uint64_t addr)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = (void (*)(int))addr;
+	say("a SIGUSR1 handler at %#lx: %s\n", (unsigned long)addr,
+	    sigaction(SIGUSR1, &sa, NULL) ? strerror(errno) : "set");
+	raise(SIGUSR1);
+	say("SURVIVED a handler in the kernel\n");
+}
+
+/* rt_sigreturn of a frame made up here: the kernel's struct ucontext (the return address
+ * already popped, as a handler's `ret` leaves it), with every register 0 but rip, rsp,
+ * eflags (IOPL 3, IF) and cs/ss (the kernel's code selector, 0x10 natively) */
+static uint64_t made_up[64] __attribute__((aligned(16)));
+static uint8_t made_up_stack[8192] __attribute__((aligned(16)));
+
+static void fake_sigreturn(uint64_t rip)
+{
+	uint64_t *uc = made_up, *mc = uc + 5; /* flags, link, stack (3 words), mcontext */
+
+	memset(made_up, 0, sizeof(made_up));
+	mc[16] = rip;						/* rip */
+	mc[15] = (uint64_t)(made_up_stack + sizeof(made_up_stack) - 64); /* rsp */
+	mc[17] = 0x3202;					/* eflags */
+	mc[18] = 0x10 | (0x18ull << 48);			/* cs, gs, fs, ss */
+	say("rt_sigreturn to %#lx with IOPL 3 and cs 0x10\n", (unsigned long)rip);
+	__asm__ __volatile__("mov %0, %%rsp\n"
+			     "mov $15, %%eax\n"
+			     "syscall\n"
+			     :
+			     : "r"(uc)
+			     : "memory");
+	__builtin_unreachable();
 }
 
 /* jumps to a `syscall` at `at` with %rbx = the way back (where the code after it jumps) */
@@ -483,9 +528,16 @@ int main(int argc, char **argv)
 		sockets();
 	else if (!strcmp(a, "race"))
 		race();
+	else if (!strcmp(a, "handler"))
+		kernel_handler(addr);
+	else if (!strcmp(a, "sigreturn"))
+		fake_sigreturn((uint64_t)escaped);
+	else if (!strcmp(a, "sigreturn_nc"))
+		fake_sigreturn(0x8000000000001000ull);
 	else {
 		printf("usage: hostile entry|entry_nc|call ADDRESS | systop | badptr | threads | "
-		       "fds | memory | sockets | race\n");
+		       "fds | memory | sockets | race | handler ADDRESS | sigreturn | "
+		       "sigreturn_nc\n");
 		return 2;
 	}
 	say("done\n");

@@ -382,16 +382,15 @@ void __noreturn hp_lost_frame(uint64_t vector)
 static void app_interrupt(struct trap_frame *f)
 {
 	struct app_thread *at = cur_thread();
+	const char *why = "";
 	int sig;
 
 	if (!at)
 		return;
 	if (!__atomic_load_n(&at->app->exiting, __ATOMIC_SEQ_CST) &&
-	    (sig = hp_sig_interrupt(at, f))) {
+	    (sig = hp_sig_interrupt(at, f, &why))) {
 		kprintf("hp: %s killed by %s: %s, at rip %#lx (thread %d)\n", at->app->name,
-			hp_sig_name(sig), sig == 11 ? "its signal frame could not be written"
-						    : "the signal's default action",
-			f->rip, at->tid);
+			hp_sig_name(sig), why, f->rip, at->tid);
 		hp_end_app(at->app, 128 + sig);
 	}
 	if (__atomic_load_n(&at->app->exiting, __ATOMIC_SEQ_CST))

@@ -211,8 +211,9 @@ long hp_sig_syscall_end(struct app_thread *at, struct syscall_frame *f, long r);
 /* a fault of the app's code as signal sig (si_code, si_addr): true when a handler takes
  * it (the trap frame enters it), false when the app is to die of it */
 bool hp_sig_fault(struct app_thread *at, struct trap_frame *r, int sig, int code, uint64_t addr);
-/* an interrupt of the app's code: the thread's signals; 0, or a signal it is to die of */
-int hp_sig_interrupt(struct app_thread *at, struct trap_frame *r);
+/* an interrupt of the app's code: the thread's signals; 0, or a signal it is to die of
+ * (and *why) */
+int hp_sig_interrupt(struct app_thread *at, struct trap_frame *r, const char **why);
 /* EPIPE from a write: SIGPIPE to the writer */
 void hp_sig_pipe(struct app_thread *at);
 /* ppoll, pselect6, epoll_pwait: the mask for the wait (NULL: none): 0, -EFAULT or

@@ -210,17 +210,12 @@ static void kick(struct app *a, struct app_thread *to)
 	hp_io_wake_all(a);
 }
 
-/* Sends sig to a thread (`to`), or to the process (NULL: the caller if it does not block
- * it, else any thread that does not, else it waits for one that unblocks it). With the
- * app's lock held when `to` is not the caller (thread_by_tid). */
+/* Sends sig (not SIGKILL) to a thread (`to`), or to the process (NULL: the caller if it
+ * does not block it, else any thread that does not, else it waits for one that unblocks
+ * it). With the app's lock held when `to` is not the caller (thread_by_tid). */
 static void send(struct app *a, struct app_thread *to, int sig, int code)
 {
 	struct app_thread *self = *thread_app(thread_self());
-
-	if (sig == SIGKILL_) {
-		hp_end_app(a, 128 + SIGKILL_);
-		return;
-	}
 	uint64_t f = lock(a);
 
 	if (!to) {
@@ -333,7 +328,7 @@ static bool setup_frame(struct app_thread *at, struct trap_frame *r, const struc
 }
 
 /* What became of a signal taken by a thread. */
-enum outcome { DROPPED, HANDLER, FATAL };
+enum outcome { DROPPED, HANDLER, FATAL, FATAL_SEGV };
 
 /* system calls made again after a handler with SA_RESTART (Linux's -ERESTARTSYS ones),
  * and, when no handler ran, also the waits for events (poll, select, epoll); the rest
@@ -353,7 +348,8 @@ static bool restarts(uint64_t nr, bool handler)
 }
 
 /* Acts on signal si for the thread whose registers are *r: drops it (ignored), enters its
- * handler, or says it is fatal (default action, or a frame that cannot be written). `sys`:
+ * handler, or says it is fatal: its default action (FATAL), or SIGSEGV for a handler
+ * outside the user range or a frame that cannot be written (FATAL_SEGV), as on Linux. `sys`:
  * the system call *r ends (NULL: a trap), made again after the handler if it says so. */
 static enum outcome act(struct app_thread *at, struct trap_frame *r, const struct info *si,
 			const struct syscall_frame *sys)
@@ -382,15 +378,16 @@ static enum outcome act(struct app_thread *at, struct trap_frame *r, const struc
 		r->rip -= 2; /* the handler returns to the syscall instruction, %rax its number */
 		r->rax = sys->nr;
 	}
-	if (!setup_frame(at, r, si, &sa, old))
-		return FATAL;
+	if (!app_range(sa.handler, 1) || !setup_frame(at, r, si, &sa, old))
+		return FATAL_SEGV;
 	at->sig_restore_set = false;
 	at->sig_blocked = (old | sa.mask | (sa.flags & SA_NODEFER_ ? 0 : bit(sig))) & ~UNBLOCKABLE;
 	return HANDLER;
 }
 
 /* Takes the thread's deliverable signals for the registers *r until one enters a handler:
- * HANDLER, DROPPED (none did), or FATAL with *fatal the signal. */
+ * HANDLER, DROPPED (none did), or FATAL with *fatal the signal (its default action), or
+ * minus the signal whose handler could not be entered (the app dies of SIGSEGV). */
 static enum outcome deliver(struct app_thread *at, struct trap_frame *r,
 			    const struct syscall_frame *sys, int *fatal)
 {
@@ -404,18 +401,26 @@ static enum outcome deliver(struct app_thread *at, struct trap_frame *r,
 			return DROPPED;
 		enum outcome o = act(at, r, &si, sys);
 
-		if (o == FATAL)
-			*fatal = sig;
+		if (o == FATAL || o == FATAL_SEGV) {
+			*fatal = o == FATAL ? sig : -sig;
+			return FATAL;
+		}
 		if (o != DROPPED)
 			return o;
 	}
 }
 
-static void __noreturn die(struct app_thread *at, int sig, uint64_t rip)
+/* why the app dies of what deliver() calls fatal */
+static const char *fatal_why(int fatal)
 {
-	hp_kill(at, sig, sig == 11 ? "its signal frame could not be written, or the default action"
-				   : "the signal's default action",
-		rip);
+	return fatal < 0 ? "the handler of a signal is outside the user range, or its frame "
+			   "could not be written"
+			 : "the signal's default action";
+}
+
+static void __noreturn die(struct app_thread *at, int fatal, uint64_t rip)
+{
+	hp_kill(at, fatal < 0 ? 11 : fatal, fatal_why(fatal), rip);
 }
 
 /* --- the three points where a thread takes its signals ---------------------------------- */
@@ -458,16 +463,17 @@ bool hp_sig_fault(struct app_thread *at, struct trap_frame *r, int sig, int code
 	/* blocked, ignored or default: the app ends (Linux's force_sig) */
 	if (at->sig_blocked & bit(sig))
 		return false;
-	return act(at, r, &si, NULL) == HANDLER;
+	return act(at, r, &si, NULL) == HANDLER; /* (FATAL_SEGV: it dies of the fault) */
 }
 
-int hp_sig_interrupt(struct app_thread *at, struct trap_frame *r)
+int hp_sig_interrupt(struct app_thread *at, struct trap_frame *r, const char **why)
 {
 	int fatal = 0;
 
-	if (!hp_sig_ready(at))
+	if (!hp_sig_ready(at) || deliver(at, r, NULL, &fatal) != FATAL)
 		return 0;
-	return deliver(at, r, NULL, &fatal) == FATAL ? fatal : 0;
+	*why = fatal_why(fatal);
+	return fatal < 0 ? 11 : fatal;
 }
 
 /* rt_sigreturn: the registers, mask and FPU state of the frame at the app's %rsp */
@@ -695,10 +701,12 @@ static long kill_(struct app_thread *at, int64_t pid, int64_t tid, int64_t sig)
 	} else if (pid != 1 && pid != 0 && pid != -1) {
 		return -ESRCH;
 	}
-	if (sig)
+	if (sig && sig != SIGKILL_)
 		send(a, to, (int)sig, to ? SI_TKILL_ : SI_USER_);
 	if (locked)
 		mutex_unlock(&a->lock);
+	if (sig == SIGKILL_) /* (the whole app, at once; not under the lock it takes) */
+		hp_end_app(a, 128 + SIGKILL_);
 	return 0;
 }
 

@@ -1086,6 +1086,13 @@ TESTS += app_tests("hp_", "hp") + [
                  r"^hostile: send on a listening socket: Broken pipe$",
                  r"^hostile: recv on a listening socket: (Socket|Transport endpoint is) not connected$",
                  net=True, memory=True),
+    # signals: a handler in the kernel's text is entered in ring 3 and faults; rt_sigreturn
+    # takes neither I/O rights nor the kernel's selectors from a made-up frame, and never
+    # returns to a non-canonical address
+    hostile_test("nm_attack_handler", "handler {sym:hp_syscall}", 139, KILLED),
+    hostile_test("nm_attack_sigreturn", "sigreturn", 139, KILLED),
+    hostile_test("nm_attack_sigreturn_nc", "sigreturn_nc", 139,
+                 r"^hp: hostile killed by SIGSEGV: rt_sigreturn to an address outside the user range"),
     # threads racing close/close, socket/socket, close/recv, munmap/munmap
     hostile_test("nm_attack_race", "race", 0, r"^hostile: close/close: 200 closed, 200 EBADF of 400$",
                  r"^hostile: socket/socket: 0 descriptors handed out twice$",
