@@ -199,8 +199,14 @@ APPS := hello syscall_bench fault hostile sem_ipc ctxsw exit_threads udp_echo ht
 	par balance ipc affinity unixio procfacts udp_msg signals
 # Go apps (apps/go/): Debian's golang-go, static (CGO_ENABLED=0), the standard library only
 GO_APPS := go_http go_par go_devnull
-APP_BIN := $(patsubst %,$(BUILD)/apps/%,$(APPS) $(GO_APPS)) $(BUILD)/apps/hello_pie
+APP_BIN := $(patsubst %,$(BUILD)/apps/%,$(APPS) $(GO_APPS)) $(BUILD)/apps/hello_pie \
+	$(BUILD)/apps/memcached
 apps: $(APP_BIN)
+# memcached from Debian's source packages (with libevent's), musl-static, built once into
+# the cache by tools/memcached.sh
+$(BUILD)/apps/memcached: tools/memcached.sh
+	@mkdir -p $(dir $@)
+	$(Q)tools/memcached.sh $@
 $(BUILD)/apps/go_%: apps/go/go_%.go Makefile
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  GO      $@")

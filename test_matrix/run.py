@@ -350,6 +350,13 @@ def app_words(cmdline):
 _host_runs = {}
 
 
+def memcache_args(ip, app_args):
+    """netclient's memcache arguments for a memcached with APP_ARGS (its -p port): 4
+    connections of 100 items each"""
+    words = app_args.split()
+    return ["memcache", ip, words[words.index("-p") + 1], "4", "100"]
+
+
 def httpload_args(ip, app_args):
     """netclient's httpload arguments for go_http PORT REQUESTS: 4 connections, each with
     REQUESTS/8 requests kept alive and as many on new connections."""
@@ -367,7 +374,10 @@ def host_run(app, words, client="", cwd=None):
         p = subprocess.Popen([os.path.join(APPS, app)] + args, env=env, stdout=subprocess.PIPE,
                              text=True, cwd=cwd)
         out = []
-        if client:
+        if client == "memcache":  # (it prints nothing; the client waits for its port)
+            subprocess.run([NETCLIENT] + memcache_args("127.0.0.1", " ".join(args)),
+                           capture_output=True, timeout=120)
+        elif client:
             out.append(p.stdout.readline().rstrip("\n"))  # its "ready" line
             if client == "udp":
                 subprocess.run([NETCLIENT, "udp", "127.0.0.1", args[0], args[1]],
@@ -528,7 +538,7 @@ def app_file(test):
     if not test.app:
         return None
     if test.tar:
-        return app_tar()
+        return app_tar(test.app)
     return corrupt_app(test.app, test.corrupt) if test.corrupt else os.path.join(APPS, test.app)
 
 
@@ -538,21 +548,24 @@ def fs_tree():
     return {"etc/motd": b"Welcome to Amphi.\nThis file came from a tar image.\n",
             "data/blob.bin": blob,
             # a directory the image implies (no entry of its own) and one it lists
-            "data/sub/deep.txt": b"deep\n", "etc/empty/": b""}
+            "data/sub/deep.txt": b"deep\n", "etc/empty/": b"",
+            # the users a server may switch to (memcached -u), for musl's getpwnam
+            "etc/passwd": b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+            "etc/group": b"root:x:0:\nnogroup:x:65534:\n"}
 
 
-def app_tar():
-    """build/test_matrix/apps.tar: bin/readfile and fs_tree(), in ustar (pax) format."""
+def app_tar(app):
+    """build/test_matrix/APP.tar: bin/APP and fs_tree(), in ustar (pax) format."""
     import io
     import tarfile
-    path = os.path.join(BUILD, "test_matrix", "apps.tar")
+    path = os.path.join(BUILD, "test_matrix", "%s.tar" % app)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as t:
         for d in ("bin", "etc", "data"):
             ti = tarfile.TarInfo(d)
             ti.type, ti.mode = tarfile.DIRTYPE, 0o755
             t.addfile(ti)
-        t.add(os.path.join(APPS, "readfile"), "bin/readfile")
+        t.add(os.path.join(APPS, app), "bin/" + app)
         for name, data in fs_tree().items():
             ti = tarfile.TarInfo(name.rstrip("/"))
             if name.endswith("/"):
@@ -674,11 +687,14 @@ def app_test(name, app, args, *required, timeout=None, net="", kvm_args=None, mo
              app_args_by={"kvm": kvm_args} if kvm_args is not None else {}, mode=mode,
              skip=skip or (HP_SKIP if mode == "hp" else None), timeout=timeout,
              virtio="net" if net else "blk" if tar == "disk" else "", host=net or "ping",
-             rig="client" if net == "httpload" else net, tar=tar, mem_mib=mem_mib,
+             rig="client" if net in ("httpload", "memcache") else net, tar=tar, mem_mib=mem_mib,
              # httpload (in dom0 through the rig's client option): PORT REQUESTS of go_http,
-             # 4 connections each asking a quarter of half the requests twice (netclient.c)
+             # 4 connections each asking a quarter of half the requests twice (netclient.c);
+             # memcache: once the app runs (the client waits for its port)
              host_args="http server on\n" + " ".join(httpload_args(GUEST_IP, args))
-             if net == "httpload" else "")
+             if net == "httpload" else
+             "hp: running /bin/%s\n" % app + " ".join(memcache_args(GUEST_IP, args))
+             if net == "memcache" else "")
     ev.test = t
     return t
 
@@ -1024,6 +1040,20 @@ def app_tests(p, mode):
         # /dev/null through os.OpenFile (bench: its time per write)
         app_test(p + "go_par", "go_par", "", r"^go_par: a tight loop was preempted: true$", mode=mode, mem_mib=128,
                  timeout={"qemu": 90, "xen": 120}),
+        # memcached 1.6 from Debian's source (musl-static with Debian's libevent: tools/
+        # memcached.sh), unchanged, answering the host's client (netclient memcache) over TCP
+        # (4 connections, values of 1 to 100,000 bytes, multi-gets, deletes, a shared
+        # counter) and UDP (answers of several datagrams), then told to shut down; on the
+        # QEMU cells first memccapable's protocol checks (dom0 has no libmemcached-tools)
+        app_test(p + "memcached", "memcached", "-A -u root -p 11211 -U 11211 -m 64 -c 64 -t 2",
+                 r"^(host: memccapable: (\d+) of \2 protocol checks passed|"
+                 r"dom0: memcache: shutdown sent)$",
+                 r"^(host|dom0): memcache: tcp: 4 connections: 400 of 400 sets stored, 400 of "
+                 r"400 gets right .* 40 multi-gets right .* counter 200 of 200",
+                 r"^(?:host|dom0): memcache: udp: 100 of 100 sets stored, 100 of 100 gets right, "
+                 r"(\d+) of \1 gets of TCP's values right",
+                 net="memcache", tar="module", mode=mode, mem_mib=256,
+                 timeout={"qemu": 120, "xen": 180}),
         app_test(p + "go_http", "go_http", "8080 1000",
                  r"^(host|dom0): httpload: 500 of 500 answers right on 4 kept-alive "
                  r"connections, 500 of 500 on new connections", net="httpload", mode=mode,
@@ -1186,7 +1216,7 @@ class VirtioSetup:
         fd, self.img = tempfile.mkstemp(prefix="amphi-disk-", suffix=".img")
         with os.fdopen(fd, "wb") as f:
             if t.tar == "disk":  # the app's tar image, not the pattern
-                with open(app_tar(), "rb") as src:
+                with open(app_tar(t.app), "rb") as src:
                     f.write(src.read())
                 self.tar_disk = True
             else:
@@ -1237,6 +1267,8 @@ class VirtioSetup:
                 ["malformed", "tap0", GUEST_MAC, GUEST_IP, "7"],))
         elif self.test.host == "http" and "http server on" in line:
             self.pinger = threading.Thread(target=self.curl)
+        elif self.test.host == "memcache" and line.startswith("hp: running "):
+            self.pinger = threading.Thread(target=self.memcache)
         elif self.test.host == "httpload" and "http server on" in line:
             self.pinger = threading.Thread(target=self.client, args=(
                 httpload_args(GUEST_IP, self.test.app_words_for(self.cell)),))
@@ -1252,6 +1284,24 @@ class VirtioSetup:
                                 "http://%s/" % GUEST_IP], capture_output=True, text=True)
             self.host_lines.append("host: http: " + (r.stdout.strip() or
                                                     "curl failed: " + r.stderr.strip()))
+
+    def memcache(self):
+        """memcached's own protocol checks (libmemcached-tools' memccapable: binary and
+        ascii), once its port answers; then netclient's load, which ends the server"""
+        args = memcache_args(GUEST_IP, self.test.app_words_for(self.cell))
+        t0 = time.time()
+        while time.time() - t0 < 60:
+            r = subprocess.run(["ip", "netns", "exec", self.ns, "memccapable", "-h", GUEST_IP,
+                                "-p", args[2]], capture_output=True, text=True, timeout=120)
+            if "Failed to connect" not in r.stdout + r.stderr:
+                break
+            time.sleep(0.2)
+        lines = r.stdout.splitlines()
+        passed = sum(1 for l in lines if l.rstrip().endswith("[pass]"))
+        failed = [l.split("[")[0].strip() for l in lines if l.rstrip().endswith("[FAIL]")]
+        self.host_lines.append("host: memccapable: %d of %d protocol checks passed%s" % (
+            passed, passed + len(failed), " (failed: %s)" % ", ".join(failed) if failed else ""))
+        self.client(args)
 
     def client(self, args):
         r = subprocess.run(["ip", "netns", "exec", self.ns, NETCLIENT] + args,

@@ -8,7 +8,8 @@
 #   run:     qemu-system-x86 (and qboot.rom from qemu-system-data), python3
 #   test:    gdb (the corrupt-boot test), iproute2 and iputils-ping (a tap device in a
 #            network namespace, and pings through it), curl (the HTTP test), busybox (its
-#            udhcpd: the guest's DHCP lease in the HTTP test), and for the Xen rig (test_matrix/xen-rig/build.sh):
+#            udhcpd: the guest's DHCP lease in the HTTP test), libmemcached-tools (memccapable:
+#            memcached's protocol checks against the guest's), and for the Xen rig (test_matrix/xen-rig/build.sh):
 #            debootstrap cpio gzip xz-utils
 #   bench:   gnuplot-nox (the chart of the ratios); bench/linux-guest.sh downloads Debian's
 #            kernel and busybox-static with apt-get download and unpacks them (cpio, gzip,
@@ -17,7 +18,7 @@
 #            make fuzz-smoke; fuzz/README.md)
 set -eu
 PKGS="make gcc libc6-dev linux-libc-dev binutils musl-tools golang-go libxen-dev qemu-system-x86 qemu-system-data
-      python3 gdb iproute2 iputils-ping curl busybox debootstrap cpio gzip xz-utils
+      python3 gdb iproute2 iputils-ping curl busybox libmemcached-tools debootstrap cpio gzip xz-utils
       clang-14 libclang-rt-14-dev gnuplot-nox"
 missing=
 for p in $PKGS; do

@@ -37,7 +37,17 @@
  *        port reaches the guest: every connection to LPORT is joined to HOST:PORT.
  *   netclient malformed IFACE GUEST_MAC HOST PORT
  *   netclient soak HOST SECS UDP_PER_S TCP_CONNS TCP_KIB HTTP_PER_S [IFACE,...]
- *   netclient relay LPORT HOST PORT */
+ *   netclient relay LPORT HOST PORT
+ *   memcache: memcached's text protocol, as its clients speak it. Waits up to 60 s for the
+ *        server's TCP port. TCP: CONNS threads at once, each setting ITEMS keys with values
+ *        of 1 to 100,000 bytes (made from the key, so every answer is checked), getting
+ *        each back, a multi-get of 10 at a time, deleting every fifth and finding it gone,
+ *        `incr` on a counter shared by all (the total checked); UDP (memcached's 8-byte
+ *        frame header, answers of several datagrams put together by their sequence
+ *        number, a request with no answer in 0.5 s sent again): ITEMS sets and gets of
+ *        up to 1,000 bytes, and gets of the TCP values of up to 10,000 bytes; then
+ *        `shutdown` (memcached -A). One line for each part and the rate.
+ *   netclient memcache HOST PORT CONNS ITEMS */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,6 +55,7 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1099,6 +1110,391 @@ static int relay(int lport, const char *host, int port)
 	}
 }
 
+/* ---- memcache */
+static const int mc_sizes[] = { 1, 10, 100, 1000, 4000, 10000, 30000, 100000 };
+#define MC_NSIZES ((int)(sizeof(mc_sizes) / sizeof(mc_sizes[0])))
+
+struct mc {
+	const char *host;
+	int port, conn, items;
+	int sets, gets, multis, deletes, missing, incrs; /* done right */
+	char why[200];
+};
+
+static int mc_size(int conn, int i)
+{
+	return mc_sizes[(conn * 3 + i) % MC_NSIZES];
+}
+
+static void mc_value(const char *key, uint8_t *v, int n)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *k = key; *k; k++)
+		h = (h ^ (uint8_t)*k) * 16777619u;
+	for (int i = 0; i < n; i++)
+		v[i] = (uint8_t)('a' + (h + (uint32_t)i * 7) % 26);
+}
+
+static int mc_send(int s, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n) {
+		ssize_t w = send(s, c, n, MSG_NOSIGNAL);
+
+		if (w <= 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* reads until `have` bytes of buf end with `end` (or it is full): 0, or -1 */
+static int mc_until(int s, char *buf, size_t size, size_t *have, const char *end)
+{
+	size_t el = strlen(end);
+
+	while (*have < el || memcmp(buf + *have - el, end, el)) {
+		if (*have == size)
+			return -1;
+		ssize_t r = recv(s, buf + *have, size - *have, 0);
+
+		if (r <= 0)
+			return -1;
+		*have += (size_t)r;
+	}
+	return 0;
+}
+
+/* checks a get's answer for `keys` (n of them, each with value or missing): 0, or -1 */
+static int mc_check_values(const char *buf, size_t len, char keys[][32], int n, int conn,
+			   const int *sizes, struct mc *m)
+{
+	static __thread uint8_t want[100000];
+	size_t off = 0;
+
+	for (int k = 0; k < n; k++) {
+		if (sizes[k] < 0)
+			continue; /* (deleted: no VALUE line) */
+		char head[96];
+		int hl = snprintf(head, sizeof(head), "VALUE %s 0 %d\r\n", keys[k], sizes[k]);
+
+		if (off + (size_t)hl + (size_t)sizes[k] + 2 > len || memcmp(buf + off, head, (size_t)hl)) {
+			snprintf(m->why, sizeof(m->why), "conn %d: %s: bad or no VALUE line", conn,
+				 keys[k]);
+			return -1;
+		}
+		off += (size_t)hl;
+		mc_value(keys[k], want, sizes[k]);
+		if (memcmp(buf + off, want, (size_t)sizes[k]) || memcmp(buf + off + sizes[k], "\r\n", 2)) {
+			snprintf(m->why, sizeof(m->why), "conn %d: %s: wrong value", conn, keys[k]);
+			return -1;
+		}
+		off += (size_t)sizes[k] + 2;
+	}
+	if (len - off != 5 || memcmp(buf + off, "END\r\n", 5)) {
+		snprintf(m->why, sizeof(m->why), "conn %d: no END after the values", conn);
+		return -1;
+	}
+	return 0;
+}
+
+static int mc_connect(const char *host, int port, double wait)
+{
+	struct sockaddr_in a = addr(host, port);
+	double t0 = now();
+
+	for (;;) {
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+
+		timeout(s, 30);
+		setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+		if (!connect(s, (void *)&a, sizeof(a)))
+			return s;
+		close(s);
+		if (now() - t0 > wait)
+			return -1;
+		usleep(100000);
+	}
+}
+
+static void *mc_tcp(void *arg)
+{
+	struct mc *m = arg;
+	static __thread char buf[300000];
+	static __thread uint8_t val[100100];
+	char keys[10][32];
+	int sizes[10];
+	int s = mc_connect(m->host, m->port, 60);
+
+	if (s < 0) {
+		snprintf(m->why, sizeof(m->why), "conn %d: no connection: %s", m->conn,
+			 strerror(errno));
+		return NULL;
+	}
+	for (int i = 0; i < m->items; i++) {
+		char key[32], head[96];
+		int n = mc_size(m->conn, i), hl;
+		size_t have = 0;
+
+		snprintf(key, sizeof(key), "k%d_%d", m->conn, i);
+		hl = snprintf(head, sizeof(head), "set %s 0 0 %d\r\n", key, n);
+		memcpy(val, head, (size_t)hl); /* the request in one piece */
+		mc_value(key, val + hl, n);
+		memcpy(val + hl + n, "\r\n", 2);
+		if (mc_send(s, val, (size_t)(hl + n + 2)) ||
+		    mc_until(s, buf, sizeof(buf), &have, "\r\n") ||
+		    have != 8 || memcmp(buf, "STORED\r\n", 8)) {
+			snprintf(m->why, sizeof(m->why), "conn %d: set %s: no STORED", m->conn, key);
+			goto out;
+		}
+		m->sets++;
+	}
+	for (int i = 0; i < m->items; i++) {
+		size_t have = 0;
+		int hl;
+		char head[64];
+
+		snprintf(keys[0], sizeof(keys[0]), "k%d_%d", m->conn, i);
+		sizes[0] = mc_size(m->conn, i);
+		hl = snprintf(head, sizeof(head), "get %s\r\n", keys[0]);
+		if (mc_send(s, head, (size_t)hl) || mc_until(s, buf, sizeof(buf), &have, "END\r\n") ||
+		    mc_check_values(buf, have, keys, 1, m->conn, sizes, m))
+			goto out;
+		m->gets++;
+	}
+	/* every fifth deleted */
+	for (int i = 0; i < m->items; i += 5) {
+		char head[64];
+		size_t have = 0;
+		int hl = snprintf(head, sizeof(head), "delete k%d_%d\r\n", m->conn, i);
+
+		if (mc_send(s, head, (size_t)hl) || mc_until(s, buf, sizeof(buf), &have, "\r\n") ||
+		    have != 9 || memcmp(buf, "DELETED\r\n", 9)) {
+			snprintf(m->why, sizeof(m->why), "conn %d: delete: no DELETED", m->conn);
+			goto out;
+		}
+		m->deletes++;
+	}
+	/* multi-gets of 10, the deleted ones missing */
+	for (int i = 0; i + 10 <= m->items; i += 10) {
+		char req[400];
+		int rl = snprintf(req, sizeof(req), "get");
+		size_t have = 0;
+
+		for (int k = 0; k < 10; k++) {
+			snprintf(keys[k], sizeof(keys[k]), "k%d_%d", m->conn, i + k);
+			sizes[k] = (i + k) % 5 ? mc_size(m->conn, i + k) : -1;
+			m->missing += sizes[k] < 0;
+			rl += snprintf(req + rl, sizeof(req) - (size_t)rl, " %s", keys[k]);
+		}
+		rl += snprintf(req + rl, sizeof(req) - (size_t)rl, "\r\n");
+		if (mc_send(s, req, (size_t)rl) || mc_until(s, buf, sizeof(buf), &have, "END\r\n") ||
+		    mc_check_values(buf, have, keys, 10, m->conn, sizes, m))
+			goto out;
+		m->multis++;
+	}
+	/* a counter all connections add to */
+	for (int i = 0; i < 50; i++) {
+		size_t have = 0;
+
+		if (mc_send(s, "incr counter 1\r\n", 16) ||
+		    mc_until(s, buf, sizeof(buf), &have, "\r\n") || buf[0] < '0' || buf[0] > '9') {
+			snprintf(m->why, sizeof(m->why), "conn %d: incr: %.*s", m->conn,
+				 (int)(have > 40 ? 40 : have), buf);
+			goto out;
+		}
+		m->incrs++;
+	}
+out:
+	close(s);
+	return NULL;
+}
+
+/* one UDP request and its answer of one or more datagrams put together: its length, or -1 */
+static int mc_udp(int s, const struct sockaddr_in *a, uint16_t id, const char *req, size_t rl,
+		  char *out, size_t size, int *again, int *frames)
+{
+	static char dg[1500], got[64][1400];
+	static int glen[64];
+
+	for (int tries = 0; tries < 6; tries++) {
+		char pkt[1500];
+		uint16_t hdr[4] = { htons(id), 0, htons(1), 0 };
+		int total = -1, have = 0;
+		bool seen[64] = { false };
+
+		if (tries)
+			(*again)++;
+		memcpy(pkt, hdr, 8);
+		memcpy(pkt + 8, req, rl);
+		sendto(s, pkt, rl + 8, 0, (const void *)a, sizeof(*a));
+		timeout(s, 0.5);
+		for (;;) {
+			ssize_t r = recv(s, dg, sizeof(dg), 0);
+
+			if (r < 8)
+				break; /* (a timeout: sent again) */
+			uint16_t h[4];
+
+			memcpy(h, dg, 8);
+			if (ntohs(h[0]) != id)
+				continue; /* an answer to an earlier try */
+			int seq = ntohs(h[1]), n = ntohs(h[2]);
+
+			if (n < 1 || n > 64 || seq >= n || r - 8 > 1400)
+				return -1;
+			total = n;
+			if (!seen[seq]) {
+				seen[seq] = true;
+				have++;
+				glen[seq] = (int)(r - 8);
+				memcpy(got[seq], dg + 8, (size_t)(r - 8));
+			}
+			if (have == total) {
+				size_t len = 0;
+
+				for (int i = 0; i < total; i++) {
+					if (len + (size_t)glen[i] > size)
+						return -1;
+					memcpy(out + len, got[i], (size_t)glen[i]);
+					len += (size_t)glen[i];
+				}
+				*frames = total;
+				return (int)len;
+			}
+		}
+	}
+	return -1;
+}
+
+static int memcache(const char *host, int port, int conns, int items)
+{
+	pthread_t t[64];
+	struct mc m[64];
+	double t0;
+	int sets = 0, gets = 0, multis = 0, deletes = 0, missing = 0, incrs = 0, ok = 1;
+	char buf[300000];
+
+	if (conns < 1 || conns > 64 || items < 10) {
+		fprintf(stderr, "memcache: 1-64 connections, at least 10 items\n");
+		return 2;
+	}
+	int s0 = mc_connect(host, port, 60);
+
+	if (s0 < 0) {
+		printf("memcache: no connection to %s:%d in 60 s: %s\n", host, port, strerror(errno));
+		return 1;
+	}
+	size_t have = 0;
+
+	if (mc_send(s0, "set counter 0 0 1\r\n0\r\n", 22) ||
+	    mc_until(s0, buf, sizeof(buf), &have, "\r\n") || memcmp(buf, "STORED", 6)) {
+		printf("memcache: the counter could not be set\n");
+		return 1;
+	}
+	t0 = now();
+	for (int i = 0; i < conns; i++) {
+		m[i] = (struct mc){ .host = host, .port = port, .conn = i, .items = items };
+		pthread_create(&t[i], NULL, mc_tcp, &m[i]);
+	}
+	for (int i = 0; i < conns; i++) {
+		pthread_join(t[i], NULL);
+		sets += m[i].sets;
+		gets += m[i].gets;
+		multis += m[i].multis;
+		deletes += m[i].deletes;
+		missing += m[i].missing;
+		incrs += m[i].incrs;
+		if (m[i].why[0]) {
+			printf("memcache: tcp: %s\n", m[i].why);
+			ok = 0;
+		}
+	}
+	double secs = now() - t0;
+	int ops = sets + gets + multis + deletes + incrs;
+	int counter = -1;
+
+	have = 0;
+	if (!mc_send(s0, "get counter\r\n", 13) && !mc_until(s0, buf, sizeof(buf), &have, "END\r\n"))
+		sscanf(buf, "VALUE counter 0 %*d\r\n%d", &counter);
+	printf("memcache: tcp: %d connections: %d of %d sets stored, %d of %d gets right "
+	       "(values of 1 to 100000 bytes), %d multi-gets right (%d deleted keys missing), "
+	       "counter %d of %d, %.0f operations/s\n",
+	       conns, sets, conns * items, gets, conns * items, multis, missing, counter,
+	       conns * 50, ops / (secs > 0 ? secs : 1));
+	/* UDP */
+	int u = socket(AF_INET, SOCK_DGRAM, 0), again = 0, usets = 0, ugets = 0, multi = 0;
+	struct sockaddr_in a = addr(host, port);
+	uint16_t id = 1;
+	static uint8_t val[100000];
+	char req[1400];
+
+	t0 = now();
+	for (int i = 0; i < items && ok; i++) {
+		char key[32];
+		int n = 1 + (i * 97) % 1000, frames, len;
+		int rl;
+
+		snprintf(key, sizeof(key), "u%d", i);
+		mc_value(key, val, n);
+		rl = snprintf(req, sizeof(req), "set %s 0 0 %d\r\n", key, n);
+		memcpy(req + rl, val, (size_t)n);
+		memcpy(req + rl + n, "\r\n", 2);
+		len = mc_udp(u, &a, id++, req, (size_t)rl + (size_t)n + 2, buf, sizeof(buf), &again,
+			     &frames);
+		if (len != 8 || memcmp(buf, "STORED\r\n", 8))
+			break;
+		usets++;
+		rl = snprintf(req, sizeof(req), "get %s\r\n", key);
+		len = mc_udp(u, &a, id++, req, (size_t)rl, buf, sizeof(buf), &again, &frames);
+		char keys[1][32];
+		int sizes[1] = { n };
+
+		snprintf(keys[0], sizeof(keys[0]), "%s", key);
+		if (len < 0 || mc_check_values(buf, (size_t)len, keys, 1, -1, sizes, &m[0]))
+			break;
+		ugets++;
+	}
+	int tcpgets = 0, want_tcpgets = 0;
+
+	for (int c = 0; c < conns && ok; c++) {
+		for (int i = 1; i < items; i++) {
+			int n = mc_size(c, i), frames, len, rl;
+			char keys[1][32];
+			int sizes[1] = { n };
+
+			if (n > 10000 || i % 5 == 0)
+				continue;
+			want_tcpgets++;
+			snprintf(keys[0], sizeof(keys[0]), "k%d_%d", c, i);
+			rl = snprintf(req, sizeof(req), "get %s\r\n", keys[0]);
+			len = mc_udp(u, &a, id++, req, (size_t)rl, buf, sizeof(buf), &again, &frames);
+			if (len < 0 || mc_check_values(buf, (size_t)len, keys, 1, -1, sizes, &m[0]))
+				goto udp_done;
+			tcpgets++;
+			multi += frames > 1;
+		}
+	}
+udp_done:
+	secs = now() - t0;
+	close(u);
+	printf("memcache: udp: %d of %d sets stored, %d of %d gets right, %d of %d gets of TCP's "
+	       "values right (%d in several datagrams), %d sent again, %.0f operations/s\n",
+	       usets, items, ugets, items, tcpgets, want_tcpgets, multi, again,
+	       (usets + ugets + tcpgets) / (secs > 0 ? secs : 1));
+	if (usets != items || ugets != items || tcpgets != want_tcpgets)
+		ok = 0;
+	mc_send(s0, "shutdown\r\n", 10);
+	have = 0;
+	mc_until(s0, buf, sizeof(buf), &have, "\r\n"); /* (nothing: the server ends) */
+	close(s0);
+	printf("memcache: shutdown sent\n");
+	return ok && sets == conns * items && gets == conns * items && counter == conns * 50 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1119,6 +1515,8 @@ int main(int argc, char **argv)
 	if ((argc == 8 || argc == 9) && !strcmp(argv[1], "soak"))
 		return soak(argv[2], atof(argv[3]), atof(argv[4]), atoi(argv[5]), atoi(argv[6]),
 			    atof(argv[7]), argc == 9 ? argv[8] : "");
+	if (argc == 6 && !strcmp(argv[1], "memcache"))
+		return memcache(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
 	if (argc == 5 && !strcmp(argv[1], "relay"))
 		return relay(atoi(argv[2]), argv[3], atoi(argv[4]));
 	fprintf(stderr, "usage: see the comment at the top of tools/netclient.c\n");
