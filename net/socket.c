@@ -557,6 +557,15 @@ static long recv_stream(struct sock *k, int s, void *buf, size_t len, unsigned f
 				k->rx = pbuf_free_header(k->rx, n);
 				if (k->tcp)
 					tcp_recved(k->tcp, n);
+				/* the app has read everything that came: an acknowledgement lwIP
+				 * holds back (for up to its 250 ms timer) goes now, as Linux's
+				 * tcp_cleanup_rbuf sends it. A client whose next small write waits
+				 * for it (Nagle: a request in two writes, memccapable's) would
+				 * otherwise wait that long for every request. */
+				if (!k->rx && k->tcp && (k->tcp->flags & TF_ACK_DELAY)) {
+					tcp_set_flags(k->tcp, TF_ACK_NOW);
+					tcp_output(k->tcp);
+				}
 			}
 			net_unlock();
 			return n;

@@ -1046,7 +1046,7 @@ def app_tests(p, mode):
         # counter) and UDP (answers of several datagrams), then told to shut down; on the
         # QEMU cells first memccapable's protocol checks (dom0 has no libmemcached-tools)
         app_test(p + "memcached", "memcached", "-A -u root -p 11211 -U 11211 -m 64 -c 64 -t 2",
-                 r"^(host: memccapable: (\d+) of \2 protocol checks passed|"
+                 r"^(host: memccapable: (\d+) of \2 protocol checks passed in [\d.]+ s|"
                  r"dom0: memcache: shutdown sent)$",
                  r"^(host|dom0): memcache: tcp: 4 connections: 400 of 400 sets stored, 400 of "
                  r"400 gets right .* 40 multi-gets right .* counter 200 of 200",
@@ -1291,6 +1291,7 @@ class VirtioSetup:
         args = memcache_args(GUEST_IP, self.test.app_words_for(self.cell))
         t0 = time.time()
         while time.time() - t0 < 60:
+            t1 = time.time()
             r = subprocess.run(["ip", "netns", "exec", self.ns, "memccapable", "-h", GUEST_IP,
                                 "-p", args[2]], capture_output=True, text=True, timeout=120)
             if "Failed to connect" not in r.stdout + r.stderr:
@@ -1299,8 +1300,9 @@ class VirtioSetup:
         lines = r.stdout.splitlines()
         passed = sum(1 for l in lines if l.rstrip().endswith("[pass]"))
         failed = [l.split("[")[0].strip() for l in lines if l.rstrip().endswith("[FAIL]")]
-        self.host_lines.append("host: memccapable: %d of %d protocol checks passed%s" % (
-            passed, passed + len(failed), " (failed: %s)" % ", ".join(failed) if failed else ""))
+        self.host_lines.append("host: memccapable: %d of %d protocol checks passed%s in %.1f s" % (
+            passed, passed + len(failed), " (failed: %s)" % ", ".join(failed) if failed else "",
+            time.time() - t1))
         self.client(args)
 
     def client(self, args):
