@@ -199,7 +199,9 @@ APPS := hello syscall_bench fault hostile sem_ipc ctxsw exit_threads udp_echo ht
 	par balance ipc affinity unixio procfacts udp_msg signals
 # Go apps (apps/go/): Debian's golang-go, static (CGO_ENABLED=0), the standard library only
 GO_APPS := go_http go_par go_devnull
-APP_BIN := $(patsubst %,$(BUILD)/apps/%,$(APPS) $(GO_APPS)) $(BUILD)/apps/hello_pie \
+# glibc apps: Debian's gcc and glibc, -static
+GLIBC_APPS := glibc_threads
+APP_BIN := $(patsubst %,$(BUILD)/apps/%,$(APPS) $(GO_APPS) $(GLIBC_APPS)) $(BUILD)/apps/hello_pie \
 	$(BUILD)/apps/memcached
 apps: $(APP_BIN)
 # memcached from Debian's source packages (with libevent's), musl-static, built once into
@@ -213,6 +215,10 @@ $(BUILD)/apps/go_%: apps/go/go_%.go Makefile
 	$(Q)GOCACHE=$(abspath $(BUILD))/gocache GOPATH=$(abspath $(BUILD))/gopath GO111MODULE=off \
 		CGO_ENABLED=0 GOFLAGS= \
 		go build -trimpath -o $@ $<
+$(BUILD)/apps/glibc_%: apps/glibc_%.c Makefile
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@ (glibc, static)")
+	$(Q)gcc -static -pthread -O2 -Wall -Wextra -Werror -Wl,--no-warnings -o $@ $< # (ld: getaddrinfo and static linking; literals need no NSS)
 $(BUILD)/apps/%: apps/%.c Makefile
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  MUSLCC  $@")

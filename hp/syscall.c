@@ -672,6 +672,44 @@ static long do_mprotect(struct app *a, uint64_t addr, uint64_t len, uint64_t pro
 	return 0;
 }
 
+#define MREMAP_MAYMOVE 1
+#define MREMAP_FIXED   2
+
+/* mremap of anonymous memory (glibc's realloc of a large block): a shrink unmaps the tail;
+ * a growth moves the block (MREMAP_MAYMOVE: a new mapping with the old one's rights, the
+ * contents copied, the old one unmapped), or is -ENOMEM, as on Linux when the pages after
+ * it are not free. The old range must be mapped (-EFAULT). */
+static long do_mremap(struct app *a, uint64_t old, uint64_t old_len, uint64_t new_len,
+		      uint64_t flags)
+{
+	if ((old & (PAGE - 1)) || !new_len || (flags & ~(uint64_t)MREMAP_MAYMOVE) ||
+	    !app_range(old, old_len) || new_len > (1ull << 40))
+		return -EINVAL;
+	old_len = ALIGN_UP(old_len, PAGE);
+	new_len = ALIGN_UP(new_len, PAGE);
+	for (uint64_t va = old; va < old + old_len; va += PAGE)
+		if (!mm_user_frame_va(va))
+			return -EFAULT;
+	if (new_len <= old_len) {
+		if (new_len < old_len)
+			do_munmap(a, old + new_len, old_len - new_len);
+		return (long)old;
+	}
+	if (!(flags & MREMAP_MAYMOVE))
+		return -ENOMEM;
+	int level = 0;
+	bool wr = vm_lookup(old, &level) & PTE_W;
+	long nva = do_mmap(a, 0, new_len, PROT_READ | (wr ? PROT_WRITE : 0),
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (nva < 0)
+		return nva;
+	for (uint64_t off = 0; off < old_len; off += PAGE)
+		memcpy(mm_user_frame_va((uint64_t)nva + off), mm_user_frame_va(old + off), PAGE);
+	do_munmap(a, old, old_len);
+	return nva;
+}
+
 #define MADV_DONTNEED 4
 
 static long do_madvise(struct app *a, uint64_t addr, uint64_t len, uint64_t advice)
@@ -1423,6 +1461,7 @@ enum {
 	SYS_sched_getaffinity = 204,
 	SYS_getcpu = 309,
 	SYS_madvise = 28,
+	SYS_mremap = 25,
 	SYS_nanosleep = 35,
 	SYS_getpid = 39,
 	SYS_clone = 56,
@@ -1578,6 +1617,9 @@ static long do_memory(struct app *a, uint64_t nr, uint64_t a1, uint64_t a2, uint
 		break;
 	case SYS_mprotect:
 		r = do_mprotect(a, a1, a2, a3);
+		break;
+	case SYS_mremap:
+		r = do_mremap(a, a1, a2, a3, a4);
 		break;
 	default: /* SYS_madvise */
 		r = do_madvise(a, a1, a2, a3);
@@ -1786,6 +1828,7 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_munmap:
 	case SYS_mprotect:
 	case SYS_madvise:
+	case SYS_mremap:
 		return do_memory(a, f->nr, a1, a2, a3, a4, a5, a6);
 	case SYS_rt_sigaction:
 	case SYS_rt_sigprocmask:
