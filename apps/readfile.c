@@ -2,7 +2,8 @@
  * its bytes, its first line, and what pread and lseek(SEEK_END) give; an error by name.
  * A character device (/dev/null) also says its numbers; a directory lists its entries
  * (sorted, "/" after a directory's name). "cd:DIR" changes the working directory and
- * says whether getcwd then ends in DIR's last part.
+ * says whether getcwd then ends in DIR's last part. A regular file also goes through statx,
+ * preadv, pwrite (refused: opened read-only) and sendfile (to /dev/null, from an offset).
  * Usage: readfile PATH|cd:DIR... (on Amphi the files come from the app's tar image) */
 #include <dirent.h>
 #include <errno.h>
@@ -10,8 +11,45 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+/* statx, sendfile, preadv, pwrite: what they say about a regular file */
+static void more(const char *p, int fd, const struct stat *st)
+{
+	unsigned char x[256];
+	unsigned short mode;
+	unsigned long long size;
+	long rc = syscall(SYS_statx, AT_FDCWD, p, 0, 0x7ff, x);
+
+	memcpy(&mode, x + 28, 2);
+	memcpy(&size, x + 40, 8);
+	printf("%s: statx %s", p, rc ? strerror(errno)
+			      : mode == (unsigned short)st->st_mode && size == (unsigned long long)st->st_size
+				  ? "as stat"
+				  : "NOT as stat");
+	char a[4] = "", b[5] = "";
+	struct iovec v[2] = {{a, 3}, {b, 4}};
+	ssize_t n = preadv(fd, v, 2, 1);
+
+	for (int j = 0; j < 4; j++) {
+		if (a[j] && (a[j] < 32 || a[j] > 126))
+			a[j] = '.';
+		if (b[j] && (b[j] < 32 || b[j] > 126))
+			b[j] = '.';
+	}
+	printf(", preadv %zd \"%s\" \"%s\"", n, a, b);
+	printf(", pwrite %s", pwrite(fd, "x", 1, 0) < 0 ? strerror(errno) : "accepted");
+	int null = open("/dev/null", O_WRONLY);
+	off_t off = 3;
+
+	n = sendfile(null, fd, &off, 1000);
+	printf(", sendfile %zd to offset %lld\n", n, (long long)off);
+	close(null);
+}
 
 static int by_name(const void *a, const void *b)
 {
@@ -122,6 +160,8 @@ int main(int argc, char **argv)
 		       "end %lld\n", p, total, (long long)st.st_size,
 		       S_ISREG(st.st_mode) ? "regular" : "not regular", h, first, pr, five,
 		       (long long)end);
+		if (S_ISREG(st.st_mode))
+			more(p, fd, &st);
 		close(fd);
 	}
 	return bad;

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,62 @@ static long bad, by_msg, by_mmsg, by_from;
 static const char *err(int rc)
 {
 	return rc >= 0 ? "ok" : errno == ENOTCONN ? "ENOTCONN" : errno == EAGAIN ? "EAGAIN" : "other";
+}
+
+/* an option's value as getsockopt gives it, or its error */
+static void show(int s, int level, int name, const char *what)
+{
+	int v = -1;
+	socklen_t l = sizeof(v);
+
+	if (getsockopt(s, level, name, &v, &l))
+		printf(" %s=%s", what, errno == ENOPROTOOPT ? "ENOPROTOOPT"
+				       : errno == EOPNOTSUPP ? "EOPNOTSUPP"
+							     : "other");
+	else
+		printf(" %s=%d(%d)", what, v, (int)l);
+}
+
+/* the common socket options, set and read back as Linux gives them */
+static void sockopts(void)
+{
+	int t = socket(AF_INET, SOCK_STREAM, 0), u = socket(AF_INET, SOCK_DGRAM, 0), one = 1;
+	int buf = 65536, tiny = 1;
+
+	printf("udp_msg: tcp defaults:");
+	show(t, SOL_SOCKET, SO_TYPE, "type");
+	show(t, SOL_SOCKET, SO_ERROR, "error");
+	show(t, SOL_SOCKET, SO_REUSEADDR, "reuseaddr");
+	show(t, SOL_SOCKET, SO_KEEPALIVE, "keepalive");
+	show(t, SOL_SOCKET, SO_ACCEPTCONN, "acceptconn");
+	show(t, IPPROTO_TCP, TCP_NODELAY, "nodelay");
+	printf("\n");
+	setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(t, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	setsockopt(t, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(t, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(t, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	setsockopt(t, SOL_SOCKET, SO_SNDBUF, &tiny, sizeof(tiny));
+	printf("udp_msg: tcp set:");
+	show(t, SOL_SOCKET, SO_REUSEADDR, "reuseaddr");
+	show(t, SOL_SOCKET, SO_REUSEPORT, "reuseport");
+	show(t, SOL_SOCKET, SO_KEEPALIVE, "keepalive");
+	show(t, IPPROTO_TCP, TCP_NODELAY, "nodelay");
+	show(t, SOL_SOCKET, SO_RCVBUF, "rcvbuf");
+	show(t, SOL_SOCKET, SO_SNDBUF, "sndbuf");
+	printf("\n");
+	printf("udp_msg: udp:");
+	show(u, SOL_SOCKET, SO_TYPE, "type");
+	show(u, IPPROTO_IPV6, IPV6_V6ONLY, "v6only");
+	printf(" set-v6only=%s", setsockopt(u, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == 0
+					 ? "ok"
+				 : errno == ENOPROTOOPT ? "ENOPROTOOPT"
+							: "other");
+	printf(" set-type=%s\n", setsockopt(u, SOL_SOCKET, SO_TYPE, &one, sizeof(one)) == 0 ? "ok"
+				 : errno == ENOPROTOOPT ? "ENOPROTOOPT"
+							: "other");
+	close(t);
+	close(u);
 }
 
 /* one datagram by recvmsg/sendmsg: 0, or -1 when there was none */
@@ -134,6 +191,7 @@ int main(int argc, char **argv)
 	printf(", shutdown %s", err(shutdown(other, SHUT_WR)));
 	printf(", an empty recvmsg %s\n", err((int)recvmsg(other, &m, 0)));
 	close(other);
+	sockopts();
 	long echoed = 0;
 
 	for (;;) {

@@ -55,6 +55,9 @@ struct app_fd {
 	bool nonblock;
 	int sock; /* FD_SOCKET: net/socket.h's descriptor */
 	bool stream, listening, has_peer;
+	/* socket options as set (bookkeeping: lwIP's buffers and Nagle-off stand) */
+	bool reuseaddr, reuseport, keepalive, nodelay, broadcast;
+	int32_t rcvbuf, sndbuf; /* 0: the default */
 	uint16_t local_port, peer_port;
 	uint32_t peer_ip;
 	/* FD_FILE: a file (or directory) of the tar image, read-only */
@@ -235,6 +238,11 @@ long hp_sock_msg(struct app *a, uint64_t fd, uint64_t msg, uint64_t flags, bool 
 long hp_sock_mmsg(struct app *a, uint64_t fd, uint64_t vec, uint64_t vlen, uint64_t flags,
 		  uint64_t timeout, bool send);
 long hp_sock_shutdown(struct app *a, uint64_t fd, uint64_t how);
+/* a TCP send from kernel memory (sendfile): what was sent, or -errno */
+long hp_sock_write_kernel(struct app *a, struct app_fd *f, const void *b, size_t n);
+/* setsockopt (set: val, len) and getsockopt (val, lenp) */
+long hp_sock_opt(struct app *a, uint64_t fd, uint64_t level, uint64_t name, uint64_t val,
+		 uint64_t len, bool set);
 long hp_sock_peer(struct app *a, uint64_t fd, uint64_t addr, uint64_t lenp);
 long hp_sock_name(struct app *a, uint64_t fd, uint64_t addr, uint64_t lenp);
 /* a socket's readiness, for hp/io.c's waits: the descriptor to poll, or -1 if fd is not a

@@ -293,6 +293,13 @@ static long sock_out(struct app *a, struct app_fd *f, const void *b, size_t n, b
 	return done ? (long)done : rc;
 }
 
+long hp_sock_write_kernel(struct app *a, struct app_fd *f, const void *b, size_t n)
+{
+	if (!f->stream)
+		return -EINVAL; /* (sendfile: Linux's UDP takes it, as one datagram; not here) */
+	return sock_out(a, f, b, n, false, 0, 0, f->nonblock);
+}
+
 /* Receives into the kernel buffer b (sock_recvmsg's flags): waits in slices unless nb;
  * MSG_WAITALL on a stream goes on until n bytes, the end or an error. */
 static long sock_in(struct app *a, struct app_fd *f, void *b, size_t n, uint64_t flags, bool nb,
@@ -559,6 +566,149 @@ long hp_sock_mmsg(struct app *a, uint64_t fd, uint64_t vec, uint64_t vlen, uint6
 			break;
 	}
 	return n;
+}
+
+/* --- socket options ------------------------------------------------------------------ */
+
+#define SOL_SOCKET_   1
+#define IPPROTO_IP_   0
+#define IPPROTO_TCP_  6
+#define IPPROTO_IPV6_ 41
+
+/* Linux's rmem_max and wmem_max (net.core), and its defaults for SO_RCVBUF/SO_SNDBUF */
+#define BUF_MAX 212992
+
+/* an option's value: a 4-byte int (what most are) */
+static long opt_int(uint64_t val, uint64_t len, int32_t *v)
+{
+	if (len < 4)
+		return -EINVAL;
+	return copy_from_app(v, val, 4) ? -EFAULT : 0;
+}
+
+/* Options as Linux answers them: SOL_SOCKET's SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE,
+ * SO_BROADCAST (kept), SO_RCVBUF/SO_SNDBUF (kept as Linux keeps them: doubled, up to
+ * twice rmem_max/wmem_max), SO_TYPE, SO_ERROR (a connection's error), SO_DOMAIN,
+ * SO_PROTOCOL, SO_ACCEPTCONN, SO_LINGER, SO_RCVTIMEO/SO_SNDTIMEO (accepted, read as 0);
+ * TCP_NODELAY and the keepalive timings (kept; Nagle is always off here); IPPROTO_IP's
+ * (accepted, read as 0). IPv6 options: refused as on an IPv4 socket on Linux (there are
+ * no IPv6 sockets). Other options: ENOPROTOOPT. */
+long hp_sock_opt(struct app *a, uint64_t fd, uint64_t level, uint64_t name, uint64_t val,
+		 uint64_t len, bool set)
+{
+	struct app_fd *f = hp_fd(a, fd);
+	int32_t v = 0;
+	uint32_t have = 4;
+	uint8_t zero16[16] = {0};
+	long rc;
+
+	if (!f)
+		return -EBADF;
+	if (f->kind != FD_SOCKET)
+		return -ENOTSOCK;
+	if (!set) {
+		if (copy_from_app(&have, len, 4))
+			return -EFAULT;
+		if ((int32_t)have < 0)
+			return -EINVAL;
+	}
+	bool *flag = NULL;
+
+	if (level == SOL_SOCKET_) {
+		switch (name) {
+		case 2: /* SO_REUSEADDR */
+			flag = &f->reuseaddr;
+			break;
+		case 15: /* SO_REUSEPORT */
+			flag = &f->reuseport;
+			break;
+		case 9: /* SO_KEEPALIVE */
+			flag = &f->keepalive;
+			break;
+		case 6: /* SO_BROADCAST */
+			flag = &f->broadcast;
+			break;
+		case 7: /* SO_SNDBUF */
+		case 8: /* SO_RCVBUF */ {
+			int32_t *b = name == 7 ? &f->sndbuf : &f->rcvbuf;
+
+			if (set) {
+				if ((rc = opt_int(val, len, &v)))
+					return rc;
+				int32_t min = name == 7 ? 4608 : 2304;
+
+				*b = MAX(min, (int32_t)MIN((uint32_t)v, BUF_MAX) * 2);
+				return 0;
+			}
+			v = *b ? *b : name == 7 ? (f->stream ? 16384 : BUF_MAX)
+					       : (f->stream ? 131072 : BUF_MAX);
+			break;
+		}
+		case 3: /* SO_TYPE */
+		case 39: /* SO_DOMAIN */
+		case 38: /* SO_PROTOCOL */
+		case 30: /* SO_ACCEPTCONN */
+		case 4: /* SO_ERROR */
+			if (set)
+				return -ENOPROTOOPT; /* (read-only) */
+			v = name == 3	 ? (f->stream ? 1 : 2)
+			    : name == 39 ? 2 /* AF_INET */
+			    : name == 38 ? (f->stream ? 6 : 17)
+			    : name == 30 ? f->listening
+					 : -sock_error(f->sock);
+			if (v < 0)
+				v = 0;
+			break;
+		case 13: /* SO_LINGER: struct linger, read as off */
+		case 20: /* SO_RCVTIMEO */
+		case 21: /* SO_SNDTIMEO: struct timeval */
+			if (set)
+				return len < (name == 13 ? 8u : 16u) ? -EINVAL : 0;
+			have = MIN(have, name == 13 ? 8u : 16u);
+			return copy_to_app(val, zero16, have) || copy_to_app(len, &have, 4) ? -EFAULT
+											    : 0;
+		default:
+			return -ENOPROTOOPT;
+		}
+	} else if (level == IPPROTO_TCP_) {
+		if (!f->stream)
+			return -EOPNOTSUPP;
+		switch (name) {
+		case 1: /* TCP_NODELAY */
+			flag = &f->nodelay;
+			break;
+		case 4: /* TCP_KEEPIDLE */
+		case 5: /* TCP_KEEPINTVL */
+		case 6: /* TCP_KEEPCNT */
+		case 12: /* TCP_QUICKACK */
+		case 9: /* TCP_DEFER_ACCEPT */
+			if (set)
+				return opt_int(val, len, &v);
+			v = name == 4 ? 7200 : name == 5 ? 75 : name == 6 ? 9 : name == 12 ? 1 : 0;
+			break;
+		default:
+			return -ENOPROTOOPT;
+		}
+	} else if (level == IPPROTO_IP_) {
+		if (set)
+			return opt_int(val, len, &v);
+		v = 0;
+	} else {
+		/* IPPROTO_IPV6 on an IPv4 socket, and the rest: Linux's ip_setsockopt says
+		 * ENOPROTOOPT, its ip_getsockopt EOPNOTSUPP */
+		return set ? -ENOPROTOOPT : -EOPNOTSUPP;
+	}
+	if (flag) {
+		if (set) {
+			if ((rc = opt_int(val, len, &v)))
+				return rc;
+			*flag = v != 0;
+			return 0;
+		}
+		v = *flag;
+	}
+	have = MIN(have, 4u);
+	return copy_to_app(val, &v, have) || copy_to_app(len, &have, 4) ? -EFAULT : 0;
 }
 
 long hp_sock_shutdown(struct app *a, uint64_t fd, uint64_t how)

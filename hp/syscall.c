@@ -469,10 +469,10 @@ static long at_lookup(struct app *a, int64_t dirfd, const char *p, char *norm,
 	return rc;
 }
 
-static long do_stat_path(struct app *a, int64_t dirfd, uint64_t path, uint64_t st)
+/* a path's struct stat into s: 0 or -errno */
+static long stat_path(struct app *a, int64_t dirfd, uint64_t path, uint8_t s[144])
 {
 	char p[256], norm[TAR_NAME_MAX + 1];
-	uint8_t s[144];
 	struct tar_entry e;
 	long n = strcpy_from_app(p, path, sizeof(p));
 
@@ -486,22 +486,30 @@ static long do_stat_path(struct app *a, int64_t dirfd, uint64_t path, uint64_t s
 
 	if (dev) {
 		stat_chardev(s, dev);
-		return copy_to_app(st, s, sizeof(s));
+		return 0;
 	}
 	long rc = at_lookup(a, dirfd, p, norm, &e);
 
 	if (rc <= 0)
 		return rc == 0 ? -ENOENT : rc;
 	hp_fs_stat(s, e.size, e.mode, rc == 2);
-	return copy_to_app(st, s, sizeof(s));
+	return 0;
+}
+
+static long do_stat_path(struct app *a, int64_t dirfd, uint64_t path, uint64_t st)
+{
+	uint8_t s[144];
+	long rc = stat_path(a, dirfd, path, s);
+
+	return rc ? rc : copy_to_app(st, s, sizeof(s));
 }
 
 /* struct stat (x86-64): the fields we fill, at Linux's offsets */
-static long do_fstat(struct app *a, uint64_t fd, uint64_t st)
+static long stat_fd(struct app *a, uint64_t fd, uint8_t s[144])
 {
-	uint8_t s[144] = {0};
 	struct app_fd *f = fd_get(a, fd);
 
+	memset(s, 0, 144);
 	if (!f)
 		return -EBADF;
 	if (f->kind == FD_FILE) {
@@ -526,7 +534,141 @@ static long do_fstat(struct app *a, uint64_t fd, uint64_t st)
 		memcpy(s + 24, &mode, 4);
 		memcpy(s + 56, &blksize, 8);
 	}
-	return copy_to_app(st, s, sizeof(s));
+	return 0;
+}
+
+static long do_fstat(struct app *a, uint64_t fd, uint64_t st)
+{
+	uint8_t s[144];
+	long rc = stat_fd(a, fd, s);
+
+	return rc ? rc : copy_to_app(st, s, sizeof(s));
+}
+
+/* statx: struct statx (256 bytes) from the struct stat of the path (or of dirfd with
+ * AT_EMPTY_PATH and ""), with the basic fields it has */
+static long do_statx(struct app *a, int64_t dirfd, uint64_t path, uint64_t flags, uint64_t buf)
+{
+	uint8_t s[144], x[256] = {0};
+	char p[2];
+	long rc = (flags & AT_EMPTY_PATH) && strcpy_from_app(p, path, sizeof(p)) == 0
+			  ? stat_fd(a, (uint64_t)dirfd, s)
+			  : stat_path(a, dirfd, path, s);
+
+	if (rc)
+		return rc;
+	uint32_t mask = 0x7ff, blksize, nlink32, mode32; /* STATX_BASIC_STATS */
+	uint64_t ino, nlink, size, blocks;
+	uint16_t mode16;
+
+	memcpy(&ino, s + 8, 8);
+	memcpy(&nlink, s + 16, 8);
+	memcpy(&mode32, s + 24, 4);
+	memcpy(&size, s + 48, 8);
+	memcpy(&blksize, s + 56, 4);
+	memcpy(&blocks, s + 64, 8);
+	nlink32 = (uint32_t)nlink;
+	mode16 = (uint16_t)mode32;
+	memcpy(x + 0, &mask, 4);
+	memcpy(x + 4, &blksize, 4);
+	memcpy(x + 16, &nlink32, 4);
+	memcpy(x + 28, &mode16, 2);
+	memcpy(x + 32, &ino, 8);
+	memcpy(x + 40, &size, 8);
+	memcpy(x + 48, &blocks, 8);
+	memcpy(x + 128, s + 40, 4); /* stx_rdev_major/minor: st_rdev, as Linux splits it */
+	uint64_t rdev;
+
+	memcpy(&rdev, s + 40, 8);
+	uint32_t maj = (uint32_t)(((rdev >> 8) & 0xfff) | ((rdev >> 32) & ~0xfffu)),
+		 min = (uint32_t)((rdev & 0xff) | ((rdev >> 12) & ~0xffu));
+
+	memcpy(x + 128, &maj, 4);
+	memcpy(x + 132, &min, 4);
+	return copy_to_app(buf, x, sizeof(x));
+}
+
+/* preadv/pwritev and pwrite64: at an offset, on a file (read-only: EBADF for writes) or
+ * /dev/null; the rest -ESPIPE */
+static long do_prw(struct app *a, uint64_t fd, uint64_t iov, uint64_t cnt, int64_t off, bool write,
+		   bool vec)
+{
+	struct app_fd *f = fd_get(a, fd);
+	long total = 0;
+
+	if (!f)
+		return -EBADF;
+	if (off < 0)
+		return -EINVAL;
+	if (f->kind != FD_FILE && f->kind != FD_NULL)
+		return -ESPIPE;
+	if (write && f->kind == FD_FILE)
+		return -EBADF;
+	if (!vec)
+		return write ? (long)cnt : hp_fs_read(f, iov, cnt, off);
+	if (cnt > 1024)
+		return -EINVAL;
+	for (uint64_t i = 0; i < cnt; i++) {
+		struct iovec_ v;
+
+		if (copy_from_app(&v, iov + i * sizeof(v), sizeof(v)))
+			return -EFAULT;
+		long r = write || f->kind == FD_NULL ? (write ? (long)v.len : 0)
+						     : hp_fs_read(f, v.base, v.len, off + total);
+
+		if (r < 0)
+			return total ? total : r;
+		total += r;
+		if ((uint64_t)r < v.len)
+			break;
+	}
+	return total;
+}
+
+/* sendfile: from a file of the tree (its offset, or *offp's), straight from the kernel's
+ * copy of it, to a TCP socket, the console or /dev/null (a pipe or a UDP socket: -EINVAL
+ * here, unlike Linux) */
+static long do_sendfile(struct app *a, uint64_t out, uint64_t in, uint64_t offp, uint64_t count)
+{
+	struct app_fd *fi = fd_get(a, in), *fo = fd_get(a, out);
+	int64_t off;
+
+	if (!fi || !fo)
+		return -EBADF;
+	if (fi->kind != FD_FILE || fi->dir)
+		return -EINVAL;
+	if (offp) {
+		if (copy_from_app(&off, offp, 8))
+			return -EFAULT;
+		if (off < 0)
+			return -EINVAL;
+	} else {
+		off = (int64_t)fi->pos;
+	}
+	uint64_t left = (uint64_t)off < fi->size ? fi->size - (uint64_t)off : 0;
+	size_t n = MIN(count, left);
+	long done;
+
+	if (fo->kind == FD_SOCKET)
+		done = n ? hp_sock_write_kernel(a, fo, fi->data + off, n) : 0;
+	else if (fo->kind == FD_NULL)
+		done = (long)n;
+	else if (fo->kind == FD_CONSOLE)
+		console_write((const char *)fi->data + off, n), done = (long)n;
+	else
+		return -EINVAL;
+
+	if (done > 0) {
+		if (offp) {
+			int64_t now = off + done;
+
+			if (copy_to_app(offp, &now, 8))
+				return -EFAULT;
+		} else {
+			fi->pos = (uint64_t)off + (uint64_t)done;
+		}
+	}
+	return done;
 }
 
 #define TIOCGWINSZ 0x5413
@@ -1706,11 +1848,17 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 			return -EBADF;
 		return fd->kind == FD_FILE ? hp_fs_getdents(fd, a2, a3) : -ENOTDIR;
 	case SYS_pread64:
-		if (!(fd = fd_get(a, a1)))
-			return -EBADF;
-		return fd->kind == FD_FILE   ? hp_fs_read(fd, a2, a3, (int64_t)a4)
-		       : fd->kind == FD_NULL ? 0
-					     : -ESPIPE;
+		return do_prw(a, a1, a2, a3, (int64_t)a4, false, false);
+	case 18: /* pwrite64 */
+		return do_prw(a, a1, a2, a3, (int64_t)a4, true, false);
+	case 295: /* preadv */
+		return do_prw(a, a1, a2, a3, (int64_t)a4, false, true);
+	case 296: /* pwritev */
+		return do_prw(a, a1, a2, a3, (int64_t)a4, true, true);
+	case 40: /* sendfile */
+		return do_sendfile(a, a1, a2, a3, a4);
+	case 332: /* statx */
+		return do_statx(a, (int32_t)a1, a2, a3, a5);
 	case SYS_close:
 		return hp_fd_close(a, a1);
 	case SYS_socket:
@@ -1742,18 +1890,9 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_getsockname:
 		return hp_sock_name(a, a1, a2, a3);
 	case SYS_setsockopt:
-		/* SO_REUSEADDR, TCP_NODELAY and the like: accepted, lwIP's defaults stand */
-		return (fd = fd_get(a, a1)) ? (fd->kind == FD_SOCKET ? 0 : -ENOTSOCK) : -EBADF;
-	case SYS_getsockopt: {
-		int32_t zero = 0, four = 4;
-
-		if (!(fd = fd_get(a, a1)))
-			return -EBADF;
-		if (fd->kind != FD_SOCKET)
-			return -ENOTSOCK;
-		/* SO_ERROR and the rest read as 0 */
-		return copy_to_app(a4, &zero, 4) || copy_to_app(a5, &four, 4) ? -EFAULT : 0;
-	}
+		return hp_sock_opt(a, a1, a2, a3, a4, a5, true);
+	case SYS_getsockopt:
+		return hp_sock_opt(a, a1, a2, a3, a4, a5, false);
 	case SYS_shutdown:
 		return hp_sock_shutdown(a, a1, a2);
 	case SYS_fstat:

@@ -761,6 +761,18 @@ int sock_close(int s)
 	return 0;
 }
 
+int sock_error(int s)
+{
+	struct sock *k = get(s);
+
+	if (!k || lock_open(k, s))
+		return -EBADF;
+	int err = k->err;
+
+	net_unlock();
+	return err;
+}
+
 int sock_describe(int s, char *buf, size_t size)
 {
 	struct sock *k = get(s);

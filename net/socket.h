@@ -62,6 +62,8 @@ void sock_poll_disarm(struct sem *ps);
 int sock_set_timeout(int s, unsigned ms);
 /* Datagrams dropped because a socket's queue was full (UDP_Q), all sockets so far. */
 uint64_t sock_udp_drops(void);
+/* A connection's error (-ECONNREFUSED, -ECONNRESET), 0 when it has none, -EBADF. */
+int sock_error(int s);
 /* One line of a socket's state (channel, lwIP's TCP state) for diagnostics. */
 int sock_describe(int s, char *buf, size_t size);
 
