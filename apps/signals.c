@@ -186,6 +186,30 @@ static void sleep_ms(int ms)
 		;
 }
 
+/* a thread blocked reading the pipe gets SIGUSR2 (its handler with sa_flags `flags`); a
+ * byte is written 100 ms later, for a read that goes on */
+static void blocked_read(int flags)
+{
+	struct sigaction sa;
+	pthread_t t;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_plain;
+	sa.sa_flags = flags;
+	sigaction(SIGUSR2, &sa, NULL);
+	got = 0;
+	reader_in = 0;
+	pthread_create(&t, NULL, reader, NULL);
+	while (!reader_in)
+		sleep_ms(1);
+	sleep_ms(100);
+	pthread_kill(t, SIGUSR2);
+	sleep_ms(100);
+	if (flags & SA_RESTART)
+		write(pfd[1], "x", 1);
+	pthread_join(t, NULL);
+}
+
 int main(void)
 {
 	sigset_t s, old;
@@ -332,31 +356,10 @@ int main(void)
 
 	/* a blocked read: EINTR, or made again with SA_RESTART */
 	pipe(pfd);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_plain;
-	sigaction(SIGUSR2, &sa, NULL);
-	reset();
-	reader_in = 0;
-	pthread_create(&t, NULL, reader, NULL);
-	while (!reader_in)
-		sleep_ms(1);
-	sleep_ms(100);
-	pthread_kill(t, SIGUSR2);
-	pthread_join(t, NULL);
+	blocked_read(0);
 	check(read_rc == -1 && read_errno == EINTR && got == SIGUSR2,
 	      "a blocked read: the handler, then EINTR");
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGUSR2, &sa, NULL);
-	reset();
-	reader_in = 0;
-	pthread_create(&t, NULL, reader, NULL);
-	while (!reader_in)
-		sleep_ms(1);
-	sleep_ms(100);
-	pthread_kill(t, SIGUSR2);
-	sleep_ms(100);
-	write(pfd[1], "x", 1);
-	pthread_join(t, NULL);
+	blocked_read(SA_RESTART);
 	check(read_rc == 1 && got == SIGUSR2, "SA_RESTART: the handler, and the read goes on");
 
 	/* a sleep cut short says what was left */

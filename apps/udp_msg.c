@@ -38,31 +38,50 @@ static void show(int s, int level, int name, const char *what)
 		printf(" %s=%d(%d)", what, v, (int)l);
 }
 
+struct opt {
+	int level, name;
+	const char *what;
+};
+
+/* one line of options' values */
+static void show_all(int s, const char *title, const struct opt *o)
+{
+	printf("udp_msg: %s:", title);
+	for (; o->what; o++)
+		show(s, o->level, o->name, o->what);
+	printf("\n");
+}
+
 /* the common socket options, set and read back as Linux gives them */
 static void sockopts(void)
 {
 	int t = socket(AF_INET, SOCK_STREAM, 0), u = socket(AF_INET, SOCK_DGRAM, 0), one = 1;
 	int buf = 65536, tiny = 1;
 
-	printf("udp_msg: tcp defaults:");
-	show(t, SOL_SOCKET, SO_TYPE, "type");
-	show(t, SOL_SOCKET, SO_ERROR, "error");
-	show(t, SOL_SOCKET, SO_REUSEADDR, "reuseaddr");
-	show(t, SOL_SOCKET, SO_KEEPALIVE, "keepalive");
-	show(t, SOL_SOCKET, SO_ACCEPTCONN, "acceptconn");
-	show(t, IPPROTO_TCP, TCP_NODELAY, "nodelay");
-	printf("\n");
-	setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(t, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-	setsockopt(t, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	setsockopt(t, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	static const struct opt defaults[] = {
+		{SOL_SOCKET, SO_TYPE, "type"},
+		{SOL_SOCKET, SO_ERROR, "error"},
+		{SOL_SOCKET, SO_REUSEADDR, "reuseaddr"},
+		{SOL_SOCKET, SO_KEEPALIVE, "keepalive"},
+		{SOL_SOCKET, SO_ACCEPTCONN, "acceptconn"},
+		{IPPROTO_TCP, TCP_NODELAY, "nodelay"},
+		{0, 0, NULL},
+	};
+	static const struct opt set[] = {
+		{SOL_SOCKET, SO_REUSEADDR, "reuseaddr"},
+		{SOL_SOCKET, SO_REUSEPORT, "reuseport"},
+		{SOL_SOCKET, SO_KEEPALIVE, "keepalive"},
+		{IPPROTO_TCP, TCP_NODELAY, "nodelay"},
+		{0, 0, NULL},
+	};
+
+	show_all(t, "tcp defaults", defaults);
+	for (const struct opt *o = set; o->what; o++)
+		setsockopt(t, o->level, o->name, &one, sizeof(one));
 	setsockopt(t, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	setsockopt(t, SOL_SOCKET, SO_SNDBUF, &tiny, sizeof(tiny));
-	printf("udp_msg: tcp set:");
-	show(t, SOL_SOCKET, SO_REUSEADDR, "reuseaddr");
-	show(t, SOL_SOCKET, SO_REUSEPORT, "reuseport");
-	show(t, SOL_SOCKET, SO_KEEPALIVE, "keepalive");
-	show(t, IPPROTO_TCP, TCP_NODELAY, "nodelay");
+	show_all(t, "tcp set", set);
+	printf("udp_msg: tcp buffers:");
 	show(t, SOL_SOCKET, SO_RCVBUF, "rcvbuf");
 	show(t, SOL_SOCKET, SO_SNDBUF, "sndbuf");
 	printf("\n");

@@ -330,13 +330,13 @@ struct iovec_ {
 	uint64_t base, len;
 };
 
-static long do_rw_vec(struct app *a, uint64_t fd, uint64_t iov, uint64_t cnt, bool write)
+/* The calls with an iovec: each piece in turn through one(ctx, base, len, done so far)
+ * until one comes back short or fails; what was done, or the first piece's error */
+static long iov_each(uint64_t iov, uint64_t cnt, long (*one)(void *, uint64_t, uint64_t, long),
+		     void *ctx)
 {
-	struct app_fd *f = fd_get(a, fd);
 	long total = 0;
 
-	if (!f)
-		return -EBADF;
 	if (cnt > 1024)
 		return -EINVAL;
 	for (uint64_t i = 0; i < cnt; i++) {
@@ -346,10 +346,7 @@ static long do_rw_vec(struct app *a, uint64_t fd, uint64_t iov, uint64_t cnt, bo
 			return -EFAULT;
 		if (!v.len)
 			continue;
-		long r = f->kind == FD_SOCKET ? (write ? hp_sock_sendto(a, fd, v.base, v.len, 0, 0, 0)
-						       : hp_sock_recvfrom(a, fd, v.base, v.len, 0, 0, 0))
-			 : write ? fd_write(a, f, v.base, v.len)
-				 : fd_read(a, f, v.base, v.len);
+		long r = one(ctx, v.base, v.len, total);
 
 		if (r < 0)
 			return total ? total : r;
@@ -358,6 +355,32 @@ static long do_rw_vec(struct app *a, uint64_t fd, uint64_t iov, uint64_t cnt, bo
 			break;
 	}
 	return total;
+}
+
+struct rw_vec {
+	struct app *a;
+	uint64_t fd;
+	struct app_fd *f;
+	bool write;
+	int64_t off; /* preadv, pwritev */
+};
+
+static long rw_one(void *arg, uint64_t base, uint64_t len, long done)
+{
+	struct rw_vec *c = arg;
+
+	(void)done;
+	if (c->f->kind == FD_SOCKET)
+		return c->write ? hp_sock_sendto(c->a, c->fd, base, len, 0, 0, 0)
+				: hp_sock_recvfrom(c->a, c->fd, base, len, 0, 0, 0);
+	return c->write ? fd_write(c->a, c->f, base, len) : fd_read(c->a, c->f, base, len);
+}
+
+static long do_rw_vec(struct app *a, uint64_t fd, uint64_t iov, uint64_t cnt, bool write)
+{
+	struct rw_vec c = {a, fd, fd_get(a, fd), write, 0};
+
+	return c.f ? iov_each(iov, cnt, rw_one, &c) : -EBADF;
 }
 
 /* Where an *at() call's relative path starts: the working directory (AT_FDCWD), or a
@@ -549,7 +572,7 @@ static long do_fstat(struct app *a, uint64_t fd, uint64_t st)
  * AT_EMPTY_PATH and ""), with the basic fields it has */
 static long do_statx(struct app *a, int64_t dirfd, uint64_t path, uint64_t flags, uint64_t buf)
 {
-	uint8_t s[144], x[256] = {0};
+	uint8_t s[144];
 	char p[2];
 	long rc = (flags & AT_EMPTY_PATH) && strcpy_from_app(p, path, sizeof(p)) == 0
 			  ? stat_fd(a, (uint64_t)dirfd, s)
@@ -557,35 +580,47 @@ static long do_statx(struct app *a, int64_t dirfd, uint64_t path, uint64_t flags
 
 	if (rc)
 		return rc;
-	uint32_t mask = 0x7ff, blksize, nlink32, mode32; /* STATX_BASIC_STATS */
-	uint64_t ino, nlink, size, blocks;
-	uint16_t mode16;
+	struct {
+		uint64_t dev, ino, nlink;
+		uint32_t mode, uid, gid, pad;
+		uint64_t rdev;
+		int64_t size, blksize, blocks;
+	} st; /* struct stat's first fields */
+	struct {
+		uint32_t mask, blksize;
+		uint64_t attributes;
+		uint32_t nlink, uid, gid;
+		uint16_t mode, pad;
+		uint64_t ino, size, blocks, attributes_mask;
+		uint8_t times[64];
+		uint32_t rdev_major, rdev_minor, dev_major, dev_minor;
+	} x = {0};
 
-	memcpy(&ino, s + 8, 8);
-	memcpy(&nlink, s + 16, 8);
-	memcpy(&mode32, s + 24, 4);
-	memcpy(&size, s + 48, 8);
-	memcpy(&blksize, s + 56, 4);
-	memcpy(&blocks, s + 64, 8);
-	nlink32 = (uint32_t)nlink;
-	mode16 = (uint16_t)mode32;
-	memcpy(x + 0, &mask, 4);
-	memcpy(x + 4, &blksize, 4);
-	memcpy(x + 16, &nlink32, 4);
-	memcpy(x + 28, &mode16, 2);
-	memcpy(x + 32, &ino, 8);
-	memcpy(x + 40, &size, 8);
-	memcpy(x + 48, &blocks, 8);
-	memcpy(x + 128, s + 40, 4); /* stx_rdev_major/minor: st_rdev, as Linux splits it */
-	uint64_t rdev;
+	_Static_assert(sizeof(x) == 144, "struct statx's fields up to stx_dev_minor");
+	memcpy(&st, s, sizeof(st));
+	x.mask = 0x7ff; /* STATX_BASIC_STATS */
+	x.blksize = (uint32_t)st.blksize;
+	x.nlink = (uint32_t)st.nlink;
+	x.mode = (uint16_t)st.mode;
+	x.ino = st.ino;
+	x.size = (uint64_t)st.size;
+	x.blocks = (uint64_t)st.blocks;
+	/* st_rdev split as Linux's new_encode_dev() packs it */
+	x.rdev_major = (uint32_t)(((st.rdev >> 8) & 0xfff) | ((st.rdev >> 32) & ~0xfffull));
+	x.rdev_minor = (uint32_t)((st.rdev & 0xff) | ((st.rdev >> 12) & ~0xffull));
+	uint8_t out[256] = {0};
 
-	memcpy(&rdev, s + 40, 8);
-	uint32_t maj = (uint32_t)(((rdev >> 8) & 0xfff) | ((rdev >> 32) & ~0xfffu)),
-		 min = (uint32_t)((rdev & 0xff) | ((rdev >> 12) & ~0xffu));
+	memcpy(out, &x, sizeof(x));
+	return copy_to_app(buf, out, sizeof(out));
+}
 
-	memcpy(x + 128, &maj, 4);
-	memcpy(x + 132, &min, 4);
-	return copy_to_app(buf, x, sizeof(x));
+static long prw_one(void *arg, uint64_t base, uint64_t len, long done)
+{
+	struct rw_vec *c = arg;
+
+	if (c->write || c->f->kind == FD_NULL)
+		return c->write ? (long)len : 0;
+	return hp_fs_read(c->f, base, len, c->off + done);
 }
 
 /* preadv/pwritev and pwrite64: at an offset, on a file (read-only: EBADF for writes) or
@@ -594,7 +629,6 @@ static long do_prw(struct app *a, uint64_t fd, uint64_t iov, uint64_t cnt, int64
 		   bool vec)
 {
 	struct app_fd *f = fd_get(a, fd);
-	long total = 0;
 
 	if (!f)
 		return -EBADF;
@@ -606,23 +640,9 @@ static long do_prw(struct app *a, uint64_t fd, uint64_t iov, uint64_t cnt, int64
 		return -EBADF;
 	if (!vec)
 		return write ? (long)cnt : hp_fs_read(f, iov, cnt, off);
-	if (cnt > 1024)
-		return -EINVAL;
-	for (uint64_t i = 0; i < cnt; i++) {
-		struct iovec_ v;
+	struct rw_vec c = {a, fd, f, write, off};
 
-		if (copy_from_app(&v, iov + i * sizeof(v), sizeof(v)))
-			return -EFAULT;
-		long r = write || f->kind == FD_NULL ? (write ? (long)v.len : 0)
-						     : hp_fs_read(f, v.base, v.len, off + total);
-
-		if (r < 0)
-			return total ? total : r;
-		total += r;
-		if ((uint64_t)r < v.len)
-			break;
-	}
-	return total;
+	return iov_each(iov, cnt, prw_one, &c);
 }
 
 /* sendfile: from a file of the tree (its offset, or *offp's), straight from the kernel's
