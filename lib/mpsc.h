@@ -22,6 +22,9 @@ struct mpsc {
 	struct mpsc_node stub;
 };
 
+/* a static one's initializer: MPSC_INIT(name) where `name` is the queue itself */
+#define MPSC_INIT(q) {.head = &(q).stub, .tail = &(q).stub, .stub = {NULL}}
+
 static inline void mpsc_init(struct mpsc *q)
 {
 	q->stub.next = NULL;

@@ -54,7 +54,10 @@ struct rxpbuf {
 };
 _Static_assert(sizeof(struct rxpbuf) <= PKT_HEADROOM - 16, "the pbuf must fit the headroom");
 
-static struct mutex core;
+/* ready from the start: the app's waits take it (sock_poll_disarm) in a VM without a NIC
+ * too, where net_start never runs (its first contended take, on a zeroed wait queue,
+ * was a kernel page fault: unixio's poll_storm) */
+static struct mutex core = MUTEX_INIT(core);
 static struct nif *nifs[MAX_NIFS];
 static unsigned nnifs;
 static struct flow *flows[MAX_FLOWS];
@@ -505,7 +508,6 @@ static int start(const char *cmdline, uint64_t deadline)
 		}
 		IP4_ADDR(&gw, a[0], a[1], a[2], a[3]);
 	}
-	mutex_init(&core);
 	sem_init(&net_wake, 0);
 	rnd_state = clock_ns() | 1;
 	net_lock();

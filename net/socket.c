@@ -56,8 +56,8 @@ struct sock {
 
 static struct sock socks[MAX_SOCKS];
 static uint64_t udp_drops; /* every socket's, closed ones' too (atomic: read unlocked) */
-static struct mutex table;
-static bool table_ready;
+static struct mutex table = MUTEX_INIT(table); /* (ready before the first socket call:
+						 * an app's threads may make it at once) */
 
 #define SOCK_IDX(s) ((s) & 0xff)
 #define SOCK_GEN(s) ((unsigned)(s) >> 8)
@@ -282,11 +282,6 @@ static err_t tcp_accept_cb(void *arg, struct tcp_pcb *newpcb, err_t err)
 
 static int alloc(int type)
 {
-	if (!table_ready) {
-		/* the first call comes from one thread at boot (net tests, servers) */
-		mutex_init(&table);
-		table_ready = true;
-	}
 	mutex_lock(&table, NO_DEADLINE);
 	for (int i = 0; i < MAX_SOCKS; i++) {
 		if (!socks[i].used) {

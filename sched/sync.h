@@ -68,6 +68,8 @@ struct mutex {
 	struct waitq q;
 };
 void mutex_init(struct mutex *m);
+/* a static mutex, ready before any code runs: static struct mutex m = MUTEX_INIT(m); */
+#define MUTEX_INIT(m) {.owner = NULL, .q = {.waiters = MPSC_INIT((m).q.waiters)}}
 int mutex_lock(struct mutex *m, uint64_t deadline);
 bool mutex_trylock(struct mutex *m);
 /* panics when the caller does not hold it */
