@@ -94,10 +94,10 @@ struct app_thread {
 	bool accounted; /* its CPU time is in the app's done_* (under the app's lock) */
 	char comm[16];	/* prctl(PR_SET_NAME) */
 	/* signals (hp/signal.c): the mask (written by the thread only), what was sent to it
-	 * (atomic; of those, by tkill/tgkill, or by the kernel), the mask a handler's return
+	 * (atomic; of those, by tkill/tgkill), the mask a handler's return
 	 * puts back where a call set one for its wait (sigsuspend, ppoll, ...), and the
 	 * alternate stack */
-	uint64_t sig_blocked, sig_pending, sig_tkill, sig_kernel;
+	uint64_t sig_blocked, sig_pending, sig_tkill;
 	uint64_t sig_restore;
 	bool sig_restore_set;
 	uint64_t ss_sp, ss_size;

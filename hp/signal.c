@@ -185,9 +185,6 @@ static int take(struct app_thread *at, uint64_t want, struct info *si)
 		if (at->sig_tkill & bit(sig))
 			si->code = SI_TKILL_;
 		at->sig_tkill &= ~bit(sig);
-		if (at->sig_kernel & bit(sig))
-			si->code = SI_KERNEL_, si->pid = 0, si->uid = 0;
-		at->sig_kernel &= ~bit(sig);
 	} else {
 		__atomic_and_fetch(&a->sig_pending, ~bit(sig), __ATOMIC_SEQ_CST);
 	}
@@ -210,10 +207,12 @@ static void kick(struct app *a, struct app_thread *to)
 	hp_io_wake_all(a);
 }
 
-/* Sends sig (not SIGKILL) to a thread (`to`), or to the process (NULL: the caller if it
- * does not block it, else any thread that does not, else it waits for one that unblocks
- * it). With the app's lock held when `to` is not the caller (thread_by_tid). */
-static void send(struct app *a, struct app_thread *to, int sig, int code)
+/* Sends sig (not SIGKILL) to a thread (`to`; by tkill/tgkill: si_code SI_TKILL), or to
+ * the process (NULL: the caller if it does not block it, else any thread that does not,
+ * else it waits for one that unblocks it). With the app's lock held unless `to` is the
+ * caller, so that the thread woken is not joined and freed meanwhile (hp_clone joins
+ * under it). */
+static void send(struct app *a, struct app_thread *to, int sig, bool tkill)
 {
 	struct app_thread *self = *thread_app(thread_self());
 	uint64_t f = lock(a);
@@ -233,10 +232,8 @@ static void send(struct app *a, struct app_thread *to, int sig, int code)
 
 	if (!drop && to) {
 		__atomic_or_fetch(&to->sig_pending, bit(sig), __ATOMIC_SEQ_CST);
-		if (code == SI_TKILL_)
+		if (tkill)
 			to->sig_tkill |= bit(sig);
-		if (code == SI_KERNEL_)
-			to->sig_kernel |= bit(sig);
 	} else if (!drop) {
 		__atomic_or_fetch(&a->sig_pending, bit(sig), __ATOMIC_SEQ_CST);
 	}
@@ -247,7 +244,7 @@ static void send(struct app *a, struct app_thread *to, int sig, int code)
 
 void hp_sig_pipe(struct app_thread *at)
 {
-	send(at->app, at, 13, SI_USER_);
+	send(at->app, at, 13, false);
 }
 
 /* --- the frame --------------------------------------------------------------------------- */
@@ -700,9 +697,12 @@ static long kill_(struct app_thread *at, int64_t pid, int64_t tid, int64_t sig)
 			return -ESRCH;
 	} else if (pid != 1 && pid != 0 && pid != -1) {
 		return -ESRCH;
+	} else if (sig && sig != SIGKILL_) {
+		mutex_lock(&a->lock, NO_DEADLINE); /* (send may pick another thread) */
+		locked = true;
 	}
 	if (sig && sig != SIGKILL_)
-		send(a, to, (int)sig, to ? SI_TKILL_ : SI_USER_);
+		send(a, to, (int)sig, to != NULL);
 	if (locked)
 		mutex_unlock(&a->lock);
 	if (sig == SIGKILL_) /* (the whole app, at once; not under the lock it takes) */

@@ -638,11 +638,10 @@ static long do_prw(struct app *a, uint64_t fd, uint64_t iov, uint64_t cnt, int64
 		return -ESPIPE;
 	if (write && f->kind == FD_FILE)
 		return -EBADF;
-	if (!vec)
-		return write ? (long)cnt : hp_fs_read(f, iov, cnt, off);
 	struct rw_vec c = {a, fd, f, write, off};
 
-	return iov_each(iov, cnt, prw_one, &c);
+	/* pread64/pwrite64: (buffer, count) is the one piece */
+	return vec ? iov_each(iov, cnt, prw_one, &c) : prw_one(&c, iov, cnt, 0);
 }
 
 /* sendfile: from a file of the tree (its offset, or *offp's), straight from the kernel's
