@@ -15,6 +15,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -499,6 +500,105 @@ static void poll_storm(void)
 	close(q[1]);
 }
 
+/* Many descriptors: RLIMIT_NOFILE's soft limit raised to 4096 (the hard one left as it is,
+ * when it is higher: a container's root may not raise it again), 2,000 eventfds with every
+ * fourth readable, seen by poll, select and epoll; then the table filled to its end. */
+#define MANY 2000
+static int many_fd[4096];
+static struct pollfd many_p[MANY];
+static struct epoll_event many_ev[4096];
+
+static void many(void)
+{
+	struct rlimit orig, rl;
+	int opened = 0, in_row = 1, rc;
+
+	for (int i = 3; i < 1024; i++)
+		close(i); /* (what earlier parts left open: the numbers below start at 3) */
+	getrlimit(RLIMIT_NOFILE, &orig);
+	rl = (struct rlimit){4096, orig.rlim_max > 4096 ? orig.rlim_max : 4096};
+	rc = setrlimit(RLIMIT_NOFILE, &rl);
+	CHECK(rc == 0, "setrlimit NOFILE 4096: %s", res(rc));
+	say("many: NOFILE raised to 4096 %s", res(rc));
+	for (int i = 0; i < MANY; i++) {
+		many_fd[i] = eventfd(0, EFD_NONBLOCK);
+		opened += many_fd[i] >= 0;
+		in_row &= many_fd[i] == many_fd[0] + i;
+	}
+	CHECK(opened == MANY && in_row, "%d eventfds, in a row %d", opened, in_row);
+	say("; %d eventfds opened, numbered in a row %d, the last %s 2000\n", opened, in_row,
+	    many_fd[MANY - 1] >= MANY ? "at or past" : "before");
+	uint64_t one = 1;
+
+	for (int i = 0; i < MANY; i += 4)
+		write(many_fd[i], &one, 8);
+	/* poll: every fourth readable, and only those */
+	int right = 0;
+
+	for (int i = 0; i < MANY; i++)
+		many_p[i] = (struct pollfd){many_fd[i], POLLIN, 0};
+	rc = poll(many_p, MANY, 1000);
+	for (int i = 0; i < MANY; i++)
+		right += (many_p[i].revents == POLLIN) == (i % 4 == 0);
+	CHECK(rc == MANY / 4 && right == MANY, "poll: %s, %d right", res(rc), right);
+	say("many: poll of %d: %s ready, %d right", MANY, res(rc), right);
+	/* select: the descriptors below FD_SETSIZE */
+	fd_set r;
+	int want = 0, maxfd = -1, items = 0;
+
+	FD_ZERO(&r);
+	for (int i = 0; i < MANY && many_fd[i] < FD_SETSIZE; i++) {
+		FD_SET(many_fd[i], &r);
+		want += i % 4 == 0;
+		items++;
+		maxfd = many_fd[i];
+	}
+	struct timeval tv = {1, 0};
+
+	rc = select(maxfd + 1, &r, NULL, NULL, &tv);
+	right = 0;
+	for (int i = 0; i < MANY && many_fd[i] < FD_SETSIZE; i++)
+		right += !!FD_ISSET(many_fd[i], &r) == (i % 4 == 0);
+	CHECK(rc == want && right == items, "select: %s of %d", res(rc), want);
+	say("; select up to %d: %s ready, as many as written %d\n", FD_SETSIZE, res(rc),
+	    rc == want);
+	/* epoll: all of them in one set, then the ready ones in one wait, and in waits of 100 */
+	int ep = epoll_create1(EPOLL_CLOEXEC), added = 0;
+
+	for (int i = 0; i < MANY; i++) {
+		struct epoll_event e = {EPOLLIN, {.u64 = (uint64_t)i}};
+
+		added += epoll_ctl(ep, EPOLL_CTL_ADD, many_fd[i], &e) == 0;
+	}
+	rc = epoll_wait(ep, many_ev, 4096, 1000);
+	right = 0;
+	for (int i = 0; i < rc; i++)
+		right += many_ev[i].events == EPOLLIN && many_ev[i].data.u64 % 4 == 0;
+	CHECK(added == MANY && rc == MANY / 4 && right == rc, "epoll: %d added, %s, %d right",
+	      added, res(rc), right);
+	say("many: epoll set of %d: one wait %s ready, %d right", added, res(rc), right);
+	rc = epoll_wait(ep, many_ev, 100, 1000);
+	say(", a wait for 100 %s\n", res(rc));
+	close(ep);
+	/* far descriptors, then the table to its end */
+	say("many: dup2 to 3000 %s", res(dup2(0, 3000)));
+	say(", F_DUPFD from 3500 %s", res(fcntl(0, F_DUPFD, 3500)));
+	say(", dup2 to 4096 %s", res(dup2(0, 4096)));
+	int last = -1, fd;
+
+	while ((fd = eventfd(0, 0)) >= 0)
+		last = fd;
+	say("; filled to %d, then %s\n", last, res(fd));
+	CHECK(last == 4095 && errno == EMFILE, "filled to %d", last);
+	for (int i = 3; i < 4096; i++)
+		close(i);
+	rc = setrlimit(RLIMIT_NOFILE, &orig);
+	CHECK(rc == 0, "setrlimit back: %s", res(rc));
+	say("many: every one closed, NOFILE back %s, a new one is %s\n", res(rc),
+	    res(fd = eventfd(0, 0)));
+	close(fd);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -509,6 +609,7 @@ int main(void)
 	polls();
 	epolls();
 	poll_storm();
+	many();
 	printf("unixio: %d checks, %d failed\n", checks, failed);
 	return failed ? 1 : 0;
 }

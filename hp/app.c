@@ -572,16 +572,14 @@ static int main_thread(void *arg)
 	split_args(cmd, &argc, argv, &envc, envp);
 	a->brk_base = a->brk = a->brk_mapped = a->im.hi;
 	a->rand_state = clock_ns() ^ wallclock_ns() ^ 0x9e3779b97f4a7c15ull;
-	hp_fds_init(a);
 	a->umask = 022;
-	a->nofile[0] = a->nofile[1] = APP_FDS;
 	const char *base = a->name;
 
 	for (const char *c = a->name; *c; c++)
 		if (*c == '/')
 			base = c + 1;
 	strlcpy(at->comm, base, sizeof(at->comm));
-	if ((rc = load_segments(a, s->img)) ||
+	if ((rc = hp_fds_init(a)) || (rc = load_segments(a, s->img)) ||
 	    (rc = mm_user_map(APP_STACK_TOP - APP_STACK_SIZE, APP_STACK_SIZE / PAGE,
 			      PTE_W | PTE_NX | a->pte_u))) {
 		kprintf("hp: %s: not enough memory to load it (%d)\n", a->name, rc);

@@ -25,7 +25,14 @@ int hp_main(const struct boot_info *bi);
 #define APP_STACK_SIZE (1ull << 20)
 #define APP_MMAP_TOP   0x00007ff000000000ull
 #define APP_BRK_MAX    (64ull << 30)
-#define APP_FDS	       64
+/* descriptors: RLIMIT_NOFILE starts as Linux's (1024 soft, 4096 hard); root may raise
+ * the hard limit up to APP_FDS_MAX, the table's size. Open file descriptions live in
+ * chunks of FILE_CHUNK, made as the app needs them and kept to its end (so a pointer to one
+ * stays valid while another thread closes it). */
+#define APP_FDS_SOFT   1024
+#define APP_FDS_HARD   4096
+#define APP_FDS_MAX    4096
+#define FILE_CHUNK     64
 #define APP_THREADS    64
 #define HP_NSIG	       64 /* signals 1-64; a mask's bit n - 1 is signal n */
 
@@ -126,9 +133,11 @@ struct app {
 	struct elf_image im;
 	uint64_t brk_base, brk, brk_mapped;
 	struct mmap_area mmap; /* anonymous mmaps; under mm_lock */
-	struct app_fd files[APP_FDS]; /* open file descriptions (under the lock) */
-	int8_t fd[APP_FDS];	      /* a descriptor's entry in files[], -1: not open */
-	bool cloexec[APP_FDS];	      /* FD_CLOEXEC of each descriptor */
+	/* open file descriptions (under the lock): hp_file(a, i) is files[i / FILE_CHUNK][i %
+	 * FILE_CHUNK]; a chunk is published (release) before a descriptor names it */
+	struct app_fd *files[APP_FDS_MAX / FILE_CHUNK];
+	int16_t fd[APP_FDS_MAX];  /* a descriptor's entry in the files, -1: not open */
+	bool cloexec[APP_FDS_MAX]; /* FD_CLOEXEC of each descriptor */
 	/* pipes and eventfds: their state, and the waits on them (hp/io.c) */
 	struct mutex io_lock;
 	struct io_waiter *io_waiters;
@@ -171,7 +180,13 @@ struct app {
 };
 
 /* hp/syscall.c */
-void hp_fds_init(struct app *a);
+/* the descriptor table with 0, 1 and 2 on the console: 0 or -ENOMEM */
+int hp_fds_init(struct app *a);
+/* open file description i (one a descriptor named: its chunk exists) */
+static inline struct app_fd *hp_file(struct app *a, int i)
+{
+	return &__atomic_load_n(&a->files[i / FILE_CHUNK], __ATOMIC_ACQUIRE)[i % FILE_CHUNK];
+}
 /* a free descriptor, naming a new open file description of kind k: its number, or -EMFILE
  * (-ENFILE when descriptors are left but no description) */
 int hp_fd_alloc(struct app *a, enum fd_kind k);
@@ -180,7 +195,7 @@ int hp_fd_alloc(struct app *a, enum fd_kind k);
 struct app_fd *hp_fd(struct app *a, uint64_t fd);
 /* closes a descriptor: 0 or -EBADF */
 long hp_fd_close(struct app *a, uint64_t fd);
-/* every descriptor, at the app's end */
+/* every descriptor, at the app's end (and the descriptions' memory) */
 void hp_fds_close_all(struct app *a);
 bool app_range(uint64_t a, size_t n);
 uint64_t hp_random(struct app *a);

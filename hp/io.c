@@ -81,9 +81,11 @@ struct ep_item {
 struct app_epoll {
 	int refs; /* atomic: descriptions naming it + calls under way */
 	struct mutex lock;
-	unsigned n;
-	struct ep_item it[APP_FDS];
+	unsigned n, cap;
+	struct ep_item *it; /* n items in cap, grown as they are added (under the lock) */
 };
+
+static void ep_put(struct app_epoll *ep);
 
 struct io_waiter {
 	struct sem *s;
@@ -223,8 +225,7 @@ void hp_io_release(struct app *a, const struct app_fd *f)
 		mutex_unlock(&a->io_lock);
 		pipe_put(p);
 	} else if (f->kind == FD_EPOLL && f->ep) {
-		if (__atomic_sub_fetch(&f->ep->refs, 1, __ATOMIC_ACQ_REL) == 0)
-			kfree(f->ep);
+		ep_put(f->ep);
 	}
 }
 
@@ -553,16 +554,48 @@ static short file_ready(const struct app_fd *f, short events, unsigned *gen)
 }
 
 struct io_wait {
-	struct io_item it[APP_FDS];
-	unsigned n;
-	/* epoll_wait: builds it[] again before each look (the set may change meanwhile);
-	 * NULL: it[] stays */
-	void (*fill)(struct app *a, struct io_wait *w);
+	struct io_item *it; /* n descriptors, room for cap */
+	struct sock_pollfd *sp; /* (room for cap: the sockets among them, for each look) */
+	unsigned n, cap;
+	/* epoll_wait: builds it[] again before each look (the set may change meanwhile):
+	 * 0 or -ENOMEM; NULL: it[] stays */
+	long (*fill)(struct app *a, struct io_wait *w);
 	/* how many of it[] count as ready */
 	unsigned (*pick)(struct io_wait *w);
 	struct app_epoll *ep;
 	unsigned max;
+	struct sock_armed armed; /* the sockets this wait armed (io_wait zeroes it) */
 };
+
+/* room for cap descriptors in w (what it holds is kept): 0 or -ENOMEM */
+static long io_wait_room(struct io_wait *w, unsigned cap)
+{
+	if (cap <= w->cap)
+		return 0;
+	cap = MAX(cap, 2 * w->cap);
+	struct io_item *it = kmalloc(cap * sizeof(*it));
+	struct sock_pollfd *sp = kmalloc(cap * sizeof(*sp));
+
+	if (!it || !sp) {
+		kfree(it);
+		kfree(sp);
+		return -ENOMEM;
+	}
+	if (w->n)
+		memcpy(it, w->it, w->n * sizeof(*it));
+	kfree(w->it);
+	kfree(w->sp);
+	w->it = it;
+	w->sp = sp;
+	w->cap = cap;
+	return 0;
+}
+
+static void io_wait_free(struct io_wait *w)
+{
+	kfree(w->it);
+	kfree(w->sp);
+}
 
 /* Looks at w's descriptors until pick finds some, the deadline passes (0) or the app ends
  * (-EINTR). Returns what pick found. */
@@ -570,16 +603,18 @@ static long io_wait(struct app *a, struct io_wait *w, uint64_t deadline)
 {
 	struct sem s;
 	struct io_waiter me = {&s, NULL};
-	struct sock_pollfd sp[APP_FDS];
+	struct sock_pollfd *sp;
 	long got;
 
 	sem_init(&s, 0);
+	memset(&w->armed, 0, sizeof(w->armed));
 	waiter_add(a, &me);
 	for (;;) {
 		unsigned ns = 0;
 
-		if (w->fill)
-			w->fill(a, w);
+		if (w->fill && (got = w->fill(a, w)))
+			break;
+		sp = w->sp;
 		mutex_lock(&a->lock, NO_DEADLINE);
 		mutex_lock(&a->io_lock, NO_DEADLINE);
 		for (unsigned i = 0; i < w->n; i++) {
@@ -606,7 +641,7 @@ static long io_wait(struct app *a, struct io_wait *w, uint64_t deadline)
 			if (w->it[i].sock >= 0)
 				sp[ns++] = (struct sock_pollfd){w->it[i].sock, w->it[i].events, 0, 0};
 		if (ns) {
-			sock_poll_arm(sp, ns, &s);
+			sock_poll_arm(sp, ns, &s, &w->armed);
 			sock_poll_scan(sp, ns);
 			for (unsigned i = 0, k = 0; i < w->n; i++) {
 				if (w->it[i].sock >= 0) {
@@ -624,7 +659,7 @@ static long io_wait(struct app *a, struct io_wait *w, uint64_t deadline)
 			break;
 		sem_down(&s, MIN(deadline, now + SLICE_MS * MS_NS));
 	}
-	sock_poll_disarm(&s);
+	sock_poll_disarm(&s, &w->armed);
 	waiter_del(a, &me);
 	return got ? got : hp_interrupted(a) ? -EINTR : 0;
 }
@@ -646,25 +681,33 @@ struct pollfd_ {
 static long poll_until(struct app *a, uint64_t fds, uint64_t n, uint64_t deadline)
 {
 	_Static_assert(sizeof(struct pollfd_) == 8, "struct pollfd");
-	struct pollfd_ p[APP_FDS];
+	struct pollfd_ *p;
 	struct io_wait *w;
+	long rc;
 
-	if (n > APP_FDS)
+	if (n > __atomic_load_n(&a->nofile[0], __ATOMIC_RELAXED))
 		return -EINVAL; /* (more than RLIMIT_NOFILE, as Linux says) */
-	if (copy_from_app(p, fds, n * sizeof(p[0])))
-		return -EFAULT;
-	if (!(w = kmalloc(sizeof(*w))))
+	if (!(w = kcalloc(1, sizeof(*w))))
 		return -ENOMEM;
-	*w = (struct io_wait){.n = (unsigned)n, .pick = pick_any};
-	for (uint64_t i = 0; i < n; i++)
-		w->it[i] = (struct io_item){.fd = p[i].fd, .events = p[i].events, .file = -1};
-	long rc = io_wait(a, w, deadline);
-
-	for (uint64_t i = 0; i < n; i++)
-		p[i].revents = w->it[i].revents;
+	if (!(p = kmalloc(n * sizeof(*p))) || io_wait_room(w, (unsigned)n)) {
+		rc = -ENOMEM;
+	} else if (copy_from_app(p, fds, n * sizeof(p[0]))) {
+		rc = -EFAULT;
+	} else {
+		w->n = (unsigned)n;
+		w->pick = pick_any;
+		for (uint64_t i = 0; i < n; i++)
+			w->it[i] = (struct io_item){.fd = p[i].fd, .events = p[i].events,
+						    .file = -1};
+		rc = io_wait(a, w, deadline);
+		for (uint64_t i = 0; i < n; i++)
+			p[i].revents = w->it[i].revents;
+		if (rc >= 0 && copy_to_app(fds, p, n * sizeof(p[0])))
+			rc = -EFAULT;
+	}
+	io_wait_free(w);
 	kfree(w);
-	if (rc >= 0 && copy_to_app(fds, p, n * sizeof(p[0])))
-		return -EFAULT;
+	kfree(p);
 	return rc;
 }
 
@@ -721,11 +764,13 @@ long hp_select(struct app *a, uint64_t nfds, uint64_t r, uint64_t wr, uint64_t e
 			return -EFAULT;
 	if ((rc = deadline_ts(tv, !pselect, &deadline)))
 		return rc;
-	struct io_wait *w = kmalloc(sizeof(*w));
+	struct io_wait *w = kcalloc(1, sizeof(*w));
 
-	if (!w)
+	if (!w || io_wait_room(w, (unsigned)nfds + 1)) {
+		kfree(w);
 		return -ENOMEM;
-	*w = (struct io_wait){.pick = pick_any};
+	}
+	w->pick = pick_any;
 	for (uint64_t fd = 0; fd < nfds; fd++) {
 		bool in = set[0][fd / 64] >> (fd % 64) & 1, out = set[1][fd / 64] >> (fd % 64) & 1,
 		     ex = set[2][fd / 64] >> (fd % 64) & 1;
@@ -733,6 +778,7 @@ long hp_select(struct app *a, uint64_t nfds, uint64_t r, uint64_t wr, uint64_t e
 		if (!in && !out && !ex)
 			continue;
 		if (!hp_fd(a, fd)) {
+			io_wait_free(w);
 			kfree(w);
 			return -EBADF;
 		}
@@ -759,6 +805,7 @@ long hp_select(struct app *a, uint64_t nfds, uint64_t r, uint64_t wr, uint64_t e
 			bits++;
 		}
 	}
+	io_wait_free(w);
 	kfree(w);
 	if (rc < 0)
 		return rc;
@@ -812,8 +859,10 @@ static struct app_epoll *ep_hold(struct app *a, uint64_t epfd, long *err)
 
 static void ep_put(struct app_epoll *ep)
 {
-	if (__atomic_sub_fetch(&ep->refs, 1, __ATOMIC_ACQ_REL) == 0)
+	if (__atomic_sub_fetch(&ep->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		kfree(ep->it);
 		kfree(ep);
+	}
 }
 
 /* (ep's lock held) whether an item's descriptor still names the description it was added
@@ -822,8 +871,8 @@ static bool ep_live(struct app *a, const struct ep_item *it)
 {
 	int file = __atomic_load_n(&a->fd[it->fd], __ATOMIC_ACQUIRE);
 
-	return file == it->file && a->files[file].kind != FD_FREE &&
-	       a->files[file].opens == it->opens;
+	return file == it->file && file >= 0 && hp_file(a, file)->kind != FD_FREE &&
+	       hp_file(a, file)->opens == it->opens;
 }
 
 static void ep_prune(struct app *a, struct app_epoll *ep)
@@ -833,6 +882,22 @@ static void ep_prune(struct app *a, struct app_epoll *ep)
 			ep->it[i] = ep->it[--ep->n];
 		else
 			i++;
+}
+
+/* (ep's lock held) room for more items: 0 or -ENOMEM */
+static long ep_grow(struct app_epoll *ep)
+{
+	unsigned cap = ep->cap ? 2 * ep->cap : 16;
+	struct ep_item *it = kmalloc(cap * sizeof(*it));
+
+	if (!it)
+		return -ENOMEM;
+	if (ep->n)
+		memcpy(it, ep->it, ep->n * sizeof(*it));
+	kfree(ep->it);
+	ep->it = it;
+	ep->cap = cap;
+	return 0;
 }
 
 static struct ep_item *ep_find(struct app_epoll *ep, int fd)
@@ -884,11 +949,13 @@ long hp_epoll_ctl(struct app *a, uint64_t epfd, uint64_t op, uint64_t fd, uint64
 
 			if (file < 0) {
 				rc = -EBADF;
+			} else if (ep->n == ep->cap && (rc = ep_grow(ep))) {
+				/* (no memory for a bigger set: -ENOMEM) */
 			} else {
 				ep->it[ep->n++] = (struct ep_item){
 				    .fd = (int)fd,
 				    .file = file,
-				    .opens = a->files[file].opens,
+				    .opens = hp_file(a, file)->opens,
 				    .events = ev.events & ~(uint32_t)EPOLLWAKEUP_,
 				    .data = ev.data,
 				};
@@ -912,13 +979,18 @@ long hp_epoll_ctl(struct app *a, uint64_t epfd, uint64_t op, uint64_t fd, uint64
 	return rc;
 }
 
-/* epoll_wait's look: the set as it is now */
-static void ep_fill(struct app *a, struct io_wait *w)
+/* epoll_wait's look: the set as it is now (0, or -ENOMEM: no room for it) */
+static long ep_fill(struct app *a, struct io_wait *w)
 {
 	struct app_epoll *ep = w->ep;
 
 	mutex_lock(&ep->lock, NO_DEADLINE);
 	ep_prune(a, ep);
+	w->n = 0;
+	if (io_wait_room(w, ep->n)) {
+		mutex_unlock(&ep->lock);
+		return -ENOMEM;
+	}
 	w->n = ep->n;
 	for (unsigned i = 0; i < ep->n; i++)
 		w->it[i] = (struct io_item){.fd = ep->it[i].fd,
@@ -926,6 +998,7 @@ static void ep_fill(struct app *a, struct io_wait *w)
 					    .file = ep->it[i].file,
 					    .opens = ep->it[i].opens};
 	mutex_unlock(&ep->lock);
+	return 0;
 }
 
 /* (ep's lock held) what item i reports now: 0 for nothing. Edge triggered: only when its
@@ -970,15 +1043,20 @@ long hp_epoll_wait(struct app *a, uint64_t epfd, uint64_t evs, uint64_t max, int
 
 	if (!ep)
 		return rc;
-	struct io_wait *w = kmalloc(sizeof(*w));
+	/* (at most APP_FDS_MAX events at once: a set holds no more items) */
+	struct io_wait *w = kcalloc(1, sizeof(*w));
+	struct epoll_event_ *out = kmalloc(MIN(max, APP_FDS_MAX) * sizeof(*out));
 
-	if (!w) {
+	if (!w || !out) {
+		kfree(w);
+		kfree(out);
 		ep_put(ep);
 		return -ENOMEM;
 	}
-	*w = (struct io_wait){.fill = ep_fill, .pick = ep_pick, .ep = ep,
-			      .max = (unsigned)MIN(max, APP_FDS)};
-	struct epoll_event_ out[APP_FDS];
+	w->fill = ep_fill;
+	w->pick = ep_pick;
+	w->ep = ep;
+	w->max = (unsigned)MIN(max, APP_FDS_MAX);
 	unsigned n = 0;
 	uint64_t deadline = deadline_ms(timeout_ms);
 
@@ -1001,9 +1079,11 @@ long hp_epoll_wait(struct app *a, uint64_t epfd, uint64_t evs, uint64_t max, int
 		mutex_unlock(&ep->lock);
 		rc = n;
 	}
+	io_wait_free(w);
 	kfree(w);
 	ep_put(ep);
 	if (n && copy_to_app(evs, out, n * sizeof(out[0])))
-		return -EFAULT;
+		rc = -EFAULT;
+	kfree(out);
 	return rc;
 }

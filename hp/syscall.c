@@ -135,40 +135,64 @@ uint64_t hp_random(struct app *a)
 #define AT_FDCWD	(-100)
 #define AT_EMPTY_PATH	0x1000
 
-void hp_fds_init(struct app *a)
-{
-	memset(a->files, 0, sizeof(a->files));
-	memset(a->cloexec, 0, sizeof(a->cloexec));
-	for (int i = 0; i < APP_FDS; i++)
-		a->fd[i] = -1;
-	/* 0, 1 and 2: one description of the console, as a terminal's are */
-	a->files[0] = (struct app_fd){.kind = FD_CONSOLE, .refs = 3, .opens = 1};
-	a->fd[0] = a->fd[1] = a->fd[2] = 0;
-	mutex_init(&a->io_lock);
-	a->io_waiters = NULL;
-}
-
-/* a free entry of files[], taken (under the lock): its index, or -1 */
+/* a free open file description, taken (under the lock): its index, -1 when every one is
+ * taken, -2 when a new chunk cannot be had */
 static int file_take(struct app *a, enum fd_kind k)
 {
-	for (int i = 0; i < APP_FDS; i++) {
-		if (a->files[i].kind == FD_FREE) {
-			unsigned opens = a->files[i].opens + 1;
+	for (int c = 0; c < APP_FDS_MAX / FILE_CHUNK; c++) {
+		struct app_fd *chunk = a->files[c];
 
-			a->files[i] = (struct app_fd){.kind = k, .refs = 1, .opens = opens, .sock = -1};
-			return i;
+		if (!chunk) {
+			if (!(chunk = kcalloc(FILE_CHUNK, sizeof(*chunk))))
+				return -2;
+			__atomic_store_n(&a->files[c], chunk, __ATOMIC_RELEASE);
+		}
+		for (int i = 0; i < FILE_CHUNK; i++) {
+			if (chunk[i].kind == FD_FREE) {
+				unsigned opens = chunk[i].opens + 1;
+
+				chunk[i] = (struct app_fd){.kind = k, .refs = 1, .opens = opens,
+							   .sock = -1};
+				return c * FILE_CHUNK + i;
+			}
 		}
 	}
 	return -1;
 }
 
+int hp_fds_init(struct app *a)
+{
+	memset(a->files, 0, sizeof(a->files));
+	memset(a->cloexec, 0, sizeof(a->cloexec));
+	for (int i = 0; i < APP_FDS_MAX; i++)
+		a->fd[i] = -1;
+	a->nofile[0] = APP_FDS_SOFT;
+	a->nofile[1] = APP_FDS_HARD;
+	mutex_init(&a->io_lock);
+	a->io_waiters = NULL;
+	/* 0, 1 and 2: one description of the console, as a terminal's are */
+	int c = file_take(a, FD_CONSOLE);
+
+	if (c < 0)
+		return -ENOMEM;
+	hp_file(a, c)->refs = 3;
+	a->fd[0] = a->fd[1] = a->fd[2] = (int16_t)c;
+	return 0;
+}
+
 /* the lowest free descriptor at or above min (under the lock), or -EMFILE */
 static int fd_free_from(struct app *a, uint64_t min)
 {
-	for (uint64_t i = min; i < a->nofile[0]; i++)
+	for (uint64_t i = min; i < a->nofile[0] && i < APP_FDS_MAX; i++)
 		if (a->fd[i] < 0)
 			return (int)i;
 	return -EMFILE;
+}
+
+/* the description descriptor fd names (under the lock), or -1 */
+static int fd_file(struct app *a, uint64_t fd)
+{
+	return fd < APP_FDS_MAX ? a->fd[fd] : -1;
 }
 
 int hp_fd_alloc(struct app *a, enum fd_kind k)
@@ -178,10 +202,10 @@ int hp_fd_alloc(struct app *a, enum fd_kind k)
 	int fd = fd_free_from(a, 0), file = fd < 0 ? -1 : file_take(a, k);
 
 	if (fd >= 0 && file < 0)
-		fd = -ENFILE;
+		fd = file == -2 ? -ENOMEM : -ENFILE;
 	if (fd >= 0) {
-		a->fd[fd] = (int8_t)file;
 		a->cloexec[fd] = false;
+		__atomic_store_n(&a->fd[fd], (int16_t)file, __ATOMIC_RELEASE);
 	}
 	mutex_unlock(&a->lock);
 	return fd;
@@ -189,24 +213,25 @@ int hp_fd_alloc(struct app *a, enum fd_kind k)
 
 struct app_fd *hp_fd(struct app *a, uint64_t fd)
 {
-	int i = fd < APP_FDS ? __atomic_load_n(&a->fd[fd], __ATOMIC_ACQUIRE) : -1;
+	int i = fd < APP_FDS_MAX ? __atomic_load_n(&a->fd[fd], __ATOMIC_ACQUIRE) : -1;
+	struct app_fd *f = i >= 0 ? hp_file(a, i) : NULL;
 
-	return i >= 0 && a->files[i].kind != FD_FREE ? &a->files[i] : NULL;
+	return f && f->kind != FD_FREE ? f : NULL;
 }
 
 /* Unnames descriptor fd (under the lock); when it was the description's last name, the
  * description is free now and *gone gets what it held, to let go of after the lock. */
 static bool fd_unname(struct app *a, uint64_t fd, struct app_fd *gone)
 {
-	int i = a->fd[fd];
+	struct app_fd *f = hp_file(a, a->fd[fd]);
 
 	gone->kind = FD_FREE;
-	a->fd[fd] = -1;
+	__atomic_store_n(&a->fd[fd], (int16_t)-1, __ATOMIC_RELEASE);
 	a->cloexec[fd] = false;
-	if (--a->files[i].refs > 0)
+	if (--f->refs > 0)
 		return false;
-	*gone = a->files[i];
-	a->files[i].kind = FD_FREE;
+	*gone = *f;
+	f->kind = FD_FREE;
 	return true;
 }
 
@@ -227,7 +252,7 @@ long hp_fd_close(struct app *a, uint64_t n)
 	struct app_fd gone;
 
 	mutex_lock(&a->lock, NO_DEADLINE);
-	if (n >= APP_FDS || a->fd[n] < 0) {
+	if (fd_file(a, n) < 0) {
 		mutex_unlock(&a->lock);
 		return -EBADF;
 	}
@@ -241,8 +266,14 @@ long hp_fd_close(struct app *a, uint64_t n)
 
 void hp_fds_close_all(struct app *a)
 {
-	for (int i = 0; i < APP_FDS; i++)
-		hp_fd_close(a, (uint64_t)i);
+	for (int i = 0; i < APP_FDS_MAX; i++)
+		if (a->fd[i] >= 0)
+			hp_fd_close(a, (uint64_t)i);
+	/* (every thread has ended: nothing looks at a description any more) */
+	for (int c = 0; c < APP_FDS_MAX / FILE_CHUNK; c++) {
+		kfree(a->files[c]);
+		a->files[c] = NULL;
+	}
 }
 
 /* dup, dup2, dup3 and fcntl's F_DUPFD: newfd < 0 takes the lowest free one at or above
@@ -256,7 +287,7 @@ static long fd_dup(struct app *a, uint64_t old, int64_t newfd, uint64_t min, boo
 	if ((newfd >= 0 && (uint64_t)newfd >= a->nofile[0]) || (newfd < 0 && min >= a->nofile[0]))
 		return newfd >= 0 ? -EBADF : -EINVAL;
 	mutex_lock(&a->lock, NO_DEADLINE);
-	if (old >= APP_FDS || a->fd[old] < 0) {
+	if (fd_file(a, old) < 0) {
 		rc = -EBADF;
 	} else if (newfd >= 0 && (uint64_t)newfd == old) {
 		rc = newfd; /* dup2 to itself: nothing to do (dup3 refused it before) */
@@ -265,9 +296,9 @@ static long fd_dup(struct app *a, uint64_t old, int64_t newfd, uint64_t min, boo
 		if (rc >= 0) {
 			if (a->fd[rc] >= 0)
 				last = fd_unname(a, (uint64_t)rc, &gone);
-			a->fd[rc] = a->fd[old];
-			a->files[a->fd[old]].refs++;
+			hp_file(a, a->fd[old])->refs++;
 			a->cloexec[rc] = cloexec;
+			__atomic_store_n(&a->fd[rc], a->fd[old], __ATOMIC_RELEASE);
 		}
 	}
 	mutex_unlock(&a->lock);
@@ -423,7 +454,7 @@ static long do_open(struct app *a, int64_t dirfd, uint64_t path, uint64_t flags)
 
 	if (fd >= 0) {
 		a->cloexec[fd] = (flags & O_CLOEXEC) != 0;
-		a->files[a->fd[fd]].nonblock = (flags & O_NONBLOCK) != 0;
+		hp_file(a, a->fd[fd])->nonblock = (flags & O_NONBLOCK) != 0;
 	}
 	return fd;
 }
@@ -1388,8 +1419,9 @@ static long do_getrandom(struct app *a, uint64_t buf, uint64_t len)
 #define RLIMIT_STACK  3
 #define RLIMIT_NOFILE 7
 
-/* Limits as they are: the stack, and RLIMIT_NOFILE (the descriptor table's 64, which may
- * be lowered, and raised again up to its hard limit, as an unprivileged Linux process may);
+/* Limits as they are: the stack, and RLIMIT_NOFILE (1024 soft and 4096 hard descriptors
+ * at the start, as Linux; lowered freely, the hard limit raised by root only (euid 0, as
+ * CAP_SYS_RESOURCE on Linux) and only up to the table's APP_FDS_MAX, as Linux's nr_open);
  * the rest unlimited, and a change to them refused (-EPERM) rather than pretended. */
 static long do_prlimit(struct app *a, uint64_t pid, uint64_t res, uint64_t newp, uint64_t oldp)
 {
@@ -1413,8 +1445,8 @@ static long do_prlimit(struct app *a, uint64_t pid, uint64_t res, uint64_t newp,
 			rc = -EINVAL;
 		else if (res != RLIMIT_NOFILE)
 			rc = want[0] == lim[0] && want[1] == lim[1] ? 0 : -EPERM;
-		else if (want[1] > a->nofile[1])
-			rc = -EPERM; /* more descriptors than the table has */
+		else if (want[1] > APP_FDS_MAX || (want[1] > a->nofile[1] && a->uid[1] != 0))
+			rc = -EPERM; /* more descriptors than the table has, or not root */
 	}
 	if (!rc && oldp)
 		rc = copy_to_app(oldp, lim, sizeof(lim));

@@ -16,9 +16,11 @@
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
 
-#define MAX_SOCKS 64
 #define UDP_Q 128
-#define ACCEPT_Q 16
+/* connections made and not yet accepted, per listening socket: lwIP's backlog is kept at
+ * most this, so a connection past it is not answered (the peer sends its SYN again) rather
+ * than reset */
+#define ACCEPT_Q 128
 #define MS 1000000ull
 
 struct dgram {
@@ -54,22 +56,35 @@ struct sock {
 	unsigned ah, at;
 };
 
-static struct sock socks[MAX_SOCKS];
+/* The sockets, made as they are first needed and kept (reused) to the end, so that a
+ * descriptor's slot stays valid memory whoever closes it; socks_made of them, published
+ * (release) after the slot is set. */
+static struct sock *socks[SOCK_MAX];
+static unsigned socks_made;
 static uint64_t udp_drops; /* every socket's, closed ones' too (atomic: read unlocked) */
 static struct mutex table = MUTEX_INIT(table); /* (ready before the first socket call:
 						 * an app's threads may make it at once) */
 
-#define SOCK_IDX(s) ((s) & 0xff)
-#define SOCK_GEN(s) ((unsigned)(s) >> 8)
+#define SOCK_IDX_BITS 12
+_Static_assert(SOCK_MAX == 1 << SOCK_IDX_BITS, "a descriptor's index bits");
+#define SOCK_IDX(s) ((s) & (SOCK_MAX - 1))
+#define SOCK_GEN(s) ((unsigned)(s) >> SOCK_IDX_BITS)
+#define SOCK_GEN_MASK ((1u << (31 - SOCK_IDX_BITS)) - 1) /* (a descriptor stays positive) */
+
+/* socket slot i, made already (i < socks_made) */
+static struct sock *slot(unsigned i)
+{
+	return __atomic_load_n(&socks[i], __ATOMIC_ACQUIRE);
+}
 
 /* A descriptor's socket, while it is open. A thread may still hold it when another closes
  * it (an app's close racing its recv): the waits below look again with gone() under the
  * core lock, so they end with -EBADF and never touch what sock_close freed. */
 static struct sock *get(int s)
 {
-	if (s < 0 || SOCK_IDX(s) >= MAX_SOCKS)
+	if (s < 0 || (unsigned)SOCK_IDX(s) >= __atomic_load_n(&socks_made, __ATOMIC_ACQUIRE))
 		return NULL;
-	struct sock *k = &socks[SOCK_IDX(s)];
+	struct sock *k = slot(SOCK_IDX(s));
 
 	return k->used && !k->closed && k->gen == SOCK_GEN(s) ? k : NULL;
 }
@@ -265,7 +280,7 @@ static err_t tcp_accept_cb(void *arg, struct tcp_pcb *newpcb, err_t err)
 		tcp_abort(newpcb);
 		return ERR_ABRT;
 	}
-	struct sock *c = &socks[SOCK_IDX(n)];
+	struct sock *c = slot(SOCK_IDX(n));
 
 	c->tcp = newpcb;
 	c->connected = true;
@@ -283,21 +298,34 @@ static err_t tcp_accept_cb(void *arg, struct tcp_pcb *newpcb, err_t err)
 static int alloc(int type)
 {
 	mutex_lock(&table, NO_DEADLINE);
-	for (int i = 0; i < MAX_SOCKS; i++) {
-		if (!socks[i].used) {
-			unsigned gen = (socks[i].gen + 1) & 0x7fffff;
+	unsigned i = 0;
 
-			memset(&socks[i], 0, sizeof(socks[i]));
-			socks[i].used = true;
-			socks[i].gen = gen;
-			socks[i].type = type;
-			sem_init(&socks[i].wake, 0);
-			mutex_unlock(&table);
-			return i | (int)(gen << 8);
-		}
+	while (i < socks_made && socks[i]->used)
+		i++;
+	if (i == SOCK_MAX) {
+		mutex_unlock(&table);
+		return -ENFILE; /* (the table is full: as Linux's system-wide limit) */
 	}
+	if (i == socks_made) {
+		struct sock *k = kcalloc(1, sizeof(*k));
+
+		if (!k) {
+			mutex_unlock(&table);
+			return -ENOMEM;
+		}
+		__atomic_store_n(&socks[i], k, __ATOMIC_RELEASE);
+		__atomic_store_n(&socks_made, i + 1, __ATOMIC_RELEASE);
+	}
+	struct sock *k = socks[i];
+	unsigned gen = (k->gen + 1) & SOCK_GEN_MASK;
+
+	memset(k, 0, sizeof(*k));
+	k->used = true;
+	k->gen = gen;
+	k->type = type;
+	sem_init(&k->wake, 0);
 	mutex_unlock(&table);
-	return -ENOMEM;
+	return (int)(i | gen << SOCK_IDX_BITS);
 }
 
 int sock_socket(int type)
@@ -310,7 +338,7 @@ int sock_socket(int type)
 
 	if (s < 0)
 		return s;
-	struct sock *k = &socks[SOCK_IDX(s)];
+	struct sock *k = slot(SOCK_IDX(s));
 
 	net_lock();
 	if (type == SOCK_DGRAM) {
@@ -380,7 +408,7 @@ int sock_listen(int s, int backlog)
 		return k ? -EOPNOTSUPP : -EBADF;
 	if (lock_open(k, s))
 		return -EBADF;
-	struct tcp_pcb *l = k->tcp ? tcp_listen_with_backlog(k->tcp, (u8_t)MIN(backlog, 255)) : NULL;
+	struct tcp_pcb *l = k->tcp ? tcp_listen_with_backlog(k->tcp, (u8_t)MAX(MIN(backlog, ACCEPT_Q), 1)) : NULL;
 
 	if (l) {
 		k->tcp = l;
@@ -408,7 +436,7 @@ int sock_accept(int s, uint32_t *ip, uint16_t *port)
 			return -EBADF;
 		if (k->ah != k->at) {
 			int n = k->acq[k->ah % ACCEPT_Q];
-			struct sock *c = &socks[SOCK_IDX(n)];
+			struct sock *c = slot(SOCK_IDX(n));
 
 			k->ah++;
 			if (c->tcp)
@@ -830,7 +858,8 @@ static short ready(struct sock *k, short events)
 	return r & (events | POLLERR | POLLHUP);
 }
 
-void sock_poll_arm(const struct sock_pollfd *fds, unsigned n, struct sem *ps)
+void sock_poll_arm(const struct sock_pollfd *fds, unsigned n, struct sem *ps,
+		   struct sock_armed *armed)
 {
 	/* lwIP's callbacks up ps through k->poller, the receive threads (a frame pushed into
 	 * the socket's channel) through its flow's poller */
@@ -838,6 +867,9 @@ void sock_poll_arm(const struct sock_pollfd *fds, unsigned n, struct sem *ps)
 		struct sock *k = get(fds[i].fd);
 
 		if (k) {
+			unsigned x = SOCK_IDX(fds[i].fd);
+
+			armed->bits[x / 64] |= 1ull << (x % 64);
 			poller_arm(k->poller, ps);
 			poller_arm(k->flow.poller, ps);
 		}
@@ -876,12 +908,16 @@ int sock_poll_scan(struct sock_pollfd *fds, unsigned n)
 	return count;
 }
 
-void sock_poll_disarm(struct sem *ps)
+void sock_poll_disarm(struct sem *ps, const struct sock_armed *armed)
 {
-	/* (every socket that may still point at ps, open or closed meanwhile) */
-	for (unsigned i = 0; i < MAX_SOCKS; i++) {
-		poller_disarm(socks[i].poller, ps);
-		poller_disarm(socks[i].flow.poller, ps);
+	/* (every socket that may still point at ps: each slot armed, whatever it holds now) */
+	for (unsigned w = 0; w < SOCK_MAX / 64; w++) {
+		for (uint64_t b = armed->bits[w]; b; b &= b - 1) {
+			struct sock *k = slot(w * 64 + (unsigned)__builtin_ctzll(b));
+
+			poller_disarm(k->poller, ps);
+			poller_disarm(k->flow.poller, ps);
+		}
 	}
 	/* wake() runs under the core lock, so once we have held it no callback can touch ps;
 	 * the barrier does the same for the receive threads */
@@ -893,14 +929,15 @@ void sock_poll_disarm(struct sem *ps)
 int sock_poll(struct sock_pollfd *fds, unsigned n, int timeout_ms)
 {
 	struct sem ps;
+	struct sock_armed armed = {{0}};
 	uint64_t until = timeout_ms < 0 ? NO_DEADLINE : clock_ns() + (uint64_t)timeout_ms * MS;
 	int count;
 
 	sem_init(&ps, 0);
-	sock_poll_arm(fds, n, &ps);
+	sock_poll_arm(fds, n, &ps, &armed);
 	while (!(count = sock_poll_scan(fds, n)) && clock_ns() < until)
 		sem_down(&ps, until);
-	sock_poll_disarm(&ps); /* (ps lives on this stack) */
+	sock_poll_disarm(&ps, &armed); /* (ps lives on this stack) */
 	return count;
 }
 

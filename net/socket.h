@@ -20,6 +20,14 @@
 
 struct sem;
 
+/* sockets at most, open at once in the whole kernel */
+#define SOCK_MAX 4096
+
+/* the sockets a wait armed (sock_poll_arm, for sock_poll_disarm); zeroed by its owner */
+struct sock_armed {
+	uint64_t bits[SOCK_MAX / 64];
+};
+
 struct sock_pollfd {
 	int fd;
 	short events, revents;
@@ -53,10 +61,11 @@ int sock_poll(struct sock_pollfd *fds, unsigned n, int timeout_ms);
  * first one's slot is taken over, and that wait sees the socket when it looks again, as
  * the app's waits do every 50 ms); scan looks without
  * waiting (revents and gen; how many have revents); disarm, before ps goes away, makes
- * sure nothing ups it any more. */
-void sock_poll_arm(const struct sock_pollfd *fds, unsigned n, struct sem *ps);
+ * sure nothing ups it any more (every socket armed since `armed` was zeroed). */
+void sock_poll_arm(const struct sock_pollfd *fds, unsigned n, struct sem *ps,
+		   struct sock_armed *armed);
 int sock_poll_scan(struct sock_pollfd *fds, unsigned n);
-void sock_poll_disarm(struct sem *ps);
+void sock_poll_disarm(struct sem *ps, const struct sock_armed *armed);
 /* Blocking calls give up with -ETIMEDOUT after ms (0: never, the default). A connect
  * that timed out stays under way: calling sock_connect again waits for it again. */
 int sock_set_timeout(int s, unsigned ms);

@@ -47,7 +47,9 @@
  *        number, a request with no answer in 0.5 s sent again): ITEMS sets and gets of
  *        up to 1,000 bytes, and gets of the TCP values of up to 10,000 bytes; then
  *        `shutdown` (memcached -A). One line for each part and the rate.
- *   netclient memcache HOST PORT CONNS ITEMS */
+ *        HELD (optional): that many connections open at once, each storing and reading
+ *        back a value of its own, all requests sent before any answer is read.
+ *   netclient memcache HOST PORT CONNS ITEMS [HELD] */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1370,7 +1372,47 @@ static int mc_udp(int s, const struct sockaddr_in *a, uint16_t id, const char *r
 	return -1;
 }
 
-static int memcache(const char *host, int port, int conns, int items)
+/* `held` connections open at once (made one after another, all kept), each then storing
+ * and reading back a value of its own, the requests sent on all before any answer is read:
+ * how many were answered right (a line says what went wrong first) */
+static int mc_held(const char *host, int port, int held)
+{
+	int *s = calloc((size_t)held, sizeof(int)), made = 0, right = 0;
+	char buf[256], why[200] = "";
+
+	for (; made < held; made++) {
+		if ((s[made] = mc_connect(host, port, 10)) < 0) {
+			snprintf(why, sizeof(why), "connection %d: %s", made, strerror(errno));
+			break;
+		}
+	}
+	for (int i = 0; i < made; i++) {
+		int n = snprintf(buf, sizeof(buf), "set h%d 0 0 %d\r\nv%d\r\nget h%d\r\n", i,
+				 snprintf(NULL, 0, "v%d", i), i, i);
+
+		if (mc_send(s[i], buf, (size_t)n) && !why[0])
+			snprintf(why, sizeof(why), "connection %d: send: %s", i, strerror(errno));
+	}
+	for (int i = 0; i < made; i++) {
+		char want[128];
+		size_t have = 0;
+		int wl = snprintf(want, sizeof(want), "STORED\r\nVALUE h%d 0 %d\r\nv%d\r\nEND\r\n",
+				  i, snprintf(NULL, 0, "v%d", i), i);
+
+		if (!mc_until(s[i], buf, sizeof(buf), &have, "END\r\n") && have == (size_t)wl &&
+		    !memcmp(buf, want, have))
+			right++;
+		else if (!why[0])
+			snprintf(why, sizeof(why), "connection %d: a wrong answer or none", i);
+		close(s[i]);
+	}
+	free(s);
+	printf("memcache: tcp: %d connections open at once: %d of %d answered right%s%s\n", held,
+	       right, held, why[0] ? "; first fault: " : "", why);
+	return right;
+}
+
+static int memcache(const char *host, int port, int conns, int items, int held)
 {
 	pthread_t t[64];
 	struct mc m[64];
@@ -1378,8 +1420,8 @@ static int memcache(const char *host, int port, int conns, int items)
 	int sets = 0, gets = 0, multis = 0, deletes = 0, missing = 0, incrs = 0, ok = 1;
 	char buf[300000];
 
-	if (conns < 1 || conns > 64 || items < 10) {
-		fprintf(stderr, "memcache: 1-64 connections, at least 10 items\n");
+	if (conns < 1 || conns > 64 || items < 10 || held < 0 || held > 4000) {
+		fprintf(stderr, "memcache: 1-64 connections, at least 10 items, 0-4000 held\n");
 		return 2;
 	}
 	int s0 = mc_connect(host, port, 60);
@@ -1425,6 +1467,8 @@ static int memcache(const char *host, int port, int conns, int items)
 	       "counter %d of %d, %.0f operations/s\n",
 	       conns, sets, conns * items, gets, conns * items, multis, missing, counter,
 	       conns * 50, ops / (secs > 0 ? secs : 1));
+	if (held && mc_held(host, port, held) != held)
+		ok = 0;
 	/* UDP */
 	int u = socket(AF_INET, SOCK_DGRAM, 0), again = 0, usets = 0, ugets = 0, multi = 0;
 	struct sockaddr_in a = addr(host, port);
@@ -1515,8 +1559,9 @@ int main(int argc, char **argv)
 	if ((argc == 8 || argc == 9) && !strcmp(argv[1], "soak"))
 		return soak(argv[2], atof(argv[3]), atof(argv[4]), atoi(argv[5]), atoi(argv[6]),
 			    atof(argv[7]), argc == 9 ? argv[8] : "");
-	if (argc == 6 && !strcmp(argv[1], "memcache"))
-		return memcache(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+	if ((argc == 6 || argc == 7) && !strcmp(argv[1], "memcache"))
+		return memcache(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
+				argc == 7 ? atoi(argv[6]) : 0);
 	if (argc == 5 && !strcmp(argv[1], "relay"))
 		return relay(atoi(argv[2]), argv[3], atoi(argv[4]));
 	fprintf(stderr, "usage: see the comment at the top of tools/netclient.c\n");
