@@ -13,7 +13,9 @@
  *                  wrapping, huge lengths) to every call that takes one: all refused
  *   threads        creates and joins threads 300 times (slots must be reused)
  *   fds            opens descriptors until EMFILE, closes them all, three times
- *   memory         maps 1 MiB blocks until ENOMEM, unmaps them, three times
+ *   memory         maps 1 MiB blocks (one byte of each touched) until ENOMEM or 4 GiB,
+ *                  unmaps them, three times; then writes every page of new blocks until
+ *                  the kernel ends it (out of memory: SIGKILL)
  *   sockets        double bind, 100 binds, send/recv on a listening socket
  *   race           threads race close/close, socket/socket, close/recv, munmap/munmap
  *   handler ADDR   a signal handler at a kernel address, then the signal: must die by
@@ -367,6 +369,20 @@ static void memory(void)
 	/* (Linux gives a 4 GiB of address space without a second thought: no limit met) */
 	say("memory: %s, %s each round\n", enomem ? "ENOMEM reached" : "4 GiB mapped",
 	    same ? "the same" : "OTHER amounts");
+	/* then every page of each block written, until the kernel ends us (Linux: its OOM
+	 * killer) or 4 GiB are written */
+	for (int n = 0; n < 4096; n++) {
+		char *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
+
+		if (p == MAP_FAILED) {
+			say("memory: touching: ENOMEM from mmap after %d MiB\n", n);
+			return;
+		}
+		for (int i = 0; i < 1 << 20; i += 4096)
+			p[i] = 1;
+	}
+	say("memory: touching: 4 GiB written, SURVIVED\n");
 }
 
 /* ---------------------------------------------------------------------------- sockets */

@@ -17,6 +17,7 @@
 #include "common/panic.h"
 #include "hv_xen/hypercall.h"
 #include "lib/errno.h"
+#include "mm/mm.h"
 
 extern char trap_stubs_native[], trap_stubs_app[], trap_stubs_xenpv[];
 extern char xenpv_upcall_entry[], xenpv_failsafe_entry[];
@@ -492,6 +493,10 @@ void trap_dispatch(struct trap_frame *f)
 		interrupt(f);
 		return;
 	}
+	/* an app page reserved and touched for the first time, by the app or by the kernel
+	 * on its behalf (a copy, a futex): given its frame, and the access made again */
+	if (f->vector == 14 && !(f->error & 1) && mm_user_fault(read_cr2()) > 0)
+		return;
 	/* (the kernel's own copy helpers only: an app that jumps to one faults as itself) */
 	for (const struct extable_entry *e = __extable_start;
 	     e < __extable_end && !frame_from_user(f); e++) {

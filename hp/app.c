@@ -17,6 +17,7 @@
 #include "lib/tar.h"
 #include "mm/mm.h"
 #include "mm/vm.h"
+#include "net/socket.h"
 #include "sched/sched.h"
 
 #define PAGE	 4096ull
@@ -343,6 +344,15 @@ static bool app_fault(struct trap_frame *f)
 				     : 1;
 	uint64_t addr = f->vector == 14 ? read_cr2() : code == 0x80 ? 0 : f->rip;
 
+	/* a page reserved and touched with no memory left for it: as Linux's OOM killer, the
+	 * app ends (SIGKILL), rather than a SIGSEGV it could catch and touch again */
+	if (f->vector == 14 && !(f->error & 1) && mm_user_lazy(addr)) {
+		kprintf("hp: %s killed by SIGKILL: out of memory (a page touched at %#lx, rip "
+			"%#lx, thread %d)\n", at->app->name, addr, f->rip, at->tid);
+		hp_end_app(at->app, 128 + 9);
+		leave_from_frame(f, at, 128 + 9);
+		return true;
+	}
 	if (hp_sig_fault(at, f, sig, code, addr))
 		return true;
 	kprintf("hp: %s killed by %s: %s at rip %#lx", at->app->name, hp_sig_name(sig),
@@ -723,7 +733,7 @@ int hp_main(const struct boot_info *bi)
 
 	for (unsigned cpu = 0; cpu < sched_cpus_online(); cpu++)
 		sched_stats(cpu, &st0[cpu]);
-	uint64_t t0 = clock_ns();
+	uint64_t t0 = clock_ns(), faults0 = mm_user_faults();
 
 	struct thread *kt = thread_create("app", main_thread, &s, CPU_ANY);
 
@@ -740,6 +750,7 @@ int hp_main(const struct boot_info *bi)
 	arch_app_interrupt = NULL;
 	/* its descriptors, as an exit closes them: sockets, pipes, epoll sets */
 	hp_fds_close_all(a);
+	sock_trim(); /* (no thread of the app is left to hold a descriptor) */
 	/* everything it mapped, wherever (MAP_FIXED may put pages anywhere in the low half),
 	 * and the page tables under it */
 	mm_user_unmap_all();
@@ -749,8 +760,9 @@ int hp_main(const struct boot_info *bi)
 	kprintf("hp: %s exited with status %d (%lu syscalls, %u threads)\n", a->name, a->status,
 		(unsigned long)a->syscalls, a->nthreads);
 	/* what the app held must all come back (the hostile tests check it) */
-	kprintf("hp: memory: %lu KiB free before the app, %lu KiB after\n",
-		(unsigned long)before.free_kib, (unsigned long)after.free_kib);
+	kprintf("hp: memory: %lu KiB free before the app, %lu KiB after; %lu pages made at "
+		"their first touch\n", (unsigned long)before.free_kib,
+		(unsigned long)after.free_kib, (unsigned long)(mm_user_faults() - faults0));
 	sched_during(st0, clock_ns() - t0);
 	return a->status;
 }

@@ -769,6 +769,8 @@ static long do_ioctl(struct app *a, uint64_t fd, uint64_t req, uint64_t arg)
 #define MAP_PRIVATE	    0x02
 #define MAP_FIXED	    0x10
 #define MAP_ANONYMOUS	    0x20
+#define MAP_POPULATE	    0x8000
+#define MAP_NORESERVE	    0x4000
 #define MAP_FIXED_NOREPLACE 0x100000
 
 static uint64_t prot_flags(const struct app *a, uint64_t prot)
@@ -807,6 +809,14 @@ static long do_mmap(struct app *a, uint64_t addr, uint64_t len, uint64_t prot, u
 	len = ALIGN_UP(len, PAGE);
 	uint64_t va;
 
+	/* Overcommit, as Linux's heuristic but looser: one mapping of more than 4 times the
+	 * RAM (and more than 1 GiB) could never be written, and is refused at once
+	 * (MAP_NORESERVE and PROT_NONE reservations aside). Linux refuses anything past the
+	 * RAM, which keeps Go (its 32 MiB arena map, mostly never touched) out of a 32 MiB VM;
+	 * here it runs there. */
+	if (!(flags & MAP_NORESERVE) && (prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) &&
+	    len / 1024 > MAX(4 * mm_usable_kib(), 1ull << 20))
+		return -ENOMEM;
 	if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
 		if (!app_range(addr, len) || addr < ELF_USER_MIN)
 			return -EINVAL;
@@ -817,9 +827,14 @@ static long do_mmap(struct app *a, uint64_t addr, uint64_t len, uint64_t prot, u
 		if (!va)
 			return -ENOMEM;
 	}
-	/* PROT_NONE reserves the range and maps nothing (a guard); mprotect maps it later */
+	/* PROT_NONE reserves the range and maps nothing (a guard); mprotect maps it later.
+	 * Otherwise each page gets its frame at its first touch, as on Linux (a Go arena or a
+	 * thread's stack costs what is used of it), or now with MAP_POPULATE. */
 	if (prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) {
-		if (mm_user_map(va, len / PAGE, prot_flags(a, prot))) {
+		int rc = flags & MAP_POPULATE ? mm_user_map(va, len / PAGE, prot_flags(a, prot))
+					      : mm_user_reserve(va, len / PAGE, prot_flags(a, prot));
+
+		if (rc) {
 			/* mm_user_map undid its part; a failed map must not use the area up */
 			if (!(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)))
 				mmap_area_give(&a->mmap, va, len);
@@ -845,17 +860,17 @@ static long do_mprotect(struct app *a, uint64_t addr, uint64_t len, uint64_t pro
 		return -EINVAL;
 	len = ALIGN_UP(len, PAGE);
 	for (uint64_t va = addr; va < addr + len; va += PAGE) {
-		bool mapped = mm_user_frame_va(va) != NULL;
 		int rc = 0;
 
 		/* ring 0 has no "present but inaccessible": PROT_NONE unmaps (a guard page's
-		 * contents are never read), a later mprotect maps zeroed memory again */
+		 * contents are never read), a later mprotect gives zeroed memory again (at its
+		 * first touch) */
 		if (!(prot & (PROT_READ | PROT_WRITE | PROT_EXEC)))
 			mm_user_unmap(va, 1);
-		else if (mapped)
-			rc = vm_protect(va, 1, prot_flags(a, prot));
+		else if ((rc = mm_user_protect(va, prot_flags(a, prot))) != -ENOENT)
+			;
 		else if (va >= a->mmap.low && va < APP_MMAP_TOP)
-			rc = mm_user_map(va, 1, prot_flags(a, prot));
+			rc = mm_user_reserve(va, 1, prot_flags(a, prot));
 		else
 			rc = -ENOMEM;
 		if (rc)
@@ -880,7 +895,7 @@ static long do_mremap(struct app *a, uint64_t old, uint64_t old_len, uint64_t ne
 	old_len = ALIGN_UP(old_len, PAGE);
 	new_len = ALIGN_UP(new_len, PAGE);
 	for (uint64_t va = old; va < old + old_len; va += PAGE)
-		if (!mm_user_frame_va(va))
+		if (!mm_user_frame_va(va) && !mm_user_lazy(va))
 			return -EFAULT;
 	if (new_len <= old_len) {
 		if (new_len < old_len)
@@ -890,14 +905,24 @@ static long do_mremap(struct app *a, uint64_t old, uint64_t old_len, uint64_t ne
 	if (!(flags & MREMAP_MAYMOVE))
 		return -ENOMEM;
 	int level = 0;
-	bool wr = vm_lookup(old, &level) & PTE_W;
+	bool wr = mm_user_frame_va(old) ? vm_lookup(old, &level) & PTE_W : true;
 	long nva = do_mmap(a, 0, new_len, PROT_READ | (wr ? PROT_WRITE : 0),
 			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (nva < 0)
 		return nva;
-	for (uint64_t off = 0; off < old_len; off += PAGE)
-		memcpy(mm_user_frame_va((uint64_t)nva + off), mm_user_frame_va(old + off), PAGE);
+	/* what was touched is copied (its new page made now); the rest stays untouched */
+	for (uint64_t off = 0; off < old_len; off += PAGE) {
+		void *from = mm_user_frame_va(old + off);
+
+		if (!from)
+			continue;
+		if (mm_user_fault((uint64_t)nva + off) < 0) {
+			do_munmap(a, (uint64_t)nva, new_len);
+			return -ENOMEM;
+		}
+		memcpy(mm_user_frame_va((uint64_t)nva + off), from, PAGE);
+	}
 	do_munmap(a, old, old_len);
 	return nva;
 }
@@ -910,13 +935,9 @@ static long do_madvise(struct app *a, uint64_t addr, uint64_t len, uint64_t advi
 		return -EINVAL;
 	if (advice != MADV_DONTNEED)
 		return 0; /* advice only */
-	/* private anonymous memory reads as zero afterwards */
-	for (uint64_t va = addr; va < addr + len; va += PAGE) {
-		void *p = mm_user_frame_va(va);
-
-		if (p)
-			memset(p, 0, PAGE);
-	}
+	/* private anonymous memory reads as zero afterwards: the frames go back (Go's
+	 * scavenger returns memory this way) and the pages are given new ones if touched */
+	mm_user_discard(addr, ALIGN_UP(len, PAGE) / PAGE);
 	return 0;
 }
 

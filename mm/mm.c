@@ -490,6 +490,147 @@ int mm_user_map(uint64_t va, uint64_t n, uint64_t flags)
 	return 0;
 }
 
+/* Pages on first touch. mm_user_reserve writes a not-present entry that says what the page
+ * will be: LAZY and its rights in bits the CPU ignores when P is clear, no frame and no
+ * address bits (Xen PV takes any not-present entry; one without address bits is also
+ * safe from L1TF). The page fault handler gives such a page a zeroed frame
+ * (mm_user_fault). lazy_lock, with interrupts off, orders the fault's look-and-map
+ * against what else changes a page that may be lazy: unmaps, rights, discards. Reserving
+ * needs no lock: its pages are not in use yet. */
+#define LAZY   (1ull << 9)
+#define LAZY_W (1ull << 10)
+#define LAZY_U (1ull << 11)
+#define LAZY_X (1ull << 52)
+
+static struct spinlock lazy_lock;
+static uint64_t lazy_faults, lazy_nomem;
+
+static uint64_t lazy_entry(uint64_t flags)
+{
+	return LAZY | (flags & PTE_W ? LAZY_W : 0) | (flags & PTE_U ? LAZY_U : 0) |
+	       (flags & PTE_NX ? 0 : LAZY_X);
+}
+
+static uint64_t lazy_flags(uint64_t e)
+{
+	return (e & LAZY_W ? PTE_W : 0) | (e & LAZY_U ? PTE_U : 0) | (e & LAZY_X ? 0 : PTE_NX);
+}
+
+static bool is_lazy(uint64_t e)
+{
+	return !(e & PTE_P) && (e & LAZY);
+}
+
+/* A not-present fault on a page that is present now: another thread's fault mapped it
+ * since, and the access is made again (1). The same address faulting so again at once on
+ * this CPU is not that race (a root table that does not link the page, say): 0, the
+ * fault stands, rather than a loop for ever. */
+static uint64_t retried_va[MM_MAX_CPUS];
+
+static int retry_present(uint64_t va)
+{
+	unsigned cpu = arch_cpu_id();
+
+	if (cpu >= MM_MAX_CPUS || retried_va[cpu] == va + 1) {
+		if (cpu < MM_MAX_CPUS)
+			retried_va[cpu] = 0;
+		return 0;
+	}
+	retried_va[cpu] = va + 1;
+	return 1;
+}
+
+static uint64_t lazy_take(void)
+{
+	uint64_t on = irq_save();
+
+	spin_lock(&lazy_lock);
+	return on;
+}
+
+static void lazy_drop(uint64_t on)
+{
+	spin_unlock(&lazy_lock);
+	irq_restore(on);
+}
+
+int mm_user_reserve(uint64_t va, uint64_t n, uint64_t flags)
+{
+	if (va & (PAGE_SIZE - 1) || va >= USER_TOP || n > (USER_TOP - va) / PAGE_SIZE)
+		return -EINVAL;
+	int rc = vm_set_absent(va, n, lazy_entry(flags));
+
+	if (rc)
+		mm_user_unmap(va, n);
+	return rc;
+}
+
+int mm_user_fault(uint64_t va)
+{
+	if (va >= USER_TOP || !mm_ready())
+		return 0;
+	va &= ~(uint64_t)(PAGE_SIZE - 1);
+	uint64_t e = vm_entry_4k(va);
+
+	if (e & PTE_P)
+		return retry_present(va);
+	if (!is_lazy(e))
+		return 0;
+	int64_t pfn = mm_frame_alloc();
+
+	if (pfn < 0) {
+		if (!__atomic_fetch_add(&lazy_nomem, 1, __ATOMIC_RELAXED))
+			kprintf("mm: no memory for an app page at its first touch (%#lx)\n",
+				(unsigned long)va);
+		return -ENOMEM;
+	}
+	memset(mm_frame_va(pfn), 0, PAGE_SIZE);
+	uint64_t on = lazy_take();
+	bool used = false;
+
+	e = vm_entry_4k(va);
+	int rc = 1; /* (mapped meanwhile by another thread's fault: the access is made again) */
+
+	if (is_lazy(e)) {
+		rc = vm_map(va, (uint64_t)pfn, 1, lazy_flags(e), false) ? -ENOMEM : 1;
+		used = rc == 1;
+	} else if (!(e & PTE_P)) {
+		rc = 0; /* unmapped meanwhile */
+	}
+	lazy_drop(on);
+	if (!used)
+		mm_frame_free((uint64_t)pfn);
+	else
+		__atomic_add_fetch(&lazy_faults, 1, __ATOMIC_RELAXED);
+	if (arch_cpu_id() < MM_MAX_CPUS)
+		retried_va[arch_cpu_id()] = 0;
+	return rc;
+}
+
+bool mm_user_lazy(uint64_t va)
+{
+	return va < USER_TOP && is_lazy(vm_entry_4k(va & ~(uint64_t)(PAGE_SIZE - 1)));
+}
+
+uint64_t mm_user_faults(void)
+{
+	return __atomic_load_n(&lazy_faults, __ATOMIC_RELAXED);
+}
+
+int mm_user_protect(uint64_t va, uint64_t flags)
+{
+	uint64_t on = lazy_take();
+	uint64_t e = vm_entry_4k(va);
+	int rc = -ENOENT;
+
+	if (is_lazy(e))
+		rc = vm_set_absent(va, 1, lazy_entry(flags));
+	else if (e & PTE_P)
+		rc = vm_protect(va, 1, flags);
+	lazy_drop(on);
+	return rc;
+}
+
 /* Waits until every online CPU has flushed its TLB past generation g. The kick is sent
  * again after 64, 128, 256, ... looks, as a CPU flushes at an IPI (mm_tlb_sync) and a
  * nested hypervisor may drop one; a fixed rate would flood a slow (nested) vCPU. */
@@ -521,8 +662,10 @@ static void tlb_shootdown(void)
 
 /* Unmaps and frees app pages. A frame goes back only once no CPU's TLB can still reach it
  * (another thread of the app may run elsewhere, and would otherwise write into a frame the
- * kernel has reused): unmap a batch, flush everywhere, then free the batch. */
-void mm_user_unmap(uint64_t va, uint64_t n)
+ * kernel has reused): unmap a batch, flush everywhere, then free the batch. keep_lazy:
+ * the pages stay reserved (lazy again: zero at the next touch); otherwise reserved pages
+ * are unmapped too. */
+static void user_unmap(uint64_t va, uint64_t n, bool keep_lazy)
 {
 	uint64_t batch[256];
 
@@ -530,13 +673,18 @@ void mm_user_unmap(uint64_t va, uint64_t n)
 		unsigned nb = 0;
 
 		for (; i < n && nb < ARRAY_SIZE(batch); i++) {
-			int level;
-			uint64_t e = vm_lookup(va + i * PAGE_SIZE, &level);
+			uint64_t p = va + i * PAGE_SIZE, on = lazy_take(), e = vm_entry_4k(p);
 
-			if (!e || level != 1)
-				continue;
-			check(vm_unmap(va + i * PAGE_SIZE, 1), "unmapping app memory");
-			batch[nb++] = pg->entry_pfn(e);
+			if (e & PTE_P) {
+				int rc = keep_lazy ? vm_set_absent(p, 1, lazy_entry(e & PTE_FLAGS))
+						   : vm_unmap(p, 1);
+
+				check(rc, "unmapping app memory");
+				batch[nb++] = pg->entry_pfn(e);
+			} else if (is_lazy(e) && !keep_lazy) {
+				check(vm_set_absent(p, 1, 0), "unmapping app memory");
+			}
+			lazy_drop(on);
 		}
 		if (!nb)
 			continue;
@@ -544,6 +692,16 @@ void mm_user_unmap(uint64_t va, uint64_t n)
 		for (unsigned j = 0; j < nb; j++)
 			mm_frame_free(batch[j]);
 	}
+}
+
+void mm_user_unmap(uint64_t va, uint64_t n)
+{
+	user_unmap(va, n, false);
+}
+
+void mm_user_discard(uint64_t va, uint64_t n)
+{
+	user_unmap(va, n, true);
 }
 
 void mm_user_unmap_all(void)
@@ -642,6 +800,11 @@ void mm_trim(void)
 	heap_trim(&heap, arch_cpu_id());
 	preempt_enable();
 	frames_drain_caches(&pool);
+}
+
+uint64_t mm_usable_kib(void)
+{
+	return pool.nusable * 4;
 }
 
 void mm_stats(struct mm_stats *s)

@@ -50,6 +50,24 @@ extern void (*mm_tlb_yield)(void);
 int mm_user_map(uint64_t va, uint64_t n, uint64_t flags);
 void mm_user_unmap(uint64_t va, uint64_t n);
 void *mm_user_frame_va(uint64_t va);
+/* Pages on first touch (Linux's anonymous memory): n pages at va are reserved with PTE
+ * flags, and each gets its zeroed frame when first touched (mm_user_fault, from the page
+ * fault handler). 0 or a negative error (nothing left reserved). mm_user_unmap unmaps
+ * reserved pages as well as mapped ones. */
+int mm_user_reserve(uint64_t va, uint64_t n, uint64_t flags);
+/* A not-present fault at app address va: 1 when va is a reserved page, mapped now (or
+ * meanwhile by another thread), so the access can be made again; 0 when it is not one;
+ * -ENOMEM when no frame could be had (said once). Any context, interrupts on or off. */
+int mm_user_fault(uint64_t va);
+/* whether va's page is reserved and not touched yet */
+bool mm_user_lazy(uint64_t va);
+/* pages given their frame at first touch, since boot */
+uint64_t mm_user_faults(void);
+/* A page's rights (PTE flags): mapped or reserved. 0, or -ENOENT when it is neither. */
+int mm_user_protect(uint64_t va, uint64_t flags);
+/* The frames of n pages go back and the pages are reserved again, with their rights: they
+ * read as zero (MADV_DONTNEED). Pages not mapped are left as they are. */
+void mm_user_discard(uint64_t va, uint64_t n);
 /* A root table that maps the low half as the kernel's does, and nothing of the kernel
  * (for a CPU mode whose user mode has a root of its own: Xen PV). Low-half slots made
  * after this are not in it. Its pfn, or a negative error. */
@@ -66,6 +84,8 @@ struct mm_stats {
 	uint64_t heap_slabs[8], heap_objects[8], heap_large_blocks, heap_large_kib;
 };
 void mm_stats(struct mm_stats *s);
+/* the RAM the frame allocator manages, in KiB */
+uint64_t mm_usable_kib(void);
 void mm_stats_print(void);
 /* Returns per-CPU caches and empty slabs to the frame allocator, for exact accounting. */
 void mm_trim(void);

@@ -197,6 +197,39 @@ static void protection(struct result *r)
 	EXPECT(r, arch_probe_read(top - 1) == 14, "a freed stack is still mapped");
 }
 
+/* Pages on first touch: reserved pages have no frame until touched (here by kernel
+ * probes: the fault handler maps them as it does for an app), keep their rights, go back
+ * to reserved when discarded and are gone when unmapped. */
+static void lazy(struct result *r)
+{
+	const uint64_t va = 0x40000000;
+	uint64_t f0 = mm_user_faults();
+	int rc = mm_user_reserve(va, 8, PTE_W | PTE_NX);
+
+	EXPECT(r, !rc && mm_user_lazy(va) && !mm_user_frame_va(va), "reserving: %d", rc);
+	uint64_t w = arch_probe_write((void *)(va + 100));
+
+	EXPECT(r, w == 0 && mm_user_frame_va(va) && !mm_user_lazy(va) &&
+		      *(uint8_t *)mm_user_frame_va(va + 100) == 0 && mm_user_faults() == f0 + 1,
+	       "the first touch: vector %lu, %lu pages made", (unsigned long)w,
+	       (unsigned long)(mm_user_faults() - f0));
+	rc = mm_user_protect(va + PAGE_SIZE, PTE_NX);
+	uint64_t ro_w = arch_probe_write((void *)(va + PAGE_SIZE)),
+		 ro_r = arch_probe_read((const void *)(va + PAGE_SIZE));
+
+	EXPECT(r, !rc && ro_w == 14 && ro_r == 0, "read-only before its touch: %d, a write %lu, "
+	       "a read %lu", rc, (unsigned long)ro_w, (unsigned long)ro_r);
+	mm_user_discard(va, 8);
+	EXPECT(r, mm_user_lazy(va) && mm_user_lazy(va + 2 * PAGE_SIZE) && !mm_user_frame_va(va),
+	       "a discarded page is reserved again");
+	mm_user_unmap(va, 8);
+	uint64_t gone = arch_probe_read((const void *)(va + 2 * PAGE_SIZE));
+
+	EXPECT(r, !mm_user_lazy(va + 2 * PAGE_SIZE) && gone == 14,
+	       "an unmapped reserved page: a read gave vector %lu", (unsigned long)gone);
+	mm_user_unmap_all();
+}
+
 void selftest_mm(struct result *r, const struct boot_info *bi)
 {
 	struct mm_stats s0, s1;
@@ -213,6 +246,7 @@ void selftest_mm(struct result *r, const struct boot_info *bi)
 
 	heap_stress(r);
 	protection(r);
+	lazy(r);
 	sched_mm_stats_exact(&s1);
 	mm_stats_print();
 	/* page tables made on the way (a split 2 MiB page) stay: count them as returned */
@@ -220,7 +254,7 @@ void selftest_mm(struct result *r, const struct boot_info *bi)
 	       "%lu KiB free (%lu in page tables) after the test, %lu (%lu) before", s1.free_kib,
 	       s1.pagetable_kib, s0.free_kib, s0.pagetable_kib);
 	if (r->ok)
-		result_note(r, "frames=%lu (%lu KiB, all back) blocks_of_%u=%lu heap_ops=%d wx=ok%s%s",
+		result_note(r, "frames=%lu (%lu KiB, all back) blocks_of_%u=%lu heap_ops=%d wx=ok lazy=ok%s%s",
 			    frames, frames * 4, 1u << BLOCK_ORDER, blocks, HEAP_OPS,
 			    arch->paging->nx() ? " nx=on" : " nx=unavailable",
 			    split ? " split_2m=ok" : "");

@@ -259,6 +259,45 @@ unsigned vm_unlink_empty_low(uint64_t *pfns, unsigned max)
 	return n;
 }
 
+uint64_t vm_entry_4k(uint64_t va)
+{
+	int64_t pt = walk(va, 1, false);
+
+	return pt < 0 ? 0 : table((uint64_t)pt)[index_of(va, 1)];
+}
+
+int vm_set_absent(uint64_t va, uint64_t n, uint64_t val)
+{
+	uint64_t vals[CHUNK];
+
+	if (val & PTE_P)
+		return -EINVAL;
+	for (unsigned i = 0; i < CHUNK; i++)
+		vals[i] = val;
+	while (n) {
+		int64_t pt = walk(va, 1, true);
+
+		if (pt < 0)
+			return (int)pt;
+		unsigned idx = index_of(va, 1), k = 512 - idx;
+		bool was = false;
+
+		if (k > n)
+			k = n;
+		if (k > CHUNK)
+			k = CHUNK;
+		for (unsigned i = 0; i < k; i++)
+			was |= table(pt)[idx + i] & PTE_P;
+		if (vm.pg->set(table(pt), pt, idx, k, vals))
+			return -EIO;
+		for (unsigned i = 0; was && i < k; i++)
+			vm.pg->flush_page(va + i * PAGE_SIZE);
+		va += k * PAGE_SIZE;
+		n -= k;
+	}
+	return 0;
+}
+
 uint64_t vm_lookup(uint64_t va, int *level)
 {
 	uint64_t t = vm.root;

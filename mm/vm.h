@@ -34,6 +34,13 @@ int vm_prepare(uint64_t va, uint64_t n);
 unsigned vm_unlink_empty_low(uint64_t *pfns, unsigned max);
 /* The lowest mapped page at or above va in the low half (USER_TOP when none). */
 uint64_t vm_next_mapped_low(uint64_t va);
+/* The 4 KiB-level entry for va as it is, present or not (0 when there is no such table, or
+ * a 2 MiB page covers va). */
+uint64_t vm_entry_4k(uint64_t va);
+/* Writes the not-present value val (PTE_P clear: the caller's own marks, no frame) into
+ * the 4 KiB-level entries of n pages at va, making the tables; what was mapped there is
+ * simply dropped (the caller frees its frames). 0 or a negative error. */
+int vm_set_absent(uint64_t va, uint64_t n, uint64_t val);
 /* The leaf entry mapping va (0 when unmapped), and its level (1: 4 KiB, 2: 2 MiB). */
 uint64_t vm_lookup(uint64_t va, int *level);
 

@@ -784,6 +784,19 @@ int sock_close(int s)
 	return 0;
 }
 
+void sock_trim(void)
+{
+	mutex_lock(&table, NO_DEADLINE);
+	while (socks_made && !socks[socks_made - 1]->used) {
+		struct sock *k = socks[socks_made - 1];
+
+		__atomic_store_n(&socks_made, socks_made - 1, __ATOMIC_RELEASE);
+		socks[socks_made] = NULL;
+		kfree(k);
+	}
+	mutex_unlock(&table);
+}
+
 int sock_error(int s)
 {
 	struct sock *k = get(s);

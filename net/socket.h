@@ -54,6 +54,9 @@ long sock_recvmsg(int s, void *buf, size_t len, unsigned flags, uint32_t *ip, ui
 /* TCP: how 0 ends reads (what is unread and what comes is dropped; reads give 0), 1 sends
  * a FIN after what is queued (sends give -EPIPE), 2 both. -ENOTCONN when not connected. */
 int sock_shutdown(int s, int how);
+/* Frees the memory of closed sockets at the end of the table (it is kept while any thread
+ * may still hold a closed socket's descriptor: call when none can, as at an app's end). */
+void sock_trim(void);
 /* timeout_ms < 0: for ever. Returns how many fds have revents, 0 on timeout. */
 int sock_poll(struct sock_pollfd *fds, unsigned n, int timeout_ms);
 /* sock_poll in parts, for a caller that waits on more than sockets: arm makes every event

@@ -1,0 +1,184 @@
+/* Anonymous memory as Linux gives it: a page costs nothing until it is first touched.
+ * A 1 GiB mapping (MAP_NORESERVE) in a VM of far less RAM; 40 rounds that each fill a new
+ * 4 MiB window of it and give it back with MADV_DONTNEED (160 MiB touched in all: more
+ * than the VM has, so the frames must really go back); 4 threads touching the same fresh
+ * pages at once (each its own word: a page made twice would lose words); mprotect of
+ * untouched pages (read-only: reads give zeros, a write is SIGSEGV); mremap of a block
+ * half touched. Every line must be the same on Linux and on Amphi; free RAM as sysinfo
+ * tells it is a "bench:" line (not compared). Ends with "lazymem: N checks, M failed". */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sysinfo.h>
+
+static int checks, failed;
+
+#define CHECK(cond, ...)                                                                    \
+	do {                                                                                \
+		checks++;                                                                   \
+		if (!(cond)) {                                                              \
+			failed++;                                                           \
+			printf("FAIL (line %d): ", __LINE__);                              \
+			printf(__VA_ARGS__);                                                \
+			printf("\n");                                                       \
+		}                                                                           \
+	} while (0)
+
+#define MIB (1ul << 20)
+#define PAGE 4096ul
+
+static long free_mib(void)
+{
+	struct sysinfo si;
+
+	sysinfo(&si);
+	return (long)(si.freeram * si.mem_unit / MIB);
+}
+
+static void big(void)
+{
+	long before = free_mib();
+	uint8_t *m = mmap(NULL, 1024 * MIB, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	CHECK(m != MAP_FAILED, "mmap of 1 GiB");
+	printf("lazymem: 1 GiB mapped: %s\n", m != MAP_FAILED ? "yes" : "no");
+	if (m == MAP_FAILED)
+		return;
+	printf("bench: lazymem: free RAM %ld MiB before the 1 GiB mapping, %ld MiB after\n",
+	       before, free_mib());
+	/* one word in every MiB: 1,024 pages */
+	for (unsigned long i = 0; i < 1024; i++)
+		*(uint64_t *)(m + i * MIB + 8) = i * 3 + 1;
+	unsigned long right = 0, zero = 0;
+
+	for (unsigned long i = 0; i < 1024; i++) {
+		right += *(uint64_t *)(m + i * MIB + 8) == i * 3 + 1;
+		zero += *(uint64_t *)(m + i * MIB + 16) == 0;
+	}
+	CHECK(right == 1024 && zero == 1024, "one page per MiB: %lu right, %lu zero", right, zero);
+	printf("lazymem: a word in each of its 1024 MiB: %lu read back, %lu zero beside it\n",
+	       right, zero);
+	/* windows of 4 MiB, every page written, then given back */
+	unsigned long rounds_right = 0;
+
+	for (unsigned long r = 0; r < 40; r++) {
+		uint8_t *w = m + 64 * MIB + r * 4 * MIB;
+		unsigned long ok = 0;
+
+		for (unsigned long p = 0; p < 4 * MIB; p += PAGE)
+			*(uint64_t *)(w + p) = r ^ p;
+		for (unsigned long p = 0; p < 4 * MIB; p += PAGE)
+			ok += *(uint64_t *)(w + p) == (r ^ p);
+		if (madvise(w, 4 * MIB, MADV_DONTNEED) == 0 && ok == 1024 &&
+		    *(uint64_t *)(w + PAGE) == 0)
+			rounds_right++;
+	}
+	CHECK(rounds_right == 40, "rounds: %lu of 40", rounds_right);
+	printf("lazymem: 40 windows of 4 MiB written and given back (MADV_DONTNEED): %lu right, "
+	       "read as zero after\n", rounds_right);
+	printf("bench: lazymem: free RAM %ld MiB after 160 MiB written and given back\n",
+	       free_mib());
+	CHECK(munmap(m, 1024 * MIB) == 0, "munmap");
+}
+
+/* threads touching the same fresh pages at once */
+#define SHARED_PAGES 256
+static uint8_t *shared;
+static pthread_barrier_t go;
+
+static void *toucher(void *arg)
+{
+	unsigned long id = (unsigned long)arg;
+
+	pthread_barrier_wait(&go);
+	for (unsigned long p = 0; p < SHARED_PAGES; p++)
+		*(volatile uint64_t *)(shared + p * PAGE + id * 64) = p * 4 + id + 1;
+	return NULL;
+}
+
+static void threads(void)
+{
+	pthread_t t[4];
+
+	shared = mmap(NULL, SHARED_PAGES * PAGE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pthread_barrier_init(&go, NULL, 4);
+	for (unsigned long i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, toucher, (void *)i);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	unsigned long right = 0;
+
+	for (unsigned long p = 0; p < SHARED_PAGES; p++)
+		for (unsigned long id = 0; id < 4; id++)
+			right += *(uint64_t *)(shared + p * PAGE + id * 64) == p * 4 + id + 1;
+	CHECK(right == 4 * SHARED_PAGES, "threads: %lu of %d", right, 4 * SHARED_PAGES);
+	printf("lazymem: 4 threads writing the same %d fresh pages at once: %lu of %d words "
+	       "kept\n", SHARED_PAGES, right, 4 * SHARED_PAGES);
+	munmap(shared, SHARED_PAGES * PAGE);
+}
+
+static sigjmp_buf back;
+
+static void on_segv(int sig)
+{
+	(void)sig;
+	siglongjmp(back, 1);
+}
+
+static void rights(void)
+{
+	uint8_t *m = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
+	int rc = mprotect(m, 2 * PAGE, PROT_READ);
+	volatile uint8_t v = m[10];
+	int segv = 0;
+
+	signal(SIGSEGV, on_segv);
+	if (!sigsetjmp(back, 1))
+		m[PAGE + 5] = 1;
+	else
+		segv = 1;
+	signal(SIGSEGV, SIG_DFL);
+	m[2 * PAGE] = 7; /* (still writable) */
+	CHECK(rc == 0 && v == 0 && segv && m[2 * PAGE] == 7, "rights");
+	printf("lazymem: untouched pages made read-only: mprotect %d, read %d, a write faults "
+	       "%d, the next page still writable %d\n", rc, v, segv, m[2 * PAGE] == 7);
+	rc = mprotect(m, 2 * PAGE, PROT_READ | PROT_WRITE);
+	m[PAGE + 5] = 9;
+	CHECK(rc == 0 && m[PAGE + 5] == 9, "writable again");
+	printf("lazymem: writable again: %d\n", m[PAGE + 5] == 9);
+	munmap(m, 4 * PAGE);
+	/* mremap: half of 64 pages touched, then grown to 256 pages (moved) */
+	uint8_t *r = mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
+
+	for (unsigned long p = 0; p < 64; p += 2)
+		r[p * PAGE + 3] = (uint8_t)(p + 1);
+	uint8_t *n = mremap(r, 64 * PAGE, 256 * PAGE, MREMAP_MAYMOVE);
+	unsigned long right = 0;
+
+	for (unsigned long p = 0; n != MAP_FAILED && p < 256; p++)
+		right += n[p * PAGE + 3] == (p < 64 && p % 2 == 0 ? p + 1 : 0);
+	CHECK(n != MAP_FAILED && right == 256, "mremap: %lu", right);
+	printf("lazymem: mremap of 64 pages, every other one touched, to 256: %lu of 256 pages "
+	       "right\n", right);
+	if (n != MAP_FAILED)
+		munmap(n, 256 * PAGE);
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	big();
+	threads();
+	rights();
+	printf("lazymem: %d checks, %d failed\n", checks, failed);
+	return failed ? 1 : 0;
+}
