@@ -103,6 +103,24 @@ $(BUILD)/k/%.S.o: %.S Makefile | $(BUILD)/include/stamp
 	@$(if $(Q),echo "  AS      $<")
 	$(Q)$(CC) $(KCFLAGS) -D__ASSEMBLY__ -c $< -o $@
 
+# The vDSO (hp/vdso/): a shared object of its own, position-independent and without libc,
+# kept in the kernel image by hp/vdso_blob.S (which the kernel maps into every app).
+VDSO_SO := $(BUILD)/vdso/vdso.so
+VDSO_CFLAGS := $(COMMON_CFLAGS) -O2 -fPIC -ffreestanding -nostdinc -isystem $(GCC_INC) \
+	-mgeneral-regs-only -fno-stack-protector -fno-asynchronous-unwind-tables \
+	-fcf-protection=none -fno-plt -nostdlib -shared -Wl,-T,hp/vdso/vdso.lds \
+	-Wl,--version-script=hp/vdso/vdso.map -Wl,--hash-style=both \
+	-Wl,-soname=linux-vdso.so.1 -Wl,-z,max-page-size=4096 -Wl,--build-id=none \
+	-Wl,-z,noexecstack -g0 -Wl,--strip-all
+$(VDSO_SO): hp/vdso/vdso.c hp/vdso/vdso.lds hp/vdso/vdso.map common/vclock.h lib/pvclock.h \
+		Makefile | $(BUILD)/include/stamp
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  VDSO    $@")
+	$(Q)$(CC) $(VDSO_CFLAGS) -o $@ hp/vdso/vdso.c
+	$(Q)! readelf -r $@ | grep -q "^Relocation section" || { echo "$@: relocations"; rm -f $@; exit 1; }
+$(BUILD)/k/hp/vdso_blob.S.o: $(VDSO_SO)
+$(BUILD)/k/hp/vdso_blob.S.o: KCFLAGS += -DVDSO_SO='"$(VDSO_SO)"'
+
 # Two-pass link for the symbol table the panic backtrace prints: pass 1 has an empty
 # table; its text symbols become the table of pass 2. The table sits after .data, so text
 # addresses cannot move between the passes; ksyms.sh --check proves it.
@@ -196,7 +214,7 @@ $(BUILD)/netclient: tools/netclient.c
 # The apps (apps/): static Linux executables built with Debian's musl-gcc, which run
 # unchanged on Linux and on Amphi (HP mode)
 APPS := hello syscall_bench fault hostile sem_ipc ctxsw exit_threads udp_echo http_hello readfile \
-	par balance ipc affinity unixio procfacts udp_msg signals lazymem
+	par balance ipc affinity unixio procfacts udp_msg signals lazymem vdso
 # Go apps (apps/go/): Debian's golang-go, static (CGO_ENABLED=0), the standard library only
 GO_APPS := go_http go_par go_devnull
 # glibc apps: Debian's gcc and glibc, -static

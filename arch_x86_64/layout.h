@@ -24,8 +24,13 @@
 #define SEL_UDATA 0x18
 #define SEL_UCODE 0x20
 #define SEL_TSS 0x28
-/* 32-bit code selector used only by the PVH entry while it enters long mode */
+/* 32-bit code selector used only by the PVH entry while it enters long mode (in its own
+ * boot GDT) */
 #define SEL_BOOT_CODE32 0x38
+/* In each CPU's GDT: a data segment nobody loads, whose limit is the CPU's number, so that
+ * `lsl` tells an app its CPU without a system call (the vDSO's getcpu; Linux does the
+ * same). Readable from ring 3 (DPL 3); with RPL 3. */
+#define SEL_CPUNR 0x3b
 
 /* RFLAGS an app may set for itself (CF PF AF ZF SF DF OF AC): whatever path returns to
  * it, IOPL, NT, TF, VM and the rest come from the kernel, never from the app's registers */

@@ -66,7 +66,7 @@ struct desc_ptr {
 /* IST_ENTRY carries every other vector while an app runs: see trap_entry_native */
 enum { IST_DF = 1, IST_NMI = 2, IST_MC = 3, IST_ENTRY = 4, IST_COUNT = 4 };
 
-static uint64_t gdt[MAX_CPUS][7] __aligned(16);
+static uint64_t gdt[MAX_CPUS][8] __aligned(16);
 static struct tss tss[MAX_CPUS] __aligned(16);
 static struct idt_gate idt[256] __aligned(16);
 /* the boot CPU's exception stacks until the memory manager gives guarded ones */
@@ -131,6 +131,8 @@ static void native_cpu_init(struct cpu *c)
 	g[SEL_TSS / 8] = (sizeof(*t) - 1) | (ta & 0xffffff) << 16 | 0x89ull << 40 |
 			 ((ta >> 24) & 0xff) << 56;
 	g[SEL_TSS / 8 + 1] = ta >> 32;
+	/* data, present, DPL 3, byte-granular limit = the CPU's number (c->id < 2^16) */
+	g[SEL_CPUNR / 8] = (uint64_t)(c->id & 0xffff) | 0xf3ull << 40;
 	p = (struct desc_ptr){ sizeof(gdt[0]) - 1, (uint64_t)g };
 	__asm__ __volatile__("lgdt %0\n\t"
 			     "pushq %1\n\t"

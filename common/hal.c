@@ -4,6 +4,7 @@
 #include "arch_x86_64/cpu.h"
 #include "common/console.h"
 #include "common/panic.h"
+#include "common/vclock.h"
 #include "lib/spinlock.h"
 
 extern struct hal hal_xen_pv, hal_xen_pvh, hal_kvm, hal_qemu;
@@ -14,6 +15,7 @@ static const struct hal *const platforms[] = { &hal_xen_pv, &hal_xen_pvh, &hal_k
 const struct hal *hal;
 struct hal_info hal_info;
 struct hal_events hal_events;
+struct vclock_page vclock_page __aligned(4096);
 
 void hal_select(struct boot_info *bi)
 {

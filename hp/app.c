@@ -10,6 +10,7 @@
 #include "common/blkdev.h"
 #include "common/hal.h"
 #include "common/panic.h"
+#include "common/vclock.h"
 #include "lib/cmdline.h"
 #include "lib/errno.h"
 #include "lib/format.h"
@@ -45,7 +46,11 @@ enum {
 	AT_RANDOM = 25,
 	AT_HWCAP2 = 26,
 	AT_EXECFN = 31,
+	AT_SYSINFO_EHDR = 33,
 };
+
+/* the vDSO in the kernel image (hp/vdso_blob.S) */
+extern const char vdso_image[], vdso_image_end[];
 
 static struct app app;
 
@@ -108,6 +113,18 @@ static int load_segments(struct app *a, const uint8_t *img)
 	return 0;
 }
 
+/* The vDSO and, one page below it, the clock page it reads (common/vclock.h): the kernel's
+ * own pages, read-only to the app (the clock page not executable either). */
+static int map_vdso(struct app *a)
+{
+	int rc = mm_user_map_kernel(APP_VDSO - PAGE, &vclock_page, 1, PTE_NX | a->pte_u);
+
+	if (!rc)
+		rc = mm_user_map_kernel(APP_VDSO, vdso_image,
+					(uint64_t)(vdso_image_end - vdso_image) / PAGE, a->pte_u);
+	return rc;
+}
+
 /* The initial stack (System V x86-64 ABI, 3.4.1): from %rsp up, argc, argv[], NULL,
  * envp[], NULL, auxv pairs ending in AT_NULL; the strings and AT_RANDOM's 16 bytes
  * above. Built in a kernel buffer and copied out. Returns the app's %rsp, or 0. */
@@ -159,6 +176,7 @@ static uint64_t build_stack(struct app *a, int argc, char **argv, int envc, char
 	    {AT_RANDOM, rnd},
 	    {AT_HWCAP2, 0},
 	    {AT_EXECFN, argp[0]},
+	    {AT_SYSINFO_EHDR, APP_VDSO},
 	    {AT_NULL, 0},
 	};
 	uint64_t words = 1 + argc + 1 + envc + 1 + 2 * ARRAY_SIZE(auxv);
@@ -589,7 +607,7 @@ static int main_thread(void *arg)
 		if (*c == '/')
 			base = c + 1;
 	strlcpy(at->comm, base, sizeof(at->comm));
-	if ((rc = hp_fds_init(a)) || (rc = load_segments(a, s->img)) ||
+	if ((rc = hp_fds_init(a)) || (rc = load_segments(a, s->img)) || (rc = map_vdso(a)) ||
 	    (rc = mm_user_map(APP_STACK_TOP - APP_STACK_SIZE, APP_STACK_SIZE / PAGE,
 			      PTE_W | PTE_NX | a->pte_u))) {
 		kprintf("hp: %s: not enough memory to load it (%d)\n", a->name, rc);
@@ -610,8 +628,11 @@ static int main_thread(void *arg)
 			rc);
 		return thread_done(at, -1);
 	}
-	kprintf("hp: running %s (%s mode, entry %#lx, %d args, %d env)\n", a->name,
-		a->normal ? "normal" : "hp", a->im.entry, argc, envc);
+	kprintf("hp: running %s (%s mode, entry %#lx, %d args, %d env; vdso clock: %s)\n",
+		a->name, a->normal ? "normal" : "hp", a->im.entry, argc, envc,
+		vclock_page.mode == VCLOCK_PVCLOCK && (vclock_page.rec[0].flags & PVCLOCK_TSC_STABLE)
+			? "in the app"
+			: "by system call");
 	console_flush();
 	*thread_app(thread_self()) = at;
 	return thread_done(at, (a->normal ? arch->app_enter_user : arch->app_enter)(

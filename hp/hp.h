@@ -19,12 +19,14 @@ int hp_main(const struct boot_info *bi);
 
 /* The app's address space (the low half; mm/'s USER_TOP):
  *   ELF segments (ELF_USER_MIN ..), then the brk heap above the highest one,
- *   anonymous mmaps, top down from APP_MMAP_TOP,
+ *   anonymous mmaps, top down from APP_MMAP_TOP, then the vDSO's clock page and the vDSO,
  *   the main thread's stack, ending at APP_STACK_TOP, with an unmapped guard below. */
 #define APP_STACK_TOP  0x00007ffffffff000ull
 #define APP_STACK_SIZE (1ull << 20)
 #define APP_MMAP_TOP   0x00007ff000000000ull
 #define APP_BRK_MAX    (64ull << 30)
+/* the vDSO (AT_SYSINFO_EHDR), with its clock page the page below: above the mmap area */
+#define APP_VDSO       (APP_MMAP_TOP + 0x1000)
 /* descriptors: RLIMIT_NOFILE starts as Linux's (1024 soft, 4096 hard); root may raise
  * the hard limit up to APP_FDS_MAX, the table's size. Open file descriptions live in
  * chunks of FILE_CHUNK, made as the app needs them and kept to its end (so a pointer to one

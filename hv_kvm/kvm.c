@@ -22,6 +22,7 @@
 #include "lib/pvclock.h"
 #include "lib/string.h"
 #include "lib/time.h"
+#include "common/vclock.h"
 #include "mm/mm.h"
 #include "mm/vm.h"
 #include "virtio/virtio.h"
@@ -32,7 +33,8 @@ extern const char ap_tramp[], ap_tramp_end[], ap_cr3[], ap_efer[], ap_stack[], a
 
 static uint32_t kvm_base, kvm_features;
 static uint32_t clock_msr; /* kvmclock's MSR, 0 when there is none */
-static struct pvclock_time kvmclock[MAX_CPUS] __aligned(64);
+/* every vCPU's kvmclock record, in the page apps' vDSO reads (common/vclock.h) */
+#define kvmclock vclock_page.rec
 static uint64_t clock_last; /* pvclock_read_mono's shared latest time */
 static struct {
 	uint32_t version, sec, nsec;
@@ -137,7 +139,8 @@ static uint64_t kvmclock_ns(void)
 	return pvclock_read_mono(&kvmclock[arch_cpu_id()], rdtsc_ordered, &clock_last);
 }
 
-static uint64_t kvm_wallclock_ns(void)
+/* the wall clock at kvmclock's 0 */
+static uint64_t kvm_wall_base_ns(void)
 {
 	uint32_t v, sec, nsec;
 
@@ -148,7 +151,12 @@ static uint64_t kvm_wallclock_ns(void)
 		nsec = kvm_wall.nsec;
 		barrier();
 	} while ((v & 1) || v != READ_ONCE(kvm_wall.version));
-	return sec * NSEC_PER_SEC + nsec + kvmclock_ns();
+	return sec * NSEC_PER_SEC + nsec;
+}
+
+static uint64_t kvm_wallclock_ns(void)
+{
+	return kvm_wall_base_ns() + kvmclock_ns();
 }
 
 static uint64_t rtc_wallclock_ns(void)
@@ -170,7 +178,9 @@ static uint64_t use_tsc(struct hal *self, const char **method)
 		if (rtc) {
 			wall_base_ns = rtc * NSEC_PER_SEC - tsc_clock_ns();
 			self->wallclock_ns = rtc_wallclock_ns;
+			vclock_page.wall_ns = (int64_t)wall_base_ns;
 		}
+		vclock_page.mode = VCLOCK_PVCLOCK; /* (tsc.c's record: rec[0]) */
 	}
 	return khz;
 }
@@ -203,6 +213,9 @@ static int kvm_init(struct boot_info *bi)
 							     MSR_KVM_WALL_CLOCK,
 		      kernel_pa(&kvm_wall));
 		hal_kvm.wallclock_ns = kvm_wallclock_ns;
+		/* apps read vCPU 0's record (their vDSO checks that it stays stable) */
+		vclock_page.wall_ns = (int64_t)kvm_wall_base_ns();
+		vclock_page.mode = VCLOCK_PVCLOCK;
 		ksnprintf(hal_info.detail, sizeof(hal_info.detail),
 			  "features 0x%x [%s]; kvmclock %lu.%06lu s since VM start, TSC %lu kHz%s%s",
 			  kvm_features, feats, ns / 1000000000, ns / 1000 % 1000000, tsc_khz,

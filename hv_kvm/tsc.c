@@ -2,6 +2,7 @@
 
 #include "arch_x86_64/cpu.h"
 #include "arch_x86_64/phys.h"
+#include "common/vclock.h"
 #include "hv_kvm/kvm_reg.h"
 
 #define PIT_HZ 1193182
@@ -141,15 +142,29 @@ uint64_t tsc_calibrate(const char **method)
 	return 0;
 }
 
-static uint64_t tsc0, mul; /* ns = (tsc - tsc0) * mul >> 32 */
-
+/* The TSC clock as a pvclock record that never changes (its TSC is one for every CPU:
+ * QEMU's), kept where apps' vDSO reads it too (common/vclock.h): ns = system time 0 +
+ * (((tsc - tsc0) << shift) * mul) >> 32, mul below 2^32 with the shift to match. */
 void tsc_clock_start(uint64_t khz)
 {
-	mul = (1000000ULL << 32) / khz;
-	tsc0 = rdtsc_ordered();
+	uint64_t mul = (1000000ULL << 32) / khz;
+	int8_t shift = 0;
+
+	while (mul >= 1ull << 32) {
+		mul >>= 1;
+		shift++;
+	}
+	vclock_page.rec[0] = (struct pvclock_time){
+	    .version = 2,
+	    .tsc_timestamp = rdtsc_ordered(),
+	    .system_time = 0,
+	    .tsc_to_system_mul = (uint32_t)mul,
+	    .tsc_shift = shift,
+	    .flags = PVCLOCK_TSC_STABLE,
+	};
 }
 
 uint64_t tsc_clock_ns(void)
 {
-	return (uint64_t)(((unsigned __int128)(rdtsc_ordered() - tsc0) * mul) >> 32);
+	return pvclock_read(&vclock_page.rec[0], rdtsc_ordered);
 }

@@ -690,8 +690,31 @@ static void user_unmap(uint64_t va, uint64_t n, bool keep_lazy)
 			continue;
 		tlb_shootdown();
 		for (unsigned j = 0; j < nb; j++)
-			mm_frame_free(batch[j]);
+			if (pool.f[batch[j]].state != FRAME_RESERVED) /* (the kernel's: shared) */
+				mm_frame_free(batch[j]);
 	}
+}
+
+int mm_user_map_kernel(uint64_t va, const void *kva, uint64_t n, uint64_t flags)
+{
+	if (va & (PAGE_SIZE - 1) || va >= USER_TOP || n > (USER_TOP - va) / PAGE_SIZE ||
+	    ((uint64_t)kva & (PAGE_SIZE - 1)) || flags & PTE_W)
+		return -EINVAL;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t pfn = kernel_pa((const char *)kva + i * PAGE_SIZE) / PAGE_SIZE;
+
+		if (pfn >= pool.nframes || pool.f[pfn].state != FRAME_RESERVED) {
+			mm_user_unmap(va, i);
+			return -EINVAL;
+		}
+		int rc = vm_map(va + i * PAGE_SIZE, pfn, 1, flags, false);
+
+		if (rc) {
+			mm_user_unmap(va, i);
+			return rc;
+		}
+	}
+	return 0;
 }
 
 void mm_user_unmap(uint64_t va, uint64_t n)

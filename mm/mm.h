@@ -50,6 +50,10 @@ extern void (*mm_tlb_yield)(void);
 int mm_user_map(uint64_t va, uint64_t n, uint64_t flags);
 void mm_user_unmap(uint64_t va, uint64_t n);
 void *mm_user_frame_va(uint64_t va);
+/* n pages of the kernel image at kva (page-aligned, nothing else on them) shared with the
+ * app at va, read-only (PTE_W refused): the vDSO and the clock page. Unmaps never free
+ * them. 0 or a negative error. */
+int mm_user_map_kernel(uint64_t va, const void *kva, uint64_t n, uint64_t flags);
 /* Pages on first touch (Linux's anonymous memory): n pages at va are reserved with PTE
  * flags, and each gets its zeroed frame when first touched (mm_user_fault, from the page
  * fault handler). 0 or a negative error (nothing left reserved). mm_user_unmap unmaps

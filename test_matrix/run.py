@@ -482,6 +482,29 @@ def eval_app(name, *required, note=None):
     return evaluate
 
 
+def eval_vdso(*required):
+    """The vdso app as eval_app judges it, and its clock read in the app where the kernel
+    says so (its 200,000 readings then make no system call): on the QEMU cells always (the
+    TSC clock is one for every CPU); on Xen the vDSO makes the system call (noted)."""
+    inner = eval_app("vdso", *required)
+
+    def evaluate(cell, out):
+        inner.test = evaluate.test
+        verdict = inner(cell, out)
+        in_app = find(out.lines, r"^hp: running vdso \(.*vdso clock: in the app\)")
+        calls = find(out.lines, r"^hp: vdso exited with status \d+ \((\d+) syscalls")
+        problems = [] if verdict.status == "PASS" else [verdict.detail]
+        if cell.kind == "qemu" and not in_app:
+            problems.append("the kernel does not keep the vDSO's clock on a QEMU cell")
+        if in_app and (not calls or int(calls.group(1)) >= 100000):
+            problems.append("the vDSO's clock made system calls (%s)" %
+                            (calls.group(1) if calls else "no count"))
+        return judge(problems, "%s; clock %s, %s system calls in all" % (
+            verdict.detail, "in the app" if in_app else "by system call",
+            calls.group(1) if calls else "?"))
+    return evaluate
+
+
 def ipis_per_item(test, cell, lines):
     """The IPIs the kernel sent while the app ran (hp: sched cpuN during the app), per 100
     of its items (its first argument): an upper bound for the items alone, as the app's
@@ -948,6 +971,13 @@ TESTS = [
 # HP mode: static musl apps from a boot module, their output the same as on this host
 # The apps, in HP mode (ring 0; hp_*) and in normal mode (ring 3; nm_*): each prints what
 # the same binary prints on this host, bench: lines aside
+def vdso_test(name, mode):
+    t = app_test(name, "vdso", "", r"^vdso: \d+ checks, 0 failed$", mode=mode)
+    t.evaluate = eval_vdso(r"^vdso: \d+ checks, 0 failed$")
+    t.evaluate.test = t
+    return t
+
+
 def app_tests(p, mode):
     return [
         app_test(p + "hello", "hello", "GREETING=hi one two",
@@ -1041,6 +1071,9 @@ def app_tests(p, mode):
         # written and given back with MADV_DONTNEED, 4 threads faulting the same pages at
         # once, mprotect and mremap of untouched pages
         app_test(p + "lazymem", "lazymem", "", r"^lazymem: \d+ checks, 0 failed$", mode=mode),
+        # the vDSO (AT_SYSINFO_EHDR): symbols found as Go finds them, clocks between two
+        # system calls, never backwards, the wall clocks in step, getcpu on every CPU
+        vdso_test(p + "vdso", mode),
         # glibc (Debian's gcc -static): threads, a barrier, a condition variable, TLS,
         # printf of doubles, qsort, getaddrinfo of literals, realloc of large blocks (mremap)
         app_test(p + "glibc_threads", "glibc_threads", "", r"^glibc_threads: done$", mode=mode),
