@@ -85,10 +85,37 @@ static int64_t walk(uint64_t va, int level, bool create)
 	return (int64_t)t;
 }
 
-int vm_map(uint64_t va, uint64_t pfn, uint64_t n, uint64_t flags, bool large)
+/* Writes the 4 KiB-level entries of up to n pages at va, as far as one set() call and the
+ * table reach: frames pfn.. with `flags`, or (absent) the not-present value `val` for all.
+ * Flushes what was mapped there. Returns how many pages it wrote, or a negative error. */
+static long set_leaves(uint64_t va, uint64_t n, uint64_t pfn, uint64_t flags, bool absent,
+		       uint64_t val)
 {
 	uint64_t vals[CHUNK];
+	int64_t pt = walk(va, 1, true);
 
+	if (pt < 0)
+		return pt;
+	unsigned idx = index_of(va, 1), k = 512 - idx;
+	bool was = false;
+
+	if (k > n)
+		k = (unsigned)n;
+	if (k > CHUNK)
+		k = CHUNK;
+	for (unsigned i = 0; i < k; i++) {
+		was |= table(pt)[idx + i] & PTE_P;
+		vals[i] = absent ? val : vm.pg->entry(pfn + i, flags);
+	}
+	if (vm.pg->set(table(pt), pt, idx, k, vals))
+		return -EIO;
+	for (unsigned i = 0; was && i < k; i++)
+		vm.pg->flush_page(va + i * PAGE_SIZE);
+	return k;
+}
+
+int vm_map(uint64_t va, uint64_t pfn, uint64_t n, uint64_t flags, bool large)
+{
 	flags |= PTE_P | PTE_A | (flags & PTE_W ? PTE_D : 0);
 	while (n) {
 		if (large && vm.pg->large_pages && !(va & (LARGE_PAGE - 1)) && !(pfn & 511) &&
@@ -110,28 +137,13 @@ int vm_map(uint64_t va, uint64_t pfn, uint64_t n, uint64_t flags, bool large)
 			n -= 512;
 			continue;
 		}
-		int64_t pt = walk(va, 1, true);
+		long k = set_leaves(va, n, pfn, flags, false, 0);
 
-		if (pt < 0)
-			return (int)pt;
-		unsigned idx = index_of(va, 1), k = 512 - idx;
-		bool was = false;
-
-		if (k > n)
-			k = n;
-		if (k > CHUNK)
-			k = CHUNK;
-		for (unsigned i = 0; i < k; i++) {
-			was |= table(pt)[idx + i] & PTE_P;
-			vals[i] = vm.pg->entry(pfn + i, flags);
-		}
-		if (vm.pg->set(table(pt), pt, idx, k, vals))
-			return -EIO;
-		for (unsigned i = 0; was && i < k; i++)
-			vm.pg->flush_page(va + i * PAGE_SIZE);
-		va += k * PAGE_SIZE;
-		pfn += k;
-		n -= k;
+		if (k < 0)
+			return (int)k;
+		va += (uint64_t)k * PAGE_SIZE;
+		pfn += (uint64_t)k;
+		n -= (uint64_t)k;
 	}
 	return 0;
 }
@@ -268,32 +280,15 @@ uint64_t vm_entry_4k(uint64_t va)
 
 int vm_set_absent(uint64_t va, uint64_t n, uint64_t val)
 {
-	uint64_t vals[CHUNK];
-
 	if (val & PTE_P)
 		return -EINVAL;
-	for (unsigned i = 0; i < CHUNK; i++)
-		vals[i] = val;
 	while (n) {
-		int64_t pt = walk(va, 1, true);
+		long k = set_leaves(va, n, 0, 0, true, val);
 
-		if (pt < 0)
-			return (int)pt;
-		unsigned idx = index_of(va, 1), k = 512 - idx;
-		bool was = false;
-
-		if (k > n)
-			k = n;
-		if (k > CHUNK)
-			k = CHUNK;
-		for (unsigned i = 0; i < k; i++)
-			was |= table(pt)[idx + i] & PTE_P;
-		if (vm.pg->set(table(pt), pt, idx, k, vals))
-			return -EIO;
-		for (unsigned i = 0; was && i < k; i++)
-			vm.pg->flush_page(va + i * PAGE_SIZE);
-		va += k * PAGE_SIZE;
-		n -= k;
+		if (k < 0)
+			return (int)k;
+		va += (uint64_t)k * PAGE_SIZE;
+		n -= (uint64_t)k;
 	}
 	return 0;
 }

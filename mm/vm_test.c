@@ -109,6 +109,34 @@ TEST(vm_splits_a_large_page_to_change_one_4k_page)
 	CHECK_EQ(vm_protect(VA + 0x7000, 1, PTE_W), -ENOENT); /* not mapped */
 }
 
+/* not-present entries with the caller's marks (mm's pages on first touch): written over
+ * mapped and unmapped pages across a table's end, read back as they are, never seen by
+ * vm_lookup or as a table's content (vm_unlink_empty_low drops a table holding only them) */
+TEST(vm_writes_and_reads_absent_entries)
+{
+	int level;
+	const uint64_t lo = 0x7000001fe000ull, mark = 1ull << 9 | 1ull << 10;
+
+	setup(false);
+	CHECK_EQ(vm_map(lo, 0x50, 2, PTE_W, false), 0);
+	flushes = 0;
+	CHECK_EQ(vm_set_absent(lo, 4, mark), 0); /* 2 mapped, then 2 in the next table */
+	CHECK(flushes == 2);
+	for (unsigned i = 0; i < 4; i++) {
+		CHECK(vm_entry_4k(lo + i * 4096) == mark);
+		CHECK(!vm_lookup(lo + i * 4096, &level));
+	}
+	CHECK(vm_entry_4k(lo + 4 * 4096) == 0);
+	CHECK(vm_entry_4k(0x1000) == 0); /* no table there */
+	CHECK_EQ(vm_set_absent(lo, 1, PTE_P), -EINVAL);
+	CHECK_EQ(vm_map(lo + 4096, 0x60, 1, PTE_W, false), 0); /* a first touch */
+	CHECK(f_entry_pfn(vm_lookup(lo + 4096, &level)) == 0x60 && vm_entry_4k(lo) == mark);
+	CHECK_EQ(vm_set_absent(lo, 4, 0), 0);
+	uint64_t pfns[8];
+
+	CHECK_EQ(vm_unlink_empty_low(pfns, 8), 3); /* two leaf tables, then their level-2 one */
+}
+
 TEST(vm_reports_running_out_of_tables)
 {
 	setup(true);
