@@ -237,7 +237,7 @@ $(BUILD)/apps/glibc_%: apps/glibc_%.c Makefile
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@ (glibc, static)")
 	$(Q)gcc -static -pthread -O2 -Wall -Wextra -Werror -Wl,--no-warnings -o $@ $< # (ld: getaddrinfo and static linking; literals need no NSS)
-$(BUILD)/apps/%: apps/%.c Makefile
+$(BUILD)/apps/%: apps/%.c apps/check.h Makefile
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  MUSLCC  $@")
 	$(Q)musl-gcc -static -O2 -Wall -Wextra -Werror -o $@ $<

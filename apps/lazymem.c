@@ -16,18 +16,7 @@
 #include <sys/mman.h>
 #include <sys/sysinfo.h>
 
-static int checks, failed;
-
-#define CHECK(cond, ...)                                                                    \
-	do {                                                                                \
-		checks++;                                                                   \
-		if (!(cond)) {                                                              \
-			failed++;                                                           \
-			printf("FAIL (line %d): ", __LINE__);                              \
-			printf(__VA_ARGS__);                                                \
-			printf("\n");                                                       \
-		}                                                                           \
-	} while (0)
+#include "check.h"
 
 #define MIB (1ul << 20)
 #define PAGE 4096ul

@@ -22,18 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static int checks, failed;
-
-#define CHECK(cond, ...)                                                                    \
-	do {                                                                                \
-		checks++;                                                                   \
-		if (!(cond)) {                                                              \
-			failed++;                                                           \
-			say("FAIL (line %d): ", __LINE__);                                 \
-			say(__VA_ARGS__);                                                   \
-			say("\n");                                                          \
-		}                                                                           \
-	} while (0)
+#define CHECK_SAY say
+#include "check.h"
 
 /* a call's result as text: the value, or the errno's name */
 static const char *res(long rc)

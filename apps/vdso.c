@@ -17,18 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int checks, failed;
-
-#define CHECK(cond, ...)                                                                    \
-	do {                                                                                \
-		checks++;                                                                   \
-		if (!(cond)) {                                                              \
-			failed++;                                                           \
-			printf("FAIL (line %d): ", __LINE__);                              \
-			printf(__VA_ARGS__);                                                \
-			printf("\n");                                                       \
-		}                                                                           \
-	} while (0)
+#include "check.h"
 
 /* a symbol of the vDSO with version `ver`, through DT_HASH, DT_SYMTAB, DT_STRTAB,
  * DT_VERSYM and DT_VERDEF (what Go's runtime and musl read) */
