@@ -62,7 +62,7 @@ TSAN_TESTS := net/chan_test.c lib/mpsc_test.c sched/sync_test.c sched/sync.c \
 # V=1 shows the full commands
 Q := $(if $(V),,@)
 
-.PHONY: all run test unit matrix deps clean apps fuzz fuzz-build fuzz-smoke rig-crashloop soak \
+.PHONY: all run install test unit matrix deps clean apps fuzz fuzz-build fuzz-smoke rig-crashloop soak \
 	bench bench-smoke
 all: $(BUILD)/amphi.elf
 
@@ -270,10 +270,28 @@ ACCEL ?= tcg
 HV ?= qemu
 APP ?= http_hello
 APP_ARGS ?= 80 0
+# make run: an app from build/apps/ under QEMU or KVM is `tools/amphi run` (the host's port
+# 8080 to the guest's 80); the kernel's own HTTP server (APP=) and the Xen cells go through
+# run.py, which boots the nested Xen rig
 run: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/netclient apps
-	$(PYTHON) test_matrix/run.py --boot --accel $(ACCEL) --hv $(HV) --cmdline "$(CMDLINE)" \
-		--app "$(APP)" --app-args "$(APP_ARGS)"
+	@if [ -n "$(APP)" ] && { [ "$(HV)" = qemu ] || [ "$(HV)" = kvm ]; }; then \
+		hv=$(HV); [ "$(ACCEL)" = kvm ] && hv=kvm; \
+		echo "Once the app runs, try:  curl http://localhost:8080/   (stop it with Ctrl-C)"; \
+		echo "$$ tools/amphi run --hv $$hv -p 8080:80 --kernel-args '$(CMDLINE)' $(BUILD)/apps/$(APP) $(APP_ARGS)"; \
+		tools/amphi run --hv $$hv -p 8080:80 --kernel-args "$(CMDLINE)" $(BUILD)/apps/$(APP) $(APP_ARGS); \
+	else \
+		$(PYTHON) test_matrix/run.py --boot --accel $(ACCEL) --hv $(HV) --cmdline "$(CMDLINE)" \
+			--app "$(APP)" --app-args "$(APP_ARGS)"; \
+	fi
+
+# make install: the amphi command into $(PREFIX)/bin and the kernel it boots into
+# $(PREFIX)/lib/amphi (amphi finds it there when it runs outside this tree)
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/amphi
+	install -m 755 tools/amphi $(DESTDIR)$(PREFIX)/bin/amphi
+	install -m 644 $(BUILD)/amphi.elf $(DESTDIR)$(PREFIX)/lib/amphi/amphi.elf
 
 matrix: all $(BUILD)/netclient apps
 	$(PYTHON) test_matrix/run.py $(MATRIX_ARGS)
@@ -319,6 +337,7 @@ test: deps
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory bench-smoke
+	$(PYTHON) tools/amphi_test.py
 	$(PYTHON) test_matrix/run.py $(MATRIX_ARGS)
 
 clean:

@@ -197,7 +197,8 @@ static uint64_t build_stack(struct app *a, int argc, char **argv, int envc, char
 }
 
 /* Splits the words after `--` on the command line: leading NAME=VALUE words are the
- * environment, the rest argv[1..]. */
+ * environment, the rest argv[1..]; a second `--` ends the environment (so that an argument
+ * may hold '=': `app=x -- K=V -- a=b` gives K=V and argv[1] "a=b"). */
 static void split_args(char *cmd, int *argc, char **argv, int *envc, char **envp)
 {
 	char *p = (char *)cmdline_rest(cmd);
@@ -215,9 +216,15 @@ static void split_args(char *cmd, int *argc, char **argv, int *envc, char **envp
 
 		while (*p && *p != ' ')
 			p++;
+		if (*p)
+			*p++ = 0; /* (the word ends here before it is looked at) */
 		if (env && strchr(w, '=') && w[0] != '=') {
 			if (*envc < MAX_ENVS)
 				envp[(*envc)++] = w;
+			continue;
+		}
+		if (env && !strcmp(w, "--")) {
+			env = false; /* the environment ends here: what follows is argv, '=' or not */
 			continue;
 		}
 		env = false;

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""tools/amphi's tests (make test): a new user's commands, each booting QEMU (TCG) as the
+user would, and what they print and return checked. Ends with "amphi: N passed, N failed".
+Needs build/amphi.elf and build/apps (make all apps)."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.realpath(__file__))
+TREE = os.path.dirname(HERE)
+AMPHI = os.path.join(HERE, "amphi")
+APPS = os.path.join(TREE, "build", "apps")
+passed = failed = 0
+
+
+def amphi(*args, env=None, timeout=120):
+    r = subprocess.run([AMPHI] + list(args), capture_output=True, text=True, timeout=timeout,
+                       env=env)
+    return r.returncode, r.stdout, r.stderr
+
+
+def check(name, problems):
+    global passed, failed
+    problems = [p for p in problems if p]
+    if problems:
+        failed += 1
+        print("FAIL %s: %s" % (name, "; ".join(problems)), flush=True)
+    else:
+        passed += 1
+        print("PASS %s" % name, flush=True)
+
+
+def has(text, rx, what=None):
+    return "" if re.search(rx, text, re.M) else "no line matching %r%s" % (
+        rx, " (%s)" % what if what else "")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="amphi-test-")
+    os.environ["AMPHI_CACHE"] = os.path.join(tmp, "cache")  # (this run's VMs only)
+    www = os.path.join(tmp, "www")
+    os.makedirs(os.path.join(www, "sub"))
+    with open(os.path.join(www, "sub", "note.txt"), "w") as f:
+        f.write("from the host\n")
+    hello, readfile, http = (os.path.join(APPS, n) for n in ("hello", "readfile", "http_hello"))
+
+    # arguments (one holding '='), the environment, exit status 3; HP and normal mode
+    for mode in ("hp", "normal"):
+        rc, out, err = amphi("run", "--mode", mode, "--env", "GREETING=hey", hello, "a=b", "two")
+        check("run hello (%s mode): arguments, environment, status" % mode, [
+            "" if rc == 3 else "amphi returned %d, the program's status is 3" % rc,
+            has(out, r"^hp: running /bin/hello \(%s mode" % mode),
+            has(out, r"^argc=3$"), has(out, r"^argv\[1\]=a=b$"), has(out, r"^argv\[2\]=two$"),
+            has(out, r"^GREETING=hey$")])
+
+    # a directory of the host, read by the program in the guest
+    rc, out, err = amphi("run", "--dir", www + ":/srv", readfile, "/srv/sub/note.txt", "/srv")
+    check("run readfile with --dir", [
+        "" if rc == 0 else "amphi returned %d" % rc,
+        has(out, r'^/srv/sub/note.txt: 14 bytes .*first line "from the host"'),
+        has(out, r"^/srv: directory: .*\bsub/")])
+
+    # a dynamic program: refused, saying how to build it
+    dyn = "/bin/true"
+    rc, out, err = amphi("run", dyn)
+    check("a dynamic ELF refused", [
+        "" if rc == 2 else "amphi returned %d, expected 2" % rc,
+        has(err, r"dynamically linked"), has(err, r"-static"), has(err, r"CGO_ENABLED=0")])
+    rc, out, err = amphi("run", "-p", "80", hello)
+    check("a bad -p refused", ["" if rc == 2 else "amphi returned %d" % rc,
+                               has(err, r"-p 80: give HOST:GUEST")])
+
+    # an HTTP server in the background, answered through -p; ps and stop
+    port = free_port()
+    rc, out, err = amphi("run", "--detach", "--name", "web", "-p", "%d:80" % port, http, "80", "0")
+    answer = ""
+    for _ in range(120):
+        try:
+            answer = subprocess.run(["curl", "-s", "-m", "2", "http://127.0.0.1:%d/" % port],
+                                    capture_output=True, text=True).stdout
+        except OSError:
+            break
+        if answer:
+            break
+        time.sleep(0.5)
+    rc_ps, ps, _ = amphi("ps")
+    rc_stop, stop, _ = amphi("stop", "web")
+    rc_ps2, ps2, _ = amphi("ps")
+    check("run --detach -p: HTTP answered, ps, stop", [
+        "" if rc == 0 else "amphi run returned %d: %s" % (rc, err.strip()),
+        has(answer, r"^hello from Amphi .*\(hp mode on qemu\)", "curl through -p"),
+        has(ps, r"^web\s+\d+\s+qemu\s+hp\s+.*%d:80" % port, "amphi ps"),
+        has(stop, r"^amphi: web stopped; its console log: "),
+        has(ps2, r"^amphi: no VM started with --detach is running")])
+
+    # amphi image: the files, and the written QEMU script booted (TCG here, KVM elsewhere)
+    out_dir = os.path.join(tmp, "img")
+    rc, out, err = amphi("image", "--env", "GREETING=img", hello, "x", "-o", out_dir)
+    files = sorted(os.listdir(out_dir)) if os.path.isdir(out_dir) else []
+    cfg = open(os.path.join(out_dir, "xen-pv.cfg")).read() if "xen-pv.cfg" in files else ""
+    boot = subprocess.run([os.path.join(out_dir, "run-qemu.sh")], capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ, ACCEL="tcg"),
+                          stdin=subprocess.DEVNULL) if "run-qemu.sh" in files else None
+    check("image: files, xl config, the QEMU script booted", [
+        "" if rc == 0 else "amphi image returned %d: %s" % (rc, err.strip()),
+        "" if files == ["amphi.elf", "app.tar", "run-qemu.sh", "xen-pv.cfg", "xen-pvh.cfg"]
+        else "files: %s" % files,
+        has(cfg, r'^type = "pv"$'), has(cfg, r'^kernel = "%s/amphi.elf"$' % re.escape(out_dir)),
+        has(cfg, r'^ramdisk = "%s/app.tar"$' % re.escape(out_dir)),
+        has(cfg, r'^extra = "app=/bin/hello -- GREETING=img -- x"$'),
+        "" if boot and boot.returncode == 7 else "run-qemu.sh: QEMU status %s, expected 7 "
+        "(status 3)" % (boot.returncode if boot else "-"),
+        has(boot.stdout if boot else "", r"^argv\[1\]=x$"),
+        has(boot.stdout if boot else "", r"^GREETING=img$")])
+
+    print("amphi: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
