@@ -1687,6 +1687,57 @@ def boot_xen(cell, cmdline, http_port, app="", app_args=""):
     return 0 if code == 0 else 1
 
 
+def boot_xen_app(cell, cmdline, tar_path, ports, mem_mib, vcpus, on_line):
+    """amphi run --hv xen-pv|xen-pvh: boots the rig with one guest running the app of the
+    tar image (its ramdisk), hands on_line every line of its console as it comes, and
+    relays each (host port, guest port) of ports: QEMU's user network to dom0's eth0 at
+    the guest's port, and a relay in dom0 to the guest, once the app runs. Returns the
+    guest's console lines, or None and why the rig could not boot."""
+    if "ip=" not in cmdline:  # no DHCP server on dom0's bridge
+        cmdline = (cmdline + " ip=10.0.9.2/24").strip()
+    rig, why = ensure_rig(lambda m: print("amphi: " + m, file=sys.stderr, flush=True))
+    if not rig:
+        return None, why
+    test = Test("run", cmdline, None, rig="serve", timeout={"xen": 24 * 3600},
+                xl_ramdisk="app.tar", mem_mib=mem_mib, vcpus=vcpus,
+                host_args="hp: running \n" + "".join("%d\n" % g for _, g in ports))
+    stage = tempfile.mkdtemp(prefix="amphi-run-")
+    lines = []
+    try:
+        fwd = "".join(",hostfwd=tcp:127.0.0.1:%d-10.0.2.15:%d" % p for p in ports)
+        cmd = rig_command(rig, stage, [(cell, test)], nic="user,model=e1000" + fwd,
+                          files={"app.tar": tar_path})
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL)
+        try:
+            for raw in p.stdout:
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                m = re.match(r"^@@AMPHI-(CON|DOM0|XL|RIG|JOB) (?:[\w-]+\|)?(.*)$", line)
+                if not m:
+                    continue  # Xen's and dom0's boot messages
+                kind, text = m.groups()
+                if kind == "CON":
+                    lines.append(text)
+                    on_line(text)
+                elif kind == "RIG" and text.startswith(("TOOLSTACK_READY", "FAIL", "WARN")):
+                    print("amphi: xen rig: " + text, file=sys.stderr, flush=True)
+                elif kind == "DOM0" and text.startswith("relay: "):
+                    print("amphi: dom0 " + text, file=sys.stderr, flush=True)
+                elif kind == "XL" and text.strip():
+                    print("amphi: xl: " + text, file=sys.stderr, flush=True)
+                elif kind == "JOB" and " END " in text:
+                    break
+            p.terminate()
+            p.wait()
+        except BaseException:
+            p.terminate()
+            p.wait()
+            raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return lines, None
+
+
 def run_rig(jobs, say, on_line=None, files=None):
     """Boots Xen + dom0 once and xl-creates every job in it. jobs: [(cell, test)]
     Returns {(cell name, test name): Outcome} and the rig's own log. on_line: also called

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """tools/amphi's tests (make test): a new user's commands, each booting QEMU (TCG) as the
-user would, and what they print and return checked. Ends with "amphi: N passed, N failed".
-Needs build/amphi.elf and build/apps (make all apps)."""
+user would, then two on Xen PV in the nested rig (--no-xen leaves those out), and what
+they print and return checked. Ends with "amphi: N passed, N failed". Needs
+build/amphi.elf, build/netclient and build/apps (make all apps build/netclient)."""
 
 import os
 import re
@@ -125,6 +126,41 @@ def main():
         "(status 3)" % (boot.returncode if boot else "-"),
         has(boot.stdout if boot else "", r"^argv\[1\]=x$"),
         has(boot.stdout if boot else "", r"^GREETING=img$")])
+
+    # Xen PV on the nested rig (one rig boot each): arguments, environment, a directory,
+    # the status; then an HTTP server answered through -p (one answer, then status 0)
+    if "--no-xen" not in sys.argv:
+        rc, out, err = amphi("run", "--hv", "xen-pv", "--env", "GREETING=xen", "--dir",
+                             www + ":/srv", hello, "a=b", "two", timeout=900)
+        if "building the Xen rig needs root" in err:
+            check("run hello on xen-pv (skipped: the rig needs root)", [])
+        else:
+            check("run hello on xen-pv: arguments, environment, status", [
+                "" if rc == 3 else "amphi returned %d, the program's status is 3: %s" % (
+                    rc, err.strip()[-300:]),
+                has(out, r"^platform: xen-pv "), has(out, r"^argv\[1\]=a=b$"),
+                has(out, r"^GREETING=xen$")])
+            port = free_port()
+            p = subprocess.Popen([AMPHI, "run", "--hv", "xen-pv", "-p", "%d:80" % port, http,
+                                  "80", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+            answer = ""
+            deadline = time.monotonic() + 600
+            while not answer and p.poll() is None and time.monotonic() < deadline:
+                answer = subprocess.run(["curl", "-s", "-m", "3",
+                                         "http://127.0.0.1:%d/" % port],
+                                        capture_output=True, text=True).stdout
+                if not answer:
+                    time.sleep(1)
+            try:
+                out, err = p.communicate(timeout=120)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, err = p.communicate()
+            check("run -p on xen-pv: HTTP answered through dom0's relay", [
+                has(answer, r"^hello from Amphi .*\(hp mode on xen-pv\)", "curl through -p"),
+                "" if p.returncode == 0 else "amphi returned %s: %s" % (
+                    p.returncode, err.strip()[-300:])])
 
     print("amphi: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0

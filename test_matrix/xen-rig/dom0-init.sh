@@ -22,9 +22,11 @@
 #                  check the guest's pattern in sectors 2048-4095 after it is gone
 #   blkreconnect   (with disk) detach and re-attach the disk once the guest says
 #                  "blk: phase 1 done"
-#   serve          not a test (`make run HV=xen-pv`): the guest's console streamed as it
-#                  comes, dom0's eth0 (QEMU's user network, 10.0.2.15) up, and its port
-#                  8080 relayed to the guest's port 80 once the guest's HTTP server is up
+#   serve          not a test (`make run HV=xen-pv`, `amphi run --hv xen-pv`): the guest's
+#                  console streamed as it comes, dom0's eth0 (QEMU's user network,
+#                  10.0.2.15) up, and its port 8080 relayed to the guest's port 80 once the
+#                  guest's HTTP server is up (amphi: the ports its <job>.client names, once
+#                  the line its first line says shows)
 #   dhcp           busybox udhcpd on xenbr0 while the guest runs, offering it 10.0.9.2
 #   crashloop      a measurement: dom0 programs started in a loop beside UDP traffic
 #                  through the guest, those that failed counted (see crashloop)
@@ -410,8 +412,17 @@ serve_job() {
 	(tail -n +1 -F "$log" 2>/dev/null | while IFS= read -r l; do
 		echo "@@AMPHI-CON $name|${l%$(printf '\r')}"; done) &
 	tailpid=$!
-	(wait_console "http server on" 120 &&
-		/amphi/netclient relay 8080 $GUEST_IP 80 2>&1 | while read -r l; do dom0 "$l"; done) &
+	# the relays: make run's (dom0's 8080 to the guest's 80 once its HTTP server is up), or
+	# amphi run's (its .client file: the console line to wait for, then "PORT" lines: dom0's
+	# PORT to the guest's same PORT)
+	wait_for="http server on" relays="8080:80"
+	if [ -f "/amphi/$name.client" ]; then
+		wait_for=$(sed -n 1p "/amphi/$name.client")
+		relays=$(sed -n '2,$p' "/amphi/$name.client" | awk '{ print $1 ":" $1 }')
+	fi
+	(wait_console "$wait_for" 120 && for r in $relays; do
+		/amphi/netclient relay ${r%:*} $GUEST_IP ${r#*:} 2>&1 | while read -r l; do dom0 "$l"; done &
+	done; wait) &
 	relaypid=$!
 	wait $xlpid
 	rc=$?
