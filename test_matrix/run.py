@@ -1633,6 +1633,17 @@ def rig_command(rig, stage, jobs, nic="none", files=None):
             "-initrd", "%s console=hvc0 rdinit=/init quiet,%s" % (os.path.join(rig, "vmlinux"), initrd)]
 
 
+def rig_messages(p):
+    """The rig's own lines as they come from its QEMU p: (kind, text) for each
+    @@AMPHI-CON|DOM0|XL|RIG|JOB line (the job's name taken off), Xen's and dom0's boot
+    messages left out."""
+    for raw in p.stdout:
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        m = re.match(r"^@@AMPHI-(CON|DOM0|XL|RIG|JOB) (?:[\w-]+\|)?(.*)$", line)
+        if m:
+            yield m.groups()
+
+
 def boot_xen(cell, cmdline, http_port, app="", app_args=""):
     """make run HV=xen-pv|xen-pvh: boots the rig with one guest, streams its console here
     and forwards the host's http_port to the guest's port 80 (QEMU user network -> dom0's
@@ -1658,12 +1669,7 @@ def boot_xen(cell, cmdline, http_port, app="", app_args=""):
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              stdin=subprocess.DEVNULL)
         try:
-            for raw in p.stdout:
-                line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                m = re.match(r"^@@AMPHI-(CON|DOM0|XL|RIG|JOB) (?:[\w-]+\|)?(.*)$", line)
-                if not m:
-                    continue  # Xen's and dom0's boot messages
-                kind, text = m.groups()
+            for kind, text in rig_messages(p):
                 if kind == "CON":
                     print(text, flush=True)
                     e = re.match(r"^EXIT (\d+)", text)
@@ -1693,8 +1699,8 @@ def boot_xen_app(cell, cmdline, tar_path, ports, mem_mib, vcpus, on_line):
     relays each (host port, guest port) of ports: QEMU's user network to dom0's eth0 at
     the guest's port, and a relay in dom0 to the guest, once the app runs. Returns the
     guest's console lines, or None and why the rig could not boot."""
-    if "ip=" not in cmdline:  # no DHCP server on dom0's bridge
-        cmdline = (cmdline + " ip=10.0.9.2/24").strip()
+    if not re.match(r"^(\S+ )*ip=", cmdline.split(" -- ")[0]):  # no DHCP on dom0's bridge
+        cmdline = "ip=10.0.9.2/24 " + cmdline  # (a kernel option: before the app's words)
     rig, why = ensure_rig(lambda m: print("amphi: " + m, file=sys.stderr, flush=True))
     if not rig:
         return None, why
@@ -1710,12 +1716,7 @@ def boot_xen_app(cell, cmdline, tar_path, ports, mem_mib, vcpus, on_line):
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              stdin=subprocess.DEVNULL)
         try:
-            for raw in p.stdout:
-                line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                m = re.match(r"^@@AMPHI-(CON|DOM0|XL|RIG|JOB) (?:[\w-]+\|)?(.*)$", line)
-                if not m:
-                    continue  # Xen's and dom0's boot messages
-                kind, text = m.groups()
+            for kind, text in rig_messages(p):
                 if kind == "CON":
                     lines.append(text)
                     on_line(text)

@@ -147,7 +147,7 @@ def main():
             answer = ""
             deadline = time.monotonic() + 600
             while not answer and p.poll() is None and time.monotonic() < deadline:
-                answer = subprocess.run(["curl", "-s", "-m", "3",
+                answer = subprocess.run(["curl", "-s", "-m", "30",
                                          "http://127.0.0.1:%d/" % port],
                                         capture_output=True, text=True).stdout
                 if not answer:
