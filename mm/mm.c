@@ -467,10 +467,16 @@ void mm_stack_free(void *top, size_t size)
 void (*mm_tlb_kick)(void);
 void (*mm_tlb_yield)(void);
 
+/* whether n pages at va lie in the low half (va page-aligned) */
+static bool user_pages(uint64_t va, uint64_t n)
+{
+	return !(va & (PAGE_SIZE - 1)) && va < USER_TOP && n <= (USER_TOP - va) / PAGE_SIZE;
+}
+
 /* App memory: the low half. Every page gets its own zeroed frame. */
 int mm_user_map(uint64_t va, uint64_t n, uint64_t flags)
 {
-	if (va & (PAGE_SIZE - 1) || va >= USER_TOP || n > (USER_TOP - va) / PAGE_SIZE)
+	if (!user_pages(va, n))
 		return -EINVAL;
 	for (uint64_t i = 0; i < n; i++) {
 		int64_t pfn = mm_frame_alloc();
@@ -556,7 +562,7 @@ static void lazy_drop(uint64_t on)
 
 int mm_user_reserve(uint64_t va, uint64_t n, uint64_t flags)
 {
-	if (va & (PAGE_SIZE - 1) || va >= USER_TOP || n > (USER_TOP - va) / PAGE_SIZE)
+	if (!user_pages(va, n))
 		return -EINVAL;
 	int rc = vm_set_absent(va, n, lazy_entry(flags));
 
@@ -697,8 +703,7 @@ static void user_unmap(uint64_t va, uint64_t n, bool keep_lazy)
 
 int mm_user_map_kernel(uint64_t va, const void *kva, uint64_t n, uint64_t flags)
 {
-	if (va & (PAGE_SIZE - 1) || va >= USER_TOP || n > (USER_TOP - va) / PAGE_SIZE ||
-	    ((uint64_t)kva & (PAGE_SIZE - 1)) || flags & PTE_W)
+	if (!user_pages(va, n) || ((uint64_t)kva & (PAGE_SIZE - 1)) || flags & PTE_W)
 		return -EINVAL;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t pfn = kernel_pa((const char *)kva + i * PAGE_SIZE) / PAGE_SIZE;
