@@ -300,6 +300,16 @@ static int backend_connected(struct bf *bf)
 	return 0;
 }
 
+/* The disk is registered, or will not be for now: no longer one that users of every
+ * disk wait for (blkdev_expect). */
+static void settled(struct bf *bf)
+{
+	if (bf->expected) {
+		bf->expected = false;
+		blkdev_expect(-1);
+	}
+}
+
 /* watch thread */
 static void bf_otherend_changed(struct xenbus_dev *xb)
 {
@@ -310,19 +320,24 @@ static void bf_otherend_changed(struct xenbus_dev *xb)
 	blkfront_retry_held(bf);
 	switch (xb->otherend_state) {
 	case XenbusStateInitWait:
-		if (bf->failed)
+		if (bf->failed) {
+			settled(bf);
 			break; /* closed for good (give_up) */
+		}
 		disconnect(bf, -ENODEV);
 		if (xb->state != XenbusStateInitialising)
 			xenbus_switch_state(xb, XenbusStateInitialising);
-		if ((rc = connect(bf)))
+		if ((rc = connect(bf))) {
 			kprintf("%s: connecting to %s failed (%d)\n", bf->bd.name, xb->otherend, rc);
+			settled(bf);
+		}
 		break;
 	case XenbusStateConnected:
 		if (bf->connected || !bf->ring_page || xb->state == XenbusStateConnected)
 			break;
 		if ((rc = backend_connected(bf))) {
 			kprintf("%s: unusable disk at %s (%d)\n", bf->bd.name, xb->otherend, rc);
+			settled(bf);
 			break;
 		}
 		bf->connected = true;
@@ -331,10 +346,12 @@ static void bf_otherend_changed(struct xenbus_dev *xb)
 			bf->registered = true;
 			blkdev_register(&bf->bd);
 		}
+		settled(bf);
 		issue_queued(bf);
 		break;
 	case XenbusStateClosing:
 	case XenbusStateClosed:
+		settled(bf);
 		disconnect(bf, -ENODEV);
 		if (xb->gone)
 			bf->failed = false; /* detached: a disk attached here again is a new one */
@@ -352,6 +369,7 @@ static void bf_stop(struct xenbus_dev *xb)
 	struct bf *bf = xb->priv;
 
 	mutex_lock(&bf->lock, NO_DEADLINE);
+	settled(bf);
 	disconnect(bf, -ENODEV);
 	xenbus_switch_state(xb, XenbusStateClosing);
 	mutex_unlock(&bf->lock);
@@ -373,7 +391,10 @@ static int bf_probe(struct xenbus_dev *xb)
 	bf->bd.max_bytes = BF_SEGS * PAGE_SIZE;
 	bf->bd.ops = &bf_ops;
 	bf->bd.info = bf->info;
+	bf->expected = true;
+	blkdev_expect(1);
 	if (!thread_create(bf->bd.name, bf_thread, bf, CPU_ANY)) {
+		settled(bf);
 		kfree(bf);
 		return -ENOMEM;
 	}

@@ -38,6 +38,7 @@ struct bf {
 	struct xenbus_dev *xb;
 	struct mutex lock;
 	bool connected, registered;
+	bool expected; /* counted in blkdev_expect until registered or given up */
 	/* the backend lied about the ring: the device is closed, and stays so (blkfront.c
 	 * connects it to no backend) until the toolstack detaches the disk */
 	bool failed;

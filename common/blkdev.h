@@ -54,6 +54,11 @@ struct blkdev {
 
 void blkdev_register(struct blkdev *d);
 unsigned blkdev_count(void);
+/* Disks a driver has found but not yet registered (Xen's blkfront connects after its
+ * probe): +1 when it finds one, -1 when that one is registered or given up. Users that
+ * want every disk (an app opening /dev/vdb) wait a little while this is above 0. */
+void blkdev_expect(int delta);
+unsigned blkdev_pending(void);
 struct blkdev *blkdev_get(unsigned i);
 /* For drivers: whether r is a request d can take (0; -EOPNOTSUPP: a flush without flush
  * support; -EINVAL: out of range, empty, too large or unaligned; -EROFS: a write to a

@@ -41,6 +41,18 @@ void blkdev_register(struct blkdev *d)
 	}
 }
 
+static unsigned blks_pending;
+
+void blkdev_expect(int delta)
+{
+	__atomic_add_fetch(&blks_pending, (unsigned)delta, __ATOMIC_ACQ_REL);
+}
+
+unsigned blkdev_pending(void)
+{
+	return __atomic_load_n(&blks_pending, __ATOMIC_ACQUIRE);
+}
+
 unsigned blkdev_count(void)
 {
 	return __atomic_load_n(&nblks, __ATOMIC_ACQUIRE);

@@ -715,7 +715,7 @@ int hp_main(const struct boot_info *bi)
 	     !img && !hp_fs_present() && !blkdev_count() && clock_ns() < until;)
 		thread_sleep(20000000);
 	if (!hp_fs_present() && blkdev_count()) {
-		if (hp_fs_load_disk(a->name) < 0 && !img)
+		if (hp_fs_load_disk(a->name, img != NULL) < 0 && !img)
 			return -1;
 	}
 	if (!img) {

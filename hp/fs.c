@@ -31,8 +31,9 @@ bool hp_fs_present(void)
 
 /* Reads the tar image on the first block device: up to the device's end or FS_MAX, and
  * only if it starts with a tar header. Returns its length, or a negative error with the
- * reason printed. */
-long hp_fs_load_disk(const char *app_name)
+ * reason printed. quiet: the app came as the boot module, so a disk that holds no tar
+ * image is the app's own (/dev/vda, hp/disk.c): -ENOEXEC and nothing said. */
+long hp_fs_load_disk(const char *app_name, bool quiet)
 {
 	struct blkdev *d = blkdev_count() ? blkdev_get(0) : NULL;
 
@@ -47,6 +48,19 @@ long hp_fs_load_disk(const char *app_name)
 	if (chunk == 0 || chunk > 65536)
 		chunk = 65536;
 	len &= ~(size_t)4095;
+	if (quiet && len) { /* a look at the first sector before taking room for it all */
+		uint8_t *first = kmalloc_aligned(4096, 4096);
+		int rc = first ? blk_sync_or_free(d, BLK_READ, 0, 4096 / d->sector_size, first,
+						  clock_ns() + 30000000000ull, first)
+			       : -ENOMEM;
+
+		bool tar = !rc && tar_is_header(first);
+
+		if (rc != -ETIMEDOUT)
+			kfree(first);
+		if (!tar)
+			return -ENOEXEC;
+	}
 	uint8_t *buf = len ? kmalloc_aligned(len, 4096) : NULL;
 
 	if (!buf) {

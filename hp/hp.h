@@ -48,6 +48,7 @@ enum fd_kind {
 	FD_EVENTFD,
 	FD_EPOLL,
 	FD_RANDOM, /* /dev/urandom and /dev/random */
+	FD_DISK,   /* /dev/vda, ...: a block device (hp/disk.c) */
 };
 
 struct app_pipe;
@@ -75,9 +76,11 @@ struct app_fd {
 	bool dir;
 	uint32_t mode;
 	char dpath[256]; /* a directory's path, normalised (lib/tar.h; "" the root) */
-	/* FD_PIPE: the pipe (hp/io.c) and which end */
+	/* FD_PIPE: the pipe (hp/io.c) and which end; FD_DISK: opened for writing */
 	struct app_pipe *pipe;
 	bool wr;
+	/* FD_DISK: which (blkdev_get's index; size and pos as a file's, in bytes) */
+	int disk;
 	/* FD_EVENTFD: the counter (under the app's io_lock) */
 	uint64_t count;
 	bool semaphore;
@@ -287,7 +290,7 @@ long hp_io_nread(struct app *a, struct app_fd *f);
 struct tar_entry;
 void hp_fs_set(const uint8_t *img, size_t len);
 bool hp_fs_present(void);
-long hp_fs_load_disk(const char *app_name);
+long hp_fs_load_disk(const char *app_name, bool quiet);
 int hp_fs_find(const char *path, struct tar_entry *e);
 const uint8_t *hp_fs_data(const struct tar_entry *e);
 /* an app's path resolved against base (normalised: no leading "/", "" the root), with
@@ -301,6 +304,13 @@ long hp_fs_getdents(struct app_fd *f, uint64_t buf, uint64_t count);
 long hp_fs_read(struct app_fd *f, uint64_t buf, uint64_t n, int64_t at);
 long hp_fs_lseek(struct app_fd *f, int64_t off, uint64_t whence);
 void hp_fs_stat(uint8_t st[144], uint64_t size, uint32_t mode, bool dir);
+/* hp/disk.c: the VM's disks as /dev/vda... (and /dev/xvda...) */
+int hp_disk_index(const char *path); /* the disk a path names, or -1 */
+long hp_disk_open(struct app *a, int i, uint64_t flags);
+long hp_disk_rw(struct app_fd *f, uint64_t buf, uint64_t n, int64_t at, bool write);
+long hp_disk_fsync(struct app_fd *f);
+long hp_disk_ioctl(struct app_fd *f, uint64_t req, uint64_t arg);
+long hp_disk_stat(uint8_t s[144], int i);
 /* hp/syscall.c: futex wake, for thread exit (CLONE_CHILD_CLEARTID) */
 long hp_futex_wake(struct app *a, uint64_t uaddr, uint32_t n);
 

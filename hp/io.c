@@ -531,6 +531,7 @@ static short file_ready(const struct app_fd *f, short events, unsigned *gen)
 	case FD_NULL:
 	case FD_FILE:
 	case FD_RANDOM:
+	case FD_DISK:
 		r = POLLIN | POLLOUT;
 		break;
 	case FD_PIPE:
@@ -924,8 +925,8 @@ long hp_epoll_ctl(struct app *a, uint64_t epfd, uint64_t op, uint64_t fd, uint64
 		rc = -EBADF;
 	else if (fd == epfd || f->kind == FD_EPOLL)
 		rc = -EINVAL; /* (an epoll set inside another is not supported) */
-	else if (f->kind == FD_FILE || f->kind == FD_NULL)
-		rc = -EPERM; /* as Linux: regular files and /dev/null cannot be polled */
+	else if (f->kind == FD_FILE || f->kind == FD_NULL || f->kind == FD_DISK)
+		rc = -EPERM; /* as Linux: regular files, /dev/null and disks cannot be polled */
 	else if (op < EPOLL_CTL_ADD || op > EPOLL_CTL_MOD)
 		rc = -EINVAL;
 	else

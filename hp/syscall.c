@@ -327,6 +327,8 @@ static long fd_write(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 		return hp_io_write(a, f, buf, n);
 	if (f->kind == FD_NULL || f->kind == FD_RANDOM)
 		return (long)n; /* (written to urandom: mixed in on Linux, dropped here) */
+	if (f->kind == FD_DISK)
+		return hp_disk_rw(f, buf, n, -1, true);
 	while (done < n) {
 		size_t k = MIN(n - done, sizeof(chunk));
 
@@ -354,6 +356,8 @@ static long fd_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 		return -EINVAL;
 	if (f->kind == FD_RANDOM)
 		return do_getrandom(a, buf, n);
+	if (f->kind == FD_DISK)
+		return hp_disk_rw(f, buf, n, -1, false);
 	return 0; /* /dev/null, and the console has no input: end of file */
 }
 
@@ -448,9 +452,11 @@ static long do_open(struct app *a, int64_t dirfd, uint64_t path, uint64_t flags)
 		k = FD_RANDOM;
 	else if (!strcmp(p, "/dev/console") || !strcmp(p, "/dev/tty"))
 		k = FD_CONSOLE;
+	else if (hp_disk_index(p) >= 0)
+		k = FD_DISK;
 	else
 		return hp_fs_open(a, base, p, flags);
-	int fd = hp_fd_alloc(a, k);
+	int fd = k == FD_DISK ? (int)hp_disk_open(a, hp_disk_index(p), flags) : hp_fd_alloc(a, k);
 
 	if (fd >= 0) {
 		a->cloexec[fd] = (flags & O_CLOEXEC) != 0;
@@ -542,6 +548,8 @@ static long stat_path(struct app *a, int64_t dirfd, uint64_t path, uint8_t s[144
 		stat_chardev(s, dev);
 		return 0;
 	}
+	if (hp_disk_index(p) >= 0)
+		return hp_disk_stat(s, hp_disk_index(p));
 	long rc = at_lookup(a, dirfd, p, norm, &e);
 
 	if (rc <= 0)
@@ -571,6 +579,8 @@ static long stat_fd(struct app *a, uint64_t fd, uint8_t s[144])
 	} else if (f->kind == FD_CONSOLE || f->kind == FD_NULL || f->kind == FD_RANDOM) {
 		stat_chardev(s, f->kind == FD_NULL ? DEV_NULL : f->kind == FD_RANDOM ? DEV_URANDOM
 										    : DEV_CONSOLE);
+	} else if (f->kind == FD_DISK) {
+		return hp_disk_stat(s, f->disk);
 	} else if (f->kind != FD_SOCKET) {
 		/* a pipe is a FIFO; an eventfd or epoll set an anonymous inode (no type bits),
 		 * as Linux shows them; 4096 bytes a block */
@@ -649,6 +659,8 @@ static long prw_one(void *arg, uint64_t base, uint64_t len, long done)
 {
 	struct rw_vec *c = arg;
 
+	if (c->f->kind == FD_DISK)
+		return hp_disk_rw(c->f, base, len, c->off + done, c->write);
 	if (c->write || c->f->kind == FD_NULL)
 		return c->write ? (long)len : 0;
 	return hp_fs_read(c->f, base, len, c->off + done);
@@ -665,7 +677,7 @@ static long do_prw(struct app *a, uint64_t fd, uint64_t iov, uint64_t cnt, int64
 		return -EBADF;
 	if (off < 0)
 		return -EINVAL;
-	if (f->kind != FD_FILE && f->kind != FD_NULL)
+	if (f->kind != FD_FILE && f->kind != FD_NULL && f->kind != FD_DISK)
 		return -ESPIPE;
 	if (write && f->kind == FD_FILE)
 		return -EBADF;
@@ -729,6 +741,8 @@ static long do_ioctl(struct app *a, uint64_t fd, uint64_t req, uint64_t arg)
 {
 	struct app_fd *f = fd_get(a, fd);
 
+	req = (uint32_t)req; /* Linux's cmd is an unsigned int (musl's ioctl takes an int) */
+
 	if (!f)
 		return -EBADF;
 	if (req == FIONBIO) {
@@ -750,6 +764,8 @@ static long do_ioctl(struct app *a, uint64_t fd, uint64_t req, uint64_t arg)
 			return n;
 		return copy_to_app(arg, &v, sizeof(v));
 	}
+	if (f->kind == FD_DISK)
+		return hp_disk_ioctl(f, req, arg);
 	if (f->kind != FD_CONSOLE)
 		return -ENOTTY;
 	if (req == TIOCGWINSZ) {
@@ -1630,7 +1646,10 @@ static long do_fcntl(struct app *a, uint64_t fd, uint64_t cmd, uint64_t arg)
 		a->cloexec[fd] = (arg & FD_CLOEXEC) != 0;
 		return 0;
 	case F_GETFL: {
-		long acc = f->kind == FD_FILE ? 0 : f->kind == FD_PIPE ? (f->wr ? O_WRONLY : 0) : O_RDWR;
+		long acc = f->kind == FD_FILE	? 0
+			   : f->kind == FD_PIPE ? (f->wr ? O_WRONLY : 0)
+			   : f->kind == FD_DISK ? (long)f->mode
+						: O_RDWR;
 
 		return acc | (f->nonblock ? O_NONBLOCK : 0);
 	}
@@ -1651,6 +1670,8 @@ enum {
 	SYS_fstat = 5,
 	SYS_poll = 7,
 	SYS_lseek = 8,
+	SYS_fsync = 74,
+	SYS_fdatasync = 75,
 	SYS_mmap = 9,
 	SYS_mprotect = 10,
 	SYS_munmap = 11,
@@ -1979,11 +2000,16 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_lseek:
 		if (!(fd = fd_get(a, a1)))
 			return -EBADF;
-		return fd->kind == FD_FILE   ? hp_fs_lseek(fd, (int64_t)a2, a3)
-		       : fd->kind == FD_NULL ? 0
+		return fd->kind == FD_FILE || fd->kind == FD_DISK ? hp_fs_lseek(fd, (int64_t)a2, a3)
+		       : fd->kind == FD_NULL			  ? 0
 					     : -ESPIPE;
 	case SYS_ioctl:
 		return do_ioctl(a, a1, a2, a3);
+	case SYS_fsync:
+	case SYS_fdatasync: /* a disk's cache flushed; the tree is read-only; others EINVAL */
+		if (!(fd = fd_get(a, a1)))
+			return -EBADF;
+		return fd->kind == FD_DISK ? hp_disk_fsync(fd) : fd->kind == FD_FILE ? 0 : -EINVAL;
 	case SYS_fcntl:
 		return do_fcntl(a, a1, a2, a3);
 	case SYS_dup:

@@ -308,6 +308,26 @@ def eval_device(name, *required):
     return evaluate
 
 
+def eval_rawdisk(mode):
+    """apps/rawdisk on the first disk (/dev/vda): its checks all passed, its writes are
+    on the disk image afterwards (the host's or dom0's check of the guest's pattern), and
+    it ended with status 0. Not compared with a Linux run: the host has no such disk."""
+    def evaluate(cell, out):
+        summary = find(out.lines, r"^rawdisk: (\d+) checks, (\d+) failed$")
+        fails = [l for l in out.lines if l.startswith("FAIL (line")]
+        problems = [
+            "" if find(out.lines, r"^hp: running rawdisk \(%s mode" % mode)
+            else "the app did not start in %s mode" % mode,
+            "" if summary and summary.group(2) == "0" else
+            "; ".join(fails[:3]) or "no summary line from rawdisk",
+            "" if find(out.lines, r"^(host|dom0): disk: guest pattern OK") else
+            "the guest's pattern is not on the disk image",
+            expect_exit(out, 0)]
+        return judge(problems, "%s checks passed, the guest's 1 MiB on the image" %
+                     (summary.group(1) if summary else "?"))
+    return evaluate
+
+
 def eval_crashloop(cell, out):
     """make rig-crashloop (a measurement of the rig, not of Amphi): dom0 programs started
     beside UDP traffic through the guest; PASS when none of them failed."""
@@ -1059,6 +1079,11 @@ def app_tests(p, mode):
                  r"^hp: files: the tar image on ", tar="disk", mode=mode),
         app_test(p + "files_module", "readfile", "etc/motd data/blob.bin", tar="module",
                  mode=mode),
+        # the first disk as /dev/vda (and /dev/xvda): reads and writes at any offset and
+        # of any length, the size, fsync, its end; the host checks what it wrote
+        Test(p + "rawdisk", "", eval_rawdisk(mode), app="rawdisk", app_args="/dev/vda",
+             mode=mode, virtio="blk", rig="disk", skip=HP_SKIP if mode == "hp" else None,
+             timeout={"qemu": 120, "xen": 180}),
         # pipes (Linux's 64 KiB in 16 pages), dup/dup2/dup3/fcntl, eventfds, poll, select,
         # ppoll, pselect6 and epoll (level, edge, oneshot, exclusive); threads blocked in a
         # pipe, epoll_wait or poll woken by others; every line as on Linux
