@@ -803,6 +803,9 @@ class Test:
     # Linux domU): names of files run_rig's `files` stages in dom0's /amphi
     xl_kernel: str = ""
     xl_ramdisk: str = ""
+    # Xen: a ready xl config (a host path; amphi image's) booted as it is written, its
+    # kernel and ramdisk staged in dom0 at their own paths; the rig adds its vCPU placement
+    xl_cfg: str = ""
 
     def udp_count(self, cell):
         """datagrams the udp client sends: an app's COUNT argument, udp_count=, or 10,000"""
@@ -1553,13 +1556,21 @@ def ensure_rig(say):
         return d, None
     if os.geteuid() != 0:
         return None, "building the Xen rig needs root (debootstrap, chroot)"
-    say("building the Xen rig into %s (once; about a minute)" % d)
+    say("building the Xen rig into %s (once: 2 to 10 minutes, most of it the first time "
+        "it downloads Debian's Xen and kernel packages and debootstraps dom0's userland)" % d)
     tmp = d + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     log = os.path.join(BUILD, "xen-rig-build.log")
-    with open(log, "w") as f:
-        rc = subprocess.run([os.path.join(RIG_DIR, "build.sh"), tmp, cache_root()],
-                            stdout=f, stderr=subprocess.STDOUT).returncode
+    os.makedirs(BUILD, exist_ok=True)
+    with open(log, "w") as f:  # (build.sh's own steps, "xen-rig: +Ns ...", as they come)
+        p = subprocess.Popen([os.path.join(RIG_DIR, "build.sh"), tmp, cache_root()],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for raw in p.stdout:
+            line = raw.decode(errors="replace")
+            f.write(line)
+            if line.startswith("xen-rig: "):
+                say(line.rstrip())
+        rc = p.wait()
     if rc != 0:
         with open(log) as f:
             tail = f.read().splitlines()[-15:]
@@ -1604,6 +1615,8 @@ def xl_config(cell, test, name):
         lines.append("vif = ['mac=%s,bridge=xenbr0']" % XEN_GUEST_MAC)
     if "disk" in opts:
         lines.append("disk = ['format=raw,vdev=xvda,access=rw,target=/tmp/%s.img']" % name)
+    if "userdisk" in opts:  # the rig's own virtio disk (dom0-init.sh's user_disk)
+        lines.append("disk = ['format=raw,vdev=xvda,access=rw,target=/dev/vda']")
     if test.xl_ramdisk:
         lines.append('ramdisk = "/amphi/%s"' % test.xl_ramdisk)
     elif test.app and test.tar == "disk":
@@ -1618,10 +1631,10 @@ def xl_config(cell, test, name):
     return "\n".join(lines) + "\n"
 
 
-def rig_command(rig, stage, jobs, nic="none", files=None):
+def rig_command(rig, stage, jobs, nic="none", files=None, qemu_args=()):
     """Stages dom0's overlay (the kernel, netclient, dom0-init.sh, one xl config and job
     line per (cell, test), and files: {name in /amphi: host path}) in stage and returns
-    the QEMU command that boots the rig."""
+    the QEMU command that boots the rig (qemu_args: more of it, e.g. a disk)."""
     os.makedirs(os.path.join(stage, "amphi"))
     for name, path in (files or {}).items():
         shutil.copy(path, os.path.join(stage, "amphi", name))
@@ -1633,7 +1646,8 @@ def rig_command(rig, stage, jobs, nic="none", files=None):
         for cell, test in jobs:
             name = "%s-%s" % (cell.name, test.name)
             with open(os.path.join(stage, "amphi", name + ".cfg"), "w") as f:
-                f.write(xl_config(sized(cell, test), test, name))
+                f.write(user_xl_config(stage, test.xl_cfg) if test.xl_cfg else
+                        xl_config(sized(cell, test), test, name))
             if test.app and not test.xl_ramdisk:
                 shutil.copy(app_file(test), os.path.join(stage, "amphi", name + ".app"))
             if test.host_args:
@@ -1655,7 +1669,39 @@ def rig_command(rig, stage, jobs, nic="none", files=None):
             "-nic", nic, "-no-reboot", "-kernel", os.path.join(rig, "xen"),
             "-append", "console=com1 com1=115200,8n1 dom0_mem=384M,max:384M "
             "dom0_max_vcpus=1 bootscrub=0 loglvl=warning guest_loglvl=all " + RIG_XEN_ARGS,
-            "-initrd", "%s console=hvc0 rdinit=/init quiet,%s" % (os.path.join(rig, "vmlinux"), initrd)]
+            "-initrd", "%s console=hvc0 rdinit=/init quiet,%s" % (os.path.join(rig, "vmlinux"), initrd)
+            ] + list(qemu_args)
+
+
+def xl_cfg_values(text):
+    """An xl config's simple settings (key = "string" or number): {key: value}"""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r'^\s*(\w+)\s*=\s*(?:"([^"]*)"|(\d+))\s*(#.*)?$', line)
+        if m:
+            out[m.group(1)] = m.group(2) if m.group(2) is not None else m.group(3)
+    return out
+
+
+def user_xl_config(stage, path):
+    """A ready xl config (amphi image's) for the rig: its kernel, ramdisk and disk files
+    staged in dom0 at the paths it names, and the rig's vCPU placement added at its end (every rig
+    guest's: see RIG_GUEST_CPUS). Its text is returned."""
+    with open(path) as f:
+        text = f.read()
+    values = xl_cfg_values(text)
+    # (a disk's file too: dom0's copy, which its writes change, not the host's)
+    disk_files = re.findall(r"target=(/[^,'\"\]]+)", text)
+    for key, src in [(k, values[k]) for k in ("kernel", "ramdisk") if k in values] + \
+            [("disk", f) for f in disk_files]:
+        if not os.path.isabs(src) or not os.path.isfile(src):
+            raise ValueError("%s: %s %r is not a file the rig can stage" % (path, key, src))
+        dst = os.path.join(stage, src.lstrip("/"))
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copy(src, dst)
+    if RIG_GUEST_CPUS:
+        text += "# added by the test rig: where its guests' vCPUs run\ncpus = %s\n" % RIG_GUEST_CPUS
+    return text
 
 
 def rig_messages(p):
@@ -1718,28 +1764,35 @@ def boot_xen(cell, cmdline, http_port, app="", app_args=""):
     return 0 if code == 0 else 1
 
 
-def boot_xen_app(cell, cmdline, tar_path, ports, mem_mib, vcpus, on_line):
+def boot_xen_app(cell, cmdline, tar_path, ports, mem_mib, vcpus, on_line, disk=None,
+                 preexec=None):
     """amphi run --hv xen-pv|xen-pvh: boots the rig with one guest running the app of the
     tar image (its ramdisk), hands on_line every line of its console as it comes, and
-    relays each (host port, guest port) of ports: QEMU's user network to dom0's eth0 at
-    the guest's port, and a relay in dom0 to the guest, once the app runs. Returns the
-    guest's console lines, or None and why the rig could not boot."""
+    relays each (protocol, host port, guest port) of ports: QEMU's user network to dom0's
+    eth0 at the guest's port, and a relay in dom0 to the guest, once the app runs. disk: a
+    raw image file, the rig's virtio disk, which dom0 gives the guest as its xvda (its
+    writes land in the file). preexec: run in the rig's QEMU before it starts (amphi's:
+    QEMU dies with amphi). Returns the guest's console lines, or None and why the rig
+    could not boot."""
     if not re.match(r"^(\S+ )*ip=", cmdline.split(" -- ")[0]):  # no DHCP on dom0's bridge
         cmdline = "ip=10.0.9.2/24 " + cmdline  # (a kernel option: before the app's words)
     rig, why = ensure_rig(lambda m: print("amphi: " + m, file=sys.stderr, flush=True))
     if not rig:
         return None, why
-    test = Test("run", cmdline, None, rig="serve", timeout={"xen": 24 * 3600},
-                xl_ramdisk="app.tar", mem_mib=mem_mib, vcpus=vcpus,
-                host_args="hp: running \n" + "".join("%d\n" % g for _, g in ports))
+    test = Test("run", cmdline, None, rig="serve,userdisk" if disk else "serve",
+                timeout={"xen": 24 * 3600}, xl_ramdisk="app.tar", mem_mib=mem_mib, vcpus=vcpus,
+                host_args="hp: running \n" + "".join(
+                    "%d%s\n" % (g, "/udp" if proto == "udp" else "") for proto, _, g in ports))
     stage = tempfile.mkdtemp(prefix="amphi-run-")
     lines = []
     try:
-        fwd = "".join(",hostfwd=tcp:127.0.0.1:%d-10.0.2.15:%d" % p for p in ports)
+        fwd = "".join(",hostfwd=%s:127.0.0.1:%d-10.0.2.15:%d" % p for p in ports)
         cmd = rig_command(rig, stage, [(cell, test)], nic="user,model=e1000" + fwd,
-                          files={"app.tar": tar_path})
+                          files={"app.tar": tar_path},
+                          qemu_args=["-drive", "file=%s,format=raw,if=virtio,cache=writeback"
+                                     % disk.replace(",", ",,")] if disk else ())
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL)
+                             stdin=subprocess.DEVNULL, preexec_fn=preexec)
         try:
             for kind, text in rig_messages(p):
                 if kind == "CON":
@@ -1747,7 +1800,7 @@ def boot_xen_app(cell, cmdline, tar_path, ports, mem_mib, vcpus, on_line):
                     on_line(text)
                 elif kind == "RIG" and text.startswith(("TOOLSTACK_READY", "FAIL", "WARN")):
                     print("amphi: xen rig: " + text, file=sys.stderr, flush=True)
-                elif kind == "DOM0" and text.startswith("relay: "):
+                elif kind == "DOM0" and text.startswith(("relay: ", "disk: ", "no /dev/vda")):
                     print("amphi: dom0 " + text, file=sys.stderr, flush=True)
                 elif kind == "XL" and text.strip():
                     print("amphi: xl: " + text, file=sys.stderr, flush=True)
@@ -1762,6 +1815,51 @@ def boot_xen_app(cell, cmdline, tar_path, ports, mem_mib, vcpus, on_line):
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return lines, None
+
+
+def boot_xl_config(cell, cfg_path, on_line, limit=300):
+    """Boots the rig with one guest made by `xl create` of a ready config (amphi image's
+    xen-pv.cfg), its vif on the rig's bridge; hands on_line every console line. The
+    config's name must be CELL-NAME (the rig's job and the domain are the same). Returns
+    (the guest's console lines, how it ended: dom0-init.sh's reason), or (None, why)."""
+    with open(cfg_path) as f:
+        name = xl_cfg_values(f.read()).get("name", "")
+    if not name.startswith(cell.name + "-"):
+        return None, "%s: its name must begin with %s- (it is %r)" % (cfg_path, cell.name, name)
+    rig, why = ensure_rig(lambda m: print(m, file=sys.stderr, flush=True))
+    if not rig:
+        return None, why
+    test = Test(name[len(cell.name) + 1:], "", None, rig="vif", timeout={"xen": limit},
+                xl_cfg=cfg_path)
+    stage = tempfile.mkdtemp(prefix="amphi-xl-")
+    lines, reason = [], "the rig ended before the guest did"
+    try:
+        cmd = rig_command(rig, stage, [(cell, test)])
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL)
+        timer = threading.Timer(limit + 180, p.kill)  # (the rig's boot, and the guest's limit)
+        timer.start()
+        try:
+            for kind, text in rig_messages(p):
+                if kind == "CON":
+                    lines.append(text)
+                    on_line(text)
+                elif kind == "XL" and text.strip():
+                    on_line("xl: " + text)
+                elif kind == "RIG" and re.match(r"JOB \S+ RETRY", text):
+                    on_line("(the rig retries the guest: %s)" % text)  # its own fault
+                    lines = []
+                elif kind == "JOB" and " END " in text:
+                    m = re.search(r"reason=(\S+)", text)
+                    reason = m.group(1) if m else text
+                    break
+        finally:
+            timer.cancel()
+            p.terminate()
+            p.wait()
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return lines, reason
 
 
 def run_rig(jobs, say, on_line=None, files=None):

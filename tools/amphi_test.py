@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """tools/amphi's tests (make test): a new user's commands, each booting QEMU (TCG) as the
-user would, then two on Xen PV in the nested rig (--no-xen leaves those out), and what
+user would, then five on Xen PV in the nested rig (--no-xen leaves those out), and what
 they print and return checked. Ends with "amphi: N passed, N failed". Needs
 build/amphi.elf, build/netclient and build/apps (make all apps build/netclient)."""
 
@@ -49,6 +49,132 @@ def free_port():
     return port
 
 
+def disk_pattern(who, first, n):
+    """test_matrix/run.py's: 16 lines "amphi WHO sector N" of 32 bytes a sector"""
+    return b"".join(((("amphi %s sector %d" % (who, s)).ljust(31) + "\n") * 16).encode()
+                    for s in range(first, first + n))
+
+
+def make_disk(path):
+    """the matrix's disk for apps/rawdisk: 16 MiB, the host's pattern in sectors 0-2047"""
+    with open(path, "wb") as f:
+        f.write(disk_pattern("dom0", 0, 2048))
+        f.truncate(16 << 20)
+
+
+def disk_written(path):
+    """apps/rawdisk's writes (the guest's pattern in sectors 2048-4095) are in the file"""
+    with open(path, "rb") as f:
+        f.seek(2048 * 512)
+        return "" if f.read(2048 * 512) == disk_pattern("guest", 2048, 2048) else \
+            "the guest's pattern is not in %s" % path
+
+
+def udp_echoed(port, count, seconds):
+    """count datagrams to 127.0.0.1:port, each sent again until echoed: how many were"""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(0.5)
+    got = set()
+    deadline = time.monotonic() + seconds
+    while len(got) < count and time.monotonic() < deadline:
+        for i in range(count):
+            if i not in got:
+                s.sendto(b"amphi udp %d" % i, ("127.0.0.1", port))
+        try:
+            while True:
+                data = s.recv(2048)
+                m = re.match(rb"^amphi udp (\d+)$", data)
+                if m:
+                    got.add(int(m.group(1)))
+        except socket.timeout:
+            pass
+    s.close()
+    return len(got)
+
+
+def rig_left():
+    """QEMUs of amphi's rig boots still running (their stage is amphi-run-*)"""
+    r = subprocess.run(["pgrep", "-af", "amphi-run-"], capture_output=True, text=True)
+    return [l for l in r.stdout.splitlines() if "qemu-system" in l]
+
+
+def xen_cases(tmp, www, hello, http, udp, rawdisk):
+    rc, out, err = amphi("run", "--hv", "xen-pv", "--env", "GREETING=xen", "--dir",
+                         www + ":/srv", hello, "a=b", "two", timeout=900)
+    if "building the Xen rig needs root" in err:
+        check("run on xen-pv (skipped: the rig needs root)", [])
+        return
+    check("run hello on xen-pv: arguments, environment, status", [
+        "" if rc == 3 else "amphi returned %d, the program's status is 3: %s" % (
+            rc, err.strip()[-300:]),
+        has(out, r"^platform: xen-pv "), has(out, r"^argv\[1\]=a=b$"),
+        has(out, r"^GREETING=xen$")])
+
+    port = free_port()
+    rc, out, err = amphi("run", "--hv", "xen-pv", "--detach", "--name", "xweb", "-p",
+                         "%d:80" % port, http, "80", "0")
+    answer = ""
+    deadline = time.monotonic() + 600
+    while not answer and rc == 0 and time.monotonic() < deadline:
+        answer = subprocess.run(["curl", "-s", "-m", "30", "http://127.0.0.1:%d/" % port],
+                                capture_output=True, text=True).stdout
+        if not answer:
+            time.sleep(1)
+    rc_ps, ps, _ = amphi("ps")
+    rc_stop, stop, _ = amphi("stop", "xweb")
+    time.sleep(1)
+    left = rig_left()
+    check("run --detach -p on xen-pv: HTTP answered through dom0's relay, ps, stop", [
+        "" if rc == 0 else "amphi run returned %d: %s" % (rc, err.strip()),
+        has(answer, r"^hello from Amphi .*\(hp mode on xen-pv\)", "curl through -p"),
+        has(ps, r"^xweb\s+\d+\s+xen-pv\s+hp\s+.*%d:80" % port, "amphi ps"),
+        has(stop, r"^amphi: xweb stopped; its console log: "),
+        "" if not left else "the rig's QEMU still runs after amphi stop: %s" % left[0][:200]])
+
+    port = free_port()
+    p = subprocess.Popen([AMPHI, "run", "--hv", "xen-pv", "-p", "%d:7/udp" % port, udp, "7",
+                          "20"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    echoed = udp_echoed(port, 20, 600)
+    try:
+        out, err = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    check("run -p HOST:GUEST/udp on xen-pv: datagrams echoed through dom0's relay", [
+        "" if echoed == 20 else "%d of 20 datagrams echoed" % echoed,
+        "" if p.returncode == 0 else "amphi returned %s: %s" % (p.returncode, err.strip()[-300:])])
+
+    disk = os.path.join(tmp, "xen-disk.img")
+    make_disk(disk)
+    rc, out, err = amphi("run", "--hv", "xen-pv", "--disk", disk, rawdisk, "/dev/vda",
+                         timeout=900)
+    check("run --disk on xen-pv: the file as the guest's disk, read and written", [
+        "" if rc == 0 else "amphi returned %d: %s" % (rc, err.strip()[-300:]),
+        has(out, r"^rawdisk: \d+ checks, 0 failed$"), has(err, r"dom0 disk: /dev/vda, 16 MiB"),
+        disk_written(disk)])
+
+    # amphi image's xl config, as written, booted by xl in the rig (its vif on the rig's
+    # bridge, its disk a file)
+    out_dir = os.path.join(tmp, "ximg")
+    disk2 = os.path.join(tmp, "ximg-disk.img")
+    make_disk(disk2)
+    rc, out, err = amphi("image", "--name", "xen-pv-image", "--ip", "10.0.9.2/24", "--disk",
+                         disk2, rawdisk, "/dev/vda", "-o", out_dir)
+    sys.path.insert(0, os.path.join(TREE, "test_matrix"))
+    import run as rig
+    cell = next(c for c in rig.CELLS if c.name == "xen-pv")
+    lines, how = rig.boot_xl_config(cell, os.path.join(out_dir, "xen-pv.cfg"), lambda l: None) \
+        if rc == 0 else ([], "amphi image returned %d: %s" % (rc, err.strip()))
+    con = "\n".join(lines or [])
+    check("image: the xl config booted by xl in the rig (PV; vif, disk, extra)", [
+        "" if lines is not None else "the rig: %s" % how,
+        has(con, r"^hp: running /bin/rawdisk \(hp mode"),
+        has(con, r"^rawdisk: \d+ checks, 0 failed$"),
+        has(con, r"^hp: /bin/rawdisk exited with status 0"),
+        has(con, r"^net: .*10\.0\.9\.2", "the vif"),
+        "" if how == "poweroff" else "the guest ended by %s" % how])
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="amphi-test-")
     os.environ["AMPHI_CACHE"] = os.path.join(tmp, "cache")  # (this run's VMs only)
@@ -56,7 +182,8 @@ def main():
     os.makedirs(os.path.join(www, "sub"))
     with open(os.path.join(www, "sub", "note.txt"), "w") as f:
         f.write("from the host\n")
-    hello, readfile, http = (os.path.join(APPS, n) for n in ("hello", "readfile", "http_hello"))
+    hello, readfile, http, rawdisk, udp = (os.path.join(APPS, n) for n in (
+        "hello", "readfile", "http_hello", "rawdisk", "udp_echo"))
 
     # arguments (one holding '='), the environment, exit status 3; HP and normal mode
     for mode in ("hp", "normal"):
@@ -107,6 +234,31 @@ def main():
         has(stop, r"^amphi: web stopped; its console log: "),
         has(ps2, r"^amphi: no VM started with --detach is running")])
 
+    # a disk image of the host's as /dev/vda: the program's checks, and its writes in the file
+    disk = os.path.join(tmp, "disk.img")
+    make_disk(disk)
+    rc, out, err = amphi("run", "--disk", disk, rawdisk, "/dev/vda")
+    check("run --disk: /dev/vda read and written", [
+        "" if rc == 0 else "amphi returned %d: %s" % (rc, err.strip()[-300:]),
+        has(out, r"^rawdisk: \d+ checks, 0 failed$"), disk_written(disk)])
+    rc, out, err = amphi("run", "--disk", os.path.join(tmp, "nodisk.img"), hello)
+    check("a missing --disk refused", ["" if rc == 2 else "amphi returned %d" % rc,
+                                       has(err, r"no such file \(make one with `truncate")])
+
+    # a UDP port: datagrams echoed through -p HOST:GUEST/udp
+    port = free_port()
+    p = subprocess.Popen([AMPHI, "run", "-p", "%d:7/udp" % port, udp, "7", "20"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    echoed = udp_echoed(port, 20, 60)
+    try:
+        out, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    check("run -p HOST:GUEST/udp: datagrams echoed", [
+        "" if echoed == 20 else "%d of 20 datagrams echoed" % echoed,
+        "" if p.returncode == 0 else "amphi returned %s: %s" % (p.returncode, err.strip()[-300:])])
+
     # amphi image: the files, and the written QEMU script booted (TCG here, KVM elsewhere)
     out_dir = os.path.join(tmp, "img")
     rc, out, err = amphi("image", "--env", "GREETING=img", hello, "x", "-o", out_dir)
@@ -128,39 +280,10 @@ def main():
         has(boot.stdout if boot else "", r"^GREETING=img$")])
 
     # Xen PV on the nested rig (one rig boot each): arguments, environment, a directory,
-    # the status; then an HTTP server answered through -p (one answer, then status 0)
+    # the status; an HTTP server in the background answered through -p, ps, stop; UDP
+    # through -p; a disk; and amphi image's xl config booted by xl
     if "--no-xen" not in sys.argv:
-        rc, out, err = amphi("run", "--hv", "xen-pv", "--env", "GREETING=xen", "--dir",
-                             www + ":/srv", hello, "a=b", "two", timeout=900)
-        if "building the Xen rig needs root" in err:
-            check("run hello on xen-pv (skipped: the rig needs root)", [])
-        else:
-            check("run hello on xen-pv: arguments, environment, status", [
-                "" if rc == 3 else "amphi returned %d, the program's status is 3: %s" % (
-                    rc, err.strip()[-300:]),
-                has(out, r"^platform: xen-pv "), has(out, r"^argv\[1\]=a=b$"),
-                has(out, r"^GREETING=xen$")])
-            port = free_port()
-            p = subprocess.Popen([AMPHI, "run", "--hv", "xen-pv", "-p", "%d:80" % port, http,
-                                  "80", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True)
-            answer = ""
-            deadline = time.monotonic() + 600
-            while not answer and p.poll() is None and time.monotonic() < deadline:
-                answer = subprocess.run(["curl", "-s", "-m", "30",
-                                         "http://127.0.0.1:%d/" % port],
-                                        capture_output=True, text=True).stdout
-                if not answer:
-                    time.sleep(1)
-            try:
-                out, err = p.communicate(timeout=120)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                out, err = p.communicate()
-            check("run -p on xen-pv: HTTP answered through dom0's relay", [
-                has(answer, r"^hello from Amphi .*\(hp mode on xen-pv\)", "curl through -p"),
-                "" if p.returncode == 0 else "amphi returned %s: %s" % (
-                    p.returncode, err.strip()[-300:])])
+        xen_cases(tmp, www, hello, http, udp, rawdisk)
 
     print("amphi: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0

@@ -35,9 +35,13 @@
  *        the guest's port 7 (test=soak; make soak, test_matrix/soak.py)
  *   relay: not a test; `make run HV=xen-pv` runs it in dom0 so that the host's forwarded
  *        port reaches the guest: every connection to LPORT is joined to HOST:PORT.
+ *   relay-udp: the same for UDP (amphi run -p H:G/udp on Xen): each sender to LPORT gets
+ *        a socket of its own to HOST:PORT (up to 64 at once, the oldest given up), and what
+ *        comes back on it goes back to that sender.
  *   netclient malformed IFACE GUEST_MAC HOST PORT
  *   netclient soak HOST SECS UDP_PER_S TCP_CONNS TCP_KIB HTTP_PER_S [IFACE,...]
  *   netclient relay LPORT HOST PORT
+ *   netclient relay-udp LPORT HOST PORT
  *   memcache: memcached's text protocol, as its clients speak it. Waits up to 60 s for the
  *        server's TCP port. TCP: CONNS threads at once, each setting ITEMS keys with values
  *        of 1 to 100,000 bytes (made from the key, so every answer is checked), getting
@@ -1112,6 +1116,78 @@ static int relay(int lport, const char *host, int port)
 	}
 }
 
+#define UDP_PEERS 64
+
+static int relay_udp(int lport, const char *host, int port)
+{
+	struct sockaddr_in l = { .sin_family = AF_INET, .sin_port = htons(lport) };
+	struct sockaddr_in to = addr(host, port);
+	struct {
+		struct sockaddr_in from;
+		int s;
+		unsigned long used;
+	} peer[UDP_PEERS];
+	struct pollfd f[UDP_PEERS + 1];
+	int s = socket(AF_INET, SOCK_DGRAM, 0), n = 0;
+	unsigned long tick = 0;
+	static char buf[65536];
+
+	if (bind(s, (struct sockaddr *)&l, sizeof(l))) {
+		printf("relay: udp port %d: %s\n", lport, strerror(errno));
+		return 1;
+	}
+	printf("relay: udp port %d to %s:%d\n", lport, host, port);
+	for (;;) {
+		f[0] = (struct pollfd){ s, POLLIN, 0 };
+		for (int i = 0; i < n; i++)
+			f[i + 1] = (struct pollfd){ peer[i].s, POLLIN, 0 };
+		if (poll(f, n + 1, -1) <= 0)
+			continue;
+		for (int i = 0; i < n; i++) { /* the guest's answers, each to its sender */
+			if (!(f[i + 1].revents & POLLIN))
+				continue;
+			ssize_t k = recv(peer[i].s, buf, sizeof(buf), 0);
+
+			if (k >= 0)
+				sendto(s, buf, k, 0, (struct sockaddr *)&peer[i].from,
+				       sizeof(peer[i].from));
+		}
+		if (!(f[0].revents & POLLIN))
+			continue;
+		struct sockaddr_in from;
+		socklen_t fl = sizeof(from);
+		ssize_t k = recvfrom(s, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+		int i = 0;
+
+		if (k < 0)
+			continue;
+		while (i < n && (peer[i].from.sin_addr.s_addr != from.sin_addr.s_addr ||
+				 peer[i].from.sin_port != from.sin_port))
+			i++;
+		if (i == n) { /* a new sender: a socket of its own, the oldest's if all are taken */
+			if (n == UDP_PEERS) {
+				i = 0;
+				for (int j = 1; j < n; j++)
+					if (peer[j].used < peer[i].used)
+						i = j;
+				close(peer[i].s);
+			} else {
+				n++;
+			}
+			peer[i].from = from;
+			peer[i].s = socket(AF_INET, SOCK_DGRAM, 0);
+			if (connect(peer[i].s, (struct sockaddr *)&to, sizeof(to))) {
+				printf("relay: udp %s:%d: %s\n", host, port, strerror(errno));
+				close(peer[i].s);
+				peer[i] = peer[--n];
+				continue;
+			}
+		}
+		peer[i].used = ++tick;
+		send(peer[i].s, buf, k, 0);
+	}
+}
+
 /* ---- memcache */
 static const int mc_sizes[] = { 1, 10, 100, 1000, 4000, 10000, 30000, 100000 };
 #define MC_NSIZES ((int)(sizeof(mc_sizes) / sizeof(mc_sizes[0])))
@@ -1564,6 +1640,8 @@ int main(int argc, char **argv)
 				argc == 7 ? atoi(argv[6]) : 0);
 	if (argc == 5 && !strcmp(argv[1], "relay"))
 		return relay(atoi(argv[2]), argv[3], atoi(argv[4]));
+	if (argc == 5 && !strcmp(argv[1], "relay-udp"))
+		return relay_udp(atoi(argv[2]), argv[3], atoi(argv[4]));
 	fprintf(stderr, "usage: see the comment at the top of tools/netclient.c\n");
 	return 2;
 }

@@ -6,7 +6,8 @@
 #                      bzImage under TCG (~4 s per boot)
 #   OUT/dom0.cpio.gz   a trimmed dom0 userland: busybox, xl, xenstored, xenconsoled, the
 #                      hotplug scripts and the kernel modules dom0 needs (e1000 only for
-#                      `make run HV=xen-pv`: dom0's link to QEMU's user network). Its /init comes
+#                      `make run HV=xen-pv`: dom0's link to QEMU's user network; virtio_blk
+#                      for `amphi run --disk` on Xen). Its /init comes
 #                      from the overlay the runner appends at boot (dom0-init.sh), so
 #                      changing the test flow never rebuilds this.
 #
@@ -95,8 +96,11 @@ for a in $("$WORK/x/bin/busybox" --list); do
 	case $a in brctl | busybox) continue ;; esac
 	[ -e "$S/usr/bin/$a" ] || [ -e "$S/usr/sbin/$a" ] || ln -s busybox "$S/usr/bin/$a"
 done
+# (virtio_blk and what it needs: amphi run --disk on Xen, the user's file as the rig's
+# virtio disk, passed through to the guest)
 for m in xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xen-blkback xen-netback \
-	bridge stp llc loop e1000; do
+	bridge stp llc loop e1000 virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev \
+	virtio_pci virtio_blk; do
 	f=$(find "$WORK/x/lib/modules/$kver" -name "$m.ko*" | head -1)
 	[ -n "$f" ] || { echo "xen-rig: kernel module $m not found" >&2; exit 1; }
 	d=$S/usr/lib/modules/$kver/${f#"$WORK/x/lib/modules/$kver/"}

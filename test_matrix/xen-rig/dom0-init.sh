@@ -393,6 +393,23 @@ disk_pattern() {
 	}'
 }
 
+# amphi run --disk FILE on Xen: the file is the rig's virtio disk (QEMU's), dom0's /dev/vda,
+# which the guest's config gives it as its xvda
+user_disk() {
+	modprobe virtio_pci && modprobe virtio_blk || rig "WARN modprobe virtio_blk failed"
+	n=0
+	while [ ! -b /dev/vda ] && [ $n -lt 100 ]; do
+		sleep 0.05
+		n=$((n + 1))
+	done
+	if [ ! -b /dev/vda ]; then
+		dom0 "no /dev/vda: the rig's disk did not appear"
+		echo "@@AMPHI-JOB $name END reason=nodisk secs=0 xl_rc=1"
+		return 1
+	fi
+	dom0 "disk: /dev/vda, $(($(cat /sys/block/vda/size) / 2048)) MiB, for the guest's xvda"
+}
+
 # `make run HV=...`: one guest with its console streamed and its HTTP server reachable
 serve_job() {
 	modprobe e1000 || rig "WARN modprobe e1000 failed"
@@ -407,21 +424,26 @@ serve_job() {
 		dom0 "no eth0: the host cannot reach the guest"
 	fi
 	bridge_up
+	case $opts in *,userdisk,*) user_disk || return ;; esac
 	timeout "$limit" xl create -F "$cfg" >/tmp/xl-$name.log 2>&1 &
 	xlpid=$!
 	(tail -n +1 -F "$log" 2>/dev/null | while IFS= read -r l; do
 		echo "@@AMPHI-CON $name|${l%$(printf '\r')}"; done) &
 	tailpid=$!
 	# the relays: make run's (dom0's 8080 to the guest's 80 once its HTTP server is up), or
-	# amphi run's (its .client file: the console line to wait for, then "PORT" lines: dom0's
-	# PORT to the guest's same PORT)
+	# amphi run's (its .client file: the console line to wait for, then "PORT" or
+	# "PORT/udp" lines: dom0's PORT to the guest's same PORT)
 	wait_for="http server on" relays="8080:80"
 	if [ -f "/amphi/$name.client" ]; then
 		wait_for=$(sed -n 1p "/amphi/$name.client")
-		relays=$(sed -n '2,$p' "/amphi/$name.client" | awk '{ print $1 ":" $1 }')
+		relays=$(sed -n '2,$p' "/amphi/$name.client" |
+			awk '{ p = $1; sub(/\/udp$/, "", p); print p ":" $1 }')
 	fi
 	(wait_console "$wait_for" 120 && for r in $relays; do
-		/amphi/netclient relay ${r%:*} $GUEST_IP ${r#*:} 2>&1 | while read -r l; do dom0 "$l"; done &
+		how=relay
+		case $r in */udp) how=relay-udp ;; esac
+		r=${r%/udp}
+		/amphi/netclient $how ${r%:*} $GUEST_IP ${r#*:} 2>&1 | while read -r l; do dom0 "$l"; done &
 	done; wait) &
 	relaypid=$!
 	wait $xlpid
