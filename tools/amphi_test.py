@@ -6,6 +6,7 @@ build/amphi.elf, build/netclient and build/apps (make all apps build/netclient).
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -171,13 +172,14 @@ def xen_cases(tmp, www, hello, http, udp, rawdisk):
         has(con, r"^hp: running /bin/rawdisk \(hp mode"),
         has(con, r"^rawdisk: \d+ checks, 0 failed$"),
         has(con, r"^hp: /bin/rawdisk exited with status 0"),
-        has(con, r"^net: .*10\.0\.9\.2", "the vif"),
+        has(con, r"^net: address 10\.0\.9\.2 \(static\) on ", "the vif"),
         "" if how == "poweroff" else "the guest ended by %s" % how])
 
 
 def main():
     tmp = tempfile.mkdtemp(prefix="amphi-test-")
-    os.environ["AMPHI_CACHE"] = os.path.join(tmp, "cache")  # (this run's VMs only)
+    # this run's VMs only (the Xen rig and the other caches stay where they are)
+    os.environ["AMPHI_STATE"] = os.path.join(tmp, "vms")
     www = os.path.join(tmp, "www")
     os.makedirs(os.path.join(www, "sub"))
     with open(os.path.join(www, "sub", "note.txt"), "w") as f:
@@ -286,6 +288,7 @@ def main():
         xen_cases(tmp, www, hello, http, udp, rawdisk)
 
     print("amphi: %d passed, %d failed" % (passed, failed))
+    shutil.rmtree(tmp, ignore_errors=True)
     return 1 if failed else 0
 
 

@@ -25,8 +25,10 @@
 #   serve          not a test (`make run HV=xen-pv`, `amphi run --hv xen-pv`): the guest's
 #                  console streamed as it comes, dom0's eth0 (QEMU's user network,
 #                  10.0.2.15) up, and its port 8080 relayed to the guest's port 80 once the
-#                  guest's HTTP server is up (amphi: the ports its <job>.client names, once
-#                  the line its first line says shows)
+#                  guest's HTTP server is up (amphi: the ports its <job>.client names,
+#                  "PORT" or "PORT/udp" lines, once the line its first line says shows)
+#   userdisk       (with serve: amphi run --disk) the rig's own virtio disk, dom0's
+#                  /dev/vda, is the guest's xvda (its config says so)
 #   dhcp           busybox udhcpd on xenbr0 while the guest runs, offering it 10.0.9.2
 #   crashloop      a measurement: dom0 programs started in a loop beside UDP traffic
 #                  through the guest, those that failed counted (see crashloop)
