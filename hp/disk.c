@@ -22,7 +22,7 @@
 #define DISK_MAX     8
 #define DISK_PIECE   65536u
 #define DISK_IO_NS   30000000000ull /* a request's deadline */
-#define DISK_WAIT_NS 10000000000ull /* for a disk still connecting, from boot */
+#define DISK_WAIT_NS 10000000000ull /* for disks still connecting, in all */
 #define O_ACCMODE_   3
 #define O_RDONLY_    0
 #define O_WRONLY_    1
@@ -52,12 +52,26 @@ int hp_disk_index(const char *path)
 	return p[0] - 'a';
 }
 
-/* the disk, waiting for one a driver has found but not yet connected (blkfront does so
- * after its probe) while the VM is young */
+/* the disk, waiting for one a driver has found but not yet connected (blkfront connects
+ * after its probe): up to DISK_WAIT_NS from the first such wait, then never again (a
+ * backend that never connects costs one wait, not one per open) */
 static struct blkdev *disk_get(int i)
 {
-	while ((unsigned)i >= blkdev_count() && blkdev_pending() && clock_ns() < DISK_WAIT_NS)
+	static uint64_t until;
+
+	while ((unsigned)i >= blkdev_count() && blkdev_pending()) {
+		uint64_t now = clock_ns(), end = __atomic_load_n(&until, __ATOMIC_RELAXED);
+
+		if (!end) { /* (two threads at once: one of them sets it) */
+			end = now + DISK_WAIT_NS;
+			if (!__atomic_compare_exchange_n(&until, &(uint64_t){0}, end, false,
+							 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+				end = __atomic_load_n(&until, __ATOMIC_RELAXED);
+		}
+		if (now >= end)
+			break;
 		thread_sleep(20000000);
+	}
 	return blkdev_get((unsigned)i);
 }
 
