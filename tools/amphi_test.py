@@ -236,6 +236,29 @@ def main():
         has(stop, r"^amphi: web stopped; its console log: "),
         has(ps2, r"^amphi: no VM started with --detach is running")])
 
+    # the README's quick start: a Go HTTP server (CGO_ENABLED=0) answered through -p; it
+    # ends after 3 requests, and amphi with its status
+    port = free_port()
+    p = subprocess.Popen([AMPHI, "run", "-p", "%d:8080" % port, os.path.join(APPS, "go_http"),
+                          "8080", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    answers = []
+    deadline = time.monotonic() + 120
+    while len(answers) < 3 and p.poll() is None and time.monotonic() < deadline:
+        r = subprocess.run(["curl", "-s", "-m", "10", "http://127.0.0.1:%d/" % port],
+                           capture_output=True, text=True)
+        if r.stdout:
+            answers.append(r.stdout)
+        else:
+            time.sleep(0.3)
+    try:
+        out, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    check("run -p: a Go HTTP server answered 3 times, then its status", [
+        "" if len(answers) == 3 else "%d answers of 3" % len(answers),
+        "" if p.returncode == 0 else "amphi returned %s: %s" % (p.returncode, err.strip()[-300:])])
+
     # a disk image of the host's as /dev/vda: the program's checks, and its writes in the file
     disk = os.path.join(tmp, "disk.img")
     make_disk(disk)
