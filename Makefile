@@ -214,7 +214,7 @@ $(BUILD)/netclient: tools/netclient.c
 # The apps (apps/): static Linux executables built with Debian's musl-gcc, which run
 # unchanged on Linux and on Amphi (HP mode)
 APPS := hello syscall_bench fault hostile sem_ipc ctxsw exit_threads udp_echo http_hello readfile \
-	par balance ipc affinity unixio procfacts udp_msg signals lazymem vdso rawdisk
+	par balance ipc affinity unixio procfacts udp_msg signals lazymem vdso rawdisk tcp_bulk pingpong
 # Go apps (apps/go/): Debian's golang-go, static (CGO_ENABLED=0), the standard library only
 GO_APPS := go_http go_par go_devnull
 # glibc apps: Debian's gcc and glibc, -static

@@ -1,6 +1,8 @@
 /* http_hello: a tiny HTTP/1.0 server. Answers every request with "hello from SYSNAME
  * RELEASE (VERSION), up N s" (uname and sysinfo: on Amphi the version names the mode and
- * the platform), and ends after COUNT requests (0: never). Usage: http_hello PORT COUNT */
+ * the platform), and ends after COUNT requests (0: never). A line per request on the console,
+ * unless the third word is "quiet" (make bench: the serial console would be what it
+ * measures). Usage: http_hello PORT COUNT [quiet] */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -13,18 +15,18 @@
 
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		printf("usage: http_hello PORT COUNT\n");
+	if (argc != 3 && !(argc == 4 && !strcmp(argv[3], "quiet"))) {
+		printf("usage: http_hello PORT COUNT [quiet]\n");
 		return 2;
 	}
-	int port = atoi(argv[1]), count = atoi(argv[2]);
+	int port = atoi(argv[1]), count = atoi(argv[2]), quiet = argc == 4;
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
 	int one = 1, s = socket(AF_INET, SOCK_STREAM, 0);
 	struct utsname u;
 
 	uname(&u);
 	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) || listen(s, 8)) {
+	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) || listen(s, 64)) {
 		printf("http_hello: cannot listen on port %d\n", port);
 		return 1;
 	}
@@ -64,7 +66,8 @@ int main(int argc, char **argv)
 		if (write(c, resp, m) == m)
 			served++;
 		close(c);
-		printf("http_hello: %s %s -> 200\n", method, path);
+		if (!quiet)
+			printf("http_hello: %s %s -> 200\n", method, path);
 	}
 	printf("http_hello: served %d requests\n", count);
 	return 0;

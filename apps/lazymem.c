@@ -160,6 +160,22 @@ static void rights(void)
 	       "right\n", right);
 	if (n != MAP_FAILED)
 		munmap(n, 256 * PAGE);
+	/* mremap of a read-only block none of whose pages was touched: read-only still */
+	uint8_t *ro = mmap(NULL, 4 * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *ro2 = mremap(ro, 4 * PAGE, 8 * PAGE, MREMAP_MAYMOVE);
+	volatile int ro_segv = 0;
+
+	signal(SIGSEGV, on_segv);
+	if (ro2 != MAP_FAILED && !sigsetjmp(back, 1))
+		ro2[6 * PAGE] = 1;
+	else
+		ro_segv = 1;
+	signal(SIGSEGV, SIG_DFL);
+	CHECK(ro2 != MAP_FAILED && ro_segv && ro2[PAGE] == 0, "mremap of a read-only block");
+	printf("lazymem: mremap of 4 untouched read-only pages to 8: a write faults %d, a read "
+	       "gives %d\n", ro_segv, ro2 != MAP_FAILED ? ro2[PAGE] : -1);
+	if (ro2 != MAP_FAILED)
+		munmap(ro2, 8 * PAGE);
 }
 
 int main(void)

@@ -110,9 +110,13 @@ COUNTERS = [Metric("IPIs sent", IPIS, "", total=True),
 @dataclasses.dataclass
 class Workload:
     """An app from build/apps/ with its arguments (full and smoke) and what to read from a
-    run. client: netclient's arguments after "udp GUEST", run from the host once the app
-    says "udp echo ready", via a tap or QEMU's user network (Net). timed: the app times
-    itself by the guest's clock (the others are timed on the host, or count)."""
+    run. client: the host side's arguments, run once the app prints `ready`, via a tap or
+    QEMU's user network (Net), by kind: "udp": netclient's after "udp GUEST"; "tcp":
+    netclient's after "tcp GUEST" (PORT CONNS KIB); "wrk": Debian's wrk, "PORT CONNS SECS
+    [close]" (close: a new connection per request). server: the app serves until it is
+    stopped, which the runner does once the client is done (its figures are the client's).
+    timed: the app times itself by the guest's clock (the others are timed on the host, or
+    count)."""
     name: str
     app: str
     args: str
@@ -124,10 +128,17 @@ class Workload:
     via: str = "tap"
     timed: bool = False
     dhcp: bool = False  # the guest's address by DHCP (QEMU's user network's server)
+    kind: str = "udp"
+    ready: object = "udp echo ready"  # a line's text, or a tuple of them (any)
+    server: bool = False
+    tar: bool = False  # Amphi: the app as /bin/APP in a tar image with /etc/passwd
+    special: str = ""  # "size", "ram": not one boot per run (see main)
 
     def runs_on(self, cell):
-        """The Xen cells have no DHCP server and no QEMU user network."""
-        return cell.kind == "qemu" or (not self.dhcp and self.via == "tap")
+        """The Xen cells have no DHCP server and no QEMU user network, and dom0 has
+        netclient but not wrk."""
+        return cell.kind == "qemu" or (not self.dhcp and self.via == "tap" and
+                                       self.kind in ("udp", "tcp") and not self.special)
 
 
 def udp_echo(name, window, count, via="tap"):
@@ -144,6 +155,29 @@ def udp_echo(name, window, count, via="tap"):
                 "linux": r"^bench-init: net: .*\((\d+) per 1000 packets\)"}, ""),
     ], client="7,9 %d 240 0 %d" % (count, window), smoke_client="7,9 200 60 0 %d" % window,
         via=via)
+
+
+def tcp_bulk(name, conns, kib):
+    return Workload(name, "tcp_bulk", "5001 %d %d" % (conns, kib), "5001 %d 256" % conns, [
+        Metric("TCP bulk, %d connection%s, %d KiB each way: MB/s (both ways)" % (
+            conns, "s" if conns > 1 else "", kib), r"^host: tcp: .*\(([\d.]+) MB/s\)", "MB/s",
+            lower=False),
+        Metric("TCP bulk, %d connection%s: connections intact" % (conns, "s" if conns > 1 else ""),
+               r"^host: tcp: (\d+) of", "", lower=None),
+    ], client="5001 %d %d" % (conns, kib), smoke_client="5001 %d 256" % conns, kind="tcp",
+        ready="tcp bulk ready", timeout=240)
+
+
+def http(name, app, args, port, close, what):
+    how = "a new connection per request" if close else "keep-alive"
+    return Workload(name, app, args, args, [
+        Metric("HTTP, %s, %s (wrk, 16 connections): requests a second" % (what, how),
+               r"^host: Requests/sec:\s+([\d.]+)", "/s", lower=False),
+        Metric("HTTP, %s, %s: wrk's errors (socket errors, non-2xx answers)" % (what, how),
+               r"^host: wrk: (\d+) errors", ""),
+    ], client="%d 16 10%s" % (port, " close" if close else ""),
+        smoke_client="%d 2 1%s" % (port, " close" if close else ""), kind="wrk",
+        ready="http server on", server=True, timeout=120)
 
 
 WORKLOADS = [
@@ -192,10 +226,48 @@ WORKLOADS = [
         Metric("CPUs the threads ran on a quarter in", r"^bench: par: a quarter into .* on (\d+) of", "",
                lower=None),
     ], timed=True),
+    # Go's runtime: os.File writes through its poller-less path, 1,000,000 of them
+    Workload("gosyscall", "go_devnull", "1000000", "20000",
+             [Metric("Go: write(/dev/null, 1 byte), per call", r"(\d+) ns per write", "ns")],
+             timed=True),
+    # apps/pingpong.c: a byte each way through two pipes, both threads on one CPU or apart
+    Workload("pipe1", "pingpong", "100000 one", "1000 one",
+             [Metric("pipe ping-pong, one CPU, per round trip", r"(\d+) ns per round trip",
+                     "µs", 1e-3)] + COUNTERS, timed=True),
+    Workload("pipe2", "pingpong", "20000 apart", "500 apart",
+             [Metric("pipe ping-pong, two CPUs, per round trip", r"(\d+) ns per round trip",
+                     "µs", 1e-3)] + COUNTERS, timed=True),
     udp_echo("udp1", 1, 5000),
     udp_echo("udp32", 32, 20000),
     udp_echo("udp32user", 32, 20000, via="user"),
+    tcp_bulk("tcp1", 1, 16384),
+    tcp_bulk("tcp10", 10, 2048),
+    http("http", "http_hello", "80 0 quiet", 80, True, "apps/http_hello"),
+    http("httpgo", "go_http", "8080 0", 8080, False, "Go's net/http"),
+    http("httpgoclose", "go_http", "8080 0", 8080, True, "Go's net/http"),
+    # memcached 1.6 (Debian's source, musl-static: tools/memcached.sh) as the matrix runs it,
+    # under libmemcached-tools' memcslap: 4 threads, 20,000 sets, then 20,000 gets
+    Workload("memcached", "memcached", "-A -u root -p 11211 -U 11211 -m 64 -t 2",
+             "-A -u root -p 11211 -U 11211 -m 64 -t 2", [
+                 Metric("memcached, memcslap 4 threads: sets a second", r"^host: set: ([\d.]+)/s",
+                        "/s", lower=False),
+                 Metric("memcached, memcslap 4 threads: gets a second", r"^host: get: ([\d.]+)/s",
+                        "/s", lower=False)],
+             client="11211 4 20000", smoke_client="11211 2 500", kind="memcslap",
+             ready=("hp: running /bin/memcached ", "bench-init: running memcached"),
+             server=True, tar=True, timeout=240),
+    # no boot: the files a VM of each needs (Amphi: amphi.elf and the app; Linux: its
+    # kernel and initramfs with the app)
+    Workload("size", "udp_echo", "", "", [
+        Metric("image: the kernel and the app (and Linux's initramfs)", "size", "MiB",
+               1 / 1048576)], special="size"),
+    # the smallest -m (of RAM_STEPS) in which the UDP echo still answers every datagram
+    Workload("ram", "udp_echo", "7,9 2000", "7,9 200", [
+        Metric("the smallest RAM in which the UDP echo serves (of %s MiB)" % "/".join(
+            str(m) for m in (8, 12, 16, 24, 32, 48, 64, 96, 128)), "ram", "MiB")],
+        client="7,9 2000 60 0 32", smoke_client="7,9 200 60 0 32", special="ram"),
 ]
+RAM_STEPS = [8, 12, 16, 24, 32, 48, 64, 96, 128]
 
 GUESTS = ["amphi-hp", "amphi-normal", "linux"]
 GUEST_TITLE = {"amphi-hp": "Amphi HP", "amphi-normal": "Amphi normal", "linux": "Linux"}
@@ -236,16 +308,20 @@ def ensure_linux(say):
     return d
 
 
-def linux_initrd(base, apps):
+def linux_initrd(base, apps, path=None):
     """The cached initramfs with the apps appended as /bench/NAME (a second cpio archive:
-    Linux unpacks them one after the other)."""
+    Linux unpacks them one after the other), at path (default build/bench/)."""
     stage = tempfile.mkdtemp(prefix="amphi-bench-")
     os.makedirs(os.path.join(stage, "root", "bench"))
+    os.makedirs(os.path.join(stage, "root", "etc"))
     for a in apps:
         shutil.copy(os.path.join(APPS, a), os.path.join(stage, "root", "bench", a))
+    for name, data in PASSWD.items():
+        with open(os.path.join(stage, "root", name), "wb") as f:
+            f.write(data)
     overlay = subprocess.run("cd %s/root && find . | cpio -o -H newc --quiet | gzip -1" % stage,
                              shell=True, capture_output=True, check=True).stdout
-    path = os.path.join(OUT, "linux-initrd.cpio.gz")
+    path = path or os.path.join(OUT, "linux-initrd.cpio.gz")
     with open(path, "wb") as f, open(os.path.join(base, "base.cpio.gz"), "rb") as b:
         f.write(b.read() + overlay)
     shutil.rmtree(stage)
@@ -256,16 +332,17 @@ def linux_initrd(base, apps):
 
 class Net:
     """The guest's network. Without a host client: QEMU's user network (the guest
-    10.0.2.15). With one (client: netclient's arguments after the guest's address, the
-    guest's ports first), via "tap": a tap device in a network namespace of its own (the
-    guest 10.0.9.2, the host 10.0.9.1, as in the test matrix), the client in it; via
-    "user": QEMU's user network with the guest's ports forwarded from the loopback's, the
-    client on this host. The client starts once the app says "udp echo ready"."""
+    10.0.2.15). With one (client: the workload's client arguments, the guest's ports first),
+    via "tap": a tap device in a network namespace of its own (the guest 10.0.9.2, the host
+    10.0.9.1, as in the test matrix), the client in it; via "user" (UDP only): QEMU's user
+    network with the guest's ports forwarded from the loopback's, the client on this host.
+    The client starts once the app prints `ready`."""
 
-    def __init__(self, client_args, via):
+    def __init__(self, client_args, via, kind="udp", ready="udp echo ready"):
         self.ns, self.thread, self.host_lines, self.client_cmd = None, None, [], None
         self.ip, self.gw = "10.0.2.15/24", "10.0.2.2"
         self.netdev = "user,id=n0"
+        self.kind, self.ready = kind, ready
         if not client_args:
             return
         ports, rest = client_args.split(" ", 1)
@@ -279,7 +356,20 @@ class Net:
         self.ip, self.gw = "10.0.9.2/24", "10.0.9.1"
         self.netdev = "tap,id=n0,ifname=tap0,script=no,downscript=no"
         self.ns = "amphi-bench-%d" % os.getpid()
-        self.client_cmd = self.wrap([NETCLIENT, "udp", "10.0.9.2", ports] + rest.split())
+        if kind == "memcslap":  # PORT THREADS COUNT: sets, then gets
+            w = rest.split()
+            self.client_cmd = [self.wrap(
+                ["memcslap", "-s", "10.0.9.2:%s" % ports, "-c", w[0], "-e", w[1], "-t", t])
+                for t in ("set", "get")]
+            self.port = int(ports)
+        elif kind == "wrk":  # PORT CONNS SECS [close]
+            w = rest.split()
+            self.client_cmd = self.wrap(
+                ["wrk", "-t", "2", "-c", w[0], "-d", w[1] + "s", "--timeout", "5s"] +
+                (["-H", "Connection: close"] if w[2:] == ["close"] else []) +
+                ["http://10.0.9.2:%s/" % ports])
+        else:
+            self.client_cmd = self.wrap([NETCLIENT, kind, "10.0.9.2", ports] + rest.split())
         try:
             matrix().tap_netns(self.ns)
         except RuntimeError as e:
@@ -290,14 +380,55 @@ class Net:
         return ["ip", "netns", "exec", self.ns] + cmd if self.ns else cmd
 
     def on_line(self, line):
-        if self.client_cmd and not self.thread and "udp echo ready" in line:
+        ready = self.ready if isinstance(self.ready, tuple) else (self.ready,)
+        if self.client_cmd and not self.thread and any(r in line for r in ready):
             self.thread = threading.Thread(target=self.client)
             self.thread.start()
 
+    def done(self):
+        """the client has run and ended"""
+        return self.thread is not None and not self.thread.is_alive()
+
     def client(self):
+        if self.kind == "memcslap":
+            return self.memcslap()
         r = subprocess.run(self.client_cmd, capture_output=True, text=True)
-        out = r.stdout.strip() or "netclient printed nothing (%s)" % r.stderr.strip()[-200:]
-        self.host_lines += ["host: " + l for l in out.splitlines()]
+        out = r.stdout.strip() or "%s printed nothing (%s)" % (
+            self.client_cmd[-1], r.stderr.strip()[-200:])
+        self.host_lines += ["host: " + l.strip() for l in out.splitlines()]
+        if self.kind == "wrk":  # its errors in one number
+            errs = sum(int(n) for l in out.splitlines() for n in re.findall(
+                r"(?:connect|read|write|timeout) (\d+)", l) if "Socket errors" in l)
+            errs += sum(int(m.group(1)) for m in re.finditer(
+                r"Non-2xx or 3xx responses: (\d+)", out))
+            self.host_lines.append("host: wrk: %d errors" % errs)
+
+    def memcslap(self):
+        """memcslap's set run, then its get run ("host: set: N/s": its keys over its
+        time), once the server's port answers"""
+        ok = False
+        for _ in range(150):  # (memcached listens a moment after it starts)
+            r = subprocess.run(self.wrap([sys.executable, "-c", "import socket, sys; "
+                                          "socket.create_connection(('10.0.9.2', %d), 1)"
+                                          % self.port]), capture_output=True)
+            if r.returncode == 0:
+                ok = True
+                break
+            time.sleep(0.2)
+        if not ok:
+            self.host_lines.append("host: memcslap: the port never answered")
+            return
+        for cmd in self.client_cmd:
+            test = cmd[-1]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            out = (r.stdout + r.stderr).strip()
+            self.host_lines += ["host: memcslap %s: %s" % (test, l) for l in out.splitlines()]
+            # "Time to set  40000 keys by  4 threads:  1.234 seconds."
+            m = re.search(r"Time to %s\s+(\d+) keys by\s+\d+ threads:\s+([\d.]+) seconds" % test,
+                          out)
+            if r.returncode == 0 and m and float(m.group(2)) > 0:
+                self.host_lines.append("host: %s: %.0f/s" % (test, int(m.group(1)) /
+                                                            float(m.group(2))))
 
     def close(self):
         if self.thread:
@@ -346,10 +477,12 @@ def qemu_command(cell, net, kernel, initrd, cmdline):
             "-kernel", kernel, "-initrd", initrd, "-append", cmdline]
 
 
-def run_guest(cmd, timeout, nice, on_line, started):
-    """Runs QEMU; returns ([(seconds since QEMU's start, line)], exit status or None on a
-    timeout). A guest whose app has not started (started(line) never true) within
-    BOOT_LIMIT s is stopped then: Linux on microvm sometimes hangs at boot (PLATFORM.md)."""
+def run_guest(cmd, timeout, nice, on_line, started, finished=None):
+    """Runs QEMU; returns ([(seconds since QEMU's start, line)], exit status, None on a
+    timeout, or "stopped": finished() came true (a server's client is done), and QEMU was
+    stopped a second later. A guest whose app has not started (started(line) never true)
+    within BOOT_LIMIT s is stopped then: Linux on microvm sometimes hangs at boot
+    (PLATFORM.md)."""
     if nice:
         cmd = ["nice", "-n", str(nice)] + cmd
     lines = []
@@ -368,15 +501,20 @@ def run_guest(cmd, timeout, nice, on_line, started):
             on_line(line)
     th = threading.Thread(target=reader)
     th.start()
-    rc = None
+    rc, end = None, None
     while rc is None and time.monotonic() - t0 < (timeout if up.is_set() else BOOT_LIMIT):
         try:
             rc = p.wait(timeout=0.2)
         except subprocess.TimeoutExpired:
-            pass
+            if finished and finished():
+                end = end or time.monotonic()
+                if time.monotonic() - end > 1:
+                    break
     if rc is None:
         p.kill()
         p.wait()
+        if end:
+            rc = "stopped"
     th.join(10)
     return lines, rc
 
@@ -418,19 +556,47 @@ def tsc_error(lines):
     return ""
 
 
-def app_words(wl, smoke):
+def guest_app(wl, os_name):
+    """the app's name in the guest: /bin/APP in Amphi's tar image (Workload.tar)"""
+    return "/bin/" + wl.app if wl.tar and os_name == "amphi" else wl.app
+
+
+PASSWD = {"etc/passwd": b"root:x:0:0:root:/root:/bin/sh\n",
+          "etc/group": b"root:x:0:\n"}  # (memcached -u root: musl's getpwnam reads them)
+
+
+def bench_tar(app):
+    """build/bench/APP.tar: bin/APP and /etc/passwd, Amphi's image for a Workload.tar"""
+    import io
+    import tarfile
+    path = os.path.join(OUT, app + ".tar")
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as t:
+        for d in ("bin", "etc"):
+            ti = tarfile.TarInfo(d)
+            ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+            t.addfile(ti)
+        t.add(os.path.join(APPS, app), "bin/" + app)
+        for name, data in PASSWD.items():
+            ti = tarfile.TarInfo(name)
+            ti.size, ti.mode = len(data), 0o644
+            t.addfile(ti, io.BytesIO(data))
+    return path
+
+
+def app_words(wl, smoke, os_name="amphi"):
     args = wl.smoke_args if smoke else wl.args
-    return args, ("app=%s -- %s" % (wl.app, args) if args else "app=" + wl.app)
+    name = guest_app(wl, os_name)
+    return args, ("app=%s -- %s" % (name, args) if args else "app=" + name)
 
 
 def measure(cell, wl, guest, smoke, linux, nice):
     """One boot on QEMU: {"values": [a figure or None per metric], "error": why not, "log":
     ...}. linux: the Linux guest's "kernel" and "initrd"."""
-    args, words = app_words(wl, smoke)
-    net = Net(wl.smoke_client if smoke else wl.client, wl.via)
+    os_name = "linux" if guest == "linux" else "amphi"
+    args, words = app_words(wl, smoke, os_name)
+    net = Net(wl.smoke_client if smoke else wl.client, wl.via, wl.kind, wl.ready)
     if wl.dhcp:
         net.ip = "dhcp"
-    os_name = "linux" if guest == "linux" else "amphi"
     if os_name == "linux":
         cmdline = " ".join(x for x in (
             "console=ttyS0 quiet panic=-1", cell.linux_cmdline.format(tsc_khz=host_tsc_khz()),
@@ -439,10 +605,12 @@ def measure(cell, wl, guest, smoke, linux, nice):
     else:
         cmdline = "ip=%s %s%s%s" % (net.ip, "" if wl.dhcp else "gw=%s " % net.gw,
                                     "mode=normal " if guest == "amphi-normal" else "", words)
-        cmd = qemu_command(cell, net, KERNEL, os.path.join(APPS, wl.app), cmdline)
+        cmd = qemu_command(cell, net, KERNEL, bench_tar(wl.app) if wl.tar else
+                           os.path.join(APPS, wl.app), cmdline)
     try:
-        start = re.compile(APP_START[os_name] % re.escape(wl.app))
-        lines, rc = run_guest(net.wrap(cmd), wl.timeout, nice, net.on_line, start.match)
+        start = re.compile(APP_START[os_name] % re.escape(guest_app(wl, os_name)))
+        lines, rc = run_guest(net.wrap(cmd), wl.timeout, nice, net.on_line, start.match,
+                              net.done if wl.server else None)
     finally:
         net.close()
     log = "$ %s\n%s\n%s\n[qemu status %s]\n" % (
@@ -461,12 +629,14 @@ def judge(wl, os_name, lines, host_lines, smoke, res):
     """Reads a run's figures into res["values"] (or says in res["error"] why not). lines:
     [(seconds since the start or None, line)] of the guest's console; host_lines: the
     client's lines, "host: ..."."""
-    out, status, end = app_lines(lines, os_name, wl.app)
+    out, status, end = app_lines(lines, os_name, guest_app(wl, os_name))
     res["status"] = status
     if res["error"]:
         return res
     if not out:
         res["error"] = "the app printed nothing"
+    elif wl.server and status is None and res.get("qemu_status") == "stopped":
+        pass  # (stopped once its client was done)
     elif status not in (0, 3):  # (hello ends with 3)
         res["error"] = "the app ended with status %s" % status
     elif os_name == "amphi" and wl.timed and not smoke and out[0][0] is not None:
@@ -501,6 +671,46 @@ def judge(wl, os_name, lines, host_lines, smoke, res):
     return res
 
 
+def special(wl, cell, guest, smoke, linux, linux_dir_, nice, say):
+    """The workloads that are not one boot per run. size: the bytes of what a VM of each
+    needs (Amphi: amphi.elf and the app, as QEMU's -kernel and -initrd; Linux: Debian's
+    bzImage and the initramfs with the app, gzipped). ram: the smallest of RAM_STEPS MiB in
+    which the UDP echo answers every datagram (a binary search: a few boots a guest)."""
+    res = {"args": "", "values": [None], "error": "", "status": 0, "secs": 0, "log": ""}
+    if wl.special == "size":
+        if guest == "linux":
+            tmp = os.path.join(OUT, "size-initrd.cpio.gz")
+            linux_initrd(linux_dir_, [wl.app], tmp)
+            parts = [os.path.join(linux_dir_, "bzImage"), tmp]
+        else:
+            parts = [KERNEL, os.path.join(APPS, wl.app)]
+        res["values"][0] = sum(os.path.getsize(p) for p in parts)
+        res["log"] = "".join("%s: %d bytes\n" % (p, os.path.getsize(p)) for p in parts)
+        return res
+    t0 = time.monotonic()
+    steps = RAM_STEPS if not smoke else RAM_STEPS[-3:]
+    lo, hi, best = 0, len(steps) - 1, None  # (serving is assumed to hold from some size up)
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        r = measure(dataclasses.replace(cell, mem_mib=steps[mid]), wl, guest, smoke, linux, nice)
+        m = [re.search(r"^host: udp: (\d+) of (\d+) datagrams", l) for l in r["log"].splitlines()]
+        m = [x for x in m if x]
+        ok = not r["error"] and m and m[0].group(1) == m[0].group(2)
+        res["log"] += "=== -m %d: %s\n%s" % (steps[mid], "serves" if ok else "does not serve (%s)"
+                                             % (r["error"] or "datagrams lost"), r["log"])
+        say("%-32s -m %d: %s" % ("%s-%s-%s" % (cell.name, wl.name, guest), steps[mid],
+                                 "serves" if ok else "does not serve"))
+        if ok:
+            best, hi = steps[mid], mid - 1
+        else:
+            lo = mid + 1
+    res["values"][0] = best
+    res["secs"] = round(time.monotonic() - t0, 1)
+    if best is None:
+        res["error"] = "no size up to %d MiB served" % steps[-1]
+    return res
+
+
 # ---------------------------------------------------------------- the Xen cells
 
 XEN_IP, XEN_GW = "10.0.9.2", "10.0.9.1"  # the rig's bridge: dom0 .1, the guest .2
@@ -528,7 +738,7 @@ def xen_jobs(cells, workloads, runs, smoke):
                     ready = XEN_READY[os_name] % wl.app
                     if client:
                         ports, rest = client.split(" ", 1)
-                        ready_args = "udp echo ready\nudp %s %s %s" % (XEN_IP, ports, rest)
+                        ready_args = "%s\n%s %s %s %s" % (wl.ready, wl.kind, XEN_IP, ports, rest)
                     else:
                         ready_args = ready + "\n"
                     limit = wl.timeout + (120 if os_name == "linux" else 30)
@@ -824,6 +1034,14 @@ def main():
         if cell.kind != "qemu":
             continue
         for wl in workloads:
+            if wl.special:
+                for g in GUESTS:
+                    res = special(wl, cell, g, a.smoke, guest, linux, a.nice, say)
+                    with open(os.path.join(logs, "%s-%s-%s.log" % (cell.name, wl.name, g)),
+                              "w") as f:
+                        f.write(res.pop("log"))
+                    record(cell, wl, g, 0, res)
+                continue
             for k in range(runs):
                 for g in GUESTS:
                     name = "%s-%s-%s-%d" % (cell.name, wl.name, g, k + 1)

@@ -920,9 +920,11 @@ static long do_mremap(struct app *a, uint64_t old, uint64_t old_len, uint64_t ne
 	}
 	if (!(flags & MREMAP_MAYMOVE))
 		return -ENOMEM;
-	int level = 0;
-	bool wr = mm_user_frame_va(old) ? vm_lookup(old, &level) & PTE_W : true;
-	long nva = do_mmap(a, 0, new_len, PROT_READ | (wr ? PROT_WRITE : 0),
+	/* the block's rights, as its first page has them (touched or not) */
+	uint64_t rights = mm_user_rights(old);
+	long nva = do_mmap(a, 0, new_len,
+			   PROT_READ | (rights & PTE_W ? PROT_WRITE : 0) |
+				   (rights & PTE_NX ? 0 : PROT_EXEC),
 			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (nva < 0)

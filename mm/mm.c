@@ -618,6 +618,15 @@ bool mm_user_lazy(uint64_t va)
 	return va < USER_TOP && is_lazy(vm_entry_4k(va & ~(uint64_t)(PAGE_SIZE - 1)));
 }
 
+uint64_t mm_user_rights(uint64_t va)
+{
+	if (va >= USER_TOP)
+		return 0;
+	uint64_t e = vm_entry_4k(va & ~(uint64_t)(PAGE_SIZE - 1));
+
+	return e & PTE_P ? e & (PTE_W | PTE_U | PTE_NX) : is_lazy(e) ? lazy_flags(e) : 0;
+}
+
 uint64_t mm_user_faults(void)
 {
 	return __atomic_load_n(&lazy_faults, __ATOMIC_RELAXED);

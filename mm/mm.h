@@ -65,6 +65,8 @@ int mm_user_reserve(uint64_t va, uint64_t n, uint64_t flags);
 int mm_user_fault(uint64_t va);
 /* whether va's page is reserved and not touched yet */
 bool mm_user_lazy(uint64_t va);
+/* va's page's rights (PTE_W, PTE_U, PTE_NX), mapped or reserved; 0 when it is neither */
+uint64_t mm_user_rights(uint64_t va);
 /* pages given their frame at first touch, since boot */
 uint64_t mm_user_faults(void);
 /* A page's rights (PTE flags): mapped or reserved. 0, or -ENOENT when it is neither. */

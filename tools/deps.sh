@@ -11,7 +11,7 @@
 #            udhcpd: the guest's DHCP lease in the HTTP test), libmemcached-tools (memccapable:
 #            memcached's protocol checks against the guest's), and for the Xen rig (test_matrix/xen-rig/build.sh):
 #            debootstrap cpio gzip xz-utils
-#   bench:   gnuplot-nox (the chart of the ratios); bench/linux-guest.sh downloads Debian's
+#   bench:   gnuplot-nox (the chart of the ratios), wrk (the HTTP rows' load); bench/linux-guest.sh downloads Debian's
 #            kernel and busybox-static with apt-get download and unpacks them (cpio, gzip,
 #            xz-utils, as the rig)
 #   fuzz:    clang-14 and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes: make fuzz,
@@ -19,7 +19,7 @@
 set -eu
 PKGS="make gcc libc6-dev linux-libc-dev binutils musl-tools golang-go libxen-dev qemu-system-x86 qemu-system-data
       python3 gdb iproute2 iputils-ping curl busybox libmemcached-tools debootstrap cpio gzip xz-utils
-      clang-14 libclang-rt-14-dev gnuplot-nox"
+      clang-14 libclang-rt-14-dev gnuplot-nox wrk"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
