@@ -80,7 +80,10 @@ static bool flush(void)
 				device_write(note, len);
 			}
 		}
-		__atomic_store_n(&token, 0, __ATOMIC_RELEASE);
+		/* (an exchange, a full barrier: a plain store could pass the loads below, and a
+		 * writer that found the token still taken meanwhile would see its line stay in
+		 * its buffer until the next write) */
+		__atomic_exchange_n(&token, 0, __ATOMIC_SEQ_CST);
 		/* a write that came while we held the token: its writer found it taken */
 		for (unsigned i = 0; i < MAX_CPUS && !again; i++)
 			again = cbufs[i] && __atomic_load_n(&cbufs[i]->head, __ATOMIC_ACQUIRE) !=

@@ -583,7 +583,7 @@ static int prepare_cpus(struct app *a)
 		struct thread *t = thread_create("app-prep", prepare_here, &p, (int)cpu);
 
 		if (t)
-			thread_join(t, NO_DEADLINE, NULL);
+			thread_join_job(t, "app-prep");
 		if (p.rc)
 			return p.rc;
 	}
@@ -635,6 +635,7 @@ static int main_thread(void *arg)
 			rc);
 		return thread_done(at, -1);
 	}
+	__atomic_store_n(&a->started, true, __ATOMIC_RELEASE);
 	kprintf("hp: running %s (%s mode, entry %#lx, %d args, %d env; vdso clock: %s)\n",
 		a->name, a->normal ? "normal" : "hp", a->im.entry, argc, envc,
 		vclock_page.mode == VCLOCK_PVCLOCK && (vclock_page.rec[0].flags & PVCLOCK_TSC_STABLE)
@@ -672,6 +673,8 @@ static bool all_done(void *arg)
 {
 	return __atomic_load_n(&((struct app *)arg)->live, __ATOMIC_SEQ_CST) == 0;
 }
+
+#define START_WAIT_NS 45000000000ull
 
 int hp_main(const struct boot_info *bi)
 {
@@ -770,6 +773,14 @@ int hp_main(const struct boot_info *bi)
 	if (!kt) {
 		kprintf("hp: %s: no thread to run it\n", a->name);
 		return -1;
+	}
+	/* an app that has not started after START_WAIT_NS (it loads in well under a second):
+	 * what the scheduler holds, once, for the log, before waiting on */
+	if (waitq_wait(&a->done, all_done, a, clock_ns() + START_WAIT_NS) == -ETIMEDOUT &&
+	    !__atomic_load_n(&a->started, __ATOMIC_ACQUIRE)) {
+		kprintf("hp: %s has not started after %lu s: the scheduler's state follows\n",
+			a->name, (unsigned long)(START_WAIT_NS / 1000000000ull));
+		sched_dump(kt);
 	}
 	waitq_wait(&a->done, all_done, a, NO_DEADLINE);
 	for (int i = 0; i < APP_THREADS; i++)

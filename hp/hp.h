@@ -135,6 +135,7 @@ struct app {
 	bool normal;
 	uint64_t pte_u;
 	int64_t user_root;
+	bool started; /* (atomic) the first thread is about to enter the app */
 	struct elf_image im;
 	uint64_t brk_base, brk, brk_mapped;
 	struct mmap_area mmap; /* anonymous mmaps; under mm_lock */

@@ -311,13 +311,25 @@ static int trim_here(void *arg)
 	return 0;
 }
 
+void thread_join_job(struct thread *t, const char *what)
+{
+	unsigned cpu = t->cpu;
+
+	if (thread_join(t, hal->clock_ns() + 30000000000ull, NULL) != -ETIMEDOUT)
+		return;
+	kprintf("sched: %s, a job for cpu%u, has not ended after 30 s; the scheduler's state "
+		"follows\n", what, cpu);
+	sched_dump(t);
+	thread_join(t, NO_DEADLINE, NULL);
+}
+
 void sched_mm_stats_exact(struct mm_stats *s)
 {
 	for (unsigned cpu = 0; cpu < sched_cpus_online(); cpu++) {
 		struct thread *t = thread_create("mm-trim", trim_here, NULL, (int)cpu);
 
 		if (t)
-			thread_join(t, NO_DEADLINE, NULL);
+			thread_join_job(t, "mm-trim");
 	}
 	mm_trim(); /* what those threads left here */
 	mm_stats(s);

@@ -24,6 +24,10 @@ uint64_t wallclock_ns(void);
 struct thread *thread_create(const char *name, int (*fn)(void *), void *arg, int cpu);
 /* Waits for t to exit (or the deadline: -ETIMEDOUT) and frees it; *ret gets its value. */
 int thread_join(struct thread *t, uint64_t deadline, int *ret);
+/* thread_join of a short job pinned to a CPU (NO_DEADLINE, no result): one that has not
+ * ended after 30 s is said, with the scheduler's state (sched_dump), once, and waited on
+ * still (an idle CPU that missed its wake-up would otherwise hang the boot unexplained) */
+void thread_join_job(struct thread *t, const char *what);
 void __noreturn thread_exit(int ret);
 void thread_yield(void);
 /* Sleeps until clock_ns() >= deadline. */
