@@ -79,7 +79,15 @@ static void drain(struct waitq *q)
 			if (all)
 				STORE(q->wake_all, 1);
 		}
-		__atomic_store_n(&q->token, 0, __ATOMIC_RELEASE);
+		/* An exchange, a full barrier, not a plain release store: the loads below must
+		 * not pass it. A waiter that cancels (dirty++) or a waker that asks (requests++)
+		 * and then finds the token still taken counts on the holder to see its change
+		 * here; with the store still in this CPU's store buffer, both saw the other's
+		 * old value, and the change was lost: a cancelled node left in a queue whose
+		 * owner then went (a semaphore on a stack: the next drain of it read a dead
+		 * frame; make bench's pipe ping-pong across CPUs, 2 of 6 runs), or a wake never
+		 * served (a waiter with no deadline sleeps for ever). */
+		__atomic_exchange_n(&q->token, 0, __ATOMIC_SEQ_CST);
 		/* again if a waiter gave up meanwhile or new requests came; not for requests
 		 * left to a waiter still pushing (it comes back for them once done) */
 		if (LOAD(q->dirty) != dirty)

@@ -1019,6 +1019,12 @@ def app_tests(p, mode):
         app_test(p + "ctxsw", "ctxsw", "20000",
                  r"^hp: ctxsw exited with status 0 \(\d+ syscalls, 2 threads\)",
                  kvm_args="500", mode=mode),
+        # a byte each way through two pipes, the threads pinned to two CPUs: a waiter's
+        # stack semaphore woken and timed out on every round (this crashed the kernel in
+        # 1 of 3 runs before sched/sync.c's drain let go of its token with a full barrier)
+        app_test(p + "pipes", "pingpong", "20000 apart",
+                 r"^hp: pingpong exited with status 0 \(\d+ syscalls, 2 threads\)",
+                 kvm_args="500 apart", mode=mode),
         # threads on every vCPU (sched/README.md). Judged: what the threads did and where
         # they ran (the spread of busy threads, a pinned one that stays, producer and
         # consumer apart); printed only: how long it took (timing is for make bench)
