@@ -311,7 +311,12 @@ def ensure_linux(say):
 
 def linux_initrd(base, apps, path=None):
     """The cached initramfs with the apps appended as /bench/NAME (a second cpio archive:
-    Linux unpacks them one after the other), at path (default build/bench/)."""
+    Linux unpacks them one after the other), at path (default build/bench/), as ONE gzip
+    stream: Xen's domain builder unpacks a PV guest's gzip ramdisk itself, into room the
+    size the file's last four bytes give (gzip's length of the last stream only), and
+    only its first stream, so two streams put end to end lost the apps there once they
+    outgrew the base (every Linux guest of make bench-smoke on xen-pv: "no app")."""
+    import gzip
     stage = tempfile.mkdtemp(prefix="amphi-bench-")
     os.makedirs(os.path.join(stage, "root", "bench"))
     os.makedirs(os.path.join(stage, "root", "etc"))
@@ -320,11 +325,13 @@ def linux_initrd(base, apps, path=None):
     for name, data in PASSWD.items():
         with open(os.path.join(stage, "root", name), "wb") as f:
             f.write(data)
-    overlay = subprocess.run("cd %s/root && find . | cpio -o -H newc --quiet | gzip -1" % stage,
+    overlay = subprocess.run("cd %s/root && find . | cpio -o -H newc --quiet" % stage,
                              shell=True, capture_output=True, check=True).stdout
     path = path or os.path.join(OUT, "linux-initrd.cpio.gz")
-    with open(path, "wb") as f, open(os.path.join(base, "base.cpio.gz"), "rb") as b:
-        f.write(b.read() + overlay)
+    with gzip.open(os.path.join(base, "base.cpio.gz"), "rb") as b:
+        whole = b.read() + overlay
+    with open(path, "wb") as f:
+        f.write(gzip.compress(whole, compresslevel=1))
     shutil.rmtree(stage)
     return path
 

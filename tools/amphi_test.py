@@ -93,6 +93,27 @@ def udp_echoed(port, count, seconds):
     return len(got)
 
 
+def finish(p, timeout):
+    """a Popen'd amphi's (out, err), killed if it has not ended within timeout s"""
+    try:
+        return p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return p.communicate()
+
+
+def udp_case(title, hv, seconds, udp):
+    """udp_echo behind -p HOST:7/udp, 20 datagrams echoed, then amphi's status 0"""
+    port = free_port()
+    p = subprocess.Popen([AMPHI, "run"] + hv + ["-p", "%d:7/udp" % port, udp, "7", "20"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    echoed = udp_echoed(port, 20, seconds)
+    out, err = finish(p, 120 if hv else 60)
+    check(title, [
+        "" if echoed == 20 else "%d of 20 datagrams echoed" % echoed,
+        "" if p.returncode == 0 else "amphi returned %s: %s" % (p.returncode, err.strip()[-300:])])
+
+
 def rig_left():
     """QEMUs of amphi's rig boots still running (their stage is amphi-run-*)"""
     r = subprocess.run(["pgrep", "-af", "amphi-run-"], capture_output=True, text=True)
@@ -132,18 +153,8 @@ def xen_cases(tmp, www, hello, http, udp, rawdisk):
         has(stop, r"^amphi: xweb stopped; its console log: "),
         "" if not left else "the rig's QEMU still runs after amphi stop: %s" % left[0][:200]])
 
-    port = free_port()
-    p = subprocess.Popen([AMPHI, "run", "--hv", "xen-pv", "-p", "%d:7/udp" % port, udp, "7",
-                          "20"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    echoed = udp_echoed(port, 20, 600)
-    try:
-        out, err = p.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, err = p.communicate()
-    check("run -p HOST:GUEST/udp on xen-pv: datagrams echoed through dom0's relay", [
-        "" if echoed == 20 else "%d of 20 datagrams echoed" % echoed,
-        "" if p.returncode == 0 else "amphi returned %s: %s" % (p.returncode, err.strip()[-300:])])
+    udp_case("run -p HOST:GUEST/udp on xen-pv: datagrams echoed through dom0's relay",
+             ["--hv", "xen-pv"], 600, udp)
 
     disk = os.path.join(tmp, "xen-disk.img")
     make_disk(disk)
@@ -250,11 +261,7 @@ def main():
             answers.append(r.stdout)
         else:
             time.sleep(0.3)
-    try:
-        out, err = p.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, err = p.communicate()
+    out, err = finish(p, 60)
     check("run -p: a Go HTTP server answered 3 times, then its status", [
         "" if len(answers) == 3 else "%d answers of 3" % len(answers),
         "" if p.returncode == 0 else "amphi returned %s: %s" % (p.returncode, err.strip()[-300:])])
@@ -271,18 +278,7 @@ def main():
                                        has(err, r"no such file \(make one with `truncate")])
 
     # a UDP port: datagrams echoed through -p HOST:GUEST/udp
-    port = free_port()
-    p = subprocess.Popen([AMPHI, "run", "-p", "%d:7/udp" % port, udp, "7", "20"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    echoed = udp_echoed(port, 20, 60)
-    try:
-        out, err = p.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, err = p.communicate()
-    check("run -p HOST:GUEST/udp: datagrams echoed", [
-        "" if echoed == 20 else "%d of 20 datagrams echoed" % echoed,
-        "" if p.returncode == 0 else "amphi returned %s: %s" % (p.returncode, err.strip()[-300:])])
+    udp_case("run -p HOST:GUEST/udp: datagrams echoed", [], 60, udp)
 
     # amphi image: the files, and the written QEMU script booted (TCG here, KVM elsewhere)
     out_dir = os.path.join(tmp, "img")
