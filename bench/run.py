@@ -28,10 +28,14 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sampler as profile  # noqa: E402  (bench/sampler.py)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
 OUT = os.path.join(BUILD, "bench")
 KERNEL = os.path.join(BUILD, "amphi.elf")
+PROFILE = False  # --profile
 APPS = os.path.join(BUILD, "apps")
 NETCLIENT = os.path.join(BUILD, "netclient")  # tools/netclient.c: the UDP workloads' client
 HERE = os.path.join(ROOT, "bench")
@@ -485,7 +489,7 @@ def qemu_command(cell, net, kernel, initrd, cmdline):
             "-kernel", kernel, "-initrd", initrd, "-append", cmdline]
 
 
-def run_guest(cmd, timeout, nice, on_line, started, finished=None):
+def run_guest(cmd, timeout, nice, on_line, started, finished=None, sampler=None):
     """Runs QEMU; returns ([(seconds since QEMU's start, line)], exit status, None on a
     timeout, or "stopped": finished() came true (a server's client is done), and QEMU was
     stopped a second later. A guest whose app has not started (started(line) never true)
@@ -504,8 +508,10 @@ def run_guest(cmd, timeout, nice, on_line, started, finished=None):
         for raw in p.stdout:
             line = raw.decode(errors="replace").replace("\r", "").rstrip("\n")
             lines.append((time.monotonic() - t0, line))
-            if started(line):
+            if started(line) and not up.is_set():
                 up.set()
+                if sampler:
+                    sampler.start()
             on_line(line)
     th = threading.Thread(target=reader)
     th.start()
@@ -524,6 +530,8 @@ def run_guest(cmd, timeout, nice, on_line, started, finished=None):
         if end:
             rc = "stopped"
     th.join(10)
+    if sampler:
+        sampler.stop()
     return lines, rc
 
 
@@ -615,10 +623,16 @@ def measure(cell, wl, guest, smoke, linux, nice):
                                     "mode=normal " if guest == "amphi-normal" else "", words)
         cmd = qemu_command(cell, net, KERNEL, bench_tar(wl.app) if wl.tar else
                            os.path.join(APPS, wl.app), cmdline)
+    sampler = None
+    if PROFILE:
+        sock = os.path.join(OUT, "gdb-%d.sock" % os.getpid())
+        cmd += ["-chardev", "socket,id=gdb0,path=%s,server=on,wait=off" % sock,
+                "-gdb", "chardev:gdb0"]
+        sampler = profile.Sampler(sock)
     try:
         start = re.compile(APP_START[os_name] % re.escape(guest_app(wl, os_name)))
         lines, rc = run_guest(net.wrap(cmd), wl.timeout, nice, net.on_line, start.match,
-                              net.done if wl.server else None)
+                              net.done if wl.server else None, sampler)
     finally:
         net.close()
     log = "$ %s\n%s\n%s\n[qemu status %s]\n" % (
@@ -626,6 +640,9 @@ def measure(cell, wl, guest, smoke, linux, nice):
         "\n".join(net.host_lines), rc)
     res = {"args": args, "values": [None] * len(wl.metrics), "error": "", "log": log,
            "status": None, "qemu_status": rc, "secs": round(lines[-1][0], 2) if lines else 0}
+    if sampler:
+        res["profile"] = profile.report(sampler, [KERNEL, os.path.join(APPS, wl.app)]
+                                        if os_name == "amphi" else [])
     if rc is None and not any(start.match(l) for _, l in lines):
         res["error"] = "the app did not start within %d s" % BOOT_LIMIT
     elif rc is None:
@@ -981,7 +998,12 @@ def main():
                     help="boot Linux's plain ELF through its PVH note, as amphi.elf boots "
                     "(default), or Debian's bzImage, which unpacks itself first")
     ap.add_argument("--list", action="store_true", help="list the workloads and cells")
+    ap.add_argument("--profile", action="store_true", help="sample the QEMU guests' "
+                    "instruction pointers through QEMU's monitor (bench/sampler.py) into "
+                    "build/bench/logs/*.profile; slows the guests a little")
     a = ap.parse_args()
+    global PROFILE
+    PROFILE = a.profile
 
     if a.list:
         for w in WORKLOADS:
@@ -1059,6 +1081,9 @@ def main():
                         res["tsc_retries"] = attempt
                         with open(os.path.join(logs, name + ".log"), "a" if attempt else "w") as f:
                             f.write(res.pop("log"))
+                        if "profile" in res:
+                            with open(os.path.join(logs, name + ".profile"), "w") as f:
+                                f.write(res.pop("profile"))
                         if not res["error"].startswith(TSC_ERROR) or attempt == TSC_RETRIES:
                             break
                         retried += 1
