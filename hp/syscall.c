@@ -49,16 +49,20 @@ bool app_range(uint64_t a, size_t n)
 	return a < USER_TOP && n <= USER_TOP - a;
 }
 
-/* rep movsb under an exception-table entry: a fault ends the copy with %rax = vector */
+/* rep movsq and movsb (lib/string.c's memcpy) under exception-table entries: a fault
+ * ends the copy with %rax = vector */
 static int guarded_copy(void *dst, const void *src, size_t n)
 {
 	uint64_t vec = 0;
+	size_t q = n >> 3;
 
 	user_access_begin();
-	__asm__ __volatile__("1: rep movsb\n"
-			     "2:\n" EXTABLE(1b, 2b)
-			     : "+a"(vec), "+D"(dst), "+S"(src), "+c"(n)
-			     :
+	__asm__ __volatile__("1: rep movsq\n"
+			     "mov %4, %%rcx\n"
+			     "2: rep movsb\n"
+			     "3:\n" EXTABLE(1b, 3b) EXTABLE(2b, 3b)
+			     : "+a"(vec), "+D"(dst), "+S"(src), "+c"(q)
+			     : "r"(n & 7)
 			     : "memory");
 	user_access_end();
 	return vec ? -EFAULT : 0;

@@ -1,5 +1,8 @@
 /* Freestanding string and memory functions. Byte loops except where rep movs/stos is the
- * obvious fast path on x86 (and fine under the local KVM's emulator, see PLATFORM.md). */
+ * obvious fast path on x86 (and fine under the local KVM's emulator, see PLATFORM.md).
+ * Copies and fills go 8 bytes a step (rep movsq/stosq, then the last 0-7 bytes): QEMU's
+ * TCG runs a rep string instruction one step at a time, so a byte-wise rep movsb costs
+ * 8 times the steps; a CPU with fast rep movsb gains little either way. */
 #include "lib/string.h"
 
 #include <stdint.h>
@@ -7,8 +10,12 @@
 void *memcpy(void *dst, const void *src, size_t n)
 {
 	void *d = dst;
+	size_t q = n >> 3;
 
-	__asm__ __volatile__("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
+	__asm__ __volatile__("rep movsq\n\tmov %3, %%rcx\n\trep movsb"
+			     : "+D"(d), "+S"(src), "+c"(q)
+			     : "r"(n & 7)
+			     : "memory");
 	return dst;
 }
 
@@ -29,8 +36,12 @@ void *memmove(void *dst, const void *src, size_t n)
 void *memset(void *dst, int c, size_t n)
 {
 	void *d = dst;
+	size_t q = n >> 3;
 
-	__asm__ __volatile__("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+	__asm__ __volatile__("rep stosq\n\tmov %2, %%rcx\n\trep stosb"
+			     : "+D"(d), "+c"(q)
+			     : "r"(n & 7), "a"((uint64_t)(unsigned char)c * 0x0101010101010101ull)
+			     : "memory");
 	return dst;
 }
 
