@@ -355,11 +355,11 @@ void sched_report(void)
 
 		sched_stats(cpu, &s);
 		kprintf("sched cpu%u: %lu switches, %lu preemptions, %lu IPIs sent, %lu received, "
-			"%lu halts, %lu polls won, %lu spins won, %lu timer irqs, %lu remote wakes, "
+			"%lu halts, %lu polls won, %lu spins won, %lu timer irqs, %lu timer sets, %lu remote wakes, "
 			"%lu interrupts before hlt; load %u, %lu steals (%lu asks), %lu asks refused, %lu handed "
 			"over, %lu pushed, %lu moved at wake, %lu ms idle, %lu hypervisor yields\n",
 			cpu, s.switches, s.preemptions, s.ipis_sent, s.ipis_received, s.halts,
-			s.polls_won, s.spins_won, s.timer_irqs, s.remote_wakes,
+			s.polls_won, s.spins_won, s.timer_irqs, s.timer_sets, s.remote_wakes,
 			cpus[cpu].halt_window_irqs,
 			s.load,
 			s.steals, s.steal_asks, s.asks_refused, s.handed_over, s.pushed,
@@ -475,6 +475,7 @@ static void reprogram(struct sched_cpu *c)
 	}
 	if (d != c->armed) {
 		c->armed = d;
+		c->st.timer_sets++;
 		hal->timer_arm(d);
 	}
 }

@@ -88,6 +88,7 @@ void sched_spin_learn(uint64_t waited_ns);
 struct sched_stats {
 	uint64_t switches, preemptions, ipis_sent, ipis_received, halts, polls_won,
 		timer_irqs, remote_wakes;
+	uint64_t timer_sets; /* the platform timer programmed (or stopped) */
 	/* balancing (sched/README.md): threads this CPU took from others on its request,
 	 * requests it made, requests it got and could not serve (nothing movable there),
 	 * threads it gave on request, threads it gave away at a slice end, threads it woke
