@@ -12,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static uint64_t want;
 static int good;
+static uint64_t rx_ns, tx_ns; /* the connections' receive and send phases, summed */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* netclient.c's pattern_byte() */
@@ -50,6 +52,14 @@ static int write_full(int s, const void *buf, size_t n)
 	return 0;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 static void *serve(void *arg)
 {
 	int s = (int)(intptr_t)arg;
@@ -57,9 +67,11 @@ static void *serve(void *arg)
 	uint32_t id;
 	uint64_t sum = 0, word = 0, got = 0;
 	int ok = 0;
+	uint64_t t0 = 0, t1 = 0, t2 = 0;
 
 	if (read_full(s, &id, 4))
 		goto out;
+	t0 = now_ns();
 	while (got < want) {
 		ssize_t r = read(s, buf, want - got < sizeof(buf) ? want - got : sizeof(buf));
 
@@ -73,6 +85,7 @@ static void *serve(void *arg)
 			}
 		}
 	}
+	t1 = now_ns();
 	for (uint64_t off = 0; off < want;) {
 		size_t len = want - off < sizeof(buf) ? want - off : sizeof(buf);
 
@@ -83,10 +96,15 @@ static void *serve(void *arg)
 		off += len;
 	}
 	ok = !write_full(s, &sum, 8);
+	t2 = now_ns();
 out:
 	close(s);
 	pthread_mutex_lock(&lock);
 	good += ok;
+	if (ok) {
+		rx_ns += t1 - t0;
+		tx_ns += t2 - t1;
+	}
 	pthread_mutex_unlock(&lock);
 	return NULL;
 }
@@ -123,6 +141,9 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < conns; i++)
 		pthread_join(t[i], NULL);
-	printf("tcp_bulk: %d of %d connections served\n", good, conns);
+	printf("tcp_bulk: %d of %d connections served; receiving took %llu ms, sending %llu ms "
+	       "(per connection, on average)\n", good, conns,
+	       (unsigned long long)(good ? rx_ns / good / 1000000 : 0),
+	       (unsigned long long)(good ? tx_ns / good / 1000000 : 0));
 	return good == conns ? 0 : 1;
 }
