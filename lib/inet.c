@@ -7,6 +7,12 @@ static uint16_t be16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
 uint16_t inet_csum(const void *data, size_t len)
 {
 	const uint8_t *p = data;
@@ -21,24 +27,75 @@ uint16_t inet_csum(const void *data, size_t len)
 	return (uint16_t)~sum;
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
-}
-
-static void copy(uint8_t *d, const uint8_t *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		d[i] = s[i];
-}
-
 static bool same(const uint8_t *a, const uint8_t *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (a[i] != b[i])
 			return false;
 	return true;
+}
+
+/* an unfragmented IPv4 TCP segment's TCP header, *data its payload's length; or NULL */
+static const uint8_t *tcp_header(const uint8_t *f, size_t len, size_t *data)
+{
+	if (len < 14 + 20 || be16(f + 12) != ETH_P_IP)
+		return NULL;
+	const uint8_t *h = f + 14;
+	size_t ihl = (h[0] & 15u) * 4, total = be16(h + 2);
+
+	if ((h[0] >> 4) != 4 || ihl < 20 || total < ihl + 20 || total > len - 14 || h[9] != 6 ||
+	    (be16(h + 6) & 0x3fff))
+		return NULL;
+	const uint8_t *t = h + ihl;
+	size_t thl = (t[12] >> 4) * 4u;
+
+	if (thl < 20 || ihl + thl > total)
+		return NULL;
+	*data = total - ihl - thl;
+	return t;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)be16(p) << 16 | be16(p + 2);
+}
+
+enum inet_ack_relation inet_ack_relation(const uint8_t *newer, size_t nlen,
+					 const uint8_t *older, size_t olen)
+{
+	size_t nd, od;
+	const uint8_t *n = tcp_header(newer, nlen, &nd), *o = tcp_header(older, olen, &od);
+
+	if (!n || !o || !same(n, o, 4) || !same(newer + 26, older + 26, 8))
+		return INET_OTHER_FLOW; /* ports, then addresses */
+	if (nd || od || n[13] != 0x10 || o[13] != 0x10 ||
+	    (int32_t)(be32(n + 8) - be32(o + 8)) <= 0)
+		return INET_SAME_FLOW;
+	return INET_ACK_SUPERSEDES;
+}
+
+bool inet_tcp_csum_offload(uint8_t *f, size_t len, uint16_t *start, uint16_t *offset)
+{
+	size_t data;
+	const uint8_t *t = tcp_header(f, len, &data), *h = f + 14;
+
+	if (!t)
+		return false;
+	uint32_t sum = be16(h + 12) + be16(h + 14) + be16(h + 16) + be16(h + 18) + 6 +
+		       (uint32_t)(be16(h + 2) - (t - h));
+
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	put16(f + (t - f) + 16, (uint16_t)sum);
+	*start = (uint16_t)(t - f);
+	*offset = 16;
+	return true;
+}
+
+static void copy(uint8_t *d, const uint8_t *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		d[i] = s[i];
 }
 
 /* Ethernet: the reply goes back to the sender, from us */

@@ -13,6 +13,24 @@
  * over data that includes a correct checksum it is 0). */
 uint16_t inet_csum(const void *data, size_t len);
 
+/* A device that completes transport checksums (virtio's NEEDS_CSUM) sums the bytes from
+ * *start to the frame's end into the field at *start + *offset, which must hold the
+ * pseudo-header's sum beforehand. For an unfragmented IPv4 TCP segment in an Ethernet
+ * frame of len bytes, this writes that sum (whatever the field held) and returns true;
+ * for anything else, or a frame whose headers do not fit or agree, false (its checksum
+ * is then the sender's to make). */
+bool inet_tcp_csum_offload(uint8_t *frame, size_t len, uint16_t *start, uint16_t *offset);
+
+/* Two Ethernet IPv4 TCP frames: INET_OTHER_FLOW when they belong to different connections
+ * (or either is no unfragmented IPv4 TCP), INET_ACK_SUPERSEDES when both are pure
+ * acknowledgements (the ACK flag alone, no data) of one connection and newer's
+ * acknowledges more than older's (older can go: newer says all it said, and a later
+ * window), INET_SAME_FLOW otherwise (a duplicate acknowledgement, which a sender counts,
+ * data, or other flags: both must go). */
+enum inet_ack_relation { INET_OTHER_FLOW, INET_SAME_FLOW, INET_ACK_SUPERSEDES };
+enum inet_ack_relation inet_ack_relation(const uint8_t *newer, size_t nlen,
+					 const uint8_t *older, size_t olen);
+
 enum inet_answer {
 	INET_IGNORED, /* not for us, or not something we answer */
 	INET_BAD,     /* for us but malformed (bad length or checksum) */

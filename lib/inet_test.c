@@ -113,3 +113,134 @@ TEST(inet_ip_addresses_parse)
 	CHECK_EQ(inet_parse_ip("1..3.4", b), -EINVAL);
 	CHECK_EQ(inet_parse_ip("", b), -EINVAL);
 }
+
+/* an Ethernet IPv4 TCP frame 10.0.9.2:5001 -> 10.0.9.1:40000 with payload bytes of i*7 */
+static size_t tcp_frame(uint8_t *f, size_t payload)
+{
+	memset(f, 0, 1600);
+	f[12] = 0x08;
+	uint8_t *h = f + 14, *t = h + 20;
+	size_t total = 20 + 20 + payload;
+
+	h[0] = 0x45;
+	h[2] = (uint8_t)(total >> 8);
+	h[3] = (uint8_t)total;
+	h[6] = 0x40; /* DF */
+	h[8] = 64;
+	h[9] = 6;
+	memcpy(h + 12, ip, 4);
+	memcpy(h + 16, (uint8_t[]){ 10, 0, 9, 1 }, 4);
+	t[0] = 5001 >> 8;
+	t[1] = 5001 & 255;
+	t[2] = 40000 >> 8;
+	t[3] = 40000 & 255;
+	t[12] = 5 << 4;
+	t[13] = 0x18;
+	for (size_t i = 0; i < payload; i++)
+		t[20 + i] = (uint8_t)(i * 7);
+	return 14 + total;
+}
+
+/* the TCP checksum as a sender computes it: pseudo-header and segment, field 0 */
+static uint16_t tcp_csum_ref(const uint8_t *f, size_t len)
+{
+	static uint8_t b[1600 + 12];
+	size_t seg = len - 34;
+
+	memcpy(b, f + 26, 8); /* source, destination */
+	b[8] = 0;
+	b[9] = 6;
+	b[10] = (uint8_t)(seg >> 8);
+	b[11] = (uint8_t)seg;
+	memcpy(b + 12, f + 34, seg);
+	b[12 + 16] = b[12 + 17] = 0;
+	return inet_csum(b, 12 + seg);
+}
+
+TEST(inet_tcp_checksum_offload_prepares_what_a_device_completes)
+{
+	static uint8_t f[1600];
+	uint16_t start = 0, off = 0;
+
+	for (size_t payload = 0; payload <= 1460; payload += 487) { /* 0, 487, 974, 1461-1 */
+		size_t len = tcp_frame(f, payload);
+		uint16_t want = tcp_csum_ref(f, len);
+
+		f[34 + 16] = 0xab; /* whatever the field held */
+		CHECK(inet_tcp_csum_offload(f, len, &start, &off));
+		CHECK_EQ(start, 34);
+		CHECK_EQ(off, 16);
+		/* the device: the complement of the sum from start, into the field */
+		uint16_t c = inet_csum(f + start, len - start);
+
+		CHECK_EQ(c, want);
+		f[start + off] = (uint8_t)(c >> 8);
+		f[start + off + 1] = (uint8_t)c;
+		/* a receiver's check over pseudo-header and segment holds */
+		CHECK_EQ(tcp_csum_ref(f, len), want);
+	}
+	size_t len = tcp_frame(f, 100);
+
+	CHECK(!inet_tcp_csum_offload(f, len - 1, &start, &off)); /* IP length past the frame */
+	CHECK(!inet_tcp_csum_offload(f, 30, &start, &off));
+	f[14 + 9] = 17; /* UDP: not offloaded here */
+	CHECK(!inet_tcp_csum_offload(f, len, &start, &off));
+	f[14 + 9] = 6;
+	f[14 + 6] = 0x20; /* more fragments */
+	CHECK(!inet_tcp_csum_offload(f, len, &start, &off));
+	f[14 + 6] = 0x40;
+	f[14] = 0x44; /* a header length of 16 */
+	CHECK(!inet_tcp_csum_offload(f, len, &start, &off));
+	f[14] = 0x45;
+	f[12] = 0x86; /* not IPv4 */
+	CHECK(!inet_tcp_csum_offload(f, len, &start, &off));
+}
+
+static void set_ack(uint8_t *f, uint32_t ack, uint8_t flags)
+{
+	uint8_t *t = f + 34;
+
+	t[8] = (uint8_t)(ack >> 24);
+	t[9] = (uint8_t)(ack >> 16);
+	t[10] = (uint8_t)(ack >> 8);
+	t[11] = (uint8_t)ack;
+	t[13] = flags;
+}
+
+TEST(inet_a_pure_ack_supersedes_an_older_one_of_its_connection_only)
+{
+	static uint8_t a[1600], b[1600];
+	size_t la = tcp_frame(a, 0), lb = tcp_frame(b, 0);
+
+	set_ack(a, 1000, 0x10);
+	set_ack(b, 2460, 0x10);
+	CHECK_EQ(inet_ack_relation(b, lb, a, la), INET_ACK_SUPERSEDES);
+	CHECK_EQ(inet_ack_relation(a, la, b, lb), INET_SAME_FLOW); /* older acknowledges less */
+	set_ack(b, 1000, 0x10);
+	CHECK_EQ(inet_ack_relation(b, lb, a, la), INET_SAME_FLOW); /* a duplicate: counted */
+	set_ack(a, 0xfffffff0u, 0x10);
+	set_ack(b, 0x10, 0x10);
+	CHECK_EQ(inet_ack_relation(b, lb, a, la), INET_ACK_SUPERSEDES); /* across the wrap */
+	set_ack(b, 0x10, 0x11);
+	CHECK_EQ(inet_ack_relation(b, lb, a, la), INET_SAME_FLOW); /* a FIN */
+	set_ack(b, 0x10, 0x18);
+	CHECK_EQ(inet_ack_relation(b, lb, a, la), INET_SAME_FLOW); /* PSH */
+	set_ack(b, 0x10, 0x10);
+	lb = tcp_frame(b, 10);
+	set_ack(b, 0x10, 0x10);
+	CHECK_EQ(inet_ack_relation(b, lb, a, la), INET_SAME_FLOW); /* data */
+	lb = tcp_frame(b, 0);
+	set_ack(b, 0x10, 0x10);
+	b[34 + 1] ^= 1; /* another source port */
+	CHECK_EQ(inet_ack_relation(b, lb, a, la), INET_OTHER_FLOW);
+	b[34 + 1] ^= 1;
+	b[14 + 19] = 7; /* another destination */
+	CHECK_EQ(inet_ack_relation(b, lb, a, la), INET_OTHER_FLOW);
+	b[14 + 19] = 1;
+	CHECK_EQ(inet_ack_relation(b, lb, a, la), INET_ACK_SUPERSEDES);
+	b[14 + 9] = 17; /* UDP */
+	CHECK_EQ(inet_ack_relation(b, lb, a, la), INET_OTHER_FLOW);
+	b[14 + 9] = 6;
+	b[34 + 12] = 4 << 4; /* a TCP header of 16 bytes */
+	CHECK_EQ(inet_ack_relation(b, lb, a, la), INET_OTHER_FLOW);
+}

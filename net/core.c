@@ -42,6 +42,7 @@ struct nif {
 	struct pkt *txq[TXQ];
 	unsigned ntx;
 	bool rx_busy;
+	bool csum_tx; /* the device completes TCP checksums (lwIP leaves them to it) */
 	uint64_t rx_gen;
 };
 
@@ -156,11 +157,42 @@ static err_t linkoutput(struct netif *lw, struct pbuf *p)
 		return ERR_MEM;
 	}
 	k->len = pbuf_copy_partial(p, k->data, p->tot_len, 0);
+	if (n->csum_tx && inet_tcp_csum_offload(k->data, k->len, &k->csum_start, &k->csum_offset))
+		k->flags |= PKT_CSUM_PARTIAL;
+	/* A pure acknowledgement makes an older one of its connection still queued here
+	 * needless: lwIP acknowledges every second segment, and a batch of segments drained
+	 * from a channel at once leaves a row of them. The newer takes the older's place
+	 * (duplicate acknowledgements, which a sender counts, all go). */
+	for (unsigned i = n->ntx; i-- > 0;) {
+		struct pkt *o = n->txq[i];
+		enum inet_ack_relation r = inet_ack_relation(k->data, k->len, o->data, o->len);
+
+		if (r == INET_OTHER_FLOW)
+			continue;
+		if (r == INET_ACK_SUPERSEDES) {
+			n->txq[i] = k;
+			pkt_free(o);
+			st.acks_merged++;
+			return ERR_OK;
+		}
+		break;
+	}
 	if (n->ntx == TXQ)
 		flush(n);
 	n->txq[n->ntx++] = k;
 	return ERR_OK;
 }
+
+/* lwIP's checksum work per netif (LWIP_CHECKSUM_CTRL_PER_NETIF): every checksum made in
+ * software, or TCP's left to the device (linkoutput fills in the pseudo-header); every
+ * one checked, or the IP header only (frame_check has checked it already, but it is 20
+ * bytes) */
+#define CSUM_GEN (NETIF_CHECKSUM_GEN_IP | NETIF_CHECKSUM_GEN_UDP | NETIF_CHECKSUM_GEN_TCP | \
+		  NETIF_CHECKSUM_GEN_ICMP)
+#define CSUM_GEN_OFFLOAD (CSUM_GEN & ~NETIF_CHECKSUM_GEN_TCP)
+#define CSUM_CHECK (NETIF_CHECKSUM_CHECK_IP | NETIF_CHECKSUM_CHECK_UDP | \
+		    NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_ICMP)
+#define CSUM_TRUSTED (NETIF_CHECKSUM_CHECK_IP | NETIF_CHECKSUM_CHECK_ICMP)
 
 /* ---- receive */
 
@@ -243,6 +275,11 @@ static void feed(struct nif *n, struct pkt *k)
 		return;
 	}
 	reopen_time_wait(k);
+	/* a transport checksum the device checked (or, for a packet from the host's own
+	 * stack, one never made: virtio's NEEDS_CSUM) is not checked again; lwIP reads the
+	 * netif's flags while it handles this frame, under the core lock */
+	NETIF_SET_CHECKSUM_CTRL(&n->lw, (k->flags & PKT_CSUM_OK ? CSUM_TRUSTED : CSUM_CHECK) |
+						(n->csum_tx ? CSUM_GEN_OFFLOAD : CSUM_GEN));
 	if (n->lw.input(p, &n->lw) != ERR_OK) {
 		st.feed_drops++;
 		pbuf_free(p);
@@ -461,6 +498,8 @@ static err_t nif_init(struct netif *lw)
 	lw->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
 	lw->output = ip_out;
 	lw->linkoutput = linkoutput;
+	n->csum_tx = n->dev->features & NETDEV_F_CSUM_TX;
+	NETIF_SET_CHECKSUM_CTRL(lw, CSUM_CHECK | (n->csum_tx ? CSUM_GEN_OFFLOAD : CSUM_GEN));
 	return ERR_OK;
 }
 
@@ -660,6 +699,9 @@ void net_report(void)
 	if (s.arp_refused)
 		kprintf("net: %lu packets refused while their next hop's address was being "
 			"resolved (the ARP queue was full)\n", s.arp_refused);
+	if (s.acks_merged)
+		kprintf("net: %lu acknowledgements made needless by later ones before they went "
+			"out\n", s.acks_merged);
 	if (s.tw_reopened)
 		kprintf("net: %lu connection requests reopened a connection in TIME_WAIT\n",
 			s.tw_reopened);

@@ -47,7 +47,11 @@ struct sock {
 	unsigned qh, qt;
 	uint64_t udp_drops;
 	/* TCP */
-	struct pbuf *rx; /* received, not yet read */
+	/* received, not yet read: lwIP's pbufs in a list through their next pointers, O(1)
+	 * to add to (rx_last); their tot_len fields mean nothing here (a pbuf chain's length
+	 * is 16 bits, the window is larger); rx_off bytes of the first are read already */
+	struct pbuf *rx, *rx_last;
+	uint32_t rx_len, rx_off;
 	bool rx_fin, connected, listening;
 	bool rd_shut, wr_shut; /* sock_shutdown: reads end (what arrives is dropped); no sends */
 	bool connecting; /* tcp_connect done, its end not yet returned (sock_connect) */
@@ -218,14 +222,67 @@ static err_t tcp_in(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		pbuf_free(p);
 		return ERR_OK;
 	}
-	if (!p)
+	if (!p) {
 		k->rx_fin = true;
-	else if (k->rx)
-		pbuf_cat(k->rx, p);
-	else
-		k->rx = p;
+	} else {
+		if (k->rx)
+			k->rx_last->next = p;
+		else
+			k->rx = p;
+		k->rx_len += p->tot_len;
+		while (p->next)
+			p = p->next;
+		k->rx_last = p;
+	}
 	wake(k);
 	return ERR_OK;
+}
+
+/* up to len bytes of what was received, copied to buf, and freed unless peek; the count */
+static size_t rx_take(struct sock *k, void *buf, size_t len, bool peek)
+{
+	size_t done = 0, off = k->rx_off;
+
+	for (struct pbuf *p = k->rx; p && done < len;) {
+		size_t n = MIN((size_t)p->len - off, len - done);
+
+		memcpy((char *)buf + done, (const char *)p->payload + off, n);
+		done += n;
+		off += n;
+		if (off < p->len)
+			break;
+		struct pbuf *next = p->next;
+
+		if (!peek) {
+			p->next = NULL;
+			pbuf_free(p);
+			k->rx = next;
+		}
+		p = next;
+		off = 0;
+	}
+	if (!peek) {
+		k->rx_off = k->rx ? (uint32_t)off : 0;
+		k->rx_len -= (uint32_t)done;
+		if (!k->rx)
+			k->rx_last = NULL;
+	}
+	return done;
+}
+
+/* n bytes read: the window opens (lwIP takes 16 bits a call) */
+static void recved(struct sock *k, size_t n)
+{
+	for (; k->tcp && n; n -= MIN(n, 0xffffu))
+		tcp_recved(k->tcp, (u16_t)MIN(n, 0xffffu));
+}
+
+static void rx_drop(struct sock *k)
+{
+	if (k->rx)
+		pbuf_free(k->rx);
+	k->rx = k->rx_last = NULL;
+	k->rx_len = k->rx_off = 0;
 }
 
 static err_t tcp_sent_cb(void *arg, struct tcp_pcb *pcb, u16_t len)
@@ -574,12 +631,10 @@ static long recv_stream(struct sock *k, int s, void *buf, size_t len, unsigned f
 			return 0;
 		}
 		if (k->rx) {
-			u16_t n = pbuf_copy_partial(k->rx, buf, (u16_t)MIN(len, 0xffffu), 0);
+			size_t n = rx_take(k, buf, len, flags & SOCK_PEEK);
 
 			if (!(flags & SOCK_PEEK)) {
-				k->rx = pbuf_free_header(k->rx, n);
-				if (k->tcp)
-					tcp_recved(k->tcp, n);
+				recved(k, n);
 				/* the app has read everything that came: an acknowledgement lwIP
 				 * holds back (for up to its 250 ms timer) goes now, as Linux's
 				 * tcp_cleanup_rbuf sends it. A client whose next small write waits
@@ -720,10 +775,8 @@ int sock_shutdown(int s, int how)
 		if (how != 1 && !k->rd_shut) { /* SHUT_RD: what is unread goes too */
 			k->rd_shut = true;
 			if (k->rx) {
-				if (k->tcp)
-					tcp_recved(k->tcp, k->rx->tot_len);
-				pbuf_free(k->rx);
-				k->rx = NULL;
+				recved(k, k->rx_len);
+				rx_drop(k);
 			}
 		}
 		if (how != 0 && !k->wr_shut) { /* SHUT_WR: a FIN after what is queued */
@@ -767,9 +820,7 @@ int sock_close(int s)
 	k->tcp = NULL;
 	while (k->qh != k->qt)
 		pbuf_free(k->q[k->qh++ % UDP_Q].p);
-	if (k->rx)
-		pbuf_free(k->rx);
-	k->rx = NULL;
+	rx_drop(k);
 	unsigned pending[ACCEPT_Q], np = 0;
 
 	while (k->ah != k->at)
@@ -820,7 +871,7 @@ int sock_describe(int s, char *buf, size_t size)
 	int n = ksnprintf(buf, size, "socket %d: flow %s (%u queued, %lu dropped), err %d, fin %d, "
 			  "rx %u bytes", s, k->flow_on ? "on" : "off",
 			  k->flow_on ? k->flow.ch.tail - k->flow.ch.head : 0, k->flow.drops, k->err,
-			  k->rx_fin, k->rx ? k->rx->tot_len : 0);
+			  k->rx_fin, k->rx_len);
 	struct tcp_pcb *t = k->type == SOCK_STREAM && !k->listening ? k->tcp : NULL;
 
 	if (t && n >= 0 && (size_t)n < size)

@@ -68,15 +68,20 @@ void kfree(void *p);
 
 /* TCP: a 64 KiB window each way */
 #define TCP_MSS 1460
-#define TCP_WND (44 * TCP_MSS)
-#define TCP_SND_BUF (44 * TCP_MSS)
+#define LWIP_WND_SCALE 1
+#define TCP_RCV_SCALE 2
+#define TCP_WND (176 * TCP_MSS)
+#define TCP_SND_BUF (176 * TCP_MSS)
+#define TCP_SNDLOWAT (16 * TCP_MSS)
 #define TCP_SND_QUEUELEN (4 * TCP_SND_BUF / TCP_MSS)
 #define TCP_QUEUE_OOSEQ 1
 #define LWIP_TCP_SACK_OUT 0
 #define TCP_LISTEN_BACKLOG 1
 #define LWIP_TCP_KEEPALIVE 0
 
-/* every checksum generated and checked in software */
+/* checksums generated and checked in software, except where a netif's device does it
+ * (net/core.c sets each netif's flags) */
+#define LWIP_CHECKSUM_CTRL_PER_NETIF 1
 #define CHECKSUM_GEN_IP 1
 #define CHECKSUM_GEN_UDP 1
 #define CHECKSUM_GEN_TCP 1
