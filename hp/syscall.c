@@ -1408,16 +1408,14 @@ static long do_uname(uint64_t buf)
 /* sysinfo: uptime, memory (in bytes: mem_unit 1), one process */
 static long do_sysinfo(uint64_t buf)
 {
-	struct mm_stats ms;
 	uint8_t si[112] = {0};
 	int64_t up = (int64_t)(clock_ns() / 1000000000);
 	uint64_t total, free;
 	uint16_t procs = 1;
 	uint32_t unit = 1;
 
-	mm_stats(&ms);
-	total = ms.usable_kib << 10;
-	free = ms.free_kib << 10;
+	total = mm_usable_kib() << 10;
+	free = mm_free_kib() << 10;
 	memcpy(si + 0, &up, 8);
 	memcpy(si + 32, &total, 8);
 	memcpy(si + 40, &free, 8);

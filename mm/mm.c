@@ -844,6 +844,11 @@ uint64_t mm_usable_kib(void)
 	return pool.nusable * 4;
 }
 
+uint64_t mm_free_kib(void)
+{
+	return frames_free_count(&pool) * 4;
+}
+
 void mm_stats(struct mm_stats *s)
 {
 	uint64_t pts = 0;
