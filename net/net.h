@@ -54,7 +54,8 @@ struct net_stats {
 	uint64_t tx_waits; /* 1 ms waits for room in a full transmit ring */
 	uint64_t feed_drops; /* received frames lwIP could not take (no memory for them) */
 	uint64_t acks_merged; /* pure ACKs replaced by a later one while queued (linkoutput) */
-	uint64_t tw_reopened; /* SYNs that reopened a connection lwIP kept in TIME_WAIT */
+	uint64_t tw_reopened;
+	uint64_t tw_dropped; /* TIME_WAIT connections ended early: more than TW_MAX (core.c) */ /* SYNs that reopened a connection lwIP kept in TIME_WAIT */
 	uint64_t arp_refused; /* packets refused with ERR_MEM: the ARP queue was full */
 	/* lwIP's: frames it threw away, by reason (etharp_drop: frames of an ethertype lwIP
 	 * does not speak, such as the peer's IPv6, which lwIP 2.1 counts there) */
