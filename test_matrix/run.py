@@ -384,12 +384,22 @@ GO_MIB = 32
 # the kernel once had, under memcached's default limit of 1024 (-c)
 MEMCACHE_HELD = 300
 
+# requests of the http_many test, each on a new connection: past net/core.c's TW_MAX (256)
+HTTP_MANY = 400
+
 
 def httpload_args(ip, app_args):
     """netclient's httpload arguments for go_http PORT REQUESTS: 4 connections, each with
     REQUESTS/8 requests kept alive and as many on new connections."""
     port, reqs = app_args.split()[:2]
     return ["httpload", ip, port, "4", str(int(reqs) // 8)]
+
+
+def httpmany_args(ip, app_args):
+    """netclient's httpmany arguments for http_hello PORT COUNT: COUNT requests, each on a
+    new connection"""
+    port, count = app_args.split()[:2]
+    return ["httpmany", ip, port, count]
 
 
 def host_run(app, words, client="", cwd=None):
@@ -412,6 +422,9 @@ def host_run(app, words, client="", cwd=None):
                                capture_output=True, timeout=120)
             elif client == "httpload":
                 subprocess.run([NETCLIENT] + httpload_args("127.0.0.1", " ".join(args)),
+                               capture_output=True, timeout=120)
+            elif client == "httpmany":
+                subprocess.run([NETCLIENT] + httpmany_args("127.0.0.1", " ".join(args)),
                                capture_output=True, timeout=120)
             elif client == "http":
                 for _ in range(3):
@@ -738,12 +751,15 @@ def app_test(name, app, args, *required, timeout=None, net="", kvm_args=None, mo
              app_args_by={"kvm": kvm_args} if kvm_args is not None else {}, mode=mode,
              skip=skip or (HP_SKIP if mode == "hp" else None), timeout=timeout,
              virtio="net" if net else "blk" if tar == "disk" else "", host=net or "ping",
-             rig="client" if net in ("httpload", "memcache") else net, tar=tar, mem_mib=mem_mib,
+             rig="client" if net in ("httpload", "memcache", "httpmany") else net, tar=tar,
+             mem_mib=mem_mib,
              # httpload (in dom0 through the rig's client option): PORT REQUESTS of go_http,
              # 4 connections each asking a quarter of half the requests twice (netclient.c);
              # memcache: once the app runs (the client waits for its port)
              host_args="http server on\n" + " ".join(httpload_args(GUEST_IP, args))
              if net == "httpload" else
+             "http server on\n" + " ".join(httpmany_args(GUEST_IP, args))
+             if net == "httpmany" else
              "hp: running /bin/%s\n" % app + " ".join(memcache_args(GUEST_IP, args))
              if net == "memcache" else "")
     ev.test = t
@@ -1080,6 +1096,14 @@ def app_tests(p, mode):
                  r"^(host|dom0): http: hello from Amphi 0\.1 \(%s mode on (qemu|kvm|xen-pv|xen-pvh)\), up \d+ s$"
                  % ("hp" if mode == "hp" else "normal"),
                  net="http", timeout={"qemu": 120, "xen": 150}, mode=mode),
+        # 400 requests, each on a new connection the server closes first: lwIP keeps every
+        # one in TIME_WAIT for 2 MSL and walks them all for each SYN; past 256 the oldest
+        # go (net/core.c: TW_MAX) and every request is still answered
+        app_test(p + "http_many", "http_hello", "80 %d quiet" % HTTP_MANY,
+                 r"^(host|dom0): httpmany: %d of %d answered on new connections$"
+                 % (HTTP_MANY, HTTP_MANY),
+                 r"^net: \d+ connections in TIME_WAIT ended early \(more than 256\)$",
+                 net="httpmany", timeout={"qemu": 120, "xen": 240}, mode=mode),
         # files from a tar image on the first disk (the app itself too), and the same
         # image as the boot module: read, pread, lseek, fstat, stat, access, ENOENT
         app_test(p + "files", "readfile", "etc/motd data/blob.bin ./etc/motd nothere /dev/null "
@@ -1363,6 +1387,9 @@ class VirtioSetup:
         elif self.test.host == "httpload" and "http server on" in line:
             self.pinger = threading.Thread(target=self.client, args=(
                 httpload_args(GUEST_IP, self.test.app_words_for(self.cell)),))
+        elif self.test.host == "httpmany" and "http server on" in line:
+            self.pinger = threading.Thread(target=self.client, args=(
+                httpmany_args(GUEST_IP, self.test.app_words_for(self.cell)),))
         elif self.test.host == "soak" and line.startswith("soak: serving"):
             self.pinger = threading.Thread(target=self.client, args=(
                 ["soak", GUEST_IP] + self.test.host_args.split() + ["tap0"],))

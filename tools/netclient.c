@@ -8,6 +8,8 @@
  *        then receives KIB KiB of pattern(id + 100) and the 8-byte sum of the 64-bit words
  *        the guest received, and checks both (pattern_byte() is the guest's too).
  *   http: GET / TIMES times; each answer must be 200 with a body.
+ *   httpmany: the same, one line at the end: "httpmany: N of TIMES answered ..." (the
+ *        server closes each connection first: the matrix's http_many, TIME_WAIT).
  *   httpload: CONNS threads at once, each REQS HTTP/1.1 GETs of /c<thread>/r<n> on one
  *        kept-alive connection, then REQS more on a new connection each, closed by us
  *        once the answer is in (as a browser or wrk does: the server sees the end of the
@@ -25,6 +27,7 @@
  *        make bench's window 1, a round trip at a time)
  *   netclient tcp HOST PORT CONNS KIB
  *   netclient http HOST PORT TIMES
+ *   netclient httpmany HOST PORT TIMES
  *   netclient httpload HOST PORT CONNS REQS
  *   soak: UDP (UDP_PER_S datagrams a second as in udp, at most 32 outstanding, one
  *        without an echo for 1 s sent again), TCP (TCP_CONNS lanes, each the tcp mode's
@@ -355,6 +358,23 @@ static int http(const char *host, int port, int times)
 		printf("http: %s\n", body);
 		ok += !bad;
 	}
+	return ok == times ? 0 : 1;
+}
+
+/* ---- httpmany: N GETs one after another, each on a new connection that the server
+ * closes first (so the server keeps N connections in TIME_WAIT); one line at the end */
+static int httpmany(const char *host, int port, int times)
+{
+	int ok = 0;
+	char body[256], first[300] = "";
+
+	for (int i = 0; i < times; i++) {
+		if (!http_get(host, port, body, sizeof(body)))
+			ok++;
+		else if (!first[0])
+			snprintf(first, sizeof(first), "; request %d: %s", i + 1, body);
+	}
+	printf("httpmany: %d of %d answered on new connections%s\n", ok, times, first);
 	return ok == times ? 0 : 1;
 }
 
@@ -1628,6 +1648,8 @@ int main(int argc, char **argv)
 		return tcp(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
 	if (argc == 5 && !strcmp(argv[1], "http"))
 		return http(argv[2], atoi(argv[3]), atoi(argv[4]));
+	if (argc == 5 && !strcmp(argv[1], "httpmany"))
+		return httpmany(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc == 6 && !strcmp(argv[1], "httpload"))
 		return httpload(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
 	if (argc == 6 && !strcmp(argv[1], "malformed"))
