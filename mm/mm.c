@@ -346,14 +346,25 @@ void mm_frame_free(uint64_t pfn)
 	preempt_enable();
 }
 
+/* The pool's spinlock is held with preemption off, as for single frames: a thread
+ * preempted while holding it left the next taker on its CPU spinning for ever (with
+ * preemption off, so the holder never ran again). Blocks were only taken at boot
+ * (virtio rings) until net/core.c's TSO packets; ten busy TCP connections then hung
+ * 4 boots in 5 with both CPUs in spin_wait. */
 int64_t mm_frames_alloc(unsigned order)
 {
-	return frames_alloc(&pool, order);
+	preempt_disable();
+	int64_t pfn = frames_alloc(&pool, order);
+
+	preempt_enable();
+	return pfn;
 }
 
 void mm_frames_free(uint64_t pfn, unsigned order)
 {
+	preempt_disable();
 	frames_free(&pool, pfn, order);
+	preempt_enable();
 }
 
 void *kmalloc(size_t size)
