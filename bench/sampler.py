@@ -4,11 +4,15 @@ RIP, let it go on, a few hundred times a second; at the end the addresses are na
 the kernel's and the app's symbols (`nm`). Under TCG a stop lands between translated
 blocks, so a sample is where a block begins. The guest stops for some 100 µs a sample,
 which slows it a little; compare profiles with profiles, not with unprofiled figures.
+SAMPLER_DELAY=S in the environment starts the samples S seconds after the app: for a hang,
+the samples then show where the vCPUs are stuck, and the sampling does not disturb the
+run that leads to it (how the TSO hang in mm_frames_alloc was found).
 (QEMU's monitor, asked for the registers while the guest runs, was tried first: its answer
 needs QEMU's big lock, so every vCPU waiting for that lock at a device register was caught
 there, and half the samples fell on the LAPIC and virtio registers.)"""
 import bisect
 import collections
+import os
 import re
 import socket
 import subprocess
@@ -86,6 +90,7 @@ class Sampler:
                 threads += r[1:].split(b",")
                 r = self.ask(s, b"qsThreadInfo")
             self.send(s, b"c")
+            self.stop_.wait(float(os.environ.get("SAMPLER_DELAY", "0")))
             while not self.stop_.is_set():
                 time.sleep(self.period)
                 s.sendall(b"\x03")

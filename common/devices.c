@@ -63,10 +63,10 @@ struct blkdev *blkdev_get(unsigned i)
 	return i < blkdev_count() ? blks[i] : NULL;
 }
 
-struct pkt *pkt_alloc(void)
+struct pkt *pkt_alloc_big(unsigned order)
 {
 	struct pkt *p = kmalloc(sizeof(*p));
-	int64_t pfn = p ? mm_frame_alloc() : -1;
+	int64_t pfn = !p ? -1 : order ? mm_frames_alloc(order) : mm_frame_alloc();
 
 	if (pfn < 0) {
 		kfree(p);
@@ -78,14 +78,24 @@ struct pkt *pkt_alloc(void)
 	p->len = 0;
 	p->flags = 0;
 	p->csum_start = p->csum_offset = 0;
+	p->gso_size = 0;
+	p->order = (uint8_t)order;
 	return p;
+}
+
+struct pkt *pkt_alloc(void)
+{
+	return pkt_alloc_big(0);
 }
 
 void pkt_free(struct pkt *p)
 {
 	if (!p)
 		return;
-	mm_frame_free(mm_va_pfn(p->page));
+	if (p->order)
+		mm_frames_free(mm_va_pfn(p->page), p->order);
+	else
+		mm_frame_free(mm_va_pfn(p->page));
 	kfree(p);
 }
 

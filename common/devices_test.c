@@ -63,6 +63,16 @@ void mm_frame_free(uint64_t pfn)
 	__atomic_add_fetch(&host_frames_freed, 1, __ATOMIC_SEQ_CST);
 }
 
+int64_t mm_frames_alloc(unsigned order)
+{
+	return -1;
+}
+
+void mm_frames_free(uint64_t pfn, unsigned order)
+{
+	mm_frame_free(pfn);
+}
+
 void *mm_frame_va(uint64_t pfn)
 {
 	return NULL;

@@ -19,8 +19,11 @@ struct pkt {
 	uint8_t *data;	  /* the frame, from the Ethernet header */
 	uint32_t len;
 	uint32_t flags;	  /* PKT_* */
-	void *page;	  /* the page holding data (page-aligned, PAGE_SIZE bytes) */
+	void *page;	  /* the page holding data (page-aligned, PAGE_SIZE << order bytes) */
 	uint16_t csum_start, csum_offset; /* PKT_CSUM_PARTIAL: the device completes it */
+	uint16_t gso_size; /* tx, non-zero: a TCP segment the device cuts into segments of
+			    * this many data bytes (NETDEV_F_TSO4; PKT_CSUM_PARTIAL too) */
+	uint8_t order;	   /* pkt_alloc_big's: 2^order pages */
 };
 
 #define PKT_CSUM_PARTIAL 1 /* tx: checksum from csum_start, stored at +csum_offset */
@@ -28,12 +31,16 @@ struct pkt {
 
 /* A packet with an empty frame at PKT_HEADROOM, or NULL when out of memory. */
 struct pkt *pkt_alloc(void);
+/* The same in 2^order contiguous pages (a segment for TSO), or NULL. */
+struct pkt *pkt_alloc_big(unsigned order);
 void pkt_free(struct pkt *p);
-/* the frame's room: PAGE_SIZE - PKT_HEADROOM */
+/* the frame's room: PAGE_SIZE - PKT_HEADROOM (a big packet's: PKT_ROOM) */
 #define PKT_MAX (4096 - PKT_HEADROOM)
+#define PKT_ROOM(p) ((4096u << (p)->order) - PKT_HEADROOM)
 
 #define NETDEV_F_CSUM_TX 1 /* takes PKT_CSUM_PARTIAL */
 #define NETDEV_F_CSUM_RX 2 /* may set PKT_CSUM_OK */
+#define NETDEV_F_TSO4 4	   /* takes big packets with gso_size (TCP over IPv4) */
 
 struct netdev_stats {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;

@@ -1,6 +1,7 @@
 #include "lib/inet.h"
 
 #include "lib/errno.h"
+#include "lib/string.h"
 
 static uint16_t be16(const uint8_t *p)
 {
@@ -96,6 +97,43 @@ static void copy(uint8_t *d, const uint8_t *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		d[i] = s[i];
+}
+
+enum inet_append inet_tcp_append(uint8_t *super, size_t *len, size_t room, uint16_t *gso_size,
+				 const uint8_t *seg, size_t seglen)
+{
+	size_t ds, dk;
+	const uint8_t *ts = tcp_header(super, *len, &ds), *tk = tcp_header(seg, seglen, &dk);
+
+	if (!ts || !tk || !ds || !dk)
+		return INET_NOT_CONTINUED;
+	const uint8_t *hs = super + 14, *hk = seg + 14;
+	size_t ihl = (size_t)(ts - hs), thl = (ts[12] >> 4) * 4u, g = *gso_size ? *gso_size : ds;
+
+	if ((size_t)(tk - hk) != ihl || (tk[12] >> 4) * 4u != thl || *len != 14 + ihl + thl + ds ||
+	    !same(ts, tk, 4) || !same(hs + 12, hk + 12, 8) || !same(ts + 8, tk + 8, 4) ||
+	    !same(ts + 20, tk + 20, thl - 20) || ts[13] != 0x10 ||
+	    (tk[13] != 0x10 && tk[13] != 0x18) || ds % g || dk > g ||
+	    be32(tk + 4) != be32(ts + 4) + (uint32_t)ds)
+		return INET_NOT_CONTINUED;
+	size_t total = ihl + thl + ds + dk;
+
+	if (total > 0xffff || 14 + total > room)
+		return INET_NO_ROOM;
+	uint8_t *h = super + 14, *t = h + ihl;
+
+	memcpy(super + *len, tk + thl, dk);
+	*len += dk;
+	*gso_size = (uint16_t)g;
+	put16(h + 2, (uint16_t)total);
+	put16(h + 10, 0);
+	put16(h + 10, inet_csum(h, ihl));
+	t[13] |= tk[13];
+	put16(t + 14, be16(tk + 14));
+	uint16_t start, off;
+
+	inet_tcp_csum_offload(super, *len, &start, &off);
+	return INET_APPENDED;
 }
 
 /* Ethernet: the reply goes back to the sender, from us */

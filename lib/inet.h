@@ -31,6 +31,20 @@ enum inet_ack_relation { INET_OTHER_FLOW, INET_SAME_FLOW, INET_ACK_SUPERSEDES };
 enum inet_ack_relation inet_ack_relation(const uint8_t *newer, size_t nlen,
 					 const uint8_t *older, size_t olen);
 
+/* TSO by gathering: lwIP cuts a send into segments of the MSS; a device that cuts segments
+ * itself (virtio's HOST_TSO4) takes one big segment instead. inet_tcp_append appends seg
+ * (seglen bytes) to super (*len bytes in room bytes) when seg continues it: one
+ * connection, the same header lengths and options, the same acknowledgement, seg's
+ * sequence number right after super's data, super's flags ACK alone and seg's ACK or
+ * ACK+PSH, both with data, super's data a whole number of *gso_size bytes (the first
+ * segment's data length, set when 0) and seg's at most that, and 64 KiB at most. The IP
+ * length and header checksum, the window (seg's), PSH and the pseudo-header sum
+ * (inet_tcp_csum_offload) are made right; the device then cuts the very segments lwIP
+ * made. INET_NO_ROOM: it would continue super but does not fit room. */
+enum inet_append { INET_NOT_CONTINUED, INET_NO_ROOM, INET_APPENDED };
+enum inet_append inet_tcp_append(uint8_t *super, size_t *len, size_t room, uint16_t *gso_size,
+				 const uint8_t *seg, size_t seglen);
+
 enum inet_answer {
 	INET_IGNORED, /* not for us, or not something we answer */
 	INET_BAD,     /* for us but malformed (bad length or checksum) */

@@ -157,6 +157,16 @@ static uint16_t tcp_csum_ref(const uint8_t *f, size_t len)
 	return inet_csum(b, 12 + seg);
 }
 
+static void f_ip_csum(uint8_t *f)
+{
+	uint16_t c;
+
+	f[14 + 10] = f[14 + 11] = 0;
+	c = inet_csum(f + 14, 20);
+	f[14 + 10] = (uint8_t)(c >> 8);
+	f[14 + 11] = (uint8_t)c;
+}
+
 TEST(inet_tcp_checksum_offload_prepares_what_a_device_completes)
 {
 	static uint8_t f[1600];
@@ -243,4 +253,103 @@ TEST(inet_a_pure_ack_supersedes_an_older_one_of_its_connection_only)
 	b[14 + 9] = 6;
 	b[34 + 12] = 4 << 4; /* a TCP header of 16 bytes */
 	CHECK_EQ(inet_ack_relation(b, lb, a, la), INET_OTHER_FLOW);
+}
+
+static void set_seq(uint8_t *f, uint32_t seq)
+{
+	uint8_t *t = f + 34;
+
+	t[4] = (uint8_t)(seq >> 24);
+	t[5] = (uint8_t)(seq >> 16);
+	t[6] = (uint8_t)(seq >> 8);
+	t[7] = (uint8_t)seq;
+}
+
+TEST(inet_tcp_append_gathers_the_segments_a_device_cuts_again)
+{
+	static uint8_t super[70000], seg[1600];
+	size_t len = tcp_frame(super, 1460), seglen;
+	uint16_t gso = 0, start, off;
+
+	set_seq(super, 0xfffff000u); /* the sequence numbers wrap on the way */
+	set_ack(super, 777, 0x10);
+	f_ip_csum(super);
+	for (unsigned i = 1; i <= 4; i++) {
+		seglen = tcp_frame(seg, i == 4 ? 300 : 1460);
+		for (size_t k = 0; k < seglen - 54; k++)
+			seg[54 + k] = (uint8_t)(i * 31 + k);
+		set_seq(seg, 0xfffff000u + i * 1460);
+		set_ack(seg, 777, i == 4 ? 0x18 : 0x10);
+		seg[34 + 14] = (uint8_t)i; /* a window that grows */
+		CHECK_EQ(inet_tcp_append(super, &len, sizeof(super), &gso, seg, seglen),
+			 INET_APPENDED);
+	}
+	CHECK_EQ(gso, 1460);
+	CHECK_EQ(len, 54 + 4 * 1460 + 300);
+	CHECK_EQ(super[14 + 2] << 8 | super[14 + 3], 40 + 4 * 1460 + 300); /* IP length */
+	CHECK_EQ(inet_csum(super + 14, 20), 0);				   /* IP header */
+	CHECK_EQ(super[34 + 13], 0x18);					   /* PSH now */
+	CHECK_EQ(super[34 + 14], 4);					   /* the last window */
+	CHECK_EQ(super[54 + 1460 + 5], (uint8_t)(31 + 5));
+	CHECK_EQ(super[54 + 4 * 1460 + 299], (uint8_t)(4 * 31 + 299));
+	/* the pseudo-header sum is what inet_tcp_csum_offload writes: the device completes a
+	 * right checksum */
+	uint8_t field[2] = { super[34 + 16], super[34 + 17] };
+
+	CHECK(inet_tcp_csum_offload(super, len, &start, &off));
+	CHECK(field[0] == super[34 + 16] && field[1] == super[34 + 17]);
+
+	/* what does not continue it */
+	seglen = tcp_frame(seg, 100);
+	set_ack(seg, 777, 0x10);
+	set_seq(seg, 0xfffff000u + 4 * 1460 + 300);
+	CHECK_EQ(inet_tcp_append(super, &len, sizeof(super), &gso, seg, seglen),
+		 INET_NOT_CONTINUED); /* super has PSH: its end */
+	super[34 + 13] = 0x10;
+	CHECK_EQ(inet_tcp_append(super, &len, sizeof(super), &gso, seg, seglen),
+		 INET_NOT_CONTINUED); /* super's data is no whole number of segments */
+	len = tcp_frame(super, 1460);
+	gso = 0;
+	set_ack(super, 777, 0x10);
+	set_seq(seg, 1460);
+	CHECK_EQ(inet_tcp_append(super, &len, 1600, &gso, seg, seglen), INET_NO_ROOM);
+	CHECK_EQ(gso, 0);
+	set_seq(seg, 1461); /* a gap */
+	CHECK_EQ(inet_tcp_append(super, &len, sizeof(super), &gso, seg, seglen),
+		 INET_NOT_CONTINUED);
+	set_seq(seg, 1460);
+	set_ack(seg, 778, 0x10); /* another acknowledgement */
+	CHECK_EQ(inet_tcp_append(super, &len, sizeof(super), &gso, seg, seglen),
+		 INET_NOT_CONTINUED);
+	set_ack(seg, 777, 0x11); /* FIN */
+	CHECK_EQ(inet_tcp_append(super, &len, sizeof(super), &gso, seg, seglen),
+		 INET_NOT_CONTINUED);
+	set_ack(seg, 777, 0x10);
+	seg[34 + 1] ^= 1; /* another connection */
+	CHECK_EQ(inet_tcp_append(super, &len, sizeof(super), &gso, seg, seglen),
+		 INET_NOT_CONTINUED);
+	seg[34 + 1] ^= 1;
+	seglen = tcp_frame(seg, 1461); /* more than a segment */
+	set_ack(seg, 777, 0x10);
+	set_seq(seg, 1460);
+	CHECK_EQ(inet_tcp_append(super, &len, sizeof(super), &gso, seg, seglen),
+		 INET_NOT_CONTINUED);
+	seglen = tcp_frame(seg, 0); /* no data */
+	set_ack(seg, 777, 0x10);
+	set_seq(seg, 1460);
+	CHECK_EQ(inet_tcp_append(super, &len, sizeof(super), &gso, seg, seglen),
+		 INET_NOT_CONTINUED);
+	/* 64 KiB at most: 44 segments of 1460 fit (64,240 + 40), the 45th does not */
+	seglen = tcp_frame(seg, 1460);
+	set_ack(seg, 777, 0x10);
+	unsigned n = 1;
+
+	for (;; n++) {
+		set_seq(seg, n * 1460);
+		if (inet_tcp_append(super, &len, sizeof(super), &gso, seg, seglen) != INET_APPENDED)
+			break;
+	}
+	CHECK_EQ(n, 44);
+	CHECK_EQ(inet_tcp_append(super, &len, sizeof(super), &gso, seg, seglen), INET_NO_ROOM);
+	CHECK_EQ(len, 54 + 44 * 1460);
 }

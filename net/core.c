@@ -43,6 +43,7 @@ struct nif {
 	unsigned ntx;
 	bool rx_busy;
 	bool csum_tx; /* the device completes TCP checksums (lwIP leaves them to it) */
+	bool tso;     /* and cuts big TCP segments (linkoutput gathers them: gather) */
 	uint64_t rx_gen;
 };
 
@@ -142,6 +143,47 @@ static err_t ip_out(struct netif *lw, struct pbuf *p, const ip4_addr_t *to)
 	return e;
 }
 
+/* TSO by gathering (lib/inet.h: inet_tcp_append): a TCP segment that continues the last
+ * one queued goes into it, which becomes a big packet the device cuts again; k is freed.
+ * A big packet is 64 KiB of contiguous pages, made when a second segment comes (the
+ * first copied over); without one (memory) the segments go as they are. */
+#define TSO_ORDER 4
+
+static bool gather(struct nif *n, struct pkt *k)
+{
+	struct pkt *last = n->txq[n->ntx - 1];
+	size_t len = last->len;
+
+	if (!(last->flags & PKT_CSUM_PARTIAL))
+		return false;
+	enum inet_append r = inet_tcp_append(last->data, &len, PKT_ROOM(last), &last->gso_size,
+					     k->data, k->len);
+
+	if (r == INET_NO_ROOM && !last->order) {
+		struct pkt *big = pkt_alloc_big(TSO_ORDER);
+
+		if (!big)
+			return false;
+		memcpy(big->data, last->data, last->len);
+		big->len = last->len;
+		big->flags = last->flags;
+		big->csum_start = last->csum_start;
+		big->csum_offset = last->csum_offset;
+		big->gso_size = last->gso_size; /* (two segments fit a page) */
+		n->txq[n->ntx - 1] = big;
+		pkt_free(last);
+		last = big;
+		r = inet_tcp_append(last->data, &len, PKT_ROOM(last), &last->gso_size, k->data,
+				    k->len);
+	}
+	if (r != INET_APPENDED)
+		return false;
+	last->len = (uint32_t)len;
+	pkt_free(k);
+	st.tso_gathered++;
+	return true;
+}
+
 static err_t linkoutput(struct netif *lw, struct pbuf *p)
 {
 	struct nif *n = lw->state;
@@ -159,6 +201,8 @@ static err_t linkoutput(struct netif *lw, struct pbuf *p)
 	k->len = pbuf_copy_partial(p, k->data, p->tot_len, 0);
 	if (n->csum_tx && inet_tcp_csum_offload(k->data, k->len, &k->csum_start, &k->csum_offset))
 		k->flags |= PKT_CSUM_PARTIAL;
+	if (n->tso && n->ntx && (k->flags & PKT_CSUM_PARTIAL) && gather(n, k))
+		return ERR_OK;
 	/* A pure acknowledgement makes an older one of its connection still queued here
 	 * needless: lwIP acknowledges every second segment, and a batch of segments drained
 	 * from a channel at once leaves a row of them. The newer takes the older's place
@@ -515,6 +559,7 @@ static err_t nif_init(struct netif *lw)
 	lw->output = ip_out;
 	lw->linkoutput = linkoutput;
 	n->csum_tx = n->dev->features & NETDEV_F_CSUM_TX;
+	n->tso = n->csum_tx && (n->dev->features & NETDEV_F_TSO4);
 	NETIF_SET_CHECKSUM_CTRL(lw, CSUM_CHECK | (n->csum_tx ? CSUM_GEN_OFFLOAD : CSUM_GEN));
 	return ERR_OK;
 }
@@ -715,6 +760,9 @@ void net_report(void)
 	if (s.arp_refused)
 		kprintf("net: %lu packets refused while their next hop's address was being "
 			"resolved (the ARP queue was full)\n", s.arp_refused);
+	if (s.tso_gathered)
+		kprintf("net: %lu TCP segments gathered into larger ones the device cuts (TSO)\n",
+			s.tso_gathered);
 	if (s.acks_merged)
 		kprintf("net: %lu acknowledgements made needless by later ones before they went "
 			"out\n", s.acks_merged);

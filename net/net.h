@@ -53,6 +53,7 @@ struct net_stats {
 	uint64_t rx_frames, classified, to_default, chan_drops, tx_frames, tx_drops;
 	uint64_t tx_waits; /* 1 ms waits for room in a full transmit ring */
 	uint64_t feed_drops; /* received frames lwIP could not take (no memory for them) */
+	uint64_t tso_gathered; /* TCP segments put into the one before them (core.c: gather) */
 	uint64_t acks_merged; /* pure ACKs replaced by a later one while queued (linkoutput) */
 	uint64_t tw_reopened;
 	uint64_t tw_dropped; /* TIME_WAIT connections ended early: more than TW_MAX (core.c) */ /* SYNs that reopened a connection lwIP kept in TIME_WAIT */

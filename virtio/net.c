@@ -36,7 +36,7 @@ struct vnet {
 	struct virtq rx, tx;
 	struct mutex tx_lock; /* xmit and poll both reap the transmit queue */
 	unsigned hdr_len;
-	bool any_layout, csum_tx;
+	bool any_layout, csum_tx, tso;
 	unsigned skip; /* buffers left of a frame being dropped (MRG_RXBUF) */
 	unsigned rx_posted;
 	struct mutex fail_lock;
@@ -138,13 +138,19 @@ static unsigned vn_xmit(struct netdev *d, struct pkt **p, unsigned n)
 		struct pkt *k = p[sent];
 		struct virtio_net_hdr_v1 *h = (void *)(k->data - v->hdr_len);
 
-		if (k->len > PKT_MAX || k->data - (uint8_t *)k->page < (long)v->hdr_len)
+		if (k->len > PKT_ROOM(k) || k->data - (uint8_t *)k->page < (long)v->hdr_len ||
+		    (k->gso_size && !(v->tso && (k->flags & PKT_CSUM_PARTIAL))))
 			break;
 		memset(h, 0, v->hdr_len);
 		if ((k->flags & PKT_CSUM_PARTIAL) && v->csum_tx) {
 			h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 			h->csum_start = k->csum_start;
 			h->csum_offset = k->csum_offset;
+		}
+		if (k->gso_size) { /* the TCP header's length: its data offset */
+			h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+			h->gso_size = k->gso_size;
+			h->hdr_len = (uint16_t)(k->csum_start + (k->data[k->csum_start + 12] >> 4) * 4);
 		}
 		struct virtq_buf b[2] = {
 			{ virtio_pa(h), v->hdr_len, false },
@@ -322,6 +328,7 @@ int virtio_net_probe(struct virtio_dev *vd)
 	uint64_t want = F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_MTU) |
 			F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_STATUS) |
 			F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) |
+			F(VIRTIO_NET_F_HOST_TSO4) |
 			F(VIRTIO_RING_F_EVENT_IDX) | F(VIRTIO_F_ANY_LAYOUT);
 	struct vnet *v = kcalloc(1, sizeof(*v));
 	int rc;
@@ -342,6 +349,7 @@ int virtio_net_probe(struct virtio_dev *vd)
 			     : sizeof(struct virtio_net_hdr);
 	v->any_layout = f & (F(VIRTIO_F_VERSION_1) | F(VIRTIO_F_ANY_LAYOUT));
 	v->csum_tx = f & F(VIRTIO_NET_F_CSUM);
+	v->tso = v->csum_tx && (f & F(VIRTIO_NET_F_HOST_TSO4)); /* (TSO requires CSUM) */
 	if (f & F(VIRTIO_NET_F_MAC)) {
 		for (unsigned i = 0; i < ETH_ALEN; i++)
 			v->nd.mac[i] = (uint8_t)vd->t->config(vd, i, 1);
@@ -363,14 +371,15 @@ int virtio_net_probe(struct virtio_dev *vd)
 		goto fail;
 	virtq_irq_off(&v->tx);
 	v->nd.features = (v->csum_tx ? NETDEV_F_CSUM_TX : 0) |
-			 (f & F(VIRTIO_NET_F_GUEST_CSUM) ? NETDEV_F_CSUM_RX : 0);
+			 (f & F(VIRTIO_NET_F_GUEST_CSUM) ? NETDEV_F_CSUM_RX : 0) |
+			 (v->tso ? NETDEV_F_TSO4 : 0);
 	ksnprintf(v->nd.name, sizeof(v->nd.name), "vnet%u", count++);
 	ksnprintf(v->info, sizeof(v->info),
-		  "virtio-net %s, queues %u/%u, header %u, features%s%s%s%s%s%s", vd->where,
+		  "virtio-net %s, queues %u/%u, header %u, features%s%s%s%s%s%s%s", vd->where,
 		  v->rx.num, v->tx.num, v->hdr_len, f & F(VIRTIO_F_VERSION_1) ? " version-1" : "",
 		  f & F(VIRTIO_RING_F_EVENT_IDX) ? " event-idx" : "",
 		  f & F(VIRTIO_NET_F_MRG_RXBUF) ? " mrg-rxbuf" : "", v->csum_tx ? " csum" : "",
-		  f & F(VIRTIO_NET_F_GUEST_CSUM) ? " guest-csum" : "",
+		  f & F(VIRTIO_NET_F_GUEST_CSUM) ? " guest-csum" : "", v->tso ? " host-tso4" : "",
 		  f & F(VIRTIO_NET_F_MTU) ? " mtu" : "");
 	v->nd.info = v->info;
 	v->nd.ops = &vn_ops;
