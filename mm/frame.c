@@ -201,6 +201,12 @@ void frame_free(struct frame_pool *p, unsigned cpu, uint64_t pfn)
 	__atomic_add_fetch(&p->ncached, 1, __ATOMIC_RELAXED);
 }
 
+void frame_cache_drain(struct frame_pool *p, unsigned cpu)
+{
+	if (p->cache[cpu].n)
+		flush_cache(p, &p->cache[cpu], 0);
+}
+
 void frames_drain_caches(struct frame_pool *p)
 {
 	for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++)

@@ -67,7 +67,10 @@ void frames_free(struct frame_pool *p, uint64_t pfn, unsigned order);
 /* One frame, through CPU `cpu`'s cache (O(1) except on refill/flush). */
 int64_t frame_alloc(struct frame_pool *p, unsigned cpu);
 void frame_free(struct frame_pool *p, unsigned cpu, uint64_t pfn);
-/* Returns every cached frame to the buddy lists (for exact accounting). */
+/* Returns CPU cpu's cached frames to the buddy lists (for exact accounting): on that CPU,
+ * with preemption off, as its fast paths touch its cache without the lock. */
+void frame_cache_drain(struct frame_pool *p, unsigned cpu);
+/* Every CPU's: only where no CPU allocates meanwhile (the host tests). */
 void frames_drain_caches(struct frame_pool *p);
 uint64_t frames_free_count(const struct frame_pool *p);
 /* Checks the free lists against the metadata: every invariant the allocator relies on.

@@ -842,17 +842,34 @@ static void *late_mmio_map(uint64_t pa, size_t len)
 	return mm_map_mmio(pa, len);
 }
 
+/* This CPU's caches only (sched_mm_stats_exact runs it on each CPU). It drained every
+ * CPU's frame cache, with preemption on: another CPU's cache under that CPU's lock-free
+ * fast path, and the pool's spinlock held by a thread that could be preempted, leaving
+ * the next taker on its CPU spinning for ever with preemption off, and then every CPU
+ * (both vCPUs spinning before "hp: running": nm_http_many and nm_go_http, 2 boots in
+ * some thousands). */
 void mm_trim(void)
 {
 	preempt_disable();
 	heap_trim(&heap, arch_cpu_id());
+	frame_cache_drain(&pool, arch_cpu_id());
 	preempt_enable();
-	frames_drain_caches(&pool);
 }
 
 uint64_t mm_usable_kib(void)
 {
 	return pool.nusable * 4;
+}
+
+const char *mm_frames_check(void)
+{
+	preempt_disable();
+	spin_lock(&pool.lock);
+	const char *why = frames_check(&pool);
+
+	spin_unlock(&pool.lock);
+	preempt_enable();
+	return why;
 }
 
 uint64_t mm_free_kib(void)

@@ -95,7 +95,10 @@ void mm_stats(struct mm_stats *s);
 uint64_t mm_usable_kib(void);
 uint64_t mm_free_kib(void);
 void mm_stats_print(void);
-/* Returns per-CPU caches and empty slabs to the frame allocator, for exact accounting. */
+/* the frame allocator's lists against its metadata: NULL, or what is wrong (tests) */
+const char *mm_frames_check(void);
+/* Returns this CPU's caches and empty slabs to the frame allocator, for exact accounting
+ * (sched_mm_stats_exact: every CPU's). */
 void mm_trim(void);
 bool mm_ready(void);
 

@@ -230,6 +230,67 @@ static void lazy(struct result *r)
 	mm_user_unmap_all();
 }
 
+/* mm_trim on this CPU while a thread on every CPU (this one too) takes and gives back
+ * frames through its CPU's cache and blocks through the pool: every frame back, the lists
+ * whole, no hang. mm_trim drained every CPU's cache from any CPU with preemption on: a
+ * race with the other CPUs' lock-free fast paths, and the pool's spinlock held by a
+ * thread that could be preempted while the next taker on its CPU spun with preemption off
+ * (both vCPUs spinning for ever). */
+struct churn {
+	bool stop;
+	uint64_t rounds, failed;
+};
+
+static int churn(void *arg)
+{
+	struct churn *c = arg;
+	int64_t got[24];
+
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+		for (unsigned i = 0; i < 24; i++)
+			got[i] = mm_frame_alloc();
+		int64_t blk = mm_frames_alloc(2);
+
+		for (unsigned i = 0; i < 24; i++)
+			if (got[i] >= 0)
+				mm_frame_free((uint64_t)got[i]);
+			else
+				__atomic_add_fetch(&c->failed, 1, __ATOMIC_RELAXED);
+		if (blk >= 0)
+			mm_frames_free((uint64_t)blk, 2);
+		__atomic_add_fetch(&c->rounds, 1, __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
+static void trim_race(struct result *r)
+{
+	struct churn c = { 0 };
+	struct thread *t[16];
+	unsigned n = MIN(sched_cpus_online(), 16u), trims = 0;
+	struct mm_stats s0, s1;
+
+	sched_mm_stats_exact(&s0);
+	for (unsigned cpu = 0; cpu < n; cpu++)
+		t[cpu] = thread_create("mm-churn", churn, &c, (int)cpu);
+	for (uint64_t until = clock_ns() + 300000000ull; clock_ns() < until; trims++) {
+		mm_trim();
+		thread_yield();
+	}
+	__atomic_store_n(&c.stop, true, __ATOMIC_RELEASE);
+	for (unsigned cpu = 0; cpu < n; cpu++)
+		if (t[cpu])
+			thread_join(t[cpu], NO_DEADLINE, NULL);
+	const char *why = mm_frames_check();
+
+	sched_mm_stats_exact(&s1);
+	EXPECT(r, !why, "the frame lists after trims during churn: %s", why);
+	EXPECT(r, !c.failed, "%lu frames not given with memory to spare", c.failed);
+	EXPECT(r, s1.free_kib == s0.free_kib, "%lu KiB free after trims during churn, %lu before",
+	       s1.free_kib, s0.free_kib);
+	EXPECT(r, c.rounds > 0 && trims > 0, "no churn (%lu rounds, %u trims)", c.rounds, trims);
+}
+
 void selftest_mm(struct result *r, const struct boot_info *bi)
 {
 	struct mm_stats s0, s1;
@@ -247,6 +308,7 @@ void selftest_mm(struct result *r, const struct boot_info *bi)
 	heap_stress(r);
 	protection(r);
 	lazy(r);
+	trim_race(r);
 	sched_mm_stats_exact(&s1);
 	mm_stats_print();
 	/* page tables made on the way (a split 2 MiB page) stay: count them as returned */
