@@ -999,7 +999,7 @@ def main():
                     "(default), or Debian's bzImage, which unpacks itself first")
     ap.add_argument("--list", action="store_true", help="list the workloads and cells")
     ap.add_argument("--profile", action="store_true", help="sample the QEMU guests' "
-                    "instruction pointers through QEMU's monitor (bench/sampler.py) into "
+                    "instruction pointers through QEMU's gdbstub (bench/sampler.py) into "
                     "build/bench/logs/*.profile; slows the guests a little")
     a = ap.parse_args()
     global PROFILE

@@ -61,6 +61,14 @@ static uint32_t be32(const uint8_t *p)
 	return (uint32_t)be16(p) << 16 | be16(p + 2);
 }
 
+bool inet_tcp_pure_ack(const uint8_t *f, size_t len)
+{
+	size_t data;
+	const uint8_t *t = tcp_header(f, len, &data);
+
+	return t && !data && t[13] == 0x10;
+}
+
 enum inet_ack_relation inet_ack_relation(const uint8_t *newer, size_t nlen,
 					 const uint8_t *older, size_t olen)
 {
@@ -69,7 +77,7 @@ enum inet_ack_relation inet_ack_relation(const uint8_t *newer, size_t nlen,
 
 	if (!n || !o || !same(n, o, 4) || !same(newer + 26, older + 26, 8))
 		return INET_OTHER_FLOW; /* ports, then addresses */
-	if (nd || od || n[13] != 0x10 || o[13] != 0x10 ||
+	if (!inet_tcp_pure_ack(newer, nlen) || !inet_tcp_pure_ack(older, olen) ||
 	    (int32_t)(be32(n + 8) - be32(o + 8)) <= 0)
 		return INET_SAME_FLOW;
 	return INET_ACK_SUPERSEDES;

@@ -224,6 +224,7 @@ TEST(inet_a_pure_ack_supersedes_an_older_one_of_its_connection_only)
 
 	set_ack(a, 1000, 0x10);
 	set_ack(b, 2460, 0x10);
+	CHECK(inet_tcp_pure_ack(a, la));
 	CHECK_EQ(inet_ack_relation(b, lb, a, la), INET_ACK_SUPERSEDES);
 	CHECK_EQ(inet_ack_relation(a, la, b, lb), INET_SAME_FLOW); /* older acknowledges less */
 	set_ack(b, 1000, 0x10);
@@ -239,6 +240,7 @@ TEST(inet_a_pure_ack_supersedes_an_older_one_of_its_connection_only)
 	lb = tcp_frame(b, 10);
 	set_ack(b, 0x10, 0x10);
 	CHECK_EQ(inet_ack_relation(b, lb, a, la), INET_SAME_FLOW); /* data */
+	CHECK(!inet_tcp_pure_ack(b, lb));
 	lb = tcp_frame(b, 0);
 	set_ack(b, 0x10, 0x10);
 	b[34 + 1] ^= 1; /* another source port */

@@ -44,6 +44,7 @@ struct nif {
 	bool rx_busy;
 	bool csum_tx; /* the device completes TCP checksums (lwIP leaves them to it) */
 	bool tso;     /* and cuts big TCP segments (linkoutput gathers them: gather) */
+	uint32_t csum_gen; /* lwIP's checksum flags for what it sends here: CSUM_GEN... */
 	uint64_t rx_gen;
 };
 
@@ -206,8 +207,9 @@ static err_t linkoutput(struct netif *lw, struct pbuf *p)
 	/* A pure acknowledgement makes an older one of its connection still queued here
 	 * needless: lwIP acknowledges every second segment, and a batch of segments drained
 	 * from a channel at once leaves a row of them. The newer takes the older's place
-	 * (duplicate acknowledgements, which a sender counts, all go). */
-	for (unsigned i = n->ntx; i-- > 0;) {
+	 * (duplicate acknowledgements, which a sender counts, all go). Only a pure ACK can:
+	 * data segments do not look. */
+	for (unsigned i = inet_tcp_pure_ack(k->data, k->len) ? n->ntx : 0; i-- > 0;) {
 		struct pkt *o = n->txq[i];
 		enum inet_ack_relation r = inet_ack_relation(k->data, k->len, o->data, o->len);
 
@@ -339,7 +341,7 @@ static void feed(struct nif *n, struct pkt *k)
 	 * stack, one never made: virtio's NEEDS_CSUM) is not checked again; lwIP reads the
 	 * netif's flags while it handles this frame, under the core lock */
 	NETIF_SET_CHECKSUM_CTRL(&n->lw, (k->flags & PKT_CSUM_OK ? CSUM_TRUSTED : CSUM_CHECK) |
-						(n->csum_tx ? CSUM_GEN_OFFLOAD : CSUM_GEN));
+						n->csum_gen);
 	if (n->lw.input(p, &n->lw) != ERR_OK) {
 		st.feed_drops++;
 		pbuf_free(p);
@@ -560,7 +562,8 @@ static err_t nif_init(struct netif *lw)
 	lw->linkoutput = linkoutput;
 	n->csum_tx = n->dev->features & NETDEV_F_CSUM_TX;
 	n->tso = n->csum_tx && (n->dev->features & NETDEV_F_TSO4);
-	NETIF_SET_CHECKSUM_CTRL(lw, CSUM_CHECK | (n->csum_tx ? CSUM_GEN_OFFLOAD : CSUM_GEN));
+	n->csum_gen = n->csum_tx ? CSUM_GEN_OFFLOAD : CSUM_GEN;
+	NETIF_SET_CHECKSUM_CTRL(lw, CSUM_CHECK | n->csum_gen);
 	return ERR_OK;
 }
 

@@ -478,7 +478,7 @@ static void reprogram(struct sched_cpu *c)
 	 * moves later at every switch, and each programming is a write the hypervisor traps
 	 * (two LAPIC registers; a hypercall on Xen): with ten busy TCP connections, 21,000
 	 * of them in 5 s. */
-	if (d != c->armed && !(c->armed && (!d || d > c->armed))) {
+	if (d && (!c->armed || d < c->armed)) {
 		c->armed = d;
 		c->st.timer_sets++;
 		hal->timer_arm(d);

@@ -66,7 +66,7 @@ void kfree(void *p);
 #define ARP_QUEUE_LEN MEMP_NUM_ARP_QUEUE
 #define ETHARP_TABLE_MATCH_NETIF 1
 
-/* TCP: a 64 KiB window each way */
+/* TCP: 256 KiB windows each way, scaled (net/README.md) */
 #define TCP_MSS 1460
 #define LWIP_WND_SCALE 1
 #define TCP_RCV_SCALE 2
