@@ -47,9 +47,12 @@ pvh_entry:
 
 	/* pml4[0] -> identity map of 0..4 GiB (needed only to get to the high half), and the
 	 * same at DIRECT_BASE (pml4[273]), where the memory manager's direct map will be;
-	 * pml4[511] -> pdpt_high (-2 GiB) */
+	 * pml4[511] -> pdpt_high (-2 GiB). The two share their page directories but the
+	 * first: the identity map leaves page 0 out (a NULL dereference faults), the alias
+	 * maps it, since a loader may put boot structures there (SeaBIOS's PVH loader puts
+	 * the memory map at 0x5a8) */
 	movl	$PA(boot_pdpt_low) + (PTE_P | PTE_W), PA(boot_pml4)
-	movl	$PA(boot_pdpt_low) + (PTE_P | PTE_W), PA(boot_pml4) + ((DIRECT_BASE >> 39) & 511) * 8
+	movl	$PA(boot_pdpt_direct) + (PTE_P | PTE_W), PA(boot_pml4) + ((DIRECT_BASE >> 39) & 511) * 8
 	movl	$PA(boot_pdpt_high) + (PTE_P | PTE_W), PA(boot_pml4) + 511 * 8
 	movl	$PA(boot_pd_high) + (PTE_P | PTE_W), PA(boot_pdpt_high) + 510 * 8
 	xor	%ecx, %ecx
@@ -57,11 +60,14 @@ pvh_entry:
 	shl	$12, %eax
 	add	$PA(boot_pd_low) + (PTE_P | PTE_W), %eax
 	mov	%eax, PA(boot_pdpt_low)(, %ecx, 8)
+	mov	%eax, PA(boot_pdpt_direct)(, %ecx, 8)
 	inc	%ecx
 	cmp	$4, %ecx
 	jb	2b
+	movl	$PA(boot_pd_direct0) + (PTE_P | PTE_W), PA(boot_pdpt_direct)
 	/* 2048 x 2 MiB identity pages (all below 4 GiB, so the upper halves stay 0); the
-	 * first 512 of them also map the kernel's 1 GiB at -2 GiB */
+	 * first 512 of them also map the kernel's 1 GiB at -2 GiB, and the alias's first
+	 * GiB */
 	xor	%ecx, %ecx
 3:	mov	%ecx, %eax
 	shl	$21, %eax
@@ -70,6 +76,7 @@ pvh_entry:
 	cmp	$512, %ecx
 	jae	4f
 	mov	%eax, PA(boot_pd_high)(, %ecx, 8)
+	mov	%eax, PA(boot_pd_direct0)(, %ecx, 8)
 4:	inc	%ecx
 	cmp	$2048, %ecx
 	jb	3b
@@ -155,6 +162,8 @@ boot_pdpt_high:	.skip 4096
 boot_pd_low:	.skip 4 * 4096
 boot_pd_high:	.skip 4096
 boot_pt_low0:	.skip 4096
+boot_pdpt_direct: .skip 4096
+boot_pd_direct0: .skip 4096
 
 	.section .bss
 	.balign 16

@@ -10,6 +10,7 @@
 #define REG_ICR_LO 0x300
 #define REG_ICR_HI 0x310
 #define REG_LVT_TIMER 0x320
+#define REG_LVT_LINT0 0x350
 #define REG_TIMER_INIT 0x380
 #define REG_TIMER_CUR 0x390
 #define REG_TIMER_DIV 0x3e0
@@ -30,10 +31,34 @@ static void wr(unsigned reg, uint32_t v)
 	base[reg / 4] = v;
 }
 
+/* The PC's 8259 interrupt controllers, which a BIOS leaves running: SeaBIOS sets them up
+ * with the PIT's tick on IRQ 0 at vector 8 (the BIOS's layout) and the local APIC's LINT0
+ * as their input (virtual wire), so 18 times a second an interrupt came in at the double
+ * fault's vector and the boot died in a fault loop (qboot leaves them alone). They are
+ * moved off the exception vectors (0x20-0x2f, as a spurious IRQ 7 or 15 may still come)
+ * and every line masked; LINT0 is masked too (lapic_init). Harmless where there is no PIC
+ * (microvm without one: the ports read and write nothing). */
+static void pic_off(void)
+{
+	static const uint8_t init[][2] = {
+		{ 0x20, 0x11 }, { 0xa0, 0x11 }, /* ICW1: edge, cascade, ICW4 follows */
+		{ 0x21, 0x20 }, { 0xa1, 0x28 }, /* ICW2: vector bases */
+		{ 0x21, 0x04 }, { 0xa1, 0x02 }, /* ICW3: the second on IRQ 2 */
+		{ 0x21, 0x01 }, { 0xa1, 0x01 }, /* ICW4: 8086 mode */
+		{ 0x21, 0xff }, { 0xa1, 0xff }, /* every line masked */
+	};
+
+	for (unsigned i = 0; i < ARRAY_SIZE(init); i++)
+		outb(init[i][0], init[i][1]);
+}
+
 void lapic_init(void)
 {
-	if (!base)
+	if (!base) { /* the first CPU's */
 		base = mmio_map(LAPIC_BASE, PAGE_SIZE);
+		pic_off();
+	}
+	wr(REG_LVT_LINT0, LVT_MASKED);
 	wr(REG_SVR, 0x100 | 0xff); /* enabled, spurious vector 0xff */
 	wr(REG_LVT_TIMER, LVT_MASKED);
 	wr(REG_TIMER_DIV, 0xb); /* divide by 1 */

@@ -10,11 +10,11 @@ static unsigned n_early;
 static const void *(*late_map)(uint64_t, size_t);
 static void *(*late_mmio)(uint64_t, size_t);
 
-/* the PVH entry's alias: the low 4 GiB at DIRECT_BASE, page 0 left out (the Xen PV entry
- * has none) */
+/* the PVH entry's alias: the low 4 GiB at DIRECT_BASE, page 0 too (entry_pvh.S; the Xen
+ * PV entry has none) */
 static void *boot_alias(uint64_t pa, size_t len)
 {
-	if (arch != &arch_native || pa < PAGE_SIZE || pa + len < pa || pa + len > (4ULL << 30))
+	if (arch != &arch_native || pa + len < pa || pa + len > (4ULL << 30))
 		return NULL;
 	return (void *)(DIRECT_BASE + pa);
 }
