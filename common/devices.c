@@ -80,6 +80,7 @@ struct pkt *pkt_alloc_big(unsigned order)
 	p->csum_start = p->csum_offset = 0;
 	p->gso_size = 0;
 	p->order = (uint8_t)order;
+	p->frag = NULL;
 	return p;
 }
 
@@ -90,13 +91,16 @@ struct pkt *pkt_alloc(void)
 
 void pkt_free(struct pkt *p)
 {
-	if (!p)
-		return;
-	if (p->order)
-		mm_frames_free(mm_va_pfn(p->page), p->order);
-	else
-		mm_frame_free(mm_va_pfn(p->page));
-	kfree(p);
+	while (p) {
+		struct pkt *frag = p->frag;
+
+		if (p->order)
+			mm_frames_free(mm_va_pfn(p->page), p->order);
+		else
+			mm_frame_free(mm_va_pfn(p->page));
+		kfree(p);
+		p = frag;
+	}
 }
 
 struct sync_req {

@@ -24,12 +24,25 @@ struct pkt {
 	uint16_t gso_size; /* tx, non-zero: a TCP segment the device cuts into segments of
 			    * this many data bytes (NETDEV_F_TSO4; PKT_CSUM_PARTIAL too) */
 	uint8_t order;	   /* pkt_alloc_big's: 2^order pages */
+	struct pkt *frag;  /* rx: the frame's next buffer, when the device spread a large
+			    * frame over several (NETDEV_F_LRO); len is this buffer's part */
 };
+
+/* the whole frame's length: its buffers' together */
+static inline uint32_t pkt_frame_len(const struct pkt *p)
+{
+	uint32_t n = 0;
+
+	for (; p; p = p->frag)
+		n += p->len;
+	return n;
+}
 
 #define PKT_CSUM_PARTIAL 1 /* tx: checksum from csum_start, stored at +csum_offset */
 #define PKT_CSUM_OK 2	   /* rx: the device checked it */
 
-/* A packet with an empty frame at PKT_HEADROOM, or NULL when out of memory. */
+/* A packet with an empty frame at PKT_HEADROOM, or NULL when out of memory. pkt_free
+ * frees its frag buffers too. */
 struct pkt *pkt_alloc(void);
 /* The same in 2^order contiguous pages (a segment for TSO), or NULL. */
 struct pkt *pkt_alloc_big(unsigned order);
@@ -41,6 +54,8 @@ void pkt_free(struct pkt *p);
 #define NETDEV_F_CSUM_TX 1 /* takes PKT_CSUM_PARTIAL */
 #define NETDEV_F_CSUM_RX 2 /* may set PKT_CSUM_OK */
 #define NETDEV_F_TSO4 4	   /* takes big packets with gso_size (TCP over IPv4) */
+#define NETDEV_F_LRO 8	   /* may receive TCP frames of up to 64 KiB in several buffers
+			    * (virtio's GUEST_TSO4): struct pkt's frag */
 
 struct netdev_stats {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
@@ -49,6 +64,7 @@ struct netdev_stats {
 	uint64_t tx_dropped; /* refused: link down, or not sendable */
 	uint64_t kicks;	     /* notifications to the device/backend */
 	uint64_t irqs;	     /* interrupts or events taken */
+	uint64_t rx_large;   /* frames received in more than one buffer (NETDEV_F_LRO) */
 	uint64_t tx_stalls;  /* the device took none of our waiting transmissions for 1 s:
 			      * reported and notified again (netfront) */
 };

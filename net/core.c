@@ -20,6 +20,7 @@
 #include "lwip/dhcp.h"
 #include "lwip/etharp.h"
 #include "lwip/init.h"
+#include "lwip/ip4.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
 #include "lwip/priv/tcp_priv.h"
@@ -302,37 +303,88 @@ static void reopen_time_wait(const struct pkt *k)
 	}
 }
 
-/* core lock held: the frame goes to lwIP, which owns it from here */
-static void feed(struct nif *n, struct pkt *k)
+/* A pbuf over a received buffer's bytes from data + skip, the pbuf itself in the page in
+ * front of them or behind them, else on the heap; NULL when out of memory (k stays the
+ * caller's). Freeing the pbuf frees k. */
+static struct pbuf *rx_pbuf(struct pkt *k, unsigned skip)
 {
 	uint8_t *page = k->page;
 	uintptr_t head = (uintptr_t)(k->data - page), end = head + k->len;
 	struct rxpbuf *r;
 
+	if (head >= sizeof(*r))
+		r = (struct rxpbuf *)page;
+	else if (ALIGN_UP(end, 16) + sizeof(*r) <= PAGE_SIZE)
+		r = (struct rxpbuf *)(page + ALIGN_UP(end, 16));
+	else if (!(r = kmalloc(sizeof(*r))))
+		return NULL;
+	r->heap = (uint8_t *)r < page || (uint8_t *)r >= page + PAGE_SIZE;
+	r->pkt = k;
+	r->pc.custom_free_function = rx_free;
+	struct pbuf *p = pbuf_alloced_custom(PBUF_RAW, (u16_t)(k->len - skip), PBUF_REF, &r->pc,
+					     k->data + skip, (u16_t)(k->len - skip));
+
+	if (!p && r->heap)
+		kfree(r);
+	return p;
+}
+
+/* A frame in several buffers (NETDEV_F_LRO): a TCP segment of up to 64 KiB, to us. Its
+ * buffers become one pbuf chain, no copy, from the IP header (with the Ethernet header
+ * the frame can pass lwIP's 16-bit lengths, so it goes to ip4_input here, as
+ * ethernet_input would after checking the same). Its headers are in the first buffer
+ * (frame_check_split). (core lock held) */
+static void feed_large(struct nif *n, struct pkt *k)
+{
+	const uint8_t *d = k->data;
+	struct pbuf *p = NULL;
+
+	if (pkt_frame_len(k) - ETH_HLEN > 0xffff || d[12] != 0x08 || d[13] != 0x00 ||
+	    memcmp(d, n->dev->mac, ETH_ALEN) || k->len <= ETH_HLEN) {
+		st.large_refused++;
+		pkt_free(k);
+		return;
+	}
+	for (struct pkt *b = k, *next; b; b = next) {
+		next = b->frag;
+		b->frag = NULL;
+		struct pbuf *q = rx_pbuf(b, b == k ? ETH_HLEN : 0);
+
+		if (!q) {
+			st.feed_drops++;
+			pkt_free(b);
+			pkt_free(next);
+			if (p)
+				pbuf_free(p);
+			return;
+		}
+		if (p)
+			pbuf_cat(p, q);
+		else
+			p = q;
+	}
+	st.large_in++;
+	NETIF_SET_CHECKSUM_CTRL(&n->lw, (k->flags & PKT_CSUM_OK ? CSUM_TRUSTED : CSUM_CHECK) |
+						n->csum_gen);
+	ip4_input(p, &n->lw); /* it takes p, and frees it if it cannot use it */
+}
+
+/* core lock held: the frame goes to lwIP, which owns it from here */
+static void feed(struct nif *n, struct pkt *k)
+{
+	if (k->frag) {
+		feed_large(n, k);
+		return;
+	}
 	if (k->len > 0xffff) {
 		st.feed_drops++;
 		pkt_free(k);
 		return;
 	}
-	if (head >= sizeof(*r)) {
-		r = (struct rxpbuf *)page;
-	} else if (ALIGN_UP(end, 16) + sizeof(*r) <= PAGE_SIZE) {
-		r = (struct rxpbuf *)(page + ALIGN_UP(end, 16));
-	} else if (!(r = kmalloc(sizeof(*r)))) {
-		st.feed_drops++;
-		pkt_free(k);
-		return;
-	}
-	r->heap = (uint8_t *)r < page || (uint8_t *)r >= page + PAGE_SIZE;
-	r->pkt = k;
-	r->pc.custom_free_function = rx_free;
-	struct pbuf *p = pbuf_alloced_custom(PBUF_RAW, (u16_t)k->len, PBUF_REF, &r->pc, k->data,
-					     (u16_t)k->len);
+	struct pbuf *p = rx_pbuf(k, 0);
 
 	if (!p) {
 		st.feed_drops++;
-		if (r->heap)
-			kfree(r);
 		pkt_free(k);
 		return;
 	}
@@ -413,7 +465,8 @@ static int rx_thread(void *arg)
 		}
 		__atomic_store_n(&n->rx_busy, true, __ATOMIC_SEQ_CST);
 		for (unsigned i = 0; i < cnt; i++) {
-			enum frame_verdict v = frame_check(in[i]->data, in[i]->len);
+			enum frame_verdict v =
+				frame_check_split(in[i]->data, in[i]->len, pkt_frame_len(in[i]));
 
 			st.rx_frames++;
 			if (v != FRAME_OK) {
@@ -723,7 +776,8 @@ void net_stats(struct net_stats *s)
 	s->link_drop = lwip_stats.link.drop;
 	s->etharp_drop = lwip_stats.etharp.drop;
 	s->icmp_chkerr = lwip_stats.icmp.chkerr;
-	s->dropped = s->malformed + s->udp_chkerr + s->tcp_chkerr + s->icmp_chkerr;
+	s->dropped = s->malformed + s->udp_chkerr + s->tcp_chkerr + s->icmp_chkerr +
+		     s->large_refused;
 	for (unsigned i = 0; i < nnifs; i++)
 		s->dropped += nifs[i]->dev->st.rx_bad;
 }
@@ -763,6 +817,10 @@ void net_report(void)
 	if (s.arp_refused)
 		kprintf("net: %lu packets refused while their next hop's address was being "
 			"resolved (the ARP queue was full)\n", s.arp_refused);
+	if (s.large_in || s.large_refused)
+		kprintf("net: %lu large frames in (the device's segments received whole), %lu "
+			"refused (not IPv4 to us, or larger than 64 KiB)\n", s.large_in,
+			s.large_refused);
 	if (s.tso_gathered)
 		kprintf("net: %lu TCP segments gathered into larger ones the device cuts (TSO)\n",
 			s.tso_gathered);

@@ -9,12 +9,20 @@ static unsigned be16(const uint8_t *p)
 
 enum frame_verdict frame_check(const uint8_t *f, size_t len)
 {
+	return frame_check_split(f, len, len);
+}
+
+/* every header read below is within the first `have` bytes */
+enum frame_verdict frame_check_split(const uint8_t *f, size_t have, size_t len)
+{
+	if (have > len)
+		have = len;
 	if (len < 14)
 		return FRAME_ETH_SHORT;
 	unsigned type = be16(f + 12);
 
 	if (type == 0x0806)
-		return len < 14 + 28 ? FRAME_ARP_SHORT : FRAME_OK;
+		return len < 14 + 28 ? FRAME_ARP_SHORT : have < 14 + 28 ? FRAME_SPLIT : FRAME_OK;
 	if (type != 0x0800)
 		return FRAME_OK; /* not ours to judge: lwIP ignores other types */
 	const uint8_t *ip = f + 14;
@@ -22,6 +30,8 @@ enum frame_verdict frame_check(const uint8_t *f, size_t len)
 
 	if (avail < 20)
 		return FRAME_IP_SHORT;
+	if (have < 14 + 20)
+		return FRAME_SPLIT;
 	if (ip[0] >> 4 != 4)
 		return FRAME_IP_VERSION;
 	size_t ihl = (ip[0] & 15u) * 4, total = be16(ip + 2);
@@ -30,6 +40,8 @@ enum frame_verdict frame_check(const uint8_t *f, size_t len)
 		return FRAME_IP_HEADER_LEN;
 	if (total < ihl || total > avail)
 		return FRAME_IP_TOTAL_LEN;
+	if (14 + ihl > have)
+		return FRAME_SPLIT;
 	if (inet_csum(ip, ihl))
 		return FRAME_IP_CHECKSUM;
 	unsigned frag = be16(ip + 6);
@@ -44,17 +56,21 @@ enum frame_verdict frame_check(const uint8_t *f, size_t len)
 	case 17:
 		if (payload < 8)
 			return FRAME_UDP_SHORT;
+		if (14 + ihl + 8 > have)
+			return FRAME_SPLIT;
 		if (be16(l4 + 4) < 8 || (!more && be16(l4 + 4) > payload))
 			return FRAME_UDP_LEN;
 		return FRAME_OK;
 	case 6:
 		if (payload < 20)
 			return FRAME_TCP_SHORT;
+		if (14 + ihl + 20 > have)
+			return FRAME_SPLIT;
 		if ((l4[12] >> 4) < 5 || (l4[12] >> 4) * 4u > payload)
 			return FRAME_TCP_OFFSET;
-		return FRAME_OK;
+		return 14 + ihl + (l4[12] >> 4) * 4u > have ? FRAME_SPLIT : FRAME_OK;
 	case 1:
-		return payload < 8 ? FRAME_ICMP_SHORT : FRAME_OK;
+		return payload < 8 ? FRAME_ICMP_SHORT : 14 + ihl + 8 > have ? FRAME_SPLIT : FRAME_OK;
 	default:
 		return FRAME_OK;
 	}
@@ -66,7 +82,7 @@ const char *frame_verdict_name(enum frame_verdict v)
 		"ok",	       "ethernet short", "arp short",	    "ipv4 short",
 		"ip version",  "ip header length", "ip total length", "ip checksum",
 		"udp short",   "udp length",	   "tcp short",	      "tcp offset",
-		"icmp short",
+		"icmp short",  "headers split",
 	};
 
 	return (unsigned)v < FRAME_VERDICTS ? names[v] : "?";

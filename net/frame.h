@@ -21,10 +21,15 @@ enum frame_verdict {
 	FRAME_TCP_SHORT,
 	FRAME_TCP_OFFSET,
 	FRAME_ICMP_SHORT,
+	FRAME_SPLIT, /* a frame in several buffers whose headers do not fit the first */
 	FRAME_VERDICTS
 };
 
 enum frame_verdict frame_check(const uint8_t *f, size_t len);
+/* The same for a frame of len bytes in several buffers (a device's large receive), of
+ * which the first `have` are at f: its headers must all be there (lwIP reads them there,
+ * and so do the classifier and the stack's own checks). */
+enum frame_verdict frame_check_split(const uint8_t *f, size_t have, size_t len);
 const char *frame_verdict_name(enum frame_verdict v);
 
 #endif

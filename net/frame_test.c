@@ -91,3 +91,35 @@ TEST(frame_check_verdicts)
 	CHECK_EQ(frame_check(f, 20), FRAME_OK);
 	CHECK(strcmp(frame_verdict_name(FRAME_UDP_LEN), "udp length") == 0);
 }
+
+/* a frame in several buffers (a device's large receive): its length is the whole frame's,
+ * and every header must be in the first buffer */
+TEST(frame_check_split_headers)
+{
+	static uint8_t f[70000];
+	uint8_t *ip = f + 14, *t = ip + 20;
+
+	memset(f, 0, sizeof(f));
+	f[12] = 0x08;
+	ip[0] = 0x45;
+	ip[2] = 0xff, ip[3] = 0xff; /* 65,535: the largest IPv4 datagram */
+	ip[8] = 64;
+	ip[9] = 6;
+	fix_ip_sum(f);
+	t[12] = 0x80; /* a 32-byte TCP header (timestamps) */
+	size_t len = 14 + 65535;
+
+	CHECK_EQ(frame_check_split(f, 4020, len), FRAME_OK);
+	CHECK_EQ(frame_check_split(f, 14 + 20 + 32, len), FRAME_OK);
+	CHECK_EQ(frame_check_split(f, 14 + 20 + 31, len), FRAME_SPLIT); /* options cut */
+	CHECK_EQ(frame_check_split(f, 14 + 20 + 19, len), FRAME_SPLIT);
+	CHECK_EQ(frame_check_split(f, 14 + 19, len), FRAME_SPLIT);
+	CHECK_EQ(frame_check_split(f, 4020, len - 1), FRAME_IP_TOTAL_LEN);
+	CHECK_EQ(frame_check_split(f, len + 100, len), FRAME_OK); /* have beyond len: len */
+	ip[9] = 17; /* udp */
+	fix_ip_sum(f);
+	CHECK_EQ(frame_check_split(f, 14 + 20 + 7, len), FRAME_SPLIT);
+	f[12] = 0x08, f[13] = 0x06; /* arp */
+	CHECK_EQ(frame_check_split(f, 14 + 27, 14 + 28), FRAME_SPLIT);
+	CHECK(strcmp(frame_verdict_name(FRAME_SPLIT), "headers split") == 0);
+}

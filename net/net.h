@@ -55,8 +55,10 @@ struct net_stats {
 	uint64_t feed_drops; /* received frames lwIP could not take (no memory for them) */
 	uint64_t tso_gathered; /* TCP segments put into the one before them (core.c: gather) */
 	uint64_t acks_merged; /* pure ACKs replaced by a later one while queued (linkoutput) */
-	uint64_t tw_reopened;
-	uint64_t tw_dropped; /* TIME_WAIT connections ended early: more than TW_MAX (core.c) */ /* SYNs that reopened a connection lwIP kept in TIME_WAIT */
+	uint64_t tw_reopened; /* SYNs that reopened a connection lwIP kept in TIME_WAIT */
+	uint64_t tw_dropped; /* TIME_WAIT connections ended early: more than TW_MAX (core.c) */
+	uint64_t large_in;   /* frames in several buffers fed whole (NETDEV_F_LRO) */
+	uint64_t large_refused; /* ... refused: not IPv4 to this netif, or over 64 KiB */
 	uint64_t arp_refused; /* packets refused with ERR_MEM: the ARP queue was full */
 	/* lwIP's: frames it threw away, by reason (etharp_drop: frames of an ethertype lwIP
 	 * does not speak, such as the peer's IPv6, which lwIP 2.1 counts there) */
@@ -66,7 +68,7 @@ struct net_stats {
 	uint64_t malformed;		    /* refused by frame_check (net/frame.h) */
 	uint64_t malformed_by[16];	    /* ... by verdict */
 	/* every broken frame, counted once: malformed + transport checksum errors + what the
-	 * devices refused */
+	 * devices refused + large frames refused */
 	uint64_t dropped;
 };
 void net_stats(struct net_stats *s);

@@ -25,6 +25,17 @@ int virtio_negotiate(struct virtio_dev *d, uint64_t wanted, uint64_t required, c
 	d->offered = d->t->get_features(d);
 	uint64_t f = d->offered & wanted;
 
+	for (bool dropped = true; dropped;) { /* a dropped feature may be another's need */
+		dropped = false;
+		for (unsigned i = 0; i < d->ndeps; i++) {
+			uint64_t bit = 1ull << d->deps[i].feature;
+
+			if ((f & bit) && (f & d->deps[i].needs) != d->deps[i].needs) {
+				f &= ~bit;
+				dropped = true;
+			}
+		}
+	}
 	d->features = 0;
 	if ((f & required) != required) {
 		*why = "the device lacks features we need";

@@ -126,3 +126,32 @@ TEST(virtio_negotiate_failed)
 	CHECK(f.status & FAILED);
 	CHECK_EQ(f.d.features, 0);
 }
+
+/* a feature whose needs are not all offered is not taken, nor one that needs it in turn
+ * (virtio-net: GUEST_TSO4 needs GUEST_CSUM, and our MRG_RXBUF; HOST_TSO4 needs CSUM) */
+TEST(virtio_negotiate_dependencies)
+{
+	static const struct virtio_dep deps[] = {
+		{ 3, 1ull << 1 },	      /* 3 needs 1 */
+		{ 4, 1ull << 3 | 1ull << 2 }, /* 4 needs 3 and 2 */
+		{ 5, 1ull << 2 },	      /* 5 needs 2 */
+	};
+	struct fake_dev f;
+	const char *why = NULL;
+
+	setup(&f, true, V1 | 0x3c); /* 2, 3, 4, 5: 1 missing */
+	f.d.deps = deps;
+	f.d.ndeps = 3;
+	CHECK_EQ(virtio_negotiate(&f.d, 0x3f, 0, &why), 0);
+	CHECK_EQ(f.accepted, V1 | 1ull << 2 | 1ull << 5); /* 3 lacks 1, so 4 lacks 3 */
+	setup(&f, true, V1 | 0x3e); /* all offered */
+	f.d.deps = deps;
+	f.d.ndeps = 3;
+	CHECK_EQ(virtio_negotiate(&f.d, 0x3f, 0, &why), 0);
+	CHECK_EQ(f.accepted, V1 | 0x3e);
+	setup(&f, true, V1 | 0x3e); /* not wanted is not there */
+	f.d.deps = deps;
+	f.d.ndeps = 3;
+	CHECK_EQ(virtio_negotiate(&f.d, 0x3f & ~(1ull << 2), 0, &why), 0);
+	CHECK_EQ(f.accepted, V1 | 1ull << 1 | 1ull << 3);
+}

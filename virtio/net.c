@@ -1,11 +1,12 @@
 /* virtio-net (virtio 1.2, 5.1) as a struct netdev: one receive and one transmit queue.
  *
  * Receive: each buffer is a packet's page, the virtio header in the headroom just before
- * the frame; refilled in batches after each poll, one notification per refill. With
- * MRG_RXBUF a frame could span buffers; ours hold any frame up to the MTU, so a
- * multi-buffer frame (never sent without GSO, which we do not negotiate) is dropped whole.
- * A partial checksum from the host (NEEDS_CSUM) is completed here, so everything above sees
- * whole frames with valid or checked checksums.
+ * the frame; refilled in batches after each poll, one notification per refill. Ours hold
+ * any frame up to the MTU; with GUEST_TSO4 (and MRG_RXBUF, which it needs here) the host
+ * may send a TCP frame of up to 64 KiB (the segments its stack would have cut, whole) over
+ * several buffers: they go up as one struct pkt chained by frag (NETDEV_F_LRO), no copy.
+ * Without GUEST_TSO4 a multi-buffer frame is dropped whole. A partial checksum from the
+ * host (NEEDS_CSUM) is taken as checked (partial_csum_ok).
  *
  * Transmit: the header goes into the headroom too, so a packet is one descriptor (two
  * without ANY_LAYOUT); a burst is published with one notification, and completions are
@@ -29,6 +30,10 @@
 #define TXQ 1
 #define QSIZE 256
 #define BATCH 32
+/* the largest frame GUEST_TSO4 makes: an IPv4 datagram's 64 KiB and the Ethernet header;
+ * in our buffers at most this many (the first holds the header, too) */
+#define LARGE_MAX (ETH_HLEN + 0xffff)
+#define LARGE_BUFS (LARGE_MAX / PKT_MAX + 2)
 
 struct vnet {
 	struct netdev nd;
@@ -38,6 +43,9 @@ struct vnet {
 	unsigned hdr_len;
 	bool any_layout, csum_tx, tso;
 	unsigned skip; /* buffers left of a frame being dropped (MRG_RXBUF) */
+	bool lro;      /* GUEST_TSO4: multi-buffer frames are taken (large) */
+	struct pkt *large, *large_tail; /* a multi-buffer frame being put together */
+	unsigned large_left;		/* its buffers still to come */
 	unsigned rx_posted;
 	struct mutex fail_lock;
 	bool dead; /* atomic: it lied about a used ring and was reset (fail_device) */
@@ -200,6 +208,9 @@ static unsigned drop_rx(struct vnet *v, struct pkt *p)
 
 	if (p)
 		pkt_free(p);
+	pkt_free(v->large);
+	v->large = v->large_tail = NULL;
+	v->large_left = 0;
 	while ((c = virtq_detach(&v->rx)))
 		pkt_free(c);
 	v->rx_posted = 0;
@@ -232,19 +243,45 @@ static unsigned vn_poll(struct netdev *d, struct pkt **out, unsigned max)
 		}
 		if (v->skip) {
 			v->skip--;
-			d->st.rx_dropped++;
 			pkt_free(p);
+			continue;
+		}
+		if (v->large_left) { /* the next part of a large frame: no header */
+			struct pkt *k = v->large;
+
+			p->data -= v->hdr_len;
+			p->len = len;
+			p->flags = 0;
+			v->large_tail->frag = p;
+			v->large_tail = p;
+			if (!len || pkt_frame_len(k) > LARGE_MAX) { /* a lie: dropped whole */
+				d->st.rx_bad++;
+				v->skip = v->large_left - 1;
+				v->large = NULL;
+				v->large_left = 0;
+				pkt_free(k);
+				continue;
+			}
+			if (--v->large_left)
+				continue;
+			v->large = NULL;
+			d->st.rx_packets++;
+			d->st.rx_bytes += pkt_frame_len(k);
+			d->st.rx_large++;
+			out[n++] = k;
 			continue;
 		}
 		const struct virtio_net_hdr_mrg_rxbuf *h = (void *)(p->data - v->hdr_len);
+		unsigned bufs = v->hdr_len == sizeof(*h) ? h->num_buffers : 1;
 
 		if (len < v->hdr_len + ETH_HLEN) {
 			d->st.rx_bad++;
+			v->skip = bufs > 1 ? bufs - 1 : 0;
 			pkt_free(p);
 			continue;
 		}
-		if (v->hdr_len == sizeof(*h) && h->num_buffers > 1) {
-			v->skip = h->num_buffers - 1u;
+		if (bufs > 1 && (!v->lro || bufs > LARGE_BUFS)) {
+			v->skip = bufs - 1u;
 			d->st.rx_dropped++;
 			pkt_free(p);
 			continue;
@@ -260,6 +297,11 @@ static unsigned vn_poll(struct netdev *d, struct pkt **out, unsigned max)
 			p->flags = PKT_CSUM_OK;
 		} else if (h->hdr.flags & VIRTIO_NET_HDR_F_DATA_VALID) {
 			p->flags = PKT_CSUM_OK;
+		}
+		if (bufs > 1) { /* the rest follows (in this poll, or the next) */
+			v->large = v->large_tail = p;
+			v->large_left = bufs - 1;
+			continue;
 		}
 		d->st.rx_packets++;
 		d->st.rx_bytes += p->len;
@@ -328,13 +370,20 @@ int virtio_net_probe(struct virtio_dev *vd)
 	uint64_t want = F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_MTU) |
 			F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_STATUS) |
 			F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) |
-			F(VIRTIO_NET_F_HOST_TSO4) |
+			F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_GUEST_TSO4) |
 			F(VIRTIO_RING_F_EVENT_IDX) | F(VIRTIO_F_ANY_LAYOUT);
+	/* the spec's (5.1.3.1), and ours: large frames only in page-sized buffers */
+	static const struct virtio_dep deps[] = {
+		{ VIRTIO_NET_F_HOST_TSO4, F(VIRTIO_NET_F_CSUM) },
+		{ VIRTIO_NET_F_GUEST_TSO4, F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_MRG_RXBUF) },
+	};
 	struct vnet *v = kcalloc(1, sizeof(*v));
 	int rc;
 
 	if (!v)
 		return -ENOMEM;
+	vd->deps = deps;
+	vd->ndeps = ARRAY_SIZE(deps);
 	v->vd = vd;
 	vd->driver = v;
 	vd->stop = vn_stop;
@@ -349,7 +398,8 @@ int virtio_net_probe(struct virtio_dev *vd)
 			     : sizeof(struct virtio_net_hdr);
 	v->any_layout = f & (F(VIRTIO_F_VERSION_1) | F(VIRTIO_F_ANY_LAYOUT));
 	v->csum_tx = f & F(VIRTIO_NET_F_CSUM);
-	v->tso = v->csum_tx && (f & F(VIRTIO_NET_F_HOST_TSO4)); /* (TSO requires CSUM) */
+	v->tso = f & F(VIRTIO_NET_F_HOST_TSO4);
+	v->lro = f & F(VIRTIO_NET_F_GUEST_TSO4);
 	if (f & F(VIRTIO_NET_F_MAC)) {
 		for (unsigned i = 0; i < ETH_ALEN; i++)
 			v->nd.mac[i] = (uint8_t)vd->t->config(vd, i, 1);
@@ -372,14 +422,15 @@ int virtio_net_probe(struct virtio_dev *vd)
 	virtq_irq_off(&v->tx);
 	v->nd.features = (v->csum_tx ? NETDEV_F_CSUM_TX : 0) |
 			 (f & F(VIRTIO_NET_F_GUEST_CSUM) ? NETDEV_F_CSUM_RX : 0) |
-			 (v->tso ? NETDEV_F_TSO4 : 0);
+			 (v->tso ? NETDEV_F_TSO4 : 0) | (v->lro ? NETDEV_F_LRO : 0);
 	ksnprintf(v->nd.name, sizeof(v->nd.name), "vnet%u", count++);
 	ksnprintf(v->info, sizeof(v->info),
-		  "virtio-net %s, queues %u/%u, header %u, features%s%s%s%s%s%s%s", vd->where,
+		  "virtio-net %s, queues %u/%u, header %u, features%s%s%s%s%s%s%s%s", vd->where,
 		  v->rx.num, v->tx.num, v->hdr_len, f & F(VIRTIO_F_VERSION_1) ? " version-1" : "",
 		  f & F(VIRTIO_RING_F_EVENT_IDX) ? " event-idx" : "",
 		  f & F(VIRTIO_NET_F_MRG_RXBUF) ? " mrg-rxbuf" : "", v->csum_tx ? " csum" : "",
 		  f & F(VIRTIO_NET_F_GUEST_CSUM) ? " guest-csum" : "", v->tso ? " host-tso4" : "",
+		  v->lro ? " guest-tso4" : "",
 		  f & F(VIRTIO_NET_F_MTU) ? " mtu" : "");
 	v->nd.info = v->info;
 	v->nd.ops = &vn_ops;

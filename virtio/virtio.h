@@ -36,8 +36,16 @@ struct virtio_transport {
 	void (*reset)(struct virtio_dev *d);
 };
 
+/* a feature the driver takes only with others (the spec's dependencies, or its own) */
+struct virtio_dep {
+	unsigned feature; /* a bit number */
+	uint64_t needs;	  /* a mask */
+};
+
 struct virtio_dev {
 	const struct virtio_transport *t;
+	const struct virtio_dep *deps; /* the driver's, before virtio_start; ndeps of them */
+	unsigned ndeps;
 	uint32_t type;	   /* VIRTIO_ID_NET, VIRTIO_ID_BLOCK */
 	bool modern;	   /* the 1.x interface (PCI modern, MMIO v2), else legacy */
 	uint64_t offered;  /* what the device offered */
@@ -55,7 +63,8 @@ struct virtio_dev {
 };
 
 /* The driver side. virtio_start: reset, ACKNOWLEDGE, DRIVER, features (wanted & offered;
- * the modern interface adds VERSION_1 to both), FEATURES_OK; FAILED and -EOPNOTSUPP when
+ * the modern interface adds VERSION_1 to both; less each feature whose d->deps are not all
+ * there, until none is left out), FEATURES_OK; FAILED and -EOPNOTSUPP when
  * the device lacks a required feature or refuses the set. virtio_negotiate does the same
  * without printing, *why saying what went wrong (negotiate.c, host-tested). */
 int virtio_start(struct virtio_dev *d, uint64_t wanted, uint64_t required);
