@@ -89,7 +89,9 @@ class Metric:
     guest's console after the app), or the sum over all such lines (total), or "boot":
     QEMU's start to the app's first line. A dict gives a pattern per guest OS ("amphi",
     "linux"). per: a pattern whose group 1 divides the figure (the items of a run).
-    lower: smaller is better; None: a row to read, not to rank (no ratio)."""
+    lower: smaller is better; None: a row to read, not to rank (no ratio). expect: the
+    value a correct run gives (e.g. every connection intact): any other fails the run,
+    in make bench-smoke too (speed is never judged, correctness is)."""
     what: str
     pattern: object
     unit: str
@@ -98,6 +100,7 @@ class Metric:
     total: bool = False
     per: str = ""
     only: str = ""  # "amphi": a figure of Amphi's alone (Linux shows "-")
+    expect: object = None
 
 
 # Both guests' counters over the app's run: Amphi's per-CPU "hp: sched cpuN during the
@@ -167,7 +170,7 @@ def tcp_bulk(name, conns, kib):
             conns, "s" if conns > 1 else "", kib), r"^host: tcp: .*\(([\d.]+) MB/s\)", "MB/s",
             lower=False),
         Metric("TCP bulk, %d connection%s: connections intact" % (conns, "s" if conns > 1 else ""),
-               r"^host: tcp: (\d+) of", "", lower=None),
+               r"^host: tcp: (\d+) of", "", lower=None, expect=conns),
     ], client="5001 %d %d" % (conns, kib), smoke_client="5001 %d 256" % conns, kind="tcp",
         ready="tcp bulk ready", timeout=240)
 
@@ -693,6 +696,10 @@ def judge(wl, os_name, lines, host_lines, smoke, res):
         elif not m.per or float(per[0].group(1)):
             res["values"][i] = sum(float(h.group(1)) for h in hits[:None if m.total else 1]) \
                 * m.scale / (float(per[0].group(1)) if m.per else 1)
+        if m.expect is not None and res["values"][i] is not None and \
+                res["values"][i] != m.expect:
+            res["error"] = res["error"] or "%s: %s, not %s" % (
+                m.what, fmt(res["values"][i]), fmt(m.expect))
     return res
 
 

@@ -761,6 +761,48 @@ void net_quiesce(uint64_t deadline)
 	net_unlock();
 }
 
+/* connections with data or a FIN their peer has not acknowledged, and those bytes (core
+ * lock held) */
+static unsigned unacked(uint64_t *bytes)
+{
+	unsigned n = 0;
+
+	*bytes = 0;
+	for (struct tcp_pcb *p = tcp_active_pcbs; p; p = p->next) {
+		bool fin = p->state == FIN_WAIT_1 || p->state == CLOSING || p->state == LAST_ACK;
+
+		if (p->unsent || p->unacked || fin) {
+			n++;
+			*bytes += p->snd_lbb - p->lastack;
+		}
+	}
+	return n;
+}
+
+void net_linger(uint64_t deadline)
+{
+	uint64_t t0 = clock_ns(), bytes = 0, bytes0;
+
+	net_lock();
+	unsigned n0 = unacked(&bytes0), n = n0;
+
+	net_unlock();
+	while (n && clock_ns() < deadline) {
+		thread_sleep(5 * MS);
+		net_lock();
+		n = unacked(&bytes);
+		net_unlock();
+	}
+	unsigned long ms = (unsigned long)((clock_ns() - t0) / MS);
+
+	if (n0 && !n)
+		kprintf("net: %u connections had %lu bytes on their way when the app ended: all "
+			"acknowledged %lu ms later\n", n0, bytes0, ms);
+	else if (n)
+		kprintf("net: %u connections still had %lu bytes their peers had not acknowledged "
+			"after %lu ms; the VM ends without them\n", n, bytes, ms);
+}
+
 void net_stats(struct net_stats *s)
 {
 	*s = st;

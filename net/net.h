@@ -77,5 +77,10 @@ void net_report(void);
 /* Waits (until the deadline) for the net thread to have processed what the default
  * channels hold now, so that counters read next include it. */
 void net_quiesce(uint64_t deadline);
+/* After the app: waits (until the deadline) for every TCP connection to have what was
+ * sent on it acknowledged by its peer, its FIN too once closed, as a Linux host keeps
+ * sending after close() while the VM here would end at once, losing it. Reports on the
+ * console how long it waited and what was left. */
+void net_linger(uint64_t deadline);
 
 #endif
