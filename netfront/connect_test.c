@@ -42,6 +42,7 @@ int sync_test_run(int n, void (*fn)(int id, void *arg), void *arg); /* sched/syn
 static struct {
 	const char *cmdline;
 	uint64_t max_queues, split;
+	uint64_t no_csum; /* the backend's feature-no-csum-offload, when not ~0 */
 	unsigned next_port;
 	unsigned sends[NPORTS]; /* notifications per port */
 	unsigned sends_total;
@@ -83,6 +84,8 @@ static int fake_xs_read_u64(uint32_t tx, const char *path, uint64_t *v)
 		*v = fk.max_queues;
 	else if (strstr(path, "/feature-split-event-channels"))
 		*v = fk.split;
+	else if (strstr(path, "/feature-no-csum-offload") && fk.no_csum != ~0ull)
+		*v = fk.no_csum;
 	else
 		return -ENOENT;
 	return 0;
@@ -226,11 +229,12 @@ static void free_page(uint64_t pfn)
 }
 
 /* a device probed, its backend (domain 0) at InitWait */
-static struct xenbus_dev *start(const char *cmdline, uint64_t split)
+static struct xenbus_dev *start_with(const char *cmdline, uint64_t split, uint64_t no_csum)
 {
 	struct xenbus_dev *xb = calloc(1, sizeof(*xb));
 
 	memset(&fk, 0, sizeof(fk));
+	fk.no_csum = no_csum;
 	fk.cmdline = cmdline;
 	fk.max_queues = 4;
 	fk.split = split;
@@ -245,6 +249,11 @@ static struct xenbus_dev *start(const char *cmdline, uint64_t split)
 	xb->otherend_state = XenbusStateInitWait;
 	nf_otherend_changed(xb);
 	return xb;
+}
+
+static struct xenbus_dev *start(const char *cmdline, uint64_t split)
+{
+	return start_with(cmdline, split, ~0ull);
 }
 
 static void finish(struct xenbus_dev *xb)
@@ -383,4 +392,38 @@ static void reconnect_in_order(int id, void *arg)
 TEST(netfront_reconnect_posts_nothing_before_the_backend_connects)
 {
 	CHECK_EQ(sync_test_run(1, reconnect_in_order, NULL), 0);
+}
+
+/* checksum offload: a TCP segment whose checksum the stack left to the device goes out
+ * with csum_blank (the backend completes it), others as they are; not when the backend
+ * says it cannot (feature-no-csum-offload 1) */
+static void csum_offload(int id, void *arg)
+{
+	for (uint64_t no_csum = 0; no_csum < 3; no_csum++) { /* 2: the key missing */
+		struct xenbus_dev *xb = start_with("xnet_queues=1", 1, no_csum == 2 ? ~0ull : no_csum);
+		struct nf *nf = xb->priv;
+		bool offload = no_csum != 1;
+
+		xb->otherend_state = XenbusStateConnected;
+		nf_otherend_changed(xb);
+		CHECK(nf->nd.link_up);
+		CHECK_EQ(nf->nd.features & NETDEV_F_CSUM_RX, NETDEV_F_CSUM_RX);
+		CHECK_EQ(!!(nf->nd.features & NETDEV_F_CSUM_TX), offload);
+		struct pkt *p[2] = { frame(), frame() };
+
+		p[0]->flags = PKT_CSUM_PARTIAL;
+		CHECK_EQ(nf_xmit(&nf->nd, p, 2), 2);
+		struct nfq *q = &nf->q[0];
+
+		CHECK_EQ(q->tx.sring->req_prod, 2);
+		CHECK_EQ(RING_GET_REQUEST(&q->tx, 0)->flags,
+			 offload ? NETTXF_csum_blank | NETTXF_data_validated : 0);
+		CHECK_EQ(RING_GET_REQUEST(&q->tx, 1)->flags, 0);
+		finish(xb);
+	}
+}
+
+TEST(netfront_checksum_offload_unless_the_backend_refuses)
+{
+	CHECK_EQ(sync_test_run(1, csum_offload, NULL), 0);
 }

@@ -126,7 +126,9 @@ static bool tx_one(struct nfq *q, struct pkt *p)
 
 	req->gref = ref;
 	req->offset = off;
-	req->flags = 0;
+	req->flags = (p->flags & PKT_CSUM_PARTIAL) && (nf->nd.features & NETDEV_F_CSUM_TX)
+			     ? NETTXF_csum_blank | NETTXF_data_validated
+			     : 0;
 	req->id = id;
 	req->size = p->len;
 	q->tx_pkt[id] = p;
@@ -476,7 +478,7 @@ static int write_keys(uint32_t tx, void *arg)
 	static const char *const keys[][2] = {
 		{ "request-rx-copy", "1" },	{ "feature-rx-notify", "1" },
 		{ "feature-sg", "0" },		{ "feature-gso-tcpv4", "0" },
-		{ "feature-no-csum-offload", "1" },
+		{ "feature-no-csum-offload", "0" },
 	};
 	int rc;
 
@@ -605,6 +607,15 @@ static int connect(struct nf *nf)
 			nf->nd.name);
 		return -EOPNOTSUPP;
 	}
+	/* checksums: the backend completes those of TCP segments we send with csum_blank
+	 * (the pseudo-header's sum in the field, net/core.c), unless it says it cannot; it
+	 * may send us segments with csum_blank too (feature-no-csum-offload 0 in write_keys),
+	 * which come with data_validated and are taken as checked (resp.c) */
+	uint64_t no_csum = 0;
+
+	ksnprintf(path, sizeof(path), "%s/feature-no-csum-offload", xb->otherend);
+	xs_read_u64(XS_NO_TX, path, &no_csum);
+	nf->nd.features = NETDEV_F_CSUM_RX | (no_csum ? 0 : NETDEV_F_CSUM_TX);
 	choose_layout(nf);
 	nf->q = kcalloc(nf->nq, sizeof(*nf->q));
 	if (!nf->q) {

@@ -123,7 +123,9 @@ static struct pkt *take_rx(struct nfq *q, const netif_rx_response_t *r)
 	}
 	p->data = (uint8_t *)p->page + r->offset;
 	p->len = r->status;
-	p->flags = r->flags & NETRXF_data_validated ? PKT_CSUM_OK : 0;
+	/* csum_blank: summed by nobody (dom0's own stack), its field holds the pseudo-header's
+	 * sum; Linux's backend sets data_validated with it, another might not */
+	p->flags = r->flags & (NETRXF_data_validated | NETRXF_csum_blank) ? PKT_CSUM_OK : 0;
 	return p;
 }
 

@@ -119,18 +119,22 @@ TEST(netfront_rx_takes_good_frames)
 	post_rx(q, 0, 4);
 	rx_rsp(q, 0, 2, 0, 0, 60);
 	rx_rsp(q, 1, 0, 100, NETRXF_data_validated, 1514);
-	q->rx.sring->rsp_prod = 2;
-	CHECK_EQ(netfront_take_rx(q, got, 8), 2);
+	rx_rsp(q, 2, 1, 0, NETRXF_csum_blank, 80); /* never summed: taken as checked */
+	q->rx.sring->rsp_prod = 3;
+	CHECK_EQ(netfront_take_rx(q, got, 8), 3);
 	CHECK(got[0]->data == (uint8_t *)got[0]->page && got[0]->len == 60);
 	CHECK(got[1]->data == (uint8_t *)got[1]->page + 100 && got[1]->len == 1514);
+	CHECK_EQ(got[0]->flags, 0);
 	CHECK_EQ(got[1]->flags, PKT_CSUM_OK);
-	CHECK(!q->rx_pkt[2] && !q->rx_pkt[0] && q->rx_pkt[1] && q->rx_pkt[3]);
-	CHECK_EQ(q->rx_nfree, 2); /* ids 2 and 0 are free again */
+	CHECK_EQ(got[2]->flags, PKT_CSUM_OK);
+	CHECK(!q->rx_pkt[2] && !q->rx_pkt[0] && !q->rx_pkt[1] && q->rx_pkt[3]);
+	CHECK_EQ(q->rx_nfree, 3); /* ids 2, 0 and 1 are free again */
 	CHECK_EQ(q->nf->nd.st.rx_bad, 0);
-	CHECK_EQ(q->rx.rsp_cons, 2);
-	CHECK_EQ(q->rx.sring->rsp_event, 3); /* re-armed for the next one */
+	CHECK_EQ(q->rx.rsp_cons, 3);
+	CHECK_EQ(q->rx.sring->rsp_event, 4); /* re-armed for the next one */
 	pkt_free(got[0]);
 	pkt_free(got[1]);
+	pkt_free(got[2]);
 	teardown(q);
 }
 
