@@ -55,7 +55,10 @@ void pkt_free(struct pkt *p);
 #define NETDEV_F_CSUM_RX 2 /* may set PKT_CSUM_OK */
 #define NETDEV_F_TSO4 4	   /* takes big packets with gso_size (TCP over IPv4) */
 #define NETDEV_F_LRO 8	   /* may receive TCP frames of up to 64 KiB in several buffers
-			    * (virtio's GUEST_TSO4): struct pkt's frag */
+			    * (virtio's GUEST_TSO4, netfront's feature-gso-tcpv4): struct
+			    * pkt's frag */
+/* the largest such frame: an IPv4 datagram's 64 KiB and the Ethernet header */
+#define NETDEV_LRO_MAX (ETH_HLEN + 0xffff)
 
 struct netdev_stats {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;

@@ -390,6 +390,9 @@ static void queue_down(struct nf *nf, struct nfq *q)
 			q->rx_pkt[id] = NULL;
 		}
 	}
+	pkt_free(q->rx_head); /* a packet half received (its grants are over) */
+	q->rx_head = q->rx_tail = NULL;
+	q->rx_skip_extra = q->rx_drop_frags = false;
 	end_ring(q->tx_ring_ref, &q->tx_page);
 	end_ring(q->rx_ring_ref, &q->rx_page);
 }
@@ -475,9 +478,12 @@ static int write_keys(uint32_t tx, void *arg)
 {
 	struct nf *nf = arg;
 	char path[96];
-	static const char *const keys[][2] = {
+	/* feature-sg and feature-gso-tcpv4: the backend may send us a TCP segment of up to
+	 * 64 KiB in several slots, its GSO facts in an extra-info slot (resp.c) */
+	const char *sg = nf->sg ? "1" : "0";
+	const char *const keys[][2] = {
 		{ "request-rx-copy", "1" },	{ "feature-rx-notify", "1" },
-		{ "feature-sg", "0" },		{ "feature-gso-tcpv4", "0" },
+		{ "feature-sg", sg },		{ "feature-gso-tcpv4", sg },
 		{ "feature-no-csum-offload", "0" },
 	};
 	int rc;
@@ -615,7 +621,8 @@ static int connect(struct nf *nf)
 
 	ksnprintf(path, sizeof(path), "%s/feature-no-csum-offload", xb->otherend);
 	xs_read_u64(XS_NO_TX, path, &no_csum);
-	nf->nd.features = NETDEV_F_CSUM_RX | (no_csum ? 0 : NETDEV_F_CSUM_TX);
+	nf->nd.features = NETDEV_F_CSUM_RX | (no_csum ? 0 : NETDEV_F_CSUM_TX) |
+			  (nf->sg ? NETDEV_F_LRO : 0);
 	choose_layout(nf);
 	nf->q = kcalloc(nf->nq, sizeof(*nf->q));
 	if (!nf->q) {
@@ -752,6 +759,13 @@ static void options(struct nf *nf)
 		else
 			nf->want_split = v;
 	}
+	nf->sg = true;
+	if ((rc = cmdline_get_u64(cl, "xnet_lro", &v)) != -ENOENT) {
+		if (rc || v > 1)
+			kprintf("%s: xnet_lro must be 0 or 1: ignored\n", nf->nd.name);
+		else
+			nf->sg = v;
+	}
 }
 
 static int nf_probe(struct xenbus_dev *xb)
@@ -779,9 +793,9 @@ static int nf_probe(struct xenbus_dev *xb)
 	if (nf->want_queues)
 		ksnprintf(queues, sizeof(queues), "up to %u", nf->want_queues);
 	ksnprintf(nf->info, sizeof(nf->info),
-		  "netfront %s, backend domain %u, copy-mode rx, queues: %s, event channels: %s",
-		  xb->nodename, xb->otherend_id, queues,
-		  nf->want_split ? "split if offered" : "shared");
+		  "netfront %s, backend domain %u, copy-mode rx%s, queues: %s, event channels: %s",
+		  xb->nodename, xb->otherend_id, nf->sg ? " with large receive (sg, gso-tcpv4)" : "",
+		  queues, nf->want_split ? "split if offered" : "shared");
 	nf->nd.info = nf->info;
 	netdev_register(&nf->nd);
 	return 0;

@@ -14,6 +14,9 @@
 #define TX_SIZE __CONST_RING_SIZE(netif_tx, PAGE_SIZE)
 #define RX_SIZE __CONST_RING_SIZE(netif_rx, PAGE_SIZE)
 #define NF_MAX_QUEUES 8
+/* the data slots of one received packet we take: 64 KiB in pages, and one more for an
+ * offset (Xen's XEN_NETIF_NR_SLOTS_MIN is 18) */
+#define NF_RX_MAX_SLOTS 18
 
 struct nf;
 
@@ -46,6 +49,10 @@ struct nfq {
 	uint16_t rx_id_at[RX_SIZE];
 	bool rx_skip_extra; /* the next response slot is an extra-info, not a packet */
 	bool rx_drop_frags; /* the next slots continue a dropped packet (more-data) */
+	/* a packet in several slots being put together (feature-sg): its buffers so far,
+	 * chained by frag, their grants ended */
+	struct pkt *rx_head, *rx_tail;
+	unsigned rx_slots;
 	uint64_t tx_packets, rx_packets;
 };
 
@@ -58,6 +65,7 @@ struct nf {
 	bool gave_up; /* ... and it was told (our state Closing) */
 	bool split;  /* separate tx and rx event channels */
 	bool multi_queue_offered; /* the backend says multi-queue-max-queues */
+	bool sg; /* we offer feature-sg and feature-gso-tcpv4: large packets in several slots */
 	bool irq_on;
 	unsigned rx_next; /* the queue poll looks at first */
 	unsigned nq; /* queue pairs in q (kcalloc'd while connected) */
@@ -72,7 +80,10 @@ struct nf {
  * packet is freed (its page later, if the backend still maps it). */
 void netfront_reap_tx(struct nfq *q);
 /* With the lock held. Up to max received packets into pkts (now the caller's), until
- * the ring has no more responses; re-arms the event. */
+ * the ring has no more responses; re-arms the event. With nf->sg a packet may take
+ * several slots (and extra-info slots after its first): it comes as one struct pkt
+ * chained by frag, at most NF_RX_MAX_SLOTS slots and NETDEV_LRO_MAX bytes, else dropped
+ * whole (counted in rx_bad), as one with a bad slot. */
 unsigned netfront_take_rx(struct nfq *q, struct pkt **pkts, unsigned max);
 /* A packet whose grant is over: freed now, or its page when the backend lets go. */
 void netfront_end_pkt_grant(int ref, struct pkt *p);

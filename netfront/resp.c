@@ -91,11 +91,9 @@ static struct pkt *take_rx(struct nfq *q, const netif_rx_response_t *r)
 {
 	struct nf *nf = q->nf;
 	uint16_t id = r->id;
-	enum rx_verdict v = netif_rx_verdict(r, RX_SIZE, id < RX_SIZE && q->rx_pkt[id], PAGE_SIZE);
+	enum rx_verdict v = netif_rx_verdict(r, RX_SIZE, id < RX_SIZE && q->rx_pkt[id], PAGE_SIZE,
+					     nf->sg);
 
-	/* what follows this slot belongs to it: extra-info slots, then more data slots */
-	q->rx_skip_extra = r->flags & NETRXF_extra_info;
-	q->rx_drop_frags = r->flags & NETRXF_more_data;
 	if (v == RX_BAD_ID) {
 		nf->nd.st.rx_bad++;
 		return NULL;
@@ -112,7 +110,7 @@ static struct pkt *take_rx(struct nfq *q, const netif_rx_response_t *r)
 		nf->nd.st.rx_bad++;
 		return NULL;
 	}
-	/* one slot per packet (no feature-sg, no GSO), within the page, no error */
+	/* within the page, no error; one slot per packet unless we offered feature-sg */
 	if (v != RX_OK) {
 		if (v == RX_ERROR)
 			nf->nd.st.rx_dropped++;
@@ -129,8 +127,10 @@ static struct pkt *take_rx(struct nfq *q, const netif_rx_response_t *r)
 	return p;
 }
 
-/* Slot i holds an extra-info (netif_extra_info_t), which we never ask for: it took the
- * request at slot i, whose buffer it does not name, so that buffer is ours again. */
+/* Slot i holds an extra-info (netif_extra_info_t): with feature-sg the GSO facts of the
+ * packet before it (which we need not: lwIP takes the segment as it is), else one we never
+ * asked for. It took the request at slot i, whose buffer it does not name, so that buffer
+ * is ours again. */
 static void skip_extra(struct nfq *q, RING_IDX i)
 {
 	netif_extra_info_t x;
@@ -138,9 +138,58 @@ static void skip_extra(struct nfq *q, RING_IDX i)
 
 	memcpy(&x, RING_GET_RESPONSE(&q->rx, i), sizeof(x));
 	q->rx_skip_extra = x.flags & XEN_NETIF_EXTRA_FLAG_MORE;
-	q->nf->nd.st.rx_bad++;
+	if (!q->nf->sg)
+		q->nf->nd.st.rx_bad++;
 	if (q->rx_pkt[id])
 		drop_rx(q, id);
+}
+
+/* the packet being put together is dropped (a bad slot, too many, too long) */
+static void drop_partial(struct nfq *q)
+{
+	if (!q->rx_head)
+		return;
+	pkt_free(q->rx_head);
+	q->rx_head = q->rx_tail = NULL;
+	q->rx_slots = 0;
+	q->nf->nd.st.rx_bad++;
+}
+
+/* One response slot's buffer p (NULL: a bad slot, already counted) with the slot's
+ * flags: a whole packet to hand up, or NULL (none yet, or dropped). */
+static struct pkt *assemble(struct nfq *q, struct pkt *p, uint16_t flags)
+{
+	bool more = flags & NETRXF_more_data, first = !q->rx_head;
+
+	/* what follows this slot belongs to it: extra-info slots (after a packet's first
+	 * slot only), then more data slots */
+	q->rx_skip_extra = flags & NETRXF_extra_info;
+	if (!p || (!first && (flags & NETRXF_extra_info))) {
+		pkt_free(p);
+		drop_partial(q);
+		q->rx_drop_frags = more;
+		return NULL;
+	}
+	if (first && !more)
+		return p;
+	if (first) {
+		q->rx_head = p;
+		q->rx_slots = 0;
+	} else {
+		q->rx_tail->frag = p;
+	}
+	q->rx_tail = p;
+	if (++q->rx_slots > NF_RX_MAX_SLOTS || pkt_frame_len(q->rx_head) > NETDEV_LRO_MAX) {
+		drop_partial(q);
+		q->rx_drop_frags = more;
+		return NULL;
+	}
+	if (more)
+		return NULL;
+	p = q->rx_head;
+	q->rx_head = q->rx_tail = NULL;
+	q->nf->nd.st.rx_large++;
+	return p;
 }
 
 unsigned netfront_take_rx(struct nfq *q, struct pkt **pkts, unsigned max)
@@ -167,20 +216,20 @@ unsigned netfront_take_rx(struct nfq *q, struct pkt **pkts, unsigned max)
 			/* one read of the shared slot: what we check is what we use */
 			RING_COPY_RESPONSE(&q->rx, i, &r);
 			if (q->rx_drop_frags) {
-				/* a fragment of a packet already dropped (we offer no feature-sg) */
+				/* a fragment of a packet already dropped */
 				q->rx_drop_frags = r.flags & NETRXF_more_data;
 				nf->nd.st.rx_bad++;
 				if (r.id < RX_SIZE && q->rx_pkt[r.id])
 					drop_rx(q, r.id);
 				continue;
 			}
-			struct pkt *p = take_rx(q, &r);
+			struct pkt *p = assemble(q, take_rx(q, &r), r.flags);
 
 			if (p) {
 				pkts[n++] = p;
 				q->rx_packets++;
 				nf->nd.st.rx_packets++;
-				nf->nd.st.rx_bytes += p->len;
+				nf->nd.st.rx_bytes += pkt_frame_len(p);
 			}
 		}
 		q->rx.rsp_cons = i;

@@ -358,3 +358,92 @@ TEST(netfront_flow_queue_keeps_flows_and_spreads_them)
 	f[14] = 0x4f; /* a 60-byte IP header: the ports would be at 74 */
 	CHECK(netfront_flow_queue(f, 64, 4) < 4);
 }
+
+/* feature-sg offered: a packet in three slots with a GSO extra-info slot after its first
+ * comes up as one chained packet (the extra's buffer back, not counted as bad), its slots
+ * possibly in two looks at the ring; then a one-slot packet as usual */
+TEST(netfront_rx_large_packets_in_several_slots)
+{
+	struct nfq *q = setup();
+	struct pkt *got[8];
+
+	q->nf->sg = true;
+	post_rx(q, 0, 8);
+	rx_rsp(q, 0, 0, 0, NETRXF_more_data | NETRXF_extra_info | NETRXF_csum_blank, 4096);
+	*(netif_extra_info_t *)RING_GET_RESPONSE(&q->rx, 1) =
+		(netif_extra_info_t){ .type = XEN_NETIF_EXTRA_TYPE_GSO };
+	rx_rsp(q, 2, 2, 0, NETRXF_more_data, 4096);
+	q->rx.sring->rsp_prod = 3; /* the rest comes later */
+	CHECK_EQ(netfront_take_rx(q, got, 8), 0);
+	CHECK(q->rx_head && q->rx_slots == 2);
+	rx_rsp(q, 3, 3, 0, 0, 1000);
+	rx_rsp(q, 4, 4, 0, 0, 60);
+	q->rx.sring->rsp_prod = 5;
+	CHECK_EQ(netfront_take_rx(q, got, 8), 2);
+	CHECK_EQ(got[0]->len, 4096);
+	CHECK_EQ(got[0]->flags, PKT_CSUM_OK);
+	CHECK(got[0]->frag && got[0]->frag->len == 4096 && got[0]->frag->frag &&
+	      got[0]->frag->frag->len == 1000 && !got[0]->frag->frag->frag);
+	CHECK_EQ(pkt_frame_len(got[0]), 9192);
+	CHECK_EQ(got[1]->len, 60);
+	CHECK(!got[1]->frag);
+	CHECK_EQ(q->nf->nd.st.rx_bad, 0);
+	CHECK_EQ(q->nf->nd.st.rx_large, 1);
+	CHECK_EQ(q->nf->nd.st.rx_packets, 2);
+	CHECK_EQ(q->nf->nd.st.rx_bytes, 9192 + 60);
+	CHECK_EQ(pkts_freed, 1); /* the extra-info slot's buffer */
+	CHECK_EQ(q->rx_nfree, 5); /* every id answered is free again */
+	CHECK(!q->rx_head && !q->rx_skip_extra && !q->rx_drop_frags);
+	pkt_free(got[0]);
+	pkt_free(got[1]);
+	CHECK_EQ(pkts_freed, 1 + 4);
+	teardown(q);
+}
+
+/* a backend that lies inside a large packet: a slot past its page, an extra-info on a
+ * later slot, more slots than a 64 KiB packet takes, more than 64 KiB: each packet is
+ * dropped whole with the slots that continue it, every buffer back, and the packets
+ * between them are taken */
+TEST(netfront_rx_large_packet_lies_drop_it_whole)
+{
+	struct nfq *q = setup();
+	struct pkt *got[8];
+	RING_IDX at = 0;
+
+	q->nf->sg = true;
+	post_rx(q, 0, 80);
+	/* 1: its second slot runs off the page, a third continues it */
+	rx_rsp(q, at++, 0, 0, NETRXF_more_data, 4096);
+	rx_rsp(q, at++, 1, 100, NETRXF_more_data, 4096);
+	rx_rsp(q, at++, 2, 0, 0, 100);
+	rx_rsp(q, at++, 3, 0, 0, 60); /* taken */
+	/* 2: an extra-info on its second slot (and the extra slot itself) */
+	rx_rsp(q, at++, 4, 0, NETRXF_more_data, 4096);
+	rx_rsp(q, at++, 5, 0, NETRXF_extra_info, 100);
+	*(netif_extra_info_t *)RING_GET_RESPONSE(&q->rx, at++) =
+		(netif_extra_info_t){ .type = XEN_NETIF_EXTRA_TYPE_GSO };
+	rx_rsp(q, at++, 7, 0, 0, 61); /* taken */
+	/* 3: 19 slots of 100 bytes (too many) */
+	for (unsigned k = 0; k < 19; k++, at++)
+		rx_rsp(q, at, (uint16_t)at, 0, k < 18 ? NETRXF_more_data : 0, 100);
+	rx_rsp(q, at, (uint16_t)at, 0, 0, 62); /* taken */
+	at++;
+	/* 4: 17 full pages: past 64 KiB at the 17th */
+	for (unsigned k = 0; k < 17; k++, at++)
+		rx_rsp(q, at, (uint16_t)at, 0, k < 16 ? NETRXF_more_data : 0, 4096);
+	rx_rsp(q, at, (uint16_t)at, 0, 0, 63); /* taken */
+	at++;
+	q->rx.sring->rsp_prod = at;
+	CHECK_EQ(netfront_take_rx(q, got, 8), 4);
+	for (unsigned k = 0; k < 4; k++) {
+		CHECK_EQ(got[k]->len, 60 + k);
+		CHECK(!got[k]->frag);
+		pkt_free(got[k]);
+	}
+	CHECK(!q->rx_head && !q->rx_drop_frags && !q->rx_skip_extra);
+	CHECK_EQ(q->rx_nfree, at);
+	CHECK_EQ(pkts_freed, at); /* every buffer the backend answered */
+	CHECK_EQ(q->nf->nd.st.rx_large, 0);
+	CHECK(q->nf->nd.st.rx_bad >= 4);
+	teardown(q);
+}

@@ -30,9 +30,9 @@
 #define TXQ 1
 #define QSIZE 256
 #define BATCH 32
-/* the largest frame GUEST_TSO4 makes: an IPv4 datagram's 64 KiB and the Ethernet header;
- * in our buffers at most this many (the first holds the header, too) */
-#define LARGE_MAX (ETH_HLEN + 0xffff)
+/* the largest frame GUEST_TSO4 makes (NETDEV_LRO_MAX) takes at most this many of our
+ * buffers (the first holds the header, too) */
+#define LARGE_MAX NETDEV_LRO_MAX
 #define LARGE_BUFS (LARGE_MAX / PKT_MAX + 2)
 
 struct vnet {
