@@ -32,8 +32,7 @@
 #define BATCH 32
 /* the largest frame GUEST_TSO4 makes (NETDEV_LRO_MAX) takes at most this many of our
  * buffers (the first holds the header, too) */
-#define LARGE_MAX NETDEV_LRO_MAX
-#define LARGE_BUFS (LARGE_MAX / PKT_MAX + 2)
+#define LARGE_BUFS (NETDEV_LRO_MAX / PKT_MAX + 2)
 
 struct vnet {
 	struct netdev nd;
@@ -187,7 +186,6 @@ static unsigned vn_xmit(struct netdev *d, struct pkt **p, unsigned n)
 	return sent;
 }
 
-/* the checksum the host left to us (NEEDS_CSUM): true when it could be completed */
 /* NEEDS_CSUM on a received packet: its transport checksum was never made (a packet from
  * the host's own stack, or a segment of a larger one); the field holds the pseudo-header's
  * sum. As Linux does, the packet is taken as checked (nothing between the sender and this
@@ -254,7 +252,7 @@ static unsigned vn_poll(struct netdev *d, struct pkt **out, unsigned max)
 			p->flags = 0;
 			v->large_tail->frag = p;
 			v->large_tail = p;
-			if (!len || pkt_frame_len(k) > LARGE_MAX) { /* a lie: dropped whole */
+			if (!len || pkt_frame_len(k) > NETDEV_LRO_MAX) { /* a lie: dropped whole */
 				d->st.rx_bad++;
 				v->skip = v->large_left - 1;
 				v->large = NULL;
