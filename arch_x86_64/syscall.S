@@ -257,13 +257,17 @@ app_resume_xenpv:
 
 
 /* int app_enter_user_native(entry, sp, ctx, entry_stack): app_enter for normal mode: into
- * ring 3 by iretq, the entry stack also in the TSS (interrupts from ring 3 land there) */
+ * ring 3 by iretq, the entry stack also in the TSS (interrupts from ring 3 land there).
+ * Interrupts off first: the TSS is this CPU's, found in one instruction and written in the
+ * next; a thread preempted between the two and run on by another CPU would write its
+ * entry stack into the TSS of the CPU it left, and that CPU would then push the frames of
+ * whichever app thread it runs over this thread's saved registers. */
 	.globl app_enter_user_native
 app_enter_user_native:
+	cli
 	RESUME_PROLOGUE_ARGS %rdx, %rcx
 	mov	%gs:CPU_TSS_RSP0, %rax
 	mov	%rsp, (%rax)
-	cli
 	pushq	$(SEL_UDATA | 3)
 	push	%rsi
 	pushq	$0x202
@@ -275,10 +279,10 @@ app_enter_user_native:
 
 	.globl app_resume_user_native
 app_resume_user_native:
+	cli					/* (as app_enter_user_native) */
 	RESUME_PROLOGUE
 	mov	%gs:CPU_TSS_RSP0, %rax
 	mov	%rsp, (%rax)
-	cli
 	RESUME_COPY
 	jmp	syscall_exit_user
 
