@@ -18,6 +18,8 @@
  *                  memory: SIGKILL)
  *   sockets        double bind, 100 binds, send/recv on a listening socket
  *   race           threads race close/close, socket/socket, close/recv, munmap/munmap
+ *   torn           a thread watches a 4-byte word the kernel writes (getsockname's length):
+ *                  never half old, half new (a futex word the kernel clears must not be)
  *   handler ADDR   a signal handler at a kernel address, then the signal: must die by
  *                  SIGSEGV (on Linux too)
  *   sigreturn      rt_sigreturn of a made-up frame asking for IOPL 3 and the kernel's
@@ -514,6 +516,49 @@ static void race(void)
 	say("munmap/munmap: %d rounds\n", rounds);
 }
 
+/* ------------------------------------------------------------------------ torn writes */
+
+static volatile uint32_t watched;
+static volatile int watching;
+static unsigned long torn_seen, torn_reads;
+
+static void *watcher(void *arg)
+{
+	(void)arg;
+	while (watching) {
+		uint32_t v = watched;
+
+		torn_reads++;
+		if (v != 0x7f7f7f10u && v != sizeof(struct sockaddr_in))
+			torn_seen++;
+	}
+	return NULL;
+}
+
+/* getsockname writes its length back as a 4-byte value, from 0x7f7f7f10 to 16: a byte at a
+ * time, the other thread would now and then see 0x7f7f0010 or 0x7f000010 */
+static void torn(void)
+{
+	int s = socket(AF_INET, SOCK_DGRAM, 0), writes = 100000;
+	struct sockaddr_in sa;
+	pthread_t t;
+
+	watched = 0x7f7f7f10u;
+	watching = 1;
+	pthread_create(&t, NULL, watcher, NULL);
+	for (int i = 0; i < writes; i++) {
+		watched = 0x7f7f7f10u;
+		if (getsockname(s, (struct sockaddr *)&sa, (socklen_t *)&watched)) {
+			say("torn: getsockname: %s\n", strerror(errno));
+			break;
+		}
+	}
+	watching = 0;
+	pthread_join(t, NULL);
+	close(s);
+	say("torn: %lu of %lu reads torn, in %d kernel writes\n", torn_seen, torn_reads, writes);
+}
+
 int main(int argc, char **argv)
 {
 	const char *a = argc > 1 ? argv[1] : "";
@@ -543,6 +588,8 @@ int main(int argc, char **argv)
 		sockets();
 	else if (!strcmp(a, "race"))
 		race();
+	else if (!strcmp(a, "torn"))
+		torn();
 	else if (!strcmp(a, "handler"))
 		kernel_handler(addr);
 	else if (!strcmp(a, "sigreturn"))
@@ -551,7 +598,7 @@ int main(int argc, char **argv)
 		fake_sigreturn(0x8000000000001000ull);
 	else {
 		printf("usage: hostile entry|entry_nc|call ADDRESS | systop | badptr | threads | "
-		       "fds | memory | sockets | race | handler ADDRESS | sigreturn | "
+		       "fds | memory | sockets | race | torn | handler ADDRESS | sigreturn | "
 		       "sigreturn_nc\n");
 		return 2;
 	}

@@ -68,14 +68,58 @@ static int guarded_copy(void *dst, const void *src, size_t n)
 	return vec ? -EFAULT : 0;
 }
 
+/* One naturally aligned value of 2, 4 or 8 bytes in one access each way, as Linux's
+ * get_user and put_user: a futex word is read and written whole. The kernel clears a
+ * thread's CLONE_CHILD_CLEARTID word at its end while the app's other threads look at it;
+ * written a byte at a time (rep movsb), musl's thread-list lock held by thread 0x101 went
+ * through 0x100 on its way to 0, thread 0x100 took that for its own lock, counted a
+ * recursive take that nothing undid, and the next pthread_create left the lock held for
+ * ever (nm_attack_race hung about once in 200 boots). */
+static int guarded_value(void *dst, const void *src, size_t n)
+{
+	uint64_t vec = 0, v;
+
+	user_access_begin();
+	if (n == 2)
+		__asm__ __volatile__("1: movw (%[s]), %w[v]\n"
+				     "2: movw %w[v], (%[d])\n"
+				     "3:\n" EXTABLE(1b, 3b) EXTABLE(2b, 3b)
+				     : "+a"(vec), [v] "=&r"(v)
+				     : [s] "r"(src), [d] "r"(dst)
+				     : "memory");
+	else if (n == 4)
+		__asm__ __volatile__("1: movl (%[s]), %k[v]\n"
+				     "2: movl %k[v], (%[d])\n"
+				     "3:\n" EXTABLE(1b, 3b) EXTABLE(2b, 3b)
+				     : "+a"(vec), [v] "=&r"(v)
+				     : [s] "r"(src), [d] "r"(dst)
+				     : "memory");
+	else
+		__asm__ __volatile__("1: movq (%[s]), %[v]\n"
+				     "2: movq %[v], (%[d])\n"
+				     "3:\n" EXTABLE(1b, 3b) EXTABLE(2b, 3b)
+				     : "+a"(vec), [v] "=&r"(v)
+				     : [s] "r"(src), [d] "r"(dst)
+				     : "memory");
+	user_access_end();
+	return vec ? -EFAULT : 0;
+}
+
+static int app_copy(void *dst, const void *src, size_t n)
+{
+	if ((n == 2 || n == 4 || n == 8) && !(((uintptr_t)dst | (uintptr_t)src) & (n - 1)))
+		return guarded_value(dst, src, n);
+	return guarded_copy(dst, src, n);
+}
+
 int copy_from_app(void *dst, uint64_t src, size_t n)
 {
-	return app_range(src, n) ? guarded_copy(dst, (const void *)src, n) : -EFAULT;
+	return app_range(src, n) ? app_copy(dst, (const void *)src, n) : -EFAULT;
 }
 
 int copy_to_app(uint64_t dst, const void *src, size_t n)
 {
-	return app_range(dst, n) ? guarded_copy((void *)dst, src, n) : -EFAULT;
+	return app_range(dst, n) ? app_copy((void *)dst, src, n) : -EFAULT;
 }
 
 long strcpy_from_app(char *dst, uint64_t src, size_t size)
