@@ -68,6 +68,16 @@ static int guarded_copy(void *dst, const void *src, size_t n)
 	return vec ? -EFAULT : 0;
 }
 
+/* "1: mov (src), v; 2: mov v, (dst)" at one width (insn, and the register's operand
+ * modifier: w, k or none), under the copy's exception-table entries */
+#define GUARDED_MOVE(insn, mod)                                                      \
+	__asm__ __volatile__("1: " insn " (%[s]), %" mod "[v]\n"                     \
+			     "2: " insn " %" mod "[v], (%[d])\n"                     \
+			     "3:\n" EXTABLE(1b, 3b) EXTABLE(2b, 3b)                   \
+			     : "+a"(vec), [v] "=&r"(v)                               \
+			     : [s] "r"(src), [d] "r"(dst)                            \
+			     : "memory")
+
 /* One naturally aligned value of 2, 4 or 8 bytes in one access each way, as Linux's
  * get_user and put_user: a futex word is read and written whole. The kernel clears a
  * thread's CLONE_CHILD_CLEARTID word at its end while the app's other threads look at it;
@@ -81,26 +91,11 @@ static int guarded_value(void *dst, const void *src, size_t n)
 
 	user_access_begin();
 	if (n == 2)
-		__asm__ __volatile__("1: movw (%[s]), %w[v]\n"
-				     "2: movw %w[v], (%[d])\n"
-				     "3:\n" EXTABLE(1b, 3b) EXTABLE(2b, 3b)
-				     : "+a"(vec), [v] "=&r"(v)
-				     : [s] "r"(src), [d] "r"(dst)
-				     : "memory");
+		GUARDED_MOVE("movw", "w");
 	else if (n == 4)
-		__asm__ __volatile__("1: movl (%[s]), %k[v]\n"
-				     "2: movl %k[v], (%[d])\n"
-				     "3:\n" EXTABLE(1b, 3b) EXTABLE(2b, 3b)
-				     : "+a"(vec), [v] "=&r"(v)
-				     : [s] "r"(src), [d] "r"(dst)
-				     : "memory");
+		GUARDED_MOVE("movl", "k");
 	else
-		__asm__ __volatile__("1: movq (%[s]), %[v]\n"
-				     "2: movq %[v], (%[d])\n"
-				     "3:\n" EXTABLE(1b, 3b) EXTABLE(2b, 3b)
-				     : "+a"(vec), [v] "=&r"(v)
-				     : [s] "r"(src), [d] "r"(dst)
-				     : "memory");
+		GUARDED_MOVE("movq", "");
 	user_access_end();
 	return vec ? -EFAULT : 0;
 }
