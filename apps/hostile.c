@@ -539,14 +539,15 @@ static void *watcher(void *arg)
  * time, the other thread would now and then see 0x7f7f0010 or 0x7f000010 */
 static void torn(void)
 {
-	int s = socket(AF_INET, SOCK_DGRAM, 0), writes = 100000;
+	int s = socket(AF_INET, SOCK_DGRAM, 0), writes = 0;
 	struct sockaddr_in sa;
 	pthread_t t;
 
 	watched = 0x7f7f7f10u;
 	watching = 1;
 	pthread_create(&t, NULL, watcher, NULL);
-	for (int i = 0; i < writes; i++) {
+	/* (the count printed is of the writes made: a failing call cannot pass for 100,000) */
+	for (; writes < 100000; writes++) {
 		watched = 0x7f7f7f10u;
 		if (getsockname(s, (struct sockaddr *)&sa, (socklen_t *)&watched)) {
 			say("torn: getsockname: %s\n", strerror(errno));
