@@ -48,9 +48,13 @@ void kprintf(const char *fmt, ...)
 	host_prints++;
 }
 
-/* pkt_alloc's, which no test here calls; pkt_free's frees a page that netfront/resp_test.c
- * allocated with aligned_alloc, and counts it there */
+/* pkt_alloc's, which no test here calls; pkt_free's frees a page (or a block) that
+ * netfront/resp_test.c allocated with aligned_alloc, and counts it there. A block split
+ * by mm_frames_split goes back to malloc when its last frame is freed. */
 unsigned host_frames_freed;
+static struct {
+	uint64_t pfn, frames, left;
+} split[8];
 
 int64_t mm_frame_alloc(void)
 {
@@ -59,8 +63,17 @@ int64_t mm_frame_alloc(void)
 
 void mm_frame_free(uint64_t pfn)
 {
-	free((void *)(uintptr_t)(pfn * 4096));
 	__atomic_add_fetch(&host_frames_freed, 1, __ATOMIC_SEQ_CST);
+	for (unsigned i = 0; i < sizeof(split) / sizeof(split[0]); i++) {
+		if (split[i].frames && pfn - split[i].pfn < split[i].frames) {
+			if (!--split[i].left) {
+				free((void *)(uintptr_t)(split[i].pfn * 4096));
+				split[i].frames = 0;
+			}
+			return;
+		}
+	}
+	free((void *)(uintptr_t)(pfn * 4096));
 }
 
 int64_t mm_frames_alloc(unsigned order)
@@ -71,6 +84,18 @@ int64_t mm_frames_alloc(unsigned order)
 void mm_frames_free(uint64_t pfn, unsigned order)
 {
 	mm_frame_free(pfn);
+}
+
+void mm_frames_split(uint64_t pfn, unsigned order)
+{
+	for (unsigned i = 0; i < sizeof(split) / sizeof(split[0]); i++) {
+		if (!split[i].frames) {
+			split[i].pfn = pfn;
+			split[i].frames = split[i].left = 1ull << order;
+			return;
+		}
+	}
+	abort(); /* more than the tests need */
 }
 
 void *mm_frame_va(uint64_t pfn)

@@ -98,6 +98,20 @@ void kfree(void *ptr)
 	free(p);
 }
 
+/* resp.c splits only blocks of several pages, which this harness never sends */
+void mm_frames_split(uint64_t pfn, unsigned order)
+{
+	(void)pfn;
+	(void)order;
+	FUZZ_CHECK(0);
+}
+
+void mm_frame_free(uint64_t pfn)
+{
+	(void)pfn;
+	FUZZ_CHECK(0);
+}
+
 static void free_page(uint64_t pfn)
 {
 	void *page = (void *)(uintptr_t)(pfn * PAGE_SIZE);
@@ -157,8 +171,7 @@ static void post(struct nfq *q, bool rx, unsigned n)
 
 			FUZZ_CHECK(!q->tx_pkt[id]);
 			*req = (netif_tx_request_t){.id = id, .gref = ref, .size = 60};
-			q->tx_pkt[id] = r->p;
-			q->tx_ref[id] = ref;
+			netfront_tx_slot(q, id, NF_TX_END, r->p, ref);
 		}
 	}
 	RING_PUSH_REQUESTS(&q->rx);
@@ -354,8 +367,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* disconnect: everything still posted goes; the backend lets go; all is freed */
 	for (unsigned id = 0; id < TX_SIZE; id++)
-		if (q->tx_pkt[id])
-			netfront_end_pkt_grant(q->tx_ref[id], q->tx_pkt[id]);
+		if (q->tx_pkt[id] && q->tx_head[id] == id)
+			netfront_tx_free(q, (uint16_t)id);
 	for (unsigned id = 0; id < RX_SIZE; id++)
 		if (q->rx_pkt[id])
 			netfront_end_pkt_grant(q->rx_ref[id], q->rx_pkt[id]);

@@ -145,6 +145,16 @@ void frames_free(struct frame_pool *p, uint64_t pfn, unsigned order)
 	spin_unlock(&p->lock);
 }
 
+void frames_split(struct frame_pool *p, uint64_t pfn, unsigned order)
+{
+	spin_lock(&p->lock);
+	if (!check_used(p, pfn, order, "frames_split"))
+		return;
+	for (uint64_t i = 0; i < (1ull << order); i++)
+		p->f[pfn + i] = (struct frame){ .state = FRAME_USED, .order = 0 };
+	spin_unlock(&p->lock);
+}
+
 int64_t frame_alloc(struct frame_pool *p, unsigned cpu)
 {
 	struct frame_cache *c = &p->cache[cpu];

@@ -64,6 +64,10 @@ void frames_add_free(struct frame_pool *p, uint64_t pfn, uint64_t count);
 /* 2^order contiguous frames aligned to their size; returns the first pfn or -ENOMEM. */
 int64_t frames_alloc(struct frame_pool *p, unsigned order);
 void frames_free(struct frame_pool *p, uint64_t pfn, unsigned order);
+/* An allocated block becomes 2^order allocated single frames, each freed on its own (a
+ * block lent to a device that may keep some of its pages longer than others); freed
+ * again, they merge back. */
+void frames_split(struct frame_pool *p, uint64_t pfn, unsigned order);
 /* One frame, through CPU `cpu`'s cache (O(1) except on refill/flush). */
 int64_t frame_alloc(struct frame_pool *p, unsigned cpu);
 void frame_free(struct frame_pool *p, unsigned cpu, uint64_t pfn);

@@ -152,6 +152,30 @@ TEST(frames_catch_bad_frees)
 	CHECK(frames_check(&pool) == NULL);
 }
 
+TEST(frames_split_frees_one_by_one_and_merges_back)
+{
+	setup();
+	frames_drain_caches(&pool);
+	uint64_t before = frames_free_count(&pool);
+	int64_t a = frames_alloc(&pool, 3);
+
+	frames_split(&pool, a, 3);
+	CHECK(frames_check(&pool) == NULL);
+	CHECK(MM_FAILS(frames_free(&pool, a, 3)) && strstr(mm_test_msg, "order 0, freed with order 3"));
+	for (int i = 7; i >= 0; i -= 2) /* in any order: odd ones first */
+		frames_free(&pool, a + i, 0);
+	CHECK_EQ(frames_free_count(&pool), before - 4);
+	CHECK(MM_FAILS(frames_free(&pool, a + 3, 0)) && strstr(mm_test_msg, "double free"));
+	for (int i = 0; i < 8; i += 2)
+		frames_free(&pool, a + i, 0);
+	CHECK_EQ(frames_free_count(&pool), before);
+	CHECK(frames_check(&pool) == NULL);
+	/* merged: no frame of it heads a block smaller than 8 */
+	for (int i = 1; i < 8; i++)
+		CHECK_EQ(meta[a + i].state, FRAME_TAIL);
+	CHECK(MM_FAILS(frames_split(&pool, a, 3)) && strstr(mm_test_msg, "frames_split"));
+}
+
 TEST(frame_cache_is_per_cpu_and_checked)
 {
 	setup();

@@ -367,6 +367,13 @@ void mm_frames_free(uint64_t pfn, unsigned order)
 	preempt_enable();
 }
 
+void mm_frames_split(uint64_t pfn, unsigned order)
+{
+	preempt_disable();
+	frames_split(&pool, pfn, order);
+	preempt_enable();
+}
+
 void *kmalloc(size_t size)
 {
 	preempt_disable();

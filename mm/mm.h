@@ -16,6 +16,8 @@ int64_t mm_frame_alloc(void);
 void mm_frame_free(uint64_t pfn);
 int64_t mm_frames_alloc(unsigned order);
 void mm_frames_free(uint64_t pfn, unsigned order);
+/* the block's frames, each freed on its own from now on (mm/frame.h: frames_split) */
+void mm_frames_split(uint64_t pfn, unsigned order);
 /* a frame's address in the direct map, and back (UINT64_MAX if va is not in it) */
 void *mm_frame_va(uint64_t pfn);
 uint64_t mm_va_pfn(const void *va);

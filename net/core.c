@@ -601,6 +601,16 @@ static int net_thread(void *arg)
 
 /* ---- bring-up */
 
+/* What the device does for us: known once it is connected (a Xen vif negotiates with its
+ * backend, maybe after nif_init): set again when the link is up. */
+static void nif_offloads(struct nif *n)
+{
+	n->csum_tx = n->dev->features & NETDEV_F_CSUM_TX;
+	n->tso = n->csum_tx && (n->dev->features & NETDEV_F_TSO4);
+	n->csum_gen = n->csum_tx ? CSUM_GEN_OFFLOAD : CSUM_GEN;
+	NETIF_SET_CHECKSUM_CTRL(&n->lw, CSUM_CHECK | n->csum_gen);
+}
+
 static err_t nif_init(struct netif *lw)
 {
 	struct nif *n = lw->state;
@@ -613,10 +623,7 @@ static err_t nif_init(struct netif *lw)
 	lw->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
 	lw->output = ip_out;
 	lw->linkoutput = linkoutput;
-	n->csum_tx = n->dev->features & NETDEV_F_CSUM_TX;
-	n->tso = n->csum_tx && (n->dev->features & NETDEV_F_TSO4);
-	n->csum_gen = n->csum_tx ? CSUM_GEN_OFFLOAD : CSUM_GEN;
-	NETIF_SET_CHECKSUM_CTRL(lw, CSUM_CHECK | n->csum_gen);
+	nif_offloads(n);
 	return ERR_OK;
 }
 
@@ -711,9 +718,14 @@ static int start(const char *cmdline, uint64_t deadline)
 
 		while (!READ_ONCE(nifs[i]->dev->link_up) && clock_ns() < until)
 			thread_sleep(20 * MS);
-		if (!READ_ONCE(nifs[i]->dev->link_up))
+		if (!READ_ONCE(nifs[i]->dev->link_up)) {
 			kprintf("net: %s: the link is still down; going on without waiting\n",
 				nifs[i]->dev->name);
+			continue;
+		}
+		net_lock();
+		nif_offloads(nifs[i]);
+		net_unlock();
 	}
 	/* DHCP: wait for the first device's lease (1 ms steps: the wait is the boot's) */
 	uint64_t t0 = clock_ns();

@@ -47,6 +47,9 @@
 
 #define RX_FILL 64 /* receive buffers kept posted */
 #define TX_STALL_NS 1000000000ull /* the backend answered no transmit request for this long */
+/* the largest packet sent: 2^4 pages (net/core.c's TSO_ORDER), 16 slots; Linux's
+ * backend takes up to XEN_NETBK_LEGACY_SLOTS_MAX (18) */
+#define TX_MAX_ORDER 4
 
 static unsigned count;
 
@@ -100,39 +103,67 @@ static void tx_watch(struct nfq *q)
 	kick(nf, q->tx_port);
 }
 
-/* With the lock held: queues p on q; false when q has no room (p stays the caller's). */
+/* With the lock held: queues p on q, one slot per page its frame spans; a TCP segment
+ * for the backend to cut (gso_size, net/core.c's gathered ones) has an extra-info slot
+ * after its first with the GSO facts (xen/io/netif.h, "Guest transmit"). false when q
+ * has no room (p stays the caller's). */
 static bool tx_one(struct nfq *q, struct pkt *p)
 {
 	struct nf *nf = q->nf;
-	uint32_t off = p->data - (uint8_t *)p->page;
+	uint32_t off = p->data - (uint8_t *)p->page, end = off + p->len;
+	unsigned slots = (end + PAGE_SIZE - 1) / PAGE_SIZE, extra = p->gso_size ? 1 : 0;
+	bool csum = (p->flags & PKT_CSUM_PARTIAL) && (nf->nd.features & NETDEV_F_CSUM_TX);
+	int ref[1 << TX_MAX_ORDER];
 
-	if (RING_FULL(&q->tx) || !q->tx_nfree)
-		return false;
-	if (p->len < ETH_HLEN || off + p->len > PAGE_SIZE) {
-		nf->nd.st.tx_dropped++; /* not sendable: taken and dropped */
+	if (p->len < ETH_HLEN || off >= PAGE_SIZE || end > PAGE_SIZE << p->order ||
+	    p->order > TX_MAX_ORDER || p->len > XEN_NETIF_MAX_TX_SIZE ||
+	    ((slots > 1 || extra) && !(nf->tso && csum))) {
+		/* not sendable (a large packet after a backend without GSO came): dropped */
+		nf->nd.st.tx_dropped++;
 		pkt_free(p);
 		return true;
 	}
-	/* A v1 grant covers the whole page (xen/grant_table.h), and the page is not cleared
-	 * when allocated: the backend must find nothing but the frame in it. */
-	memset(p->page, 0, off);
-	memset(p->data + p->len, 0, PAGE_SIZE - off - p->len);
-	int ref = gnttab_grant(nf->xb->otherend_id, xen_gfn(p->page), true);
-
-	if (ref < 0)
+	if (RING_FREE_REQUESTS(&q->tx) < slots + extra || q->tx_nfree < slots)
 		return false;
-	uint16_t id = q->tx_free[--q->tx_nfree];
-	netif_tx_request_t *req = RING_GET_REQUEST(&q->tx, q->tx.req_prod_pvt++);
+	/* A v1 grant covers the whole page (xen/grant_table.h), and the pages are not cleared
+	 * when allocated: the backend must find nothing but the frame in them. */
+	memset(p->page, 0, off);
+	memset(p->data + p->len, 0, slots * PAGE_SIZE - end);
+	for (unsigned k = 0; k < slots; k++) {
+		ref[k] = gnttab_grant(nf->xb->otherend_id,
+				      xen_gfn((uint8_t *)p->page + k * PAGE_SIZE), true);
+		if (ref[k] < 0) {
+			while (k--) /* never shown to the backend: they end */
+				gnttab_end(ref[k]);
+			return false;
+		}
+	}
+	uint16_t prev = NF_TX_END;
 
-	req->gref = ref;
-	req->offset = off;
-	req->flags = (p->flags & PKT_CSUM_PARTIAL) && (nf->nd.features & NETDEV_F_CSUM_TX)
-			     ? NETTXF_csum_blank | NETTXF_data_validated
-			     : 0;
-	req->id = id;
-	req->size = p->len;
-	q->tx_pkt[id] = p;
-	q->tx_ref[id] = ref;
+	for (unsigned k = 0; k < slots; k++) {
+		uint16_t id = q->tx_free[--q->tx_nfree];
+		netif_tx_request_t *req = RING_GET_REQUEST(&q->tx, q->tx.req_prod_pvt++);
+		uint32_t from = k ? k * PAGE_SIZE : off, to = MIN(end, (k + 1) * PAGE_SIZE);
+
+		req->gref = ref[k];
+		req->offset = from - k * PAGE_SIZE;
+		req->id = id;
+		req->size = k ? to - from : p->len; /* the first: the whole packet's */
+		req->flags = k + 1 < slots ? NETTXF_more_data : 0;
+		if (!k && csum)
+			req->flags |= NETTXF_csum_blank | NETTXF_data_validated;
+		if (!k && extra) {
+			netif_extra_info_t *x = (void *)RING_GET_REQUEST(&q->tx, q->tx.req_prod_pvt++);
+
+			req->flags |= NETTXF_extra_info;
+			*x = (netif_extra_info_t){ .type = XEN_NETIF_EXTRA_TYPE_GSO,
+						   .u.gso = { .size = p->gso_size,
+							      .type = XEN_NETIF_GSO_TYPE_TCPV4 } };
+			q->tx_extras++;
+		}
+		netfront_tx_slot(q, id, prev, p, ref[k]);
+		prev = id;
+	}
 	q->tx_packets++;
 	nf->nd.st.tx_packets++;
 	nf->nd.st.tx_bytes += p->len;
@@ -378,12 +409,12 @@ static void queue_down(struct nf *nf, struct nfq *q)
 	q->tx_bound = q->rx_bound = false;
 	q->tx_port = q->rx_port = 0;
 	for (unsigned id = 0; id < TX_SIZE; id++) {
-		if (q->tx_pkt[id]) {
-			netfront_end_pkt_grant(q->tx_ref[id], q->tx_pkt[id]);
-			q->tx_pkt[id] = NULL;
+		if (q->tx_pkt[id] && q->tx_head[id] == id) {
+			netfront_tx_free(q, (uint16_t)id);
 			nf->nd.st.tx_dropped++;
 		}
 	}
+	q->tx_extras = 0;
 	for (unsigned id = 0; id < RX_SIZE; id++) {
 		if (q->rx_pkt[id]) {
 			netfront_end_pkt_grant(q->rx_ref[id], q->rx_pkt[id]);
@@ -621,8 +652,18 @@ static int connect(struct nf *nf)
 
 	ksnprintf(path, sizeof(path), "%s/feature-no-csum-offload", xb->otherend);
 	xs_read_u64(XS_NO_TX, path, &no_csum);
+	/* large transmit: the backend takes a packet in several slots and cuts a TCP
+	 * segment of up to 64 KiB itself (feature-sg, feature-gso-tcpv4), which needs
+	 * checksum offload; xnet_tso=0 sends 1,500-byte frames only */
+	uint64_t sg = 0, gso = 0;
+
+	ksnprintf(path, sizeof(path), "%s/feature-sg", xb->otherend);
+	xs_read_u64(XS_NO_TX, path, &sg);
+	ksnprintf(path, sizeof(path), "%s/feature-gso-tcpv4", xb->otherend);
+	xs_read_u64(XS_NO_TX, path, &gso);
+	nf->tso = nf->want_tso && sg == 1 && gso == 1 && !no_csum;
 	nf->nd.features = NETDEV_F_CSUM_RX | (no_csum ? 0 : NETDEV_F_CSUM_TX) |
-			  (nf->sg ? NETDEV_F_LRO : 0);
+			  (nf->sg ? NETDEV_F_LRO : 0) | (nf->tso ? NETDEV_F_TSO4 : 0);
 	choose_layout(nf);
 	nf->q = kcalloc(nf->nq, sizeof(*nf->q));
 	if (!nf->q) {
@@ -684,10 +725,10 @@ static void nf_otherend_changed(struct xenbus_dev *xb)
 			for (unsigned i = 0; i < nf->nq; i++)
 				refill_rx(&nf->q[i]);
 			nf->nd.link_up = true;
-			kprintf("%s: connected to %s (%s): %u queue%s, %s event channel%s\n",
+			kprintf("%s: connected to %s (%s): %u queue%s, %s event channel%s%s\n",
 				nf->nd.name, xb->otherend, nf->connects > 1 ? "again" : "first time",
 				nf->nq, nf->nq == 1 ? "" : "s", nf->split ? "split" : "shared",
-				nf->split ? "s" : "");
+				nf->split ? "s" : "", nf->tso ? ", large transmit (gso-tcpv4)" : "");
 		}
 		break;
 	case XenbusStateClosing:
@@ -765,6 +806,13 @@ static void options(struct nf *nf)
 			kprintf("%s: xnet_lro must be 0 or 1: ignored\n", nf->nd.name);
 		else
 			nf->sg = v;
+	}
+	nf->want_tso = true;
+	if ((rc = cmdline_get_u64(cl, "xnet_tso", &v)) != -ENOENT) {
+		if (rc || v > 1)
+			kprintf("%s: xnet_tso must be 0 or 1: ignored\n", nf->nd.name);
+		else
+			nf->want_tso = v;
 	}
 }
 

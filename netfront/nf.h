@@ -17,6 +17,9 @@
 /* the data slots of one received packet we take: 64 KiB in pages, and one more for an
  * offset (Xen's XEN_NETIF_NR_SLOTS_MIN is 18) */
 #define NF_RX_MAX_SLOTS 18
+#define NF_TX_END 0xffff
+#define NF_TX_ANSWERED 1 /* the slot's response came */
+#define NF_TX_FAILED 2	 /* at the head: a slot of the packet was refused */
 
 struct nf;
 
@@ -32,10 +35,19 @@ struct nfq {
 	unsigned tx_port, rx_port; /* the same port unless split */
 	struct irq tx_irq, rx_irq;
 	bool tx_bound, rx_bound;
+	/* Each transmit slot's buffer id: the packet it is part of, its page's grant. A large
+	 * packet takes a slot (an id) per page, chained from its first by tx_next; the first
+	 * id (the head) counts its slots not yet answered. All its ids are held until every
+	 * slot is answered: the pages may be the backend's until then. */
 	struct pkt *tx_pkt[TX_SIZE];
 	int tx_ref[TX_SIZE];
+	uint16_t tx_next[TX_SIZE]; /* the packet's next slot's id, or NF_TX_END */
+	uint16_t tx_head[TX_SIZE]; /* the packet's first slot's id */
+	uint8_t tx_left[TX_SIZE];  /* at the head: slots not yet answered */
+	uint8_t tx_state[TX_SIZE]; /* NF_TX_* */
 	uint16_t tx_free[TX_SIZE];
 	unsigned tx_nfree;
+	unsigned tx_extras; /* extra-info slots sent and not yet answered (NETIF_RSP_NULL) */
 	/* the transmit watchdog (tx_watch) */
 	RING_IDX tx_seen;	 /* the backend's answers at the last look */
 	uint64_t tx_quiet_since; /* since then none, with requests waiting; 0: not waiting */
@@ -66,6 +78,8 @@ struct nf {
 	bool split;  /* separate tx and rx event channels */
 	bool multi_queue_offered; /* the backend says multi-queue-max-queues */
 	bool sg; /* we offer feature-sg and feature-gso-tcpv4: large packets in several slots */
+	bool tso; /* the backend takes feature-sg and feature-gso-tcpv4: we send large packets */
+	bool want_tso; /* the xnet_tso option */
 	bool irq_on;
 	unsigned rx_next; /* the queue poll looks at first */
 	unsigned nq; /* queue pairs in q (kcalloc'd while connected) */
@@ -76,9 +90,32 @@ struct nf {
 	char info[160];
 };
 
-/* With the lock held. The transmit responses: each answered packet's grant ends and the
- * packet is freed (its page later, if the backend still maps it). */
+/* With the lock held. The transmit responses: a packet whose slots are all answered has
+ * its grants ended and is freed (netfront_tx_free). */
 void netfront_reap_tx(struct nfq *q);
+/* Buffer id, granted by ref, in flight as a slot of packet p after the slot of id prev
+ * (NF_TX_END: its first). */
+static inline void netfront_tx_slot(struct nfq *q, uint16_t id, uint16_t prev, struct pkt *p,
+				    int ref)
+{
+	uint16_t head = prev == NF_TX_END ? id : q->tx_head[prev];
+
+	q->tx_pkt[id] = p;
+	q->tx_ref[id] = ref;
+	q->tx_next[id] = NF_TX_END;
+	q->tx_head[id] = head;
+	q->tx_state[id] = 0;
+	if (prev == NF_TX_END) {
+		q->tx_left[id] = 1;
+	} else {
+		q->tx_next[prev] = id;
+		q->tx_left[head]++;
+	}
+}
+/* With the lock held: the packet whose first slot is head goes, answered or not (a queue
+ * torn down): its grants end and it is freed, or each page the backend still maps is kept
+ * until it lets go; its ids are free again. */
+void netfront_tx_free(struct nfq *q, uint16_t head);
 /* With the lock held. Up to max received packets into pkts (now the caller's), until
  * the ring has no more responses; re-arms the event. With nf->sg a packet may take
  * several slots (and extra-info slots after its first): it comes as one struct pkt

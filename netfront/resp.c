@@ -43,6 +43,43 @@ static bool index_ok(struct nfq *q, const char *ring, RING_IDX prod, RING_IDX co
 
 /* ---- transmit */
 
+void netfront_tx_free(struct nfq *q, uint16_t head)
+{
+	struct pkt *p = q->tx_pkt[head];
+	bool held = false;
+
+	/* slot k of a packet holds page k of its block (the frame starts in the first) */
+	for (uint16_t id = head; id != NF_TX_END; id = q->tx_next[id]) {
+		if (gnttab_end(q->tx_ref[id]))
+			q->tx_ref[id] = -1;
+		else
+			held = true;
+	}
+	if (!held) {
+		pkt_free(p);
+	} else {
+		/* each page on its own: those still mapped wait for the backend */
+		uint64_t pfn = mm_va_pfn(p->page), pages = 1ull << p->order, k = 0;
+
+		if (p->order)
+			mm_frames_split(pfn, p->order);
+		for (uint16_t id = head; id != NF_TX_END; id = q->tx_next[id], k++) {
+			if (q->tx_ref[id] >= 0)
+				gnttab_release(q->tx_ref[id], pfn + k);
+			else
+				mm_frame_free(pfn + k);
+		}
+		for (; k < pages; k++)
+			mm_frame_free(pfn + k);
+		kfree(p);
+	}
+	for (uint16_t id = head, next; id != NF_TX_END; id = next) {
+		next = q->tx_next[id];
+		q->tx_pkt[id] = NULL;
+		q->tx_free[q->tx_nfree++] = id;
+	}
+}
+
 void netfront_reap_tx(struct nfq *q)
 {
 	struct nf *nf = q->nf;
@@ -56,18 +93,27 @@ void netfront_reap_tx(struct nfq *q)
 
 		/* one read of the shared slot: what we check is what we use */
 		RING_COPY_RESPONSE(&q->tx, i, &r);
-		/* NETIF_RSP_NULL only follows an extra-info request, which we never make */
-		if (r.id >= TX_SIZE || !q->tx_pkt[r.id] || r.status == NETIF_RSP_NULL) {
+		/* NETIF_RSP_NULL answers an extra-info slot (a large packet's GSO facts), which
+		 * has no id: taken as long as such slots are unanswered */
+		if (r.status == NETIF_RSP_NULL && q->tx_extras) {
+			q->tx_extras--;
+			continue;
+		}
+		if (r.status == NETIF_RSP_NULL || r.id >= TX_SIZE || !q->tx_pkt[r.id] ||
+		    (q->tx_state[r.id] & NF_TX_ANSWERED)) {
 			nf->nd.st.rx_bad++;
 			continue;
 		}
-		uint16_t id = r.id;
+		uint16_t id = r.id, head = q->tx_head[id];
 
+		q->tx_state[id] |= NF_TX_ANSWERED;
 		if (r.status != NETIF_RSP_OKAY)
+			q->tx_state[head] |= NF_TX_FAILED;
+		if (--q->tx_left[head])
+			continue;
+		if (q->tx_state[head] & NF_TX_FAILED)
 			nf->nd.st.tx_dropped++;
-		netfront_end_pkt_grant(q->tx_ref[id], q->tx_pkt[id]);
-		q->tx_pkt[id] = NULL;
-		q->tx_free[q->tx_nfree++] = id;
+		netfront_tx_free(q, head);
 	}
 	q->tx.rsp_cons = rp;
 }

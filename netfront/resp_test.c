@@ -17,6 +17,7 @@
 
 /* common/devices_test.c: pkt_free's pages, and the console */
 extern unsigned host_frames_freed, host_prints;
+void mm_frame_free(uint64_t pfn);
 extern char host_last_print[256];
 #define pkts_freed host_frames_freed
 #define prints host_prints
@@ -58,8 +59,8 @@ static struct nfq *setup(void)
 static void teardown(struct nfq *q)
 {
 	for (unsigned id = 0; id < TX_SIZE; id++)
-		if (q->tx_pkt[id])
-			netfront_end_pkt_grant(q->tx_ref[id], q->tx_pkt[id]);
+		if (q->tx_pkt[id] && q->tx_head[id] == id)
+			netfront_tx_free(q, (uint16_t)id);
 	for (unsigned id = 0; id < RX_SIZE; id++)
 		if (q->rx_pkt[id])
 			netfront_end_pkt_grant(q->rx_ref[id], q->rx_pkt[id]);
@@ -215,11 +216,116 @@ static void post_tx(struct nfq *q, uint16_t id)
 {
 	netif_tx_request_t *req = RING_GET_REQUEST(&q->tx, q->tx.req_prod_pvt++);
 
-	q->tx_pkt[id] = new_pkt();
-	q->tx_ref[id] = gnttab_grant(1, id, true);
+	netfront_tx_slot(q, id, NF_TX_END, new_pkt(), gnttab_grant(1, id, true));
 	req->id = id;
 	req->gref = q->tx_ref[id];
 	RING_PUSH_REQUESTS(&q->tx);
+}
+
+/* a large packet in a block of 2^order pages, as netfront.c's tx_one sends it: a slot
+ * per page (ids first, first + 1, ...) and an extra-info slot after the first */
+static struct pkt *post_tx_large(struct nfq *q, uint16_t first, unsigned order)
+{
+	struct pkt *p = calloc(1, sizeof(*p));
+	unsigned pages = 1u << order;
+	uint16_t prev = NF_TX_END;
+
+	p->page = aligned_alloc(PAGE_SIZE, pages * PAGE_SIZE);
+	p->data = (uint8_t *)p->page + PKT_HEADROOM;
+	p->order = (uint8_t)order;
+	for (unsigned k = 0; k < pages; k++) {
+		uint16_t id = first + k;
+		netif_tx_request_t *req = RING_GET_REQUEST(&q->tx, q->tx.req_prod_pvt++);
+
+		netfront_tx_slot(q, id, prev, p, gnttab_grant(1, id, true));
+		req->id = id;
+		req->gref = q->tx_ref[id];
+		prev = id;
+		if (!k) {
+			q->tx.req_prod_pvt++; /* the extra-info slot */
+			q->tx_extras++;
+		}
+	}
+	RING_PUSH_REQUESTS(&q->tx);
+	return p;
+}
+
+TEST(netfront_tx_large_packet_freed_when_its_last_slot_is_answered)
+{
+	struct nfq *q = setup();
+	struct gnttab_stats s0;
+
+	gnttab_stats(&s0);
+	post_tx_large(q, 10, 2); /* slots 10, (extra), 11, 12, 13 */
+	post_tx(q, 20);
+	post_tx(q, 21); /* unanswered: room in the ring for the bad answers below */
+	post_tx(q, 22);
+	/* Linux's backend: the first slot's answer, then the extra's (id: whatever the
+	 * slot held), the one-slot packet, then the others as it lets go of them */
+	tx_rsp(q, 0, 10, NETIF_RSP_OKAY);
+	tx_rsp(q, 1, 0x101, NETIF_RSP_NULL);
+	tx_rsp(q, 2, 20, NETIF_RSP_OKAY);
+	tx_rsp(q, 3, 12, NETIF_RSP_OKAY);
+	tx_rsp(q, 4, 12, NETIF_RSP_OKAY); /* again: bad, and not counted as slot 13 */
+	tx_rsp(q, 5, 11, NETIF_RSP_OKAY);
+	q->tx.sring->rsp_prod = 6;
+	netfront_reap_tx(q);
+	CHECK_EQ(pkts_freed, 1); /* the one-slot packet; the large one waits for 13 */
+	CHECK(q->tx_pkt[10] && q->tx_pkt[11] && q->tx_pkt[13] && !q->tx_pkt[20]);
+	CHECK_EQ(q->tx_nfree, 1);
+	CHECK_EQ(q->tx_left[10], 1);
+	CHECK_EQ(q->tx_extras, 0);
+	CHECK_EQ(q->nf->nd.st.rx_bad, 1);
+	tx_rsp(q, 6, 0x101, NETIF_RSP_NULL); /* no extra-info slot left unanswered: bad */
+	tx_rsp(q, 7, 13, NETIF_RSP_ERROR);
+	q->tx.sring->rsp_prod = 8;
+	netfront_reap_tx(q);
+	CHECK_EQ(pkts_freed, 2);
+	CHECK(!q->tx_pkt[10] && !q->tx_pkt[11] && !q->tx_pkt[12] && !q->tx_pkt[13]);
+	CHECK_EQ(q->tx_nfree, 5); /* every id given back, once */
+	CHECK_EQ(q->nf->nd.st.rx_bad, 2);
+	CHECK_EQ(q->nf->nd.st.tx_dropped, 1); /* a slot refused: the packet counts once */
+	struct gnttab_stats s;
+
+	gnttab_stats(&s);
+	CHECK_EQ(s.granted - s0.granted, 7);
+	CHECK_EQ(s.ended - s0.ended, 5); /* all but 21's and 22's */
+	teardown(q);
+}
+
+TEST(netfront_tx_large_packet_keeps_the_pages_the_backend_still_maps)
+{
+	struct nfq *q = setup();
+
+	gnttab_free_page = mm_frame_free; /* a page of a split block */
+	post_tx_large(q, 0, 2);
+	table[q->tx_ref[2]].flags |= GTF_reading; /* page 2 still mapped */
+	for (unsigned k = 0; k < 4; k++)
+		tx_rsp(q, k + (k > 0), (uint16_t)k, NETIF_RSP_OKAY);
+	tx_rsp(q, 1, 0, NETIF_RSP_NULL);
+	q->tx.sring->rsp_prod = 5;
+	netfront_reap_tx(q);
+	CHECK_EQ(pkts_freed, 3); /* pages 0, 1 and 3, one by one */
+	CHECK_EQ(q->tx_nfree, 4);
+	struct gnttab_stats s;
+
+	gnttab_stats(&s);
+	CHECK_EQ(s.deferred, 1);
+	teardown(q); /* lets go: page 2 is freed then, and the block with it */
+	CHECK_EQ(pkts_freed, 4);
+}
+
+TEST(netfront_tx_queue_down_frees_a_large_packet_in_flight_once)
+{
+	struct nfq *q = setup();
+
+	post_tx_large(q, 5, 1);
+	tx_rsp(q, 0, 5, NETIF_RSP_OKAY);
+	q->tx.sring->rsp_prod = 1;
+	netfront_reap_tx(q);
+	CHECK_EQ(pkts_freed, 0);
+	teardown(q); /* as queue_down: the head frees it, the other slot with it */
+	CHECK_EQ(pkts_freed, 1);
 }
 
 TEST(netfront_tx_frees_each_answered_packet_once)

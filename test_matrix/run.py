@@ -295,15 +295,15 @@ def eval_guest_pass(name, *required):
 PING_OK = r"^(dom0|host): ping: %d packets transmitted, %d (packets )?received, 0%% packet loss"
 
 
-def eval_device(name, *required, virtio=()):
+def eval_device(name, *required, virtio=(), xen=()):
     """A device test: PASS and exit 0, the lines `required` matches (and `virtio` on the
-    cells with virtio devices), and the devices let go of cleanly at shutdown (xenbus
-    handshake; virtio reset)."""
+    cells with virtio devices, `xen` on the Xen cells), and the devices let go of cleanly
+    at shutdown (xenbus handshake; virtio reset)."""
     def evaluate(cell, out):
         ok, detail = test_line(out, name)
         clean = (r"^xenbus: closed 1 of 1 devices cleanly" if cell.kind == "xen"
                  else r"^virtio: 1 device reset")
-        more = tuple(virtio) if cell.kind != "xen" else ()
+        more = tuple(virtio) if cell.kind != "xen" else tuple(xen)
         return judge(["" if ok else "guest: " + detail, expect_exit(out, 0)] +
                      ["" if find(out.lines, rx) else "no line matching %r" % rx
                       for rx in required + more + (clean,)], detail)
@@ -1002,12 +1002,14 @@ TESTS = [
         rig="crashloop", timeout={"xen": 2400}, manual=True),
     # 10 concurrent TCP connections, 8 MiB each way, checked byte by byte and by sum; the
     # host's (dom0's) 64 KiB segments arrive whole in several buffers (virtio's
-    # GUEST_TSO4, netfront's feature-gso-tcpv4), and on virtio what the guest sends goes
-    # out gathered for the device to cut (HOST_TSO4)
+    # GUEST_TSO4, netfront's feature-gso-tcpv4), and what the guest sends goes out
+    # gathered for the device or backend to cut (virtio's HOST_TSO4, netfront's slots
+    # with a GSO extra-info, when the backend offers feature-gso-tcpv4)
     Test("tcp", "test=tcp ip=10.0.9.2/24", eval_device(
         "tcp", r"^(host|dom0): tcp: 10 of 10 connections moved \d+ KiB each way intact",
         r"^net: [1-9]\d* large frames in \(the device's segments received whole\), 0 refused",
-        virtio=(r"^net: [1-9]\d* TCP segments gathered into larger ones the device cuts",)),
+        r"^net: [1-9]\d* TCP segments gathered into larger ones the device cuts",
+        xen=(r"^xnet0: connected to .*, large transmit \(gso-tcpv4\)$",)),
         virtio="net", host="tcp", rig="tcp", timeout={"qemu": 300, "xen": 400},
         extra={"kvm": "tcp_kib=256"}),
     # the guest takes a DHCP lease (busybox udhcpd on the host's side offers 10.0.9.2 only),
