@@ -318,7 +318,8 @@ soak: deps all $(BUILD)/netclient
 # BENCH_NICE=19 runs QEMU niced on a shared machine. bench-smoke: tiny counts, one boot
 # each, so that the harness cannot rot (its figures mean nothing).
 # The Xen cells run in the test matrix's rig (all their guests in one rig boot); bench-smoke
-# runs four workloads on xen-pv (the boot, the app's counters, the UDP and TCP clients).
+# runs six workloads on xen-pv (the boot, the app's counters, the UDP and TCP clients, wrk and
+# memcslap from dom0).
 BENCH ?=
 BENCH_CELLS ?= qemu-q35,qemu-microvm,xen-pv,xen-pvh
 BENCH_RUNS ?= 3
@@ -330,7 +331,7 @@ bench: deps
 
 bench-smoke: deps
 	@$(MAKE) --no-print-directory all apps $(BUILD)/netclient
-	$(PYTHON) bench/run.py $(BENCH_FLAGS) --cells qemu-q35,xen-pv --xen-bench boot,ipc,udp1,tcp1 --smoke
+	$(PYTHON) bench/run.py $(BENCH_FLAGS) --cells qemu-q35,xen-pv --xen-bench boot,ipc,udp1,tcp1,http,memcached --smoke
 
 test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/host/unit $(BUILD)/host/unit-tsan $(BUILD)/netclient apps

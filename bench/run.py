@@ -142,10 +142,10 @@ class Workload:
     special: str = ""  # "size", "ram": not one boot per run (see main)
 
     def runs_on(self, cell):
-        """The Xen cells have no DHCP server and no QEMU user network, and dom0 has
-        netclient but not wrk."""
+        """The Xen cells have no DHCP server and no QEMU user network; dom0 runs the
+        clients (netclient, and Debian's wrk and memcslap staged into it: dom0_clients)."""
         return cell.kind == "qemu" or (not self.dhcp and self.via == "tap" and
-                                       self.kind in ("udp", "tcp") and not self.special)
+                                       not self.special)
 
 
 def udp_echo(name, window, count, via="tap"):
@@ -411,12 +411,7 @@ class Net:
         out = r.stdout.strip() or "%s printed nothing (%s)" % (
             self.client_cmd[-1], r.stderr.strip()[-200:])
         self.host_lines += ["host: " + l.strip() for l in out.splitlines()]
-        if self.kind == "wrk":  # its errors in one number
-            errs = sum(int(n) for l in out.splitlines() for n in re.findall(
-                r"(?:connect|read|write|timeout) (\d+)", l) if "Socket errors" in l)
-            errs += sum(int(m.group(1)) for m in re.finditer(
-                r"Non-2xx or 3xx responses: (\d+)", out))
-            self.host_lines.append("host: wrk: %d errors" % errs)
+        self.host_lines += client_figures(self.kind, self.host_lines)
 
     def memcslap(self):
         """memcslap's set run, then its get run ("host: set: N/s": its keys over its
@@ -437,19 +432,55 @@ class Net:
             test = cmd[-1]
             r = subprocess.run(cmd, capture_output=True, text=True)
             out = (r.stdout + r.stderr).strip()
-            self.host_lines += ["host: memcslap %s: %s" % (test, l) for l in out.splitlines()]
-            # "Time to set  40000 keys by  4 threads:  1.234 seconds."
-            m = re.search(r"Time to %s\s+(\d+) keys by\s+\d+ threads:\s+([\d.]+) seconds" % test,
-                          out)
-            if r.returncode == 0 and m and float(m.group(2)) > 0:
-                self.host_lines.append("host: %s: %.0f/s" % (test, int(m.group(1)) /
-                                                            float(m.group(2))))
+            lines = ["host: memcslap %s: %s" % (test, l) for l in out.splitlines()]
+            self.host_lines += lines + (client_figures("memcslap", lines)
+                                        if r.returncode == 0 else [])
 
     def close(self):
         if self.thread:
             self.thread.join(300)
         if self.ns:
             subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+
+
+def client_figures(kind, host_lines):
+    """What bench reads from a load generator's own output ("host: ..." lines, on QEMU
+    or from dom0), as lines of their own: wrk's errors in one number ("host: wrk: N
+    errors"), memcslap's keys a second for each of its runs ("host: set: N/s")."""
+    text = "\n".join(host_lines)
+    if kind == "wrk":
+        errs = sum(int(n) for l in host_lines if "Socket errors" in l
+                   for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", l))
+        errs += sum(int(m.group(1)) for m in re.finditer(r"Non-2xx or 3xx responses: (\d+)",
+                                                         text))
+        return ["host: wrk: %d errors" % errs]
+    out = []
+    if kind == "memcslap":  # "Time to set  40000 keys by  4 threads:  1.234 seconds."
+        for test in ("set", "get"):
+            m = re.search(r"memcslap %s: .*Time to %s\s+(\d+) keys by\s+\d+ threads:\s+"
+                          r"([\d.]+) seconds" % (test, test), text)
+            if m and float(m.group(2)) > 0:
+                out.append("host: %s: %.0f/s" % (test, int(m.group(1)) / float(m.group(2))))
+    return out
+
+
+def dom0_clients(workloads):
+    """dom0's /amphi files for the Xen cells' wrk and memcslap workloads: Debian's
+    binaries (this machine's, from the packages make bench installs), bench/dom0-client.sh
+    that runs them, and the libraries they need, glibc's and its loader too (dom0's
+    userland is trimmed: no libm, no libpthread; bench-client runs them through this
+    loader, so that no library of dom0's mixes with this machine's)"""
+    progs = sorted({"/usr/bin/" + w.kind for w in workloads if w.kind in ("wrk", "memcslap")})
+    if not progs:
+        return {}
+    files = {"bench-client": os.path.join(ROOT, "bench", "dom0-client.sh")}
+    for prog in progs:
+        files[os.path.basename(prog)] = prog
+        out = subprocess.run(["ldd", prog], capture_output=True, text=True, check=True).stdout
+        for m in re.finditer(r"^\s*(?:(\S+) => )?(/\S+) \(0x", out, re.M):
+            name = m.group(1) or os.path.basename(m.group(2))
+            files["lib/" + name] = os.path.realpath(m.group(2))
+    return files
 
 
 def matrix():
@@ -762,29 +793,33 @@ def xen_jobs(cells, workloads, runs, smoke):
         for wl in workloads:
             if not wl.runs_on(cell):
                 continue
-            args, words = app_words(wl, smoke)
             client = wl.smoke_client if smoke else wl.client
             for k in range(runs):
                 for g in GUESTS:
                     os_name = "linux" if g == "linux" else "amphi"
+                    args, words = app_words(wl, smoke, os_name)
                     name = "b-%s-%s-%d" % (wl.name, g, k + 1)
                     ready = XEN_READY[os_name] % wl.app
                     if client:
                         ports, rest = client.split(" ", 1)
-                        ready_args = "%s\n%s %s %s %s" % (wl.ready, wl.kind, XEN_IP, ports, rest)
+                        when = (wl.ready if isinstance(wl.ready, str) else
+                                wl.ready[os_name == "linux"])
+                        ready_args = "%s\n%s %s %s %s" % (when, wl.kind, XEN_IP, ports, rest)
                     else:
                         ready_args = ready + "\n"
+                    rig = "client,endafter" if wl.server else "client"
                     limit = wl.timeout + (120 if os_name == "linux" else 30)
                     if os_name == "linux":
                         t = mx.Test(name, "console=hvc0 quiet panic=-1 bench_ip=%s/24 "
                                     "bench_gw=%s %s" % (XEN_IP, XEN_GW, words), None,
-                                    rig="client", host_args=ready_args, mem_mib=cell.mem_mib,
+                                    rig=rig, host_args=ready_args, mem_mib=cell.mem_mib,
                                     timeout={"xen": limit}, xl_kernel="linux-kernel",
                                     xl_ramdisk="linux-initrd")
                     else:
                         t = mx.Test(name, "ip=%s/24 gw=%s" % (XEN_IP, XEN_GW), None,
-                                    rig="client", host_args=ready_args, mem_mib=cell.mem_mib,
+                                    rig=rig, host_args=ready_args, mem_mib=cell.mem_mib,
                                     timeout={"xen": limit}, app=wl.app, app_args=args,
+                                    tar="module" if wl.tar else "",
                                     mode="normal" if g == "amphi-normal" else "hp")
                     jobs.append((xcells[cell.name], t, (cell, wl, g, k)))
     return jobs
@@ -806,9 +841,10 @@ def run_xen(cells, workloads, runs, smoke, linux, say, logs):
             done.append(m.group(1))
             say("xen: %d/%d %s: %s after %s s" % (len(done), len(jobs), m.group(1),
                                                   m.group(2), m.group(3)))
+    files = {"linux-kernel": linux["xen_kernel"], "linux-initrd": linux["initrd"]}
+    files.update(dom0_clients([wl for _, _, (_, wl, _, _) in jobs]))
     outcomes, rig_log = mx.run_rig([(c, t) for c, t, _ in jobs], say, on_line=progress,
-                                   files={"linux-kernel": linux["xen_kernel"],
-                                          "linux-initrd": linux["initrd"]})
+                                   files=files)
     with open(os.path.join(logs, "xen-rig.log"), "w") as f:
         f.write(rig_log)
     for xc, t, (cell, wl, g, k) in jobs:
@@ -826,16 +862,21 @@ def run_xen(cells, workloads, runs, smoke, linux, say, logs):
                     m = re.match(r"^dom0: client: '.*' ([\d.]+) s after xl create$", line)
                     if m:
                         res["boot"] = float(m.group(1))
+                    elif line == "dom0: client: done; the server is destroyed":
+                        res["qemu_status"] = "stopped"  # (as QEMU's stop: judge)
                     else:
                         host.append("host: " + line[6:])
                 else:
                     lines.append((None, line))
+            host += client_figures(wl.kind, host)
             m = re.search(r"after ([\d.]+) s", o.how)
             res["secs"] = float(m.group(1)) if m else 0
             if o.timed_out:
                 res["error"] = "no end within the job's limit (%s)" % o.how
+            elif res.get("qemu_status") == "stopped" and wl.server:
+                pass  # (a server ends when the rig destroys it)
             elif o.code != 0 and (os_name == "linux" or
-                                  not app_lines(lines, os_name, wl.app)[1]):
+                                  not app_lines(lines, os_name, guest_app(wl, os_name))[1]):
                 # (Amphi ends the domain as crashed when its app's status is not 0)
                 res["error"] = "the guest did not power off (%s)" % o.how
             elif "boot" not in res:

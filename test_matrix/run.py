@@ -1713,7 +1713,8 @@ def rig_command(rig, stage, jobs, nic="none", files=None, qemu_args=()):
     line per (cell, test), and files: {name in /amphi: host path}) in stage and returns
     the QEMU command that boots the rig (qemu_args: more of it, e.g. a disk)."""
     os.makedirs(os.path.join(stage, "amphi"))
-    for name, path in (files or {}).items():
+    for name, path in (files or {}).items():  # (name may hold a directory: "lib/x.so")
+        os.makedirs(os.path.dirname(os.path.join(stage, "amphi", name)), exist_ok=True)
         shutil.copy(path, os.path.join(stage, "amphi", name))
     shutil.copy(KERNEL, os.path.join(stage, "amphi", "amphi.elf"))
     shutil.copy(NETCLIENT, os.path.join(stage, "amphi", "netclient"))

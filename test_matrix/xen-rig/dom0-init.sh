@@ -48,7 +48,10 @@
 #                  what the guest prints when ready, then netclient's arguments (the
 #                  guest's address among them; none: no client). Once the guest says it,
 #                  dom0 reports how long after `xl create` it saw the line (to ~50 ms: it
-#                  polls the console's log) and runs the client (its lines as @@AMPHI-DOM0)
+#                  polls the console's log) and runs the client (its lines as @@AMPHI-DOM0):
+#                  netclient, or /amphi/bench-client (bench/dom0-client.sh) for "wrk" and
+#                  "memcslap"
+#   endafter       (with client) the guest is destroyed once its client is done (a server)
 # The guest's network is 10.0.9.0/24 on bridge xenbr0: dom0 .1, the guest .2.
 export PATH=/usr/sbin:/usr/bin:/usr/lib/xen-4.17/bin
 mount -t proc proc /proc
@@ -212,12 +215,20 @@ netclient() {
 		sleep "$diag_every"
 	done) &
 	diagpid=$!
-	/amphi/netclient "$@" >/tmp/netclient.log 2>&1
+	# make bench's wrk and memcslap (bench/dom0-client.sh), or netclient
+	case $1 in
+	wrk | memcslap) prog=$1 && /amphi/bench-client "$@" >/tmp/netclient.log 2>&1 ;;
+	*) prog=netclient && /amphi/netclient "$@" >/tmp/netclient.log 2>&1 ;;
+	esac
 	ncrc=$?
 	kill $diagpid 2>/dev/null
 	while read -r l; do dom0 "$l"; done </tmp/netclient.log
-	if [ $ncrc -ge 128 ] && c=$(crashed netclient) && [ -n "$c" ]; then
-		rig_fault="a dom0 fault (dom0's netclient crashed: $c)"
+	if [ $ncrc -ge 128 ] && c=$(crashed $prog) && [ -n "$c" ]; then
+		rig_fault="a dom0 fault (dom0's $prog crashed: $c)"
+		# the guest would wait for its client until the job's limit (make bench's
+		# tcp10 twice for 277 s): it ends now, and the job gets its next try
+		dom0 "the guest is destroyed: its client crashed"
+		xl destroy "$name" >/dev/null 2>&1
 	fi
 	# A backend that took none of the guest's transmit requests to the end, though the
 	# guest notified it every second (netfront's watchdog), is dom0's fault, not the
@@ -533,6 +544,12 @@ run_job() {
 				dom0 "client: '$ready' $(awk "BEGIN { printf \"%.2f\", $(now) - $txl }") s after xl create"
 				# shellcheck disable=SC2086 # the client's arguments are words
 				[ -z "$args" ] || netclient "$ready" $args
+				# a server (make bench's http and memcached) serves until it is
+				# stopped: once its client is done
+				case $opts in *,endafter,*)
+					dom0 "client: done; the server is destroyed"
+					xl destroy "$name" >/dev/null 2>&1 ;;
+				esac
 			fi ;;
 		esac
 		case $opts in *,blkreconnect,*)
