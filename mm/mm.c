@@ -469,10 +469,17 @@ void mm_stack_free(void *top, size_t size)
 		pool.f[pfn].state = FRAME_USED;
 		mm_frame_free(pfn);
 	}
-	/* this CPU flushed those pages (invlpg); the others learn of it by generation */
+	/* this CPU flushed those pages (invlpg); the others learn of it by generation. The
+	 * generation it records claims every earlier one flushed too: if it had not flushed
+	 * them all (an app's unmap on another CPU bumped one, whose waiter is still waiting
+	 * for this CPU), it flushes everything first, or that waiter would take this record
+	 * for a flush never made and free frames this TLB still reaches. */
+	unsigned cpu = arch_cpu_id();
 	uint64_t g = __atomic_add_fetch(&tlb_gen, 1, __ATOMIC_ACQ_REL);
 
-	__atomic_store_n(&tlb_seen[arch_cpu_id()], g, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&tlb_seen[cpu], __ATOMIC_RELAXED) + 1 < g)
+		pg->flush_all();
+	__atomic_store_n(&tlb_seen[cpu], g, __ATOMIC_RELEASE);
 	preempt_enable();
 	if (mm_tlb_kick)
 		mm_tlb_kick();
