@@ -216,15 +216,18 @@ netclient() {
 	done) &
 	diagpid=$!
 	# make bench's wrk and memcslap (bench/dom0-client.sh), or netclient
+	# (prog: the names a crash of the client shows, for crashed; through the staged
+	# loader a program's name is its loader's)
 	case $1 in
-	wrk | memcslap) prog=$1 && /amphi/bench-client "$@" >/tmp/netclient.log 2>&1 ;;
+	wrk | memcslap) prog="(bench-client|ld-linux-x86-64|$1)" &&
+		/amphi/bench-client "$@" >/tmp/netclient.log 2>&1 ;;
 	*) prog=netclient && /amphi/netclient "$@" >/tmp/netclient.log 2>&1 ;;
 	esac
 	ncrc=$?
 	kill $diagpid 2>/dev/null
 	while read -r l; do dom0 "$l"; done </tmp/netclient.log
 	if [ $ncrc -ge 128 ] && c=$(crashed $prog) && [ -n "$c" ]; then
-		rig_fault="a dom0 fault (dom0's $prog crashed: $c)"
+		rig_fault="a dom0 fault (dom0's client crashed: $c)"
 		# the guest would wait for its client until the job's limit (make bench's
 		# tcp10 twice for 277 s): it ends now, and the job gets its next try
 		dom0 "the guest is destroyed: its client crashed"
