@@ -9,7 +9,11 @@
  * out once, with its frame inside its page; nothing is freed twice, nothing the backend
  * still maps is freed, the free id lists stay exact, the consumer never passes our
  * requests, and a device the backend lied to takes nothing more. Extra-info and
- * more-data slots (never asked for) give their buffers back. The input as a frame: its
+ * more-data slots (never asked for) give their buffers back. Transmit packets may be
+ * large, as tx_one sends them: two pages, a slot each and an extra-info slot between
+ * (the backend answers any of them, or an extra with NETIF_RSP_NULL): the block goes only
+ * once every slot is answered, whole, or page by page (mm_frames_split) when the backend
+ * still maps some, and no page it maps is freed. The input as a frame: its
  * transmit queue (netfront_flow_queue) is in range and read within the frame. */
 #include <stdarg.h>
 #include <stdint.h>
@@ -25,12 +29,16 @@
 
 enum state { FREE, POSTED, HANDED, PAGE_HELD, GONE };
 
-/* a packet of ours; its page starts with a pointer back here (the stubs find it by page) */
+/* a packet of ours; each of its pages starts with a pointer back here (the stubs find
+ * it by page). A large one has 2 pages; split (mm_frames_split), they go one by one. */
 struct rec {
 	struct pkt *p;
 	void *page;
-	uint32_t gfn; /* the fake frame number its grant names */
+	uint32_t gfn; /* the fake frame number its first page's grant names (then gfn + 1) */
 	enum state st;
+	unsigned pages;
+	bool split;
+	bool page_gone[2]; /* split: each page freed */
 };
 
 static struct rec recs[MAX_RECS];
@@ -54,21 +62,53 @@ uint64_t mm_va_pfn(const void *va)
 	return (uintptr_t)va / PAGE_SIZE;
 }
 
-static struct rec *rec_of_page(void *page)
+/* the packet whose page (any of a large one's) this is; *at: which page */
+static struct rec *rec_of(void *page, unsigned *at)
 {
 	struct rec *r;
 
 	memcpy(&r, page, sizeof(r));
-	FUZZ_CHECK(r >= recs && r < recs + nrecs && r->page == page);
+	FUZZ_CHECK(r >= recs && r < recs + nrecs);
+	uintptr_t off = (uintptr_t)page - (uintptr_t)r->page;
+
+	FUZZ_CHECK(off % PAGE_SIZE == 0 && off / PAGE_SIZE < r->pages);
+	*at = (unsigned)(off / PAGE_SIZE);
+	return r;
+}
+
+static struct rec *rec_of_page(void *page)
+{
+	unsigned at;
+	struct rec *r = rec_of(page, &at);
+
+	FUZZ_CHECK(at == 0);
 	return r;
 }
 
 /* a page may go only when no grant the backend has mapped names it */
-FUZZ_NOCOV static void check_unmapped(const struct rec *r)
+FUZZ_NOCOV static void check_page_unmapped(const struct rec *r, unsigned at)
 {
 	for (unsigned k = 0; k < nmapped; k++)
-		FUZZ_CHECK(table[mapped[k]].frame != r->gfn ||
+		FUZZ_CHECK(table[mapped[k]].frame != r->gfn + at ||
 			   !(table[mapped[k]].flags & (GTF_reading | GTF_writing)));
+}
+
+FUZZ_NOCOV static void check_unmapped(const struct rec *r)
+{
+	for (unsigned at = 0; at < r->pages; at++)
+		check_page_unmapped(r, at);
+}
+
+/* a split packet is gone once its struct and every page are */
+static void split_done(struct rec *r)
+{
+	for (unsigned at = 0; at < r->pages; at++)
+		if (!r->page_gone[at])
+			return;
+	if (r->p)
+		return;
+	r->st = GONE;
+	free(r->page);
 }
 
 void pkt_free(struct pkt *p)
@@ -77,7 +117,7 @@ void pkt_free(struct pkt *p)
 		return;
 	struct rec *r = rec_of_page(p->page);
 
-	FUZZ_CHECK(r->p == p);
+	FUZZ_CHECK(r->p == p && !r->split);
 	/* the driver frees only what it still owns; the harness what it was handed */
 	FUZZ_CHECK(r->st == (in_harness_free ? HANDED : POSTED));
 	check_unmapped(r);
@@ -96,58 +136,109 @@ void kfree(void *ptr)
 	r->st = PAGE_HELD;
 	r->p = NULL;
 	free(p);
+	if (r->split)
+		split_done(r);
 }
 
-/* resp.c splits only blocks of several pages, which this harness never sends */
+/* a large packet's block, its pages freed one by one from now on (before the kfree of
+ * its struct) */
 void mm_frames_split(uint64_t pfn, unsigned order)
 {
-	(void)pfn;
-	(void)order;
-	FUZZ_CHECK(0);
+	struct rec *r = rec_of_page((void *)(uintptr_t)(pfn * PAGE_SIZE));
+
+	FUZZ_CHECK(r->st == POSTED && r->p && !r->split && r->pages == 1u << order);
+	r->split = true;
+}
+
+/* one page: of a split block, or given back once the backend let go (gnttab_reclaim) */
+static void free_one(uint64_t pfn, bool deferred)
+{
+	unsigned at;
+	struct rec *r = rec_of((void *)(uintptr_t)(pfn * PAGE_SIZE), &at);
+
+	check_page_unmapped(r, at);
+	if (!r->split) {
+		FUZZ_CHECK(deferred && r->st == PAGE_HELD && r->pages == 1);
+		r->st = GONE;
+		free(r->page);
+		return;
+	}
+	FUZZ_CHECK(!r->page_gone[at]);
+	r->page_gone[at] = true;
+	split_done(r);
 }
 
 void mm_frame_free(uint64_t pfn)
 {
-	(void)pfn;
-	FUZZ_CHECK(0);
+	free_one(pfn, false);
 }
 
 static void free_page(uint64_t pfn)
 {
-	void *page = (void *)(uintptr_t)(pfn * PAGE_SIZE);
-	struct rec *r = rec_of_page(page);
-
-	FUZZ_CHECK(r->st == PAGE_HELD);
-	check_unmapped(r);
-	r->st = GONE;
-	free(page);
+	free_one(pfn, true);
 }
 
-static struct rec *new_pkt(void)
+static struct rec *new_pkt(unsigned pages)
 {
 	if (nrecs == MAX_RECS)
 		return NULL;
 	struct rec *r = &recs[nrecs++];
 
-	r->p = calloc(1, sizeof(*r->p));
-	r->page = aligned_alloc(PAGE_SIZE, PAGE_SIZE);
-	memcpy(r->page, &r, sizeof(r));
+	*r = (struct rec){ .p = calloc(1, sizeof(*r->p)), .pages = pages, .st = POSTED };
+	r->page = aligned_alloc(PAGE_SIZE, pages * PAGE_SIZE);
+	for (unsigned at = 0; at < pages; at++)
+		memcpy((uint8_t *)r->page + at * PAGE_SIZE, &r, sizeof(r));
 	r->p->page = r->page;
 	r->p->data = (uint8_t *)r->page + PKT_HEADROOM;
-	r->gfn = nrecs;
-	r->st = POSTED;
+	r->p->order = pages > 1;
+	r->gfn = 2 * nrecs;
 	return r;
 }
 
+/* tx_one's large packet: two pages, a slot each, the extra-info slot after the first */
+static void post_large(struct nfq *q)
+{
+	if (RING_FREE_REQUESTS(&q->tx) < 3 || q->tx_nfree < 2)
+		return;
+	struct rec *r = new_pkt(2);
+
+	if (!r)
+		return;
+	uint16_t prev = NF_TX_END;
+
+	for (unsigned at = 0; at < 2; at++) {
+		int ref = gnttab_grant(1, r->gfn + at, true);
+		uint16_t id = q->tx_free[--q->tx_nfree];
+		netif_tx_request_t *req = RING_GET_REQUEST(&q->tx, q->tx.req_prod_pvt++);
+
+		FUZZ_CHECK(ref >= GNT_RESERVED && !q->tx_pkt[id]);
+		*req = (netif_tx_request_t){ .id = id, .gref = ref, .size = at ? 100 : 4196,
+					     .flags = at ? 0 : NETTXF_more_data | NETTXF_extra_info };
+		if (!at) {
+			netif_extra_info_t *x = (void *)RING_GET_REQUEST(&q->tx, q->tx.req_prod_pvt++);
+
+			*x = (netif_extra_info_t){ .type = XEN_NETIF_EXTRA_TYPE_GSO,
+						   .u.gso = { .size = 1460, .type = XEN_NETIF_GSO_TYPE_TCPV4 } };
+			q->tx_extras++;
+		}
+		netfront_tx_slot(q, id, prev, r->p, ref);
+		prev = id;
+	}
+}
+
 /* netfront.c's refill_rx and transmit, without the hypervisor */
-static void post(struct nfq *q, bool rx, unsigned n)
+static void post(struct nfq *q, bool rx, unsigned n, bool large)
 {
 	for (unsigned k = 0; k < n; k++) {
 		bool full = rx ? RING_FULL(&q->rx) : RING_FULL(&q->tx);
 
 		if (full || !(rx ? q->rx_nfree : q->tx_nfree))
 			break;
-		struct rec *r = new_pkt();
+		if (!rx && large && k % 2) {
+			post_large(q);
+			continue;
+		}
+		struct rec *r = new_pkt(1);
 
 		if (!r)
 			break;
@@ -264,10 +355,10 @@ static void run(struct nfq *q, struct fz *f)
 
 		switch (op % 10) {
 		case 0:
-			post(q, true, 1 + op / 10 % 16);
+			post(q, true, 1 + op / 10 % 16, false);
 			break;
 		case 1:
-			post(q, false, 1 + op / 10 % 16);
+			post(q, false, 1 + op / 10 % 16, op >= 128);
 			break;
 		case 2: {
 			netif_rx_response_t r = {.id = fz_u16(f),
