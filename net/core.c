@@ -695,7 +695,10 @@ static int start(const char *cmdline, uint64_t deadline)
 		if (first)
 			netif_set_default(&n->lw);
 		netif_set_up(&n->lw);
-		netif_set_link_up(&n->lw);
+		/* lwIP's link follows the device's: its first frames (a gratuitous ARP, DHCP's
+		 * discover) would go to a link still down (a Xen vif connecting) and be lost */
+		if (READ_ONCE(n->dev->link_up))
+			netif_set_link_up(&n->lw);
 		if (!first || dhcp)
 			dhcp_start(&n->lw);
 		net_unlock();
@@ -718,13 +721,15 @@ static int start(const char *cmdline, uint64_t deadline)
 
 		while (!READ_ONCE(nifs[i]->dev->link_up) && clock_ns() < until)
 			thread_sleep(20 * MS);
-		if (!READ_ONCE(nifs[i]->dev->link_up)) {
+		bool up = READ_ONCE(nifs[i]->dev->link_up);
+
+		if (!up)
 			kprintf("net: %s: the link is still down; going on without waiting\n",
 				nifs[i]->dev->name);
-			continue;
-		}
 		net_lock();
-		nif_offloads(nifs[i]);
+		if (up)
+			nif_offloads(nifs[i]);
+		netif_set_link_up(&nifs[i]->lw); /* (no-op when it is up already) */
 		net_unlock();
 	}
 	/* DHCP: wait for the first device's lease (1 ms steps: the wait is the boot's) */
