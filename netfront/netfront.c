@@ -778,15 +778,29 @@ static int parse_mac(const char *s, uint8_t mac[ETH_ALEN])
 	return 0;
 }
 
+/* An on/off option, on unless NAME=0 */
+static bool flag_option(struct nf *nf, const char *cl, const char *name)
+{
+	uint64_t v;
+	int rc = cmdline_get_u64(cl, name, &v);
+
+	if (rc == -ENOENT)
+		return true;
+	if (!rc && v <= 1)
+		return v;
+	kprintf("%s: %s must be 0 or 1: ignored\n", nf->nd.name, name);
+	return true;
+}
+
 /* xnet_queues=N (1..NF_MAX_QUEUES): at most N queue pairs; xnet_split=0: one event
- * channel per queue even when the backend offers two (README.md, "Kernel options") */
+ * channel per queue even when the backend offers two; xnet_lro=0, xnet_tso=0: no large
+ * packets received, sent (README.md, "Kernel options") */
 static void options(struct nf *nf)
 {
 	const char *cl = xen_cmdline();
 	uint64_t v;
 	int rc;
 
-	nf->want_split = true;
 	if ((rc = cmdline_get_u64(cl, "xnet_queues", &v)) != -ENOENT) {
 		if (rc || v < 1 || v > NF_MAX_QUEUES)
 			kprintf("%s: xnet_queues must be 1 to %u: ignored\n", nf->nd.name,
@@ -794,26 +808,9 @@ static void options(struct nf *nf)
 		else
 			nf->want_queues = (unsigned)v;
 	}
-	if ((rc = cmdline_get_u64(cl, "xnet_split", &v)) != -ENOENT) {
-		if (rc || v > 1)
-			kprintf("%s: xnet_split must be 0 or 1: ignored\n", nf->nd.name);
-		else
-			nf->want_split = v;
-	}
-	nf->sg = true;
-	if ((rc = cmdline_get_u64(cl, "xnet_lro", &v)) != -ENOENT) {
-		if (rc || v > 1)
-			kprintf("%s: xnet_lro must be 0 or 1: ignored\n", nf->nd.name);
-		else
-			nf->sg = v;
-	}
-	nf->want_tso = true;
-	if ((rc = cmdline_get_u64(cl, "xnet_tso", &v)) != -ENOENT) {
-		if (rc || v > 1)
-			kprintf("%s: xnet_tso must be 0 or 1: ignored\n", nf->nd.name);
-		else
-			nf->want_tso = v;
-	}
+	nf->want_split = flag_option(nf, cl, "xnet_split");
+	nf->sg = flag_option(nf, cl, "xnet_lro");
+	nf->want_tso = flag_option(nf, cl, "xnet_tso");
 }
 
 static int nf_probe(struct xenbus_dev *xb)
