@@ -975,10 +975,11 @@ TESTS = [
     # guest's two reply flows (from ports 7 and 9) out on one transmit queue each; dom0
     # shows the vif's xenstore keys and netback's rings of each queue. Then the same with
     # one queue and one event channel (xnet_queues=1 xnet_split=0), the layout of a backend
-    # without either feature.
+    # without either feature, and no large transmit (xnet_tso=0: the connected line says
+    # none). net_queues' connected line says large transmit, the default.
     Test("net_queues", "test=udp_echo ip=10.0.9.2/24", eval_device(
         "udp_echo", r"^dom0: udp: 10000 of 10000 datagrams of 200 bytes echoed intact",
-        r"^xnet0: connected to .*: 2 queues, split event channels$",
+        r"^xnet0: connected to .*: 2 queues, split event channels, large transmit \(gso-tcpv4\)$",
         r'^dom0: diag: /local/domain/\d+/device/vif/0/multi-queue-num-queues = "2"',
         r'^dom0: diag: /local/domain/\d+/device/vif/0/queue-1/event-channel-rx = "\d+"',
         r'^dom0: diag: /local/domain/0/backend/vif/\d+/0/multi-queue-max-queues = "4"',
@@ -986,7 +987,7 @@ TESTS = [
         r"^net: xnet0: queue 0: [^;]+; [^;]+; [1-9]\d* out, \d+ in, [1-9]\d* events; "
         r"queue 1: [^;]+; [^;]+; [1-9]\d* out, \d+ in, [1-9]\d* events; 0 transmit stalls"),
         kinds=("xen",), rig="udp,vifshow", timeout={"xen": 300}),
-    Test("net_queues_shared", "test=udp_echo ip=10.0.9.2/24 xnet_queues=1 xnet_split=0",
+    Test("net_queues_shared", "test=udp_echo ip=10.0.9.2/24 xnet_queues=1 xnet_split=0 xnet_tso=0",
          eval_device(
         "udp_echo", r"^dom0: udp: 10000 of 10000 datagrams of 200 bytes echoed intact",
         r"^xnet0: connected to .*: 1 queue, shared event channel$",
