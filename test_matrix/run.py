@@ -1675,9 +1675,9 @@ RIG_XEN_ARGS = os.environ.get("AMPHI_RIG_XEN_ARGS", "dom0_vcpus_pin")
 RIG_GUEST_CPUS = os.environ.get("AMPHI_RIG_GUEST_CPUS", '"1"')
 
 
-def xl_config(cell, test, name, app=None):
-    """The job's xl config; app: the app's file in dom0's /amphi (default NAME.app)"""
-    app = app or name + ".app"
+def xl_config(cell, test, name, app):
+    """The job's xl config; app: the app's file in dom0's /amphi, staged once for every
+    job that boots it (rig_command), or None"""
     lines = ['name = "%s"' % name,
              'type = "%s"' % cell.xl_type,
              'kernel = "/amphi/%s"' % (test.xl_kernel or "amphi.elf"),
