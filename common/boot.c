@@ -18,9 +18,6 @@
 #include "sched/sched.h"
 
 #define AMPHI_VERSION "0.1"
-/* how long the VM waits after the app for its peers to acknowledge what it sent
- * (net_linger): a peer that is there does so in milliseconds */
-#define LINGER_NS (10 * 1000000000ull)
 
 static void banner(const struct boot_info *bi)
 {
@@ -99,7 +96,7 @@ static void __noreturn boot_continue(void *arg)
 		/* what the app sent before it ended (and closed its sockets) gets to its
 		 * peers before the VM ends, as it would from a Linux host that lives on */
 		if (netdev_count())
-			net_linger(clock_ns() + LINGER_NS);
+			net_linger(clock_ns() + NET_LINGER_NS);
 		/* what the app's threads and traffic did, for the log */
 		sched_report();
 		if (netdev_count())

@@ -8,6 +8,7 @@
 #include "arch_x86_64/paging.h"
 #include "common/console.h"
 #include "common/blkdev.h"
+#include "common/netdev.h"
 #include "common/hal.h"
 #include "common/panic.h"
 #include "common/vclock.h"
@@ -18,6 +19,7 @@
 #include "lib/tar.h"
 #include "mm/mm.h"
 #include "mm/vm.h"
+#include "net/net.h"
 #include "net/socket.h"
 #include "sched/sched.h"
 
@@ -56,7 +58,8 @@ static struct app app;
 
 bool hp_wanted(const struct boot_info *bi)
 {
-	return cmdline_has(bi->cmdline, "app") || bi->mod_count > 0;
+	return cmdline_has(bi->cmdline, "app") || cmdline_has(bi->cmdline, "batch") ||
+	       bi->mod_count > 0;
 }
 
 /* page flags of an ELF segment */
@@ -196,15 +199,12 @@ static uint64_t build_stack(struct app *a, int argc, char **argv, int envc, char
 	return top - sizeof(area) + sp;
 }
 
-/* Splits the words after `--` on the command line: leading NAME=VALUE words are the
- * environment, the rest argv[1..]; a second `--` ends the environment (so that an argument
- * may hold '=': `app=x -- K=V -- a=b` gives K=V and argv[1] "a=b"). */
-static void split_args(char *cmd, int *argc, char **argv, int *envc, char **envp)
+/* Splits a program's words (after `--` on the command line, or after its path on a line
+ * of a batch file): leading NAME=VALUE words are the environment, the rest argv[1..]; a
+ * `--` ends the environment (so that an argument may hold '=': `app=x -- K=V -- a=b` gives
+ * K=V and argv[1] "a=b"). */
+static void split_args(char *p, int *argc, char **argv, int *envc, char **envp)
 {
-	char *p = (char *)cmdline_rest(cmd);
-
-	if (!p)
-		return;
 	bool env = true;
 
 	while (*p) {
@@ -433,9 +433,9 @@ static void app_interrupt(struct trap_frame *f)
 }
 
 struct start {
-	const struct boot_info *bi;
 	const uint8_t *img;
 	size_t len;
+	const char *args; /* the words after the program's name (`--` on the command line) */
 };
 
 /* The end of every app thread: back in the kernel for good. The last one to end wakes
@@ -590,6 +590,23 @@ static int prepare_cpus(struct app *a)
 	return 0;
 }
 
+/* After a normal-mode app on a CPU mode with a root of its own (Xen PV): every CPU's user
+ * mode back on the kernel's root, so that the app's is used nowhere, then freed (a
+ * batch's next program gets one of its own). */
+static void release_user_root(struct app *a)
+{
+	int64_t root = a->user_root;
+
+	a->normal = false;
+	a->user_root = 0;
+	if (prepare_cpus(a)) {
+		kprintf("hp: %s: a CPU kept the app's root table; its page is not freed\n",
+			a->name);
+		return;
+	}
+	mm_user_root_free(root);
+}
+
 /* The app's first thread: loads it, then runs it. */
 static int main_thread(void *arg)
 {
@@ -602,7 +619,7 @@ static int main_thread(void *arg)
 
 	__atomic_store_n(&at->t, thread_self(), __ATOMIC_RELEASE); /* as child_thread does */
 
-	strlcpy(cmd, s->bi->cmdline, sizeof(cmd));
+	strlcpy(cmd, s->args ? s->args : "", sizeof(cmd));
 	argv[0] = a->name;
 	split_args(cmd, &argc, argv, &envc, envp);
 	a->brk_base = a->brk = a->brk_mapped = a->im.hi;
@@ -676,51 +693,20 @@ static bool all_done(void *arg)
 
 #define START_WAIT_NS 45000000000ull
 
-int hp_main(const struct boot_info *bi)
+/* One program, to its end: from the boot module (img, len: an ELF) or the tar image (img
+ * NULL: the file at name), with its words (split_args). Everything it held comes back
+ * before this returns: its threads, descriptors, sockets, mappings and page tables. Its
+ * exit status, or -1 when it could not run. */
+static int run_app(const char *name, bool normal, const uint8_t *img, size_t len,
+		   const char *args)
 {
 	struct app *a = &app;
 	char err[160];
 
-	char mode[16] = "hp";
-
-	if (cmdline_get(bi->cmdline, "app", a->name, sizeof(a->name)) < 0 || !a->name[0])
-		strlcpy(a->name, "app", sizeof(a->name));
-	cmdline_get(bi->cmdline, "mode", mode, sizeof(mode));
-	if (strcmp(mode, "hp") && strcmp(mode, "normal")) {
-		kprintf("hp: mode=%s: the mode is hp (ring 0, the default) or normal (ring 3)\n",
-			mode);
-		return -1;
-	}
-	a->normal = !strcmp(mode, "normal");
-	a->pte_u = a->normal ? PTE_U : 0;
-	/* The app: the boot module, or a file of the tar image (the module, or the first
-	 * disk) named by app=; the image is also the app's read-only file tree. */
-	const uint8_t *img = NULL;
-	size_t len = 0;
-
-	if (bi->mod_count) {
-		const uint8_t *mod = mm_frame_va(bi->mods[0].paddr / PAGE);
-
-		len = bi->mods[0].len;
-		if (!mod || !len || !mm_frame_va((bi->mods[0].paddr + len - 1) / PAGE)) {
-			kprintf("hp: %s: the boot module is not in RAM\n", a->name);
-			return -1;
-		}
-		mod += bi->mods[0].paddr % PAGE;
-		if (len >= TAR_BLOCK && tar_is_header(mod))
-			hp_fs_set(mod, len);
-		else
-			img = mod;
-	}
-	/* a disk may still be connecting (Xen's blkfront does so after the probe): wait a
-	 * little for one when the app can only come from it */
-	for (uint64_t until = clock_ns() + 10000000000ull;
-	     !img && !hp_fs_present() && !blkdev_count() && clock_ns() < until;)
-		thread_sleep(20000000);
-	if (!hp_fs_present() && blkdev_count()) {
-		if (hp_fs_load_disk(a->name, img != NULL) < 0 && !img)
-			return -1;
-	}
+	memset(a, 0, sizeof(*a)); /* (a batch's program before it left nothing to keep) */
+	strlcpy(a->name, name, sizeof(a->name));
+	a->normal = normal;
+	a->pte_u = normal ? PTE_U : 0;
 	if (!img) {
 		struct tar_entry e;
 		int rc = hp_fs_find(a->name, &e);
@@ -743,7 +729,7 @@ int hp_main(const struct boot_info *bi)
 		kprintf("hp: %s: refused: %s\n", a->name, err);
 		return -1;
 	}
-	struct start s = {bi, img, len};
+	struct start s = {img, len, args};
 	struct mm_stats before, after;
 
 	sched_mm_stats_exact(&before);
@@ -793,6 +779,8 @@ int hp_main(const struct boot_info *bi)
 	/* everything it mapped, wherever (MAP_FIXED may put pages anywhere in the low half),
 	 * and the page tables under it */
 	mm_user_unmap_all();
+	if (a->user_root > 0)
+		release_user_root(a);
 	if (a->status < 0)
 		return -1;
 	sched_mm_stats_exact(&after);
@@ -804,4 +792,152 @@ int hp_main(const struct boot_info *bi)
 		(unsigned long)after.free_kib, (unsigned long)(mm_user_faults() - faults0));
 	sched_during(st0, clock_ns() - t0);
 	return a->status;
+}
+
+/* A batch file's lines, one program each: `PATH [NAME=VALUE...] [--] [ARG...]`; blank
+ * lines and lines that start with '#' are skipped. */
+#define BATCH_MAX 8192
+
+/* batch=PATH: every program the file names, one after another, each to its end and all it
+ * held back before the next starts (a benchmark's workloads in one boot). The first
+ * status that is not 0 is the batch's (-1: a program that could not run); the others run
+ * all the same. */
+static int run_batch(const char *path, bool normal)
+{
+	struct tar_entry e;
+	int rc = hp_fs_find(path, &e);
+
+	if (rc <= 0 || e.type != '0' || e.size >= BATCH_MAX) {
+		kprintf("hp: batch=%s: %s\n", path,
+			!hp_fs_present() ? "no tar image to read it from (the boot module or "
+					   "the first disk)"
+			: rc < 0	 ? "the tar image is corrupt"
+			: rc == 0	 ? "not found in the tar image"
+			: e.type != '0'	 ? "not a regular file"
+					 : "longer than 8 KiB");
+		return -1;
+	}
+	char *text = kmalloc(e.size + 1);
+
+	if (!text) {
+		kprintf("hp: batch=%s: no memory to read it\n", path);
+		return -1;
+	}
+	memcpy(text, hp_fs_data(&e), e.size);
+	text[e.size] = 0;
+	int status = 0, first_bad = 0;
+	unsigned run = 0, failed = 0;
+	char line[BOOT_CMDLINE_MAX];
+
+	for (char *p = text; *p;) {
+		char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (n >= sizeof(line)) {
+			kprintf("hp: batch=%s: a line of %zu bytes is too long (%zu at most); "
+				"skipped\n", path, n, sizeof(line) - 1);
+			failed++;
+			status = status ? status : -1;
+			p += n + (nl != NULL);
+			continue;
+		}
+		memcpy(line, p, n);
+		line[n] = 0;
+		p += n + (nl != NULL);
+		for (char *c = line; *c; c++)
+			if (*c == '\t' || *c == '\r')
+				*c = ' ';
+		char *prog = line;
+
+		while (*prog == ' ')
+			prog++;
+		if (!*prog || *prog == '#')
+			continue;
+		char *args = prog;
+
+		while (*args && *args != ' ')
+			args++;
+		if (*args)
+			*args++ = 0;
+		if (strlen(prog) >= sizeof(app.name)) {
+			kprintf("hp: batch=%s: the path %s is too long; skipped\n", path, prog);
+			rc = -1;
+		} else {
+			rc = run_app(prog, normal, NULL, 0, args);
+			/* what it sent reaches its peers before the next program starts */
+			if (netdev_count())
+				net_linger(clock_ns() + NET_LINGER_NS);
+		}
+		run++;
+		if (rc != 0) {
+			failed++;
+			if (!first_bad)
+				first_bad = (int)run;
+			status = status ? status : rc;
+		}
+	}
+	kfree(text);
+	if (!failed)
+		kprintf("hp: batch=%s: %u programs ran, every one ended with status 0\n", path,
+			run);
+	else
+		kprintf("hp: batch=%s: %u programs ran, %u did not end with status 0 (the "
+			"first: program %d, status %d)\n", path, run, failed, first_bad, status);
+	return run ? status : -1;
+}
+
+int hp_main(const struct boot_info *bi)
+{
+	char name[sizeof(app.name)], mode[16] = "hp", batch[sizeof(app.name)];
+	bool is_batch = cmdline_get(bi->cmdline, "batch", batch, sizeof(batch)) >= 0;
+
+	if (cmdline_get(bi->cmdline, "app", name, sizeof(name)) < 0 || !name[0])
+		strlcpy(name, is_batch ? batch : "app", sizeof(name));
+	cmdline_get(bi->cmdline, "mode", mode, sizeof(mode));
+	if (strcmp(mode, "hp") && strcmp(mode, "normal")) {
+		kprintf("hp: mode=%s: the mode is hp (ring 0, the default) or normal (ring 3)\n",
+			mode);
+		return -1;
+	}
+	if (is_batch && !batch[0]) {
+		kprintf("hp: batch= needs the path of a file in the tar image\n");
+		return -1;
+	}
+	/* The app: the boot module, or a file of the tar image (the module, or the first
+	 * disk) named by app=; the image is also the app's read-only file tree. */
+	const uint8_t *img = NULL;
+	size_t len = 0;
+
+	if (bi->mod_count) {
+		const uint8_t *mod = mm_frame_va(bi->mods[0].paddr / PAGE);
+
+		len = bi->mods[0].len;
+		if (!mod || !len || !mm_frame_va((bi->mods[0].paddr + len - 1) / PAGE)) {
+			kprintf("hp: %s: the boot module is not in RAM\n", name);
+			return -1;
+		}
+		mod += bi->mods[0].paddr % PAGE;
+		if (len >= TAR_BLOCK && tar_is_header(mod))
+			hp_fs_set(mod, len);
+		else
+			img = mod;
+	}
+	/* a disk may still be connecting (Xen's blkfront does so after the probe): wait a
+	 * little for one when the app can only come from it */
+	for (uint64_t until = clock_ns() + 10000000000ull;
+	     !img && !hp_fs_present() && !blkdev_count() && clock_ns() < until;)
+		thread_sleep(20000000);
+	if (!hp_fs_present() && blkdev_count()) {
+		if (hp_fs_load_disk(name, img != NULL) < 0 && !img)
+			return -1;
+	}
+	if (is_batch) {
+		if (img) {
+			kprintf("hp: batch=%s: the boot module is one program, not a tar image "
+				"holding the batch file\n", batch);
+			return -1;
+		}
+		return run_batch(batch, !strcmp(mode, "normal"));
+	}
+	return run_app(name, !strcmp(mode, "normal"), img, len, cmdline_rest(bi->cmdline));
 }

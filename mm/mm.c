@@ -814,6 +814,12 @@ int64_t mm_user_root(void)
 	return pfn;
 }
 
+void mm_user_root_free(int64_t pfn)
+{
+	pg->release_table((uint64_t)pfn);
+	mm_frame_free((uint64_t)pfn);
+}
+
 void *mm_user_frame_va(uint64_t va)
 {
 	int level;

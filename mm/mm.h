@@ -80,6 +80,8 @@ void mm_user_discard(uint64_t va, uint64_t n);
  * (for a CPU mode whose user mode has a root of its own: Xen PV). Low-half slots made
  * after this are not in it. Its pfn, or a negative error. */
 int64_t mm_user_root(void);
+/* Frees such a root once no CPU uses it (each one's user mode switched back). */
+void mm_user_root_free(int64_t pfn);
 /* Frees the page tables of the low half that map nothing any more (after an app). */
 void mm_user_tables_free(void);
 /* Unmaps and frees everything in the low half, then its page tables: the end of an app. */

@@ -82,5 +82,8 @@ void net_quiesce(uint64_t deadline);
  * sending after close() while the VM here would end at once, losing it. Reports on the
  * console how long it waited and what was left. */
 void net_linger(uint64_t deadline);
+/* how long the VM waits after an app for its peers (a peer that is there answers in
+ * milliseconds) */
+#define NET_LINGER_NS (10 * 1000000000ull)
 
 #endif

@@ -612,6 +612,8 @@ def corrupt_app(app, how):
 def app_file(test):
     if not test.app:
         return None
+    if test.batch:
+        return batch_tar(test.batch)
     if test.tar:
         return app_tar(test.app)
     return corrupt_app(test.app, test.corrupt) if test.corrupt else os.path.join(APPS, test.app)
@@ -629,19 +631,22 @@ def fs_tree():
             "etc/group": b"root:x:0:\nnogroup:x:65534:\n"}
 
 
-def app_tar(app):
-    """build/test_matrix/APP.tar: bin/APP and fs_tree(), in ustar (pax) format."""
+def app_tar(app, extra=None, path=None):
+    """build/test_matrix/APP.tar: bin/APP (APP: a name or a list of them), fs_tree() and
+    extra ({path: bytes}), in ustar (pax) format."""
     import io
     import tarfile
-    path = os.path.join(BUILD, "test_matrix", "%s.tar" % app)
+    apps = [app] if isinstance(app, str) else app
+    path = path or os.path.join(BUILD, "test_matrix", "%s.tar" % app)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as t:
         for d in ("bin", "etc", "data"):
             ti = tarfile.TarInfo(d)
             ti.type, ti.mode = tarfile.DIRTYPE, 0o755
             t.addfile(ti)
-        t.add(os.path.join(APPS, app), "bin/" + app)
-        for name, data in fs_tree().items():
+        for a in apps:
+            t.add(os.path.join(APPS, a), "bin/" + a)
+        for name, data in dict(fs_tree(), **(extra or {})).items():
             ti = tarfile.TarInfo(name.rstrip("/"))
             if name.endswith("/"):
                 ti.type, ti.mode = tarfile.DIRTYPE, 0o755
@@ -650,6 +655,16 @@ def app_tar(app):
             ti.size, ti.mode = len(data), 0o644
             t.addfile(ti, io.BytesIO(data))
     return path
+
+
+def batch_tar(text):
+    """build/test_matrix/batch-HASH.tar: the batch file as etc/batch, and bin/NAME of every
+    /bin/NAME it runs that build/apps has (app_tar)"""
+    apps = sorted({m.group(1) for m in re.finditer(r"^\s*/bin/(\S+)", text, re.M)
+                   if os.path.exists(os.path.join(APPS, m.group(1)))})
+    path = os.path.join(BUILD, "test_matrix", "batch-%s.tar" %
+                        hashlib.sha256(text.encode()).hexdigest()[:12])
+    return app_tar(apps, {"etc/batch": text.encode()}, path)
 
 
 def fs_dir():
@@ -838,6 +853,9 @@ class Test:
     # Xen: a ready xl config (a host path; amphi image's) booted as it is written, its
     # kernel and ramdisk staged in dom0 at their own paths; the rig adds its vCPU placement
     xl_cfg: str = ""
+    # a batch file's text: the kernel runs the programs it names (batch=/etc/batch) from a
+    # tar image that holds it and them (batch_tar), as the boot module
+    batch: str = ""
 
     def udp_count(self, cell):
         """datagrams the udp client sends: an app's COUNT argument, udp_count=, or 10,000"""
@@ -854,7 +872,9 @@ class Test:
 
     def cmdline_for(self, cell):
         words = [self.cmdline, (self.extra or {}).get(cell.platform, ""), cell.cmdline]
-        if self.app and not self.corrupt:  # (a corrupt app's test names it in cmdline)
+        if self.app and self.batch:
+            words += ["mode=normal" if self.mode == "normal" else "", "batch=/etc/batch"]
+        elif self.app and not self.corrupt:  # (a corrupt app's test names it in cmdline)
             words += ["mode=normal" if self.mode == "normal" else "",
                       "app=" + ("/bin/" if self.tar else "") + self.app]
             if self.app_words_for(cell):
@@ -1045,8 +1065,68 @@ def vdso_test(name, mode):
     return t
 
 
+# batch=: programs one after another in one boot, each one's threads, descriptors and
+# memory back before the next (a kernel's teardown of an app, run after run): threads that
+# never end by themselves, a program that is not there, pipes and epoll, lazy mappings,
+# one killed by a fault, then hello again with other words
+BATCH = """# the matrix's batch test (test_matrix/run.py)
+/bin/hello GREETING=one first
+
+/bin/exit_threads
+/bin/nothere
+/bin/unixio
+/bin/lazymem
+/bin/fault write 0xffffffff80100000
+\t/bin/hello   GREETING=two -- second=2
+"""
+# (program, status; None: it could not run)
+BATCH_RUNS = [("/bin/hello", 3), ("/bin/exit_threads", 5), ("/bin/nothere", None),
+              ("/bin/unixio", 0), ("/bin/lazymem", 0), ("/bin/fault", 139), ("/bin/hello", 3)]
+
+
+def eval_batch(mode):
+    def evaluate(cell, out):
+        lines = out.lines
+        ran = [m.group(1) for m in (re.match(r"^hp: running (\S+) \(%s mode" % mode, l)
+                                    for l in lines) if m]
+        want = [p for p, st in BATCH_RUNS if st is not None]
+        ended = [(m.group(1), int(m.group(2))) for m in (
+            re.match(r"^hp: (\S+) exited with status (\d+) ", l) for l in lines) if m]
+        mem = [(int(m.group(1)), int(m.group(2))) for m in (
+            re.match(r"^hp: memory: (\d+) KiB free before the app, (\d+) KiB after", l)
+            for l in lines) if m]
+        leaks = [b - a for b, a in mem if b - a > HOSTILE_SLACK_KIB]
+        bad = [(p, st) for p, st in BATCH_RUNS if st != 0]
+        first = next(i for i, (p, st) in enumerate(BATCH_RUNS) if st != 0)
+        problems = [
+            "" if ran == want else "ran %s in %s mode, expected %s" % (ran, mode, want),
+            "" if ended == [(p, st) for p, st in BATCH_RUNS if st is not None]
+            else "ended %s" % ended,
+            "" if len(mem) == len(want) else "%d memory lines for %d programs" % (
+                len(mem), len(want)),
+            "" if not leaks else "a program's memory did not all come back: %s KiB" % leaks,
+            # run after run: nothing piles up (the first's before, the last's after)
+            "" if mem and mem[0][0] - mem[-1][1] <= HOSTILE_SLACK_KIB else
+            "the batch kept %s KiB" % (mem[0][0] - mem[-1][1] if mem else "?"),
+            expect_exit(out, BATCH_RUNS[first][1]),
+        ] + ["" if find(lines, rx) else "no line matching %r" % rx for rx in (
+            r"^GREETING=one$", r"^argv\[1\]=first$", r"^GREETING=two$", r"^argv\[1\]=second=2$",
+            r"^hp: /bin/nothere: not found in the tar image$",
+            r"^unixio: \d+ checks, 0 failed$", r"^lazymem: \d+ checks, 0 failed$",
+            r"^hp: /bin/fault killed by SIGSEGV: page fault",
+            r"^hp: batch=/etc/batch: %d programs ran, %d did not end with status 0 \(the "
+            r"first: program %d, status %d\)$" % (len(BATCH_RUNS), len(bad), first + 1,
+                                                  BATCH_RUNS[first][1]))]
+        return judge(problems, "%d programs, memory free before each and after: %s" % (
+            len(ran), " ".join("%d/%d" % m for m in mem)))
+    return evaluate
+
+
 def app_tests(p, mode):
     return [
+        Test(p + "batch", "", eval_batch(mode), app="hello", batch=BATCH, tar="module",
+             mode=mode, skip=HP_SKIP if mode == "hp" else None,
+             timeout={"qemu": 120, "xen": 180}),
         app_test(p + "hello", "hello", "GREETING=hi one two",
                  r"^hp: hello: system call 500 is not implemented \(-ENOSYS\)$",
                  r"^hp: hello: system call 100000 does not exist \(-ENOSYS\)$", mode=mode),
