@@ -1,6 +1,7 @@
 #!/bin/busybox sh
 # /init of the Linux reference guest (bench/linux-guest.sh): the same command-line words
-# as Amphi's (`app=NAME -- [NAME=VALUE...] [ARG...]`), one app from /bench, then power off.
+# as Amphi's (`app=NAME -- [NAME=VALUE...] [ARG...]`, or `batch=FILE`), apps from /bench,
+# then power off.
 # Network: eth0 (virtio-net) gets bench_ip= (default 10.0.2.15/24, QEMU's user network;
 # dhcp: a lease from busybox udhcpc) and bench_gw= (default 10.0.2.2). The runner reads the lines that start with "bench-init:".
 export PATH=/bin
@@ -45,15 +46,7 @@ else
 	echo "bench-init: no eth0"
 fi
 
-# the app's environment (leading NAME=VALUE words after " -- "), then its arguments
-set --
-env=
-case $cmdline in *" -- "*) set -- ${cmdline#* -- } ;; esac
-while [ $# -gt 0 ]; do
-	case $1 in [A-Za-z_]*=*) env="$env $1"; shift ;; *) break ;; esac
-done
-
-# what the app's run cost: the NIC's lines of /proc/interrupts (all CPUs: virtio's, or
+# what an app's run cost: the NIC's lines of /proc/interrupts (all CPUs: virtio's, or
 # netfront's queues, ...-q0-tx and -rx, on Xen) against the packets eth0 passed meanwhile, the IPIs
 # (rescheduling, function call, TLB shootdown) and the context switches (/proc/stat)
 irqs() { # irqs AWK_PATTERN: the sum of the matching lines' per-CPU counts
@@ -68,7 +61,19 @@ packets() {
 	echo $n
 }
 
-if [ -n "$app" ] && [ -x "/bench/$app" ]; then
+# run_app NAME [NAME=VALUE...] [--] [ARG...]: /bench/NAME with that environment (leading
+# NAME=VALUE words, up to a "--") and those arguments, and what its run cost
+run_app() {
+	app=${1##*/}
+	shift
+	env=
+	while [ $# -gt 0 ]; do
+		case $1 in --) shift; break ;; [A-Za-z_]*=*) env="$env $1"; shift ;; *) break ;; esac
+	done
+	if [ -z "$app" ] || [ ! -x "/bench/$app" ]; then
+		echo "bench-init: no app /bench/$app"
+		return
+	fi
 	irq0=$(irqs '/virtio|-q[0-9]+(-[rt]x)?$/')
 	ipi0=$(irqs '$1 ~ /^(RES|CAL|TLB):$/')
 	ctxt0=$(awk '$1 == "ctxt" { print $2 }' /proc/stat)
@@ -85,7 +90,26 @@ if [ -n "$app" ] && [ -x "/bench/$app" ]; then
 	per=0 # (busybox sh evaluates both sides of ?:)
 	[ "$pk" -eq 0 ] || per=$((irq * 1000 / pk))
 	echo "bench-init: net: $pk packets in and out, $irq NIC interrupts ($per per 1000 packets)"
+}
+
+batch=$(word batch "")
+if [ -n "$batch" ]; then
+	# batch=FILE, as Amphi's: a program a line (PATH [NAME=VALUE...] [--] [ARG...]; the
+	# app is /bench/ and PATH's last part), one after another; blank and # lines skipped
+	if [ -f "$batch" ]; then
+		while read -r line <&3; do
+			case $line in "" | "#"*) continue ;; esac
+			# shellcheck disable=SC2086 # the line's words
+			run_app $line
+		done 3<"$batch"
+		echo "bench-init: batch $batch done"
+	else
+		echo "bench-init: no batch file $batch"
+	fi
 else
-	echo "bench-init: no app /bench/$app"
+	# the app's words after " -- "
+	set --
+	case $cmdline in *" -- "*) set -- ${cmdline#* -- } ;; esac
+	run_app "$app" "$@"
 fi
 poweroff -f

@@ -123,7 +123,11 @@ class Workload:
     [close]" (close: a new connection per request). server: the app serves until it is
     stopped, which the runner does once the client is done (its figures are the client's).
     timed: the app times itself by the guest's clock (the others are timed on the host, or
-    count)."""
+    count); a timed workload without a client is batched: one boot of each guest per run
+    runs every such workload, one program after another (Amphi's batch=, the Linux
+    guest's too), unless --profile. xen_args: the Xen cells' arguments, where a smaller
+    count gives the same figure per operation (their guests are ten to a hundred times
+    slower)."""
     name: str
     app: str
     args: str
@@ -134,6 +138,7 @@ class Workload:
     smoke_client: str = ""
     xen_client: str = ""  # the Xen cells' client, when smaller than client (their guests
                           # are ten times slower: make bench's limit per guest holds)
+    xen_args: str = ""
     via: str = "tap"
     timed: bool = False
     dhcp: bool = False  # the guest's address by DHCP (QEMU's user network's server)
@@ -142,6 +147,10 @@ class Workload:
     server: bool = False
     tar: bool = False  # Amphi: the app as /bin/APP in a tar image with /etc/passwd
     special: str = ""  # "size", "ram": not one boot per run (see main)
+
+    @property
+    def batched(self):
+        return self.timed and not self.client and not PROFILE
 
     def runs_on(self, cell):
         """The Xen cells have no DHCP server and no QEMU user network; dom0 runs the
@@ -200,12 +209,13 @@ WORKLOADS = [
     Workload("dhcp", "hello", "GREETING=hi a b", "GREETING=hi a b",
              [Metric("QEMU start to the app's first line, address by DHCP", "boot", "s")],
              dhcp=True),
+    # (on Xen a call takes 14-35 µs and a cross-CPU round trip 0.5-0.9 ms: fewer of them)
     Workload("syscall", "syscall_bench", "1000000", "20000",
              [Metric("write(/dev/null, 1 byte), per call", r"(\d+) ns each", "ns")],
-             timed=True),
+             timed=True, xen_args="200000"),
     Workload("ctxsw", "ctxsw", "20000", "500",
              [Metric("condvar ping-pong, per round trip", r"(\d+) ns each", "µs", 1e-3)]
-             + COUNTERS, timed=True),
+             + COUNTERS, timed=True, xen_args="4000"),
     # apps/ipc.c: N items through 2 semaphores (WORK rounds each), then R ping-pongs; its
     # IPIs and switches are counted over both parts, so "per 100 items" is at most that
     Workload("ipc", "ipc", "200000 2000 20000", "2000 20 1000", [
@@ -225,7 +235,7 @@ WORKLOADS = [
                per=r"^bench: ipc: (\d+) items in"),
         Metric("context switches per 100 items (with the ping-pong's)", SWITCHES, "", 100,
                total=True, per=r"^bench: ipc: (\d+) items in"),
-    ], timeout=300, timed=True),
+    ], timeout=300, timed=True, xen_args="200000 2000 2000"),
     # apps/par.c: WORK rounds in one thread, then in one thread per CPU at once
     Workload("par", "par", "50000000", "200000", [
         Metric("a computation in 1 thread", r"^bench: par: 1 thread (\d+) ms", "ms"),
@@ -238,14 +248,14 @@ WORKLOADS = [
     # Go's runtime: os.File writes through its poller-less path, 1,000,000 of them
     Workload("gosyscall", "go_devnull", "1000000", "20000",
              [Metric("Go: write(/dev/null, 1 byte), per call", r"(\d+) ns per write", "ns")],
-             timed=True),
+             timed=True, xen_args="200000"),
     # apps/pingpong.c: a byte each way through two pipes, both threads on one CPU or apart
     Workload("pipe1", "pingpong", "100000 one", "1000 one",
              [Metric("pipe ping-pong, one CPU, per round trip", r"(\d+) ns per round trip",
-                     "µs", 1e-3)] + COUNTERS, timed=True),
+                     "µs", 1e-3)] + COUNTERS, timed=True, xen_args="20000 one"),
     Workload("pipe2", "pingpong", "20000 apart", "500 apart",
              [Metric("pipe ping-pong, two CPUs, per round trip", r"(\d+) ns per round trip",
-                     "µs", 1e-3)] + COUNTERS, timed=True),
+                     "µs", 1e-3)] + COUNTERS, timed=True, xen_args="4000 apart"),
     udp_echo("udp1", 1, 5000),
     udp_echo("udp32", 32, 20000),
     udp_echo("udp32user", 32, 20000, via="user"),
@@ -320,8 +330,9 @@ def ensure_linux(say):
     return d
 
 
-def linux_initrd(base, apps, path=None):
-    """The cached initramfs with the apps appended as /bench/NAME (a second cpio archive:
+def linux_initrd(base, apps, path=None, batch=""):
+    """The cached initramfs with the apps appended as /bench/NAME, and batch as /etc/batch
+    (a second cpio archive:
     Linux unpacks them one after the other), at path (default build/bench/), as ONE gzip
     stream: Xen's domain builder unpacks a PV guest's gzip ramdisk itself, into room the
     size the file's last four bytes give (gzip's length of the last stream only), and
@@ -333,7 +344,7 @@ def linux_initrd(base, apps, path=None):
     os.makedirs(os.path.join(stage, "root", "etc"))
     for a in apps:
         shutil.copy(os.path.join(APPS, a), os.path.join(stage, "root", "bench", a))
-    for name, data in PASSWD.items():
+    for name, data in dict(PASSWD, **({"etc/batch": batch.encode()} if batch else {})).items():
         with open(os.path.join(stage, "root", name), "wb") as f:
             f.write(data)
     overlay = subprocess.run("cd %s/root && find . | cpio -o -H newc --quiet" % stage,
@@ -637,10 +648,52 @@ def bench_tar(app):
     return path
 
 
-def app_words(wl, smoke, os_name="amphi"):
-    args = wl.smoke_args if smoke else wl.args
+def app_words(wl, smoke, os_name="amphi", xen=False):
+    args = wl.smoke_args if smoke else wl.xen_args if xen and wl.xen_args else wl.args
     name = guest_app(wl, os_name)
     return args, ("app=%s -- %s" % (name, args) if args else "app=" + name)
+
+
+# ---------------------------------------------------------------- batches
+
+def batch_text(wls, smoke, xen):
+    """The batch file (Amphi's batch=, and the Linux guest's /init reads the same): a
+    line per workload, /bin/APP and its words"""
+    return "# make bench's batch: one boot runs them all, one after another\n" + "".join(
+        "/bin/%s %s\n" % (wl.app, app_words(wl, smoke, xen=xen)[0]) for wl in wls)
+
+
+BATCH_START = {"amphi": re.compile(r"^hp: running /bin/\S+ \("),
+               "linux": re.compile(r"^bench-init: running \S+")}
+
+
+def batch_results(wls, os_name, lines, host_lines, smoke, rc, boot_log, log_name, xen):
+    """Each workload's result of one boot that ran them all in turn: its program's part
+    of the console (the lines before the first program's start, its banner, come with
+    each), judged as one boot of its own would be."""
+    starts = [i for i, (_, l) in enumerate(lines) if BATCH_START[os_name].match(l)]
+    prefix = lines[:starts[0]] if starts else lines
+    out = []
+    for n, wl in enumerate(wls):
+        part = lines[starts[n]:starts[n + 1] if n + 1 < len(starts) else len(lines)] \
+            if n < len(starts) else []
+        args, _ = app_words(wl, smoke, xen=xen)
+        res = {"args": args, "values": [None] * len(wl.metrics), "error": "", "status": None,
+               "qemu_status": rc, "log": "[%s: one boot ran the batch; its console: %s]\n%s"
+               % (wl.name, log_name, "\n".join(l for _, l in part)) + "\n",
+               "secs": round(part[-1][0] - part[0][0], 2) if part and part[0][0] is not None
+               else 0}
+        if not part:
+            res["error"] = "the batch ended before it started (%s)" % (boot_log or
+                                                                       "status %s" % rc)
+            out.append(res)
+            continue
+        as_tar = dataclasses.replace(wl, tar=True) if os_name == "amphi" else wl
+        res = judge(as_tar, os_name, prefix + part, host_lines, smoke, res)
+        if not res["error"] and res["status"] is None:
+            res["error"] = "it did not end (%s)" % (boot_log or "status %s" % rc)
+        out.append(res)
+    return out
 
 
 def measure(cell, wl, guest, smoke, linux, nice):
@@ -686,6 +739,31 @@ def measure(cell, wl, guest, smoke, linux, nice):
     elif rc is None:
         res["error"] = "no exit within %d s" % wl.timeout
     return judge(wl, os_name, lines, net.host_lines, smoke, res)
+
+
+def measure_batch(cell, wls, guest, smoke, linux, nice, logs, k):
+    """One boot on QEMU that runs every workload of wls in turn (batch_text): a result per
+    workload, as measure's; the whole console in logs/CELL-batch-GUEST-N.log."""
+    os_name = "linux" if guest == "linux" else "amphi"
+    net = Net("", "user")
+    if os_name == "linux":
+        cmdline = " ".join(x for x in (
+            "console=ttyS0 quiet panic=-1", cell.linux_cmdline.format(tsc_khz=host_tsc_khz()),
+            "bench_ip=%s bench_gw=%s batch=/etc/batch" % (net.ip, net.gw)) if x)
+        cmd = qemu_command(cell, net, linux["kernel"], linux["initrd"], cmdline)
+    else:
+        cmdline = "ip=%s gw=%s %sbatch=/etc/batch" % (
+            net.ip, net.gw, "mode=normal " if guest == "amphi-normal" else "")
+        cmd = qemu_command(cell, net, KERNEL, matrix().batch_tar(batch_text(wls, smoke, False)),
+                           cmdline)
+    lines, rc = run_guest(cmd, sum(wl.timeout for wl in wls), nice, net.on_line,
+                          BATCH_START[os_name].match)
+    name = "%s-batch-%s-%d.log" % (cell.name, guest, k + 1)
+    with open(os.path.join(logs, name), "w") as f:
+        f.write("$ %s\n%s\n[qemu status %s]\n" % (" ".join(cmd), "\n".join(
+            "%8.3f %s" % (t, l) for t, l in lines), rc))
+    why = "" if rc is not None else "no end within %d s" % sum(wl.timeout for wl in wls)
+    return batch_results(wls, os_name, lines, [], smoke, rc, why, name, False)
 
 
 def judge(wl, os_name, lines, host_lines, smoke, res):
@@ -794,14 +872,29 @@ def xen_jobs(cells, workloads, runs, smoke):
     xcells = {c.name: c for c in mx.CELLS}
     jobs = []
     for cell in cells:
+        # the batched workloads: one guest a run, without a vif (none needs the network)
+        batch = [wl for wl in workloads if wl.batched and wl.runs_on(cell)]
+        for k in range(runs if batch else 0):
+            for g in GUESTS:
+                name, limit = "b-batch-%s-%d" % (g, k + 1), sum(wl.timeout for wl in batch)
+                if g == "linux":
+                    t = mx.Test(name, "console=hvc0 quiet panic=-1 batch=/etc/batch", None,
+                                mem_mib=cell.mem_mib, timeout={"xen": limit + 120},
+                                xl_kernel="linux-kernel", xl_ramdisk="linux-initrd")
+                else:
+                    t = mx.Test(name, "", None, mem_mib=cell.mem_mib,
+                                timeout={"xen": limit + 30}, app=batch[0].app,
+                                batch=batch_text(batch, smoke, True), tar="module",
+                                mode="normal" if g == "amphi-normal" else "hp")
+                jobs.append((xcells[cell.name], t, (cell, batch, g, k)))
         for wl in workloads:
-            if not wl.runs_on(cell):
+            if not wl.runs_on(cell) or wl in batch:
                 continue
             client = wl.smoke_client if smoke else wl.xen_client or wl.client
             for k in range(runs):
                 for g in GUESTS:
                     os_name = "linux" if g == "linux" else "amphi"
-                    args, words = app_words(wl, smoke, os_name)
+                    args, words = app_words(wl, smoke, os_name, xen=True)
                     name = "b-%s-%s-%d" % (wl.name, g, k + 1)
                     ready = XEN_READY[os_name] % wl.app
                     if client:
@@ -845,16 +938,27 @@ def run_xen(cells, workloads, runs, smoke, linux, say, logs):
             done.append(m.group(1))
             say("xen: %d/%d %s: %s after %s s" % (len(done), len(jobs), m.group(1),
                                                   m.group(2), m.group(3)))
-    files = {"linux-kernel": linux["xen_kernel"], "linux-initrd": linux["initrd"]}
-    files.update(dom0_clients([wl for _, _, (_, wl, _, _) in jobs]))
+    files = {"linux-kernel": linux["xen_kernel"], "linux-initrd": linux["xen_initrd"]}
+    files.update(dom0_clients([wl for _, _, (_, wl, _, _) in jobs if not isinstance(wl, list)]))
     outcomes, rig_log = mx.run_rig([(c, t) for c, t, _ in jobs], say, on_line=progress,
                                    files=files)
     with open(os.path.join(logs, "xen-rig.log"), "w") as f:
         f.write(rig_log)
     for xc, t, (cell, wl, g, k) in jobs:
         os_name = "linux" if g == "linux" else "amphi"
-        args, _ = app_words(wl, smoke)
         o = (outcomes or {}).get((xc.name, t.name))
+        if isinstance(wl, list):  # a batch: a result per workload
+            name = "%s-batch-%s-%d.log" % (cell.name, g, k + 1)
+            with open(os.path.join(logs, name), "w") as f:
+                f.write(o.log if o else "[no outcome: %s]\n" % rig_log[-300:])
+            why = ("the rig did not run it" if not o else
+                   "no end within the job's limit (%s)" % o.how if o.timed_out else "")
+            lines = [(None, l) for l in (o.lines if o else []) if not l.startswith("dom0: ")]
+            for w, res in zip(wl, batch_results(wl, os_name, lines, [], smoke,
+                                                o.code if o else None, why, name, True)):
+                yield cell, w, g, k, res
+            continue
+        args, _ = app_words(wl, smoke, xen=True)
         res = {"args": args, "values": [None] * len(wl.metrics), "error": "", "status": None,
                "secs": 0, "log": o.log if o else "[no outcome: %s]\n" % rig_log[-300:]}
         lines, host = [], []
@@ -962,7 +1066,7 @@ def tables(results, cells, workloads, meta):
         md += ["## %s" % cell.name, ""]
         if cell.kind == "xen":
             md += ["Xen 4.17 nested in QEMU TCG (the test matrix's rig), %d MiB and %d vCPUs "
-                   "per guest, a vif on dom0's bridge; Linux as the same kind of domU, from "
+                   "per guest, a vif on dom0's bridge for the network workloads; Linux as the same kind of domU, from "
                    "the same kernel and initramfs. boot: `xl create` to the app's start, as "
                    "dom0 sees it in the console's log (to about 50 ms)." % (
                        cell.mem_mib, cell.vcpus), ""]
@@ -1082,9 +1186,14 @@ def main():
     os.makedirs(logs)
     # (xl boots Linux from its plain vmlinux too: from the bzImage, dom0 unpacked its xz
     # payload at every `xl create`, about a minute under nested TCG)
+    xen_wls = [w for w in workloads if not a.xen_bench or w.name in a.xen_bench.split(",")]
+    apps = sorted({w.app for w in workloads + xen_wls})
     guest = {"kernel": os.path.join(linux, a.linux_kernel),
              "xen_kernel": os.path.join(linux, "vmlinux"),
-             "initrd": linux_initrd(linux, sorted({w.app for w in workloads}))}
+             "initrd": linux_initrd(linux, apps, batch=batch_text(
+                 [w for w in workloads if w.batched], a.smoke, False)),
+             "xen_initrd": linux_initrd(linux, apps, os.path.join(OUT, "linux-initrd-xen.cpio.gz"),
+                                        batch_text([w for w in xen_wls if w.batched], a.smoke, True))}
     with open(os.path.join(linux, "kernel-version")) as f:
         kver = f.read().strip()
     meta = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
@@ -1107,7 +1216,6 @@ def main():
                                      else ""))
 
     xen = [c for c in cells if c.kind == "xen"]
-    xen_wls = [w for w in workloads if not a.xen_bench or w.name in a.xen_bench.split(",")]
     for cell, wl, g, k, res in run_xen(xen, xen_wls, runs, a.smoke, guest, say, logs):
         with open(os.path.join(logs, "%s-%s-%s-%d.log" % (cell.name, wl.name, g, k + 1)),
                   "w") as f:
@@ -1116,7 +1224,26 @@ def main():
     for cell in cells:
         if cell.kind != "qemu":
             continue
+        batch = [wl for wl in workloads if wl.batched]
+        for k in range(runs if batch else 0):
+            for g in GUESTS:
+                for attempt in range(TSC_RETRIES + 1):
+                    rs = measure_batch(cell, batch, g, a.smoke, guest, a.nice, logs, k)
+                    tsc = [r["error"] for r in rs if r["error"].startswith(TSC_ERROR)]
+                    if not tsc or attempt == TSC_RETRIES:
+                        break
+                    retried += 1
+                    say("%-32s booted again: %s" % ("%s-batch-%s-%d" % (cell.name, g, k + 1),
+                                                    tsc[0]))
+                for wl, res in zip(batch, rs):
+                    res["tsc_retries"] = attempt
+                    with open(os.path.join(logs, "%s-%s-%s-%d.log" % (cell.name, wl.name, g,
+                                                                     k + 1)), "w") as f:
+                        f.write(res.pop("log"))
+                    record(cell, wl, g, k, res)
         for wl in workloads:
+            if wl in batch:
+                continue
             if wl.special:
                 for g in GUESTS:
                     res = special(wl, cell, g, a.smoke, guest, linux, a.nice, say)
