@@ -693,6 +693,22 @@ static bool all_done(void *arg)
 
 #define START_WAIT_NS 45000000000ull
 
+/* A regular file of the tar image: 0, or -1 after saying on the console why not (absent:
+ * the reason when there is no tar image at all). */
+static int fs_file(const char *what, const char *path, struct tar_entry *e, const char *absent)
+{
+	int rc = hp_fs_find(path, e);
+
+	if (rc > 0 && e->type == '0')
+		return 0;
+	kprintf("hp: %s: %s\n", what,
+		!hp_fs_present() ? absent
+		: rc < 0	 ? "the tar image is corrupt"
+		: rc == 0	 ? "not found in the tar image"
+				 : "not a regular file");
+	return -1;
+}
+
 /* One program, to its end: from the boot module (img, len: an ELF) or the tar image (img
  * NULL: the file at name), with its words (split_args). Everything it held comes back
  * before this returns: its threads, descriptors, sockets, mappings and page tables. Its
@@ -709,19 +725,11 @@ static int run_app(const char *name, bool normal, const uint8_t *img, size_t len
 	a->pte_u = normal ? PTE_U : 0;
 	if (!img) {
 		struct tar_entry e;
-		int rc = hp_fs_find(a->name, &e);
 
-		if (rc <= 0 || e.type != '0') {
-			kprintf("hp: %s: %s\n", a->name,
-				!hp_fs_present()
-				    ? "no boot module holds an app (give one with QEMU's "
-				      "-initrd or xl's ramdisk=, or a tar image on the "
-				      "first disk and app=/path)"
-				: rc < 0  ? "the tar image is corrupt"
-				: rc == 0 ? "not found in the tar image"
-					  : "not a regular file");
+		if (fs_file(a->name, a->name, &e,
+			    "no boot module holds an app (give one with QEMU's -initrd or xl's "
+			    "ramdisk=, or a tar image on the first disk and app=/path)"))
 			return -1;
-		}
 		img = hp_fs_data(&e);
 		len = e.size;
 	}
@@ -805,16 +813,14 @@ static int run_app(const char *name, bool normal, const uint8_t *img, size_t len
 static int run_batch(const char *path, bool normal)
 {
 	struct tar_entry e;
-	int rc = hp_fs_find(path, &e);
+	char what[sizeof(app.name) + 8];
 
-	if (rc <= 0 || e.type != '0' || e.size >= BATCH_MAX) {
-		kprintf("hp: batch=%s: %s\n", path,
-			!hp_fs_present() ? "no tar image to read it from (the boot module or "
-					   "the first disk)"
-			: rc < 0	 ? "the tar image is corrupt"
-			: rc == 0	 ? "not found in the tar image"
-			: e.type != '0'	 ? "not a regular file"
-					 : "longer than 8 KiB");
+	ksnprintf(what, sizeof(what), "batch=%s", path);
+	if (fs_file(what, path, &e, "no tar image to read it from (the boot module or the "
+				    "first disk)"))
+		return -1;
+	if (e.size >= BATCH_MAX) {
+		kprintf("hp: %s: longer than 8 KiB\n", what);
 		return -1;
 	}
 	char *text = kmalloc(e.size + 1);
@@ -825,25 +831,24 @@ static int run_batch(const char *path, bool normal)
 	}
 	memcpy(text, hp_fs_data(&e), e.size);
 	text[e.size] = 0;
-	int status = 0, first_bad = 0;
+	int rc, status = 0, first_bad = 0;
 	unsigned run = 0, failed = 0;
 	char line[BOOT_CMDLINE_MAX];
 
 	for (char *p = text; *p;) {
 		char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		bool fits = n < sizeof(line);
 
-		if (n >= sizeof(line)) {
-			kprintf("hp: batch=%s: a line of %zu bytes is too long (%zu at most); "
-				"skipped\n", path, n, sizeof(line) - 1);
-			failed++;
-			status = status ? status : -1;
-			p += n + (nl != NULL);
-			continue;
-		}
-		memcpy(line, p, n);
-		line[n] = 0;
+		memcpy(line, p, fits ? n : 0);
+		line[fits ? n : 0] = 0;
 		p += n + (nl != NULL);
+		if (!fits) {
+			kprintf("hp: %s: a line of %zu bytes is too long (%zu at most); skipped\n",
+				what, n, sizeof(line) - 1);
+			rc = -1;
+			goto ran;
+		}
 		for (char *c = line; *c; c++)
 			if (*c == '\t' || *c == '\r')
 				*c = ' ';
@@ -860,7 +865,7 @@ static int run_batch(const char *path, bool normal)
 		if (*args)
 			*args++ = 0;
 		if (strlen(prog) >= sizeof(app.name)) {
-			kprintf("hp: batch=%s: the path %s is too long; skipped\n", path, prog);
+			kprintf("hp: %s: the path %s is too long; skipped\n", what, prog);
 			rc = -1;
 		} else {
 			rc = run_app(prog, normal, NULL, 0, args);
@@ -868,6 +873,7 @@ static int run_batch(const char *path, bool normal)
 			if (netdev_count())
 				net_linger(clock_ns() + NET_LINGER_NS);
 		}
+ran:
 		run++;
 		if (rc != 0) {
 			failed++;
@@ -878,11 +884,10 @@ static int run_batch(const char *path, bool normal)
 	}
 	kfree(text);
 	if (!failed)
-		kprintf("hp: batch=%s: %u programs ran, every one ended with status 0\n", path,
-			run);
+		kprintf("hp: %s: %u programs ran, every one ended with status 0\n", what, run);
 	else
-		kprintf("hp: batch=%s: %u programs ran, %u did not end with status 0 (the "
-			"first: program %d, status %d)\n", path, run, failed, first_bad, status);
+		kprintf("hp: %s: %u programs ran, %u did not end with status 0 (the first: "
+			"program %d, status %d)\n", what, run, failed, first_bad, status);
 	return run ? status : -1;
 }
 
