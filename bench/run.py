@@ -669,7 +669,7 @@ BATCH_START = {"amphi": re.compile(r"^hp: running /bin/\S+ \("),
                "linux": re.compile(r"^bench-init: running \S+")}
 
 
-def batch_results(wls, os_name, lines, host_lines, smoke, rc, boot_log, log_name, xen):
+def batch_results(wls, os_name, lines, smoke, rc, boot_log, log_name, xen):
     """Each workload's result of one boot that ran them all in turn: its program's part
     of the console (the lines before the first program's start, its banner, come with
     each), judged as one boot of its own would be."""
@@ -691,11 +691,19 @@ def batch_results(wls, os_name, lines, host_lines, smoke, rc, boot_log, log_name
             out.append(res)
             continue
         as_tar = dataclasses.replace(wl, tar=True) if os_name == "amphi" else wl
-        res = judge(as_tar, os_name, prefix + part, host_lines, smoke, res)
+        res = judge(as_tar, os_name, prefix + part, [], smoke, res)
         if not res["error"] and res["status"] is None:
             res["error"] = "it did not end (%s)" % (boot_log or "status %s" % rc)
         out.append(res)
     return out
+
+
+def linux_cmdline(cell, net, words):
+    """The Linux guest's command line on QEMU: its console, the cell's words, the
+    address /init sets, then words (app= or batch=)"""
+    return " ".join(x for x in (
+        "console=ttyS0 quiet panic=-1", cell.linux_cmdline.format(tsc_khz=host_tsc_khz()),
+        "bench_ip=%s bench_gw=%s %s" % (net.ip, net.gw, words)) if x)
 
 
 def measure(cell, wl, guest, smoke, linux, nice):
@@ -707,10 +715,8 @@ def measure(cell, wl, guest, smoke, linux, nice):
     if wl.dhcp:
         net.ip = "dhcp"
     if os_name == "linux":
-        cmdline = " ".join(x for x in (
-            "console=ttyS0 quiet panic=-1", cell.linux_cmdline.format(tsc_khz=host_tsc_khz()),
-            "bench_ip=%s bench_gw=%s %s" % (net.ip, net.gw, words)) if x)
-        cmd = qemu_command(cell, net, linux["kernel"], linux["initrd"], cmdline)
+        cmd = qemu_command(cell, net, linux["kernel"], linux["initrd"],
+                           linux_cmdline(cell, net, words))
     else:
         cmdline = "ip=%s %s%s%s" % (net.ip, "" if wl.dhcp else "gw=%s " % net.gw,
                                     "mode=normal " if guest == "amphi-normal" else "", words)
@@ -749,10 +755,8 @@ def measure_batch(cell, wls, guest, smoke, linux, nice, logs, k):
     os_name = "linux" if guest == "linux" else "amphi"
     net = Net("", "user")
     if os_name == "linux":
-        cmdline = " ".join(x for x in (
-            "console=ttyS0 quiet panic=-1", cell.linux_cmdline.format(tsc_khz=host_tsc_khz()),
-            "bench_ip=%s bench_gw=%s batch=/etc/batch" % (net.ip, net.gw)) if x)
-        cmd = qemu_command(cell, net, linux["kernel"], linux["initrd"], cmdline)
+        cmd = qemu_command(cell, net, linux["kernel"], linux["initrd"],
+                           linux_cmdline(cell, net, "batch=/etc/batch"))
     else:
         cmdline = "ip=%s gw=%s %sbatch=/etc/batch" % (
             net.ip, net.gw, "mode=normal " if guest == "amphi-normal" else "")
@@ -765,7 +769,7 @@ def measure_batch(cell, wls, guest, smoke, linux, nice, logs, k):
         f.write("$ %s\n%s\n[qemu status %s]\n" % (" ".join(cmd), "\n".join(
             "%8.3f %s" % (t, l) for t, l in lines), rc))
     why = "" if rc is not None else "no end within %d s" % sum(wl.timeout for wl in wls)
-    return batch_results(wls, os_name, lines, [], smoke, rc, why, name, False)
+    return batch_results(wls, os_name, lines, smoke, rc, why, name, False)
 
 
 def judge(wl, os_name, lines, host_lines, smoke, res):
@@ -956,7 +960,7 @@ def run_xen(cells, workloads, runs, smoke, linux, say, logs):
             why = ("the rig did not run it" if not o else
                    "no end within the job's limit (%s)" % o.how if o.timed_out else "")
             lines = [(None, l) for l in (o.lines if o else []) if not l.startswith("dom0: ")]
-            for w, res in zip(wl, batch_results(wl, os_name, lines, [], smoke,
+            for w, res in zip(wl, batch_results(wl, os_name, lines, smoke,
                                                 o.code if o else None, why, name, True)):
                 yield cell, w, g, k, res
             continue
