@@ -3,6 +3,7 @@
 #include "arch_x86_64/cpu.h"
 
 #define COM1 0x3f8
+#define LSR_DR 0x01
 #define LSR_THRE 0x20
 
 void uart_init(void)
@@ -12,7 +13,7 @@ void uart_init(void)
 	outb(COM1 + 0, 0x01); /* 115200 baud */
 	outb(COM1 + 1, 0x00);
 	outb(COM1 + 3, 0x03); /* 8N1 */
-	outb(COM1 + 2, 0xc7); /* FIFO on, cleared */
+	outb(COM1 + 2, 0x07); /* FIFO on, cleared; receive interrupt at its first byte */
 }
 
 static void put(char c)
@@ -30,4 +31,24 @@ void uart_write(const char *s, size_t n)
 			put('\r');
 		put(s[i]);
 	}
+}
+
+bool uart_rx_enable(void)
+{
+	/* the scratch register holds what is written to it, where there is a UART */
+	outb(COM1 + 7, 0x5a);
+	if (inb(COM1 + 7) != 0x5a)
+		return false;
+	outb(COM1 + 4, 0x0b); /* DTR, RTS, OUT2 (which gates the PC's IRQ line) */
+	outb(COM1 + 1, 0x01); /* interrupt on received data */
+	return true;
+}
+
+size_t uart_read(char *buf, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && (inb(COM1 + 5) & LSR_DR))
+		buf[i++] = (char)inb(COM1);
+	return i;
 }

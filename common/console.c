@@ -154,3 +154,33 @@ void kprintf(const char *fmt, ...)
 	}
 	console_write(buf, n);
 }
+
+/* --- input --------------------------------------------------------------------------- */
+
+static void (*interrupt_fn)(void);
+static struct console_input input;
+
+void console_on_interrupt(void (*fn)(void))
+{
+	__atomic_store_n(&interrupt_fn, fn, __ATOMIC_SEQ_CST);
+}
+
+void console_received(const char *s, size_t n)
+{
+	__atomic_add_fetch(&input.bytes, n, __ATOMIC_RELAXED);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != 0x03)
+			continue;
+		__atomic_add_fetch(&input.interrupts, 1, __ATOMIC_RELAXED);
+		void (*fn)(void) = __atomic_load_n(&interrupt_fn, __ATOMIC_SEQ_CST);
+
+		if (fn)
+			fn();
+	}
+}
+
+void console_input_stats(struct console_input *in)
+{
+	in->bytes = __atomic_load_n(&input.bytes, __ATOMIC_RELAXED);
+	in->interrupts = __atomic_load_n(&input.interrupts, __ATOMIC_RELAXED);
+}

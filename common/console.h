@@ -14,4 +14,15 @@ void console_flush(void);
 void console_write(const char *s, size_t n);
 void kprintf(const char *fmt, ...) __printf(1, 2);
 
+/* Input: the platform's console driver hands what it received to console_received, in
+ * interrupt context. Ctrl-C (ETX, 0x03) is the interrupt key: it calls the function
+ * console_on_interrupt set (hp: SIGINT to the running program), or is dropped when none
+ * is set. Nothing reads other input yet; it is counted and dropped. */
+void console_received(const char *s, size_t n);
+void console_on_interrupt(void (*fn)(void));
+struct console_input {
+	uint64_t bytes, interrupts;
+};
+void console_input_stats(struct console_input *in);
+
 #endif

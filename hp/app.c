@@ -686,9 +686,66 @@ static void sched_during(const struct sched_stats *st0, uint64_t wall_ns)
 	}
 }
 
+/* What each NIC did while the app ran (a batch's programs each get their own figures),
+ * as net_report says it for the whole boot. */
+#define NET_DURING 4
+
+static void net_snapshot(struct netdev_stats *st)
+{
+	for (unsigned i = 0; i < NET_DURING && i < netdev_count(); i++)
+		st[i] = netdev_get(i)->st;
+}
+
+static void net_during(const struct netdev_stats *st0)
+{
+	for (unsigned i = 0; i < NET_DURING && i < netdev_count(); i++) {
+		const struct netdev *d = netdev_get(i);
+		const struct netdev_stats *b = &st0[i];
+		uint64_t in = d->st.rx_packets - b->rx_packets, out = d->st.tx_packets - b->tx_packets;
+		uint64_t kicks = d->st.kicks - b->kicks, irqs = d->st.irqs - b->irqs;
+
+		kprintf("hp: net during the app: %s: %lu packets in, %lu out, %lu dropped in; %lu "
+			"kicks and %lu interrupts (%lu and %lu per 1000 packets)\n", d->name, in, out,
+			d->st.rx_dropped - b->rx_dropped, kicks, irqs,
+			in + out ? kicks * 1000 / (in + out) : 0, in + out ? irqs * 1000 / (in + out) : 0);
+	}
+}
+
 static bool all_done(void *arg)
 {
 	return __atomic_load_n(&((struct app *)arg)->live, __ATOMIC_SEQ_CST) == 0;
+}
+
+static bool done_or_ctrl_c(void *arg)
+{
+	struct app *a = arg;
+
+	return all_done(a) || __atomic_load_n(&a->ctrl_c, __ATOMIC_SEQ_CST) != a->ctrl_c_sent;
+}
+
+/* The console's Ctrl-C (interrupt context): hp_main, which waits for the app's end, sends
+ * it SIGINT, as a terminal's line discipline does to its foreground program. */
+static void console_interrupt(void)
+{
+	__atomic_add_fetch(&app.ctrl_c, 1, __ATOMIC_SEQ_CST);
+	waitq_wake(&app.done, WAKE_ALL);
+}
+
+/* Waits for the app's end until deadline (0 or -ETIMEDOUT), sending it SIGINT for every
+ * Ctrl-C the console receives meanwhile. */
+static int wait_app(struct app *a, uint64_t deadline)
+{
+	for (;;) {
+		int rc = waitq_wait(&a->done, done_or_ctrl_c, a, deadline);
+
+		if (all_done(a))
+			return 0;
+		if (rc)
+			return rc;
+		for (uint64_t n = __atomic_load_n(&a->ctrl_c, __ATOMIC_SEQ_CST); a->ctrl_c_sent < n;
+		     a->ctrl_c_sent++)
+			hp_sig_kernel(a, 2);
+	}
 }
 
 #define START_WAIT_NS 45000000000ull
@@ -758,6 +815,9 @@ static int run_app(const char *name, bool normal, const uint8_t *img, size_t len
 
 	for (unsigned cpu = 0; cpu < sched_cpus_online(); cpu++)
 		sched_stats(cpu, &st0[cpu]);
+	struct netdev_stats net0[NET_DURING];
+
+	net_snapshot(net0);
 	uint64_t t0 = clock_ns(), faults0 = mm_user_faults();
 
 	struct thread *kt = thread_create("app", main_thread, &s, CPU_ANY);
@@ -770,13 +830,15 @@ static int run_app(const char *name, bool normal, const uint8_t *img, size_t len
 	}
 	/* an app that has not started after START_WAIT_NS (it loads in well under a second):
 	 * what the scheduler holds, once, for the log, before waiting on */
-	if (waitq_wait(&a->done, all_done, a, clock_ns() + START_WAIT_NS) == -ETIMEDOUT &&
+	console_on_interrupt(console_interrupt);
+	if (wait_app(a, clock_ns() + START_WAIT_NS) == -ETIMEDOUT &&
 	    !__atomic_load_n(&a->started, __ATOMIC_ACQUIRE)) {
 		kprintf("hp: %s has not started after %lu s: the scheduler's state follows\n",
 			a->name, (unsigned long)(START_WAIT_NS / 1000000000ull));
 		sched_dump(kt);
 	}
-	waitq_wait(&a->done, all_done, a, NO_DEADLINE);
+	wait_app(a, NO_DEADLINE);
+	console_on_interrupt(NULL);
 	for (int i = 0; i < APP_THREADS; i++)
 		if (a->threads[i].app)
 			thread_join(a->threads[i].t, NO_DEADLINE, NULL);
@@ -799,6 +861,7 @@ static int run_app(const char *name, bool normal, const uint8_t *img, size_t len
 		"their first touch\n", (unsigned long)before.free_kib,
 		(unsigned long)after.free_kib, (unsigned long)(mm_user_faults() - faults0));
 	sched_during(st0, clock_ns() - t0);
+	net_during(net0);
 	return a->status;
 }
 

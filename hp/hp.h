@@ -180,6 +180,10 @@ struct app {
 	struct spinlock sig_lock;
 	struct app_sigaction sigs[HP_NSIG];
 	uint64_t sig_pending;
+	uint64_t sig_kernel; /* of sig_pending: sent by the kernel (Ctrl-C: si_code SI_KERNEL) */
+	/* Ctrl-Cs the console received while the app ran (atomic; console_interrupt), and
+	 * those hp_main has turned into SIGINT */
+	uint64_t ctrl_c, ctrl_c_sent;
 	/* what the threads that ended used: CPU time, voluntary and involuntary switches
 	 * (under the lock; the live ones' are the scheduler's) */
 	uint64_t done_cpu_ns, done_nvcsw, done_nivcsw;
@@ -240,6 +244,9 @@ bool hp_sig_fault(struct app_thread *at, struct trap_frame *r, int sig, int code
 int hp_sig_interrupt(struct app_thread *at, struct trap_frame *r, const char **why);
 /* EPIPE from a write: SIGPIPE to the writer */
 void hp_sig_pipe(struct app_thread *at);
+/* sig from the kernel to the process (the console's Ctrl-C: SIGINT), from a thread that is
+ * not the app's: as kill(), with si_code SI_KERNEL; nothing once the app is ending */
+void hp_sig_kernel(struct app *a, int sig);
 /* ppoll, pselect6, epoll_pwait: the mask for the wait (NULL: none): 0, -EFAULT or
  * -EINVAL. The old one comes back at the call's end, or after the handler it let in. */
 long hp_sig_mask_swap(struct app_thread *at, uint64_t maskp, uint64_t size);

@@ -187,6 +187,12 @@ static int take(struct app_thread *at, uint64_t want, struct info *si)
 		at->sig_tkill &= ~bit(sig);
 	} else {
 		__atomic_and_fetch(&a->sig_pending, ~bit(sig), __ATOMIC_SEQ_CST);
+		if (a->sig_kernel & bit(sig)) {
+			si->code = SI_KERNEL_;
+			si->pid = 0;
+			si->uid = 0;
+		}
+		a->sig_kernel &= ~bit(sig);
 	}
 	return sig;
 }
@@ -209,16 +215,17 @@ static void kick(struct app *a, struct app_thread *to)
 
 /* Sends sig (not SIGKILL) to a thread (`to`; by tkill/tgkill: si_code SI_TKILL), or to
  * the process (NULL: the caller if it does not block it, else any thread that does not,
- * else it waits for one that unblocks it). With the app's lock held unless `to` is the
- * caller, so that the thread woken is not joined and freed meanwhile (hp_clone joins
- * under it). */
-static void send(struct app *a, struct app_thread *to, int sig, bool tkill)
+ * else it waits for one that unblocks it). One from the kernel (si_code SI_KERNEL) stays
+ * the process's, for the thread it picked (woken) or any other to take. With the app's
+ * lock held unless `to` is the caller, so that the thread woken is not joined and freed
+ * meanwhile (hp_clone joins under it). */
+static void send(struct app *a, struct app_thread *to, int sig, bool tkill, bool kernel)
 {
-	struct app_thread *self = *thread_app(thread_self());
+	struct app_thread *self = *thread_app(thread_self()); /* (NULL: the kernel's thread) */
 	uint64_t f = lock(a);
 
 	if (!to) {
-		if (!(self->sig_blocked & bit(sig)))
+		if (self && !(self->sig_blocked & bit(sig)))
 			to = self;
 		for (int i = 0; i < APP_THREADS && !to; i++) {
 			struct app_thread *t = &a->threads[i];
@@ -230,12 +237,16 @@ static void send(struct app *a, struct app_thread *to, int sig, bool tkill)
 	}
 	bool drop = ignored(a, sig) && (!to || !(to->sig_blocked & bit(sig)));
 
-	if (!drop && to) {
+	if (!drop && to && !kernel) {
 		__atomic_or_fetch(&to->sig_pending, bit(sig), __ATOMIC_SEQ_CST);
 		if (tkill)
 			to->sig_tkill |= bit(sig);
 	} else if (!drop) {
 		__atomic_or_fetch(&a->sig_pending, bit(sig), __ATOMIC_SEQ_CST);
+		if (kernel)
+			a->sig_kernel |= bit(sig);
+		else
+			a->sig_kernel &= ~bit(sig);
 	}
 	unlock(a, f);
 	if (!drop)
@@ -244,7 +255,16 @@ static void send(struct app *a, struct app_thread *to, int sig, bool tkill)
 
 void hp_sig_pipe(struct app_thread *at)
 {
-	send(at->app, at, 13, false);
+	send(at->app, at, 13, false, false);
+}
+
+void hp_sig_kernel(struct app *a, int sig)
+{
+	if (__atomic_load_n(&a->exiting, __ATOMIC_SEQ_CST))
+		return;
+	mutex_lock(&a->lock, NO_DEADLINE); /* (send may pick any thread: none ends meanwhile) */
+	send(a, NULL, sig, false, true);
+	mutex_unlock(&a->lock);
 }
 
 /* --- the frame --------------------------------------------------------------------------- */
@@ -702,7 +722,7 @@ static long kill_(struct app_thread *at, int64_t pid, int64_t tid, int64_t sig)
 		locked = true;
 	}
 	if (sig && sig != SIGKILL_)
-		send(a, to, (int)sig, to != NULL);
+		send(a, to, (int)sig, to != NULL, false);
 	if (locked)
 		mutex_unlock(&a->lock);
 	if (sig == SIGKILL_) /* (the whole app, at once; not under the lock it takes) */

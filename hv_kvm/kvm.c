@@ -97,10 +97,32 @@ static void count_vcpus(const struct boot_info *bi, char *note, size_t n)
 
 static const char *cmdline;
 
+/* The console's input: what the UART received, at its interrupt (ISA IRQ 4); a burst is
+ * taken in bounded reads, so that a UART that always says "data ready" cannot hold the
+ * CPU. */
+static struct irq uart_irq;
+
+static void uart_received(void *arg)
+{
+	char buf[64];
+	size_t n;
+
+	(void)arg;
+	for (int i = 0; i < 16 && (n = uart_read(buf, sizeof(buf))); i++)
+		console_received(buf, n);
+}
+
 static void pc_probe_devices(void)
 {
 	virtio_probe(cmdline, rsdp);
 	kprintf("devices: virtio: %u found\n", virtio_count());
+	uart_irq = (struct irq){.kind = IRQ_ISA, .num = 4, .fn = uart_received};
+	if (uart_rx_enable()) {
+		int rc = pc_irq_bind(&uart_irq);
+
+		if (rc)
+			kprintf("console: no input (IRQ 4: %d)\n", rc);
+	}
 }
 
 static void pc_init(const struct boot_info *bi, char *note, size_t n)

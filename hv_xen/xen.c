@@ -585,11 +585,41 @@ static void xen_irq_unbind(struct irq *irq)
 		evtchn_unbind_port(irq->num);
 }
 
-/* Grant table, xenstore, then xenbus, whose drivers (netfront/, blkfront/) register their
- * devices as they connect. */
+/* xen/io/console.h: xenconsoled produces into in[], we consume. Its event also says that
+ * it took output (nothing to read then). A producer index more than a ring ahead (a
+ * backend that lies) loses what is there, never more. */
+static void cons_received(unsigned port, void *arg)
+{
+	XENCONS_RING_IDX c = cons->in_cons, p = READ_ONCE(cons->in_prod);
+
+	(void)port, (void)arg;
+	if (p == c)
+		return;
+	if (p - c > sizeof(cons->in))
+		c = p;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE); /* the bytes after the index */
+	while (c != p) {
+		char buf[64];
+		size_t n = 0;
+
+		while (c != p && n < sizeof(buf))
+			buf[n++] = cons->in[MASK_XENCONS_IDX(c++, cons->in)];
+		console_received(buf, n);
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	WRITE_ONCE(cons->in_cons, c);
+	cons_notify();
+}
+
+/* The console's input, then the grant table, xenstore and xenbus, whose drivers
+ * (netfront/, blkfront/) register their devices as they connect. */
 static void xen_probe_devices(void)
 {
-	int rc = gnttab_setup();
+	int rc = cons ? evtchn_bind_port(cons_port, 0, cons_received, NULL) : 0;
+
+	if (rc)
+		kprintf("console: no input (event channel %u: %d)\n", cons_port, rc);
+	rc = gnttab_setup();
 
 	if (rc) {
 		kprintf("devices: no grant table (%d): no PV devices\n", rc);

@@ -856,6 +856,10 @@ class Test:
     # a batch file's text: the kernel runs the programs it names (batch=/etc/batch) from a
     # tar image that holds it and them (batch_tar), as the boot module
     batch: str = ""
+    # the console's input: [(text, keys)], in order: once a console line holds text (a line
+    # after the one that set off the key before), the runner types keys (bytes) into the
+    # guest's console (QEMU: its serial port; Xen: dom0 into the console's pty)
+    keys: list = None
 
     def udp_count(self, cell):
         """datagrams the udp client sends: an app's COUNT argument, udp_count=, or 10,000"""
@@ -1122,8 +1126,48 @@ def eval_batch(mode):
     return evaluate
 
 
+# The console's Ctrl-C is SIGINT to the running program, as a terminal's is to its
+# foreground job: memcached (Debian's source, unchanged) takes it with its handler and
+# ends with status 0; Go's runtime takes it, then dies of it as Linux's does (SIG_DFL and
+# raise again: killed by SIGINT, 130); http_hello has no handler (the default action);
+# the batch goes on each time, and hello still runs last
+CTRLC = """/bin/memcached -A -u root -p 11211 -U 11211 -m 64 -t 2 -vv
+/bin/go_http 8080 0
+/bin/http_hello 80 0
+/bin/hello GREETING=after
+"""
+CTRLC_KEYS = [("server listening", b"\x03"), ("go_http: http server on port 8080", b"\x03"),
+              ("http_hello: http server on port 80", b"\x03")]
+CTRLC_RUNS = [("/bin/memcached", 0), ("/bin/go_http", 130), ("/bin/http_hello", 130),
+              ("/bin/hello", 3)]
+
+
+def eval_ctrlc(mode):
+    def evaluate(cell, out):
+        lines = out.lines
+        ran = [m.group(1) for m in (re.match(r"^hp: running (\S+) \(%s mode" % mode, l)
+                                    for l in lines) if m]
+        ended = [(m.group(1), int(m.group(2))) for m in (
+            re.match(r"^hp: (\S+) exited with status (\d+) ", l) for l in lines) if m]
+        problems = [
+            "" if ran == [p for p, _ in CTRLC_RUNS] else "ran %s in %s mode" % (ran, mode),
+            "" if ended == CTRLC_RUNS else "ended %s, expected %s" % (ended, CTRLC_RUNS),
+            expect_exit(out, 1),  # (the first status that is not 0, 130, is out of range)
+        ] + ["" if find(lines, rx) else "no line matching %r" % rx for rx in (
+            r"^Exiting normally$",
+            r"^hp: /bin/go_http killed by SIGINT: the signal's default action",
+            r"^hp: /bin/http_hello killed by SIGINT: the signal's default action",
+            r"^GREETING=after$")]
+        return judge(problems, "%d programs, each Ctrl-C ended the one running" % len(ran))
+    return evaluate
+
+
 def app_tests(p, mode):
     return [
+        Test(p + "ctrlc", "ip=%s/24" % GUEST_IP, eval_ctrlc(mode), app="hello", batch=CTRLC,
+             tar="module", keys=CTRLC_KEYS, virtio="net", host="none", rig="vif",
+             mode=mode, skip=HP_SKIP if mode == "hp" else None, mem_mib=256,
+             timeout={"qemu": 60, "xen": 240}),
         Test(p + "batch", "", eval_batch(mode), app="hello", batch=BATCH, tar="module",
              mode=mode, skip=HP_SKIP if mode == "hp" else None,
              timeout={"qemu": 120, "xen": 180}),
@@ -1601,6 +1645,21 @@ def watch_output(p, timeout, on_line):
     return "".join(l + "\n" for l in lines), timed_out
 
 
+def typist(p, keys):
+    """An on_line that types Test.keys into QEMU's serial port (its stdin), each once its
+    line came."""
+    todo = list(keys)
+
+    def on_line(line):
+        if todo and todo[0][0] in line:
+            try:
+                p.stdin.write(todo.pop(0)[1])
+                p.stdin.flush()
+            except OSError:  # (QEMU has ended)
+                pass
+    return on_line
+
+
 def run_qemu(cell, test, on_line=None):
     """Boots one guest; returns an Outcome. QEMU's status with isa-debug-exit is 2*code+1.
     on_line: also called with each line of the guest's console as it comes (make soak)."""
@@ -1628,7 +1687,8 @@ def run_qemu(cell, test, on_line=None):
         sock = tempfile.mktemp(prefix="amphi-gdb-", suffix=".sock")
         cmd += ["-S", "-gdb", "unix:%s,server=on,wait=off" % sock]
     t0 = time.monotonic()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         stdin=subprocess.PIPE if test.keys else subprocess.DEVNULL)
     try:
         if test.corrupt_start_info:
             for _ in range(100):
@@ -1642,7 +1702,8 @@ def run_qemu(cell, test, on_line=None):
                  "-ex", "hbreak *0x%x" % pvh_entry_pa(), "-ex", "continue",
                  "-ex", "set *(unsigned int *)$rbx = 0xdeadbeef", "-ex", "detach"],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        watchers = [f for f in (vs.on_line if vs else None, on_line) if f]
+        watchers = [f for f in (vs.on_line if vs else None, on_line,
+                                typist(p, test.keys) if test.keys else None) if f]
         if watchers:
             text, timed_out = watch_output(p, limit, lambda l: [f(l) for f in watchers])
         else:
@@ -1771,7 +1832,7 @@ def xl_config(cell, test, name, app):
              'on_reboot = "preserve"']
     opts = test.rig.split(",")
     if set(opts) & {"ping", "reconnect", "txpause", "udp", "tcp", "http", "malformed", "serve",
-                    "dhcp", "crashloop", "vif", "soak", "client"}:
+                    "dhcp", "crashloop", "vif", "soak", "client", "clients"}:
         lines.append("vif = ['mac=%s,bridge=xenbr0']" % XEN_GUEST_MAC)
     if "disk" in opts:
         lines.append("disk = ['format=raw,vdev=xvda,access=rw,target=/tmp/%s.img']" % name)
@@ -1822,7 +1883,12 @@ def rig_command(rig, stage, jobs, nic="none", files=None, qemu_args=()):
             if test.host_args:
                 with open(os.path.join(stage, "amphi", name + ".client"), "w") as f:
                     f.write(test.host_args + "\n")
-            opts = ([test.rig] if test.rig else []) + (["stop-console"] if test.stop_console else [])
+            if test.keys:  # a line each: the text, "|", the keys as printf's octal escapes
+                with open(os.path.join(stage, "amphi", name + ".keys"), "w") as f:
+                    f.writelines("%s|%s\n" % (text, "".join("\\%03o" % b for b in keys))
+                                 for text, keys in test.keys)
+            opts = ([test.rig] if test.rig else []) + (["keys"] if test.keys else []) + (
+                ["stop-console"] if test.stop_console else [])
             jf.write("%s %d %s\n" % (name, test.limit(cell), ",".join(opts)))
     if os.environ.get("AMPHI_RIG_DIAG"):  # dom0's network view after every network job
         open(os.path.join(stage, "amphi", "diag-always"), "w").close()

@@ -52,6 +52,12 @@
 #                  netclient, or /amphi/bench-client (bench/dom0-client.sh) for "wrk" and
 #                  "memcslap"
 #   endafter       (with client) the guest is destroyed once its client is done (a server)
+#   clients        (make bench's batch boots) a vif; each program's client in turn, as
+#                  client's, and a Ctrl-C ends a server once its client is done (run_clients)
+#   keys           (Test.keys) dom0 types into the guest's console (xenconsoled's pty):
+#                  /amphi/<job>.keys holds a line per key, the text to wait for in the
+#                  console (on a line after the one that set off the key before), "|",
+#                  then the keys as printf's escapes
 # The guest's network is 10.0.9.0/24 on bridge xenbr0: dom0 .1, the guest .2.
 export PATH=/usr/sbin:/usr/bin:/usr/lib/xen-4.17/bin
 mount -t proc proc /proc
@@ -182,6 +188,59 @@ tx_stuck() {
 	awk 'FNR == 1 { f++ } /^TX:/ { t = 1; next }
 		t && /^req prod/ { t = 0; if ($3 != $6) { if (f == 1) a[$3 " " $6] = 1; else if ($3 " " $6 in a) hit = 1 } }
 		END { exit !hit }' "$1" "$2"
+}
+
+# console_after TEXT N: waits until a line of the guest's console after line N holds
+# TEXT (while the guest runs) and prints that line's number
+console_after() {
+	while :; do
+		at=$(grep -n -F -- "$1" "$log" 2>/dev/null | awk -F: -v a="$2" '$1 > a { print $1; exit }')
+		[ -n "$at" ] && echo "$at" && return 0
+		kill -0 "$xlpid" 2>/dev/null || return 1
+		sleep 0.05
+	done
+}
+
+# type_console KEYS: printf's escapes typed into the guest's console (xenconsoled's pty)
+type_console() {
+	tty=$(xenstore-read "/local/domain/$(xl domid "$name" 2>/dev/null)/console/tty" 2>/dev/null)
+	if [ -z "$tty" ]; then
+		dom0 "keys: no console pty for $name"
+		return 1
+	fi
+	# shellcheck disable=SC2059 # the keys are printf's escapes
+	printf "$1" >"$tty"
+}
+
+# keys: each line of /amphi/<job>.keys typed into the guest's console once its text shows
+type_keys() {
+	after=0
+	while IFS='|' read -r text keys <&3; do
+		if ! after=$(console_after "$text" "$after"); then
+			dom0 "keys: gave up waiting for '$text'"
+			return 1
+		fi
+		type_console "$keys" && dom0 "keys: typed after '$text'"
+	done 3<"/amphi/$name.keys"
+}
+
+# clients (make bench's batch boots): /amphi/<job>.client holds a line per program of the
+# batch: the console text to wait for (on a line after the previous program's), its
+# client's arguments (as netclient's below; none: only when the text came), and 1 for a
+# server, which a Ctrl-C typed into the console ends once its client is done; "|" between
+run_clients() {
+	after=0 i=0
+	while IFS='|' read -r text args ctrlc <&3; do
+		i=$((i + 1))
+		if ! after=$(console_after "$text" "$after"); then
+			dom0 "clients: $i: gave up waiting for '$text'"
+			return 1
+		fi
+		dom0 "clients: $i: '$text' $(awk "BEGIN { printf \"%.2f\", $(now) - $txl }") s after xl create"
+		# shellcheck disable=SC2086 # the client's arguments are words
+		[ -z "$args" ] || netclient "$text" $args
+		[ "$ctrlc" != 1 ] || type_console '\003'
+	done 3<"/amphi/$name.client"
 }
 
 # once the guest's console shows $1: /amphi/netclient with the rest, its lines to the log.
@@ -482,7 +541,7 @@ run_job() {
 	case $opts in *,vifshow,*) show_vif=1 ;; esac
 	diag_every=5 # s between samples of dom0's side of the network (netclient)
 	case $opts in *,serve,*) serve_job; return ;; esac
-	case $opts in *,ping,* | *,reconnect,* | *,txpause,* | *,udp,* | *,tcp,* | *,http,* | *,malformed,* | *,dhcp,* | *,crashloop,* | *,vif,* | *,soak,* | *,client,*)
+	case $opts in *,ping,* | *,reconnect,* | *,txpause,* | *,udp,* | *,tcp,* | *,http,* | *,malformed,* | *,dhcp,* | *,crashloop,* | *,vif,* | *,soak,* | *,client,* | *,clients,*)
 		bridge_up ;;
 	esac
 	dhcpd=
@@ -555,6 +614,8 @@ run_job() {
 				esac
 			fi ;;
 		esac
+		case $opts in *,keys,*) type_keys ;; esac
+		case $opts in *,clients,*) run_clients ;; esac
 		case $opts in *,blkreconnect,*)
 			if wait_console "blk: phase 1 done" 60; then
 				: >/var/log/xen/xen-hotplug.log
