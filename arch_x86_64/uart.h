@@ -1,5 +1,6 @@
-/* The 16550 UART at COM1 (0x3f8): output polled, input by its interrupt. PC hardware, so arch owns it; the kvm/qemu
- * platforms use it as their console, and the PVH entry as its early console. */
+/* The 16550 UART at COM1 (0x3f8): output polled, input by its interrupt. PC hardware, so
+ * arch owns it; the kvm/qemu platforms use it as their console, and the PVH entry as its
+ * early console. */
 #ifndef ARCH_UART_H
 #define ARCH_UART_H
 
