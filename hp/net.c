@@ -177,7 +177,8 @@ long hp_sock_bind(struct app *a, uint64_t fd, uint64_t addr, uint64_t len)
 	uint16_t port;
 	long rc = sock_and_addr(a, fd, addr, len, &f, &ip, &port);
 
-	if (!rc && (rc = sock_bind(f->sock, ip, port)) == 0)
+	if (!rc && (rc = sock_reuseaddr(f->sock, f->reuseaddr)) == 0 &&
+	    (rc = sock_bind(f->sock, ip, port)) == 0)
 		f->local_port = port;
 	return rc;
 }

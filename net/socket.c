@@ -457,6 +457,24 @@ int sock_bind(int s, uint32_t ip, uint16_t port)
 	return 0;
 }
 
+int sock_reuseaddr(int s, bool on)
+{
+	struct sock *k = get(s);
+
+	if (!k)
+		return -EBADF;
+	if (lock_open(k, s))
+		return -EBADF;
+	if (k->type == SOCK_STREAM && k->tcp) {
+		if (on)
+			ip_set_option(k->tcp, SOF_REUSEADDR);
+		else
+			ip_reset_option(k->tcp, SOF_REUSEADDR);
+	}
+	net_unlock();
+	return 0;
+}
+
 int sock_listen(int s, int backlog)
 {
 	struct sock *k = get(s);

@@ -36,6 +36,10 @@ struct sock_pollfd {
 
 int sock_socket(int type);
 int sock_bind(int s, uint32_t ip, uint16_t port);
+/* SO_REUSEADDR on a TCP socket (before bind): its port may be bound while connections of
+ * an earlier socket on it are still closing or in TIME_WAIT; a second listener on it is
+ * still refused (EADDRINUSE at listen). 0, or -EBADF. A UDP socket: nothing. */
+int sock_reuseaddr(int s, bool on);
 int sock_listen(int s, int backlog);
 int sock_accept(int s, uint32_t *ip, uint16_t *port);
 int sock_connect(int s, uint32_t ip, uint16_t port);

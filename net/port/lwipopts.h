@@ -45,6 +45,9 @@ void kfree(void *p);
 #define LWIP_RAW 0
 #define LWIP_UDP 1
 #define LWIP_TCP 1
+/* SO_REUSEADDR (SOF_REUSEADDR, set by sock_reuseaddr): a TCP port whose last connections
+ * are still closing or in TIME_WAIT can be bound and listened on again, as on Linux */
+#define SO_REUSE 1
 #define LWIP_DHCP 1
 /* No ARP probe of the offered address before using it: lwIP's probe (RFC 2131's SHOULD)
  * waits for 2 ARP requests of 500 ms to go unanswered, a second on every boot with
