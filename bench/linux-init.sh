@@ -61,6 +61,15 @@ packets() {
 	echo $n
 }
 
+# The console's terminal (ttyS0 on QEMU, hvc0 on Xen): each program runs as the leader of
+# a session that it controls, so that a Ctrl-C typed into the console is SIGINT to the
+# program, as on Amphi (make bench ends a server that way once its client is done).
+tty=/dev/$(awk '{ print $NF }' /sys/class/tty/console/active 2>/dev/null)
+if [ ! -c "$tty" ]; then
+	echo "bench-init: no console terminal ($tty): Ctrl-C reaches no program"
+	tty=
+fi
+
 # run_app NAME [NAME=VALUE...] [--] [ARG...]: /bench/NAME with that environment (leading
 # NAME=VALUE words, up to a "--") and those arguments, and what its run cost
 run_app() {
@@ -80,7 +89,16 @@ run_app() {
 	pk0=$(packets)
 	echo "bench-init: running $app $*"
 	cd /tmp
-	env -i $env "/bench/$app" "$@"
+	if [ -n "$tty" ]; then
+		# (setsid -c: TIOCSCTTY on its stdin; it execs, not forks: the shell's child
+		# leads no process group.) No echo, which would put "^C" before the next line,
+		# set in the session: a session leader's exit hangs its terminal up, and hvc0
+		# forgets its settings then.
+		env -i $env /bin/setsid -c /bin/sh -c '/bin/stty -echo -echoctl; exec "$0" "$@"' \
+			"/bench/$app" "$@" <"$tty"
+	else
+		env -i $env "/bench/$app" "$@"
+	fi
 	echo "bench-init: $app exited with status $?"
 	irq=$(($(irqs '/virtio|-q[0-9]+(-[rt]x)?$/') - irq0))
 	ipi=$(($(irqs '$1 ~ /^(RES|CAL|TLB):$/') - ipi0))

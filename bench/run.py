@@ -123,9 +123,9 @@ class Workload:
     [close]" (close: a new connection per request). server: the app serves until it is
     stopped, which the runner does once the client is done (its figures are the client's).
     timed: the app times itself by the guest's clock (the others are timed on the host, or
-    count); a timed workload without a client is batched: one boot of each guest per run
-    runs every such workload, one program after another (Amphi's batch=, the Linux
-    guest's too), unless --profile. xen_args: the Xen cells' arguments, where a smaller
+    count). batched: one boot of each guest per run runs every such workload, one program
+    after another (Amphi's batch=, the Linux guest's too), each client once its program is
+    ready (BatchNet; dom0's `clients`). xen_args: the Xen cells' arguments, where a smaller
     count gives the same figure per operation (their guests are ten to a hundred times
     slower)."""
     name: str
@@ -150,7 +150,9 @@ class Workload:
 
     @property
     def batched(self):
-        return self.timed and not self.client and not PROFILE
+        """every workload but those that need a boot of their own: DHCP, QEMU's user
+        network, size and ram; none with --profile"""
+        return not PROFILE and not self.special and not self.dhcp and self.via == "tap"
 
     def runs_on(self, cell):
         """The Xen cells have no DHCP server and no QEMU user network; dom0 runs the
@@ -167,9 +169,9 @@ def udp_echo(name, window, count, via="tap"):
                r"^host: udp: .*\(([\d.]+)/s\)", "/s", lower=False),
         Metric("UDP echo, %s: datagrams sent again (replies lost)" % how,
                r"^host: udp: .* (\d+) sent again", ""),
-        # Amphi counts from its boot, Linux's /init over the app's run only
+        # (both over the app's run only)
         Metric("UDP echo, %s: NIC interrupts per 1000 packets" % how,
-               {"amphi": r"^net: [vx]net0: .* and (\d+) per 1000 packets\)",
+               {"amphi": r"^hp: net during the app: [vx]net0: .* and (\d+) per 1000 packets\)",
                 "linux": r"^bench-init: net: .*\((\d+) per 1000 packets\)"}, ""),
     ], client="7,9 %d 240 0 %d" % (count, window), smoke_client="7,9 200 60 0 %d" % window,
         via=via)
@@ -370,8 +372,9 @@ class Net:
     network with the guest's ports forwarded from the loopback's, the client on this host.
     The client starts once the app prints `ready`."""
 
-    def __init__(self, client_args, via, kind="udp", ready="udp echo ready"):
+    def __init__(self, client_args, via, kind="udp", ready="udp echo ready", ns=None):
         self.ns, self.thread, self.host_lines, self.client_cmd = None, None, [], None
+        self.own_ns = ns is None  # (ns: a BatchNet's, made and removed by it)
         self.ip, self.gw = "10.0.2.15/24", "10.0.2.2"
         self.netdev = "user,id=n0"
         self.kind, self.ready = kind, ready
@@ -387,7 +390,7 @@ class Net:
             return
         self.ip, self.gw = "10.0.9.2/24", "10.0.9.1"
         self.netdev = "tap,id=n0,ifname=tap0,script=no,downscript=no"
-        self.ns = "amphi-bench-%d" % os.getpid()
+        self.ns = ns or "amphi-bench-%d" % os.getpid()
         if kind == "memcslap":  # PORT THREADS COUNT: sets, then gets
             w = rest.split()
             self.client_cmd = [self.wrap(
@@ -402,11 +405,8 @@ class Net:
                 ["http://10.0.9.2:%s/" % ports])
         else:
             self.client_cmd = self.wrap([NETCLIENT, kind, "10.0.9.2", ports] + rest.split())
-        try:
-            matrix().tap_netns(self.ns)
-        except RuntimeError as e:
-            self.close()
-            sys.exit("bench: %s (the network workloads need root)" % e)
+        if self.own_ns:
+            make_netns(self.ns)
 
     def wrap(self, cmd):
         return ["ip", "netns", "exec", self.ns] + cmd if self.ns else cmd
@@ -456,8 +456,70 @@ class Net:
     def close(self):
         if self.thread:
             self.thread.join(300)
-        if self.ns:
+        if self.ns and self.own_ns:
             subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+
+
+def make_netns(ns):
+    """the network namespace ns with tap0, the guest's peer (the test matrix's)"""
+    try:
+        matrix().tap_netns(ns)
+    except RuntimeError as e:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        sys.exit("bench: %s (the network workloads need root)" % e)
+
+
+CTRL_C = b"\x03"
+
+
+class BatchNet:
+    """A batch boot's network (a tap in a namespace, as Net's) and its workloads' clients
+    in turn: each starts once its program has started (BATCH_START) and says it is ready;
+    once a server's client is done, a Ctrl-C typed into the console ends the server
+    (Amphi: SIGINT to the running program; the Linux guest's /init gives each program the
+    console as its terminal) and the batch goes on."""
+
+    def __init__(self, wls, smoke, os_name):
+        self.wls, self.os_name, self.cur, self.proc = wls, os_name, -1, None
+        self.ns = "amphi-bench-%d" % os.getpid()
+        self.ip, self.gw = "10.0.9.2/24", "10.0.9.1"
+        self.netdev = "tap,id=n0,ifname=tap0,script=no,downscript=no"
+        make_netns(self.ns)
+        self.nets = [Net(wl.smoke_client if smoke else wl.client, wl.via, wl.kind, wl.ready,
+                         ns=self.ns) if wl.client else None for wl in wls]
+
+    def wrap(self, cmd):
+        return ["ip", "netns", "exec", self.ns] + cmd
+
+    def on_line(self, line):
+        if BATCH_START[self.os_name].match(line):
+            self.cur += 1
+        net = self.nets[self.cur] if 0 <= self.cur < len(self.nets) else None
+        if net and not net.thread:
+            wl = self.wls[self.cur]
+            ready = wl.ready if isinstance(wl.ready, tuple) else (wl.ready,)
+            if any(r in line for r in ready):
+                net.thread = threading.Thread(target=self.serve, args=(net, wl))
+                net.thread.start()
+
+    def serve(self, net, wl):
+        net.client()
+        if wl.server:
+            try:
+                self.proc.stdin.write(CTRL_C)
+                self.proc.stdin.flush()
+            except (OSError, AttributeError):  # (QEMU has ended)
+                pass
+
+    def host_lines(self):
+        """each workload's client's lines"""
+        return [net.host_lines if net else [] for net in self.nets]
+
+    def close(self):
+        for net in self.nets:
+            if net:
+                net.close()
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
 
 
 def client_figures(kind, host_lines):
@@ -540,19 +602,20 @@ def qemu_command(cell, net, kernel, initrd, cmdline):
             "-kernel", kernel, "-initrd", initrd, "-append", cmdline]
 
 
-def run_guest(cmd, timeout, nice, on_line, started, finished=None, sampler=None):
+def run_guest(cmd, timeout, nice, on_line, started, finished=None, sampler=None, typed=None):
     """Runs QEMU; returns ([(seconds since QEMU's start, line)], exit status, None on a
     timeout, or "stopped": finished() came true (a server's client is done), and QEMU was
     stopped a second later. A guest whose app has not started (started(line) never true)
     within BOOT_LIMIT s is stopped then: Linux on microvm sometimes hangs at boot
-    (PLATFORM.md)."""
+    (PLATFORM.md). typed: a BatchNet, which types into the console (QEMU's stdin)."""
     if nice:
         cmd = ["nice", "-n", str(nice)] + cmd
     lines = []
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         stdin=subprocess.DEVNULL)
-
+                         stdin=subprocess.PIPE if typed else subprocess.DEVNULL)
+    if typed:
+        typed.proc = p
     up = threading.Event()
 
     def reader():
@@ -669,10 +732,11 @@ BATCH_START = {"amphi": re.compile(r"^hp: running /bin/\S+ \("),
                "linux": re.compile(r"^bench-init: running \S+")}
 
 
-def batch_results(wls, os_name, lines, smoke, rc, boot_log, log_name, xen):
+def batch_results(wls, os_name, lines, smoke, rc, boot_log, log_name, xen, host, boots=None):
     """Each workload's result of one boot that ran them all in turn: its program's part
     of the console (the lines before the first program's start, its banner, come with
-    each), judged as one boot of its own would be."""
+    each) and its client's lines (host: a list per workload), judged as one boot of its own
+    would be. boots: per workload, when dom0 saw it start after `xl create` (Xen)."""
     starts = [i for i, (_, l) in enumerate(lines) if BATCH_START[os_name].match(l)]
     prefix = lines[:starts[0]] if starts else lines
     out = []
@@ -685,13 +749,15 @@ def batch_results(wls, os_name, lines, smoke, rc, boot_log, log_name, xen):
                % (wl.name, log_name, "\n".join(l for _, l in part)) + "\n",
                "secs": round(part[-1][0] - part[0][0], 2) if part and part[0][0] is not None
                else 0}
+        if boots and boots[n] is not None:
+            res["boot"] = boots[n]
         if not part:
             res["error"] = "the batch ended before it started (%s)" % (boot_log or
                                                                        "status %s" % rc)
             out.append(res)
             continue
         as_tar = dataclasses.replace(wl, tar=True) if os_name == "amphi" else wl
-        res = judge(as_tar, os_name, prefix + part, [], smoke, res)
+        res = judge(as_tar, os_name, prefix + part, host[n], smoke, res)
         if not res["error"] and res["status"] is None:
             res["error"] = "it did not end (%s)" % (boot_log or "status %s" % rc)
         out.append(res)
@@ -753,7 +819,7 @@ def measure_batch(cell, wls, guest, smoke, linux, nice, logs, k):
     """One boot on QEMU that runs every workload of wls in turn (batch_text): a result per
     workload, as measure's; the whole console in logs/CELL-batch-GUEST-N.log."""
     os_name = "linux" if guest == "linux" else "amphi"
-    net = Net("", "user")
+    net = BatchNet(wls, smoke, os_name)
     if os_name == "linux":
         cmd = qemu_command(cell, net, linux["kernel"], linux["initrd"],
                            linux_cmdline(cell, net, "batch=/etc/batch"))
@@ -762,14 +828,18 @@ def measure_batch(cell, wls, guest, smoke, linux, nice, logs, k):
             net.ip, net.gw, "mode=normal " if guest == "amphi-normal" else "")
         cmd = qemu_command(cell, net, KERNEL, matrix().batch_tar(batch_text(wls, smoke, False)),
                            cmdline)
-    lines, rc = run_guest(cmd, sum(wl.timeout for wl in wls), nice, net.on_line,
-                          BATCH_START[os_name].match)
+    try:
+        lines, rc = run_guest(net.wrap(cmd), sum(wl.timeout for wl in wls), nice, net.on_line,
+                              BATCH_START[os_name].match, typed=net)
+    finally:
+        net.close()
+    host = net.host_lines()
     name = "%s-batch-%s-%d.log" % (cell.name, guest, k + 1)
     with open(os.path.join(logs, name), "w") as f:
-        f.write("$ %s\n%s\n[qemu status %s]\n" % (" ".join(cmd), "\n".join(
-            "%8.3f %s" % (t, l) for t, l in lines), rc))
+        f.write("$ %s\n%s\n%s\n[qemu status %s]\n" % (" ".join(cmd), "\n".join(
+            "%8.3f %s" % (t, l) for t, l in lines), "\n".join(sum(host, [])), rc))
     why = "" if rc is not None else "no end within %d s" % sum(wl.timeout for wl in wls)
-    return batch_results(wls, os_name, lines, smoke, rc, why, name, False)
+    return batch_results(wls, os_name, lines, smoke, rc, why, name, False, host)
 
 
 def judge(wl, os_name, lines, host_lines, smoke, res):
@@ -782,8 +852,8 @@ def judge(wl, os_name, lines, host_lines, smoke, res):
         return res
     if not out and not wl.server:
         res["error"] = "the app printed nothing"
-    elif wl.server and status is None and res.get("qemu_status") == "stopped":
-        pass  # (stopped once its client was done)
+    elif wl.server and (status == 130 or status is None and res.get("qemu_status") == "stopped"):
+        pass  # (ended by a Ctrl-C, SIGINT, or stopped, once its client was done)
     elif status not in (0, 3):  # (hello ends with 3)
         res["error"] = "the app ended with status %s" % status
     elif os_name == "amphi" and wl.timed and not smoke and out[0][0] is not None:
@@ -869,6 +939,25 @@ XEN_IP, XEN_GW = "10.0.9.2", "10.0.9.1"  # the rig's bridge: dom0 .1, the guest 
 XEN_READY = {"amphi": "hp: running %s ", "linux": "bench-init: running %s"}
 
 
+def xen_clients(wls, smoke, os_name):
+    """The rig's `clients` file for a batch boot: a line per workload, the console text
+    dom0 waits for (its program's ready line, or its start), netclient's or bench-client's
+    arguments (none: only the time it came after `xl create`), and 1 for a server, which a
+    Ctrl-C ends once its client is done; "|" between them"""
+    lines = []
+    for wl in wls:
+        text = XEN_READY[os_name] % (guest_app(dataclasses.replace(wl, tar=True), os_name)
+                                     if os_name == "amphi" else wl.app)
+        client = wl.smoke_client if smoke else wl.xen_client or wl.client
+        args = ""
+        if client:
+            text = wl.ready if isinstance(wl.ready, str) else wl.ready[os_name == "linux"]
+            ports, rest = client.split(" ", 1)
+            args = "%s %s %s %s" % (wl.kind, XEN_IP, ports, rest)
+        lines.append("%s|%s|%d" % (text, args, wl.server))
+    return "\n".join(lines)
+
+
 def xen_jobs(cells, workloads, runs, smoke):
     """[(matrix cell, matrix Test, (cell, workload, guest, run index))] for the rig: every
     guest of every workload, in turns as on QEMU. Each has a vif on dom0's bridge (as each
@@ -878,17 +967,23 @@ def xen_jobs(cells, workloads, runs, smoke):
     xcells = {c.name: c for c in mx.CELLS}
     jobs = []
     for cell in cells:
-        # the batched workloads: one guest a run, without a vif (none needs the network)
+        # the batched workloads: one guest a run, with a vif; dom0 runs their clients in
+        # turn (the rig's `clients`)
         batch = [wl for wl in workloads if wl.batched and wl.runs_on(cell)]
         for k in range(runs if batch else 0):
             for g in GUESTS:
                 name, limit = "b-batch-%s-%d" % (g, k + 1), sum(wl.timeout for wl in batch)
+                os_name = "linux" if g == "linux" else "amphi"
+                clients = xen_clients(batch, smoke, os_name)
                 if g == "linux":
-                    t = mx.Test(name, "console=hvc0 quiet panic=-1 batch=/etc/batch", None,
-                                mem_mib=cell.mem_mib, timeout={"xen": limit + 120},
+                    t = mx.Test(name, "console=hvc0 quiet panic=-1 bench_ip=%s/24 bench_gw=%s "
+                                "batch=/etc/batch" % (XEN_IP, XEN_GW), None, rig="clients",
+                                host_args=clients, mem_mib=cell.mem_mib,
+                                timeout={"xen": limit + 120},
                                 xl_kernel="linux-kernel", xl_ramdisk="linux-initrd")
                 else:
-                    t = mx.Test(name, "", None, mem_mib=cell.mem_mib,
+                    t = mx.Test(name, "ip=%s/24 gw=%s" % (XEN_IP, XEN_GW), None, rig="clients",
+                                host_args=clients, mem_mib=cell.mem_mib,
                                 timeout={"xen": limit + 30}, app=batch[0].app,
                                 batch=batch_text(batch, smoke, True), tar="module",
                                 mode="normal" if g == "amphi-normal" else "hp")
@@ -945,7 +1040,8 @@ def run_xen(cells, workloads, runs, smoke, linux, say, logs):
             say("xen: %d/%d %s: %s after %s s" % (len(done), len(jobs), m.group(1),
                                                   m.group(2), m.group(3)))
     files = {"linux-kernel": linux["xen_kernel"], "linux-initrd": linux["xen_initrd"]}
-    files.update(dom0_clients([wl for _, _, (_, wl, _, _) in jobs if not isinstance(wl, list)]))
+    files.update(dom0_clients([w for _, _, (_, wl, _, _) in jobs
+                               for w in (wl if isinstance(wl, list) else [wl])]))
     outcomes, rig_log = mx.run_rig([(c, t) for c, t, _ in jobs], say, on_line=progress,
                                    files=files)
     with open(os.path.join(logs, "xen-rig.log"), "w") as f:
@@ -960,8 +1056,20 @@ def run_xen(cells, workloads, runs, smoke, linux, say, logs):
             why = ("the rig did not run it" if not o else
                    "no end within the job's limit (%s)" % o.how if o.timed_out else "")
             lines = [(None, l) for l in (o.lines if o else []) if not l.startswith("dom0: ")]
+            # dom0's lines per workload: from its "clients: N:" line to the next one's
+            host, boots, n = [[] for _ in wl], [None] * len(wl), -1
+            for line in (o.lines if o else []):
+                m = re.match(r"^dom0: clients: (\d+): '.*' ([\d.]+) s after xl create$", line)
+                if m and int(m.group(1)) <= len(wl):
+                    n = int(m.group(1)) - 1
+                    boots[n] = float(m.group(2))
+                elif line.startswith("dom0: ") and n >= 0:
+                    host[n].append("host: " + line[6:])
+            for h, w in zip(host, wl):
+                h += client_figures(w.kind, h)
             for w, res in zip(wl, batch_results(wl, os_name, lines, smoke,
-                                                o.code if o else None, why, name, True)):
+                                                o.code if o else None, why, name, True, host,
+                                                boots)):
                 yield cell, w, g, k, res
             continue
         args, _ = app_words(wl, smoke, xen=True)
