@@ -1,15 +1,26 @@
 /* udp_echo: echoes UDP datagrams on one or more ports, through poll(2). Ends once it has
  * echoed COUNT datagrams and then seen none for 3 s (clients retransmit what they lost,
  * so it cannot stop at exactly COUNT), or after 30 s without any (2 minutes before the
- * first). Usage: udp_echo PORT[,PORT...] COUNT */
+ * first), or at once on SIGINT (a Ctrl-C on the console: make bench's, once its client
+ * is done). Usage: udp_echo PORT[,PORT...] COUNT */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
 
 int main(int argc, char **argv)
 {
@@ -33,11 +44,15 @@ int main(int argc, char **argv)
 		}
 		p[n++] = (struct pollfd){ .fd = s, .events = POLLIN };
 	}
+	/* (no SA_RESTART: poll ends with EINTR) */
+	sigaction(SIGINT, &(struct sigaction){ .sa_handler = on_sigint }, NULL);
 	printf("udp_echo: udp echo ready on ports %s\n", argv[1]);
 	fflush(stdout);
-	for (;;) {
+	while (!interrupted) {
 		int r = poll(p, n, echoed >= want ? 3000 : echoed ? 30000 : 120000);
 
+		if (r < 0 && errno == EINTR)
+			continue;
 		if (r < 0) {
 			printf("udp_echo: poll failed\n");
 			return 1;

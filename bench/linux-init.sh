@@ -91,11 +91,14 @@ run_app() {
 	cd /tmp
 	if [ -n "$tty" ]; then
 		# (setsid -c: TIOCSCTTY on its stdin; it execs, not forks: the shell's child
-		# leads no process group.) No echo, which would put "^C" before the next line,
-		# set in the session: a session leader's exit hangs its terminal up, and hvc0
-		# forgets its settings then.
-		env -i $env /bin/setsid -c /bin/sh -c '/bin/stty -echo -echoctl; exec "$0" "$@"' \
-			"/bench/$app" "$@" <"$tty"
+		# leads no process group.) The session's leader is a shell that outlives the
+		# program (a handler for SIGINT, which the program gets as SIG_DFL): its exit
+		# hangs the terminal up, which drops what the terminal has not sent yet, so it
+		# waits for that first (stty sets with TCSADRAIN). No echo, which would put "^C"
+		# before the next line, set in the session: hvc0 forgets its settings at a
+		# hangup.
+		env -i $env /bin/setsid -c /bin/sh -c 'trap : INT; /bin/stty -echo -echoctl
+			"$0" "$@"; s=$?; /bin/stty -echo; exit $s' "/bench/$app" "$@" <"$tty"
 	else
 		env -i $env "/bench/$app" "$@"
 	fi

@@ -145,8 +145,15 @@ class Workload:
     kind: str = "udp"
     ready: object = "udp echo ready"  # a line's text, or a tuple of them (any)
     server: bool = False
+    # a batch boot ends it with a Ctrl-C once its client is done (a server; udp_echo,
+    # which would wait 3 s more for late datagrams)
+    ctrl_c: bool = False
     tar: bool = False  # Amphi: the app as /bin/APP in a tar image with /etc/passwd
     special: str = ""  # "size", "ram": not one boot per run (see main)
+
+    @property
+    def ends_by_ctrl_c(self):
+        return self.server or self.ctrl_c
 
     @property
     def batched(self):
@@ -174,7 +181,7 @@ def udp_echo(name, window, count, via="tap"):
                {"amphi": r"^hp: net during the app: [vx]net0: .* and (\d+) per 1000 packets\)",
                 "linux": r"^bench-init: net: .*\((\d+) per 1000 packets\)"}, ""),
     ], client="7,9 %d 240 0 %d" % (count, window), smoke_client="7,9 200 60 0 %d" % window,
-        via=via)
+        via=via, ctrl_c=True)
 
 
 def tcp_bulk(name, conns, kib):
@@ -477,10 +484,12 @@ class BatchNet:
     in turn: each starts once its program has started (BATCH_START) and says it is ready;
     once a server's client is done, a Ctrl-C typed into the console ends the server
     (Amphi: SIGINT to the running program; the Linux guest's /init gives each program the
-    console as its terminal) and the batch goes on."""
+    console as its terminal) and the batch goes on. A program that runs past its workload's
+    timeout stops the guest (overdue), rather than the whole batch's limit later."""
 
     def __init__(self, wls, smoke, os_name):
         self.wls, self.os_name, self.cur, self.proc = wls, os_name, -1, None
+        self.deadline, self.overdue = time.monotonic() + BOOT_LIMIT, ""
         self.ns = "amphi-bench-%d" % os.getpid()
         self.ip, self.gw = "10.0.9.2/24", "10.0.9.1"
         self.netdev = "tap,id=n0,ifname=tap0,script=no,downscript=no"
@@ -494,22 +503,33 @@ class BatchNet:
     def on_line(self, line):
         if BATCH_START[self.os_name].match(line):
             self.cur += 1
+            if self.cur < len(self.wls):
+                self.deadline = time.monotonic() + self.wls[self.cur].timeout
         net = self.nets[self.cur] if 0 <= self.cur < len(self.nets) else None
         if net and not net.thread:
             wl = self.wls[self.cur]
             ready = wl.ready if isinstance(wl.ready, tuple) else (wl.ready,)
             if any(r in line for r in ready):
-                net.thread = threading.Thread(target=self.serve, args=(net, wl))
+                net.thread = threading.Thread(target=self.serve, args=(net, wl, self.cur))
                 net.thread.start()
 
-    def serve(self, net, wl):
+    def serve(self, net, wl, n):
         net.client()
-        if wl.server:
+        # (a server that died meanwhile: the Ctrl-C would end the next program)
+        if wl.ends_by_ctrl_c and self.cur == n:
             try:
                 self.proc.stdin.write(CTRL_C)
                 self.proc.stdin.flush()
             except (OSError, AttributeError):  # (QEMU has ended)
                 pass
+
+    def finished(self):
+        """(run_guest) true once the program running is overdue"""
+        if time.monotonic() > self.deadline and not self.overdue:
+            wl = self.wls[self.cur] if 0 <= self.cur < len(self.wls) else None
+            self.overdue = "%s did not end within its %d s: QEMU stopped" % (
+                wl.name if wl else "the boot", wl.timeout if wl else BOOT_LIMIT)
+        return bool(self.overdue)
 
     def host_lines(self):
         """each workload's client's lines"""
@@ -830,7 +850,7 @@ def measure_batch(cell, wls, guest, smoke, linux, nice, logs, k):
                            cmdline)
     try:
         lines, rc = run_guest(net.wrap(cmd), sum(wl.timeout for wl in wls), nice, net.on_line,
-                              BATCH_START[os_name].match, typed=net)
+                              BATCH_START[os_name].match, net.finished, typed=net)
     finally:
         net.close()
     host = net.host_lines()
@@ -838,7 +858,8 @@ def measure_batch(cell, wls, guest, smoke, linux, nice, logs, k):
     with open(os.path.join(logs, name), "w") as f:
         f.write("$ %s\n%s\n%s\n[qemu status %s]\n" % (" ".join(cmd), "\n".join(
             "%8.3f %s" % (t, l) for t, l in lines), "\n".join(sum(host, [])), rc))
-    why = "" if rc is not None else "no end within %d s" % sum(wl.timeout for wl in wls)
+    why = net.overdue or ("" if rc is not None else
+                          "no end within %d s" % sum(wl.timeout for wl in wls))
     return batch_results(wls, os_name, lines, smoke, rc, why, name, False, host)
 
 
@@ -937,24 +958,34 @@ def special(wl, cell, guest, smoke, linux, linux_dir_, nice, say):
 
 XEN_IP, XEN_GW = "10.0.9.2", "10.0.9.1"  # the rig's bridge: dom0 .1, the guest .2
 XEN_READY = {"amphi": "hp: running %s ", "linux": "bench-init: running %s"}
+XEN_END = {"amphi": "hp: %s exited with status ", "linux": "bench-init: %s exited with status "}
+XEN_BATCH_END = {"amphi": "hp: batch=/etc/batch: ", "linux": "bench-init: batch /etc/batch done"}
+BOOT_WAIT = 120  # s from `xl create` to a batch's first program (the Linux domU: 13-15 s)
 
 
 def xen_clients(wls, smoke, os_name):
     """The rig's `clients` file for a batch boot: a line per workload, the console text
-    dom0 waits for (its program's ready line, or its start), netclient's or bench-client's
-    arguments (none: only the time it came after `xl create`), and 1 for a server, which a
-    Ctrl-C ends once its client is done; "|" between them"""
-    lines = []
+    dom0 waits for (its program's ready line, or its start), how long it may take (the
+    program before's limit: one that hangs ends the guest), netclient's or bench-client's
+    arguments (none: only the time it came after `xl create`), and for a server, which a
+    Ctrl-C ends once its client is done, the start of the line its end prints (no Ctrl-C
+    once it shows: it would end the next program); "|" between them; then the batch's
+    last line"""
+    lines, secs = [], BOOT_WAIT
     for wl in wls:
-        text = XEN_READY[os_name] % (guest_app(dataclasses.replace(wl, tar=True), os_name)
-                                     if os_name == "amphi" else wl.app)
+        name = guest_app(dataclasses.replace(wl, tar=True), os_name)
+        text = XEN_READY[os_name] % name
         client = wl.smoke_client if smoke else wl.xen_client or wl.client
         args = ""
         if client:
             text = wl.ready if isinstance(wl.ready, str) else wl.ready[os_name == "linux"]
             ports, rest = client.split(" ", 1)
             args = "%s %s %s %s" % (wl.kind, XEN_IP, ports, rest)
-        lines.append("%s|%s|%d" % (text, args, wl.server))
+        end = XEN_END[os_name] % name if wl.ends_by_ctrl_c else ""
+        lines.append("%s|%d|%s|%s" % (text, secs, args, end))
+        secs = wl.timeout
+    # the batch's last line, after the last program's end
+    lines.append("%s|%d||" % (XEN_BATCH_END[os_name], secs))
     return "\n".join(lines)
 
 
@@ -1029,8 +1060,13 @@ def run_xen(cells, workloads, runs, smoke, linux, say, logs):
     if not jobs:
         return
     mx = matrix()
+    # (a guest of its own: 8 s for Amphi, 20 for Linux; a batch boot's program: 6 s and
+    # 11 (the full counts on xen-pv), about a quarter of that with --smoke)
+    secs = sum((len(wl) * (11 if g == "linux" else 6) // (4 if smoke else 1))
+               if isinstance(wl, list) else 20 if g == "linux" else 8
+               for _, _, (_, wl, g, _) in jobs)
     say("xen: %d guests in one rig boot (Xen and dom0 under TCG; about %d minutes)" % (
-        len(jobs), 2 + sum(20 if g == "linux" else 8 for _, _, (_, _, g, _) in jobs) // 60))
+        len(jobs), 2 + secs // 60))
     done = []
 
     def progress(line):  # one line per guest as the rig ends it (the figures come at the end)

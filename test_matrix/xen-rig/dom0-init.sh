@@ -190,13 +190,15 @@ tx_stuck() {
 		END { exit !hit }' "$1" "$2"
 }
 
-# console_after TEXT N: waits until a line of the guest's console after line N holds
-# TEXT (while the guest runs) and prints that line's number
+# console_after TEXT N [SECS]: waits until a line of the guest's console after line N
+# holds TEXT (while the guest runs; at most SECS) and prints that line's number
 console_after() {
+	t_end=$(awk "BEGIN { print $(now) + ${3:-1000000} }")
 	while :; do
 		at=$(grep -n -F -- "$1" "$log" 2>/dev/null | awk -F: -v a="$2" '$1 > a { print $1; exit }')
 		[ -n "$at" ] && echo "$at" && return 0
 		kill -0 "$xlpid" 2>/dev/null || return 1
+		awk "BEGIN { exit !($(now) > $t_end) }" && return 1
 		sleep 0.05
 	done
 }
@@ -225,21 +227,31 @@ type_keys() {
 }
 
 # clients (make bench's batch boots): /amphi/<job>.client holds a line per program of the
-# batch: the console text to wait for (on a line after the previous program's), its
-# client's arguments (as netclient's below; none: only when the text came), and 1 for a
-# server, which a Ctrl-C typed into the console ends once its client is done; "|" between
+# batch: the console text to wait for (on a line after the previous program's), how long
+# it may take to come (the program before's limit: a program that hangs ends the guest,
+# not the whole job's limit later), its client's arguments (as netclient's below; none:
+# only when the text came), and for a server, which a Ctrl-C typed into the console ends
+# once its client is done, the text of the line its end prints (if that came already,
+# the Ctrl-C would end the next program); "|" between them
 run_clients() {
 	after=0 i=0
-	while IFS='|' read -r text args ctrlc <&3; do
+	while IFS='|' read -r text secs args ended <&3; do
 		i=$((i + 1))
-		if ! after=$(console_after "$text" "$after"); then
-			dom0 "clients: $i: gave up waiting for '$text'"
+		if ! after=$(console_after "$text" "$after" "$secs"); then
+			dom0 "clients: $i: '$text' did not come within $secs s: the guest is destroyed"
+			xl destroy "$name" >/dev/null 2>&1
 			return 1
 		fi
 		dom0 "clients: $i: '$text' $(awk "BEGIN { printf \"%.2f\", $(now) - $txl }") s after xl create"
 		# shellcheck disable=SC2086 # the client's arguments are words
 		[ -z "$args" ] || netclient "$text" $args
-		[ "$ctrlc" != 1 ] || type_console '\003'
+		if [ -n "$ended" ]; then
+			if grep -n -F -- "$ended" "$log" | awk -F: -v a="$after" '$1 > a { f = 1 } END { exit !f }'; then
+				dom0 "clients: $i: the server ended before its client did"
+			else
+				type_console '\003'
+			fi
+		fi
 	done 3<"/amphi/$name.client"
 }
 
