@@ -151,6 +151,10 @@ class Workload:
     tar: bool = False  # Amphi: the app as /bin/APP in a tar image with /etc/passwd
     special: str = ""  # "size", "ram": not one boot per run (see main)
 
+    def ready_for(self, os_name):
+        """the text of the line that says the app is ready, on that guest"""
+        return self.ready if isinstance(self.ready, str) else self.ready[os_name == "linux"]
+
     @property
     def ends_by_ctrl_c(self):
         return self.server or self.ctrl_c
@@ -418,9 +422,13 @@ class Net:
     def wrap(self, cmd):
         return ["ip", "netns", "exec", self.ns] + cmd if self.ns else cmd
 
-    def on_line(self, line):
+    def is_ready(self, line):
+        """line says the app is ready for the client"""
         ready = self.ready if isinstance(self.ready, tuple) else (self.ready,)
-        if self.client_cmd and not self.thread and any(r in line for r in ready):
+        return any(r in line for r in ready)
+
+    def on_line(self, line):
+        if self.client_cmd and not self.thread and self.is_ready(line):
             self.thread = threading.Thread(target=self.client)
             self.thread.start()
 
@@ -506,12 +514,10 @@ class BatchNet:
             if self.cur < len(self.wls):
                 self.deadline = time.monotonic() + self.wls[self.cur].timeout
         net = self.nets[self.cur] if 0 <= self.cur < len(self.nets) else None
-        if net and not net.thread:
-            wl = self.wls[self.cur]
-            ready = wl.ready if isinstance(wl.ready, tuple) else (wl.ready,)
-            if any(r in line for r in ready):
-                net.thread = threading.Thread(target=self.serve, args=(net, wl, self.cur))
-                net.thread.start()
+        if net and not net.thread and net.is_ready(line):
+            net.thread = threading.Thread(target=self.serve, args=(net, self.wls[self.cur],
+                                                                   self.cur))
+            net.thread.start()
 
     def serve(self, net, wl, n):
         net.client()
@@ -978,7 +984,7 @@ def xen_clients(wls, smoke, os_name):
         client = wl.smoke_client if smoke else wl.xen_client or wl.client
         args = ""
         if client:
-            text = wl.ready if isinstance(wl.ready, str) else wl.ready[os_name == "linux"]
+            text = wl.ready_for(os_name)
             ports, rest = client.split(" ", 1)
             args = "%s %s %s %s" % (wl.kind, XEN_IP, ports, rest)
         end = XEN_END[os_name] % name if wl.ends_by_ctrl_c else ""
@@ -1031,8 +1037,7 @@ def xen_jobs(cells, workloads, runs, smoke):
                     ready = XEN_READY[os_name] % wl.app
                     if client:
                         ports, rest = client.split(" ", 1)
-                        when = (wl.ready if isinstance(wl.ready, str) else
-                                wl.ready[os_name == "linux"])
+                        when = wl.ready_for(os_name)
                         ready_args = "%s\n%s %s %s %s" % (when, wl.kind, XEN_IP, ports, rest)
                     else:
                         ready_args = ready + "\n"

@@ -246,7 +246,7 @@ run_clients() {
 		# shellcheck disable=SC2086 # the client's arguments are words
 		[ -z "$args" ] || netclient "$text" $args
 		if [ -n "$ended" ]; then
-			if grep -n -F -- "$ended" "$log" | awk -F: -v a="$after" '$1 > a { f = 1 } END { exit !f }'; then
+			if console_after "$ended" "$after" 0 >/dev/null; then
 				dom0 "clients: $i: the server ended before its client did"
 			else
 				type_console '\003'
