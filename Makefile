@@ -214,7 +214,8 @@ $(BUILD)/netclient: tools/netclient.c
 # The apps (apps/): static Linux executables built with Debian's musl-gcc, which run
 # unchanged on Linux and on Amphi (HP mode)
 APPS := hello syscall_bench fault hostile sem_ipc ctxsw exit_threads udp_echo http_hello readfile \
-	par balance ipc affinity unixio procfacts udp_msg signals lazymem vdso rawdisk tcp_bulk pingpong
+	par balance ipc affinity unixio procfacts udp_msg signals lazymem vdso rawdisk tcp_bulk pingpong \
+	vecregs
 # Go apps (apps/go/): Debian's golang-go, static (CGO_ENABLED=0), the standard library only
 GO_APPS := go_http go_par go_devnull
 # glibc apps: Debian's gcc and glibc, -static
@@ -331,7 +332,7 @@ bench: deps
 
 bench-smoke: deps
 	@$(MAKE) --no-print-directory all apps $(BUILD)/netclient
-	$(PYTHON) bench/run.py $(BENCH_FLAGS) --cells qemu-q35,xen-pv --xen-bench boot,ipc,udp1,tcp1,http,memcached --smoke
+	$(PYTHON) bench/run.py $(BENCH_FLAGS) --cells qemu-q35,xen-pv --xen-bench boot,ipc,udp1,tcp1,http,memcached,vecregs --smoke
 
 test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/host/unit $(BUILD)/host/unit-tsan $(BUILD)/netclient apps

@@ -394,15 +394,15 @@ soak_live() {
 	exec 3<&-
 }
 
-# dom0's programs that crashed in this job (dmesg is cleared when a job begins). With its
-# vCPUs free to move between Xen's two CPUs, the nested rig corrupted dom0 beside a guest's
-# network traffic: a few per cent of new dom0 processes died at once (busybox applets,
-# coreutils' stat, bash), seen reading a page they had just written (their TLS block, a
-# relocated pointer) as its old content; 18 of 300 in make rig-crashloop. The runner now
-# gives dom0 a CPU of its own and the guests the other (run.py, RIG_XEN_ARGS and
-# RIG_GUEST_CPUS; the figures are in test_matrix/README.md). Whatever remains is reported
-# in every job's log, and a job whose verdict came from a program that crashed gets another
-# try, which the runner counts as a failure.
+# dom0's programs that crashed in this job (dmesg is cleared when a job begins). Beside a
+# guest's network traffic the nested rig once killed a few per cent of new dom0 processes
+# at start (busybox applets, coreutils' stat, bash), seen reading a page they had just
+# written (their TLS block, a relocated pointer) as its old content; 18 of 300 in make
+# rig-crashloop. The cause was Xen's lazy FPU switch under TCG, which lost ymm registers
+# (glibc's AVX memcpy); the rig's Xen switches eagerly now (run.py's RIG_XEN_ARGS;
+# test_matrix/README.md, "The rig's Xen"). A crash is still reported in every job's log,
+# and a job whose verdict came from a program that crashed gets another try, which the
+# runner counts as a failure.
 crashes() {
 	dmesg 2>/dev/null | grep -E 'segfault at|traps: .* general protection' |
 		sed 's/^\[ *[0-9.]*\] //'
