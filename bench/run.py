@@ -38,6 +38,7 @@ KERNEL = os.path.join(BUILD, "amphi.elf")
 PROFILE = False  # --profile
 APPS = os.path.join(BUILD, "apps")
 NETCLIENT = os.path.join(BUILD, "netclient")  # tools/netclient.c: the UDP workloads' client
+FLOOR = os.path.join(OUT, "floor.elf")  # bench/floor.S: an empty PVH kernel's one line
 HERE = os.path.join(ROOT, "bench")
 QBOOT = "/usr/share/qemu/qboot.rom"
 GUEST_MAC = "52:54:00:12:34:56"
@@ -47,11 +48,12 @@ GUEST_MAC = "52:54:00:12:34:56"
 GUEST_IP, PEER_IP = "10.0.9.2", "10.0.9.1"
 TAP_NETDEV = "tap,id=n0,ifname=tap0,script=no,downscript=no"
 BOOT_LIMIT = 40  # s from QEMU's start to the app's start (Linux: 3-7 s under TCG)
-# Amphi under TCG times everything by the TSC, whose rate it measures against 10 ms of the
-# PIT (hv_kvm/tsc.c); when the host takes the vCPU away meanwhile the rate comes out too
-# high and the guest's clock too slow (9 of 48 boots of one loaded run: 2.98-19.2 GHz
-# against the host's 2.60): the timings of such a run's app are wrong, so it boots again,
-# up to TSC_RETRIES times, then fails (not in a smoke run, whose figures mean nothing)
+# Amphi under TCG times everything by the TSC, whose rate it measures against 2 ms of the
+# PIT or LAPIC timer (hv_kvm/tsc.c); when the host takes the vCPU away meanwhile the rate
+# comes out too high and the guest's clock too slow (9 of 48 boots of one loaded run:
+# 2.98-19.2 GHz against the host's 2.60): the timings of such a run's app are wrong, so it
+# boots again, up to TSC_RETRIES times, then fails (not in a smoke run, whose figures mean
+# nothing)
 TSC_SLACK = 0.05
 TSC_RETRIES = 2
 
@@ -690,6 +692,21 @@ def run_guest(cmd, timeout, nice, on_line, started, finished=None, sampler=None,
     return lines, rc
 
 
+def qemu_floor(cell, runs, nice):
+    """QEMU's own start on a cell: the seconds from QEMU's start to bench/floor.S's one
+    line, with the cell's machine, memory, vCPUs and NIC (on QEMU's user network) and a
+    small module, as (median, min, max) of `runs` boots, or None. Every boot figure of the
+    cell stands on it."""
+    if not os.path.exists(FLOOR):
+        return None
+    cmd = qemu_command(cell, Net("", "user"), FLOOR, os.path.join(APPS, "hello"), "")
+    times = []
+    for _ in range(runs):
+        lines, _ = run_guest(cmd, 10, nice, lambda line: None, lambda l: l == "floor")
+        times += [t for t, l in lines if l == "floor"][:1]
+    return (statistics.median(times), min(times), max(times)) if times else None
+
+
 # the lines around an app's output: Amphi's loader, and the Linux guest's /init
 APP_START = {"amphi": r"^hp: running %s ", "linux": r"^bench-init: running %s\b"}
 APP_END = {"amphi": r"^hp: %s exited with status (\d+)",
@@ -1246,7 +1263,27 @@ def tables(results, cells, workloads, meta):
                 wl.name, what(cell, m), "" if m.lower in (True, None) else ", higher is better",
                 wl.app, results[cell.name][wl.name][GUESTS[0]][0]["args"], " | ".join(cols), rt))
         md.append("")
+        md += floor_note(results, cell, meta)
     return "\n".join(md)
+
+
+def floor_note(results, cell, meta):
+    """Under a QEMU cell's table: QEMU's own start (qemu_floor), and the boot row's ratio
+    over what the kernels themselves took above it."""
+    floor = meta.get("floor", {}).get(cell.name)
+    if not floor:
+        return []
+    boots = {g: [r["values"][0] for r in results[cell.name].get("boot", {}).get(g, [])
+                 if r["values"] and r["values"][0] is not None] for g in GUESTS}
+    above = {g: statistics.median(v) - floor[0] for g, v in boots.items() if v}
+    text = ("QEMU's own start: an empty kernel (`bench/floor.S`, one line on the serial port) "
+            "printed its line %.3f s (%.3f–%.3f) after QEMU's start, with this cell's machine, "
+            "memory, vCPUs and NIC: every boot figure stands on it." % floor)
+    if "amphi-hp" in above and "linux" in above and above["amphi-hp"] > 0:
+        text += (" Above it, Amphi HP took %.3f s to its app's first line and Linux %.3f s: "
+                 "%.1f×." % (above["amphi-hp"], above["linux"],
+                             above["linux"] / above["amphi-hp"]))
+    return [text, ""]
 
 
 def chart(results, cells, workloads, meta):
@@ -1393,6 +1430,9 @@ def main():
     for cell in cells:
         if cell.kind != "qemu":
             continue
+        if any(wl.name == "boot" for wl in workloads):
+            meta.setdefault("floor", {})[cell.name] = qemu_floor(cell, 1 if a.smoke else 5,
+                                                                 a.nice)
         batch = [wl for wl in workloads if wl.batched]
         for k in range(runs if batch else 0):
             for g in GUESTS:
