@@ -35,6 +35,15 @@ struct job {
 	long lost;
 };
 
+/* A round's operands: the value, the system call's number and its timespec (rdi), out[];
+ * the system call's registers and every vector register clobbered (the xmm names cover
+ * the ymm ones) */
+#define ROUND_OPERANDS                                                                       \
+	:                                                                                     \
+	: [v] "r"(v), [nr] "r"(nr), "D"(ts), [out] "r"(out)                                   \
+	: "rax", "rcx", "rsi", "r11", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", \
+	  "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15"
+
 /* fill, give the CPU away, spin, store: out[] gets what the registers held after */
 static void round_ymm(uint64_t v, long nr, const struct timespec *ts, uint64_t out[64])
 {
@@ -58,11 +67,7 @@ static void round_ymm(uint64_t v, long nr, const struct timespec *ts, uint64_t o
 		"vmovdqu %%ymm12, 384(%[out])\n\t vmovdqu %%ymm13, 416(%[out])\n\t"
 		"vmovdqu %%ymm14, 448(%[out])\n\t vmovdqu %%ymm15, 480(%[out])\n\t"
 		"vzeroupper"
-		:
-		: [v] "r"(v), [nr] "r"(nr), "D"(ts), [out] "r"(out)
-		: "rax", "rcx", "rsi", "r11", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4",
-		  "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13",
-		  "xmm14", "xmm15");
+		ROUND_OPERANDS);
 }
 
 static void round_xmm(uint64_t v, long nr, const struct timespec *ts, uint64_t out[64])
@@ -85,11 +90,7 @@ static void round_xmm(uint64_t v, long nr, const struct timespec *ts, uint64_t o
 		"movdqu %%xmm10, 160(%[out])\n\t movdqu %%xmm11, 176(%[out])\n\t"
 		"movdqu %%xmm12, 192(%[out])\n\t movdqu %%xmm13, 208(%[out])\n\t"
 		"movdqu %%xmm14, 224(%[out])\n\t movdqu %%xmm15, 240(%[out])"
-		:
-		: [v] "r"(v), [nr] "r"(nr), "D"(ts), [out] "r"(out)
-		: "rax", "rcx", "rsi", "r11", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4",
-		  "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13",
-		  "xmm14", "xmm15");
+		ROUND_OPERANDS);
 }
 
 static void *run(void *arg)
