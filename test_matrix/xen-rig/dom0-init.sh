@@ -400,7 +400,8 @@ soak_live() {
 # written (their TLS block, a relocated pointer) as its old content; 18 of 300 in make
 # rig-crashloop. The cause was Xen's lazy FPU switch under TCG, which lost ymm registers
 # (glibc's AVX memcpy); the rig's Xen switches eagerly now (run.py's RIG_XEN_ARGS;
-# test_matrix/README.md, "The rig's Xen"). A crash is still reported in every job's log,
+# test_matrix/README.md, "The rig's Xen"), and keeps dom0 and the guests' vCPUs on CPUs
+# of their own for nested SVM's sake. A crash is still reported in every job's log,
 # and a job whose verdict came from a program that crashed gets another try, which the
 # runner counts as a failure.
 crashes() {
