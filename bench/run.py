@@ -1096,9 +1096,10 @@ def run_xen(cells, workloads, runs, smoke, linux, say, logs):
     if not jobs:
         return
     mx = matrix()
-    # (a guest of its own: 8 s for Amphi, 20 for Linux; a batch boot's program: 6 s and
-    # 11 (the full counts on xen-pv), about a quarter of that with --smoke)
-    secs = sum((len(wl) * (11 if g == "linux" else 6) // (4 if smoke else 1))
+    # (a guest of its own: 8 s for Amphi, 20 for Linux; a batch boot's program: 4 s and
+    # 5 (xen-pv's 17 programs: Amphi 54-78 s a batch, Linux 75-93), about a quarter of
+    # that with --smoke)
+    secs = sum((len(wl) * (5 if g == "linux" else 4) // (4 if smoke else 1))
                if isinstance(wl, list) else 20 if g == "linux" else 8
                for _, _, (_, wl, g, _) in jobs)
     say("xen: %d guests in one rig boot (Xen and dom0 under TCG; about %d minutes)" % (
