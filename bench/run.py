@@ -308,7 +308,8 @@ WORKLOADS = [
     # (test_matrix/README.md, "The rig's Xen"); a lost value fails the run
     Workload("vecregs", "vecregs", "2000 4", "200 4", [
         Metric("rounds in which a thread's vector registers lost their values",
-               r"^bench: vecregs: the .* registers: (\d+) of \d+ rounds lost", "", lower=None, expect=0)],
+               r"^bench: vecregs: the .* registers: (\d+) of \d+ rounds lost", "",
+               lower=None, expect=0)],
              xen_args="500 4"),
     # no boot: the files a VM of each needs (Amphi: amphi.elf and the app; Linux: its
     # kernel and initramfs with the app)
@@ -1000,6 +1001,12 @@ XEN_BATCH_END = {"amphi": "hp: batch=/etc/batch: ", "linux": "bench-init: batch 
 BOOT_WAIT = 120  # s from `xl create` to a batch's first program (the Linux domU: 13-15 s)
 
 
+def xen_client_args(wl, client):
+    """netclient's or bench-client's words for a workload's client against the guest"""
+    ports, rest = client.split(" ", 1)
+    return "%s %s %s %s" % (wl.kind, GUEST_IP, ports, rest)
+
+
 def xen_clients(wls, smoke, os_name):
     """The rig's `clients` file for a batch boot: a line per workload, the console text
     dom0 waits for (its program's ready line, or its start), how long it may take (the
@@ -1016,8 +1023,7 @@ def xen_clients(wls, smoke, os_name):
         args = ""
         if client:
             text = wl.ready_for(os_name)
-            ports, rest = client.split(" ", 1)
-            args = "%s %s %s %s" % (wl.kind, GUEST_IP, ports, rest)
+            args = xen_client_args(wl, client)
         end = XEN_END[os_name] % name if wl.ends_by_ctrl_c else ""
         lines.append("%s|%d|%s|%s" % (text, secs, args, end))
         secs = wl.timeout
@@ -1067,9 +1073,8 @@ def xen_jobs(cells, workloads, runs, smoke):
                     name = "b-%s-%s-%d" % (wl.name, g, k + 1)
                     ready = XEN_READY[os_name] % wl.app
                     if client:
-                        ports, rest = client.split(" ", 1)
-                        when = wl.ready_for(os_name)
-                        ready_args = "%s\n%s %s %s %s" % (when, wl.kind, GUEST_IP, ports, rest)
+                        ready_args = "%s\n%s" % (wl.ready_for(os_name),
+                                                  xen_client_args(wl, client))
                     else:
                         ready_args = ready + "\n"
                     rig = "client,endafter" if wl.server else "client"

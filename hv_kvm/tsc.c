@@ -13,14 +13,23 @@ static bool plausible(uint64_t khz)
 	return khz >= 100000 && khz <= 20000000; /* 100 MHz .. 20 GHz */
 }
 
-/* PIT channel 2's count now (latched), and the TSC just before and after the reads: a
- * vCPU the host takes away in between shows as a wide window. */
-struct pit_sample {
+/* A reference counter's count now (the PIT's or the LAPIC timer's), and the TSC just
+ * before and after the read: a vCPU the host takes away in between shows as a wide
+ * window. */
+struct ref_sample {
 	uint64_t tsc, window;
-	uint16_t count;
+	uint32_t count;
 };
 
-static struct pit_sample pit_read(void)
+/* the rate's ends are trustworthy: neither read's window wider than 1/64 of the span */
+static bool steady(struct ref_sample s0, struct ref_sample s1)
+{
+	uint64_t span = s1.tsc - s0.tsc;
+
+	return s0.window <= span / 64 && s1.window <= span / 64;
+}
+
+static struct ref_sample pit_read(void)
 {
 	uint64_t a = rdtsc_ordered();
 
@@ -28,16 +37,16 @@ static struct pit_sample pit_read(void)
 	uint8_t lo = inb(0x42), hi = inb(0x42);
 	uint64_t b = rdtsc_ordered();
 
-	return (struct pit_sample){ a + (b - a) / 2, b - a, (uint16_t)(lo | hi << 8) };
+	return (struct ref_sample){ a + (b - a) / 2, b - a, (uint16_t)(lo | hi << 8) };
 }
 
 /* the narrowest of 3 reads in a row */
-static struct pit_sample pit_best(void)
+static struct ref_sample pit_best(void)
 {
-	struct pit_sample best = pit_read();
+	struct ref_sample best = pit_read();
 
 	for (int i = 0; i < 2; i++) {
-		struct pit_sample s = pit_read();
+		struct ref_sample s = pit_read();
 
 		if (s.window < best.window)
 			best = s;
@@ -68,7 +77,7 @@ static uint64_t pit_khz(unsigned ms, int most, int *tries)
 		outb(0x43, 0xb0);		   /* channel 2, lo/hi byte, mode 0 */
 		outb(0x42, 0xff);
 		outb(0x42, 0xff);
-		struct pit_sample s0 = pit_best(), s1;
+		struct ref_sample s0 = pit_best(), s1;
 
 		do
 			s1 = pit_read();
@@ -76,17 +85,16 @@ static uint64_t pit_khz(unsigned ms, int most, int *tries)
 		       ++spins < 50000000);
 		s1 = pit_best();
 		bool out = inb(0x61) & 0x20;
-		uint16_t elapsed = s0.count - s1.count;
-		uint64_t span = s1.tsc - s0.tsc;
+		uint16_t elapsed = (uint16_t)(s0.count - s1.count);
 
 		outb(0x61, gate);
 		if (spins >= 50000000) {
 			*tries = 0; /* the count never moved: no PIT */
 			return 0;
 		}
-		if (out || elapsed < ticks || s0.window > span / 64 || s1.window > span / 64)
+		if (out || elapsed < ticks || !steady(s0, s1))
 			continue;
-		return span * PIT_HZ / elapsed / 1000;
+		return (s1.tsc - s0.tsc) * PIT_HZ / elapsed / 1000;
 	}
 	return 0;
 }
@@ -98,6 +106,15 @@ static volatile uint32_t *lapic(unsigned reg)
 	if (!base)
 		base = mmio_map(LAPIC_BASE, PAGE_SIZE);
 	return (volatile uint32_t *)(base + reg);
+}
+
+static struct ref_sample lapic_read(void)
+{
+	uint64_t a = rdtsc_ordered();
+	uint32_t count = *lapic(0x390);
+	uint64_t b = rdtsc_ordered();
+
+	return (struct ref_sample){ a + (b - a) / 2, b - a, count };
 }
 
 /* The LAPIC timer counting down from its maximum with divide-by-1, masked, against the
@@ -115,27 +132,17 @@ static uint64_t lapic_khz(unsigned ms, int most)
 		long spins = 0;
 
 		*lapic(0x380) = 0xffffffff;
-		uint64_t a = rdtsc_ordered();
-		uint32_t c0 = *lapic(0x390);
-		uint64_t b = rdtsc_ordered(), w0 = b - a, t0 = a + w0 / 2, t1 = 0, w1 = 0;
-		uint32_t c1 = c0;
+		struct ref_sample s0 = lapic_read(), s1 = s0;
 
-		while (c0 - c1 < ticks && ++spins < 50000000) {
-			a = rdtsc_ordered();
-			c1 = *lapic(0x390);
-			b = rdtsc_ordered();
-			t1 = a + (b - a) / 2;
-			w1 = b - a;
-		}
+		while (s0.count - s1.count < ticks && ++spins < 50000000)
+			s1 = lapic_read();
 		*lapic(0x380) = 0;
-		if (c0 == c1)
+		if (s0.count == s1.count)
 			return 0; /* the count never moved */
-		uint64_t span = t1 - t0;
-
-		if (c0 - c1 < ticks || w0 > span / 64 || w1 > span / 64)
+		if (s0.count - s1.count < ticks || !steady(s0, s1))
 			continue;
 		/* kHz = TSC ticks / (counts / LAPIC Hz) / 1000 */
-		return span * (QEMU_LAPIC_HZ / 1000) / (c0 - c1);
+		return (s1.tsc - s0.tsc) * (QEMU_LAPIC_HZ / 1000) / (s0.count - s1.count);
 	}
 	return 0;
 }
