@@ -215,7 +215,7 @@ $(BUILD)/netclient: tools/netclient.c
 # unchanged on Linux and on Amphi (HP mode)
 APPS := hello syscall_bench fault hostile sem_ipc ctxsw exit_threads udp_echo http_hello readfile \
 	par balance ipc affinity unixio procfacts udp_msg signals lazymem vdso rawdisk tcp_bulk pingpong \
-	vecregs
+	vecregs procs
 # Go apps (apps/go/): Debian's golang-go, static (CGO_ENABLED=0), the standard library only
 GO_APPS := go_http go_par go_devnull
 # glibc apps: Debian's gcc and glibc, -static

@@ -26,6 +26,9 @@
 #define PAGE	 4096ull
 #define MAX_ARGS 32
 #define MAX_ENVS 16
+/* the initial stack's strings and words at most (argv, envp, auxv): as Linux's 128 KiB
+ * for one argument string is a common bound, and well inside APP_STACK_SIZE */
+#define EXEC_AREA (128u << 10)
 
 /* auxv keys (the x86-64 psABI and Linux's uapi) */
 enum {
@@ -133,33 +136,42 @@ static int map_vdso(struct app *a)
  * above. Built in a kernel buffer and copied out. Returns the app's %rsp, or 0. */
 static uint64_t build_stack(struct app *a, int argc, char **argv, int envc, char **envp)
 {
-	static uint8_t area[8192];
-	uint64_t top = APP_STACK_TOP, str = sizeof(area);
-	uint64_t argp[MAX_ARGS], envpp[MAX_ENVS], plat, rnd;
+	const uint64_t size = EXEC_AREA, top = APP_STACK_TOP;
+	uint8_t *area = kmalloc(size);
+	uint64_t *argp = kmalloc(((uint64_t)argc + (uint64_t)envc + 1) * 8), *envpp = argp + argc;
+	uint64_t str = size, plat, rnd, sp = 0;
+	bool fits = area && argp;
 
 #define PUSH_STR(s)                                                                                \
 	({                                                                                         \
 		size_t n_ = strlen(s) + 1;                                                         \
-		if (n_ > str - 1024)                                                               \
-			return 0;                                                                  \
-		str -= n_;                                                                         \
-		memcpy(area + str, s, n_);                                                         \
-		top - sizeof(area) + str;                                                          \
+		fits = fits && n_ <= str;                                                          \
+		str -= fits ? n_ : 0;                                                              \
+		if (fits)                                                                          \
+			memcpy(area + str, s, n_);                                                 \
+		top - size + str;                                                                  \
 	})
 	for (int i = 0; i < argc; i++)
 		argp[i] = PUSH_STR(argv[i]);
 	for (int i = 0; i < envc; i++)
 		envpp[i] = PUSH_STR(envp[i]);
 	plat = PUSH_STR("x86_64");
+#undef PUSH_STR
 	str &= ~15ull;
+	uint64_t words = 1 + (uint64_t)argc + 1 + (uint64_t)envc + 1 + 2 * 20;
+
+	if (!fits || str < 16 + words * 8 + 64) {
+		kfree(area);
+		kfree(argp);
+		return 0;
+	}
 	str -= 16;
 	for (int i = 0; i < 16; i += 8) {
 		uint64_t r = hp_random(a);
 
 		memcpy(area + str + i, &r, 8);
 	}
-	rnd = top - sizeof(area) + str;
-#undef PUSH_STR
+	rnd = top - size + str;
 	uint64_t auxv[][2] = {
 	    {AT_PHDR, a->im.phdr},
 	    {AT_PHENT, a->im.phent},
@@ -168,10 +180,10 @@ static uint64_t build_stack(struct app *a, int argc, char **argv, int envc, char
 	    {AT_BASE, 0},
 	    {AT_FLAGS, 0},
 	    {AT_ENTRY, a->im.entry},
-	    {AT_UID, 0},
-	    {AT_EUID, 0},
-	    {AT_GID, 0},
-	    {AT_EGID, 0},
+	    {AT_UID, a->uid[0]},
+	    {AT_EUID, a->uid[1]},
+	    {AT_GID, a->gid[0]},
+	    {AT_EGID, a->gid[1]},
 	    {AT_PLATFORM, plat},
 	    {AT_HWCAP, 0},
 	    {AT_CLKTCK, 100},
@@ -182,11 +194,12 @@ static uint64_t build_stack(struct app *a, int argc, char **argv, int envc, char
 	    {AT_SYSINFO_EHDR, APP_VDSO},
 	    {AT_NULL, 0},
 	};
-	uint64_t words = 1 + argc + 1 + envc + 1 + 2 * ARRAY_SIZE(auxv);
-	uint64_t sp = (str - words * 8) & ~15ull;
-	uint64_t *w = (uint64_t *)(area + sp);
+	_Static_assert(ARRAY_SIZE(auxv) <= 20, "the auxv's room");
+	uint64_t at = (str - (1 + (uint64_t)argc + 1 + (uint64_t)envc + 1 + 2 * ARRAY_SIZE(auxv)) * 8) &
+		      ~15ull;
+	uint64_t *w = (uint64_t *)(area + at);
 
-	*w++ = argc;
+	*w++ = (uint64_t)argc;
 	for (int i = 0; i < argc; i++)
 		*w++ = argp[i];
 	*w++ = 0;
@@ -194,9 +207,11 @@ static uint64_t build_stack(struct app *a, int argc, char **argv, int envc, char
 		*w++ = envpp[i];
 	*w++ = 0;
 	memcpy(w, auxv, sizeof(auxv));
-	if (copy_to_app(top - sizeof(area) + sp, area + sp, sizeof(area) - sp))
-		return 0;
-	return top - sizeof(area) + sp;
+	if (!copy_to_app(top - size + at, area + at, size - at))
+		sp = top - size + at;
+	kfree(area);
+	kfree(argp);
+	return sp;
 }
 
 /* Splits a program's words (after `--` on the command line, or after its path on a line
@@ -248,11 +263,12 @@ static void nudge_all(void)
 			sched_nudge(c);
 }
 
-void hp_end_app(struct app *a, int status)
+static void end_app(struct app *a, int status, int sig)
 {
 	mutex_lock(&a->lock, NO_DEADLINE);
 	if (!a->status_set) {
 		a->status = status;
+		a->term_sig = sig;
 		a->status_set = true;
 	}
 	__atomic_store_n(&a->exiting, true, __ATOMIC_SEQ_CST);
@@ -262,6 +278,16 @@ void hp_end_app(struct app *a, int status)
 	waitq_wake(&a->sleepers, WAKE_ALL);
 	hp_io_wake_all(a);
 	nudge_all();
+}
+
+void hp_end_app(struct app *a, int status)
+{
+	end_app(a, status, 0);
+}
+
+void hp_end_app_sig(struct app *a, int sig)
+{
+	end_app(a, 128 + sig, sig);
 }
 
 void hp_exit(struct app_thread *at, int code, bool all)
@@ -275,7 +301,8 @@ void hp_kill(struct app_thread *at, int sig, const char *why, uint64_t rip)
 {
 	kprintf("hp: %s killed by %s: %s, at rip %#lx (thread %d)\n", at->app->name,
 		hp_sig_name(sig), why, rip, at->tid);
-	hp_exit(at, 128 + sig, true);
+	hp_end_app_sig(at->app, sig);
+	app_leave(&at->ctx, 128 + sig);
 }
 
 /* Redirects a trap frame of app code to app_leave(ctx, code) on the thread's kernel stack
@@ -374,7 +401,7 @@ static bool app_fault(struct trap_frame *f)
 	if (f->vector == 14 && !(f->error & 1) && mm_user_lazy(addr)) {
 		kprintf("hp: %s killed by SIGKILL: out of memory (a page touched at %#lx, rip "
 			"%#lx, thread %d)\n", at->app->name, addr, f->rip, at->tid);
-		hp_end_app(at->app, 128 + 9);
+		hp_end_app_sig(at->app, 9);
 		leave_from_frame(f, at, 128 + 9);
 		return true;
 	}
@@ -391,7 +418,7 @@ static bool app_fault(struct trap_frame *f)
 			f->error & 4 ? ", user" : "", (unsigned long)e);
 	}
 	kprintf(" (rsp %#lx, thread %d)\n", f->rsp, at->tid);
-	hp_end_app(at->app, 128 + sig);
+	hp_end_app_sig(at->app, sig);
 	leave_from_frame(f, at, 128 + sig);
 	return true;
 }
@@ -409,7 +436,7 @@ void __noreturn hp_lost_frame(uint64_t vector)
 	kprintf("hp: %s killed: interrupt vector %lu was delivered twice and the app's state "
 		"in the first frame was lost (a fault of the (nested) hypervisor)\n",
 		at->app->name, (unsigned long)vector);
-	hp_end_app(at->app, 128 + 9);
+	hp_end_app_sig(at->app, 9);
 	app_leave(&at->ctx, 128 + 9);
 }
 
@@ -426,7 +453,7 @@ static void app_interrupt(struct trap_frame *f)
 	    (sig = hp_sig_interrupt(at, f, &why))) {
 		kprintf("hp: %s killed by %s: %s, at rip %#lx (thread %d)\n", at->app->name,
 			hp_sig_name(sig), why, f->rip, at->tid);
-		hp_end_app(at->app, 128 + sig);
+		hp_end_app_sig(at->app, sig);
 	}
 	if (__atomic_load_n(&at->app->exiting, __ATOMIC_SEQ_CST))
 		leave_from_frame(f, at, at->app->status);
@@ -465,8 +492,12 @@ static int thread_done(struct app_thread *at, int rc)
 		a->status = rc;
 		a->status_set = true;
 	}
+	bool last = __atomic_load_n(&a->live, __ATOMIC_SEQ_CST) == 0;
+
 	mutex_unlock(&a->lock);
 	waitq_wake(&a->done, WAKE_ALL);
+	if (last && a->parent)
+		hp_proc_ended(a); /* (a forked process: what it held goes back, then a zombie) */
 	__atomic_store_n(&at->ended, true, __ATOMIC_RELEASE);
 	return rc;
 }
@@ -478,13 +509,36 @@ static int child_thread(void *arg)
 	/* its own kernel thread, before its first system call: hp_clone stores the same when
 	 * thread_create returns, which may be after this thread ran on another CPU */
 	__atomic_store_n(&at->t, thread_self(), __ATOMIC_RELEASE);
+	thread_set_space(at->app->space);
 	*thread_app(thread_self()) = at;
 	/* (every CPU was readied for the app at its start: prepare_cpus) */
 	if (thread_fpu_enable())
 		return thread_done(at, 128 + 9);
 	thread_set_fs_base(at->tls);
+	if (at->set_tid) { /* (fork's CLONE_CHILD_SETTID: in the child's memory) */
+		int tid = at->tid;
+
+		if (copy_to_app(at->set_tid, &tid, 4))
+			return thread_done(at, 128 + 11);
+	}
 	return thread_done(at, (at->app->normal ? arch->app_resume_user : arch->app_resume)(
 				   &at->start, &at->ctx, thread_entry_stack_slot()));
+}
+
+int hp_start_thread(struct app_thread *at, const char *name)
+{
+	struct app *a = at->app;
+
+	__atomic_add_fetch(&a->live, 1, __ATOMIC_SEQ_CST);
+	struct thread *kt = thread_create(name, child_thread, at, CPU_ANY);
+
+	if (!kt) {
+		__atomic_sub_fetch(&a->live, 1, __ATOMIC_SEQ_CST);
+		return -ENOMEM;
+	}
+	__atomic_store_n(&at->t, kt, __ATOMIC_RELEASE); /* (the child stores it too) */
+	a->nthreads++;
+	return 0;
 }
 
 #define CLONE_VM	     0x100
@@ -501,8 +555,10 @@ long hp_clone(struct app_thread *parent, const struct syscall_frame *f, uint64_t
 	struct app *a = parent->app;
 	const uint64_t need = CLONE_VM | CLONE_THREAD | CLONE_SIGHAND;
 
+	if (!(flags & CLONE_VM))
+		return hp_fork(parent, f, flags, ctid); /* a process (fork) */
 	if ((flags & need) != need)
-		return -ENOSYS; /* only threads: one app, no processes (fork) */
+		return -EINVAL; /* a thread shares its process's memory, signals and all */
 	if (newsp >= USER_TOP || ((flags & CLONE_SETTLS) && tls >= USER_TOP))
 		return -EINVAL;
 	mutex_lock(&a->lock, NO_DEADLINE);
@@ -524,7 +580,8 @@ long hp_clone(struct app_thread *parent, const struct syscall_frame *f, uint64_t
 		mutex_unlock(&a->lock);
 		return -EAGAIN;
 	}
-	*at = (struct app_thread){.app = a, .tid = ++a->next_tid};
+	*at = (struct app_thread){.app = a,
+				  .tid = __atomic_add_fetch(&a->top->next_tid, 1, __ATOMIC_RELAXED)};
 	memcpy(at->comm, parent->comm, sizeof(at->comm)); /* (as Linux: the creator's name) */
 	hp_sig_thread_init(at, parent);
 	at->start = *f;
@@ -541,21 +598,14 @@ long hp_clone(struct app_thread *parent, const struct syscall_frame *f, uint64_t
 		mutex_unlock(&a->lock);
 		return -EFAULT;
 	}
-	__atomic_add_fetch(&a->live, 1, __ATOMIC_SEQ_CST);
 	char name[24];
 
 	ksnprintf(name, sizeof(name), "app-%d", tid);
-	struct thread *kt = thread_create(name, child_thread, at, CPU_ANY);
-
-	if (kt)
-		__atomic_store_n(&at->t, kt, __ATOMIC_RELEASE); /* (the child stores it too) */
-	if (!kt) {
-		__atomic_sub_fetch(&a->live, 1, __ATOMIC_SEQ_CST);
+	if (hp_start_thread(at, name)) {
 		at->app = NULL;
 		mutex_unlock(&a->lock);
 		return -ENOMEM;
 	}
-	a->nthreads++;
 	mutex_unlock(&a->lock);
 	return tid;
 }
@@ -607,6 +657,39 @@ static void release_user_root(struct app *a)
 	mm_user_root_free(root);
 }
 
+int hp_load_image(struct app *a, const uint8_t *img, size_t len, int argc, char **argv,
+		  int envc, char **envp, uint64_t *entry, uint64_t *sp)
+{
+	char err[160];
+	int rc;
+
+	if (elf_check(img, len, &a->im, err, sizeof(err))) {
+		kprintf("hp: %s: refused: %s\n", argv[0], err);
+		return -ENOEXEC;
+	}
+	a->brk_base = a->brk = a->brk_mapped = a->im.hi;
+	mmap_area_init(&a->mmap, ELF_USER_MAX, APP_MMAP_TOP);
+	const char *base = argv[0];
+
+	for (const char *c = argv[0]; *c; c++)
+		if (*c == '/')
+			base = c + 1;
+	strlcpy(a->threads[0].comm, base, sizeof(a->threads[0].comm));
+	/* the main stack: pages on first touch, as Linux's (a fork copies only those used) */
+	if ((rc = load_segments(a, img)) || (rc = map_vdso(a)) ||
+	    (rc = mm_user_reserve(APP_STACK_TOP - APP_STACK_SIZE, APP_STACK_SIZE / PAGE,
+				  PTE_W | PTE_NX | a->pte_u))) {
+		kprintf("hp: %s: not enough memory to load it (%d)\n", argv[0], rc);
+		return rc;
+	}
+	if (!(*sp = build_stack(a, argc, argv, envc, envp))) {
+		kprintf("hp: %s: the arguments do not fit\n", argv[0]);
+		return -E2BIG;
+	}
+	*entry = a->im.entry;
+	return 0;
+}
+
 /* The app's first thread: loads it, then runs it. */
 static int main_thread(void *arg)
 {
@@ -622,25 +705,19 @@ static int main_thread(void *arg)
 	strlcpy(cmd, s->args ? s->args : "", sizeof(cmd));
 	argv[0] = a->name;
 	split_args(cmd, &argc, argv, &envc, envp);
-	a->brk_base = a->brk = a->brk_mapped = a->im.hi;
 	a->rand_state = clock_ns() ^ wallclock_ns() ^ 0x9e3779b97f4a7c15ull;
 	a->umask = 022;
-	const char *base = a->name;
+	thread_set_space(a->space);
+	uint64_t entry, sp;
 
-	for (const char *c = a->name; *c; c++)
-		if (*c == '/')
-			base = c + 1;
-	strlcpy(at->comm, base, sizeof(at->comm));
-	if ((rc = hp_fds_init(a)) || (rc = load_segments(a, s->img)) || (rc = map_vdso(a)) ||
-	    (rc = mm_user_map(APP_STACK_TOP - APP_STACK_SIZE, APP_STACK_SIZE / PAGE,
-			      PTE_W | PTE_NX | a->pte_u))) {
-		kprintf("hp: %s: not enough memory to load it (%d)\n", a->name, rc);
+	if (hp_fds_init(a)) {
+		kprintf("hp: %s: not enough memory to load it (%d)\n", a->name, -ENOMEM);
 		return thread_done(at, -1);
 	}
-	uint64_t sp = build_stack(a, argc, argv, envc, envp);
-
-	if (!sp || thread_fpu_enable()) {
-		kprintf("hp: %s: the arguments do not fit, or no memory\n", a->name);
+	if (hp_load_image(a, s->img, s->len, argc, argv, envc, envp, &entry, &sp))
+		return thread_done(at, -1);
+	if (thread_fpu_enable()) {
+		kprintf("hp: %s: no memory for its registers\n", a->name);
 		return thread_done(at, -1);
 	}
 	if (a->normal && arch == &arch_xenpv && (a->user_root = mm_user_root()) < 0) {
@@ -661,7 +738,7 @@ static int main_thread(void *arg)
 	console_flush();
 	*thread_app(thread_self()) = at;
 	return thread_done(at, (a->normal ? arch->app_enter_user : arch->app_enter)(
-				   a->im.entry, sp, &at->ctx, thread_entry_stack_slot()));
+				   entry, sp, &at->ctx, thread_entry_stack_slot()));
 }
 
 /* What the scheduler did while the app ran, per CPU (for the matrix's notes: IPIs per
@@ -807,6 +884,10 @@ static int run_app(const char *name, bool normal, const uint8_t *img, size_t len
 	a->threads[0] = (struct app_thread){.app = a, .tid = 1};
 	hp_sig_thread_init(&a->threads[0], NULL);
 	a->next_tid = 1;
+	a->pid = 1;
+	a->top = a;
+	a->space = mm_space_kernel();
+	mutex_init(&a->proc_lock);
 	a->nthreads = 1;
 	a->live = 1;
 	arch_app_fault = app_fault;
@@ -839,6 +920,7 @@ static int run_app(const char *name, bool normal, const uint8_t *img, size_t len
 	}
 	wait_app(a, NO_DEADLINE);
 	console_on_interrupt(NULL);
+	hp_procs_end(a); /* (its children that are left: killed, reaped) */
 	for (int i = 0; i < APP_THREADS; i++)
 		if (a->threads[i].app)
 			thread_join(a->threads[i].t, NO_DEADLINE, NULL);
@@ -854,8 +936,12 @@ static int run_app(const char *name, bool normal, const uint8_t *img, size_t len
 	if (a->status < 0)
 		return -1;
 	sched_mm_stats_exact(&after);
-	kprintf("hp: %s exited with status %d (%lu syscalls, %u threads)\n", a->name, a->status,
-		(unsigned long)a->syscalls, a->nthreads);
+	char forks[48] = "";
+
+	if (a->forks)
+		ksnprintf(forks, sizeof(forks), ", %lu processes forked", (unsigned long)a->forks);
+	kprintf("hp: %s exited with status %d (%lu syscalls, %u threads%s)\n", a->name,
+		a->status, (unsigned long)a->syscalls, a->nthreads, forks);
 	/* what the app held must all come back (the hostile tests check it) */
 	kprintf("hp: memory: %lu KiB free before the app, %lu KiB after; %lu pages made at "
 		"their first touch\n", (unsigned long)before.free_kib,

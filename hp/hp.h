@@ -100,6 +100,7 @@ struct app_thread {
 	struct app_ctx ctx;
 	int tid;
 	uint64_t clear_tid; /* CLONE_CHILD_CLEARTID / set_tid_address: 0 and a wake at exit */
+	uint64_t set_tid;   /* a fork's CLONE_CHILD_SETTID: the tid written there at start */
 	uint64_t tls;
 	struct syscall_frame start; /* a clone's registers: it starts by returning from it */
 	bool ended; /* atomic: past thread_done, so `t` can be joined and the slot reused */
@@ -128,8 +129,31 @@ struct futex_waiter {
 	struct futex_waiter *next;
 };
 
+struct mm_space;
+
 struct app {
 	char name[64];
+	/* processes (hp/proc.c; normal mode): the first process is `top`, pid 1, whose
+	 * struct is static; fork's are made and freed. Shared by the whole tree, in top's:
+	 * the open file descriptions (files, fd_lock), the pipes' and eventfds' state and
+	 * waits (io_lock, io_waiters), the process list (procs, proc_lock) and the ids. */
+	int pid;
+	struct app *top, *parent; /* parent NULL for the first */
+	struct app *next_proc;	  /* in top->procs (under top->proc_lock) */
+	struct mm_space *space;	  /* its address space (the first: the kernel's root) */
+	/* its end: every thread has ended and what it held is back (zombie, under
+	 * top->proc_lock), with the status wait4 reports (term_sig: the signal that killed
+	 * it, 0 when it exited) */
+	bool zombie;
+	int term_sig;
+	/* its children's ends (atomic: wait4 waits for news), and the CPU time of those
+	 * reaped (RUSAGE_CHILDREN, under the lock) */
+	uint64_t child_ends, child_ends_seen;
+	uint64_t children_cpu_ns;
+	struct app *procs;	/* top only: every process of the tree but top */
+	struct mutex proc_lock; /* top only */
+	struct mutex fd_lock;	/* top only: every descriptor table and description */
+	uint64_t forks;		/* top only: processes made */
 	/* mode=normal: ring 3 (natively) or a root table without the kernel (Xen PV); its
 	 * pages carry PTE_U. HP mode (the default): ring 0 in the kernel's address space. */
 	bool normal;
@@ -192,10 +216,15 @@ struct app {
 /* hp/syscall.c */
 /* the descriptor table with 0, 1 and 2 on the console: 0 or -ENOMEM */
 int hp_fds_init(struct app *a);
-/* open file description i (one a descriptor named: its chunk exists) */
+/* a forked child's: the parent's descriptors, naming the same descriptions */
+void hp_fds_fork(struct app *child, struct app *parent);
+/* closes the descriptors marked close-on-exec (execve) */
+void hp_fds_exec(struct app *a);
+/* open file description i (one a descriptor named: its chunk exists); the tree's */
 static inline struct app_fd *hp_file(struct app *a, int i)
 {
-	return &__atomic_load_n(&a->files[i / FILE_CHUNK], __ATOMIC_ACQUIRE)[i % FILE_CHUNK];
+	return &__atomic_load_n(&a->top->files[i / FILE_CHUNK],
+				__ATOMIC_ACQUIRE)[i % FILE_CHUNK];
 }
 /* a free descriptor, naming a new open file description of kind k: its number, or -EMFILE
  * (-ENFILE when descriptors are left but no description) */
@@ -217,12 +246,33 @@ void __noreturn hp_exit(struct app_thread *at, int code, bool all);
 /* Ends the whole app as signal `sig` would on Linux (status 128 + sig), saying why. */
 void __noreturn hp_kill(struct app_thread *at, int sig, const char *why, uint64_t rip);
 /* Starts ending the whole app with `status` (the first one set wins): every thread ends at
- * its next system call, interrupt or wake. */
+ * its next system call, interrupt or wake. hp_end_app_sig: killed by signal sig (status
+ * 128 + sig; wait4 reports the signal). */
 void hp_end_app(struct app *a, int status);
+void hp_end_app_sig(struct app *a, int sig);
 /* the app thread with this tid (0: the caller): with the app's lock held (*locked) when it
  * is another one, so that it is not joined meanwhile; NULL when none has it */
 struct app_thread *hp_thread_by_tid(struct app *a, struct app_thread *self, int64_t tid,
 				    bool *locked);
+/* hp/proc.c: processes (normal mode). fork, vfork and clone without CLONE_VM (the child
+ * returns 0 from the call in f; its pid, or -errno); wait4; execve (0 never: on success
+ * f is the new program's start); the end of a forked process's last thread; the tree's
+ * end (every process left killed and reaped, for the first one's end) */
+long hp_fork(struct app_thread *at, const struct syscall_frame *f, uint64_t flags, uint64_t ctid);
+long hp_wait4(struct app_thread *at, int64_t pid, uint64_t status, uint64_t options,
+	      uint64_t rusage);
+long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t path, uint64_t argv,
+	       uint64_t envp);
+void hp_proc_ended(struct app *a);
+void hp_procs_end(struct app *top);
+/* the process with this pid in a's tree (NULL: none), under top->proc_lock */
+struct app *hp_proc_find(struct app *a, int64_t pid);
+/* hp/app.c for proc.c: a thread of a forked process starts (at->start, at->app->space) */
+int hp_start_thread(struct app_thread *at, const char *name);
+/* hp/app.c for proc.c: loads an ELF image into the current (empty) space and builds its
+ * stack: 0 and *entry, *sp; or a negative error (said) */
+int hp_load_image(struct app *a, const uint8_t *img, size_t len, int argc, char **argv,
+		  int envc, char **envp, uint64_t *entry, uint64_t *sp);
 /* hp/signal.c: signals. The signal calls (rt_sigaction, rt_sigprocmask, rt_sigreturn,
  * sigaltstack, rt_sigpending, rt_sigsuspend, pause, rt_sigtimedwait, kill, tkill,
  * tgkill) by number: -ENOSYS for any other */
@@ -247,6 +297,8 @@ void hp_sig_pipe(struct app_thread *at);
 /* sig from the kernel to the process (the console's Ctrl-C: SIGINT), from a thread that is
  * not the app's: as kill(), with si_code SI_KERNEL; nothing once the app is ending */
 void hp_sig_kernel(struct app *a, int sig);
+/* execve: handled signals back to their default action, the alternate stack gone */
+void hp_sig_exec(struct app_thread *at);
 /* ppoll, pselect6, epoll_pwait: the mask for the wait (NULL: none): 0, -EFAULT or
  * -EINVAL. The old one comes back at the call's end, or after the handler it let in. */
 long hp_sig_mask_swap(struct app_thread *at, uint64_t maskp, uint64_t size);

@@ -109,35 +109,35 @@ struct io_item {
 /* (io_lock held) every wait of the app looks again */
 static void io_changed(struct app *a)
 {
-	for (struct io_waiter *w = a->io_waiters; w; w = w->next)
+	for (struct io_waiter *w = a->top->io_waiters; w; w = w->next)
 		sem_up(w->s);
 }
 
 void hp_io_wake_all(struct app *a)
 {
-	mutex_lock(&a->io_lock, NO_DEADLINE);
+	mutex_lock(&a->top->io_lock, NO_DEADLINE);
 	io_changed(a);
-	mutex_unlock(&a->io_lock);
+	mutex_unlock(&a->top->io_lock);
 }
 
 static void waiter_add(struct app *a, struct io_waiter *w)
 {
-	mutex_lock(&a->io_lock, NO_DEADLINE);
-	w->next = a->io_waiters;
-	a->io_waiters = w;
-	mutex_unlock(&a->io_lock);
+	mutex_lock(&a->top->io_lock, NO_DEADLINE);
+	w->next = a->top->io_waiters;
+	a->top->io_waiters = w;
+	mutex_unlock(&a->top->io_lock);
 }
 
 static void waiter_del(struct app *a, struct io_waiter *w)
 {
-	mutex_lock(&a->io_lock, NO_DEADLINE);
-	for (struct io_waiter **p = &a->io_waiters; *p; p = &(*p)->next) {
+	mutex_lock(&a->top->io_lock, NO_DEADLINE);
+	for (struct io_waiter **p = &a->top->io_waiters; *p; p = &(*p)->next) {
 		if (*p == w) {
 			*p = w->next;
 			break;
 		}
 	}
-	mutex_unlock(&a->io_lock);
+	mutex_unlock(&a->top->io_lock);
 }
 
 static uint64_t deadline_ms(int64_t ms)
@@ -160,10 +160,10 @@ static struct app_pipe *pipe_hold(struct app *a, struct app_fd *f)
 {
 	struct app_pipe *p = NULL;
 
-	mutex_lock(&a->lock, NO_DEADLINE);
+	mutex_lock(&a->top->fd_lock, NO_DEADLINE);
 	if (f->kind == FD_PIPE && (p = f->pipe))
 		__atomic_add_fetch(&p->refs, 1, __ATOMIC_ACQ_REL);
-	mutex_unlock(&a->lock);
+	mutex_unlock(&a->top->fd_lock);
 	return p;
 }
 
@@ -215,14 +215,14 @@ void hp_io_release(struct app *a, const struct app_fd *f)
 	if (f->kind == FD_PIPE && f->pipe) {
 		struct app_pipe *p = f->pipe;
 
-		mutex_lock(&a->io_lock, NO_DEADLINE);
+		mutex_lock(&a->top->io_lock, NO_DEADLINE);
 		if (f->wr)
 			p->writers--;
 		else
 			p->readers--;
 		p->gen++;
 		io_changed(a);
-		mutex_unlock(&a->io_lock);
+		mutex_unlock(&a->top->io_lock);
 		pipe_put(p);
 	} else if (f->kind == FD_EPOLL && f->ep) {
 		ep_put(f->ep);
@@ -240,10 +240,10 @@ static long io_block(struct app *a, bool (*ready)(void *arg), void *arg)
 	sem_init(&s, 0);
 	waiter_add(a, &w);
 	for (;;) {
-		mutex_lock(&a->io_lock, NO_DEADLINE);
+		mutex_lock(&a->top->io_lock, NO_DEADLINE);
 		bool ok = ready(arg);
 
-		mutex_unlock(&a->io_lock);
+		mutex_unlock(&a->top->io_lock);
 		if (ok)
 			break;
 		if (hp_interrupted(a)) {
@@ -280,7 +280,7 @@ static long pipe_round(struct app *a, struct app_fd *f, struct app_pipe *p, bool
 		p->gen++;
 		io_changed(a);
 	}
-	mutex_unlock(&a->io_lock);
+	mutex_unlock(&a->top->io_lock);
 	if (done)
 		return 1;
 	if (__atomic_load_n(&f->nonblock, __ATOMIC_RELAXED))
@@ -297,7 +297,7 @@ static long pipe_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 	if (!p)
 		return -EBADF;
 	while (n) {
-		mutex_lock(&a->io_lock, NO_DEADLINE);
+		mutex_lock(&a->top->io_lock, NO_DEADLINE);
 		while (done < n && p->head != p->tail) {
 			struct pipe_slot *s = &p->slot[p->tail % PIPE_SLOTS];
 			size_t k = MIN(n - done, (size_t)s->len);
@@ -366,9 +366,9 @@ static long pipe_write(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 	if (!p)
 		return -EBADF;
 	while (done < n) {
-		mutex_lock(&a->io_lock, NO_DEADLINE);
+		mutex_lock(&a->top->io_lock, NO_DEADLINE);
 		if (!p->readers) {
-			mutex_unlock(&a->io_lock);
+			mutex_unlock(&a->top->io_lock);
 			rc = -EPIPE;
 			break;
 		}
@@ -432,9 +432,9 @@ static long event_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 	if (n < 8)
 		return -EINVAL;
 	for (;;) {
-		mutex_lock(&a->io_lock, NO_DEADLINE);
+		mutex_lock(&a->top->io_lock, NO_DEADLINE);
 		if (f->kind != FD_EVENTFD) {
-			mutex_unlock(&a->io_lock);
+			mutex_unlock(&a->top->io_lock);
 			return -EBADF;
 		}
 		if (f->count) {
@@ -442,10 +442,10 @@ static long event_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 			f->count -= v;
 			f->gen++;
 			io_changed(a);
-			mutex_unlock(&a->io_lock);
+			mutex_unlock(&a->top->io_lock);
 			break;
 		}
-		mutex_unlock(&a->io_lock);
+		mutex_unlock(&a->top->io_lock);
 		if (__atomic_load_n(&f->nonblock, __ATOMIC_RELAXED))
 			return -EAGAIN;
 		long rc = io_block(a, event_readable, f);
@@ -467,19 +467,19 @@ static long event_write(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 	if (r.v == UINT64_MAX)
 		return -EINVAL;
 	for (;;) {
-		mutex_lock(&a->io_lock, NO_DEADLINE);
+		mutex_lock(&a->top->io_lock, NO_DEADLINE);
 		if (f->kind != FD_EVENTFD) {
-			mutex_unlock(&a->io_lock);
+			mutex_unlock(&a->top->io_lock);
 			return -EBADF;
 		}
 		if (event_writable(&r)) {
 			f->count += r.v;
 			f->gen++;
 			io_changed(a);
-			mutex_unlock(&a->io_lock);
+			mutex_unlock(&a->top->io_lock);
 			return 8;
 		}
-		mutex_unlock(&a->io_lock);
+		mutex_unlock(&a->top->io_lock);
 		if (__atomic_load_n(&f->nonblock, __ATOMIC_RELAXED))
 			return -EAGAIN;
 		long rc = io_block(a, event_writable, &r);
@@ -506,11 +506,11 @@ long hp_io_nread(struct app *a, struct app_fd *f)
 
 	if (!p)
 		return -ENOTTY;
-	mutex_lock(&a->io_lock, NO_DEADLINE);
+	mutex_lock(&a->top->io_lock, NO_DEADLINE);
 	n = 0;
 	for (unsigned i = p->tail; i != p->head; i++)
 		n += p->slot[i % PIPE_SLOTS].len;
-	mutex_unlock(&a->io_lock);
+	mutex_unlock(&a->top->io_lock);
 	pipe_put(p);
 	return n;
 }
@@ -616,8 +616,8 @@ static long io_wait(struct app *a, struct io_wait *w, uint64_t deadline)
 		if (w->fill && (got = w->fill(a, w)))
 			break;
 		sp = w->sp;
-		mutex_lock(&a->lock, NO_DEADLINE);
-		mutex_lock(&a->io_lock, NO_DEADLINE);
+		mutex_lock(&a->top->fd_lock, NO_DEADLINE);
+		mutex_lock(&a->top->io_lock, NO_DEADLINE);
 		for (unsigned i = 0; i < w->n; i++) {
 			struct io_item *it = &w->it[i];
 			struct app_fd *f = it->fd >= 0 ? hp_fd(a, (uint64_t)it->fd) : NULL;
@@ -636,8 +636,8 @@ static long io_wait(struct app *a, struct io_wait *w, uint64_t deadline)
 			else
 				it->revents = file_ready(f, it->events, &it->gen);
 		}
-		mutex_unlock(&a->io_lock);
-		mutex_unlock(&a->lock);
+		mutex_unlock(&a->top->io_lock);
+		mutex_unlock(&a->top->fd_lock);
 		for (unsigned i = 0; i < w->n; i++)
 			if (w->it[i].sock >= 0)
 				sp[ns++] = (struct sock_pollfd){w->it[i].sock, w->it[i].events, 0, 0};
@@ -848,13 +848,13 @@ static struct app_epoll *ep_hold(struct app *a, uint64_t epfd, long *err)
 {
 	struct app_epoll *ep = NULL;
 
-	mutex_lock(&a->lock, NO_DEADLINE);
+	mutex_lock(&a->top->fd_lock, NO_DEADLINE);
 	struct app_fd *f = hp_fd(a, epfd);
 
 	*err = !f ? -EBADF : -EINVAL;
 	if (f && f->kind == FD_EPOLL && (ep = f->ep))
 		__atomic_add_fetch(&ep->refs, 1, __ATOMIC_ACQ_REL);
-	mutex_unlock(&a->lock);
+	mutex_unlock(&a->top->fd_lock);
 	return ep;
 }
 

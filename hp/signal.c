@@ -225,7 +225,7 @@ static void send(struct app *a, struct app_thread *to, int sig, bool tkill, bool
 	uint64_t f = lock(a);
 
 	if (!to) {
-		if (self && !(self->sig_blocked & bit(sig)))
+		if (self && self->app == a && !(self->sig_blocked & bit(sig)))
 			to = self;
 		for (int i = 0; i < APP_THREADS && !to; i++) {
 			struct app_thread *t = &a->threads[i];
@@ -698,7 +698,30 @@ static long sigpending_(struct app_thread *at, uint64_t out, uint64_t size)
 	return copy_to_app(out, &set, size) ? -EFAULT : 0;
 }
 
-/* kill, tkill, tgkill: to the app itself (pid 1; 0 and -1 mean it too), a thread of it */
+/* kill to another process of the tree (pid > 0): 0, or -ESRCH */
+static long kill_other(struct app *a, int64_t pid, int sig)
+{
+	struct app *top = a->top;
+	long rc = 0;
+
+	mutex_lock(&top->proc_lock, NO_DEADLINE); /* (the process is not reaped meanwhile) */
+	struct app *p = hp_proc_find(a, pid);
+
+	if (!p || p->zombie)
+		rc = -ESRCH;
+	else if (sig == SIGKILL_)
+		hp_end_app_sig(p, SIGKILL_);
+	else if (sig && !__atomic_load_n(&p->exiting, __ATOMIC_SEQ_CST)) {
+		mutex_lock(&p->lock, NO_DEADLINE); /* (send may pick any of its threads) */
+		send(p, NULL, sig, false, false);
+		mutex_unlock(&p->lock);
+	}
+	mutex_unlock(&top->proc_lock);
+	return rc;
+}
+
+/* kill, tkill, tgkill: to the process itself (its pid; 0 and -1 mean it too), a thread of
+ * it, or another process of the tree */
 static long kill_(struct app_thread *at, int64_t pid, int64_t tid, int64_t sig)
 {
 	struct app *a = at->app;
@@ -710,13 +733,15 @@ static long kill_(struct app_thread *at, int64_t pid, int64_t tid, int64_t sig)
 	if (tid != -1) {
 		if (tid <= 0 || pid == 0 || pid < -1)
 			return -EINVAL;
-		if (pid != -1 && pid != 1)
+		if (pid != -1 && pid != a->pid)
 			return -ESRCH;
 		to = hp_thread_by_tid(a, at, tid, &locked);
 		if (!to)
 			return -ESRCH;
-	} else if (pid != 1 && pid != 0 && pid != -1) {
-		return -ESRCH;
+	} else if (pid > 0 && pid != a->pid) {
+		return kill_other(a, pid, (int)sig);
+	} else if (pid != a->pid && pid != 0 && pid != -1) {
+		return -ESRCH; /* (a process group: none but the caller's yet) */
 	} else if (sig && sig != SIGKILL_) {
 		mutex_lock(&a->lock, NO_DEADLINE); /* (send may pick another thread) */
 		locked = true;
@@ -726,7 +751,7 @@ static long kill_(struct app_thread *at, int64_t pid, int64_t tid, int64_t sig)
 	if (locked)
 		mutex_unlock(&a->lock);
 	if (sig == SIGKILL_) /* (the whole app, at once; not under the lock it takes) */
-		hp_end_app(a, 128 + SIGKILL_);
+		hp_end_app_sig(a, SIGKILL_);
 	return 0;
 }
 
@@ -780,6 +805,21 @@ long hp_sig_mask_swap(struct app_thread *at, uint64_t maskp, uint64_t size)
 	at->sig_restore_set = true;
 	at->sig_blocked = mask & ~UNBLOCKABLE;
 	return 0;
+}
+
+void hp_sig_exec(struct app_thread *at)
+{
+	struct app *a = at->app;
+	uint64_t f = lock(a);
+
+	for (int i = 0; i < HP_NSIG; i++)
+		if (a->sigs[i].handler > 1) /* (SIG_DFL 0 and SIG_IGN 1 stay) */
+			a->sigs[i] = (struct app_sigaction){0};
+	unlock(a, f);
+	at->ss_sp = at->ss_size = 0;
+	at->ss_flags = SS_DISABLE_;
+	at->sig_restore_set = false;
+	fpu_reset();
 }
 
 void hp_sig_thread_init(struct app_thread *child, const struct app_thread *parent)

@@ -176,6 +176,8 @@ uint64_t hp_random(struct app *a)
 #define O_NONBLOCK	04000
 #define O_CLOEXEC	02000000
 #define AT_FDCWD	(-100)
+#define SIGCHLD_	17
+#define CLONE_VFORK_	0x4000
 #define AT_EMPTY_PATH	0x1000
 
 /* a free open file description, taken (under the lock): its index, -1 when every one is
@@ -183,12 +185,12 @@ uint64_t hp_random(struct app *a)
 static int file_take(struct app *a, enum fd_kind k)
 {
 	for (int c = 0; c < APP_FDS_MAX / FILE_CHUNK; c++) {
-		struct app_fd *chunk = a->files[c];
+		struct app_fd *chunk = a->top->files[c];
 
 		if (!chunk) {
 			if (!(chunk = kcalloc(FILE_CHUNK, sizeof(*chunk))))
 				return -2;
-			__atomic_store_n(&a->files[c], chunk, __ATOMIC_RELEASE);
+			__atomic_store_n(&a->top->files[c], chunk, __ATOMIC_RELEASE);
 		}
 		for (int i = 0; i < FILE_CHUNK; i++) {
 			if (chunk[i].kind == FD_FREE) {
@@ -212,6 +214,7 @@ int hp_fds_init(struct app *a)
 	a->nofile[0] = APP_FDS_SOFT;
 	a->nofile[1] = APP_FDS_HARD;
 	mutex_init(&a->io_lock);
+	mutex_init(&a->fd_lock);
 	a->io_waiters = NULL;
 	/* 0, 1 and 2: one description of the console, as a terminal's are */
 	int c = file_take(a, FD_CONSOLE);
@@ -241,7 +244,7 @@ static int fd_file(struct app *a, uint64_t fd)
 int hp_fd_alloc(struct app *a, enum fd_kind k)
 {
 	/* (threads open and close at once: no descriptor is handed out twice) */
-	mutex_lock(&a->lock, NO_DEADLINE);
+	mutex_lock(&a->top->fd_lock, NO_DEADLINE);
 	int fd = fd_free_from(a, 0), file = fd < 0 ? -1 : file_take(a, k);
 
 	if (fd >= 0 && file < 0)
@@ -250,7 +253,7 @@ int hp_fd_alloc(struct app *a, enum fd_kind k)
 		a->cloexec[fd] = false;
 		__atomic_store_n(&a->fd[fd], (int16_t)file, __ATOMIC_RELEASE);
 	}
-	mutex_unlock(&a->lock);
+	mutex_unlock(&a->top->fd_lock);
 	return fd;
 }
 
@@ -294,14 +297,14 @@ long hp_fd_close(struct app *a, uint64_t n)
 {
 	struct app_fd gone;
 
-	mutex_lock(&a->lock, NO_DEADLINE);
+	mutex_lock(&a->top->fd_lock, NO_DEADLINE);
 	if (fd_file(a, n) < 0) {
-		mutex_unlock(&a->lock);
+		mutex_unlock(&a->top->fd_lock);
 		return -EBADF;
 	}
 	bool last = fd_unname(a, n, &gone);
 
-	mutex_unlock(&a->lock);
+	mutex_unlock(&a->top->fd_lock);
 	if (last)
 		file_release(a, &gone);
 	return 0;
@@ -312,11 +315,31 @@ void hp_fds_close_all(struct app *a)
 	for (int i = 0; i < APP_FDS_MAX; i++)
 		if (a->fd[i] >= 0)
 			hp_fd_close(a, (uint64_t)i);
-	/* (every thread has ended: nothing looks at a description any more) */
-	for (int c = 0; c < APP_FDS_MAX / FILE_CHUNK; c++) {
+	/* (every thread of the tree has ended: nothing looks at a description any more) */
+	for (int c = 0; a == a->top && c < APP_FDS_MAX / FILE_CHUNK; c++) {
 		kfree(a->files[c]);
 		a->files[c] = NULL;
 	}
+}
+
+void hp_fds_fork(struct app *child, struct app *parent)
+{
+	mutex_lock(&parent->top->fd_lock, NO_DEADLINE);
+	for (int i = 0; i < APP_FDS_MAX; i++) {
+		child->fd[i] = parent->fd[i];
+		child->cloexec[i] = parent->cloexec[i];
+		if (child->fd[i] >= 0)
+			hp_file(parent, child->fd[i])->refs++;
+	}
+	memcpy(child->nofile, parent->nofile, sizeof(child->nofile));
+	mutex_unlock(&parent->top->fd_lock);
+}
+
+void hp_fds_exec(struct app *a)
+{
+	for (int i = 0; i < APP_FDS_MAX; i++)
+		if (a->fd[i] >= 0 && a->cloexec[i])
+			hp_fd_close(a, (uint64_t)i);
 }
 
 /* dup, dup2, dup3 and fcntl's F_DUPFD: newfd < 0 takes the lowest free one at or above
@@ -329,7 +352,7 @@ static long fd_dup(struct app *a, uint64_t old, int64_t newfd, uint64_t min, boo
 
 	if ((newfd >= 0 && (uint64_t)newfd >= a->nofile[0]) || (newfd < 0 && min >= a->nofile[0]))
 		return newfd >= 0 ? -EBADF : -EINVAL;
-	mutex_lock(&a->lock, NO_DEADLINE);
+	mutex_lock(&a->top->fd_lock, NO_DEADLINE);
 	if (fd_file(a, old) < 0) {
 		rc = -EBADF;
 	} else if (newfd >= 0 && (uint64_t)newfd == old) {
@@ -344,7 +367,7 @@ static long fd_dup(struct app *a, uint64_t old, int64_t newfd, uint64_t min, boo
 			__atomic_store_n(&a->fd[rc], a->fd[old], __ATOMIC_RELEASE);
 		}
 	}
-	mutex_unlock(&a->lock);
+	mutex_unlock(&a->top->fd_lock);
 	if (last)
 		file_release(a, &gone);
 	return rc;
@@ -1139,8 +1162,8 @@ static long cpu_clock_ns(struct app_thread *at, int64_t clk, uint64_t *ns)
 		return -EINVAL;
 	int64_t id = ~(clk >> 3);
 
-	if (!(clk & 4)) { /* a process: this one (its pid is 1) */
-		if (id != 0 && id != 1)
+	if (!(clk & 4)) { /* a process: this one */
+		if (id != 0 && id != at->app->pid)
 			return -EINVAL;
 		*ns = app_cpu_ns(at->app, NULL, NULL);
 		return 0;
@@ -1193,7 +1216,9 @@ static long do_getrusage(struct app_thread *at, int64_t who, uint64_t buf)
 	} else if (who == RUSAGE_THREAD) {
 		ns = thread_cpu_ns(thread_self());
 		thread_switches(thread_self(), &v, &iv);
-	} else if (who != RUSAGE_CHILDREN) {
+	} else if (who == RUSAGE_CHILDREN) {
+		ns = __atomic_load_n(&at->app->children_cpu_ns, __ATOMIC_RELAXED);
+	} else {
 		return -EINVAL;
 	}
 	ru[0] = (int64_t)(ns / 1000000000);
@@ -1507,7 +1532,7 @@ static long do_prlimit(struct app *a, uint64_t pid, uint64_t res, uint64_t newp,
 {
 	uint64_t lim[2] = {UINT64_MAX, UINT64_MAX}, want[2];
 
-	if (pid && pid != 1)
+	if (pid && pid != (uint64_t)a->pid)
 		return -ESRCH;
 	if (res >= 16)
 		return -EINVAL;
@@ -1743,6 +1768,10 @@ enum {
 	SYS_nanosleep = 35,
 	SYS_getpid = 39,
 	SYS_clone = 56,
+	SYS_fork = 57,
+	SYS_vfork = 58,
+	SYS_execve = 59,
+	SYS_wait4 = 61,
 	SYS_exit = 60,
 	SYS_uname = 63,
 	SYS_fcntl = 72,
@@ -2166,11 +2195,24 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 		return t;
 	}
 	case SYS_getpid:
-		return 1;
+		return a->pid;
 	case SYS_gettid:
 		return at->tid;
-	case SYS_getppid:
-		return 0;
+	case SYS_getppid: {
+		mutex_lock(&a->top->proc_lock, NO_DEADLINE);
+		int ppid = a->parent ? a->parent->pid : 0;
+
+		mutex_unlock(&a->top->proc_lock);
+		return ppid;
+	}
+	case SYS_fork:
+		return hp_fork(at, f, SIGCHLD_, 0);
+	case SYS_vfork:
+		return hp_fork(at, f, SIGCHLD_ | CLONE_VFORK_, 0);
+	case SYS_wait4:
+		return hp_wait4(at, (int64_t)(int32_t)a1, a2, a3, a4);
+	case SYS_execve:
+		return hp_execve(at, f, a1, a2, a3);
 	case SYS_getuid:
 		return a->uid[0];
 	case SYS_geteuid:

@@ -34,6 +34,7 @@
 #define ENAMETOOLONG 36
 #define ENOSYS 38
 #define ENOTEMPTY 39
+#define ELOOP 40
 #define EPROTO 71
 #define ENOTSOCK 88
 #define EMSGSIZE 90

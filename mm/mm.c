@@ -71,6 +71,8 @@ static uint64_t cpus_flushed_through(void)
 	return min == UINT64_MAX ? __atomic_load_n(&tlb_gen, __ATOMIC_ACQUIRE) : min;
 }
 
+static void leave_dying_space(unsigned cpu);
+
 /* Preemption off: a thread moved to another CPU between the read of its index and the
  * flush would flush the new CPU and record the old one as flushed. */
 void mm_tlb_sync(void)
@@ -79,6 +81,7 @@ void mm_tlb_sync(void)
 	unsigned cpu = arch_cpu_id();
 	uint64_t g = __atomic_load_n(&tlb_gen, __ATOMIC_ACQUIRE);
 
+	leave_dying_space(cpu);
 	if (__atomic_load_n(&tlb_seen[cpu], __ATOMIC_RELAXED) != g) {
 		pg->flush_all();
 		__atomic_store_n(&tlb_seen[cpu], g, __ATOMIC_RELEASE);
@@ -333,6 +336,12 @@ void mm_init(struct boot_info *bi)
 	 * only ever write their own leaf entries, never create a table twice */
 	check(vm_prepare(STACK_BASE, (uint64_t)STACK_SLOTS * STACK_SLOT / PAGE_SIZE),
 	      "the stack area's page tables");
+	/* and the level-3 tables of every root slot the kernel may still map into (device
+	 * windows, the direct map's first 512 GiB): the kernel's half of the root never
+	 * changes from here on, so an address space's copy of it (mm_space_new) stays true */
+	for (uint64_t va = MMIO_BASE; va < MMIO_BASE + MMIO_AREA; va += 1ull << 39)
+		check(vm_prepare_slot(va), "the device window's page tables");
+	check(vm_prepare_slot(DIRECT_BASE), "the direct map's page tables");
 }
 
 /* The per-CPU parts below must stay on one CPU: preemption is off around them. Interrupt
@@ -826,6 +835,159 @@ void mm_user_root_free(int64_t pfn)
 {
 	pg->release_table((uint64_t)pfn);
 	mm_frame_free((uint64_t)pfn);
+}
+
+/* Address spaces (mm.h). A space is a root table: its own low half, the kernel's half
+ * copied from the kernel's root (which never changes after mm_init). `loaded` is what
+ * each CPU's CR3 holds (NULL: the kernel's root); the walker takes the low half from it
+ * (vm_env.low_root), so a thread's memory calls act on the space its CPU has loaded: the
+ * scheduler loads a thread's space at every switch to it (mm_space_switch). A kernel
+ * thread (no space) runs on whatever is loaded; a space being freed is left by every CPU
+ * at its next mm_tlb_sync, which the free waits for. */
+struct mm_space {
+	uint64_t root;
+	bool dying; /* atomic */
+};
+
+static struct mm_space kernel_space;
+static struct mm_space *loaded[MM_MAX_CPUS];
+static uint64_t spaces_live; /* atomic: made and not freed yet */
+
+static uint64_t low_root(void)
+{
+	unsigned cpu = arch_cpu_id();
+	struct mm_space *s = cpu < MM_MAX_CPUS ? __atomic_load_n(&loaded[cpu], __ATOMIC_RELAXED)
+					       : NULL;
+
+	return s ? s->root : vm.root;
+}
+
+struct mm_space *mm_space_kernel(void)
+{
+	kernel_space.root = vm.root;
+	return &kernel_space;
+}
+
+int mm_space_new(struct mm_space **out)
+{
+	if (pg->ro_tables)
+		return -EOPNOTSUPP; /* Xen PV: roots are pinned and switched by Xen (not yet) */
+	struct mm_space *s = kcalloc(1, sizeof(*s));
+	int64_t pfn = s ? new_table() : -ENOMEM;
+
+	if (pfn < 0) {
+		kfree(s);
+		return -ENOMEM;
+	}
+	memcpy((uint64_t *)mm_frame_va((uint64_t)pfn) + 256,
+	       (const uint64_t *)mm_frame_va(vm.root) + 256, 256 * sizeof(uint64_t));
+	s->root = (uint64_t)pfn;
+	vm.low_root = low_root; /* (from the first space on: until then all is the kernel's) */
+	__atomic_add_fetch(&spaces_live, 1, __ATOMIC_RELAXED);
+	*out = s;
+	return 0;
+}
+
+/* one entry of the current low half, into the space `arg` (mm_space_copy) */
+static int copy_entry(uint64_t va, uint64_t e, void *arg)
+{
+	const struct mm_space *dst = arg;
+
+	if (!(e & PTE_P))
+		return is_lazy(e) ? vm_set_in(dst->root, va, e) : 0;
+	uint64_t pfn = pg->entry_pfn(e);
+
+	if (pfn >= pool.nframes || pool.f[pfn].state == FRAME_RESERVED)
+		return vm_set_in(dst->root, va, e); /* the kernel's page (the vDSO): shared */
+	int64_t n = mm_frame_alloc();
+
+	if (n < 0)
+		return -ENOMEM;
+	memcpy(mm_frame_va((uint64_t)n), mm_frame_va(pfn), PAGE_SIZE);
+	int rc = vm_set_in(dst->root, va, pg->entry((uint64_t)n, e & PTE_FLAGS));
+
+	if (rc)
+		mm_frame_free((uint64_t)n);
+	return rc;
+}
+
+int mm_space_copy(struct mm_space *dst)
+{
+	uint64_t root = vm.low_root ? low_root() : vm.root;
+
+	return root == dst->root ? -EINVAL : vm_each_low(root, copy_entry, dst);
+}
+
+void mm_space_switch(struct mm_space *s)
+{
+	unsigned cpu = arch_cpu_id();
+
+	if (!s || cpu >= MM_MAX_CPUS || !vm.low_root)
+		return;
+	struct mm_space *want = s == &kernel_space ? NULL : s;
+
+	if (__atomic_load_n(&loaded[cpu], __ATOMIC_RELAXED) != want) {
+		pg->activate(s->root);
+		__atomic_store_n(&loaded[cpu], want, __ATOMIC_RELEASE);
+	}
+}
+
+static void leave_dying_space(unsigned cpu)
+{
+	struct mm_space *s = cpu < MM_MAX_CPUS ? __atomic_load_n(&loaded[cpu], __ATOMIC_ACQUIRE)
+					       : NULL;
+
+	if (s && __atomic_load_n(&s->dying, __ATOMIC_ACQUIRE)) {
+		pg->activate(vm.root);
+		__atomic_store_n(&loaded[cpu], NULL, __ATOMIC_RELEASE);
+	}
+}
+
+static int free_entry(uint64_t va, uint64_t e, void *arg)
+{
+	(void)va, (void)arg;
+	uint64_t pfn = e & PTE_P ? pg->entry_pfn(e) : UINT64_MAX;
+
+	if (pfn < pool.nframes && pool.f[pfn].state != FRAME_RESERVED)
+		mm_frame_free(pfn);
+	return 0;
+}
+
+static void free_table(uint64_t pfn)
+{
+	check(pool.f[pfn].state == FRAME_PAGETABLE ? 0 : -EINVAL, "freeing a space's page table");
+	pg->release_table(pfn);
+	pool.f[pfn].state = FRAME_USED;
+	__atomic_sub_fetch(&pagetable_frames, 1, __ATOMIC_RELAXED);
+	mm_frame_free(pfn);
+}
+
+void mm_space_free(struct mm_space *s)
+{
+	if (!s || s == &kernel_space)
+		return;
+	/* every CPU off it (each leaves it at its next sync) and its TLB flushed since */
+	__atomic_store_n(&s->dying, true, __ATOMIC_SEQ_CST);
+	leave_dying_space(arch_cpu_id());
+	tlb_shootdown();
+	for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++)
+		if (__atomic_load_n(&loaded[cpu], __ATOMIC_ACQUIRE) == s)
+			panic("mm: cpu%u still has a freed address space loaded", cpu);
+	vm_each_low(s->root, free_entry, NULL);
+	uint64_t pfns[64];
+	unsigned n;
+
+	while ((n = vm_unlink_low_tables(s->root, pfns, ARRAY_SIZE(pfns))))
+		for (unsigned i = 0; i < n; i++)
+			free_table(pfns[i]);
+	free_table(s->root);
+	__atomic_sub_fetch(&spaces_live, 1, __ATOMIC_RELAXED);
+	kfree(s);
+}
+
+uint64_t mm_spaces_live(void)
+{
+	return __atomic_load_n(&spaces_live, __ATOMIC_RELAXED);
 }
 
 void *mm_user_frame_va(uint64_t va)

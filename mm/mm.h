@@ -86,6 +86,27 @@ void mm_user_root_free(int64_t pfn);
 void mm_user_tables_free(void);
 /* Unmaps and frees everything in the low half, then its page tables: the end of an app. */
 void mm_user_unmap_all(void);
+/* Address spaces: a process's low half, in a root table of its own (the kernel's half is
+ * the same in every one). The kernel's root is the first (mm_space_kernel: HP mode's app,
+ * normal mode's first process). The mm_user_* calls act on the space the calling CPU has
+ * loaded: the scheduler loads a thread's own at every switch to it (thread_set_space). */
+struct mm_space;
+struct mm_space *mm_space_kernel(void);
+/* a new space, its low half empty: 0, -ENOMEM, or -EOPNOTSUPP where the CPU mode has no
+ * spaces yet (Xen PV, whose roots Xen pins and switches) */
+int mm_space_new(struct mm_space **out);
+/* Copies the loaded space's low half into dst (fork): each page into a frame of its own
+ * with the same content and rights, pages not touched yet stay so, the kernel's pages (the
+ * vDSO) shared. 0, or -ENOMEM (dst holds part of it: free it). The caller keeps the
+ * source's memory calls out meanwhile. */
+int mm_space_copy(struct mm_space *dst);
+/* Loads s on this CPU (the scheduler, interrupts off; NULL: keep what is loaded). */
+void mm_space_switch(struct mm_space *s);
+/* Frees a space no thread uses any more: every CPU leaves it, then its frames, tables and
+ * root go back. (The kernel's is never freed.) */
+void mm_space_free(struct mm_space *s);
+/* spaces made and not freed yet (the kernel's not counted) */
+uint64_t mm_spaces_live(void);
 /* Device registers at physical pa, mapped uncached; NULL where the platform has none. */
 void *mm_map_mmio(uint64_t pa, size_t len);
 

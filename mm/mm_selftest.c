@@ -4,6 +4,7 @@
 #include "arch_x86_64/paging.h"
 #include "common/console.h"
 #include "common/selftest.h"
+#include "lib/errno.h"
 #include "mm/mm.h"
 #include "mm/vm.h"
 #include "sched/sched.h"
@@ -230,6 +231,59 @@ static void lazy(struct result *r)
 	mm_user_unmap_all();
 }
 
+/* Address spaces: a copy of the low half (fork's) holds the pages' contents as they were,
+ * pages not touched yet stay so in each, and a write or first touch in one is not seen in
+ * the other; freeing the copy gives everything back. */
+static const char *spaces_note = "";
+
+static void spaces(struct result *r)
+{
+	const uint64_t va = 0x40000000;
+	struct mm_space *s, *k = mm_space_kernel();
+	int rc = mm_space_new(&s);
+
+	if (rc == -EOPNOTSUPP) {
+		spaces_note = " spaces=unsupported";
+		return;
+	}
+	EXPECT(r, !rc, "a new address space: %d", rc);
+	if (rc)
+		return;
+	thread_set_space(k);
+	rc = mm_user_map(va, 2, PTE_W | PTE_NX);
+	if (!rc)
+		rc = mm_user_reserve(va + 2 * PAGE_SIZE, 2, PTE_W | PTE_NX);
+	EXPECT(r, !rc, "mapping app pages: %d", rc);
+	if (!rc) {
+		*(volatile uint8_t *)va = 0xa1;
+		*(volatile uint8_t *)(va + PAGE_SIZE + 5) = 0xa2;
+		rc = mm_space_copy(s);
+		EXPECT(r, !rc, "copying the space: %d", rc);
+		*(volatile uint8_t *)va = 0xb1;
+		thread_set_space(s);
+		uint8_t c0 = *(volatile uint8_t *)va, c1 = *(volatile uint8_t *)(va + PAGE_SIZE + 5);
+		bool was_lazy = mm_user_lazy(va + 2 * PAGE_SIZE);
+		uint64_t w = arch_probe_write((void *)(va + 2 * PAGE_SIZE));
+
+		EXPECT(r, c0 == 0xa1 && c1 == 0xa2 && was_lazy && !w &&
+			      !mm_user_lazy(va + 2 * PAGE_SIZE),
+		       "in the copy: %#x %#x (0xa1 0xa2), reserved %d, touched: vector %lu", c0,
+		       c1, was_lazy, (unsigned long)w);
+		*(volatile uint8_t *)va = 0xc1;
+		thread_set_space(k);
+		c0 = *(volatile uint8_t *)va;
+		EXPECT(r, c0 == 0xb1 && mm_user_lazy(va + 2 * PAGE_SIZE),
+		       "the original after the copy's writes: %#x (0xb1), reserved %d", c0,
+		       mm_user_lazy(va + 2 * PAGE_SIZE));
+	}
+	thread_set_space(NULL);
+	mm_space_free(s);
+	EXPECT(r, mm_spaces_live() == 0, "%lu spaces left", (unsigned long)mm_spaces_live());
+	mm_user_unmap_all();
+	if (r->ok)
+		spaces_note = " spaces=ok";
+}
+
 /* mm_trim on this CPU while a thread on every CPU (this one too) takes and gives back
  * frames through its CPU's cache and blocks through the pool: every frame back, the lists
  * whole, no hang. mm_trim drained every CPU's cache from any CPU with preemption on: a
@@ -308,6 +362,7 @@ void selftest_mm(struct result *r, const struct boot_info *bi)
 	heap_stress(r);
 	protection(r);
 	lazy(r);
+	spaces(r);
 	trim_race(r);
 	sched_mm_stats_exact(&s1);
 	mm_stats_print();
@@ -316,10 +371,10 @@ void selftest_mm(struct result *r, const struct boot_info *bi)
 	       "%lu KiB free (%lu in page tables) after the test, %lu (%lu) before", s1.free_kib,
 	       s1.pagetable_kib, s0.free_kib, s0.pagetable_kib);
 	if (r->ok)
-		result_note(r, "frames=%lu (%lu KiB, all back) blocks_of_%u=%lu heap_ops=%d wx=ok lazy=ok%s%s",
+		result_note(r, "frames=%lu (%lu KiB, all back) blocks_of_%u=%lu heap_ops=%d wx=ok lazy=ok%s%s%s",
 			    frames, frames * 4, 1u << BLOCK_ORDER, blocks, HEAP_OPS,
 			    arch->paging->nx() ? " nx=on" : " nx=unavailable",
-			    split ? " split_2m=ok" : "");
+			    split ? " split_2m=ok" : "", spaces_note);
 }
 
 /* A write to kernel text: the runner expects the page-fault panic. */

@@ -13,6 +13,13 @@ static uint64_t *table(uint64_t pfn)
 	return vm.frame_va(pfn);
 }
 
+/* the root a va is walked from: the kernel's for the high half, the current address
+ * space's for the low half (vm_env.low_root) */
+static uint64_t root_of(uint64_t va)
+{
+	return va >> 47 || !vm.low_root ? vm.root : vm.low_root();
+}
+
 static unsigned index_of(uint64_t va, int level)
 {
 	return (va >> (12 + 9 * (level - 1))) & 511;
@@ -47,9 +54,9 @@ static int split(uint64_t t, unsigned idx, uint64_t e)
 
 /* The frame of the level-`level` table that covers va. Missing tables are created (and
  * 2 MiB pages in the way split) when `create`; otherwise -ENOENT. */
-static int64_t walk(uint64_t va, int level, bool create)
+static int64_t walk_in(uint64_t root, uint64_t va, int level, bool create)
 {
-	uint64_t t = vm.root;
+	uint64_t t = root;
 
 	for (int l = 4; l > level; l--) {
 		unsigned idx = index_of(va, l);
@@ -58,6 +65,10 @@ static int64_t walk(uint64_t va, int level, bool create)
 		if (!(e & PTE_P)) {
 			if (!create)
 				return -ENOENT;
+			/* the kernel's half of the root is copied into address spaces: it must
+			 * not change once there are any (mm_init makes its slots) */
+			if (l == 4 && va >> 47 && vm.low_root)
+				return -EPERM;
 			int64_t n = vm.new_table();
 
 			if (n < 0)
@@ -85,14 +96,19 @@ static int64_t walk(uint64_t va, int level, bool create)
 	return (int64_t)t;
 }
 
+static int64_t walk(uint64_t va, int level, bool create)
+{
+	return walk_in(root_of(va), va, level, create);
+}
+
 /* Writes the 4 KiB-level entries of up to n pages at va, as far as one set() call and the
  * table reach: frames pfn.. with `flags`, or (absent) the not-present value `val` for all.
  * Flushes what was mapped there. Returns how many pages it wrote, or a negative error. */
-static long set_leaves(uint64_t va, uint64_t n, uint64_t pfn, uint64_t flags, bool absent,
-		       uint64_t val)
+static long set_leaves(uint64_t root, uint64_t va, uint64_t n, uint64_t pfn, uint64_t flags,
+		       bool absent, uint64_t val)
 {
 	uint64_t vals[CHUNK];
-	int64_t pt = walk(va, 1, true);
+	int64_t pt = walk_in(root, va, 1, true);
 
 	if (pt < 0)
 		return pt;
@@ -137,7 +153,7 @@ int vm_map(uint64_t va, uint64_t pfn, uint64_t n, uint64_t flags, bool large)
 			n -= 512;
 			continue;
 		}
-		long k = set_leaves(va, n, pfn, flags, false, 0);
+		long k = set_leaves(root_of(va), va, n, pfn, flags, false, 0);
 
 		if (k < 0)
 			return (int)k;
@@ -208,7 +224,7 @@ uint64_t vm_next_mapped_low(uint64_t va)
 
 	va &= ~(uint64_t)(PAGE_SIZE - 1);
 	while (va < top) {
-		uint64_t t = vm.root;
+		uint64_t t = root_of(0);
 		int l = 4;
 
 		for (; l >= 1; l--) {
@@ -236,12 +252,14 @@ static bool table_empty(uint64_t t)
 	return true;
 }
 
-unsigned vm_unlink_empty_low(uint64_t *pfns, unsigned max)
+/* Unlinks root's low-half level-1 and level-2 tables (and, when `all`, the level-3 ones)
+ * into pfns: when `all`, every one, else those that map nothing. */
+static unsigned unlink_low(uint64_t root, uint64_t *pfns, unsigned max, bool all)
 {
 	unsigned n = 0;
 
-	for (unsigned i4 = 0; i4 < 256; i4++) {
-		uint64_t e4 = table(vm.root)[i4];
+	for (unsigned i4 = 0; i4 < 256 && n + 3 <= max; i4++) {
+		uint64_t e4 = table(root)[i4];
 
 		if (!(e4 & PTE_P))
 			continue;
@@ -261,14 +279,80 @@ unsigned vm_unlink_empty_low(uint64_t *pfns, unsigned max)
 					continue;
 				uint64_t t1 = vm.pg->entry_pfn(e2);
 
-				if (table_empty(t1) && !set1(t2, i2, 0))
+				if ((all || table_empty(t1)) && !set1(t2, i2, 0))
 					pfns[n++] = t1;
 			}
 			if (table_empty(t2) && !set1(t3, i3, 0))
 				pfns[n++] = t2;
 		}
+		if (all && n + 1 <= max && table_empty(t3) && !set1(root, i4, 0))
+			pfns[n++] = t3;
 	}
 	return n;
+}
+
+unsigned vm_unlink_empty_low(uint64_t *pfns, unsigned max)
+{
+	return unlink_low(root_of(0), pfns, max, false);
+}
+
+unsigned vm_unlink_low_tables(uint64_t root, uint64_t *pfns, unsigned max)
+{
+	return unlink_low(root, pfns, max, true);
+}
+
+int vm_prepare_slot(uint64_t va)
+{
+	int64_t t = walk_in(vm.root, va, 3, true);
+
+	return t < 0 ? (int)t : 0;
+}
+
+int vm_each_low(uint64_t root, int (*fn)(uint64_t va, uint64_t e, void *arg), void *arg)
+{
+	for (unsigned i4 = 0; i4 < 256; i4++) {
+		uint64_t e4 = table(root)[i4];
+
+		if (!(e4 & PTE_P))
+			continue;
+		uint64_t t3 = vm.pg->entry_pfn(e4);
+
+		for (unsigned i3 = 0; i3 < 512; i3++) {
+			uint64_t e3 = table(t3)[i3];
+
+			if (!(e3 & PTE_P) || (e3 & PTE_PS))
+				continue;
+			uint64_t t2 = vm.pg->entry_pfn(e3);
+
+			for (unsigned i2 = 0; i2 < 512; i2++) {
+				uint64_t e2 = table(t2)[i2];
+
+				if (!(e2 & PTE_P) || (e2 & PTE_PS))
+					continue;
+				uint64_t t1 = vm.pg->entry_pfn(e2);
+
+				for (unsigned i1 = 0; i1 < 512; i1++) {
+					uint64_t e = table(t1)[i1];
+					uint64_t va = (uint64_t)i4 << 39 | (uint64_t)i3 << 30 |
+						      (uint64_t)i2 << 21 | (uint64_t)i1 << 12;
+					int rc = e ? fn(va, e, arg) : 0;
+
+					if (rc)
+						return rc;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+int vm_set_in(uint64_t root, uint64_t va, uint64_t e)
+{
+	if (va >> 47)
+		return -EINVAL;
+	long k = set_leaves(root, va, 1, vm.pg->entry_pfn(e), e & PTE_FLAGS, !(e & PTE_P), e);
+
+	return k < 0 ? (int)k : 0;
 }
 
 uint64_t vm_entry_4k(uint64_t va)
@@ -283,7 +367,7 @@ int vm_set_absent(uint64_t va, uint64_t n, uint64_t val)
 	if (val & PTE_P)
 		return -EINVAL;
 	while (n) {
-		long k = set_leaves(va, n, 0, 0, true, val);
+		long k = set_leaves(root_of(va), va, n, 0, 0, true, val);
 
 		if (k < 0)
 			return (int)k;
@@ -295,7 +379,7 @@ int vm_set_absent(uint64_t va, uint64_t n, uint64_t val)
 
 uint64_t vm_lookup(uint64_t va, int *level)
 {
-	uint64_t t = vm.root;
+	uint64_t t = root_of(va);
 
 	for (int l = 4; l >= 1; l--) {
 		uint64_t e = table(t)[index_of(va, l)];

@@ -10,7 +10,9 @@
  * where a fresh, zeroed, prepared table frame comes from. mm.c provides both. */
 struct vm_env {
 	const struct paging_ops *pg;
-	uint64_t root;
+	uint64_t root; /* the kernel's root table */
+	/* the root the low half is walked from: the current address space's (NULL: root) */
+	uint64_t (*low_root)(void);
 	void *(*frame_va)(uint64_t pfn);
 	int64_t (*new_table)(void);
 };
@@ -32,6 +34,19 @@ int vm_prepare(uint64_t va, uint64_t n);
  * caller frees them once no TLB can hold them. The level-3 tables stay (a Xen PV app's
  * user root links them too). */
 unsigned vm_unlink_empty_low(uint64_t *pfns, unsigned max);
+/* Unlinks every table of root's low half, whatever it holds, level-3 ones included (an
+ * address space's end, once no CPU uses it and its frames are freed), into pfns (at most
+ * max, at least 3): how many; call again until 0. */
+unsigned vm_unlink_low_tables(uint64_t root, uint64_t *pfns, unsigned max);
+/* Calls fn for every 4 KiB-level entry of root's low half that is not 0 (present, or a
+ * not-present value of the caller's), in address order, until fn returns non-zero (which
+ * it returns). */
+int vm_each_low(uint64_t root, int (*fn)(uint64_t va, uint64_t e, void *arg), void *arg);
+/* Writes entry e (as vm_each_low gave it: present or not) at low-half va in root's tables,
+ * making them. 0 or a negative error. */
+int vm_set_in(uint64_t root, uint64_t va, uint64_t e);
+/* Makes the level-3 table for high-half va in the kernel's root (mm_init). */
+int vm_prepare_slot(uint64_t va);
 /* The lowest mapped page at or above va in the low half (USER_TOP when none). */
 uint64_t vm_next_mapped_low(uint64_t va);
 /* The 4 KiB-level entry for va as it is, present or not (0 when there is no such table, or

@@ -150,3 +150,78 @@ TEST(vm_reports_running_out_of_tables)
 	CHECK_EQ(vm_map(0x7f0000400000ull, 9, 600, PTE_W, false), 0);
 	CHECK_EQ(next_table, before); /* prepared: no new table needed */
 }
+
+/* Address spaces (mm.c's): a second root's low half, walked while vm_env.low_root names
+ * it; vm_each_low sees every entry of a root in order, vm_set_in writes into a root that
+ * is not the current one, vm_unlink_low_tables takes every table whatever it holds, and
+ * the kernel's half cannot get a new root slot once spaces exist. */
+static uint64_t other_root;
+static uint64_t low_of_other(void)
+{
+	return other_root;
+}
+
+struct seen {
+	uint64_t va[8], e[8];
+	unsigned n;
+};
+
+static int record(uint64_t va, uint64_t e, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n == 8)
+		return -1;
+	s->va[s->n] = va;
+	s->e[s->n++] = e;
+	return 0;
+}
+
+TEST(vm_walks_and_copies_low_halves_of_other_roots)
+{
+	int level;
+	const uint64_t a = 0x400000ull, b = 0x7ffffffff000ull, mark = 1ull << 9;
+
+	setup(false);
+	CHECK_EQ(vm_map(a, 0x70, 2, PTE_W | PTE_U, false), 0);
+	CHECK_EQ(vm_set_absent(b, 1, mark), 0);
+	struct seen s = {0};
+
+	CHECK_EQ(vm_each_low(vm.root, record, &s), 0);
+	CHECK(s.n == 3 && s.va[0] == a && s.va[1] == a + 4096 && s.va[2] == b &&
+	      s.e[2] == mark && f_entry_pfn(s.e[1]) == 0x71);
+	/* a copy into another root, its entries as they are */
+	other_root = (uint64_t)fake_new_table();
+	for (unsigned i = 0; i < s.n; i++)
+		CHECK_EQ(vm_set_in(other_root, s.va[i], s.e[i]), 0);
+	CHECK_EQ(vm_set_in(other_root, VA, s.e[0]), -EINVAL); /* the kernel's half: never */
+	struct seen t = {0};
+
+	CHECK_EQ(vm_each_low(other_root, record, &t), 0);
+	CHECK(t.n == 3 && !memcmp(t.va, s.va, sizeof(s.va)) && !memcmp(t.e, s.e, sizeof(s.e)));
+	/* the walker's low half follows low_root; the kernel's half stays the root's */
+	CHECK_EQ(vm_map(VA, 0x90, 1, PTE_W, false), 0);
+	vm.low_root = low_of_other;
+	CHECK_EQ(vm_unmap(a, 1), 0);
+	CHECK(!vm_lookup(a, &level) && vm_lookup(a + 4096, &level) && vm_lookup(VA, &level));
+	vm.low_root = NULL;
+	CHECK(vm_lookup(a, &level)); /* the first root's page is still there */
+	/* a new root slot for the kernel's half is refused while spaces exist */
+	vm.low_root = low_of_other;
+	CHECK_EQ(vm_map(0xffffc90000000000ull, 0x91, 1, PTE_W, false), -EPERM);
+	vm.low_root = NULL;
+	/* every table of the copy, mapped entries or not: two level-1, two level-2, two
+	 * level-3 (a's and b's are in root slots 0 and 255) */
+	uint64_t pfns[3];
+	unsigned got = 0, n;
+
+	while ((n = vm_unlink_low_tables(other_root, pfns, 3)))
+		got += n;
+	CHECK_EQ(got, 6);
+	for (unsigned i = 0; i < 256; i++)
+		CHECK(tables[other_root][i] == 0);
+	struct seen u = {0};
+
+	CHECK_EQ(vm_each_low(other_root, record, &u), 0);
+	CHECK(u.n == 0);
+}

@@ -142,6 +142,20 @@ void thread_set_fs_base(uint64_t base)
 	irq_restore(on);
 }
 
+void thread_set_space(struct mm_space *s)
+{
+	uint64_t on = irq_save();
+
+	thread_self()->space = s;
+	mm_space_switch(s);
+	irq_restore(on);
+}
+
+struct mm_space *thread_space(const struct thread *t)
+{
+	return t->space;
+}
+
 uint64_t thread_fs_base(void)
 {
 	return thread_self()->fs_base;
@@ -735,6 +749,8 @@ static void schedule(void)
 	c->switched_from = prev;
 	if (next->entry_stack | prev->entry_stack | next->fs_base | prev->fs_base)
 		arch_thread_state(next->fs_base, next->entry_stack);
+	if (next->space)
+		mm_space_switch(next->space);
 	if (prev->fpu)
 		arch_fpu_save(prev->fpu);
 	if (next->fpu)

@@ -40,6 +40,11 @@ void thread_set_fs_base(uint64_t base);
 uint64_t thread_fs_base(void);
 uint64_t *thread_entry_stack_slot(void);
 void **thread_app(struct thread *t);
+/* The calling thread's address space (mm.h), loaded now and at every switch to it; NULL
+ * (a kernel thread's) runs on whatever is loaded and touches no app memory. */
+struct mm_space;
+void thread_set_space(struct mm_space *s);
+struct mm_space *thread_space(const struct thread *t);
 /* The current thread gets SSE/x87 registers of its own (a process's initial state),
  * saved and restored at every switch from then on. 0 or -ENOMEM. */
 int thread_fpu_enable(void);

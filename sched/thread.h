@@ -34,6 +34,7 @@ struct thread {
 	/* an app thread's user state (arch_thread_state): FS base and entry stack */
 	uint64_t fs_base, entry_stack;
 	void *app; /* hp/'s per-thread data */
+	struct mm_space *space; /* its address space (NULL: a kernel thread's: any) */
 	void *fpu; /* an app thread's SSE/x87 registers (arch_fpu_save), or NULL */
 	/* CPU time: ns run until the last switch away, and since when it runs (when
 	 * `running`); written by its CPU at switches, read by anyone under acct_seq (odd

@@ -628,7 +628,9 @@ def fs_tree():
             "data/sub/deep.txt": b"deep\n", "etc/empty/": b"",
             # the users a server may switch to (memcached -u), for musl's getpwnam
             "etc/passwd": b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
-            "etc/group": b"root:x:0:\nnogroup:x:65534:\n"}
+            "etc/group": b"root:x:0:\nnogroup:x:65534:\n",
+            # a script (mode 755, as every *.sh here) whose interpreter is an app (procs)
+            "bin/hi.sh": b"#!bin/procs script-arg\necho not reached\n"}
 
 
 def app_tar(app, extra=None, path=None):
@@ -652,7 +654,7 @@ def app_tar(app, extra=None, path=None):
                 ti.type, ti.mode = tarfile.DIRTYPE, 0o755
                 t.addfile(ti)
                 continue
-            ti.size, ti.mode = len(data), 0o644
+            ti.size, ti.mode = len(data), 0o755 if name.endswith(".sh") else 0o644
             t.addfile(ti, io.BytesIO(data))
     return path
 
@@ -676,6 +678,12 @@ def fs_dir():
             continue
         with open(os.path.join(d, name), "wb") as f:
             f.write(data)
+        os.chmod(os.path.join(d, name), 0o755 if name.endswith(".sh") else 0o644)
+    # the programs a tar test's app runs by path (execve) are there on Linux too
+    for a in ("procs",):
+        dst = os.path.join(d, "bin", a)
+        if os.path.exists(os.path.join(APPS, a)):
+            shutil.copy(os.path.join(APPS, a), dst)
     return d
 
 
@@ -1180,6 +1188,15 @@ def app_tests(p, mode):
                  mode=mode),
         app_test(p + "syscall", "syscall_bench", "200000", r"^bench: \d+ syscalls/s",
                  kvm_args="5000", mode=mode),
+        # processes (normal mode): fork, wait4, execve, pipes and signals between them, an
+        # orphan, 64 children at once (HP mode: fork refused, with the reason)
+        *([app_test(p + "procs", "procs", "64",
+                    r"^hp: /bin/procs exited with status 0 \(\d+ syscalls, \d+ threads, \d+ "
+                    r"processes forked\)$", tar="module", mem_mib=128,
+                    skip={"xen-pv": "fork needs an address space per process, which Xen PV "
+                                    "does not have here yet (mm_space_new)"},
+                    timeout={"qemu": 60, "xen": 180}, mode=mode)]
+          if mode == "normal" else []),
         # threads (clone, futex): POSIX semaphores, and a condition-variable ping-pong
         app_test(p + "sem", "sem_ipc", "100000",
                  r"^hp: sem_ipc exited with status 0 \(\d+ syscalls, 2 threads\)",
@@ -1351,10 +1368,23 @@ def app_tests(p, mode):
     ]
 
 
+def eval_hp_fork(cell, out):
+    """HP mode runs one program: procs's first fork fails (ENOSYS), the kernel says why,
+    and procs, finding no child to wait for, exits 1."""
+    return judge(["" if find(out.lines, r"^hp: /bin/procs: fork: HP mode runs one program in "
+                             r"the kernel's address space \(processes need mode=normal\)$")
+                  else "no line saying why fork is refused",
+                  "" if find(out.lines, r"^fork gave a pid: no \(Function not implemented\)$")
+                  else "fork did not fail with ENOSYS",
+                  expect_exit(out, 1)], "fork refused, with the reason")
+
+
 TESTS += app_tests("hp_", "hp") + [
     # an app that faults is ended with SIGSEGV and a message; the kernel reports it
     app_test("hp_fault", "fault", "write 0xffffffff80100000",
              r"^hp: fault killed by SIGSEGV: page fault \(#PF\) at rip 0x[0-9a-f]+, address 0xffffffff80100000"),
+    Test("hp_fork", "", eval_hp_fork, app="procs", app_args="64", tar="module", mode="hp",
+         skip=HP_SKIP),
 ] + [Test("hp_bad_" + how, "app=hello", eval_badelf(how), app="hello", corrupt=how)
      for how in CORRUPTIONS] + app_tests("nm_", "normal") + [
     # normal mode: kernel memory is out of the app's reach; reading it ends the app, the

@@ -1,0 +1,375 @@
+/* procs: processes as on Linux (normal mode: hp/proc.c). fork and wait4 with the statuses
+ * of an exit and of a signal's death, getppid, each process's memory its own after fork
+ * (globals, the heap, anonymous mappings touched and not), a pipe from child to parent
+ * with the end of file when the child is gone, dup2 of a child's stdout into a pipe and
+ * execve of this program with other words, execve's errors, a #! script, WNOHANG and
+ * ECHILD, kill of children blocked in pause and in read, SIGCHLD, an orphan adopted by
+ * the first process, and N children at once. Runs from the tree of the tar tests (the
+ * Linux run's working directory: paths are relative). Exits 0. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void say(const char *fmt, ...)
+{
+	char b[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(b, sizeof(b), fmt, ap);
+
+	va_end(ap);
+	if (write(1, b, (size_t)n) != n)
+		_exit(99);
+}
+
+static const char *status_text(int st)
+{
+	static char b[64];
+
+	if (WIFEXITED(st))
+		snprintf(b, sizeof(b), "exited %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(b, sizeof(b), "killed by signal %d", WTERMSIG(st));
+	else
+		snprintf(b, sizeof(b), "status %#x", st);
+	return b;
+}
+
+/* waits for pid: its status as text */
+static const char *reap(pid_t pid)
+{
+	int st = 0;
+	pid_t got = waitpid(pid, &st, 0);
+
+	if (got != pid) {
+		say("waitpid(%d): %d (%s)\n", (int)pid, (int)got, strerror(errno));
+		exit(1);
+	}
+	return status_text(st);
+}
+
+static int global = 1;
+static volatile int sigchld_seen;
+
+static void on_sigchld(int sig)
+{
+	(void)sig;
+	sigchld_seen++;
+}
+
+/* argv[1] "exec-child": what execve handed over */
+static int exec_child(int argc, char **argv)
+{
+	say("exec-child: argc=%d", argc);
+	for (int i = 1; i < argc; i++)
+		say(" [%s]", argv[i]);
+	const char *e = getenv("PROCS_ENV");
+
+	say(" env=%s global=%d\n", e ? e : "(unset)", global);
+	/* close-on-exec: descriptor 5 was marked so, descriptor 6 was not */
+	say("exec-child: fd 5 %s, fd 6 %s\n", fcntl(5, F_GETFD) < 0 ? "closed" : "open",
+	    fcntl(6, F_GETFD) < 0 ? "closed" : "open");
+	return 4;
+}
+
+static void basics(void)
+{
+	pid_t me = getpid();
+	pid_t c = fork();
+
+	if (c < 0) {
+		say("fork gave a pid: no (%s)\n", strerror(errno));
+		exit(1);
+	}
+	if (c == 0) {
+		say("child: my parent is %s\n", getppid() == me ? "the forker" : "someone else");
+		say("child: I am %s\n", getpid() != me ? "new" : "the same pid");
+		_exit(7);
+	}
+	const char *st = reap(c); /* (its lines first, then these) */
+
+	say("fork gave a pid: %s\n", c > 0 ? "yes" : "no");
+	say("child %s\n", st);
+
+	c = fork();
+	if (c == 0) {
+		volatile int *volatile bad = (int *)8;
+
+		*bad = 1; /* SIGSEGV, not handled */
+		_exit(0);
+	}
+	say("child that faults: %s\n", reap(c));
+}
+
+static void memory(void)
+{
+	char *heap = malloc(100000);
+	char *touched = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			     -1, 0);
+	char *untouched = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int p[2];
+
+	memset(heap, 'h', 100000);
+	memset(touched, 't', 1 << 20);
+	global = 2;
+	if (pipe(p))
+		exit(1);
+	pid_t c = fork();
+
+	if (c == 0) {
+		char b;
+
+		close(p[1]);
+		/* wait for the parent's writes, then look */
+		if (read(p[0], &b, 1) != 1)
+			_exit(1);
+		say("child sees: global=%d heap=%c touched=%c untouched=%d\n", global, heap[99999],
+		    touched[(1 << 20) - 1], untouched[12345]);
+		global = 30;
+		heap[0] = 'x';
+		touched[0] = 'x';
+		untouched[0] = 'x';
+		say("child wrote its own: global=%d heap=%c touched=%c untouched=%c\n", global,
+		    heap[0], touched[0], untouched[0]);
+		_exit(0);
+	}
+	close(p[0]);
+	global = 20;
+	heap[99999] = 'H';
+	touched[(1 << 20) - 1] = 'T';
+	untouched[12345] = 'U';
+	if (write(p[1], "g", 1) != 1)
+		exit(1);
+	close(p[1]);
+	say("child %s\n", reap(c));
+	say("parent still has: global=%d heap=%c%c touched=%c%c untouched=%d%c\n", global,
+	    heap[0], heap[99999], touched[0], touched[(1 << 20) - 1], untouched[0],
+	    untouched[12345]);
+	munmap(touched, 1 << 20);
+	munmap(untouched, 1 << 20);
+	free(heap);
+}
+
+static void pipe_data(void)
+{
+	int p[2];
+
+	if (pipe(p))
+		exit(1);
+	pid_t c = fork();
+
+	if (c == 0) {
+		char b[4096];
+
+		close(p[0]);
+		for (int i = 0; i < 64; i++) {
+			memset(b, 'a' + i % 26, sizeof(b));
+			if (write(p[1], b, sizeof(b)) != (ssize_t)sizeof(b))
+				_exit(1);
+		}
+		_exit(0);
+	}
+	close(p[1]);
+	unsigned long sum = 0, n = 0;
+	char b[1000];
+	ssize_t k;
+
+	while ((k = read(p[0], b, sizeof(b))) > 0)
+		for (ssize_t i = 0; i < k; i++, n++)
+			sum = sum * 31 + (unsigned char)b[i];
+	say("from the child through a pipe: %lu bytes, hash %lx, then %s\n", n, sum,
+	    k == 0 ? "end of file" : "an error");
+	close(p[0]);
+	say("child %s\n", reap(c));
+}
+
+static void exec_tests(const char *self)
+{
+	int p[2];
+
+	if (pipe(p))
+		exit(1);
+	pid_t c = fork();
+
+	if (c == 0) {
+		dup2(p[1], 1);
+		close(p[0]);
+		close(p[1]);
+		/* 5 close-on-exec, 6 not */
+		dup2(2, 5);
+		fcntl(5, F_SETFD, FD_CLOEXEC);
+		dup2(2, 6);
+		char *argv[] = {(char *)self, "exec-child", "one", "two words", NULL};
+		char *envp[] = {"PROCS_ENV=passed", NULL};
+
+		execve(self, argv, envp);
+		_exit(50 + errno);
+	}
+	close(p[1]);
+	char out[1024];
+	size_t n = 0;
+	ssize_t k;
+
+	while (n < sizeof(out) - 1 && (k = read(p[0], out + n, sizeof(out) - 1 - n)) > 0)
+		n += (size_t)k;
+	out[n] = 0;
+	close(p[0]);
+	say("the exec'd child wrote, into the pipe:\n%s", out);
+	say("child %s\n", reap(c));
+
+	char *none[] = {"x", NULL};
+
+	errno = 0;
+	execve("bin/no-such-program", none, none + 1);
+	say("execve of a missing file: %s\n", strerror(errno));
+	execve("etc/motd", none, none + 1);
+	say("execve of a file without x: %s\n", strerror(errno));
+	execve("etc", none, none + 1);
+	say("execve of a directory: %s\n", strerror(errno));
+
+	c = fork();
+	if (c == 0) {
+		char *argv[] = {"bin/hi.sh", "after", NULL};
+		char *envp[] = {NULL};
+
+		execve("bin/hi.sh", argv, envp);
+		_exit(50 + errno);
+	}
+	say("script child %s\n", reap(c));
+}
+
+static void waits_and_kills(void)
+{
+	int st;
+
+	say("wait with no children: %s\n", waitpid(-1, &st, WNOHANG) < 0 ? strerror(errno) : "?");
+	int p[2];
+
+	if (pipe(p))
+		exit(1);
+	pid_t a = fork();
+
+	if (a == 0) {
+		pause();
+		_exit(0);
+	}
+	pid_t b = fork();
+
+	if (b == 0) {
+		char c;
+
+		close(p[1]);
+		(void)!read(p[0], &c, 1);
+		_exit(0);
+	}
+	close(p[0]);
+	say("WNOHANG on a running child: %d\n", (int)waitpid(a, &st, WNOHANG));
+	usleep(20000);
+	kill(a, SIGTERM);
+	kill(b, SIGKILL);
+	say("child in pause, after SIGTERM: %s\n", reap(a));
+	say("child in read, after SIGKILL: %s\n", reap(b));
+	close(p[1]);
+	say("kill of a reaped child: %s\n", kill(a, 0) < 0 ? strerror(errno) : "ok");
+	say("SIGCHLD handled: %s\n", sigchld_seen >= 2 ? "yes" : "no");
+}
+
+static void orphan(void)
+{
+	pid_t me = getpid();
+	int p[2];
+
+	if (pipe(p))
+		exit(1);
+	pid_t c = fork();
+
+	if (c == 0) {
+		pid_t g = fork();
+
+		if (g == 0) {
+			char b;
+
+			close(p[1]);
+			/* the parent has ended: the one that adopted us */
+			(void)!read(p[0], &b, 1);
+			say("grandchild: adopted by %s\n",
+			    getppid() == me ? "the first process" : "someone else");
+			_exit(9);
+		}
+		_exit(0);
+	}
+	close(p[0]);
+	say("middle child %s\n", reap(c));
+	if (write(p[1], "x", 1) != 1)
+		exit(1);
+	close(p[1]);
+	int st;
+	pid_t got = waitpid(-1, &st, 0);
+
+	say("then the orphan: %s (%s)\n", got > 0 && got != c ? "reaped here" : "lost",
+	    status_text(st));
+}
+
+static void many(int n)
+{
+	pid_t pids[256];
+	long sum = 0, want = 0;
+
+	for (int i = 0; i < n; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0)
+			_exit(i & 0x7f);
+		if (pids[i] < 0) {
+			say("fork %d: %s\n", i, strerror(errno));
+			exit(1);
+		}
+		want += i & 0x7f;
+	}
+	for (int i = n - 1; i >= 0; i--) {
+		int st;
+
+		if (waitpid(pids[i], &st, 0) != pids[i] || !WIFEXITED(st))
+			exit(1);
+		sum += WEXITSTATUS(st);
+	}
+	say("%d children at once: statuses add up: %s\n", n, sum == want ? "yes" : "no");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "exec-child"))
+		return exec_child(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "script-arg")) {
+		say("script:");
+		for (int i = 1; i < argc; i++)
+			say(" [%s]", argv[i]);
+		say("\n");
+		return 5;
+	}
+	int n = argc > 1 ? atoi(argv[1]) : 100;
+
+	if (n < 1 || n > 256)
+		n = 100;
+	/* on Linux, orphans come to us as to Amphi's first process */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	signal(SIGCHLD, on_sigchld);
+	basics();
+	memory();
+	pipe_data();
+	exec_tests(argc > 2 ? argv[2] : "bin/procs");
+	waits_and_kills();
+	orphan();
+	many(n);
+	say("done\n");
+	return 0;
+}

@@ -1,0 +1,488 @@
+/* Processes, in normal mode (hp/README.md "Processes"): fork (a copy of the caller's
+ * address space, mm_space_copy, and of its descriptor table, naming the same open file
+ * descriptions), wait4, execve from the tar image, and the end of a forked process.
+ *
+ * The first process is the boot's app (pid 1, `top`, on the kernel's root table); every
+ * other one is made by fork and lives until its parent reaps it (wait4), or until the first
+ * process ends: then every process left is killed and reaped (hp_procs_end), as a VM ends
+ * with its service. An orphan's parent becomes the first process. Locks: top->proc_lock
+ * (the list, parents, zombies) before any process's own lock. */
+#include "hp/hp.h"
+
+#include "arch_x86_64/arch.h"
+#include "common/console.h"
+#include "lib/errno.h"
+#include "lib/format.h"
+#include "lib/string.h"
+#include "lib/tar.h"
+#include "mm/mm.h"
+#include "sched/sched.h"
+
+#define CSIGNAL		     0xff
+#define CLONE_VFORK	     0x4000
+#define CLONE_PARENT_SETTID  0x100000
+#define CLONE_CHILD_CLEARTID 0x200000
+#define CLONE_CHILD_SETTID   0x1000000
+#define SIGCHLD_	     17
+
+#define WNOHANG	   1
+#define WUNTRACED  2
+#define WCONTINUED 8
+#define WNOWAIT	   0x1000000
+#define W_ALLOWED  (WNOHANG | WUNTRACED | WCONTINUED | 0x40000000 | 0x80000000 | 0x20000000)
+
+/* execve's bounds: arguments and environment words, and their strings' bytes in all */
+#define EXEC_WORDS 1024
+#define EXEC_BYTES (96u << 10)
+#define EXEC_LINKS 4 /* a script's interpreter may be a script: so deep at most */
+
+static void say_once(bool *said, const char *what, const struct app *a)
+{
+	if (!__atomic_exchange_n(said, true, __ATOMIC_RELAXED))
+		kprintf("hp: %s: %s\n", a->name, what);
+}
+
+struct app *hp_proc_find(struct app *a, int64_t pid)
+{
+	struct app *top = a->top;
+
+	if (pid == top->pid)
+		return top;
+	for (struct app *p = top->procs; p; p = p->next_proc)
+		if (p->pid == pid)
+			return p;
+	return NULL;
+}
+
+long hp_fork(struct app_thread *at, const struct syscall_frame *f, uint64_t flags, uint64_t ctid)
+{
+	static bool said_hp, said_mode;
+	struct app *a = at->app, *top = a->top;
+
+	if (!a->normal) {
+		say_once(&said_hp, "fork: HP mode runs one program in the kernel's address space "
+				   "(processes need mode=normal)", a);
+		return -ENOSYS;
+	}
+	if (flags & ~(uint64_t)(CSIGNAL | CLONE_VFORK | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID |
+				CLONE_CHILD_CLEARTID))
+		return -EINVAL; /* (a process with a part of its parent: CLONE_VM, CLONE_FILES...) */
+	struct app *c = kcalloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	int rc = mm_space_new(&c->space);
+
+	if (rc) {
+		kfree(c);
+		if (rc == -EOPNOTSUPP) {
+			say_once(&said_mode, "fork: this CPU mode has no address spaces for "
+					     "processes yet (Xen PV)", a);
+			return -ENOSYS;
+		}
+		return rc;
+	}
+	/* its memory: the parent's, copied while the parent's memory calls wait */
+	mutex_lock(&a->mm_lock, NO_DEADLINE);
+	rc = mm_space_copy(c->space);
+	c->brk_base = a->brk_base;
+	c->brk = a->brk;
+	c->brk_mapped = a->brk_mapped;
+	c->mmap = a->mmap;
+	mutex_unlock(&a->mm_lock);
+	if (rc) {
+		mm_space_free(c->space);
+		kfree(c);
+		return rc;
+	}
+	memcpy(c->name, a->name, sizeof(c->name));
+	c->normal = a->normal;
+	c->pte_u = a->pte_u;
+	c->started = true;
+	c->im = a->im;
+	c->rand_state = hp_random(a) ^ 0x5851f42d4c957f2dull;
+	memcpy(c->uid, a->uid, sizeof(c->uid));
+	memcpy(c->gid, a->gid, sizeof(c->gid));
+	memcpy(c->groups, a->groups, sizeof(c->groups));
+	c->ngroups = a->ngroups;
+	c->umask = __atomic_load_n(&a->umask, __ATOMIC_RELAXED);
+	memcpy(c->cwd, a->cwd, sizeof(c->cwd));
+	uint64_t irq = irq_save();
+
+	spin_lock(&a->sig_lock);
+	memcpy(c->sigs, a->sigs, sizeof(c->sigs));
+	spin_unlock(&a->sig_lock);
+	irq_restore(irq);
+	mutex_init(&c->lock);
+	mutex_init(&c->mm_lock);
+	waitq_init(&c->done);
+	waitq_init(&c->sleepers);
+	c->top = top;
+	c->parent = a;
+	c->pid = __atomic_add_fetch(&top->next_tid, 1, __ATOMIC_RELAXED);
+	hp_fds_fork(c, a);
+
+	/* its one thread: the caller's registers, returning 0 from the call */
+	struct app_thread *ct = &c->threads[0];
+
+	*ct = (struct app_thread){.app = c, .tid = c->pid};
+	memcpy(ct->comm, at->comm, sizeof(ct->comm));
+	hp_sig_thread_init(ct, at);
+	ct->ss_sp = at->ss_sp;
+	ct->ss_size = at->ss_size;
+	ct->ss_flags = at->ss_flags;
+	ct->start = *f;
+	ct->tls = thread_fs_base();
+	ct->set_tid = flags & CLONE_CHILD_SETTID ? ctid : 0;
+	ct->clear_tid = flags & CLONE_CHILD_CLEARTID ? ctid : 0;
+
+	mutex_lock(&top->proc_lock, NO_DEADLINE);
+	c->next_proc = top->procs;
+	top->procs = c;
+	top->forks++;
+	mutex_unlock(&top->proc_lock);
+	char name[24];
+	int pid = c->pid;
+
+	ksnprintf(name, sizeof(name), "app-%d", pid);
+	mutex_lock(&c->lock, NO_DEADLINE);
+	rc = hp_start_thread(ct, name);
+	mutex_unlock(&c->lock);
+	if (rc) {
+		/* (never started: nothing of it ran) */
+		mutex_lock(&top->proc_lock, NO_DEADLINE);
+		for (struct app **pp = &top->procs; *pp; pp = &(*pp)->next_proc)
+			if (*pp == c) {
+				*pp = c->next_proc;
+				break;
+			}
+		mutex_unlock(&top->proc_lock);
+		hp_fds_close_all(c);
+		mm_space_free(c->space);
+		kfree(c);
+		return rc;
+	}
+	return pid;
+}
+
+/* (top->proc_lock held) whether p is a child of a that wait4's pid selects */
+static bool selected(const struct app *p, const struct app *a, int64_t pid)
+{
+	return p->parent == a && (pid <= 0 || p->pid == pid);
+}
+
+/* The end of a zombie, unlinked: its threads joined (the last may still be finishing its
+ * kernel side), its CPU time given to the reaper, its memory back. */
+static void reap(struct app *p, struct app *reaper)
+{
+	for (int i = 0; i < APP_THREADS; i++)
+		if (p->threads[i].app && p->threads[i].t)
+			thread_join(p->threads[i].t, NO_DEADLINE, NULL);
+	if (reaper) {
+		mutex_lock(&reaper->lock, NO_DEADLINE);
+		reaper->children_cpu_ns += p->done_cpu_ns + p->children_cpu_ns;
+		mutex_unlock(&reaper->lock);
+	}
+	kfree(p);
+}
+
+/* the children's ends a's waits have seen */
+static bool child_news(void *arg)
+{
+	struct app *a = arg;
+
+	return __atomic_load_n(&a->child_ends, __ATOMIC_ACQUIRE) != a->child_ends_seen ||
+	       hp_interrupted(a);
+}
+
+long hp_wait4(struct app_thread *at, int64_t pid, uint64_t statusp, uint64_t options,
+	      uint64_t rusage)
+{
+	struct app *a = at->app, *top = a->top;
+
+	if (options & ~(uint64_t)W_ALLOWED)
+		return -EINVAL;
+	if (rusage) {
+		uint8_t ru[144] = {0};
+
+		if (copy_to_app(rusage, ru, sizeof(ru)))
+			return -EFAULT;
+	}
+	for (;;) {
+		struct app *z = NULL;
+		bool any = false;
+
+		a->child_ends_seen = __atomic_load_n(&a->child_ends, __ATOMIC_ACQUIRE);
+		mutex_lock(&top->proc_lock, NO_DEADLINE);
+		for (struct app **pp = &top->procs; *pp; pp = &(*pp)->next_proc) {
+			if (!selected(*pp, a, pid))
+				continue;
+			any = true;
+			if ((*pp)->zombie) {
+				z = *pp;
+				*pp = z->next_proc;
+				break;
+			}
+		}
+		mutex_unlock(&top->proc_lock);
+		if (z) {
+			int st = z->term_sig ? z->term_sig : (z->status & 0xff) << 8, zpid = z->pid;
+
+			reap(z, a);
+			if (statusp && copy_to_app(statusp, &st, 4))
+				return -EFAULT; /* (reaped all the same, as Linux) */
+			return zpid;
+		}
+		if (!any)
+			return -ECHILD;
+		if (options & WNOHANG)
+			return 0;
+		waitq_wait(&a->sleepers, child_news, a, NO_DEADLINE);
+		if (hp_interrupted(a))
+			return -EINTR;
+	}
+}
+
+void hp_proc_ended(struct app *a)
+{
+	struct app *top = a->top;
+
+	/* what it held: its descriptors, then its memory (off its space first) */
+	hp_fds_close_all(a);
+	thread_set_space(top->space);
+	mm_space_free(a->space);
+	a->space = NULL;
+	mutex_lock(&top->proc_lock, NO_DEADLINE);
+	bool orphans = false;
+
+	for (struct app *p = top->procs; p; p = p->next_proc)
+		if (p->parent == a) {
+			p->parent = top; /* adopted by the first process */
+			orphans |= p->zombie;
+		}
+	a->zombie = true;
+	struct app *parent = a->parent;
+
+	__atomic_add_fetch(&parent->child_ends, 1, __ATOMIC_RELEASE);
+	if (orphans)
+		__atomic_add_fetch(&top->child_ends, 1, __ATOMIC_RELEASE);
+	/* under the lock: the parent is not reaped meanwhile */
+	hp_sig_kernel(parent, SIGCHLD_);
+	waitq_wake(&parent->sleepers, WAKE_ALL);
+	if (parent != top)
+		waitq_wake(&top->sleepers, WAKE_ALL);
+	mutex_unlock(&top->proc_lock);
+}
+
+void hp_procs_end(struct app *top)
+{
+	for (;;) {
+		struct app *z = NULL;
+
+		mutex_lock(&top->proc_lock, NO_DEADLINE);
+		for (struct app **pp = &top->procs; *pp; pp = &(*pp)->next_proc) {
+			if ((*pp)->zombie) {
+				z = *pp;
+				*pp = z->next_proc;
+				break;
+			}
+			if (!__atomic_load_n(&(*pp)->exiting, __ATOMIC_SEQ_CST))
+				hp_end_app_sig(*pp, 9);
+		}
+		bool left = top->procs != NULL;
+
+		mutex_unlock(&top->proc_lock);
+		if (z)
+			reap(z, NULL);
+		else if (left)
+			thread_sleep(1000000); /* (their threads end at their next look) */
+		else
+			return;
+	}
+}
+
+/* --- execve ------------------------------------------------------------------------------- */
+
+/* the words of a NULL-terminated array of strings in the app (argv or envp), appended to
+ * v (at most EXEC_WORDS in all) with their bytes in buf: the count, or -E2BIG / -EFAULT */
+static long copy_words(uint64_t arr, char **v, int n, char *buf, size_t *used)
+{
+	for (uint64_t i = 0; arr; i++) {
+		uint64_t p;
+
+		if (copy_from_app(&p, arr + i * 8, 8))
+			return -EFAULT;
+		if (!p)
+			return n;
+		if (n >= EXEC_WORDS)
+			return -E2BIG;
+		long len = strcpy_from_app(buf + *used, p, EXEC_BYTES - *used);
+
+		if (len < 0)
+			return len == -ENAMETOOLONG ? -E2BIG : len;
+		v[n++] = buf + *used;
+		*used += (size_t)len + 1;
+	}
+	return n;
+}
+
+/* A regular file of the tar image at path (against the working directory): its bytes,
+ * or -errno as Linux's execve gives it */
+static long exec_file(struct app *a, const char *path, const uint8_t **img, size_t *len)
+{
+	char norm[256];
+	struct tar_entry e;
+	int rc = hp_fs_resolve(a->cwd, path, norm, sizeof(norm));
+
+	if (rc)
+		return rc;
+	rc = hp_fs_lookup(norm, &e);
+	if (rc < 0)
+		return -EIO;
+	if (rc == 0)
+		return -ENOENT;
+	if (rc == 2 || e.type != '0' || !(e.mode & 0111))
+		return -EACCES;
+	*img = hp_fs_data(&e);
+	*len = e.size;
+	return 0;
+}
+
+long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t pathp, uint64_t argvp,
+	       uint64_t envpp)
+{
+	static bool said_hp, said_threads;
+	struct app *a = at->app;
+
+	if (!a->normal) {
+		say_once(&said_hp, "execve: HP mode runs one program (processes need "
+				   "mode=normal)", a);
+		return -ENOSYS;
+	}
+	char *buf = kmalloc(EXEC_BYTES);
+	char **argv = kmalloc((EXEC_WORDS + 2 * EXEC_LINKS + 1) * sizeof(char *));
+	char **envp = kmalloc((EXEC_WORDS + 1) * sizeof(char *));
+	size_t used = 0;
+	long rc = buf && argv && envp ? 0 : -ENOMEM;
+	long argc = 0, envc = 0;
+	const uint8_t *img = NULL;
+	size_t len = 0;
+
+	char *path = buf;
+	if (!rc && (rc = strcpy_from_app(path, pathp, 256)) >= 0) {
+		used = (size_t)rc + 1;
+		rc = 0;
+	}
+	/* the arguments after room for interpreters' words in front (#! lines) */
+	if (!rc && (argc = copy_words(argvp, argv + 2 * EXEC_LINKS, 0, buf, &used)) < 0)
+		rc = argc;
+	if (!rc && (envc = copy_words(envpp, envp, 0, buf, &used)) < 0)
+		rc = envc;
+	char **av = argv + 2 * EXEC_LINKS;
+
+	if (!rc && argc == 0) {
+		av[0] = path; /* (Linux gives such a program an empty argv[0] now; a name is kinder) */
+		argc = 1;
+	}
+	/* #!interpreter [one argument]: the interpreter, its argument, the script's path,
+	 * then the arguments after argv[0] */
+	for (int depth = 0; !rc; depth++) {
+		if ((rc = exec_file(a, path, &img, &len)))
+			break;
+		if (len < 2 || img[0] != '#' || img[1] != '!')
+			break;
+		if (depth == EXEC_LINKS) {
+			rc = -ELOOP;
+			break;
+		}
+		char line[256];
+		size_t n = 0;
+
+		for (size_t i = 2; i < len && img[i] != '\n' && n < sizeof(line) - 1; i++)
+			line[n++] = img[i] == '\t' ? ' ' : (char)img[i];
+		line[n] = 0;
+		char *interp = line;
+
+		while (*interp == ' ')
+			interp++;
+		char *arg = interp;
+
+		while (*arg && *arg != ' ')
+			arg++;
+		if (*arg)
+			*arg++ = 0;
+		while (*arg == ' ')
+			arg++;
+		for (char *e = arg + strlen(arg); e > arg && e[-1] == ' ';)
+			*--e = 0;
+		size_t need = strlen(interp) + strlen(arg) + 2;
+
+		if (!*interp) {
+			rc = -ENOEXEC;
+			break;
+		}
+		if (used + need > EXEC_BYTES) {
+			rc = -E2BIG;
+			break;
+		}
+		char *ip = buf + used;
+
+		memcpy(ip, interp, strlen(interp) + 1);
+		used += strlen(interp) + 1;
+		char *ap = *arg ? buf + used : NULL;
+
+		if (ap) {
+			memcpy(ap, arg, strlen(arg) + 1);
+			used += strlen(arg) + 1;
+		}
+		av[0] = path; /* the script's path replaces its argv[0] */
+		if (ap)
+			*--av = ap, argc++;
+		*--av = ip;
+		argc++;
+		path = ip;
+	}
+	struct elf_image im;
+	char err[160];
+
+	if (!rc && elf_check(img, len, &im, err, sizeof(err))) {
+		kprintf("hp: %s: execve %s: refused: %s\n", a->name, path, err);
+		rc = -ENOEXEC;
+	}
+	if (!rc && __atomic_load_n(&a->live, __ATOMIC_SEQ_CST) > 1) {
+		say_once(&said_threads, "execve: a process with more than one thread (not yet)", a);
+		rc = -EAGAIN;
+	}
+	if (rc) {
+		kfree(buf);
+		kfree(argv);
+		kfree(envp);
+		return rc;
+	}
+	/* past here there is no way back: the old image goes, and a new one that cannot be
+	 * loaded (no memory) ends the process as SIGKILL would, as on Linux */
+	mutex_lock(&a->mm_lock, NO_DEADLINE);
+	mm_user_unmap_all();
+	uint64_t entry, sp;
+
+	rc = hp_load_image(a, img, len, (int)argc, av, (int)envc, envp, &entry, &sp);
+	mutex_unlock(&a->mm_lock);
+	kfree(buf);
+	kfree(argv);
+	kfree(envp);
+	if (rc) {
+		kprintf("hp: %s: execve could not load the new program (%ld): killed\n", a->name,
+			rc);
+		hp_end_app_sig(a, 9);
+		app_leave(&at->ctx, 128 + 9);
+	}
+	hp_fds_exec(a);
+	hp_sig_exec(at);
+	at->clear_tid = 0;
+	thread_set_fs_base(0);
+	memset(f, 0, sizeof(*f) - 5 * sizeof(uint64_t)); /* r15 .. nr: all 0 (rdx: no atexit) */
+	f->rip = entry;
+	f->rsp = sp;
+	f->rflags = RFLAGS_IF;
+	return 0;
+}
