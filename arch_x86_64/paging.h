@@ -52,6 +52,13 @@ struct paging_ops {
 	int64_t (*root)(int64_t (*alloc)(void));
 	/* starts using root: native loads CR3; PV is already on it */
 	void (*activate)(uint64_t root_pfn);
+	/* An address space's roots (mm's spaces): pin makes a prepared, filled frame a root
+	 * that stays one while unused (PV: MMUEXT_PIN_L4_TABLE; native: nothing), unpin the
+	 * inverse, before release_table; load switches this CPU to root, with user_root for
+	 * user mode where the CPU mode has one (PV: both baseptrs; native: CR3 = root). */
+	int (*pin_root)(uint64_t pfn);
+	void (*unpin_root)(uint64_t pfn);
+	void (*load)(uint64_t root_pfn, uint64_t user_root_pfn);
 	/* before the direct map: where frame pfn can be read and written, or NULL (native:
 	 * the boot tables' alias of the low 4 GiB; PV: the builder's bootstrap mapping) */
 	void *(*early_va)(uint64_t pfn);

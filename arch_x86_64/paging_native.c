@@ -63,6 +63,20 @@ static void native_activate(uint64_t root_pfn)
 	__asm__ __volatile__("mov %0, %%cr3" : : "r"(root_pfn << 12) : "memory");
 }
 
+static int native_pin_root(uint64_t pfn)
+{
+	return 0;
+}
+
+static void native_unpin_root(uint64_t pfn)
+{
+}
+
+static void native_load(uint64_t root_pfn, uint64_t user_root_pfn)
+{
+	native_activate(root_pfn);
+}
+
 /* the PVH entry maps the low 4 GiB at DIRECT_BASE too */
 static void *native_early_va(uint64_t pfn)
 {
@@ -91,6 +105,9 @@ const struct paging_ops paging_native = {
 	.flush_all = native_flush_all,
 	.root = native_root,
 	.activate = native_activate,
+	.pin_root = native_pin_root,
+	.unpin_root = native_unpin_root,
+	.load = native_load,
 	.early_va = native_early_va,
 	.boot_tables = native_boot_tables,
 };

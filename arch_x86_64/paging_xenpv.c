@@ -10,7 +10,9 @@
 #include "arch_x86_64/cpu.h"
 #include "arch_x86_64/layout.h"
 #include "arch_x86_64/paging.h"
+#include "common/panic.h"
 #include "hv_xen/hypercall.h"
+#include "lib/errno.h"
 
 #define BATCH 128
 
@@ -126,6 +128,38 @@ static void xenpv_activate(uint64_t pfn)
 	xenpv_flush_all();
 }
 
+static int xenpv_pin_root(uint64_t pfn)
+{
+	struct mmuext_op op = { .cmd = MMUEXT_PIN_L4_TABLE, .arg1.mfn = p2m[pfn] };
+	unsigned done = 0;
+	long rc = xen_mmuext_op(&op, 1, &done);
+
+	return rc < 0 ? (int)rc : done == 1 ? 0 : -EIO;
+}
+
+static void xenpv_unpin_root(uint64_t pfn)
+{
+	struct mmuext_op op = { .cmd = MMUEXT_UNPIN_TABLE, .arg1.mfn = p2m[pfn] };
+	unsigned done;
+
+	xen_mmuext_op(&op, 1, &done);
+}
+
+/* both baseptrs in one call: the kernel's root, and the one Xen's user mode runs on */
+static void xenpv_load(uint64_t root_pfn, uint64_t user_root_pfn)
+{
+	struct mmuext_op op[2] = {
+		{ .cmd = MMUEXT_NEW_BASEPTR, .arg1.mfn = p2m[root_pfn] },
+		{ .cmd = MMUEXT_NEW_USER_BASEPTR, .arg1.mfn = p2m[user_root_pfn] },
+	};
+	unsigned done = 0;
+	long rc = xen_mmuext_op(op, 2, &done);
+
+	if (rc < 0 || done != 2)
+		panic("xen-pv: switching to root %#lx (user %#lx) failed (%ld, %u done)",
+		      (unsigned long)root_pfn, (unsigned long)user_root_pfn, rc, done);
+}
+
 static void *xenpv_early_va(uint64_t pfn)
 {
 	return pfn < bootstrap_end ? (void *)(KERNEL_VBASE + pfn * PAGE_SIZE) : NULL;
@@ -153,6 +187,9 @@ const struct paging_ops paging_xenpv = {
 	.flush_all = xenpv_flush_all,
 	.root = xenpv_root,
 	.activate = xenpv_activate,
+	.pin_root = xenpv_pin_root,
+	.unpin_root = xenpv_unpin_root,
+	.load = xenpv_load,
 	.early_va = xenpv_early_va,
 	.boot_tables = xenpv_boot_tables,
 };

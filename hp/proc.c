@@ -56,7 +56,7 @@ struct app *hp_proc_find(struct app *a, int64_t pid)
 
 long hp_fork(struct app_thread *at, const struct syscall_frame *f, uint64_t flags, uint64_t ctid)
 {
-	static bool said_hp, said_mode;
+	static bool said_hp;
 	struct app *a = at->app, *top = a->top;
 
 	if (!a->normal) {
@@ -75,11 +75,6 @@ long hp_fork(struct app_thread *at, const struct syscall_frame *f, uint64_t flag
 
 	if (rc) {
 		kfree(c);
-		if (rc == -EOPNOTSUPP) {
-			say_once(&said_mode, "fork: this CPU mode has no address spaces for "
-					     "processes yet (Xen PV)", a);
-			return -ENOSYS;
-		}
 		return rc;
 	}
 	/* its memory: the parent's, copied while the parent's memory calls wait */

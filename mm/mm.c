@@ -72,6 +72,17 @@ static uint64_t cpus_flushed_through(void)
 }
 
 static void leave_dying_space(unsigned cpu);
+static void free_table(uint64_t pfn);
+static void low_slot(uint64_t root, unsigned idx, uint64_t e);
+
+/* an address space (below, "Address spaces") */
+struct mm_space {
+	uint64_t root, user_root; /* user_root 0: user mode runs on root (native; PV HP mode) */
+	bool dying;		  /* atomic */
+	struct mm_space *next;	  /* in `spaces` */
+};
+
+static struct mm_space kernel_space;
 
 /* Preemption off: a thread moved to another CPU between the read of its index and the
  * flush would flush the new CPU and record the old one as flushed. */
@@ -303,7 +314,8 @@ void mm_init(struct boot_info *bi)
 	check(early_init(&early, bi->mem, bi->mem_count, res, nres), "reading the memory map");
 	kernel_frames = (kernel_pa(__kernel_end) - kernel_pa(__kernel_start)) / PAGE_SIZE;
 
-	vm = (struct vm_env){ .pg = pg, .frame_va = mm_frame_va, .new_table = new_table };
+	vm = (struct vm_env){ .pg = pg, .frame_va = mm_frame_va, .new_table = new_table,
+			      .low_slot = low_slot };
 	int64_t root = pg->root(new_table);
 
 	if (root < 0)
@@ -828,29 +840,31 @@ int64_t mm_user_root(void)
 		mm_frame_free(pfn);
 		return -EIO;
 	}
+	kernel_space.root = vm.root;
+	kernel_space.user_root = (uint64_t)pfn; /* (slots linked from now on: low_slot) */
 	return pfn;
 }
 
 void mm_user_root_free(int64_t pfn)
 {
+	if (kernel_space.user_root == (uint64_t)pfn)
+		kernel_space.user_root = 0;
 	pg->release_table((uint64_t)pfn);
 	mm_frame_free((uint64_t)pfn);
 }
 
 /* Address spaces (mm.h). A space is a root table: its own low half, the kernel's half
- * copied from the kernel's root (which never changes after mm_init). `loaded` is what
- * each CPU's CR3 holds (NULL: the kernel's root); the walker takes the low half from it
+ * copied from the kernel's root (which never changes after mm_init); on Xen PV also a
+ * user-mode root holding the same low half and nothing of the kernel's (Xen's user mode
+ * runs on it), kept in step by vm_env.low_slot, both pinned. `loaded` is what each CPU
+ * runs on (NULL: the kernel's root); the walker takes the low half from it
  * (vm_env.low_root), so a thread's memory calls act on the space its CPU has loaded: the
  * scheduler loads a thread's space at every switch to it (mm_space_switch). A kernel
  * thread (no space) runs on whatever is loaded; a space being freed is left by every CPU
  * at its next mm_tlb_sync, which the free waits for. */
-struct mm_space {
-	uint64_t root;
-	bool dying; /* atomic */
-};
-
-static struct mm_space kernel_space;
 static struct mm_space *loaded[MM_MAX_CPUS];
+static struct mm_space *spaces; /* every one made and not freed, under spaces_lock */
+static struct spinlock spaces_lock;
 static uint64_t spaces_live; /* atomic: made and not freed yet */
 
 static uint64_t low_root(void)
@@ -862,26 +876,88 @@ static uint64_t low_root(void)
 	return s ? s->root : vm.root;
 }
 
+static void load(const struct mm_space *s)
+{
+	pg->load(s->root, s->user_root ? s->user_root : s->root);
+}
+
+/* vm_env.low_slot: a low-half slot of a space's root changed: its user root's too */
+static void low_slot(uint64_t root, unsigned idx, uint64_t e)
+{
+	struct mm_space *s = root == vm.root ? &kernel_space : NULL;
+	uint64_t on = irq_save();
+
+	spin_lock(&spaces_lock);
+	for (struct mm_space *p = spaces; p && !s; p = p->next)
+		if (p->root == root)
+			s = p;
+	uint64_t u = s ? s->user_root : 0;
+
+	spin_unlock(&spaces_lock);
+	irq_restore(on);
+	if (u)
+		check(pg->set(mm_frame_va(u), u, idx, 1, &e), "a user root's slot");
+}
+
 struct mm_space *mm_space_kernel(void)
 {
 	kernel_space.root = vm.root;
 	return &kernel_space;
 }
 
+/* a root for a space: zeroed, the kernel's half copied (kernel: PV leaves out Xen's own
+ * slots, 256-271, which Xen fills), made a table and pinned. Its pfn, or -ENOMEM. */
+static int64_t new_root(bool kernel)
+{
+	int64_t pfn = mm_frame_alloc();
+
+	if (pfn < 0)
+		return -ENOMEM;
+	uint64_t *t = mm_frame_va((uint64_t)pfn);
+
+	memset(t, 0, PAGE_SIZE);
+	if (kernel) {
+		unsigned from = pg->ro_tables ? 272 : 256;
+
+		memcpy(t + from, (const uint64_t *)mm_frame_va(vm.root) + from,
+		       (512 - from) * sizeof(uint64_t));
+	}
+	pool.f[pfn].state = FRAME_PAGETABLE;
+	__atomic_add_fetch(&pagetable_frames, 1, __ATOMIC_RELAXED);
+	if (pg->prepare_table((uint64_t)pfn) || pg->pin_root((uint64_t)pfn)) {
+		free_table((uint64_t)pfn);
+		return -EIO;
+	}
+	return pfn;
+}
+
+static void free_root(uint64_t pfn)
+{
+	pg->unpin_root(pfn);
+	free_table(pfn);
+}
+
 int mm_space_new(struct mm_space **out)
 {
-	if (pg->ro_tables)
-		return -EOPNOTSUPP; /* Xen PV: roots are pinned and switched by Xen (not yet) */
 	struct mm_space *s = kcalloc(1, sizeof(*s));
-	int64_t pfn = s ? new_table() : -ENOMEM;
+	int64_t root = s ? new_root(true) : -ENOMEM;
+	int64_t user = root >= 0 && pg->ro_tables ? new_root(false) : 0;
 
-	if (pfn < 0) {
+	if (root < 0 || user < 0) {
+		if (root >= 0)
+			free_root((uint64_t)root);
 		kfree(s);
-		return -ENOMEM;
+		return root < 0 ? (int)root : (int)user;
 	}
-	memcpy((uint64_t *)mm_frame_va((uint64_t)pfn) + 256,
-	       (const uint64_t *)mm_frame_va(vm.root) + 256, 256 * sizeof(uint64_t));
-	s->root = (uint64_t)pfn;
+	s->root = (uint64_t)root;
+	s->user_root = (uint64_t)user;
+	uint64_t on = irq_save();
+
+	spin_lock(&spaces_lock);
+	s->next = spaces;
+	spaces = s;
+	spin_unlock(&spaces_lock);
+	irq_restore(on);
 	vm.low_root = low_root; /* (from the first space on: until then all is the kernel's) */
 	__atomic_add_fetch(&spaces_live, 1, __ATOMIC_RELAXED);
 	*out = s;
@@ -927,7 +1003,7 @@ void mm_space_switch(struct mm_space *s)
 	struct mm_space *want = s == &kernel_space ? NULL : s;
 
 	if (__atomic_load_n(&loaded[cpu], __ATOMIC_RELAXED) != want) {
-		pg->activate(s->root);
+		load(s);
 		__atomic_store_n(&loaded[cpu], want, __ATOMIC_RELEASE);
 	}
 }
@@ -938,16 +1014,19 @@ static void leave_dying_space(unsigned cpu)
 					       : NULL;
 
 	if (s && __atomic_load_n(&s->dying, __ATOMIC_ACQUIRE)) {
-		pg->activate(vm.root);
+		load(&kernel_space);
 		__atomic_store_n(&loaded[cpu], NULL, __ATOMIC_RELEASE);
 	}
 }
 
+/* one entry of a space being freed: cleared, then its frame freed (Xen PV: a frame still
+ * mapped writable somewhere could not become another space's table) */
 static int free_entry(uint64_t va, uint64_t e, void *arg)
 {
-	(void)va, (void)arg;
+	const struct mm_space *s = arg;
 	uint64_t pfn = e & PTE_P ? pg->entry_pfn(e) : UINT64_MAX;
 
+	check(vm_set_in(s->root, va, 0), "clearing a space's page");
 	if (pfn < pool.nframes && pool.f[pfn].state != FRAME_RESERVED)
 		mm_frame_free(pfn);
 	return 0;
@@ -973,14 +1052,26 @@ void mm_space_free(struct mm_space *s)
 	for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++)
 		if (__atomic_load_n(&loaded[cpu], __ATOMIC_ACQUIRE) == s)
 			panic("mm: cpu%u still has a freed address space loaded", cpu);
-	vm_each_low(s->root, free_entry, NULL);
+	vm_each_low(s->root, free_entry, s);
 	uint64_t pfns[64];
 	unsigned n;
 
 	while ((n = vm_unlink_low_tables(s->root, pfns, ARRAY_SIZE(pfns))))
 		for (unsigned i = 0; i < n; i++)
 			free_table(pfns[i]);
-	free_table(s->root);
+	uint64_t on = irq_save();
+
+	spin_lock(&spaces_lock);
+	for (struct mm_space **pp = &spaces; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	spin_unlock(&spaces_lock);
+	irq_restore(on);
+	if (s->user_root)
+		free_root(s->user_root);
+	free_root(s->root);
 	__atomic_sub_fetch(&spaces_live, 1, __ATOMIC_RELAXED);
 	kfree(s);
 }

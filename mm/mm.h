@@ -92,8 +92,8 @@ void mm_user_unmap_all(void);
  * loaded: the scheduler loads a thread's own at every switch to it (thread_set_space). */
 struct mm_space;
 struct mm_space *mm_space_kernel(void);
-/* a new space, its low half empty: 0, -ENOMEM, or -EOPNOTSUPP where the CPU mode has no
- * spaces yet (Xen PV, whose roots Xen pins and switches) */
+/* a new space, its low half empty (Xen PV: and its user-mode root, both pinned): 0,
+ * -ENOMEM or -EIO */
 int mm_space_new(struct mm_space **out);
 /* Copies the loaded space's low half into dst (fork): each page into a frame of its own
  * with the same content and rights, pages not touched yet stay so, the kernel's pages (the

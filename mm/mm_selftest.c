@@ -4,7 +4,6 @@
 #include "arch_x86_64/paging.h"
 #include "common/console.h"
 #include "common/selftest.h"
-#include "lib/errno.h"
 #include "mm/mm.h"
 #include "mm/vm.h"
 #include "sched/sched.h"
@@ -242,10 +241,6 @@ static void spaces(struct result *r)
 	struct mm_space *s, *k = mm_space_kernel();
 	int rc = mm_space_new(&s);
 
-	if (rc == -EOPNOTSUPP) {
-		spaces_note = " spaces=unsupported";
-		return;
-	}
 	EXPECT(r, !rc, "a new address space: %d", rc);
 	if (rc)
 		return;

@@ -79,6 +79,8 @@ static int64_t walk_in(uint64_t root, uint64_t va, int level, bool create)
 
 			if (rc)
 				return rc;
+			if (l == 4 && !(va >> 47) && vm.low_slot)
+				vm.low_slot(root, idx, vm.pg->entry(n, tf));
 			t = n;
 			continue;
 		}
@@ -285,8 +287,11 @@ static unsigned unlink_low(uint64_t root, uint64_t *pfns, unsigned max, bool all
 			if (table_empty(t2) && !set1(t3, i3, 0))
 				pfns[n++] = t2;
 		}
-		if (all && n + 1 <= max && table_empty(t3) && !set1(root, i4, 0))
+		if (all && n + 1 <= max && table_empty(t3) && !set1(root, i4, 0)) {
+			if (vm.low_slot)
+				vm.low_slot(root, i4, 0);
 			pfns[n++] = t3;
+		}
 	}
 	return n;
 }

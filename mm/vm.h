@@ -13,6 +13,9 @@ struct vm_env {
 	uint64_t root; /* the kernel's root table */
 	/* the root the low half is walked from: the current address space's (NULL: root) */
 	uint64_t (*low_root)(void);
+	/* told when a root's low-half slot is linked or unlinked (NULL: nobody): Xen PV's
+	 * user-mode root mirrors its space's low half */
+	void (*low_slot)(uint64_t root, unsigned idx, uint64_t e);
 	void *(*frame_va)(uint64_t pfn);
 	int64_t (*new_table)(void);
 };

@@ -493,11 +493,13 @@ def same_output(guest, host):
     return "output differs from Linux's"
 
 
-def eval_app(name, *required, note=None):
+def eval_app(name, *required, note=None, memory=False):
     """The app printed what it prints on Linux (bench: lines aside) and ended with the
     same status; the VM's exit code is that status (1 when it is over 127: a signal).
     In a required pattern, {vcpus} is the cell's vCPU count. note(test, cell, lines): more
-    for the detail (measurements, never a verdict)."""
+    for the detail (measurements, never a verdict). memory: everything the app held (its
+    forked processes' too) came back: the free memory after it within HOSTILE_SLACK_KIB of
+    the free memory before."""
     def evaluate(cell, out):
         test = evaluate.test
         want, want_status = host_run(name, test.app_words_for(cell),
@@ -514,6 +516,13 @@ def eval_app(name, *required, note=None):
         ] + ["" if find(out.lines, rx.replace("{vcpus}", str(cell.vcpus)))
              else "no line matching %r" % rx.replace("{vcpus}", str(cell.vcpus))
              for rx in required]
+        if memory:
+            mem = [(int(m.group(1)), int(m.group(2))) for m in (
+                re.match(r"^hp: memory: (\d+) KiB free before the app, (\d+) KiB after", l)
+                for l in out.lines) if m]
+            problems.append("no memory line" if not mem else
+                            "%d KiB did not come back" % (mem[0][0] - mem[0][1])
+                            if mem[0][0] - mem[0][1] > HOSTILE_SLACK_KIB else "")
         # an unknown system call is logged once, however often it is made
         logged = [l for l in out.lines if re.match(r"^hp: \S+: system call \d+ (is not|does not)", l)]
         if len(logged) != len(set(logged)):
@@ -775,11 +784,11 @@ def sized(cell, test):
 
 def app_test(name, app, args, *required, timeout=None, net="", kvm_args=None, mode="hp",
              tar="", skip=None, note=None, cmdline="", vcpus=0, kinds=("qemu", "xen"),
-             mem_mib=0):
+             mem_mib=0, memory=False):
     """An app test (HP mode, or normal: ring 3). net="udp" or "http": with a NIC, and that
     client on the other side (the host's network namespace, or dom0) once the app says it
     is ready. kvm_args: smaller work where the local KVM emulates the kernel's ring 0."""
-    ev = eval_app(app, *required, note=note)
+    ev = eval_app(app, *required, note=note, memory=memory)
     t = Test(name, " ".join(w for w in ("ip=%s/24" % GUEST_IP if net else "", cmdline) if w),
              ev, app=app, app_args=args, vcpus=vcpus, kinds=kinds,
              app_args_by={"kvm": kvm_args} if kvm_args is not None else {}, mode=mode,
@@ -1192,9 +1201,7 @@ def app_tests(p, mode):
         # orphan, 64 children at once (HP mode: fork refused, with the reason)
         *([app_test(p + "procs", "procs", "64",
                     r"^hp: /bin/procs exited with status 0 \(\d+ syscalls, \d+ threads, \d+ "
-                    r"processes forked\)$", tar="module", mem_mib=128,
-                    skip={"xen-pv": "fork needs an address space per process, which Xen PV "
-                                    "does not have here yet (mm_space_new)"},
+                    r"processes forked\)$", tar="module", mem_mib=128, memory=True,
                     timeout={"qemu": 60, "xen": 180}, mode=mode)]
           if mode == "normal" else []),
         # threads (clone, futex): POSIX semaphores, and a condition-variable ping-pong
