@@ -221,13 +221,17 @@ GO_APPS := go_http go_par go_devnull
 # glibc apps: Debian's gcc and glibc, -static
 GLIBC_APPS := glibc_threads
 APP_BIN := $(patsubst %,$(BUILD)/apps/%,$(APPS) $(GO_APPS) $(GLIBC_APPS)) $(BUILD)/apps/hello_pie \
-	$(BUILD)/apps/memcached
+	$(BUILD)/apps/memcached $(BUILD)/apps/busybox
 apps: $(APP_BIN)
 # memcached from Debian's source packages (with libevent's), musl-static, built once into
 # the cache by tools/memcached.sh
 $(BUILD)/apps/memcached: tools/memcached.sh
 	@mkdir -p $(dir $@)
 	$(Q)tools/memcached.sh $@
+# Debian's busybox-static, as Debian ships it, fetched once into the cache by tools/busybox.sh
+$(BUILD)/apps/busybox: tools/busybox.sh
+	@mkdir -p $(dir $@)
+	$(Q)tools/busybox.sh $@
 $(BUILD)/apps/go_%: apps/go/go_%.go Makefile
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  GO      $@")

@@ -2,6 +2,7 @@
  * stack the x86-64 System V ABI describes (argc, argv, envp, auxv), and enters the app in
  * ring 0 on its own thread. An exception in the app's code ends the app, not the kernel. */
 #include "hp/hp.h"
+#include "hp/vfs.h"
 
 #include "arch_x86_64/cpu.h"
 #include "arch_x86_64/layout.h"
@@ -299,8 +300,15 @@ void hp_exit(struct app_thread *at, int code, bool all)
 
 void hp_kill(struct app_thread *at, int sig, const char *why, uint64_t rip)
 {
-	kprintf("hp: %s killed by %s: %s, at rip %#lx (thread %d)\n", at->app->name,
-		hp_sig_name(sig), why, rip, at->tid);
+	/* a forked process that a plain termination signal ends says nothing, as on Linux
+	 * (a shell's `kill`, SIGPIPE in a pipeline); the first process, and every death by a
+	 * fault's signal, is said */
+	bool quiet = at->app->parent && (sig == 1 || sig == 2 || sig == 9 || sig == 13 ||
+					 sig == 14 || sig == 15);
+
+	if (!quiet)
+		kprintf("hp: %s killed by %s: %s, at rip %#lx (thread %d)\n", at->app->name,
+			hp_sig_name(sig), why, rip, at->tid);
 	hp_end_app_sig(at->app, sig);
 	app_leave(&at->ctx, 128 + sig);
 }
@@ -827,19 +835,32 @@ static int wait_app(struct app *a, uint64_t deadline)
 
 #define START_WAIT_NS 45000000000ull
 
-/* A regular file of the tar image: 0, or -1 after saying on the console why not (absent:
- * the reason when there is no tar image at all). */
-static int fs_file(const char *what, const char *path, struct tar_entry *e, const char *absent)
+/* A regular file of the tree (links followed): 0 with its bytes (the image's, or a copy
+ * in *tofree to free), or -1 after saying on the console why not (absent: the reason when
+ * there is no tar image at all). */
+static int fs_file(const char *what, const char *path, const uint8_t **data, size_t *len,
+		   void **tofree, const char *absent)
 {
-	int rc = hp_fs_find(path, e);
+	struct vnode *n;
+	long rc = hp_fs_present() ? vfs_get("", path, true, &n) : -ENOENT;
+	const char *why = !hp_fs_present() ? absent
+			  : rc == -EIO	   ? "the tar image is corrupt"
+			  : rc == -ENOENT  ? "not found in the tar image"
+			  : rc		   ? "not found in the tar image (its path is not a "
+					     "directory's)"
+					   : NULL;
 
-	if (rc > 0 && e->type == '0')
+	*tofree = NULL;
+	if (!rc) {
+		if ((vfs_mode(n) & 0170000) != 0100000)
+			why = "not a regular file";
+		else if (!(*data = vfs_contents(n, len, tofree)))
+			why = "no memory to read it";
+		vfs_put(n);
+	}
+	if (!why)
 		return 0;
-	kprintf("hp: %s: %s\n", what,
-		!hp_fs_present() ? absent
-		: rc < 0	 ? "the tar image is corrupt"
-		: rc == 0	 ? "not found in the tar image"
-				 : "not a regular file");
+	kprintf("hp: %s: %s\n", what, why);
 	return -1;
 }
 
@@ -857,16 +878,15 @@ static int run_app(const char *name, bool normal, const uint8_t *img, size_t len
 	strlcpy(a->name, name, sizeof(a->name));
 	a->normal = normal;
 	a->pte_u = normal ? PTE_U : 0;
-	if (!img) {
-		struct tar_entry e;
+	ksnprintf(a->exe, sizeof(a->exe), "%s%s", name[0] == '/' ? "" : "/", name);
+	static void *copy; /* (a program written since the boot: its bytes in one piece) */
 
-		if (fs_file(a->name, a->name, &e,
+	kfree(copy);
+	copy = NULL;
+	if (!img && fs_file(a->name, a->name, &img, &len, &copy,
 			    "no boot module holds an app (give one with QEMU's -initrd or xl's "
 			    "ramdisk=, or a tar image on the first disk and app=/path)"))
-			return -1;
-		img = hp_fs_data(&e);
-		len = e.size;
-	}
+		return -1;
 	if (elf_check(img, len, &a->im, err, sizeof(err))) {
 		kprintf("hp: %s: refused: %s\n", a->name, err);
 		return -1;
@@ -961,25 +981,29 @@ static int run_app(const char *name, bool normal, const uint8_t *img, size_t len
  * all the same. */
 static int run_batch(const char *path, bool normal)
 {
-	struct tar_entry e;
 	char what[sizeof(app.name) + 8];
+	const uint8_t *data;
+	size_t size;
+	void *copy;
 
 	ksnprintf(what, sizeof(what), "batch=%s", path);
-	if (fs_file(what, path, &e, "no tar image to read it from (the boot module or the "
-				    "first disk)"))
+	if (fs_file(what, path, &data, &size, &copy, "no tar image to read it from (the boot "
+						    "module or the first disk)"))
 		return -1;
-	if (e.size >= BATCH_MAX) {
+	char *text = size < BATCH_MAX ? kmalloc(size + 1) : NULL;
+
+	if (text)
+		memcpy(text, data, size);
+	kfree(copy);
+	if (size >= BATCH_MAX) {
 		kprintf("hp: %s: longer than 8 KiB\n", what);
 		return -1;
 	}
-	char *text = kmalloc(e.size + 1);
-
 	if (!text) {
 		kprintf("hp: batch=%s: no memory to read it\n", path);
 		return -1;
 	}
-	memcpy(text, hp_fs_data(&e), e.size);
-	text[e.size] = 0;
+	text[size] = 0;
 	int rc, status = 0, first_bad = 0;
 	unsigned run = 0, failed = 0;
 	char line[BOOT_CMDLINE_MAX];

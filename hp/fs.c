@@ -1,12 +1,11 @@
-/* The app's files: a read-only tree from a tar image (lib/tar.c), either the boot module
- * itself or the first block device, read into memory once at start. Paths are absolute
- * or relative to the working directory (chdir) or a directory descriptor (openat), with
- * "." and ".." resolved; a directory is one the image lists or one its names imply, and
- * the root always is. Files are read with read, pread64, readv and lseek; directories with
- * getdents64; fstat, stat and access answer for both; writing is -EROFS. */
+/* The app's files: the tree in RAM (hp/vfs.c) seeded from a tar image (lib/tar.c), either
+ * the boot module itself or the first block device, read into memory once at start; and
+ * the descriptors of its files and directories (open, read, write, lseek, getdents64). */
 #include "common/blkdev.h"
 #include "common/console.h"
 #include "hp/hp.h"
+#include "hp/vfs.h"
+#include "lib/format.h"
 #include "lib/errno.h"
 #include "lib/string.h"
 #include "lib/tar.h"
@@ -22,6 +21,7 @@ void hp_fs_set(const uint8_t *img, size_t len)
 {
 	image = img;
 	image_len = len;
+	vfs_seed(img, len);
 }
 
 bool hp_fs_present(void)
@@ -122,259 +122,428 @@ const uint8_t *hp_fs_data(const struct tar_entry *e)
 }
 
 #define O_ACCMODE   3
+#define O_WRONLY    1
 #define O_CREAT	    0100
+#define O_EXCL	    0200
 #define O_TRUNC	    01000
-#define O_DIRECTORY 0200000
+#define O_APPEND    02000
 #define O_NONBLOCK  04000
+#define O_DIRECTORY 0200000
+#define O_NOFOLLOW  0400000
 #define O_CLOEXEC   02000000
 
-int hp_fs_resolve(const char *base, const char *path, char *out, size_t size)
+/* open(2) in the tree: the new fd, or -errno. base: the directory relative paths start
+ * from (as the working directory is kept). mode: O_CREAT's, the umask already applied. */
+long hp_fs_open(struct app *a, const char *base, const char *path, uint64_t flags,
+		uint32_t mode)
 {
-	size_t n = 0;
+	uint64_t acc = flags & O_ACCMODE;
+	uint64_t vf = (acc ? VFS_WRITE : 0) | (flags & O_CREAT ? VFS_CREAT : 0) |
+		      (flags & O_EXCL ? VFS_EXCL : 0) | (flags & O_TRUNC ? VFS_TRUNC : 0) |
+		      (flags & O_DIRECTORY ? VFS_DIRECTORY : 0) |
+		      (flags & O_NOFOLLOW ? VFS_NOFOLLOW : 0);
+	struct vnode *n;
 
-	if (!*path)
-		return -ENOENT;
-	out[0] = 0;
-	if (path[0] != '/') {
-		n = strlen(base);
-		if (n >= size)
-			return -ENAMETOOLONG;
-		memcpy(out, base, n + 1);
-	}
-	for (const char *p = path; *p;) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		const char *q = p;
-
-		while (*q && *q != '/')
-			q++;
-		size_t len = (size_t)(q - p);
-
-		if (len == 2 && p[0] == '.' && p[1] == '.') { /* up one (the root's parent is itself) */
-			while (n && out[n - 1] != '/')
-				n--;
-			n -= n ? 1 : 0;
-			out[n] = 0;
-		} else if (len != 1 || p[0] != '.') {
-			if (n + (n ? 1 : 0) + len >= size || n + len > TAR_NAME_MAX)
-				return -ENAMETOOLONG;
-			if (n)
-				out[n++] = '/';
-			memcpy(out + n, p, len);
-			n += len;
-			out[n] = 0;
-		}
-		p = q;
-	}
-	return 0;
-}
-
-int hp_fs_lookup(const char *norm, struct tar_entry *e)
-{
-	static bool reported;
-	size_t pos = 0, nl = strlen(norm);
-	struct tar_entry t;
-	bool implied = nl == 0; /* the root always is */
-	char err[128];
-	int rc = 0;
-
-	memset(e, 0, sizeof(*e));
-	while (image && (rc = tar_next(image, image_len, &pos, &t, err, sizeof(err))) == 1) {
-		if (!strcmp(t.name, norm)) {
-			*e = t;
-			return t.type == '5' ? 2 : 1;
-		}
-		implied |= !strncmp(t.name, norm, nl) && t.name[nl] == '/';
-	}
-	if (rc < 0) {
-		if (!reported) {
-			reported = true;
-			kprintf("hp: files: the tar image is corrupt: %s\n", err);
-		}
-		return rc;
-	}
-	if (!implied)
-		return 0;
-	strlcpy(e->name, norm, sizeof(e->name));
-	e->type = '5';
-	e->mode = 0755;
-	return 2;
-}
-
-/* open(2) in the tar tree: the new fd, or -ENOENT / -EROFS / -EISDIR / -ENOTDIR / -EMFILE.
- * base: the directory relative paths start from (normalised). */
-long hp_fs_open(struct app *a, const char *base, const char *path, uint64_t flags)
-{
-	struct tar_entry e;
-	char norm[TAR_NAME_MAX + 1];
-	int rc = hp_fs_resolve(base, path, norm, sizeof(norm));
+	if (acc == O_ACCMODE)
+		return -EINVAL;
+	long rc = vfs_open(base, path, vf, mode, a->uid[1], a->gid[1], &n);
 
 	if (rc)
 		return rc;
-	if ((rc = hp_fs_lookup(norm, &e)) < 0)
-		return -EIO;
-	bool dir = rc == 2;
-
-	if (dir && (flags & (O_ACCMODE | O_CREAT | O_TRUNC)))
-		return -EISDIR;
-	if ((flags & O_ACCMODE) || (flags & (O_CREAT | O_TRUNC)))
-		return rc ? -EROFS : (flags & O_CREAT ? -EROFS : -ENOENT);
-	if (!rc)
-		return -ENOENT;
-	if ((flags & O_DIRECTORY) && !dir)
-		return -ENOTDIR;
-	if (e.type != '0' && e.type != '7' && !dir)
-		return -ENOENT; /* links and devices are not followed */
 	int fd = hp_fd_alloc(a, FD_FILE);
 
-	if (fd < 0)
+	if (fd < 0) {
+		vfs_put(n);
 		return fd;
+	}
 	struct app_fd *f = hp_fd(a, (uint64_t)fd);
 
-	f->data = dir ? NULL : hp_fs_data(&e);
-	f->size = dir ? 0 : e.size;
+	f->node = n;
 	f->pos = 0;
-	f->dir = dir;
-	f->mode = e.mode;
-	if (dir)
-		strlcpy(f->dpath, norm, sizeof(f->dpath));
+	f->dir = vfs_is_dir(n);
+	f->wr = acc != 0;
+	f->rd = acc != O_WRONLY;
+	f->append = (flags & O_APPEND) != 0;
+	f->mode = (uint32_t)flags & 07777777; /* (F_GETFL's status flags) */
+	if (f->dir && vfs_path(n, f->dpath, sizeof(f->dpath)))
+		f->dpath[0] = 0;
 	a->cloexec[fd] = (flags & O_CLOEXEC) != 0;
 	f->nonblock = (flags & O_NONBLOCK) != 0;
 	return fd;
 }
 
-/* the child of directory dir that entry name is under ("": none) and whether it is a
- * directory by the names below it */
-static size_t child_of(const char *dir, const char *name, const char **child, bool *below)
-{
-	size_t dl = strlen(dir);
-
-	if (dl && (strncmp(name, dir, dl) || name[dl] != '/'))
-		return 0;
-	const char *c = name + (dl ? dl + 1 : 0), *slash = c;
-
-	while (*slash && *slash != '/')
-		slash++;
-	*child = c;
-	*below = *slash == '/';
-	return (size_t)(slash - c);
-}
-
-#define DT_DIR 4
-#define DT_REG 8
-#define DT_LNK 10
-
-/* getdents64 of a directory: its children (".", "..", then each name once, in the image's
- * order), as many whole records as fit. f->pos: 0 ".", 1 "..", else 2 + where the next
- * entry's header is in the image. */
 long hp_fs_getdents(struct app_fd *f, uint64_t buf, uint64_t count)
 {
-	uint64_t used = 0;
-	char err[128];
-
 	if (!f->dir)
 		return -ENOTDIR;
-	for (;;) {
-		struct tar_entry t;
-		const char *name = NULL;
-		size_t len = 0, pos = f->pos >= 2 ? f->pos - 2 : 0, next;
-		uint8_t type = DT_DIR;
-		bool below;
-
-		if (f->pos < 2) {
-			name = f->pos ? ".." : ".";
-			len = f->pos + 1;
-			next = f->pos + 1;
-		} else {
-			int rc = image ? tar_next(image, image_len, &pos, &t, err, sizeof(err)) : 0;
-
-			if (rc < 0)
-				return used ? (long)used : -EIO;
-			if (rc == 0)
-				break; /* the end */
-			next = pos + 2;
-			len = child_of(f->dpath, t.name, &name, &below);
-			type = below || t.type == '5' ? DT_DIR : t.type == '2' ? DT_LNK : DT_REG;
-			/* once: not if an entry before this one gave the same child */
-			size_t p = 0;
-			struct tar_entry o;
-
-			while (len && p < f->pos - 2 &&
-			       tar_next(image, image_len, &p, &o, err, sizeof(err)) == 1) {
-				const char *oc;
-				bool ob;
-
-				if (child_of(f->dpath, o.name, &oc, &ob) == len && !memcmp(oc, name, len))
-					len = 0;
-			}
-		}
-		if (len) {
-			/* struct linux_dirent64: ino, off, reclen, type, name (NUL), to 8 bytes */
-			uint16_t reclen = (uint16_t)ALIGN_UP(19 + len + 1, 8);
-			uint8_t rec[19 + TAR_NAME_MAX + 1 + 8] = {0};
-			uint64_t ino = 1469598103934665603ull;
-
-			for (size_t i = 0; i < len; i++)
-				ino = (ino ^ (uint8_t)name[i]) * 1099511628211ull;
-			if (used + reclen > count)
-				return used ? (long)used : -EINVAL;
-			memcpy(rec, &ino, 8);
-			memcpy(rec + 8, &(uint64_t){next}, 8);
-			memcpy(rec + 16, &reclen, 2);
-			rec[18] = type;
-			memcpy(rec + 19, name, len);
-			if (copy_to_app(buf + used, rec, reclen))
-				return -EFAULT;
-			used += reclen;
-		}
-		f->pos = next;
-	}
-	return (long)used;
+	return vfs_getdents(f->node, &f->pos, buf, count);
 }
 
 long hp_fs_read(struct app_fd *f, uint64_t buf, uint64_t n, int64_t at)
 {
 	if (f->dir)
 		return -EISDIR;
-	uint64_t pos = at >= 0 ? (uint64_t)at : f->pos;
+	if (!f->rd)
+		return -EBADF;
+	long rc = vfs_read(f->node, buf, n, at >= 0 ? (uint64_t)at : f->pos);
 
-	if (pos >= f->size)
-		return 0;
-	n = MIN(n, f->size - pos);
-	if (copy_to_app(buf, f->data + pos, n))
-		return -EFAULT;
-	if (at < 0)
-		f->pos += n;
-	return (long)n;
+	if (rc > 0 && at < 0)
+		f->pos += (uint64_t)rc;
+	return rc;
+}
+
+long hp_fs_write(struct app_fd *f, uint64_t buf, uint64_t n, int64_t at)
+{
+	if (f->dir)
+		return -EISDIR;
+	if (!f->wr)
+		return -EBADF;
+	uint64_t pos = at >= 0 ? (uint64_t)at : f->pos;
+	/* (pwrite on an O_APPEND file appends, as Linux's does) */
+	long rc = vfs_write(f->node, buf, n, &pos, f->append);
+
+	if (rc > 0 && at < 0)
+		f->pos = pos;
+	return rc;
 }
 
 long hp_fs_lseek(struct app_fd *f, int64_t off, uint64_t whence)
 {
 	int64_t base = whence == 0   ? 0
 		       : whence == 1 ? (int64_t)f->pos
-		       : whence == 2 ? (int64_t)f->size
+		       : whence == 2 ? (f->kind == FD_FILE ? (int64_t)vfs_size(f->node)
+							   : (int64_t)f->size)
 				     : -1;
 
+	if (f->dir && (whence != 0 || off != 0))
+		return whence > 2 ? -EINVAL : 0; /* a directory: only back to its start */
 	if (base < 0 || (off < 0 && -off > base))
 		return -EINVAL;
 	f->pos = (uint64_t)(base + off);
 	return (long)f->pos;
 }
 
-/* struct stat (x86-64) of a tar entry */
-void hp_fs_stat(uint8_t st[144], uint64_t size, uint32_t mode, bool dir)
-{
-	uint32_t m = (dir ? 0040000 : 0100000) | (mode & 07777);
-	uint64_t nlink = 1, blksize = 4096, blocks = (size + 511) / 512,
-		 ino = (uint64_t)size * 31 + mode;
+/* --- the calls by path (hp_fs_call) ------------------------------------------------------- */
 
-	memset(st, 0, 144);
-	memcpy(st + 8, &ino, 8);
-	memcpy(st + 16, &nlink, 8);
-	memcpy(st + 24, &m, 4);
-	memcpy(st + 48, &size, 8);
-	memcpy(st + 56, &blksize, 8);
-	memcpy(st + 64, &blocks, 8);
+#define AT_FDCWD	    (-100)
+#define AT_SYMLINK_NOFOLLOW 0x100
+#define AT_REMOVEDIR	    0x200
+#define AT_SYMLINK_FOLLOW   0x400
+#define AT_EACCESS	    0x200
+#define AT_EMPTY_PATH	    0x1000
+#define RENAME_NOREPLACE    1
+#define UTIME_NOW	    ((1l << 30) - 1)
+#define UTIME_OMIT	    ((1l << 30) - 2)
+#define TMPFS_MAGIC	    0x01021994
+
+/* a path from the app and where it starts (dirfd's directory, or the working directory) */
+struct at {
+	char path[VFS_PATH_MAX];
+	const char *base;
+};
+
+static long at_path(struct app *a, int64_t dirfd, uint64_t up, struct at *p)
+{
+	long n = strcpy_from_app(p->path, up, sizeof(p->path));
+
+	if (n < 0)
+		return n;
+	return hp_at_base(a, dirfd, p->path, &p->base);
+}
+
+/* the node a descriptor names (held), for the f* calls: -EBADF, or -EINVAL when it is not
+ * a file of the tree */
+static long fd_node(struct app *a, uint64_t fd, struct vnode **out)
+{
+	struct app_fd *f = hp_fd(a, fd);
+
+	if (!f)
+		return -EBADF;
+	if (f->kind != FD_FILE)
+		return -EINVAL;
+	vfs_hold(f->node);
+	*out = f->node;
+	return 0;
+}
+
+/* the node for an *at call: the path's, or with AT_EMPTY_PATH and "" dirfd's */
+static long at_node(struct app *a, int64_t dirfd, uint64_t up, uint64_t flags, bool follow,
+		    struct vnode **out)
+{
+	struct at p;
+	long rc = at_path(a, dirfd, up, &p);
+
+	if (rc == -ENOENT || (!rc && !p.path[0])) {
+		if (!(flags & AT_EMPTY_PATH))
+			return -ENOENT;
+		return dirfd == AT_FDCWD ? vfs_get(a->cwd, ".", true, out)
+					 : fd_node(a, (uint64_t)dirfd, out);
+	}
+	return rc ? rc : vfs_get(p.base, p.path, follow, out);
+}
+
+/* ns since 1970 from a struct timespec's pair (UTIME_NOW, UTIME_OMIT) */
+static uint64_t ts_ns(const int64_t ts[2])
+{
+	if (ts[1] == UTIME_OMIT)
+		return VFS_TIME_OMIT;
+	if (ts[1] == UTIME_NOW)
+		return wallclock_ns();
+	return (uint64_t)ts[0] * 1000000000ull + (uint64_t)ts[1];
+}
+
+static long do_utimens(struct app *a, int64_t dirfd, uint64_t up, uint64_t times,
+		       uint64_t flags, bool timeval)
+{
+	struct vnode *n;
+	int64_t t[4] = {0, UTIME_NOW, 0, UTIME_NOW};
+
+	if (times && copy_from_app(t, times, sizeof(t)))
+		return -EFAULT;
+	if (timeval && times) { /* struct timeval: microseconds */
+		t[1] *= 1000;
+		t[3] *= 1000;
+		if (t[1] < 0 || t[1] >= 1000000000 || t[3] < 0 || t[3] >= 1000000000)
+			return -EINVAL;
+	}
+	long rc = up ? at_node(a, dirfd, up, flags, !(flags & AT_SYMLINK_NOFOLLOW), &n)
+		     : fd_node(a, (uint64_t)dirfd, &n);
+
+	if (rc)
+		return rc;
+	vfs_set_times(n, ts_ns(t), ts_ns(t + 2));
+	vfs_put(n);
+	return 0;
+}
+
+static long do_statfs(uint64_t buf)
+{
+	uint64_t total = mm_usable_kib() / 4, free = mm_free_kib() / 4;
+	int64_t s[15] = {TMPFS_MAGIC, 4096, (int64_t)total, (int64_t)free, (int64_t)free,
+			 1 << 20, 1 << 20, 0, NAME_MAX, 4096, 0, 0, 0, 0, 0};
+
+	return copy_to_app(buf, s, sizeof(s)) ? -EFAULT : 0;
+}
+
+long hp_fs_stat_at(struct app *a, int64_t dirfd, uint64_t up, bool follow, uint8_t st[144])
+{
+	struct at p;
+	long rc = at_path(a, dirfd, up, &p);
+
+	return rc ? rc : vfs_stat_path(p.base, p.path, follow, st);
+}
+
+long hp_fs_call(struct app *a, struct syscall_frame *f)
+{
+	uint64_t a1 = f->rdi, a2 = f->rsi, a3 = f->rdx, a4 = f->r10, a5 = f->r8;
+	struct at p, q;
+	struct vnode *n;
+	long rc;
+
+	switch (f->nr) {
+	case 83:  /* mkdir */
+	case 258: /* mkdirat */ {
+		bool at = f->nr == 258;
+
+		if ((rc = at_path(a, at ? (int32_t)a1 : AT_FDCWD, at ? a2 : a1, &p)))
+			return rc;
+		return vfs_mkdir(p.base, p.path, (uint32_t)(at ? a3 : a2) & ~a->umask & 07777,
+				 a->uid[1], a->gid[1]);
+	}
+	case 84: /* rmdir */
+		return (rc = at_path(a, AT_FDCWD, a1, &p)) ? rc : vfs_unlink(p.base, p.path, true);
+	case 87: /* unlink */
+		return (rc = at_path(a, AT_FDCWD, a1, &p)) ? rc : vfs_unlink(p.base, p.path, false);
+	case 263: /* unlinkat */
+		if (a3 & ~(uint64_t)AT_REMOVEDIR)
+			return -EINVAL;
+		return (rc = at_path(a, (int32_t)a1, a2, &p))
+			       ? rc
+			       : vfs_unlink(p.base, p.path, (a3 & AT_REMOVEDIR) != 0);
+	case 82:  /* rename */
+	case 264: /* renameat */
+	case 316: /* renameat2 */ {
+		bool at = f->nr != 82;
+		uint64_t flags = f->nr == 316 ? a5 : 0;
+
+		if (flags & ~(uint64_t)RENAME_NOREPLACE)
+			return -EINVAL; /* (RENAME_EXCHANGE, RENAME_WHITEOUT: not here) */
+		if ((rc = at_path(a, at ? (int32_t)a1 : AT_FDCWD, at ? a2 : a1, &p)) ||
+		    (rc = at_path(a, at ? (int32_t)a3 : AT_FDCWD, at ? a4 : a2, &q)))
+			return rc;
+		return vfs_rename(p.base, p.path, q.base, q.path, flags & RENAME_NOREPLACE);
+	}
+	case 86:  /* link */
+	case 265: /* linkat */ {
+		bool at = f->nr == 265;
+
+		if (at && (a5 & ~(uint64_t)AT_SYMLINK_FOLLOW))
+			return -EINVAL;
+		if ((rc = at_path(a, at ? (int32_t)a1 : AT_FDCWD, at ? a2 : a1, &p)) ||
+		    (rc = at_path(a, at ? (int32_t)a3 : AT_FDCWD, at ? a4 : a2, &q)))
+			return rc;
+		return vfs_link(p.base, p.path, q.base, q.path, at && (a5 & AT_SYMLINK_FOLLOW));
+	}
+	case 88:  /* symlink */
+	case 266: /* symlinkat */ {
+		char target[VFS_PATH_MAX];
+		bool at = f->nr == 266;
+
+		if ((rc = strcpy_from_app(target, a1, sizeof(target))) < 0)
+			return rc;
+		if ((rc = at_path(a, at ? (int32_t)a2 : AT_FDCWD, at ? a3 : a2, &p)))
+			return rc;
+		return vfs_symlink(target, p.base, p.path);
+	}
+	case 89:  /* readlink */
+	case 267: /* readlinkat */ {
+		bool at = f->nr == 267;
+		uint64_t buf = at ? a3 : a2, size = at ? a4 : a3;
+		char out[VFS_PATH_MAX];
+
+		if ((int64_t)size <= 0)
+			return -EINVAL;
+		if ((rc = at_path(a, at ? (int32_t)a1 : AT_FDCWD, at ? a2 : a1, &p)))
+			return rc;
+		if (!strcmp(p.path, "/proc/self/exe")) {
+			size_t l = MIN(strlen(a->exe), (size_t)size);
+
+			return copy_to_app(buf, a->exe, l) ? -EFAULT : (long)l;
+		}
+		if (!strncmp(p.path, "/dev/", 5))
+			return -EINVAL;
+		rc = vfs_readlink(p.base, p.path, out, MIN(size, sizeof(out)));
+		return rc < 0 ? rc : copy_to_app(buf, out, (size_t)rc) ? -EFAULT : rc;
+	}
+	case 76: /* truncate */
+		if ((rc = at_path(a, AT_FDCWD, a1, &p)) || (rc = vfs_get(p.base, p.path, true, &n)))
+			return rc;
+		rc = (int64_t)a2 < 0 ? -EINVAL : vfs_truncate(n, a2);
+		vfs_put(n);
+		return rc;
+	case 77: { /* ftruncate */
+		struct app_fd *fd = hp_fd(a, a1);
+
+		if (!fd)
+			return -EBADF;
+		if (fd->kind != FD_FILE || !fd->wr)
+			return -EINVAL;
+		return (int64_t)a2 < 0 ? -EINVAL : vfs_truncate(fd->node, a2);
+	}
+	case 90:  /* chmod */
+	case 268: /* fchmodat */
+		rc = f->nr == 90 ? at_node(a, AT_FDCWD, a1, 0, true, &n)
+				 : at_node(a, (int32_t)a1, a2, 0, true, &n);
+		if (rc)
+			return rc;
+		rc = vfs_chmod(n, (uint32_t)(f->nr == 90 ? a2 : a3));
+		vfs_put(n);
+		return rc;
+	case 91: /* fchmod */
+		if ((rc = fd_node(a, a1, &n)))
+			return rc == -EINVAL ? 0 : rc; /* (a pipe or socket: nothing kept) */
+		rc = vfs_chmod(n, (uint32_t)a2);
+		vfs_put(n);
+		return rc;
+	case 92:  /* chown */
+	case 94:  /* lchown */
+	case 260: /* fchownat */
+		rc = f->nr == 260 ? at_node(a, (int32_t)a1, a2, a5, !(a5 & AT_SYMLINK_NOFOLLOW), &n)
+				  : at_node(a, AT_FDCWD, a1, 0, f->nr == 92, &n);
+		if (rc)
+			return rc;
+		rc = vfs_chown(n, (uint32_t)(f->nr == 260 ? a3 : a2),
+			       (uint32_t)(f->nr == 260 ? a4 : a3));
+		vfs_put(n);
+		return rc;
+	case 93: /* fchown */
+		if ((rc = fd_node(a, a1, &n)))
+			return rc == -EINVAL ? 0 : rc;
+		rc = vfs_chown(n, (uint32_t)a2, (uint32_t)a3);
+		vfs_put(n);
+		return rc;
+	case 280: /* utimensat */
+		return do_utimens(a, (int32_t)a1, a2, a3, a4, false);
+	case 235: /* utimes */
+		return do_utimens(a, AT_FDCWD, a1, a2, 0, true);
+	case 261: /* futimesat */
+		return do_utimens(a, (int32_t)a1, a2, a3, 0, true);
+	case 132: { /* utime: struct utimbuf, seconds */
+		int64_t t[2], ts[4] = {0, UTIME_NOW, 0, UTIME_NOW};
+
+		if (a2) {
+			if (copy_from_app(t, a2, sizeof(t)))
+				return -EFAULT;
+			ts[0] = t[0], ts[1] = 0, ts[2] = t[1], ts[3] = 0;
+		}
+		if ((rc = at_node(a, AT_FDCWD, a1, 0, true, &n)))
+			return rc;
+		vfs_set_times(n, ts_ns(ts), ts_ns(ts + 2));
+		vfs_put(n);
+		return 0;
+	}
+	case 137: /* statfs */
+		if ((rc = at_node(a, AT_FDCWD, a1, 0, true, &n)))
+			return rc;
+		vfs_put(n);
+		return do_statfs(a2);
+	case 138: /* fstatfs */
+		return hp_fd(a, a1) ? do_statfs(a2) : -EBADF;
+	case 162: /* sync */
+		return 0;
+	case 306: /* syncfs */
+		return hp_fd(a, a1) ? 0 : -EBADF;
+	case 85: /* creat */
+		if ((rc = at_path(a, AT_FDCWD, a1, &p)))
+			return rc;
+		return hp_fs_open(a, p.base, p.path, 01 | O_CREAT | O_TRUNC,
+				  (uint32_t)a2 & ~a->umask & 07777);
+	case 21:  /* access */
+	case 269: /* faccessat */
+	case 439: /* faccessat2 */ {
+		bool at = f->nr != 21;
+		uint64_t how = at ? a3 : a2, flags = f->nr == 439 ? a4 : 0;
+		uint8_t st[144];
+		uint32_t mode;
+
+		if (how & ~7ull)
+			return -EINVAL;
+		if ((rc = at_node(a, at ? (int32_t)a1 : AT_FDCWD, at ? a2 : a1, flags,
+				  !(flags & AT_SYMLINK_NOFOLLOW), &n))) {
+			/* the devices are not in the tree */
+			if (rc == -ENOENT && !at_path(a, AT_FDCWD, at ? a2 : a1, &p) &&
+			    !strncmp(p.path, "/dev/", 5))
+				return 0;
+			return rc;
+		}
+		vfs_stat(n, st);
+		vfs_put(n);
+		memcpy(&mode, st + 24, 4);
+		/* root may read and write anything; X_OK needs an x bit somewhere (not for a
+		 * directory), as Linux's rules for uid 0 */
+		if ((how & 1) && (mode & 0170000) != 0040000 && !(mode & 0111))
+			return -EACCES;
+		return 0;
+	}
+	case 79: { /* getcwd */
+		char cwd[258];
+		size_t len = (size_t)ksnprintf(cwd, sizeof(cwd), "/%s", a->cwd) + 1;
+
+		if (a2 < len)
+			return -ERANGE;
+		return copy_to_app(a1, cwd, len) ? -EFAULT : (long)len;
+	}
+	case 80: /* chdir */ {
+		char norm[256];
+
+		if ((rc = at_path(a, AT_FDCWD, a1, &p)) || (rc = vfs_get(p.base, p.path, true, &n)))
+			return rc;
+		rc = !vfs_is_dir(n) ? -ENOTDIR : vfs_path(n, norm, sizeof(norm));
+		vfs_put(n);
+		if (!rc)
+			strlcpy(a->cwd, norm, sizeof(a->cwd));
+		return rc;
+	}
+	}
+	return -ENOSYS;
 }

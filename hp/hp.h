@@ -48,6 +48,7 @@ enum fd_kind {
 	FD_EVENTFD,
 	FD_EPOLL,
 	FD_RANDOM, /* /dev/urandom and /dev/random */
+	FD_ZERO,   /* /dev/zero */
 	FD_DISK,   /* /dev/vda, ...: a block device (hp/disk.c) */
 };
 
@@ -70,12 +71,14 @@ struct app_fd {
 	int32_t rcvbuf, sndbuf; /* 0: the default */
 	uint16_t local_port, peer_port;
 	uint32_t peer_ip;
-	/* FD_FILE: a file (or directory) of the tar image, read-only */
-	const uint8_t *data;
-	uint64_t size, pos;
-	bool dir;
+	/* FD_FILE: a file or directory of the tree (hp/vfs.c; held), the offset (a
+	 * directory's: records read), opened for reading (rd), writing (wr), appending; the
+	 * open flags (F_GETFL); a directory's path as the working directory is kept */
+	struct vnode *node;
+	uint64_t size, pos; /* (size: FD_DISK's) */
+	bool dir, rd, append;
 	uint32_t mode;
-	char dpath[256]; /* a directory's path, normalised (lib/tar.h; "" the root) */
+	char dpath[256];
 	/* FD_PIPE: the pipe (hp/io.c) and which end; FD_DISK: opened for writing */
 	struct app_pipe *pipe;
 	bool wr;
@@ -184,6 +187,7 @@ struct app {
 	unsigned ngroups;
 	uint32_t umask;
 	char cwd[256]; /* the working directory, normalised ("" the root) */
+	char exe[256]; /* its program's path (/proc/self/exe) */
 	uint64_t nofile[2]; /* soft, hard */
 	struct mutex lock;    /* threads, fds and futexes */
 	struct mutex mm_lock; /* the memory calls (brk, mmap, munmap, mprotect, madvise) */
@@ -346,24 +350,30 @@ long hp_epoll_wait(struct app *a, uint64_t epfd, uint64_t evs, uint64_t max, int
 void hp_io_wake_all(struct app *a);
 /* FIONREAD of a pipe or eventfd: bytes readable now */
 long hp_io_nread(struct app *a, struct app_fd *f);
-/* hp/fs.c: the read-only file tree of a tar image (the boot module, or the first disk) */
+/* hp/fs.c: the file tree (hp/vfs.c) from a tar image (the boot module, or the first disk),
+ * and its descriptors */
 struct tar_entry;
 void hp_fs_set(const uint8_t *img, size_t len);
 bool hp_fs_present(void);
 long hp_fs_load_disk(const char *app_name, bool quiet);
 int hp_fs_find(const char *path, struct tar_entry *e);
 const uint8_t *hp_fs_data(const struct tar_entry *e);
-/* an app's path resolved against base (normalised: no leading "/", "" the root), with
- * "." and ".." applied, into out: 0, -ENOENT (empty) or -ENAMETOOLONG */
-int hp_fs_resolve(const char *base, const char *path, char *out, size_t size);
-/* what a normalised path is: 1 a file (*e), 2 a directory (listed, or implied by the names
- * under it; the root always), 0 nothing, <0 a corrupt image */
-int hp_fs_lookup(const char *norm, struct tar_entry *e);
-long hp_fs_open(struct app *a, const char *base, const char *path, uint64_t flags);
+/* open in the tree (mode: O_CREAT's, the umask applied): the new fd, or -errno */
+long hp_fs_open(struct app *a, const char *base, const char *path, uint64_t flags,
+		uint32_t mode);
 long hp_fs_getdents(struct app_fd *f, uint64_t buf, uint64_t count);
 long hp_fs_read(struct app_fd *f, uint64_t buf, uint64_t n, int64_t at);
+long hp_fs_write(struct app_fd *f, uint64_t buf, uint64_t n, int64_t at);
 long hp_fs_lseek(struct app_fd *f, int64_t off, uint64_t whence);
-void hp_fs_stat(uint8_t st[144], uint64_t size, uint32_t mode, bool dir);
+/* struct stat of a path (*at: dirfd's directory or the working directory) */
+long hp_fs_stat_at(struct app *a, int64_t dirfd, uint64_t path, bool follow, uint8_t st[144]);
+/* the tree's calls by path and the rest of its calls (mkdir, unlink, rename, link,
+ * symlink, readlink, truncate, chmod, chown, utimensat, statfs, access, getcwd, chdir...)
+ * by number: -ENOSYS for any other */
+long hp_fs_call(struct app *a, struct syscall_frame *f);
+/* hp/syscall.c: where an *at() call's relative path starts (dirfd's directory, or the
+ * working directory): 0, -EBADF, -ENOTDIR */
+long hp_at_base(struct app *a, int64_t dirfd, const char *path, const char **base);
 /* hp/disk.c: the VM's disks as /dev/vda... (and /dev/xvda...) */
 int hp_disk_index(const char *path); /* the disk a path names, or -1 */
 long hp_disk_open(struct app *a, int i, uint64_t flags);

@@ -531,6 +531,7 @@ static short file_ready(const struct app_fd *f, short events, unsigned *gen)
 	case FD_NULL:
 	case FD_FILE:
 	case FD_RANDOM:
+	case FD_ZERO:
 	case FD_DISK:
 		r = POLLIN | POLLOUT;
 		break;

@@ -8,6 +8,7 @@
  * with its service. An orphan's parent becomes the first process. Locks: top->proc_lock
  * (the list, parents, zombies) before any process's own lock. */
 #include "hp/hp.h"
+#include "hp/vfs.h"
 
 #include "arch_x86_64/arch.h"
 #include "common/console.h"
@@ -102,6 +103,7 @@ long hp_fork(struct app_thread *at, const struct syscall_frame *f, uint64_t flag
 	c->ngroups = a->ngroups;
 	c->umask = __atomic_load_n(&a->umask, __ATOMIC_RELAXED);
 	memcpy(c->cwd, a->cwd, sizeof(c->cwd));
+	memcpy(c->exe, a->exe, sizeof(c->exe));
 	uint64_t irq = irq_save();
 
 	spin_lock(&a->sig_lock);
@@ -321,26 +323,25 @@ static long copy_words(uint64_t arr, char **v, int n, char *buf, size_t *used)
 	return n;
 }
 
-/* A regular file of the tar image at path (against the working directory): its bytes,
- * or -errno as Linux's execve gives it */
-static long exec_file(struct app *a, const char *path, const uint8_t **img, size_t *len)
+/* A regular file of the tree at path (against the working directory, links followed)
+ * with an execute bit: its bytes (in the image, or a copy in *tofree), or -errno as Linux's
+ * execve gives it */
+static long exec_file(struct app *a, const char *path, const uint8_t **img, size_t *len,
+		      void **tofree)
 {
-	char norm[256];
-	struct tar_entry e;
-	int rc = hp_fs_resolve(a->cwd, path, norm, sizeof(norm));
+	struct vnode *n;
+	long rc = vfs_get(a->cwd, path, true, &n);
 
 	if (rc)
 		return rc;
-	rc = hp_fs_lookup(norm, &e);
-	if (rc < 0)
-		return -EIO;
-	if (rc == 0)
-		return -ENOENT;
-	if (rc == 2 || e.type != '0' || !(e.mode & 0111))
-		return -EACCES;
-	*img = hp_fs_data(&e);
-	*len = e.size;
-	return 0;
+	uint32_t mode = vfs_mode(n);
+
+	if ((mode & 0170000) != 0100000 || !(mode & 0111))
+		rc = -EACCES;
+	else if (!(*img = vfs_contents(n, len, tofree)))
+		rc = -ENOMEM;
+	vfs_put(n);
+	return rc;
 }
 
 long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t pathp, uint64_t argvp,
@@ -362,6 +363,7 @@ long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t pathp, u
 	long argc = 0, envc = 0;
 	const uint8_t *img = NULL;
 	size_t len = 0;
+	void *copy = NULL; /* (a file written since the boot: its bytes in one piece) */
 
 	char *path = buf;
 	if (!rc && (rc = strcpy_from_app(path, pathp, 256)) >= 0) {
@@ -382,7 +384,9 @@ long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t pathp, u
 	/* #!interpreter [one argument]: the interpreter, its argument, the script's path,
 	 * then the arguments after argv[0] */
 	for (int depth = 0; !rc; depth++) {
-		if ((rc = exec_file(a, path, &img, &len)))
+		kfree(copy);
+		copy = NULL;
+		if ((rc = exec_file(a, path, &img, &len, &copy)))
 			break;
 		if (len < 2 || img[0] != '#' || img[1] != '!')
 			break;
@@ -449,6 +453,7 @@ long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t pathp, u
 		rc = -EAGAIN;
 	}
 	if (rc) {
+		kfree(copy);
 		kfree(buf);
 		kfree(argv);
 		kfree(envp);
@@ -462,6 +467,14 @@ long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t pathp, u
 
 	rc = hp_load_image(a, img, len, (int)argc, av, (int)envc, envp, &entry, &sp);
 	mutex_unlock(&a->mm_lock);
+	kfree(copy);
+	if (!rc) { /* /proc/self/exe: the path as given, made absolute */
+		if (path[0] == '/')
+			strlcpy(a->exe, path, sizeof(a->exe));
+		else
+			ksnprintf(a->exe, sizeof(a->exe), "/%s%s%s", a->cwd, a->cwd[0] ? "/" : "",
+				  path);
+	}
 	kfree(buf);
 	kfree(argv);
 	kfree(envp);

@@ -7,6 +7,7 @@
 #include "common/console.h"
 #include "common/hal.h"
 #include "hp/hp.h"
+#include "hp/vfs.h"
 #include "lib/errno.h"
 #include "lib/format.h"
 #include "lib/string.h"
@@ -288,6 +289,8 @@ static void file_release(struct app *a, const struct app_fd *f)
 		sock_close(f->sock);
 	else if (f->kind == FD_PIPE || f->kind == FD_EPOLL)
 		hp_io_release(a, f);
+	else if (f->kind == FD_FILE && f->node)
+		vfs_put(f->node);
 }
 
 /* close: the descriptor is free once, however many threads close it at once; what its
@@ -385,13 +388,15 @@ static long fd_write(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 
 	if (!app_range(buf, n))
 		return -EFAULT;
-	if (f->kind == FD_FILE || (f->kind == FD_PIPE && !f->wr))
+	if (f->kind == FD_FILE)
+		return hp_fs_write(f, buf, n, -1);
+	if (f->kind == FD_PIPE && !f->wr)
 		return -EBADF; /* opened read-only */
 	if (f->kind == FD_EPOLL)
 		return -EINVAL;
 	if (f->kind == FD_PIPE || f->kind == FD_EVENTFD)
 		return hp_io_write(a, f, buf, n);
-	if (f->kind == FD_NULL || f->kind == FD_RANDOM)
+	if (f->kind == FD_NULL || f->kind == FD_RANDOM || f->kind == FD_ZERO)
 		return (long)n; /* (written to urandom: mixed in on Linux, dropped here) */
 	if (f->kind == FD_DISK)
 		return hp_disk_rw(f, buf, n, -1, true);
@@ -422,6 +427,14 @@ static long fd_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 		return -EINVAL;
 	if (f->kind == FD_RANDOM)
 		return do_getrandom(a, buf, n);
+	if (f->kind == FD_ZERO) {
+		static const uint8_t zero[256];
+
+		for (size_t done = 0; done < n; done += sizeof(zero))
+			if (copy_to_app(buf + done, zero, MIN(sizeof(zero), n - done)))
+				return done ? (long)done : -EFAULT;
+		return (long)n;
+	}
 	if (f->kind == FD_DISK)
 		return hp_disk_rw(f, buf, n, -1, false);
 	return 0; /* /dev/null, and the console has no input: end of file */
@@ -486,7 +499,7 @@ static long do_rw_vec(struct app *a, uint64_t fd, uint64_t iov, uint64_t cnt, bo
 
 /* Where an *at() call's relative path starts: the working directory (AT_FDCWD), or a
  * directory descriptor's path; an absolute path needs neither. */
-static long at_base(struct app *a, int64_t dirfd, const char *path, const char **base)
+long hp_at_base(struct app *a, int64_t dirfd, const char *path, const char **base)
 {
 	*base = a->cwd;
 	if (path[0] == '/' || dirfd == AT_FDCWD)
@@ -501,27 +514,30 @@ static long at_base(struct app *a, int64_t dirfd, const char *path, const char *
 	return 0;
 }
 
-static long do_open(struct app *a, int64_t dirfd, uint64_t path, uint64_t flags)
+static long do_open(struct app *a, int64_t dirfd, uint64_t path, uint64_t flags,
+		    uint64_t mode)
 {
-	char p[256];
+	char p[VFS_PATH_MAX];
 	const char *base;
 	long n = strcpy_from_app(p, path, sizeof(p));
 	enum fd_kind k;
 
 	if (n < 0)
 		return n;
-	if ((n = at_base(a, dirfd, p, &base)))
+	if ((n = hp_at_base(a, dirfd, p, &base)))
 		return n;
 	if (!strcmp(p, "/dev/null"))
 		k = FD_NULL;
 	else if (!strcmp(p, "/dev/urandom") || !strcmp(p, "/dev/random"))
 		k = FD_RANDOM;
+	else if (!strcmp(p, "/dev/zero"))
+		k = FD_ZERO;
 	else if (!strcmp(p, "/dev/console") || !strcmp(p, "/dev/tty"))
 		k = FD_CONSOLE;
 	else if (hp_disk_index(p) >= 0)
 		k = FD_DISK;
 	else
-		return hp_fs_open(a, base, p, flags);
+		return hp_fs_open(a, base, p, flags, (uint32_t)mode & ~a->umask & 07777);
 	int fd = k == FD_DISK ? (int)hp_disk_open(a, hp_disk_index(p), flags) : hp_fd_alloc(a, k);
 
 	if (fd >= 0) {
@@ -532,10 +548,11 @@ static long do_open(struct app *a, int64_t dirfd, uint64_t path, uint64_t flags)
 }
 
 /* stat(2) by path: the tar image's entries and the two devices */
-/* An unknown system call, logged once by number: 0-511 in a bitmap, larger ones (no such
+/* An unknown system call, logged once by number (for the process tree): 0-511 in a bitmap, larger ones (no such
  * call exists on Linux) in a short list, and once that is full, one last line says so. */
 static void enosys_log(struct app *a, uint64_t nr)
 {
+	a = a->top; /* (once for the whole process tree; under no lock: a repeat is harmless) */
 	if (nr < 512) {
 		if (a->enosys_seen[nr / 64] & (1ull << (nr % 64)))
 			return;
@@ -563,6 +580,7 @@ static void enosys_log(struct app *a, uint64_t nr)
 
 /* the device numbers Linux gives them */
 #define DEV_NULL    (1 << 8 | 3)
+#define DEV_ZERO    (1 << 8 | 5)
 #define DEV_RANDOM  (1 << 8 | 8)
 #define DEV_URANDOM (1 << 8 | 9)
 #define DEV_CONSOLE (5 << 8 | 1)
@@ -580,31 +598,17 @@ static void stat_chardev(uint8_t s[144], uint64_t rdev)
 	memcpy(s + 56, &blksize, 8);
 }
 
-/* a path's normalised form in the tar tree (for stat, access, chdir, readlink) and what
- * it is (hp_fs_lookup: 0 nothing, 1 file, 2 directory), or a negative error */
-static long at_lookup(struct app *a, int64_t dirfd, const char *p, char *norm,
-		      struct tar_entry *e)
-{
-	const char *base;
-	long rc = at_base(a, dirfd, p, &base);
-
-	if (!rc)
-		rc = hp_fs_resolve(base, p, norm, TAR_NAME_MAX + 1);
-	if (!rc && (rc = hp_fs_lookup(norm, e)) < 0)
-		rc = -EIO; /* a corrupt image (said once) */
-	return rc;
-}
-
 /* a path's struct stat into s: 0 or -errno */
-static long stat_path(struct app *a, int64_t dirfd, uint64_t path, uint8_t s[144])
+static long stat_path(struct app *a, int64_t dirfd, uint64_t path, uint8_t s[144],
+		      bool follow)
 {
-	char p[256], norm[TAR_NAME_MAX + 1];
-	struct tar_entry e;
+	char p[256];
 	long n = strcpy_from_app(p, path, sizeof(p));
 
 	if (n < 0)
 		return n;
 	uint64_t dev = !strcmp(p, "/dev/null")	   ? DEV_NULL
+		       : !strcmp(p, "/dev/zero")    ? DEV_ZERO
 		       : !strcmp(p, "/dev/random")  ? DEV_RANDOM
 		       : !strcmp(p, "/dev/urandom") ? DEV_URANDOM
 		       : !strcmp(p, "/dev/console") || !strcmp(p, "/dev/tty") ? DEV_CONSOLE
@@ -616,18 +620,13 @@ static long stat_path(struct app *a, int64_t dirfd, uint64_t path, uint8_t s[144
 	}
 	if (hp_disk_index(p) >= 0)
 		return hp_disk_stat(s, hp_disk_index(p));
-	long rc = at_lookup(a, dirfd, p, norm, &e);
-
-	if (rc <= 0)
-		return rc == 0 ? -ENOENT : rc;
-	hp_fs_stat(s, e.size, e.mode, rc == 2);
-	return 0;
+	return hp_fs_stat_at(a, dirfd, path, follow, s);
 }
 
-static long do_stat_path(struct app *a, int64_t dirfd, uint64_t path, uint64_t st)
+static long do_stat_path(struct app *a, int64_t dirfd, uint64_t path, uint64_t st, bool follow)
 {
 	uint8_t s[144];
-	long rc = stat_path(a, dirfd, path, s);
+	long rc = stat_path(a, dirfd, path, s, follow);
 
 	return rc ? rc : copy_to_app(st, s, sizeof(s));
 }
@@ -641,7 +640,9 @@ static long stat_fd(struct app *a, uint64_t fd, uint8_t s[144])
 	if (!f)
 		return -EBADF;
 	if (f->kind == FD_FILE) {
-		hp_fs_stat(s, f->size, f->mode, f->dir);
+		vfs_stat(f->node, s);
+	} else if (f->kind == FD_ZERO) {
+		stat_chardev(s, DEV_ZERO);
 	} else if (f->kind == FD_CONSOLE || f->kind == FD_NULL || f->kind == FD_RANDOM) {
 		stat_chardev(s, f->kind == FD_NULL ? DEV_NULL : f->kind == FD_RANDOM ? DEV_URANDOM
 										    : DEV_CONSOLE);
@@ -683,7 +684,7 @@ static long do_statx(struct app *a, int64_t dirfd, uint64_t path, uint64_t flags
 	char p[2];
 	long rc = (flags & AT_EMPTY_PATH) && strcpy_from_app(p, path, sizeof(p)) == 0
 			  ? stat_fd(a, (uint64_t)dirfd, s)
-			  : stat_path(a, dirfd, path, s);
+			  : stat_path(a, dirfd, path, s, !(flags & 0x100));
 
 	if (rc)
 		return rc;
@@ -727,9 +728,10 @@ static long prw_one(void *arg, uint64_t base, uint64_t len, long done)
 
 	if (c->f->kind == FD_DISK)
 		return hp_disk_rw(c->f, base, len, c->off + done, c->write);
-	if (c->write || c->f->kind == FD_NULL)
+	if (c->f->kind == FD_NULL)
 		return c->write ? (long)len : 0;
-	return hp_fs_read(c->f, base, len, c->off + done);
+	return c->write ? hp_fs_write(c->f, base, len, c->off + done)
+			: hp_fs_read(c->f, base, len, c->off + done);
 }
 
 /* preadv/pwritev and pwrite64: at an offset, on a file (read-only: EBADF for writes) or
@@ -745,8 +747,6 @@ static long do_prw(struct app *a, uint64_t fd, uint64_t iov, uint64_t cnt, int64
 		return -EINVAL;
 	if (f->kind != FD_FILE && f->kind != FD_NULL && f->kind != FD_DISK)
 		return -ESPIPE;
-	if (write && f->kind == FD_FILE)
-		return -EBADF;
 	struct rw_vec c = {a, fd, f, write, off};
 
 	/* pread64/pwrite64: (buffer, count) is the one piece */
@@ -773,18 +773,29 @@ static long do_sendfile(struct app *a, uint64_t out, uint64_t in, uint64_t offp,
 	} else {
 		off = (int64_t)fi->pos;
 	}
-	uint64_t left = (uint64_t)off < fi->size ? fi->size - (uint64_t)off : 0;
+	if (!fi->rd)
+		return -EBADF;
+	size_t size;
+	void *copy;
+	const uint8_t *data = vfs_contents(fi->node, &size, &copy);
+
+	if (!data)
+		return -ENOMEM;
+	uint64_t left = (uint64_t)off < size ? size - (uint64_t)off : 0;
 	size_t n = MIN(count, left);
 	long done;
 
 	if (fo->kind == FD_SOCKET)
-		done = n ? hp_sock_write_kernel(a, fo, fi->data + off, n) : 0;
+		done = n ? hp_sock_write_kernel(a, fo, data + off, n) : 0;
 	else if (fo->kind == FD_NULL)
 		done = (long)n;
 	else if (fo->kind == FD_CONSOLE)
-		console_write((const char *)fi->data + off, n), done = (long)n;
-	else
+		console_write((const char *)data + off, n), done = (long)n;
+	else {
+		kfree(copy);
 		return -EINVAL;
+	}
+	kfree(copy);
 
 	if (done > 0) {
 		if (offp) {
@@ -821,7 +832,8 @@ static long do_ioctl(struct app *a, uint64_t fd, uint64_t req, uint64_t arg)
 	}
 	if (req == FIONREAD && (f->kind == FD_PIPE || f->kind == FD_EVENTFD || f->kind == FD_FILE ||
 				f->kind == FD_NULL)) {
-		long n = f->kind == FD_FILE ? (f->pos < f->size ? (long)(f->size - f->pos) : 0)
+		uint64_t size = f->kind == FD_FILE ? vfs_size(f->node) : 0;
+		long n = f->kind == FD_FILE ? (f->pos < size ? (long)(size - f->pos) : 0)
 			 : f->kind == FD_NULL ? 0
 					      : hp_io_nread(a, f);
 		int v = (int)MIN(n, (long)INT32_MAX);
@@ -1674,30 +1686,6 @@ static long do_prctl(struct app_thread *at, uint64_t op, uint64_t arg)
 
 /* readlink: /proc/self/exe is the app's path; the tar tree's symbolic links are not
  * followed or read (hp/README.md), so anything else that exists is "not a link" */
-static long do_readlink(struct app *a, uint64_t path, uint64_t buf, uint64_t size)
-{
-	char p[256], exe[80];
-	struct tar_entry e;
-	long n = strcpy_from_app(p, path, sizeof(p));
-
-	if (n < 0)
-		return n;
-	if ((int64_t)size <= 0)
-		return -EINVAL;
-	if (!strcmp(p, "/proc/self/exe")) {
-		ksnprintf(exe, sizeof(exe), "%s%s", a->name[0] == '/' ? "" : "/", a->name);
-		size_t len = MIN(strlen(exe), (size_t)size);
-
-		return copy_to_app(buf, exe, len) ? -EFAULT : (long)len;
-	}
-	if (!strncmp(p, "/dev/", 5))
-		return -EINVAL;
-	char norm[TAR_NAME_MAX + 1];
-	long rc = at_lookup(a, AT_FDCWD, p, norm, &e);
-
-	return rc < 0 ? rc : rc ? -EINVAL : -ENOENT;
-}
-
 static long do_fcntl(struct app *a, uint64_t fd, uint64_t cmd, uint64_t arg)
 {
 	struct app_fd *f = fd_get(a, fd);
@@ -1714,7 +1702,8 @@ static long do_fcntl(struct app *a, uint64_t fd, uint64_t cmd, uint64_t arg)
 		a->cloexec[fd] = (arg & FD_CLOEXEC) != 0;
 		return 0;
 	case F_GETFL: {
-		long acc = f->kind == FD_FILE	? 0
+		long acc = f->kind == FD_FILE	? (f->wr ? (f->rd ? O_RDWR : O_WRONLY) : 0) |
+							  (f->append ? 02000 : 0)
 			   : f->kind == FD_PIPE ? (f->wr ? O_WRONLY : 0)
 			   : f->kind == FD_DISK ? (long)f->mode
 						: O_RDWR;
@@ -1959,48 +1948,12 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_writev:
 		return do_rw_vec(a, a1, a2, a3, true);
 	case SYS_open:
-		return do_open(a, AT_FDCWD, a1, a2);
+		return do_open(a, AT_FDCWD, a1, a2, a3);
 	case SYS_openat:
-		return do_open(a, (int32_t)a1, a2, a3);
+		return do_open(a, (int32_t)a1, a2, a3, a4);
 	case SYS_stat:
 	case SYS_lstat:
-		return do_stat_path(a, AT_FDCWD, a1, a2);
-	case SYS_access:
-	case SYS_faccessat: {
-		char p[256], norm[TAR_NAME_MAX + 1];
-		struct tar_entry e;
-		uint64_t path = f->nr == SYS_access ? a1 : a2, how = f->nr == SYS_access ? a2 : a3;
-		long n = strcpy_from_app(p, path, sizeof(p));
-
-		if (n < 0)
-			return n;
-		if (!strncmp(p, "/dev/", 5))
-			return 0;
-		long rc = at_lookup(a, f->nr == SYS_access ? AT_FDCWD : (int32_t)a1, p, norm, &e);
-
-		return rc < 0 ? rc : !rc ? -ENOENT : (how & 2) ? -EROFS : 0;
-	}
-	case SYS_getcwd: {
-		char cwd[258];
-		size_t len = (size_t)ksnprintf(cwd, sizeof(cwd), "/%s", a->cwd) + 1;
-
-		if (a2 < len)
-			return -ERANGE;
-		return copy_to_app(a1, cwd, len) ? -EFAULT : (long)len;
-	}
-	case SYS_chdir: {
-		char p[256], norm[TAR_NAME_MAX + 1];
-		struct tar_entry e;
-		long n = strcpy_from_app(p, a1, sizeof(p));
-
-		if (n < 0)
-			return n;
-		long rc = at_lookup(a, AT_FDCWD, p, norm, &e);
-
-		if (rc == 2)
-			strlcpy(a->cwd, norm, sizeof(a->cwd));
-		return rc == 2 ? 0 : rc == 1 ? -ENOTDIR : rc == 0 ? -ENOENT : rc;
-	}
+		return do_stat_path(a, AT_FDCWD, a1, a2, f->nr == SYS_stat);
 	case SYS_fchdir:
 		if (!(fd = fd_get(a, a1)))
 			return -EBADF;
@@ -2067,13 +2020,13 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 
 		if ((a4 & AT_EMPTY_PATH) && strcpy_from_app(p, a2, sizeof(p)) == 0)
 			return do_fstat(a, a1, a3);
-		return do_stat_path(a, (int32_t)a1, a2, a3);
+		return do_stat_path(a, (int32_t)a1, a2, a3, !(a4 & 0x100));
 	}
 	case SYS_lseek:
 		if (!(fd = fd_get(a, a1)))
 			return -EBADF;
 		return fd->kind == FD_FILE || fd->kind == FD_DISK ? hp_fs_lseek(fd, (int64_t)a2, a3)
-		       : fd->kind == FD_NULL			  ? 0
+		       : fd->kind == FD_NULL || fd->kind == FD_ZERO ? 0
 					     : -ESPIPE;
 	case SYS_ioctl:
 		return do_ioctl(a, a1, a2, a3);
@@ -2252,10 +2205,6 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	}
 	case SYS_prctl:
 		return do_prctl(at, a1, a2);
-	case SYS_readlink:
-		return do_readlink(a, a1, a2, a3);
-	case SYS_readlinkat:
-		return (int)a1 == AT_FDCWD || a2 ? do_readlink(a, a2, a3, a4) : -EBADF;
 	case SYS_uname:
 		return do_uname(a1);
 	case SYS_sysinfo:
@@ -2284,6 +2233,10 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_exit_group:
 		hp_exit(at, (int)(a1 & 0xff), true);
 	}
+	long fr = hp_fs_call(a, f); /* (the file tree's calls by path: hp/fs.c) */
+
+	if (fr != -ENOSYS)
+		return fr;
 	enosys_log(a, f->nr);
 	return -ENOSYS;
 }

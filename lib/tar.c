@@ -78,7 +78,8 @@ _Static_assert(TAR_NAME_MAX == 255, "TOO_LONG says how long a name may be");
  * starts, so nothing after a bad one can be trusted, and nothing is read outside p[0..n)),
  * or a path that does not fit in name.
  */
-static const char *pax_path(const uint8_t *p, uint64_t n, char *name, size_t size)
+static const char *pax_path(const uint8_t *p, uint64_t n, char *name, size_t size,
+			    char *link)
 {
 	while (n) {
 		uint64_t len = 0, j = 0;
@@ -103,6 +104,14 @@ static const char *pax_path(const uint8_t *p, uint64_t n, char *name, size_t siz
 		if (eq - k == 4 && !memcmp(p + k, "path", 4) &&
 		    !normalise(name, size, (const char *)p + eq + 1, len - 1 - (eq + 1)))
 			return TOO_LONG;
+		if (eq - k == 8 && !memcmp(p + k, "linkpath", 8)) {
+			uint64_t vl = len - 1 - (eq + 1);
+
+			if (vl > TAR_NAME_MAX)
+				return TOO_LONG;
+			memcpy(link, p + eq + 1, vl);
+			link[vl] = 0;
+		}
 		p += len;
 		n -= len;
 	}
@@ -112,7 +121,7 @@ static const char *pax_path(const uint8_t *p, uint64_t n, char *name, size_t siz
 int tar_next(const uint8_t *img, size_t len, size_t *pos, struct tar_entry *e, char *err,
 	     size_t errlen)
 {
-	char longname[TAR_NAME_MAX + 1] = "";
+	char longname[TAR_NAME_MAX + 1] = "", longlink[TAR_NAME_MAX + 1] = "";
 	const char *why;
 
 	for (;;) {
@@ -145,13 +154,21 @@ int tar_next(const uint8_t *img, size_t len, size_t *pos, struct tar_entry *e, c
 		char type = h[156] ? (char)h[156] : '0';
 
 		/* a pax extended header: applies to the next entry */
-		if (type == 'x' && (why = pax_path(img + data, size, longname, sizeof(longname))))
+		if (type == 'x' &&
+		    (why = pax_path(img + data, size, longname, sizeof(longname), longlink)))
 			return fail(err, errlen, why, at);
+		/* GNU long link name (its size counts the NUL) */
+		if (type == 'K') {
+			if (size > TAR_NAME_MAX + 1)
+				return fail(err, errlen, TOO_LONG, at);
+			memcpy(longlink, img + data, size);
+			longlink[size ? size - 1 : 0] = 0;
+		}
 		/* GNU long name (its size counts the NUL) */
 		if (type == 'L' &&
 		    !normalise(longname, sizeof(longname), (const char *)img + data, size))
 			return fail(err, errlen, TOO_LONG, at);
-		if (type == 'x' || type == 'L' || type == 'g') { /* 'g': a pax global header */
+		if (type == 'x' || type == 'L' || type == 'K' || type == 'g') { /* 'g': pax global */
 			*pos = next > len ? len : next;
 			continue;
 		}
@@ -170,6 +187,23 @@ int tar_next(const uint8_t *img, size_t len, size_t *pos, struct tar_entry *e, c
 			for (int i = 0; i < 100 && h[i]; i++)
 				full[k++] = (char)h[i];
 			if (!normalise(e->name, sizeof(e->name), full, k))
+				return fail(err, errlen, TOO_LONG, at);
+		}
+		if (type == '1' || type == '2') {
+			char raw[TAR_NAME_MAX + 1];
+			size_t k = 0;
+
+			if (longlink[0]) {
+				k = strlen(longlink);
+				memcpy(raw, longlink, k);
+			} else {
+				for (; k < 100 && h[157 + k]; k++)
+					raw[k] = (char)h[157 + k];
+			}
+			raw[k] = 0;
+			if (type == '2')
+				memcpy(e->link, raw, k + 1); /* a symlink's target, as written */
+			else if (!normalise(e->link, sizeof(e->link), raw, k))
 				return fail(err, errlen, TOO_LONG, at);
 		}
 		*pos = next > len ? len : next;

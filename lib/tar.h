@@ -12,8 +12,10 @@ struct tar_entry {
 	char name[TAR_NAME_MAX + 1]; /* normalised: no leading "/" or "./", no trailing "/" */
 	uint64_t offset; /* of the data, in the image */
 	uint64_t size;
-	char type; /* '0' file, '5' directory, '2' symlink, ... */
+	char type; /* '0' file, '5' directory, '2' symlink, '1' hard link, ... */
 	uint32_t mode;
+	/* a link's target: a symlink's as written, a hard link's normalised as names are */
+	char link[TAR_NAME_MAX + 1];
 };
 
 /* Whether the 512 bytes at p are a ustar header (the magic at offset 257). */

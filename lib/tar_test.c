@@ -390,3 +390,59 @@ TEST(tar_long_names_fit_or_fail)
 		CHECK_EQ(tar_find(img, used, "after", &e, err, sizeof(err)), -EINVAL);
 	}
 }
+
+/* links: a symlink's target as written (ustar linkname, or pax linkpath), a hard link's
+ * normalised as names are; the GNU long link ('K') applies to the next entry */
+static void link_header(const char *name, char type, const char *target)
+{
+	header(name, type, 0, NULL);
+	uint8_t *h = img + used - TAR_BLOCK;
+	unsigned sum = 0;
+
+	strncpy((char *)h + 157, target, 100);
+	memset(h + 148, ' ', 8);
+	for (int i = 0; i < TAR_BLOCK; i++)
+		sum += h[i];
+	snprintf((char *)h + 148, 8, "%06o", sum);
+}
+
+TEST(tar_links)
+{
+	struct tar_entry e;
+	char err[128];
+	size_t pos = 0;
+
+	memset(img, 0, sizeof(img));
+	used = 0;
+	link_header("bin/sh", '2', "busybox");
+	link_header("bin/ls", '2', "/bin/./busybox");
+	link_header("bin/hard", '1', "./bin/app/");
+	const char *rec = "29 linkpath=../a/long/target\n";
+
+	header("PaxHeaders/l", 'x', strlen(rec), NULL);
+	memcpy(img + used, rec, strlen(rec));
+	used += TAR_BLOCK;
+	link_header("bin/pax", '2', "short");
+	header("././@LongLink", 'K', 9, NULL);
+	memcpy(img + used, "gnu/link", 9);
+	used += TAR_BLOCK;
+	link_header("bin/gnu", '1', "x");
+	file("bin/after", "data", NULL);
+	used += 2 * TAR_BLOCK;
+	CHECK_EQ(tar_next(img, used, &pos, &e, err, sizeof(err)), 1);
+	CHECK(e.type == '2' && !strcmp(e.name, "bin/sh") && !strcmp(e.link, "busybox"));
+	CHECK_EQ(tar_next(img, used, &pos, &e, err, sizeof(err)), 1);
+	CHECK_STR(e.link, "/bin/./busybox"); /* a symlink's target: as written */
+	CHECK_EQ(tar_next(img, used, &pos, &e, err, sizeof(err)), 1);
+	CHECK(e.type == '1');
+	CHECK_STR(e.link, "bin/app"); /* a hard link's: normalised */
+	CHECK_EQ(tar_next(img, used, &pos, &e, err, sizeof(err)), 1);
+	CHECK_STR(e.name, "bin/pax");
+	CHECK_STR(e.link, "../a/long/target"); /* pax's linkpath over the header's */
+	CHECK_EQ(tar_next(img, used, &pos, &e, err, sizeof(err)), 1);
+	CHECK_STR(e.name, "bin/gnu");
+	CHECK_STR(e.link, "gnu/link");
+	CHECK_EQ(tar_next(img, used, &pos, &e, err, sizeof(err)), 1);
+	CHECK(e.type == '0' && !e.link[0]); /* (nothing carried over) */
+	CHECK_EQ(tar_next(img, used, &pos, &e, err, sizeof(err)), 0);
+}

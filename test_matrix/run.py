@@ -618,11 +618,86 @@ def corrupt_app(app, how):
     return path
 
 
+def shell_tar():
+    """build/test_matrix/shell.tar: Debian's busybox-static as bin/busybox, a link to it in
+    bin/ for each of its applets (`busybox --list`), test_matrix/shell/shell.sh as
+    etc/shell.sh, an empty tmp/ (mode 1777). The nm_shell test's tree, in the guest and
+    (chroot) on the host."""
+    import io
+    import tarfile
+    path = os.path.join(BUILD, "test_matrix", "shell.tar")
+    bb = os.path.join(APPS, "busybox")
+    applets = subprocess.run([bb, "--list"], capture_output=True, text=True,
+                             check=True).stdout.split()
+    with open(os.path.join(ROOT, "test_matrix", "shell", "shell.sh"), "rb") as f:
+        script = f.read()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as t:
+        for d, mode in (("bin", 0o755), ("etc", 0o755), ("tmp", 0o1777)):
+            ti = tarfile.TarInfo(d)
+            ti.type, ti.mode = tarfile.DIRTYPE, mode
+            t.addfile(ti)
+        t.add(bb, "bin/busybox")
+        for a in applets:
+            if a != "busybox":
+                ti = tarfile.TarInfo("bin/" + a)
+                ti.type, ti.linkname, ti.mode = tarfile.SYMTYPE, "busybox", 0o777
+                t.addfile(ti)
+        ti = tarfile.TarInfo("etc/shell.sh")
+        ti.size, ti.mode = len(script), 0o755
+        t.addfile(ti, io.BytesIO(script))
+    return path
+
+
+def shell_host_run():
+    """The shell test's script under busybox on this host, in the same tree (shell_tar()
+    unpacked, chroot): (its output lines, stderr's too as on the guest's console, status)."""
+    import tarfile
+    d = tempfile.mkdtemp(prefix="amphi-shell-")
+    try:
+        with tarfile.open(shell_tar()) as t:
+            t.extractall(d)
+        # the devices the guest has without a tree entry (background jobs read /dev/null)
+        import stat
+        os.makedirs(os.path.join(d, "dev"))
+        for name, minor in (("null", 3), ("zero", 5), ("urandom", 9)):
+            os.mknod(os.path.join(d, "dev", name), 0o666 | stat.S_IFCHR, os.makedev(1, minor))
+        p = subprocess.run([shutil.which("chroot") or "/usr/sbin/chroot", d, "/bin/sh",
+                            "/etc/shell.sh"], env={"PATH": "/bin"}, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=120)
+        return p.stdout.splitlines(), p.returncode
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def eval_shell(cell, out):
+    """nm_shell: busybox sh ran the script as on this host (line by line, and its status),
+    and everything the processes held came back."""
+    want, want_status = shell_host_run()
+    got, status = app_output(out.lines, "/bin/sh")
+    mem = [(int(m.group(1)), int(m.group(2))) for m in (
+        re.match(r"^hp: memory: (\d+) KiB free before the app, (\d+) KiB after", l)
+        for l in out.lines) if m]
+    forks = find(out.lines, r"^hp: /bin/sh exited with status \d+ \(\d+ syscalls, \d+ threads, "
+                            r"(\d+) processes forked\)$")
+    problems = [
+        "" if find(out.lines, r"^hp: running /bin/sh \(normal mode") else "sh did not start",
+        same_output(got, want),
+        "" if status == want_status else "status %s, the host's %d" % (status, want_status),
+        expect_exit(out, want_status),
+        "no memory line" if not mem else "%d KiB did not come back" % (mem[0][0] - mem[0][1])
+        if mem[0][0] - mem[0][1] > HOSTILE_SLACK_KIB else ""]
+    return judge(problems, "%d lines as busybox sh's on this host, status %d, %s processes" % (
+        len(got), want_status, forks.group(1) if forks else "?"))
+
+
 def app_file(test):
     if not test.app:
         return None
     if test.batch:
         return batch_tar(test.batch)
+    if test.tar == "shell":
+        return shell_tar()
     if test.tar:
         return app_tar(test.app)
     return corrupt_app(test.app, test.corrupt) if test.corrupt else os.path.join(APPS, test.app)
@@ -1392,6 +1467,11 @@ TESTS += app_tests("hp_", "hp") + [
              r"^hp: fault killed by SIGSEGV: page fault \(#PF\) at rip 0x[0-9a-f]+, address 0xffffffff80100000"),
     Test("hp_fork", "", eval_hp_fork, app="procs", app_args="64", tar="module", mode="hp",
          skip=HP_SKIP),
+    # Debian's busybox sh runs a script of pipelines, redirections into /tmp, loops,
+    # functions, background jobs, kill, find, grep, sed, awk, xargs, wc, tar, links: the same
+    # output as busybox on this host in the same tree (hp/README.md "Processes", "Files")
+    Test("nm_shell", "", eval_shell, app="sh", app_args="PATH=/bin /etc/shell.sh",
+         tar="shell", mode="normal", mem_mib=128, timeout={"qemu": 90, "xen": 240}),
 ] + [Test("hp_bad_" + how, "app=hello", eval_badelf(how), app="hello", corrupt=how)
      for how in CORRUPTIONS] + app_tests("nm_", "normal") + [
     # normal mode: kernel memory is out of the app's reach; reading it ends the app, the
