@@ -274,7 +274,8 @@ CMDLINE ?=
 ACCEL ?= tcg
 HV ?= qemu
 APP ?= http_hello
-APP_ARGS ?= 80 0
+# (busybox: `sh`, a shell on the console in normal mode: tools/amphi's defaults)
+APP_ARGS ?= $(if $(filter busybox,$(APP)),,80 0)
 # make run: an app from build/apps/ under QEMU or KVM is `tools/amphi run` (the host's port
 # 8080 to the guest's 80); the kernel's own HTTP server (APP=) and the Xen cells go through
 # run.py, which boots the nested Xen rig
@@ -282,7 +283,8 @@ run: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/netclient apps
 	@if [ -n "$(APP)" ] && { [ "$(HV)" = qemu ] || [ "$(HV)" = kvm ]; }; then \
 		hv=$(HV); [ "$(ACCEL)" = kvm ] && hv=kvm; \
-		echo "Once the app runs, try:  curl http://localhost:8080/   (stop it with Ctrl-C)"; \
+		if [ "$(APP)" != busybox ]; then \
+		echo "Once the app runs, try:  curl http://localhost:8080/   (stop it with Ctrl-C)"; fi; \
 		echo "$$ tools/amphi run --hv $$hv -p 8080:80 --kernel-args '$(CMDLINE)' $(BUILD)/apps/$(APP) $(APP_ARGS)"; \
 		tools/amphi run --hv $$hv -p 8080:80 --kernel-args "$(CMDLINE)" $(BUILD)/apps/$(APP) $(APP_ARGS); \
 	else \

@@ -165,18 +165,34 @@ void console_on_interrupt(void (*fn)(void))
 	__atomic_store_n(&interrupt_fn, fn, __ATOMIC_SEQ_CST);
 }
 
+static void (*input_fn)(const char *s, size_t n);
+
+void console_on_input(void (*fn)(const char *s, size_t n))
+{
+	__atomic_store_n(&input_fn, fn, __ATOMIC_SEQ_CST);
+}
+
+void console_interrupt_key(void)
+{
+	__atomic_add_fetch(&input.interrupts, 1, __ATOMIC_RELAXED);
+	void (*fn)(void) = __atomic_load_n(&interrupt_fn, __ATOMIC_SEQ_CST);
+
+	if (fn)
+		fn();
+}
+
 void console_received(const char *s, size_t n)
 {
-	__atomic_add_fetch(&input.bytes, n, __ATOMIC_RELAXED);
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] != 0x03)
-			continue;
-		__atomic_add_fetch(&input.interrupts, 1, __ATOMIC_RELAXED);
-		void (*fn)(void) = __atomic_load_n(&interrupt_fn, __ATOMIC_SEQ_CST);
+	void (*in)(const char *, size_t) = __atomic_load_n(&input_fn, __ATOMIC_SEQ_CST);
 
-		if (fn)
-			fn();
+	__atomic_add_fetch(&input.bytes, n, __ATOMIC_RELAXED);
+	if (in) {
+		in(s, n); /* (a reader: the bytes, Ctrl-C as it decides) */
+		return;
 	}
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == 0x03)
+			console_interrupt_key();
 }
 
 void console_input_stats(struct console_input *in)

@@ -15,11 +15,15 @@ void console_write(const char *s, size_t n);
 void kprintf(const char *fmt, ...) __printf(1, 2);
 
 /* Input: the platform's console driver hands what it received to console_received, in
- * interrupt context. Ctrl-C (ETX, 0x03) is the interrupt key: it calls the function
- * console_on_interrupt set (hp: SIGINT to the running program), or is dropped when none
- * is set. Nothing reads other input yet; it is counted and dropped. */
+ * interrupt context. With a reader (console_on_input: hp's terminal, hp/tty.c) every byte
+ * goes to it, and it calls console_interrupt_key for the interrupt key when its termios
+ * say so; without one, Ctrl-C (ETX, 0x03) is the interrupt key and the rest is counted and
+ * dropped. The interrupt key calls the function console_on_interrupt set (hp: SIGINT to the
+ * foreground process group), or is dropped when none is set. */
 void console_received(const char *s, size_t n);
 void console_on_interrupt(void (*fn)(void));
+void console_on_input(void (*fn)(const char *s, size_t n));
+void console_interrupt_key(void);
 struct console_input {
 	uint64_t bytes, interrupts;
 };

@@ -829,7 +829,7 @@ static int wait_app(struct app *a, uint64_t deadline)
 			return rc;
 		for (uint64_t n = __atomic_load_n(&a->ctrl_c, __ATOMIC_SEQ_CST); a->ctrl_c_sent < n;
 		     a->ctrl_c_sent++)
-			hp_sig_kernel(a, 2);
+			hp_tty_interrupt(a); /* SIGINT to the console's foreground group */
 	}
 }
 
@@ -904,7 +904,7 @@ static int run_app(const char *name, bool normal, const uint8_t *img, size_t len
 	a->threads[0] = (struct app_thread){.app = a, .tid = 1};
 	hp_sig_thread_init(&a->threads[0], NULL);
 	a->next_tid = 1;
-	a->pid = 1;
+	a->pid = a->pgid = a->sid = a->tty_pgrp = 1;
 	a->top = a;
 	a->space = mm_space_kernel();
 	mutex_init(&a->proc_lock);
@@ -932,6 +932,7 @@ static int run_app(const char *name, bool normal, const uint8_t *img, size_t len
 	/* an app that has not started after START_WAIT_NS (it loads in well under a second):
 	 * what the scheduler holds, once, for the log, before waiting on */
 	console_on_interrupt(console_interrupt);
+	hp_tty_start();
 	if (wait_app(a, clock_ns() + START_WAIT_NS) == -ETIMEDOUT &&
 	    !__atomic_load_n(&a->started, __ATOMIC_ACQUIRE)) {
 		kprintf("hp: %s has not started after %lu s: the scheduler's state follows\n",
@@ -940,6 +941,7 @@ static int run_app(const char *name, bool normal, const uint8_t *img, size_t len
 	}
 	wait_app(a, NO_DEADLINE);
 	console_on_interrupt(NULL);
+	hp_tty_stop();
 	hp_procs_end(a); /* (its children that are left: killed, reaped) */
 	for (int i = 0; i < APP_THREADS; i++)
 		if (a->threads[i].app)

@@ -141,6 +141,7 @@ struct app {
 	 * the open file descriptions (files, fd_lock), the pipes' and eventfds' state and
 	 * waits (io_lock, io_waiters), the process list (procs, proc_lock) and the ids. */
 	int pid;
+	int pgid, sid; /* its process group and session (under top->proc_lock) */
 	struct app *top, *parent; /* parent NULL for the first */
 	struct app *next_proc;	  /* in top->procs (under top->proc_lock) */
 	struct mm_space *space;	  /* its address space (the first: the kernel's root) */
@@ -157,6 +158,7 @@ struct app {
 	struct mutex proc_lock; /* top only */
 	struct mutex fd_lock;	/* top only: every descriptor table and description */
 	uint64_t forks;		/* top only: processes made */
+	int tty_pgrp;		/* top only: the console's foreground process group */
 	/* mode=normal: ring 3 (natively) or a root table without the kernel (Xen PV); its
 	 * pages carry PTE_U. HP mode (the default): ring 0 in the kernel's address space. */
 	bool normal;
@@ -271,6 +273,11 @@ void hp_proc_ended(struct app *a);
 void hp_procs_end(struct app *top);
 /* the process with this pid in a's tree (NULL: none), under top->proc_lock */
 struct app *hp_proc_find(struct app *a, int64_t pid);
+/* setpgid, getpgid, getpgrp, setsid, getsid by number (-ENOSYS for others) */
+long hp_proc_ids(struct app_thread *at, struct syscall_frame *f);
+/* sig to every process of group pgid (-1: every one but the first and the caller), as
+ * kill() sends it (kernel: as the kernel's, the console's Ctrl-C): 0 or -ESRCH */
+long hp_kill_group(struct app *a, int64_t pgid, int sig, bool kernel);
 /* hp/app.c for proc.c: a thread of a forked process starts (at->start, at->app->space) */
 int hp_start_thread(struct app_thread *at, const char *name);
 /* hp/app.c for proc.c: loads an ELF image into the current (empty) space and builds its
@@ -301,6 +308,8 @@ void hp_sig_pipe(struct app_thread *at);
 /* sig from the kernel to the process (the console's Ctrl-C: SIGINT), from a thread that is
  * not the app's: as kill(), with si_code SI_KERNEL; nothing once the app is ending */
 void hp_sig_kernel(struct app *a, int sig);
+/* sig to process a from another (kill(2); kernel: as the kernel's), unless it is ending */
+void hp_sig_send(struct app *a, int sig, bool kernel);
 /* execve: handled signals back to their default action, the alternate stack gone */
 void hp_sig_exec(struct app_thread *at);
 /* ppoll, pselect6, epoll_pwait: the mask for the wait (NULL: none): 0, -EFAULT or
@@ -350,6 +359,15 @@ long hp_epoll_wait(struct app *a, uint64_t epfd, uint64_t evs, uint64_t max, int
 void hp_io_wake_all(struct app *a);
 /* FIONREAD of a pipe or eventfd: bytes readable now */
 long hp_io_nread(struct app *a, struct app_fd *f);
+/* hp/tty.c: the console as a terminal: its input read through a line discipline (read of
+ * a console descriptor), readiness for poll, Ctrl-C as SIGINT to the foreground group, the
+ * console's ioctls (termios, window size, foreground group) */
+void hp_tty_start(void);
+void hp_tty_stop(void);
+long hp_tty_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n);
+bool hp_tty_ready(void);
+void hp_tty_interrupt(struct app *top);
+long hp_tty_ioctl(struct app *a, uint64_t req, uint64_t arg);
 /* hp/fs.c: the file tree (hp/vfs.c) from a tar image (the boot module, or the first disk),
  * and its descriptors */
 struct tar_entry;

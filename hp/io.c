@@ -525,8 +525,8 @@ static short file_ready(const struct app_fd *f, short events, unsigned *gen)
 
 	*gen = 0;
 	switch (f->kind) {
-	case FD_CONSOLE: /* (no console input: reads end at once, but it is never "ready") */
-		r = POLLOUT;
+	case FD_CONSOLE: /* (input: a line, or a byte in raw mode; hp/tty.c) */
+		r = POLLOUT | (hp_tty_ready() ? POLLIN : 0);
 		break;
 	case FD_NULL:
 	case FD_FILE:

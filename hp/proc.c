@@ -116,6 +116,10 @@ long hp_fork(struct app_thread *at, const struct syscall_frame *f, uint64_t flag
 	waitq_init(&c->sleepers);
 	c->top = top;
 	c->parent = a;
+	mutex_lock(&top->proc_lock, NO_DEADLINE);
+	c->pgid = a->pgid;
+	c->sid = a->sid;
+	mutex_unlock(&top->proc_lock);
 	c->pid = __atomic_add_fetch(&top->next_tid, 1, __ATOMIC_RELAXED);
 	hp_fds_fork(c, a);
 
@@ -162,10 +166,12 @@ long hp_fork(struct app_thread *at, const struct syscall_frame *f, uint64_t flag
 	return pid;
 }
 
-/* (top->proc_lock held) whether p is a child of a that wait4's pid selects */
+/* (top->proc_lock held) whether p is a child of a that wait4's pid selects: -1 any, 0 one
+ * in a's group, < -1 one in group -pid, > 0 that one */
 static bool selected(const struct app *p, const struct app *a, int64_t pid)
 {
-	return p->parent == a && (pid <= 0 || p->pid == pid);
+	return p->parent == a && (pid == -1 || (pid == 0 && p->pgid == a->pgid) ||
+				  (pid < -1 && p->pgid == -pid) || p->pid == pid);
 }
 
 /* The end of a zombie, unlinked: its threads joined (the last may still be finishing its
@@ -296,6 +302,96 @@ void hp_procs_end(struct app *top)
 		else
 			return;
 	}
+}
+
+/* --- process groups and sessions ---------------------------------------------------------- */
+
+#define SYS_SETPGID 109
+#define SYS_GETPGRP 111
+#define SYS_SETSID  112
+#define SYS_GETPGID 121
+#define SYS_GETSID  124
+
+/* (top->proc_lock held) whether some process of the tree leads or is in group pgid, in
+ * session sid */
+static bool group_in(struct app *top, int pgid, int sid)
+{
+	if (top->pgid == pgid && top->sid == sid)
+		return true;
+	for (struct app *p = top->procs; p; p = p->next_proc)
+		if (!p->zombie && p->pgid == pgid && p->sid == sid)
+			return true;
+	return false;
+}
+
+long hp_proc_ids(struct app_thread *at, struct syscall_frame *f)
+{
+	struct app *a = at->app, *top = a->top;
+	int64_t pid = (int32_t)f->rdi, pgid = (int32_t)f->rsi;
+	long rc = 0;
+
+	mutex_lock(&top->proc_lock, NO_DEADLINE);
+	struct app *p = pid == 0 ? a : hp_proc_find(a, pid);
+
+	switch (f->nr) {
+	case SYS_SETPGID:
+		/* the caller or a child of it (in its session, not a session leader) into a
+		 * group of the caller's session: an existing one, or its own */
+		if (pgid < 0)
+			rc = -EINVAL;
+		else if (!p || p->zombie || (p != a && p->parent != a))
+			rc = -ESRCH;
+		else if (p->sid != a->sid || p->pid == p->sid)
+			rc = -EPERM;
+		else if (pgid != 0 && pgid != p->pid && !group_in(top, (int)pgid, a->sid))
+			rc = -EPERM;
+		else
+			p->pgid = pgid ? (int)pgid : p->pid;
+		break;
+	case SYS_GETPGRP:
+		rc = a->pgid;
+		break;
+	case SYS_GETPGID:
+		rc = !p || p->zombie ? -ESRCH : p->pgid;
+		break;
+	case SYS_SETSID:
+		/* a new session and group, led by the caller: not for a group leader */
+		if (a->pgid == a->pid || group_in(top, a->pid, a->sid))
+			rc = -EPERM;
+		else
+			rc = a->sid = a->pgid = a->pid;
+		break;
+	case SYS_GETSID:
+		rc = !p || p->zombie ? -ESRCH : p->sid;
+		break;
+	default:
+		rc = -ENOSYS;
+	}
+	mutex_unlock(&top->proc_lock);
+	return rc;
+}
+
+long hp_kill_group(struct app *a, int64_t pgid, int sig, bool kernel)
+{
+	struct app *top = a->top;
+	bool any = false;
+
+	mutex_lock(&top->proc_lock, NO_DEADLINE); /* (none is reaped meanwhile) */
+	for (struct app *p = top; p; p = p == top ? top->procs : p->next_proc) {
+		if (p->zombie || __atomic_load_n(&p->exiting, __ATOMIC_SEQ_CST))
+			continue;
+		if (pgid == -1 ? p == top : p->pgid != pgid)
+			continue;
+		any = true;
+		if (!sig)
+			continue;
+		if (sig == 9)
+			hp_end_app_sig(p, 9);
+		else
+			hp_sig_send(p, sig, kernel);
+	}
+	mutex_unlock(&top->proc_lock);
+	return any || pgid == -1 ? 0 : -ESRCH;
 }
 
 /* --- execve ------------------------------------------------------------------------------- */

@@ -258,13 +258,18 @@ void hp_sig_pipe(struct app_thread *at)
 	send(at->app, at, 13, false, false);
 }
 
-void hp_sig_kernel(struct app *a, int sig)
+void hp_sig_send(struct app *a, int sig, bool kernel)
 {
 	if (__atomic_load_n(&a->exiting, __ATOMIC_SEQ_CST))
 		return;
 	mutex_lock(&a->lock, NO_DEADLINE); /* (send may pick any thread: none ends meanwhile) */
-	send(a, NULL, sig, false, true);
+	send(a, NULL, sig, false, kernel);
 	mutex_unlock(&a->lock);
+}
+
+void hp_sig_kernel(struct app *a, int sig)
+{
+	hp_sig_send(a, sig, true);
 }
 
 /* --- the frame --------------------------------------------------------------------------- */
@@ -740,8 +745,12 @@ static long kill_(struct app_thread *at, int64_t pid, int64_t tid, int64_t sig)
 			return -ESRCH;
 	} else if (pid > 0 && pid != a->pid) {
 		return kill_other(a, pid, (int)sig);
-	} else if (pid != a->pid && pid != 0 && pid != -1) {
-		return -ESRCH; /* (a process group: none but the caller's yet) */
+	} else if (pid <= 0) { /* a group: the caller's (0), -pid's, every process (-1) */
+		mutex_lock(&a->top->proc_lock, NO_DEADLINE);
+		int64_t g = pid == 0 ? a->pgid : pid;
+
+		mutex_unlock(&a->top->proc_lock);
+		return hp_kill_group(a, g == -1 ? -1 : g < 0 ? -g : g, (int)sig, false);
 	} else if (sig && sig != SIGKILL_) {
 		mutex_lock(&a->lock, NO_DEADLINE); /* (send may pick another thread) */
 		locked = true;

@@ -437,7 +437,9 @@ static long fd_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 	}
 	if (f->kind == FD_DISK)
 		return hp_disk_rw(f, buf, n, -1, false);
-	return 0; /* /dev/null, and the console has no input: end of file */
+	if (f->kind == FD_CONSOLE)
+		return hp_tty_read(a, f, buf, n);
+	return 0; /* /dev/null: end of file */
 }
 
 struct iovec_ {
@@ -846,12 +848,7 @@ static long do_ioctl(struct app *a, uint64_t fd, uint64_t req, uint64_t arg)
 		return hp_disk_ioctl(f, req, arg);
 	if (f->kind != FD_CONSOLE)
 		return -ENOTTY;
-	if (req == TIOCGWINSZ) {
-		uint16_t ws[4] = {24, 80, 0, 0};
-
-		return copy_to_app(arg, ws, sizeof(ws));
-	}
-	return -ENOTTY;
+	return hp_tty_ioctl(a, req, arg);
 }
 
 /* --- memory ------------------------------------------------------------------------------ */
@@ -2164,6 +2161,12 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 		return hp_fork(at, f, SIGCHLD_ | CLONE_VFORK_, 0);
 	case SYS_wait4:
 		return hp_wait4(at, (int64_t)(int32_t)a1, a2, a3, a4);
+	case 109: /* setpgid */
+	case 111: /* getpgrp */
+	case 112: /* setsid */
+	case 121: /* getpgid */
+	case 124: /* getsid */
+		return hp_proc_ids(at, f);
 	case SYS_execve:
 		return hp_execve(at, f, a1, a2, a3);
 	case SYS_getuid:

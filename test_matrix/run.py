@@ -691,6 +691,31 @@ def eval_shell(cell, out):
         len(got), want_status, forks.group(1) if forks else "?"))
 
 
+# what nm_tty types, each once a line with the text came (the command that sleeps prints
+# "started" from a string the typed line does not hold, so that its echo cannot trigger it;
+# the shell, as Linux's, drops the rest of a command line whose foreground job Ctrl-C
+# killed, so the status is asked for on a line of its own)
+TTY_KEYS = [("Enter 'help' for a list of built-in commands.", b"echo hi $((6*7))\r"),
+            ("hi 42", b'read x; echo "got [$x]"\r'),
+            ("read x; echo", b"typed words\r"),
+            ("got [typed words]", b"sh -c 'echo sta\"\"rted; exec sleep 100'\r"),
+            # (the next line waits in the terminal's input while the sleep runs)
+            ("started", b"\x03echo \"after $?\"\r"),
+            ("after 130", b"exit 6\r")]
+
+
+def eval_tty(cell, out):
+    """nm_tty: each typed line answered, Ctrl-C ended the foreground sleep (status 130 as
+    the shell saw it), and the shell's exit status is the VM's."""
+    return judge(["" if find(out.lines, r"^hp: running /bin/sh \(normal mode") else
+                  "sh did not start"] +
+                 ["" if find(out.lines, rx) else "no line matching %r" % rx
+                  for rx in (r"^hi 42\r?$", r"typed words", r"^got \[typed words\]\r?$",
+                             r"^after 130\r?$", r"^hp: /bin/sh exited with status 6 ")] +
+                 [expect_exit(out, 6)],
+                 "a command, a line read, Ctrl-C to a foreground sleep, exit: all answered")
+
+
 def app_file(test):
     if not test.app:
         return None
@@ -1472,6 +1497,11 @@ TESTS += app_tests("hp_", "hp") + [
     # output as busybox on this host in the same tree (hp/README.md "Processes", "Files")
     Test("nm_shell", "", eval_shell, app="sh", app_args="PATH=/bin /etc/shell.sh",
          tar="shell", mode="normal", mem_mib=128, timeout={"qemu": 90, "xen": 240}),
+    # the console as a terminal: busybox sh, interactive (its own line editing in raw mode),
+    # typed into: a command, a line read by `read` in canonical mode (the kernel's echo),
+    # Ctrl-C to a foreground `sleep 100`, then `exit 6`
+    Test("nm_tty", "", eval_tty, app="sh", app_args="PATH=/bin HOME=/", tar="shell",
+         mode="normal", mem_mib=128, keys=TTY_KEYS, timeout={"qemu": 90, "xen": 240}),
 ] + [Test("hp_bad_" + how, "app=hello", eval_badelf(how), app="hello", corrupt=how)
      for how in CORRUPTIONS] + app_tests("nm_", "normal") + [
     # normal mode: kernel memory is out of the app's reach; reading it ends the app, the
