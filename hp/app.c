@@ -695,6 +695,16 @@ int hp_load_image(struct app *a, const uint8_t *img, size_t len, int argc, char 
 		return -E2BIG;
 	}
 	*entry = a->im.entry;
+	/* /proc/PID/cmdline: the words, each ended by a NUL, as many as fit */
+	a->cmdline_len = 0;
+	for (int i = 0; i < argc; i++) {
+		size_t l = strlen(argv[i]) + 1;
+
+		if (a->cmdline_len + l > sizeof(a->cmdline))
+			break;
+		memcpy(a->cmdline + a->cmdline_len, argv[i], l);
+		a->cmdline_len += (unsigned)l;
+	}
 	return 0;
 }
 
@@ -905,6 +915,7 @@ static int run_app(const char *name, bool normal, const uint8_t *img, size_t len
 	hp_sig_thread_init(&a->threads[0], NULL);
 	a->next_tid = 1;
 	a->pid = a->pgid = a->sid = a->tty_pgrp = 1;
+	a->start_ns = clock_ns();
 	a->top = a;
 	a->space = mm_space_kernel();
 	mutex_init(&a->proc_lock);

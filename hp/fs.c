@@ -215,6 +215,9 @@ long hp_fs_lseek(struct app_fd *f, int64_t off, uint64_t whence)
 							   : (int64_t)f->size)
 				     : -1;
 
+	if (f->kind == FD_PROC && f->dir)
+		return off == 0 && whence == 0 ? (long)(f->pos = 0) : -EINVAL;
+
 	if (f->dir && (whence != 0 || off != 0))
 		return whence > 2 ? -EINVAL : 0; /* a directory: only back to its start */
 	if (base < 0 || (off < 0 && -off > base))
@@ -330,7 +333,10 @@ long hp_fs_stat_at(struct app *a, int64_t dirfd, uint64_t up, bool follow, uint8
 	struct at p;
 	long rc = at_path(a, dirfd, up, &p);
 
-	return rc ? rc : vfs_stat_path(p.base, p.path, follow, st);
+	if (rc)
+		return rc;
+	rc = hp_proc_stat(a, p.base, p.path, follow, st);
+	return rc != -ENOSYS ? rc : vfs_stat_path(p.base, p.path, follow, st);
 }
 
 long hp_fs_call(struct app *a, struct syscall_frame *f)
@@ -412,7 +418,9 @@ long hp_fs_call(struct app *a, struct syscall_frame *f)
 		}
 		if (!strncmp(p.path, "/dev/", 5))
 			return -EINVAL;
-		rc = vfs_readlink(p.base, p.path, out, MIN(size, sizeof(out)));
+		rc = hp_proc_readlink(a, p.base, p.path, out, MIN(size, sizeof(out)));
+		if (rc == -ENOSYS)
+			rc = vfs_readlink(p.base, p.path, out, MIN(size, sizeof(out)));
 		return rc < 0 ? rc : copy_to_app(buf, out, (size_t)rc) ? -EFAULT : rc;
 	}
 	case 76: /* truncate */
@@ -510,9 +518,10 @@ long hp_fs_call(struct app *a, struct syscall_frame *f)
 			return -EINVAL;
 		if ((rc = at_node(a, at ? (int32_t)a1 : AT_FDCWD, at ? a2 : a1, flags,
 				  !(flags & AT_SYMLINK_NOFOLLOW), &n))) {
-			/* the devices are not in the tree */
+			/* the devices and /proc are not in the tree */
 			if (rc == -ENOENT && !at_path(a, AT_FDCWD, at ? a2 : a1, &p) &&
-			    !strncmp(p.path, "/dev/", 5))
+			    (!strncmp(p.path, "/dev/", 5) ||
+			     !hp_proc_stat(a, p.base, p.path, true, st)))
 				return 0;
 			return rc;
 		}
@@ -535,8 +544,21 @@ long hp_fs_call(struct app *a, struct syscall_frame *f)
 	}
 	case 80: /* chdir */ {
 		char norm[256];
+		uint8_t st[144];
+		uint32_t mode;
 
-		if ((rc = at_path(a, AT_FDCWD, a1, &p)) || (rc = vfs_get(p.base, p.path, true, &n)))
+		if ((rc = at_path(a, AT_FDCWD, a1, &p)))
+			return rc;
+		/* into /proc (top does): the working directory is then a path there */
+		if ((rc = hp_proc_stat(a, p.base, p.path, true, st)) != -ENOSYS) {
+			memcpy(&mode, st + 24, 4);
+			if (!rc && (mode & 0170000) != 0040000)
+				rc = -ENOTDIR;
+			if (!rc)
+				rc = hp_proc_path(a, p.base, p.path, a->cwd, sizeof(a->cwd));
+			return rc;
+		}
+		if ((rc = vfs_get(p.base, p.path, true, &n)))
 			return rc;
 		rc = !vfs_is_dir(n) ? -ENOTDIR : vfs_path(n, norm, sizeof(norm));
 		vfs_put(n);

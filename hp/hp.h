@@ -49,6 +49,7 @@ enum fd_kind {
 	FD_EPOLL,
 	FD_RANDOM, /* /dev/urandom and /dev/random */
 	FD_ZERO,   /* /dev/zero */
+	FD_PROC,   /* a file or directory of /proc (hp/procfs.c): its content made at open */
 	FD_DISK,   /* /dev/vda, ...: a block device (hp/disk.c) */
 };
 
@@ -75,7 +76,8 @@ struct app_fd {
 	 * directory's: records read), opened for reading (rd), writing (wr), appending; the
 	 * open flags (F_GETFL); a directory's path as the working directory is kept */
 	struct vnode *node;
-	uint64_t size, pos; /* (size: FD_DISK's) */
+	char *proc; /* FD_PROC: the content (a directory's: its names), size bytes */
+	uint64_t size, pos; /* (size: FD_DISK's, FD_PROC's) */
 	bool dir, rd, append;
 	uint32_t mode;
 	char dpath[256];
@@ -190,6 +192,9 @@ struct app {
 	uint32_t umask;
 	char cwd[256]; /* the working directory, normalised ("" the root) */
 	char exe[256]; /* its program's path (/proc/self/exe) */
+	char cmdline[512]; /* its arguments, each ended by a NUL (/proc/PID/cmdline; cut) */
+	unsigned cmdline_len;
+	uint64_t start_ns; /* when it was made (clock_ns) */
 	uint64_t nofile[2]; /* soft, hard */
 	struct mutex lock;    /* threads, fds and futexes */
 	struct mutex mm_lock; /* the memory calls (brk, mmap, munmap, mprotect, madvise) */
@@ -368,6 +373,19 @@ long hp_tty_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n);
 bool hp_tty_ready(void);
 void hp_tty_interrupt(struct app *top);
 long hp_tty_ioctl(struct app *a, uint64_t req, uint64_t arg);
+/* hp/procfs.c: /proc. Each call returns -ENOSYS for a path outside /proc (the tree's). */
+long hp_proc_open(struct app *a, const char *base, const char *path, uint64_t flags);
+long hp_proc_read(struct app_fd *f, uint64_t buf, uint64_t n, int64_t at);
+long hp_proc_getdents(struct app_fd *f, uint64_t buf, uint64_t count);
+void hp_proc_fstat(struct app_fd *f, uint8_t st[144]);
+long hp_proc_stat(struct app *a, const char *base, const char *path, bool follow,
+		  uint8_t st[144]);
+long hp_proc_readlink(struct app *a, const char *base, const char *path, char *out,
+		      size_t size);
+/* a /proc path as the working directory is kept ("proc/PID") */
+long hp_proc_path(struct app *a, const char *base, const char *path, char *out, size_t size);
+/* hp/syscall.c: a process's CPU time so far (its threads', ended and live) */
+uint64_t hp_app_cpu_ns(struct app *a);
 /* hp/fs.c: the file tree (hp/vfs.c) from a tar image (the boot module, or the first disk),
  * and its descriptors */
 struct tar_entry;

@@ -529,6 +529,7 @@ static short file_ready(const struct app_fd *f, short events, unsigned *gen)
 		r = POLLOUT | (hp_tty_ready() ? POLLIN : 0);
 		break;
 	case FD_NULL:
+	case FD_PROC:
 	case FD_FILE:
 	case FD_RANDOM:
 	case FD_ZERO:

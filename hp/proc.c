@@ -104,6 +104,9 @@ long hp_fork(struct app_thread *at, const struct syscall_frame *f, uint64_t flag
 	c->umask = __atomic_load_n(&a->umask, __ATOMIC_RELAXED);
 	memcpy(c->cwd, a->cwd, sizeof(c->cwd));
 	memcpy(c->exe, a->exe, sizeof(c->exe));
+	memcpy(c->cmdline, a->cmdline, sizeof(c->cmdline));
+	c->cmdline_len = a->cmdline_len;
+	c->start_ns = clock_ns();
 	uint64_t irq = irq_save();
 
 	spin_lock(&a->sig_lock);

@@ -291,6 +291,8 @@ static void file_release(struct app *a, const struct app_fd *f)
 		hp_io_release(a, f);
 	else if (f->kind == FD_FILE && f->node)
 		vfs_put(f->node);
+	else if (f->kind == FD_PROC)
+		kfree(f->proc);
 }
 
 /* close: the descriptor is free once, however many threads close it at once; what its
@@ -390,6 +392,8 @@ static long fd_write(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 		return -EFAULT;
 	if (f->kind == FD_FILE)
 		return hp_fs_write(f, buf, n, -1);
+	if (f->kind == FD_PROC)
+		return -EBADF;
 	if (f->kind == FD_PIPE && !f->wr)
 		return -EBADF; /* opened read-only */
 	if (f->kind == FD_EPOLL)
@@ -419,6 +423,8 @@ static long fd_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 		return -EFAULT;
 	if (f->kind == FD_FILE)
 		return hp_fs_read(f, buf, n, -1);
+	if (f->kind == FD_PROC)
+		return hp_proc_read(f, buf, n, -1);
 	if (f->kind == FD_PIPE && f->wr)
 		return -EBADF; /* the write end */
 	if (f->kind == FD_PIPE || f->kind == FD_EVENTFD)
@@ -539,7 +545,12 @@ static long do_open(struct app *a, int64_t dirfd, uint64_t path, uint64_t flags,
 	else if (hp_disk_index(p) >= 0)
 		k = FD_DISK;
 	else
-		return hp_fs_open(a, base, p, flags, (uint32_t)mode & ~a->umask & 07777);
+	{
+		long r = hp_proc_open(a, base, p, flags);
+
+		return r != -ENOSYS ? r
+				    : hp_fs_open(a, base, p, flags, (uint32_t)mode & ~a->umask & 07777);
+	}
 	int fd = k == FD_DISK ? (int)hp_disk_open(a, hp_disk_index(p), flags) : hp_fd_alloc(a, k);
 
 	if (fd >= 0) {
@@ -643,6 +654,8 @@ static long stat_fd(struct app *a, uint64_t fd, uint8_t s[144])
 		return -EBADF;
 	if (f->kind == FD_FILE) {
 		vfs_stat(f->node, s);
+	} else if (f->kind == FD_PROC) {
+		hp_proc_fstat(f, s);
 	} else if (f->kind == FD_ZERO) {
 		stat_chardev(s, DEV_ZERO);
 	} else if (f->kind == FD_CONSOLE || f->kind == FD_NULL || f->kind == FD_RANDOM) {
@@ -732,6 +745,8 @@ static long prw_one(void *arg, uint64_t base, uint64_t len, long done)
 		return hp_disk_rw(c->f, base, len, c->off + done, c->write);
 	if (c->f->kind == FD_NULL)
 		return c->write ? (long)len : 0;
+	if (c->f->kind == FD_PROC)
+		return c->write ? -EBADF : hp_proc_read(c->f, base, len, c->off + done);
 	return c->write ? hp_fs_write(c->f, base, len, c->off + done)
 			: hp_fs_read(c->f, base, len, c->off + done);
 }
@@ -747,7 +762,7 @@ static long do_prw(struct app *a, uint64_t fd, uint64_t iov, uint64_t cnt, int64
 		return -EBADF;
 	if (off < 0)
 		return -EINVAL;
-	if (f->kind != FD_FILE && f->kind != FD_NULL && f->kind != FD_DISK)
+	if (f->kind != FD_FILE && f->kind != FD_NULL && f->kind != FD_DISK && f->kind != FD_PROC)
 		return -ESPIPE;
 	struct rw_vec c = {a, fd, f, write, off};
 
@@ -1127,6 +1142,13 @@ static long do_getcpu(uint64_t cpup, uint64_t nodep)
 }
 
 /* The app's CPU time, and its switches: the threads that ended, plus the live ones */
+static uint64_t app_cpu_ns(struct app *a, uint64_t *nvcsw, uint64_t *nivcsw);
+
+uint64_t hp_app_cpu_ns(struct app *a)
+{
+	return app_cpu_ns(a, NULL, NULL);
+}
+
 static uint64_t app_cpu_ns(struct app *a, uint64_t *nvcsw, uint64_t *nivcsw)
 {
 	mutex_lock(&a->lock, NO_DEADLINE);
@@ -1961,7 +1983,9 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_getdents64:
 		if (!(fd = fd_get(a, a1)))
 			return -EBADF;
-		return fd->kind == FD_FILE ? hp_fs_getdents(fd, a2, a3) : -ENOTDIR;
+		return fd->kind == FD_FILE   ? hp_fs_getdents(fd, a2, a3)
+		       : fd->kind == FD_PROC ? hp_proc_getdents(fd, a2, a3)
+					     : -ENOTDIR;
 	case SYS_pread64:
 		return do_prw(a, a1, a2, a3, (int64_t)a4, false, false);
 	case 18: /* pwrite64 */
@@ -2022,7 +2046,8 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 	case SYS_lseek:
 		if (!(fd = fd_get(a, a1)))
 			return -EBADF;
-		return fd->kind == FD_FILE || fd->kind == FD_DISK ? hp_fs_lseek(fd, (int64_t)a2, a3)
+		return fd->kind == FD_FILE || fd->kind == FD_DISK || fd->kind == FD_PROC
+			       ? hp_fs_lseek(fd, (int64_t)a2, a3)
 		       : fd->kind == FD_NULL || fd->kind == FD_ZERO ? 0
 					     : -ESPIPE;
 	case SYS_ioctl:

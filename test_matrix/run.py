@@ -651,7 +651,8 @@ def shell_tar():
 
 def shell_host_run():
     """The shell test's script under busybox on this host, in the same tree (shell_tar()
-    unpacked, chroot): (its output lines, stderr's too as on the guest's console, status)."""
+    unpacked, chroot, with /dev's null, zero and urandom, and a /proc mounted): (its output
+    lines, stderr's too as on the guest's console, status)."""
     import tarfile
     d = tempfile.mkdtemp(prefix="amphi-shell-")
     try:
@@ -662,9 +663,15 @@ def shell_host_run():
         os.makedirs(os.path.join(d, "dev"))
         for name, minor in (("null", 3), ("zero", 5), ("urandom", 9)):
             os.mknod(os.path.join(d, "dev", name), 0o666 | stat.S_IFCHR, os.makedev(1, minor))
-        p = subprocess.run([shutil.which("chroot") or "/usr/sbin/chroot", d, "/bin/sh",
-                            "/etc/shell.sh"], env={"PATH": "/bin"}, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, timeout=120)
+        os.makedirs(os.path.join(d, "proc"))
+        subprocess.run(["mount", "-t", "proc", "proc", os.path.join(d, "proc")], check=True)
+        try:
+            p = subprocess.run([shutil.which("chroot") or "/usr/sbin/chroot", d, "/bin/sh",
+                                "/etc/shell.sh"], env={"PATH": "/bin"},
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               timeout=120)
+        finally:
+            subprocess.run(["umount", os.path.join(d, "proc")])
         return p.stdout.splitlines(), p.returncode
     finally:
         shutil.rmtree(d, ignore_errors=True)

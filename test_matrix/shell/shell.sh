@@ -38,4 +38,12 @@ echo "exec: $(exec echo replaced)"
 yes | head -2 | tr '\n' ' '; echo
 echo "uptime runs: $(uptime > /dev/null && echo yes)"
 echo "zero: $(head -c 5000 /dev/zero | wc -c) $(head -c 3 /dev/zero | od -An -tx1)"
+# /proc (the host's chroot has its own mounted): what ps, free, uptime and top show
+echo "ps: $(ps -o comm | grep -c '^ps$')"
+echo "free: $(free | grep -c '^Mem:')"
+echo "uptime: $(uptime | grep -c 'load average')"
+echo "top: $(top -b -n 1 | grep -c '^  PID  PPID USER')"
+echo "cmdline: $(cat /proc/self/cmdline | tr '\0' ' ')"
+echo "stat: $(cut -d' ' -f2,3 /proc/self/stat)"
+echo "fd: $(ls /proc/self/fd | head -3 | tr '\n' ' ')"
 exit 5
