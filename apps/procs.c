@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void say(const char *fmt, ...)
@@ -345,8 +346,38 @@ static void many(int n)
 	say("%d children at once: statuses add up: %s\n", n, sum == want ? "yes" : "no");
 }
 
+/* bench: n times fork, execve of this program (which exits at once) and wait */
+static void forkexec(const char *self, int n)
+{
+	struct timespec t0, t1;
+	char *argv[] = {(char *)self, "exit0", NULL};
+	char *envp[] = {NULL};
+	int bad = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < n; i++) {
+		pid_t c = fork();
+		int st;
+
+		if (c == 0) {
+			execve(self, argv, envp);
+			_exit(127);
+		}
+		if (c < 0 || waitpid(c, &st, 0) != c || st != 0)
+			bad++;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+
+	say("fork+exec+wait %d times: %s\n", n, bad ? "some failed" : "all exited 0");
+	say("bench: procs: fork+exec+wait: %ld us each, %ld a second\n", us / n,
+	    us ? n * 1000000L / us : 0);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "exit0"))
+		return 0;
 	if (argc > 1 && !strcmp(argv[1], "exec-child"))
 		return exec_child(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "script-arg")) {
@@ -370,6 +401,7 @@ int main(int argc, char **argv)
 	waits_and_kills();
 	orphan();
 	many(n);
+	forkexec(argc > 2 ? argv[2] : "bin/procs", 100);
 	say("done\n");
 	return 0;
 }

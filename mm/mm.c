@@ -867,13 +867,20 @@ static struct mm_space *spaces; /* every one made and not freed, under spaces_lo
 static struct spinlock spaces_lock;
 static uint64_t spaces_live; /* atomic: made and not freed yet */
 
+/* Preemption off: a thread that moved to another CPU between reading its CPU's number and
+ * that CPU's space would read the space of whatever runs there now (seen: exec's pages
+ * mapped into another process's space, and a NULL where its own should have been).
+ * Wherever the thread runs, its own space is the one loaded. */
 static uint64_t low_root(void)
 {
+	preempt_disable();
 	unsigned cpu = arch_cpu_id();
 	struct mm_space *s = cpu < MM_MAX_CPUS ? __atomic_load_n(&loaded[cpu], __ATOMIC_RELAXED)
 					       : NULL;
+	uint64_t root = s ? s->root : vm.root;
 
-	return s ? s->root : vm.root;
+	preempt_enable();
+	return root;
 }
 
 static void load(const struct mm_space *s)
