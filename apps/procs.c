@@ -161,6 +161,42 @@ static void memory(void)
 	free(heap);
 }
 
+/* one process's page is not another's: A maps a page at a fixed address and writes it,
+ * B reads the same address and dies of SIGSEGV (nothing is mapped there in B) */
+static void isolation(void)
+{
+	char *const at = (char *)0x500000000ul;
+	int p[2];
+
+	if (pipe(p))
+		exit(1);
+	pid_t a = fork();
+
+	if (a == 0) {
+		char c;
+
+		if (mmap(at, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+			 -1, 0) != at)
+			_exit(1);
+		strcpy(at, "secret");
+		close(p[1]);
+		(void)!read(p[0], &c, 1); /* (until the other has tried) */
+		_exit(at[0] == 's' ? 0 : 2);
+	}
+	pid_t b = fork();
+
+	if (b == 0) {
+		usleep(20000);
+		volatile char *volatile q = at;
+
+		_exit(q[0] == 's' ? 3 : 4); /* (never: SIGSEGV first) */
+	}
+	say("a process reading another's page: %s\n", reap(b));
+	close(p[0]);
+	close(p[1]);
+	say("the page's owner: %s\n", reap(a));
+}
+
 static void pipe_data(void)
 {
 	int p[2];
@@ -396,6 +432,7 @@ int main(int argc, char **argv)
 	signal(SIGCHLD, on_sigchld);
 	basics();
 	memory();
+	isolation();
 	pipe_data();
 	exec_tests(argc > 2 ? argv[2] : "bin/procs");
 	waits_and_kills();

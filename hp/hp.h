@@ -384,6 +384,8 @@ long hp_proc_readlink(struct app *a, const char *base, const char *path, char *o
 		      size_t size);
 /* a /proc path as the working directory is kept ("proc/PID") */
 long hp_proc_path(struct app *a, const char *base, const char *path, char *out, size_t size);
+/* hp/syscall.c: a struct stat (x86-64) with these fields, one link, 4 KiB blocks */
+void hp_stat_fill(uint8_t s[144], uint32_t mode, uint64_t size, uint64_t ino, uint64_t rdev);
 /* hp/syscall.c: a process's CPU time so far (its threads', ended and live) */
 uint64_t hp_app_cpu_ns(struct app *a);
 /* hp/fs.c: the file tree (hp/vfs.c) from a tar image (the boot module, or the first disk),

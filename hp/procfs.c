@@ -456,14 +456,7 @@ long hp_proc_getdents(struct app_fd *f, uint64_t buf, uint64_t count)
 
 static void stat_of(uint8_t st[144], uint32_t mode, uint64_t size, uint64_t ino)
 {
-	uint64_t nlink = 1, blksize = 4096;
-
-	memset(st, 0, 144);
-	memcpy(st + 8, &ino, 8);
-	memcpy(st + 16, &nlink, 8);
-	memcpy(st + 24, &mode, 4);
-	memcpy(st + 48, &size, 8);
-	memcpy(st + 56, &blksize, 8);
+	hp_stat_fill(st, mode, size, ino, 0);
 }
 
 void hp_proc_fstat(struct app_fd *f, uint8_t st[144])

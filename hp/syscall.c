@@ -598,17 +598,23 @@ static void enosys_log(struct app *a, uint64_t nr)
 #define DEV_URANDOM (1 << 8 | 9)
 #define DEV_CONSOLE (5 << 8 | 1)
 
-/* struct stat (x86-64) of a character device */
-static void stat_chardev(uint8_t s[144], uint64_t rdev)
+void hp_stat_fill(uint8_t s[144], uint32_t mode, uint64_t size, uint64_t ino, uint64_t rdev)
 {
-	uint32_t mode = 0020000 | 0666;
 	uint64_t nlink = 1, blksize = 4096;
 
 	memset(s, 0, 144);
+	memcpy(s + 8, &ino, 8);
 	memcpy(s + 16, &nlink, 8);
 	memcpy(s + 24, &mode, 4);
 	memcpy(s + 40, &rdev, 8);
+	memcpy(s + 48, &size, 8);
 	memcpy(s + 56, &blksize, 8);
+}
+
+/* struct stat (x86-64) of a character device */
+static void stat_chardev(uint8_t s[144], uint64_t rdev)
+{
+	hp_stat_fill(s, 0020000 | 0666, 0, 0, rdev);
 }
 
 /* a path's struct stat into s: 0 or -errno */

@@ -169,26 +169,18 @@ static size_t discipline(char *out, size_t size)
 				ECHO_(c);
 			continue;
 		}
-		if (c == tio.cc[VERASE] || c == 8) { /* erase the last character of the line */
-			if (len > done) {
+		/* erase the line's last character, or (kill) the whole line being typed */
+		if (c == tio.cc[VERASE] || c == 8 || c == tio.cc[VKILL]) {
+			do {
+				if (len == done)
+					break;
 				len--;
 				if (tio.lflag & ECHOE) {
 					ECHO_('\b');
 					ECHO_(' ');
 					ECHO_('\b');
 				}
-			}
-			continue;
-		}
-		if (c == tio.cc[VKILL]) { /* the whole line */
-			while (len > done) {
-				len--;
-				if (tio.lflag & ECHOE) {
-					ECHO_('\b');
-					ECHO_(' ');
-					ECHO_('\b');
-				}
-			}
+			} while (c == tio.cc[VKILL]);
 			continue;
 		}
 		if (c == tio.cc[VEOF]) { /* the line so far, or end of file at its start */

@@ -817,36 +817,40 @@ uint32_t vfs_mode(struct vnode *n)
 	return __atomic_load_n(&n->mode, __ATOMIC_RELAXED);
 }
 
-long vfs_chmod(struct vnode *n, uint32_t mode)
+/* the attributes given (UINT32_MAX, VFS_TIME_OMIT: left), ctime now */
+static void change(struct vnode *n, uint32_t mode, uint32_t uid, uint32_t gid,
+		   uint64_t atime, uint64_t mtime)
 {
 	mutex_lock(&lock, NO_DEADLINE);
-	n->mode = (n->mode & S_IFMT) | (mode & 07777);
-	n->ctime = now_ns();
-	mutex_unlock(&lock);
-	return 0;
-}
-
-long vfs_chown(struct vnode *n, uint32_t uid, uint32_t gid)
-{
-	mutex_lock(&lock, NO_DEADLINE);
+	if (mode != UINT32_MAX)
+		n->mode = (n->mode & S_IFMT) | (mode & 07777);
 	if (uid != UINT32_MAX)
 		n->uid = uid;
 	if (gid != UINT32_MAX)
 		n->gid = gid;
-	n->ctime = now_ns();
-	mutex_unlock(&lock);
-	return 0;
-}
-
-void vfs_set_times(struct vnode *n, uint64_t atime, uint64_t mtime)
-{
-	mutex_lock(&lock, NO_DEADLINE);
 	if (atime != VFS_TIME_OMIT)
 		n->atime = atime;
 	if (mtime != VFS_TIME_OMIT)
 		n->mtime = mtime;
 	n->ctime = now_ns();
 	mutex_unlock(&lock);
+}
+
+long vfs_chmod(struct vnode *n, uint32_t mode)
+{
+	change(n, mode & 07777, UINT32_MAX, UINT32_MAX, VFS_TIME_OMIT, VFS_TIME_OMIT);
+	return 0;
+}
+
+long vfs_chown(struct vnode *n, uint32_t uid, uint32_t gid)
+{
+	change(n, UINT32_MAX, uid, gid, VFS_TIME_OMIT, VFS_TIME_OMIT);
+	return 0;
+}
+
+void vfs_set_times(struct vnode *n, uint64_t atime, uint64_t mtime)
+{
+	change(n, UINT32_MAX, UINT32_MAX, UINT32_MAX, atime, mtime);
 }
 
 long vfs_path(struct vnode *n, char *out, size_t size)
@@ -970,9 +974,12 @@ long vfs_get(const char *base, const char *path, bool follow, struct vnode **out
 	return rc;
 }
 
-long vfs_mkdir(const char *base, const char *path, uint32_t mode, uint32_t uid, uint32_t gid)
+/* a new node at path, which must not exist: a directory, or a symlink to target */
+static long make_node(const char *base, const char *path, uint32_t mode, uint32_t uid,
+		      uint32_t gid, const char *target)
 {
 	struct walk w;
+	size_t tl = target ? strlen(target) : 0;
 
 	mutex_lock(&lock, NO_DEADLINE);
 	int rc = lookup(base, path, false, &w);
@@ -981,14 +988,21 @@ long vfs_mkdir(const char *base, const char *path, uint32_t mode, uint32_t uid, 
 		if (w.node)
 			rc = -EEXIST;
 		else {
-			struct vnode *n = node_new(S_IFDIR | (mode & 07777));
+			struct vnode *n = node_new(mode);
+			char *t = n && target ? kmalloc(tl + 1) : NULL;
 
-			if (!n || link_in(w.dir, w.last, strlen(w.last), n)) {
+			if (!n || (target && !t) || link_in(w.dir, w.last, strlen(w.last), n)) {
+				kfree(t);
 				kfree(n);
 				rc = -ENOMEM;
 			} else {
 				n->uid = uid;
 				n->gid = gid;
+				if (t) {
+					memcpy(t, target, tl + 1);
+					n->target = t;
+					n->size = tl;
+				}
 			}
 		}
 		put(w.node);
@@ -998,38 +1012,14 @@ long vfs_mkdir(const char *base, const char *path, uint32_t mode, uint32_t uid, 
 	return rc;
 }
 
+long vfs_mkdir(const char *base, const char *path, uint32_t mode, uint32_t uid, uint32_t gid)
+{
+	return make_node(base, path, S_IFDIR | (mode & 07777), uid, gid, NULL);
+}
+
 long vfs_symlink(const char *target, const char *base, const char *path)
 {
-	struct walk w;
-	size_t tl = strlen(target);
-
-	if (!tl)
-		return -ENOENT;
-	mutex_lock(&lock, NO_DEADLINE);
-	int rc = lookup(base, path, false, &w);
-
-	if (!rc) {
-		if (w.node)
-			rc = -EEXIST;
-		else {
-			struct vnode *n = node_new(S_IFLNK | 0777);
-			char *t = n ? kmalloc(tl + 1) : NULL;
-
-			if (!t || link_in(w.dir, w.last, strlen(w.last), n)) {
-				kfree(t);
-				kfree(n);
-				rc = -ENOMEM;
-			} else {
-				memcpy(t, target, tl + 1);
-				n->target = t;
-				n->size = tl;
-			}
-		}
-		put(w.node);
-		put(w.dir);
-	}
-	mutex_unlock(&lock);
-	return rc;
+	return *target ? make_node(base, path, S_IFLNK | 0777, 0, 0, target) : -ENOENT;
 }
 
 long vfs_readlink(const char *base, const char *path, char *out, size_t size)
@@ -1100,34 +1090,46 @@ long vfs_unlink(const char *base, const char *path, bool dir)
 	return rc;
 }
 
+/* (lock held) a two-path call's walks (link, rename): both held on 0 */
+static int lookup2(const char *obase, const char *opath, bool follow, const char *nbase,
+		   const char *npath, struct walk *o, struct walk *w)
+{
+	int rc = lookup(obase, opath, follow, o);
+
+	if (!rc && (rc = lookup(nbase, npath, false, w))) {
+		put(o->node);
+		put(o->dir);
+	}
+	return rc;
+}
+
+static void put2(struct walk *o, struct walk *w)
+{
+	put(w->node);
+	put(w->dir);
+	put(o->node);
+	put(o->dir);
+}
+
 long vfs_link(const char *obase, const char *opath, const char *nbase, const char *npath,
 	      bool follow)
 {
 	struct walk o, w;
 
 	mutex_lock(&lock, NO_DEADLINE);
-	int rc = lookup(obase, opath, follow, &o);
+	int rc = lookup2(obase, opath, follow, nbase, npath, &o, &w);
 
-	if (rc) {
-		mutex_unlock(&lock);
-		return rc;
-	}
-	put(o.dir);
-	if (!o.node)
-		rc = -ENOENT;
-	else if (is_dir(o.node))
-		rc = -EPERM;
-	else if (!(rc = lookup(nbase, npath, false, &w))) {
-		if (w.node)
+	if (!rc) {
+		if (!o.node)
+			rc = -ENOENT;
+		else if (is_dir(o.node))
+			rc = -EPERM;
+		else if (w.node)
 			rc = -EEXIST;
-		else
-			rc = link_in(w.dir, w.last, strlen(w.last), o.node);
-		put(w.node);
-		put(w.dir);
+		else if (!(rc = link_in(w.dir, w.last, strlen(w.last), o.node)))
+			o.node->ctime = now_ns();
+		put2(&o, &w);
 	}
-	if (!rc)
-		o.node->ctime = now_ns();
-	put(o.node);
 	mutex_unlock(&lock);
 	return rc;
 }
@@ -1138,13 +1140,9 @@ long vfs_rename(const char *obase, const char *opath, const char *nbase, const c
 	struct walk o, w;
 
 	mutex_lock(&lock, NO_DEADLINE);
-	int rc = lookup(obase, opath, false, &o);
+	int rc = lookup2(obase, opath, false, nbase, npath, &o, &w);
 
-	if (rc) {
-		mutex_unlock(&lock);
-		return rc;
-	}
-	if (!(rc = lookup(nbase, npath, false, &w))) {
+	if (!rc) {
 		struct vnode *n = o.node, *t = w.node;
 		struct dentry *od = n ? find(o.dir, o.last, strlen(o.last)) : NULL;
 		struct dentry *td = t ? find(w.dir, w.last, strlen(w.last)) : NULL;
@@ -1181,11 +1179,8 @@ long vfs_rename(const char *obase, const char *opath, const char *nbase, const c
 			}
 			put(n);
 		}
-		put(w.node);
-		put(w.dir);
+		put2(&o, &w);
 	}
-	put(o.node);
-	put(o.dir);
 	mutex_unlock(&lock);
 	return rc;
 }

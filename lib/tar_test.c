@@ -397,13 +397,9 @@ static void link_header(const char *name, char type, const char *target)
 {
 	header(name, type, 0, NULL);
 	uint8_t *h = img + used - TAR_BLOCK;
-	unsigned sum = 0;
 
 	strncpy((char *)h + 157, target, 100);
-	memset(h + 148, ' ', 8);
-	for (int i = 0; i < TAR_BLOCK; i++)
-		sum += h[i];
-	snprintf((char *)h + 148, 8, "%06o", sum);
+	resum(h);
 }
 
 TEST(tar_links)
