@@ -6,7 +6,9 @@
  * ECHILD, kill of children blocked in pause and in read, SIGCHLD, an orphan adopted by
  * the first process, and N children at once. Runs from the tree of the tar tests (the
  * Linux run's working directory: paths are relative). Exits 0. */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -410,10 +412,52 @@ static void forkexec(const char *self, int n)
 	    us ? n * 1000000L / us : 0);
 }
 
+/* fork_storm: two parents, each pinned to a CPU of its own (where there are two), each
+ * runs n children one after another (fork, execve of this program exiting with a status
+ * of its own, wait); every status is collected */
+static void storm(const char *self, int n)
+{
+	pid_t parent[2];
+
+	for (int k = 0; k < 2; k++) {
+		parent[k] = fork();
+		if (parent[k] == 0) {
+			cpu_set_t set;
+			long sum = 0, want = 0;
+
+			CPU_ZERO(&set);
+			CPU_SET(k, &set);
+			sched_setaffinity(0, sizeof(set), &set); /* (one CPU only: fails, fine) */
+			for (int i = 0; i < n; i++) {
+				char code[16];
+
+				snprintf(code, sizeof(code), "exit%d", (i * 7 + k) % 100);
+				char *argv[] = {(char *)self, code, NULL};
+				char *envp[] = {NULL};
+				int st;
+				pid_t c = fork();
+
+				if (c == 0) {
+					execve(self, argv, envp);
+					_exit(127);
+				}
+				if (c < 0 || waitpid(c, &st, 0) != c || !WIFEXITED(st))
+					_exit(1);
+				sum += WEXITSTATUS(st);
+				want += (i * 7 + k) % 100;
+			}
+			_exit(sum == want ? 0 : 2);
+		}
+	}
+	const char *a = reap(parent[0]), *st0 = strdup(a), *b = reap(parent[1]);
+
+	say("storm: %d children from two parents: %s, %s\n", 2 * n, st0, b);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc > 1 && !strcmp(argv[1], "exit0"))
-		return 0;
+	if (argc > 1 && !strncmp(argv[1], "exit", 4))
+		return atoi(argv[1] + 4);
 	if (argc > 1 && !strcmp(argv[1], "exec-child"))
 		return exec_child(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "script-arg")) {
@@ -439,6 +483,7 @@ int main(int argc, char **argv)
 	orphan();
 	many(n);
 	forkexec(argc > 2 ? argv[2] : "bin/procs", 100);
+	storm(argc > 2 ? argv[2] : "bin/procs", 500);
 	say("done\n");
 	return 0;
 }
