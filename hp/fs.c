@@ -99,28 +99,6 @@ long hp_fs_load_disk(const char *app_name, bool quiet)
 	return (long)len;
 }
 
-/* Finds path: 1 with *e, 0 not there (or no image), <0 a corrupt image (printed once). */
-int hp_fs_find(const char *path, struct tar_entry *e)
-{
-	static bool reported;
-	char err[128];
-
-	if (!image)
-		return 0;
-	int rc = tar_find(image, image_len, path, e, err, sizeof(err));
-
-	if (rc < 0 && !reported) {
-		reported = true;
-		kprintf("hp: files: the tar image is corrupt: %s\n", err);
-	}
-	return rc;
-}
-
-const uint8_t *hp_fs_data(const struct tar_entry *e)
-{
-	return image + e->offset;
-}
-
 #define O_ACCMODE   3
 #define O_WRONLY    1
 #define O_CREAT	    0100

@@ -313,7 +313,8 @@ void hp_sig_pipe(struct app_thread *at);
 /* sig from the kernel to the process (the console's Ctrl-C: SIGINT), from a thread that is
  * not the app's: as kill(), with si_code SI_KERNEL; nothing once the app is ending */
 void hp_sig_kernel(struct app *a, int sig);
-/* sig to process a from another (kill(2); kernel: as the kernel's), unless it is ending */
+/* sig to process a from another (kill(2); kernel: as the kernel's), unless it is ending:
+ * SIGKILL ends it at once, 0 sends nothing */
 void hp_sig_send(struct app *a, int sig, bool kernel);
 /* execve: handled signals back to their default action, the alternate stack gone */
 void hp_sig_exec(struct app_thread *at);
@@ -390,12 +391,9 @@ void hp_stat_fill(uint8_t s[144], uint32_t mode, uint64_t size, uint64_t ino, ui
 uint64_t hp_app_cpu_ns(struct app *a);
 /* hp/fs.c: the file tree (hp/vfs.c) from a tar image (the boot module, or the first disk),
  * and its descriptors */
-struct tar_entry;
 void hp_fs_set(const uint8_t *img, size_t len);
 bool hp_fs_present(void);
 long hp_fs_load_disk(const char *app_name, bool quiet);
-int hp_fs_find(const char *path, struct tar_entry *e);
-const uint8_t *hp_fs_data(const struct tar_entry *e);
 /* open in the tree (mode: O_CREAT's, the umask applied): the new fd, or -errno */
 long hp_fs_open(struct app *a, const char *base, const char *path, uint64_t flags,
 		uint32_t mode);

@@ -386,12 +386,7 @@ long hp_kill_group(struct app *a, int64_t pgid, int sig, bool kernel)
 		if (pgid == -1 ? p == top : p->pgid != pgid)
 			continue;
 		any = true;
-		if (!sig)
-			continue;
-		if (sig == 9)
-			hp_end_app_sig(p, 9);
-		else
-			hp_sig_send(p, sig, kernel);
+		hp_sig_send(p, sig, kernel);
 	}
 	mutex_unlock(&top->proc_lock);
 	return any || pgid == -1 ? 0 : -ESRCH;

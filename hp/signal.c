@@ -260,8 +260,12 @@ void hp_sig_pipe(struct app_thread *at)
 
 void hp_sig_send(struct app *a, int sig, bool kernel)
 {
-	if (__atomic_load_n(&a->exiting, __ATOMIC_SEQ_CST))
+	if (!sig || __atomic_load_n(&a->exiting, __ATOMIC_SEQ_CST))
 		return;
+	if (sig == SIGKILL_) { /* (the whole process, at once: not under the lock it takes) */
+		hp_end_app_sig(a, SIGKILL_);
+		return;
+	}
 	mutex_lock(&a->lock, NO_DEADLINE); /* (send may pick any thread: none ends meanwhile) */
 	send(a, NULL, sig, false, kernel);
 	mutex_unlock(&a->lock);
@@ -714,13 +718,8 @@ static long kill_other(struct app *a, int64_t pid, int sig)
 
 	if (!p || p->zombie)
 		rc = -ESRCH;
-	else if (sig == SIGKILL_)
-		hp_end_app_sig(p, SIGKILL_);
-	else if (sig && !__atomic_load_n(&p->exiting, __ATOMIC_SEQ_CST)) {
-		mutex_lock(&p->lock, NO_DEADLINE); /* (send may pick any of its threads) */
-		send(p, NULL, sig, false, false);
-		mutex_unlock(&p->lock);
-	}
+	else
+		hp_sig_send(p, sig, false);
 	mutex_unlock(&top->proc_lock);
 	return rc;
 }

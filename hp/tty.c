@@ -142,17 +142,21 @@ static bool ring_empty(void)
 	       __atomic_load_n(&in.tail, __ATOMIC_ACQUIRE);
 }
 
-/* (rl held) the ring's bytes through the line discipline into line[]; what to echo into
- * out (at most size) */
-static size_t discipline(char *out, size_t size)
+/* (rl held) the ring's bytes through the line discipline into line[], echoed as they go
+ * (the console's writes in pieces of the echo buffer) */
+static void pump(void)
 {
+	char out[256];
 	size_t e = 0;
 	int c;
 
 #define ECHO_(ch)                                                                                  \
 	do {                                                                                       \
-		if (e < size)                                                                      \
-			out[e++] = (char)(ch);                                                     \
+		if (e == sizeof(out)) {                                                            \
+			console_write(out, e);                                                     \
+			e = 0;                                                                     \
+		}                                                                                  \
+		out[e++] = (char)(ch);                                                             \
 	} while (0)
 	/* (all that came: line[] holds lines typed ahead too; a read takes one at a time) */
 	while (!eof && len < LINE && (c = take()) >= 0) {
@@ -202,7 +206,8 @@ static size_t discipline(char *out, size_t size)
 		}
 	}
 #undef ECHO_
-	return e;
+	if (e)
+		console_write(out, e);
 }
 
 static bool readable(void *arg)
@@ -219,11 +224,7 @@ long hp_tty_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 		return 0;
 	mutex_lock(&rl, NO_DEADLINE);
 	for (;;) {
-		char echo[256];
-		size_t e = discipline(echo, sizeof(echo));
-
-		if (e)
-			console_write(echo, e);
+		pump();
 		if (done || eof) {
 			if (!done) { /* end of file: read gives 0, once */
 				eof = false;
@@ -269,13 +270,10 @@ bool hp_tty_ready(void)
 		return false;
 	if (!mutex_trylock(&rl))
 		return true; /* (a reader is at it: look again after) */
-	char echo[256];
-	size_t e = discipline(echo, sizeof(echo));
+	pump();
 	bool r = done || eof;
 
 	mutex_unlock(&rl);
-	if (e)
-		console_write(echo, e);
 	return r;
 }
 
@@ -377,13 +375,10 @@ long hp_tty_ioctl(struct app *a, uint64_t req, uint64_t arg)
 		return 0; /* (the console is every process's terminal) */
 	case FIONREAD: {
 		mutex_lock(&rl, NO_DEADLINE);
-		char echo[256];
-		size_t e = discipline(echo, sizeof(echo));
+		pump();
 		int v = (int)done;
 
 		mutex_unlock(&rl);
-		if (e)
-			console_write(echo, e);
 		return copy_to_app(arg, &v, sizeof(v));
 	}
 	}
