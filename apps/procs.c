@@ -4,14 +4,20 @@
  * with the end of file when the child is gone, dup2 of a child's stdout into a pipe and
  * execve of this program with other words, execve's errors, a #! script, WNOHANG and
  * ECHILD, kill of children blocked in pause and in read, SIGCHLD, an orphan adopted by
- * the first process, and N children at once. Runs from the tree of the tar tests (the
+ * the first process, and N children at once; memory shared copy on write after fork: the
+ * kernel's writes into it (a read), mprotect and MADV_DONTNEED on it, and a parent's
+ * other thread writing on while the child's copy holds still; vfork and posix_spawn.
+ * Runs from the tree of the tar tests (the
  * Linux run's working directory: paths are relative). Exits 0. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +203,147 @@ static void isolation(void)
 	close(p[0]);
 	close(p[1]);
 	say("the page's owner: %s\n", reap(a));
+}
+
+/* Copy on write: memory shared after fork stays each side's own whoever writes it: the
+ * kernel (a read into it), after mprotect, after MADV_DONTNEED, and a thread of the parent
+ * that goes on writing on another CPU while the child looks. */
+static char kbuf[16] = "before";
+static volatile unsigned long counter;
+static volatile int stop_writer;
+
+static void *writer(void *arg)
+{
+	(void)arg;
+	while (!stop_writer)
+		counter++;
+	return NULL;
+}
+
+static void cow(void)
+{
+	char *m = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		       0);
+	int p[2], q[2];
+
+	if (m == MAP_FAILED || pipe(p) || pipe(q))
+		exit(1);
+	memset(m, 'm', 3 * 4096);
+	pid_t c = fork();
+
+	if (c == 0) {
+		char b;
+
+		/* the kernel writes into the child's shared page: a read() */
+		if (read(p[0], kbuf, 6) != 6)
+			_exit(1);
+		if (mprotect(m, 4096, PROT_READ) || mprotect(m, 4096, PROT_READ | PROT_WRITE))
+			_exit(2);
+		m[0] = 'c';
+		if (madvise(m + 4096, 4096, MADV_DONTNEED))
+			_exit(3);
+		say("child: read into shared memory gives [%.6s]; after mprotect %c; after "
+		    "MADV_DONTNEED %d; untouched %c\n",
+		    kbuf, m[0], m[4096], m[2 * 4096]);
+		if (write(q[1], "k", 1) != 1 || read(p[0], &b, 1) != 1)
+			_exit(4);
+		_exit(0);
+	}
+	if (write(p[1], "kernel", 6) != 6)
+		exit(1);
+	char b;
+
+	if (read(q[0], &b, 1) != 1)
+		exit(1);
+	say("parent keeps: [%s] %c %c %c\n", kbuf, m[0], m[4096], m[2 * 4096]);
+	m[2 * 4096] = 'p';
+	if (write(p[1], "g", 1) != 1)
+		exit(1);
+	say("child %s; parent writes its own: %c\n", reap(c), m[2 * 4096]);
+	close(p[0]);
+	close(p[1]);
+	close(q[0]);
+	close(q[1]);
+	munmap(m, 3 * 4096);
+
+	/* a parent's thread writes on through the fork: the child's copy holds still */
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, writer, NULL))
+		exit(1);
+	while (counter < 1000)
+		sched_yield();
+	c = fork();
+	if (c == 0) {
+		unsigned long seen = counter;
+		struct timespec d = {0, 30000000};
+
+		nanosleep(&d, NULL);
+		_exit(counter == seen ? 0 : 1);
+	}
+	unsigned long at_fork = counter;
+	struct timespec d = {0, 30000000};
+
+	nanosleep(&d, NULL);
+	const char *st = reap(c);
+	bool went_on = counter > at_fork;
+
+	stop_writer = 1;
+	pthread_join(t, NULL);
+	say("a thread writing through a fork: child %s (its copy held still), the parent's "
+	    "went on: %s\n",
+	    st, went_on ? "yes" : "no");
+}
+
+/* vfork and posix_spawn (clone with CLONE_VM | CLONE_VFORK): the child runs in its
+ * parent's memory, the parent waiting, until it execs or exits */
+extern char **environ;
+
+static void spawns(const char *self)
+{
+	static volatile int shared = 1;
+	pid_t c = vfork();
+
+	if (c == 0) {
+		shared = 2;
+		_exit(3);
+	}
+	say("vfork: child %s; its write seen by the parent: %d\n", reap(c), shared);
+	c = vfork();
+	if (c == 0) {
+		char *av[] = {(char *)self, "exit9", NULL};
+
+		execv(self, av);
+		_exit(127);
+	}
+	say("vfork and execve: child %s\n", reap(c));
+
+	int p[2];
+	char *av[] = {(char *)self, "script-arg", "spawned", NULL};
+	posix_spawn_file_actions_t fa;
+	pid_t pid = 0;
+
+	if (pipe(p) || posix_spawn_file_actions_init(&fa) ||
+	    posix_spawn_file_actions_adddup2(&fa, p[1], 1) ||
+	    posix_spawn_file_actions_addclose(&fa, p[0]))
+		exit(1);
+	int rc = posix_spawn(&pid, self, &fa, NULL, av, environ);
+	char b[128];
+	size_t n = 0;
+	ssize_t k;
+
+	close(p[1]);
+	while (n < sizeof(b) - 1 && (k = read(p[0], b + n, sizeof(b) - 1 - n)) > 0)
+		n += (size_t)k;
+	b[n] = 0;
+	if (n && b[n - 1] == '\n')
+		b[n - 1] = 0;
+	close(p[0]);
+	say("posix_spawn: %d; the child wrote [%s] into the pipe; child %s\n", rc, b,
+	    rc ? "-" : reap(pid));
+	posix_spawn_file_actions_destroy(&fa);
+	rc = posix_spawn(&pid, "bin/no-such-program", NULL, NULL, av, environ);
+	say("posix_spawn of a missing program: %s\n", strerror(rc));
 }
 
 static void pipe_data(void)
@@ -477,8 +624,10 @@ int main(int argc, char **argv)
 	basics();
 	memory();
 	isolation();
+	cow();
 	pipe_data();
 	exec_tests(argc > 2 ? argv[2] : "bin/procs");
+	spawns(argc > 2 ? argv[2] : "bin/procs");
 	waits_and_kills();
 	orphan();
 	many(n);

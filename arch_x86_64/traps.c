@@ -495,9 +495,11 @@ void trap_dispatch(struct trap_frame *f)
 		interrupt(f);
 		return;
 	}
-	/* an app page reserved and touched for the first time, by the app or by the kernel
-	 * on its behalf (a copy, a futex): given its frame, and the access made again */
-	if (f->vector == 14 && !(f->error & 1) && mm_user_fault(read_cr2()) > 0)
+	/* an app page reserved and touched for the first time, or shared copy on write and
+	 * written, by the app or by the kernel on its behalf (a copy, a futex): given its
+	 * frame, and the access made again */
+	if (f->vector == 14 && (!(f->error & 1) || (f->error & 2)) &&
+	    mm_user_fault(read_cr2(), f->error & 2) > 0)
 		return;
 	/* (the kernel's own copy helpers only: an app that jumps to one faults as itself) */
 	for (const struct extable_entry *e = __extable_start;

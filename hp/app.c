@@ -406,7 +406,7 @@ static bool app_fault(struct trap_frame *f)
 
 	/* a page reserved and touched with no memory left for it: as Linux's OOM killer, the
 	 * app ends (SIGKILL), rather than a SIGSEGV it could catch and touch again */
-	if (f->vector == 14 && !(f->error & 1) && mm_user_lazy(addr)) {
+	if (f->vector == 14 && (mm_user_lazy(addr) || ((f->error & 2) && mm_user_cow(addr)))) {
 		kprintf("hp: %s killed by SIGKILL: out of memory (a page touched at %#lx, rip "
 			"%#lx, thread %d)\n", at->app->name, addr, f->rip, at->tid);
 		hp_end_app_sig(at->app, 9);
@@ -563,8 +563,8 @@ long hp_clone(struct app_thread *parent, const struct syscall_frame *f, uint64_t
 	struct app *a = parent->app;
 	const uint64_t need = CLONE_VM | CLONE_THREAD | CLONE_SIGHAND;
 
-	if (!(flags & CLONE_VM))
-		return hp_fork(parent, f, flags, ctid); /* a process (fork) */
+	if (!(flags & CLONE_VM) || !(flags & CLONE_THREAD))
+		return hp_fork(parent, f, flags, newsp, ctid); /* a process (fork, vfork) */
 	if ((flags & need) != need)
 		return -EINVAL; /* a thread shares its process's memory, signals and all */
 	if (newsp >= USER_TOP || ((flags & CLONE_SETTLS) && tls >= USER_TOP))

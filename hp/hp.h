@@ -109,6 +109,7 @@ struct app_thread {
 	uint64_t tls;
 	struct syscall_frame start; /* a clone's registers: it starts by returning from it */
 	bool ended; /* atomic: past thread_done, so `t` can be joined and the slot reused */
+	bool vfork_wait; /* atomic: a vfork child of this thread's runs in its memory */
 	bool accounted; /* its CPU time is in the app's done_* (under the app's lock) */
 	char comm[16];	/* prctl(PR_SET_NAME) */
 	/* signals (hp/signal.c): the mask (written by the thread only), what was sent to it
@@ -147,6 +148,11 @@ struct app {
 	struct app *top, *parent; /* parent NULL for the first */
 	struct app *next_proc;	  /* in top->procs (under top->proc_lock) */
 	struct mm_space *space;	  /* its address space (the first: the kernel's root) */
+	/* a vfork child (CLONE_VM | CLONE_VFORK) runs in its parent's space until it execs or
+	 * ends: vm_parent is that parent (its memory calls act on the parent's mappings),
+	 * vfork_waiter the parent's thread that waits meanwhile (atomic: its release) */
+	struct app *vm_parent;
+	struct app_thread *vfork_waiter;
 	/* its end: every thread has ended and what it held is back (zombie, under
 	 * top->proc_lock), with the status wait4 reports (term_sig: the signal that killed
 	 * it, 0 when it exited) */
@@ -269,7 +275,10 @@ struct app_thread *hp_thread_by_tid(struct app *a, struct app_thread *self, int6
  * returns 0 from the call in f; its pid, or -errno); wait4; execve (0 never: on success
  * f is the new program's start); the end of a forked process's last thread; the tree's
  * end (every process left killed and reaped, for the first one's end) */
-long hp_fork(struct app_thread *at, const struct syscall_frame *f, uint64_t flags, uint64_t ctid);
+long hp_fork(struct app_thread *at, const struct syscall_frame *f, uint64_t flags, uint64_t newsp,
+	     uint64_t ctid);
+/* A vfork child lets its parent go on: it has its own space now (exec) or has ended. */
+void hp_vfork_release(struct app *c);
 long hp_wait4(struct app_thread *at, int64_t pid, uint64_t status, uint64_t options,
 	      uint64_t rusage);
 long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t path, uint64_t argv,

@@ -20,6 +20,7 @@
 #include "sched/sched.h"
 
 #define CSIGNAL		     0xff
+#define CLONE_VM	     0x100
 #define CLONE_VFORK	     0x4000
 #define CLONE_PARENT_SETTID  0x100000
 #define CLONE_CHILD_CLEARTID 0x200000
@@ -55,9 +56,33 @@ struct app *hp_proc_find(struct app *a, int64_t pid)
 	return NULL;
 }
 
-long hp_fork(struct app_thread *at, const struct syscall_frame *f, uint64_t flags, uint64_t ctid)
+void hp_vfork_release(struct app *c)
 {
-	static bool said_hp;
+	struct app_thread *w = __atomic_exchange_n(&c->vfork_waiter, NULL, __ATOMIC_ACQ_REL);
+
+	c->vm_parent = NULL;
+	if (!w)
+		return;
+	__atomic_store_n(&w->vfork_wait, false, __ATOMIC_RELEASE);
+	waitq_wake(&w->app->sleepers, WAKE_ALL);
+}
+
+static bool vfork_released(void *arg)
+{
+	const struct app_thread *at = arg;
+
+	return !__atomic_load_n(&at->vfork_wait, __ATOMIC_ACQUIRE);
+}
+
+/* fork, vfork and clone without CLONE_THREAD. CLONE_VM (with CLONE_VFORK only: vfork(),
+ * posix_spawn, Go's os/exec): the child runs in the caller's space, on newsp or on the
+ * caller's own stack, while the caller waits, not to be woken by signals (it may not
+ * end while the child uses its memory), until the child has its own space (execve) or
+ * has ended. */
+long hp_fork(struct app_thread *at, const struct syscall_frame *f, uint64_t flags, uint64_t newsp,
+	     uint64_t ctid)
+{
+	static bool said_hp, said_vm;
 	struct app *a = at->app, *top = a->top;
 
 	if (!a->normal) {
@@ -65,28 +90,51 @@ long hp_fork(struct app_thread *at, const struct syscall_frame *f, uint64_t flag
 				   "(processes need mode=normal)", a);
 		return -ENOSYS;
 	}
-	if (flags & ~(uint64_t)(CSIGNAL | CLONE_VFORK | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID |
-				CLONE_CHILD_CLEARTID))
-		return -EINVAL; /* (a process with a part of its parent: CLONE_VM, CLONE_FILES...) */
+	bool share = flags & CLONE_VM;
+
+	if ((flags & ~(uint64_t)(CSIGNAL | CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID |
+				 CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID)) ||
+	    (share && !(flags & CLONE_VFORK)) || newsp >= USER_TOP) {
+		/* (a process with a part of its parent: CLONE_FILES, CLONE_SIGHAND...) */
+		if (share && !(flags & CLONE_VFORK))
+			say_once(&said_vm, "clone: a process sharing its parent's memory without "
+					   "CLONE_VFORK (not yet)", a);
+		return -EINVAL;
+	}
 	struct app *c = kcalloc(1, sizeof(*c));
 
 	if (!c)
 		return -ENOMEM;
-	int rc = mm_space_new(&c->space);
+	int rc = 0;
 
+	if (flags & CLONE_VFORK) {
+		c->vfork_waiter = at;
+		__atomic_store_n(&at->vfork_wait, true, __ATOMIC_RELEASE);
+	}
+	if (share) {
+		c->space = a->space;
+		c->vm_parent = a->vm_parent ? a->vm_parent : a;
+	} else {
+		rc = mm_space_new(&c->space);
+	}
 	if (rc) {
+		__atomic_store_n(&at->vfork_wait, false, __ATOMIC_RELEASE);
 		kfree(c);
 		return rc;
 	}
 	/* its memory: the parent's, copied while the parent's memory calls wait */
-	mutex_lock(&a->mm_lock, NO_DEADLINE);
-	rc = mm_space_copy(c->space);
-	c->brk_base = a->brk_base;
-	c->brk = a->brk;
-	c->brk_mapped = a->brk_mapped;
-	c->mmap = a->mmap;
-	mutex_unlock(&a->mm_lock);
+	struct app *mo = a->vm_parent ? a->vm_parent : a;
+
+	mutex_lock(&mo->mm_lock, NO_DEADLINE);
+	if (!share)
+		rc = mm_space_copy(c->space);
+	c->brk_base = mo->brk_base;
+	c->brk = mo->brk;
+	c->brk_mapped = mo->brk_mapped;
+	c->mmap = mo->mmap;
+	mutex_unlock(&mo->mm_lock);
 	if (rc) {
+		__atomic_store_n(&at->vfork_wait, false, __ATOMIC_RELEASE);
 		mm_space_free(c->space);
 		kfree(c);
 		return rc;
@@ -136,6 +184,8 @@ long hp_fork(struct app_thread *at, const struct syscall_frame *f, uint64_t flag
 	ct->ss_size = at->ss_size;
 	ct->ss_flags = at->ss_flags;
 	ct->start = *f;
+	if (newsp)
+		ct->start.rsp = newsp;
 	ct->tls = thread_fs_base();
 	ct->set_tid = flags & CLONE_CHILD_SETTID ? ctid : 0;
 	ct->clear_tid = flags & CLONE_CHILD_CLEARTID ? ctid : 0;
@@ -162,10 +212,14 @@ long hp_fork(struct app_thread *at, const struct syscall_frame *f, uint64_t flag
 			}
 		mutex_unlock(&top->proc_lock);
 		hp_fds_close_all(c);
-		mm_space_free(c->space);
+		__atomic_store_n(&at->vfork_wait, false, __ATOMIC_RELEASE);
+		if (!share)
+			mm_space_free(c->space);
 		kfree(c);
 		return rc;
 	}
+	if (flags & CLONE_VFORK) /* (c may be reaped by now: the wait looks at `at` only) */
+		waitq_wait(&a->sleepers, vfork_released, at, NO_DEADLINE);
 	return pid;
 }
 
@@ -256,7 +310,9 @@ void hp_proc_ended(struct app *a)
 	/* what it held: its descriptors, then its memory (off its space first) */
 	hp_fds_close_all(a);
 	thread_set_space(top->space);
-	mm_space_free(a->space);
+	if (!a->vm_parent)
+		mm_space_free(a->space);
+	hp_vfork_release(a); /* (a vfork child: its parent goes on; the space was its) */
 	a->space = NULL;
 	mutex_lock(&top->proc_lock, NO_DEADLINE);
 	bool orphans = false;
@@ -546,6 +602,10 @@ long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t pathp, u
 		say_once(&said_threads, "execve: a process with more than one thread (not yet)", a);
 		rc = -EAGAIN;
 	}
+	struct mm_space *own = NULL; /* a vfork child's, for the new program */
+
+	if (!rc && a->vm_parent)
+		rc = mm_space_new(&own);
 	if (rc) {
 		kfree(copy);
 		kfree(buf);
@@ -553,10 +613,18 @@ long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t pathp, u
 		kfree(envp);
 		return rc;
 	}
-	/* past here there is no way back: the old image goes, and a new one that cannot be
-	 * loaded (no memory) ends the process as SIGKILL would, as on Linux */
+	/* past here there is no way back: the old image goes (a vfork child leaves its
+	 * parent's space, and lets the parent go on), and a new one that cannot be loaded (no
+	 * memory) ends the process as SIGKILL would, as on Linux */
+	if (own) {
+		thread_set_space(own);
+		a->space = own;
+		a->vm_parent = NULL;
+	}
+	hp_vfork_release(a);
 	mutex_lock(&a->mm_lock, NO_DEADLINE);
-	mm_user_unmap_all();
+	if (!own)
+		mm_user_unmap_all();
 	uint64_t entry, sp;
 
 	rc = hp_load_image(a, img, len, (int)argc, av, (int)envc, envp, &entry, &sp);

@@ -179,6 +179,7 @@ uint64_t hp_random(struct app *a)
 #define AT_FDCWD	(-100)
 #define SIGCHLD_	17
 #define CLONE_VFORK_	0x4000
+#define CLONE_VM_	0x100
 #define AT_EMPTY_PATH	0x1000
 
 /* a free open file description, taken (under the lock): its index, -1 when every one is
@@ -1031,7 +1032,7 @@ static long do_mremap(struct app *a, uint64_t old, uint64_t old_len, uint64_t ne
 
 		if (!from)
 			continue;
-		if (mm_user_fault((uint64_t)nva + off) < 0) {
+		if (mm_user_fault((uint64_t)nva + off, true) < 0) {
 			do_munmap(a, (uint64_t)nva, new_len);
 			return -ENOMEM;
 		}
@@ -1925,6 +1926,8 @@ static long do_memory(struct app *a, uint64_t nr, uint64_t a1, uint64_t a2, uint
 {
 	long r;
 
+	if (a->vm_parent)
+		a = a->vm_parent; /* (a vfork child: the mappings are its parent's) */
 	mutex_lock(&a->mm_lock, NO_DEADLINE);
 	switch (nr) {
 	case SYS_brk:
@@ -2187,9 +2190,9 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 		return ppid;
 	}
 	case SYS_fork:
-		return hp_fork(at, f, SIGCHLD_, 0);
-	case SYS_vfork:
-		return hp_fork(at, f, SIGCHLD_ | CLONE_VFORK_, 0);
+		return hp_fork(at, f, SIGCHLD_, 0, 0);
+	case SYS_vfork: /* (the child on the parent's stack, the parent stopped: as Linux) */
+		return hp_fork(at, f, SIGCHLD_ | CLONE_VFORK_ | CLONE_VM_, 0, 0);
 	case SYS_wait4:
 		return hp_wait4(at, (int64_t)(int32_t)a1, a2, a3, a4);
 	case 109: /* setpgid */

@@ -72,6 +72,7 @@ static uint64_t cpus_flushed_through(void)
 }
 
 static void leave_dying_space(unsigned cpu);
+static void space_flush(uint64_t va);
 static void free_table(uint64_t pfn);
 static void low_slot(uint64_t root, unsigned idx, uint64_t e);
 
@@ -79,10 +80,15 @@ static void low_slot(uint64_t root, unsigned idx, uint64_t e);
 struct mm_space {
 	uint64_t root, user_root; /* user_root 0: user mode runs on root (native; PV HP mode) */
 	bool dying;		  /* atomic */
+	uint64_t gen;		  /* atomic: bumped at each change a CPU must flush (space_flush) */
 	struct mm_space *next;	  /* in `spaces` */
 };
 
 static struct mm_space kernel_space;
+/* per CPU: the space of the thread running there (NULL: a kernel thread), and the
+ * generation of the loaded space its TLB has flushed through (space_flush) */
+static struct mm_space *running[MM_MAX_CPUS];
+static uint64_t loaded_gen[MM_MAX_CPUS];
 
 /* Preemption off: a thread moved to another CPU between the read of its index and the
  * flush would flush the new CPU and record the old one as flushed. */
@@ -580,6 +586,52 @@ static bool is_lazy(uint64_t e)
 	return !(e & PTE_P) && (e & LAZY);
 }
 
+/* Copy on write (fork, mm_space_copy). A private page that two spaces hold is mapped
+ * read-only in both, and COW_W (a bit the CPU ignores) marks each entry that the app may
+ * write: its write fault gives that space a copy of the frame, or the frame itself,
+ * writable, once no other space holds it (mm_user_fault). A frame's other holders are
+ * counted in its metadata (struct frame's spare word: 0, one holder); the last to let go
+ * frees it (user_frame_put). The counts change under lazy_lock where a fault might look
+ * (fork's sharing, a fault's taking), so a fault that sees none is the frame's only
+ * holder. */
+#define COW_W (1ull << 10)
+
+static uint64_t cow_faults, cow_copies, cow_nomem;
+
+static uint64_t *holders(uint64_t pfn)
+{
+	return &pool.f[pfn].spare;
+}
+
+/* a present entry's rights, as the app has them */
+static uint64_t entry_rights(uint64_t e)
+{
+	return (e & (PTE_U | PTE_NX)) | (e & (PTE_W | COW_W) ? PTE_W : 0);
+}
+
+/* the frame of an app page a space lets go of: freed unless another space holds it */
+static void user_frame_put(uint64_t pfn)
+{
+	if (pfn >= pool.nframes || pool.f[pfn].state == FRAME_RESERVED)
+		return; /* (the kernel's: the vDSO) */
+	uint64_t *h = holders(pfn), n = __atomic_load_n(h, __ATOMIC_ACQUIRE);
+
+	while (n && !__atomic_compare_exchange_n(h, &n, n - 1, false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
+		;
+	if (!n)
+		mm_frame_free(pfn);
+}
+
+/* The rights a present page gets: W only if no other space holds its frame (COW_W
+ * instead). */
+static uint64_t rights_for(uint64_t pfn, uint64_t flags)
+{
+	if ((flags & PTE_W) && pfn < pool.nframes && __atomic_load_n(holders(pfn), __ATOMIC_ACQUIRE))
+		return (flags & ~PTE_W) | COW_W;
+	return flags;
+}
+
 /* A not-present fault on a page that is present now: another thread's fault mapped it
  * since, and the access is made again (1). The same address faulting so again at once on
  * this CPU is not that race (a root table that does not link the page, say): 0, the
@@ -624,13 +676,62 @@ int mm_user_reserve(uint64_t va, uint64_t n, uint64_t flags)
 	return rc;
 }
 
-int mm_user_fault(uint64_t va)
+/* A write to a page shared copy on write (mm_user_fault): its own copy, or the frame
+ * itself once no other space holds it. The copy is made before the lock (a frame shared
+ * so is read-only everywhere: it cannot change meanwhile); under it the entry is looked at
+ * again. The old frame is let go only once no CPU can reach it through this space. */
+static int cow_fault(uint64_t va, uint64_t e)
+{
+	uint64_t pfn = pg->entry_pfn(e);
+	int64_t copy = -1;
+
+	if (pfn >= pool.nframes)
+		return 0;
+	if (__atomic_load_n(holders(pfn), __ATOMIC_ACQUIRE)) {
+		copy = mm_frame_alloc();
+		if (copy < 0) {
+			if (!__atomic_fetch_add(&cow_nomem, 1, __ATOMIC_RELAXED))
+				kprintf("mm: no memory for an app page's copy at its first write "
+					"since a fork (%#lx)\n",
+					(unsigned long)va);
+			return -ENOMEM;
+		}
+		memcpy(mm_frame_va((uint64_t)copy), mm_frame_va(pfn), PAGE_SIZE);
+	}
+	const uint64_t same = PTE_ADDR | PTE_P | COW_W;
+	uint64_t on = lazy_take(), now = vm_entry_4k(va);
+	bool copied = false;
+	int rc = 1; /* (changed meanwhile, or shared again: the access is made again) */
+
+	if ((now & same) == (e & same)) {
+		if (!__atomic_load_n(holders(pfn), __ATOMIC_ACQUIRE)) {
+			rc = vm_protect(va, 1, entry_rights(e)) ? -ENOMEM : 1;
+		} else if (copy >= 0) {
+			rc = vm_map(va, (uint64_t)copy, 1, entry_rights(e), false) ? -ENOMEM : 1;
+			copied = rc == 1;
+		}
+	}
+	lazy_drop(on);
+	if (copied) {
+		space_flush(va);
+		user_frame_put(pfn);
+		__atomic_add_fetch(&cow_copies, 1, __ATOMIC_RELAXED);
+	} else if (copy >= 0) {
+		mm_frame_free((uint64_t)copy);
+	}
+	__atomic_add_fetch(&cow_faults, 1, __ATOMIC_RELAXED);
+	return rc;
+}
+
+int mm_user_fault(uint64_t va, bool write)
 {
 	if (va >= USER_TOP || !mm_ready())
 		return 0;
 	va &= ~(uint64_t)(PAGE_SIZE - 1);
 	uint64_t e = vm_entry_4k(va);
 
+	if ((e & PTE_P) && write && !(e & PTE_W))
+		return e & COW_W ? cow_fault(va, e) : 0;
 	if (e & PTE_P)
 		return retry_present(va);
 	if (!is_lazy(e))
@@ -671,13 +772,26 @@ bool mm_user_lazy(uint64_t va)
 	return va < USER_TOP && is_lazy(vm_entry_4k(va & ~(uint64_t)(PAGE_SIZE - 1)));
 }
 
+bool mm_user_cow(uint64_t va)
+{
+	uint64_t e = va < USER_TOP ? vm_entry_4k(va & ~(uint64_t)(PAGE_SIZE - 1)) : 0;
+
+	return (e & PTE_P) && (e & COW_W);
+}
+
+void mm_cow_counts(uint64_t *faults, uint64_t *copies)
+{
+	*faults = __atomic_load_n(&cow_faults, __ATOMIC_RELAXED);
+	*copies = __atomic_load_n(&cow_copies, __ATOMIC_RELAXED);
+}
+
 uint64_t mm_user_rights(uint64_t va)
 {
 	if (va >= USER_TOP)
 		return 0;
 	uint64_t e = vm_entry_4k(va & ~(uint64_t)(PAGE_SIZE - 1));
 
-	return e & PTE_P ? e & (PTE_W | PTE_U | PTE_NX) : is_lazy(e) ? lazy_flags(e) : 0;
+	return e & PTE_P ? entry_rights(e) : is_lazy(e) ? lazy_flags(e) : 0;
 }
 
 uint64_t mm_user_faults(void)
@@ -694,8 +808,10 @@ int mm_user_protect(uint64_t va, uint64_t flags)
 	if (is_lazy(e))
 		rc = vm_set_absent(va, 1, lazy_entry(flags));
 	else if (e & PTE_P)
-		rc = vm_protect(va, 1, flags);
+		rc = vm_protect(va, 1, rights_for(pg->entry_pfn(e), flags));
 	lazy_drop(on);
+	if (!rc && (e & PTE_P))
+		space_flush(va); /* (rights taken away: no CPU may keep them in its TLB) */
 	return rc;
 }
 
@@ -728,6 +844,40 @@ static void tlb_shootdown(void)
 	tlb_wait(g);
 }
 
+/* After the calling thread's own space lost rights or a frame at va (~0: anywhere): returns
+ * once no CPU can use the old entries. Only the CPUs running a thread of that space now
+ * need it at once (a shootdown); one that has it loaded with a kernel thread, or loads it
+ * later, flushes at its next switch to one of its threads, as the space's generation
+ * has moved on (mm_space_switch). The generation's bump and the other CPUs' `running`
+ * are read in the opposite order to the switch's, both sequentially consistent: either
+ * this sees that CPU running the space, or that CPU sees the new generation. A kernel
+ * thread (no space of its own) shoots down everywhere. */
+static void space_flush(uint64_t va)
+{
+	preempt_disable();
+	unsigned cpu = arch_cpu_id();
+	struct mm_space *s = cpu < MM_MAX_CPUS ? __atomic_load_n(&running[cpu], __ATOMIC_RELAXED)
+					       : NULL;
+	bool others = !s;
+
+	if (s) {
+		uint64_t g = __atomic_add_fetch(&s->gen, 1, __ATOMIC_SEQ_CST);
+
+		if (loaded_gen[cpu] == g - 1)
+			loaded_gen[cpu] = g;
+		if (va == ~0ull)
+			pg->flush_all();
+		else
+			pg->flush_page(va);
+		for (unsigned c = 0; c < MM_MAX_CPUS && !others; c++)
+			others = c != cpu && __atomic_load_n(&cpus[c].online, __ATOMIC_ACQUIRE) &&
+				 __atomic_load_n(&running[c], __ATOMIC_SEQ_CST) == s;
+	}
+	preempt_enable();
+	if (others)
+		tlb_shootdown();
+}
+
 /* Unmaps and frees app pages. A frame goes back only once no CPU's TLB can still reach it
  * (another thread of the app may run elsewhere, and would otherwise write into a frame the
  * kernel has reused): unmap a batch, flush everywhere, then free the batch. keep_lazy:
@@ -744,7 +894,7 @@ static void user_unmap(uint64_t va, uint64_t n, bool keep_lazy)
 			uint64_t p = va + i * PAGE_SIZE, on = lazy_take(), e = vm_entry_4k(p);
 
 			if (e & PTE_P) {
-				int rc = keep_lazy ? vm_set_absent(p, 1, lazy_entry(e & PTE_FLAGS))
+				int rc = keep_lazy ? vm_set_absent(p, 1, lazy_entry(entry_rights(e)))
 						   : vm_unmap(p, 1);
 
 				check(rc, "unmapping app memory");
@@ -758,8 +908,7 @@ static void user_unmap(uint64_t va, uint64_t n, bool keep_lazy)
 			continue;
 		tlb_shootdown();
 		for (unsigned j = 0; j < nb; j++)
-			if (pool.f[batch[j]].state != FRAME_RESERVED) /* (the kernel's: shared) */
-				mm_frame_free(batch[j]);
+			user_frame_put(batch[j]);
 	}
 }
 
@@ -971,48 +1120,83 @@ int mm_space_new(struct mm_space **out)
 	return 0;
 }
 
-/* one entry of the current low half, into the space `arg` (mm_space_copy) */
+struct space_copy {
+	const struct mm_space *dst;
+	uint64_t src;	 /* the loaded space's root */
+	bool protected; /* a page of the source made read-only */
+};
+
+/* One entry of the loaded low half, into the copy (mm_space_copy). A page with a frame
+ * becomes shared, copy on write where it is writable: its holders counted first, then its
+ * entries (under lazy_lock, as a fault of another thread of the source looks at them). */
 static int copy_entry(uint64_t va, uint64_t e, void *arg)
 {
-	const struct mm_space *dst = arg;
+	struct space_copy *c = arg;
 
 	if (!(e & PTE_P))
-		return is_lazy(e) ? vm_set_in(dst->root, va, e) : 0;
+		return is_lazy(e) ? vm_set_in(c->dst->root, va, e) : 0;
 	uint64_t pfn = pg->entry_pfn(e);
 
 	if (pfn >= pool.nframes || pool.f[pfn].state == FRAME_RESERVED)
-		return vm_set_in(dst->root, va, e); /* the kernel's page (the vDSO): shared */
-	int64_t n = mm_frame_alloc();
+		return vm_set_in(c->dst->root, va, e); /* the kernel's page (the vDSO): shared */
+	uint64_t on = lazy_take(), now = vm_entry_4k(va);
+	int rc = 0;
 
-	if (n < 0)
-		return -ENOMEM;
-	memcpy(mm_frame_va((uint64_t)n), mm_frame_va(pfn), PAGE_SIZE);
-	int rc = vm_set_in(dst->root, va, pg->entry((uint64_t)n, e & PTE_FLAGS));
+	if (now & PTE_P) {
+		uint64_t f = (now & PTE_FLAGS & ~(PTE_W | PTE_D)) | (now & (PTE_W | COW_W) ? COW_W : 0);
 
-	if (rc)
-		mm_frame_free((uint64_t)n);
+		pfn = pg->entry_pfn(now);
+		__atomic_add_fetch(holders(pfn), 1, __ATOMIC_ACQ_REL);
+		if (now & PTE_W) {
+			rc = vm_set_in(c->src, va, pg->entry(pfn, f));
+			c->protected = true;
+		}
+		if (!rc)
+			rc = vm_set_in(c->dst->root, va, pg->entry(pfn, f));
+		if (rc)
+			user_frame_put(pfn); /* (cannot be its last holder: the source holds it) */
+	} else if (is_lazy(now)) {
+		rc = vm_set_in(c->dst->root, va, now); /* (unmapped meanwhile: nothing) */
+	}
+	lazy_drop(on);
 	return rc;
 }
 
 int mm_space_copy(struct mm_space *dst)
 {
-	uint64_t root = vm.low_root ? low_root() : vm.root;
+	struct space_copy c = {.dst = dst, .src = vm.low_root ? low_root() : vm.root};
 
-	return root == dst->root ? -EINVAL : vm_each_low(root, copy_entry, dst);
+	if (c.src == dst->root)
+		return -EINVAL;
+	int rc = vm_each_low(c.src, copy_entry, &c);
+
+	if (c.protected)
+		space_flush(~0ull); /* (no CPU may write a shared frame through an old entry) */
+	return rc;
 }
 
+/* `running` is stored before the space's generation is read (space_flush reads them the
+ * other way round), and `loaded` before the root is loaded: a CPU whose TLB may hold a
+ * space's entries is one that shows it. */
 void mm_space_switch(struct mm_space *s)
 {
 	unsigned cpu = arch_cpu_id();
 
-	if (!s || cpu >= MM_MAX_CPUS || !vm.low_root)
+	if (cpu >= MM_MAX_CPUS)
+		return;
+	__atomic_store_n(&running[cpu], s, __ATOMIC_SEQ_CST);
+	if (!s || !vm.low_root)
 		return;
 	struct mm_space *want = s == &kernel_space ? NULL : s;
+	uint64_t g = __atomic_load_n(&s->gen, __ATOMIC_SEQ_CST);
 
 	if (__atomic_load_n(&loaded[cpu], __ATOMIC_RELAXED) != want) {
+		__atomic_store_n(&loaded[cpu], want, __ATOMIC_SEQ_CST);
 		load(s);
-		__atomic_store_n(&loaded[cpu], want, __ATOMIC_RELEASE);
+	} else if (loaded_gen[cpu] != g) {
+		pg->flush_all();
 	}
+	loaded_gen[cpu] = g;
 }
 
 static void leave_dying_space(unsigned cpu)
@@ -1023,6 +1207,7 @@ static void leave_dying_space(unsigned cpu)
 	if (s && __atomic_load_n(&s->dying, __ATOMIC_ACQUIRE)) {
 		load(&kernel_space);
 		__atomic_store_n(&loaded[cpu], NULL, __ATOMIC_RELEASE);
+		loaded_gen[cpu] = ~0ull; /* (flushed at the next switch to a thread of it) */
 	}
 }
 
@@ -1034,8 +1219,8 @@ static int free_entry(uint64_t va, uint64_t e, void *arg)
 	uint64_t pfn = e & PTE_P ? pg->entry_pfn(e) : UINT64_MAX;
 
 	check(vm_set_in(s->root, va, 0), "clearing a space's page");
-	if (pfn < pool.nframes && pool.f[pfn].state != FRAME_RESERVED)
-		mm_frame_free(pfn);
+	if (pfn < pool.nframes)
+		user_frame_put(pfn);
 	return 0;
 }
 

@@ -47,7 +47,8 @@ extern void (*mm_tlb_yield)(void);
 /* App memory (HP mode's low half, below USER_TOP): n zeroed pages at va with PTE flags
  * (0 or a negative error, nothing left mapped on failure); unmapping frees the frames and
  * skips holes. mm_user_frame_va: where the byte at app address va is in the direct map
- * (NULL when unmapped), for writing into pages mapped read-only to the app. */
+ * (NULL when unmapped), for writing into pages mapped read-only to the app (never one
+ * shared copy on write: a space's own pages only, as an app's loader makes them). */
 #define USER_TOP 0x0000800000000000ull
 int mm_user_map(uint64_t va, uint64_t n, uint64_t flags);
 void mm_user_unmap(uint64_t va, uint64_t n);
@@ -61,12 +62,18 @@ int mm_user_map_kernel(uint64_t va, const void *kva, uint64_t n, uint64_t flags)
  * fault handler). 0 or a negative error (nothing left reserved). mm_user_unmap unmaps
  * reserved pages as well as mapped ones. */
 int mm_user_reserve(uint64_t va, uint64_t n, uint64_t flags);
-/* A not-present fault at app address va: 1 when va is a reserved page, mapped now (or
- * meanwhile by another thread), so the access can be made again; 0 when it is not one;
- * -ENOMEM when no frame could be had (said once). Any context, interrupts on or off. */
-int mm_user_fault(uint64_t va);
+/* A not-present fault at app address va, or a write (`write`) to a page shared copy on
+ * write (mm_space_copy): 1 when va is a reserved page, mapped now, or a shared page,
+ * writable now (or either meanwhile by another thread), so the access can be made again;
+ * 0 when it is neither; -ENOMEM when no frame could be had (said once). Any context,
+ * interrupts on or off. */
+int mm_user_fault(uint64_t va, bool write);
 /* whether va's page is reserved and not touched yet */
 bool mm_user_lazy(uint64_t va);
+/* whether va's page is shared copy on write (not writable until its next write fault) */
+bool mm_user_cow(uint64_t va);
+/* write faults on pages shared copy on write since boot, and how many of them copied */
+void mm_cow_counts(uint64_t *faults, uint64_t *copies);
 /* va's page's rights (PTE_W, PTE_U, PTE_NX), mapped or reserved; 0 when it is neither */
 uint64_t mm_user_rights(uint64_t va);
 /* pages given their frame at first touch, since boot */
@@ -95,9 +102,10 @@ struct mm_space *mm_space_kernel(void);
 /* a new space, its low half empty (Xen PV: and its user-mode root, both pinned): 0,
  * -ENOMEM or -EIO */
 int mm_space_new(struct mm_space **out);
-/* Copies the loaded space's low half into dst (fork): each page into a frame of its own
- * with the same content and rights, pages not touched yet stay so, the kernel's pages (the
- * vDSO) shared. 0, or -ENOMEM (dst holds part of it: free it). The caller keeps the
+/* Copies the loaded space's low half into dst (fork), copy on write: each page's frame
+ * shared by both, read-only in both where it is writable, until a write fault gives the
+ * writer a copy (mm_user_fault); pages not touched yet stay so in each, the kernel's pages
+ * (the vDSO) shared. 0, or -ENOMEM (dst holds part of it: free it). The caller keeps the
  * source's memory calls out meanwhile. */
 int mm_space_copy(struct mm_space *dst);
 /* Loads s on this CPU (the scheduler, interrupts off; NULL: keep what is loaded). */

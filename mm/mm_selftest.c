@@ -254,17 +254,36 @@ static void spaces(struct result *r)
 		*(volatile uint8_t *)(va + PAGE_SIZE + 5) = 0xa2;
 		rc = mm_space_copy(s);
 		EXPECT(r, !rc, "copying the space: %d", rc);
+		uint64_t f0, c0n, f1, c1n, f2, c2n;
+
+		/* copy on write: shared read-only in both; the first writer copies, the other
+		 * then has the frame alone and writes it in place */
+		EXPECT(r, mm_user_cow(va) && mm_user_cow(va + PAGE_SIZE) &&
+			      (mm_user_rights(va) & PTE_W),
+		       "after the copy: shared %d %d, rights %#lx", mm_user_cow(va),
+		       mm_user_cow(va + PAGE_SIZE), (unsigned long)mm_user_rights(va));
+		mm_cow_counts(&f0, &c0n);
 		*(volatile uint8_t *)va = 0xb1;
+		mm_cow_counts(&f1, &c1n);
+		EXPECT(r, !mm_user_cow(va) && f1 == f0 + 1 && c1n == c0n + 1,
+		       "the original's first write: shared %d, faults +%lu, copies +%lu",
+		       mm_user_cow(va), (unsigned long)(f1 - f0), (unsigned long)(c1n - c0n));
 		thread_set_space(s);
 		uint8_t c0 = *(volatile uint8_t *)va, c1 = *(volatile uint8_t *)(va + PAGE_SIZE + 5);
 		bool was_lazy = mm_user_lazy(va + 2 * PAGE_SIZE);
 		uint64_t w = arch_probe_write((void *)(va + 2 * PAGE_SIZE));
 
 		EXPECT(r, c0 == 0xa1 && c1 == 0xa2 && was_lazy && !w &&
-			      !mm_user_lazy(va + 2 * PAGE_SIZE),
-		       "in the copy: %#x %#x (0xa1 0xa2), reserved %d, touched: vector %lu", c0,
-		       c1, was_lazy, (unsigned long)w);
+			      !mm_user_lazy(va + 2 * PAGE_SIZE) && mm_user_cow(va),
+		       "in the copy: %#x %#x (0xa1 0xa2), reserved %d, touched: vector %lu, "
+		       "shared %d",
+		       c0, c1, was_lazy, (unsigned long)w, mm_user_cow(va));
 		*(volatile uint8_t *)va = 0xc1;
+		mm_cow_counts(&f2, &c2n);
+		EXPECT(r, !mm_user_cow(va) && f2 == f1 + 1 && c2n == c1n,
+		       "the copy's write to a frame it holds alone: faults +%lu, copies +%lu "
+		       "(+1, +0)",
+		       (unsigned long)(f2 - f1), (unsigned long)(c2n - c1n));
 		thread_set_space(k);
 		c0 = *(volatile uint8_t *)va;
 		EXPECT(r, c0 == 0xb1 && mm_user_lazy(va + 2 * PAGE_SIZE),

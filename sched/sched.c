@@ -749,8 +749,7 @@ static void schedule(void)
 	c->switched_from = prev;
 	if (next->entry_stack | prev->entry_stack | next->fs_base | prev->fs_base)
 		arch_thread_state(next->fs_base, next->entry_stack);
-	if (next->space)
-		mm_space_switch(next->space);
+	mm_space_switch(next->space); /* (none: a kernel thread, on what is loaded) */
 	if (prev->fpu)
 		arch_fpu_save(prev->fpu);
 	if (next->fpu)
