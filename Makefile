@@ -217,7 +217,7 @@ APPS := hello syscall_bench fault hostile sem_ipc ctxsw exit_threads udp_echo ht
 	par balance ipc affinity unixio procfacts udp_msg signals lazymem vdso rawdisk tcp_bulk pingpong \
 	vecregs procs
 # Go apps (apps/go/): Debian's golang-go, static (CGO_ENABLED=0), the standard library only
-GO_APPS := go_http go_par go_devnull
+GO_APPS := go_http go_par go_devnull go_exec
 # glibc apps: Debian's gcc and glibc, -static
 GLIBC_APPS := glibc_threads
 APP_BIN := $(patsubst %,$(BUILD)/apps/%,$(APPS) $(GO_APPS) $(GLIBC_APPS)) $(BUILD)/apps/hello_pie \

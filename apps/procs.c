@@ -6,7 +6,8 @@
  * ECHILD, kill of children blocked in pause and in read, SIGCHLD, an orphan adopted by
  * the first process, and N children at once; memory shared copy on write after fork: the
  * kernel's writes into it (a read), mprotect and MADV_DONTNEED on it, and a parent's
- * other thread writing on while the child's copy holds still; vfork and posix_spawn.
+ * other thread writing on while the child's copy holds still; vfork and posix_spawn;
+ * waitid.
  * Runs from the tree of the tar tests (the
  * Linux run's working directory: paths are relative). Exits 0. */
 #define _GNU_SOURCE
@@ -470,6 +471,48 @@ static void waits_and_kills(void)
 	say("SIGCHLD handled: %s\n", sigchld_seen >= 2 ? "yes" : "no");
 }
 
+/* waitid: the siginfo of an exit and of a signal's death, WNOWAIT leaving the child
+ * waitable, WNOHANG on a running child, ECHILD */
+static const char *siginfo_text(const siginfo_t *si, pid_t want)
+{
+	static char b[96];
+
+	snprintf(b, sizeof(b), "signo %d code %d status %d, pid %s", si->si_signo, si->si_code,
+		 si->si_status, si->si_pid == want ? "right" : "wrong");
+	return b;
+}
+
+static void waitids(void)
+{
+	siginfo_t si;
+	pid_t c = fork();
+
+	if (c == 0)
+		_exit(4);
+	memset(&si, 0xff, sizeof(si));
+	int rc = waitid(P_PID, (id_t)c, &si, WEXITED | WNOWAIT);
+
+	say("waitid WNOWAIT: %d, %s\n", rc, siginfo_text(&si, c));
+	memset(&si, 0xff, sizeof(si));
+	rc = waitid(P_ALL, 0, &si, WEXITED);
+	say("waitid then: %d, %s\n", rc, siginfo_text(&si, c));
+	c = fork();
+	if (c == 0) {
+		pause();
+		_exit(0);
+	}
+	memset(&si, 0xff, sizeof(si));
+	rc = waitid(P_PID, (id_t)c, &si, WEXITED | WNOHANG);
+	say("waitid WNOHANG on a running child: %d, pid %d\n", rc, (int)si.si_pid);
+	kill(c, SIGTERM);
+	rc = waitid(P_PGID, 0, &si, WEXITED);
+	say("waitid after SIGTERM: %d, %s\n", rc, siginfo_text(&si, c));
+	rc = waitid(P_ALL, 0, &si, WEXITED | WNOHANG);
+	say("waitid with no children: %s\n", rc < 0 ? strerror(errno) : "?");
+	rc = waitid(P_ALL, 0, &si, WNOHANG);
+	say("waitid without WEXITED: %s\n", rc < 0 ? strerror(errno) : "?");
+}
+
 static void orphan(void)
 {
 	pid_t me = getpid();
@@ -629,6 +672,7 @@ int main(int argc, char **argv)
 	exec_tests(argc > 2 ? argv[2] : "bin/procs");
 	spawns(argc > 2 ? argv[2] : "bin/procs");
 	waits_and_kills();
+	waitids();
 	orphan();
 	many(n);
 	forkexec(argc > 2 ? argv[2] : "bin/procs", 100);

@@ -279,6 +279,8 @@ long hp_fork(struct app_thread *at, const struct syscall_frame *f, uint64_t flag
 	     uint64_t ctid);
 /* A vfork child lets its parent go on: it has its own space now (exec) or has ended. */
 void hp_vfork_release(struct app *c);
+long hp_waitid(struct app_thread *at, uint64_t idtype, uint64_t id, uint64_t infop,
+	       uint64_t options, uint64_t rusage);
 long hp_wait4(struct app_thread *at, int64_t pid, uint64_t status, uint64_t options,
 	      uint64_t rusage);
 long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t path, uint64_t argv,

@@ -255,19 +255,18 @@ static bool child_news(void *arg)
 	       hp_interrupted(a);
 }
 
-long hp_wait4(struct app_thread *at, int64_t pid, uint64_t statusp, uint64_t options,
-	      uint64_t rusage)
+/* What a wait learns of a child that ended. */
+struct ended {
+	int pid, term_sig, status;
+	uint32_t uid;
+};
+
+/* Waits for a child that pid selects (as wait4's) to have ended: its pid (reaped unless
+ * WNOWAIT), 0 (WNOHANG, none yet), -ECHILD or -EINTR. */
+static long wait_child(struct app *a, int64_t pid, uint64_t options, struct ended *e)
 {
-	struct app *a = at->app, *top = a->top;
+	struct app *top = a->top;
 
-	if (options & ~(uint64_t)W_ALLOWED)
-		return -EINVAL;
-	if (rusage) {
-		uint8_t ru[144] = {0};
-
-		if (copy_to_app(rusage, ru, sizeof(ru)))
-			return -EFAULT;
-	}
 	for (;;) {
 		struct app *z = NULL;
 		bool any = false;
@@ -280,18 +279,18 @@ long hp_wait4(struct app_thread *at, int64_t pid, uint64_t statusp, uint64_t opt
 			any = true;
 			if ((*pp)->zombie) {
 				z = *pp;
-				*pp = z->next_proc;
+				*e = (struct ended){.pid = z->pid, .term_sig = z->term_sig,
+						    .status = z->status & 0xff, .uid = z->uid[0]};
+				if (!(options & WNOWAIT))
+					*pp = z->next_proc;
 				break;
 			}
 		}
 		mutex_unlock(&top->proc_lock);
 		if (z) {
-			int st = z->term_sig ? z->term_sig : (z->status & 0xff) << 8, zpid = z->pid;
-
-			reap(z, a);
-			if (statusp && copy_to_app(statusp, &st, 4))
-				return -EFAULT; /* (reaped all the same, as Linux) */
-			return zpid;
+			if (!(options & WNOWAIT))
+				reap(z, a);
+			return e->pid;
 		}
 		if (!any)
 			return -ECHILD;
@@ -301,6 +300,92 @@ long hp_wait4(struct app_thread *at, int64_t pid, uint64_t statusp, uint64_t opt
 		if (hp_interrupted(a))
 			return -EINTR;
 	}
+}
+
+long hp_wait4(struct app_thread *at, int64_t pid, uint64_t statusp, uint64_t options,
+	      uint64_t rusage)
+{
+	struct app *a = at->app;
+	struct ended e;
+
+	if (options & ~(uint64_t)W_ALLOWED)
+		return -EINVAL;
+	if (rusage) {
+		uint8_t ru[144] = {0};
+
+		if (copy_to_app(rusage, ru, sizeof(ru)))
+			return -EFAULT;
+	}
+	long rc = wait_child(a, pid, options & ~(uint64_t)WNOWAIT, &e);
+
+	if (rc > 0 && statusp) {
+		int st = e.term_sig ? e.term_sig : e.status << 8;
+
+		if (copy_to_app(statusp, &st, 4))
+			return -EFAULT; /* (reaped all the same, as Linux) */
+	}
+	return rc;
+}
+
+#define P_ALL	  0
+#define P_PID	  1
+#define P_PGID	  2
+#define WSTOPPED  2
+#define WEXITED	  4
+#define CLD_EXITED 1
+#define CLD_KILLED 2
+
+/* waitid: the child's end as a SIGCHLD siginfo (si_pid, si_uid, si_status, si_code
+ * CLD_EXITED or CLD_KILLED); WNOWAIT leaves it waitable. No child stops (no stop signals
+ * yet), so WSTOPPED and WCONTINUED alone find none. WNOHANG with none ended: 0, the
+ * siginfo zeroed, as Linux. */
+long hp_waitid(struct app_thread *at, uint64_t idtype, uint64_t id, uint64_t infop,
+	       uint64_t options, uint64_t rusage)
+{
+	struct app *a = at->app;
+	int64_t pid;
+
+	if ((options & ~(uint64_t)(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT |
+				   0x40000000 | 0x80000000 | 0x20000000)) ||
+	    !(options & (WEXITED | WSTOPPED | WCONTINUED)))
+		return -EINVAL;
+	if (idtype == P_ALL)
+		pid = -1;
+	else if (idtype == P_PID && (int32_t)id > 0)
+		pid = (int32_t)id;
+	else if (idtype == P_PGID && (int32_t)id >= 0)
+		pid = id ? -(int64_t)(int32_t)id : 0;
+	else
+		return -EINVAL; /* (P_PIDFD: no pidfds) */
+	if (rusage) {
+		uint8_t ru[144] = {0};
+
+		if (copy_to_app(rusage, ru, sizeof(ru)))
+			return -EFAULT;
+	}
+	struct ended e = {0};
+	long rc;
+
+	if (options & WEXITED) {
+		rc = wait_child(a, pid, options, &e);
+	} else { /* (only stops or continues asked for: none come) */
+		rc = wait_child(a, pid, options | WNOWAIT | WNOHANG, &e);
+		rc = rc < 0 ? rc : options & WNOHANG ? 0 : -ECHILD;
+		e.pid = 0;
+	}
+	if (rc < 0)
+		return rc;
+	uint8_t si[128] = {0};
+
+	if (rc > 0) {
+		int v[7] = {SIGCHLD_, 0, e.term_sig ? CLD_KILLED : CLD_EXITED, 0, e.pid,
+			    (int)e.uid, e.term_sig ? e.term_sig : e.status};
+
+		memcpy(si, v, sizeof(v));
+	}
+	if (infop && copy_to_app(infop, si, sizeof(si)))
+		return -EFAULT;
+	return 0;
 }
 
 void hp_proc_ended(struct app *a)

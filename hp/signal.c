@@ -365,6 +365,7 @@ static bool restarts(uint64_t nr, bool handler)
 	case 0: case 1: case 17: case 18: case 19: case 20: /* read write pread pwrite readv writev */
 	case 40: case 43: case 44: case 45: case 46: case 47: /* sendfile accept sendto recvfrom sendmsg recvmsg */
 	case 61: case 72: case 202: case 288: case 295: case 296: /* wait4 fcntl futex accept4 preadv pwritev */
+	case 247: /* waitid */
 	case 2: case 257: case 16: /* open openat ioctl */
 		return true;
 	case 7: case 23: case 232: case 270: case 271: case 281: /* poll select epoll_wait pselect6 ppoll epoll_pwait */

@@ -1787,6 +1787,7 @@ enum {
 	SYS_vfork = 58,
 	SYS_execve = 59,
 	SYS_wait4 = 61,
+	SYS_waitid = 247,
 	SYS_exit = 60,
 	SYS_uname = 63,
 	SYS_fcntl = 72,
@@ -2195,6 +2196,8 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 		return hp_fork(at, f, SIGCHLD_ | CLONE_VFORK_ | CLONE_VM_, 0, 0);
 	case SYS_wait4:
 		return hp_wait4(at, (int64_t)(int32_t)a1, a2, a3, a4);
+	case SYS_waitid:
+		return hp_waitid(at, a1, a2, a3, a4, a5);
 	case 109: /* setpgid */
 	case 111: /* getpgrp */
 	case 112: /* setsid */

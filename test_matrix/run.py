@@ -796,7 +796,7 @@ def fs_dir():
             f.write(data)
         os.chmod(os.path.join(d, name), 0o755 if name.endswith(".sh") else 0o644)
     # the programs a tar test's app runs by path (execve) are there on Linux too
-    for a in ("procs",):
+    for a in ("procs", "go_exec"):
         dst = os.path.join(d, "bin", a)
         if os.path.exists(os.path.join(APPS, a)):
             shutil.copy(os.path.join(APPS, a), dst)
@@ -1309,7 +1309,13 @@ def app_tests(p, mode):
         *([app_test(p + "procs", "procs", "64",
                     r"^hp: /bin/procs exited with status 0 \(\d+ syscalls, \d+ threads, \d+ "
                     r"processes forked\)$", tar="module", mem_mib=128, memory=True,
-                    timeout={"qemu": 60, "xen": 180}, mode=mode)]
+                    timeout={"qemu": 60, "xen": 180}, mode=mode),
+            # Go's os/exec (clone with CLONE_VM | CLONE_VFORK, a close-on-exec pipe for
+            # exec's errors, waitid): a child's output, its exit status, its standard
+            # input fed, a missing program, 20 children in a row
+            app_test(p + "go_exec", "go_exec", "", r"^go_exec: 0 checks failed$",
+                     tar="module", mem_mib=128, memory=True,
+                     timeout={"qemu": 90, "xen": 240}, mode=mode)]
           if mode == "normal" else []),
         # threads (clone, futex): POSIX semaphores, and a condition-variable ping-pong
         app_test(p + "sem", "sem_ipc", "100000",
