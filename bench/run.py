@@ -157,6 +157,12 @@ class Workload:
     ctrl_c: bool = False
     tar: bool = False  # Amphi: the app as /bin/APP in a tar image with /etc/passwd
     special: str = ""  # "size", "ram": not one boot per run (see main)
+    # the guests that run it (empty: all); e.g. processes, which HP mode does not have: its
+    # column shows "-", and the ratio is Amphi normal's against Linux
+    guests: tuple = ()
+
+    def for_guest(self, g):
+        return not self.guests or g in self.guests
 
     def ready_for(self, os_name):
         """the text of the line that says the app is ready, on that guest"""
@@ -271,6 +277,12 @@ WORKLOADS = [
     Workload("gosyscall", "go_devnull", "1000000", "20000",
              [Metric("Go: write(/dev/null, 1 byte), per call", r"(\d+) ns per write", "ns")],
              timed=True, xen_args="50000"),
+    # processes (normal mode: HP mode runs one program): apps/procs's loop of fork, execve
+    # of itself (found by /proc/self/exe; it exits 0 at once) and waitpid, one child at a time
+    Workload("forkexec", "procs", "forkexec 200", "forkexec 5",
+             [Metric("fork + execve + waitpid, per child", r"fork\+exec\+wait: (\d+) us each",
+                     "ms", 1e-3)],
+             timed=True, xen_args="forkexec 40", guests=("amphi-normal", "linux")),
     # apps/pingpong.c: a byte each way through two pipes, both threads on one CPU or apart
     Workload("pipe1", "pingpong", "100000 one", "1000 one",
              [Metric("pipe ping-pong, one CPU, per round trip", r"(\d+) ns per round trip",
@@ -1043,9 +1055,12 @@ def xen_jobs(cells, workloads, runs, smoke):
     for cell in cells:
         # the batched workloads: one guest a run, with a vif; dom0 runs their clients in
         # turn (the rig's `clients`)
-        batch = [wl for wl in workloads if wl.batched and wl.runs_on(cell)]
-        for k in range(runs if batch else 0):
+        all_batched = [wl for wl in workloads if wl.batched and wl.runs_on(cell)]
+        for k in range(runs if all_batched else 0):
             for g in GUESTS:
+                batch = [wl for wl in all_batched if wl.for_guest(g)]
+                if not batch:
+                    continue
                 name, limit = "b-batch-%s-%d" % (g, k + 1), sum(wl.timeout for wl in batch)
                 os_name = "linux" if g == "linux" else "amphi"
                 clients = xen_clients(batch, smoke, os_name)
@@ -1063,11 +1078,11 @@ def xen_jobs(cells, workloads, runs, smoke):
                                 mode="normal" if g == "amphi-normal" else "hp")
                 jobs.append((xcells[cell.name], t, (cell, batch, g, k)))
         for wl in workloads:
-            if not wl.runs_on(cell) or wl in batch:
+            if not wl.runs_on(cell) or wl in all_batched:
                 continue
             client = wl.smoke_client if smoke else wl.xen_client or wl.client
             for k in range(runs):
-                for g in GUESTS:
+                for g in filter(wl.for_guest, GUESTS):
                     os_name = "linux" if g == "linux" else "amphi"
                     args, words = app_words(wl, smoke, os_name, xen=True)
                     name = "b-%s-%s-%d" % (wl.name, g, k + 1)
@@ -1210,7 +1225,8 @@ def summary(values, unit):
 
 
 def ratio(metric, amphi, linux):
-    """How many times better Amphi HP is than Linux (> 1: Amphi ahead)."""
+    """How many times better Amphi (HP; normal for what HP mode cannot run) is than Linux
+    (> 1: Amphi ahead)."""
     if metric.lower is None or amphi is None or linux is None or (amphi == 0 and linux == 0):
         return "-"
     if (metric.lower and amphi == 0) or (not metric.lower and linux == 0):
@@ -1231,12 +1247,13 @@ def rows(results, cell, workloads):
                 continue  # (Xen's console has no times)
             meds, cols = {}, []
             for g in GUESTS:
-                if m.only and not g.startswith(m.only):
+                if (m.only and not g.startswith(m.only)) or not wl.for_guest(g):
                     meds[g], text = None, "-"
                 else:
                     meds[g], text = summary([x["values"][i] for x in r[g]], m.unit)
                 cols.append(text)
-            out.append((wl, m, meds, cols, ratio(m, meds["amphi-hp"], meds["linux"])))
+            amphi = "amphi-hp" if wl.for_guest("amphi-hp") else "amphi-normal"
+            out.append((wl, m, meds, cols, ratio(m, meds[amphi], meds["linux"])))
     return out
 
 
@@ -1249,7 +1266,8 @@ def what(cell, m):
 def tables(results, cells, workloads, meta):
     md = ["# make bench", "",
           "%s; %s; %d run%s per guest, median (min–max). Linux guest: %s. ratio: Amphi HP "
-          "against Linux, > 1 means Amphi is ahead." % (
+          "(Amphi normal where only it runs the workload: processes) against Linux, > 1 means "
+          "Amphi is ahead." % (
               meta["when"], meta["machine"], meta["runs"], "s" if meta["runs"] > 1 else "",
               meta["linux"]), ""]
     if meta["smoke"]:
@@ -1267,7 +1285,8 @@ def tables(results, cells, workloads, meta):
         for wl, m, _, cols, rt in rows(results, cell, workloads):
             md.append("| %s: %s%s (`%s %s`) | %s | %s |" % (
                 wl.name, what(cell, m), "" if m.lower in (True, None) else ", higher is better",
-                wl.app, results[cell.name][wl.name][GUESTS[0]][0]["args"], " | ".join(cols), rt))
+                wl.app, next(rs[0]["args"] for rs in results[cell.name][wl.name].values() if rs),
+                " | ".join(cols), rt))
         md.append("")
         md += floor_note(results, cell, meta)
     return "\n".join(md)
@@ -1403,9 +1422,10 @@ def main():
     guest = {"kernel": os.path.join(linux, a.linux_kernel),
              "xen_kernel": os.path.join(linux, "vmlinux"),
              "initrd": linux_initrd(linux, apps, batch=batch_text(
-                 [w for w in workloads if w.batched], a.smoke, False)),
+                 [w for w in workloads if w.batched and w.for_guest("linux")], a.smoke, False)),
              "xen_initrd": linux_initrd(linux, apps, os.path.join(OUT, "linux-initrd-xen.cpio.gz"),
-                                        batch_text([w for w in xen_wls if w.batched], a.smoke, True))}
+                                        batch_text([w for w in xen_wls if w.batched and
+                                                    w.for_guest("linux")], a.smoke, True))}
     with open(os.path.join(linux, "kernel-version")) as f:
         kver = f.read().strip()
     meta = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
@@ -1439,9 +1459,12 @@ def main():
         if any(wl.name == "boot" for wl in workloads):
             meta.setdefault("floor", {})[cell.name] = qemu_floor(cell, 1 if a.smoke else 5,
                                                                  a.nice)
-        batch = [wl for wl in workloads if wl.batched]
-        for k in range(runs if batch else 0):
+        all_batched = [wl for wl in workloads if wl.batched]
+        for k in range(runs if all_batched else 0):
             for g in GUESTS:
+                batch = [wl for wl in all_batched if wl.for_guest(g)]
+                if not batch:
+                    continue
                 for attempt in range(TSC_RETRIES + 1):
                     rs = measure_batch(cell, batch, g, a.smoke, guest, a.nice, logs, k)
                     tsc = [r["error"] for r in rs if r["error"].startswith(TSC_ERROR)]
@@ -1457,10 +1480,10 @@ def main():
                         f.write(res.pop("log"))
                     record(cell, wl, g, k, res)
         for wl in workloads:
-            if wl in batch:
+            if wl in all_batched:
                 continue
             if wl.special:
-                for g in GUESTS:
+                for g in filter(wl.for_guest, GUESTS):
                     res = special(wl, cell, g, a.smoke, guest, linux, a.nice, say)
                     with open(os.path.join(logs, "%s-%s-%s.log" % (cell.name, wl.name, g)),
                               "w") as f:
@@ -1468,7 +1491,7 @@ def main():
                     record(cell, wl, g, 0, res)
                 continue
             for k in range(runs):
-                for g in GUESTS:
+                for g in filter(wl.for_guest, GUESTS):
                     name = "%s-%s-%s-%d" % (cell.name, wl.name, g, k + 1)
                     for attempt in range(TSC_RETRIES + 1):
                         res = measure(cell, wl, g, a.smoke, guest, a.nice)

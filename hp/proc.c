@@ -709,7 +709,7 @@ long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t pathp, u
 	hp_vfork_release(a);
 	mutex_lock(&a->mm_lock, NO_DEADLINE);
 	if (!own)
-		mm_user_unmap_all();
+		mm_user_clear(); /* (the tables stay: the new program maps mostly where it did) */
 	uint64_t entry, sp;
 
 	rc = hp_load_image(a, img, len, (int)argc, av, (int)envc, envp, &entry, &sp);

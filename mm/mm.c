@@ -61,18 +61,37 @@ static uint64_t slot_used[STACK_SLOTS / 64];
 static uint64_t tlb_gen;
 static uint64_t tlb_seen[MAX_CPUS];
 static uint64_t slot_gen[STACK_SLOTS];
-static uint64_t cpus_flushed_through(void)
+/* the online CPUs, a bit each */
+static uint64_t online_cpus(void)
+{
+	uint64_t m = 0;
+
+	for (unsigned i = 0; i < MAX_CPUS && i < 64; i++)
+		if (__atomic_load_n(&cpus[i].online, __ATOMIC_ACQUIRE))
+			m |= 1ull << i;
+	return m;
+}
+
+/* the generation every online CPU of `which` has flushed through */
+static uint64_t flushed_through(uint64_t which)
 {
 	uint64_t min = UINT64_MAX;
 
-	for (unsigned i = 0; i < MAX_CPUS; i++)
-		if (__atomic_load_n(&cpus[i].online, __ATOMIC_ACQUIRE))
+	for (unsigned i = 0; i < MAX_CPUS && i < 64; i++)
+		if ((which >> i & 1) && __atomic_load_n(&cpus[i].online, __ATOMIC_ACQUIRE))
 			min = MIN(min, __atomic_load_n(&tlb_seen[i], __ATOMIC_ACQUIRE));
 	return min == UINT64_MAX ? __atomic_load_n(&tlb_gen, __ATOMIC_ACQUIRE) : min;
 }
 
+static uint64_t cpus_flushed_through(void)
+{
+	return flushed_through(~0ull);
+}
+
 static void leave_dying_space(unsigned cpu);
-static void space_flush(uint64_t va);
+static void space_flush(uint64_t va, bool tables);
+static void tlb_wait(uint64_t g, uint64_t which);
+static uint64_t low_root(void);
 static void free_table(uint64_t pfn);
 static void low_slot(uint64_t root, unsigned idx, uint64_t e);
 
@@ -89,6 +108,8 @@ static struct mm_space kernel_space;
  * generation of the loaded space its TLB has flushed through (space_flush) */
 static struct mm_space *running[MM_MAX_CPUS];
 static uint64_t loaded_gen[MM_MAX_CPUS];
+/* per CPU: the space it has loaded (NULL: the kernel's root; "Address spaces" below) */
+static struct mm_space *loaded[MM_MAX_CPUS];
 
 /* Preemption off: a thread moved to another CPU between the read of its index and the
  * flush would flush the new CPU and record the old one as flushed. */
@@ -454,16 +475,26 @@ void *mm_stack_alloc(size_t size)
 
 	if (!pages || pages >= STACK_SLOT / PAGE_SIZE)
 		return NULL;
-	uint64_t safe = cpus_flushed_through();
+	/* a free slot that no TLB reaches any more; if every free one may still be reached
+	 * (CPUs flush at their next switch or IPI: a freed stack kicks nobody), the oldest
+	 * free one once every CPU has flushed past its generation */
+	for (int round = 0; round < 2 && slot < 0; round++) {
+		uint64_t safe = cpus_flushed_through(), oldest = UINT64_MAX;
 
-	spin_lock(&slot_lock);
-	for (int i = 0; i < STACK_SLOTS && slot < 0; i++) {
-		if (!(slot_used[i / 64] & (1ull << (i % 64))) && slot_gen[i] <= safe) {
-			slot_used[i / 64] |= 1ull << (i % 64);
-			slot = i;
+		spin_lock(&slot_lock);
+		for (int i = 0; i < STACK_SLOTS && slot < 0; i++) {
+			if (slot_used[i / 64] & (1ull << (i % 64)))
+				continue;
+			if (slot_gen[i] <= safe) {
+				slot_used[i / 64] |= 1ull << (i % 64);
+				slot = i;
+			}
+			oldest = MIN(oldest, slot_gen[i]);
 		}
+		spin_unlock(&slot_lock);
+		if (slot < 0 && oldest != UINT64_MAX && !round)
+			tlb_wait(oldest, online_cpus());
 	}
-	spin_unlock(&slot_lock);
 	if (slot < 0)
 		return NULL;
 	/* the stack ends at the top of its slot; every page below it is unmapped */
@@ -515,15 +546,13 @@ void mm_stack_free(void *top, size_t size)
 		pg->flush_all();
 	__atomic_store_n(&tlb_seen[cpu], g, __ATOMIC_RELEASE);
 	preempt_enable();
-	if (mm_tlb_kick)
-		mm_tlb_kick();
 	spin_lock(&slot_lock);
 	slot_gen[slot] = g;
 	slot_used[slot / 64] &= ~(1ull << (slot % 64));
 	spin_unlock(&slot_lock);
 }
 
-void (*mm_tlb_kick)(void);
+void (*mm_tlb_kick)(uint64_t cpus);
 void (*mm_tlb_yield)(void);
 
 /* whether n pages at va lie in the low half (va page-aligned) */
@@ -713,7 +742,7 @@ static int cow_fault(uint64_t va, uint64_t e)
 	}
 	lazy_drop(on);
 	if (copied) {
-		space_flush(va);
+		space_flush(va, false);
 		user_frame_put(pfn);
 		__atomic_add_fetch(&cow_copies, 1, __ATOMIC_RELAXED);
 	} else if (copy >= 0) {
@@ -811,71 +840,101 @@ int mm_user_protect(uint64_t va, uint64_t flags)
 		rc = vm_protect(va, 1, rights_for(pg->entry_pfn(e), flags));
 	lazy_drop(on);
 	if (!rc && (e & PTE_P))
-		space_flush(va); /* (rights taken away: no CPU may keep them in its TLB) */
+		space_flush(va, false); /* (rights taken away: no TLB may keep them) */
 	return rc;
 }
 
-/* Waits until every online CPU has flushed its TLB past generation g. The kick is sent
- * again after 64, 128, 256, ... looks, as a CPU flushes at an IPI (mm_tlb_sync) and a
- * nested hypervisor may drop one; a fixed rate would flood a slow (nested) vCPU. */
-static void tlb_wait(uint64_t g)
+/* the CPUs of `which` not flushed through generation g yet */
+static uint64_t behind(uint64_t g, uint64_t which)
 {
-	if (cpus_flushed_through() < g && mm_tlb_kick)
-		mm_tlb_kick();
+	uint64_t m = 0;
+
+	for (unsigned i = 0; i < MAX_CPUS && i < 64; i++)
+		if ((which >> i & 1) && __atomic_load_n(&cpus[i].online, __ATOMIC_ACQUIRE) &&
+		    __atomic_load_n(&tlb_seen[i], __ATOMIC_ACQUIRE) < g)
+			m |= 1ull << i;
+	return m;
+}
+
+/* Waits until every online CPU of `which` has flushed its TLB past generation g, kicking
+ * those behind (a CPU flushes at an IPI: mm_tlb_sync). The kick is sent again after 64,
+ * 128, 256, ... looks, as a nested hypervisor may drop one; a fixed rate would flood a
+ * slow (nested) vCPU. */
+static void tlb_wait(uint64_t g, uint64_t which)
+{
+	uint64_t late = behind(g, which);
+
+	if (late && mm_tlb_kick)
+		mm_tlb_kick(late);
 	unsigned long spins = 0;
 
-	for (unsigned n = 1; cpus_flushed_through() < g; n++) {
+	for (unsigned n = 1; (late = behind(g, which)); n++) {
 		if (n >= 64 && !(n & (n - 1)) && mm_tlb_kick)
-			mm_tlb_kick();
+			mm_tlb_kick(late);
 		if (mm_tlb_yield)
 			mm_tlb_yield();
 		spin_wait(&spins);
 	}
 }
 
-/* After unmaps: returns once no CPU's TLB (or paging-structure cache) can still reach what
- * they removed. This CPU flushes its whole TLB, so the generation it records covers
- * earlier unmaps too. */
-static void tlb_shootdown(void)
+/* After unmaps: returns once no TLB (or paging-structure cache) of the CPUs of `which`
+ * can still reach what they removed. This CPU flushes its whole TLB, so the generation it
+ * records covers earlier unmaps too. */
+static void tlb_shootdown_cpus(uint64_t which)
 {
 	uint64_t g = __atomic_add_fetch(&tlb_gen, 1, __ATOMIC_ACQ_REL);
 
 	mm_tlb_sync();
-	tlb_wait(g);
+	tlb_wait(g, which);
 }
 
-/* After the calling thread's own space lost rights or a frame at va (~0: anywhere): returns
- * once no CPU can use the old entries. Only the CPUs running a thread of that space now
- * need it at once (a shootdown); one that has it loaded with a kernel thread, or loads it
- * later, flushes at its next switch to one of its threads, as the space's generation
- * has moved on (mm_space_switch). The generation's bump and the other CPUs' `running`
- * are read in the opposite order to the switch's, both sequentially consistent: either
- * this sees that CPU running the space, or that CPU sees the new generation. A kernel
- * thread (no space of its own) shoots down everywhere. */
-static void space_flush(uint64_t va)
+/* ... of every CPU (kernel mappings; an app frame freed by a thread with no space) */
+static void tlb_shootdown(void)
+{
+	tlb_shootdown_cpus(~0ull);
+}
+
+/* After the calling thread's own space lost rights or frames at va (~0: anywhere), or
+ * page tables (`tables`): returns once no CPU can use the old entries. Only the CPUs
+ * running a thread of that space now need it at once (a shootdown of those alone); one
+ * that has it loaded with a kernel thread, or loads it later, flushes at its next switch
+ * to one of its threads, as the space's generation has moved on (mm_space_switch), and a
+ * kernel thread touches no app memory meanwhile. Page tables freed must also be out of
+ * the paging-structure caches of the CPUs that have the space loaded at all (a
+ * speculative walk may go through them): those are shot down too. The generation's bump
+ * and the other CPUs' `running` are read in the opposite order to the switch's, both
+ * sequentially consistent: either this sees that CPU running the space, or that CPU sees
+ * the new generation. A kernel thread (no space of its own) shoots down everywhere. A
+ * fork, an exec or an exit of a one-thread process sends no IPI. */
+static void space_flush(uint64_t va, bool tables)
 {
 	preempt_disable();
 	unsigned cpu = arch_cpu_id();
 	struct mm_space *s = cpu < MM_MAX_CPUS ? __atomic_load_n(&running[cpu], __ATOMIC_RELAXED)
 					       : NULL;
-	bool others = !s;
 
-	if (s) {
-		uint64_t g = __atomic_add_fetch(&s->gen, 1, __ATOMIC_SEQ_CST);
-
-		if (loaded_gen[cpu] == g - 1)
-			loaded_gen[cpu] = g;
-		if (va == ~0ull)
-			pg->flush_all();
-		else
-			pg->flush_page(va);
-		for (unsigned c = 0; c < MM_MAX_CPUS && !others; c++)
-			others = c != cpu && __atomic_load_n(&cpus[c].online, __ATOMIC_ACQUIRE) &&
-				 __atomic_load_n(&running[c], __ATOMIC_SEQ_CST) == s;
+	if (!s) {
+		preempt_enable();
+		tlb_shootdown();
+		return;
 	}
+	const struct mm_space *as_loaded = s == &kernel_space ? NULL : s;
+	uint64_t g = __atomic_add_fetch(&s->gen, 1, __ATOMIC_SEQ_CST), others = 0;
+
+	if (loaded_gen[cpu] == g - 1)
+		loaded_gen[cpu] = g;
+	if (va == ~0ull)
+		pg->flush_all();
+	else
+		pg->flush_page(va);
+	for (unsigned c = 0; c < MM_MAX_CPUS && c < 64; c++)
+		if (c != cpu && __atomic_load_n(&cpus[c].online, __ATOMIC_ACQUIRE) &&
+		    (__atomic_load_n(&running[c], __ATOMIC_SEQ_CST) == s ||
+		     (tables && __atomic_load_n(&loaded[c], __ATOMIC_SEQ_CST) == as_loaded)))
+			others |= 1ull << c;
 	preempt_enable();
 	if (others)
-		tlb_shootdown();
+		tlb_shootdown_cpus(others);
 }
 
 /* Unmaps and frees app pages. A frame goes back only once no CPU's TLB can still reach it
@@ -906,7 +965,7 @@ static void user_unmap(uint64_t va, uint64_t n, bool keep_lazy)
 		}
 		if (!nb)
 			continue;
-		tlb_shootdown();
+		space_flush(~0ull, false);
 		for (unsigned j = 0; j < nb; j++)
 			user_frame_put(batch[j]);
 	}
@@ -943,17 +1002,64 @@ void mm_user_discard(uint64_t va, uint64_t n)
 	user_unmap(va, n, true);
 }
 
+/* mm_user_unmap_all: the loaded low half's entries cleared in one walk over its tables
+ * (vm_each_low: a page-by-page search walked every reserved page from the root, some
+ * 1.5 ms of an exec under TCG), the frames let go of a batch at a time once no TLB
+ * reaches them */
+struct clearing {
+	unsigned n;
+	uint64_t frames[512]; /* (a level-1 table's) */
+};
+
+static void clearing_flush(void *arg)
+{
+	struct clearing *c = arg;
+
+	if (!c->n)
+		return;
+	space_flush(~0ull, false);
+	for (unsigned i = 0; i < c->n; i++)
+		user_frame_put(c->frames[i]);
+	c->n = 0;
+}
+
+static void clear_entry(uint64_t va, uint64_t e, void *arg)
+{
+	struct clearing *c = arg;
+
+	(void)va;
+	if ((e & PTE_P) && c->n < ARRAY_SIZE(c->frames))
+		c->frames[c->n++] = pg->entry_pfn(e);
+}
+
+/* (no memory for clear's batch: a page at a time) */
+static int clear_one(uint64_t va, uint64_t e, void *arg)
+{
+	(void)arg;
+	if (e & PTE_P)
+		mm_user_unmap(va, 1);
+	else
+		check(vm_set_absent(va, 1, 0), "unmapping app memory");
+	return 0;
+}
+
+void mm_user_clear(void)
+{
+	struct clearing *c = kmalloc(sizeof(*c));
+	uint64_t root = vm.low_root ? low_root() : vm.root;
+
+	if (!c) {
+		vm_each_low(root, clear_one, NULL);
+		return;
+	}
+	c->n = 0;
+	check(vm_clear_low(root, clear_entry, clearing_flush, c), "unmapping app memory");
+	kfree(c);
+}
+
 void mm_user_unmap_all(void)
 {
-	for (uint64_t va = vm_next_mapped_low(0); va < USER_TOP;) {
-		uint64_t end = va + PAGE_SIZE;
-
-		/* a run of mapped pages, unmapped (and flushed) in one go */
-		while (end < USER_TOP && end - va < (256ull << 12) && vm_next_mapped_low(end) == end)
-			end += PAGE_SIZE;
-		mm_user_unmap(va, (end - va) / PAGE_SIZE);
-		va = vm_next_mapped_low(end);
-	}
+	mm_user_clear();
 	mm_user_tables_free();
 }
 
@@ -963,7 +1069,7 @@ void mm_user_tables_free(void)
 	unsigned n;
 
 	while ((n = vm_unlink_empty_low(pfns, ARRAY_SIZE(pfns)))) {
-		tlb_shootdown(); /* no CPU may walk them any more: as for app frames */
+		space_flush(~0ull, true); /* no CPU may walk them any more */
 		for (unsigned i = 0; i < n; i++) {
 			check(pool.f[pfns[i]].state == FRAME_PAGETABLE ? 0 : -EINVAL,
 			      "freeing an app's page table");
@@ -1011,7 +1117,6 @@ void mm_user_root_free(int64_t pfn)
  * scheduler loads a thread's space at every switch to it (mm_space_switch). A kernel
  * thread (no space) runs on whatever is loaded; a space being freed is left by every CPU
  * at its next mm_tlb_sync, which the free waits for. */
-static struct mm_space *loaded[MM_MAX_CPUS];
 static struct mm_space *spaces; /* every one made and not freed, under spaces_lock */
 static struct spinlock spaces_lock;
 static uint64_t spaces_live; /* atomic: made and not freed yet */
@@ -1171,7 +1276,7 @@ int mm_space_copy(struct mm_space *dst)
 	int rc = vm_each_low(c.src, copy_entry, &c);
 
 	if (c.protected)
-		space_flush(~0ull); /* (no CPU may write a shared frame through an old entry) */
+		space_flush(~0ull, false); /* (no CPU may write a shared frame through an old entry) */
 	return rc;
 }
 
@@ -1211,16 +1316,26 @@ static void leave_dying_space(unsigned cpu)
 	}
 }
 
-/* one entry of a space being freed: cleared, then its frame freed (Xen PV: a frame still
- * mapped writable somewhere could not become another space's table) */
+/* a space being freed: its entries cleared a table at a time (vm_clear_low), then their
+ * frames let go of (Xen PV: a frame still mapped writable somewhere could not become
+ * another space's table) */
+static void free_entries(void *arg)
+{
+	struct clearing *c = arg;
+
+	for (unsigned i = 0; i < c->n; i++)
+		user_frame_put(c->frames[i]);
+	c->n = 0;
+}
+
+/* (no memory for the batch: an entry at a time) */
 static int free_entry(uint64_t va, uint64_t e, void *arg)
 {
 	const struct mm_space *s = arg;
-	uint64_t pfn = e & PTE_P ? pg->entry_pfn(e) : UINT64_MAX;
 
 	check(vm_set_in(s->root, va, 0), "clearing a space's page");
-	if (pfn < pool.nframes)
-		user_frame_put(pfn);
+	if (e & PTE_P)
+		user_frame_put(pg->entry_pfn(e));
 	return 0;
 }
 
@@ -1237,14 +1352,32 @@ void mm_space_free(struct mm_space *s)
 {
 	if (!s || s == &kernel_space)
 		return;
-	/* every CPU off it (each leaves it at its next sync) and its TLB flushed since */
+	/* every CPU off it (each leaves it at its next sync) and its TLB flushed since: the
+	 * ones that have it loaded (no thread of it is left to load it again); those that
+	 * loaded another since have flushed at that load */
 	__atomic_store_n(&s->dying, true, __ATOMIC_SEQ_CST);
+	preempt_disable();
 	leave_dying_space(arch_cpu_id());
-	tlb_shootdown();
+	preempt_enable();
+	uint64_t holding = 0;
+
+	for (unsigned cpu = 0; cpu < MM_MAX_CPUS && cpu < 64; cpu++)
+		if (__atomic_load_n(&loaded[cpu], __ATOMIC_SEQ_CST) == s)
+			holding |= 1ull << cpu;
+	if (holding)
+		tlb_shootdown_cpus(holding);
 	for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++)
 		if (__atomic_load_n(&loaded[cpu], __ATOMIC_ACQUIRE) == s)
 			panic("mm: cpu%u still has a freed address space loaded", cpu);
-	vm_each_low(s->root, free_entry, s);
+	struct clearing *c = kmalloc(sizeof(*c));
+
+	if (c) {
+		c->n = 0;
+		check(vm_clear_low(s->root, clear_entry, free_entries, c), "clearing a space");
+		kfree(c);
+	} else {
+		vm_each_low(s->root, free_entry, s);
+	}
 	uint64_t pfns[64];
 	unsigned n;
 

@@ -38,9 +38,9 @@ void mm_stack_free(void *top, size_t size);
 
 /* Other CPUs' TLBs: a CPU calls mm_tlb_sync at every context switch and IPI, and flushes
  * if kernel mappings were removed since its last flush; mm_tlb_kick (set by the scheduler)
- * asks the other CPUs to do that soon. Nothing waits for them. */
+ * asks the CPUs of a mask to do that soon (an unmap that waits for them). */
 void mm_tlb_sync(void);
-extern void (*mm_tlb_kick)(void);
+extern void (*mm_tlb_kick)(uint64_t cpus); /* (a bit per CPU to kick) */
 /* (set by the scheduler too: lets others run while an unmap waits for their flushes) */
 extern void (*mm_tlb_yield)(void);
 
@@ -93,6 +93,9 @@ void mm_user_root_free(int64_t pfn);
 void mm_user_tables_free(void);
 /* Unmaps and frees everything in the low half, then its page tables: the end of an app. */
 void mm_user_unmap_all(void);
+/* ... and keeps the page tables, for the next program in the same space (execve: it
+ * maps at the same places, mostly; the tables go with the space or mm_user_tables_free) */
+void mm_user_clear(void);
 /* Address spaces: a process's low half, in a root table of its own (the kernel's half is
  * the same in every one). The kernel's root is the first (mm_space_kernel: HP mode's app,
  * normal mode's first process). The mm_user_* calls act on the space the calling CPU has

@@ -45,6 +45,12 @@ unsigned vm_unlink_low_tables(uint64_t root, uint64_t *pfns, unsigned max);
  * not-present value of the caller's), in address order, until fn returns non-zero (which
  * it returns). */
 int vm_each_low(uint64_t root, int (*fn)(uint64_t va, uint64_t e, void *arg), void *arg);
+/* Clears every 4 KiB-level entry of root's low half that is not 0, a level-1 table at a
+ * time: fn is told each entry first, then the table's entries are zeroed in one write,
+ * then after(arg) is called (NULL: not). The tables stay. For a space no thread uses
+ * meanwhile (nothing else changes its entries). 0 or -EIO. */
+int vm_clear_low(uint64_t root, void (*fn)(uint64_t va, uint64_t e, void *arg),
+		 void (*after)(void *arg), void *arg);
 /* Writes entry e (as vm_each_low gave it: present or not) at low-half va in root's tables,
  * making them. 0 or a negative error. */
 int vm_set_in(uint64_t root, uint64_t va, uint64_t e);

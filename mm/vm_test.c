@@ -225,3 +225,49 @@ TEST(vm_walks_and_copies_low_halves_of_other_roots)
 	CHECK_EQ(vm_each_low(other_root, record, &u), 0);
 	CHECK(u.n == 0);
 }
+
+/* vm_clear_low (an exec's and a space's end): every entry, present or not, told once and
+ * zeroed, a level-1 table at a time (after() once per table that held any), the tables
+ * themselves kept */
+static void count_entry(uint64_t va, uint64_t e, void *arg)
+{
+	struct seen *s = arg;
+
+	(void)record(va, e, s);
+}
+
+static unsigned afters;
+static void count_after(void *arg)
+{
+	(void)arg;
+	afters++;
+}
+
+TEST(vm_clears_a_low_half_a_table_at_a_time)
+{
+	int level;
+	const uint64_t a = 0x400000ull, b = 0x7ffffffff000ull, mark = 1ull << 9;
+
+	setup(false);
+	CHECK_EQ(vm_map(a, 0x70, 2, PTE_W | PTE_U, false), 0);
+	CHECK_EQ(vm_set_absent(a + 5 * 4096, 2, mark), 0);
+	CHECK_EQ(vm_set_absent(b, 1, mark), 0);
+	CHECK_EQ(vm_map(VA, 0x90, 1, PTE_W, false), 0);
+	int tables_before = next_table;
+	struct seen s = {0};
+
+	afters = 0;
+	CHECK_EQ(vm_clear_low(vm.root, count_entry, count_after, &s), 0);
+	CHECK(s.n == 5 && s.va[0] == a && s.va[1] == a + 4096 && s.va[2] == a + 5 * 4096 &&
+	      s.e[3] == mark && s.va[4] == b && f_entry_pfn(s.e[1]) == 0x71);
+	CHECK_EQ(afters, 2);
+	struct seen t = {0};
+
+	CHECK_EQ(vm_each_low(vm.root, record, &t), 0);
+	CHECK(t.n == 0);
+	CHECK(!vm_lookup(a, &level) && vm_lookup(VA, &level)); /* (the kernel's half stays) */
+	CHECK_EQ(next_table, tables_before);
+	/* the kept tables serve the next mapping there */
+	CHECK_EQ(vm_map(a, 0x80, 1, PTE_W | PTE_U, false), 0);
+	CHECK_EQ(next_table, tables_before);
+}

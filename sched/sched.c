@@ -1230,13 +1230,14 @@ static const char *current_name(void)
 }
 
 /* Kernel mappings went away: every other CPU should flush soon (mm_tlb_sync). */
-static void tlb_kick(void)
+static void tlb_kick(uint64_t which)
 {
 	preempt_disable(); /* `self` stays this CPU's index */
 	unsigned self = arch_cpu_id();
 
-	for (unsigned cpu = 0; cpu < MAX_CPUS; cpu++)
-		if (cpu != self && __atomic_load_n(&cpus[cpu].online, __ATOMIC_ACQUIRE)) {
+	for (unsigned cpu = 0; cpu < MAX_CPUS && cpu < 64; cpu++)
+		if (cpu != self && (which >> cpu & 1) &&
+		    __atomic_load_n(&cpus[cpu].online, __ATOMIC_ACQUIRE)) {
 			me()->st.ipis_sent++;
 			hal->ipi_send(cpu);
 		}
