@@ -97,7 +97,13 @@ static void xenpv_release_table(uint64_t pfn)
 	uint64_t rw = xenpv_entry(pfn, PTE_P | PTE_W | PTE_A | PTE_D | PTE_NX);
 
 	xen_update_va_mapping(KERNEL_VBASE + pfn * PAGE_SIZE, rw, UVMF_INVLPG | UVMF_LOCAL);
-	xen_update_va_mapping(DIRECT_BASE + pfn * PAGE_SIZE, rw, UVMF_INVLPG | UVMF_LOCAL);
+	/* (Xen refuses while the frame is still a page table somewhere: a root still loaded
+	 * or pinned, a table still linked. Said here, not at the next writer's fault.) */
+	long rc = xen_update_va_mapping(DIRECT_BASE + pfn * PAGE_SIZE, rw, UVMF_INVLPG | UVMF_LOCAL);
+
+	if (rc < 0)
+		panic("xen-pv: page table %#lx freed while Xen still uses it (%ld)",
+		      (unsigned long)pfn, rc);
 }
 
 static void mmuext(unsigned cmd, uint64_t va)

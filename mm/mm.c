@@ -108,8 +108,9 @@ static struct mm_space kernel_space;
  * generation of the loaded space its TLB has flushed through (space_flush) */
 static struct mm_space *running[MM_MAX_CPUS];
 static uint64_t loaded_gen[MM_MAX_CPUS];
-/* per CPU: the space it has loaded (NULL: the kernel's root; "Address spaces" below) */
-static struct mm_space *loaded[MM_MAX_CPUS];
+/* per CPU: the space it has loaded (NULL: the kernel's root; "Address spaces" below), and
+ * while a switch loads another, the one it leaves (its root is still in use until then) */
+static struct mm_space *loaded[MM_MAX_CPUS], *leaving[MM_MAX_CPUS];
 
 /* Preemption off: a thread moved to another CPU between the read of its index and the
  * flush would flush the new CPU and record the old one as flushed. */
@@ -1296,8 +1297,10 @@ void mm_space_switch(struct mm_space *s)
 	uint64_t g = __atomic_load_n(&s->gen, __ATOMIC_SEQ_CST);
 
 	if (__atomic_load_n(&loaded[cpu], __ATOMIC_RELAXED) != want) {
+		__atomic_store_n(&leaving[cpu], loaded[cpu], __ATOMIC_SEQ_CST);
 		__atomic_store_n(&loaded[cpu], want, __ATOMIC_SEQ_CST);
 		load(s);
+		__atomic_store_n(&leaving[cpu], NULL, __ATOMIC_RELEASE);
 	} else if (loaded_gen[cpu] != g) {
 		pg->flush_all();
 	}
@@ -1353,8 +1356,11 @@ void mm_space_free(struct mm_space *s)
 	if (!s || s == &kernel_space)
 		return;
 	/* every CPU off it (each leaves it at its next sync) and its TLB flushed since: the
-	 * ones that have it loaded (no thread of it is left to load it again); those that
-	 * loaded another since have flushed at that load */
+	 * ones that have it loaded (no thread of it is left to load it again), or are leaving
+	 * it in a switch (`loaded` names the next space before the root is loaded: its root
+	 * in use there, unpinned and made writable, made a Xen PV guest's page-table frame
+	 * writable while still a baseptr, and a later memset of it faulted); those that loaded
+	 * another since have flushed at that load */
 	__atomic_store_n(&s->dying, true, __ATOMIC_SEQ_CST);
 	preempt_disable();
 	leave_dying_space(arch_cpu_id());
@@ -1362,12 +1368,14 @@ void mm_space_free(struct mm_space *s)
 	uint64_t holding = 0;
 
 	for (unsigned cpu = 0; cpu < MM_MAX_CPUS && cpu < 64; cpu++)
-		if (__atomic_load_n(&loaded[cpu], __ATOMIC_SEQ_CST) == s)
+		if (__atomic_load_n(&loaded[cpu], __ATOMIC_SEQ_CST) == s ||
+		    __atomic_load_n(&leaving[cpu], __ATOMIC_SEQ_CST) == s)
 			holding |= 1ull << cpu;
 	if (holding)
 		tlb_shootdown_cpus(holding);
 	for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++)
-		if (__atomic_load_n(&loaded[cpu], __ATOMIC_ACQUIRE) == s)
+		if (__atomic_load_n(&loaded[cpu], __ATOMIC_ACQUIRE) == s ||
+		    __atomic_load_n(&leaving[cpu], __ATOMIC_ACQUIRE) == s)
 			panic("mm: cpu%u still has a freed address space loaded", cpu);
 	struct clearing *c = kmalloc(sizeof(*c));
 
