@@ -220,32 +220,6 @@ int vm_prepare(uint64_t va, uint64_t n)
 	return 0;
 }
 
-uint64_t vm_next_mapped_low(uint64_t va)
-{
-	const uint64_t top = 1ull << 47;
-
-	va &= ~(uint64_t)(PAGE_SIZE - 1);
-	while (va < top) {
-		uint64_t t = root_of(0);
-		int l = 4;
-
-		for (; l >= 1; l--) {
-			uint64_t e = table(t)[index_of(va, l)];
-
-			if (!(e & PTE_P))
-				break;
-			if (l == 1 || (e & PTE_PS))
-				return va;
-			t = vm.pg->entry_pfn(e);
-		}
-		/* nothing at this level: on to the next entry's range */
-		uint64_t span = 1ull << (12 + 9 * (l - 1));
-
-		va = (va & ~(span - 1)) + span;
-	}
-	return top;
-}
-
 /* (The scans below take each table's address once: table() is a call through vm_env, and
  * one per entry made a scan of a process's tables some 0.3 ms under TCG, several of them
  * in every fork, exec and exit.) */

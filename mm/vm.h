@@ -56,8 +56,6 @@ int vm_clear_low(uint64_t root, void (*fn)(uint64_t va, uint64_t e, void *arg),
 int vm_set_in(uint64_t root, uint64_t va, uint64_t e);
 /* Makes the level-3 table for high-half va in the kernel's root (mm_init). */
 int vm_prepare_slot(uint64_t va);
-/* The lowest mapped page at or above va in the low half (USER_TOP when none). */
-uint64_t vm_next_mapped_low(uint64_t va);
 /* The 4 KiB-level entry for va as it is, present or not (0 when there is no such table, or
  * a 2 MiB page covers va). */
 uint64_t vm_entry_4k(uint64_t va);
