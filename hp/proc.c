@@ -105,26 +105,21 @@ long hp_fork(struct app_thread *at, const struct syscall_frame *f, uint64_t flag
 
 	if (!c)
 		return -ENOMEM;
+	/* the mappings' owner: the caller's, or, for a vfork child, its parent's */
+	struct app *mo = a->vm_parent ? a->vm_parent : a;
 	int rc = 0;
 
-	if (flags & CLONE_VFORK) {
-		c->vfork_waiter = at;
-		__atomic_store_n(&at->vfork_wait, true, __ATOMIC_RELEASE);
-	}
 	if (share) {
 		c->space = a->space;
-		c->vm_parent = a->vm_parent ? a->vm_parent : a;
+		c->vm_parent = mo;
 	} else {
 		rc = mm_space_new(&c->space);
 	}
 	if (rc) {
-		__atomic_store_n(&at->vfork_wait, false, __ATOMIC_RELEASE);
 		kfree(c);
 		return rc;
 	}
 	/* its memory: the parent's, copied while the parent's memory calls wait */
-	struct app *mo = a->vm_parent ? a->vm_parent : a;
-
 	mutex_lock(&mo->mm_lock, NO_DEADLINE);
 	if (!share)
 		rc = mm_space_copy(c->space);
@@ -134,7 +129,6 @@ long hp_fork(struct app_thread *at, const struct syscall_frame *f, uint64_t flag
 	c->mmap = mo->mmap;
 	mutex_unlock(&mo->mm_lock);
 	if (rc) {
-		__atomic_store_n(&at->vfork_wait, false, __ATOMIC_RELEASE);
 		mm_space_free(c->space);
 		kfree(c);
 		return rc;
@@ -199,6 +193,10 @@ long hp_fork(struct app_thread *at, const struct syscall_frame *f, uint64_t flag
 	int pid = c->pid;
 
 	ksnprintf(name, sizeof(name), "app-%d", pid);
+	if (flags & CLONE_VFORK) { /* (before the child can run, exec or end) */
+		c->vfork_waiter = at;
+		__atomic_store_n(&at->vfork_wait, true, __ATOMIC_RELEASE);
+	}
 	mutex_lock(&c->lock, NO_DEADLINE);
 	rc = hp_start_thread(ct, name);
 	mutex_unlock(&c->lock);
@@ -253,6 +251,14 @@ static bool child_news(void *arg)
 
 	return __atomic_load_n(&a->child_ends, __ATOMIC_ACQUIRE) != a->child_ends_seen ||
 	       hp_interrupted(a);
+}
+
+/* wait4's and waitid's rusage: zeroes (the children's CPU time is in RUSAGE_CHILDREN) */
+static int zero_rusage(uint64_t rusage)
+{
+	uint8_t ru[144] = {0};
+
+	return rusage && copy_to_app(rusage, ru, sizeof(ru)) ? -EFAULT : 0;
 }
 
 /* What a wait learns of a child that ended. */
@@ -310,12 +316,8 @@ long hp_wait4(struct app_thread *at, int64_t pid, uint64_t statusp, uint64_t opt
 
 	if (options & ~(uint64_t)W_ALLOWED)
 		return -EINVAL;
-	if (rusage) {
-		uint8_t ru[144] = {0};
-
-		if (copy_to_app(rusage, ru, sizeof(ru)))
-			return -EFAULT;
-	}
+	if (zero_rusage(rusage))
+		return -EFAULT;
 	long rc = wait_child(a, pid, options & ~(uint64_t)WNOWAIT, &e);
 
 	if (rc > 0 && statusp) {
@@ -357,12 +359,8 @@ long hp_waitid(struct app_thread *at, uint64_t idtype, uint64_t id, uint64_t inf
 		pid = id ? -(int64_t)(int32_t)id : 0;
 	else
 		return -EINVAL; /* (P_PIDFD: no pidfds) */
-	if (rusage) {
-		uint8_t ru[144] = {0};
-
-		if (copy_to_app(rusage, ru, sizeof(ru)))
-			return -EFAULT;
-	}
+	if (zero_rusage(rusage))
+		return -EFAULT;
 	struct ended e = {0};
 	long rc;
 

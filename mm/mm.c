@@ -61,31 +61,17 @@ static uint64_t slot_used[STACK_SLOTS / 64];
 static uint64_t tlb_gen;
 static uint64_t tlb_seen[MAX_CPUS];
 static uint64_t slot_gen[STACK_SLOTS];
-/* the online CPUs, a bit each */
-static uint64_t online_cpus(void)
-{
-	uint64_t m = 0;
-
-	for (unsigned i = 0; i < MAX_CPUS && i < 64; i++)
-		if (__atomic_load_n(&cpus[i].online, __ATOMIC_ACQUIRE))
-			m |= 1ull << i;
-	return m;
-}
-
-/* the generation every online CPU of `which` has flushed through */
-static uint64_t flushed_through(uint64_t which)
-{
-	uint64_t min = UINT64_MAX;
-
-	for (unsigned i = 0; i < MAX_CPUS && i < 64; i++)
-		if ((which >> i & 1) && __atomic_load_n(&cpus[i].online, __ATOMIC_ACQUIRE))
-			min = MIN(min, __atomic_load_n(&tlb_seen[i], __ATOMIC_ACQUIRE));
-	return min == UINT64_MAX ? __atomic_load_n(&tlb_gen, __ATOMIC_ACQUIRE) : min;
-}
+/* (CPU sets are masks: a bit per CPU) */
+_Static_assert(MAX_CPUS <= 64 && MM_MAX_CPUS <= 64, "a CPU set is one 64-bit word");
 
 static uint64_t cpus_flushed_through(void)
 {
-	return flushed_through(~0ull);
+	uint64_t min = UINT64_MAX;
+
+	for (unsigned i = 0; i < MAX_CPUS; i++)
+		if (__atomic_load_n(&cpus[i].online, __ATOMIC_ACQUIRE))
+			min = MIN(min, __atomic_load_n(&tlb_seen[i], __ATOMIC_ACQUIRE));
+	return min == UINT64_MAX ? __atomic_load_n(&tlb_gen, __ATOMIC_ACQUIRE) : min;
 }
 
 static void leave_dying_space(unsigned cpu);
@@ -494,7 +480,7 @@ void *mm_stack_alloc(size_t size)
 		}
 		spin_unlock(&slot_lock);
 		if (slot < 0 && oldest != UINT64_MAX && !round)
-			tlb_wait(oldest, online_cpus());
+			tlb_wait(oldest, ~0ull);
 	}
 	if (slot < 0)
 		return NULL;
@@ -850,7 +836,7 @@ static uint64_t behind(uint64_t g, uint64_t which)
 {
 	uint64_t m = 0;
 
-	for (unsigned i = 0; i < MAX_CPUS && i < 64; i++)
+	for (unsigned i = 0; i < MAX_CPUS; i++)
 		if ((which >> i & 1) && __atomic_load_n(&cpus[i].online, __ATOMIC_ACQUIRE) &&
 		    __atomic_load_n(&tlb_seen[i], __ATOMIC_ACQUIRE) < g)
 			m |= 1ull << i;
@@ -928,7 +914,7 @@ static void space_flush(uint64_t va, bool tables)
 		pg->flush_all();
 	else
 		pg->flush_page(va);
-	for (unsigned c = 0; c < MM_MAX_CPUS && c < 64; c++)
+	for (unsigned c = 0; c < MM_MAX_CPUS; c++)
 		if (c != cpu && __atomic_load_n(&cpus[c].online, __ATOMIC_ACQUIRE) &&
 		    (__atomic_load_n(&running[c], __ATOMIC_SEQ_CST) == s ||
 		     (tables && __atomic_load_n(&loaded[c], __ATOMIC_SEQ_CST) == as_loaded)))
@@ -1012,6 +998,17 @@ struct clearing {
 	uint64_t frames[512]; /* (a level-1 table's) */
 };
 
+/* the batch's frames let go of (their entries are cleared) */
+static void clearing_put(void *arg)
+{
+	struct clearing *c = arg;
+
+	for (unsigned i = 0; i < c->n; i++)
+		user_frame_put(c->frames[i]);
+	c->n = 0;
+}
+
+/* ... once no CPU running the loaded space can reach them */
 static void clearing_flush(void *arg)
 {
 	struct clearing *c = arg;
@@ -1019,9 +1016,7 @@ static void clearing_flush(void *arg)
 	if (!c->n)
 		return;
 	space_flush(~0ull, false);
-	for (unsigned i = 0; i < c->n; i++)
-		user_frame_put(c->frames[i]);
-	c->n = 0;
+	clearing_put(c);
 }
 
 static void clear_entry(uint64_t va, uint64_t e, void *arg)
@@ -1319,18 +1314,6 @@ static void leave_dying_space(unsigned cpu)
 	}
 }
 
-/* a space being freed: its entries cleared a table at a time (vm_clear_low), then their
- * frames let go of (Xen PV: a frame still mapped writable somewhere could not become
- * another space's table) */
-static void free_entries(void *arg)
-{
-	struct clearing *c = arg;
-
-	for (unsigned i = 0; i < c->n; i++)
-		user_frame_put(c->frames[i]);
-	c->n = 0;
-}
-
 /* (no memory for the batch: an entry at a time) */
 static int free_entry(uint64_t va, uint64_t e, void *arg)
 {
@@ -1367,7 +1350,7 @@ void mm_space_free(struct mm_space *s)
 	preempt_enable();
 	uint64_t holding = 0;
 
-	for (unsigned cpu = 0; cpu < MM_MAX_CPUS && cpu < 64; cpu++)
+	for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++)
 		if (__atomic_load_n(&loaded[cpu], __ATOMIC_SEQ_CST) == s ||
 		    __atomic_load_n(&leaving[cpu], __ATOMIC_SEQ_CST) == s)
 			holding |= 1ull << cpu;
@@ -1381,7 +1364,10 @@ void mm_space_free(struct mm_space *s)
 
 	if (c) {
 		c->n = 0;
-		check(vm_clear_low(s->root, clear_entry, free_entries, c), "clearing a space");
+		/* its entries cleared a table at a time, then their frames let go of (no CPU
+		 * has it loaded; Xen PV: a frame still mapped writable somewhere could not
+		 * become another space's table) */
+		check(vm_clear_low(s->root, clear_entry, clearing_put, c), "clearing a space");
 		kfree(c);
 	} else {
 		vm_each_low(s->root, free_entry, s);

@@ -1235,7 +1235,7 @@ static void tlb_kick(uint64_t which)
 	preempt_disable(); /* `self` stays this CPU's index */
 	unsigned self = arch_cpu_id();
 
-	for (unsigned cpu = 0; cpu < MAX_CPUS && cpu < 64; cpu++)
+	for (unsigned cpu = 0; cpu < MAX_CPUS; cpu++) /* (MAX_CPUS <= 64: mm.c) */
 		if (cpu != self && (which >> cpu & 1) &&
 		    __atomic_load_n(&cpus[cpu].online, __ATOMIC_ACQUIRE)) {
 			me()->st.ipis_sent++;
