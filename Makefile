@@ -344,7 +344,7 @@ $(BUILD)/bench/floor.elf: bench/floor.S bench/floor.ld Makefile
 
 bench-smoke: deps
 	@$(MAKE) --no-print-directory all apps $(BUILD)/netclient $(BUILD)/bench/floor.elf
-	$(PYTHON) bench/run.py $(BENCH_FLAGS) --cells qemu-q35,xen-pv --xen-bench boot,ipc,udp1,tcp1,http,memcached,vecregs,forkexec --smoke
+	$(PYTHON) bench/run.py $(BENCH_FLAGS) --cells qemu-q35,xen-pv --xen-bench boot,ipc,udp1,tcp1,http,memcached,vecregs,forkexec,shloop --smoke
 
 test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/host/unit $(BUILD)/host/unit-tsan $(BUILD)/netclient apps

@@ -7,7 +7,7 @@
  * the first process, and N children at once; memory shared copy on write after fork: the
  * kernel's writes into it (a read), mprotect and MADV_DONTNEED on it, and a parent's
  * other thread writing on while the child's copy holds still; vfork and posix_spawn;
- * waitid.
+ * waitid; a program written again between two runs of it runs as it is now.
  * Runs from the tree of the tar tests (the
  * Linux run's working directory: paths are relative). Exits 0. */
 #define _GNU_SOURCE
@@ -435,6 +435,69 @@ static void exec_tests(const char *self)
 	say("script child %s\n", reap(c));
 }
 
+/* in .rodata, on a page the kernel may map from the program's file rather than copy */
+static const char marker[] = "exec-marker:A";
+
+/* A program changed between two runs of it runs as it is now: a copy of this program
+ * with the marker's last letter set, run, the letter written again in place, run again
+ * (a kernel that kept the first run's pages would print the old letter), run a third
+ * time unchanged. */
+static void exec_changed(const char *self)
+{
+	const char *copy = "data/exec-copy";
+	int fd = open(self, O_RDONLY);
+	off_t size = fd < 0 ? -1 : lseek(fd, 0, SEEK_END);
+	char *img = size > 0 ? malloc((size_t)size) : NULL;
+	char want[sizeof(marker)];
+
+	if (!img || pread(fd, img, (size_t)size, 0) != size)
+		exit(1);
+	close(fd);
+	/* (built here: a literal of it would be a second copy in the file) */
+	memcpy(want, marker, sizeof(want));
+	char *at = memmem(img, (size_t)size, want, sizeof(want));
+
+	if (!at)
+		exit(1);
+	at[sizeof(want) - 2] = 'B';
+	fd = open(copy, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+	if (fd < 0 || write(fd, img, (size_t)size) != size || close(fd))
+		exit(1);
+	for (int round = 0; round < 3; round++) {
+		if (round == 1) { /* in place: the same size, the same node */
+			fd = open(copy, O_WRONLY);
+			if (fd < 0 || pwrite(fd, "C", 1, at + sizeof(want) - 2 - img) != 1 ||
+			    close(fd))
+				exit(1);
+		}
+		int p[2];
+		char out[64] = "";
+
+		if (pipe(p))
+			exit(1);
+		pid_t c = fork();
+
+		if (c == 0) {
+			char *argv[] = {(char *)copy, "marker", NULL};
+			char *envp[] = {NULL};
+
+			dup2(p[1], 1);
+			execve(copy, argv, envp);
+			_exit(50 + errno);
+		}
+		close(p[1]);
+		ssize_t k = read(p[0], out, sizeof(out) - 1);
+
+		out[k > 0 ? k : 0] = 0;
+		close(p[0]);
+		say("exec of a program %s: %s", round == 0 ? "copied" : round == 1 ?
+		    "written again in place" : "unchanged since", out);
+		say("its child %s\n", reap(c));
+	}
+	unlink(copy);
+	free(img);
+}
+
 static void waits_and_kills(void)
 {
 	int st;
@@ -602,6 +665,42 @@ static void forkexec(const char *self, int n)
 	    us ? n * 1000000L / us : 0);
 }
 
+/* bench: a busybox sh loop, n times `BUSYBOX true` by its path (so the shell forks and
+ * execs it, where a bare `true` would be its builtin), the shell started and reaped here */
+static void shloop(const char *busybox, int n)
+{
+	struct timespec t0, t1;
+	char script[256];
+	int st;
+
+	snprintf(script, sizeof(script),
+		 "i=0; while [ $i -lt %d ]; do %s true || exit 1; i=$((i + 1)); done", n, busybox);
+	char *argv[] = {"sh", "-c", script, NULL};
+	char *envp[] = {"PATH=/bin", NULL};
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pid_t c = fork();
+
+	if (c == 0) {
+		execve(busybox, argv, envp);
+		_exit(127);
+	}
+	if (c < 0 || waitpid(c, &st, 0) != c) {
+		say("shloop: %s\n", strerror(errno));
+		exit(1);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		say("shloop: %s sh's loop ended with status %#x\n", busybox, st);
+		exit(1);
+	}
+	say("busybox sh loop of %d `%s true`: all exited 0\n", n, busybox);
+	say("bench: procs: busybox sh loop: %ld us each, %ld a second\n", us / n,
+	    us ? n * 1000000L / us : 0);
+}
+
 /* fork_storm: two parents, each pinned to a CPU of its own (where there are two), each
  * runs n children one after another (fork, execve of this program exiting with a status
  * of its own, wait); every status is collected */
@@ -644,10 +743,48 @@ static void storm(const char *self, int n)
 	say("storm: %d children from two parents: %s, %s\n", 2 * n, st0, b);
 }
 
+/* memory short (not on Linux: its OOM killer would pick who dies): a child runs this
+ * program (the kernel keeps its pages for the next run), then another fills memory until
+ * the kernel kills it; the kernel lets go of the kept pages first */
+static void reclaim(const char *self)
+{
+	pid_t c = fork();
+
+	if (c == 0) {
+		char *argv[] = {(char *)self, "exit0", NULL};
+		char *envp[] = {NULL};
+
+		execve(self, argv, envp);
+		_exit(127);
+	}
+	say("reclaim: a child running this program %s\n", reap(c));
+	c = fork();
+	if (c == 0) {
+		for (;;) {
+			char *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+			if (p == MAP_FAILED)
+				_exit(3);
+			for (int i = 0; i < 1 << 20; i += 4096)
+				p[i] = 1;
+		}
+	}
+	say("reclaim: a child filling memory %s\n", reap(c));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strncmp(argv[1], "exit", 4))
 		return atoi(argv[1] + 4);
+	if (argc > 2 && !strcmp(argv[1], "reclaim")) {
+		reclaim(argv[2]);
+		return 0;
+	}
+	if (argc > 1 && !strcmp(argv[1], "marker")) {
+		printf("%s\n", marker);
+		return 0;
+	}
 	if (argc > 1 && !strcmp(argv[1], "exec-child"))
 		return exec_child(argc, argv);
 	if (argc > 2 && !strcmp(argv[1], "forkexec")) { /* (make bench's: that loop alone) */
@@ -660,6 +797,10 @@ int main(int argc, char **argv)
 		}
 		self[k] = 0;
 		forkexec(self, atoi(argv[2]) > 0 ? atoi(argv[2]) : 1);
+		return 0;
+	}
+	if (argc > 3 && !strcmp(argv[1], "shloop")) { /* (make bench's) */
+		shloop(argv[3], atoi(argv[2]) > 0 ? atoi(argv[2]) : 1);
 		return 0;
 	}
 	if (argc > 1 && !strcmp(argv[1], "script-arg")) {
@@ -682,6 +823,7 @@ int main(int argc, char **argv)
 	cow();
 	pipe_data();
 	exec_tests(argc > 2 ? argv[2] : "bin/procs");
+	exec_changed(argc > 2 ? argv[2] : "bin/procs");
 	spawns(argc > 2 ? argv[2] : "bin/procs");
 	waits_and_kills();
 	waitids();

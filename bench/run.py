@@ -283,6 +283,12 @@ WORKLOADS = [
              [Metric("fork + execve + waitpid, per child", r"fork\+exec\+wait: (\d+) us each",
                      "ms", 1e-3)],
              timed=True, xen_args="forkexec 40", guests=("amphi-normal", "linux")),
+    # the same as a shell runs it: busybox sh's loop of `/bin/busybox true` by its path (a
+    # fork and an execve of busybox each; the same busybox-static on both guests)
+    Workload("shloop", "procs", "shloop 200 /bin/busybox", "shloop 5 /bin/busybox",
+             [Metric("busybox sh loop running /bin/busybox true, per command",
+                     r"busybox sh loop: (\d+) us each", "ms", 1e-3)],
+             timed=True, xen_args="shloop 40 /bin/busybox", guests=("amphi-normal", "linux")),
     # apps/pingpong.c: a byte each way through two pipes, both threads on one CPU or apart
     Workload("pipe1", "pingpong", "100000 one", "1000 one",
              [Metric("pipe ping-pong, one CPU, per round trip", r"(\d+) ns per round trip",

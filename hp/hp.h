@@ -296,10 +296,18 @@ long hp_proc_ids(struct app_thread *at, struct syscall_frame *f);
 long hp_kill_group(struct app *a, int64_t pgid, int sig, bool kernel);
 /* hp/app.c for proc.c: a thread of a forked process starts (at->start, at->app->space) */
 int hp_start_thread(struct app_thread *at, const char *name);
+/* A program's bytes, and the file they are (NULL: none, a boot module's) as they were
+ * at gen (vfs_contents): its read-only pages are then mapped from the file's, not copied */
+struct hp_image {
+	const uint8_t *img;
+	size_t len;
+	struct vnode *file;
+	uint64_t gen;
+};
 /* hp/app.c for proc.c: loads an ELF image into the current (empty) space and builds its
  * stack: 0 and *entry, *sp; or a negative error (said) */
-int hp_load_image(struct app *a, const uint8_t *img, size_t len, int argc, char **argv,
-		  int envc, char **envp, uint64_t *entry, uint64_t *sp);
+int hp_load_image(struct app *a, const struct hp_image *src, int argc, char **argv, int envc,
+		  char **envp, uint64_t *entry, uint64_t *sp);
 /* hp/signal.c: signals. The signal calls (rt_sigaction, rt_sigprocmask, rt_sigreturn,
  * sigaltstack, rt_sigpending, rt_sigsuspend, pause, rt_sigtimedwait, kill, tkill,
  * tgkill) by number: -ENOSYS for any other */

@@ -559,8 +559,7 @@ static long copy_words(uint64_t arr, char **v, int n, char *buf, size_t *used)
 /* A regular file of the tree at path (against the working directory, links followed)
  * with an execute bit: its bytes (in the image, or a copy in *tofree), or -errno as Linux's
  * execve gives it */
-static long exec_file(struct app *a, const char *path, const uint8_t **img, size_t *len,
-		      void **tofree)
+static long exec_file(struct app *a, const char *path, struct hp_image *im, void **tofree)
 {
 	struct vnode *n;
 	long rc = vfs_get(a->cwd, path, true, &n);
@@ -571,9 +570,12 @@ static long exec_file(struct app *a, const char *path, const uint8_t **img, size
 
 	if ((mode & 0170000) != 0100000 || !(mode & 0111))
 		rc = -EACCES;
-	else if (!(*img = vfs_contents(n, len, tofree)))
+	else if (!(im->img = vfs_contents(n, &im->len, tofree, &im->gen)))
 		rc = -ENOMEM;
-	vfs_put(n);
+	if (rc)
+		vfs_put(n);
+	else
+		im->file = n; /* (held: its pages may be mapped, not copied) */
 	return rc;
 }
 
@@ -594,8 +596,7 @@ long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t pathp, u
 	size_t used = 0;
 	long rc = buf && argv && envp ? 0 : -ENOMEM;
 	long argc = 0, envc = 0;
-	const uint8_t *img = NULL;
-	size_t len = 0;
+	struct hp_image src = {0};
 	void *copy = NULL; /* (a file written since the boot: its bytes in one piece) */
 
 	char *path = buf;
@@ -619,8 +620,14 @@ long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t pathp, u
 	for (int depth = 0; !rc; depth++) {
 		kfree(copy);
 		copy = NULL;
-		if ((rc = exec_file(a, path, &img, &len, &copy)))
+		if (src.file)
+			vfs_put(src.file);
+		src.file = NULL;
+		if ((rc = exec_file(a, path, &src, &copy)))
 			break;
+		const uint8_t *img = src.img;
+		size_t len = src.len;
+
 		if (len < 2 || img[0] != '#' || img[1] != '!')
 			break;
 		if (depth == EXEC_LINKS) {
@@ -677,7 +684,7 @@ long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t pathp, u
 	struct elf_image im;
 	char err[160];
 
-	if (!rc && elf_check(img, len, &im, err, sizeof(err))) {
+	if (!rc && elf_check(src.img, src.len, &im, err, sizeof(err))) {
 		kprintf("hp: %s: execve %s: refused: %s\n", a->name, path, err);
 		rc = -ENOEXEC;
 	}
@@ -690,6 +697,8 @@ long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t pathp, u
 	if (!rc && a->vm_parent)
 		rc = mm_space_new(&own);
 	if (rc) {
+		if (src.file)
+			vfs_put(src.file);
 		kfree(copy);
 		kfree(buf);
 		kfree(argv);
@@ -710,8 +719,9 @@ long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t pathp, u
 		mm_user_clear(); /* (the tables stay: the new program maps mostly where it did) */
 	uint64_t entry, sp;
 
-	rc = hp_load_image(a, img, len, (int)argc, av, (int)envc, envp, &entry, &sp);
+	rc = hp_load_image(a, &src, (int)argc, av, (int)envc, envp, &entry, &sp);
 	mutex_unlock(&a->mm_lock);
+	vfs_put(src.file);
 	kfree(copy);
 	if (!rc) { /* /proc/self/exe: the path as given, made absolute */
 		if (path[0] == '/')

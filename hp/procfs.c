@@ -305,15 +305,15 @@ static long make(struct app *a, const char *rel, struct buf *b, bool *dir, bool 
 		put(b, "0.00 0.00 0.00 1/%u %d\n", n, (int)__atomic_load_n(&top->next_tid,
 									     __ATOMIC_RELAXED));
 	} else if (!strcmp(rel, "meminfo")) {
-		uint64_t files, total = mm_usable_kib(), free = mm_free_kib();
+		uint64_t files, exec, total = mm_usable_kib(), free = mm_free_kib();
 
-		vfs_stats(&files);
+		vfs_stats(&files, &exec); /* (exec's program pages: page cache, freed when short) */
 		put(b, "MemTotal:       %8lu kB\nMemFree:        %8lu kB\nMemAvailable:   %8lu kB\n"
 		       "Buffers:               0 kB\nCached:         %8lu kB\nSwapCached:            0 kB\n"
 		       "Shmem:          %8lu kB\nSReclaimable:          0 kB\nSwapTotal:             0 kB\n"
 		       "SwapFree:              0 kB\n",
-		    (unsigned long)total, (unsigned long)free, (unsigned long)free,
-		    (unsigned long)files, (unsigned long)files);
+		    (unsigned long)total, (unsigned long)free, (unsigned long)(free + exec),
+		    (unsigned long)(files + exec), (unsigned long)files);
 	} else if (!strcmp(rel, "stat")) {
 		uint64_t busy_all = 0, idle_all = 0;
 

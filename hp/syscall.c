@@ -801,7 +801,7 @@ static long do_sendfile(struct app *a, uint64_t out, uint64_t in, uint64_t offp,
 		return -EBADF;
 	size_t size;
 	void *copy;
-	const uint8_t *data = vfs_contents(fi->node, &size, &copy);
+	const uint8_t *data = vfs_contents(fi->node, &size, &copy, NULL);
 
 	if (!data)
 		return -ENOMEM;

@@ -52,6 +52,11 @@ struct vnode {
 	uint64_t npages; /* room in pages[] */
 	/* a symbolic link */
 	char *target;
+	/* a program's pages as exec maps them (vfs_exec_page): pfn + 1 per page, 0 where not
+	 * made yet; gen counts the changes of the bytes (each drops the pages) */
+	uint32_t *exec_pages;
+	uint64_t nexec, gen;
+	struct vnode *exec_next, *exec_prev; /* the nodes that have such pages */
 };
 
 static struct mutex lock = MUTEX_INIT(lock);
@@ -61,6 +66,9 @@ static size_t seed_len;
 static bool seeded;
 static uint64_t next_ino = 2;
 static uint64_t data_pages; /* pages held by files (vfs_stats) */
+static struct vnode *exec_nodes; /* those with program pages */
+static uint64_t exec_held;	/* their pages */
+static bool reclaim_exec_pages(void);
 
 static uint64_t now_ns(void)
 {
@@ -106,11 +114,54 @@ static void free_pages(struct vnode *n, uint64_t from)
 		}
 }
 
+/* (lock held) n's program pages let go (the processes that map them keep theirs) */
+static void drop_exec_pages(struct vnode *n)
+{
+	if (!n->exec_pages)
+		return;
+	for (uint64_t i = 0; i < n->nexec; i++)
+		if (n->exec_pages[i]) {
+			mm_frame_put(n->exec_pages[i] - 1);
+			exec_held--;
+		}
+	kfree(n->exec_pages);
+	n->exec_pages = NULL;
+	n->nexec = 0;
+	if (n->exec_prev)
+		n->exec_prev->exec_next = n->exec_next;
+	else
+		exec_nodes = n->exec_next;
+	if (n->exec_next)
+		n->exec_next->exec_prev = n->exec_prev;
+	n->exec_next = n->exec_prev = NULL;
+}
+
+/* (lock held) every node's program pages: whether any were held */
+static bool drop_all_exec_pages(void)
+{
+	bool any = exec_nodes != NULL;
+
+	while (exec_nodes)
+		drop_exec_pages(exec_nodes);
+	return any;
+}
+
+/* a frame for a file's data: when there is none, the program pages kept for speed go */
+static int64_t data_frame(void)
+{
+	int64_t pfn = mm_frame_alloc();
+
+	if (pfn < 0 && drop_all_exec_pages())
+		pfn = mm_frame_alloc();
+	return pfn;
+}
+
 /* (lock held) a reference less: the node goes with its last */
 static void put(struct vnode *n)
 {
 	if (!n || --n->refs)
 		return;
+	drop_exec_pages(n);
 	free_pages(n, 0);
 	kfree(n->pages);
 	kfree(n->target);
@@ -311,6 +362,7 @@ static int seed_tree(void)
 		return -EIO;
 	}
 	seeded = true;
+	mm_set_reclaim(reclaim_exec_pages);
 	return 0;
 }
 
@@ -578,6 +630,9 @@ static int own_pages(struct vnode *n, uint64_t upto)
 {
 	uint64_t want = (upto + PAGE_SZ - 1) / PAGE_SZ;
 
+	n->gen++; /* (the bytes change: programs loaded from here on copy or map the new ones) */
+	drop_exec_pages(n);
+
 	if (want > n->npages) {
 		uint64_t cap = n->npages ? n->npages : 4;
 
@@ -599,7 +654,7 @@ static int own_pages(struct vnode *n, uint64_t upto)
 		n->image = NULL;
 		for (uint64_t off = 0; off < n->size; off += PAGE_SZ) {
 			uint64_t i = off / PAGE_SZ;
-			int64_t pfn = mm_frame_alloc();
+			int64_t pfn = data_frame();
 
 			if (pfn < 0) {
 				free_pages(n, 0);
@@ -621,7 +676,7 @@ static int own_pages(struct vnode *n, uint64_t upto)
 static uint8_t *page_at(struct vnode *n, uint64_t i)
 {
 	if (!n->pages[i]) {
-		int64_t pfn = mm_frame_alloc();
+		int64_t pfn = data_frame();
 
 		if (pfn < 0)
 			return NULL;
@@ -743,11 +798,13 @@ long vfs_truncate(struct vnode *n, uint64_t len)
 	return rc;
 }
 
-const uint8_t *vfs_contents(struct vnode *n, size_t *len, void **tofree)
+const uint8_t *vfs_contents(struct vnode *n, size_t *len, void **tofree, uint64_t *gen)
 {
 	mutex_lock(&lock, NO_DEADLINE);
 	const uint8_t *p = NULL;
 
+	if (gen)
+		*gen = n->gen;
 	*tofree = NULL;
 	*len = (size_t)n->size;
 	if (!is_reg(n)) {
@@ -772,6 +829,82 @@ const uint8_t *vfs_contents(struct vnode *n, size_t *len, void **tofree)
 	}
 	mutex_unlock(&lock);
 	return p;
+}
+
+/* Exec's pages (hp/app.c load_segments): a page of a program, made once from its bytes and
+ * kept while the bytes stay as they are, is mapped read-only into every process that runs
+ * it, as Linux maps a file's pages from its page cache, rather than copied for each. They
+ * go when the file changes or goes, at the end of the app (vfs_drop_exec_pages: its memory
+ * is counted back), and when memory runs short (mm_set_reclaim, data_frame). None are
+ * made while less than 1/16 of the memory is free: the caller copies then. */
+int64_t vfs_exec_page(struct vnode *n, uint64_t gen, uint64_t idx)
+{
+	mutex_lock(&lock, NO_DEADLINE);
+	int64_t rc = -ESTALE;
+
+	if (!is_reg(n) || n->gen != gen || idx >= (n->size + PAGE_SZ - 1) / PAGE_SZ)
+		goto out;
+	rc = -ENOMEM;
+	if (!n->exec_pages) {
+		uint64_t np = (n->size + PAGE_SZ - 1) / PAGE_SZ;
+
+		if (!(n->exec_pages = kcalloc(np, sizeof(*n->exec_pages))))
+			goto out;
+		n->nexec = np;
+		n->exec_next = exec_nodes;
+		if (exec_nodes)
+			exec_nodes->exec_prev = n;
+		exec_nodes = n;
+	}
+	if (!n->exec_pages[idx]) {
+		if (mm_free_kib() < mm_usable_kib() / 16)
+			goto out;
+		int64_t pfn = mm_frame_alloc();
+
+		if (pfn < 0)
+			goto out;
+		uint8_t *d = mm_frame_va((uint64_t)pfn);
+		uint64_t off = idx * PAGE_SZ, k = MIN(PAGE_SZ, n->size - off);
+
+		if (n->image)
+			memcpy(d, n->image + off, k);
+		else if (n->pages[idx])
+			memcpy(d, n->pages[idx], k);
+		else
+			k = 0;
+		memset(d + k, 0, PAGE_SZ - k);
+		n->exec_pages[idx] = (uint32_t)pfn + 1;
+		exec_held++;
+	}
+	rc = n->exec_pages[idx] - 1;
+	mm_frame_hold((uint64_t)rc);
+out:
+	mutex_unlock(&lock);
+	return rc;
+}
+
+void vfs_drop_exec_pages(void)
+{
+	mutex_lock(&lock, NO_DEADLINE);
+	drop_all_exec_pages();
+	mutex_unlock(&lock);
+}
+
+/* (mm_set_reclaim's: it may not wait for the lock) */
+static bool reclaim_exec_pages(void)
+{
+	static bool said;
+
+	if (!mutex_trylock(&lock))
+		return false;
+	uint64_t held = exec_held;
+	bool any = drop_all_exec_pages();
+
+	mutex_unlock(&lock);
+	if (any && !__atomic_exchange_n(&said, true, __ATOMIC_RELAXED))
+		kprintf("hp: files: memory short: %lu KiB of programs' pages let go (copied or "
+			"made again when needed)\n", (unsigned long)held * 4);
+	return any;
 }
 
 /* --- metadata ----------------------------------------------------------------------------- */
@@ -1185,7 +1318,8 @@ long vfs_rename(const char *obase, const char *opath, const char *nbase, const c
 	return rc;
 }
 
-void vfs_stats(uint64_t *files_kib)
+void vfs_stats(uint64_t *files_kib, uint64_t *exec_kib)
 {
 	*files_kib = __atomic_load_n(&data_pages, __ATOMIC_RELAXED) * 4;
+	*exec_kib = __atomic_load_n(&exec_held, __ATOMIC_RELAXED) * 4;
 }

@@ -40,7 +40,13 @@ long vfs_write(struct vnode *n, uint64_t buf, uint64_t len, uint64_t *off, bool 
 long vfs_truncate(struct vnode *n, uint64_t len);
 /* a regular file's bytes in one piece (the image's, or a copy in *tofree to kfree): NULL
  * when not a regular file or no memory */
-const uint8_t *vfs_contents(struct vnode *n, size_t *len, void **tofree);
+const uint8_t *vfs_contents(struct vnode *n, size_t *len, void **tofree, uint64_t *gen);
+/* exec's shared page idx of a program (hp/app.c), as its bytes were when vfs_contents gave
+ * gen: the frame with a hold on it for the caller (mm_user_map_frame), zero past the end;
+ * -ESTALE when the bytes changed since, -ENOMEM (memory short: copy it instead) */
+int64_t vfs_exec_page(struct vnode *n, uint64_t gen, uint64_t idx);
+/* lets go of every program's pages (the end of an app: its memory all back) */
+void vfs_drop_exec_pages(void);
 /* struct stat (x86-64) */
 void vfs_stat(struct vnode *n, uint8_t st[144]);
 long vfs_stat_path(const char *base, const char *path, bool follow, uint8_t st[144]);
@@ -61,7 +67,7 @@ long vfs_link(const char *obase, const char *opath, const char *nbase, const cha
 	      bool follow);
 long vfs_rename(const char *obase, const char *opath, const char *nbase, const char *npath,
 		bool noreplace);
-/* KiB of RAM that files' data holds */
-void vfs_stats(uint64_t *files_kib);
+/* KiB of RAM that files' data holds, and that exec's program pages hold */
+void vfs_stats(uint64_t *files_kib, uint64_t *exec_kib);
 
 #endif

@@ -53,5 +53,6 @@
 #define ETIMEDOUT 110
 #define ECONNREFUSED 111
 #define EINPROGRESS 115
+#define ESTALE 116
 
 #endif

@@ -548,13 +548,31 @@ static bool user_pages(uint64_t va, uint64_t n)
 	return !(va & (PAGE_SIZE - 1)) && va < USER_TOP && n <= (USER_TOP - va) / PAGE_SIZE;
 }
 
+/* What frees memory that is only kept for speed (mm_set_reclaim), tried once when an app
+ * page finds no frame. */
+static bool (*reclaim)(void);
+
+void mm_set_reclaim(bool (*fn)(void))
+{
+	reclaim = fn;
+}
+
+static int64_t user_frame_alloc(void)
+{
+	int64_t pfn = mm_frame_alloc();
+
+	if (pfn < 0 && reclaim && reclaim())
+		pfn = mm_frame_alloc();
+	return pfn;
+}
+
 /* App memory: the low half. Every page gets its own zeroed frame. */
 int mm_user_map(uint64_t va, uint64_t n, uint64_t flags)
 {
 	if (!user_pages(va, n))
 		return -EINVAL;
 	for (uint64_t i = 0; i < n; i++) {
-		int64_t pfn = mm_frame_alloc();
+		int64_t pfn = user_frame_alloc();
 		int rc = -ENOMEM;
 
 		if (pfn >= 0) {
@@ -639,6 +657,21 @@ static void user_frame_put(uint64_t pfn)
 		mm_frame_free(pfn);
 }
 
+/* Frames that something besides the spaces holds (the file tree's pages of a program,
+ * which exec maps rather than copies): another holder each (mm_frame_hold), let go by
+ * mm_frame_put as a space lets go of its pages. */
+void mm_frame_hold(uint64_t pfn)
+{
+	check(pfn < pool.nframes && pool.f[pfn].state == FRAME_USED ? 0 : -EINVAL,
+	      "holding a frame that is not in use");
+	__atomic_add_fetch(holders(pfn), 1, __ATOMIC_ACQ_REL);
+}
+
+void mm_frame_put(uint64_t pfn)
+{
+	user_frame_put(pfn);
+}
+
 /* The rights a present page gets: W only if no other space holds its frame (COW_W
  * instead). */
 static uint64_t rights_for(uint64_t pfn, uint64_t flags)
@@ -704,7 +737,7 @@ static int cow_fault(uint64_t va, uint64_t e)
 	if (pfn >= pool.nframes)
 		return 0;
 	if (__atomic_load_n(holders(pfn), __ATOMIC_ACQUIRE)) {
-		copy = mm_frame_alloc();
+		copy = user_frame_alloc();
 		if (copy < 0) {
 			if (!__atomic_fetch_add(&cow_nomem, 1, __ATOMIC_RELAXED))
 				kprintf("mm: no memory for an app page's copy at its first write "
@@ -752,7 +785,7 @@ int mm_user_fault(uint64_t va, bool write)
 		return retry_present(va);
 	if (!is_lazy(e))
 		return 0;
-	int64_t pfn = mm_frame_alloc();
+	int64_t pfn = user_frame_alloc();
 
 	if (pfn < 0) {
 		if (!__atomic_fetch_add(&lazy_nomem, 1, __ATOMIC_RELAXED))
@@ -977,6 +1010,13 @@ int mm_user_map_kernel(uint64_t va, const void *kva, uint64_t n, uint64_t flags)
 		}
 	}
 	return 0;
+}
+
+int mm_user_map_frame(uint64_t va, uint64_t pfn, uint64_t flags)
+{
+	if (!user_pages(va, 1) || pfn >= pool.nframes || pool.f[pfn].state != FRAME_USED)
+		return -EINVAL;
+	return vm_map(va, pfn, 1, rights_for(pfn, flags), false);
 }
 
 void mm_user_unmap(uint64_t va, uint64_t n)

@@ -57,6 +57,17 @@ void *mm_user_frame_va(uint64_t va);
  * app at va, read-only (PTE_W refused): the vDSO and the clock page. Unmaps never free
  * them. 0 or a negative error. */
 int mm_user_map_kernel(uint64_t va, const void *kva, uint64_t n, uint64_t flags);
+/* A frame held elsewhere (the file tree's page of a program: mm_frame_hold gave the
+ * caller a hold on it, which the mapping takes over) mapped at va, read-only to every
+ * holder (PTE_W: copy on write, as after a fork). 0 or a negative error (the hold stays
+ * the caller's). mm_frame_put lets go of a hold; the last frees the frame. */
+int mm_user_map_frame(uint64_t va, uint64_t pfn, uint64_t flags);
+void mm_frame_hold(uint64_t pfn);
+void mm_frame_put(uint64_t pfn);
+/* fn frees memory kept only for speed (the file tree's program pages) and says whether it
+ * freed any: tried once when an app page finds no frame, from any context (it must not
+ * wait for a lock) */
+void mm_set_reclaim(bool (*fn)(void));
 /* Pages on first touch (Linux's anonymous memory): n pages at va are reserved with PTE
  * flags, and each gets its zeroed frame when first touched (mm_user_fault, from the page
  * fault handler). 0 or a negative error (nothing left reserved). mm_user_unmap unmaps

@@ -777,8 +777,9 @@ def app_tar(app, extra=None, path=None):
 
 def batch_tar(text):
     """build/test_matrix/batch-HASH.tar: the batch file as etc/batch, and bin/NAME of every
-    /bin/NAME it runs that build/apps has (app_tar)"""
-    apps = sorted({m.group(1) for m in re.finditer(r"^\s*/bin/(\S+)", text, re.M)
+    /bin/NAME it runs or names as a word (a program the app runs) that build/apps has
+    (app_tar)"""
+    apps = sorted({m.group(1) for m in re.finditer(r"(?:^|\s)/bin/(\S+)", text)
                    if os.path.exists(os.path.join(APPS, m.group(1)))})
     path = os.path.join(BUILD, "test_matrix", "batch-%s.tar" %
                         hashlib.sha256(text.encode()).hexdigest()[:12])
@@ -860,6 +861,33 @@ def eval_hostile(status, *required, memory=False):
         return judge(problems, "status %d%s" % (status, "; memory %s KiB free before, %s after"
                                                 % mem.groups() if mem else ""))
     return evaluate
+
+
+def eval_reclaim(cell, out):
+    """nm_reclaim: the kept pages were let go (said once) before the filling child was
+    killed for want of memory, procs ended well, and its memory all came back."""
+    got, status = app_output(out.lines, "/bin/procs")
+    got = [l for l in got if not l.startswith("mm: no memory for an app page")]
+    let_go = [i for i, l in enumerate(out.lines)
+              if re.match(r"^hp: files: memory short: [1-9]\d* KiB of programs' pages let go", l)]
+    killed = [i for i, l in enumerate(out.lines)
+              if re.match(r"^hp: /bin/procs killed by SIGKILL: out of memory", l)]
+    mem = find(out.lines, r"^hp: memory: (\d+) KiB free before the app, (\d+) KiB after")
+    problems = [
+        "" if got == ["reclaim: a child running this program exited 0",
+                      "reclaim: a child filling memory killed by signal 9"]
+        else "procs printed %r" % got,
+        "" if status == 0 else "status %s" % status,
+        expect_exit(out, 0),
+        "" if len(let_go) == 1 else "the kept pages let go %d times, not once" % len(let_go),
+        "" if let_go and killed and let_go[0] < killed[0]
+        else "no kill after the kept pages went",
+        "no memory line" if not mem else
+        "%d KiB did not come back" % (int(mem.group(1)) - int(mem.group(2)))
+        if int(mem.group(1)) - int(mem.group(2)) > HOSTILE_SLACK_KIB else "",
+    ]
+    return judge(problems, "kept pages let go, then the child killed; memory %s KiB free "
+                 "before, %s after" % (mem.groups() if mem else ("?", "?")))
 
 
 # what may stay allocated after an app: a few pages (heap pages the kernel keeps; on Xen PV
@@ -1305,10 +1333,13 @@ def app_tests(p, mode):
         app_test(p + "syscall", "syscall_bench", "200000", r"^bench: \d+ syscalls/s",
                  kvm_args="5000", mode=mode),
         # processes (normal mode): fork, wait4, execve, pipes and signals between them, an
-        # orphan, 64 children at once (HP mode: fork refused, with the reason)
+        # orphan, 64 children at once (HP mode: fork refused, with the reason); exec maps
+        # a program's read-only pages from its file (and copies the rest)
         *([app_test(p + "procs", "procs", "64",
                     r"^hp: /bin/procs exited with status 0 \(\d+ syscalls, \d+ threads, \d+ "
-                    r"processes forked\)$", tar="module", mem_mib=128, memory=True,
+                    r"processes forked\)$",
+                    r"^hp: memory: .*; program pages: [1-9]\d* mapped from their files, "
+                    r"[1-9]\d* copied$", tar="module", mem_mib=128, memory=True,
                     timeout={"qemu": 60, "xen": 180}, mode=mode),
             # Go's os/exec (clone with CLONE_VM | CLONE_VFORK, a close-on-exec pipe for
             # exec's errors, waitid): a child's output, its exit status, its standard
@@ -1505,6 +1536,12 @@ TESTS += app_tests("hp_", "hp") + [
              r"^hp: fault killed by SIGSEGV: page fault \(#PF\) at rip 0x[0-9a-f]+, address 0xffffffff80100000"),
     Test("hp_fork", "", eval_hp_fork, app="procs", app_args="64", tar="module", mode="hp",
          skip=HP_SKIP),
+    # the programs' pages exec keeps (mapped into each process that runs them, not copied)
+    # are let go when memory runs short: a child runs procs, another fills memory until the
+    # kernel kills it with SIGKILL (not on Linux: its OOM killer picks whom it likes)
+    Test("nm_reclaim", "", eval_reclaim, app="procs", app_args="reclaim bin/procs",
+         tar="module", mode="normal", mem_mib=64, skip=SLOW_ON_KVM,
+         timeout={"qemu": 60, "xen": 180}),
     # Debian's busybox sh runs a script of pipelines, redirections into /tmp, loops,
     # functions, background jobs, kill, find, grep, sed, awk, xargs, wc, tar, links: the same
     # output as busybox on this host in the same tree (hp/README.md "Processes", "Files")
