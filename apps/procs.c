@@ -7,7 +7,8 @@
  * the first process, and N children at once; memory shared copy on write after fork: the
  * kernel's writes into it (a read), mprotect and MADV_DONTNEED on it, and a parent's
  * other thread writing on while the child's copy holds still; vfork and posix_spawn;
- * waitid; a program written again between two runs of it runs as it is now.
+ * waitid; a program written again between two runs of it runs as it is now; stop signals
+ * and SIGCONT (job control) with what wait4 and waitid say of them.
  * Runs from the tree of the tar tests (the
  * Linux run's working directory: paths are relative). Exits 0. */
 #define _GNU_SOURCE
@@ -743,6 +744,142 @@ static void storm(const char *self, int n)
 	say("storm: %d children from two parents: %s, %s\n", 2 * n, st0, b);
 }
 
+/* job control: a child's two threads each write a letter into a pipe (descriptor 20) every
+ * millisecond */
+static void *ticker(void *arg)
+{
+	const char *what = arg;
+
+	for (;;) {
+		if (write(20, what, 1) < 0 && errno != EAGAIN)
+			_exit(1);
+		usleep(1000);
+	}
+	return NULL;
+}
+
+/* what came through the pipe within ms milliseconds: 'a' and 'b' seen, or nothing */
+static const char *ticks(int fd, int ms)
+{
+	char b[4096];
+	bool a = false, bb = false, any = false;
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		ssize_t k = read(fd, b, sizeof(b));
+
+		for (ssize_t i = 0; i < k; i++) {
+			any = true;
+			a |= b[i] == 'a';
+			bb |= b[i] == 'b';
+		}
+		if (a && bb)
+			return "both threads";
+		usleep(2000);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+	return any ? "one thread only" : "nothing";
+}
+
+static void drain(int fd)
+{
+	char b[4096];
+
+	while (read(fd, b, sizeof(b)) > 0)
+		;
+}
+
+static pid_t ticking_child(int p[2], bool own_session)
+{
+	if (pipe(p))
+		exit(1);
+	pid_t c = fork();
+
+	if (c == 0) {
+		pthread_t t;
+
+		if (own_session)
+			setsid(); /* (an orphaned group: its parent is in another session) */
+		else
+			setpgid(0, 0); /* (a group of its own, its parent outside: not orphaned) */
+		dup2(p[1], 20);
+		close(p[0]);
+		close(p[1]);
+		pthread_create(&t, NULL, ticker, "b");
+		ticker("a");
+	}
+	close(p[1]);
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	return c;
+}
+
+/* stop signals, SIGCONT, and what wait4 and waitid say of them */
+static void job_control(void)
+{
+	int p[2], st;
+	siginfo_t si;
+	pid_t c = ticking_child(p, false);
+
+	say("job: a running child writes: %s\n", ticks(p[0], 5000));
+	kill(c, SIGSTOP);
+	pid_t w = waitpid(c, &st, WUNTRACED);
+
+	say("job: SIGSTOP: waitpid WUNTRACED: %s, stopped %d, by %d\n", w == c ? "the child" : "?",
+	    WIFSTOPPED(st), WIFSTOPPED(st) ? WSTOPSIG(st) : 0);
+	char path[64], stat[256] = "";
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)c);
+	int fd = open(path, O_RDONLY);
+	ssize_t k = fd < 0 ? -1 : read(fd, stat, sizeof(stat) - 1);
+	char *rp = k > 0 ? strrchr(stat, ')') : NULL;
+
+	close(fd);
+	say("job: its state in /proc/PID/stat: %c\n", rp ? rp[2] : '?');
+	drain(p[0]);
+	usleep(20000);
+	drain(p[0]); /* (a byte written as the stop came) */
+	say("job: while stopped it writes: %s\n", ticks(p[0], 200));
+	say("job: waitpid WUNTRACED | WNOHANG again: %d\n", (int)waitpid(c, &st, WUNTRACED | WNOHANG));
+	kill(c, SIGCONT);
+	w = waitpid(c, &st, WCONTINUED);
+	say("job: SIGCONT: waitpid WCONTINUED: %s, continued %d\n", w == c ? "the child" : "?",
+	    WIFCONTINUED(st));
+	say("job: continued, it writes: %s\n", ticks(p[0], 5000));
+
+	kill(c, SIGTSTP);
+	memset(&si, 0, sizeof(si));
+	int rc = waitid(P_PID, (id_t)c, &si, WSTOPPED);
+
+	say("job: SIGTSTP: waitid WSTOPPED: %d, %s\n", rc, siginfo_text(&si, c));
+	memset(&si, 0xff, sizeof(si));
+	rc = waitid(P_PID, (id_t)c, &si, WCONTINUED | WNOHANG);
+	say("job: waitid WCONTINUED | WNOHANG while stopped: %d, pid %d\n", rc, si.si_pid);
+	kill(c, SIGTERM); /* (pending while it is stopped) */
+	usleep(50000);
+	say("job: SIGTERM to the stopped child: waitpid WNOHANG %d\n", (int)waitpid(c, &st, WNOHANG));
+	kill(c, SIGCONT);
+	memset(&si, 0, sizeof(si));
+	rc = waitid(P_PID, (id_t)c, &si, WEXITED);
+	say("job: SIGCONT then: waitid WEXITED: %d, %s\n", rc, siginfo_text(&si, c));
+	close(p[0]);
+
+	/* SIGKILL ends a stopped process; a terminal's stop does not stop an orphaned group */
+	c = ticking_child(p, true);
+	ticks(p[0], 5000);
+	kill(c, SIGTSTP);
+	usleep(50000);
+	drain(p[0]);
+	say("job: SIGTSTP to an orphaned group: waitpid WUNTRACED | WNOHANG %d, it writes: %s\n",
+	    (int)waitpid(c, &st, WUNTRACED | WNOHANG), ticks(p[0], 5000));
+	kill(c, SIGSTOP);
+	w = waitpid(c, &st, WUNTRACED);
+	say("job: SIGSTOP stops it all the same: %d\n", w == c && WIFSTOPPED(st));
+	kill(c, SIGKILL);
+	say("job: SIGKILL to the stopped child: %s\n", reap(c));
+	close(p[0]);
+}
+
 /* memory short (not on Linux: its OOM killer would pick who dies): a child runs this
  * program (the kernel keeps its pages for the next run), then another fills memory until
  * the kernel kills it; the kernel lets go of the kept pages first */
@@ -827,6 +964,7 @@ int main(int argc, char **argv)
 	spawns(argc > 2 ? argv[2] : "bin/procs");
 	waits_and_kills();
 	waitids();
+	job_control();
 	orphan();
 	many(n);
 	forkexec(argc > 2 ? argv[2] : "bin/procs", 100);

@@ -222,6 +222,15 @@ struct app {
 	struct app_sigaction sigs[HP_NSIG];
 	uint64_t sig_pending;
 	uint64_t sig_kernel; /* of sig_pending: sent by the kernel (Ctrl-C: si_code SI_KERNEL) */
+	/* job control (hp/signal.c): stopped by a stop signal's default action until a
+	 * SIGCONT (under sig_lock); cont_gen counts the SIGCONTs (a stop signal taken before
+	 * one is void); cont_news: continued, its parent not told yet (atomic). stop_report,
+	 * cont_report: what its parent's wait (WUNTRACED, WCONTINUED) is to learn (under
+	 * top->proc_lock) */
+	bool stopped, cont_news;
+	uint64_t cont_gen;
+	int stop_report;
+	bool cont_report;
 	/* Ctrl-Cs the console received while the app ran (atomic; console_interrupt), and
 	 * those hp_main has turned into SIGINT */
 	uint64_t ctrl_c, ctrl_c_sent;
@@ -286,6 +295,16 @@ long hp_wait4(struct app_thread *at, int64_t pid, uint64_t status, uint64_t opti
 long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t path, uint64_t argv,
 	       uint64_t envp);
 void hp_proc_ended(struct app *a);
+/* a stopped (sig) or continued (sig 18) by job control: its parent's waits and SIGCHLD
+ * (unless SA_NOCLDSTOP) learn of it. From the process's own thread, holding no lock. */
+void hp_proc_stopped(struct app *a, int sig);
+/* whether a's process group is orphaned (no member's parent is in another group of the
+ * session): the terminal's stop signals (SIGTSTP, SIGTTIN, SIGTTOU) do not stop it */
+bool hp_pgrp_orphaned(struct app *a);
+/* hp/signal.c: whether a's SIGCHLD action says SA_NOCLDSTOP */
+bool hp_sig_nocldstop(struct app *a);
+/* hp/signal.c: whether sig is ignored (SIG_IGN) by a, or blocked by the calling thread */
+bool hp_sig_ignored_here(struct app *a, int sig);
 void hp_procs_end(struct app *top);
 /* the process with this pid in a's tree (NULL: none), under top->proc_lock */
 struct app *hp_proc_find(struct app *a, int64_t pid);

@@ -261,14 +261,20 @@ static int zero_rusage(uint64_t rusage)
 	return rusage && copy_to_app(rusage, ru, sizeof(ru)) ? -EFAULT : 0;
 }
 
-/* What a wait learns of a child that ended. */
+/* What a wait learns of a child: that it ended (term_sig: the signal that killed it, else
+ * status: its exit code), or stopped (stop_sig), or continued. */
 struct ended {
-	int pid, term_sig, status;
+	int pid, term_sig, status, stop_sig;
+	bool continued;
 	uint32_t uid;
 };
 
-/* Waits for a child that pid selects (as wait4's) to have ended: its pid (reaped unless
- * WNOWAIT), 0 (WNOHANG, none yet), -ECHILD or -EINTR. */
+#define WEXITED 4
+
+/* Waits for a child that pid selects (as wait4's) to have ended (WEXITED), or stopped
+ * (WUNTRACED) or continued (WCONTINUED) since a wait learnt of it last: its pid (an ended
+ * one reaped, a report taken, unless WNOWAIT), 0 (WNOHANG, none yet), -ECHILD or
+ * -EINTR. */
 static long wait_child(struct app *a, int64_t pid, uint64_t options, struct ended *e)
 {
 	struct app *top = a->top;
@@ -276,23 +282,46 @@ static long wait_child(struct app *a, int64_t pid, uint64_t options, struct ende
 	for (;;) {
 		struct app *z = NULL;
 		bool any = false;
+		int news = 0;
 
 		a->child_ends_seen = __atomic_load_n(&a->child_ends, __ATOMIC_ACQUIRE);
 		mutex_lock(&top->proc_lock, NO_DEADLINE);
 		for (struct app **pp = &top->procs; *pp; pp = &(*pp)->next_proc) {
-			if (!selected(*pp, a, pid))
+			struct app *p = *pp;
+
+			if (!selected(p, a, pid))
 				continue;
 			any = true;
-			if ((*pp)->zombie) {
-				z = *pp;
+			if (p->zombie && (options & WEXITED)) {
+				z = p;
 				*e = (struct ended){.pid = z->pid, .term_sig = z->term_sig,
 						    .status = z->status & 0xff, .uid = z->uid[0]};
 				if (!(options & WNOWAIT))
 					*pp = z->next_proc;
 				break;
 			}
+			if (p->zombie)
+				continue;
+			if (p->stop_report && (options & WUNTRACED)) {
+				*e = (struct ended){.pid = p->pid, .stop_sig = p->stop_report,
+						    .uid = p->uid[0]};
+				if (!(options & WNOWAIT))
+					p->stop_report = 0;
+				news = p->pid;
+				break;
+			}
+			if (p->cont_report && (options & WCONTINUED)) {
+				*e = (struct ended){.pid = p->pid, .continued = true,
+						    .uid = p->uid[0]};
+				if (!(options & WNOWAIT))
+					p->cont_report = false;
+				news = p->pid;
+				break;
+			}
 		}
 		mutex_unlock(&top->proc_lock);
+		if (news)
+			return news;
 		if (z) {
 			if (!(options & WNOWAIT))
 				reap(z, a);
@@ -318,10 +347,11 @@ long hp_wait4(struct app_thread *at, int64_t pid, uint64_t statusp, uint64_t opt
 		return -EINVAL;
 	if (zero_rusage(rusage))
 		return -EFAULT;
-	long rc = wait_child(a, pid, options & ~(uint64_t)WNOWAIT, &e);
+	long rc = wait_child(a, pid, (options & ~(uint64_t)WNOWAIT) | WEXITED, &e);
 
 	if (rc > 0 && statusp) {
-		int st = e.term_sig ? e.term_sig : e.status << 8;
+		int st = e.stop_sig ? e.stop_sig << 8 | 0x7f : e.continued ? 0xffff
+			 : e.term_sig ? e.term_sig : e.status << 8;
 
 		if (copy_to_app(statusp, &st, 4))
 			return -EFAULT; /* (reaped all the same, as Linux) */
@@ -333,14 +363,14 @@ long hp_wait4(struct app_thread *at, int64_t pid, uint64_t statusp, uint64_t opt
 #define P_PID	  1
 #define P_PGID	  2
 #define WSTOPPED  2
-#define WEXITED	  4
 #define CLD_EXITED 1
 #define CLD_KILLED 2
+#define CLD_STOPPED 5
+#define CLD_CONTINUED 6
 
-/* waitid: the child's end as a SIGCHLD siginfo (si_pid, si_uid, si_status, si_code
- * CLD_EXITED or CLD_KILLED); WNOWAIT leaves it waitable. No child stops (no stop signals
- * yet), so WSTOPPED and WCONTINUED alone find none. WNOHANG with none ended: 0, the
- * siginfo zeroed, as Linux. */
+/* waitid: the child's end, stop or continuation as a SIGCHLD siginfo (si_pid, si_uid,
+ * si_status, si_code CLD_EXITED, CLD_KILLED, CLD_STOPPED or CLD_CONTINUED); WNOWAIT
+ * leaves it waitable. WNOHANG with none: 0, the siginfo zeroed, as Linux. */
 long hp_waitid(struct app_thread *at, uint64_t idtype, uint64_t id, uint64_t infop,
 	       uint64_t options, uint64_t rusage)
 {
@@ -362,22 +392,18 @@ long hp_waitid(struct app_thread *at, uint64_t idtype, uint64_t id, uint64_t inf
 	if (zero_rusage(rusage))
 		return -EFAULT;
 	struct ended e = {0};
-	long rc;
+	long rc = wait_child(a, pid, options, &e); /* (WSTOPPED is WUNTRACED) */
 
-	if (options & WEXITED) {
-		rc = wait_child(a, pid, options, &e);
-	} else { /* (only stops or continues asked for: none come) */
-		rc = wait_child(a, pid, options | WNOWAIT | WNOHANG, &e);
-		rc = rc < 0 ? rc : options & WNOHANG ? 0 : -ECHILD;
-		e.pid = 0;
-	}
 	if (rc < 0)
 		return rc;
 	uint8_t si[128] = {0};
 
 	if (rc > 0) {
-		int v[7] = {SIGCHLD_, 0, e.term_sig ? CLD_KILLED : CLD_EXITED, 0, e.pid,
-			    (int)e.uid, e.term_sig ? e.term_sig : e.status};
+		int v[7] = {SIGCHLD_, 0,
+			    e.stop_sig ? CLD_STOPPED : e.continued ? CLD_CONTINUED
+			    : e.term_sig ? CLD_KILLED : CLD_EXITED, 0, e.pid, (int)e.uid,
+			    e.stop_sig ? e.stop_sig : e.continued ? 18
+			    : e.term_sig ? e.term_sig : e.status};
 
 		memcpy(si, v, sizeof(v));
 	}
@@ -417,6 +443,39 @@ void hp_proc_ended(struct app *a)
 	if (parent != top)
 		waitq_wake(&top->sleepers, WAKE_ALL);
 	mutex_unlock(&top->proc_lock);
+}
+
+void hp_proc_stopped(struct app *a, int sig)
+{
+	struct app *top = a->top;
+
+	if (!a->parent)
+		return; /* (the first process: nobody waits for it) */
+	mutex_lock(&top->proc_lock, NO_DEADLINE);
+	a->stop_report = sig == 18 ? 0 : sig;
+	a->cont_report = sig == 18;
+	struct app *parent = a->parent;
+
+	__atomic_add_fetch(&parent->child_ends, 1, __ATOMIC_RELEASE);
+	/* under the lock: the parent is not reaped meanwhile */
+	if (!hp_sig_nocldstop(parent))
+		hp_sig_kernel(parent, SIGCHLD_);
+	waitq_wake(&parent->sleepers, WAKE_ALL);
+	mutex_unlock(&top->proc_lock);
+}
+
+bool hp_pgrp_orphaned(struct app *a)
+{
+	struct app *top = a->top;
+	bool orphaned = true;
+
+	mutex_lock(&top->proc_lock, NO_DEADLINE);
+	for (struct app *p = top; p && orphaned; p = p == top ? top->procs : p->next_proc)
+		if (!p->zombie && p->pgid == a->pgid && p->parent && p->parent->pgid != a->pgid &&
+		    p->parent->sid == a->sid)
+			orphaned = false;
+	mutex_unlock(&top->proc_lock);
+	return orphaned;
 }
 
 void hp_procs_end(struct app *top)

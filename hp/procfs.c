@@ -150,7 +150,8 @@ static uint64_t ticks(uint64_t ns)
 static void stat_line(struct buf *b, struct app *p, struct app *caller)
 {
 	const char *comm = p->threads[0].comm[0] ? p->threads[0].comm : p->name;
-	char state = p->zombie ? 'Z' : p == caller ? 'R' : 'S';
+	char state = p->zombie ? 'Z' : __atomic_load_n(&p->stopped, __ATOMIC_RELAXED) ? 'T'
+		     : p == caller ? 'R' : 'S';
 	uint64_t cpu = p->zombie ? p->done_cpu_ns : hp_app_cpu_ns(p);
 	unsigned threads = p->zombie ? 0 : (unsigned)__atomic_load_n(&p->live, __ATOMIC_RELAXED);
 
@@ -223,7 +224,9 @@ static long make(struct app *a, const char *rel, struct buf *b, bool *dir, bool 
 		} else if (!strcmp(sub, "status")) {
 			put(b, "Name:\t%s\nState:\t%s\nTgid:\t%d\nPid:\t%d\nPPid:\t%d\n"
 			       "Uid:\t%u\t%u\t%u\t%u\nGid:\t%u\t%u\t%u\t%u\nThreads:\t%d\n",
-			    p->threads[0].comm, p->zombie ? "Z (zombie)" : "S (sleeping)", p->pid,
+			    p->threads[0].comm, p->zombie ? "Z (zombie)"
+			    : __atomic_load_n(&p->stopped, __ATOMIC_RELAXED) ? "T (stopped)"
+			    : "S (sleeping)", p->pid,
 			    p->pid, p->parent ? p->parent->pid : 0, p->uid[0], p->uid[1], p->uid[2],
 			    p->uid[1], p->gid[0], p->gid[1], p->gid[2], p->gid[1],
 			    __atomic_load_n(&p->live, __ATOMIC_RELAXED));

@@ -19,6 +19,7 @@
 #define SIG_DFL_ 0
 #define SIG_IGN_ 1
 
+#define SA_NOCLDSTOP_ 0x1u
 #define SA_SIGINFO_   0x4u
 #define SA_RESTORER_  0x04000000u
 #define SA_ONSTACK_   0x08000000u
@@ -37,6 +38,7 @@
 
 #define SIGKILL_ 9
 #define SIGSTOP_ 19
+#define SIGCONT_ 18
 
 #define RFLAGS_TF 0x100
 #define RFLAGS_DF 0x400
@@ -64,11 +66,18 @@ const char *hp_sig_name(int sig)
 									: "a signal";
 }
 
-/* What SIG_DFL does: ignore (SIGCHLD, SIGCONT, SIGURG, SIGWINCH; and the stop signals,
- * as there is no job control: nobody could continue the app), or end the app. */
+/* What SIG_DFL does: ignore (SIGCHLD, SIGCONT, SIGURG, SIGWINCH), stop the process
+ * (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU), or end it. */
 static bool default_ignores(int sig)
 {
-	return sig == 17 || sig == 18 || sig == 23 || sig == 28 || (sig >= 19 && sig <= 22);
+	return sig == 17 || sig == SIGCONT_ || sig == 23 || sig == 28;
+}
+
+#define STOPS (bit(SIGSTOP_) | bit(20) | bit(21) | bit(22))
+
+static bool default_stops(int sig)
+{
+	return (STOPS & bit(sig)) != 0;
 }
 
 /* the kernel's struct sigcontext, ucontext and rt_sigframe (x86-64) */
@@ -145,7 +154,32 @@ static uint64_t pending(const struct app_thread *at)
 
 bool hp_sig_ready(const struct app_thread *at)
 {
-	return at && (pending(at) & ~at->sig_blocked);
+	return at && ((pending(at) & ~at->sig_blocked) ||
+		      __atomic_load_n(&at->app->stopped, __ATOMIC_SEQ_CST));
+}
+
+bool hp_sig_ignored_here(struct app *a, int sig)
+{
+	struct app_thread *self = *thread_app(thread_self());
+	uint64_t f = lock(a);
+	bool ign = a->sigs[sig - 1].handler == SIG_IGN_ ||
+		   (self && self->app == a && (self->sig_blocked & bit(sig)));
+
+	unlock(a, f);
+	return ign;
+}
+
+bool hp_sig_nocldstop(struct app *a)
+{
+	return (__atomic_load_n(&a->sigs[16].flags, __ATOMIC_RELAXED) & SA_NOCLDSTOP_) != 0;
+}
+
+/* (sig_lock held) signals of `set` pending no more, for the process and every thread */
+static void unpend(struct app *a, uint64_t set)
+{
+	__atomic_and_fetch(&a->sig_pending, ~set, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < APP_THREADS; i++)
+		__atomic_and_fetch(&a->threads[i].sig_pending, ~set, __ATOMIC_SEQ_CST);
 }
 
 bool hp_interrupted(struct app *a)
@@ -235,6 +269,22 @@ static void send(struct app *a, struct app_thread *to, int sig, bool tkill, bool
 				to = t;
 		}
 	}
+	/* job control, at the sending (POSIX): SIGCONT continues a stopped process whatever
+	 * its action or mask, and takes back the stops pending; a stop takes back a SIGCONT
+	 * pending */
+	bool continued = false;
+
+	if (sig == SIGCONT_) {
+		a->cont_gen++;
+		unpend(a, STOPS);
+		if (__atomic_load_n(&a->stopped, __ATOMIC_SEQ_CST)) {
+			__atomic_store_n(&a->stopped, false, __ATOMIC_SEQ_CST);
+			__atomic_store_n(&a->cont_news, true, __ATOMIC_SEQ_CST);
+			continued = true;
+		}
+	} else if (default_stops(sig)) {
+		unpend(a, bit(SIGCONT_));
+	}
 	bool drop = ignored(a, sig) && (!to || !(to->sig_blocked & bit(sig)));
 
 	if (!drop && to && !kernel) {
@@ -251,6 +301,8 @@ static void send(struct app *a, struct app_thread *to, int sig, bool tkill, bool
 	unlock(a, f);
 	if (!drop)
 		kick(a, to);
+	else if (continued)
+		waitq_wake(&a->sleepers, WAKE_ALL); /* (its threads wait there: stop_wait) */
 }
 
 void hp_sig_pipe(struct app_thread *at)
@@ -354,11 +406,12 @@ static bool setup_frame(struct app_thread *at, struct trap_frame *r, const struc
 }
 
 /* What became of a signal taken by a thread. */
-enum outcome { DROPPED, HANDLER, FATAL, FATAL_SEGV };
+enum outcome { DROPPED, HANDLER, FATAL, FATAL_SEGV, STOP };
 
 /* system calls made again after a handler with SA_RESTART (Linux's -ERESTARTSYS ones),
- * and, when no handler ran, also the waits for events (poll, select, epoll); the rest
- * return -EINTR */
+ * and, when no handler ran (a stop and a SIGCONT cut them short), also the waits for
+ * events (poll, select, epoll), pause, sigsuspend and the sleeps; the rest return
+ * -EINTR */
 static bool restarts(uint64_t nr, bool handler)
 {
 	switch (nr) {
@@ -369,6 +422,7 @@ static bool restarts(uint64_t nr, bool handler)
 	case 2: case 257: case 16: /* open openat ioctl */
 		return true;
 	case 7: case 23: case 232: case 270: case 271: case 281: /* poll select epoll_wait pselect6 ppoll epoll_pwait */
+	case 34: case 130: case 35: case 230: /* pause rt_sigsuspend nanosleep clock_nanosleep */
 		return !handler;
 	}
 	return false;
@@ -392,7 +446,7 @@ static enum outcome act(struct app_thread *at, struct trap_frame *r, const struc
 	}
 	if (sa.handler == SIG_DFL_) {
 		unlock(a, f);
-		return FATAL;
+		return default_stops(sig) ? STOP : FATAL;
 	}
 	if (sa.flags & SA_RESETHAND_) {
 		a->sigs[sig - 1].handler = SIG_DFL_;
@@ -412,21 +466,81 @@ static enum outcome act(struct app_thread *at, struct trap_frame *r, const struc
 	return HANDLER;
 }
 
+static bool continued(void *arg)
+{
+	struct app *a = arg;
+
+	return !__atomic_load_n(&a->stopped, __ATOMIC_SEQ_CST) ||
+	       __atomic_load_n(&a->exiting, __ATOMIC_SEQ_CST);
+}
+
+/* A thread of a stopped process waits until a SIGCONT (or its end); the first to see the
+ * SIGCONT tells the parent. */
+static void stop_wait(struct app_thread *at)
+{
+	struct app *a = at->app;
+
+	while (!continued(a))
+		waitq_wait(&a->sleepers, continued, a, NO_DEADLINE);
+	if (__atomic_exchange_n(&a->cont_news, false, __ATOMIC_SEQ_CST))
+		hp_proc_stopped(a, SIGCONT_);
+}
+
+/* A stop signal's default action, taken by this thread when cont_gen was gen: the whole
+ * process stops (unless a SIGCONT came since, or the terminal's stop finds its group
+ * orphaned), its parent learns of it and its other threads stop as they see it; then this
+ * one waits. */
+static void stop(struct app_thread *at, int sig, uint64_t gen)
+{
+	struct app *a = at->app;
+
+	if (sig != SIGSTOP_ && hp_pgrp_orphaned(a))
+		return; /* (POSIX: nobody in the session could continue it) */
+	uint64_t f = lock(a);
+	bool now = a->cont_gen == gen && !__atomic_load_n(&a->stopped, __ATOMIC_SEQ_CST);
+
+	if (now)
+		__atomic_store_n(&a->stopped, true, __ATOMIC_SEQ_CST);
+	unlock(a, f);
+	if (now) {
+		hp_proc_stopped(a, sig);
+		mutex_lock(&a->lock, NO_DEADLINE); /* (no thread is joined meanwhile) */
+		for (int i = 0; i < APP_THREADS; i++) {
+			struct app_thread *t = &a->threads[i];
+
+			if (t != at && t->app && t->t && !__atomic_load_n(&t->ended, __ATOMIC_ACQUIRE))
+				kick(a, t);
+		}
+		mutex_unlock(&a->lock);
+	}
+	stop_wait(at);
+}
+
 /* Takes the thread's deliverable signals for the registers *r until one enters a handler:
  * HANDLER, DROPPED (none did), or FATAL with *fatal the signal (its default action), or
- * minus the signal whose handler could not be entered (the app dies of SIGSEGV). */
+ * minus the signal whose handler could not be entered (the app dies of SIGSEGV). A stop
+ * signal's default action stops the process here until a SIGCONT. */
 static enum outcome deliver(struct app_thread *at, struct trap_frame *r,
 			    const struct syscall_frame *sys, int *fatal)
 {
 	for (;;) {
 		struct info si;
+
+		if (__atomic_load_n(&at->app->stopped, __ATOMIC_SEQ_CST))
+			stop_wait(at); /* (another thread stopped the process) */
 		uint64_t f = lock(at->app);
 		int sig = take(at, ~at->sig_blocked, &si);
+		uint64_t gen = at->app->cont_gen;
 
 		unlock(at->app, f);
 		if (!sig)
 			return DROPPED;
 		enum outcome o = act(at, r, &si, sys);
+
+		if (o == STOP) {
+			stop(at, sig, gen);
+			continue;
+		}
 
 		if (o == FATAL || o == FATAL_SEGV) {
 			*fatal = o == FATAL ? sig : -sig;
@@ -469,6 +583,11 @@ long hp_sig_syscall_end(struct app_thread *at, struct syscall_frame *f, long r)
 	if (o == DROPPED && r == -EINTR && restarts(f->nr, false)) {
 		t.rip -= 2;
 		t.rax = f->nr;
+		/* a relative sleep goes on for what was left, which it wrote to *rem */
+		if (f->nr == 35 && f->rsi)
+			t.rdi = f->rsi;
+		if (f->nr == 230 && !(f->rsi & 1) && f->r10)
+			t.rdx = f->r10;
 	}
 	if (at->sig_restore_set) { /* sigsuspend and the like, when no handler ran */
 		at->sig_blocked = at->sig_restore;

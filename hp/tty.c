@@ -4,7 +4,8 @@
  * discipline as Linux's n_tty does for the flags programs use: canonical mode (a line at a
  * time, echoed, with erase, kill, and end of file), or raw mode (bytes as they come, VMIN
  * 1) for a program that edits its own line (busybox sh, which then echoes itself). Ctrl-C
- * is SIGINT to the console's foreground process group (hp_tty_interrupt); termios, the
+ * is SIGINT to the console's foreground process group (hp_tty_interrupt), Ctrl-\ SIGQUIT
+ * and Ctrl-Z SIGTSTP (the group stops, its shell takes the terminal back); termios, the
  * window size and the foreground group are the console's ioctls. */
 #include "hp/hp.h"
 
@@ -43,6 +44,7 @@
 #define VEOF   4
 #define VTIME  5
 #define VMIN   6
+#define VSUSP  10
 #define NCCS   19
 
 struct termios_ {
@@ -68,7 +70,7 @@ static struct termios_ tio = {
 	.cflag = B38400 | CS8 | CREAD,
 	.lflag = ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN,
 	.cc = {[VINTR] = 3, [VQUIT] = 28, [VERASE] = 0x7f, [VKILL] = 21, [VEOF] = 4,
-	       [VMIN] = 1},
+	       [VMIN] = 1, [VSUSP] = 26},
 };
 static uint16_t winsize[4] = {24, 80, 0, 0};
 static char line[LINE];
@@ -76,15 +78,27 @@ static size_t len;     /* bytes in line[] */
 static size_t done;    /* of those, the ones a read may take (whole lines in canonical mode) */
 static bool eof;       /* an end of file (VEOF at a line's start) is next */
 
-/* interrupt context: what the console received (Ctrl-C aside, which console.c turns into
- * hp_tty_interrupt when ISIG is on) */
+/* the signal keys typed and not sent yet: Ctrl-\ (SIGQUIT) and Ctrl-Z (SIGTSTP); the
+ * others are Ctrl-C (SIGINT). Atomic. */
+static uint32_t quits, susps;
+
+/* interrupt context: what the console received (the signal keys aside when ISIG is on:
+ * Ctrl-C, Ctrl-\ and Ctrl-Z, which hp_main turns into their signals: hp_tty_interrupt) */
 static void received(const char *s, size_t n)
 {
 	spin_lock(&in.lock);
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] == (char)tio.cc[VINTR] && (tio.lflag & ISIG)) {
-			console_interrupt_key(); /* (SIGINT, by hp_main: hp_tty_interrupt) */
-			continue;
+		if (tio.lflag & ISIG) {
+			bool sus = s[i] == (char)tio.cc[VSUSP] && tio.cc[VSUSP],
+			     quit = s[i] == (char)tio.cc[VQUIT] && tio.cc[VQUIT];
+
+			if (sus || quit || s[i] == (char)tio.cc[VINTR]) {
+				if (sus || quit)
+					__atomic_add_fetch(sus ? &susps : &quits, 1,
+							   __ATOMIC_SEQ_CST);
+				console_interrupt_key(); /* (hp_main: hp_tty_interrupt) */
+				continue;
+			}
 		}
 		if (in.head - in.tail == RING) {
 			in.dropped += n - i;
@@ -217,11 +231,36 @@ static bool readable(void *arg)
 	return !ring_empty() || hp_interrupted(a);
 }
 
+/* A read by a process of the console's session outside its foreground group (a
+ * background job): SIGTTIN to its group, which stops it until the shell's `fg` (-EINTR:
+ * the read is made again then); -EIO where that would not stop it (the signal ignored or
+ * blocked, an orphaned group), as n_tty. 0: the read may go on. */
+static long background_read(struct app *a)
+{
+	struct app *top = a->top;
+
+	mutex_lock(&top->proc_lock, NO_DEADLINE);
+	bool bg = a->sid == top->sid && a->pgid != top->tty_pgrp;
+	int pgid = a->pgid;
+
+	mutex_unlock(&top->proc_lock);
+	if (!bg)
+		return 0;
+	if (hp_sig_ignored_here(a, 21) || hp_pgrp_orphaned(a))
+		return -EIO;
+	hp_kill_group(a, pgid, 21, false); /* SIGTTIN */
+	return -EINTR;
+}
+
 long hp_tty_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 {
 	init();
 	if (!n)
 		return 0;
+	long bg = background_read(a);
+
+	if (bg)
+		return bg;
 	mutex_lock(&rl, NO_DEADLINE);
 	for (;;) {
 		pump();
@@ -289,8 +328,18 @@ void hp_tty_interrupt(struct app *top)
 	int pgrp = top->tty_pgrp;
 
 	mutex_unlock(&top->proc_lock);
-	if (hp_kill_group(top, pgrp, 2, true) == -ESRCH)
-		hp_sig_kernel(top, 2); /* (a group that is gone: the first process, as before) */
+	int sig = 2;
+
+	for (uint32_t n = __atomic_load_n(&susps, __ATOMIC_SEQ_CST); n && sig == 2;)
+		if (__atomic_compare_exchange_n(&susps, &n, n - 1, false, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST))
+			sig = 20; /* SIGTSTP */
+	for (uint32_t n = __atomic_load_n(&quits, __ATOMIC_SEQ_CST); n && sig == 2;)
+		if (__atomic_compare_exchange_n(&quits, &n, n - 1, false, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST))
+			sig = 3; /* SIGQUIT */
+	if (hp_kill_group(top, pgrp, sig, true) == -ESRCH)
+		hp_sig_kernel(top, sig); /* (a group that is gone: the first process, as before) */
 }
 
 #define TCGETS	   0x5401

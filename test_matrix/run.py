@@ -708,19 +708,45 @@ TTY_KEYS = [("Enter 'help' for a list of built-in commands.", b"echo hi $((6*7))
             ("got [typed words]", b"sh -c 'echo sta\"\"rted; exec sleep 100'\r"),
             # (the next line waits in the terminal's input while the sleep runs)
             ("started", b"\x03echo \"after $?\"\r"),
-            ("after 130", b"exit 6\r")]
+            # job control: Ctrl-Z stops the foreground job (the shell says so and takes the
+            # terminal back), `jobs` lists it, `fg` continues it in the foreground, where
+            # Ctrl-C ends it
+            ("after 130", b"sh -c 'echo sto\"\"pme; exec sleep 100'\r"),
+            ("stopme", b"\x1a"),
+            ("Stopped", b"jobs; echo \"jobs $?\"\r"),
+            ("jobs 0", b"fg\r"),
+            ("exec sleep 100", b"\x03echo \"fg $?\"\r"),
+            # a background job reading the terminal stops (SIGTTIN) until `fg` gives it the
+            # terminal
+            # (cat: a read at once; busybox's read builtin polls first, as Linux's n_tty
+            # lets a background job do without stopping it)
+            ("fg 130", b"cat & sleep 1; jobs\r"),
+            ("Stopped (tty input)", b"fg\r"),
+            ("cat", b"late words\r"),
+            ("late words", b"\x04echo \"cat $?\"\r"),
+            ("cat 0", b"exit 6\r")]
 
 
 def eval_tty(cell, out):
     """nm_tty: each typed line answered, Ctrl-C ended the foreground sleep (status 130 as
-    the shell saw it), and the shell's exit status is the VM's."""
+    the shell saw it), Ctrl-Z stopped the next (the shell's job table says so twice), `fg`
+    continued it and Ctrl-C ended it, a background job's read of the terminal stopped it
+    (SIGTTIN) until `fg`, and the shell's exit status is the VM's."""
     return judge(["" if find(out.lines, r"^hp: running /bin/sh \(normal mode") else
                   "sh did not start"] +
                  ["" if find(out.lines, rx) else "no line matching %r" % rx
                   for rx in (r"^hi 42\r?$", r"typed words", r"^got \[typed words\]\r?$",
                              r"^after 130\r?$", r"^hp: /bin/sh exited with status 6 ")] +
+                 ["" if len([l for l in out.lines if re.match(
+                     r"^(/ # \S*)?\[1\]\+\s+Stopped\s+sh -c ", l)]) == 2
+                  else "the stopped job not listed twice (at Ctrl-Z, by jobs)"] +
+                 ["" if find(out.lines, rx) else "no line matching %r" % rx
+                  for rx in (r"^jobs 0\r?$", r"^fg 130\r?$", r"Stopped \(tty input\)",
+                             r"^cat 0\r?$")] +
                  [expect_exit(out, 6)],
-                 "a command, a line read, Ctrl-C to a foreground sleep, exit: all answered")
+                 "a command, a line read, Ctrl-C to a foreground sleep, Ctrl-Z, jobs, fg, a "
+                 "background read stopped (SIGTTIN), "
+                 "exit: all answered")
 
 
 def app_file(test):
