@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -499,6 +500,77 @@ static void exec_changed(const char *self)
 	free(img);
 }
 
+static void *spinner(void *arg)
+{
+	(void)arg;
+	for (;;)
+		__asm__ volatile("" ::: "memory");
+	return NULL;
+}
+
+static void *execer(void *arg)
+{
+	char *argv[] = {arg, "exec-thread-child", NULL};
+	char *envp[] = {NULL};
+
+	execve(arg, argv, envp);
+	_exit(99);
+}
+
+/* after an exec by a process with threads: one thread left, whose tid is the pid */
+static int exec_thread_child(void)
+{
+	char st[2048] = "";
+	int fd = open("/proc/self/status", O_RDONLY);
+	ssize_t k = fd < 0 ? -1 : read(fd, st, sizeof(st) - 1);
+	char *t = k > 0 ? strstr(st, "Threads:") : NULL;
+
+	printf("after the exec: %d thread(s), tid %s the pid\n", t ? atoi(t + 8) : -1,
+	       syscall(SYS_gettid) == getpid() ? "is" : "IS NOT");
+	return 0;
+}
+
+/* execve in a process with other threads (one spinning in its own code, one blocked):
+ * they end, and the new program runs alone, as on Linux; by a thread that is not the
+ * first one, then by the first one */
+static void exec_threads(const char *self)
+{
+	for (int round = 0; round < 2; round++) {
+		int p[2];
+		char out[256] = "";
+
+		if (pipe(p))
+			exit(1);
+		pid_t c = fork();
+
+		if (c == 0) {
+			pthread_t t1, t2;
+
+			dup2(p[1], 1);
+			close(p[0]);
+			close(p[1]);
+			pthread_create(&t1, NULL, spinner, NULL);
+			if (round == 0) {
+				pthread_create(&t2, NULL, execer, (void *)self);
+				for (;;)
+					pause();
+			}
+			usleep(10000);
+			execer((void *)self);
+		}
+		close(p[1]);
+		ssize_t k, n = 0;
+
+		while (n < (ssize_t)sizeof(out) - 1 &&
+		       (k = read(p[0], out + n, sizeof(out) - 1 - (size_t)n)) > 0)
+			n += k;
+		close(p[0]);
+		say("exec with other threads, by %s: %s", round ? "the first thread" : "another thread",
+		    out);
+		say("its child %s\n", reap(c));
+	}
+}
+
 static void waits_and_kills(void)
 {
 	int st;
@@ -918,6 +990,8 @@ int main(int argc, char **argv)
 		reclaim(argv[2]);
 		return 0;
 	}
+	if (argc > 1 && !strcmp(argv[1], "exec-thread-child"))
+		return exec_thread_child();
 	if (argc > 1 && !strcmp(argv[1], "marker")) {
 		printf("%s\n", marker);
 		return 0;
@@ -961,6 +1035,7 @@ int main(int argc, char **argv)
 	pipe_data();
 	exec_tests(argc > 2 ? argv[2] : "bin/procs");
 	exec_changed(argc > 2 ? argv[2] : "bin/procs");
+	exec_threads(argc > 2 ? argv[2] : "bin/procs");
 	spawns(argc > 2 ? argv[2] : "bin/procs");
 	waits_and_kills();
 	waitids();

@@ -494,13 +494,12 @@ static void app_interrupt(struct trap_frame *f)
 
 	if (!at)
 		return;
-	if (!__atomic_load_n(&at->app->exiting, __ATOMIC_SEQ_CST) &&
-	    (sig = hp_sig_interrupt(at, f, &why))) {
+	if (!hp_thread_ends(at) && (sig = hp_sig_interrupt(at, f, &why))) {
 		kprintf("hp: %s killed by %s: %s, at rip %#lx (thread %d)\n", at->app->name,
 			hp_sig_name(sig), why, f->rip, at->tid);
 		hp_end_app_sig(at->app, sig);
 	}
-	if (__atomic_load_n(&at->app->exiting, __ATOMIC_SEQ_CST))
+	if (hp_thread_ends(at))
 		leave_from_frame(f, at, at->app->status);
 }
 

@@ -111,6 +111,7 @@ struct app_thread {
 	bool ended; /* atomic: past thread_done, so `t` can be joined and the slot reused */
 	bool vfork_wait; /* atomic: a vfork child of this thread's runs in its memory */
 	bool accounted; /* its CPU time is in the app's done_* (under the app's lock) */
+	bool doomed;	/* atomic: another thread execs; this one ends at its next chance */
 	char comm[16];	/* prctl(PR_SET_NAME) */
 	/* signals (hp/signal.c): the mask (written by the thread only), what was sent to it
 	 * (atomic; of those, by tkill/tgkill), the mask a handler's return
@@ -239,6 +240,14 @@ struct app {
 	uint64_t done_cpu_ns, done_nvcsw, done_nivcsw;
 };
 
+/* whether the thread is to end at its next system call, interrupt or wake: its process
+ * ends, or another thread of it execs */
+static inline bool hp_thread_ends(const struct app_thread *at)
+{
+	return __atomic_load_n(&at->app->exiting, __ATOMIC_SEQ_CST) ||
+	       __atomic_load_n(&at->doomed, __ATOMIC_SEQ_CST);
+}
+
 /* hp/syscall.c */
 /* the descriptor table with 0, 1 and 2 on the console: 0 or -ENOMEM */
 int hp_fds_init(struct app *a);
@@ -303,6 +312,9 @@ void hp_proc_stopped(struct app *a, int sig);
 bool hp_pgrp_orphaned(struct app *a);
 /* hp/signal.c: whether a's SIGCHLD action says SA_NOCLDSTOP */
 bool hp_sig_nocldstop(struct app *a);
+/* hp/signal.c: wakes a thread of a from whatever it waits in, and interrupts its CPU if
+ * it runs app code there (with a's lock held, or the thread cannot be joined meanwhile) */
+void hp_thread_kick(struct app *a, struct app_thread *to);
 /* hp/signal.c: whether sig is ignored (SIG_IGN) by a, or blocked by the calling thread */
 bool hp_sig_ignored_here(struct app *a, int sig);
 void hp_procs_end(struct app *top);

@@ -638,10 +638,45 @@ static long exec_file(struct app *a, const char *path, struct hp_image *im, void
 	return rc;
 }
 
+static bool one_thread_left(void *arg)
+{
+	struct app *a = arg;
+
+	return __atomic_load_n(&a->live, __ATOMIC_SEQ_CST) <= 1 ||
+	       __atomic_load_n(&a->exiting, __ATOMIC_SEQ_CST);
+}
+
+/* execve in a process with other threads: they end first, as Linux's exec ends them (each
+ * at its next system call, interrupt or wake; one made meanwhile is found at the next look,
+ * every 10 ms). 0, or -EINTR when this thread is to end instead (the process ends, or
+ * another of its threads execs first). */
+static long end_other_threads(struct app_thread *at)
+{
+	struct app *a = at->app;
+
+	while (__atomic_load_n(&a->live, __ATOMIC_SEQ_CST) > 1) {
+		mutex_lock(&a->lock, NO_DEADLINE);
+		bool mine = !__atomic_load_n(&at->doomed, __ATOMIC_SEQ_CST);
+
+		for (int i = 0; i < APP_THREADS && mine; i++) {
+			struct app_thread *t = &a->threads[i];
+
+			if (t != at && t->app && t->t && !__atomic_load_n(&t->ended, __ATOMIC_ACQUIRE) &&
+			    !__atomic_exchange_n(&t->doomed, true, __ATOMIC_SEQ_CST))
+				hp_thread_kick(a, t);
+		}
+		mutex_unlock(&a->lock);
+		if (!mine || __atomic_load_n(&a->exiting, __ATOMIC_SEQ_CST))
+			return -EINTR;
+		waitq_wait(&a->done, one_thread_left, a, clock_ns() + 10000000);
+	}
+	return __atomic_load_n(&a->exiting, __ATOMIC_SEQ_CST) ? -EINTR : 0;
+}
+
 long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t pathp, uint64_t argvp,
 	       uint64_t envpp)
 {
-	static bool said_hp, said_threads;
+	static bool said_hp;
 	struct app *a = at->app;
 
 	if (!a->normal) {
@@ -747,10 +782,8 @@ long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t pathp, u
 		kprintf("hp: %s: execve %s: refused: %s\n", a->name, path, err);
 		rc = -ENOEXEC;
 	}
-	if (!rc && __atomic_load_n(&a->live, __ATOMIC_SEQ_CST) > 1) {
-		say_once(&said_threads, "execve: a process with more than one thread (not yet)", a);
-		rc = -EAGAIN;
-	}
+	if (!rc)
+		rc = end_other_threads(at);
 	struct mm_space *own = NULL; /* a vfork child's, for the new program */
 
 	if (!rc && a->vm_parent)
@@ -801,6 +834,7 @@ long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t pathp, u
 	hp_fds_exec(a);
 	hp_sig_exec(at);
 	at->clear_tid = 0;
+	at->tid = a->pid; /* (another thread's exec: it is the process's first thread now) */
 	thread_set_fs_base(0);
 	memset(f, 0, sizeof(*f) - 5 * sizeof(uint64_t)); /* r15 .. nr: all 0 (rdx: no atexit) */
 	f->rip = entry;

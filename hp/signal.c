@@ -185,8 +185,10 @@ static void unpend(struct app *a, uint64_t set)
 bool hp_interrupted(struct app *a)
 {
 	void **slot = thread_app(thread_self());
+	struct app_thread *at = slot ? *slot : NULL;
 
-	return __atomic_load_n(&a->exiting, __ATOMIC_SEQ_CST) || (slot && hp_sig_ready(*slot));
+	return __atomic_load_n(&a->exiting, __ATOMIC_SEQ_CST) ||
+	       (at && (hp_sig_ready(at) || __atomic_load_n(&at->doomed, __ATOMIC_SEQ_CST)));
 }
 
 /* (sig_lock held) the signal's action says to drop it now */
@@ -303,6 +305,11 @@ static void send(struct app *a, struct app_thread *to, int sig, bool tkill, bool
 		kick(a, to);
 	else if (continued)
 		waitq_wake(&a->sleepers, WAKE_ALL); /* (its threads wait there: stop_wait) */
+}
+
+void hp_thread_kick(struct app *a, struct app_thread *to)
+{
+	kick(a, to);
 }
 
 void hp_sig_pipe(struct app_thread *at)
@@ -664,7 +671,7 @@ static void __noreturn sigreturn(struct app_thread *at, const struct syscall_fra
 
 	if (hp_sig_ready(at) && deliver(at, &t, NULL, &fatal) == FATAL)
 		die(at, fatal, t.rip);
-	if (__atomic_load_n(&at->app->exiting, __ATOMIC_SEQ_CST))
+	if (hp_thread_ends(at))
 		hp_exit(at, at->app->status, false);
 	irq_save();
 	arch->app_return(&t);

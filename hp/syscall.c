@@ -25,11 +25,6 @@ static struct app_thread *cur(void)
 	return *thread_app(thread_self());
 }
 
-static bool exiting(void *arg)
-{
-	return __atomic_load_n(&((struct app *)arg)->exiting, __ATOMIC_SEQ_CST);
-}
-
 static bool interrupted(void *arg)
 {
 	return hp_interrupted(arg);
@@ -1905,11 +1900,11 @@ long hp_syscall(struct syscall_frame *f)
 	struct app *a = at->app;
 
 	__atomic_add_fetch(&a->syscalls, 1, __ATOMIC_RELAXED);
-	if (exiting(a))
+	if (hp_thread_ends(at))
 		hp_exit(at, a->status, false);
 	long r = dispatch(at, f);
 
-	if (exiting(a))
+	if (hp_thread_ends(at))
 		hp_exit(at, a->status, false);
 	if (r == -EPIPE && sigpipe(f))
 		hp_sig_pipe(at);

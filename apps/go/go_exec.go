@@ -2,7 +2,8 @@
 // clone(CLONE_VM | CLONE_VFORK) and execs, reports an exec's failure through a
 // close-on-exec pipe, and waits with waitid and wait4. This program runs itself as the
 // child: its output captured, an exit status, standard input fed through a pipe, a
-// program that does not exist, and 20 children in a row. Exits 0 when every check held.
+// child that replaces itself by syscall.Exec, a program that does not exist, and 20
+// children in a row. Exits 0 when every check held.
 package main
 
 import (
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 func main() {
@@ -27,6 +29,13 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "cat" {
 		io.Copy(os.Stdout, os.Stdin)
 		return
+	}
+	// syscall.Exec from a Go program, whose runtime has several threads running: the
+	// kernel ends them and runs the new program alone
+	if len(os.Args) > 2 && os.Args[1] == "reexec" {
+		err := syscall.Exec(os.Args[0], []string{os.Args[0], "echo", os.Args[2]}, nil)
+		fmt.Println("syscall.Exec:", err)
+		os.Exit(1)
 	}
 	failed := 0
 	check := func(ok bool, format string, a ...interface{}) {
@@ -55,6 +64,9 @@ func main() {
 	out, err = cmd.Output()
 	check(err == nil && string(out) == "fed through a pipe\n", "standard input to output %q, error %v",
 		out, err)
+
+	out, err = exec.Command(self, "reexec", "after syscall.Exec").Output()
+	check(err == nil && string(out) == "after syscall.Exec\n", "a child that replaces itself by syscall.Exec (the Go runtime's threads running): output %q, error %v", out, err)
 
 	_, err = exec.Command("/bin/no-such-program").Output()
 	check(errors.Is(err, os.ErrNotExist), "a program that does not exist: %v", err)
