@@ -6,7 +6,8 @@
  * ECHILD, kill of children blocked in pause and in read, SIGCHLD, an orphan adopted by
  * the first process, and N children at once; memory shared copy on write after fork: the
  * kernel's writes into it (a read), mprotect and MADV_DONTNEED on it, and a parent's
- * other thread writing on while the child's copy holds still; vfork and posix_spawn;
+ * other thread writing on while the child's copy holds still; MAP_SHARED memory across a
+ * fork; vfork and posix_spawn;
  * waitid; a program written again between two runs of it runs as it is now; stop signals
  * and SIGCONT (job control) with what wait4 and waitid say of them.
  * Runs from the tree of the tar tests (the
@@ -816,6 +817,63 @@ static void storm(const char *self, int n)
 	say("storm: %d children from two parents: %s, %s\n", 2 * n, st0, b);
 }
 
+/* waits (5 s at most) for *p to hold v */
+static bool await(volatile int *p, int v)
+{
+	for (int i = 0; i < 5000 && __atomic_load_n(p, __ATOMIC_SEQ_CST) != v; i++)
+		usleep(1000);
+	return __atomic_load_n(p, __ATOMIC_SEQ_CST) == v;
+}
+
+/* MAP_SHARED | MAP_ANONYMOUS across a fork: both sides write the same memory (a page
+ * touched before the fork and two that were not), a MAP_PRIVATE page beside it stays each
+ * one's own; mprotect (read-only across a fork, then writable in the child) keeps it
+ * shared; MADV_DONTNEED keeps its contents */
+static void shared_memory(void)
+{
+	int *sh = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int *priv = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (sh == MAP_FAILED || priv == MAP_FAILED)
+		exit(1);
+	sh[0] = 1;
+	priv[0] = 1;
+	pid_t c = fork();
+
+	if (c == 0) {
+		sh[0] = 2;
+		sh[1024] = 3;
+		priv[0] = 9;
+		bool ok = await(&sh[2048], 7);
+
+		sh[2048] = 8;
+		_exit(ok ? 0 : 1);
+	}
+	bool seen = await(&sh[1024], 3);
+
+	sh[2048] = 7;
+	const char *st = reap(c);
+
+	say("MAP_SHARED across a fork: the child's writes seen %s (%d, %d), ours by it: %s; "
+	    "MAP_PRIVATE: %d; child %s\n", seen ? "at once" : "late", sh[0], sh[1024],
+	    sh[2048] == 8 ? "yes" : "no", priv[0], st);
+	mprotect(sh, 4096, PROT_READ);
+	c = fork();
+	if (c == 0) {
+		mprotect(sh, 4096, PROT_READ | PROT_WRITE);
+		sh[0] = 5;
+		_exit(0);
+	}
+	st = reap(c);
+	mprotect(sh, 4096, PROT_READ | PROT_WRITE);
+	say("MAP_SHARED read-only across a fork, made writable in the child: %d (child %s)\n",
+	    sh[0], st);
+	madvise(sh, 3 * 4096, MADV_DONTNEED);
+	say("MAP_SHARED after MADV_DONTNEED: %d %d %d\n", sh[0], sh[1024], sh[2048]);
+	munmap(sh, 3 * 4096);
+	munmap(priv, 4096);
+}
+
 /* job control: a child's two threads each write a letter into a pipe (descriptor 20) every
  * millisecond */
 static void *ticker(void *arg)
@@ -1032,6 +1090,7 @@ int main(int argc, char **argv)
 	memory();
 	isolation();
 	cow();
+	shared_memory();
 	pipe_data();
 	exec_tests(argc > 2 ? argv[2] : "bin/procs");
 	exec_changed(argc > 2 ? argv[2] : "bin/procs");

@@ -939,8 +939,10 @@ static long do_mmap(struct app *a, uint64_t addr, uint64_t len, uint64_t prot, u
 	 * Otherwise each page gets its frame at its first touch, as on Linux (a Go arena or a
 	 * thread's stack costs what is used of it), or now with MAP_POPULATE. */
 	if (prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) {
-		int rc = flags & MAP_POPULATE ? mm_user_map(va, len / PAGE, prot_flags(a, prot))
-					      : mm_user_reserve(va, len / PAGE, prot_flags(a, prot));
+		/* MAP_SHARED: a fork's child shares the pages rather than copies them */
+		uint64_t pf = prot_flags(a, prot) | (flags & MAP_SHARED ? MM_SHARED : 0);
+		int rc = flags & MAP_POPULATE ? mm_user_map(va, len / PAGE, pf)
+					      : mm_user_reserve(va, len / PAGE, pf);
 
 		if (rc) {
 			/* mm_user_map undid its part; a failed map must not use the area up */

@@ -600,6 +600,10 @@ int mm_user_map(uint64_t va, uint64_t n, uint64_t flags)
 #define LAZY_W (1ull << 10)
 #define LAZY_U (1ull << 11)
 #define LAZY_X (1ull << 52)
+/* MAP_SHARED: a page whose frame a fork shares writable, not copy on write: MM_SHARED
+ * (bit 9, which the CPU and Xen PV leave to the kernel) in a present entry, LAZY_S in a
+ * reserved one */
+#define LAZY_S (1ull << 53)
 
 static struct spinlock lazy_lock;
 static uint64_t lazy_faults, lazy_nomem;
@@ -607,12 +611,13 @@ static uint64_t lazy_faults, lazy_nomem;
 static uint64_t lazy_entry(uint64_t flags)
 {
 	return LAZY | (flags & PTE_W ? LAZY_W : 0) | (flags & PTE_U ? LAZY_U : 0) |
-	       (flags & PTE_NX ? 0 : LAZY_X);
+	       (flags & PTE_NX ? 0 : LAZY_X) | (flags & MM_SHARED ? LAZY_S : 0);
 }
 
 static uint64_t lazy_flags(uint64_t e)
 {
-	return (e & LAZY_W ? PTE_W : 0) | (e & LAZY_U ? PTE_U : 0) | (e & LAZY_X ? 0 : PTE_NX);
+	return (e & LAZY_W ? PTE_W : 0) | (e & LAZY_U ? PTE_U : 0) | (e & LAZY_X ? 0 : PTE_NX) |
+	       (e & LAZY_S ? MM_SHARED : 0);
 }
 
 static bool is_lazy(uint64_t e)
@@ -637,10 +642,10 @@ static uint64_t *holders(uint64_t pfn)
 	return &pool.f[pfn].spare;
 }
 
-/* a present entry's rights, as the app has them */
+/* a present entry's rights, as the app has them (and MM_SHARED) */
 static uint64_t entry_rights(uint64_t e)
 {
-	return (e & (PTE_U | PTE_NX)) | (e & (PTE_W | COW_W) ? PTE_W : 0);
+	return (e & (PTE_U | PTE_NX | MM_SHARED)) | (e & (PTE_W | COW_W) ? PTE_W : 0);
 }
 
 /* the frame of an app page a space lets go of: freed unless another space holds it */
@@ -676,7 +681,8 @@ void mm_frame_put(uint64_t pfn)
  * instead). */
 static uint64_t rights_for(uint64_t pfn, uint64_t flags)
 {
-	if ((flags & PTE_W) && pfn < pool.nframes && __atomic_load_n(holders(pfn), __ATOMIC_ACQUIRE))
+	if ((flags & PTE_W) && !(flags & MM_SHARED) && pfn < pool.nframes &&
+	    __atomic_load_n(holders(pfn), __ATOMIC_ACQUIRE))
 		return (flags & ~PTE_W) | COW_W;
 	return flags;
 }
@@ -854,10 +860,11 @@ int mm_user_protect(uint64_t va, uint64_t flags)
 	uint64_t e = vm_entry_4k(va);
 	int rc = -ENOENT;
 
+	/* (a MAP_SHARED page stays one) */
 	if (is_lazy(e))
-		rc = vm_set_absent(va, 1, lazy_entry(flags));
+		rc = vm_set_absent(va, 1, lazy_entry(flags | (e & LAZY_S ? MM_SHARED : 0)));
 	else if (e & PTE_P)
-		rc = vm_protect(va, 1, rights_for(pg->entry_pfn(e), flags));
+		rc = vm_protect(va, 1, rights_for(pg->entry_pfn(e), flags | (e & MM_SHARED)));
 	lazy_drop(on);
 	if (!rc && (e & PTE_P))
 		space_flush(va, false); /* (rights taken away: no TLB may keep them) */
@@ -972,7 +979,9 @@ static void user_unmap(uint64_t va, uint64_t n, bool keep_lazy)
 		for (; i < n && nb < ARRAY_SIZE(batch); i++) {
 			uint64_t p = va + i * PAGE_SIZE, on = lazy_take(), e = vm_entry_4k(p);
 
-			if (e & PTE_P) {
+			if ((e & PTE_P) && keep_lazy && (e & MM_SHARED)) {
+				; /* (MADV_DONTNEED keeps a MAP_SHARED page's contents, as Linux) */
+			} else if (e & PTE_P) {
 				int rc = keep_lazy ? vm_set_absent(p, 1, lazy_entry(entry_rights(e)))
 						   : vm_unmap(p, 1);
 
@@ -1274,16 +1283,40 @@ static int copy_entry(uint64_t va, uint64_t e, void *arg)
 {
 	struct space_copy *c = arg;
 
-	if (!(e & PTE_P))
+	if (!(e & PTE_P) && !(is_lazy(e) && (e & LAZY_S)))
 		return is_lazy(e) ? vm_set_in(c->dst->root, va, e) : 0;
 	uint64_t pfn = pg->entry_pfn(e);
 
-	if (pfn >= pool.nframes || pool.f[pfn].state == FRAME_RESERVED)
+	if ((e & PTE_P) && (pfn >= pool.nframes || pool.f[pfn].state == FRAME_RESERVED))
 		return vm_set_in(c->dst->root, va, e); /* the kernel's page (the vDSO): shared */
+	/* a MAP_SHARED page not touched yet gets its frame now, in the source, so that both
+	 * share it */
+	int64_t fresh = !(e & PTE_P) ? mm_frame_alloc() : -1;
+
+	if (!(e & PTE_P) && fresh < 0)
+		return -ENOMEM;
+	if (fresh >= 0)
+		memset(mm_frame_va((uint64_t)fresh), 0, PAGE_SIZE);
 	uint64_t on = lazy_take(), now = vm_entry_4k(va);
 	int rc = 0;
 
-	if (now & PTE_P) {
+	if (fresh >= 0 && is_lazy(now) && (now & LAZY_S)) {
+		uint64_t f = lazy_flags(now) | PTE_P | PTE_A | (now & LAZY_W ? PTE_D : 0);
+
+		rc = vm_set_in(c->src, va, pg->entry((uint64_t)fresh, f));
+		if (!rc) {
+			now = vm_entry_4k(va);
+			fresh = -1;
+		}
+	}
+	if ((now & PTE_P) && (now & MM_SHARED)) {
+		/* MAP_SHARED: the same frame, writable in both where it is */
+		pfn = pg->entry_pfn(now);
+		__atomic_add_fetch(holders(pfn), 1, __ATOMIC_ACQ_REL);
+		rc = vm_set_in(c->dst->root, va, now);
+		if (rc)
+			user_frame_put(pfn); /* (not its last holder: the source holds it) */
+	} else if (now & PTE_P) {
 		uint64_t f = (now & PTE_FLAGS & ~(PTE_W | PTE_D)) | (now & (PTE_W | COW_W) ? COW_W : 0);
 
 		pfn = pg->entry_pfn(now);
@@ -1296,10 +1329,12 @@ static int copy_entry(uint64_t va, uint64_t e, void *arg)
 			rc = vm_set_in(c->dst->root, va, pg->entry(pfn, f));
 		if (rc)
 			user_frame_put(pfn); /* (cannot be its last holder: the source holds it) */
-	} else if (is_lazy(now)) {
+	} else if (is_lazy(now) && !rc) {
 		rc = vm_set_in(c->dst->root, va, now); /* (unmapped meanwhile: nothing) */
 	}
 	lazy_drop(on);
+	if (fresh >= 0)
+		mm_frame_free((uint64_t)fresh); /* (the page changed meanwhile) */
 	return rc;
 }
 

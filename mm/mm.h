@@ -50,6 +50,10 @@ extern void (*mm_tlb_yield)(void);
  * (NULL when unmapped), for writing into pages mapped read-only to the app (never one
  * shared copy on write: a space's own pages only, as an app's loader makes them). */
 #define USER_TOP 0x0000800000000000ull
+/* with the PTE flags of app memory: MAP_SHARED, a page whose frame a fork shares (both
+ * write the same memory) rather than copies on write; kept by mm_user_protect, and by
+ * mm_user_discard, which leaves such a page as it is */
+#define MM_SHARED (1ull << 9)
 int mm_user_map(uint64_t va, uint64_t n, uint64_t flags);
 void mm_user_unmap(uint64_t va, uint64_t n);
 void *mm_user_frame_va(uint64_t va);
