@@ -817,6 +817,40 @@ static void storm(const char *self, int n)
 	say("storm: %d children from two parents: %s, %s\n", 2 * n, st0, b);
 }
 
+/* field i of /proc/self/statm (0 size, 1 resident), in pages */
+static long statm(int i)
+{
+	char b[128] = "";
+	long v[2] = {-1, -1};
+	int fd = open("/proc/self/statm", O_RDONLY);
+
+	if (fd >= 0 && read(fd, b, sizeof(b) - 1) > 0)
+		sscanf(b, "%ld %ld", &v[0], &v[1]);
+	close(fd);
+	return v[i];
+}
+
+/* /proc/self/statm follows what is mapped and what is touched (ps's VSZ and RSS) */
+static void rss(void)
+{
+	long r0 = statm(1), v0 = statm(0);
+	char *m = mmap(NULL, 400 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long v1 = statm(0), r1 = statm(1);
+
+	for (int i = 0; i < 100; i++)
+		m[i * 4096] = 1;
+	long r2 = statm(1);
+
+	munmap(m, 400 * 4096);
+	long v3 = statm(0);
+
+	say("statm: resident %s, size %s; 400 pages mapped: size +%s, resident +%s; 100 of them "
+	    "written: resident +%s; unmapped: size %s\n", r0 > 0 ? "> 0" : "0",
+	    v0 >= r0 ? ">= resident" : "< resident", v1 - v0 == 400 ? "400" : "other",
+	    r1 - r0 < 10 ? "about 0" : "more", r2 - r1 >= 100 && r2 - r1 < 110 ? "100" : "other",
+	    v3 == v0 ? "as before" : "other");
+}
+
 /* waits (5 s at most) for *p to hold v */
 static bool await(volatile int *p, int v)
 {
@@ -1090,6 +1124,7 @@ int main(int argc, char **argv)
 	memory();
 	isolation();
 	cow();
+	rss();
 	shared_memory();
 	pipe_data();
 	exec_tests(argc > 2 ? argv[2] : "bin/procs");

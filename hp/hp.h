@@ -202,6 +202,7 @@ struct app {
 	char cmdline[512]; /* its arguments, each ended by a NUL (/proc/PID/cmdline; cut) */
 	unsigned cmdline_len;
 	uint64_t start_ns; /* when it was made (clock_ns) */
+	uint64_t rss_pages, vsz_pages; /* as /proc last counted them (under top->proc_lock) */
 	uint64_t nofile[2]; /* soft, hard */
 	struct mutex lock;    /* threads, fds and futexes */
 	struct mutex mm_lock; /* the memory calls (brk, mmap, munmap, mprotect, madvise) */

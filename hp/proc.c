@@ -419,10 +419,12 @@ void hp_proc_ended(struct app *a)
 	/* what it held: its descriptors, then its memory (off its space first) */
 	hp_fds_close_all(a);
 	thread_set_space(top->space);
+	mutex_lock(&a->mm_lock, NO_DEADLINE); /* (/proc may be counting its pages) */
 	if (!a->vm_parent)
 		mm_space_free(a->space);
 	hp_vfork_release(a); /* (a vfork child: its parent goes on; the space was its) */
 	a->space = NULL;
+	mutex_unlock(&a->mm_lock);
 	mutex_lock(&top->proc_lock, NO_DEADLINE);
 	bool orphans = false;
 

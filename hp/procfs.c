@@ -146,6 +146,30 @@ static uint64_t ticks(uint64_t ns)
 	return ns / (1000000000ull / HZ);
 }
 
+/* (top->proc_lock held: p is not reaped) p's memory in pages: with a frame (its RSS), and
+ * those plus the reserved ones (its VSZ); as last counted when its memory calls are busy
+ * (a memory call may hold its lock while it waits for something of ours) */
+static void mem_pages(struct app *p, uint64_t *rss, uint64_t *vsz)
+{
+	/* (a vfork child's memory is its parent's, under the parent's lock; a space is freed
+	 * under its owner's lock, and no process is reaped while proc_lock is held) */
+	struct app *mo = __atomic_load_n(&p->vm_parent, __ATOMIC_ACQUIRE);
+
+	mo = mo ? mo : p;
+	if (!p->zombie && mutex_trylock(&mo->mm_lock)) {
+		if (mo->space) {
+			uint64_t present, reserved;
+
+			mm_space_pages(mo->space, &present, &reserved);
+			p->rss_pages = present;
+			p->vsz_pages = present + reserved;
+		}
+		mutex_unlock(&mo->mm_lock);
+	}
+	*rss = p->zombie ? 0 : p->rss_pages;
+	*vsz = p->zombie ? 0 : p->vsz_pages;
+}
+
 /* (top->proc_lock held) a process's /proc/PID/stat line */
 static void stat_line(struct buf *b, struct app *p, struct app *caller)
 {
@@ -154,13 +178,15 @@ static void stat_line(struct buf *b, struct app *p, struct app *caller)
 		     : p == caller ? 'R' : 'S';
 	uint64_t cpu = p->zombie ? p->done_cpu_ns : hp_app_cpu_ns(p);
 	unsigned threads = p->zombie ? 0 : (unsigned)__atomic_load_n(&p->live, __ATOMIC_RELAXED);
+	uint64_t rss, vsz;
 
-	put(b, "%d (%s) %c %d %d %d %d %d 4194304 0 0 0 0 %lu 0 %lu 0 20 0 %u 0 %lu 0 0 "
+	mem_pages(p, &rss, &vsz);
+	put(b, "%d (%s) %c %d %d %d %d %d 4194304 0 0 0 0 %lu 0 %lu 0 20 0 %u 0 %lu %lu %lu "
 	       "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
 	    p->pid, comm, state, p->parent ? p->parent->pid : 0, p->pgid, p->sid, 5 << 8 | 1,
 	    p->top->tty_pgrp, (unsigned long)ticks(cpu),
 	    (unsigned long)ticks(p->children_cpu_ns), threads ? threads : 1,
-	    (unsigned long)ticks(p->start_ns));
+	    (unsigned long)ticks(p->start_ns), (unsigned long)vsz * 4096, (unsigned long)rss);
 }
 
 /* makes the content of a /proc file (or a directory's names): 0, -ENOENT, -ENOTDIR */
@@ -219,16 +245,24 @@ static long make(struct app *a, const char *rel, struct buf *b, bool *dir, bool 
 			stat_line(b, p, a);
 			rc = 0;
 		} else if (!strcmp(sub, "statm")) {
-			put(b, "0 0 0 0 0 0 0\n");
+			uint64_t rss, vsz;
+
+			mem_pages(p, &rss, &vsz); /* (shared, text, data: not counted) */
+			put(b, "%lu %lu 0 0 0 0 0\n", (unsigned long)vsz, (unsigned long)rss);
 			rc = 0;
 		} else if (!strcmp(sub, "status")) {
+			uint64_t rss, vsz;
+
+			mem_pages(p, &rss, &vsz);
 			put(b, "Name:\t%s\nState:\t%s\nTgid:\t%d\nPid:\t%d\nPPid:\t%d\n"
-			       "Uid:\t%u\t%u\t%u\t%u\nGid:\t%u\t%u\t%u\t%u\nThreads:\t%d\n",
+			       "Uid:\t%u\t%u\t%u\t%u\nGid:\t%u\t%u\t%u\t%u\nVmSize:\t%8lu kB\n"
+			       "VmRSS:\t%8lu kB\nThreads:\t%d\n",
 			    p->threads[0].comm, p->zombie ? "Z (zombie)"
 			    : __atomic_load_n(&p->stopped, __ATOMIC_RELAXED) ? "T (stopped)"
 			    : "S (sleeping)", p->pid,
 			    p->pid, p->parent ? p->parent->pid : 0, p->uid[0], p->uid[1], p->uid[2],
 			    p->uid[1], p->gid[0], p->gid[1], p->gid[2], p->gid[1],
+			    (unsigned long)vsz * 4, (unsigned long)rss * 4,
 			    __atomic_load_n(&p->live, __ATOMIC_RELAXED));
 			rc = 0;
 		} else if (!strcmp(sub, "cmdline")) {

@@ -1338,6 +1338,29 @@ static int copy_entry(uint64_t va, uint64_t e, void *arg)
 	return rc;
 }
 
+struct space_pages {
+	uint64_t present, reserved;
+};
+
+static int count_entry(uint64_t va, uint64_t e, void *arg)
+{
+	struct space_pages *c = arg;
+
+	(void)va;
+	c->present += (e & PTE_P) != 0;
+	c->reserved += is_lazy(e);
+	return 0;
+}
+
+void mm_space_pages(struct mm_space *s, uint64_t *present, uint64_t *reserved)
+{
+	struct space_pages c = {0, 0};
+
+	vm_each_low(s->root, count_entry, &c);
+	*present = c.present;
+	*reserved = c.reserved;
+}
+
 int mm_space_copy(struct mm_space *dst)
 {
 	struct space_copy c = {.dst = dst, .src = vm.low_root ? low_root() : vm.root};

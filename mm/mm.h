@@ -126,6 +126,9 @@ int mm_space_new(struct mm_space **out);
  * (the vDSO) shared. 0, or -ENOMEM (dst holds part of it: free it). The caller keeps the
  * source's memory calls out meanwhile. */
 int mm_space_copy(struct mm_space *dst);
+/* s's low half: pages with a frame, and pages reserved without one yet (/proc's RSS and
+ * VSZ). The caller keeps s's memory calls out and s alive meanwhile. */
+void mm_space_pages(struct mm_space *s, uint64_t *present, uint64_t *reserved);
 /* Loads s on this CPU (the scheduler, interrupts off; NULL: keep what is loaded). */
 void mm_space_switch(struct mm_space *s);
 /* Frees a space no thread uses any more: every CPU leaves it, then its frames, tables and
