@@ -851,6 +851,31 @@ static void rss(void)
 	    v3 == v0 ? "as before" : "other");
 }
 
+/* /proc/loadavg moves: a child busy for 5.5 s (the average is sampled every 5 s) */
+static void loadavg(void)
+{
+	pid_t c = fork();
+
+	if (c == 0) {
+		struct timespec t0, t;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do
+			clock_gettime(CLOCK_MONOTONIC, &t);
+		while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 5500);
+		_exit(0);
+	}
+	reap(c);
+	char b[128] = "";
+	int fd = open("/proc/loadavg", O_RDONLY);
+
+	if (fd < 0 || read(fd, b, sizeof(b) - 1) <= 0)
+		exit(1);
+	close(fd);
+	say("loadavg: the 1-minute average after 5.5 s of a busy child: %s\n",
+	    strtod(b, NULL) > 0 ? "above 0" : "0");
+}
+
 /* waits (5 s at most) for *p to hold v */
 static bool await(volatile int *p, int v)
 {
@@ -1138,6 +1163,7 @@ int main(int argc, char **argv)
 	many(n);
 	forkexec(argc > 2 ? argv[2] : "bin/procs", 100);
 	storm(argc > 2 ? argv[2] : "bin/procs", 500);
+	loadavg();
 	say("done\n");
 	return 0;
 }

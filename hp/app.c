@@ -864,15 +864,51 @@ static void console_interrupt(void)
 	waitq_wake(&app.done, WAKE_ALL);
 }
 
+/* The load average (/proc/loadavg), as Linux keeps it: every 5 s, each of the 1, 5 and 15
+ * minute averages moves towards the threads running or ready then (the scheduler's per
+ * CPU load, this thread aside), by the factors exp(-5/60), exp(-5/300), exp(-5/900) in
+ * fixed point of 11 bits. hp_main samples it while it waits for the app. */
+#define LOAD_EVERY_NS 5000000000ull
+
+static void load_sample(struct app *a)
+{
+	static const uint64_t exp_[3] = {1884, 2014, 2037}; /* (Linux's EXP_1, EXP_5, EXP_15) */
+	uint64_t n = 0;
+
+	for (unsigned c = 0; c < sched_cpus_online(); c++) {
+		struct sched_stats st;
+
+		sched_stats(c, &st);
+		n += st.load;
+	}
+	n = n ? n - 1 : 0; /* (this thread, which runs to sample) */
+	for (int i = 0; i < 3; i++) {
+		uint64_t l = __atomic_load_n(&a->loadavg[i], __ATOMIC_RELAXED);
+
+		l = (l * exp_[i] + (n << 11) * (2048 - exp_[i]) + 1024) >> 11;
+		__atomic_store_n(&a->loadavg[i], l, __ATOMIC_RELAXED);
+	}
+}
+
 /* Waits for the app's end until deadline (0 or -ETIMEDOUT), sending it SIGINT for every
- * Ctrl-C the console receives meanwhile. */
+ * Ctrl-C the console receives meanwhile, and sampling the load average. */
 static int wait_app(struct app *a, uint64_t deadline)
 {
+	uint64_t next = clock_ns() + LOAD_EVERY_NS;
+
 	for (;;) {
-		int rc = waitq_wait(&a->done, done_or_ctrl_c, a, deadline);
+		int rc = waitq_wait(&a->done, done_or_ctrl_c, a, MIN(deadline, next));
 
 		if (all_done(a))
 			return 0;
+		if (rc && clock_ns() >= next) {
+			load_sample(a);
+			next += LOAD_EVERY_NS;
+			if (next < clock_ns())
+				next = clock_ns() + LOAD_EVERY_NS;
+			if (clock_ns() < deadline)
+				continue;
+		}
 		if (rc)
 			return rc;
 		for (uint64_t n = __atomic_load_n(&a->ctrl_c, __ATOMIC_SEQ_CST); a->ctrl_c_sent < n;

@@ -168,6 +168,7 @@ struct app {
 	struct mutex fd_lock;	/* top only: every descriptor table and description */
 	uint64_t forks;		/* top only: processes made */
 	int tty_pgrp;		/* top only: the console's foreground process group */
+	uint64_t loadavg[3];	/* top only: 1, 5, 15 minutes, fixed point of 11 bits (atomic) */
 	/* mode=normal: ring 3 (natively) or a root table without the kernel (Xen PV); its
 	 * pages carry PTE_U. HP mode (the default): ring 0 in the kernel's address space. */
 	bool normal;

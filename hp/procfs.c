@@ -339,8 +339,15 @@ static long make(struct app *a, const char *rel, struct buf *b, bool *dir, bool 
 		for (struct app *p = top->procs; p; p = p->next_proc)
 			n++;
 		mutex_unlock(&top->proc_lock);
-		put(b, "0.00 0.00 0.00 1/%u %d\n", n, (int)__atomic_load_n(&top->next_tid,
-									     __ATOMIC_RELAXED));
+		uint64_t l[3];
+
+		for (int i = 0; i < 3; i++) /* (rounded to 0.01, as Linux's) */
+			l[i] = __atomic_load_n(&top->loadavg[i], __ATOMIC_RELAXED) + 2048 / 200;
+		put(b, "%lu.%02lu %lu.%02lu %lu.%02lu 1/%u %d\n", (unsigned long)(l[0] >> 11),
+		    (unsigned long)(((l[0] & 2047) * 100) >> 11), (unsigned long)(l[1] >> 11),
+		    (unsigned long)(((l[1] & 2047) * 100) >> 11), (unsigned long)(l[2] >> 11),
+		    (unsigned long)(((l[2] & 2047) * 100) >> 11), n,
+		    (int)__atomic_load_n(&top->next_tid, __ATOMIC_RELAXED));
 	} else if (!strcmp(rel, "meminfo")) {
 		uint64_t files, exec, total = mm_usable_kib(), free = mm_free_kib();
 
