@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -350,6 +351,35 @@ static void spawns(const char *self)
 	say("posix_spawn of a missing program: %s\n", strerror(rc));
 }
 
+/* a writev of two buffers (12 bytes) into a pipe is one write: a reader blocked in read
+ * gets it whole (POSIX: up to PIPE_BUF bytes are atomic; musl's stdio writes so) */
+static void writev_whole(void)
+{
+	int split = 0;
+
+	for (int i = 0; i < 50; i++) {
+		int p[2];
+		char b[64];
+
+		if (pipe(p))
+			exit(1);
+		pid_t c = fork();
+
+		if (c == 0) {
+			struct iovec v[2] = {{"exec-", 5}, {"marker\n", 7}};
+
+			usleep(2000); /* (the parent is in its read by then) */
+			_exit(writev(p[1], v, 2) == 12 ? 0 : 1);
+		}
+		close(p[1]);
+		split += read(p[0], b, sizeof(b)) != 12;
+		close(p[0]);
+		reap(c);
+	}
+	say("writev of two buffers into a pipe, 50 times: read whole %s\n",
+	    split ? "NOT every time" : "every time");
+}
+
 static void pipe_data(void)
 {
 	int p[2];
@@ -383,9 +413,13 @@ static void pipe_data(void)
 	say("child %s\n", reap(c));
 }
 
-static void exec_tests(const char *self)
+/* A child with its standard output on a pipe runs fn(arg) (which does not return); what
+ * it writes, up to size - 1 bytes, goes into out. The child's status, as reap's. */
+static const char *output_of(void (*fn)(void *), void *arg, char *out, size_t size)
 {
 	int p[2];
+	size_t n = 0;
+	ssize_t k;
 
 	if (pipe(p))
 		exit(1);
@@ -395,27 +429,36 @@ static void exec_tests(const char *self)
 		dup2(p[1], 1);
 		close(p[0]);
 		close(p[1]);
-		/* 5 close-on-exec, 6 not */
-		dup2(2, 5);
-		fcntl(5, F_SETFD, FD_CLOEXEC);
-		dup2(2, 6);
-		char *argv[] = {(char *)self, "exec-child", "one", "two words", NULL};
-		char *envp[] = {"PROCS_ENV=passed", NULL};
-
-		execve(self, argv, envp);
-		_exit(50 + errno);
+		fn(arg);
 	}
 	close(p[1]);
-	char out[1024];
-	size_t n = 0;
-	ssize_t k;
-
-	while (n < sizeof(out) - 1 && (k = read(p[0], out + n, sizeof(out) - 1 - n)) > 0)
+	while (n < size - 1 && (k = read(p[0], out + n, size - 1 - n)) > 0)
 		n += (size_t)k;
 	out[n] = 0;
 	close(p[0]);
+	return reap(c);
+}
+
+/* the exec'd child of exec_tests: descriptor 5 close-on-exec, 6 not */
+static void exec_with_fds(void *self)
+{
+	dup2(2, 5);
+	fcntl(5, F_SETFD, FD_CLOEXEC);
+	dup2(2, 6);
+	char *argv[] = {self, "exec-child", "one", "two words", NULL};
+	char *envp[] = {"PROCS_ENV=passed", NULL};
+
+	execve(self, argv, envp);
+	_exit(50 + errno);
+}
+
+static void exec_tests(const char *self)
+{
+	char out[1024];
+	const char *st = output_of(exec_with_fds, (void *)self, out, sizeof(out));
+
 	say("the exec'd child wrote, into the pipe:\n%s", out);
-	say("child %s\n", reap(c));
+	say("child %s\n", st);
 
 	char *none[] = {"x", NULL};
 
@@ -427,7 +470,7 @@ static void exec_tests(const char *self)
 	execve("etc", none, none + 1);
 	say("execve of a directory: %s\n", strerror(errno));
 
-	c = fork();
+	pid_t c = fork();
 	if (c == 0) {
 		char *argv[] = {"bin/hi.sh", "after", NULL};
 		char *envp[] = {NULL};
@@ -436,6 +479,15 @@ static void exec_tests(const char *self)
 		_exit(50 + errno);
 	}
 	say("script child %s\n", reap(c));
+}
+
+static void run_marker(void *copy)
+{
+	char *argv[] = {copy, "marker", NULL};
+	char *envp[] = {NULL};
+
+	execve(copy, argv, envp);
+	_exit(50 + errno);
 }
 
 /* in .rodata, on a page the kernel may map from the program's file rather than copy */
@@ -473,29 +525,12 @@ static void exec_changed(const char *self)
 			    close(fd))
 				exit(1);
 		}
-		int p[2];
-		char out[64] = "";
+		char out[64];
+		const char *st = output_of(run_marker, (void *)copy, out, sizeof(out));
 
-		if (pipe(p))
-			exit(1);
-		pid_t c = fork();
-
-		if (c == 0) {
-			char *argv[] = {(char *)copy, "marker", NULL};
-			char *envp[] = {NULL};
-
-			dup2(p[1], 1);
-			execve(copy, argv, envp);
-			_exit(50 + errno);
-		}
-		close(p[1]);
-		ssize_t k = read(p[0], out, sizeof(out) - 1);
-
-		out[k > 0 ? k : 0] = 0;
-		close(p[0]);
 		say("exec of a program %s: %s", round == 0 ? "copied" : round == 1 ?
 		    "written again in place" : "unchanged since", out);
-		say("its child %s\n", reap(c));
+		say("its child %s\n", st);
 	}
 	unlink(copy);
 	free(img);
@@ -531,44 +566,41 @@ static int exec_thread_child(void)
 	return 0;
 }
 
+/* a child of exec_threads: a thread spins, and another thread execs while this one
+ * waits (round 0), or this one execs (round 1) */
+struct exec_round {
+	const char *self;
+	int round;
+};
+
+static void threads_then_exec(void *arg)
+{
+	struct exec_round *r = arg;
+	pthread_t t1, t2;
+
+	pthread_create(&t1, NULL, spinner, NULL);
+	if (r->round == 0) {
+		pthread_create(&t2, NULL, execer, (void *)r->self);
+		for (;;)
+			pause();
+	}
+	usleep(10000);
+	execer((void *)r->self);
+}
+
 /* execve in a process with other threads (one spinning in its own code, one blocked):
  * they end, and the new program runs alone, as on Linux; by a thread that is not the
  * first one, then by the first one */
 static void exec_threads(const char *self)
 {
 	for (int round = 0; round < 2; round++) {
-		int p[2];
-		char out[256] = "";
+		struct exec_round r = {self, round};
+		char out[256];
+		const char *st = output_of(threads_then_exec, &r, out, sizeof(out));
 
-		if (pipe(p))
-			exit(1);
-		pid_t c = fork();
-
-		if (c == 0) {
-			pthread_t t1, t2;
-
-			dup2(p[1], 1);
-			close(p[0]);
-			close(p[1]);
-			pthread_create(&t1, NULL, spinner, NULL);
-			if (round == 0) {
-				pthread_create(&t2, NULL, execer, (void *)self);
-				for (;;)
-					pause();
-			}
-			usleep(10000);
-			execer((void *)self);
-		}
-		close(p[1]);
-		ssize_t k, n = 0;
-
-		while (n < (ssize_t)sizeof(out) - 1 &&
-		       (k = read(p[0], out + n, sizeof(out) - 1 - (size_t)n)) > 0)
-			n += k;
-		close(p[0]);
 		say("exec with other threads, by %s: %s", round ? "the first thread" : "another thread",
 		    out);
-		say("its child %s\n", reap(c));
+		say("its child %s\n", st);
 	}
 }
 
@@ -934,7 +966,8 @@ static void shared_memory(void)
 }
 
 /* job control: a child's two threads each write a letter into a pipe (descriptor 20) every
- * millisecond */
+ * millisecond, "a" sleeping between, "b" spinning (so that its stop comes by an interrupt
+ * of its own code, not at a system call) */
 static void *ticker(void *arg)
 {
 	const char *what = arg;
@@ -942,7 +975,16 @@ static void *ticker(void *arg)
 	for (;;) {
 		if (write(20, what, 1) < 0 && errno != EAGAIN)
 			_exit(1);
-		usleep(1000);
+		if (*what == 'a') {
+			usleep(1000);
+			continue;
+		}
+		struct timespec t0, t;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do
+			clock_gettime(CLOCK_MONOTONIC, &t);
+		while ((t.tv_sec - t0.tv_sec) * 1000000000 + (t.tv_nsec - t0.tv_nsec) < 1000000);
 	}
 	return NULL;
 }
@@ -1152,6 +1194,7 @@ int main(int argc, char **argv)
 	rss();
 	shared_memory();
 	pipe_data();
+	writev_whole();
 	exec_tests(argc > 2 ? argv[2] : "bin/procs");
 	exec_changed(argc > 2 ? argv[2] : "bin/procs");
 	exec_threads(argc > 2 ? argv[2] : "bin/procs");

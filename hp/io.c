@@ -325,7 +325,18 @@ static long pipe_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 
 /* (io_lock held) copies what fits of the app's bytes: into the last slot (the part over
  * whole pages, all of it or nothing), else into new slots while there are free ones */
-static long pipe_fill(struct app_pipe *p, uint64_t buf, size_t n, size_t *done, bool merge)
+/* the bytes [at, at + k) of a write: from the app's buf, or from the kernel's kbuf */
+static int write_from(void *dst, uint64_t buf, const uint8_t *kbuf, size_t at, size_t k)
+{
+	if (kbuf) {
+		memcpy(dst, kbuf + at, k);
+		return 0;
+	}
+	return copy_from_app(dst, buf + at, k);
+}
+
+static long pipe_fill(struct app_pipe *p, uint64_t buf, const uint8_t *kbuf, size_t n,
+		      size_t *done, bool merge)
 {
 	size_t chars = (n - *done) % PIPE_PAGE;
 
@@ -334,7 +345,7 @@ static long pipe_fill(struct app_pipe *p, uint64_t buf, size_t n, size_t *done, 
 		unsigned end = s->off + s->len;
 
 		if (end + chars <= PIPE_PAGE) {
-			if (copy_from_app(slot_page(p, p->head - 1) + end, buf + *done, chars))
+			if (write_from(slot_page(p, p->head - 1) + end, buf, kbuf, *done, chars))
 				return -EFAULT;
 			s->len += chars;
 			*done += chars;
@@ -343,7 +354,7 @@ static long pipe_fill(struct app_pipe *p, uint64_t buf, size_t n, size_t *done, 
 	while (*done < n && !pipe_full(p)) {
 		size_t k = MIN(n - *done, (size_t)PIPE_PAGE);
 
-		if (copy_from_app(slot_page(p, p->head), buf + *done, k))
+		if (write_from(slot_page(p, p->head), buf, kbuf, *done, k))
 			return -EFAULT;
 		p->slot[p->head % PIPE_SLOTS] = (struct pipe_slot){0, (uint16_t)k};
 		p->head++;
@@ -356,7 +367,8 @@ static long pipe_fill(struct app_pipe *p, uint64_t buf, size_t n, size_t *done, 
  * signals are not delivered here, hp/README.md); then the top-up of the last slot, then
  * new slots, waiting for free ones unless non-blocking. A write of at most PIPE_BUF_
  * bytes goes in whole: it fits the last slot or takes a new one. */
-static long pipe_write(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
+static long pipe_write(struct app *a, struct app_fd *f, uint64_t buf, const uint8_t *kbuf,
+		       size_t n)
 {
 	struct app_pipe *p = pipe_hold(a, f);
 	size_t done = 0;
@@ -374,7 +386,7 @@ static long pipe_write(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 		}
 		size_t before = done;
 
-		rc = pipe_fill(p, buf, n, &done, first);
+		rc = pipe_fill(p, buf, kbuf, n, &done, first);
 		first = false;
 		long end = pipe_round(a, f, p, done != before, rc || done == n, pipe_writable);
 
@@ -496,7 +508,12 @@ long hp_io_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 
 long hp_io_write(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 {
-	return f->kind == FD_PIPE ? pipe_write(a, f, buf, n) : event_write(a, f, buf, n);
+	return f->kind == FD_PIPE ? pipe_write(a, f, buf, NULL, n) : event_write(a, f, buf, n);
+}
+
+long hp_pipe_write_gathered(struct app *a, struct app_fd *f, const void *kbuf, size_t n)
+{
+	return pipe_write(a, f, 0, kbuf, n);
 }
 
 long hp_io_nread(struct app *a, struct app_fd *f)

@@ -548,7 +548,6 @@ static enum outcome deliver(struct app_thread *at, struct trap_frame *r,
 			stop(at, sig, gen);
 			continue;
 		}
-
 		if (o == FATAL || o == FATAL_SEGV) {
 			*fatal = o == FATAL ? sig : -sig;
 			return FATAL;

@@ -494,10 +494,48 @@ static long rw_one(void *arg, uint64_t base, uint64_t len, long done)
 	return c->write ? fd_write(c->a, c->f, base, len) : fd_read(c->a, c->f, base, len);
 }
 
+#define PIPE_ATOMIC 4096 /* POSIX PIPE_BUF: a write of at most this many bytes is one */
+
+/* writev into a pipe of at most PIPE_ATOMIC bytes in all: gathered first and written as
+ * one write, so that no reader sees part of it (musl's stdio writes a line as its buffer
+ * and the rest: two buffers; a parent reading a child's line got half of it). false: not
+ * such a writev (the buffers go one by one); true with *rc what the write gives. */
+static bool pipe_writev(struct app *a, struct app_fd *f, uint64_t iov, uint64_t cnt, long *rc)
+{
+	struct iovec_ v[16];
+	size_t total = 0;
+
+	if (f->kind != FD_PIPE || !f->wr || cnt < 2 || cnt > ARRAY_SIZE(v))
+		return false;
+	if (copy_from_app(v, iov, cnt * sizeof(v[0]))) {
+		*rc = -EFAULT;
+		return true;
+	}
+	for (uint64_t i = 0; i < cnt; i++)
+		if (v[i].len > PIPE_ATOMIC || (total += v[i].len) > PIPE_ATOMIC)
+			return false;
+	uint8_t *k = kmalloc(total ? total : 1);
+	size_t at = 0;
+
+	*rc = k ? 0 : -ENOMEM;
+	for (uint64_t i = 0; i < cnt && !*rc; i++) {
+		if (v[i].len && copy_from_app(k + at, v[i].base, v[i].len))
+			*rc = -EFAULT;
+		at += v[i].len;
+	}
+	if (!*rc && total)
+		*rc = hp_pipe_write_gathered(a, f, k, total);
+	kfree(k);
+	return true;
+}
+
 static long do_rw_vec(struct app *a, uint64_t fd, uint64_t iov, uint64_t cnt, bool write)
 {
 	struct rw_vec c = {a, fd, fd_get(a, fd), write, 0};
+	long rc;
 
+	if (c.f && write && pipe_writev(a, c.f, iov, cnt, &rc))
+		return rc;
 	return c.f ? iov_each(iov, cnt, rw_one, &c) : -EBADF;
 }
 

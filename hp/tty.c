@@ -231,11 +231,16 @@ static bool readable(void *arg)
 	return !ring_empty() || hp_interrupted(a);
 }
 
-/* A read by a process of the console's session outside its foreground group (a
- * background job): SIGTTIN to its group, which stops it until the shell's `fg` (-EINTR:
- * the read is made again then); -EIO where that would not stop it (the signal ignored or
- * blocked, an orphaned group), as n_tty. 0: the read may go on. */
-static long background_read(struct app *a)
+#define SIGTTIN 21
+#define SIGTTOU 22
+
+/* A read (sig SIGTTIN) or a change of the terminal (SIGTTOU: its termios, its foreground
+ * group) by a process of the console's session outside its foreground group (a
+ * background job): sig to its group, which stops it until the shell's `fg` (-EINTR: the
+ * call is made again then), as n_tty. Where that would not stop it: the signal ignored or
+ * blocked (a read: -EIO; a change goes on, as a shell's own tcsetpgrp does), an orphaned
+ * group (-EIO). 0: the call may go on. */
+static long background(struct app *a, int sig)
 {
 	struct app *top = a->top;
 
@@ -246,9 +251,11 @@ static long background_read(struct app *a)
 	mutex_unlock(&top->proc_lock);
 	if (!bg)
 		return 0;
-	if (hp_sig_ignored_here(a, 21) || hp_pgrp_orphaned(a))
+	if (hp_sig_ignored_here(a, sig))
+		return sig == SIGTTIN ? -EIO : 0;
+	if (hp_pgrp_orphaned(a))
 		return -EIO;
-	hp_kill_group(a, pgid, 21, false); /* SIGTTIN */
+	hp_kill_group(a, pgid, sig, false);
 	return -EINTR;
 }
 
@@ -257,7 +264,7 @@ long hp_tty_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 	init();
 	if (!n)
 		return 0;
-	long bg = background_read(a);
+	long bg = background(a, SIGTTIN);
 
 	if (bg)
 		return bg;
@@ -374,6 +381,8 @@ long hp_tty_ioctl(struct app *a, uint64_t req, uint64_t arg)
 
 		if (copy_from_app(&t, arg, sizeof(t)))
 			return -EFAULT;
+		if ((rc = background(a, SIGTTOU)))
+			return rc;
 		mutex_lock(&rl, NO_DEADLINE);
 		if (req == TCSETSF) { /* what was typed and not read yet goes */
 			len = done = 0;
@@ -409,6 +418,8 @@ long hp_tty_ioctl(struct app *a, uint64_t req, uint64_t arg)
 			return -EFAULT;
 		if (pg <= 0)
 			return -EINVAL;
+		if ((rc = background(a, SIGTTOU)))
+			return rc;
 		mutex_lock(&top->proc_lock, NO_DEADLINE);
 		bool found = pg == top->pgid;
 

@@ -711,11 +711,14 @@ TTY_KEYS = [("Enter 'help' for a list of built-in commands.", b"echo hi $((6*7))
             # job control: Ctrl-Z stops the foreground job (the shell says so and takes the
             # terminal back), `jobs` lists it, `fg` continues it in the foreground, where
             # Ctrl-C ends it
-            ("after 130", b"sh -c 'echo sto\"\"pme; exec sleep 100'\r"),
+            # (the job ticks once a second while it runs: Ctrl-C only once a tick says
+            # that `fg` gave it the terminal, else it could reach the shell instead)
+            ("after 130", b"sh -c 'echo sto\"\"pme; while :; do sleep 1; echo ti\"\"ck; "
+             b"done'\r"),
             ("stopme", b"\x1a"),
             ("Stopped", b"jobs; echo \"jobs $?\"\r"),
             ("jobs 0", b"fg\r"),
-            ("exec sleep 100", b"\x03echo \"fg $?\"\r"),
+            ("tick", b"\x03echo \"fg $?\"\r"),
             # a background job reading the terminal stops (SIGTTIN) until `fg` gives it the
             # terminal
             # (cat: a read at once; busybox's read builtin polls first, as Linux's n_tty
@@ -724,14 +727,19 @@ TTY_KEYS = [("Enter 'help' for a list of built-in commands.", b"echo hi $((6*7))
             ("Stopped (tty input)", b"fg\r"),
             ("cat", b"late words\r"),
             ("late words", b"\x04echo \"cat $?\"\r"),
-            ("cat 0", b"exit 6\r")]
+            # ... and one changing the terminal's modes stops (SIGTTOU) until `fg`
+            ("cat 0", b"stty -echo & sleep 1; jobs\r"),
+            ("Stopped (tty output)", b"fg\r"),
+            ("stty -echo", b"stty echo; echo \"stty $?\"\r"),
+            ("stty 0", b"exit 6\r")]
 
 
 def eval_tty(cell, out):
     """nm_tty: each typed line answered, Ctrl-C ended the foreground sleep (status 130 as
     the shell saw it), Ctrl-Z stopped the next (the shell's job table says so twice), `fg`
     continued it and Ctrl-C ended it, a background job's read of the terminal stopped it
-    (SIGTTIN) until `fg`, and the shell's exit status is the VM's."""
+    (SIGTTIN) until `fg`, as did one's change of its modes (SIGTTOU), and the shell's exit
+    status is the VM's."""
     return judge(["" if find(out.lines, r"^hp: running /bin/sh \(normal mode") else
                   "sh did not start"] +
                  ["" if find(out.lines, rx) else "no line matching %r" % rx
@@ -742,10 +750,11 @@ def eval_tty(cell, out):
                   else "the stopped job not listed twice (at Ctrl-Z, by jobs)"] +
                  ["" if find(out.lines, rx) else "no line matching %r" % rx
                   for rx in (r"^jobs 0\r?$", r"^fg 130\r?$", r"Stopped \(tty input\)",
-                             r"^cat 0\r?$")] +
+                             r"^cat 0\r?$", r"Stopped \(tty output\)",
+                             r"^(/ # )?stty 0\r?$")] +  # (typed with echo off: not echoed)
                  [expect_exit(out, 6)],
                  "a command, a line read, Ctrl-C to a foreground sleep, Ctrl-Z, jobs, fg, a "
-                 "background read stopped (SIGTTIN), "
+                 "background read and stty stopped (SIGTTIN, SIGTTOU), "
                  "exit: all answered")
 
 
