@@ -75,6 +75,12 @@ static uint64_t seg_flags(const struct app *a, uint32_t pf)
 /* pages of programs loaded since boot: mapped from their file's pages, copied */
 static uint64_t exec_mapped, exec_copied;
 
+/* whether segment o has bytes on the page at va */
+static bool on_page(const struct elf_load *o, uint64_t va)
+{
+	return va < ALIGN_UP(o->vaddr + o->memsz, PAGE) && (o->vaddr & ~(PAGE - 1)) <= va;
+}
+
 /* Whether the page at va can be the file's own page, mapped rather than copied: it is in
  * one segment only, that segment is not writable, has no zeroed tail (.bss) on the page
  * and sits in the file at its address's page offset, so the page holds the file's page as
@@ -84,13 +90,9 @@ static bool file_page(const struct elf_image *im, const struct elf_load *l, uint
 	if ((l->flags & ELF_PF_W) || (l->vaddr - l->offset) % PAGE ||
 	    (l->memsz > l->filesz && va + PAGE > l->vaddr + l->filesz))
 		return false;
-	for (unsigned j = 0; j < im->nloads; j++) {
-		const struct elf_load *o = &im->loads[j];
-
-		if (o != l && va < ALIGN_UP(o->vaddr + o->memsz, PAGE) &&
-		    (o->vaddr & ~(PAGE - 1)) <= va)
+	for (unsigned j = 0; j < im->nloads; j++)
+		if (&im->loads[j] != l && on_page(&im->loads[j], va))
 			return false;
-	}
 	return true;
 }
 
@@ -134,20 +136,16 @@ static int load_segments(struct app *a, const struct hp_image *src)
 			}
 		}
 	}
-/* final rights: a page shared by two segments gets both's */
+	/* final rights: a page shared by two segments gets both's */
 	for (unsigned i = 0; i < im->nloads; i++) {
 		const struct elf_load *l = &im->loads[i];
 
 		for (uint64_t va = l->vaddr & ~(PAGE - 1); va < l->vaddr + l->memsz; va += PAGE) {
 			uint32_t pf = 0;
 
-			for (unsigned j = 0; j < im->nloads; j++) {
-				const struct elf_load *o = &im->loads[j];
-
-				if (va < ALIGN_UP(o->vaddr + o->memsz, PAGE) &&
-				    (o->vaddr & ~(PAGE - 1)) <= va)
-					pf |= o->flags;
-			}
+			for (unsigned j = 0; j < im->nloads; j++)
+				if (on_page(&im->loads[j], va))
+					pf |= im->loads[j].flags;
 			int rc = vm_protect(va, 1, seg_flags(a, pf));
 
 			if (rc)

@@ -323,6 +323,17 @@ bool hp_tty_ready(void)
 	return r;
 }
 
+/* one of the keys a counter holds, if any (atomic) */
+static bool take_key(uint32_t *keys)
+{
+	uint32_t n = __atomic_load_n(keys, __ATOMIC_SEQ_CST);
+
+	while (n && !__atomic_compare_exchange_n(keys, &n, n - 1, false, __ATOMIC_SEQ_CST,
+						 __ATOMIC_SEQ_CST))
+		;
+	return n != 0;
+}
+
 void hp_tty_interrupt(struct app *top)
 {
 	/* the line typed so far goes, as n_tty flushes its input at a signal */
@@ -335,16 +346,7 @@ void hp_tty_interrupt(struct app *top)
 	int pgrp = top->tty_pgrp;
 
 	mutex_unlock(&top->proc_lock);
-	int sig = 2;
-
-	for (uint32_t n = __atomic_load_n(&susps, __ATOMIC_SEQ_CST); n && sig == 2;)
-		if (__atomic_compare_exchange_n(&susps, &n, n - 1, false, __ATOMIC_SEQ_CST,
-						__ATOMIC_SEQ_CST))
-			sig = 20; /* SIGTSTP */
-	for (uint32_t n = __atomic_load_n(&quits, __ATOMIC_SEQ_CST); n && sig == 2;)
-		if (__atomic_compare_exchange_n(&quits, &n, n - 1, false, __ATOMIC_SEQ_CST,
-						__ATOMIC_SEQ_CST))
-			sig = 3; /* SIGQUIT */
+	int sig = take_key(&susps) ? 20 /* SIGTSTP */ : take_key(&quits) ? 3 /* SIGQUIT */ : 2;
 	if (hp_kill_group(top, pgrp, sig, true) == -ESRCH)
 		hp_sig_kernel(top, sig); /* (a group that is gone: the first process, as before) */
 }
