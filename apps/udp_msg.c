@@ -1,8 +1,9 @@
 /* udp_msg: a UDP echo like udp_echo, but through the calls servers such as memcached use:
  * an edge-triggered epoll set, each wake drained to EAGAIN, and the datagrams taken in
  * turn by recvmsg (after a MSG_PEEK | MSG_TRUNC look at their length, into two iovecs)
- * and answered by sendmsg (three iovecs), by recvmmsg/sendmmsg in batches, and by
- * recvfrom/sendto. Also the errors a UDP socket gives for getpeername, shutdown and an
+ * and answered by sendmsg (three iovecs), by recvmmsg/sendmmsg in batches, by
+ * recvfrom/sendto, and by readv/writev (the socket connected to its first sender: one
+ * datagram read into two buffers whole, one sent from three). Also the errors a UDP socket gives for getpeername, shutdown and an
  * empty non-blocking read. Ends as udp_echo does. Usage: udp_msg PORT[,PORT...] COUNT */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -17,7 +18,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static long bad, by_msg, by_mmsg, by_from;
+static long bad, by_msg, by_mmsg, by_from, by_vec;
+static char connected[1024]; /* by descriptor: connected to the sender (one_vec) */
 
 static const char *err(int rc)
 {
@@ -171,6 +173,41 @@ static int one_from(int s)
 	return 0;
 }
 
+/* one datagram by readv/writev on the socket connected to its sender: 0, or -1 when there
+ * was none. A datagram is one read and one write whatever the buffers: read into two, it
+ * is all there; written from three, it goes as one. */
+static int one_vec(int s)
+{
+	char b1[50], b2[2000], tiny[1];
+	struct sockaddr_in from;
+	struct iovec peek = {tiny, 1}, in[2] = {{b1, sizeof(b1)}, {b2, sizeof(b2)}};
+	struct msghdr m = {.msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &peek,
+			   .msg_iovlen = 1};
+	ssize_t full = recvmsg(s, &m, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+
+	if (full < 0)
+		return -1;
+	if (s >= (int)sizeof(connected)) {
+		bad++;
+		return 0;
+	}
+	if (!connected[s]) {
+		bad += connect(s, (struct sockaddr *)&from, sizeof(from)) != 0;
+		connected[s] = 1;
+	}
+	ssize_t n = readv(s, in, 2);
+
+	bad += n != full;
+	if (n <= 0)
+		return 0;
+	size_t first = n < 10 ? (size_t)n : 10, second = (n < 50 ? (size_t)n : 50) - first;
+	struct iovec out[3] = {{b1, first}, {b1 + first, second}, {b2, n > 50 ? (size_t)n - 50 : 0}};
+
+	if (writev(s, out, 3) == n)
+		by_vec++;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
@@ -228,15 +265,23 @@ int main(int argc, char **argv)
 			int s = evs[i].data.fd, got;
 
 			do {
-				turn = (turn + 1) % 3;
-				got = turn == 0 ? one_msg(s) : turn == 1 ? batch(s) : one_from(s);
+				turn = (turn + 1) % 4;
+				got = turn == 0	  ? one_msg(s)
+				      : turn == 1 ? batch(s)
+				      : turn == 2 ? one_from(s)
+						  : one_vec(s);
 			} while (got >= 0);
 		}
-		echoed = by_msg + by_mmsg + by_from;
+		echoed = by_msg + by_mmsg + by_from + by_vec;
+	}
+	if (!by_vec) {
+		printf("udp_msg: no datagram went by writev\n");
+		bad++;
 	}
 	printf("udp_msg: %s, %s\n", echoed >= want ? "done" : "too few datagrams",
 	       bad ? "some checks failed" : "every check right");
-	printf("bench: %ld datagrams echoed: %ld by sendmsg, %ld by sendmmsg, %ld by sendto\n",
-	       echoed, by_msg, by_mmsg, by_from);
+	printf("bench: %ld datagrams echoed: %ld by sendmsg, %ld by sendmmsg, %ld by sendto, "
+	       "%ld by writev\n",
+	       echoed, by_msg, by_mmsg, by_from, by_vec);
 	return echoed >= want && !bad ? 0 : 1;
 }

@@ -386,6 +386,7 @@ long hp_sock_sendto(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, uint
 long hp_sock_recvfrom(struct app *a, uint64_t fd, uint64_t buf, uint64_t len, uint64_t flags,
 		      uint64_t addr, uint64_t lenp);
 long hp_sock_msg(struct app *a, uint64_t fd, uint64_t msg, uint64_t flags, bool send);
+long hp_sock_vec(struct app *a, struct app_fd *f, uint64_t iov, uint64_t cnt, bool send);
 long hp_sock_mmsg(struct app *a, uint64_t fd, uint64_t vec, uint64_t vlen, uint64_t flags,
 		  uint64_t timeout, bool send);
 long hp_sock_shutdown(struct app *a, uint64_t fd, uint64_t how);

@@ -435,17 +435,16 @@ static long iov_total(const struct msghdr_ *m, struct iov_ *v, unsigned *nv)
 	return total > INT32_MAX ? -EINVAL : (long)total;
 }
 
-static long do_sendmsg(struct app *a, struct app_fd *f, uint64_t msg, uint64_t flags)
+/* m: the message, read from the app already */
+static long send_msg(struct app *a, struct app_fd *f, const struct msghdr_ *mp, uint64_t flags)
 {
-	struct msghdr_ m;
+	struct msghdr_ m = *mp;
 	struct iov_ v[64];
 	unsigned nv;
 	uint32_t ip = 0;
 	uint16_t port = 0;
 	long total, rc;
 
-	if (copy_from_app(&m, msg, sizeof(m)))
-		return -EFAULT;
 	if ((total = iov_total(&m, v, &nv)) < 0)
 		return total;
 	if (m.name && !f->stream && (rc = get_addr(m.name, m.namelen, &ip, &port)))
@@ -471,9 +470,11 @@ static long do_sendmsg(struct app *a, struct app_fd *f, uint64_t msg, uint64_t f
 	return rc;
 }
 
-static long do_recvmsg(struct app *a, struct app_fd *f, uint64_t msg, uint64_t flags)
+/* m: the message, read from the app already; msg: where it is, for what recvmsg tells
+ * back (0: nothing told back, readv) */
+static long recv_msg(struct app *a, struct app_fd *f, struct msghdr_ m, uint64_t msg,
+		     uint64_t flags)
 {
-	struct msghdr_ m;
 	struct iov_ v[64];
 	unsigned nv;
 	uint32_t ip = 0;
@@ -481,8 +482,6 @@ static long do_recvmsg(struct app *a, struct app_fd *f, uint64_t msg, uint64_t f
 	size_t full = 0;
 	long total, rc;
 
-	if (copy_from_app(&m, msg, sizeof(m)))
-		return -EFAULT;
 	if ((total = iov_total(&m, v, &nv)) < 0)
 		return total;
 	size_t n = MIN((size_t)total, (size_t)BOUNCE_MAX);
@@ -499,7 +498,7 @@ static long do_recvmsg(struct app *a, struct app_fd *f, uint64_t msg, uint64_t f
 		at += k;
 	}
 	kfree(b);
-	if (rc < 0)
+	if (rc < 0 || !msg)
 		return rc;
 	/* the sender's address, no control messages, and whether a datagram was cut short */
 	struct sockaddr_in_ sa = {AF_INET, swap16(port), swap32(ip), {0}};
@@ -515,6 +514,29 @@ static long do_recvmsg(struct app *a, struct app_fd *f, uint64_t msg, uint64_t f
 	    copy_to_app(msg + offsetof(struct msghdr_, flags), &m.flags, 4))
 		return -EFAULT;
 	return !f->stream && (flags & MSG_TRUNC) ? (long)full : rc;
+}
+
+static long do_sendmsg(struct app *a, struct app_fd *f, uint64_t msg, uint64_t flags)
+{
+	struct msghdr_ m;
+
+	return copy_from_app(&m, msg, sizeof(m)) ? -EFAULT : send_msg(a, f, &m, flags);
+}
+
+static long do_recvmsg(struct app *a, struct app_fd *f, uint64_t msg, uint64_t flags)
+{
+	struct msghdr_ m;
+
+	return copy_from_app(&m, msg, sizeof(m)) ? -EFAULT : recv_msg(a, f, m, msg, flags);
+}
+
+/* readv/writev on a socket: one message of all the buffers, as Linux (a datagram socket
+ * sends one datagram of them all, and reads one into them, not one per buffer) */
+long hp_sock_vec(struct app *a, struct app_fd *f, uint64_t iov, uint64_t cnt, bool send)
+{
+	struct msghdr_ m = { .iov = iov, .iovlen = cnt };
+
+	return send ? send_msg(a, f, &m, 0) : recv_msg(a, f, m, 0, 0);
 }
 
 long hp_sock_msg(struct app *a, uint64_t fd, uint64_t msg, uint64_t flags, bool send)

@@ -477,7 +477,6 @@ static long iov_each(uint64_t iov, uint64_t cnt, long (*one)(void *, uint64_t, u
 
 struct rw_vec {
 	struct app *a;
-	uint64_t fd;
 	struct app_fd *f;
 	bool write;
 	int64_t off; /* preadv, pwritev */
@@ -488,9 +487,6 @@ static long rw_one(void *arg, uint64_t base, uint64_t len, long done)
 	struct rw_vec *c = arg;
 
 	(void)done;
-	if (c->f->kind == FD_SOCKET)
-		return c->write ? hp_sock_sendto(c->a, c->fd, base, len, 0, 0, 0)
-				: hp_sock_recvfrom(c->a, c->fd, base, len, 0, 0, 0);
 	return c->write ? fd_write(c->a, c->f, base, len) : fd_read(c->a, c->f, base, len);
 }
 
@@ -531,11 +527,13 @@ static bool pipe_writev(struct app *a, struct app_fd *f, uint64_t iov, uint64_t 
 
 static long do_rw_vec(struct app *a, uint64_t fd, uint64_t iov, uint64_t cnt, bool write)
 {
-	struct rw_vec c = {a, fd, fd_get(a, fd), write, 0};
+	struct rw_vec c = {a, fd_get(a, fd), write, 0};
 	long rc;
 
 	if (c.f && write && pipe_writev(a, c.f, iov, cnt, &rc))
 		return rc;
+	if (c.f && c.f->kind == FD_SOCKET)
+		return hp_sock_vec(a, c.f, iov, cnt, write);
 	return c.f ? iov_each(iov, cnt, rw_one, &c) : -EBADF;
 }
 
@@ -804,7 +802,7 @@ static long do_prw(struct app *a, uint64_t fd, uint64_t iov, uint64_t cnt, int64
 		return -EINVAL;
 	if (f->kind != FD_FILE && f->kind != FD_NULL && f->kind != FD_DISK && f->kind != FD_PROC)
 		return -ESPIPE;
-	struct rw_vec c = {a, fd, f, write, off};
+	struct rw_vec c = {a, f, write, off};
 
 	/* pread64/pwrite64: (buffer, count) is the one piece */
 	return vec ? iov_each(iov, cnt, prw_one, &c) : prw_one(&c, iov, cnt, 0);
