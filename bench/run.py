@@ -653,6 +653,11 @@ def free_udp_port():
         return s.getsockname()[1]
 
 
+# more of Amphi's command line for every Amphi guest (an experiment's tunables, e.g.
+# BENCH_AMPHI_ARGS="net_poll_us=1000"), with a space in front
+AMPHI_ARGS = (" " + os.environ["BENCH_AMPHI_ARGS"]) if os.environ.get("BENCH_AMPHI_ARGS") else ""
+
+
 def qemu_command(cell, net, kernel, initrd, cmdline):
     """The one QEMU command line both guests share; only -kernel, -initrd and -append
     differ."""
@@ -861,8 +866,9 @@ def measure(cell, wl, guest, smoke, linux, nice):
         cmd = qemu_command(cell, net, linux["kernel"], linux["initrd"],
                            linux_cmdline(cell, net, words))
     else:
-        cmdline = "ip=%s %s%s%s" % (net.ip, "" if wl.dhcp else "gw=%s " % net.gw,
-                                    "mode=normal " if guest == "amphi-normal" else "", words)
+        cmdline = "ip=%s %s%s%s%s" % (net.ip, "" if wl.dhcp else "gw=%s " % net.gw,
+                                      "mode=normal " if guest == "amphi-normal" else "", words,
+                                      AMPHI_ARGS)
         cmd = qemu_command(cell, net, KERNEL, bench_tar(wl.app) if wl.tar else
                            os.path.join(APPS, wl.app), cmdline)
     sampler = None
@@ -901,8 +907,8 @@ def measure_batch(cell, wls, guest, smoke, linux, nice, logs, k):
         cmd = qemu_command(cell, net, linux["kernel"], linux["initrd"],
                            linux_cmdline(cell, net, "batch=/etc/batch"))
     else:
-        cmdline = "ip=%s gw=%s %sbatch=/etc/batch" % (
-            net.ip, net.gw, "mode=normal " if guest == "amphi-normal" else "")
+        cmdline = "ip=%s gw=%s %sbatch=/etc/batch%s" % (
+            net.ip, net.gw, "mode=normal " if guest == "amphi-normal" else "", AMPHI_ARGS)
         cmd = qemu_command(cell, net, KERNEL, matrix().batch_tar(batch_text(wls, smoke, False)),
                            cmdline)
     try:
@@ -1077,7 +1083,7 @@ def xen_jobs(cells, workloads, runs, smoke):
                                 timeout={"xen": limit + 120},
                                 xl_kernel="linux-kernel", xl_ramdisk="linux-initrd")
                 else:
-                    t = mx.Test(name, "ip=%s/24 gw=%s" % (GUEST_IP, PEER_IP), None, rig="clients",
+                    t = mx.Test(name, "ip=%s/24 gw=%s%s" % (GUEST_IP, PEER_IP, AMPHI_ARGS), None, rig="clients",
                                 host_args=clients, mem_mib=cell.mem_mib,
                                 timeout={"xen": limit + 30}, app=batch[0].app,
                                 batch=batch_text(batch, smoke, True), tar="module",

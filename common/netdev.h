@@ -85,6 +85,13 @@ struct netdev_ops {
 	/* Receive interrupts on or off. On: d->notify runs (interrupt context) when packets
 	 * may be waiting; the owner then polls until poll returns 0. */
 	void (*irq)(struct netdev *d, bool on);
+	/* Optional, for busy polling: whether received packets wait for poll. No lock, any
+	 * CPU (the idle loop); a wrong "true" costs a poll that finds nothing. */
+	bool (*rx_pending)(struct netdev *d);
+	/* Optional, for busy polling: an interrupt at the next packet, though the owner
+	 * turned them off (a CPU is about to halt while the owner polls: the packet must not
+	 * wait for the owner's next look). No lock, any CPU, interrupts off. */
+	void (*rx_arm)(struct netdev *d);
 	/* Optional, for reports: the rings' indexes as the device and the driver see them,
 	 * one line into buf (a stalled ring shows which side stopped). */
 	void (*rings)(struct netdev *d, char *buf, unsigned len);

@@ -43,6 +43,9 @@ struct nif {
 	struct pkt *txq[TXQ];
 	unsigned ntx;
 	bool rx_busy;
+	bool polling;	/* busy polling (rx_thread): the device's interrupts off */
+	bool idle_woke; /* net_idle woke rx_thread, which has not polled since */
+	uint64_t st_busy, st_idle_wakes; /* busy polling: windows, wakes by an idle CPU */
 	bool csum_tx; /* the device completes TCP checksums (lwIP leaves them to it) */
 	bool tso;     /* and cuts big TCP segments (linkoutput gathers them: gather) */
 	uint32_t csum_gen; /* lwIP's checksum flags for what it sends here: CSUM_GEN... */
@@ -440,6 +443,38 @@ static struct flow *classify(const struct pkt *k)
 	return best;
 }
 
+/* Busy polling (net_poll_us=N; net/README.md, "Busy polling"; off by default): once
+ * packets come, a device's receive thread turns its interrupts off, and keeps them off
+ * until none came for N us. Meanwhile a CPU with nothing to run looks at the device
+ * (net_idle) and wakes the thread when packets wait, and one about to halt asks the
+ * device for an interrupt at the next packet (rx_arm); so a packet waits neither for a
+ * busy CPU's interrupt nor for a halted one's timer. The thread itself looks at least
+ * every tick (net_tick_us=, 1 ms), for CPUs that never idle. */
+static uint64_t busy_poll_ns, busy_tick_ns = 1000000;
+
+/* the idle loop's hook, on a CPU with nothing to run (also while it polls, and before it
+ * halts: halting): lock-free */
+static void net_idle(bool halting)
+{
+	unsigned k = __atomic_load_n(&nnifs, __ATOMIC_ACQUIRE);
+
+	for (unsigned i = 0; i < k; i++) {
+		struct nif *n = nifs[i];
+		struct netdev *d = n->dev;
+
+		if (!__atomic_load_n(&n->polling, __ATOMIC_ACQUIRE))
+			continue;
+		if (halting && d->ops->rx_arm)
+			d->ops->rx_arm(d); /* then the look below: nothing slips in between */
+		if (d->ops->rx_pending && !__atomic_load_n(&n->idle_woke, __ATOMIC_ACQUIRE) &&
+		    d->ops->rx_pending(d)) {
+			__atomic_store_n(&n->idle_woke, true, __ATOMIC_SEQ_CST);
+			__atomic_fetch_add(&n->st_idle_wakes, 1, __ATOMIC_RELAXED);
+			sem_up(&n->rx_wake);
+		}
+	}
+}
+
 static void notify(struct netdev *d)
 {
 	struct nif *n = d->owner;
@@ -456,12 +491,33 @@ static int rx_thread(void *arg)
 	struct pkt *in[BATCH];
 	struct flow *woken[BATCH];
 
+	uint64_t last = 0; /* when packets last came */
+
 	for (;;) {
+		__atomic_store_n(&n->idle_woke, false, __ATOMIC_SEQ_CST);
 		unsigned cnt = d->ops->poll(d, in, BATCH), nw = 0;
+		bool busy = __atomic_load_n(&n->polling, __ATOMIC_RELAXED);
 
 		if (!cnt) {
-			sem_down(&n->rx_wake, clock_ns() + 100 * MS);
+			uint64_t now = clock_ns();
+
+			if (busy && now - last < busy_poll_ns) {
+				sem_down(&n->rx_wake, now + MIN(busy_tick_ns, busy_poll_ns - (now - last)));
+				continue;
+			}
+			if (busy) { /* quiet for the window: interrupts on, and a last look */
+				__atomic_store_n(&n->polling, false, __ATOMIC_SEQ_CST);
+				d->ops->irq(d, true);
+				continue;
+			}
+			sem_down(&n->rx_wake, now + 100 * MS);
 			continue;
+		}
+		last = clock_ns();
+		if (!busy && busy_poll_ns) {
+			d->ops->irq(d, false);
+			__atomic_store_n(&n->polling, true, __ATOMIC_SEQ_CST);
+			n->st_busy++;
 		}
 		__atomic_store_n(&n->rx_busy, true, __ATOMIC_SEQ_CST);
 		for (unsigned i = 0; i < cnt; i++) {
@@ -671,6 +727,12 @@ static int start(const char *cmdline, uint64_t deadline)
 		}
 		IP4_ADDR(&gw, a[0], a[1], a[2], a[3]);
 	}
+	uint64_t us;
+
+	if (cmdline_get_u64(cmdline, "net_poll_us", &us) == 0)
+		busy_poll_ns = MIN(us, 1000000) * 1000;
+	if (cmdline_get_u64(cmdline, "net_tick_us", &us) == 0 && us)
+		busy_tick_ns = MIN(us, 100000) * 1000;
 	sem_init(&net_wake, 0);
 	rnd_state = clock_ns() | 1;
 	net_lock();
@@ -711,6 +773,8 @@ static int start(const char *cmdline, uint64_t deadline)
 	}
 	if (!nnifs)
 		return -ENODEV;
+	if (busy_poll_ns)
+		sched_set_idle_hook(net_idle);
 	if (!thread_create("net", net_thread, NULL, CPU_ANY))
 		return -ENOMEM;
 	/* the links, 10 s at most: a Xen vif may still be connecting to its backend, and what
@@ -859,6 +923,10 @@ void net_report(void)
 			d->name, d->st.rx_packets, d->st.tx_packets, d->st.rx_dropped,
 			d->st.tx_dropped, d->st.rx_bad, d->st.kicks, d->st.irqs,
 			pk ? d->st.kicks * 1000 / pk : 0, pk ? d->st.irqs * 1000 / pk : 0);
+		if (busy_poll_ns)
+			kprintf("net: %s: busy polling (%lu us): %lu windows, %lu wakes by an idle CPU\n",
+				d->name, busy_poll_ns / 1000, nifs[i]->st_busy,
+				__atomic_load_n(&nifs[i]->st_idle_wakes, __ATOMIC_RELAXED));
 		if (d->ops->rings) {
 			char buf[640];
 

@@ -291,11 +291,62 @@ static unsigned nf_poll(struct netdev *d, struct pkt **pkts, unsigned max)
 	return n;
 }
 
-static void nf_irq(struct netdev *d, bool on)
+/* Responses wait in a receive ring: no lock, any CPU. A ring given up meanwhile is still
+ * our memory (the direct map), and a wrong answer costs a poll. */
+static bool nf_rx_pending(struct netdev *d)
 {
 	struct nf *nf = container_of(d, struct nf, nd);
 
-	__atomic_store_n(&nf->irq_on, on, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < NF_MAX_QUEUES; i++) {
+		const netif_rx_sring_t *r = __atomic_load_n(&nf->pend_ring[i], __ATOMIC_ACQUIRE);
+
+		if (r && __atomic_load_n(&r->rsp_prod, __ATOMIC_ACQUIRE) !=
+				 __atomic_load_n(&nf->pend_cons[i], __ATOMIC_ACQUIRE))
+			return true;
+	}
+	return false;
+}
+
+/* Busy polling, a CPU about to halt: each receive ring's event re-armed at what we took,
+ * without the lock (rx_thread may be polling elsewhere: at worst an event it did not
+ * need). The caller then looks (nf_rx_pending). */
+static void nf_rx_arm(struct netdev *d)
+{
+	struct nf *nf = container_of(d, struct nf, nd);
+
+	for (unsigned i = 0; i < NF_MAX_QUEUES; i++) {
+		netif_rx_sring_t *r = __atomic_load_n(&nf->pend_ring[i], __ATOMIC_ACQUIRE);
+
+		if (r)
+			__atomic_store_n(&r->rsp_event,
+					 __atomic_load_n(&nf->pend_cons[i], __ATOMIC_ACQUIRE) + 1,
+					 __ATOMIC_SEQ_CST);
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/* Off: the receive rings' response events are not re-armed (netfront_take_rx), so the
+ * backend sends none. On: re-armed, and a last look: what came meanwhile is notified. */
+static void nf_irq(struct netdev *d, bool on)
+{
+	struct nf *nf = container_of(d, struct nf, nd);
+	int more = 0;
+
+	__atomic_store_n(&nf->irq_on, on, __ATOMIC_SEQ_CST);
+	if (!on)
+		return;
+	mutex_lock(&nf->lock, NO_DEADLINE);
+	for (unsigned i = 0; nf->connected && !nf->broken && i < nf->nq; i++) {
+		int m;
+
+		RING_FINAL_CHECK_FOR_RESPONSES(&nf->q[i].rx, m);
+		more |= m;
+	}
+	mutex_unlock(&nf->lock);
+	void (*notify)(struct netdev *) = __atomic_load_n(&nf->nd.notify, __ATOMIC_ACQUIRE);
+
+	if (more && notify)
+		notify(&nf->nd);
 }
 
 /* interrupt context: only wake the owner */
@@ -307,7 +358,8 @@ static void nf_event(void *arg)
 	__atomic_fetch_add(&nf->nd.st.irqs, 1, __ATOMIC_RELAXED);
 	void (*notify)(struct netdev *) = __atomic_load_n(&nf->nd.notify, __ATOMIC_ACQUIRE);
 
-	if (__atomic_load_n(&nf->irq_on, __ATOMIC_ACQUIRE) && notify)
+	/* (also while busy polling: then only an event nf_rx_arm asked for comes) */
+	if (notify)
 		notify(&nf->nd);
 }
 
@@ -368,6 +420,8 @@ static int nf_lie(struct netdev *d)
 static const struct netdev_ops nf_ops = {
 	.xmit = nf_xmit,
 	.poll = nf_poll,
+	.rx_pending = nf_rx_pending,
+	.rx_arm = nf_rx_arm,
 	.irq = nf_irq,
 	.rings = nf_rings,
 	.lie = nf_lie,
@@ -402,6 +456,8 @@ static void queue_down(struct nf *nf, struct nfq *q)
 		hal->irq_unbind(&q->rx_irq);
 	if (q->tx_bound)
 		hal->irq_unbind(&q->tx_irq);
+	if (q->index < NF_MAX_QUEUES)
+		__atomic_store_n(&nf->pend_ring[q->index], NULL, __ATOMIC_SEQ_CST);
 	if (q->rx_port && q->rx_port != q->tx_port)
 		close_port(q->rx_port);
 	if (q->tx_port)
@@ -585,6 +641,10 @@ static int queue_up(struct nf *nf, struct nfq *q, unsigned cpu)
 		return rc;
 	if (!nf->split)
 		q->rx_port = q->tx_port;
+	if (q->index < NF_MAX_QUEUES) {
+		__atomic_store_n(&nf->pend_cons[q->index], q->rx.rsp_cons, __ATOMIC_RELEASE);
+		__atomic_store_n(&nf->pend_ring[q->index], q->rx.sring, __ATOMIC_RELEASE);
+	}
 	q->tx_irq = (struct irq){ .kind = IRQ_EVTCHN, .num = q->tx_port, .cpu = cpu,
 				  .fn = nf_event, .arg = nf };
 	if ((rc = hal->irq_bind(&q->tx_irq)))

@@ -81,6 +81,10 @@ struct nf {
 	bool tso; /* the backend takes feature-sg and feature-gso-tcpv4: we send large packets */
 	bool want_tso; /* the xnet_tso option */
 	bool irq_on;
+	/* busy polling's looks from an idle CPU (nf_rx_pending, nf_rx_arm), without the
+	 * lock: each queue's receive ring (NULL while down) and how far we took it */
+	netif_rx_sring_t *pend_ring[NF_MAX_QUEUES];
+	RING_IDX pend_cons[NF_MAX_QUEUES];
 	unsigned rx_next; /* the queue poll looks at first */
 	unsigned nq; /* queue pairs in q (kcalloc'd while connected) */
 	struct nfq *q;

@@ -279,10 +279,16 @@ unsigned netfront_take_rx(struct nfq *q, struct pkt **pkts, unsigned max)
 			}
 		}
 		q->rx.rsp_cons = i;
+		if (q->index < NF_MAX_QUEUES)
+			__atomic_store_n(&nf->pend_cons[q->index], i, __ATOMIC_RELEASE);
 		if (n == max)
 			break;
-		/* re-arm the event, then look once more: nothing slips in between */
-		RING_FINAL_CHECK_FOR_RESPONSES(&q->rx, more);
+		/* re-arm the event, then look once more: nothing slips in between; with the
+		 * interrupts off (busy polling) only the look */
+		if (__atomic_load_n(&nf->irq_on, __ATOMIC_SEQ_CST))
+			RING_FINAL_CHECK_FOR_RESPONSES(&q->rx, more);
+		else
+			more = RING_HAS_UNCONSUMED_RESPONSES(&q->rx);
 	} while (more);
 	return n;
 }

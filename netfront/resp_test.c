@@ -48,6 +48,7 @@ static struct nfq *setup(void)
 	q->nf->nq = 1;
 	strcpy(q->nf->nd.name, "xnet9");
 	q->nf->connected = true;
+	q->nf->irq_on = true; /* as after net_start */
 	memset(table, 0, sizeof(table));
 	gnttab_use(table, sizeof(table) / sizeof(table[0]));
 	gnttab_free_page = free_page;
@@ -133,9 +134,35 @@ TEST(netfront_rx_takes_good_frames)
 	CHECK_EQ(q->nf->nd.st.rx_bad, 0);
 	CHECK_EQ(q->rx.rsp_cons, 3);
 	CHECK_EQ(q->rx.sring->rsp_event, 4); /* re-armed for the next one */
+	CHECK_EQ(q->nf->pend_cons[0], 3);     /* what an idle CPU compares with */
 	pkt_free(got[0]);
 	pkt_free(got[1]);
 	pkt_free(got[2]);
+	teardown(q);
+}
+
+/* busy polling (interrupts off): responses are taken, the event is not re-armed, so the
+ * backend sends none while the owner polls; one that comes during the take is seen */
+TEST(netfront_rx_busy_polling_leaves_the_event)
+{
+	struct nfq *q = setup();
+	struct pkt *got[8];
+
+	q->nf->irq_on = false;
+	q->rx.sring->rsp_event = 1;
+	post_rx(q, 0, 4);
+	rx_rsp(q, 0, 0, 0, 0, 60);
+	rx_rsp(q, 1, 1, 0, 0, 60);
+	q->rx.sring->rsp_prod = 2;
+	CHECK_EQ(netfront_take_rx(q, got, 8), 2);
+	CHECK_EQ(q->rx.sring->rsp_event, 1); /* left where it was: no event for the next */
+	CHECK_EQ(q->nf->pend_cons[0], 2);
+	rx_rsp(q, 2, 2, 0, 0, 60);
+	q->rx.sring->rsp_prod = 3;
+	CHECK_EQ(netfront_take_rx(q, got + 2, 6), 1);
+	CHECK_EQ(q->rx.sring->rsp_event, 1);
+	for (int i = 0; i < 3; i++)
+		pkt_free(got[i]);
 	teardown(q);
 }
 

@@ -797,6 +797,13 @@ static void check_cpus(struct sched_cpu *c, uint64_t now)
 	}
 }
 
+static void (*idle_hook)(bool halting);
+
+void sched_set_idle_hook(void (*fn)(bool halting))
+{
+	__atomic_store_n(&idle_hook, fn, __ATOMIC_RELEASE);
+}
+
 void sched_set_poll_us(uint64_t us)
 {
 	poll_max_ns = MIN(us, 1000000) * 1000;
@@ -1052,12 +1059,19 @@ static void __noreturn idle_loop(void)
 		try_steal(c, t0);
 		irq_restore(1);
 		bool won = false;
+		void (*hook)(bool) = __atomic_load_n(&idle_hook, __ATOMIC_ACQUIRE);
+
+		if (hook)
+			hook(false);
 
 		unsigned long spins = 0;
 		uint64_t window = MIN(c->poll_ns, poll_max_ns);
 
-		while (window && !(won = work(c)) && hal->clock_ns() - t0 < window)
+		while (window && !(won = work(c)) && hal->clock_ns() - t0 < window) {
 			spin_wait(&spins);
+			if (hook)
+				hook(false);
+		}
 		irq_save();
 		if (won) {
 			c->st.polls_won++;
@@ -1066,6 +1080,8 @@ static void __noreturn idle_loop(void)
 			continue;
 		}
 		c->poll_ns = MAX(c->poll_ns / 2, POLL_MIN_NS);
+		if (hook)
+			hook(true);
 		set_idle_state(c, IDLE_HALTED);
 		if (!work(c)) {
 			c->st.halts++;

@@ -113,6 +113,13 @@ void sched_set_stuck_ms(uint64_t ms);
 /* The longest an idle CPU polls before it halts, and a futex waiter spins before it
  * blocks (sched_poll_us=; default 200, at most 1,000,000; 0: never) */
 void sched_set_poll_us(uint64_t us);
+/* fn runs on a CPU that went idle (no thread to run): fn(false) once before it polls and
+ * at every step of its poll (interrupts on), fn(true) just before it halts (interrupts
+ * off; a thread it wakes here keeps the CPU from halting). So work held back while the
+ * CPU was busy (a NIC's notification) goes now, a device is looked at, and one that a
+ * thread polls without interrupts can ask for one while nobody looks. It must be short
+ * and must not block. One hook; NULL: none. */
+void sched_set_idle_hook(void (*fn)(bool halting));
 unsigned sched_stuck_reports(void); /* how many such reports so far */
 /* Prints every CPU's scheduler state, and t's when given: for tests that time out. */
 void sched_dump(const struct thread *t);

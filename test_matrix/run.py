@@ -1450,6 +1450,13 @@ def app_tests(p, mode):
         app_test(p + "udp", "udp_echo", "7,9 10000",
                  UDP_ECHOED,
                  net="udp", timeout={"qemu": 300, "xen": 300}, kvm_args="7,9 300", mode=mode),
+        # the same echo with busy polling (net/README.md): the NIC's interrupts off while
+        # packets come, an idle CPU looking, one about to halt asking for one interrupt
+        *([app_test(p + "udp_busy", "udp_echo", "7,9 10000", UDP_ECHOED,
+                    r"^net: (vnet|xnet)0: busy polling \(2000 us\): [1-9]\d* windows, \d+ "
+                    r"wakes by an idle CPU$",
+                    net="udp", cmdline="net_poll_us=2000", timeout={"qemu": 300, "xen": 300},
+                    kvm_args="7,9 300", mode=mode)] if mode == "hp" else []),
         # the same echo through an edge-triggered epoll set, recvmsg (after a MSG_PEEK |
         # MSG_TRUNC look) and sendmsg with iovecs, recvmmsg/sendmmsg, recvfrom/sendto
         app_test(p + "udp_msg", "udp_msg", "7,9 10000", UDP_ECHOED, net="udp",

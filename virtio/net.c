@@ -325,13 +325,30 @@ static void vn_irq(struct netdev *d, bool on)
 	}
 }
 
-/* interrupt context: only wake the owner */
+/* busy polling's look from an idle CPU: no lock (a stale answer costs a poll) */
+static bool vn_rx_pending(struct netdev *d)
+{
+	struct vnet *v = container_of(d, struct vnet, nd);
+
+	return !is_dead(v) && virtq_pending(&v->rx) != 0;
+}
+
+static void vn_rx_arm(struct netdev *d)
+{
+	struct vnet *v = container_of(d, struct vnet, nd);
+
+	if (!is_dead(v))
+		virtq_irq_arm(&v->rx);
+}
+
+/* interrupt context: only wake the owner (with interrupts off, busy polling's owner, only
+ * one vn_rx_arm asked for comes) */
 static void rx_event(void *arg)
 {
 	struct vnet *v = arg;
 
-	v->nd.st.irqs++;
-	if (!v->rx.irq_off && v->nd.notify)
+	__atomic_fetch_add(&v->nd.st.irqs, 1, __ATOMIC_RELAXED);
+	if (v->nd.notify)
 		v->nd.notify(&v->nd);
 }
 
@@ -341,7 +358,10 @@ static void tx_event(void *arg)
 {
 }
 
-static const struct netdev_ops vn_ops = { .xmit = vn_xmit, .poll = vn_poll, .irq = vn_irq };
+static const struct netdev_ops vn_ops = {
+	.xmit = vn_xmit, .poll = vn_poll, .irq = vn_irq, .rx_pending = vn_rx_pending,
+	.rx_arm = vn_rx_arm
+};
 
 /* shutdown: no more transmits, and what was queued goes out before the reset (which would
  * drop it), waiting at most 500 ms */

@@ -83,6 +83,10 @@ unsigned virtq_pending(const struct virtq *q);
 /* Interrupts for this queue on (true: entries are already waiting, poll again) or off. */
 bool virtq_irq_on(struct virtq *q);
 void virtq_irq_off(struct virtq *q);
+/* An interrupt at the next used entry, though irq_off stays: no lock (busy polling's
+ * rx_arm, from a CPU about to halt; the owner may be taking entries meanwhile, which
+ * costs at most an interrupt it did not need). The caller then looks (virtq_pending). */
+void virtq_irq_arm(struct virtq *q);
 /* After a device reset: the cookie of some buffer still owned by the device (and forgets
  * it), or NULL when none is left. */
 void *virtq_detach(struct virtq *q);
