@@ -3,8 +3,9 @@
  * turn by recvmsg (after a MSG_PEEK | MSG_TRUNC look at their length, into two iovecs)
  * and answered by sendmsg (three iovecs), by recvmmsg/sendmmsg in batches, by
  * recvfrom/sendto, and by readv/writev (the socket connected to its first sender: one
- * datagram read into two buffers whole, one sent from three). Also the errors a UDP socket gives for getpeername, shutdown and an
- * empty non-blocking read. Ends as udp_echo does. Usage: udp_msg PORT[,PORT...] COUNT */
+ * datagram read into two buffers whole, one sent from three). Also the errors a UDP
+ * socket gives for getpeername, shutdown and an empty non-blocking read. Ends as udp_echo
+ * does. Usage: udp_msg PORT[,PORT...] COUNT */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -201,7 +202,8 @@ static int one_vec(int s)
 	if (n <= 0)
 		return 0;
 	size_t first = n < 10 ? (size_t)n : 10, second = (n < 50 ? (size_t)n : 50) - first;
-	struct iovec out[3] = {{b1, first}, {b1 + first, second}, {b2, n > 50 ? (size_t)n - 50 : 0}};
+	struct iovec out[3] = {{b1, first}, {b1 + first, second},
+			       {b2, n > 50 ? (size_t)n - 50 : 0}};
 
 	if (writev(s, out, 3) == n)
 		by_vec++;

@@ -1083,7 +1083,8 @@ def xen_jobs(cells, workloads, runs, smoke):
                                 timeout={"xen": limit + 120},
                                 xl_kernel="linux-kernel", xl_ramdisk="linux-initrd")
                 else:
-                    t = mx.Test(name, "ip=%s/24 gw=%s%s" % (GUEST_IP, PEER_IP, AMPHI_ARGS), None, rig="clients",
+                    t = mx.Test(name, "ip=%s/24 gw=%s%s" % (GUEST_IP, PEER_IP, AMPHI_ARGS), None,
+                                rig="clients",
                                 host_args=clients, mem_mib=cell.mem_mib,
                                 timeout={"xen": limit + 30}, app=batch[0].app,
                                 batch=batch_text(batch, smoke, True), tar="module",

@@ -502,7 +502,8 @@ static int rx_thread(void *arg)
 			uint64_t now = clock_ns();
 
 			if (busy && now - last < busy_poll_ns) {
-				sem_down(&n->rx_wake, now + MIN(busy_tick_ns, busy_poll_ns - (now - last)));
+				sem_down(&n->rx_wake,
+					 now + MIN(busy_tick_ns, busy_poll_ns - (now - last)));
 				continue;
 			}
 			if (busy) { /* quiet for the window: interrupts on, and a last look */
@@ -924,8 +925,8 @@ void net_report(void)
 			d->st.tx_dropped, d->st.rx_bad, d->st.kicks, d->st.irqs,
 			pk ? d->st.kicks * 1000 / pk : 0, pk ? d->st.irqs * 1000 / pk : 0);
 		if (busy_poll_ns)
-			kprintf("net: %s: busy polling (%lu us): %lu windows, %lu wakes by an idle CPU\n",
-				d->name, busy_poll_ns / 1000, nifs[i]->st_busy,
+			kprintf("net: %s: busy polling (%lu us): %lu windows, %lu wakes by an "
+				"idle CPU\n", d->name, busy_poll_ns / 1000, nifs[i]->st_busy,
 				__atomic_load_n(&nifs[i]->st_idle_wakes, __ATOMIC_RELAXED));
 		if (d->ops->rings) {
 			char buf[640];

@@ -197,8 +197,8 @@ bool virtq_irq_on(struct virtq *q)
 void virtq_irq_arm(struct virtq *q)
 {
 	if (q->event_idx)
-		__atomic_store_n(&vring_used_event(&q->vr), __atomic_load_n(&q->last_used, __ATOMIC_ACQUIRE),
-				 __ATOMIC_SEQ_CST);
+		__atomic_store_n(&vring_used_event(&q->vr),
+				 __atomic_load_n(&q->last_used, __ATOMIC_ACQUIRE), __ATOMIC_SEQ_CST);
 	else
 		__atomic_and_fetch(&q->vr.avail->flags, (uint16_t)~VRING_AVAIL_F_NO_INTERRUPT,
 				   __ATOMIC_SEQ_CST);
