@@ -72,6 +72,7 @@ static struct sem net_wake;
 static bool started;
 static int start_rc;
 static struct net_stats st;
+static uint64_t drop_tx, drop_count; /* net_drop_tx=N (linkoutput), under the core lock */
 static uint64_t rnd_state;
 
 u32_t sys_now(void)
@@ -204,6 +205,14 @@ static err_t linkoutput(struct netif *lw, struct pbuf *p)
 		return ERR_MEM;
 	}
 	k->len = pbuf_copy_partial(p, k->data, p->tot_len, 0);
+	/* net_drop_tx=N, for tests: every Nth TCP frame sent is lost on the way, as on a lossy
+	 * network (lwIP believes it went; its retransmissions have to recover) */
+	if (drop_tx && k->len >= ETH_HLEN + 20 && k->data[12] == 0x08 && k->data[13] == 0 &&
+	    k->data[ETH_HLEN + 9] == 6 && ++drop_count % drop_tx == 0) {
+		pkt_free(k);
+		st.lost_on_purpose++;
+		return ERR_OK;
+	}
 	if (n->csum_tx && inet_tcp_csum_offload(k->data, k->len, &k->csum_start, &k->csum_offset))
 		k->flags |= PKT_CSUM_PARTIAL;
 	if (n->tso && n->ntx && (k->flags & PKT_CSUM_PARTIAL) && gather(n, k))
@@ -734,6 +743,8 @@ static int start(const char *cmdline, uint64_t deadline)
 		busy_poll_ns = MIN(us, 1000000) * 1000;
 	if (cmdline_get_u64(cmdline, "net_tick_us", &us) == 0 && us)
 		busy_tick_ns = MIN(us, 100000) * 1000;
+	if (cmdline_get_u64(cmdline, "net_drop_tx", &us) == 0)
+		drop_tx = us;
 	sem_init(&net_wake, 0);
 	rnd_state = clock_ns() | 1;
 	net_lock();
@@ -952,6 +963,9 @@ void net_report(void)
 	if (s.tso_gathered)
 		kprintf("net: %lu TCP segments gathered into larger ones the device cuts (TSO)\n",
 			s.tso_gathered);
+	if (drop_tx)
+		kprintf("net: %lu TCP frames lost on purpose (net_drop_tx=%lu: one in %lu)\n",
+			s.lost_on_purpose, drop_tx, drop_tx);
 	if (s.acks_merged)
 		kprintf("net: %lu acknowledgements made needless by later ones before they went "
 			"out\n", s.acks_merged);

@@ -654,7 +654,7 @@ static long recv_stream(struct sock *k, int s, void *buf, size_t len, unsigned f
 			if (!(flags & SOCK_PEEK)) {
 				recved(k, n);
 				/* the app has read everything that came: an acknowledgement lwIP
-				 * holds back (for up to its 250 ms timer) goes now, as Linux's
+				 * holds back (for up to its 50 ms timer) goes now, as Linux's
 				 * tcp_cleanup_rbuf sends it. A client whose next small write waits
 				 * for it (Nagle: a request in two writes, memccapable's) would
 				 * otherwise wait that long for every request. */

@@ -1480,6 +1480,15 @@ def app_tests(p, mode):
         app_test(p + "tcp_bulk", "tcp_bulk", "5001 4 2048",
                  r"^(host|dom0): tcp: 4 of 4 connections moved 2048 KiB each way intact",
                  net="tcpbulk", timeout={"qemu": 120, "xen": 240}, mode=mode),
+        # the same over a lossy network: one TCP frame in 100 the guest sends is lost
+        # (net_drop_tx=100), last ones and acknowledgements too; lwIP's retransmissions
+        # recover every byte (a lost last segment waits for the retransmission timeout,
+        # which lwipopts.h's 50 ms timer keeps at 300 ms or more rather than 1.5 s)
+        *([app_test(p + "tcp_lossy", "tcp_bulk", "5001 4 1024",
+                    r"^(host|dom0): tcp: 4 of 4 connections moved 1024 KiB each way intact",
+                    r"^net: [1-9]\d* TCP frames lost on purpose \(net_drop_tx=100: one in 100\)$",
+                    net="tcpbulk", cmdline="net_drop_tx=100",
+                    timeout={"qemu": 180, "xen": 300}, mode=mode)] if mode == "hp" else []),
         # files from a tar image on the first disk (the app itself too), and the same
         # image as the boot module: read, pread, lseek, fstat, stat, access, ENOENT
         app_test(p + "files", "readfile", "etc/motd data/blob.bin ./etc/motd nothere /dev/null "
