@@ -405,7 +405,8 @@ long hp_pipe(struct app *a, uint64_t fds, uint64_t flags);
 long hp_eventfd(struct app *a, uint64_t initval, uint64_t flags);
 long hp_io_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n);
 long hp_io_write(struct app *a, struct app_fd *f, uint64_t buf, size_t n);
-/* a writev's buffers gathered by the kernel (n <= PIPE_BUF), written into a pipe whole */
+#define PIPE_BUF_ 4096 /* pipe writes up to this size are atomic (POSIX PIPE_BUF) */
+/* a writev's buffers gathered by the kernel (n <= PIPE_BUF_), written into a pipe whole */
 long hp_pipe_write_gathered(struct app *a, struct app_fd *f, const void *kbuf, size_t n);
 /* a description's last descriptor is gone: let go of its pipe end or epoll set */
 void hp_io_release(struct app *a, const struct app_fd *f);

@@ -20,7 +20,6 @@
 
 #define PIPE_SLOTS 16	     /* Linux's default: 16 pages, 64 KiB */
 #define PIPE_PAGE  4096u
-#define PIPE_BUF_  4096	     /* writes up to this size are atomic (POSIX PIPE_BUF) */
 #define SLICE_MS  50
 #define MS_NS	  1000000ull
 
@@ -323,8 +322,6 @@ static long pipe_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 	return done ? (long)done : rc;
 }
 
-/* (io_lock held) copies what fits of the app's bytes: into the last slot (the part over
- * whole pages, all of it or nothing), else into new slots while there are free ones */
 /* the bytes [at, at + k) of a write: from the app's buf, or from the kernel's kbuf */
 static int write_from(void *dst, uint64_t buf, const uint8_t *kbuf, size_t at, size_t k)
 {
@@ -335,6 +332,9 @@ static int write_from(void *dst, uint64_t buf, const uint8_t *kbuf, size_t at, s
 	return copy_from_app(dst, buf + at, k);
 }
 
+/* (io_lock held) copies what fits of the app's bytes (or kbuf's): into the last slot (the
+ * part over whole pages, all of it or nothing), else into new slots while there are free
+ * ones */
 static long pipe_fill(struct app_pipe *p, uint64_t buf, const uint8_t *kbuf, size_t n,
 		      size_t *done, bool merge)
 {

@@ -490,9 +490,7 @@ static long rw_one(void *arg, uint64_t base, uint64_t len, long done)
 	return c->write ? fd_write(c->a, c->f, base, len) : fd_read(c->a, c->f, base, len);
 }
 
-#define PIPE_ATOMIC 4096 /* POSIX PIPE_BUF: a write of at most this many bytes is one */
-
-/* writev into a pipe of at most PIPE_ATOMIC bytes in all: gathered first and written as
+/* writev into a pipe of at most PIPE_BUF_ bytes in all: gathered first and written as
  * one write, so that no reader sees part of it (musl's stdio writes a line as its buffer
  * and the rest: two buffers; a parent reading a child's line got half of it). false: not
  * such a writev (the buffers go one by one); true with *rc what the write gives. */
@@ -508,7 +506,7 @@ static bool pipe_writev(struct app *a, struct app_fd *f, uint64_t iov, uint64_t 
 		return true;
 	}
 	for (uint64_t i = 0; i < cnt; i++)
-		if (v[i].len > PIPE_ATOMIC || (total += v[i].len) > PIPE_ATOMIC)
+		if (v[i].len > PIPE_BUF_ || (total += v[i].len) > PIPE_BUF_)
 			return false;
 	uint8_t *k = kmalloc(total ? total : 1);
 	size_t at = 0;
