@@ -971,14 +971,26 @@ static void space_flush(uint64_t va, bool tables)
  * are unmapped too. */
 static void user_unmap(uint64_t va, uint64_t n, bool keep_lazy)
 {
-	uint64_t batch[256];
+	uint64_t batch[256], end = va + n * PAGE_SIZE;
 
 	for (uint64_t i = 0; i < n;) {
 		unsigned nb = 0;
 
 		for (; i < n && nb < ARRAY_SIZE(batch); i++) {
-			uint64_t p = va + i * PAGE_SIZE, on = lazy_take(), e = vm_entry_4k(p);
+			uint64_t p = va + i * PAGE_SIZE, on = lazy_take(), e;
 
+			/* at each table's start, past what no table covers (a reservation never
+			 * touched, or PROT_NONE: Go reserves and gives back 64 MiB at a time) */
+			if (!i || !(p & (PAGE_SIZE * 512 - 1))) {
+				uint64_t next = vm_next_table(p, end);
+
+				if (next != p) {
+					lazy_drop(on);
+					i = (next - va) / PAGE_SIZE - 1; /* (the loop adds 1) */
+					continue;
+				}
+			}
+			e = vm_entry_4k(p);
 			if ((e & PTE_P) && keep_lazy && (e & MM_SHARED)) {
 				; /* (MADV_DONTNEED keeps a MAP_SHARED page's contents, as Linux) */
 			} else if (e & PTE_P) {

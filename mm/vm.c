@@ -399,6 +399,34 @@ uint64_t vm_entry_4k(uint64_t va)
 	return pt < 0 ? 0 : table((uint64_t)pt)[index_of(va, 1)];
 }
 
+uint64_t vm_next_table(uint64_t va, uint64_t end)
+{
+	va &= ~(PAGE_SIZE - 1);
+	while (va < end) {
+		uint64_t t = root_of(va), span = 0;
+
+		for (int l = 4; l > 1; l--) {
+			uint64_t e = table(t)[index_of(va, l)];
+
+			if (!(e & PTE_P)) { /* nothing below this entry: past what it covers */
+				span = 1ull << (12 + 9 * (l - 1));
+				break;
+			}
+			if (e & PTE_PS)
+				return va;
+			t = vm.pg->entry_pfn(e);
+		}
+		if (!span)
+			return va;
+		uint64_t next = (va & ~(span - 1)) + span;
+
+		if (next <= va)
+			break; /* the top of the address space */
+		va = next;
+	}
+	return end;
+}
+
 int vm_set_absent(uint64_t va, uint64_t n, uint64_t val)
 {
 	if (val & PTE_P)

@@ -59,6 +59,11 @@ int vm_prepare_slot(uint64_t va);
 /* The 4 KiB-level entry for va as it is, present or not (0 when there is no such table, or
  * a 2 MiB page covers va). */
 uint64_t vm_entry_4k(uint64_t va);
+/* The first page address in [va, end) that a 4 KiB-level table (or a 2 MiB page) covers:
+ * va itself unless there is none there; end when none covers any of it. Skips, a level at
+ * a time, what no table covers, so that a walk of a large, mostly empty range (an unmap of
+ * a reservation never touched) costs its tables, not its pages. */
+uint64_t vm_next_table(uint64_t va, uint64_t end);
 /* Writes the not-present value val (PTE_P clear: the caller's own marks, no frame) into
  * the 4 KiB-level entries of n pages at va, making the tables; what was mapped there is
  * simply dropped (the caller frees its frames). 0 or a negative error. */

@@ -137,6 +137,26 @@ TEST(vm_writes_and_reads_absent_entries)
 	CHECK_EQ(vm_unlink_empty_low(pfns, 8), 3); /* two leaf tables, then their level-2 one */
 }
 
+TEST(vm_finds_the_next_table_past_empty_levels)
+{
+	const uint64_t g = 1ull << 30, m2 = 2ull << 20, base = 0x7f0000000000ull;
+
+	setup(true);
+	/* nothing at all in the low half: from anywhere, the end */
+	CHECK(vm_next_table(0x1000, base) == base);
+	/* a leaf table for base + 1 GiB + 6 MiB, and a 2 MiB page at base + 3 GiB */
+	CHECK_EQ(vm_set_absent(base + g + 3 * m2 + 0x5000, 1, 1ull << 9), 0);
+	CHECK_EQ(vm_map(base + 3 * g, 0x400, 512, PTE_W, true), 0);
+	const uint64_t end = base + 4 * g;
+
+	CHECK(vm_next_table(base, end) == base + g + 3 * m2);	   /* past a level 3, a level 2 */
+	CHECK(vm_next_table(base + g + 3 * m2 + 0x7123, end) == base + g + 3 * m2 + 0x7000);
+	CHECK(vm_next_table(base + g + 4 * m2, end) == base + 3 * g); /* the 2 MiB page */
+	CHECK(vm_next_table(base + 3 * g + m2, end) == end);
+	CHECK(vm_next_table(base + g + 4 * m2, base + 2 * g) == base + 2 * g); /* not past end */
+	CHECK(vm_next_table(0x7ffffffff000ull, 0x800000000000ull) == 0x800000000000ull);
+}
+
 TEST(vm_reports_running_out_of_tables)
 {
 	setup(true);
