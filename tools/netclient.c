@@ -2,8 +2,8 @@
  * the runner starts it in the test's network namespace (QEMU cells) and dom0-init.sh in
  * dom0 (Xen cells). Each mode prints one summary line the runner judges:
  *   udp: COUNT datagrams of 200 bytes, numbered and filled from their number, at most
- *        WINDOW (default 32) outstanding, a lost one sent again after 0.3 s; every echo
- *        must come back intact; then "BYE".
+ *        WINDOW (default 32) outstanding, a lost one sent again after RESEND s (default
+ *        0.3); every echo must come back intact; then "BYE".
  *   tcp: CONNS concurrent connections; each sends a 4-byte id and KIB KiB of pattern(id),
  *        then receives KIB KiB of pattern(id + 100) and the 8-byte sum of the 64-bit words
  *        the guest received, and checks both (pattern_byte() is the guest's too).
@@ -19,12 +19,13 @@
  *        answers of each kind, and the rate.
  *   malformed: 20 rounds of 16 kinds of broken frames on IFACE (a raw socket), each round
  *        followed by 5 valid datagrams that must come back; then "BYE <broken frames>".
- *   netclient udp HOST PORT[,PORT...] COUNT [SECS [SPORT [WINDOW]]]   (datagram i goes to the
- *        (i mod n)th port; at most SECS seconds, default 240; SIGTERM ends it early, with
- *        "BYE" and the summary: the rig's crashloop stops its traffic this way. SPORT: our
- *        source port, fixed rather than the kernel's pick, so that the flows (and the
- *        guest's queue for each) are the same every run; 0: the kernel's pick. WINDOW:
- *        make bench's window 1, a round trip at a time)
+ *   netclient udp HOST PORT[,PORT...] COUNT [SECS [SPORT [WINDOW [RESEND]]]]
+ *        (datagram i goes to the (i mod n)th port; at most SECS seconds, default 240;
+ *        SIGTERM ends it early, with "BYE" and the summary: the rig's crashloop stops its
+ *        traffic this way. SPORT: our source port, fixed rather than the kernel's pick, so
+ *        that the flows (and the guest's queue for each) are the same every run; 0: the
+ *        kernel's pick. WINDOW: make bench's window 1, a round trip at a time. RESEND (s):
+ *        longer for the local KVM, whose emulated kernel takes ~70 ms an echo)
  *   netclient tcp HOST PORT CONNS KIB
  *   netclient http HOST PORT TIMES
  *   netclient httpmany HOST PORT TIMES
@@ -121,7 +122,7 @@ static void on_term(int sig)
 }
 
 static int udp(const char *host, const char *ports, int count, double secs_max, int sport,
-	       int window)
+	       int window, double resend)
 {
 	int s = socket(AF_INET, SOCK_DGRAM, 0), size = 200, np = 0;
 	struct sockaddr_in to[8];
@@ -176,7 +177,7 @@ static int udp(const char *host, const char *ports, int count, double secs_max, 
 		double t = now();
 
 		for (int i = 0; i < next; i++) {
-			if (!done[i] && t - sent_at[i] > 0.3) {
+			if (!done[i] && t - sent_at[i] > resend) {
 				payload(i, buf, size);
 				sendto(s, buf, size, 0, (struct sockaddr *)&to[i % np], sizeof(to[0]));
 				sent_at[i] = t;
@@ -1638,11 +1639,13 @@ udp_done:
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc >= 5 && argc <= 8 && !strcmp(argv[1], "udp")) {
-		int window = argc == 8 ? atoi(argv[7]) : 32;
+	if (argc >= 5 && argc <= 9 && !strcmp(argv[1], "udp")) {
+		int window = argc >= 8 ? atoi(argv[7]) : 32;
+		double resend = argc == 9 ? atof(argv[8]) : 0.3;
 
 		return udp(argv[2], argv[3], atoi(argv[4]), argc >= 6 ? atof(argv[5]) : 240,
-			   argc >= 7 ? atoi(argv[6]) : 0, window > 0 ? window : 32);
+			   argc >= 7 ? atoi(argv[6]) : 0, window > 0 ? window : 32,
+			   resend > 0 ? resend : 0.3);
 	}
 	if (argc == 6 && !strcmp(argv[1], "tcp"))
 		return tcp(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
