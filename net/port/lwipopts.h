@@ -84,8 +84,9 @@ void kfree(void *p);
 /* lwIP counts retransmission timeouts in ticks of its slow timer (2 * TCP_TMR_INTERVAL),
  * and its RTO never falls below 3 ticks however short the round trip: with the default
  * 250 ms timer a lost last segment cost 1.5-2 s (likely why a 16 MiB transfer that takes
- * 0.2 s took 1.7 s now and then; the loss itself was not caught). A 50 ms timer makes the floor 300 ms (Linux: 200 ms) and sends a
- * delayed ACK within 50 ms, as Linux's 40 ms; the timer runs only while TCP is in use. */
+ * 0.2 s took 1.7 s now and then; the loss itself was not caught). A 50 ms timer makes the
+ * floor 300 ms (Linux: 200 ms) and sends a delayed ACK within 50 ms, as Linux's 40 ms; the
+ * timer runs only while TCP is in use. */
 #define TCP_TMR_INTERVAL 50
 
 /* checksums generated and checked in software, except where a netif's device does it
