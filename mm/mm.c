@@ -964,6 +964,10 @@ static void space_flush(uint64_t va, bool tables)
 		tlb_shootdown_cpus(others);
 }
 
+/* the pages a run of entries not made yet is cleared in (user_unmap) under lazy_lock, which
+ * keeps interrupts off: a write of this many entries (vm.c's CHUNK) */
+#define UNMAP_RUN 64u
+
 /* Unmaps and frees app pages. A frame goes back only once no CPU's TLB can still reach it
  * (another thread of the app may run elsewhere, and would otherwise write into a frame the
  * kernel has reused): unmap a batch, flush everywhere, then free the batch. keep_lazy:
@@ -999,8 +1003,19 @@ static void user_unmap(uint64_t va, uint64_t n, bool keep_lazy)
 
 				check(rc, "unmapping app memory");
 				batch[nb++] = pg->entry_pfn(e);
-			} else if (is_lazy(e) && !keep_lazy) {
-				check(vm_set_absent(p, 1, 0), "unmapping app memory");
+			} else {
+				/* a run of pages not made yet (cleared by an unmap, kept by a
+				 * discard) or of empty entries (left): one walk and one write for
+				 * the run, not one a page (a 1 GiB reservation is 262,144) */
+				uint64_t want = is_lazy(e) ? LAZY : 0;
+				unsigned r = vm_leaf_run(p, n - i < UNMAP_RUN ? (unsigned)(n - i)
+									    : UNMAP_RUN,
+							 PTE_P | LAZY, want);
+
+				r = r ? r : 1; /* (no leaf table: a 2 MiB page) */
+				if (want && !keep_lazy)
+					check(vm_set_absent(p, r, 0), "unmapping app memory");
+				i += r - 1; /* (the loop adds 1) */
 			}
 			lazy_drop(on);
 		}

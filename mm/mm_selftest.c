@@ -227,6 +227,27 @@ static void lazy(struct result *r)
 
 	EXPECT(r, !mm_user_lazy(va + 2 * PAGE_SIZE) && gone == 14,
 	       "an unmapped reserved page: a read gave vector %lu", (unsigned long)gone);
+	/* runs (user_unmap clears entries not made yet a run at a time): 700 pages reserved
+	 * across a leaf table's end, one touched in the middle; a discard keeps them all
+	 * reserved, an unmap of all but the first and the last clears the rest */
+	const uint64_t big = va + 0x200000 - 300 * PAGE_SIZE;
+
+	rc = mm_user_reserve(big, 700, PTE_W | PTE_NX);
+	w = arch_probe_write((void *)(big + 350 * PAGE_SIZE));
+	mm_user_discard(big, 700);
+	bool kept = mm_user_lazy(big + 350 * PAGE_SIZE) && mm_user_lazy(big + 299 * PAGE_SIZE) &&
+		    mm_user_lazy(big + 300 * PAGE_SIZE) && mm_user_lazy(big + 699 * PAGE_SIZE);
+
+	w |= arch_probe_write((void *)(big + 350 * PAGE_SIZE));
+	mm_user_unmap(big + PAGE_SIZE, 698);
+	unsigned left = 0;
+
+	for (uint64_t i = 0; i < 700; i++)
+		left += mm_user_lazy(big + i * PAGE_SIZE) || mm_user_frame_va(big + i * PAGE_SIZE);
+	EXPECT(r, !rc && !w && kept && left == 2 && mm_user_lazy(big) &&
+		      mm_user_lazy(big + 699 * PAGE_SIZE),
+	       "a run of 700 reserved pages: %d, touch %lu, kept by a discard %d, %u left "
+	       "after the unmap (the 2 outside it)", rc, (unsigned long)w, kept, left);
 	mm_user_unmap_all();
 }
 

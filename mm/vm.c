@@ -399,6 +399,20 @@ uint64_t vm_entry_4k(uint64_t va)
 	return pt < 0 ? 0 : table((uint64_t)pt)[index_of(va, 1)];
 }
 
+unsigned vm_leaf_run(uint64_t va, unsigned max, uint64_t mask, uint64_t want)
+{
+	int64_t pt = walk(va, 1, false);
+
+	if (pt < 0)
+		return 0;
+	const uint64_t *t = table((uint64_t)pt);
+	unsigned idx = index_of(va, 1), k = 0;
+
+	while (k < max && idx + k < 512 && (t[idx + k] & mask) == want)
+		k++;
+	return k;
+}
+
 uint64_t vm_next_table(uint64_t va, uint64_t end)
 {
 	va &= ~(PAGE_SIZE - 1);

@@ -59,6 +59,11 @@ int vm_prepare_slot(uint64_t va);
 /* The 4 KiB-level entry for va as it is, present or not (0 when there is no such table, or
  * a 2 MiB page covers va). */
 uint64_t vm_entry_4k(uint64_t va);
+/* How many pages from va on, up to max, have 4 KiB-level entries e with (e & mask) == want,
+ * within va's leaf table (a run never crosses into the next one); 0 when va has no leaf
+ * table or a 2 MiB page covers it. One walk for the run, where vm_entry_4k is a walk a
+ * page: an unmap clears a run of entries with one write (vm_set_absent). */
+unsigned vm_leaf_run(uint64_t va, unsigned max, uint64_t mask, uint64_t want);
 /* The first page address in [va, end) that a 4 KiB-level table (or a 2 MiB page) covers:
  * va itself unless there is none there; end when none covers any of it. Skips, a level at
  * a time, what no table covers, so that a walk of a large, mostly empty range (an unmap of

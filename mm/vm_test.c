@@ -157,6 +157,28 @@ TEST(vm_finds_the_next_table_past_empty_levels)
 	CHECK(vm_next_table(0x7ffffffff000ull, 0x800000000000ull) == 0x800000000000ull);
 }
 
+/* vm_leaf_run: the entries from va on that match, stopping at the first that does not, at
+ * max, and at the leaf table's end; none where no leaf table is or a 2 MiB page covers */
+TEST(vm_counts_a_run_of_alike_entries_in_one_table)
+{
+	const uint64_t mark = 1ull << 9, m2 = 2ull << 20, base = 0x7f0000000000ull;
+	const uint64_t mask = PTE_P | mark;
+
+	setup(true);
+	CHECK_EQ(vm_leaf_run(base, 64, mask, mark), 0u); /* no table */
+	CHECK_EQ(vm_set_absent(base + m2 - 10 * 4096, 20, mark), 0); /* across two tables */
+	CHECK_EQ(vm_map(base + m2 - 4 * 4096, 0x70, 1, PTE_W, false), 0); /* one made */
+	CHECK_EQ(vm_leaf_run(base + m2 - 10 * 4096, 64, mask, mark), 6u); /* up to the made one */
+	CHECK_EQ(vm_leaf_run(base + m2 - 10 * 4096, 4, mask, mark), 4u);  /* max */
+	CHECK_EQ(vm_leaf_run(base + m2 - 3 * 4096, 64, mask, mark), 3u);  /* the table's end */
+	CHECK_EQ(vm_leaf_run(base + m2, 64, mask, mark), 10u);
+	CHECK_EQ(vm_leaf_run(base + m2 + 10 * 4096, 600, mask, 0), 502u); /* empty ones */
+	CHECK_EQ(vm_leaf_run(base, 64, mask, mark), 0u);		     /* unlike at va */
+	CHECK_EQ(vm_leaf_run(base, 64, mask, 0), 64u);
+	CHECK_EQ(vm_map(base + 4 * m2, 0x400, 512, PTE_W, true), 0);
+	CHECK_EQ(vm_leaf_run(base + 4 * m2, 64, 0, 0), 0u); /* a 2 MiB page: no leaf table */
+}
+
 TEST(vm_reports_running_out_of_tables)
 {
 	setup(true);
