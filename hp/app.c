@@ -338,8 +338,8 @@ void hp_kill(struct app_thread *at, int sig, const char *why, uint64_t rip)
 	/* a forked process that a plain termination signal ends says nothing, as on Linux
 	 * (a shell's `kill`, SIGPIPE in a pipeline); the first process, and every death by a
 	 * fault's signal, is said */
-	bool quiet = at->app->parent && (sig == 1 || sig == 2 || sig == 9 || sig == 13 ||
-					 sig == 14 || sig == 15);
+	bool quiet = at->app->parent && (sig == SIGHUP || sig == SIGINT || sig == SIGKILL ||
+					 sig == SIGPIPE || sig == SIGALRM || sig == SIGTERM);
 
 	if (!quiet)
 		kprintf("hp: %s killed by %s: %s, at rip %#lx (thread %d)\n", at->app->name,
@@ -422,11 +422,11 @@ static bool app_fault(struct trap_frame *f)
 		return syscall_by_fault(f);
 	if (!at || (!user && f->rip >= USER_TOP))
 		return false;
-	int sig = f->vector == 14 || f->vector == 13 || f->vector == 12	 ? 11
-		  : f->vector == 6					 ? 4
-		  : f->vector == 0 || f->vector == 16 || f->vector == 19 ? 8
-		  : f->vector == 17					 ? 7
-									 : 5;
+	int sig = f->vector == 14 || f->vector == 13 || f->vector == 12	 ? SIGSEGV
+		  : f->vector == 6					 ? SIGILL
+		  : f->vector == 0 || f->vector == 16 || f->vector == 19 ? SIGFPE
+		  : f->vector == 17					 ? SIGBUS
+									 : SIGTRAP;
 	/* si_code and si_addr as Linux gives them: SEGV_MAPERR/ACCERR with the address of a
 	 * page fault (SI_KERNEL for a #GP), ILL_ILLOPN, FPE_INTDIV, BUS_ADRALN, TRAP_BRKPT with
 	 * the instruction's */
@@ -435,7 +435,7 @@ static bool app_fault(struct trap_frame *f)
 		   : f->vector == 6  ? 2
 		   : f->vector == 0  ? 1
 		   : f->vector == 17 ? 1
-		   : sig == 8	     ? 0x80
+		   : sig == SIGFPE   ? 0x80
 				     : 1;
 	uint64_t addr = f->vector == 14 ? read_cr2() : code == 0x80 ? 0 : f->rip;
 
@@ -444,8 +444,8 @@ static bool app_fault(struct trap_frame *f)
 	if (f->vector == 14 && (mm_user_lazy(addr) || ((f->error & 2) && mm_user_cow(addr)))) {
 		kprintf("hp: %s killed by SIGKILL: out of memory (a page touched at %#lx, rip "
 			"%#lx, thread %d)\n", at->app->name, addr, f->rip, at->tid);
-		hp_end_app_sig(at->app, 9);
-		leave_from_frame(f, at, 128 + 9);
+		hp_end_app_sig(at->app, SIGKILL);
+		leave_from_frame(f, at, 128 + SIGKILL);
 		return true;
 	}
 	if (hp_sig_fault(at, f, sig, code, addr))
@@ -479,8 +479,8 @@ void __noreturn hp_lost_frame(uint64_t vector)
 	kprintf("hp: %s killed: interrupt vector %lu was delivered twice and the app's state "
 		"in the first frame was lost (a fault of the (nested) hypervisor)\n",
 		at->app->name, (unsigned long)vector);
-	hp_end_app_sig(at->app, 9);
-	app_leave(&at->ctx, 128 + 9);
+	hp_end_app_sig(at->app, SIGKILL);
+	app_leave(&at->ctx, 128 + SIGKILL);
 }
 
 /* arch_app_interrupt: app code was interrupted; if the app is ending, so does this thread */
@@ -555,7 +555,7 @@ static int child_thread(void *arg)
 	*thread_app(thread_self()) = at;
 	/* (every CPU was readied for the app at its start: prepare_cpus) */
 	if (thread_fpu_enable())
-		return thread_done(at, 128 + 9);
+		return thread_done(at, 128 + SIGKILL);
 	thread_set_fs_base(at->tls);
 	if (at->set_tid) { /* (fork's CLONE_CHILD_SETTID: in the child's memory) */
 		int tid = at->tid;

@@ -8,6 +8,7 @@
 #include "lib/compiler.h"
 #include "lib/elf.h"
 #include "hp/mmap_area.h"
+#include "hp/signo.h"
 #include "lib/spinlock.h"
 #include "sched/sync.h"
 
@@ -306,7 +307,7 @@ long hp_wait4(struct app_thread *at, int64_t pid, uint64_t status, uint64_t opti
 long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t path, uint64_t argv,
 	       uint64_t envp);
 void hp_proc_ended(struct app *a);
-/* a stopped (sig) or continued (sig 18) by job control: its parent's waits and SIGCHLD
+/* a stopped (sig) or continued (SIGCONT) by job control: its parent's waits and SIGCHLD
  * (unless SA_NOCLDSTOP) learn of it. From the process's own thread, holding no lock. */
 void hp_proc_stopped(struct app *a, int sig);
 /* whether a's process group is orphaned (no member's parent is in another group of the

@@ -25,7 +25,6 @@
 #define CLONE_PARENT_SETTID  0x100000
 #define CLONE_CHILD_CLEARTID 0x200000
 #define CLONE_CHILD_SETTID   0x1000000
-#define SIGCHLD_	     17
 
 #define WNOHANG	   1
 #define WUNTRACED  2
@@ -399,10 +398,10 @@ long hp_waitid(struct app_thread *at, uint64_t idtype, uint64_t id, uint64_t inf
 	uint8_t si[128] = {0};
 
 	if (rc > 0) {
-		int v[7] = {SIGCHLD_, 0,
+		int v[7] = {SIGCHLD, 0,
 			    e.stop_sig ? CLD_STOPPED : e.continued ? CLD_CONTINUED
 			    : e.term_sig ? CLD_KILLED : CLD_EXITED, 0, e.pid, (int)e.uid,
-			    e.stop_sig ? e.stop_sig : e.continued ? 18
+			    e.stop_sig ? e.stop_sig : e.continued ? SIGCONT
 			    : e.term_sig ? e.term_sig : e.status};
 
 		memcpy(si, v, sizeof(v));
@@ -440,7 +439,7 @@ void hp_proc_ended(struct app *a)
 	if (orphans)
 		__atomic_add_fetch(&top->child_ends, 1, __ATOMIC_RELEASE);
 	/* under the lock: the parent is not reaped meanwhile */
-	hp_sig_kernel(parent, SIGCHLD_);
+	hp_sig_kernel(parent, SIGCHLD);
 	waitq_wake(&parent->sleepers, WAKE_ALL);
 	if (parent != top)
 		waitq_wake(&top->sleepers, WAKE_ALL);
@@ -454,14 +453,14 @@ void hp_proc_stopped(struct app *a, int sig)
 	if (!a->parent)
 		return; /* (the first process: nobody waits for it) */
 	mutex_lock(&top->proc_lock, NO_DEADLINE);
-	a->stop_report = sig == 18 ? 0 : sig;
-	a->cont_report = sig == 18;
+	a->stop_report = sig == SIGCONT ? 0 : sig;
+	a->cont_report = sig == SIGCONT;
 	struct app *parent = a->parent;
 
 	__atomic_add_fetch(&parent->child_ends, 1, __ATOMIC_RELEASE);
 	/* under the lock: the parent is not reaped meanwhile */
 	if (!hp_sig_nocldstop(parent))
-		hp_sig_kernel(parent, SIGCHLD_);
+		hp_sig_kernel(parent, SIGCHLD);
 	waitq_wake(&parent->sleepers, WAKE_ALL);
 	mutex_unlock(&top->proc_lock);
 }
@@ -493,7 +492,7 @@ void hp_procs_end(struct app *top)
 				break;
 			}
 			if (!__atomic_load_n(&(*pp)->exiting, __ATOMIC_SEQ_CST))
-				hp_end_app_sig(*pp, 9);
+				hp_end_app_sig(*pp, SIGKILL);
 		}
 		bool left = top->procs != NULL;
 
@@ -830,7 +829,7 @@ long hp_execve(struct app_thread *at, struct syscall_frame *f, uint64_t pathp, u
 	if (rc) {
 		kprintf("hp: %s: execve could not load the new program (%ld): killed\n", a->name,
 			rc);
-		hp_end_app_sig(a, 9);
+		hp_end_app_sig(a, SIGKILL);
 		app_leave(&at->ctx, 128 + 9);
 	}
 	hp_fds_exec(a);

@@ -36,9 +36,6 @@
 #define SI_KERNEL_ 0x80
 #define SI_TKILL_  (-6)
 
-#define SIGKILL_ 9
-#define SIGSTOP_ 19
-#define SIGCONT_ 18
 
 #define RFLAGS_TF 0x100
 #define RFLAGS_DF 0x400
@@ -48,17 +45,17 @@ static uint64_t bit(int sig)
 	return 1ull << (sig - 1);
 }
 
-#define UNBLOCKABLE (bit(SIGKILL_) | bit(SIGSTOP_))
+#define UNBLOCKABLE (bit(SIGKILL) | bit(SIGSTOP))
 
+#define N(sig) [sig] = #sig
 static const char *const names[32] = {
-    [1] = "SIGHUP",   [2] = "SIGINT",	 [3] = "SIGQUIT",   [4] = "SIGILL",	[5] = "SIGTRAP",
-    [6] = "SIGABRT",  [7] = "SIGBUS",	 [8] = "SIGFPE",    [9] = "SIGKILL",	[10] = "SIGUSR1",
-    [11] = "SIGSEGV", [12] = "SIGUSR2",	 [13] = "SIGPIPE",  [14] = "SIGALRM",	[15] = "SIGTERM",
-    [16] = "SIGSTKFLT", [17] = "SIGCHLD", [18] = "SIGCONT", [19] = "SIGSTOP",	[20] = "SIGTSTP",
-    [21] = "SIGTTIN", [22] = "SIGTTOU",	 [23] = "SIGURG",   [24] = "SIGXCPU",	[25] = "SIGXFSZ",
-    [26] = "SIGVTALRM", [27] = "SIGPROF", [28] = "SIGWINCH", [29] = "SIGIO",	[30] = "SIGPWR",
-    [31] = "SIGSYS",
+	N(SIGHUP), N(SIGINT), N(SIGQUIT), N(SIGILL), N(SIGTRAP), N(SIGABRT), N(SIGBUS),
+	N(SIGFPE), N(SIGKILL), N(SIGUSR1), N(SIGSEGV), N(SIGUSR2), N(SIGPIPE), N(SIGALRM),
+	N(SIGTERM), N(SIGSTKFLT), N(SIGCHLD), N(SIGCONT), N(SIGSTOP), N(SIGTSTP), N(SIGTTIN),
+	N(SIGTTOU), N(SIGURG), N(SIGXCPU), N(SIGXFSZ), N(SIGVTALRM), N(SIGPROF), N(SIGWINCH),
+	N(SIGIO), N(SIGPWR), N(SIGSYS),
 };
+#undef N
 
 const char *hp_sig_name(int sig)
 {
@@ -70,10 +67,10 @@ const char *hp_sig_name(int sig)
  * (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU), or end it. */
 static bool default_ignores(int sig)
 {
-	return sig == 17 || sig == SIGCONT_ || sig == 23 || sig == 28;
+	return sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH;
 }
 
-#define STOPS (bit(SIGSTOP_) | bit(20) | bit(21) | bit(22))
+#define STOPS (bit(SIGSTOP) | bit(SIGTSTP) | bit(SIGTTIN) | bit(SIGTTOU))
 
 static bool default_stops(int sig)
 {
@@ -276,7 +273,7 @@ static void send(struct app *a, struct app_thread *to, int sig, bool tkill, bool
 	 * pending */
 	bool continued = false;
 
-	if (sig == SIGCONT_) {
+	if (sig == SIGCONT) {
 		a->cont_gen++;
 		unpend(a, STOPS);
 		if (__atomic_load_n(&a->stopped, __ATOMIC_SEQ_CST)) {
@@ -285,7 +282,7 @@ static void send(struct app *a, struct app_thread *to, int sig, bool tkill, bool
 			continued = true;
 		}
 	} else if (default_stops(sig)) {
-		unpend(a, bit(SIGCONT_));
+		unpend(a, bit(SIGCONT));
 	}
 	bool drop = ignored(a, sig) && (!to || !(to->sig_blocked & bit(sig)));
 
@@ -314,15 +311,15 @@ void hp_thread_kick(struct app *a, struct app_thread *to)
 
 void hp_sig_pipe(struct app_thread *at)
 {
-	send(at->app, at, 13, false, false);
+	send(at->app, at, SIGPIPE, false, false);
 }
 
 void hp_sig_send(struct app *a, int sig, bool kernel)
 {
 	if (!sig || __atomic_load_n(&a->exiting, __ATOMIC_SEQ_CST))
 		return;
-	if (sig == SIGKILL_) { /* (the whole process, at once: not under the lock it takes) */
-		hp_end_app_sig(a, SIGKILL_);
+	if (sig == SIGKILL) { /* (the whole process, at once: not under the lock it takes) */
+		hp_end_app_sig(a, SIGKILL);
 		return;
 	}
 	mutex_lock(&a->lock, NO_DEADLINE); /* (send may pick any thread: none ends meanwhile) */
@@ -490,7 +487,7 @@ static void stop_wait(struct app_thread *at)
 	while (!continued(a))
 		waitq_wait(&a->sleepers, continued, a, NO_DEADLINE);
 	if (__atomic_exchange_n(&a->cont_news, false, __ATOMIC_SEQ_CST))
-		hp_proc_stopped(a, SIGCONT_);
+		hp_proc_stopped(a, SIGCONT);
 }
 
 /* A stop signal's default action, taken by this thread when cont_gen was gen: the whole
@@ -501,7 +498,7 @@ static void stop(struct app_thread *at, int sig, uint64_t gen)
 {
 	struct app *a = at->app;
 
-	if (sig != SIGSTOP_ && hp_pgrp_orphaned(a))
+	if (sig != SIGSTOP && hp_pgrp_orphaned(a))
 		return; /* (POSIX: nobody in the session could continue it) */
 	uint64_t f = lock(a);
 	bool now = a->cont_gen == gen && !__atomic_load_n(&a->stopped, __ATOMIC_SEQ_CST);
@@ -567,7 +564,7 @@ static const char *fatal_why(int fatal)
 
 static void __noreturn die(struct app_thread *at, int fatal, uint64_t rip)
 {
-	hp_kill(at, fatal < 0 ? 11 : fatal, fatal_why(fatal), rip);
+	hp_kill(at, fatal < 0 ? SIGSEGV : fatal, fatal_why(fatal), rip);
 }
 
 /* --- the three points where a thread takes its signals ---------------------------------- */
@@ -625,7 +622,7 @@ int hp_sig_interrupt(struct app_thread *at, struct trap_frame *r, const char **w
 	if (!hp_sig_ready(at) || deliver(at, r, NULL, &fatal) != FATAL)
 		return 0;
 	*why = fatal_why(fatal);
-	return fatal < 0 ? 11 : fatal;
+	return fatal < 0 ? SIGSEGV : fatal;
 }
 
 /* rt_sigreturn: the registers, mask and FPU state of the frame at the app's %rsp */
@@ -635,14 +632,14 @@ static void __noreturn sigreturn(struct app_thread *at, const struct syscall_fra
 	struct ucontext_ uc;
 
 	if (copy_from_app(&uc, f->rsp, sizeof(uc)))
-		hp_kill(at, 11, "rt_sigreturn without a signal frame at its stack pointer", f->rip);
+		hp_kill(at, SIGSEGV, "rt_sigreturn without a signal frame at its stack pointer", f->rip);
 	const struct sigcontext_ *mc = &uc.mc;
 
 	if (!app_range(mc->rip, 1) || !app_range(mc->rsp, 1))
-		hp_kill(at, 11, "rt_sigreturn to an address outside the user range", mc->rip);
+		hp_kill(at, SIGSEGV, "rt_sigreturn to an address outside the user range", mc->rip);
 	if (mc->fpstate) {
 		if (copy_from_app(fx, mc->fpstate, sizeof(fx)))
-			hp_kill(at, 11, "rt_sigreturn with its FPU state unreadable", f->rip);
+			hp_kill(at, SIGSEGV, "rt_sigreturn with its FPU state unreadable", f->rip);
 		/* MXCSR's reserved bits would make fxrstor fault: the CPU's mask says which */
 		uint32_t mxcsr, mask;
 
@@ -686,7 +683,7 @@ static long sigaction_(struct app *a, int sig, uint64_t in, uint64_t out, uint64
 		return -EINVAL;
 	if (in && copy_from_app(&n, in, sizeof(n)))
 		return -EFAULT;
-	if (in && (sig == SIGKILL_ || sig == SIGSTOP_))
+	if (in && (sig == SIGKILL || sig == SIGSTOP))
 		return -EINVAL;
 	uint64_t f = lock(a);
 
@@ -876,16 +873,16 @@ static long kill_(struct app_thread *at, int64_t pid, int64_t tid, int64_t sig)
 
 		mutex_unlock(&a->top->proc_lock);
 		return hp_kill_group(a, g == -1 ? -1 : g < 0 ? -g : g, (int)sig, false);
-	} else if (sig && sig != SIGKILL_) {
+	} else if (sig && sig != SIGKILL) {
 		mutex_lock(&a->lock, NO_DEADLINE); /* (send may pick another thread) */
 		locked = true;
 	}
-	if (sig && sig != SIGKILL_)
+	if (sig && sig != SIGKILL)
 		send(a, to, (int)sig, to != NULL, false);
 	if (locked)
 		mutex_unlock(&a->lock);
-	if (sig == SIGKILL_) /* (the whole app, at once; not under the lock it takes) */
-		hp_end_app_sig(a, SIGKILL_);
+	if (sig == SIGKILL) /* (the whole app, at once; not under the lock it takes) */
+		hp_end_app_sig(a, SIGKILL);
 	return 0;
 }
 

@@ -172,7 +172,6 @@ uint64_t hp_random(struct app *a)
 #define O_NONBLOCK	04000
 #define O_CLOEXEC	02000000
 #define AT_FDCWD	(-100)
-#define SIGCHLD_	17
 #define CLONE_VFORK_	0x4000
 #define CLONE_VM_	0x100
 #define AT_EMPTY_PATH	0x1000
@@ -1947,7 +1946,7 @@ long hp_syscall(struct syscall_frame *f)
 	if (r == -EINTR || at->sig_restore_set || hp_sig_ready(at))
 		r = hp_sig_syscall_end(at, f, r);
 	if (f->rip >= USER_TOP)
-		hp_kill(at, 11, "its syscall returns outside the user range", f->rip);
+		hp_kill(at, SIGSEGV, "its syscall returns outside the user range", f->rip);
 	return r;
 }
 
@@ -2222,9 +2221,9 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 		return ppid;
 	}
 	case SYS_fork:
-		return hp_fork(at, f, SIGCHLD_, 0, 0);
+		return hp_fork(at, f, SIGCHLD, 0, 0);
 	case SYS_vfork: /* (the child on the parent's stack, the parent stopped: as Linux) */
-		return hp_fork(at, f, SIGCHLD_ | CLONE_VFORK_ | CLONE_VM_, 0, 0);
+		return hp_fork(at, f, SIGCHLD | CLONE_VFORK_ | CLONE_VM_, 0, 0);
 	case SYS_wait4:
 		return hp_wait4(at, (int64_t)(int32_t)a1, a2, a3, a4);
 	case SYS_waitid:

@@ -231,8 +231,6 @@ static bool readable(void *arg)
 	return !ring_empty() || hp_interrupted(a);
 }
 
-#define SIGTTIN 21
-#define SIGTTOU 22
 
 /* A read (sig SIGTTIN) or a change of the terminal (SIGTTOU: its termios, its foreground
  * group) by a process of the console's session outside its foreground group (a
@@ -346,7 +344,7 @@ void hp_tty_interrupt(struct app *top)
 	int pgrp = top->tty_pgrp;
 
 	mutex_unlock(&top->proc_lock);
-	int sig = take_key(&susps) ? 20 /* SIGTSTP */ : take_key(&quits) ? 3 /* SIGQUIT */ : 2;
+	int sig = take_key(&susps) ? SIGTSTP : take_key(&quits) ? SIGQUIT : SIGINT;
 	if (hp_kill_group(top, pgrp, sig, true) == -ESRCH)
 		hp_sig_kernel(top, sig); /* (a group that is gone: the first process, as before) */
 }
