@@ -2174,6 +2174,11 @@ def rig_command(rig, stage, jobs, nic="none", files=None, qemu_args=()):
             jf.write("%s %d %s\n" % (name, test.limit(cell), ",".join(opts)))
     if os.environ.get("AMPHI_RIG_DIAG"):  # dom0's network view after every network job
         open(os.path.join(stage, "amphi", "diag-always"), "w").close()
+    # dom0's root is ramfs (rootfstype=ramfs), not the tmpfs Linux makes without a root=:
+    # tmpfs takes at most half the RAM the kernel sees at boot (384 MiB less its image
+    # and this initrd's compressed copy: some 130 MiB), and make bench's overlay (Debian's
+    # 66 MB vmlinux for the Linux domU, the batch images) is 109 MB: dom0 died at boot
+    # ("Initramfs unpacking failed: write error") and took every Xen guest with it
     overlay = subprocess.run("find . | cpio -o -H newc --quiet | gzip -1", shell=True,
                              cwd=stage, capture_output=True, check=True).stdout
     initrd = os.path.join(stage, "dom0+amphi.cpio.gz")
@@ -2186,7 +2191,7 @@ def rig_command(rig, stage, jobs, nic="none", files=None, qemu_args=()):
             "-nic", nic, "-no-reboot", "-kernel", os.path.join(rig, "xen"),
             "-append", "console=com1 com1=115200,8n1 dom0_mem=384M,max:384M "
             "dom0_max_vcpus=1 bootscrub=0 loglvl=warning guest_loglvl=all " + RIG_XEN_ARGS,
-            "-initrd", "%s console=hvc0 rdinit=/init quiet,%s" % (os.path.join(rig, "vmlinux"), initrd)
+            "-initrd", "%s console=hvc0 rdinit=/init rootfstype=ramfs quiet,%s" % (os.path.join(rig, "vmlinux"), initrd)
             ] + list(qemu_args)
 
 
@@ -2432,6 +2437,11 @@ def run_rig(jobs, say, on_line=None, files=None):
         m = re.match(r"^@@AMPHI-JOB ([\w-]+) END reason=(\S+) secs=(\S+) xl_rc=(\S+)", line)
         if m:
             ends[m.group(1)] = m.groups()[1:]
+    # dom0 dead before its /init ran (a kernel panic at boot): every guest says why
+    dom0_dead = None
+    if "@@AMPHI-RIG DOM0_INIT" not in text:
+        dom0_dead = next((l.strip() for l in text.splitlines() if re.search(
+            r"Initramfs unpacking failed|Kernel panic|Hardware Dom0 crashed", l)), None)
     for name, (cell, test) in names.items():
         lines = per[name]["CON"]
         log = "\n".join(lines) + "\n"
@@ -2444,6 +2454,8 @@ def run_rig(jobs, say, on_line=None, files=None):
             log += "--- xl ---\n" + "\n".join(per[name]["XL"]) + "\n"
         if name not in ends:
             how = "the rig ended before this guest finished" + (" (rig timed out)" if timed_out else "")
+            if dom0_dead:
+                how = "the rig's dom0 died at boot, before any guest (%s)" % dom0_dead
             results[(cell.name, test.name)] = Outcome(lines, None, how, True, log + "[%s]\n" % how)
             continue
         reason, gsecs, rc = ends[name]
