@@ -1,6 +1,7 @@
 #include "mm/heap.h"
 
 #include "lib/errno.h"
+#include "lib/string.h"
 
 unsigned heap_class_size(unsigned cls)
 {
@@ -63,6 +64,10 @@ static int64_t new_slab(struct heap *h, unsigned cpu, unsigned c)
 	unsigned size = heap_class_size(c), n = PAGE_SIZE / size;
 
 	*f = (struct frame){ .state = FRAME_SLAB, .cls = c, .cpu = cpu };
+	/* zeroed whole, as a kernel stack's pages (mm.c: mm_stack_alloc): what QEMU's TCG
+	 * translated from the frame's earlier use is dropped at once, not left to slow every
+	 * later write to the page down */
+	memset(page, 0, PAGE_SIZE);
 	for (unsigned i = 0; i < n; i++)
 		*(void **)(page + i * size) = i + 1 < n ? page + (i + 1) * size : NULL;
 	f->free = page;
