@@ -34,9 +34,16 @@ void paging_xenpv_setup(const struct boot_info *bi)
 		bootstrap_end = nr_pages;
 }
 
+/* CPUID's NX bit, read once (every entry made asks; a PV guest's cpuid may trap to Xen) */
 static bool xenpv_nx(void)
 {
-	return cpuid(0x80000001, 0).edx & (1u << 20);
+	static int8_t known; /* 0: not read yet, 1: no NX, 2: NX */
+	int8_t k = __atomic_load_n(&known, __ATOMIC_RELAXED);
+
+	if (!k)
+		__atomic_store_n(&known, k = cpuid(0x80000001, 0).edx & (1u << 20) ? 2 : 1,
+				 __ATOMIC_RELAXED);
+	return k == 2;
 }
 
 static uint64_t xenpv_flags(uint64_t flags)
