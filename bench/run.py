@@ -175,8 +175,9 @@ class Workload:
     @property
     def batched(self):
         """every workload but those that need a boot of their own: DHCP, QEMU's user
-        network, size and ram; none with --profile"""
-        return not PROFILE and not self.special and not self.dhcp and self.via == "tap"
+        network, size and ram (and on QEMU none with --profile: a profile per boot; the
+        Xen cells' is the whole rig's anyway)"""
+        return not self.special and not self.dhcp and self.via == "tap"
 
     def runs_on(self, cell):
         """The Xen cells have no DHCP server and no QEMU user network; dom0 runs the
@@ -288,7 +289,8 @@ WORKLOADS = [
     Workload("shloop", "procs", "shloop 200 /bin/busybox", "shloop 5 /bin/busybox",
              [Metric("busybox sh loop running /bin/busybox true, per command",
                      r"busybox sh loop: (\d+) us each", "ms", 1e-3)],
-             timed=True, xen_args="shloop 40 /bin/busybox", guests=("amphi-normal", "linux")),
+             timed=True, xen_args="shloop 40 /bin/busybox", guests=("amphi-normal", "linux"),
+             tar=True),
     # apps/pingpong.c: a byte each way through two pipes, both threads on one CPU or apart
     Workload("pipe1", "pingpong", "100000 one", "1000 one",
              [Metric("pipe ping-pong, one CPU, per round trip", r"(\d+) ns per round trip",
@@ -777,17 +779,22 @@ PASSWD = {"etc/passwd": b"root:x:0:0:root:/root:/bin/sh\n",
           "etc/group": b"root:x:0:\n"}  # (memcached -u root: musl's getpwnam reads them)
 
 
-def bench_tar(app):
-    """build/bench/APP.tar: bin/APP and /etc/passwd, Amphi's image for a Workload.tar"""
+def bench_tar(app, args=""):
+    """build/bench/APP.tar: bin/APP, every program of build/apps that args runs as /bin/NAME
+    (shloop's busybox), and /etc/passwd: Amphi's image for a Workload.tar"""
     import io
     import tarfile
-    path = os.path.join(OUT, app + ".tar")
+    progs = [app] + sorted({m.group(1) for m in re.finditer(r"(?:^|\s)/bin/(\S+)", args)
+                            if m.group(1) != app and
+                            os.path.exists(os.path.join(APPS, m.group(1)))})
+    path = os.path.join(OUT, "-".join(progs) + ".tar")
     with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as t:
         for d in ("bin", "etc"):
             ti = tarfile.TarInfo(d)
             ti.type, ti.mode = tarfile.DIRTYPE, 0o755
             t.addfile(ti)
-        t.add(os.path.join(APPS, app), "bin/" + app)
+        for p in progs:
+            t.add(os.path.join(APPS, p), "bin/" + p)
         for name, data in PASSWD.items():
             ti = tarfile.TarInfo(name)
             ti.size, ti.mode = len(data), 0o644
@@ -869,7 +876,7 @@ def measure(cell, wl, guest, smoke, linux, nice):
         cmdline = "ip=%s %s%s%s%s" % (net.ip, "" if wl.dhcp else "gw=%s " % net.gw,
                                       "mode=normal " if guest == "amphi-normal" else "", words,
                                       AMPHI_ARGS)
-        cmd = qemu_command(cell, net, KERNEL, bench_tar(wl.app) if wl.tar else
+        cmd = qemu_command(cell, net, KERNEL, bench_tar(wl.app, args) if wl.tar else
                            os.path.join(APPS, wl.app), cmdline)
     sampler = None
     if PROFILE:
@@ -1148,10 +1155,26 @@ def run_xen(cells, workloads, runs, smoke, linux, say, logs):
     files = {"linux-kernel": linux["xen_kernel"], "linux-initrd": linux["xen_initrd"]}
     files.update(dom0_clients([w for _, _, (_, wl, _, _) in jobs
                                for w in (wl if isinstance(wl, list) else [wl])]))
-    outcomes, rig_log = mx.run_rig([(c, t) for c, t, _ in jobs], say, on_line=progress,
-                                   files=files)
+    qemu_args, sampler = [], None
+    if PROFILE:  # the rig's QEMU sampled whole: every guest's, Xen's and dom0's time
+        sock = os.path.join(OUT, "gdb-rig-%d.sock" % os.getpid())
+        qemu_args = ["-chardev", "socket,id=gdb0,path=%s,server=on,wait=off" % sock,
+                     "-gdb", "chardev:gdb0"]
+        sampler = profile.Sampler(sock, hz=100, wait=600)
+        sampler.start()
+    try:
+        outcomes, rig_log = mx.run_rig([(c, t) for c, t, _ in jobs], say, on_line=progress,
+                                       files=files, qemu_args=qemu_args)
+    finally:
+        if sampler:
+            sampler.stop()
     with open(os.path.join(logs, "xen-rig.log"), "w") as f:
         f.write(rig_log)
+    if sampler:
+        with open(os.path.join(logs, "xen-rig.profile"), "w") as f:
+            f.write(profile.report_rig(sampler, [KERNEL] + [
+                os.path.join(APPS, w.app) for _, _, (_, wl, _, _) in jobs
+                for w in (wl if isinstance(wl, list) else [wl])]))
     for xc, t, (cell, wl, g, k) in jobs:
         os_name = "linux" if g == "linux" else "amphi"
         o = (outcomes or {}).get((xc.name, t.name))
@@ -1400,7 +1423,8 @@ def main():
     ap.add_argument("--list", action="store_true", help="list the workloads and cells")
     ap.add_argument("--profile", action="store_true", help="sample the QEMU guests' "
                     "instruction pointers through QEMU's gdbstub (bench/sampler.py) into "
-                    "build/bench/logs/*.profile; slows the guests a little")
+                    "build/bench/logs/*.profile (the Xen cells: the rig's whole boot, "
+                    "xen-rig.profile); slows the guests a little")
     a = ap.parse_args()
     global PROFILE
     PROFILE = a.profile
@@ -1435,7 +1459,8 @@ def main():
     guest = {"kernel": os.path.join(linux, a.linux_kernel),
              "xen_kernel": os.path.join(linux, "vmlinux"),
              "initrd": linux_initrd(linux, apps, batch=batch_text(
-                 [w for w in workloads if w.batched and w.for_guest("linux")], a.smoke, False)),
+                 [w for w in workloads if w.batched and not PROFILE and w.for_guest("linux")],
+                 a.smoke, False)),
              "xen_initrd": linux_initrd(linux, apps, os.path.join(OUT, "linux-initrd-xen.cpio.gz"),
                                         batch_text([w for w in xen_wls if w.batched and
                                                     w.for_guest("linux")], a.smoke, True))}
@@ -1472,7 +1497,7 @@ def main():
         if any(wl.name == "boot" for wl in workloads):
             meta.setdefault("floor", {})[cell.name] = qemu_floor(cell, 1 if a.smoke else 5,
                                                                  a.nice)
-        all_batched = [wl for wl in workloads if wl.batched]
+        all_batched = [wl for wl in workloads if wl.batched and not PROFILE]
         for k in range(runs if all_batched else 0):
             for g in GUESTS:
                 batch = [wl for wl in all_batched if wl.for_guest(g)]

@@ -21,8 +21,9 @@ import time
 
 
 class Sampler:
-    def __init__(self, path, hz=200):
+    def __init__(self, path, hz=200, wait=5.0):
         self.path = path
+        self.wait = wait  # seconds for QEMU to make the socket
         self.period = 1.0 / hz
         self.samples = collections.Counter()  # (cpu, rip) -> n
         self.rounds = 0
@@ -69,14 +70,15 @@ class Sampler:
 
     def run(self):
         s = None
-        for _ in range(100):  # (QEMU makes the socket a moment after it starts)
+        for _ in range(int(self.wait / 0.05)):  # (QEMU makes it a moment after it starts)
             try:
                 s = socket.socket(socket.AF_UNIX)
                 s.connect(self.path)
                 break
             except OSError:
                 s = None
-                time.sleep(0.05)
+                if self.stop_.wait(0.05):
+                    break
         if not s:
             self.error = "no gdbstub at " + self.path
             return
@@ -158,4 +160,50 @@ def report(sampler, elfs, top=50):
     lines.append("  busy samples, by function:")
     for fn, n in per_fn.most_common(top):
         lines.append("  %6.2f%% %6d  %s" % (100.0 * n / max(busy, 1), n, fn))
+    return "\n".join(lines) + "\n"
+
+
+# The Xen rig's address ranges (the outer QEMU sees whatever its CPU runs: Xen, dom0, a
+# guest): Amphi's kernel lies below Linux's, whose text starts at 16 MiB into the kernel
+# map whatever its KASLR picks; Xen keeps 0xffff8000'00000000-0xffff87ff'ffffffff.
+AMPHI_KERNEL = (0xffffffff80000000, 0xffffffff81000000)
+XEN = (0xffff800000000000, 0xffff880000000000)
+
+
+def report_rig(sampler, elfs, top=50):
+    """A profile of the whole rig (make bench --profile on the Xen cells): per CPU of the
+    rig (Xen's CPU 0 runs dom0, CPU 1 the guests) the share of Amphi's kernel, Xen, a
+    Linux kernel (dom0's or the Linux guest's) and user space; then the functions. Amphi's
+    kernel and apps are named (the apps' addresses may be the Linux guest's running the
+    same binary, or a dom0 program's); Xen and Linux are not (no symbols)."""
+    sym = Symbols(elfs)
+    total = sum(sampler.samples.values())
+    if not total:
+        return "profile: no samples (%s)\n" % (sampler.error or "none taken")
+    per_cpu = collections.defaultdict(collections.Counter)
+    per_fn = collections.Counter()
+    for (cpu, rip), n in sampler.samples.items():
+        if AMPHI_KERNEL[0] <= rip < AMPHI_KERNEL[1]:
+            kind, name = "amphi", sym.name(rip)
+            if name in IDLE:
+                kind = "amphi halted"
+        elif XEN[0] <= rip < XEN[1]:
+            kind, name = "xen", "(Xen)"
+        elif rip >= 1 << 63:
+            kind, name = "linux", "(a Linux kernel: dom0's or the Linux guest's)"
+        else:
+            kind, name = "user", sym.name(rip)
+            if name.startswith("0x"):
+                name = "(user space, not an app's symbol)"
+        per_cpu[cpu][kind] += n
+        per_fn[name] += n
+    lines = ["profile of the rig: %d rounds, %d samples%s" % (
+        sampler.rounds, total, "; ended by: " + sampler.error if sampler.error else "")]
+    for cpu in sorted(per_cpu):
+        c = per_cpu[cpu]
+        lines.append("  cpu%d: " % cpu + ", ".join(
+            "%s %.1f%%" % (k, 100.0 * v / sum(c.values())) for k, v in c.most_common()))
+    lines.append("  all samples, by function:")
+    for fn, n in per_fn.most_common(top):
+        lines.append("  %6.2f%% %6d  %s" % (100.0 * n / total, n, fn))
     return "\n".join(lines) + "\n"

@@ -2384,11 +2384,12 @@ def boot_xl_config(cell, cfg_path, on_line, limit=300):
     return lines, reason
 
 
-def run_rig(jobs, say, on_line=None, files=None):
+def run_rig(jobs, say, on_line=None, files=None, qemu_args=()):
     """Boots Xen + dom0 once and xl-creates every job in it. jobs: [(cell, test)]
     Returns {(cell name, test name): Outcome} and the rig's own log. on_line: also called
     with each line of the rig's output as it comes (make soak: @@AMPHI-LIVE lines).
-    files: more files for dom0's /amphi ({name: host path}; make bench's Linux guest)."""
+    files: more files for dom0's /amphi ({name: host path}; make bench's Linux guest).
+    qemu_args: more of the rig's QEMU command (make bench --profile: a gdbstub)."""
     rig, why = ensure_rig(say)
     if not rig:
         return None, why
@@ -2398,7 +2399,7 @@ def run_rig(jobs, say, on_line=None, files=None):
         names = {}
         for cell, test in jobs:
             names["%s-%s" % (cell.name, test.name)] = (cell, test)
-        cmd = rig_command(rig, stage, jobs, files=files)
+        cmd = rig_command(rig, stage, jobs, files=files, qemu_args=qemu_args)
         # every job's limit, and one more of the longest for a job the rig retries (jobs
         # mostly end well within their limits, which leaves room for more)
         budget = 120 + sum(t.limit(c) + 5 for c, t in jobs) + max(t.limit(c) for c, t in jobs)
