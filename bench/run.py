@@ -784,9 +784,7 @@ def bench_tar(app, args=""):
     (shloop's busybox), and /etc/passwd: Amphi's image for a Workload.tar"""
     import io
     import tarfile
-    progs = [app] + sorted({m.group(1) for m in re.finditer(r"(?:^|\s)/bin/(\S+)", args)
-                            if m.group(1) != app and
-                            os.path.exists(os.path.join(APPS, m.group(1)))})
+    progs = [app] + [p for p in matrix().named_apps(args) if p != app]
     path = os.path.join(OUT, "-".join(progs) + ".tar")
     with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as t:
         for d in ("bin", "etc"):
@@ -1152,9 +1150,10 @@ def run_xen(cells, workloads, runs, smoke, linux, say, logs):
             done.append(m.group(1))
             say("xen: %d/%d %s: %s after %s s" % (len(done), len(jobs), m.group(1),
                                                   m.group(2), m.group(3)))
+    # every workload the rig runs (a batch job holds a list of them)
+    wls = [w for _, _, (_, wl, _, _) in jobs for w in (wl if isinstance(wl, list) else [wl])]
     files = {"linux-kernel": linux["xen_kernel"], "linux-initrd": linux["xen_initrd"]}
-    files.update(dom0_clients([w for _, _, (_, wl, _, _) in jobs
-                               for w in (wl if isinstance(wl, list) else [wl])]))
+    files.update(dom0_clients(wls))
     qemu_args, sampler = [], None
     if PROFILE:  # the rig's QEMU sampled whole: every guest's, Xen's and dom0's time
         sock = os.path.join(OUT, "gdb-rig-%d.sock" % os.getpid())
@@ -1172,9 +1171,8 @@ def run_xen(cells, workloads, runs, smoke, linux, say, logs):
         f.write(rig_log)
     if sampler:
         with open(os.path.join(logs, "xen-rig.profile"), "w") as f:
-            f.write(profile.report_rig(sampler, [KERNEL] + [
-                os.path.join(APPS, w.app) for _, _, (_, wl, _, _) in jobs
-                for w in (wl if isinstance(wl, list) else [wl])]))
+            f.write(profile.report_rig(sampler, [KERNEL] + sorted(
+                {os.path.join(APPS, w.app) for w in wls})))
     for xc, t, (cell, wl, g, k) in jobs:
         os_name = "linux" if g == "linux" else "amphi"
         o = (outcomes or {}).get((xc.name, t.name))

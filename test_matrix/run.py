@@ -812,12 +812,17 @@ def app_tar(app, extra=None, path=None):
     return path
 
 
+def named_apps(text):
+    """the programs of build/apps that text runs or names as a word /bin/NAME (a program
+    an app runs), sorted"""
+    return sorted({m.group(1) for m in re.finditer(r"(?:^|\s)/bin/(\S+)", text)
+                   if os.path.exists(os.path.join(APPS, m.group(1)))})
+
+
 def batch_tar(text):
     """build/test_matrix/batch-HASH.tar: the batch file as etc/batch, and bin/NAME of every
-    /bin/NAME it runs or names as a word (a program the app runs) that build/apps has
-    (app_tar)"""
-    apps = sorted({m.group(1) for m in re.finditer(r"(?:^|\s)/bin/(\S+)", text)
-                   if os.path.exists(os.path.join(APPS, m.group(1)))})
+    program it names (named_apps; app_tar)"""
+    apps = named_apps(text)
     path = os.path.join(BUILD, "test_matrix", "batch-%s.tar" %
                         hashlib.sha256(text.encode()).hexdigest()[:12])
     return app_tar(apps, {"etc/batch": text.encode()}, path)
