@@ -21,6 +21,7 @@
 #include "lwip/etharp.h"
 #include "lwip/init.h"
 #include "lwip/ip4.h"
+#include "lwip/ip4_frag.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
 #include "lwip/priv/tcp_priv.h"
@@ -142,6 +143,20 @@ void net_unlock(void)
  * spent; the sender gets that error (a socket: -ENOMEM), and it is counted here. */
 static err_t ip_out(struct netif *lw, struct pbuf *p, const ip4_addr_t *to)
 {
+	struct nif *n = lw->state;
+
+	/* Larger than the device's MTU, and no TCP segment the device cuts (TSO_MAX_IP): cut
+	 * into fragments at the device's MTU by lwIP, whose netif MTU is the big one here */
+	if (p->tot_len > n->dev->mtu && !(n->tso && p->len >= 20 && IPH_PROTO(
+			(struct ip_hdr *)p->payload) == IP_PROTO_TCP)) {
+		u16_t mtu = lw->mtu;
+
+		lw->mtu = n->dev->mtu;
+		err_t e = ip4_frag(p, lw, to); /* (its fragments come back here, each small) */
+
+		lw->mtu = mtu;
+		return e;
+	}
 	err_t e = etharp_output(lw, p, to);
 
 	if (e == ERR_MEM)
@@ -154,6 +169,18 @@ static err_t ip_out(struct netif *lw, struct pbuf *p, const ip4_addr_t *to)
  * A big packet is 64 KiB of contiguous pages, made when a second segment comes (the
  * first copied over); without one (memory) the segments go as they are. */
 #define TSO_ORDER 4
+
+/* Big TCP segments. Over a device that cuts TCP segments itself (n->tso), the socket layer
+ * has lwIP make segments of many MSS (net_tcp_segment); they pass lwIP's IP layer whole,
+ * whose MTU for that netif is TSO_MAX_IP (nif_offloads), and go to the device as one
+ * packet it cuts at its own MTU (linkoutput). lwIP's work per segment (headers, timers,
+ * the acknowledgement's bookkeeping), under the core lock, falls with their count: on
+ * qemu-q35's tcp10 with 16 MiB a connection, the lock was held for 1,360 ms of the run
+ * with 1,460-byte segments and 855 ms with 16 times that (docs/benchmarks.md). Anything
+ * else larger than the device's MTU, a UDP datagram or an ICMP reply, is cut into IP
+ * fragments at the device's MTU (ip_out). */
+#define TSO_MAX_IP ((4096u << TSO_ORDER) - PKT_HEADROOM - ETH_HLEN)
+_Static_assert(TSO_MAX_IP <= 0xffff, "an IPv4 packet's length is 16 bits");
 
 static bool gather(struct nif *n, struct pkt *k)
 {
@@ -194,11 +221,14 @@ static err_t linkoutput(struct netif *lw, struct pbuf *p)
 {
 	struct nif *n = lw->state;
 
-	if (p->tot_len > PKT_MAX) {
+	/* larger than the device's MTU: a TCP segment for the device to cut (TSO_MAX_IP) */
+	bool big = p->tot_len > n->dev->mtu + ETH_HLEN;
+
+	if ((big && !n->tso) || p->tot_len > TSO_MAX_IP + ETH_HLEN) {
 		st.tx_drops++;
 		return ERR_BUF;
 	}
-	struct pkt *k = pkt_alloc();
+	struct pkt *k = p->tot_len > PKT_MAX ? pkt_alloc_big(TSO_ORDER) : pkt_alloc();
 
 	if (!k) {
 		st.tx_drops++;
@@ -215,8 +245,20 @@ static err_t linkoutput(struct netif *lw, struct pbuf *p)
 	}
 	if (n->csum_tx && inet_tcp_csum_offload(k->data, k->len, &k->csum_start, &k->csum_offset))
 		k->flags |= PKT_CSUM_PARTIAL;
-	if (n->tso && n->ntx && (k->flags & PKT_CSUM_PARTIAL) && gather(n, k))
+	if (big) {
+		if (!(k->flags & PKT_CSUM_PARTIAL)) { /* (ip_out let no other protocol by) */
+			pkt_free(k);
+			st.tx_drops++;
+			return ERR_BUF;
+		}
+		/* each cut segment as large as the device's MTU takes (its TCP header: the
+		 * data offset) */
+		k->gso_size = (uint16_t)(n->dev->mtu - (k->csum_start - ETH_HLEN) -
+					 (k->data[k->csum_start + 12] >> 4) * 4u);
+		st.big_tcp++;
+	} else if (n->tso && n->ntx && (k->flags & PKT_CSUM_PARTIAL) && gather(n, k)) {
 		return ERR_OK;
+	}
 	/* A pure acknowledgement makes an older one of its connection still queued here
 	 * needless: lwIP acknowledges every second segment, and a batch of segments drained
 	 * from a channel at once leaves a row of them. The newer takes the older's place
@@ -640,6 +682,46 @@ unsigned net_drain(struct flow *f)
 	return n;
 }
 
+/* ---- big TCP segments (TSO_MAX_IP) */
+
+u16_t net_tcp_segment(const struct tcp_pcb *pcb)
+{
+	struct netif *lw = ip4_route(ip_2_ip4(&pcb->remote_ip));
+	unsigned mss = pcb->mss;
+
+	for (unsigned i = 0; i < nnifs; i++) {
+		struct nif *n = nifs[i];
+
+		/* (an MSS other than the device's own: the peer's smaller one, which the
+		 * device's cut would exceed, or a larger one, whose segments it cuts anyway) */
+		if (&n->lw != lw || !n->tso || mss != n->dev->mtu - 40u)
+			continue;
+		unsigned segs = MIN((TSO_MAX_IP - 40) / mss, pcb->cwnd / 4 / mss);
+
+		return (u16_t)(MAX(segs, 1u) * mss);
+	}
+	return (u16_t)mss;
+}
+
+/* lwIP sends only segments whole within the congestion window, which a retransmission
+ * timeout sets to one MSS: a big segment first in line with nothing in flight would wait
+ * there for ever. It is split to what the window takes. (A peer's window too small for
+ * it: lwIP's persist timer splits it.) Under the core lock, from the net thread. */
+static void tcp_unstick(void)
+{
+	for (struct tcp_pcb *pcb = tcp_active_pcbs; pcb; pcb = pcb->next) {
+		struct tcp_seg *seg = pcb->unsent;
+		tcpwnd_size_t w = MIN(pcb->cwnd, pcb->snd_wnd);
+
+		if (!seg || pcb->unacked || seg->len <= pcb->cwnd || w < pcb->mss)
+			continue;
+		if (tcp_split_unsent_seg(pcb, (u16_t)(w / pcb->mss * pcb->mss)) == ERR_OK) {
+			st.big_tcp_split++;
+			tcp_output(pcb);
+		}
+	}
+}
+
 /* ---- the net thread: default channels and timers */
 
 static int net_thread(void *arg)
@@ -658,6 +740,7 @@ static int net_thread(void *arg)
 		}
 		net_lock();
 		sys_check_timeouts();
+		tcp_unstick();
 		uint32_t sleep = sys_timeouts_sleeptime();
 		net_unlock();
 		sem_down(&net_wake, clock_ns() + MIN(sleep, 100u) * MS);
@@ -675,6 +758,8 @@ static void nif_offloads(struct nif *n)
 	n->tso = n->csum_tx && (n->dev->features & NETDEV_F_TSO4);
 	n->csum_gen = n->csum_tx ? CSUM_GEN_OFFLOAD : CSUM_GEN;
 	NETIF_SET_CHECKSUM_CTRL(&n->lw, CSUM_CHECK | n->csum_gen);
+	/* big TCP segments pass lwIP's IP layer whole where the device cuts them (TSO_MAX_IP) */
+	n->lw.mtu = n->tso ? TSO_MAX_IP : n->dev->mtu;
 }
 
 static err_t nif_init(struct netif *lw)
@@ -960,6 +1045,10 @@ void net_report(void)
 		kprintf("net: %lu large frames in (the device's segments received whole), %lu "
 			"refused (not IPv4 to us, or larger than 64 KiB)\n", s.large_in,
 			s.large_refused);
+	if (s.big_tcp || s.big_tcp_split)
+		kprintf("net: %lu TCP segments of many MSS sent for the device to cut, %lu split "
+			"for a congestion window that no longer took them\n", s.big_tcp,
+			s.big_tcp_split);
 	if (s.tso_gathered)
 		kprintf("net: %lu TCP segments gathered into larger ones the device cuts (TSO)\n",
 			s.tso_gathered);

@@ -48,12 +48,20 @@ void net_flow_del(struct flow *f);
 void net_rx_barrier(void);
 /* Feeds what the channel holds to lwIP; returns how many frames. */
 unsigned net_drain(struct flow *f);
+struct tcp_pcb;
+/* The segment size lwIP should make for pcb's data now (socket.c sets it as the pcb's
+ * MSS around tcp_write): over a device that cuts TCP segments, as many MSS as one packet
+ * holds and a quarter of the congestion window allows, so that a shrinking window still
+ * takes whole segments (core.c, TSO_MAX_IP); else the MSS. Under the core lock. */
+uint16_t net_tcp_segment(const struct tcp_pcb *pcb);
 
 struct net_stats {
 	uint64_t rx_frames, classified, to_default, chan_drops, tx_frames, tx_drops;
 	uint64_t tx_waits; /* 1 ms waits for room in a full transmit ring */
 	uint64_t feed_drops; /* received frames lwIP could not take (no memory for them) */
 	uint64_t tso_gathered; /* TCP segments put into the one before them (core.c: gather) */
+	/* TCP segments of many MSS sent (core.c: TSO_MAX_IP), and such split (tcp_unstick) */
+	uint64_t big_tcp, big_tcp_split;
 	uint64_t acks_merged; /* pure ACKs replaced by a later one while queued (linkoutput) */
 	uint64_t tw_reopened; /* SYNs that reopened a connection lwIP kept in TIME_WAIT */
 	uint64_t tw_dropped; /* TIME_WAIT connections ended early: more than TW_MAX (core.c) */

@@ -13,6 +13,7 @@
 #include "sched/sync.h"
 
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
 
@@ -577,6 +578,26 @@ int sock_connect(int s, uint32_t ip, uint16_t port)
 	}
 }
 
+/* tcp_write, in segments of net_tcp_segment's size: lwIP cuts the data at the pcb's MSS,
+ * which is that size for the call and the real one for everything else it does (the
+ * congestion window's arithmetic, retransmissions). Never smaller than the last segment
+ * still unsent, which tcp_write may fill up (it asserts that the MSS holds it). */
+static err_t write_segments(struct tcp_pcb *pcb, const uint8_t *data, u16_t len)
+{
+	u16_t mss = pcb->mss, seg = net_tcp_segment(pcb);
+	struct tcp_seg *last = pcb->unsent;
+
+	while (last && last->next)
+		last = last->next;
+	if (last && last->len > seg)
+		seg = last->len;
+	pcb->mss = seg;
+	err_t e = tcp_write(pcb, data, len, TCP_WRITE_FLAG_COPY);
+
+	pcb->mss = mss;
+	return e;
+}
+
 long sock_send(int s, const void *buf, size_t len)
 {
 	struct sock *k = get(s);
@@ -606,8 +627,7 @@ long sock_send(int s, const void *buf, size_t len)
 
 		n = MIN(n, (size_t)0xffff);
 		if (n && tcp_sndqueuelen(k->tcp) < TCP_SND_QUEUELEN - 4) {
-			err_t e = tcp_write(k->tcp, (const uint8_t *)buf + done, (u16_t)n,
-					    TCP_WRITE_FLAG_COPY);
+			err_t e = write_segments(k->tcp, (const uint8_t *)buf + done, (u16_t)n);
 
 			if (e == ERR_OK) {
 				done += n;

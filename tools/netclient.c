@@ -3,7 +3,8 @@
  * dom0 (Xen cells). Each mode prints one summary line the runner judges:
  *   udp: COUNT datagrams of 200 bytes, numbered and filled from their number, at most
  *        WINDOW (default 32) outstanding, a lost one sent again after RESEND s (default
- *        0.3); every echo must come back intact; then "BYE".
+ *        0.3); every echo must come back intact; then one of 1800 bytes, larger than
+ *        the link's MTU (IP fragments both ways), must too; then "BYE".
  *   tcp: CONNS concurrent connections; each sends a 4-byte id and KIB KiB of pattern(id),
  *        then receives KIB KiB of pattern(id + 100) and the 8-byte sum of the 64-bit words
  *        the guest received, and checks both (pattern_byte() is the guest's too).
@@ -113,6 +114,8 @@ static void payload(uint32_t seq, uint8_t *p, int size)
 		p[i] = (uint8_t)(seq * 31 + i * 7);
 }
 
+#define BIG_DATAGRAM 1800 /* (the guests' echo servers take 2048 bytes) */
+
 static volatile sig_atomic_t stop;
 
 static void on_term(int sig)
@@ -185,16 +188,31 @@ static int udp(const char *host, const char *ports, int count, double secs_max, 
 			}
 		}
 	}
+	double secs = now() - t0;
+	/* then one larger than the link's MTU: IP fragments both ways, the guest's reply
+	 * cut by its own stack (at most 4 tries of 0.5 s) */
+	bool big_ok = false;
+
+	for (int i = 0; i < 4 && !big_ok && !stop && ndone == count; i++) {
+		payload((uint32_t)count, buf, BIG_DATAGRAM);
+		sendto(s, buf, BIG_DATAGRAM, 0, (struct sockaddr *)&to[0], sizeof(to[0]));
+		for (double t1 = now(); !big_ok && now() - t1 < 0.5;) {
+			ssize_t n = recv(s, buf, sizeof(buf), 0);
+			uint8_t big[BIG_DATAGRAM];
+
+			payload((uint32_t)count, big, BIG_DATAGRAM);
+			big_ok = n == BIG_DATAGRAM && !memcmp(buf, big, BIG_DATAGRAM);
+		}
+	}
 	for (int i = 0; i < 3; i++) {
 		sendto(s, "BYE", 3, 0, (struct sockaddr *)&to[0], sizeof(to[0]));
 		usleep(50000);
 	}
-	double secs = now() - t0;
-
 	printf("udp: %d of %d datagrams of %d bytes echoed intact, %d sent again, %d bad, "
-	       "%d duplicate, %.1f s (%.0f/s)\n",
-	       ndone, count, size, resent, bad, dup, secs, secs > 0 ? ndone / secs : 0);
-	return ndone == count && !bad ? 0 : 1;
+	       "%d duplicate, %.1f s (%.0f/s); one of %d bytes (in IP fragments) %s\n",
+	       ndone, count, size, resent, bad, dup, secs, secs > 0 ? ndone / secs : 0,
+	       BIG_DATAGRAM, big_ok ? "echoed intact" : "not echoed");
+	return ndone == count && !bad && big_ok ? 0 : 1;
 }
 
 /* ---- tcp: the guest's pattern_byte() (net/tcp_job.c) */
