@@ -666,6 +666,8 @@ void net_rx_barrier(void)
 	}
 }
 
+static void tcp_unstick(void);
+
 unsigned net_drain(struct flow *f)
 {
 	unsigned n = 0;
@@ -678,6 +680,7 @@ unsigned net_drain(struct flow *f)
 		feed(nifs[0], k);
 		n++;
 	}
+	tcp_unstick();
 	net_unlock();
 	return n;
 }
@@ -706,7 +709,9 @@ u16_t net_tcp_segment(const struct tcp_pcb *pcb)
 /* lwIP sends only segments whole within the congestion window, which a retransmission
  * timeout sets to one MSS: a big segment first in line with nothing in flight would wait
  * there for ever. It is split to what the window takes. (A peer's window too small for
- * it: lwIP's persist timer splits it.) Under the core lock, from the net thread. */
+ * it: lwIP's persist timer splits it.) Under the core lock: after each drain (the window
+ * an acknowledgement grew takes the next piece at once, as slow start goes on) and from
+ * the net thread (after a timeout, which no packet brings). */
 static void tcp_unstick(void)
 {
 	for (struct tcp_pcb *pcb = tcp_active_pcbs; pcb; pcb = pcb->next) {
