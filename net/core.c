@@ -706,21 +706,31 @@ u16_t net_tcp_segment(const struct tcp_pcb *pcb)
 	return (u16_t)mss;
 }
 
-/* lwIP sends only segments whole within the congestion window, which a retransmission
- * timeout sets to one MSS: a big segment first in line with nothing in flight would wait
- * there for ever. It is split to what the window takes. (A peer's window too small for
- * it: lwIP's persist timer splits it.) Under the core lock: after each drain (the window
- * an acknowledgement grew takes the next piece at once, as slow start goes on) and from
- * the net thread (after a timeout, which no packet brings). */
+/* lwIP sends only segments whole within the window, the congestion window (which a
+ * retransmission timeout sets to one MSS) or the peer's (which a slow reader shrinks): a
+ * big segment first in line with nothing in flight would wait there for ever, or, the
+ * peer's window being the smaller, lwIP's persist timer would split it to that window,
+ * and its split asserts at most one MSS (a kernel panic). So such a segment is split to
+ * what the window takes, in whole MSS, here; a window under one MSS is left to the
+ * persist timer. Under the core lock: after each drain (the window an acknowledgement
+ * grew takes the next piece at once) and around the net thread's timers (so that the
+ * persist timer never sees a big segment, and a timeout's window of one is acted on). */
 static void tcp_unstick(void)
 {
 	for (struct tcp_pcb *pcb = tcp_active_pcbs; pcb; pcb = pcb->next) {
 		struct tcp_seg *seg = pcb->unsent;
 		tcpwnd_size_t w = MIN(pcb->cwnd, pcb->snd_wnd);
+		u16_t mss = pcb->mss;
 
-		if (!seg || pcb->unacked || seg->len <= pcb->cwnd || w < pcb->mss)
+		if (!seg || pcb->unacked || seg->len <= w || w < mss)
 			continue;
-		if (tcp_split_unsent_seg(pcb, (u16_t)(w / pcb->mss * pcb->mss)) == ERR_OK) {
+		/* (tcp_split_unsent_seg asserts a split of at most the MSS: it is made for the
+		 * persist timer's, to a window smaller than one segment) */
+		pcb->mss = (u16_t)(w / mss * mss);
+		err_t e = tcp_split_unsent_seg(pcb, pcb->mss);
+
+		pcb->mss = mss;
+		if (e == ERR_OK) {
 			st.big_tcp_split++;
 			tcp_output(pcb);
 		}
@@ -744,6 +754,7 @@ static int net_thread(void *arg)
 			net_unlock();
 		}
 		net_lock();
+		tcp_unstick();
 		sys_check_timeouts();
 		tcp_unstick();
 		uint32_t sleep = sys_timeouts_sleeptime();
