@@ -1063,7 +1063,7 @@ void net_report(void)
 			s.large_refused);
 	if (s.big_tcp || s.big_tcp_split)
 		kprintf("net: %lu TCP segments of many MSS sent for the device to cut, %lu split "
-			"for a congestion window that no longer took them\n", s.big_tcp,
+			"for a window that no longer took them\n", s.big_tcp,
 			s.big_tcp_split);
 	if (s.tso_gathered)
 		kprintf("net: %lu TCP segments gathered into larger ones the device cuts (TSO)\n",

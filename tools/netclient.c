@@ -7,7 +7,9 @@
  *        the link's MTU (IP fragments both ways), must too; then "BYE".
  *   tcp: CONNS concurrent connections; each sends a 4-byte id and KIB KiB of pattern(id),
  *        then receives KIB KiB of pattern(id + 100) and the 8-byte sum of the 64-bit words
- *        the guest received, and checks both (pattern_byte() is the guest's too).
+ *        the guest received, and checks both (pattern_byte() is the guest's too). With
+ *        "slow": a slow reader (a 64 KiB receive buffer, 4 KiB reads, a 20 ms nap every
+ *        32 KiB), whose window shuts and opens in part again and again.
  *   http: GET / TIMES times; each answer must be 200 with a body.
  *   httpmany: the same, one line at the end: "httpmany: N of TIMES answered ..." (the
  *        server closes each connection first: the matrix's http_many, TIME_WAIT).
@@ -27,7 +29,7 @@
  *        that the flows (and the guest's queue for each) are the same every run; 0: the
  *        kernel's pick. WINDOW: make bench's window 1, a round trip at a time. RESEND (s):
  *        longer for the local KVM, whose emulated kernel takes ~70 ms an echo)
- *   netclient tcp HOST PORT CONNS KIB
+ *   netclient tcp HOST PORT CONNS KIB [slow]
  *   netclient http HOST PORT TIMES
  *   netclient httpmany HOST PORT TIMES
  *   netclient httpload HOST PORT CONNS REQS
@@ -228,6 +230,7 @@ struct conn {
 	int port, id;
 	uint64_t n;
 	char result[128];
+	bool slow; /* tcp ... slow: a 64 KiB receive buffer, read 4 KiB at a time, 20 ms naps */
 };
 
 static void *tcp_one(void *arg)
@@ -240,6 +243,11 @@ static void *tcp_one(void *arg)
 	uint32_t id = (uint32_t)c->id;
 
 	timeout(s, 120);
+	if (c->slow) {
+		int rcvbuf = 65536;
+
+		setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	}
 	if (connect(s, (struct sockaddr *)&a, sizeof(a))) {
 		snprintf(c->result, sizeof(c->result), "connect: %s", strerror(errno));
 		return NULL;
@@ -270,10 +278,12 @@ static void *tcp_one(void *arg)
 	int ntail = 0;
 
 	while (got < c->n || ntail < 8) {
-		ssize_t n = recv(s, buf, sizeof(buf), 0);
+		ssize_t n = recv(s, buf, c->slow ? 4096 : sizeof(buf), 0);
 
 		if (n <= 0)
 			goto fail;
+		if (c->slow && (got + (uint64_t)n) / 32768 != got / 32768)
+			usleep(20000);
 		for (ssize_t k = 0; k < n; k++) {
 			if (got < c->n)
 				bad += buf[k] != pattern_byte(id + 100, got++);
@@ -298,7 +308,7 @@ fail:
 	return NULL;
 }
 
-static int tcp(const char *host, int port, int conns, int kib)
+static int tcp(const char *host, int port, int conns, int kib, bool slow)
 {
 	struct conn c[64];
 	pthread_t t[64];
@@ -308,7 +318,7 @@ static int tcp(const char *host, int port, int conns, int kib)
 	if (conns > 64)
 		conns = 64;
 	for (int i = 0; i < conns; i++) {
-		c[i] = (struct conn){ host, port, i, (uint64_t)kib * 1024, "" };
+		c[i] = (struct conn){ host, port, i, (uint64_t)kib * 1024, "", slow };
 		pthread_create(&t[i], NULL, tcp_one, &c[i]);
 	}
 	for (int i = 0; i < conns; i++) {
@@ -670,7 +680,7 @@ static void *soak_tcp(void *arg)
 
 	for (int round = 0; !sk.over; round++) {
 		struct conn c = { sk.host, 5001, lane * 1000000 + round,
-				  (uint64_t)sk.kib * 1024, "" };
+				  (uint64_t)sk.kib * 1024, "", false };
 
 		tcp_one(&c);
 		INC(sk.tcp_conns);
@@ -1665,8 +1675,8 @@ int main(int argc, char **argv)
 			   argc >= 7 ? atoi(argv[6]) : 0, window > 0 ? window : 32,
 			   resend > 0 ? resend : 0.3);
 	}
-	if (argc == 6 && !strcmp(argv[1], "tcp"))
-		return tcp(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+	if ((argc == 6 || (argc == 7 && !strcmp(argv[6], "slow"))) && !strcmp(argv[1], "tcp"))
+		return tcp(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), argc == 7);
 	if (argc == 5 && !strcmp(argv[1], "http"))
 		return http(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc == 5 && !strcmp(argv[1], "httpmany"))
