@@ -399,10 +399,11 @@ def httpload_args(ip, app_args):
     return ["httpload", ip, port, "4", str(int(reqs) // 8)]
 
 
-def tcpbulk_args(ip, app_args):
-    """netclient's tcp arguments for tcp_bulk PORT CONNS KIB: the same"""
+def tcpbulk_args(ip, app_args, client="tcpbulk"):
+    """netclient's tcp arguments for tcp_bulk PORT CONNS KIB: the same; client "tcpslow":
+    netclient's slow reader"""
     port, conns, kib = app_args.split()[:3]
-    return ["tcp", ip, port, conns, kib]
+    return ["tcp", ip, port, conns, kib] + (["slow"] if client == "tcpslow" else [])
 
 
 def httpmany_args(ip, app_args):
@@ -437,8 +438,7 @@ def host_run(app, words, client="", cwd=None):
                 subprocess.run([NETCLIENT] + httpmany_args("127.0.0.1", " ".join(args)),
                                capture_output=True, timeout=120)
             elif client in ("tcpbulk", "tcpslow"):
-                subprocess.run([NETCLIENT] + tcpbulk_args("127.0.0.1", " ".join(args)) +
-                               (["slow"] if client == "tcpslow" else []),
+                subprocess.run([NETCLIENT] + tcpbulk_args("127.0.0.1", " ".join(args), client),
                                capture_output=True, timeout=120)
             elif client == "http":
                 for _ in range(3):
@@ -1852,8 +1852,7 @@ class VirtioSetup:
                 httpmany_args(GUEST_IP, self.test.app_words_for(self.cell)),))
         elif self.test.host in ("tcpbulk", "tcpslow") and "tcp bulk ready" in line:
             self.pinger = threading.Thread(target=self.client, args=(
-                tcpbulk_args(GUEST_IP, self.test.app_words_for(self.cell)) +
-                (["slow"] if self.test.host == "tcpslow" else []),))
+                tcpbulk_args(GUEST_IP, self.test.app_words_for(self.cell), self.test.host),))
         elif self.test.host == "soak" and line.startswith("soak: serving"):
             self.pinger = threading.Thread(target=self.client, args=(
                 ["soak", GUEST_IP] + self.test.host_args.split() + ["tap0"],))

@@ -194,15 +194,14 @@ static int udp(const char *host, const char *ports, int count, double secs_max, 
 	/* then one larger than the link's MTU: IP fragments both ways, the guest's reply
 	 * cut by its own stack (at most 4 tries of 0.5 s) */
 	bool big_ok = false;
+	uint8_t big[BIG_DATAGRAM];
 
+	payload((uint32_t)count, big, BIG_DATAGRAM);
 	for (int i = 0; i < 4 && !big_ok && !stop && ndone == count; i++) {
-		payload((uint32_t)count, buf, BIG_DATAGRAM);
-		sendto(s, buf, BIG_DATAGRAM, 0, (struct sockaddr *)&to[0], sizeof(to[0]));
+		sendto(s, big, BIG_DATAGRAM, 0, (struct sockaddr *)&to[0], sizeof(to[0]));
 		for (double t1 = now(); !big_ok && now() - t1 < 0.5;) {
 			ssize_t n = recv(s, buf, sizeof(buf), 0);
-			uint8_t big[BIG_DATAGRAM];
 
-			payload((uint32_t)count, big, BIG_DATAGRAM);
 			big_ok = n == BIG_DATAGRAM && !memcmp(buf, big, BIG_DATAGRAM);
 		}
 	}
