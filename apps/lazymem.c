@@ -4,10 +4,14 @@
  * than the VM has, so the frames must really go back); 4 threads touching the same fresh
  * pages at once (each its own word: a page made twice would lose words); mprotect of
  * untouched pages (read-only: reads give zeros, a write is SIGSEGV); mremap of a block
- * half touched. Every line must be the same on Linux and on Amphi; free RAM as sysinfo
+ * half touched; a page unmapped and mapped again at the same address while the thread that
+ * read it sleeps on another CPU, which must then read the new page, not the old (a TLB
+ * entry left there). Every line must be the same on Linux and on Amphi; free RAM as sysinfo
  * tells it is a "bench:" line (not compared). Ends with "lazymem: N checks, M failed". */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -15,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/sysinfo.h>
+#include <time.h>
 
 #include "check.h"
 
@@ -178,12 +183,90 @@ static void rights(void)
 		munmap(ro2, 8 * PAGE);
 }
 
+/* A page read by a thread on CPU 1, unmapped while that thread sleeps (its CPU idle), its
+ * frame taken by another page, and a new page mapped at the same address: the reader,
+ * woken on CPU 1 again, must read the new page. (HP mode once flushed an idle CPU's TLB
+ * only when it ran a thread of a space of its own: the reader read the old frame.) */
+#define REMAP_ROUNDS 200
+static sem_t to_reader, to_writer;
+static volatile uint64_t *volatile remap_page;
+static volatile uint64_t remap_want;
+static unsigned long remap_right;
+
+static void pin(int cpu)
+{
+	cpu_set_t s;
+
+	CPU_ZERO(&s);
+	CPU_SET(cpu, &s);
+	sched_setaffinity(0, sizeof(s), &s); /* (one CPU only: the check still holds) */
+}
+
+static void *remap_reader(void *arg)
+{
+	(void)arg;
+	pin(1);
+	for (int r = 0; r < REMAP_ROUNDS; r++) {
+		sem_wait(&to_reader);
+		remap_right += *remap_page == remap_want;
+		sem_post(&to_writer);
+	}
+	return NULL;
+}
+
+static void remap_other_cpu(void)
+{
+	pthread_t t;
+	/* a page of this for each round takes the frame an unmapped page gave back */
+	volatile uint64_t *hold = mmap(NULL, REMAP_ROUNDS * PAGE, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned long same = 0;
+	void *last = NULL;
+
+	cpu_set_t was;
+
+	CHECK(hold != MAP_FAILED, "mmap for the remap rounds");
+	if (hold == MAP_FAILED)
+		return;
+	sched_getaffinity(0, sizeof(was), &was);
+	pin(0);
+	sem_init(&to_reader, 0, 0);
+	sem_init(&to_writer, 0, 0);
+	pthread_create(&t, NULL, remap_reader, NULL);
+	for (int r = 0; r < REMAP_ROUNDS; r++) {
+		uint64_t *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				   -1, 0);
+
+		same += p == last;
+		last = p;
+		remap_want = 1000 + (uint64_t)r;
+		p[0] = remap_want;
+		remap_page = p;
+		sem_post(&to_reader);
+		sem_wait(&to_writer);
+		/* the reader asleep (its CPU idle), then the page unmapped and its frame
+		 * taken by another */
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+		munmap(p, PAGE);
+		hold[r * PAGE / 8] = 1;
+	}
+	pthread_join(t, NULL);
+	munmap((void *)hold, REMAP_ROUNDS * PAGE);
+	sched_setaffinity(0, sizeof(was), &was);
+	CHECK(remap_right == REMAP_ROUNDS, "remap: %lu of %d", remap_right, REMAP_ROUNDS);
+	printf("lazymem: a page unmapped and mapped again at one address while its reader slept "
+	       "on another CPU, %d times: %lu read right\n", REMAP_ROUNDS, remap_right);
+	printf("bench: lazymem: the new page at the old address %lu of %d times\n", same,
+	       REMAP_ROUNDS - 1);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	big();
 	threads();
 	rights();
+	remap_other_cpu();
 	printf("lazymem: %d checks, %d failed\n", checks, failed);
 	return failed ? 1 : 0;
 }

@@ -1409,7 +1409,12 @@ int mm_space_copy(struct mm_space *dst)
 
 /* `running` is stored before the space's generation is read (space_flush reads them the
  * other way round), and `loaded` before the root is loaded: a CPU whose TLB may hold a
- * space's entries is one that shows it. */
+ * space's entries is one that shows it. The generation is looked at whether or not any
+ * space but the kernel's exists yet: an HP-mode app's threads run on the kernel's, and a
+ * CPU that ran one, went idle (no IPI from space_flush) and runs one again must flush
+ * here. (It once returned early while no other space existed, so a munmap and a new
+ * mapping at the same address while another CPU idled left that CPU reading the old
+ * frame: memcached's new thread read its start argument as 0, SIGSEGV, 2 of ~85 runs.) */
 void mm_space_switch(struct mm_space *s)
 {
 	unsigned cpu = arch_cpu_id();
@@ -1417,7 +1422,7 @@ void mm_space_switch(struct mm_space *s)
 	if (cpu >= MM_MAX_CPUS)
 		return;
 	__atomic_store_n(&running[cpu], s, __ATOMIC_SEQ_CST);
-	if (!s || !vm.low_root)
+	if (!s)
 		return;
 	struct mm_space *want = s == &kernel_space ? NULL : s;
 	uint64_t g = __atomic_load_n(&s->gen, __ATOMIC_SEQ_CST);
