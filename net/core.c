@@ -656,9 +656,9 @@ void net_flow_del(struct flow *f)
 }
 
 /* A receive thread's batch takes microseconds and never blocks: the wait yields (the
- * thread may be on this CPU) and spins, rather than sleeping. (It slept a millisecond at
- * a time: every poll(2) ends here (sock_poll_disarm), and under a stream of datagrams one
- * in N found the receive thread busy and lost 1 ms.) */
+ * thread may be on this CPU) and spins, rather than sleeping. (It slept a millisecond a
+ * look: every poll(2) ends here (sock_poll_disarm), and 330-680 polls a boot of make
+ * bench's UDP and HTTP batch on qemu-q35 found a batch in hand.) */
 void net_rx_barrier(void)
 {
 	for (unsigned i = 0; i < nnifs; i++) {
