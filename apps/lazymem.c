@@ -222,7 +222,6 @@ static void remap_other_cpu(void)
 				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	unsigned long same = 0;
 	void *last = NULL;
-
 	cpu_set_t was;
 
 	CHECK(hold != MAP_FAILED, "mmap for the remap rounds");
