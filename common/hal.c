@@ -27,6 +27,7 @@ void hal_select(struct boot_info *bi)
 		if (rc)
 			panic("platform %s failed to initialise (%d)", platforms[i]->name, rc);
 		hal = platforms[i];
+		hal_info.boot_ns = hal->clock_ns();
 		console_set_sink(hal->console_write);
 		return;
 	}

@@ -111,6 +111,9 @@ struct hal_info {
 	char detail[400]; /* features, clock source */
 	char timer[96];	  /* how the one-shot timer works here */
 	unsigned vcpus;
+	/* the platform's clock once it was chosen, in the boot's first milliseconds: where
+	 * uptime counts from (the clock itself counts from the host's or Xen's start) */
+	uint64_t boot_ns;
 };
 
 extern const struct hal *hal;

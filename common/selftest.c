@@ -53,6 +53,13 @@ static void test_boot(struct result *r, const struct boot_info *bi)
 			;
 		t1 = hal->clock_ns();
 		EXPECT(r, t1 > t0, "clock did not advance (%lu -> %lu)", t0, t1);
+		/* uptime counts from this kernel's start, not from the clock's (Xen's start,
+		 * the host's boot under kvmclock): this test runs within a second of it */
+		uint64_t up = t1 - hal_info.boot_ns; /* (uptime_ns before the scheduler) */
+
+		EXPECT(r, hal_info.boot_ns <= t0 && up < 5000000000ull,
+		       "uptime %lu ms at the boot test (the platform's clock %lu ms)",
+		       up / 1000000, t1 / 1000000);
 	}
 	if (r->ok)
 		result_note(r, "platform=%s vcpus=%u ram_kib=%lu trap=ok clock=%s", hal->name,

@@ -319,7 +319,7 @@ static long make(struct app *a, const char *rel, struct buf *b, bool *dir, bool 
 		mutex_unlock(&top->proc_lock);
 		return rc;
 	}
-	uint64_t now = clock_ns(), idle = 0;
+	uint64_t now = uptime_ns(), idle = 0;
 	unsigned ncpu = sched_cpus_online();
 
 	for (unsigned c = 0; c < ncpu; c++) {

@@ -1541,7 +1541,7 @@ static long do_uname(uint64_t buf)
 static long do_sysinfo(uint64_t buf)
 {
 	uint8_t si[112] = {0};
-	int64_t up = (int64_t)(clock_ns() / 1000000000);
+	int64_t up = (int64_t)(uptime_ns() / 1000000000);
 	uint64_t total, free;
 	uint16_t procs = 1;
 	uint32_t unit = 1;

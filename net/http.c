@@ -17,7 +17,7 @@
 static void answer(int c, const char *req)
 {
 	char body[192], head[160];
-	uint64_t ms = clock_ns() / 1000000;
+	uint64_t ms = uptime_ns() / 1000000;
 	bool get = !strncmp(req, "GET ", 4);
 
 	if (get)

@@ -114,6 +114,11 @@ uint64_t clock_ns(void)
 	return t;
 }
 
+uint64_t uptime_ns(void)
+{
+	return clock_ns() - hal_info.boot_ns;
+}
+
 uint64_t wallclock_ns(void)
 {
 	if (!hal->wallclock_ns)

@@ -15,6 +15,9 @@ struct thread;
 
 /* Monotonic ns (the platform's clock), the same on every CPU. */
 uint64_t clock_ns(void);
+/* ns since this kernel started (the platform's clock counts from the host's or Xen's
+ * start): what /proc/uptime and sysinfo say */
+uint64_t uptime_ns(void);
 /* ns since 1970 UTC, 0 when the platform has no wall clock */
 uint64_t wallclock_ns(void);
 
