@@ -131,6 +131,7 @@ void __noreturn boot_main(struct boot_info *bi)
 				!cmdline_has(bi->cmdline, "nosmap"));
 	arch->cpu_init(&cpus[0]);
 	hal_select(bi);
+	console_times(cmdline_has(bi->cmdline, "console_times"));
 	if (bi->error)
 		panic("boot: %s", bi->error);
 	banner(bi);

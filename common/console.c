@@ -10,6 +10,7 @@
 #include "arch_x86_64/arch.h"
 #include "arch_x86_64/cpu.h"
 #include "arch_x86_64/percpu.h"
+#include "common/hal.h"
 #include "lib/format.h"
 #include "lib/spinlock.h"
 #include "lib/string.h"
@@ -139,19 +140,34 @@ void console_flush(void)
 	irq_restore(f);
 }
 
+static bool times, mid_line; /* mid_line: the last kprintf did not end its line */
+
+void console_times(bool on)
+{
+	times = on && hal;
+}
+
 void kprintf(const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
-	int n;
+	int n = 0;
 
+	if (times && !mid_line) { /* (console_times: Xen's console log has no times) */
+		uint64_t us = (hal->clock_ns() - hal_info.boot_ns) / 1000;
+
+		n = ksnprintf(buf, sizeof(buf), "[%5lu.%06lu] ", (unsigned long)(us / 1000000),
+			      (unsigned long)(us % 1000000));
+	}
 	va_start(ap, fmt);
-	n = kvsnprintf(buf, sizeof(buf), fmt, ap);
+	n += kvsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
 	va_end(ap);
 	if (n >= (int)sizeof(buf)) {
 		n = sizeof(buf) - 1;
 		buf[n - 1] = '\n'; /* truncated: keep the line ending */
 	}
+	if (times && n > 0)
+		mid_line = buf[n - 1] != '\n';
 	console_write(buf, n);
 }
 

@@ -13,6 +13,9 @@ void console_percpu_start(unsigned cpu);
 void console_flush(void);
 void console_write(const char *s, size_t n);
 void kprintf(const char *fmt, ...) __printf(1, 2);
+/* console_times on the command line: each kernel line starts with the time since boot,
+ * "[    0.036123] " (seconds; Xen's console log has no times) */
+void console_times(bool on);
 
 /* Input: the platform's console driver hands what it received to console_received, in
  * interrupt context. With a reader (console_on_input: hp's terminal, hp/tty.c) every byte

@@ -784,8 +784,10 @@ static int main_thread(void *arg)
 		return thread_done(at, -1);
 	}
 	__atomic_store_n(&a->started, true, __ATOMIC_RELEASE);
-	kprintf("hp: running %s (%s mode, entry %#lx, %d args, %d env; vdso clock: %s)\n",
+	kprintf("hp: running %s (%s mode, entry %#lx, %d args, %d env, up %lu ms; vdso clock: "
+		"%s)\n",
 		a->name, a->normal ? "normal" : "hp", a->im.entry, argc, envc,
+		(unsigned long)(uptime_ns() / 1000000),
 		vclock_page.mode == VCLOCK_PVCLOCK && (vclock_page.rec[0].flags & PVCLOCK_TSC_STABLE)
 			? "in the app"
 			: "by system call");

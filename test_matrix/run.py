@@ -1273,6 +1273,54 @@ TESTS = [
 # HP mode: static musl apps from a boot module, their output the same as on this host
 # The apps, in HP mode (ring 0; hp_*) and in normal mode (ring 3; nm_*): each prints what
 # the same binary prints on this host, bench: lines aside
+def eval_console_times(*required):
+    """hello with `console_times`: every kernel line from the banner on starts with the time
+    since boot ("[    0.036123] "), rising, the loader's `up N ms` the same time to a
+    millisecond, and none of the app's own lines has one; without the times, the run is
+    judged as eval_app judges it (the app's output the same as on this host)"""
+    inner = eval_app("hello", *required)
+    stamp = re.compile(r"^\[\s*(\d+)\.(\d{6})\] ")
+
+    def evaluate(cell, out):
+        inner.test = evaluate.test
+        plain, times, problems, app = [], [], [], False
+        for line in out.lines:
+            m = stamp.match(line)
+            if m:
+                times.append((int(m.group(1)) * 1000000 + int(m.group(2)), line[m.end():]))
+                line = line[m.end():]
+            elif line.startswith("Amphi ") or (times and not app and line.strip()):
+                problems.append("a kernel line without its time: %r" % line[:80])
+            if line.startswith("hp: running "):
+                app = True
+            elif line.startswith("hp: ") and " exited with status " in line:
+                app = False
+            plain.append(line)
+        verdict = inner(cell, dataclasses.replace(out, lines=plain))
+        if verdict.status != "PASS":
+            problems.append(verdict.detail)
+        if not times or not times[0][1].startswith("Amphi "):
+            problems.append("the banner has no time")
+        if any(b[0] < a[0] for a, b in zip(times, times[1:])):
+            problems.append("the times go back")
+        up = [(us, re.search(r", up (\d+) ms;", l)) for us, l in times
+              if l.startswith("hp: running ")]
+        if not up or not up[0][1] or abs(up[0][0] / 1000 - int(up[0][1].group(1))) > 2:
+            problems.append("the app's start: %s" % (
+                "no `up N ms`" if not up or not up[0][1] else "up %s ms at %.3f ms" % (
+                    up[0][1].group(1), up[0][0] / 1000)))
+        return judge(problems, "%d kernel lines with their times; the app started at %s" % (
+            len(times), "%.1f ms" % (up[0][0] / 1000) if up else "?"))
+    return evaluate
+
+
+def console_times_test(name):
+    t = app_test(name, "hello", "GREETING=hi one two", cmdline="console_times")
+    t.evaluate = eval_console_times()
+    t.evaluate.test = t
+    return t
+
+
 def vdso_test(name, mode):
     t = app_test(name, "vdso", "", r"^vdso: \d+ checks, 0 failed$", mode=mode)
     t.evaluate = eval_vdso(r"^vdso: \d+ checks, 0 failed$")
@@ -1385,6 +1433,8 @@ def app_tests(p, mode):
         app_test(p + "hello", "hello", "GREETING=hi one two",
                  r"^hp: hello: system call 500 is not implemented \(-ENOSYS\)$",
                  r"^hp: hello: system call 100000 does not exist \(-ENOSYS\)$", mode=mode),
+        # the same with the kernel's lines timed (console_times: Xen's log has no times)
+        *([console_times_test(p + "console_times")] if mode == "hp" else []),
         # the same as a static-PIE: placed at 16 MiB, relocating itself
         app_test(p + "pie", "hello_pie", "GREETING=hi one two",
                  r"^hp: running hello_pie \(\w+ mode, entry 0x10[0-9a-f]{5},", r"^hello, world$",
