@@ -232,7 +232,10 @@ WORKLOADS = [
              [Metric("QEMU start to the app's first line", "boot", "s"),
               # (Linux booted with `quiet` prints nothing before /init to time from)
               Metric("the kernel's first line to the app's first line", "ready", "ms", 1e3,
-                     only="amphi")]),
+                     only="amphi"),
+              # what the hypervisor's side takes before any of the guest's code runs
+              # (Amphi's banner is its first work): the floor of the first row
+              Metric("QEMU start to the kernel's first line", "first", "s", only="amphi")]),
     # the same with the address from QEMU's DHCP server (Amphi: ip=dhcp; Linux: busybox
     # udhcpc in /init), both before the app starts
     Workload("dhcp", "hello", "GREETING=hi a b", "GREETING=hi a b",
@@ -819,11 +822,13 @@ BATCH_START = {"amphi": re.compile(r"^hp: running /bin/\S+ \("),
                "linux": re.compile(r"^bench-init: running \S+")}
 
 
-def batch_results(wls, os_name, lines, smoke, rc, boot_log, log_name, xen, host, boots=None):
+def batch_results(wls, os_name, lines, smoke, rc, boot_log, log_name, xen, host, boots=None,
+                  first=None):
     """Each workload's result of one boot that ran them all in turn: its program's part
     of the console (the lines before the first program's start, its banner, come with
     each) and its client's lines (host: a list per workload), judged as one boot of its own
-    would be. boots: per workload, when dom0 saw it start after `xl create` (Xen)."""
+    would be. boots: per workload, when dom0 saw it start after `xl create` (Xen); first:
+    when dom0 saw the guest's first console output (Xen)."""
     starts = [i for i, (_, l) in enumerate(lines) if BATCH_START[os_name].match(l)]
     prefix = lines[:starts[0]] if starts else lines
     out = []
@@ -838,6 +843,8 @@ def batch_results(wls, os_name, lines, smoke, rc, boot_log, log_name, xen, host,
                else 0}
         if boots and boots[n] is not None:
             res["boot"] = boots[n]
+        if first is not None:
+            res["first"] = first
         if not part:
             res["error"] = "the batch ended before it started (%s)" % (boot_log or
                                                                        "status %s" % rc)
@@ -957,12 +964,20 @@ def judge(wl, os_name, lines, host_lines, smoke, res):
         if m.pattern == "boot":
             res["values"][i] = res.get("boot", out[0][0])
             continue
-        if m.pattern == "ready":  # from Amphi's banner
+        if m.pattern in ("ready", "first"):  # from Amphi's banner
             first = [t for t, l in lines if l.startswith("Amphi ")]
             if out[0][0] is None:
-                pass  # (no times on Xen's console)
+                # (no times on Xen's console: the kernel's own clock at the app's start,
+                # and when dom0 saw the guest's first output)
+                up = [h for h in (re.match(r"^hp: running .*, up (\d+) ms;", l)
+                                  for _, l in lines) if h]
+                if m.pattern == "ready" and up:
+                    res["values"][i] = float(up[0].group(1)) / 1e3 * m.scale
+                elif m.pattern == "first" and res.get("first") is not None:
+                    res["values"][i] = res["first"] * m.scale
             elif first:
-                res["values"][i] = (out[0][0] - first[0]) * m.scale
+                res["values"][i] = (out[0][0] - first[0] if m.pattern == "ready"
+                                    else first[0]) * m.scale
             else:
                 res["error"] = "no banner line"
             continue
@@ -1184,10 +1199,13 @@ def run_xen(cells, workloads, runs, smoke, linux, say, logs):
                    "no end within the job's limit (%s)" % o.how if o.timed_out else "")
             lines = [(None, l) for l in (o.lines if o else []) if not l.startswith("dom0: ")]
             # dom0's lines per workload: from its "clients: N:" line to the next one's
-            host, boots, n = [[] for _ in wl], [None] * len(wl), -1
+            host, boots, n, first = [[] for _ in wl], [None] * len(wl), -1, None
             for line in (o.lines if o else []):
                 m = re.match(r"^dom0: clients: (\d+): '.*' ([\d.]+) s after xl create$", line)
-                if m and int(m.group(1)) <= len(wl):
+                f = re.match(r"^dom0: console: first output ([\d.]+) s after xl create$", line)
+                if f:
+                    first = float(f.group(1))
+                elif m and int(m.group(1)) <= len(wl):
                     n = int(m.group(1)) - 1
                     boots[n] = float(m.group(2))
                 elif line.startswith("dom0: ") and n >= 0:
@@ -1196,7 +1214,7 @@ def run_xen(cells, workloads, runs, smoke, linux, say, logs):
                 h += client_figures(w.kind, h)
             for w, res in zip(wl, batch_results(wl, os_name, lines, smoke,
                                                 o.code if o else None, why, name, True, host,
-                                                boots)):
+                                                boots, first)):
                 yield cell, w, g, k, res
             continue
         args, _ = app_words(wl, smoke, xen=True)
@@ -1277,8 +1295,6 @@ def rows(results, cell, workloads):
         if not r:
             continue
         for i, m in enumerate(wl.metrics):
-            if m.pattern == "ready" and cell.kind != "qemu":
-                continue  # (Xen's console has no times)
             meds, cols = {}, []
             for g in GUESTS:
                 if (m.only and not g.startswith(m.only)) or not wl.for_guest(g):
@@ -1292,8 +1308,11 @@ def rows(results, cell, workloads):
 
 
 def what(cell, m):
-    if m.pattern == "boot" and cell.kind == "xen":
-        return m.what.replace("QEMU start to the app's first line", "`xl create` to the app's start")
+    if m.pattern in ("boot", "first") and cell.kind == "xen":
+        return m.what.replace("QEMU start", "`xl create`").replace("the app's first line",
+                                                                   "the app's start")
+    if m.pattern == "ready" and cell.kind == "xen":  # (Xen's console has no times)
+        return "the kernel's start to the app's start (its own clock: `up N ms`)"
     return m.what
 
 

@@ -232,9 +232,17 @@ type_keys() {
 # not the whole job's limit later), its client's arguments (as netclient's below; none:
 # only when the text came), and for a server, which a Ctrl-C typed into the console ends
 # once its client is done, the text of the line its end prints (if that came already,
-# the Ctrl-C would end the next program); "|" between them
+# the Ctrl-C would end the next program); "|" between them. First, when the guest's
+# console said its first word: what `xl create` took before any code of the guest ran
+# (Amphi's banner is its first instruction's work; make bench's boot rows)
 run_clients() {
-	after=0 i=0
+	after=0 i=0 n=0
+	while [ ! -s "$log" ] && [ $n -lt 2400 ] && kill -0 "$xlpid" 2>/dev/null; do
+		sleep 0.05
+		n=$((n + 1))
+	done
+	[ -s "$log" ] &&
+		dom0 "console: first output $(awk "BEGIN { printf \"%.2f\", $(now) - $txl }") s after xl create"
 	while IFS='|' read -r text secs args ended <&3; do
 		i=$((i + 1))
 		if ! after=$(console_after "$text" "$after" "$secs"); then
