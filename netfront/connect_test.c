@@ -47,7 +47,13 @@ static struct {
 	unsigned sends[NPORTS]; /* notifications per port */
 	unsigned sends_total;
 	bool open[NPORTS];
+	char removed[512]; /* the keys xs_rm took, each with a space after it */
 } fk;
+
+/* the frontend directory's names for xs_directory (NUL after each), or its error (< 0);
+ * set before start_with, which leaves them */
+static const char *listing = "backend\0backend-id\0mac\0state\0handle\0";
+static int listing_n = 5;
 
 static int64_t fake_frame_alloc(void)
 {
@@ -108,7 +114,25 @@ static int fake_xs_printf(uint32_t tx, const char *path, const char *fmt, ...)
 
 static int fake_xs_rm(uint32_t tx, const char *path)
 {
+	const char *leaf = strrchr(path, '/');
+	size_t n = strlen(fk.removed);
+
+	snprintf(fk.removed + n, sizeof(fk.removed) - n, "%s ", leaf ? leaf + 1 : path);
 	return 0;
+}
+
+static int fake_xs_directory(uint32_t tx, const char *path, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	if (strcmp(path, "device/vif/0") || listing_n < 0)
+		return listing_n < 0 ? listing_n : -ENOENT;
+	for (int i = 0; i < listing_n; i++)
+		len += strlen(listing + len) + 1;
+	if (len > size)
+		return -E2BIG;
+	memcpy(buf, listing, len);
+	return listing_n;
 }
 
 static int fake_xs_read(uint32_t tx, const char *path, char *buf, size_t size)
@@ -208,6 +232,7 @@ static uint64_t fake_xen_gfn(const void *va)
 #define xs_write fake_xs_write
 #define xs_printf fake_xs_printf
 #define xs_rm fake_xs_rm
+#define xs_directory fake_xs_directory
 #define xenbus_switch_state fake_switch_state
 #define xenbus_path fake_xenbus_path
 #define xen_cmdline fake_cmdline
@@ -426,4 +451,50 @@ static void csum_offload(int id, void *arg)
 TEST(netfront_checksum_offload_unless_the_backend_refuses)
 {
 	CHECK_EQ(sync_test_run(1, csum_offload, NULL), 0);
+}
+
+/* Keys of another layout left by an earlier connection are removed, and only those the
+ * directory holds (each removal is a round trip to xenstored); when the directory cannot
+ * be listed, every one that could be there */
+static void stale_keys(int id, void *arg)
+{
+	static const struct {
+		const char *cmdline, *names;
+		int n;
+		uint64_t split;
+		const char *removed;
+	} cases[] = {
+		/* a first connect: nothing to remove */
+		{ "xnet_queues=2", "backend\0mac\0state\0", 3, 1, "" },
+		{ "xnet_queues=1", "backend\0mac\0state\0", 3, 1, "" },
+		/* two queues after one: the top-level ring keys go, and a queue too many */
+		{ "xnet_queues=2", "tx-ring-ref\0state\0event-channel\0queue-3\0queue-1\0", 5, 1,
+		  "tx-ring-ref event-channel queue-3 " },
+		/* one queue, split, after a shared channel: event-channel goes, queues too */
+		{ "xnet_queues=1", "event-channel\0queue-0\0queue-1\0event-channel-rx\0", 4, 1,
+		  "queue-0 queue-1 event-channel " },
+		/* no listing: every key another layout could have */
+		{ "xnet_queues=2", "", -EIO, 1,
+		  "tx-ring-ref rx-ring-ref event-channel event-channel-tx event-channel-rx queue-2 "
+		  "queue-3 queue-4 queue-5 queue-6 queue-7 " },
+	};
+
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		listing = cases[i].names;
+		listing_n = cases[i].n;
+		struct xenbus_dev *xb = start(cases[i].cmdline, cases[i].split);
+
+		if (strcmp(fk.removed, cases[i].removed))
+			printf("case %u: removed '%s', expected '%s'\n", i, fk.removed,
+			       cases[i].removed);
+		CHECK(!strcmp(fk.removed, cases[i].removed));
+		finish(xb);
+	}
+	listing = "backend\0backend-id\0mac\0state\0handle\0";
+	listing_n = 5;
+}
+
+TEST(netfront_removes_only_the_stale_keys_there)
+{
+	CHECK_EQ(sync_test_run(1, stale_keys, NULL), 0);
 }
