@@ -2762,8 +2762,9 @@ def main():
 
 def failure_excerpt(text):
     """A short view of a failed run's log for the summary (CI shows only the end of the
-    output): the guest's last lines, then the tail of each other section, and of a Xen
-    dump on a timeout only what concerns guests' vCPUs."""
+    output): the guest's last lines, then the tail of each other section (of dom0's, its
+    own lines apart from its diagnostics), and of a Xen dump on a timeout only what
+    concerns guests' vCPUs."""
     sections, name = {"guest": []}, "guest"
     for line in text.splitlines():
         m = re.match(r"^--- (.+) ---$", line)
@@ -2786,7 +2787,13 @@ def failure_excerpt(text):
                     picked.append(l)
             lines = picked[-10:]
         else:
-            lines = lines[-4:]
+            # dom0's own lines (its client's verdict, xl's end) before its diagnostics,
+            # which a failed client adds by the dozen (kernel log, vif rings) after them:
+            # of those the first (the client's exit status) and the last
+            own = [i for i, l in enumerate(lines) if not l.startswith("diag:")]
+            diag = [i for i, l in enumerate(lines) if l.startswith("diag:")]
+            keep = set(own[-6:] + diag[:1] + diag[-3:])
+            lines = [l for i, l in enumerate(lines) if i in keep]
         out += ["[%s] %s" % (name, l) for l in lines]
     return out
 

@@ -305,6 +305,9 @@ netclient() {
 	ncrc=$?
 	kill $diagpid 2>/dev/null
 	while read -r l; do dom0 "$l"; done </tmp/netclient.log
+	# (a client killed before its verdict line: said here, where the test's excerpt shows
+	# it, whether or not the kernel logged why)
+	[ $ncrc -lt 128 ] || dom0 "client: $1 ended by signal $((ncrc - 128))"
 	if [ $ncrc -ge 128 ] && c=$(crashed $prog) && [ -n "$c" ]; then
 		rig_fault="a dom0 fault (dom0's client crashed: $c)"
 		# the guest would wait for its client until the job's limit (make bench's
