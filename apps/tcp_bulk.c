@@ -4,7 +4,10 @@
  * (the kernel's own net/tcp_job.c serves the same for the matrix's tcp test). Prints
  * "tcp bulk ready" once it listens, at the end how many connections went through and a
  * bench: line with the time the two phases took; exits 0 when every connection went
- * through. Usage: tcp_bulk PORT CONNS KIB */
+ * through. With "check" (the test matrix's), every byte received is checked against the
+ * pattern too, and a connection whose bytes differ fails here, with the first wrong one
+ * (the client's sum alone says only that some byte was wrong). Usage: tcp_bulk PORT CONNS
+ * KIB [check] */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -17,7 +20,7 @@
 #include <unistd.h>
 
 static uint64_t want;
-static int good;
+static int good, check;
 static uint64_t rx_ns, tx_ns; /* the connections' receive and send phases, summed */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -66,7 +69,8 @@ static void *serve(void *arg)
 	int s = (int)(intptr_t)arg;
 	static __thread uint8_t buf[65536];
 	uint32_t id;
-	uint64_t sum = 0, word = 0, got = 0;
+	uint64_t sum = 0, word = 0, got = 0, wrong = 0, first_wrong = 0;
+	uint8_t was = 0;
 	int ok = 0;
 	uint64_t t0 = 0, t1 = 0, t2 = 0;
 
@@ -79,6 +83,8 @@ static void *serve(void *arg)
 		if (r <= 0)
 			goto out;
 		for (ssize_t k = 0; k < r; k++, got++) {
+			if (check && buf[k] != pattern_byte(id, got) && !wrong++)
+				first_wrong = got, was = buf[k];
 			word |= (uint64_t)buf[k] << (8 * (got & 7));
 			if ((got & 7) == 7) {
 				sum += word;
@@ -87,6 +93,13 @@ static void *serve(void *arg)
 		}
 	}
 	t1 = now_ns();
+	if (wrong) {
+		printf("tcp_bulk: connection %u: %llu of %llu bytes received wrong, the first at "
+		       "byte %llu (0x%02x, not 0x%02x)\n", id, (unsigned long long)wrong,
+		       (unsigned long long)want, (unsigned long long)first_wrong, was,
+		       pattern_byte(id, first_wrong));
+		goto out;
+	}
 	for (uint64_t off = 0; off < want;) {
 		size_t len = want - off < sizeof(buf) ? want - off : sizeof(buf);
 
@@ -112,10 +125,11 @@ out:
 
 int main(int argc, char **argv)
 {
-	if (argc != 4) {
-		printf("usage: tcp_bulk PORT CONNS KIB\n");
+	if (argc != 4 && (argc != 5 || strcmp(argv[4], "check"))) {
+		printf("usage: tcp_bulk PORT CONNS KIB [check]\n");
 		return 2;
 	}
+	check = argc == 5;
 	int conns = atoi(argv[2]), one = 1;
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1]))};
 	int l = socket(AF_INET, SOCK_STREAM, 0);

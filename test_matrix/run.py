@@ -1552,14 +1552,14 @@ def app_tests(p, mode):
         # by the client; the app sends its last bytes, closes and ends at once, and the
         # VM ends only once the client has them all (net_linger; before, on Xen, the
         # last ~90 KiB of 256 were lost with the VM every time)
-        app_test(p + "tcp_bulk", "tcp_bulk", "5001 4 2048",
+        app_test(p + "tcp_bulk", "tcp_bulk", "5001 4 2048 check",
                  r"^(host|dom0): tcp: 4 of 4 connections moved 2048 KiB each way intact",
                  net="tcpbulk", timeout={"qemu": 120, "xen": 240}, mode=mode),
         # the same over a lossy network: one TCP frame in 100 the guest sends is lost
         # (net_drop_tx=100), last ones and acknowledgements too; lwIP's retransmissions
         # recover every byte (a lost last segment waits for the retransmission timeout,
         # which lwipopts.h's 50 ms timer keeps at 300 ms or more rather than 1.5 s)
-        *([app_test(p + "tcp_lossy", "tcp_bulk", "5001 4 1024",
+        *([app_test(p + "tcp_lossy", "tcp_bulk", "5001 4 1024 check",
                     r"^(host|dom0): tcp: 4 of 4 connections moved 1024 KiB each way intact",
                     r"^net: [1-9]\d* TCP frames lost on purpose \(net_drop_tx=100: one in 100\)$",
                     # (segments of many MSS lost and sent again: net/core.c, TSO_MAX_IP)
@@ -1570,7 +1570,7 @@ def app_tests(p, mode):
         # in part, below the guest's big segments with nothing in flight, which the net
         # thread's persist timer would split by more than an MSS, an lwIP assertion (a
         # panic): tcp_unstick splits them first (net/core.c; QEMU's virtio cuts them)
-        *([app_test(p + "tcp_slowreader", "tcp_bulk", "5001 2 2048",
+        *([app_test(p + "tcp_slowreader", "tcp_bulk", "5001 2 2048 check",
                     r"^host: tcp: 2 of 2 connections moved 2048 KiB each way intact",
                     r"^net: [1-9]\d* TCP segments of many MSS sent for the device to cut, "
                     r"[1-9]\d* split for a",
