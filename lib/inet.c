@@ -61,6 +61,14 @@ static uint32_t be32(const uint8_t *p)
 	return (uint32_t)be16(p) << 16 | be16(p + 2);
 }
 
+int inet_tcp_flags(const uint8_t *f, size_t len)
+{
+	size_t data;
+	const uint8_t *t = tcp_header(f, len, &data);
+
+	return t ? t[13] : -1;
+}
+
 bool inet_tcp_pure_ack(const uint8_t *f, size_t len)
 {
 	size_t data;

@@ -28,6 +28,9 @@ bool inet_tcp_csum_offload(uint8_t *frame, size_t len, uint16_t *start, uint16_t
  * window), INET_SAME_FLOW otherwise (a duplicate acknowledgement, which a sender counts,
  * data, or other flags: both must go). */
 enum inet_ack_relation { INET_OTHER_FLOW, INET_SAME_FLOW, INET_ACK_SUPERSEDES };
+/* the TCP flags byte (FIN 0x01 ... RST 0x04 ...) of an Ethernet frame holding unfragmented
+ * IPv4 TCP whose headers fit and agree; -1 for anything else */
+int inet_tcp_flags(const uint8_t *f, size_t len);
 /* f is a pure acknowledgement (the ACK flag alone, no data) of unfragmented IPv4 TCP: the
  * only kind inet_ack_relation lets supersede another */
 bool inet_tcp_pure_ack(const uint8_t *f, size_t len);

@@ -241,6 +241,13 @@ TEST(inet_a_pure_ack_supersedes_an_older_one_of_its_connection_only)
 	set_ack(b, 0x10, 0x10);
 	CHECK_EQ(inet_ack_relation(b, lb, a, la), INET_SAME_FLOW); /* data */
 	CHECK(!inet_tcp_pure_ack(b, lb));
+	CHECK_EQ(inet_tcp_flags(b, lb), 0x10);
+	set_ack(b, 0x10, 0x14); /* a reset (net_report counts those sent) */
+	CHECK_EQ(inet_tcp_flags(b, lb), 0x14);
+	CHECK_EQ(inet_tcp_flags(b, 14 + 20 + 10), -1); /* its TCP header cut short */
+	b[14 + 9] = 17; /* UDP */
+	CHECK_EQ(inet_tcp_flags(b, lb), -1);
+	b[14 + 9] = 6;
 	lb = tcp_frame(b, 0);
 	set_ack(b, 0x10, 0x10);
 	b[34 + 1] ^= 1; /* another source port */

@@ -244,6 +244,12 @@ static err_t linkoutput(struct netif *lw, struct pbuf *p)
 		st.lost_on_purpose++;
 		return ERR_OK;
 	}
+	/* a reset ends its connection at once, what either side had not yet read with it: a
+	 * peer that finds its data cut short finds the reason here (net_report) */
+	int flags = inet_tcp_flags(k->data, k->len);
+
+	if (flags >= 0 && (flags & TCP_RST))
+		st.tcp_resets++;
 	if (n->csum_tx && inet_tcp_csum_offload(k->data, k->len, &k->csum_start, &k->csum_offset))
 		k->flags |= PKT_CSUM_PARTIAL;
 	if (big) {
@@ -1081,6 +1087,9 @@ void net_report(void)
 	if (drop_tx)
 		kprintf("net: %lu TCP frames lost on purpose (net_drop_tx=%lu: one in %lu)\n",
 			s.lost_on_purpose, drop_tx, drop_tx);
+	if (s.tcp_resets)
+		kprintf("net: %lu TCP resets sent (a connection closed with data it had not read, "
+			"aborted, or not known here)\n", s.tcp_resets);
 	if (s.rx_barrier_waits)
 		kprintf("net: %lu waits for a receive thread to finish its batch (a poll's end, a "
 			"flow's removal)\n", s.rx_barrier_waits);
