@@ -15,3 +15,24 @@ uint32_t hypervisor_cpuid_base(const char sig[12])
 	}
 	return 0;
 }
+
+bool cpu_rdrand(uint64_t *v)
+{
+	static int known; /* 1: RDRAND, 2: none (a race only asks twice) */
+
+	if (!known)
+		__atomic_store_n(&known, cpuid(1, 0).ecx & (1u << 30) ? 1 : 2, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&known, __ATOMIC_RELAXED) != 1)
+		return false;
+	for (int i = 0; i < 10; i++) {
+		uint64_t r;
+		uint8_t ok;
+
+		__asm__ __volatile__("rdrand %0; setc %1" : "=r"(r), "=qm"(ok));
+		if (ok) {
+			*v = r;
+			return true;
+		}
+	}
+	return false;
+}

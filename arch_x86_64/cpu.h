@@ -103,6 +103,10 @@ static inline void cpu_relax(void)
 	__asm__ __volatile__("pause" ::: "memory");
 }
 
+/* 64 bits from RDRAND where the CPU has it (CPUID.1:ECX[30], asked once) and gives them
+ * within 10 tries (it may fail for a moment); false otherwise */
+bool cpu_rdrand(uint64_t *v);
+
 /* The CPUID leaf base (0x40000000 + n * 0x100) whose signature is `sig` (12 bytes), or 0. */
 uint32_t hypervisor_cpuid_base(const char sig[12]);
 

@@ -127,15 +127,6 @@ long strcpy_from_app(char *dst, uint64_t src, size_t size)
 
 /* --- randomness ----------------------------------------------------------------------- */
 
-static bool have_rdrand(void)
-{
-	static int known;
-
-	if (!known)
-		known = cpuid(1, 0).ecx & (1u << 30) ? 1 : 2;
-	return known == 1;
-}
-
 /* RDRAND where the CPU has it, mixed with a splitmix64 stream (the fallback alone
  * otherwise). Not for key material: getrandom's callers here are hash seeds and AT_RANDOM. */
 uint64_t hp_random(struct app *a)
@@ -145,16 +136,8 @@ uint64_t hp_random(struct app *a)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 	z ^= z >> 31;
-	if (have_rdrand()) {
-		for (int i = 0; i < 10; i++) {
-			uint8_t ok;
-
-			__asm__ __volatile__("rdrand %0; setc %1" : "=r"(r), "=qm"(ok));
-			if (ok)
-				break;
-			r = 0;
-		}
-	}
+	if (!cpu_rdrand(&r))
+		r = 0;
 	return z ^ r;
 }
 

@@ -1,6 +1,7 @@
 #include "lib/inet.h"
 
 #include "lib/errno.h"
+#include "lib/siphash.h"
 #include "lib/string.h"
 
 static uint16_t be16(const uint8_t *p)
@@ -59,6 +60,20 @@ static const uint8_t *tcp_header(const uint8_t *f, size_t len, size_t *data)
 static uint32_t be32(const uint8_t *p)
 {
 	return (uint32_t)be16(p) << 16 | be16(p + 2);
+}
+
+uint32_t inet_tcp_isn(const uint64_t key[2], uint32_t laddr, uint16_t lport, uint32_t raddr,
+		      uint16_t rport, uint64_t ns)
+{
+	uint8_t t[12];
+
+	put16(t, (uint16_t)(laddr >> 16));
+	put16(t + 2, (uint16_t)laddr);
+	put16(t + 4, (uint16_t)(raddr >> 16));
+	put16(t + 6, (uint16_t)raddr);
+	put16(t + 8, lport);
+	put16(t + 10, rport);
+	return (uint32_t)(ns >> 12) + (uint32_t)siphash24(key, t, sizeof(t));
 }
 
 int inet_tcp_flags(const uint8_t *f, size_t len)

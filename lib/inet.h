@@ -28,6 +28,14 @@ bool inet_tcp_csum_offload(uint8_t *frame, size_t len, uint16_t *start, uint16_t
  * window), INET_SAME_FLOW otherwise (a duplicate acknowledgement, which a sender counts,
  * data, or other flags: both must go). */
 enum inet_ack_relation { INET_OTHER_FLOW, INET_SAME_FLOW, INET_ACK_SUPERSEDES };
+/* A TCP connection's initial sequence number as RFC 6528 has it: a clock of 4-us ticks
+ * (ns / 4096) plus a keyed hash (SipHash-2-4) of the connection's addresses and ports, so
+ * that nobody without the key can predict it, and a connection of the same addresses and
+ * ports made again starts later in sequence space than the one before. Addresses and
+ * ports as numbers (host order). */
+uint32_t inet_tcp_isn(const uint64_t key[2], uint32_t laddr, uint16_t lport, uint32_t raddr,
+		      uint16_t rport, uint64_t ns);
+
 /* the TCP flags byte (FIN 0x01 ... RST 0x04 ...) of an Ethernet frame holding unfragmented
  * IPv4 TCP whose headers fit and agree; -1 for anything else */
 int inet_tcp_flags(const uint8_t *f, size_t len);

@@ -362,3 +362,22 @@ TEST(inet_tcp_append_gathers_the_segments_a_device_cuts_again)
 	CHECK_EQ(inet_tcp_append(super, &len, sizeof(super), &gso, seg, seglen), INET_NO_ROOM);
 	CHECK_EQ(len, 54 + 44 * 1460);
 }
+
+TEST(inet_tcp_isn_is_keyed_per_connection_and_rises_with_the_clock)
+{
+	const uint64_t key[2] = { 0x0123456789abcdefull, 0xfedcba9876543210ull };
+	const uint64_t other[2] = { key[0], key[1] ^ 1 };
+	uint32_t a = inet_tcp_isn(key, 0x0a000902, 5001, 0x0a000901, 40000, 0);
+
+	/* another port, address or key: another number (a hash: not the clock's step) */
+	CHECK(inet_tcp_isn(key, 0x0a000902, 5001, 0x0a000901, 40001, 0) != a);
+	CHECK(inet_tcp_isn(key, 0x0a000902, 5002, 0x0a000901, 40000, 0) != a);
+	CHECK(inet_tcp_isn(key, 0x0a000902, 5001, 0x0a000903, 40000, 0) != a);
+	CHECK(inet_tcp_isn(other, 0x0a000902, 5001, 0x0a000901, 40000, 0) != a);
+	/* the same connection later: further on by the clock's 4-us ticks (RFC 6528) */
+	CHECK_EQ(inet_tcp_isn(key, 0x0a000902, 5001, 0x0a000901, 40000, 4096 * 1000), a + 1000);
+	CHECK_EQ(inet_tcp_isn(key, 0x0a000902, 5001, 0x0a000901, 40000, 4095), a);
+	/* lwIP's own (6,510 and the ticks) is the same in every boot: this one differs
+	 * per key, and so per boot */
+	CHECK(a != 6510);
+}

@@ -5,12 +5,14 @@
 
 #include "net/frame.h"
 
+#include "arch_x86_64/cpu.h"
 #include "common/console.h"
 #include "common/netdev.h"
 #include "lib/cmdline.h"
 #include "lib/errno.h"
 #include "lib/format.h"
 #include "lib/inet.h"
+#include "lib/siphash.h"
 #include "lib/spinlock.h"
 #include "lib/string.h"
 #include "lib/unaligned.h"
@@ -91,6 +93,28 @@ uint32_t net_rand(void)
 	x ^= x << 17;
 	__atomic_store_n(&rnd_state, x, __ATOMIC_RELAXED);
 	return (uint32_t)(x >> 16);
+}
+
+/* RFC 6528's secret for initial sequence numbers: RDRAND's where the CPU has it, else the
+ * clocks' at start (weaker: a boot's time is partly known) */
+static uint64_t isn_key[2];
+
+static void isn_key_make(void)
+{
+	for (unsigned i = 0; i < 2; i++) {
+		uint64_t r = 0, t[2] = { rdtsc_ordered(), clock_ns() };
+
+		cpu_rdrand(&r);
+		isn_key[i] = r ^ siphash24(t, &i, sizeof(i));
+	}
+}
+
+uint32_t net_tcp_isn(const void *lip, uint16_t lport, const void *rip, uint16_t rport)
+{
+	st.tcp_isns++; /* (lwIP calls it under the core lock) */
+	return inet_tcp_isn(isn_key, lwip_ntohl(ip4_addr_get_u32((const ip4_addr_t *)lip)), lport,
+			    lwip_ntohl(ip4_addr_get_u32((const ip4_addr_t *)rip)), rport,
+			    clock_ns());
 }
 
 /* ---- the core lock and transmission */
@@ -864,6 +888,7 @@ static int start(const char *cmdline, uint64_t deadline)
 		drop_tx = us;
 	sem_init(&net_wake, 0);
 	rnd_state = clock_ns() | 1;
+	isn_key_make();
 	net_lock();
 	lwip_init();
 	net_unlock();
@@ -1087,6 +1112,9 @@ void net_report(void)
 	if (drop_tx)
 		kprintf("net: %lu TCP frames lost on purpose (net_drop_tx=%lu: one in %lu)\n",
 			s.lost_on_purpose, drop_tx, drop_tx);
+	if (s.tcp_isns)
+		kprintf("net: %lu TCP connections began at unpredictable sequence numbers (RFC "
+			"6528)\n", s.tcp_isns);
 	if (s.tcp_resets)
 		kprintf("net: %lu TCP resets sent (a connection closed with data it had not read, "
 			"aborted, or not known here)\n", s.tcp_resets);

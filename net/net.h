@@ -69,6 +69,7 @@ struct net_stats {
 	uint64_t large_refused; /* ... refused: not IPv4 to this netif, or over 64 KiB */
 	uint64_t arp_refused; /* packets refused with ERR_MEM: the ARP queue was full */
 	uint64_t lost_on_purpose; /* TCP frames net_drop_tx=N threw away (a lossy network) */
+	uint64_t tcp_isns; /* initial sequence numbers made by RFC 6528 (net_tcp_isn) */
 	uint64_t tcp_resets; /* TCP resets sent: connections this end ended at once (linkoutput) */
 	/* net_rx_barrier's waits for a receive thread's batch (poll's end, a flow's removal) */
 	uint64_t rx_barrier_waits;

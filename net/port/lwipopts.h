@@ -81,6 +81,10 @@ void kfree(void *p);
 #define LWIP_TCP_SACK_OUT 0
 #define TCP_LISTEN_BACKLOG 1
 #define LWIP_TCP_KEEPALIVE 0
+/* initial sequence numbers by RFC 6528 (a clock and a keyed hash of the connection, whose
+ * key each boot makes), not lwIP's 6,510 and ticks, which every boot repeats: anyone could
+ * predict them and inject into a connection */
+#define LWIP_HOOK_TCP_ISN(lip, lport, rip, rport) net_tcp_isn(lip, lport, rip, rport)
 /* lwIP counts retransmission timeouts in ticks of its slow timer (2 * TCP_TMR_INTERVAL),
  * and its RTO never falls below 3 ticks however short the round trip: with the default
  * 250 ms timer a lost last segment cost 1.5-2 s (likely why a 16 MiB transfer that takes

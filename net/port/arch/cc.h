@@ -27,6 +27,10 @@ typedef long ssize_t;
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 uint32_t net_rand(void);
+/* RFC 6528's initial sequence numbers (net/core.c; lwipopts.h's LWIP_HOOK_TCP_ISN): the
+ * addresses are lwIP's ip_addr_t */
+uint32_t net_tcp_isn(const void *local_ip, uint16_t local_port, const void *remote_ip,
+		     uint16_t remote_port);
 
 #define LWIP_PLATFORM_DIAG(x) \
 	do {                  \
