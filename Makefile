@@ -178,13 +178,13 @@ fuzz_src_memmap := lib/memmap.c
 fuzz_src_boot_pvh := arch_x86_64/boot_pvh.c lib/memmap.c lib/format.c
 fuzz_src_boot_xenpv := arch_x86_64/boot_xenpv.c lib/format.c
 fuzz_src_xs_msg := hv_xen/xs_msg.c
-fuzz_src_frame := net/frame.c lib/inet.c
+fuzz_src_frame := net/frame.c lib/inet.c lib/siphash.c
 fuzz_src_netfront := netfront/resp.c hv_xen/grant.c
 fuzz_src_blkfront := blkfront/resp.c hv_xen/grant.c
 fuzz_src_virtq := virtio/virtq.c
 fuzz_src_mmio_cmdline := virtio/mmio_cmdline.c
 fuzz_src_negotiate := virtio/negotiate.c
-fuzz_src_inet := lib/inet.c net/frame.c
+fuzz_src_inet := lib/inet.c lib/siphash.c net/frame.c
 FUZZ_BIN := $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_NAMES))
 
 define fuzz_rule
