@@ -65,14 +65,8 @@ static uint32_t be32(const uint8_t *p)
 uint32_t inet_tcp_isn(const uint64_t key[2], uint32_t laddr, uint16_t lport, uint32_t raddr,
 		      uint16_t rport, uint64_t ns)
 {
-	uint8_t t[12];
+	const uint32_t t[3] = { laddr, raddr, (uint32_t)lport << 16 | rport };
 
-	put16(t, (uint16_t)(laddr >> 16));
-	put16(t + 2, (uint16_t)laddr);
-	put16(t + 4, (uint16_t)(raddr >> 16));
-	put16(t + 6, (uint16_t)raddr);
-	put16(t + 8, lport);
-	put16(t + 10, rport);
 	return (uint32_t)(ns >> 12) + (uint32_t)siphash24(key, t, sizeof(t));
 }
 
