@@ -83,8 +83,10 @@ static void *serve(void *arg)
 		if (r <= 0)
 			goto out;
 		for (ssize_t k = 0; k < r; k++, got++) {
-			if (check && buf[k] != pattern_byte(id, got) && !wrong++)
-				first_wrong = got, was = buf[k];
+			if (check && buf[k] != pattern_byte(id, got) && !wrong++) {
+				first_wrong = got;
+				was = buf[k];
+			}
 			word |= (uint64_t)buf[k] << (8 * (got & 7));
 			if ((got & 7) == 7) {
 				sum += word;
