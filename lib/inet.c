@@ -70,20 +70,24 @@ uint32_t inet_tcp_isn(const uint64_t key[2], uint32_t laddr, uint16_t lport, uin
 	return (uint32_t)(ns >> 12) + (uint32_t)siphash24(key, t, sizeof(t));
 }
 
-int inet_tcp_flags(const uint8_t *f, size_t len)
+bool inet_tcp_parse(const uint8_t *f, size_t len, struct inet_tcp *seg)
 {
 	size_t data;
 	const uint8_t *t = tcp_header(f, len, &data);
 
-	return t ? t[13] : -1;
+	if (!t)
+		return false;
+	seg->tcp = (uint16_t)(t - f); /* (tcp_header: within an IPv4 packet's 64 KiB) */
+	seg->data = (uint16_t)data;
+	seg->flags = t[13];
+	return true;
 }
 
 bool inet_tcp_pure_ack(const uint8_t *f, size_t len)
 {
-	size_t data;
-	const uint8_t *t = tcp_header(f, len, &data);
+	struct inet_tcp s;
 
-	return t && !data && t[13] == 0x10;
+	return inet_tcp_parse(f, len, &s) && inet_tcp_is_pure_ack(&s);
 }
 
 enum inet_ack_relation inet_ack_relation(const uint8_t *newer, size_t nlen,
@@ -100,20 +104,25 @@ enum inet_ack_relation inet_ack_relation(const uint8_t *newer, size_t nlen,
 	return INET_ACK_SUPERSEDES;
 }
 
-bool inet_tcp_csum_offload(uint8_t *f, size_t len, uint16_t *start, uint16_t *offset)
+void inet_tcp_pseudo_sum(uint8_t *f, const struct inet_tcp *seg)
 {
-	size_t data;
-	const uint8_t *t = tcp_header(f, len, &data), *h = f + 14;
-
-	if (!t)
-		return false;
+	const uint8_t *h = f + 14;
 	uint32_t sum = be16(h + 12) + be16(h + 14) + be16(h + 16) + be16(h + 18) + 6 +
-		       (uint32_t)(be16(h + 2) - (t - h));
+		       (uint32_t)(be16(h + 2) - (seg->tcp - 14));
 
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
-	put16(f + (t - f) + 16, (uint16_t)sum);
-	*start = (uint16_t)(t - f);
+	put16(f + seg->tcp + 16, (uint16_t)sum);
+}
+
+bool inet_tcp_csum_offload(uint8_t *f, size_t len, uint16_t *start, uint16_t *offset)
+{
+	struct inet_tcp s;
+
+	if (!inet_tcp_parse(f, len, &s))
+		return false;
+	inet_tcp_pseudo_sum(f, &s);
+	*start = s.tcp;
 	*offset = 16;
 	return true;
 }

@@ -36,12 +36,25 @@ enum inet_ack_relation { INET_OTHER_FLOW, INET_SAME_FLOW, INET_ACK_SUPERSEDES };
 uint32_t inet_tcp_isn(const uint64_t key[2], uint32_t laddr, uint16_t lport, uint32_t raddr,
 		      uint16_t rport, uint64_t ns);
 
-/* the TCP flags byte (FIN 0x01 ... RST 0x04 ...) of an Ethernet frame holding unfragmented
- * IPv4 TCP whose headers fit and agree; -1 for anything else */
-int inet_tcp_flags(const uint8_t *f, size_t len);
-/* f is a pure acknowledgement (the ACK flag alone, no data) of unfragmented IPv4 TCP: the
- * only kind inet_ack_relation lets supersede another */
+/* An Ethernet frame holding unfragmented IPv4 TCP whose headers fit and agree, read once
+ * (inet_tcp_parse: false for anything else): where its TCP header starts, how many bytes
+ * of data follow it, its flags byte (FIN 0x01 ... RST 0x04 ... ACK 0x10). */
+struct inet_tcp {
+	uint16_t tcp;
+	uint16_t data;
+	uint8_t flags;
+};
+bool inet_tcp_parse(const uint8_t *f, size_t len, struct inet_tcp *seg);
+/* a pure acknowledgement (the ACK flag alone, no data): the only kind inet_ack_relation
+ * lets supersede another */
+static inline bool inet_tcp_is_pure_ack(const struct inet_tcp *seg)
+{
+	return !seg->data && seg->flags == 0x10;
+}
 bool inet_tcp_pure_ack(const uint8_t *f, size_t len);
+/* inet_tcp_csum_offload's pseudo-header sum, for a frame inet_tcp_parse has read (its
+ * start is seg->tcp, its offset 16) */
+void inet_tcp_pseudo_sum(uint8_t *f, const struct inet_tcp *seg);
 enum inet_ack_relation inet_ack_relation(const uint8_t *newer, size_t nlen,
 					 const uint8_t *older, size_t olen);
 

@@ -225,6 +225,9 @@ TEST(inet_a_pure_ack_supersedes_an_older_one_of_its_connection_only)
 	set_ack(a, 1000, 0x10);
 	set_ack(b, 2460, 0x10);
 	CHECK(inet_tcp_pure_ack(a, la));
+	struct inet_tcp sa = { 0 };
+
+	CHECK(inet_tcp_parse(a, la, &sa) && inet_tcp_is_pure_ack(&sa) && sa.data == 0);
 	CHECK_EQ(inet_ack_relation(b, lb, a, la), INET_ACK_SUPERSEDES);
 	CHECK_EQ(inet_ack_relation(a, la, b, lb), INET_SAME_FLOW); /* older acknowledges less */
 	set_ack(b, 1000, 0x10);
@@ -241,12 +244,19 @@ TEST(inet_a_pure_ack_supersedes_an_older_one_of_its_connection_only)
 	set_ack(b, 0x10, 0x10);
 	CHECK_EQ(inet_ack_relation(b, lb, a, la), INET_SAME_FLOW); /* data */
 	CHECK(!inet_tcp_pure_ack(b, lb));
-	CHECK_EQ(inet_tcp_flags(b, lb), 0x10);
+	struct inet_tcp s = { 0 };
+
+	CHECK(inet_tcp_parse(b, lb, &s)); /* what linkoutput reads of every frame, once */
+	CHECK_EQ(s.tcp, 34);
+	CHECK_EQ(s.data, 10);
+	CHECK_EQ(s.flags, 0x10);
+	CHECK(!inet_tcp_is_pure_ack(&s));
 	set_ack(b, 0x10, 0x14); /* a reset (net_report counts those sent) */
-	CHECK_EQ(inet_tcp_flags(b, lb), 0x14);
-	CHECK_EQ(inet_tcp_flags(b, 14 + 20 + 10), -1); /* its TCP header cut short */
+	CHECK(inet_tcp_parse(b, lb, &s));
+	CHECK_EQ(s.flags, 0x14);
+	CHECK(!inet_tcp_parse(b, 14 + 20 + 10, &s)); /* its TCP header cut short */
 	b[14 + 9] = 17; /* UDP */
-	CHECK_EQ(inet_tcp_flags(b, lb), -1);
+	CHECK(!inet_tcp_parse(b, lb, &s));
 	b[14 + 9] = 6;
 	lb = tcp_frame(b, 0);
 	set_ack(b, 0x10, 0x10);

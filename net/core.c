@@ -260,22 +260,27 @@ static err_t linkoutput(struct netif *lw, struct pbuf *p)
 		return ERR_MEM;
 	}
 	k->len = pbuf_copy_partial(p, k->data, p->tot_len, 0);
+	/* its TCP header, read once for all that follows (anything else: tcp false) */
+	struct inet_tcp seg;
+	bool tcp = inet_tcp_parse(k->data, k->len, &seg);
+
 	/* net_drop_tx=N, for tests: every Nth TCP frame sent is lost on the way, as on a lossy
 	 * network (lwIP believes it went; its retransmissions have to recover) */
-	if (drop_tx && k->len >= ETH_HLEN + 20 && k->data[12] == 0x08 && k->data[13] == 0 &&
-	    k->data[ETH_HLEN + 9] == 6 && ++drop_count % drop_tx == 0) {
+	if (drop_tx && tcp && ++drop_count % drop_tx == 0) {
 		pkt_free(k);
 		st.lost_on_purpose++;
 		return ERR_OK;
 	}
 	/* a reset ends its connection at once, what either side had not yet read with it: a
 	 * peer that finds its data cut short finds the reason here (net_report) */
-	int flags = inet_tcp_flags(k->data, k->len);
-
-	if (flags >= 0 && (flags & TCP_RST))
+	if (tcp && (seg.flags & TCP_RST))
 		st.tcp_resets++;
-	if (n->csum_tx && inet_tcp_csum_offload(k->data, k->len, &k->csum_start, &k->csum_offset))
+	if (tcp && n->csum_tx) {
+		inet_tcp_pseudo_sum(k->data, &seg);
+		k->csum_start = seg.tcp;
+		k->csum_offset = 16; /* (the checksum's place in a TCP header) */
 		k->flags |= PKT_CSUM_PARTIAL;
+	}
 	if (big) {
 		if (!(k->flags & PKT_CSUM_PARTIAL)) { /* (ip_out let no other protocol by) */
 			pkt_free(k);
@@ -284,8 +289,8 @@ static err_t linkoutput(struct netif *lw, struct pbuf *p)
 		}
 		/* each cut segment as large as the device's MTU takes (its TCP header: the
 		 * data offset) */
-		k->gso_size = (uint16_t)(n->dev->mtu - (k->csum_start - ETH_HLEN) -
-					 (k->data[k->csum_start + 12] >> 4) * 4u);
+		k->gso_size = (uint16_t)(n->dev->mtu - (seg.tcp - ETH_HLEN) -
+					 (k->data[seg.tcp + 12] >> 4) * 4u);
 		st.big_tcp++;
 	} else if (n->tso && n->ntx && (k->flags & PKT_CSUM_PARTIAL) && gather(n, k)) {
 		return ERR_OK;
@@ -295,7 +300,7 @@ static err_t linkoutput(struct netif *lw, struct pbuf *p)
 	 * from a channel at once leaves a row of them. The newer takes the older's place
 	 * (duplicate acknowledgements, which a sender counts, all go). Only a pure ACK can:
 	 * data segments do not look. */
-	for (unsigned i = inet_tcp_pure_ack(k->data, k->len) ? n->ntx : 0; i-- > 0;) {
+	for (unsigned i = tcp && inet_tcp_is_pure_ack(&seg) ? n->ntx : 0; i-- > 0;) {
 		struct pkt *o = n->txq[i];
 		enum inet_ack_relation r = inet_ack_relation(k->data, k->len, o->data, o->len);
 
