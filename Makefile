@@ -95,6 +95,11 @@ $(BUILD)/lwip/%.o: $(LWIP)/%.c $(wildcard net/port/*.h net/port/arch/*.h) Makefi
 	@$(if $(Q),echo "  CC      lwip/$*.c")
 	$(Q)$(CC) $(filter-out -Werror -Wall -Wextra -MMD -MP,$(KCFLAGS)) -w $(LWIP_INC) -c $< -o $@
 
+# lwIP 2.1.3's tcp_split_unsent_seg leaves a FIN (and PSH) on the first part of a segment
+# it splits, as well as on the rest: its callers (the persist timer, net/core.c's
+# tcp_unstick) reach it through net/core.c's wrapper, which clears them
+$(BUILD)/lwip/core/tcp_out.o: KCFLAGS += -Dtcp_split_unsent_seg=lwip_tcp_split_unsent_seg
+
 $(LWIP)/%.c:
 	@echo "missing lwIP source $@: run 'make deps' (tools/lwip.sh fetches it)"; exit 1
 

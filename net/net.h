@@ -71,6 +71,7 @@ struct net_stats {
 	uint64_t lost_on_purpose; /* TCP frames net_drop_tx=N threw away (a lossy network) */
 	uint64_t tcp_isns; /* initial sequence numbers made by RFC 6528 (net_tcp_isn) */
 	uint64_t tcp_resets; /* TCP resets sent: connections this end ended at once (linkoutput) */
+	uint64_t fin_splits; /* split segments whose first part kept the FIN (tcp_split_unsent_seg) */
 	/* net_rx_barrier's waits for a receive thread's batch (poll's end, a flow's removal) */
 	uint64_t rx_barrier_waits;
 	/* lwIP's: frames it threw away, by reason (etharp_drop: frames of an ethertype lwIP
