@@ -47,7 +47,7 @@ KLDFLAGS := -nostdlib -static -no-pie -z max-page-size=4096 -z noexecstack --bui
 	--no-warn-rwx-segments -T arch_x86_64/kernel.ld
 
 # Host unit tests: pure code (no asm, no hardware) compiled for the host with sanitizers.
-HOST_SRC := lib/format.c lib/cmdline.c lib/memmap.c lib/acpi.c lib/pvclock.c lib/ksyms.c lib/time.c lib/inet.c lib/siphash.c lib/elf.c lib/tar.c \
+HOST_SRC := lib/chacha.c lib/rng.c lib/format.c lib/cmdline.c lib/memmap.c lib/acpi.c lib/pvclock.c lib/ksyms.c lib/time.c lib/inet.c lib/siphash.c lib/elf.c lib/tar.c \
 	arch_x86_64/boot_pvh.c arch_x86_64/boot_xenpv.c mm/frame.c mm/heap.c mm/early.c mm/vm.c \
 	sched/sync.c sched/balance.c common/devices.c hp/mmap_area.c hv_xen/grant.c hv_xen/xs_msg.c netfront/resp.c blkfront/resp.c virtio/virtq.c virtio/mmio_cmdline.c virtio/negotiate.c net/frame.c \
 	tools/unit/unit.c
