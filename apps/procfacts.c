@@ -1,7 +1,8 @@
 /* The process facts a server asks for, as Linux answers them: credentials and dropping
  * root (setgroups, setresuid, setuid, ...), umask, prctl's thread name, readlink of
- * /proc/self/exe, /dev/urandom, RLIMIT_NOFILE lowered and raised. Run as root, as the
- * matrix runs it on Linux too; every line must be the same there. */
+ * /proc/self/exe, /dev/urandom, getrandom and AT_RANDOM (and whether their bytes look
+ * random), RLIMIT_NOFILE lowered and raised. Run as root, as the matrix runs it on Linux
+ * too; every line must be the same there. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/auxv.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -32,6 +37,60 @@ static const char *res(long rc)
 				      : errno == ENOENT ? "ENOENT"
 							: "other");
 	return s;
+}
+
+static int cmp16(const void *a, const void *b)
+{
+	return memcmp(a, b, 16);
+}
+
+/* 1 MiB from getrandom in requests of many sizes: every byte value about equally often
+ * (chi-square with 255 degrees of freedom: 255 expected, over 400 about once in 10^8 for
+ * random bytes; a generator stuck on a few values or repeating itself lands in the
+ * thousands) and no 16-byte block twice; AT_RANDOM's 16 bytes not all zero; bad flags
+ * and a bad buffer refused; a write to /dev/urandom taken */
+static void randomness(void)
+{
+	static uint8_t b[1 << 20], c[1 << 20];
+	static const size_t sizes[] = { 1, 7, 16, 100, 256, 257, 4096, 65536 };
+	size_t got = 0, calls = 0;
+	unsigned count[256] = { 0 };
+
+	while (got < sizeof(b)) {
+		size_t want = sizes[calls++ % 8];
+		ssize_t n = getrandom(b + got, want < sizeof(b) - got ? want : sizeof(b) - got, 0);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	for (size_t i = 0; i < got; i++)
+		count[b[i]]++;
+	double e = got / 256.0, chi = 0;
+
+	for (int v = 0; v < 256; v++)
+		chi += (count[v] - e) * (count[v] - e) / e;
+	memcpy(c, b, sizeof(c));
+	qsort(c, sizeof(c) / 16, 16, cmp16);
+	int twice = 0;
+
+	for (size_t i = 16; i < sizeof(c); i += 16)
+		twice |= !memcmp(c + i - 16, c + i, 16);
+	printf("getrandom: %zu bytes in %zu calls; each byte value about equally often: %s; a "
+	       "16-byte block twice: %s\n", got, calls, got && chi < 400 ? "yes" : "NO",
+	       twice ? "YES" : "no");
+	const uint8_t *at = (const uint8_t *)getauxval(AT_RANDOM);
+	int zero = 0;
+
+	for (int i = 0; at && i < 16; i++)
+		zero += !at[i];
+	printf("getrandom: bad flags %s, a bad buffer %s; AT_RANDOM %s", res(getrandom(b, 16, 0x80)),
+	       getrandom((void *)8, 16, 0) < 0 && errno == EFAULT ? "EFAULT" : "other",
+	       at && zero < 8 ? "not all zero" : "MISSING OR ZERO");
+	int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+
+	printf("; 5 bytes written to /dev/urandom: %s\n", res(write(fd, "hello", 5)));
+	close(fd);
 }
 
 static void *named(void *arg __attribute__((unused)))
@@ -93,6 +152,7 @@ int main(void)
 	       zero < 8 ? "not all zero" : "mostly zero", S_ISCHR(st.st_mode),
 	       st.st_rdev == makedev(1, 9));
 	close(fd);
+	randomness();
 	/* RLIMIT_NOFILE: lowered, then a descriptor past it, then raised again */
 	struct rlimit orig;
 

@@ -7,6 +7,7 @@
 #include "common/hal.h"
 #include "common/netdev.h"
 #include "common/panic.h"
+#include "common/random.h"
 #include "common/selftest.h"
 #include "hp/hp.h"
 #include "lib/cmdline.h"
@@ -67,6 +68,7 @@ static void __noreturn boot_continue(void *arg)
 		format_utc(when, sizeof(when), wall);
 	kprintf("cpus: %u of %u online; timer: %s; wall clock: %s%s\n", up, hal_info.vcpus,
 		hal_info.timer, when, wall ? " UTC" : "");
+	random_init();
 	if (hal->probe_devices)
 		hal->probe_devices();
 	int e = cmdline_get_u64(bi->cmdline, "exit", &code);

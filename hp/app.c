@@ -12,6 +12,7 @@
 #include "common/netdev.h"
 #include "common/hal.h"
 #include "common/panic.h"
+#include "common/random.h"
 #include "common/vclock.h"
 #include "lib/cmdline.h"
 #include "lib/errno.h"
@@ -202,11 +203,7 @@ static uint64_t build_stack(struct app *a, int argc, char **argv, int envc, char
 		return 0;
 	}
 	str -= 16;
-	for (int i = 0; i < 16; i += 8) {
-		uint64_t r = hp_random(a);
-
-		memcpy(area + str + i, &r, 8);
-	}
+	random_bytes(area + str, 16); /* AT_RANDOM */
 	rnd = top - size + str;
 	uint64_t auxv[][2] = {
 	    {AT_PHDR, a->im.phdr},
@@ -757,7 +754,6 @@ static int main_thread(void *arg)
 	strlcpy(cmd, s->args ? s->args : "", sizeof(cmd));
 	argv[0] = a->name;
 	split_args(cmd, &argc, argv, &envc, envp);
-	a->rand_state = clock_ns() ^ wallclock_ns() ^ 0x9e3779b97f4a7c15ull;
 	a->umask = 022;
 	thread_set_space(a->space);
 	uint64_t entry, sp;

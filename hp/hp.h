@@ -192,7 +192,6 @@ struct app {
 	uint64_t enosys_big[8];	 /* ... and above: the first 8 */
 	unsigned enosys_big_n;
 	bool enosys_big_full;
-	uint64_t rand_state;
 	/* the process's credentials (one kernel, no users: bookkeeping, kept as Linux keeps
 	 * them so that a server dropping root sees what it asked for), umask, RLIMIT_NOFILE */
 	uint32_t uid[3], gid[3]; /* real, effective, saved */
@@ -275,7 +274,6 @@ long hp_fd_close(struct app *a, uint64_t fd);
 /* every descriptor, at the app's end (and the descriptions' memory) */
 void hp_fds_close_all(struct app *a);
 bool app_range(uint64_t a, size_t n);
-uint64_t hp_random(struct app *a);
 /* hp/app.c: a new thread of the app for clone (its tid, or -EAGAIN / -ENOMEM) */
 long hp_clone(struct app_thread *parent, const struct syscall_frame *f, uint64_t flags,
 	      uint64_t newsp, uint64_t ptid, uint64_t ctid, uint64_t tls);

@@ -137,7 +137,6 @@ long hp_fork(struct app_thread *at, const struct syscall_frame *f, uint64_t flag
 	c->pte_u = a->pte_u;
 	c->started = true;
 	c->im = a->im;
-	c->rand_state = hp_random(a) ^ 0x5851f42d4c957f2dull;
 	memcpy(c->uid, a->uid, sizeof(c->uid));
 	memcpy(c->gid, a->gid, sizeof(c->gid));
 	memcpy(c->groups, a->groups, sizeof(c->groups));

@@ -6,6 +6,7 @@
 #include "arch_x86_64/paging.h"
 #include "common/console.h"
 #include "common/hal.h"
+#include "common/random.h"
 #include "hp/hp.h"
 #include "hp/vfs.h"
 #include "lib/errno.h"
@@ -123,22 +124,6 @@ long strcpy_from_app(char *dst, uint64_t src, size_t size)
 	}
 	dst[size - 1] = 0;
 	return -ENAMETOOLONG;
-}
-
-/* --- randomness ----------------------------------------------------------------------- */
-
-/* RDRAND where the CPU has it, mixed with a splitmix64 stream (the fallback alone
- * otherwise). Not for key material: getrandom's callers here are hash seeds and AT_RANDOM. */
-uint64_t hp_random(struct app *a)
-{
-	uint64_t z = (a->rand_state += 0x9e3779b97f4a7c15ull), r = 0;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	z ^= z >> 31;
-	if (!cpu_rdrand(&r))
-		r = 0;
-	return z ^ r;
 }
 
 /* --- files: the console and /dev/null -------------------------------------------- */
@@ -378,8 +363,18 @@ static long fd_write(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 		return -EINVAL;
 	if (f->kind == FD_PIPE || f->kind == FD_EVENTFD)
 		return hp_io_write(a, f, buf, n);
-	if (f->kind == FD_NULL || f->kind == FD_RANDOM || f->kind == FD_ZERO)
-		return (long)n; /* (written to urandom: mixed in on Linux, dropped here) */
+	if (f->kind == FD_NULL || f->kind == FD_ZERO)
+		return (long)n;
+	if (f->kind == FD_RANDOM) { /* mixed in, as on Linux (which credits no entropy) */
+		for (; done < n; done += sizeof(chunk)) {
+			size_t k = MIN(n - done, sizeof(chunk));
+
+			if (copy_from_app(chunk, buf + done, k))
+				return done ? (long)done : -EFAULT;
+			random_mix(chunk, k);
+		}
+		return (long)n;
+	}
 	if (f->kind == FD_DISK)
 		return hp_disk_rw(f, buf, n, -1, true);
 	while (done < n) {
@@ -393,7 +388,7 @@ static long fd_write(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 	return (long)done;
 }
 
-static long do_getrandom(struct app *a, uint64_t buf, uint64_t len);
+static long do_getrandom(uint64_t buf, uint64_t len);
 
 static long fd_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 {
@@ -410,7 +405,7 @@ static long fd_read(struct app *a, struct app_fd *f, uint64_t buf, size_t n)
 	if (f->kind == FD_EPOLL)
 		return -EINVAL;
 	if (f->kind == FD_RANDOM)
-		return do_getrandom(a, buf, n);
+		return do_getrandom(buf, n);
 	if (f->kind == FD_ZERO) {
 		static const uint8_t zero[256];
 
@@ -1558,16 +1553,20 @@ static long do_arch_prctl(uint64_t code, uint64_t addr)
 	return -EINVAL;
 }
 
-static long do_getrandom(struct app *a, uint64_t buf, uint64_t len)
+/* common/random's bytes (never blocks: seeded at boot); at most 32 MiB a call, as Linux */
+static long do_getrandom(uint64_t buf, uint64_t len)
 {
+	uint8_t chunk[256];
+
 	if (!app_range(buf, len))
 		return -EFAULT;
 	len = MIN(len, 1ull << 25);
-	for (uint64_t i = 0; i < len; i += 8) {
-		uint64_t r = hp_random(a);
+	for (uint64_t i = 0; i < len; i += sizeof(chunk)) {
+		size_t k = MIN(sizeof(chunk), len - i);
 
-		if (copy_to_app(buf + i, &r, MIN(8, len - i)))
-			return -EFAULT;
+		random_bytes(chunk, k);
+		if (copy_to_app(buf + i, chunk, k))
+			return i ? (long)i : -EFAULT;
 	}
 	return (long)len;
 }
@@ -2279,8 +2278,8 @@ static long dispatch(struct app_thread *at, struct syscall_frame *f)
 		return do_prlimit(a, 0, a1, a2, 0);
 	case SYS_prlimit64:
 		return do_prlimit(a, a1, a2, a3, a4);
-	case SYS_getrandom:
-		return do_getrandom(a, a1, a2);
+	case SYS_getrandom: /* (GRND_NONBLOCK, GRND_RANDOM, GRND_INSECURE: all the same here) */
+		return a3 & ~7ull ? -EINVAL : do_getrandom(a1, a2);
 	case SYS_exit:
 		hp_exit(at, (int)(a1 & 0xff), false);
 	case SYS_exit_group:

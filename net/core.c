@@ -8,11 +8,11 @@
 #include "arch_x86_64/cpu.h"
 #include "common/console.h"
 #include "common/netdev.h"
+#include "common/random.h"
 #include "lib/cmdline.h"
 #include "lib/errno.h"
 #include "lib/format.h"
 #include "lib/inet.h"
-#include "lib/siphash.h"
 #include "lib/spinlock.h"
 #include "lib/string.h"
 #include "lib/unaligned.h"
@@ -77,37 +77,21 @@ static bool started;
 static int start_rc;
 static struct net_stats st;
 static uint64_t drop_tx, drop_count; /* net_drop_tx=N (linkoutput), under the core lock */
-static uint64_t rnd_state;
 
 u32_t sys_now(void)
 {
 	return (u32_t)(clock_ns() / MS);
 }
 
+/* lwIP's LWIP_RAND (its first local ports, DHCP's transaction ids): unpredictable, so
+ * that an off-path sender cannot guess them */
 uint32_t net_rand(void)
 {
-	uint64_t x = __atomic_load_n(&rnd_state, __ATOMIC_RELAXED) ^ clock_ns();
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	__atomic_store_n(&rnd_state, x, __ATOMIC_RELAXED);
-	return (uint32_t)(x >> 16);
+	return (uint32_t)random_u64();
 }
 
-/* RFC 6528's secret for initial sequence numbers: RDRAND's where the CPU has it, else the
- * clocks' at start (weaker: a boot's time is partly known) */
+/* RFC 6528's secret for initial sequence numbers (common/random: RDRAND's and timings') */
 static uint64_t isn_key[2];
-
-static void isn_key_make(void)
-{
-	for (unsigned i = 0; i < 2; i++) {
-		uint64_t r = 0, t[2] = { rdtsc_ordered(), clock_ns() };
-
-		cpu_rdrand(&r);
-		isn_key[i] = r ^ siphash24(t, &i, sizeof(i));
-	}
-}
 
 uint32_t net_tcp_isn(const void *lip, uint16_t lport, const void *rip, uint16_t rport)
 {
@@ -916,8 +900,7 @@ static int start(const char *cmdline, uint64_t deadline)
 	if (cmdline_get_u64(cmdline, "net_drop_tx", &us) == 0)
 		drop_tx = us;
 	sem_init(&net_wake, 0);
-	rnd_state = clock_ns() | 1;
-	isn_key_make();
+	random_bytes(isn_key, sizeof(isn_key));
 	net_lock();
 	lwip_init();
 	net_unlock();

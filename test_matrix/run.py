@@ -1599,8 +1599,13 @@ def app_tests(p, mode):
                  timeout={"qemu": 60, "xen": 90},
                  skip=SLOW_UNIXIO if mode == "normal" else None),
         # credentials and dropping root, umask, prctl names, readlink /proc/self/exe,
-        # /dev/urandom, RLIMIT_NOFILE lowered (and what then fails) and raised again
-        app_test(p + "procfacts", "procfacts", "", r"^procfacts: done$", mode=mode),
+        # /dev/urandom, getrandom's bytes (1 MiB: every byte value about equally often, no
+        # block twice) and AT_RANDOM, RLIMIT_NOFILE lowered (and what then fails) and raised
+        # again; the kernel's generator seeded from RDRAND and 64 timings of its own work
+        # (2048 timings without RDRAND, e.g. QEMU's default CPU: common/random.c)
+        app_test(p + "procfacts", "procfacts", "", r"^procfacts: done$",
+                 r"^random: (seeded from 512 bits of RDRAND and 64|no RDRAND: seeded from "
+                 r"2048) timings of the CPU's own work \(\d+ us\)$", mode=mode),
         # memory on first touch: 1 GiB mapped in a VM of 32 (Xen) or 128 MiB (QEMU), 160 MiB
         # written and given back with MADV_DONTNEED, 4 threads faulting the same pages at
         # once, mprotect and mremap of untouched pages
