@@ -3,13 +3,13 @@
 #include "lib/chacha.h"
 #include "lib/siphash.h"
 #include "lib/string.h"
+#include "lib/unaligned.h"
 
-/* the block's first 32 bytes as the next key (little-endian words) */
+/* the block's first 32 bytes as the next key (little-endian words, as ChaCha20 wrote them) */
 static void rekey(struct rng *r, const uint8_t b[64])
 {
 	for (unsigned i = 0; i < 8; i++)
-		r->key[i] = (uint32_t)b[4 * i] | (uint32_t)b[4 * i + 1] << 8 |
-			    (uint32_t)b[4 * i + 2] << 16 | (uint32_t)b[4 * i + 3] << 24;
+		r->key[i] = ld32(b + 4 * i);
 }
 
 /* a block and its copy on the stack cleared before the function returns (the compiler
