@@ -112,7 +112,7 @@ void inet_tcp_pseudo_sum(uint8_t *f, const struct inet_tcp *seg)
 
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
-	put16(f + seg->tcp + 16, (uint16_t)sum);
+	put16(f + seg->tcp + INET_TCP_CSUM_OFFSET, (uint16_t)sum);
 }
 
 bool inet_tcp_csum_offload(uint8_t *f, size_t len, uint16_t *start, uint16_t *offset)
@@ -123,7 +123,7 @@ bool inet_tcp_csum_offload(uint8_t *f, size_t len, uint16_t *start, uint16_t *of
 		return false;
 	inet_tcp_pseudo_sum(f, &s);
 	*start = s.tcp;
-	*offset = 16;
+	*offset = INET_TCP_CSUM_OFFSET;
 	return true;
 }
 

@@ -53,7 +53,9 @@ static inline bool inet_tcp_is_pure_ack(const struct inet_tcp *seg)
 }
 bool inet_tcp_pure_ack(const uint8_t *f, size_t len);
 /* inet_tcp_csum_offload's pseudo-header sum, for a frame inet_tcp_parse has read (its
- * start is seg->tcp, its offset 16) */
+ * start is seg->tcp, its offset INET_TCP_CSUM_OFFSET: the checksum's place in a TCP
+ * header) */
+#define INET_TCP_CSUM_OFFSET 16
 void inet_tcp_pseudo_sum(uint8_t *f, const struct inet_tcp *seg);
 enum inet_ack_relation inet_ack_relation(const uint8_t *newer, size_t nlen,
 					 const uint8_t *older, size_t olen);

@@ -5,7 +5,6 @@
 
 #include "net/frame.h"
 
-#include "arch_x86_64/cpu.h"
 #include "common/console.h"
 #include "common/netdev.h"
 #include "common/random.h"
@@ -262,7 +261,7 @@ static err_t linkoutput(struct netif *lw, struct pbuf *p)
 	if (tcp && n->csum_tx) {
 		inet_tcp_pseudo_sum(k->data, &seg);
 		k->csum_start = seg.tcp;
-		k->csum_offset = 16; /* (the checksum's place in a TCP header) */
+		k->csum_offset = INET_TCP_CSUM_OFFSET;
 		k->flags |= PKT_CSUM_PARTIAL;
 	}
 	if (big) {
